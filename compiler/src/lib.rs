@@ -1,0 +1,6 @@
+//! The CallScript compiler. Pure: source text in, syntax tree, diagnostics and bytecode out.
+//! No file, network or clock access happens here; the CLI and the runtime do IO.
+
+pub mod filters;
+pub mod pattern;
+pub mod value;

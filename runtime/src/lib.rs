@@ -1,0 +1,1 @@
+//! The CallScript runtime (VM, scheduler, telephony, store); grows with the VM issue.
