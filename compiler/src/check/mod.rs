@@ -1,0 +1,252 @@
+//! Checks of a set of files: imports, names, types, flow. Each phase is its own module; this
+//! one loads imports (through a [`Loader`] the caller provides, so the compiler stays pure),
+//! builds each script's [`scope::ScriptScope`] and runs the phases.
+
+pub mod flow;
+pub mod intents;
+pub mod scope;
+pub mod types;
+
+use std::collections::HashMap;
+
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::source::{Source, Sources};
+use crate::span::{SourceId, Span};
+use crate::syntax::ast::{self, Item, UseTarget};
+
+/// Reads files named by `use "path"`. The CLI reads the disk; tests and the LSP use memory.
+pub trait Loader {
+    /// Returns the imported file's name (as it should be shown to the user) and its text, or a
+    /// plain-words reason why it could not be read.
+    fn load(&mut self, importer: &str, path: &str) -> Result<(String, String), String>;
+}
+
+/// A loader that finds nothing: for single in-memory sources.
+pub struct NoFiles;
+
+impl Loader for NoFiles {
+    fn load(&mut self, _importer: &str, path: &str) -> Result<(String, String), String> {
+        Err(format!("cannot read `{path}` here"))
+    }
+}
+
+/// A loader over an in-memory map of file names to texts (tests, the LSP's open documents).
+#[derive(Default)]
+pub struct MemoryFiles(pub HashMap<String, String>);
+
+impl Loader for MemoryFiles {
+    fn load(&mut self, importer: &str, path: &str) -> Result<(String, String), String> {
+        let name = join_path(importer, path);
+        self.0.get(&name).map(|t| (name.clone(), t.clone())).ok_or_else(|| format!("no file `{name}`"))
+    }
+}
+
+/// Resolves `path` relative to the folder of `importer`, lexically (`./`, `../`).
+pub fn join_path(importer: &str, path: &str) -> String {
+    if path.starts_with('/') {
+        return path.to_string();
+    }
+    let mut parts: Vec<&str> = importer.split('/').collect();
+    parts.pop();
+    for piece in path.split('/') {
+        match piece {
+            "." | "" => {}
+            ".." => {
+                if parts.last().is_some_and(|p| !p.is_empty() && *p != "..") {
+                    parts.pop();
+                } else {
+                    parts.push("..");
+                }
+            }
+            other => parts.push(other),
+        }
+    }
+    parts.join("/")
+}
+
+/// One parsed file of the compilation.
+pub struct ParsedFile {
+    pub id: SourceId,
+    pub ast: ast::File,
+    /// Files this one imports, in `use` order (None where the import failed).
+    pub imports: Vec<Option<SourceId>>,
+    /// Given by the caller (not only imported): scripts and tests are checked only here.
+    pub is_root: bool,
+}
+
+/// An `@allow` that suppressed a finding: kept for audit (JSON `allowed`, SARIF suppressions).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Allowed {
+    pub code: String,
+    pub file: SourceId,
+    pub span: Span,
+    pub reason: String,
+}
+
+/// Everything `check` found.
+pub struct Checked {
+    pub sources: Sources,
+    pub files: Vec<ParsedFile>,
+    pub diagnostics: Vec<Diagnostic>,
+    pub allowed: Vec<Allowed>,
+}
+
+impl Checked {
+    pub fn file(&self, id: SourceId) -> Option<&ParsedFile> {
+        self.files.iter().find(|f| f.id == id)
+    }
+
+    pub fn error_count(&self) -> usize {
+        self.diagnostics.iter().filter(|d| d.severity == Severity::Error).count()
+    }
+
+    pub fn warning_count(&self) -> usize {
+        self.diagnostics.iter().filter(|d| d.severity == Severity::Warning).count()
+    }
+}
+
+/// Checks `roots` (and what they import). Diagnostics are sorted by file and position.
+pub fn check(roots: Vec<Source>, loader: &mut dyn Loader) -> Checked {
+    let mut sources = Sources::new();
+    let mut files: Vec<ParsedFile> = Vec::new();
+    let mut diagnostics = Vec::new();
+    let mut queue: Vec<SourceId> = Vec::new();
+    for root in roots {
+        if let Some(existing) = sources.find(&root.name) {
+            if let Some(f) = files.iter_mut().find(|f| f.id == existing) {
+                f.is_root = true;
+            }
+            continue;
+        }
+        let id = sources.add(root);
+        let (ast, diags) = crate::syntax::parse(&sources.get(id).text, id);
+        diagnostics.extend(diags);
+        files.push(ParsedFile { id, ast, imports: Vec::new(), is_root: true });
+        queue.push(id);
+    }
+    // Load imports breadth-first; each file is parsed once however often it is imported.
+    while let Some(id) = queue.pop() {
+        let importer = sources.get(id).name.clone();
+        let uses: Vec<ast::Use> = files
+            .iter()
+            .find(|f| f.id == id)
+            .map(|f| f.ast.items.iter().filter_map(|i| if let Item::Use(u) = i { Some(u.clone()) } else { None }).collect())
+            .unwrap_or_default();
+        let mut imports = Vec::new();
+        for u in &uses {
+            let loaded = match &u.target {
+                UseTarget::Module(parts) => {
+                    let path = parts.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(".");
+                    match crate::stdlib::module(&path) {
+                        Some(text) => Ok((path, text.to_string())),
+                        None => {
+                            let known = crate::stdlib::MODULES.iter().map(|(p, _)| *p);
+                            let mut d = Diagnostic::new("E106", id, u.span, format!("there is no module `{path}`"))
+                                .label("unknown module");
+                            d = match crate::suggest::closest(&path, known) {
+                                Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                                None => d.with_help(
+                                    "the standard modules are `std.zh.common`; import a file with `use \"./file.call\"`",
+                                ),
+                            };
+                            diagnostics.push(d);
+                            Err(())
+                        }
+                    }
+                }
+                UseTarget::File(path) => match loader.load(&importer, &path.value) {
+                    Ok(found) => Ok(found),
+                    Err(reason) => {
+                        diagnostics.push(
+                            Diagnostic::new("E106", id, path.span, format!("cannot import `{}`: {reason}", path.value))
+                                .label("this file could not be read")
+                                .with_help("a path in `use` is relative to the file that imports it"),
+                        );
+                        Err(())
+                    }
+                },
+            };
+            let Ok((name, text)) = loaded else {
+                imports.push(None);
+                continue;
+            };
+            let target = match sources.find(&name) {
+                Some(existing) => existing,
+                None => {
+                    let new_id = sources.add(Source::new(name, text));
+                    let (ast, diags) = crate::syntax::parse(&sources.get(new_id).text, new_id);
+                    diagnostics.extend(diags);
+                    files.push(ParsedFile { id: new_id, ast, imports: Vec::new(), is_root: false });
+                    queue.push(new_id);
+                    new_id
+                }
+            };
+            imports.push(Some(target));
+        }
+        if let Some(f) = files.iter_mut().find(|f| f.id == id) {
+            f.imports = imports;
+        }
+    }
+    import_cycles(&files, &mut diagnostics);
+
+    let mut allowed = Vec::new();
+    for file in &files {
+        intents::check_file_intents(file, &sources, &mut diagnostics);
+        if file.is_root {
+            scope::check_file(file, &files, &sources, &mut diagnostics, &mut allowed);
+        }
+    }
+    diagnostics.sort_by_key(|d| (d.primary.at.file, d.primary.at.span.start, d.primary.at.span.end));
+    diagnostics.dedup();
+    Checked { sources, files, diagnostics, allowed }
+}
+
+/// Reports every `use` that closes a cycle of imports.
+fn import_cycles(files: &[ParsedFile], diagnostics: &mut Vec<Diagnostic>) {
+    let index: HashMap<SourceId, usize> = files.iter().enumerate().map(|(i, f)| (f.id, i)).collect();
+    // 0 = unvisited, 1 = on the stack, 2 = done.
+    let mut state = vec![0u8; files.len()];
+    fn visit(
+        i: usize,
+        files: &[ParsedFile],
+        index: &HashMap<SourceId, usize>,
+        state: &mut [u8],
+        diagnostics: &mut Vec<Diagnostic>,
+    ) {
+        state[i] = 1;
+        let uses: Vec<&ast::Use> =
+            files[i].ast.items.iter().filter_map(|it| if let Item::Use(u) = it { Some(u) } else { None }).collect();
+        for (n, target) in files[i].imports.iter().enumerate() {
+            let Some(j) = target.and_then(|t| index.get(&t).copied()) else { continue };
+            match state[j] {
+                0 => visit(j, files, index, state, diagnostics),
+                1 => {
+                    if let Some(u) = uses.get(n) {
+                        diagnostics.push(
+                            Diagnostic::new("E107", files[i].id, u.span, "these imports form a cycle")
+                                .label(format!("{} leads back to this file", u.target.display()))
+                                .with_help("move the shared intents and outcomes into a third file that both import"),
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+        state[i] = 2;
+    }
+    for i in 0..files.len() {
+        if state[i] == 0 {
+            visit(i, files, &index, &mut state, diagnostics);
+        }
+    }
+}
+
+/// Checks one in-memory source that imports only stdlib modules.
+pub fn check_source(name: &str, text: &str) -> Checked {
+    check(vec![Source::new(name, text)], &mut NoFiles)
+}
+
+/// Whether `code` names a compliance rule (`CS001`…), which packs define.
+pub fn is_compliance_code(code: &str) -> bool {
+    code.len() == 5 && code.starts_with("CS") && code[2..].bytes().all(|b| b.is_ascii_digit())
+}

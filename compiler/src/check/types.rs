@@ -1,0 +1,479 @@
+//! Names used by statements (values, intents, outcomes, emotions) and the types of every
+//! expression and filter (§4, §9.5). Also checks `test` blocks against their script.
+
+use std::collections::HashSet;
+
+use crate::check::scope::{EMOTIONS, ScriptScope, ValueKind};
+use crate::diagnostic::Diagnostic;
+use crate::filters::FILTERS;
+use crate::span::Span;
+use crate::suggest::closest;
+use crate::syntax::ast::*;
+
+/// What a script uses, for the "never used" warnings.
+#[derive(Default)]
+pub struct Usage<'a> {
+    pub values: HashSet<&'a str>,
+    pub intents: HashSet<&'a str>,
+    pub outcomes: HashSet<&'a str>,
+}
+
+/// The type of an expression; `None` where an error was already reported. `sensitive` is
+/// true when the value is computed from a `sensitive` input (§9.5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Typed {
+    pub ty: Option<Type>,
+    pub sensitive: bool,
+}
+
+/// Which types a filter takes (§9.5).
+pub fn filter_accepts(filter: &str, ty: Type) -> bool {
+    match filter {
+        "money" => matches!(ty, Type::Money | Type::Int),
+        "digits" => matches!(ty, Type::Text | Type::Int),
+        "number" => matches!(ty, Type::Int | Type::Money),
+        "date" => ty == Type::Date,
+        "mask" => ty == Type::Text,
+        _ => false,
+    }
+}
+
+fn filter_takes(filter: &str) -> &'static str {
+    match filter {
+        "money" => "`money` or `int`",
+        "digits" => "`text` or `int`",
+        "number" => "`int` or `money`",
+        "date" => "`date`",
+        _ => "`text`",
+    }
+}
+
+/// Whether a value of type `from` may be stored where `to` is expected (int widens to money).
+pub fn assignable(from: Type, to: Type) -> bool {
+    from == to || (from == Type::Int && to == Type::Money)
+}
+
+pub struct TypeChecker<'s, 'a> {
+    pub scope: &'s ScriptScope<'a>,
+    pub usage: &'s mut Usage<'a>,
+    pub diagnostics: &'s mut Vec<Diagnostic>,
+}
+
+impl<'s, 'a> TypeChecker<'s, 'a> {
+    fn error(&mut self, code: &'static str, span: Span, message: String) -> &mut Diagnostic {
+        self.diagnostics.push(Diagnostic::new(code, self.scope.file, span, message));
+        self.diagnostics.last_mut().expect("just pushed")
+    }
+
+    pub fn expr(&mut self, expr: &'a Expr) -> Typed {
+        let plain = |ty| Typed { ty: Some(ty), sensitive: false };
+        match &expr.kind {
+            ExprKind::Int(_) => plain(Type::Int),
+            ExprKind::Money(_) => plain(Type::Money),
+            ExprKind::Str(_) => plain(Type::Text),
+            ExprKind::Bool(_) => plain(Type::Bool),
+            ExprKind::Date(_) => plain(Type::Date),
+            ExprKind::Error => Typed { ty: None, sensitive: false },
+            ExprKind::Paren(inner) => self.expr(inner),
+            ExprKind::Name(ident) => match self.scope.values.get(ident.name.as_str()) {
+                Some(v) => {
+                    self.usage.values.insert(&ident.name);
+                    Typed { ty: Some(v.ty), sensitive: v.sensitive }
+                }
+                None => {
+                    let names = self.scope.values.keys().copied();
+                    let suggestion = closest(&ident.name, names);
+                    let d = self.error("E103", ident.span, format!("there is no input or value `{}`", ident.name));
+                    *d = d.clone().label("unknown name");
+                    *d = match suggestion {
+                        Some(s) => d.clone().with_help(format!("did you mean `{s}`?")),
+                        None => d.clone().with_help("declare it in `input { … }` or with `let`"),
+                    };
+                    Typed { ty: None, sensitive: false }
+                }
+            },
+            ExprKind::Unary(op, inner) => {
+                let t = self.expr(inner);
+                let ty = match (op, t.ty) {
+                    (_, None) => None,
+                    (UnaryOp::Neg, Some(ty @ (Type::Int | Type::Money))) => Some(ty),
+                    (UnaryOp::Not, Some(Type::Bool)) => Some(Type::Bool),
+                    (op, Some(ty)) => {
+                        let (sym, wants) = match op {
+                            UnaryOp::Neg => ("-", "`int` or `money`"),
+                            UnaryOp::Not => ("not", "`bool`"),
+                        };
+                        let d = self.error("E203", expr.span, format!("`{sym}` cannot apply to a `{}`", ty.name()));
+                        *d = d.clone().label(format!("this is a `{}`", ty.name())).with_help(format!("`{sym}` takes {wants}"));
+                        None
+                    }
+                };
+                Typed { ty, sensitive: t.sensitive }
+            }
+            ExprKind::Binary(op, lhs, rhs) => {
+                let l = self.expr(lhs);
+                let r = self.expr(rhs);
+                let sensitive = l.sensitive || r.sensitive;
+                let (Some(lt), Some(rt)) = (l.ty, r.ty) else { return Typed { ty: None, sensitive } };
+                Typed { ty: self.binary(*op, lt, rt, expr, lhs, rhs), sensitive }
+            }
+        }
+    }
+
+    fn binary(&mut self, op: BinaryOp, lt: Type, rt: Type, expr: &Expr, lhs: &Expr, rhs: &Expr) -> Option<Type> {
+        use BinaryOp::*;
+        use Type::*;
+        let result = match op {
+            Add | Sub => match (lt, rt) {
+                (Int, Int) => Some(Int),
+                (Money, Money) | (Money, Int) | (Int, Money) => Some(Money),
+                (Text, Text) if op == Add => Some(Text),
+                _ => None,
+            },
+            Mul => match (lt, rt) {
+                (Int, Int) => Some(Int),
+                (Money, Int) | (Int, Money) => Some(Money),
+                _ => None,
+            },
+            Div | Rem => match (lt, rt) {
+                (Int, Int) => Some(Int),
+                (Money, Int) => Some(Money),
+                _ => None,
+            },
+            Eq | Ne => {
+                if lt == rt || matches!((lt, rt), (Int, Money) | (Money, Int)) {
+                    Some(Bool)
+                } else {
+                    return self.compare_error(op, lt, rt, expr, lhs, rhs);
+                }
+            }
+            Lt | Le | Gt | Ge => {
+                let ordered = |t: Type| matches!(t, Int | Money | Date);
+                if (lt == rt || matches!((lt, rt), (Int, Money) | (Money, Int))) && ordered(lt) && ordered(rt) {
+                    Some(Bool)
+                } else if lt != rt && !matches!((lt, rt), (Int, Money) | (Money, Int)) {
+                    return self.compare_error(op, lt, rt, expr, lhs, rhs);
+                } else {
+                    None
+                }
+            }
+            And | Or => match (lt, rt) {
+                (Bool, Bool) => Some(Bool),
+                _ => None,
+            },
+        };
+        if result.is_none() {
+            let help = match (op, lt, rt) {
+                (Mul, Money, Money) => "money × money has no meaning; multiply an amount by an `int`".to_string(),
+                (Div, Money, Money) | (Rem, Money, Money) => "money ÷ money is not allowed; divide an amount by an `int`".to_string(),
+                (And | Or, ..) => format!("`{}` joins two conditions (`bool`)", op.symbol()),
+                (Lt | Le | Gt | Ge, ..) => "only numbers, amounts and dates can be ordered".to_string(),
+                _ => format!("`{}` works on numbers and amounts", op.symbol()),
+            };
+            let d = self.error("E203", expr.span, format!("`{}` cannot apply to `{}` and `{}`", op.symbol(), lt.name(), rt.name()));
+            *d = d.clone().label(format!("`{}` {} `{}`", lt.name(), op.symbol(), rt.name())).with_help(help);
+        }
+        result
+    }
+
+    fn compare_error(&mut self, op: BinaryOp, lt: Type, rt: Type, expr: &Expr, lhs: &Expr, rhs: &Expr) -> Option<Type> {
+        let file = self.scope.file;
+        self.diagnostics.push(
+            Diagnostic::new("E202", file, expr.span, format!("a `{}` cannot be compared with a `{}`", lt.name(), rt.name()))
+                .label(format!("`{}` compares different types", op.symbol()))
+                .with_secondary(file, lhs.span, format!("this is a `{}`", lt.name()))
+                .with_secondary(file, rhs.span, format!("this is a `{}`", rt.name()))
+                .with_help(if lt == Type::Text || rt == Type::Text {
+                    "compare text with text (`\"5\"`) or numbers with numbers (`5`)"
+                } else {
+                    "compare values of the same type"
+                }),
+        );
+        Some(Type::Bool)
+    }
+
+    /// Checks an expression against an expected type.
+    fn expect(&mut self, expr: &'a Expr, want: Type, what: &str) {
+        let t = self.expr(expr);
+        if let Some(ty) = t.ty
+            && !assignable(ty, want)
+        {
+            let d = self.error("E200", expr.span, format!("{what} must be a `{}`, but this is a `{}`", want.name(), ty.name()));
+            *d = d.clone().label(format!("a `{}`", ty.name()));
+        }
+    }
+
+    pub fn prompt(&mut self, prompt: &'a Prompt) {
+        for seg in &prompt.segments {
+            let Segment::Interp { expr, filter, span } = seg else { continue };
+            let t = self.expr(expr);
+            let Some(filter) = filter else { continue };
+            if !FILTERS.contains(&filter.name.as_str()) {
+                let suggestion = closest(&filter.name, FILTERS.iter().copied());
+                let d = self.error("E109", filter.span, format!("there is no filter `{}`", filter.name));
+                *d = d.clone().label("unknown filter").with_help(match suggestion {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => "the filters are `money`, `digits`, `number`, `date` and `mask`".to_string(),
+                });
+                continue;
+            }
+            if let Some(ty) = t.ty
+                && !filter_accepts(&filter.name, ty)
+            {
+                let file = self.scope.file;
+                self.diagnostics.push(
+                    Diagnostic::new("E201", file, filter.span, format!("the filter `{}` does not take a `{}`", filter.name, ty.name()))
+                        .label(format!("takes {}", filter_takes(&filter.name)))
+                        .with_secondary(file, expr.span, format!("this is a `{}`", ty.name())),
+                );
+            }
+            if filter.name == "money" && is_negative_literal(expr) {
+                let d = self.error("E204", *span, "a negative amount cannot be spoken as money".to_string());
+                *d = d.clone().label("negative").with_help("customers hear amounts owed as positive numbers; remove the minus sign");
+            }
+        }
+    }
+
+    fn pattern(&mut self, pattern: &'a Pattern) {
+        match &pattern.kind {
+            PatternKind::Intent(ident) => {
+                if self.scope.intents.contains_key(ident.name.as_str()) {
+                    self.usage.intents.insert(&ident.name);
+                } else {
+                    let names = self.scope.intents.keys().copied();
+                    let suggestion = closest(&ident.name, names);
+                    let d = self.error("E101", ident.span, format!("there is no intent `{}`", ident.name));
+                    *d = d.clone().label("unknown intent").with_help(match suggestion {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => "define it with `intent NAME { phrases \"…\" }` or import it (`use std.zh.common`)".to_string(),
+                    });
+                }
+            }
+            PatternKind::Emotion(e) => self.emotion(e),
+            _ => {}
+        }
+    }
+
+    fn emotion(&mut self, e: &Ident) {
+        if !EMOTIONS.contains(&e.name.as_str()) {
+            let suggestion = closest(&e.name, EMOTIONS.iter().copied());
+            let d = self.error("E116", e.span, format!("`{}` is not an emotion", e.name));
+            *d = d.clone().label("unknown emotion").with_help(match suggestion {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => "the emotions are `angry`, `upset`, `neutral` and `happy`".to_string(),
+            });
+        }
+    }
+
+    fn outcome(&mut self, o: &'a Ident) {
+        if self.scope.outcomes.contains_key(o.name.as_str()) {
+            self.usage.outcomes.insert(&o.name);
+        } else {
+            let names = self.scope.outcomes.keys().copied();
+            let suggestion = closest(&o.name, names);
+            let d = self.error("E102", o.span, format!("there is no outcome `{}`", o.name));
+            *d = d.clone().label("unknown outcome").with_help(match suggestion {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!("declare it in `outcomes {{ {} }}`", o.name),
+            });
+        }
+    }
+
+    pub fn stmts(&mut self, stmts: &'a [Stmt]) {
+        for s in stmts {
+            self.stmt(s);
+        }
+    }
+
+    fn stmt(&mut self, stmt: &'a Stmt) {
+        match &stmt.kind {
+            StmtKind::Say { prompt, .. } => self.prompt(prompt),
+            StmtKind::Ask(ask) => {
+                self.prompt(&ask.prompt);
+                if let Some(r) = ask.retries
+                    && r.value < 0
+                {
+                    let d = self.error("E200", r.span, "retries cannot be negative".to_string());
+                    *d = d.clone().label("negative");
+                }
+                self.branches(&ask.branches);
+            }
+            StmtKind::Retry(Some(p)) => self.prompt(p),
+            StmtKind::If(i) => self.if_stmt(i),
+            StmtKind::Transfer { outcome: Some(o), .. } => self.outcome(o),
+            StmtKind::Hangup(Some(o)) => self.outcome(o),
+            StmtKind::Set { name, value } => match self.scope.values.get(name.name.as_str()) {
+                Some(v) if v.kind == ValueKind::Let => {
+                    let ty = v.ty;
+                    self.expect(value, ty, &format!("the new value of `{}`", name.name));
+                }
+                Some(v) => {
+                    let kind = if v.kind == ValueKind::Input { "an input" } else { "built in" };
+                    let d = self.error("E115", name.span, format!("`{}` is {kind} and cannot be changed", name.name));
+                    *d = d.clone().label("read-only").with_help("declare a script value with `let` and change that one");
+                    self.expr(value);
+                }
+                None => {
+                    let names = self.scope.values.keys().copied();
+                    let suggestion = closest(&name.name, names);
+                    let d = self.error("E103", name.span, format!("there is no value `{}` to set", name.name));
+                    *d = d.clone().label("unknown name").with_help(match suggestion {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => format!("declare it first: `let {}: text = \"\"`", name.name),
+                    });
+                    self.expr(value);
+                }
+            },
+            _ => {}
+        }
+    }
+
+    fn if_stmt(&mut self, i: &'a If) {
+        self.expect(&i.cond, Type::Bool, "the condition of `if`");
+        self.stmts(&i.then.stmts);
+        match &i.otherwise {
+            Some(Else::Block(b)) => self.stmts(&b.stmts),
+            Some(Else::If(s)) => self.stmt(s),
+            None => {}
+        }
+    }
+
+    pub fn branches(&mut self, branches: &'a [Branch]) {
+        for b in branches {
+            for p in &b.patterns {
+                self.pattern(p);
+            }
+            if let Some(g) = &b.guard {
+                self.expect(g, Type::Bool, "the guard of a branch");
+            }
+            if let Some(l) = b.limit
+                && l.value < 1
+            {
+                let d = self.error("E200", l.span, "a limit must be at least 1".to_string());
+                *d = d.clone().label("too small");
+            }
+            self.stmts(&b.body.stmts);
+        }
+    }
+}
+
+fn is_negative_literal(expr: &Expr) -> bool {
+    match &expr.kind {
+        ExprKind::Int(n) => *n < 0,
+        ExprKind::Money(m) => m.cents() < 0,
+        ExprKind::Paren(inner) => is_negative_literal(inner),
+        _ => false,
+    }
+}
+
+/// Checks names and types of everything a script's statements use.
+pub fn check_script<'a>(scope: &ScriptScope<'a>, usage: &mut Usage<'a>, diagnostics: &mut Vec<Diagnostic>) {
+    let mut tc = TypeChecker { scope, usage, diagnostics };
+    for input in &scope.inputs {
+        if let (Some(default), Some(ty)) = (&input.default, input.ty.ty) {
+            tc.expect(default, ty, &format!("the default of `{}`", input.name.name));
+            if ty == Type::Money && is_negative_literal(default) {
+                let d = tc.error("E204", default.span, format!("the default of `{}` is a negative amount", input.name.name));
+                *d = d.clone().label("negative");
+            }
+        }
+    }
+    for l in &scope.lets {
+        if let Some(ty) = l.ty.ty {
+            tc.expect(&l.value, ty, &format!("the starting value of `{}`", l.name.name));
+        }
+    }
+    for step in &scope.steps {
+        tc.stmts(step.stmts);
+    }
+    if let Some(objection) = scope.objection {
+        tc.branches(&objection.handlers);
+        tc.stmts(&objection.body);
+    }
+}
+
+/// Checks a `test` block against its script: inputs exist with the right types, required
+/// inputs are given, outcomes, steps and emotions exist.
+pub fn check_test<'a>(scope: &ScriptScope<'a>, test: &'a Test, diagnostics: &mut Vec<Diagnostic>) {
+    let mut usage = Usage::default();
+    let mut tc = TypeChecker { scope, usage: &mut usage, diagnostics };
+    let mut given: HashSet<&str> = HashSet::new();
+    for stmt in &test.body {
+        match &stmt.kind {
+            TestStmtKind::Input(values) => {
+                for (name, value) in values {
+                    match scope.values.get(name.name.as_str()).filter(|v| v.kind == ValueKind::Input) {
+                        Some(v) => {
+                            if !given.insert(&name.name) {
+                                let d = tc.error("E104", name.span, format!("input `{}` is given twice", name.name));
+                                *d = d.clone().label("second value");
+                            }
+                            let ty = v.ty;
+                            let t = tc.expr(value);
+                            if let Some(vt) = t.ty
+                                && !assignable(vt, ty)
+                            {
+                                let d = tc.error("E200", value.span, format!("input `{}` is a `{}`, but this is a `{}`", name.name, ty.name(), vt.name()));
+                                *d = d.clone().label(format!("a `{}`", vt.name()));
+                            }
+                            if !is_literal(value) {
+                                let d = tc.error("E200", value.span, "a test input must be a literal value".to_string());
+                                *d = d.clone().label("not a literal").with_help("write the value itself, e.g. `\"张三\"`, `5` or `1200.50`");
+                            }
+                        }
+                        None => {
+                            let names = scope.inputs.iter().map(|i| i.name.name.as_str());
+                            let suggestion = closest(&name.name, names);
+                            let d = tc.error("E103", name.span, format!("script `{}` has no input `{}`", scope.script.name.name, name.name));
+                            *d = d.clone().label("unknown input");
+                            if let Some(s) = suggestion {
+                                *d = d.clone().with_help(format!("did you mean `{s}`?"));
+                            }
+                        }
+                    }
+                }
+            }
+            TestStmtKind::Reply(Reply::Emotion(e, _)) => tc.emotion(e),
+            TestStmtKind::Reply(Reply::Dtmf(keys)) => {
+                if keys.value.is_empty() || !keys.value.chars().all(|c| matches!(c, '0'..='9' | '*' | '#' | 'A'..='D')) {
+                    let d = tc.error("E403", keys.span, format!("`{}` is not a dtmf key sequence", keys.value));
+                    *d = d.clone().label("not keys of a phone keypad").with_help("dtmf keys are 0–9, `*`, `#` and A–D");
+                }
+            }
+            TestStmtKind::Expect(Expect::Hangup(o)) => tc.outcome(o),
+            TestStmtKind::Expect(Expect::Step(target)) => {
+                if let Err(d) = scope.resolve_target(target) {
+                    tc.diagnostics.push(d);
+                }
+            }
+            TestStmtKind::Hour(h) if !(0..=23).contains(&h.value) => {
+                let d = tc.error("E200", h.span, "an hour is between 0 and 23".to_string());
+                *d = d.clone().label("out of range");
+            }
+            TestStmtKind::Attempt(a) if a.value < 1 => {
+                let d = tc.error("E200", a.span, "attempts count from 1".to_string());
+                *d = d.clone().label("out of range");
+            }
+            _ => {}
+        }
+    }
+    let missing: Vec<&str> = scope
+        .inputs
+        .iter()
+        .filter(|i| i.default.is_none() && !given.contains(i.name.name.as_str()))
+        .map(|i| i.name.name.as_str())
+        .collect();
+    if !missing.is_empty() {
+        let list = missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ");
+        let d = tc.error("E112", test.name.span, format!("this test does not give the required input{} {list}", if missing.len() > 1 { "s" } else { "" }));
+        *d = d.clone().label("missing inputs").with_help("add them to the test's `input { … }`, or give the inputs a default in the script");
+    }
+}
+
+fn is_literal(expr: &Expr) -> bool {
+    match &expr.kind {
+        ExprKind::Int(_) | ExprKind::Money(_) | ExprKind::Str(_) | ExprKind::Bool(_) | ExprKind::Date(_) => true,
+        ExprKind::Paren(inner) => is_literal(inner),
+        _ => false,
+    }
+}

@@ -1,0 +1,129 @@
+//! Diagnostics as data: every phase reports through [`Diagnostic`]; rendering (human, JSON,
+//! SARIF, LSP) happens in one place outside the phases.
+
+use serde::Serialize;
+
+use crate::span::{FileSpan, SourceId, Span};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// A span with a short text saying what is there.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Label {
+    pub at: FileSpan,
+    pub message: String,
+}
+
+/// One finding: stable code, plain-words message, the primary place, further labelled places
+/// and an optional help line.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    pub code: &'static str,
+    pub severity: Severity,
+    pub message: String,
+    pub primary: Label,
+    pub secondary: Vec<Label>,
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    /// A diagnostic whose severity comes from its code (`E…`/`CS…` errors, `W…` warnings).
+    pub fn new(code: &'static str, file: SourceId, span: Span, message: impl Into<String>) -> Diagnostic {
+        let severity = if code.starts_with('W') { Severity::Warning } else { Severity::Error };
+        Diagnostic {
+            code,
+            severity,
+            message: message.into(),
+            primary: Label { at: FileSpan::new(file, span), message: String::new() },
+            secondary: Vec::new(),
+            help: None,
+        }
+    }
+
+    /// The text under the primary span.
+    pub fn label(mut self, text: impl Into<String>) -> Diagnostic {
+        self.primary.message = text.into();
+        self
+    }
+
+    pub fn with_secondary(mut self, file: SourceId, span: Span, text: impl Into<String>) -> Diagnostic {
+        self.secondary.push(Label { at: FileSpan::new(file, span), message: text.into() });
+        self
+    }
+
+    pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+/// Every diagnostic code with a one-line title. `docs/diagnostics.md` documents each one and
+/// `tests/cases/err/` holds a failing case for each; a test keeps the three in step.
+pub const CODES: &[(&str, &str)] = &[
+    ("E001", "unexpected token"),
+    ("E002", "unterminated string"),
+    ("E003", "character not allowed here"),
+    ("E004", "unknown escape in a string"),
+    ("E005", "malformed interpolation"),
+    ("E006", "malformed literal"),
+    ("E007", "misplaced item or statement"),
+    ("E100", "unknown goto target"),
+    ("E101", "unknown intent"),
+    ("E102", "unknown outcome"),
+    ("E103", "unknown value"),
+    ("E104", "duplicate definition"),
+    ("E105", "ambiguous step name"),
+    ("E106", "module or file not found"),
+    ("E107", "import cycle"),
+    ("E108", "name imported twice"),
+    ("E109", "unknown filter"),
+    ("E110", "unknown script"),
+    ("E111", "unknown or repeated setting"),
+    ("E112", "missing required setting or section"),
+    ("E113", "step named like a section"),
+    ("E114", "reserved word used as a name"),
+    ("E115", "an input cannot be changed"),
+    ("E116", "unknown emotion"),
+    ("E200", "type mismatch"),
+    ("E201", "filter does not take this type"),
+    ("E202", "values of different types compared"),
+    ("E203", "operator does not apply to these types"),
+    ("E204", "negative amount"),
+    ("E205", "interpolation of an unsupported value"),
+    ("E300", "body does not end the turn"),
+    ("E301", "call can run off the end of the script"),
+    ("E302", "ask cannot handle silence or unknown speech"),
+    ("E303", "retry without an exhausted branch"),
+    ("E304", "resume outside objection"),
+    ("E305", "retry outside an ask or handler"),
+    ("E306", "loop without an ask"),
+    ("E307", "objection holds only handlers"),
+    ("E400", "malformed phrase pattern"),
+    ("E401", "phrase pattern expands too far"),
+    ("E402", "malformed regex"),
+    ("E403", "malformed dtmf key"),
+    ("E500", "@allow without a reason"),
+    ("E501", "@allow of an unknown code"),
+    ("W001", "unreachable step"),
+    ("W002", "unused input"),
+    ("W003", "unused intent"),
+    ("W004", "unused outcome"),
+    ("W005", "local name shadows an imported one"),
+    ("W006", "unreachable statement"),
+    ("W007", "@allow that suppresses nothing"),
+    ("W008", "unused value"),
+];
+
+/// The one-line title of a code, if it exists.
+pub fn code_title(code: &str) -> Option<&'static str> {
+    CODES.iter().find(|(c, _)| *c == code).map(|(_, t)| *t)
+}

@@ -1,0 +1,101 @@
+//! Source files of one compilation and line/column conversion.
+
+use crate::span::{SourceId, Span};
+
+/// One source text with its name (a path as the user wrote it, or `std.zh.common`).
+#[derive(Clone, Debug)]
+pub struct Source {
+    pub name: String,
+    pub text: String,
+    line_starts: Vec<u32>,
+}
+
+/// A 1-based line and column; the column counts Unicode scalar values (LANGUAGE.md §9.9).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LineCol {
+    pub line: usize,
+    pub column: usize,
+}
+
+impl Source {
+    pub fn new(name: impl Into<String>, text: impl Into<String>) -> Source {
+        let text = text.into();
+        let mut line_starts = vec![0];
+        line_starts.extend(text.match_indices('\n').map(|(i, _)| i as u32 + 1));
+        Source { name: name.into(), text, line_starts }
+    }
+
+    /// Line and column of a byte offset (clamped into the text, moved back to a char boundary).
+    pub fn line_col(&self, offset: u32) -> LineCol {
+        let mut offset = (offset as usize).min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let line = self.line_starts.partition_point(|&s| s as usize <= offset) - 1;
+        let start = self.line_starts[line] as usize;
+        let column = self.text[start..offset].chars().count() + 1;
+        LineCol { line: line + 1, column }
+    }
+
+    /// The text of a span, or "" when the span is out of range.
+    pub fn slice(&self, span: Span) -> &str {
+        self.text.get(span.range()).unwrap_or("")
+    }
+
+    /// The byte offset where a 1-based line starts.
+    pub fn line_start(&self, line: usize) -> Option<usize> {
+        self.line_starts.get(line.checked_sub(1)?).map(|&s| s as usize)
+    }
+}
+
+/// Every source of one compilation, addressed by [`SourceId`].
+#[derive(Clone, Debug, Default)]
+pub struct Sources {
+    files: Vec<Source>,
+}
+
+impl Sources {
+    pub fn new() -> Sources {
+        Sources::default()
+    }
+
+    pub fn add(&mut self, source: Source) -> SourceId {
+        self.files.push(source);
+        SourceId(self.files.len() as u32 - 1)
+    }
+
+    pub fn get(&self, id: SourceId) -> &Source {
+        &self.files[id.0 as usize]
+    }
+
+    pub fn find(&self, name: &str) -> Option<SourceId> {
+        self.files.iter().position(|s| s.name == name).map(|i| SourceId(i as u32))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (SourceId, &Source)> {
+        self.files.iter().enumerate().map(|(i, s)| (SourceId(i as u32), s))
+    }
+
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_count_characters() {
+        let s = Source::new("a", "ab\n您好x\n");
+        assert_eq!(s.line_col(0), LineCol { line: 1, column: 1 });
+        assert_eq!(s.line_col(3), LineCol { line: 2, column: 1 });
+        assert_eq!(s.line_col(9), LineCol { line: 2, column: 3 });
+        assert_eq!(s.line_col(4), LineCol { line: 2, column: 1 }); // inside 您
+        assert_eq!(s.line_col(99), LineCol { line: 3, column: 1 });
+    }
+}

@@ -1,0 +1,9 @@
+//! Standard-library modules embedded in the compiler (`use std.zh.common`).
+
+/// `(module path, source text)` of every stdlib module.
+pub const MODULES: &[(&str, &str)] = &[("std.zh.common", include_str!("../../stdlib/zh/common.call"))];
+
+/// The source of a stdlib module, if it exists.
+pub fn module(path: &str) -> Option<&'static str> {
+    MODULES.iter().find(|(p, _)| *p == path).map(|(_, text)| *text)
+}

@@ -1,0 +1,526 @@
+//! The syntax tree of a `.call` file. Every node has a span; nodes that failed to parse are
+//! kept as `Error` variants so that later phases, the formatter and the LSP can still work.
+
+use crate::span::Span;
+use crate::value::{Date, Money};
+
+/// A name as written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ident {
+    pub name: String,
+    pub span: Span,
+}
+
+/// A plain string literal with escapes resolved; `span` includes the quotes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StrLit {
+    pub value: String,
+    pub span: Span,
+    /// Byte offsets in the file of each character of `value` (one per `char`), so that an error
+    /// inside the string (a phrase pattern, a regex) points at the right place.
+    pub char_offsets: Vec<u32>,
+}
+
+impl StrLit {
+    /// The file span of the bytes `range` of `value`.
+    pub fn inner_span(&self, start: usize, len: usize) -> Span {
+        let offset_of = |byte: usize| -> u32 {
+            let index = self.value[..byte.min(self.value.len())].chars().count();
+            self.char_offsets.get(index).copied().unwrap_or(self.span.end.saturating_sub(1))
+        };
+        let from = offset_of(start);
+        let to = if len == 0 { from } else { offset_of(start + len) };
+        Span { start: from, end: to.max(from) }
+    }
+}
+
+/// A prompt: text with `{{ expr | filter }}` interpolations.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Prompt {
+    pub segments: Vec<Segment>,
+    pub span: Span,
+}
+
+impl Prompt {
+    /// The literal text of the prompt with interpolations left out.
+    pub fn static_text(&self) -> String {
+        self.segments
+            .iter()
+            .filter_map(|s| match s {
+                Segment::Text { text, .. } => Some(text.as_str()),
+                Segment::Interp { .. } => None,
+            })
+            .collect()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Segment {
+    Text { text: String, span: Span },
+    Interp { expr: Expr, filter: Option<Ident>, span: Span },
+}
+
+/// `@allow(CODE, "reason")` before an item, statement, branch, step or section.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Allow {
+    pub code: Option<Ident>,
+    pub reason: Option<StrLit>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct File {
+    pub items: Vec<Item>,
+    /// Every `//` comment, for the formatter.
+    pub comments: Vec<Span>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Item {
+    Use(Use),
+    Script(Script),
+    Intent(Intent),
+    Outcomes(Outcomes),
+    Test(Test),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Use {
+    pub target: UseTarget,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum UseTarget {
+    /// `use std.zh.common`
+    Module(Vec<Ident>),
+    /// `use "./shared.call"`
+    File(StrLit),
+}
+
+impl UseTarget {
+    pub fn display(&self) -> String {
+        match self {
+            UseTarget::Module(parts) => parts.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join("."),
+            UseTarget::File(s) => format!("\"{}\"", s.value),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Script {
+    pub allows: Vec<Allow>,
+    pub name: Ident,
+    pub title: Option<StrLit>,
+    pub members: Vec<Member>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Member {
+    Setting(Setting),
+    Inputs(Inputs),
+    Let(Let),
+    Outcomes(Outcomes),
+    Intent(Intent),
+    Section(Section),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Setting {
+    pub name: Ident,
+    pub value: SettingValue,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum SettingValue {
+    Word(Ident),
+    Str(StrLit),
+    Duration(DurationLit),
+    Missing,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Inputs {
+    pub items: Vec<Input>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Input {
+    pub name: Ident,
+    pub ty: TypeRef,
+    pub sensitive: bool,
+    pub default: Option<Expr>,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum Type {
+    Text,
+    Int,
+    Money,
+    Bool,
+    Date,
+}
+
+impl Type {
+    pub fn from_name(name: &str) -> Option<Type> {
+        Some(match name {
+            "text" => Type::Text,
+            "int" => Type::Int,
+            "money" => Type::Money,
+            "bool" => Type::Bool,
+            "date" => Type::Date,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Type::Text => "text",
+            Type::Int => "int",
+            Type::Money => "money",
+            Type::Bool => "bool",
+            Type::Date => "date",
+        }
+    }
+}
+
+/// A written type; `ty` is None when the name is not a type (already reported).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TypeRef {
+    pub ty: Option<Type>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Let {
+    pub name: Ident,
+    pub ty: TypeRef,
+    pub value: Expr,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcomes {
+    pub items: Vec<OutcomeDef>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutcomeDef {
+    pub name: Ident,
+    pub goal: bool,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Intent {
+    pub allows: Vec<Allow>,
+    pub name: Ident,
+    pub label: Option<StrLit>,
+    pub clauses: Vec<IntentClause>,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClauseKind {
+    Phrases,
+    Dtmf,
+    Regex,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct IntentClause {
+    pub kind: ClauseKind,
+    pub values: Vec<StrLit>,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SectionKind {
+    Opening,
+    Core,
+    Closing,
+    Objection,
+}
+
+impl SectionKind {
+    pub fn from_name(name: &str) -> Option<SectionKind> {
+        Some(match name {
+            "opening" => SectionKind::Opening,
+            "core" => SectionKind::Core,
+            "closing" => SectionKind::Closing,
+            "objection" => SectionKind::Objection,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SectionKind::Opening => "opening",
+            SectionKind::Core => "core",
+            SectionKind::Closing => "closing",
+            SectionKind::Objection => "objection",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Section {
+    pub allows: Vec<Allow>,
+    pub kind: SectionKind,
+    pub name_span: Span,
+    /// Statements written directly in the section (it is then one step named after it).
+    pub body: Vec<Stmt>,
+    pub steps: Vec<Step>,
+    /// `on …` handlers (only meaningful in `objection`).
+    pub handlers: Vec<Branch>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Step {
+    pub allows: Vec<Allow>,
+    pub name: Ident,
+    pub body: Block,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Block {
+    pub stmts: Vec<Stmt>,
+    /// Written with braces (a branch body may be one bare statement).
+    pub braced: bool,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Stmt {
+    pub allows: Vec<Allow>,
+    pub kind: StmtKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum StmtKind {
+    Say { prompt: Prompt, bargein_off: bool },
+    Ask(Ask),
+    Retry(Option<Prompt>),
+    Resume,
+    Goto(Target),
+    If(If),
+    Verify,
+    Tag(StrLit),
+    Callback(DurationLit),
+    Optout,
+    Transfer { queue: StrLit, outcome: Option<Ident> },
+    Hangup(Option<Ident>),
+    Set { name: Ident, value: Expr },
+    /// A statement that failed to parse (already reported).
+    Error,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ask {
+    pub prompt: Prompt,
+    pub timeout: Option<DurationLit>,
+    pub retries: Option<IntLit>,
+    pub bargein_off: bool,
+    pub branches: Vec<Branch>,
+    /// Span of `ask "…"` and its options, for labels.
+    pub head: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct If {
+    pub cond: Expr,
+    pub then: Block,
+    pub otherwise: Option<Else>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Else {
+    Block(Block),
+    If(Box<Stmt>),
+}
+
+/// `on PATTERNS [limit N] [if EXPR] => BODY`: an ask branch or an objection handler.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Branch {
+    pub allows: Vec<Allow>,
+    pub patterns: Vec<Pattern>,
+    pub limit: Option<IntLit>,
+    pub guard: Option<Expr>,
+    pub body: Block,
+    /// Span of `on PATTERNS … =>`, for labels.
+    pub head: Span,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pattern {
+    pub kind: PatternKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum PatternKind {
+    Intent(Ident),
+    Dtmf(StrLit),
+    Emotion(Ident),
+    Silence,
+    Unknown,
+    Any,
+    Exhausted,
+}
+
+/// A goto target: `name` or `section.step`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub first: Ident,
+    pub second: Option<Ident>,
+    pub span: Span,
+}
+
+impl Target {
+    pub fn display(&self) -> String {
+        match &self.second {
+            Some(s) => format!("{}.{}", self.first.name, s.name),
+            None => self.first.name.clone(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DurationLit {
+    pub millis: u64,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IntLit {
+    pub value: i64,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ExprKind {
+    Int(i64),
+    Money(Money),
+    Str(String),
+    Bool(bool),
+    Date(Date),
+    Name(Ident),
+    Unary(UnaryOp, Box<Expr>),
+    Binary(BinaryOp, Box<Expr>, Box<Expr>),
+    Paren(Box<Expr>),
+    Error,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum UnaryOp {
+    Neg,
+    Not,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BinaryOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Rem,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    And,
+    Or,
+}
+
+impl BinaryOp {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinaryOp::Add => "+",
+            BinaryOp::Sub => "-",
+            BinaryOp::Mul => "*",
+            BinaryOp::Div => "/",
+            BinaryOp::Rem => "%",
+            BinaryOp::Eq => "==",
+            BinaryOp::Ne => "!=",
+            BinaryOp::Lt => "<",
+            BinaryOp::Le => "<=",
+            BinaryOp::Gt => ">",
+            BinaryOp::Ge => ">=",
+            BinaryOp::And => "and",
+            BinaryOp::Or => "or",
+        }
+    }
+
+    pub fn is_comparison(self) -> bool {
+        matches!(self, BinaryOp::Eq | BinaryOp::Ne | BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Test {
+    pub name: StrLit,
+    pub script: Ident,
+    pub body: Vec<TestStmt>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TestStmt {
+    pub kind: TestStmtKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum TestStmtKind {
+    Input(Vec<(Ident, Expr)>),
+    Reply(Reply),
+    /// The customer hangs up.
+    Hangup,
+    Expect(Expect),
+    Attempt(IntLit),
+    Hour(IntLit),
+    Error,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reply {
+    Text(StrLit),
+    Dtmf(StrLit),
+    Silence,
+    Emotion(Ident, StrLit),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Expect {
+    Say(StrLit),
+    Step(Target),
+    Tag(StrLit),
+    Transfer(StrLit),
+    Hangup(Ident),
+}
+
+/// Words with a fixed meaning; they cannot name a script, step, input, value, intent or
+/// outcome (`optout` may still name an intent: §9.3).
+pub const RESERVED: &[&str] = &[
+    "use", "script", "input", "let", "set", "outcomes", "intent", "phrases", "regex", "step", "say", "ask",
+    "on", "limit", "if", "else", "retry", "resume", "goto", "verify", "tag", "callback", "transfer", "hangup",
+    "test", "reply", "expect", "silence", "emotion", "unknown", "exhausted", "dtmf", "and", "or", "not", "true",
+    "false", "attempt", "hour", "opening", "core", "closing", "objection", "optout",
+];

@@ -1,0 +1,1476 @@
+//! A hand-written recursive-descent parser (Pratt for expressions) that never gives up: it
+//! recovers at statement and block boundaries and returns the tree with every diagnostic.
+
+use crate::diagnostic::Diagnostic;
+use crate::span::{SourceId, Span};
+use crate::syntax::ast::*;
+use crate::syntax::lexer::{Lexed, lex};
+use crate::syntax::token::Token;
+use crate::value::{Date, Money};
+
+/// Parses one file. The tree is always returned; it holds `Error` nodes where parsing failed.
+pub fn parse(text: &str, file: SourceId) -> (File, Vec<Diagnostic>) {
+    let mut parser = Parser::new(text, file, lex(text, 0));
+    let items = parser.items();
+    let file = File { items, comments: parser.comments };
+    (file, parser.diags)
+}
+
+/// Parses an expression on its own (a campaign's `segment`, a test's input value).
+pub fn parse_expr(text: &str, file: SourceId) -> (Expr, Vec<Diagnostic>) {
+    let mut parser = Parser::new(text, file, lex(text, 0));
+    parser.nl_insensitive = 1;
+    let expr = parser.expr();
+    if !parser.at(Token::Eof) {
+        parser.unexpected("the end of the expression");
+    }
+    (expr, parser.diags)
+}
+
+const STATEMENT_WORDS: &str = "`say`, `ask`, `goto`, `if`, `set`, `verify`, `tag`, `callback in`, `optout`, `transfer` or `hangup`";
+
+struct Parser<'a> {
+    src: &'a str,
+    file: SourceId,
+    tokens: Vec<Lexed>,
+    pos: usize,
+    comments: Vec<Span>,
+    diags: Vec<Diagnostic>,
+    /// Above zero inside `( )` and `{{ }}`, where newlines do not end anything.
+    nl_insensitive: u32,
+    /// Position of the last reported unexpected token, so one bad token is reported once.
+    last_error_at: Option<usize>,
+}
+
+impl<'a> Parser<'a> {
+    fn new(src: &'a str, file: SourceId, lexed: Vec<Lexed>) -> Parser<'a> {
+        let mut tokens = Vec::with_capacity(lexed.len());
+        let mut comments = Vec::new();
+        for l in lexed {
+            if l.token == Token::Comment {
+                comments.push(l.span);
+            } else {
+                tokens.push(l);
+            }
+        }
+        Parser { src, file, tokens, pos: 0, comments, diags: Vec::new(), nl_insensitive: 0, last_error_at: None }
+    }
+
+    // ---- token access -------------------------------------------------------------------
+
+    fn skip_insignificant(&mut self) {
+        if self.nl_insensitive > 0 {
+            while self.tokens[self.pos].token == Token::Newline {
+                self.pos += 1;
+            }
+        }
+    }
+
+    fn peek(&mut self) -> Token {
+        self.skip_insignificant();
+        self.tokens[self.pos].token
+    }
+
+    fn peek_span(&mut self) -> Span {
+        self.skip_insignificant();
+        self.tokens[self.pos].span
+    }
+
+    fn text(&self, span: Span) -> &'a str {
+        &self.src[span.range()]
+    }
+
+    fn peek_text(&mut self) -> &'a str {
+        let span = self.peek_span();
+        self.text(span)
+    }
+
+    fn at(&mut self, token: Token) -> bool {
+        self.peek() == token
+    }
+
+    fn at_word(&mut self, word: &str) -> bool {
+        self.peek() == Token::Ident && self.text(self.tokens[self.pos].span) == word
+    }
+
+    fn bump(&mut self) -> Lexed {
+        self.skip_insignificant();
+        let t = self.tokens[self.pos];
+        if t.token != Token::Eof {
+            self.pos += 1;
+        }
+        t
+    }
+
+    fn eat(&mut self, token: Token) -> Option<Span> {
+        if self.at(token) { Some(self.bump().span) } else { None }
+    }
+
+    fn eat_word(&mut self, word: &str) -> Option<Span> {
+        if self.at_word(word) { Some(self.bump().span) } else { None }
+    }
+
+    /// The span of the previous significant token.
+    fn prev_span(&self) -> Span {
+        let mut i = self.pos;
+        while i > 0 {
+            i -= 1;
+            if self.tokens[i].token != Token::Newline {
+                return self.tokens[i].span;
+            }
+        }
+        Span::default()
+    }
+
+    fn skip_newlines(&mut self) {
+        while self.tokens[self.pos].token == Token::Newline {
+            self.pos += 1;
+        }
+    }
+
+    /// Skips newlines and `;` between statements and list items.
+    fn skip_separators(&mut self) {
+        while matches!(self.tokens[self.pos].token, Token::Newline | Token::Semi) {
+            self.pos += 1;
+        }
+    }
+
+    fn skip_list_separators(&mut self) {
+        while matches!(self.tokens[self.pos].token, Token::Newline | Token::Semi | Token::Comma) {
+            self.pos += 1;
+        }
+    }
+
+    // ---- errors and recovery ------------------------------------------------------------
+
+    fn error(&mut self, diag: Diagnostic) {
+        self.diags.push(diag);
+    }
+
+    /// Reports the current token as unexpected (once per position): "expected X, found Y".
+    fn unexpected(&mut self, expected: &str) {
+        let t = {
+            self.skip_insignificant();
+            self.tokens[self.pos]
+        };
+        if self.last_error_at == Some(self.pos) {
+            return;
+        }
+        self.last_error_at = Some(self.pos);
+        let diag = match t.token {
+            Token::Error => Diagnostic::new(
+                "E003",
+                self.file,
+                t.span,
+                format!("the character `{}` is not allowed here", self.text(t.span)),
+            )
+            .label("not part of the language")
+            .with_help(format!("expected {expected}")),
+            Token::UnterminatedStr => Diagnostic::new("E002", self.file, t.span, "this string is never closed")
+                .label("missing `\"` before the end of the line")
+                .with_help("close the string with `\"` on the same line; write `\\\"` for a quote inside it"),
+            _ => {
+                let found = match t.token {
+                    Token::Ident => format!("`{}`", self.text(t.span)),
+                    Token::Newline | Token::Eof => t.token.describe().to_string(),
+                    other => {
+                        if matches!(other, Token::Int | Token::Decimal | Token::Duration | Token::Date | Token::Str)
+                        {
+                            format!("{} `{}`", other.describe(), self.text(t.span))
+                        } else {
+                            other.describe().to_string()
+                        }
+                    }
+                };
+                Diagnostic::new("E001", self.file, t.span, format!("expected {expected}, found {found}"))
+                    .label(format!("expected {expected} here"))
+            }
+        };
+        self.error(diag);
+    }
+
+    /// Skips the rest of a broken statement: up to a newline, `;` or a `}` that closes the
+    /// enclosing block, stepping over balanced `{ }` on the way.
+    fn recover_statement(&mut self) {
+        let saved = self.nl_insensitive;
+        self.nl_insensitive = 0;
+        loop {
+            match self.tokens[self.pos].token {
+                Token::Newline | Token::Semi | Token::RBrace | Token::Eof => break,
+                Token::LBrace => self.skip_balanced(),
+                _ => self.pos += 1,
+            }
+        }
+        self.nl_insensitive = saved;
+    }
+
+    /// At `{`: skips to after its matching `}` (or the end of the file).
+    fn skip_balanced(&mut self) {
+        let mut depth = 0usize;
+        loop {
+            match self.tokens[self.pos].token {
+                Token::LBrace => depth += 1,
+                Token::RBrace => {
+                    depth -= 1;
+                    if depth == 0 {
+                        self.pos += 1;
+                        return;
+                    }
+                }
+                Token::Eof => return,
+                _ => {}
+            }
+            self.pos += 1;
+        }
+    }
+
+    /// After a statement or item: the line must end here.
+    fn end_of_statement(&mut self) {
+        if !matches!(self.tokens[self.pos].token, Token::Newline | Token::Semi | Token::RBrace | Token::Eof) {
+            self.unexpected("the end of the statement (a new line or `;`)");
+            self.recover_statement();
+        }
+    }
+
+    // ---- small pieces -------------------------------------------------------------------
+
+    fn ident(&mut self, what: &str) -> Option<Ident> {
+        if self.at(Token::Ident) {
+            let span = self.bump().span;
+            Some(Ident { name: self.text(span).to_string(), span })
+        } else {
+            self.unexpected(what);
+            None
+        }
+    }
+
+    fn missing_ident(&mut self) -> Ident {
+        let span = self.peek_span();
+        Ident { name: String::new(), span: Span { start: span.start, end: span.start } }
+    }
+
+    fn string(&mut self, what: &str) -> Option<StrLit> {
+        if self.at(Token::Str) {
+            let span = self.bump().span;
+            Some(self.unescape(span))
+        } else {
+            self.unexpected(what);
+            if self.at(Token::UnterminatedStr) {
+                self.bump();
+            }
+            None
+        }
+    }
+
+    /// Resolves escapes of a string token, keeping each character's file offset.
+    fn unescape(&mut self, span: Span) -> StrLit {
+        let raw = self.text(span);
+        let inner = &raw[1..raw.len() - 1];
+        let base = span.start + 1;
+        let mut value = String::with_capacity(inner.len());
+        let mut char_offsets = Vec::with_capacity(inner.len());
+        let mut chars = inner.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            let at = base + i as u32;
+            if c == '\\' {
+                let Some((j, e)) = chars.next() else { break };
+                let resolved = match e {
+                    '"' => '"',
+                    '\\' => '\\',
+                    'n' => '\n',
+                    't' => '\t',
+                    '{' => '{',
+                    other => {
+                        let esc = Span::new(at as usize, base as usize + j + other.len_utf8());
+                        self.error(
+                            Diagnostic::new("E004", self.file, esc, format!("`\\{other}` is not an escape"))
+                                .label("unknown escape")
+                                .with_help("the escapes are `\\\"`, `\\\\`, `\\n`, `\\t` and `\\{`; write `\\\\` for a backslash"),
+                        );
+                        other
+                    }
+                };
+                value.push(resolved);
+                char_offsets.push(at);
+            } else {
+                value.push(c);
+                char_offsets.push(at);
+            }
+        }
+        StrLit { value, span, char_offsets }
+    }
+
+    fn duration(&mut self, what: &str) -> Option<DurationLit> {
+        if self.at(Token::Duration) {
+            let span = self.bump().span;
+            let text = self.text(span);
+            let unit_at = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+            let (digits, unit) = text.split_at(unit_at);
+            let factor = match unit {
+                "ms" => 1,
+                "s" => 1_000,
+                "m" => 60_000,
+                "h" => 3_600_000,
+                _ => 86_400_000,
+            };
+            match digits.parse::<u64>().ok().and_then(|n| n.checked_mul(factor)) {
+                Some(millis) => Some(DurationLit { millis, span }),
+                None => {
+                    self.error(Diagnostic::new("E006", self.file, span, "this duration is too long").label("too long"));
+                    Some(DurationLit { millis: u64::MAX, span })
+                }
+            }
+        } else {
+            if self.at(Token::Int) {
+                let span = self.peek_span();
+                self.error(
+                    Diagnostic::new("E006", self.file, span, "a duration needs a unit")
+                        .label("no unit")
+                        .with_help(format!(
+                            "write the unit right after the number: `{0}s`, `{0}m` or `{0}ms`",
+                            self.text(span)
+                        )),
+                );
+                self.bump();
+                return None;
+            }
+            self.unexpected(what);
+            None
+        }
+    }
+
+    fn int(&mut self, what: &str) -> Option<IntLit> {
+        if self.at(Token::Int) {
+            let span = self.bump().span;
+            match self.text(span).parse::<i64>() {
+                Ok(value) => Some(IntLit { value, span }),
+                Err(_) => {
+                    self.error(Diagnostic::new("E006", self.file, span, "this number is too large").label("too large"));
+                    None
+                }
+            }
+        } else {
+            self.unexpected(what);
+            None
+        }
+    }
+
+    /// Leading `@allow(CODE, "reason")` attributes, each on its own line or before the item.
+    fn allows(&mut self) -> Vec<Allow> {
+        let mut out = Vec::new();
+        while self.at(Token::At) {
+            let start = self.bump().span;
+            if self.eat_word("allow").is_none() {
+                self.unexpected("`allow` after `@`");
+                self.recover_statement();
+                self.skip_separators();
+                continue;
+            }
+            let mut code = None;
+            let mut reason = None;
+            if self.eat(Token::LParen).is_some() {
+                self.nl_insensitive += 1;
+                code = self.ident("a diagnostic code such as `CS008`");
+                if self.eat(Token::Comma).is_some() {
+                    reason = self.string("a reason in quotes");
+                }
+                if self.eat(Token::RParen).is_none() {
+                    self.unexpected("`)`");
+                    while !matches!(self.peek(), Token::RParen | Token::Eof | Token::RBrace) {
+                        self.bump();
+                    }
+                    self.eat(Token::RParen);
+                }
+                self.nl_insensitive -= 1;
+            } else {
+                self.unexpected("`(` after `@allow`");
+            }
+            out.push(Allow { code, reason, span: start.to(self.prev_span()) });
+            self.skip_separators();
+        }
+        out
+    }
+
+    // ---- items --------------------------------------------------------------------------
+
+    fn items(&mut self) -> Vec<Item> {
+        let mut items = Vec::new();
+        loop {
+            self.skip_separators();
+            let allows = self.allows();
+            match self.peek() {
+                Token::Eof => break,
+                Token::Ident => {
+                    let word = self.peek_text();
+                    let item = match word {
+                        "use" => self.use_item().map(Item::Use),
+                        "script" => Some(Item::Script(self.script(allows))),
+                        "intent" => Some(Item::Intent(self.intent(allows))),
+                        "outcomes" => Some(Item::Outcomes(self.outcomes())),
+                        "test" => Some(Item::Test(self.test())),
+                        _ => {
+                            self.unexpected("`script`, `intent`, `outcomes`, `use` or `test`");
+                            self.recover_item();
+                            None
+                        }
+                    };
+                    if let Some(item) = item {
+                        items.push(item);
+                        self.end_of_statement();
+                    }
+                }
+                Token::RBrace => {
+                    let span = self.bump().span;
+                    self.error(
+                        Diagnostic::new("E001", self.file, span, "this `}` closes nothing")
+                            .label("no `{` is open here")
+                            .with_help("remove it, or check the braces above"),
+                    );
+                }
+                _ => {
+                    self.unexpected("`script`, `intent`, `outcomes`, `use` or `test`");
+                    self.recover_item();
+                }
+            }
+        }
+        items
+    }
+
+    /// Skips a broken top-level line (and any block it opens).
+    fn recover_item(&mut self) {
+        loop {
+            match self.tokens[self.pos].token {
+                Token::Newline | Token::Eof => break,
+                Token::LBrace => self.skip_balanced(),
+                _ => self.pos += 1,
+            }
+        }
+    }
+
+    fn use_item(&mut self) -> Option<Use> {
+        let start = self.bump().span;
+        let target = if self.at(Token::Str) {
+            UseTarget::File(self.string("a file path")?)
+        } else {
+            let mut parts = vec![self.ident("a module name such as `std.zh.common` or a file path in quotes")?];
+            while self.eat(Token::Dot).is_some() {
+                parts.push(self.ident("a module name after `.`")?);
+            }
+            UseTarget::Module(parts)
+        };
+        Some(Use { target, span: start.to(self.prev_span()) })
+    }
+
+    /// Opens a `{` block; reports and returns None when it is missing.
+    fn open_brace(&mut self, what: &str) -> Option<Span> {
+        match self.eat(Token::LBrace) {
+            Some(span) => Some(span),
+            None => {
+                self.unexpected(&format!("`{{` to open {what}"));
+                None
+            }
+        }
+    }
+
+    /// At the `}` closing a block opened at `open`: consumes it, or reports the open brace.
+    fn close_brace(&mut self, open: Span) -> Span {
+        match self.eat(Token::RBrace) {
+            Some(span) => span,
+            None => {
+                self.error(
+                    Diagnostic::new("E001", self.file, open, "this `{` is never closed")
+                        .label("opened here")
+                        .with_help("add the missing `}`"),
+                );
+                self.prev_span()
+            }
+        }
+    }
+
+    fn script(&mut self, allows: Vec<Allow>) -> Script {
+        let start = self.bump().span;
+        let name = self.ident("the script's name").unwrap_or_else(|| self.missing_ident());
+        let title = if self.at(Token::Str) { self.string("a title") } else { None };
+        let mut members = Vec::new();
+        if let Some(open) = self.open_brace("the script") {
+            loop {
+                self.skip_separators();
+                let member_allows = self.allows();
+                if matches!(self.peek(), Token::RBrace | Token::Eof) {
+                    break;
+                }
+                if let Some(member) = self.member(member_allows) {
+                    members.push(member);
+                }
+                self.end_of_statement();
+            }
+            self.close_brace(open);
+        } else {
+            self.recover_item();
+        }
+        Script { allows, name, title, members, span: start.to(self.prev_span()) }
+    }
+
+    fn member(&mut self, allows: Vec<Allow>) -> Option<Member> {
+        if !self.at(Token::Ident) {
+            self.unexpected("a setting, `input`, `let`, `outcomes`, `intent` or a section");
+            self.recover_statement();
+            return None;
+        }
+        let span = self.peek_span();
+        let word = self.text(span);
+        if let Some(kind) = SectionKind::from_name(word) {
+            return Some(Member::Section(self.section(kind, allows)));
+        }
+        match word {
+            "input" => Some(Member::Inputs(self.inputs())),
+            "let" => self.let_item().map(Member::Let),
+            "outcomes" => Some(Member::Outcomes(self.outcomes())),
+            "intent" => Some(Member::Intent(self.intent(allows))),
+            "step" | "say" | "ask" | "goto" | "hangup" | "on" => {
+                let span = self.peek_span();
+                self.error(
+                    Diagnostic::new("E007", self.file, span, format!("`{word}` must stand inside a section"))
+                        .label("outside any section")
+                        .with_help("put it inside `opening { … }`, `core { … }`, `closing { … }` or `objection { … }`"),
+                );
+                self.bump();
+                self.recover_statement();
+                None
+            }
+            _ => {
+                let name_span = self.bump().span;
+                let name = Ident { name: word.to_string(), span: name_span };
+                if self.at(Token::LBrace) {
+                    let mut diag = Diagnostic::new("E001", self.file, name_span, format!("`{word}` is not a section"))
+                        .label("unknown section");
+                    if let Some(s) = crate::suggest::closest(word, ["opening", "core", "objection", "closing"]) {
+                        diag = diag.with_help(format!("did you mean `{s}`?"));
+                    } else {
+                        diag = diag.with_help("the sections are `opening`, `core`, `objection` and `closing`");
+                    }
+                    self.error(diag);
+                    self.skip_balanced();
+                    return None;
+                }
+                let value = match self.peek() {
+                    Token::Ident => {
+                        let s = self.bump().span;
+                        SettingValue::Word(Ident { name: self.text(s).to_string(), span: s })
+                    }
+                    Token::Str => SettingValue::Str(self.string("a value")?),
+                    Token::Duration | Token::Int => match self.duration("a duration") {
+                        Some(d) => SettingValue::Duration(d),
+                        None => SettingValue::Missing,
+                    },
+                    _ => {
+                        self.unexpected(&format!("a value for `{word}`"));
+                        SettingValue::Missing
+                    }
+                };
+                Some(Member::Setting(Setting { name, value, span: name_span.to(self.prev_span()) }))
+            }
+        }
+    }
+
+    fn inputs(&mut self) -> Inputs {
+        let start = self.bump().span;
+        let mut items = Vec::new();
+        if let Some(open) = self.open_brace("the inputs") {
+            loop {
+                self.skip_list_separators();
+                if matches!(self.peek(), Token::RBrace | Token::Eof) {
+                    break;
+                }
+                if let Some(input) = self.input() {
+                    items.push(input);
+                }
+                if !matches!(self.tokens[self.pos].token, Token::Newline | Token::Semi | Token::Comma | Token::RBrace) {
+                    self.unexpected("`,` or a new line between inputs");
+                    self.recover_statement();
+                }
+            }
+            self.close_brace(open);
+        }
+        Inputs { items, span: start.to(self.prev_span()) }
+    }
+
+    fn input(&mut self) -> Option<Input> {
+        let name = match self.ident("an input name") {
+            Some(n) => n,
+            None => {
+                self.recover_statement();
+                return None;
+            }
+        };
+        if self.eat(Token::Colon).is_none() {
+            self.unexpected(&format!("`:` and a type after `{}`", name.name));
+            self.recover_statement();
+            return None;
+        }
+        let ty = self.type_ref()?;
+        let sensitive = self.eat_word("sensitive").is_some();
+        let default = if self.eat(Token::Eq).is_some() { Some(self.expr()) } else { None };
+        Some(Input { span: name.span.to(self.prev_span()), name, ty, sensitive, default })
+    }
+
+    fn type_ref(&mut self) -> Option<TypeRef> {
+        let ident = self.ident("a type (`text`, `int`, `money`, `bool` or `date`)")?;
+        let ty = Type::from_name(&ident.name);
+        if ty.is_none() {
+            let mut diag = Diagnostic::new("E001", self.file, ident.span, format!("`{}` is not a type", ident.name))
+                .label("unknown type");
+            diag = match crate::suggest::closest(&ident.name, ["text", "int", "money", "bool", "date"]) {
+                Some(s) => diag.with_help(format!("did you mean `{s}`?")),
+                None => diag.with_help("the types are `text`, `int`, `money`, `bool` and `date`"),
+            };
+            self.error(diag);
+        }
+        Some(TypeRef { ty, span: ident.span })
+    }
+
+    fn let_item(&mut self) -> Option<Let> {
+        let start = self.bump().span;
+        let name = self.ident("a name after `let`")?;
+        if self.eat(Token::Colon).is_none() {
+            self.unexpected("`:` and a type (`let name: text = \"\"`)");
+            self.recover_statement();
+            return None;
+        }
+        let ty = self.type_ref()?;
+        if self.eat(Token::Eq).is_none() {
+            self.unexpected("`=` and a starting value");
+            self.recover_statement();
+            return None;
+        }
+        let value = self.expr();
+        Some(Let { name, ty, value, span: start.to(self.prev_span()) })
+    }
+
+    fn outcomes(&mut self) -> Outcomes {
+        let start = self.bump().span;
+        let mut items = Vec::new();
+        if let Some(open) = self.open_brace("the outcomes") {
+            loop {
+                self.skip_list_separators();
+                if matches!(self.peek(), Token::RBrace | Token::Eof) {
+                    break;
+                }
+                let Some(name) = self.ident("an outcome name") else {
+                    self.recover_statement();
+                    continue;
+                };
+                let goal = self.eat_word("goal").is_some();
+                items.push(OutcomeDef { span: name.span.to(self.prev_span()), name, goal });
+                if !matches!(self.tokens[self.pos].token, Token::Newline | Token::Semi | Token::Comma | Token::RBrace) {
+                    self.unexpected("`goal`, `,` or a new line after an outcome");
+                    self.recover_statement();
+                }
+            }
+            self.close_brace(open);
+        }
+        Outcomes { items, span: start.to(self.prev_span()) }
+    }
+
+    fn intent(&mut self, allows: Vec<Allow>) -> Intent {
+        let start = self.bump().span;
+        let name = self.ident("the intent's name").unwrap_or_else(|| self.missing_ident());
+        let label = if self.at(Token::Str) { self.string("a label") } else { None };
+        let mut clauses = Vec::new();
+        if let Some(open) = self.open_brace("the intent") {
+            loop {
+                self.skip_separators();
+                if matches!(self.peek(), Token::RBrace | Token::Eof) {
+                    break;
+                }
+                let kind = if self.at_word("phrases") {
+                    ClauseKind::Phrases
+                } else if self.at_word("dtmf") {
+                    ClauseKind::Dtmf
+                } else if self.at_word("regex") {
+                    ClauseKind::Regex
+                } else {
+                    self.unexpected("`phrases`, `dtmf` or `regex`");
+                    self.recover_statement();
+                    continue;
+                };
+                let kw = self.bump().span;
+                let mut values = Vec::new();
+                loop {
+                    match self.string("a string in quotes") {
+                        Some(s) => values.push(s),
+                        None => {
+                            self.recover_statement();
+                            break;
+                        }
+                    }
+                    // Items are separated by `,`, `;` or new lines (§9.6): the list goes on
+                    // while another string follows.
+                    let save = self.pos;
+                    self.skip_list_separators();
+                    if !self.at(Token::Str) {
+                        self.pos = save;
+                        break;
+                    }
+                }
+                clauses.push(IntentClause { kind, values, span: kw.to(self.prev_span()) });
+                self.end_of_statement();
+            }
+            self.close_brace(open);
+        }
+        Intent { allows, name, label, clauses, span: start.to(self.prev_span()) }
+    }
+
+    fn section(&mut self, kind: SectionKind, allows: Vec<Allow>) -> Section {
+        let name_span = self.bump().span;
+        let mut section =
+            Section { allows, kind, name_span, body: Vec::new(), steps: Vec::new(), handlers: Vec::new(), span: name_span };
+        if let Some(open) = self.open_brace(&format!("`{}`", kind.name())) {
+            loop {
+                self.skip_separators();
+                let allows = self.allows();
+                if matches!(self.peek(), Token::RBrace | Token::Eof) {
+                    break;
+                }
+                if self.at_word("step") {
+                    section.steps.push(self.step(allows));
+                } else if self.at_word("on") {
+                    section.handlers.push(self.branch(allows));
+                } else {
+                    section.body.push(self.stmt(allows));
+                }
+                self.end_of_statement();
+            }
+            self.close_brace(open);
+        } else {
+            self.recover_statement();
+        }
+        section.span = name_span.to(self.prev_span());
+        section
+    }
+
+    fn step(&mut self, allows: Vec<Allow>) -> Step {
+        let start = self.bump().span;
+        let name = self.ident("the step's name").unwrap_or_else(|| self.missing_ident());
+        let body = self.block("the step");
+        Step { allows, name, body, span: start.to(self.prev_span()) }
+    }
+
+    /// `{ statements }`; when the brace is missing, an empty block (the error is reported).
+    fn block(&mut self, what: &str) -> Block {
+        let Some(open) = self.open_brace(what) else {
+            self.recover_statement();
+            let at = self.prev_span();
+            return Block { stmts: Vec::new(), braced: true, span: at };
+        };
+        let saved = self.nl_insensitive;
+        self.nl_insensitive = 0;
+        let mut stmts = Vec::new();
+        loop {
+            self.skip_separators();
+            let allows = self.allows();
+            if matches!(self.peek(), Token::RBrace | Token::Eof) {
+                break;
+            }
+            stmts.push(self.stmt(allows));
+            self.end_of_statement();
+        }
+        let close = self.close_brace(open);
+        self.nl_insensitive = saved;
+        Block { stmts, braced: true, span: open.to(close) }
+    }
+
+    // ---- statements ---------------------------------------------------------------------
+
+    fn stmt(&mut self, allows: Vec<Allow>) -> Stmt {
+        let start = self.peek_span();
+        let kind = self.stmt_kind();
+        let span = if matches!(kind, StmtKind::Error) { start } else { start.to(self.prev_span()) };
+        Stmt { allows, kind, span }
+    }
+
+    fn stmt_kind(&mut self) -> StmtKind {
+        if !self.at(Token::Ident) {
+            self.unexpected(&format!("a statement ({STATEMENT_WORDS})"));
+            self.recover_statement();
+            return StmtKind::Error;
+        }
+        let word = self.peek_text();
+        let result = match word {
+            "say" => {
+                self.bump();
+                self.prompt("the prompt in quotes").map(|prompt| {
+                    let bargein_off = self.bargein_off();
+                    StmtKind::Say { prompt, bargein_off }
+                })
+            }
+            "ask" => self.ask().map(StmtKind::Ask),
+            "retry" => {
+                self.bump();
+                if self.at(Token::Str) || self.at(Token::UnterminatedStr) {
+                    self.prompt("a reprompt").map(|p| StmtKind::Retry(Some(p)))
+                } else {
+                    Some(StmtKind::Retry(None))
+                }
+            }
+            "resume" => {
+                self.bump();
+                Some(StmtKind::Resume)
+            }
+            "verify" => {
+                self.bump();
+                Some(StmtKind::Verify)
+            }
+            "optout" => {
+                self.bump();
+                Some(StmtKind::Optout)
+            }
+            "goto" => {
+                self.bump();
+                self.target().map(StmtKind::Goto)
+            }
+            "if" => self.if_stmt().map(StmtKind::If),
+            "tag" => {
+                self.bump();
+                self.string("a tag label in quotes").map(StmtKind::Tag)
+            }
+            "callback" => {
+                self.bump();
+                if self.eat_word("in").is_none() {
+                    self.unexpected("`in` and a duration (`callback in 2h`)");
+                    None
+                } else {
+                    self.duration("a duration such as `2h`").map(StmtKind::Callback)
+                }
+            }
+            "transfer" => {
+                self.bump();
+                self.string("the queue name in quotes").map(|queue| {
+                    let outcome = if self.eat_word("outcome").is_some() {
+                        self.ident("an outcome name after `outcome`")
+                    } else {
+                        None
+                    };
+                    StmtKind::Transfer { queue, outcome }
+                })
+            }
+            "hangup" => {
+                self.bump();
+                self.ident("the outcome the call ends with (`hangup refused`)").map(|o| StmtKind::Hangup(Some(o)))
+            }
+            "set" => {
+                self.bump();
+                self.ident("the name of a value to set").and_then(|name| {
+                    if self.eat(Token::Eq).is_none() {
+                        self.unexpected("`=` and the new value");
+                        return None;
+                    }
+                    let value = self.expr();
+                    Some(StmtKind::Set { name, value })
+                })
+            }
+            "let" | "input" | "outcomes" | "intent" | "step" | "opening" | "core" | "closing" | "objection" => {
+                let span = self.bump().span;
+                let help = match word {
+                    "step" => "steps stand directly inside a section, not inside another step",
+                    "opening" | "core" | "closing" | "objection" => "sections stand directly inside `script { … }`",
+                    _ => "write it at the top of the script, outside the sections; change a value with `set`",
+                };
+                self.error(
+                    Diagnostic::new("E007", self.file, span, format!("`{word}` cannot stand here"))
+                        .label("not allowed inside a step")
+                        .with_help(help),
+                );
+                if self.at(Token::Ident) {
+                    self.bump();
+                }
+                if self.at(Token::LBrace) {
+                    self.skip_balanced();
+                }
+                self.recover_statement();
+                return StmtKind::Error;
+            }
+            "on" => {
+                let span = self.peek_span();
+                self.error(
+                    Diagnostic::new("E007", self.file, span, "a branch `on …` must stand inside an `ask { … }` or `objection`")
+                        .label("not inside an ask")
+                        .with_help("put the branch inside the braces after `ask \"…\"`"),
+                );
+                self.bump();
+                self.recover_statement();
+                return StmtKind::Error;
+            }
+            _ => {
+                let span = self.peek_span();
+                let mut diag = Diagnostic::new("E001", self.file, span, format!("`{word}` is not a statement"))
+                    .label("expected a statement");
+                let words = [
+                    "say", "ask", "goto", "if", "set", "verify", "tag", "callback", "optout", "transfer", "hangup",
+                    "retry", "resume",
+                ];
+                diag = match crate::suggest::closest(word, words) {
+                    Some(s) => diag.with_help(format!("did you mean `{s}`?")),
+                    None => diag.with_help(format!("a statement starts with {STATEMENT_WORDS}")),
+                };
+                self.last_error_at = Some(self.pos);
+                self.error(diag);
+                None
+            }
+        };
+        match result {
+            Some(kind) => kind,
+            None => {
+                self.recover_statement();
+                StmtKind::Error
+            }
+        }
+    }
+
+    fn bargein_off(&mut self) -> bool {
+        if self.at_word("bargein") {
+            self.bump();
+            if self.eat_word("off").is_none() {
+                self.unexpected("`off` after `bargein`");
+            }
+            true
+        } else {
+            false
+        }
+    }
+
+    fn target(&mut self) -> Option<Target> {
+        let first = self.ident("a section or step to go to")?;
+        let second = if self.eat(Token::Dot).is_some() { Some(self.ident("a step name after `.`")?) } else { None };
+        Some(Target { span: first.span.to(self.prev_span()), first, second })
+    }
+
+    fn ask(&mut self) -> Option<Ask> {
+        let start = self.bump().span;
+        let prompt = self.prompt("the question in quotes")?;
+        let mut ask = Ask { prompt, timeout: None, retries: None, bargein_off: false, branches: Vec::new(), head: start };
+        loop {
+            if self.at_word("timeout") {
+                self.bump();
+                ask.timeout = Some(self.duration("a duration such as `8s`")?);
+            } else if self.at_word("retries") {
+                self.bump();
+                ask.retries = Some(self.int("the number of retries")?);
+            } else if self.at_word("bargein") {
+                ask.bargein_off = self.bargein_off();
+            } else {
+                break;
+            }
+        }
+        ask.head = start.to(self.prev_span());
+        let Some(open) = self.eat(Token::LBrace) else {
+            self.unexpected("`{` and the ask's branches (`on yes => …`)");
+            return None;
+        };
+        let saved = self.nl_insensitive;
+        self.nl_insensitive = 0;
+        loop {
+            self.skip_separators();
+            let allows = self.allows();
+            if matches!(self.peek(), Token::RBrace | Token::Eof) {
+                break;
+            }
+            if self.at_word("on") {
+                ask.branches.push(self.branch(allows));
+            } else {
+                self.unexpected("a branch `on PATTERN => …`");
+                self.recover_statement();
+                continue;
+            }
+            self.end_of_statement();
+        }
+        self.close_brace(open);
+        self.nl_insensitive = saved;
+        Some(ask)
+    }
+
+    fn branch(&mut self, allows: Vec<Allow>) -> Branch {
+        let start = self.bump().span;
+        let mut patterns = Vec::new();
+        loop {
+            match self.pattern() {
+                Some(p) => patterns.push(p),
+                None => break,
+            }
+            if self.eat(Token::Comma).is_none() {
+                break;
+            }
+            self.skip_newlines();
+        }
+        let mut limit = None;
+        let mut guard = None;
+        loop {
+            if self.at_word("limit") && limit.is_none() {
+                self.bump();
+                limit = self.int("the handler's limit (a number)");
+            } else if self.at_word("if") && guard.is_none() {
+                self.bump();
+                guard = Some(self.expr());
+            } else {
+                break;
+            }
+        }
+        let head_end = self.peek_span();
+        let head;
+        let body = if self.eat(Token::FatArrow).is_some() {
+            head = start.to(head_end);
+            self.skip_newlines();
+            if self.at(Token::LBrace) {
+                self.block("the branch")
+            } else {
+                let allows = self.allows();
+                let stmt = self.stmt(allows);
+                Block { span: stmt.span, stmts: vec![stmt], braced: false }
+            }
+        } else {
+            head = start.to(self.prev_span());
+            if !patterns.is_empty() {
+                self.unexpected("`=>` and what to do");
+            }
+            self.recover_statement();
+            Block { stmts: Vec::new(), braced: false, span: self.prev_span() }
+        };
+        Branch { allows, patterns, limit, guard, span: start.to(self.prev_span()), body, head }
+    }
+
+    fn pattern(&mut self) -> Option<Pattern> {
+        let span = self.peek_span();
+        if self.at(Token::Ident) {
+            let word = self.text(span);
+            let kind = match word {
+                "silence" => PatternKind::Silence,
+                "unknown" => PatternKind::Unknown,
+                "_" => PatternKind::Any,
+                "exhausted" => PatternKind::Exhausted,
+                "emotion" => {
+                    self.bump();
+                    let e = self.ident("an emotion (`angry`, `upset`, `neutral` or `happy`)")?;
+                    return Some(Pattern { span: span.to(e.span), kind: PatternKind::Emotion(e) });
+                }
+                "dtmf" => {
+                    self.bump();
+                    let s = self.string("the key in quotes, e.g. `dtmf \"1\"`")?;
+                    return Some(Pattern { span: span.to(s.span), kind: PatternKind::Dtmf(s) });
+                }
+                _ => PatternKind::Intent(Ident { name: word.to_string(), span }),
+            };
+            self.bump();
+            Some(Pattern { kind, span })
+        } else {
+            self.unexpected("a pattern (an intent, `dtmf \"1\"`, `emotion angry`, `silence`, `unknown`, `_` or `exhausted`)");
+            None
+        }
+    }
+
+    fn if_stmt(&mut self) -> Option<If> {
+        self.bump();
+        let cond = self.expr();
+        let then = self.block("the `if` body");
+        let save = self.pos;
+        self.skip_newlines();
+        let otherwise = if self.at_word("else") {
+            self.bump();
+            if self.at_word("if") {
+                let start = self.peek_span();
+                let inner = self.if_stmt()?;
+                Some(Else::If(Box::new(Stmt {
+                    allows: Vec::new(),
+                    kind: StmtKind::If(inner),
+                    span: start.to(self.prev_span()),
+                })))
+            } else {
+                Some(Else::Block(self.block("the `else` body")))
+            }
+        } else {
+            self.pos = save;
+            None
+        };
+        Some(If { cond, then, otherwise })
+    }
+
+    // ---- prompts ------------------------------------------------------------------------
+
+    fn prompt(&mut self, what: &str) -> Option<Prompt> {
+        let lit = self.string(what)?;
+        Some(self.split_prompt(&lit))
+    }
+
+    /// Splits a string literal into text and `{{ expr | filter }}` segments. Works on the
+    /// raw source so that `\{` stays literal and spans of expressions point into the file.
+    fn split_prompt(&mut self, lit: &StrLit) -> Prompt {
+        let raw = self.text(lit.span);
+        let inner_start = lit.span.start as usize + 1;
+        let inner = &raw[1..raw.len() - 1];
+        let mut segments = Vec::new();
+        let mut text = String::new();
+        let mut text_start = inner_start;
+        let mut i = 0;
+        let bytes = inner.as_bytes();
+        while i < inner.len() {
+            if bytes[i] == b'\\' {
+                let c = inner[i + 1..].chars().next().unwrap_or('\\');
+                text.push(match c {
+                    'n' => '\n',
+                    't' => '\t',
+                    other => other,
+                });
+                i += 1 + c.len_utf8();
+                continue;
+            }
+            if inner[i..].starts_with("{{") {
+                let open = inner_start + i;
+                let Some(close_rel) = inner[i + 2..].find("}}") else {
+                    self.error(
+                        Diagnostic::new("E005", self.file, Span::new(open, open + 2), "this `{{` is never closed")
+                            .label("interpolation starts here")
+                            .with_help("close it with `}}`, or write `\\{{` for literal braces"),
+                    );
+                    text.push_str(&inner[i..]);
+                    break;
+                };
+                if !text.is_empty() {
+                    segments.push(Segment::Text { text: std::mem::take(&mut text), span: Span::new(text_start, open) });
+                }
+                let expr_start = i + 2;
+                let expr_end = i + 2 + close_rel;
+                let close = inner_start + expr_end + 2;
+                let (expr, filter) = self.interpolation(&inner[expr_start..expr_end], (inner_start + expr_start) as u32, Span::new(open, close));
+                segments.push(Segment::Interp { expr, filter, span: Span::new(open, close) });
+                i = expr_end + 2;
+                text_start = inner_start + i;
+                continue;
+            }
+            let c = inner[i..].chars().next().unwrap_or(' ');
+            text.push(c);
+            i += c.len_utf8();
+        }
+        if !text.is_empty() {
+            segments.push(Segment::Text { text, span: Span::new(text_start, inner_start + inner.len()) });
+        }
+        Prompt { segments, span: lit.span }
+    }
+
+    fn interpolation(&mut self, text: &str, offset: u32, whole: Span) -> (Expr, Option<Ident>) {
+        let mut sub = Parser::new(self.src, self.file, lex(text, offset));
+        sub.nl_insensitive = 1;
+        let expr = if sub.at(Token::Eof) || sub.at(Token::Pipe) {
+            sub.error(
+                Diagnostic::new("E005", self.file, whole, "this interpolation is empty")
+                    .label("nothing between `{{` and `}}`")
+                    .with_help("write a value, e.g. `{{customer_name}}`; for literal braces write `\\{{`"),
+            );
+            Expr { kind: ExprKind::Error, span: whole }
+        } else if sub.at(Token::Str) || sub.at(Token::UnterminatedStr) {
+            let span = sub.peek_span();
+            sub.error(
+                Diagnostic::new("E005", self.file, span, "a string cannot stand inside `{{ }}`")
+                    .label("string inside an interpolation")
+                    .with_help("write the text outside the braces; `{{ }}` holds a value such as an input's name"),
+            );
+            Expr { kind: ExprKind::Error, span }
+        } else {
+            sub.expr()
+        };
+        let mut filter = None;
+        if sub.eat(Token::Pipe).is_some() {
+            filter = sub.ident("a filter name (`money`, `digits`, `number`, `date` or `mask`)");
+        }
+        if !sub.at(Token::Eof) && sub.diags.is_empty() {
+            sub.unexpected("`|` and a filter, or `}}`");
+        }
+        self.diags.append(&mut sub.diags);
+        (expr, filter)
+    }
+
+    // ---- expressions (Pratt) ------------------------------------------------------------
+
+    fn expr(&mut self) -> Expr {
+        self.expr_bp(0)
+    }
+
+    fn binary_op(&mut self) -> Option<(BinaryOp, u8)> {
+        Some(match self.peek() {
+            Token::Ident => match self.peek_text() {
+                "or" => (BinaryOp::Or, 1),
+                "and" => (BinaryOp::And, 2),
+                _ => return None,
+            },
+            Token::EqEq => (BinaryOp::Eq, 4),
+            Token::NotEq => (BinaryOp::Ne, 4),
+            Token::Lt => (BinaryOp::Lt, 4),
+            Token::Le => (BinaryOp::Le, 4),
+            Token::Gt => (BinaryOp::Gt, 4),
+            Token::Ge => (BinaryOp::Ge, 4),
+            Token::Plus => (BinaryOp::Add, 5),
+            Token::Minus => (BinaryOp::Sub, 5),
+            Token::Star => (BinaryOp::Mul, 6),
+            Token::Slash => (BinaryOp::Div, 6),
+            Token::Percent => (BinaryOp::Rem, 6),
+            _ => return None,
+        })
+    }
+
+    fn expr_bp(&mut self, min_bp: u8) -> Expr {
+        let mut lhs = self.prefix();
+        while let Some((op, bp)) = self.binary_op() {
+            if bp <= min_bp {
+                break;
+            }
+            let op_span = self.bump().span;
+            let rhs = self.expr_bp(bp);
+            if op.is_comparison()
+                && let ExprKind::Binary(prev, ..) = &lhs.kind
+                && prev.is_comparison()
+            {
+                self.error(
+                    Diagnostic::new("E001", self.file, op_span, "comparisons cannot be chained")
+                        .label("second comparison")
+                        .with_help("join two comparisons with `and`: `a < b and b < c`"),
+                );
+            }
+            let span = lhs.span.to(rhs.span);
+            lhs = Expr { kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)), span };
+        }
+        lhs
+    }
+
+    fn prefix(&mut self) -> Expr {
+        let span = self.peek_span();
+        match self.peek() {
+            Token::Minus => {
+                self.bump();
+                let inner = self.expr_bp(7);
+                let whole = span.to(inner.span);
+                // Fold negative literals so that `-5` is a literal (checks refuse negative money).
+                let kind = match inner.kind {
+                    ExprKind::Int(n) => ExprKind::Int(n.wrapping_neg()),
+                    ExprKind::Money(m) => ExprKind::Money(Money::from_cents(m.cents().wrapping_neg())),
+                    other => ExprKind::Unary(UnaryOp::Neg, Box::new(Expr { kind: other, span: inner.span })),
+                };
+                Expr { kind, span: whole }
+            }
+            Token::LParen => {
+                self.bump();
+                self.nl_insensitive += 1;
+                let inner = self.expr();
+                if self.eat(Token::RParen).is_none() {
+                    self.unexpected("`)`");
+                }
+                self.nl_insensitive -= 1;
+                Expr { kind: ExprKind::Paren(Box::new(inner)), span: span.to(self.prev_span()) }
+            }
+            Token::Int => {
+                self.bump();
+                match self.text(span).parse::<i64>() {
+                    Ok(n) => Expr { kind: ExprKind::Int(n), span },
+                    Err(_) => {
+                        self.error(Diagnostic::new("E006", self.file, span, "this number is too large").label("too large"));
+                        Expr { kind: ExprKind::Error, span }
+                    }
+                }
+            }
+            Token::Decimal => {
+                self.bump();
+                match Money::parse(self.text(span)) {
+                    Some(m) => Expr { kind: ExprKind::Money(m), span },
+                    None => {
+                        self.error(
+                            Diagnostic::new("E006", self.file, span, "an amount has at most two decimals")
+                                .label("not an amount of money")
+                                .with_help("money is exact to 0.01, e.g. `1200.50`"),
+                        );
+                        Expr { kind: ExprKind::Error, span }
+                    }
+                }
+            }
+            Token::Date => {
+                self.bump();
+                match Date::parse(self.text(span)) {
+                    Some(d) => Expr { kind: ExprKind::Date(d), span },
+                    None => {
+                        self.error(
+                            Diagnostic::new("E006", self.file, span, format!("`{}` is not a date", self.text(span)))
+                                .label("no such day")
+                                .with_help("dates are written year-month-day, e.g. `2026-11-24`"),
+                        );
+                        Expr { kind: ExprKind::Error, span }
+                    }
+                }
+            }
+            Token::Str => {
+                let lit = self.string("a value").expect("at a string");
+                Expr { kind: ExprKind::Str(lit.value), span }
+            }
+            Token::Ident => {
+                let word = self.text(span);
+                match word {
+                    "true" | "false" => {
+                        self.bump();
+                        Expr { kind: ExprKind::Bool(word == "true"), span }
+                    }
+                    "not" => {
+                        self.bump();
+                        let inner = self.expr_bp(3);
+                        Expr { span: span.to(inner.span), kind: ExprKind::Unary(UnaryOp::Not, Box::new(inner)) }
+                    }
+                    _ => {
+                        self.bump();
+                        Expr { kind: ExprKind::Name(Ident { name: word.to_string(), span }), span }
+                    }
+                }
+            }
+            _ => {
+                self.unexpected("a value (a name, number, amount, string, date, `true` or `false`)");
+                Expr { kind: ExprKind::Error, span: Span { start: span.start, end: span.start } }
+            }
+        }
+    }
+
+    // ---- tests --------------------------------------------------------------------------
+
+    fn test(&mut self) -> Test {
+        let start = self.bump().span;
+        let name = self.string("the test's name in quotes").unwrap_or(StrLit {
+            value: String::new(),
+            span: self.prev_span(),
+            char_offsets: Vec::new(),
+        });
+        let script = if self.eat_word("for").is_some() {
+            self.ident("the name of the script under test").unwrap_or_else(|| self.missing_ident())
+        } else {
+            self.unexpected("`for` and the script's name (`test \"…\" for loan_reminder`)");
+            self.missing_ident()
+        };
+        let mut body = Vec::new();
+        if let Some(open) = self.open_brace("the test") {
+            loop {
+                self.skip_separators();
+                if matches!(self.peek(), Token::RBrace | Token::Eof) {
+                    break;
+                }
+                let start = self.peek_span();
+                let kind = self.test_stmt();
+                if matches!(kind, TestStmtKind::Error) {
+                    self.recover_statement();
+                }
+                body.push(TestStmt { kind, span: start.to(self.prev_span()) });
+                self.end_of_statement();
+            }
+            self.close_brace(open);
+        } else {
+            self.recover_item();
+        }
+        Test { name, script, body, span: start.to(self.prev_span()) }
+    }
+
+    fn test_stmt(&mut self) -> TestStmtKind {
+        const WORDS: &str = "`input`, `reply`, `expect`, `hangup`, `attempt` or `hour`";
+        if !self.at(Token::Ident) {
+            self.unexpected(WORDS);
+            return TestStmtKind::Error;
+        }
+        let word = self.peek_text();
+        let result = match word {
+            "input" => {
+                self.bump();
+                self.test_inputs().map(TestStmtKind::Input)
+            }
+            "reply" => {
+                self.bump();
+                if self.eat_word("dtmf").is_some() {
+                    self.string("the keys in quotes").map(|s| TestStmtKind::Reply(Reply::Dtmf(s)))
+                } else if self.eat_word("silence").is_some() {
+                    Some(TestStmtKind::Reply(Reply::Silence))
+                } else if self.eat_word("emotion").is_some() {
+                    self.ident("an emotion (`angry`, `upset`, `neutral` or `happy`)").and_then(|e| {
+                        self.string("what the customer says, in quotes").map(|s| TestStmtKind::Reply(Reply::Emotion(e, s)))
+                    })
+                } else {
+                    self.string("what the customer says, in quotes, or `dtmf`, `silence`, `emotion`")
+                        .map(|s| TestStmtKind::Reply(Reply::Text(s)))
+                }
+            }
+            "hangup" => {
+                self.bump();
+                Some(TestStmtKind::Hangup)
+            }
+            "attempt" => {
+                self.bump();
+                self.int("the attempt number").map(TestStmtKind::Attempt)
+            }
+            "hour" => {
+                self.bump();
+                self.int("the hour of day (0–23)").map(TestStmtKind::Hour)
+            }
+            "expect" => {
+                self.bump();
+                let what = if self.at(Token::Ident) { self.peek_text() } else { "" };
+                match what {
+                    "say" => {
+                        self.bump();
+                        self.string("the text expected in a prompt").map(Expect::Say)
+                    }
+                    "step" => {
+                        self.bump();
+                        self.target().map(Expect::Step)
+                    }
+                    "tag" => {
+                        self.bump();
+                        self.string("the tag in quotes").map(Expect::Tag)
+                    }
+                    "transfer" => {
+                        self.bump();
+                        self.string("the queue in quotes").map(Expect::Transfer)
+                    }
+                    "hangup" => {
+                        self.bump();
+                        self.ident("the outcome").map(Expect::Hangup)
+                    }
+                    _ => {
+                        self.unexpected("`say`, `step`, `tag`, `transfer` or `hangup` after `expect`");
+                        None
+                    }
+                }
+                .map(TestStmtKind::Expect)
+            }
+            _ => {
+                self.unexpected(WORDS);
+                None
+            }
+        };
+        result.unwrap_or(TestStmtKind::Error)
+    }
+
+    fn test_inputs(&mut self) -> Option<Vec<(Ident, Expr)>> {
+        let open = self.open_brace("the test's inputs")?;
+        let mut out = Vec::new();
+        loop {
+            self.skip_list_separators();
+            if matches!(self.peek(), Token::RBrace | Token::Eof) {
+                break;
+            }
+            let Some(name) = self.ident("an input name") else {
+                self.recover_statement();
+                continue;
+            };
+            if self.eat(Token::Colon).is_none() {
+                self.unexpected("`:` and a value");
+                self.recover_statement();
+                continue;
+            }
+            out.push((name, self.expr()));
+            if !matches!(self.tokens[self.pos].token, Token::Newline | Token::Semi | Token::Comma | Token::RBrace) {
+                self.unexpected("`,` or a new line between inputs");
+                self.recover_statement();
+            }
+        }
+        self.close_brace(open);
+        Some(out)
+    }
+}
+

@@ -1,0 +1,6 @@
+//! The `callscript` command line: argument parsing, file IO and output formats. No language
+//! logic lives here; it calls the compiler and the runtime.
+
+pub mod cli;
+pub mod files;
+pub mod render;

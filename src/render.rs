@@ -1,0 +1,193 @@
+//! The one place where diagnostics become text: human (miette), JSON (LANGUAGE.md §8).
+
+use std::fmt;
+
+use callscript_compiler::check::Allowed;
+use callscript_compiler::diagnostic::{Diagnostic, Severity};
+use callscript_compiler::source::Sources;
+use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
+use serde::Serialize;
+
+/// Adapts our diagnostic data to miette for the human format. Labels in other files than the
+/// primary one are shown as notes (miette draws one source per report).
+struct Report<'a> {
+    diag: &'a Diagnostic,
+    source: NamedSource<String>,
+    labels: Vec<LabeledSpan>,
+    notes: Option<String>,
+}
+
+impl fmt::Debug for Report<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.diag.message)
+    }
+}
+
+impl fmt::Display for Report<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{}] {}", self.diag.code, self.diag.message)
+    }
+}
+
+impl std::error::Error for Report<'_> {}
+
+impl miette::Diagnostic for Report<'_> {
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(match self.diag.severity {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+        })
+    }
+
+    fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        match (&self.diag.help, &self.notes) {
+            (Some(h), Some(n)) => Some(Box::new(format!("{h}\n{n}"))),
+            (Some(h), None) => Some(Box::new(h)),
+            (None, Some(n)) => Some(Box::new(n)),
+            (None, None) => None,
+        }
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        Some(&self.source)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        Some(Box::new(self.labels.iter().cloned()))
+    }
+}
+
+fn source_span(span: callscript_compiler::span::Span) -> SourceSpan {
+    SourceSpan::new((span.start as usize).into(), span.len())
+}
+
+/// Renders diagnostics for a terminal. `color` off gives the stable text used in snapshots.
+pub fn human(diags: &[Diagnostic], sources: &Sources, color: bool) -> String {
+    let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
+    let handler = GraphicalReportHandler::new_themed(theme).with_width(100).with_links(false);
+    let mut out = String::new();
+    for diag in diags {
+        let file = sources.get(diag.primary.at.file);
+        let mut labels = vec![LabeledSpan::new_primary_with_span(
+            Some(diag.primary.message.clone()).filter(|m| !m.is_empty()),
+            source_span(diag.primary.at.span),
+        )];
+        let mut notes = Vec::new();
+        for label in &diag.secondary {
+            if label.at.file == diag.primary.at.file {
+                labels.push(LabeledSpan::new_with_span(Some(label.message.clone()), source_span(label.at.span)));
+            } else {
+                let other = sources.get(label.at.file);
+                let lc = other.line_col(label.at.span.start);
+                notes.push(format!("{}:{}:{}: {}", other.name, lc.line, lc.column, label.message));
+            }
+        }
+        let report = Report {
+            diag,
+            source: NamedSource::new(file.name.clone(), file.text.clone()),
+            labels,
+            notes: if notes.is_empty() { None } else { Some(notes.join("\n")) },
+        };
+        let _ = handler.render_report(&mut out, &report);
+        out.push('\n');
+    }
+    out
+}
+
+#[derive(Serialize)]
+pub struct JsonDiagnostic<'a> {
+    pub code: &'a str,
+    pub severity: Severity,
+    pub file: &'a str,
+    pub line: usize,
+    pub column: usize,
+    pub end_line: usize,
+    pub end_column: usize,
+    pub message: &'a str,
+    pub help: Option<&'a str>,
+    /// Further places (a witness path, the first definition), in order.
+    pub related: Vec<JsonLabel<'a>>,
+}
+
+#[derive(Serialize)]
+pub struct JsonLabel<'a> {
+    pub file: &'a str,
+    pub line: usize,
+    pub column: usize,
+    pub message: &'a str,
+}
+
+#[derive(Serialize)]
+struct JsonAllowed<'a> {
+    code: &'a str,
+    file: &'a str,
+    line: usize,
+    reason: &'a str,
+}
+
+#[derive(Serialize)]
+struct JsonSummary {
+    files: usize,
+    errors: usize,
+    warnings: usize,
+}
+
+#[derive(Serialize)]
+struct JsonOutput<'a> {
+    diagnostics: Vec<JsonDiagnostic<'a>>,
+    allowed: Vec<JsonAllowed<'a>>,
+    summary: JsonSummary,
+}
+
+/// One diagnostic with 1-based lines and character columns (end exclusive), as §8/§9.9 say.
+pub fn json_diagnostic<'a>(d: &'a Diagnostic, sources: &'a Sources) -> JsonDiagnostic<'a> {
+    let file = sources.get(d.primary.at.file);
+    let start = file.line_col(d.primary.at.span.start);
+    let end = file.line_col(d.primary.at.span.end);
+    JsonDiagnostic {
+        code: d.code,
+        severity: d.severity,
+        file: &file.name,
+        line: start.line,
+        column: start.column,
+        end_line: end.line,
+        end_column: end.column,
+        message: &d.message,
+        help: d.help.as_deref(),
+        related: d
+            .secondary
+            .iter()
+            .map(|l| {
+                let f = sources.get(l.at.file);
+                let lc = f.line_col(l.at.span.start);
+                JsonLabel { file: &f.name, line: lc.line, column: lc.column, message: &l.message }
+            })
+            .collect(),
+    }
+}
+
+/// The `--format json` object of §8.
+pub fn json(diags: &[Diagnostic], allowed: &[Allowed], sources: &Sources, files: usize) -> String {
+    let output = JsonOutput {
+        diagnostics: diags.iter().map(|d| json_diagnostic(d, sources)).collect(),
+        allowed: allowed
+            .iter()
+            .map(|a| {
+                let f = sources.get(a.file);
+                JsonAllowed { code: &a.code, file: &f.name, line: f.line_col(a.span.start).line, reason: &a.reason }
+            })
+            .collect(),
+        summary: JsonSummary {
+            files,
+            errors: diags.iter().filter(|d| d.severity == Severity::Error).count(),
+            warnings: diags.iter().filter(|d| d.severity == Severity::Warning).count(),
+        },
+    };
+    serde_json::to_string_pretty(&output).expect("diagnostics serialise")
+}
+
+/// The closing summary line of the human format.
+pub fn summary_line(errors: usize, warnings: usize, files: usize) -> String {
+    let plural = |n: usize, word: &str| if n == 1 { format!("{n} {word}") } else { format!("{n} {word}s") };
+    format!("{}, {} in {}", plural(errors, "error"), plural(warnings, "warning"), plural(files, "file"))
+}
