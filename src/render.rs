@@ -5,14 +5,17 @@ use std::fmt;
 use callscript_compiler::check::Allowed;
 use callscript_compiler::diagnostic::{Diagnostic, Severity};
 use callscript_compiler::source::Sources;
-use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
+use miette::{
+    GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents, SourceCode, SourceSpan,
+    SpanContents,
+};
 use serde::Serialize;
 
 /// Adapts our diagnostic data to miette for the human format. Labels in other files than the
 /// primary one are shown as notes (miette draws one source per report).
 struct Report<'a> {
     diag: &'a Diagnostic,
-    source: NamedSource<String>,
+    source: CharColumns,
     labels: Vec<LabeledSpan>,
     notes: Option<String>,
 }
@@ -57,6 +60,38 @@ impl miette::Diagnostic for Report<'_> {
     }
 }
 
+/// A named source whose reported columns count characters, not bytes (§9.9), so that the
+/// `file:line:column` header agrees with the JSON output on lines with Chinese text.
+struct CharColumns {
+    name: String,
+    text: String,
+}
+
+impl SourceCode for CharColumns {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        let inner = self.text.read_span(span, context_lines_before, context_lines_after)?;
+        let mut column = inner.column();
+        if context_lines_before == 0 && context_lines_after == 0 {
+            let offset = span.offset().min(self.text.len());
+            let line_start = self.text[..offset].rfind('\n').map_or(0, |i| i + 1);
+            column = self.text.get(line_start..offset).map_or(column, |t| t.chars().count());
+        }
+        Ok(Box::new(MietteSpanContents::new_named(
+            self.name.clone(),
+            inner.data(),
+            *inner.span(),
+            inner.line(),
+            column,
+            inner.line_count(),
+        )))
+    }
+}
+
 fn source_span(span: callscript_compiler::span::Span) -> SourceSpan {
     SourceSpan::new((span.start as usize).into(), span.len())
 }
@@ -84,7 +119,7 @@ pub fn human(diags: &[Diagnostic], sources: &Sources, color: bool) -> String {
         }
         let report = Report {
             diag,
-            source: NamedSource::new(file.name.clone(), file.text.clone()),
+            source: CharColumns { name: file.name.clone(), text: file.text.clone() },
             labels,
             notes: if notes.is_empty() { None } else { Some(notes.join("\n")) },
         };

@@ -98,7 +98,6 @@ pub const CODES: &[(&str, &str)] = &[
     ("E202", "values of different types compared"),
     ("E203", "operator does not apply to these types"),
     ("E204", "negative amount"),
-    ("E205", "interpolation of an unsupported value"),
     ("E300", "body does not end the turn"),
     ("E301", "call can run off the end of the script"),
     ("E302", "ask cannot handle silence or unknown speech"),
@@ -121,9 +120,15 @@ pub const CODES: &[(&str, &str)] = &[
     ("W006", "unreachable statement"),
     ("W007", "@allow that suppresses nothing"),
     ("W008", "unused value"),
+    ("W009", "branch that can never be taken"),
 ];
 
 /// The one-line title of a code, if it exists.
 pub fn code_title(code: &str) -> Option<&'static str> {
     CODES.iter().find(|(c, _)| *c == code).map(|(_, t)| *t)
+}
+
+/// "a" or "an" before a word, for messages such as "an `int`".
+pub fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" }
 }

@@ -65,12 +65,7 @@ fn push_count(out: &mut String, n: u64, leading: bool) {
 
 /// Appends the reading of a section 1..=9999 (千 百 十 and ones).
 fn push_section(out: &mut String, n: u64, leading: bool) {
-    const UNITS: [(u64, Option<char>); 4] = [
-        (1000, Some('千')),
-        (100, Some('百')),
-        (10, Some('十')),
-        (1, None),
-    ];
+    const UNITS: [(u64, Option<char>); 4] = [(1000, Some('千')), (100, Some('百')), (10, Some('十')), (1, None)];
     let mut started = false;
     let mut zero_pending = false;
     for (place, unit) in UNITS {
@@ -166,11 +161,7 @@ pub fn money_zh(m: Money) -> String {
         }
     }
     say_liang(&mut body);
-    if m.is_negative() {
-        format!("负{body}")
-    } else {
-        body
-    }
+    if m.is_negative() { format!("负{body}") } else { body }
 }
 
 /// The 两 rule of `money`: a first-word 2 that directly counts a unit (两千, 两万, 两元,
@@ -214,10 +205,7 @@ pub fn mask(text: &str) -> String {
     if count <= 4 {
         return text.to_owned();
     }
-    text.chars()
-        .enumerate()
-        .map(|(i, c)| if i < count - 4 { '*' } else { c })
-        .collect()
+    text.chars().enumerate().map(|(i, c)| if i < count - 4 { '*' } else { c }).collect()
 }
 
 /// Applies the filter `name` to `value` as §9.5 allows it: `money` (money, int), `digits`
@@ -342,14 +330,8 @@ mod tests {
 
     #[test]
     fn number_extremes_do_not_panic() {
-        assert_eq!(
-            number_zh_int(i64::MAX),
-            "九百二十二亿三千三百七十二万零三百六十八亿五千四百七十七万五千八百零七"
-        );
-        assert_eq!(
-            number_zh_int(i64::MIN),
-            "负九百二十二亿三千三百七十二万零三百六十八亿五千四百七十七万五千八百零八"
-        );
+        assert_eq!(number_zh_int(i64::MAX), "九百二十二亿三千三百七十二万零三百六十八亿五千四百七十七万五千八百零七");
+        assert_eq!(number_zh_int(i64::MIN), "负九百二十二亿三千三百七十二万零三百六十八亿五千四百七十七万五千八百零八");
     }
 
     #[test]
@@ -399,10 +381,7 @@ mod tests {
             ("0.01", "一分"),
             ("10.10", "十元一角"),
             ("100010", "十万零一十元整"),
-            (
-                "123456789.12",
-                "一亿二千三百四十五万六千七百八十九元一角二分",
-            ),
+            ("123456789.12", "一亿二千三百四十五万六千七百八十九元一角二分"),
             ("1000000000", "十亿元整"),
             ("-5.00", "负五元整"),
             ("-0.05", "负五分"),
@@ -511,33 +490,15 @@ mod tests {
             apply("money", &Value::Int(i64::MAX)).as_deref(),
             Some("九百二十二亿三千三百七十二万零三百六十八亿五千四百七十七万五千八百零七元整")
         );
-        assert_eq!(
-            apply("money", &Value::Int(-200_000_000_000_000_000)).as_deref(),
-            Some("负二十亿亿元整")
-        );
-        assert_eq!(
-            apply("money", &Value::Int(i64::MIN)).map(|s| s.starts_with('负')),
-            Some(true)
-        );
-        assert_eq!(
-            apply("digits", &Value::Text("8831".into())).as_deref(),
-            Some("八八三幺")
-        );
-        assert_eq!(
-            apply("digits", &Value::Int(8831)).as_deref(),
-            Some("八八三幺")
-        );
-        assert_eq!(
-            apply("number", &Value::Int(1001)).as_deref(),
-            Some("一千零一")
-        );
+        assert_eq!(apply("money", &Value::Int(-200_000_000_000_000_000)).as_deref(), Some("负二十亿亿元整"));
+        assert_eq!(apply("money", &Value::Int(i64::MIN)).map(|s| s.starts_with('负')), Some(true));
+        assert_eq!(apply("digits", &Value::Text("8831".into())).as_deref(), Some("八八三幺"));
+        assert_eq!(apply("digits", &Value::Int(8831)).as_deref(), Some("八八三幺"));
+        assert_eq!(apply("number", &Value::Int(1001)).as_deref(), Some("一千零一"));
         assert_eq!(apply("number", &m).as_deref(), Some("一千二百点五"));
         let d = Value::Date(Date::parse("2026-11-24").unwrap());
         assert_eq!(apply("date", &d).as_deref(), Some("2026年11月24日"));
-        assert_eq!(
-            apply("mask", &Value::Text("123456".into())).as_deref(),
-            Some("**3456")
-        );
+        assert_eq!(apply("mask", &Value::Text("123456".into())).as_deref(), Some("**3456"));
         assert_eq!(apply("mask", &Value::Int(123_456)), None);
         assert_eq!(apply("date", &Value::Text("2026-11-24".into())), None);
         assert_eq!(apply("number", &Value::Bool(true)), None);

@@ -61,11 +61,7 @@ pub struct PatternError {
 
 impl PatternError {
     fn new(offset: usize, len: usize, message: impl Into<String>) -> PatternError {
-        PatternError {
-            offset,
-            len,
-            message: message.into(),
-        }
+        PatternError { offset, len, message: message.into() }
     }
 }
 
@@ -110,10 +106,7 @@ pub fn parse(text: &str) -> Result<Vec<Form>, PatternError> {
     scan_structure(text)?;
     let mut pairs = PatternParser::parse(Rule::pattern, text).map_err(|e| from_pest(text, &e))?;
     let pattern = pairs.next().expect("pest returns the pattern rule");
-    let sequence = pattern
-        .into_inner()
-        .next()
-        .expect("a pattern holds a sequence");
+    let sequence = pattern.into_inner().next().expect("a pattern holds a sequence");
     let seq = build_seq(sequence);
 
     check_ends(&seq)?;
@@ -121,11 +114,7 @@ pub fn parse(text: &str) -> Result<Vec<Form>, PatternError> {
 
     let count = count_seq(&seq);
     if count > MAX_FORMS as u64 {
-        let how_many = if count > 1_000_000 {
-            "more than a million".to_owned()
-        } else {
-            count.to_string()
-        };
+        let how_many = if count > 1_000_000 { "more than a million".to_owned() } else { count.to_string() };
         return Err(PatternError::new(
             0,
             text.len(),
@@ -187,9 +176,7 @@ fn scan_structure(text: &str) -> Result<(), PatternError> {
                     return Err(PatternError::new(
                         at,
                         1,
-                        format!(
-                            "brackets are nested too deeply here (at most {MAX_NESTING} levels)"
-                        ),
+                        format!("brackets are nested too deeply here (at most {MAX_NESTING} levels)"),
                     ));
                 }
                 open.push((c, at));
@@ -244,11 +231,7 @@ fn scan_structure(text: &str) -> Result<(), PatternError> {
         }
     }
     match open.pop() {
-        Some((o, at)) => Err(PatternError::new(
-            at,
-            1,
-            format!("this `{o}` is never closed"),
-        )),
+        Some((o, at)) => Err(PatternError::new(at, 1, format!("this `{o}` is never closed"))),
         None => Ok(()),
     }
 }
@@ -262,11 +245,7 @@ fn from_pest(text: &str, error: &pest::error::Error<Rule>) -> PatternError {
     }
     .min(text.len());
     let len = text[at..].chars().next().map_or(0, char::len_utf8);
-    PatternError::new(
-        at,
-        len,
-        "this character cannot stand here; write `\\` before it to mean it literally",
-    )
+    PatternError::new(at, len, "this character cannot stand here; write `\\` before it to mean it literally")
 }
 
 /// A pattern as a tree, with the byte spans the checks need for their messages.
@@ -277,11 +256,7 @@ enum Node {
     /// `…`, with its start offset.
     Gap(usize),
     /// `( … | … )`: its span and the alternatives.
-    Group {
-        start: usize,
-        end: usize,
-        alternatives: Vec<Seq>,
-    },
+    Group { start: usize, end: usize, alternatives: Vec<Seq> },
     /// `[ … ]`: its span and contents.
     Optional { start: usize, end: usize, body: Seq },
 }
@@ -320,11 +295,7 @@ fn build_seq(pair: Pair<'_, Rule>) -> Seq {
             (_, node) => nodes.push(node),
         }
     }
-    Seq {
-        start: span.start(),
-        end: span.end(),
-        nodes,
-    }
+    Seq { start: span.start(), end: span.end(), nodes }
 }
 
 const GAP_LEN: usize = '…'.len_utf8();
@@ -332,18 +303,10 @@ const GAP_LEN: usize = '…'.len_utf8();
 /// A gap written at the very start or end of the pattern has only one side to stand between.
 fn check_ends(seq: &Seq) -> Result<(), PatternError> {
     if let Some(Node::Gap(at)) = seq.nodes.first() {
-        return Err(PatternError::new(
-            *at,
-            GAP_LEN,
-            "a phrase cannot start with `…`: a gap stands between two words",
-        ));
+        return Err(PatternError::new(*at, GAP_LEN, "a phrase cannot start with `…`: a gap stands between two words"));
     }
     if let Some(Node::Gap(at)) = seq.nodes.last() {
-        return Err(PatternError::new(
-            *at,
-            GAP_LEN,
-            "a phrase cannot end with `…`: a gap stands between two words",
-        ));
+        return Err(PatternError::new(*at, GAP_LEN, "a phrase cannot end with `…`: a gap stands between two words"));
     }
     Ok(())
 }
@@ -367,11 +330,7 @@ fn check_seq(seq: &Seq) -> Result<(), PatternError> {
                 }
             }
             Node::Literal(_) => {}
-            Node::Group {
-                start,
-                end,
-                alternatives,
-            } => {
+            Node::Group { start, end, alternatives } => {
                 if let [only] = alternatives.as_slice()
                     && only.nodes.is_empty()
                 {
@@ -387,11 +346,7 @@ fn check_seq(seq: &Seq) -> Result<(), PatternError> {
                     if alternative.nodes.is_empty() {
                         // Point at the `|` beside the empty alternative: the one after it,
                         // or for the last alternative the one before it.
-                        let bar = if i < last {
-                            alternative.end
-                        } else {
-                            alternative.start - 1
-                        };
+                        let bar = if i < last { alternative.end } else { alternative.start - 1 };
                         return Err(PatternError::new(
                             bar,
                             1,
@@ -404,11 +359,7 @@ fn check_seq(seq: &Seq) -> Result<(), PatternError> {
             }
             Node::Optional { start, end, body } => {
                 if body.nodes.is_empty() {
-                    return Err(PatternError::new(
-                        *start,
-                        end - start,
-                        "this optional part `[]` is empty",
-                    ));
+                    return Err(PatternError::new(*start, end - start, "this optional part `[]` is empty"));
                 }
                 check_seq(body)?;
             }
@@ -421,17 +372,15 @@ fn check_seq(seq: &Seq) -> Result<(), PatternError> {
 /// How many forms `seq` expands into before duplicates are removed, saturating, so that
 /// a pattern like `(a|b)(a|b)…` sixty times over is refused without being expanded.
 fn count_seq(seq: &Seq) -> u64 {
-    seq.nodes
-        .iter()
-        .fold(1u64, |acc, node| acc.saturating_mul(count_node(node)))
+    seq.nodes.iter().fold(1u64, |acc, node| acc.saturating_mul(count_node(node)))
 }
 
 fn count_node(node: &Node) -> u64 {
     match node {
         Node::Literal(_) | Node::Gap(_) => 1,
-        Node::Group { alternatives, .. } => alternatives
-            .iter()
-            .fold(0u64, |acc, alt| acc.saturating_add(count_seq(alt))),
+        Node::Group { alternatives, .. } => {
+            alternatives.iter().fold(0u64, |acc, alt| acc.saturating_add(count_seq(alt)))
+        }
         Node::Optional { body, .. } => count_seq(body).saturating_add(1),
     }
 }
@@ -516,47 +465,25 @@ mod tests {
     fn spec_example_expands() {
         assert_eq!(
             forms("(今天|明天|下午)[就]…还"),
-            [
-                "今天就…还",
-                "今天…还",
-                "明天就…还",
-                "明天…还",
-                "下午就…还",
-                "下午…还"
-            ]
+            ["今天就…还", "今天…还", "明天就…还", "明天…还", "下午就…还", "下午…还"]
         );
         let parsed = parse("(今天|明天|下午|马上)[就]…还").unwrap();
         assert_eq!(parsed.len(), 8);
-        assert_eq!(
-            parsed[0],
-            Form {
-                parts: vec!["今天就".into(), "还".into()]
-            }
-        );
+        assert_eq!(parsed[0], Form { parts: vec!["今天就".into(), "还".into()] });
         assert_eq!(parsed[0].matched_chars(), 4);
     }
 
     #[test]
     fn plain_text_is_one_form() {
         assert_eq!(forms("会还的"), ["会还的"]);
-        assert_eq!(
-            parse("a").unwrap(),
-            [Form {
-                parts: vec!["a".into()]
-            }]
-        );
+        assert_eq!(parse("a").unwrap(), [Form { parts: vec!["a".into()] }]);
         assert_eq!(forms("..."), ["..."], "three ASCII dots are not a gap");
     }
 
     #[test]
     fn gaps_split_parts() {
         let parsed = parse("我…还…钱").unwrap();
-        assert_eq!(
-            parsed,
-            [Form {
-                parts: vec!["我".into(), "还".into(), "钱".into()]
-            }]
-        );
+        assert_eq!(parsed, [Form { parts: vec!["我".into(), "还".into(), "钱".into()] }]);
         assert_eq!(parsed[0].matched_chars(), 3);
     }
 
@@ -580,17 +507,11 @@ mod tests {
     #[test]
     fn nested_groups() {
         assert_eq!(forms("(a(b|c)|d)e"), ["abe", "ace", "de"]);
-        assert_eq!(
-            forms("(不[是](我|他)|没有)"),
-            ["不是我", "不是他", "不我", "不他", "没有"]
-        );
+        assert_eq!(forms("(不[是](我|他)|没有)"), ["不是我", "不是他", "不我", "不他", "没有"]);
         assert_eq!(forms("[(就|会)]还"), ["就还", "会还", "还"]);
         assert_eq!(forms("((a))"), ["a"]);
         assert_eq!(forms("[[a]b]c"), ["abc", "bc", "c"]);
-        assert_eq!(
-            forms("(今天…还|明天[再]还)"),
-            ["今天…还", "明天再还", "明天还"]
-        );
+        assert_eq!(forms("(今天…还|明天[再]还)"), ["今天…还", "明天再还", "明天还"]);
     }
 
     #[test]
@@ -618,21 +539,14 @@ mod tests {
         let text = "(a|b)".repeat(9);
         let e = error(&text);
         assert_eq!((e.offset, e.len), (0, text.len()));
-        assert_eq!(
-            e.message,
-            "this pattern expands into 512 forms; at most 256 are allowed"
-        );
+        assert_eq!(e.message, "this pattern expands into 512 forms; at most 256 are allowed");
         // The limit applies before duplicates are removed.
         let text = "(a|a)".repeat(9);
         assert!(error(&text).message.contains("512 forms"));
         // Astronomically many forms are refused at once, without being expanded.
         let text = "(a|b|c|d)".repeat(400);
         let e = error(&text);
-        assert!(
-            e.message.contains("more than a million forms"),
-            "{}",
-            e.message
-        );
+        assert!(e.message.contains("more than a million forms"), "{}", e.message);
         let text = "[x]".repeat(200);
         assert!(error(&text).message.contains("more than a million"));
     }
@@ -687,10 +601,7 @@ mod tests {
         let text = "(今天]";
         let e = error(text);
         assert_eq!(e.offset, "(今天".len());
-        assert_eq!(
-            e.message,
-            "this `]` comes before the `(` is closed; close it with `)` first"
-        );
+        assert_eq!(e.message, "this `]` comes before the `(` is closed; close it with `)` first");
 
         let text = "[今天)";
         let e = error(text);
@@ -719,21 +630,13 @@ mod tests {
         let text = "还钱\\";
         let e = error(text);
         assert_eq!((e.offset, e.len), ("还钱".len(), 1));
-        assert!(
-            e.message.contains("at the end escapes nothing"),
-            "{}",
-            e.message
-        );
+        assert!(e.message.contains("at the end escapes nothing"), "{}", e.message);
 
         let text = "还\\钱";
         let e = error(text);
         assert_eq!(e.offset, "还".len());
         assert_eq!(pointed(text, &e), "\\钱");
-        assert!(
-            e.message.starts_with("`\\钱` is not an escape"),
-            "{}",
-            e.message
-        );
+        assert!(e.message.starts_with("`\\钱` is not an escape"), "{}", e.message);
 
         let text = r"a\nb";
         assert_eq!(pointed(text, &error(text)), r"\n");
@@ -820,10 +723,7 @@ mod tests {
 
     #[test]
     fn negators_are_the_spec_list() {
-        assert_eq!(
-            NEGATORS,
-            ["不", "没", "没有", "别", "未", "非", "不会", "不是"]
-        );
+        assert_eq!(NEGATORS, ["不", "没", "没有", "别", "未", "非", "不会", "不是"]);
     }
 
     #[test]

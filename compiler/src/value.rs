@@ -10,9 +10,7 @@ use std::fmt;
 ///
 /// Arithmetic is checked: an overflow is a runtime error for the caller to report, never a
 /// silently wrong amount.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Money(i64);
 
 impl Money {
@@ -125,21 +123,14 @@ impl fmt::Display for Money {
     /// of §9.5 and the form a test literal is written in.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let sign = if self.is_negative() { "-" } else { "" };
-        write!(
-            f,
-            "{sign}{}.{:02}",
-            self.abs_units(),
-            self.abs_fraction_cents()
-        )
+        write!(f, "{sign}{}.{:02}", self.abs_units(), self.abs_fraction_cents())
     }
 }
 
 /// A calendar date (proleptic Gregorian, no time zone), as written in `2026-11-24`.
 ///
 /// Fields are ordered year, month, day so the derived ordering is chronological.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Date {
     /// Year, 0..=9999 when built by [`Date::new`] or [`Date::parse`].
     pub year: i32,
@@ -168,9 +159,7 @@ impl Date {
             return None;
         }
         let num = |range: std::ops::Range<usize>| -> Option<u32> {
-            b[range].iter().try_fold(0u32, |acc, &c| {
-                c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
-            })
+            b[range].iter().try_fold(0u32, |acc, &c| c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0')))
         };
         let year = i32::try_from(num(0..4)?).ok()?;
         let month = u8::try_from(num(5..7)?).ok()?;
@@ -321,19 +310,7 @@ mod tests {
 
     #[test]
     fn money_display_round_trips_through_parse() {
-        for cents in [
-            0,
-            1,
-            9,
-            10,
-            99,
-            100,
-            101,
-            120_050,
-            -120_050,
-            i64::MAX,
-            i64::MIN,
-        ] {
+        for cents in [0, 1, 9, 10, 99, 100, 101, 120_050, -120_050, i64::MAX, i64::MIN] {
             let money = Money::from_cents(cents);
             assert_eq!(Money::parse(&money.to_string()), Some(money));
         }
@@ -372,10 +349,7 @@ mod tests {
         assert_eq!(Money::from_int(0), Some(Money::ZERO));
         assert_eq!(Money::from_int(i64::MAX), None);
         assert_eq!(Money::from_int(i64::MIN), None);
-        assert_eq!(
-            Money::from_int(92_233_720_368_547_758),
-            Some(m("92233720368547758"))
-        );
+        assert_eq!(Money::from_int(92_233_720_368_547_758), Some(m("92233720368547758")));
     }
 
     #[test]
@@ -397,14 +371,7 @@ mod tests {
 
     #[test]
     fn date_parses_real_calendar_dates() {
-        assert_eq!(
-            Date::parse("2026-11-24"),
-            Some(Date {
-                year: 2026,
-                month: 11,
-                day: 24
-            })
-        );
+        assert_eq!(Date::parse("2026-11-24"), Some(Date { year: 2026, month: 11, day: 24 }));
         for ok in [
             "2024-02-29",
             "2000-02-29",
@@ -454,16 +421,11 @@ mod tests {
         let d = Date::parse("2026-01-05").unwrap();
         assert_eq!(d.to_string(), "2026-01-05");
         assert_eq!(Date::parse("0007-03-09").unwrap().to_string(), "0007-03-09");
-        let mut dates: Vec<Date> = ["2026-11-24", "2025-12-31", "2026-02-01", "2026-11-03"]
-            .iter()
-            .map(|s| Date::parse(s).unwrap())
-            .collect();
+        let mut dates: Vec<Date> =
+            ["2026-11-24", "2025-12-31", "2026-02-01", "2026-11-03"].iter().map(|s| Date::parse(s).unwrap()).collect();
         dates.sort();
         let shown: Vec<String> = dates.iter().map(Date::to_string).collect();
-        assert_eq!(
-            shown,
-            ["2025-12-31", "2026-02-01", "2026-11-03", "2026-11-24"]
-        );
+        assert_eq!(shown, ["2025-12-31", "2026-02-01", "2026-11-03", "2026-11-24"]);
     }
 
     #[test]
@@ -485,10 +447,7 @@ mod tests {
             (Value::Money(m("10")), "10.00"),
             (Value::Bool(true), "是"),
             (Value::Bool(false), "否"),
-            (
-                Value::Date(Date::parse("2026-11-24").unwrap()),
-                "2026-11-24",
-            ),
+            (Value::Date(Date::parse("2026-11-24").unwrap()), "2026-11-24"),
         ];
         for (value, text) in cases {
             assert_eq!(value.render_plain(), text, "{value:?}");
@@ -515,10 +474,7 @@ mod tests {
         assert_eq!(Value::Int(0).type_name(), "int");
         assert_eq!(Value::Money(Money::ZERO).type_name(), "money");
         assert_eq!(Value::Bool(true).type_name(), "bool");
-        assert_eq!(
-            Value::Date(Date::new(2026, 1, 1).unwrap()).type_name(),
-            "date"
-        );
+        assert_eq!(Value::Date(Date::new(2026, 1, 1).unwrap()).type_name(), "date");
     }
 
     proptest::proptest! {

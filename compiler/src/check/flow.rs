@@ -65,8 +65,15 @@ impl<'s, 'a> Flow<'s, 'a> {
     /// Walks a block; returns true when every path through it ends the turn.
     fn block(&mut self, stmts: &'a [Stmt], ctx: Ctx<'a>) -> bool {
         let mut ended = false;
+        // A statement that failed to parse may have been anything: count the block as ended
+        // (no cascade of "does not end" errors) but do not call what follows unreachable.
+        let mut broken = false;
         let mut warned = false;
         for stmt in stmts {
+            if matches!(stmt.kind, StmtKind::Error) {
+                broken = true;
+                continue;
+            }
             if ended && !warned {
                 warned = true;
                 self.push(
@@ -77,13 +84,12 @@ impl<'s, 'a> Flow<'s, 'a> {
             }
             ended |= self.stmt(stmt, ctx);
         }
-        ended
+        ended || broken
     }
 
     fn stmt(&mut self, stmt: &'a Stmt, ctx: Ctx<'a>) -> bool {
         let file = self.scope.file;
         match &stmt.kind {
-            // A statement that failed to parse: do not pile further errors on it.
             StmtKind::Error => true,
             StmtKind::Goto(target) => {
                 match self.scope.resolve_target(target) {
@@ -103,18 +109,28 @@ impl<'s, 'a> Flow<'s, 'a> {
                     Some(ask) => {
                         if !has_exhausted(&ask.branches) && !has_exhausted(self.objection_handlers()) {
                             self.push(
-                                Diagnostic::new("E303", file, stmt.span, "`retry` needs an `on exhausted` branch in its ask")
-                                    .label("retry without an exhausted branch")
-                                    .with_secondary(file, ask.head, "this ask has no `on exhausted`")
-                                    .with_help("add `on exhausted => …` to say what happens when the retries run out"),
+                                Diagnostic::new(
+                                    "E303",
+                                    file,
+                                    stmt.span,
+                                    "`retry` needs an `on exhausted` branch in its ask",
+                                )
+                                .label("retry without an exhausted branch")
+                                .with_secondary(file, ask.head, "this ask has no `on exhausted`")
+                                .with_help("add `on exhausted => …` to say what happens when the retries run out"),
                             );
                         }
                     }
                     None if ctx.handler => self.handler_retries.push(stmt.span),
                     None => self.push(
-                        Diagnostic::new("E305", file, stmt.span, "`retry` can only stand in a branch of an `ask` or an objection handler")
-                            .label("no question to ask again")
-                            .with_help("put it inside `ask \"…\" { on … => retry }`, or use `goto` to go back to a step"),
+                        Diagnostic::new(
+                            "E305",
+                            file,
+                            stmt.span,
+                            "`retry` can only stand in a branch of an `ask` or an objection handler",
+                        )
+                        .label("no question to ask again")
+                        .with_help("put it inside `ask \"…\" { on … => retry }`, or use `goto` to go back to a step"),
                     ),
                 }
                 true
@@ -149,6 +165,7 @@ impl<'s, 'a> Flow<'s, 'a> {
                     }
                 }
                 self.silence_and_unknown(ask);
+                self.repeated_patterns(&ask.branches);
                 true
             }
             StmtKind::If(i) => {
@@ -164,28 +181,76 @@ impl<'s, 'a> Flow<'s, 'a> {
         }
     }
 
+    /// A pattern already taken by an earlier unguarded branch of the same ask (or handler list)
+    /// can never fire again.
+    fn repeated_patterns(&mut self, branches: &[Branch]) {
+        let key = |p: &Pattern| -> String {
+            match &p.kind {
+                PatternKind::Intent(i) => i.name.clone(),
+                PatternKind::Dtmf(d) => format!("dtmf \"{}\"", d.value),
+                PatternKind::Emotion(e) => format!("emotion {}", e.name),
+                PatternKind::Silence => "silence".into(),
+                PatternKind::Unknown => "unknown".into(),
+                PatternKind::Any => "_".into(),
+                PatternKind::Exhausted => "exhausted".into(),
+            }
+        };
+        let mut taken: Vec<(String, Span)> = Vec::new();
+        for b in branches {
+            for p in &b.patterns {
+                let k = key(p);
+                if let Some((_, first)) = taken.iter().find(|(t, _)| *t == k) {
+                    self.push(
+                        Diagnostic::new(
+                            "W009",
+                            self.scope.file,
+                            p.span,
+                            format!("`{k}` is already handled above, so this never fires"),
+                        )
+                        .label("never taken")
+                        .with_secondary(self.scope.file, *first, "handled here first")
+                        .with_help("remove the repeated pattern, or add an `if` guard to the earlier branch"),
+                    );
+                }
+            }
+            // A guarded branch may not fire, and a limited handler drops out after its limit.
+            if b.guard.is_none() && b.limit.is_none() {
+                taken.extend(b.patterns.iter().map(|p| (key(p), p.span)));
+            }
+        }
+    }
+
     /// §4: an ask that cannot handle silence or unknown speech (by its own unguarded branches
     /// or by unlimited, unguarded objection handlers) is an error.
     fn silence_and_unknown(&mut self, ask: &Ask) {
         let counts = |b: &Branch, silence: bool| b.guard.is_none() && handles(&b.patterns, silence);
         let handlers = self.objection_handlers();
         let can = |silence: bool| {
-            ask.branches.iter().any(|b| counts(b, silence)) || handlers.iter().any(|h| h.limit.is_none() && counts(h, silence))
+            ask.branches.iter().any(|b| counts(b, silence))
+                || handlers.iter().any(|h| h.limit.is_none() && counts(h, silence))
         };
-        let missing: Vec<&str> = [("silence", true), ("unknown", false)]
-            .into_iter()
-            .filter(|(_, s)| !can(*s))
-            .map(|(n, _)| n)
-            .collect();
+        let missing: Vec<&str> =
+            [("silence", true), ("unknown", false)].into_iter().filter(|(_, s)| !can(*s)).map(|(n, _)| n).collect();
         if missing.is_empty() {
             return;
         }
-        let what = if missing.len() == 2 { "silence or unknown speech".to_string() } else if missing[0] == "silence" { "silence".to_string() } else { "unknown speech".to_string() };
+        let what = if missing.len() == 2 {
+            "silence or unknown speech".to_string()
+        } else if missing[0] == "silence" {
+            "silence".to_string()
+        } else {
+            "unknown speech".to_string()
+        };
         let pats = missing.join(", ");
         self.push(
             Diagnostic::new("E302", self.scope.file, ask.head, format!("this ask cannot handle {what}"))
-                .label(format!("no branch for {}", missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(" or ")))
-                .with_help(format!("add `on {pats} => retry` (with `on exhausted => …`), or an unlimited handler in `objection`")),
+                .label(format!(
+                    "no branch for {}",
+                    missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(" or ")
+                ))
+                .with_help(format!(
+                    "add `on {pats} => retry` (with `on exhausted => …`), or an unlimited handler in `objection`"
+                )),
         );
     }
 }
@@ -219,6 +284,7 @@ pub fn check_script(scope: &ScriptScope, diagnostics: &mut Vec<Diagnostic>) {
     }
     if let Some(objection) = scope.objection {
         flow.step = n;
+        flow.repeated_patterns(&objection.handlers);
         for handler in &objection.handlers {
             let ends = flow.block(&handler.body.stmts, Ctx { ask_free: false, ask: None, handler: true });
             if !ends {
@@ -236,10 +302,15 @@ pub fn check_script(scope: &ScriptScope, diagnostics: &mut Vec<Diagnostic>) {
         if let Some(ask) = lacking {
             for retry in handler_retries {
                 flow.push(
-                    Diagnostic::new("E303", scope.file, retry, "this `retry` can run past an ask that has no `on exhausted` branch")
-                        .label("counts a retry of the interrupted ask")
-                        .with_secondary(scope.file, ask, "this ask has no `on exhausted`")
-                        .with_help("add `on exhausted => …` to every ask, or an `on exhausted` handler in `objection`"),
+                    Diagnostic::new(
+                        "E303",
+                        scope.file,
+                        retry,
+                        "this `retry` can run past an ask that has no `on exhausted` branch",
+                    )
+                    .label("counts a retry of the interrupted ask")
+                    .with_secondary(scope.file, ask, "this ask has no `on exhausted`")
+                    .with_help("add `on exhausted => …` to every ask, or an `on exhausted` handler in `objection`"),
                 );
             }
         }
@@ -252,7 +323,8 @@ pub fn check_script(scope: &ScriptScope, diagnostics: &mut Vec<Diagnostic>) {
     if falls[n - 1] {
         let last = &scope.steps[n - 1];
         let at = last.stmts.last().map(|s| s.span).unwrap_or(last.name_span);
-        let place = if last.implicit { format!("`{}`", last.name) } else { format!("`{}.{}`", last.section.name(), last.name) };
+        let place =
+            if last.implicit { format!("`{}`", last.name) } else { format!("`{}.{}`", last.section.name(), last.name) };
         diagnostics.push(
             Diagnostic::new("E301", scope.file, at, format!("the call can run off the end of {place}"))
                 .label("the script ends here without `hangup` or `transfer`")
@@ -262,6 +334,10 @@ pub fn check_script(scope: &ScriptScope, diagnostics: &mut Vec<Diagnostic>) {
     }
 
     // Reachability from the first step; objection handlers run wherever an ask listens.
+    let mut successors = vec![Vec::new(); n + 1];
+    for e in &edges {
+        successors[e.from].push(e.to);
+    }
     let mut reached = vec![false; n + 1];
     let mut stack = vec![0usize];
     while let Some(s) = stack.pop() {
@@ -272,29 +348,53 @@ pub fn check_script(scope: &ScriptScope, diagnostics: &mut Vec<Diagnostic>) {
         if s < n && step_has_ask[s] && !reached[n] {
             stack.push(n);
         }
-        stack.extend(edges.iter().filter(|e| e.from == s && !reached[e.to]).map(|e| e.to));
+        stack.extend(successors[s].iter().filter(|&&t| !reached[t]));
     }
     for (i, step) in scope.steps.iter().enumerate() {
         if !reached[i] {
             let (what, help) = if step.implicit {
-                (format!("section `{}` is never reached", step.name), format!("add `goto {}` where the call should go there", step.name))
+                (
+                    format!("section `{}` is never reached", step.name),
+                    format!("add `goto {}` where the call should go there", step.name),
+                )
             } else {
-                (format!("step `{}` is never reached", step.name), format!("add `goto {}` where the call should go there, or remove the step", step.name))
+                (
+                    format!("step `{}` is never reached", step.name),
+                    format!("add `goto {}` where the call should go there, or remove the step", step.name),
+                )
             };
-            diagnostics.push(Diagnostic::new("W001", scope.file, step.name_span, what).label("unreachable").with_help(help));
+            diagnostics
+                .push(Diagnostic::new("W001", scope.file, step.name_span, what).label("unreachable").with_help(help));
         }
     }
 
     // Cycles that pass no ask (§9.4): strongly connected components of the ask-free edges.
     let free: Vec<&Edge> = edges.iter().filter(|e| e.ask_free).collect();
-    for component in tarjan(n, &free) {
-        let inside = |s: usize| component.contains(&s);
-        let cycle_edges: Vec<&&Edge> = free.iter().filter(|e| inside(e.from) && inside(e.to)).collect();
-        if cycle_edges.is_empty() {
-            continue;
+    let components = tarjan(n, &free);
+    let mut component_of = vec![usize::MAX; n];
+    for (c, members) in components.iter().enumerate() {
+        for &m in members {
+            component_of[m] = c;
         }
-        let at = cycle_edges.iter().filter(|e| e.is_goto).map(|e| e.span).min().unwrap_or(cycle_edges[0].span);
-        let names: Vec<String> = component.iter().map(|&s| format!("`{}`", scope.steps[s].name)).collect();
+    }
+    // The goto (preferred) or fall-through edge to point at, per cyclic component.
+    let mut point_at: Vec<Option<(bool, Span)>> = vec![None; components.len()];
+    for e in &free {
+        let c = component_of[e.from];
+        if c != usize::MAX && component_of[e.to] == c {
+            let candidate = (e.is_goto, e.span);
+            let better = match point_at[c] {
+                None => true,
+                Some((goto, span)) => (candidate.0 && !goto) || (candidate.0 == goto && candidate.1 < span),
+            };
+            if better {
+                point_at[c] = Some(candidate);
+            }
+        }
+    }
+    for (members, at) in components.iter().zip(point_at) {
+        let Some((_, at)) = at else { continue };
+        let names: Vec<String> = members.iter().map(|&s| format!("`{}`", scope.steps[s].name)).collect();
         diagnostics.push(
             Diagnostic::new("E306", scope.file, at, "this loop never stops to listen")
                 .label(format!("loops through {} without an `ask`", names.join(", ")))

@@ -38,7 +38,8 @@ fn check_intent(file: &ParsedFile, intent: &Intent, diagnostics: &mut Vec<Diagno
                     }
                     if let Err(err) = crate::pattern::parse(&value.value) {
                         let code = if err.message.contains("256") { "E401" } else { "E400" };
-                        let span = if code == "E401" { value.span } else { value.inner_span(err.offset, err.len.max(1)) };
+                        let span =
+                            if code == "E401" { value.span } else { value.inner_span(err.offset, err.len.max(1)) };
                         diagnostics.push(
                             Diagnostic::new(code, file.id, span, format!("in this phrase pattern: {}", err.message))
                                 .label("here")
@@ -53,27 +54,43 @@ fn check_intent(file: &ParsedFile, intent: &Intent, diagnostics: &mut Vec<Diagno
                         let (message, span) = match &err {
                             regex_syntax::Error::Parse(e) => (e.kind().to_string(), e.span()),
                             regex_syntax::Error::Translate(e) => (e.kind().to_string(), e.span()),
-                            _ => ("this regex is not valid".to_string(), &regex_syntax::ast::Span::splat(regex_syntax::ast::Position::new(0, 1, 1))),
+                            _ => (
+                                "this regex is not valid".to_string(),
+                                &regex_syntax::ast::Span::splat(regex_syntax::ast::Position::new(0, 1, 1)),
+                            ),
                         };
-                        let at = value.inner_span(span.start.offset, span.end.offset.saturating_sub(span.start.offset).max(1));
+                        let at = value
+                            .inner_span(span.start.offset, span.end.offset.saturating_sub(span.start.offset).max(1));
                         diagnostics.push(
                             Diagnostic::new("E402", file.id, at, format!("this regex is not valid: {message}"))
                                 .label("here")
-                                .with_help("regexes follow the syntax of Rust's `regex` crate; write `\\\\` for a backslash"),
+                                .with_help(
+                                    "regexes follow the syntax of Rust's `regex` crate; write `\\\\` for a backslash",
+                                ),
                         );
                     }
                 }
                 ClauseKind::Dtmf => {
                     let keys = &value.value;
-                    if keys.is_empty() || !keys.chars().all(|c| matches!(c, '0'..='9' | '*' | '#' | 'A'..='D')) {
+                    if !is_dtmf_keys(keys) {
                         diagnostics.push(
-                            Diagnostic::new("E403", file.id, value.span, format!("`{keys}` is not a dtmf key sequence"))
-                                .label("not keys of a phone keypad")
-                                .with_help("dtmf keys are 0–9, `*`, `#` and A–D, e.g. `dtmf \"1\"`"),
+                            Diagnostic::new(
+                                "E403",
+                                file.id,
+                                value.span,
+                                format!("`{keys}` is not a dtmf key sequence"),
+                            )
+                            .label("not keys of a phone keypad")
+                            .with_help("dtmf keys are 0–9, `*`, `#` and A–D, e.g. `dtmf \"1\"`"),
                         );
                     }
                 }
             }
         }
     }
+}
+
+/// Keys of a phone keypad: 0–9, `*`, `#` and A–D, at least one.
+pub fn is_dtmf_keys(keys: &str) -> bool {
+    !keys.is_empty() && keys.chars().all(|c| matches!(c, '0'..='9' | '*' | '#' | 'A'..='D'))
 }

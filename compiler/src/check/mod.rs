@@ -130,7 +130,9 @@ pub fn check(roots: Vec<Source>, loader: &mut dyn Loader) -> Checked {
         let uses: Vec<ast::Use> = files
             .iter()
             .find(|f| f.id == id)
-            .map(|f| f.ast.items.iter().filter_map(|i| if let Item::Use(u) = i { Some(u.clone()) } else { None }).collect())
+            .map(|f| {
+                f.ast.items.iter().filter_map(|i| if let Item::Use(u) = i { Some(u.clone()) } else { None }).collect()
+            })
             .unwrap_or_default();
         let mut imports = Vec::new();
         for u in &uses {

@@ -82,6 +82,8 @@ pub struct ScriptScope<'a> {
     pub settings: Settings,
     /// Flow steps in order: opening, core, closing (objection is not a flow section).
     pub steps: Vec<StepInfo<'a>>,
+    /// Indices into `steps` of the `step` blocks with each name (several across sections).
+    pub step_names: HashMap<&'a str, Vec<usize>>,
     /// Sections present, with the index of their first step in `steps`.
     pub sections: HashMap<SectionKind, usize>,
     pub objection: Option<&'a Section>,
@@ -106,56 +108,97 @@ impl<'a> ScriptScope<'a> {
                     }
                     return match self.sections.get(&kind) {
                         Some(&i) => Ok(i),
-                        None => Err(Diagnostic::new("E100", self.file, target.span, format!("this script has no `{first}` section"))
-                            .label("no such section")
-                            .with_help(format!("add `{first} {{ … }}` to the script, or go somewhere else"))),
+                        None => Err(Diagnostic::new(
+                            "E100",
+                            self.file,
+                            target.span,
+                            format!("this script has no `{first}` section"),
+                        )
+                        .label("no such section")
+                        .with_help(format!("add `{first} {{ … }}` to the script, or go somewhere else"))),
                     };
                 }
-                let found: Vec<usize> = self.steps.iter().enumerate().filter(|(_, s)| !s.implicit && s.name == *first).map(|(i, _)| i).collect();
-                match found.as_slice() {
+                let found = self.step_names.get(first.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+                match found {
                     [one] => Ok(*one),
                     [] => {
                         let names = self.steps.iter().filter(|s| !s.implicit).map(|s| s.name.as_str());
-                        let mut d = Diagnostic::new("E100", self.file, target.span, format!("there is no step `{first}` in this script"))
-                            .label("unknown step");
+                        let mut d = Diagnostic::new(
+                            "E100",
+                            self.file,
+                            target.span,
+                            format!("there is no step `{first}` in this script"),
+                        )
+                        .label("unknown step");
                         if let Some(s) = closest(first, names) {
                             d = d.with_help(format!("did you mean `{s}`?"));
                         }
                         Err(d)
                     }
                     many => {
-                        let sections: Vec<String> = many.iter().map(|&i| format!("`{}.{first}`", self.steps[i].section.name())).collect();
-                        Err(Diagnostic::new("E105", self.file, target.span, format!("more than one section has a step `{first}`"))
-                            .label("ambiguous")
-                            .with_help(format!("name the section: {}", sections.join(" or "))))
+                        let sections: Vec<String> =
+                            many.iter().map(|&i| format!("`{}.{first}`", self.steps[i].section.name())).collect();
+                        Err(Diagnostic::new(
+                            "E105",
+                            self.file,
+                            target.span,
+                            format!("more than one section has a step `{first}`"),
+                        )
+                        .label("ambiguous")
+                        .with_help(format!("name the section: {}", sections.join(" or "))))
                     }
                 }
             }
             Some(step) => {
                 let Some(kind) = SectionKind::from_name(first).filter(|k| *k != SectionKind::Objection) else {
-                    let mut d = Diagnostic::new("E100", self.file, target.first.span, format!("`{first}` is not a section"))
-                        .label("expected `opening`, `core` or `closing`");
+                    let mut d =
+                        Diagnostic::new("E100", self.file, target.first.span, format!("`{first}` is not a section"))
+                            .label("expected `opening`, `core` or `closing`");
                     if let Some(s) = closest(first, ["opening", "core", "closing"]) {
                         d = d.with_help(format!("did you mean `{s}.{}`?", step.name));
                     }
                     return Err(d);
                 };
                 if !self.sections.contains_key(&kind) {
-                    return Err(Diagnostic::new("E100", self.file, target.first.span, format!("this script has no `{first}` section"))
-                        .label("no such section"));
+                    return Err(Diagnostic::new(
+                        "E100",
+                        self.file,
+                        target.first.span,
+                        format!("this script has no `{first}` section"),
+                    )
+                    .label("no such section"));
                 }
-                match self.steps.iter().position(|s| s.section == kind && !s.implicit && s.name == step.name) {
-                    Some(i) => Ok(i),
+                let in_section = self
+                    .step_names
+                    .get(step.name.as_str())
+                    .and_then(|ids| ids.iter().find(|&&i| self.steps[i].section == kind));
+                match in_section {
+                    Some(&i) => Ok(i),
                     None => {
-                        let names = self.steps.iter().filter(|s| s.section == kind && !s.implicit).map(|s| s.name.as_str());
-                        let mut d = Diagnostic::new("E100", self.file, step.span, format!("step `{}` is not defined in `{first}`", step.name))
-                            .label("unknown step");
+                        let names =
+                            self.steps.iter().filter(|s| s.section == kind && !s.implicit).map(|s| s.name.as_str());
+                        let mut d = Diagnostic::new(
+                            "E100",
+                            self.file,
+                            step.span,
+                            format!("step `{}` is not defined in `{first}`", step.name),
+                        )
+                        .label("unknown step");
                         if let Some(s) = closest(&step.name, names) {
-                            d = Diagnostic::new("E100", self.file, step.span, format!("step `{}` is not defined in `{first}`; did you mean `{s}`?", step.name))
-                                .label("unknown step")
-                                .with_help(format!("write `goto {first}.{s}`"));
+                            d = Diagnostic::new(
+                                "E100",
+                                self.file,
+                                step.span,
+                                format!("step `{}` is not defined in `{first}`; did you mean `{s}`?", step.name),
+                            )
+                            .label("unknown step")
+                            .with_help(format!("write `goto {first}.{s}`"));
                         } else if let Some((i, _)) = self.steps.iter().enumerate().find(|(_, s)| s.name == step.name) {
-                            d = d.with_help(format!("there is a step `{}` in `{}`", step.name, self.steps[i].section.name()));
+                            d = d.with_help(format!(
+                                "there is a step `{}` in `{}`",
+                                step.name,
+                                self.steps[i].section.name()
+                            ));
                         }
                         Err(d)
                     }
@@ -184,9 +227,14 @@ pub struct FileScope<'a> {
 
 /// Builds the file-wide scope: imports in `use` order (not transitive), then the file's own
 /// top-level intents and outcomes, which shadow imported ones with a warning.
-pub fn file_scope<'a>(file: &'a ParsedFile, files: &'a [ParsedFile], diagnostics: &mut Vec<Diagnostic>) -> FileScope<'a> {
+pub fn file_scope<'a>(
+    file: &'a ParsedFile,
+    files: &'a [ParsedFile],
+    diagnostics: &mut Vec<Diagnostic>,
+) -> FileScope<'a> {
     let mut scope = FileScope { intents: HashMap::new(), outcomes: HashMap::new(), next_order: 0 };
-    let uses: Vec<&Use> = file.ast.items.iter().filter_map(|i| if let Item::Use(u) = i { Some(u) } else { None }).collect();
+    let uses: Vec<&Use> =
+        file.ast.items.iter().filter_map(|i| if let Item::Use(u) = i { Some(u) } else { None }).collect();
     // Which `use` brought each imported name, to point at both when two imports clash.
     let mut origin: HashMap<&str, Span> = HashMap::new();
     for (n, imported) in file.imports.iter().enumerate() {
@@ -199,16 +247,25 @@ pub fn file_scope<'a>(file: &'a ParsedFile, files: &'a [ParsedFile], diagnostics
                     if let Some(first) = origin.get(name).copied().filter(|_| scope.intents.contains_key(name)) {
                         if first != use_span {
                             diagnostics.push(
-                                Diagnostic::new("E108", file.id, use_span, format!("intent `{name}` is imported twice"))
-                                    .label(format!("this import also defines `{name}`"))
-                                    .with_secondary(file.id, first, "first imported here")
-                                    .with_help(format!("define `{name}` in this file to choose one, or import only one of the two")),
+                                Diagnostic::new(
+                                    "E108",
+                                    file.id,
+                                    use_span,
+                                    format!("intent `{name}` is imported twice"),
+                                )
+                                .label(format!("this import also defines `{name}`"))
+                                .with_secondary(file.id, first, "first imported here")
+                                .with_help(format!(
+                                    "define `{name}` in this file to choose one, or import only one of the two"
+                                )),
                             );
                         }
                         continue;
                     }
                     origin.insert(name, use_span);
-                    scope.intents.insert(name, IntentInfo { def, file: imported.id, order: scope.next_order, imported: true });
+                    scope
+                        .intents
+                        .insert(name, IntentInfo { def, file: imported.id, order: scope.next_order, imported: true });
                     scope.next_order += 1;
                 }
                 Item::Outcomes(block) => {
@@ -248,7 +305,9 @@ pub fn file_scope<'a>(file: &'a ParsedFile, files: &'a [ParsedFile], diagnostics
                         diagnostics.push(duplicate(file.id, "outcome", name, o.name.span, prev.span));
                         continue;
                     }
-                    scope.outcomes.insert(name, OutcomeInfo { goal: o.goal, span: o.name.span, file: file.id, external: false });
+                    scope
+                        .outcomes
+                        .insert(name, OutcomeInfo { goal: o.goal, span: o.name.span, file: file.id, external: false });
                 }
             }
             _ => {}
@@ -273,9 +332,18 @@ fn shadow_warning(file: SourceId, what: &str, name: &str, at: Span) -> Diagnosti
 fn reserved_check(file: SourceId, ident: &Ident, what: &str, diagnostics: &mut Vec<Diagnostic>) {
     if RESERVED.contains(&ident.name.as_str()) && !(what == "intent" && ident.name == "optout") {
         diagnostics.push(
-            Diagnostic::new("E114", file, ident.span, format!("`{}` is a reserved word and cannot name a {what}", ident.name))
-                .label("reserved")
-                .with_help(format!("choose another name, e.g. `{}_{}`", ident.name, what)),
+            Diagnostic::new(
+                "E114",
+                file,
+                ident.span,
+                format!(
+                    "`{}` is a reserved word and cannot name {} {what}",
+                    ident.name,
+                    crate::diagnostic::article(what)
+                ),
+            )
+            .label("reserved")
+            .with_help(format!("choose another name, e.g. `{}_{}`", ident.name, what)),
         );
     }
 }
@@ -294,6 +362,7 @@ pub fn script_scope<'a>(
         script,
         settings: Settings { locale: "zh-CN".into(), listen_timeout_ms: 5_000, ..Default::default() },
         steps: Vec::new(),
+        step_names: HashMap::new(),
         sections: HashMap::new(),
         objection: None,
         intents: base.intents.clone(),
@@ -306,7 +375,16 @@ pub fn script_scope<'a>(
         scope.outcomes.insert(name, OutcomeInfo { goal: false, span: Span::default(), file: id, external: true });
     }
     for name in ["attempt", "hour"] {
-        scope.values.insert(name, ValueInfo { ty: Type::Int, sensitive: false, kind: ValueKind::Builtin, span: Span::default(), required: false });
+        scope.values.insert(
+            name,
+            ValueInfo {
+                ty: Type::Int,
+                sensitive: false,
+                kind: ValueKind::Builtin,
+                span: Span::default(),
+                required: false,
+            },
+        );
     }
     let mut seen_settings: HashMap<&str, Span> = HashMap::new();
     let mut sections: Vec<&'a Section> = Vec::new();
@@ -318,8 +396,9 @@ pub fn script_scope<'a>(
             Member::Setting(setting) => {
                 let name = setting.name.name.as_str();
                 if !SETTINGS.contains(&name) {
-                    let mut d = Diagnostic::new("E111", id, setting.name.span, format!("`{name}` is not a script setting"))
-                        .label("unknown setting");
+                    let mut d =
+                        Diagnostic::new("E111", id, setting.name.span, format!("`{name}` is not a script setting"))
+                            .label("unknown setting");
                     d = match closest(name, SETTINGS.iter().copied()) {
                         Some(s) => d.with_help(format!("did you mean `{s}`?")),
                         None => d.with_help("the settings are `purpose`, `product`, `locale`, `max_duration`, `listen_timeout` and `voice`"),
@@ -341,13 +420,21 @@ pub fn script_scope<'a>(
                 for input in &block.items {
                     reserved_check(id, &input.name, "input", diagnostics);
                     let Some(ty) = input.ty.ty else { continue };
-                    if let Some(prev) = scope.values.get(input.name.name.as_str()).filter(|v| v.kind != ValueKind::Builtin) {
+                    if let Some(prev) =
+                        scope.values.get(input.name.name.as_str()).filter(|v| v.kind != ValueKind::Builtin)
+                    {
                         diagnostics.push(duplicate(id, "value", &input.name.name, input.name.span, prev.span));
                         continue;
                     }
                     scope.values.insert(
                         &input.name.name,
-                        ValueInfo { ty, sensitive: input.sensitive, kind: ValueKind::Input, span: input.name.span, required: input.default.is_none() },
+                        ValueInfo {
+                            ty,
+                            sensitive: input.sensitive,
+                            kind: ValueKind::Input,
+                            span: input.name.span,
+                            required: input.default.is_none(),
+                        },
                     );
                     scope.inputs.push(input);
                 }
@@ -359,7 +446,10 @@ pub fn script_scope<'a>(
                     diagnostics.push(duplicate(id, "value", &l.name.name, l.name.span, prev.span));
                     continue;
                 }
-                scope.values.insert(&l.name.name, ValueInfo { ty, sensitive: false, kind: ValueKind::Let, span: l.name.span, required: false });
+                scope.values.insert(
+                    &l.name.name,
+                    ValueInfo { ty, sensitive: false, kind: ValueKind::Let, span: l.name.span, required: false },
+                );
                 scope.lets.push(l);
             }
             Member::Outcomes(block) => {
@@ -379,7 +469,9 @@ pub fn script_scope<'a>(
                         continue;
                     }
                     script_outcomes.insert(name, o.name.span);
-                    scope.outcomes.insert(name, OutcomeInfo { goal: o.goal, span: o.name.span, file: id, external: false });
+                    scope
+                        .outcomes
+                        .insert(name, OutcomeInfo { goal: o.goal, span: o.name.span, file: id, external: false });
                 }
             }
             Member::Intent(def) => {
@@ -411,9 +503,16 @@ pub fn script_scope<'a>(
     }
     if scope.settings.purpose.is_none() {
         diagnostics.push(
-            Diagnostic::new("E112", id, script.name.span, format!("script `{}` does not say its `purpose`", script.name.name))
-                .label("no purpose")
-                .with_help("add `purpose collection`, `marketing`, `service` or `verification`: compliance rules depend on it"),
+            Diagnostic::new(
+                "E112",
+                id,
+                script.name.span,
+                format!("script `{}` does not say its `purpose`", script.name.name),
+            )
+            .label("no purpose")
+            .with_help(
+                "add `purpose collection`, `marketing`, `service` or `verification`: compliance rules depend on it",
+            ),
         );
     }
     // Steps in flow order; objection is kept apart.
@@ -423,9 +522,14 @@ pub fn script_scope<'a>(
         if !section.steps.is_empty() && !section.body.is_empty() {
             let first = &section.body[0];
             diagnostics.push(
-                Diagnostic::new("E007", id, first.span, format!("`{}` mixes statements with `step` blocks", kind.name()))
-                    .label("statement outside any step")
-                    .with_help("put these statements into a `step NAME { … }` of their own"),
+                Diagnostic::new(
+                    "E007",
+                    id,
+                    first.span,
+                    format!("`{}` mixes statements with `step` blocks", kind.name()),
+                )
+                .label("statement outside any step")
+                .with_help("put these statements into a `step NAME { … }` of their own"),
             );
         }
         for h in &section.handlers {
@@ -448,10 +552,13 @@ pub fn script_scope<'a>(
             let mut seen: HashMap<&str, Span> = HashMap::new();
             for step in &section.steps {
                 let name = step.name.name.as_str();
-                reserved_check(id, &step.name, "step", diagnostics);
+                if SectionKind::from_name(name).is_none() {
+                    reserved_check(id, &step.name, "step", diagnostics);
+                }
                 if let Some(prev) = seen.insert(name, step.name.span) {
                     diagnostics.push(duplicate(id, "step", name, step.name.span, prev));
                 }
+                scope.step_names.entry(name).or_default().push(scope.steps.len());
                 scope.steps.push(StepInfo {
                     section: kind,
                     name: name.to_string(),
@@ -469,7 +576,9 @@ pub fn script_scope<'a>(
             diagnostics.push(
                 Diagnostic::new("E307", id, stmt.span, "`objection` holds only `on` handlers")
                     .label("statement in objection")
-                    .with_help("write `on PATTERN => …` handlers here; the flow itself goes into opening, core and closing"),
+                    .with_help(
+                        "write `on PATTERN => …` handlers here; the flow itself goes into opening, core and closing",
+                    ),
             );
         }
         for step in &objection.steps {
@@ -484,9 +593,14 @@ pub fn script_scope<'a>(
     for step in scope.steps.iter().filter(|s| !s.implicit) {
         if SectionKind::from_name(&step.name).is_some() {
             diagnostics.push(
-                Diagnostic::new("E113", id, step.name_span, format!("a step cannot be named `{}` like a section", step.name))
-                    .label("same name as a section")
-                    .with_help("`goto` would not know which one you mean; rename the step"),
+                Diagnostic::new(
+                    "E113",
+                    id,
+                    step.name_span,
+                    format!("a step cannot be named `{}` like a section", step.name),
+                )
+                .label("same name as a section")
+                .with_help("`goto` would not know which one you mean; rename the step"),
             );
         }
     }
@@ -516,10 +630,14 @@ fn apply_setting(id: SourceId, setting: &Setting, settings: &mut Settings, diagn
                     settings.product = Some(word.name.clone());
                 }
             } else {
-                let mut d = Diagnostic::new("E111", id, word.span, format!("`{}` is not a {name}", word.name)).label(format!("unknown {name}"));
+                let mut d = Diagnostic::new("E111", id, word.span, format!("`{}` is not a {name}", word.name))
+                    .label(format!("unknown {name}"));
                 d = match closest(&word.name, list.iter().copied()) {
                     Some(s) => d.with_help(format!("did you mean `{s}`?")),
-                    None => d.with_help(format!("the choices are {}", list.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", "))),
+                    None => d.with_help(format!(
+                        "the choices are {}",
+                        list.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
+                    )),
                 };
                 if name == "purpose" {
                     settings.purpose = Some(word.name.clone());
@@ -584,8 +702,13 @@ pub fn check_file(
                 Some(scope) => types::check_test(scope, test, &mut found),
                 None => {
                     let names = scripts.keys().copied();
-                    let mut d = Diagnostic::new("E110", file.id, test.script.span, format!("there is no script `{}` in this file", test.script.name))
-                        .label("unknown script");
+                    let mut d = Diagnostic::new(
+                        "E110",
+                        file.id,
+                        test.script.span,
+                        format!("there is no script `{}` in this file", test.script.name),
+                    )
+                    .label("unknown script");
                     if let Some(s) = closest(&test.script.name, names) {
                         d = d.with_help(format!("did you mean `{s}`?"));
                     }
@@ -594,6 +717,11 @@ pub fn check_file(
             }
         }
     }
+    // After a syntax error or a failed import, parts of the tree are missing: warnings about
+    // unused or unreachable things, and unknown imported intents, would only be noise.
+    let broken_syntax = diagnostics.iter().any(|d| d.primary.at.file == file.id && d.code < "E100");
+    let failed_import = file.imports.iter().any(Option::is_none);
+    found.retain(|d| !(broken_syntax && d.code.starts_with('W') || failed_import && d.code == "E101"));
     apply_allows(file.id, &allows, found, diagnostics, allowed);
 }
 
@@ -608,9 +736,14 @@ fn unused(scope: &ScriptScope, usage: &types::Usage, diagnostics: &mut Vec<Diagn
     for input in &scope.inputs {
         if !usage.values.contains(input.name.name.as_str()) {
             diagnostics.push(
-                Diagnostic::new("W002", scope.file, input.name.span, format!("input `{}` is never used", input.name.name))
-                    .label("not read by any prompt or condition")
-                    .with_help("remove it, or use it in a prompt (`{{name}}`) or a condition"),
+                Diagnostic::new(
+                    "W002",
+                    scope.file,
+                    input.name.span,
+                    format!("input `{}` is never used", input.name.name),
+                )
+                .label("not read by any prompt or condition")
+                .with_help("remove it, or use it in a prompt (`{{name}}`) or a condition"),
             );
         }
     }
@@ -632,9 +765,14 @@ fn unused(scope: &ScriptScope, usage: &types::Usage, diagnostics: &mut Vec<Diagn
                 for o in &block.items {
                     if !usage.outcomes.contains(o.name.name.as_str()) {
                         diagnostics.push(
-                            Diagnostic::new("W004", scope.file, o.name.span, format!("outcome `{}` is never reached", o.name.name))
-                                .label("no `hangup` or `transfer` ends the call with it")
-                                .with_help(format!("end a path with `hangup {}`, or remove it", o.name.name)),
+                            Diagnostic::new(
+                                "W004",
+                                scope.file,
+                                o.name.span,
+                                format!("outcome `{}` is never reached", o.name.name),
+                            )
+                            .label("no `hangup` or `transfer` ends the call with it")
+                            .with_help(format!("end a path with `hangup {}`, or remove it", o.name.name)),
                         );
                     }
                 }
@@ -726,23 +864,38 @@ pub fn apply_allows(
             _ => diagnostics.push(
                 Diagnostic::new("E500", file, allow.span, format!("`@allow({})` needs a reason", code.name))
                     .label("no reason given")
-                    .with_help(format!("say why, for the audit trail: `@allow({}, \"legal text must be read in full\")`", code.name)),
+                    .with_help(format!(
+                        "say why, for the audit trail: `@allow({}, \"legal text must be read in full\")`",
+                        code.name
+                    )),
             ),
         }
     }
+    let mut used = vec![false; valid.len()];
     for d in found {
         let at = d.primary.at.span.start;
-        let hit = valid.iter().find(|(_, covers, code, _)| {
+        let hit = valid.iter().position(|(_, covers, code, _)| {
             *code == d.code && d.primary.at.file == file && covers.start <= at && at < covers.end
         });
-        match hit {
-            Some((allow, _, code, reason)) => allowed.push(Allowed {
-                code: code.to_string(),
-                file,
-                span: allow.span,
-                reason: reason.to_string(),
-            }),
+        match hit.map(|i| {
+            used[i] = true;
+            &valid[i]
+        }) {
+            Some((allow, _, code, reason)) => {
+                allowed.push(Allowed { code: code.to_string(), file, span: allow.span, reason: reason.to_string() })
+            }
             None => diagnostics.push(d),
+        }
+    }
+    // An allow that covers nothing is stale (the finding was fixed) or misplaced. Compliance
+    // codes are judged only when the compliance rules ran.
+    for ((allow, _, code, _), used) in valid.iter().zip(used) {
+        if !used && code.starts_with('W') {
+            diagnostics.push(
+                Diagnostic::new("W007", file, allow.span, format!("this `@allow({code})` suppresses nothing"))
+                    .label("no such finding here")
+                    .with_help("remove it, or move it to the line before the statement the finding points at"),
+            );
         }
     }
 }

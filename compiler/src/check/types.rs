@@ -60,9 +60,12 @@ pub struct TypeChecker<'s, 'a> {
 }
 
 impl<'s, 'a> TypeChecker<'s, 'a> {
-    fn error(&mut self, code: &'static str, span: Span, message: String) -> &mut Diagnostic {
-        self.diagnostics.push(Diagnostic::new(code, self.scope.file, span, message));
-        self.diagnostics.last_mut().expect("just pushed")
+    fn diag(&self, code: &'static str, span: Span, message: String) -> Diagnostic {
+        Diagnostic::new(code, self.scope.file, span, message)
+    }
+
+    fn report(&mut self, diagnostic: Diagnostic) {
+        self.diagnostics.push(diagnostic);
     }
 
     pub fn expr(&mut self, expr: &'a Expr) -> Typed {
@@ -83,12 +86,15 @@ impl<'s, 'a> TypeChecker<'s, 'a> {
                 None => {
                     let names = self.scope.values.keys().copied();
                     let suggestion = closest(&ident.name, names);
-                    let d = self.error("E103", ident.span, format!("there is no input or value `{}`", ident.name));
-                    *d = d.clone().label("unknown name");
-                    *d = match suggestion {
-                        Some(s) => d.clone().with_help(format!("did you mean `{s}`?")),
-                        None => d.clone().with_help("declare it in `input { … }` or with `let`"),
+                    let help = match suggestion {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => "declare it in `input { … }` or with `let`".to_string(),
                     };
+                    self.report(
+                        self.diag("E103", ident.span, format!("there is no input or value `{}`", ident.name))
+                            .label("unknown name")
+                            .with_help(help),
+                    );
                     Typed { ty: None, sensitive: false }
                 }
             },
@@ -103,8 +109,11 @@ impl<'s, 'a> TypeChecker<'s, 'a> {
                             UnaryOp::Neg => ("-", "`int` or `money`"),
                             UnaryOp::Not => ("not", "`bool`"),
                         };
-                        let d = self.error("E203", expr.span, format!("`{sym}` cannot apply to a `{}`", ty.name()));
-                        *d = d.clone().label(format!("this is a `{}`", ty.name())).with_help(format!("`{sym}` takes {wants}"));
+                        self.report(
+                            self.diag("E203", expr.span, format!("`{sym}` cannot apply to {}", ty.a()))
+                                .label(format!("this is {}", ty.a()))
+                                .with_help(format!("`{sym}` takes {wants}")),
+                        );
                         None
                     }
                 };
@@ -165,13 +174,22 @@ impl<'s, 'a> TypeChecker<'s, 'a> {
         if result.is_none() {
             let help = match (op, lt, rt) {
                 (Mul, Money, Money) => "money × money has no meaning; multiply an amount by an `int`".to_string(),
-                (Div, Money, Money) | (Rem, Money, Money) => "money ÷ money is not allowed; divide an amount by an `int`".to_string(),
+                (Div, Money, Money) | (Rem, Money, Money) => {
+                    "money ÷ money is not allowed; divide an amount by an `int`".to_string()
+                }
                 (And | Or, ..) => format!("`{}` joins two conditions (`bool`)", op.symbol()),
                 (Lt | Le | Gt | Ge, ..) => "only numbers, amounts and dates can be ordered".to_string(),
                 _ => format!("`{}` works on numbers and amounts", op.symbol()),
             };
-            let d = self.error("E203", expr.span, format!("`{}` cannot apply to `{}` and `{}`", op.symbol(), lt.name(), rt.name()));
-            *d = d.clone().label(format!("`{}` {} `{}`", lt.name(), op.symbol(), rt.name())).with_help(help);
+            self.report(
+                self.diag(
+                    "E203",
+                    expr.span,
+                    format!("`{}` cannot apply to `{}` and `{}`", op.symbol(), lt.name(), rt.name()),
+                )
+                .label(format!("`{}` {} `{}`", lt.name(), op.symbol(), rt.name()))
+                .with_help(help),
+            );
         }
         result
     }
@@ -179,10 +197,10 @@ impl<'s, 'a> TypeChecker<'s, 'a> {
     fn compare_error(&mut self, op: BinaryOp, lt: Type, rt: Type, expr: &Expr, lhs: &Expr, rhs: &Expr) -> Option<Type> {
         let file = self.scope.file;
         self.diagnostics.push(
-            Diagnostic::new("E202", file, expr.span, format!("a `{}` cannot be compared with a `{}`", lt.name(), rt.name()))
+            Diagnostic::new("E202", file, expr.span, format!("{} cannot be compared with {}", lt.a(), rt.a()))
                 .label(format!("`{}` compares different types", op.symbol()))
-                .with_secondary(file, lhs.span, format!("this is a `{}`", lt.name()))
-                .with_secondary(file, rhs.span, format!("this is a `{}`", rt.name()))
+                .with_secondary(file, lhs.span, format!("this is {}", lt.a()))
+                .with_secondary(file, rhs.span, format!("this is {}", rt.a()))
                 .with_help(if lt == Type::Text || rt == Type::Text {
                     "compare text with text (`\"5\"`) or numbers with numbers (`5`)"
                 } else {
@@ -198,8 +216,10 @@ impl<'s, 'a> TypeChecker<'s, 'a> {
         if let Some(ty) = t.ty
             && !assignable(ty, want)
         {
-            let d = self.error("E200", expr.span, format!("{what} must be a `{}`, but this is a `{}`", want.name(), ty.name()));
-            *d = d.clone().label(format!("a `{}`", ty.name()));
+            self.report(
+                self.diag("E200", expr.span, format!("{what} must be {}, but this is {}", want.a(), ty.a()))
+                    .label(ty.a()),
+            );
         }
     }
 
@@ -210,11 +230,14 @@ impl<'s, 'a> TypeChecker<'s, 'a> {
             let Some(filter) = filter else { continue };
             if !FILTERS.contains(&filter.name.as_str()) {
                 let suggestion = closest(&filter.name, FILTERS.iter().copied());
-                let d = self.error("E109", filter.span, format!("there is no filter `{}`", filter.name));
-                *d = d.clone().label("unknown filter").with_help(match suggestion {
-                    Some(s) => format!("did you mean `{s}`?"),
-                    None => "the filters are `money`, `digits`, `number`, `date` and `mask`".to_string(),
-                });
+                self.report(
+                    self.diag("E109", filter.span, format!("there is no filter `{}`", filter.name))
+                        .label("unknown filter")
+                        .with_help(match suggestion {
+                            Some(s) => format!("did you mean `{s}`?"),
+                            None => "the filters are `money`, `digits`, `number`, `date` and `mask`".to_string(),
+                        }),
+                );
                 continue;
             }
             if let Some(ty) = t.ty
@@ -222,14 +245,22 @@ impl<'s, 'a> TypeChecker<'s, 'a> {
             {
                 let file = self.scope.file;
                 self.diagnostics.push(
-                    Diagnostic::new("E201", file, filter.span, format!("the filter `{}` does not take a `{}`", filter.name, ty.name()))
-                        .label(format!("takes {}", filter_takes(&filter.name)))
-                        .with_secondary(file, expr.span, format!("this is a `{}`", ty.name())),
+                    Diagnostic::new(
+                        "E201",
+                        file,
+                        filter.span,
+                        format!("the filter `{}` does not take {}", filter.name, ty.a()),
+                    )
+                    .label(format!("takes {}", filter_takes(&filter.name)))
+                    .with_secondary(file, expr.span, format!("this is {}", ty.a())),
                 );
             }
             if filter.name == "money" && is_negative_literal(expr) {
-                let d = self.error("E204", *span, "a negative amount cannot be spoken as money".to_string());
-                *d = d.clone().label("negative").with_help("customers hear amounts owed as positive numbers; remove the minus sign");
+                self.report(
+                    self.diag("E204", *span, "a negative amount cannot be spoken as money".to_string())
+                        .label("negative")
+                        .with_help("customers hear amounts owed as positive numbers; remove the minus sign"),
+                );
             }
         }
     }
@@ -242,11 +273,17 @@ impl<'s, 'a> TypeChecker<'s, 'a> {
                 } else {
                     let names = self.scope.intents.keys().copied();
                     let suggestion = closest(&ident.name, names);
-                    let d = self.error("E101", ident.span, format!("there is no intent `{}`", ident.name));
-                    *d = d.clone().label("unknown intent").with_help(match suggestion {
-                        Some(s) => format!("did you mean `{s}`?"),
-                        None => "define it with `intent NAME { phrases \"…\" }` or import it (`use std.zh.common`)".to_string(),
-                    });
+                    self.report(
+                        self.diag("E101", ident.span, format!("there is no intent `{}`", ident.name))
+                            .label("unknown intent")
+                            .with_help(match suggestion {
+                                Some(s) => format!("did you mean `{s}`?"),
+                                None => {
+                                    "define it with `intent NAME { phrases \"…\" }` or import it (`use std.zh.common`)"
+                                        .to_string()
+                                }
+                            }),
+                    );
                 }
             }
             PatternKind::Emotion(e) => self.emotion(e),
@@ -257,11 +294,14 @@ impl<'s, 'a> TypeChecker<'s, 'a> {
     fn emotion(&mut self, e: &Ident) {
         if !EMOTIONS.contains(&e.name.as_str()) {
             let suggestion = closest(&e.name, EMOTIONS.iter().copied());
-            let d = self.error("E116", e.span, format!("`{}` is not an emotion", e.name));
-            *d = d.clone().label("unknown emotion").with_help(match suggestion {
-                Some(s) => format!("did you mean `{s}`?"),
-                None => "the emotions are `angry`, `upset`, `neutral` and `happy`".to_string(),
-            });
+            self.report(
+                self.diag("E116", e.span, format!("`{}` is not an emotion", e.name))
+                    .label("unknown emotion")
+                    .with_help(match suggestion {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => "the emotions are `angry`, `upset`, `neutral` and `happy`".to_string(),
+                    }),
+            );
         }
     }
 
@@ -271,11 +311,14 @@ impl<'s, 'a> TypeChecker<'s, 'a> {
         } else {
             let names = self.scope.outcomes.keys().copied();
             let suggestion = closest(&o.name, names);
-            let d = self.error("E102", o.span, format!("there is no outcome `{}`", o.name));
-            *d = d.clone().label("unknown outcome").with_help(match suggestion {
-                Some(s) => format!("did you mean `{s}`?"),
-                None => format!("declare it in `outcomes {{ {} }}`", o.name),
-            });
+            self.report(
+                self.diag("E102", o.span, format!("there is no outcome `{}`", o.name))
+                    .label("unknown outcome")
+                    .with_help(match suggestion {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => format!("declare it in `outcomes {{ {} }}`", o.name),
+                    }),
+            );
         }
     }
 
@@ -293,8 +336,7 @@ impl<'s, 'a> TypeChecker<'s, 'a> {
                 if let Some(r) = ask.retries
                     && r.value < 0
                 {
-                    let d = self.error("E200", r.span, "retries cannot be negative".to_string());
-                    *d = d.clone().label("negative");
+                    self.report(self.diag("E200", r.span, "retries cannot be negative".to_string()).label("negative"));
                 }
                 self.branches(&ask.branches);
             }
@@ -309,18 +351,24 @@ impl<'s, 'a> TypeChecker<'s, 'a> {
                 }
                 Some(v) => {
                     let kind = if v.kind == ValueKind::Input { "an input" } else { "built in" };
-                    let d = self.error("E115", name.span, format!("`{}` is {kind} and cannot be changed", name.name));
-                    *d = d.clone().label("read-only").with_help("declare a script value with `let` and change that one");
+                    self.report(
+                        self.diag("E115", name.span, format!("`{}` is {kind} and cannot be changed", name.name))
+                            .label("read-only")
+                            .with_help("declare a script value with `let` and change that one"),
+                    );
                     self.expr(value);
                 }
                 None => {
                     let names = self.scope.values.keys().copied();
                     let suggestion = closest(&name.name, names);
-                    let d = self.error("E103", name.span, format!("there is no value `{}` to set", name.name));
-                    *d = d.clone().label("unknown name").with_help(match suggestion {
-                        Some(s) => format!("did you mean `{s}`?"),
-                        None => format!("declare it first: `let {}: text = \"\"`", name.name),
-                    });
+                    self.report(
+                        self.diag("E103", name.span, format!("there is no value `{}` to set", name.name))
+                            .label("unknown name")
+                            .with_help(match suggestion {
+                                Some(s) => format!("did you mean `{s}`?"),
+                                None => format!("declare it first: `let {}: text = \"\"`", name.name),
+                            }),
+                    );
                     self.expr(value);
                 }
             },
@@ -349,8 +397,7 @@ impl<'s, 'a> TypeChecker<'s, 'a> {
             if let Some(l) = b.limit
                 && l.value < 1
             {
-                let d = self.error("E200", l.span, "a limit must be at least 1".to_string());
-                *d = d.clone().label("too small");
+                self.report(self.diag("E200", l.span, "a limit must be at least 1".to_string()).label("too small"));
             }
             self.stmts(&b.body.stmts);
         }
@@ -373,8 +420,10 @@ pub fn check_script<'a>(scope: &ScriptScope<'a>, usage: &mut Usage<'a>, diagnost
         if let (Some(default), Some(ty)) = (&input.default, input.ty.ty) {
             tc.expect(default, ty, &format!("the default of `{}`", input.name.name));
             if ty == Type::Money && is_negative_literal(default) {
-                let d = tc.error("E204", default.span, format!("the default of `{}` is a negative amount", input.name.name));
-                *d = d.clone().label("negative");
+                tc.report(
+                    tc.diag("E204", default.span, format!("the default of `{}` is a negative amount", input.name.name))
+                        .label("negative"),
+                );
             }
         }
     }
@@ -405,40 +454,58 @@ pub fn check_test<'a>(scope: &ScriptScope<'a>, test: &'a Test, diagnostics: &mut
                     match scope.values.get(name.name.as_str()).filter(|v| v.kind == ValueKind::Input) {
                         Some(v) => {
                             if !given.insert(&name.name) {
-                                let d = tc.error("E104", name.span, format!("input `{}` is given twice", name.name));
-                                *d = d.clone().label("second value");
+                                tc.report(
+                                    tc.diag("E104", name.span, format!("input `{}` is given twice", name.name))
+                                        .label("second value"),
+                                );
                             }
                             let ty = v.ty;
                             let t = tc.expr(value);
                             if let Some(vt) = t.ty
                                 && !assignable(vt, ty)
                             {
-                                let d = tc.error("E200", value.span, format!("input `{}` is a `{}`, but this is a `{}`", name.name, ty.name(), vt.name()));
-                                *d = d.clone().label(format!("a `{}`", vt.name()));
+                                tc.report(
+                                    tc.diag(
+                                        "E200",
+                                        value.span,
+                                        format!("input `{}` is {}, but this is {}", name.name, ty.a(), vt.a()),
+                                    )
+                                    .label(vt.a()),
+                                );
                             }
                             if !is_literal(value) {
-                                let d = tc.error("E200", value.span, "a test input must be a literal value".to_string());
-                                *d = d.clone().label("not a literal").with_help("write the value itself, e.g. `\"张三\"`, `5` or `1200.50`");
+                                tc.report(
+                                    tc.diag("E200", value.span, "a test input must be a literal value".to_string())
+                                        .label("not a literal")
+                                        .with_help("write the value itself, e.g. `\"张三\"`, `5` or `1200.50`"),
+                                );
                             }
                         }
                         None => {
                             let names = scope.inputs.iter().map(|i| i.name.name.as_str());
                             let suggestion = closest(&name.name, names);
-                            let d = tc.error("E103", name.span, format!("script `{}` has no input `{}`", scope.script.name.name, name.name));
-                            *d = d.clone().label("unknown input");
+                            let mut d = tc
+                                .diag(
+                                    "E103",
+                                    name.span,
+                                    format!("script `{}` has no input `{}`", scope.script.name.name, name.name),
+                                )
+                                .label("unknown input");
                             if let Some(s) = suggestion {
-                                *d = d.clone().with_help(format!("did you mean `{s}`?"));
+                                d = d.with_help(format!("did you mean `{s}`?"));
                             }
+                            tc.report(d);
                         }
                     }
                 }
             }
             TestStmtKind::Reply(Reply::Emotion(e, _)) => tc.emotion(e),
-            TestStmtKind::Reply(Reply::Dtmf(keys)) => {
-                if keys.value.is_empty() || !keys.value.chars().all(|c| matches!(c, '0'..='9' | '*' | '#' | 'A'..='D')) {
-                    let d = tc.error("E403", keys.span, format!("`{}` is not a dtmf key sequence", keys.value));
-                    *d = d.clone().label("not keys of a phone keypad").with_help("dtmf keys are 0–9, `*`, `#` and A–D");
-                }
+            TestStmtKind::Reply(Reply::Dtmf(keys)) if !crate::check::intents::is_dtmf_keys(&keys.value) => {
+                tc.report(
+                    tc.diag("E403", keys.span, format!("`{}` is not a dtmf key sequence", keys.value))
+                        .label("not keys of a phone keypad")
+                        .with_help("dtmf keys are 0–9, `*`, `#` and A–D"),
+                );
             }
             TestStmtKind::Expect(Expect::Hangup(o)) => tc.outcome(o),
             TestStmtKind::Expect(Expect::Step(target)) => {
@@ -447,12 +514,10 @@ pub fn check_test<'a>(scope: &ScriptScope<'a>, test: &'a Test, diagnostics: &mut
                 }
             }
             TestStmtKind::Hour(h) if !(0..=23).contains(&h.value) => {
-                let d = tc.error("E200", h.span, "an hour is between 0 and 23".to_string());
-                *d = d.clone().label("out of range");
+                tc.report(tc.diag("E200", h.span, "an hour is between 0 and 23".to_string()).label("out of range"));
             }
             TestStmtKind::Attempt(a) if a.value < 1 => {
-                let d = tc.error("E200", a.span, "attempts count from 1".to_string());
-                *d = d.clone().label("out of range");
+                tc.report(tc.diag("E200", a.span, "attempts count from 1".to_string()).label("out of range"));
             }
             _ => {}
         }
@@ -465,8 +530,12 @@ pub fn check_test<'a>(scope: &ScriptScope<'a>, test: &'a Test, diagnostics: &mut
         .collect();
     if !missing.is_empty() {
         let list = missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ");
-        let d = tc.error("E112", test.name.span, format!("this test does not give the required input{} {list}", if missing.len() > 1 { "s" } else { "" }));
-        *d = d.clone().label("missing inputs").with_help("add them to the test's `input { … }`, or give the inputs a default in the script");
+        let plural = if missing.len() > 1 { "s" } else { "" };
+        tc.report(
+            tc.diag("E112", test.name.span, format!("this test does not give the required input{plural} {list}"))
+                .label("missing inputs")
+                .with_help("add them to the test's `input { … }`, or give the inputs a default in the script"),
+        );
     }
 }
 

@@ -177,6 +177,11 @@ impl Type {
         })
     }
 
+    /// The type with its article, for messages: "an `int`", "a `text`".
+    pub fn a(self) -> String {
+        format!("{} `{}`", crate::diagnostic::article(self.name()), self.name())
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Type::Text => "text",
@@ -306,7 +311,10 @@ pub struct Stmt {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum StmtKind {
-    Say { prompt: Prompt, bargein_off: bool },
+    Say {
+        prompt: Prompt,
+        bargein_off: bool,
+    },
     Ask(Ask),
     Retry(Option<Prompt>),
     Resume,
@@ -316,9 +324,15 @@ pub enum StmtKind {
     Tag(StrLit),
     Callback(DurationLit),
     Optout,
-    Transfer { queue: StrLit, outcome: Option<Ident> },
+    Transfer {
+        queue: StrLit,
+        outcome: Option<Ident>,
+    },
     Hangup(Option<Ident>),
-    Set { name: Ident, value: Expr },
+    Set {
+        name: Ident,
+        value: Expr,
+    },
     /// A statement that failed to parse (already reported).
     Error,
 }
@@ -519,8 +533,48 @@ pub enum Expect {
 /// Words with a fixed meaning; they cannot name a script, step, input, value, intent or
 /// outcome (`optout` may still name an intent: §9.3).
 pub const RESERVED: &[&str] = &[
-    "use", "script", "input", "let", "set", "outcomes", "intent", "phrases", "regex", "step", "say", "ask",
-    "on", "limit", "if", "else", "retry", "resume", "goto", "verify", "tag", "callback", "transfer", "hangup",
-    "test", "reply", "expect", "silence", "emotion", "unknown", "exhausted", "dtmf", "and", "or", "not", "true",
-    "false", "attempt", "hour", "opening", "core", "closing", "objection", "optout",
+    "use",
+    "script",
+    "input",
+    "let",
+    "set",
+    "outcomes",
+    "intent",
+    "phrases",
+    "regex",
+    "step",
+    "say",
+    "ask",
+    "on",
+    "limit",
+    "if",
+    "else",
+    "retry",
+    "resume",
+    "goto",
+    "verify",
+    "tag",
+    "callback",
+    "transfer",
+    "hangup",
+    "test",
+    "reply",
+    "expect",
+    "silence",
+    "emotion",
+    "unknown",
+    "exhausted",
+    "dtmf",
+    "and",
+    "or",
+    "not",
+    "true",
+    "false",
+    "attempt",
+    "hour",
+    "opening",
+    "core",
+    "closing",
+    "objection",
+    "optout",
 ];

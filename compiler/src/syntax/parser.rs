@@ -27,7 +27,8 @@ pub fn parse_expr(text: &str, file: SourceId) -> (Expr, Vec<Diagnostic>) {
     (expr, parser.diags)
 }
 
-const STATEMENT_WORDS: &str = "`say`, `ask`, `goto`, `if`, `set`, `verify`, `tag`, `callback in`, `optout`, `transfer` or `hangup`";
+const STATEMENT_WORDS: &str =
+    "`say`, `ask`, `goto`, `if`, `set`, `verify`, `tag`, `callback in`, `optout`, `transfer` or `hangup`";
 
 struct Parser<'a> {
     src: &'a str,
@@ -174,8 +175,7 @@ impl<'a> Parser<'a> {
                     Token::Ident => format!("`{}`", self.text(t.span)),
                     Token::Newline | Token::Eof => t.token.describe().to_string(),
                     other => {
-                        if matches!(other, Token::Int | Token::Decimal | Token::Duration | Token::Date | Token::Str)
-                        {
+                        if matches!(other, Token::Int | Token::Decimal | Token::Duration | Token::Date | Token::Str) {
                             format!("{} `{}`", other.describe(), self.text(t.span))
                         } else {
                             other.describe().to_string()
@@ -280,6 +280,12 @@ impl<'a> Parser<'a> {
                     'n' => '\n',
                     't' => '\t',
                     '{' => '{',
+                    // Phrase-pattern escapes (§9.6) pass through for the pattern parser.
+                    '(' | ')' | '[' | ']' | '|' | '…' => {
+                        value.push('\\');
+                        char_offsets.push(at);
+                        e
+                    }
                     other => {
                         let esc = Span::new(at as usize, base as usize + j + other.len_utf8());
                         self.error(
@@ -324,12 +330,9 @@ impl<'a> Parser<'a> {
             if self.at(Token::Int) {
                 let span = self.peek_span();
                 self.error(
-                    Diagnostic::new("E006", self.file, span, "a duration needs a unit")
-                        .label("no unit")
-                        .with_help(format!(
-                            "write the unit right after the number: `{0}s`, `{0}m` or `{0}ms`",
-                            self.text(span)
-                        )),
+                    Diagnostic::new("E006", self.file, span, "a duration needs a unit").label("no unit").with_help(
+                        format!("write the unit right after the number: `{0}s`, `{0}m` or `{0}ms`", self.text(span)),
+                    ),
                 );
                 self.bump();
                 return None;
@@ -723,8 +726,15 @@ impl<'a> Parser<'a> {
 
     fn section(&mut self, kind: SectionKind, allows: Vec<Allow>) -> Section {
         let name_span = self.bump().span;
-        let mut section =
-            Section { allows, kind, name_span, body: Vec::new(), steps: Vec::new(), handlers: Vec::new(), span: name_span };
+        let mut section = Section {
+            allows,
+            kind,
+            name_span,
+            body: Vec::new(),
+            steps: Vec::new(),
+            handlers: Vec::new(),
+            span: name_span,
+        };
         if let Some(open) = self.open_brace(&format!("`{}`", kind.name())) {
             loop {
                 self.skip_separators();
@@ -893,9 +903,14 @@ impl<'a> Parser<'a> {
             "on" => {
                 let span = self.peek_span();
                 self.error(
-                    Diagnostic::new("E007", self.file, span, "a branch `on …` must stand inside an `ask { … }` or `objection`")
-                        .label("not inside an ask")
-                        .with_help("put the branch inside the braces after `ask \"…\"`"),
+                    Diagnostic::new(
+                        "E007",
+                        self.file,
+                        span,
+                        "a branch `on …` must stand inside an `ask { … }` or `objection`",
+                    )
+                    .label("not inside an ask")
+                    .with_help("put the branch inside the braces after `ask \"…\"`"),
                 );
                 self.bump();
                 self.recover_statement();
@@ -948,7 +963,8 @@ impl<'a> Parser<'a> {
     fn ask(&mut self) -> Option<Ask> {
         let start = self.bump().span;
         let prompt = self.prompt("the question in quotes")?;
-        let mut ask = Ask { prompt, timeout: None, retries: None, bargein_off: false, branches: Vec::new(), head: start };
+        let mut ask =
+            Ask { prompt, timeout: None, retries: None, bargein_off: false, branches: Vec::new(), head: start };
         loop {
             if self.at_word("timeout") {
                 self.bump();
@@ -992,11 +1008,8 @@ impl<'a> Parser<'a> {
     fn branch(&mut self, allows: Vec<Allow>) -> Branch {
         let start = self.bump().span;
         let mut patterns = Vec::new();
-        loop {
-            match self.pattern() {
-                Some(p) => patterns.push(p),
-                None => break,
-            }
+        while let Some(p) = self.pattern() {
+            patterns.push(p);
             if self.eat(Token::Comma).is_none() {
                 break;
             }
@@ -1062,7 +1075,9 @@ impl<'a> Parser<'a> {
             self.bump();
             Some(Pattern { kind, span })
         } else {
-            self.unexpected("a pattern (an intent, `dtmf \"1\"`, `emotion angry`, `silence`, `unknown`, `_` or `exhausted`)");
+            self.unexpected(
+                "a pattern (an intent, `dtmf \"1\"`, `emotion angry`, `silence`, `unknown`, `_` or `exhausted`)",
+            );
             None
         }
     }
@@ -1139,7 +1154,11 @@ impl<'a> Parser<'a> {
                 let expr_start = i + 2;
                 let expr_end = i + 2 + close_rel;
                 let close = inner_start + expr_end + 2;
-                let (expr, filter) = self.interpolation(&inner[expr_start..expr_end], (inner_start + expr_start) as u32, Span::new(open, close));
+                let (expr, filter) = self.interpolation(
+                    &inner[expr_start..expr_end],
+                    (inner_start + expr_start) as u32,
+                    Span::new(open, close),
+                );
                 segments.push(Segment::Interp { expr, filter, span: Span::new(open, close) });
                 i = expr_end + 2;
                 text_start = inner_start + i;
@@ -1269,7 +1288,9 @@ impl<'a> Parser<'a> {
                 match self.text(span).parse::<i64>() {
                     Ok(n) => Expr { kind: ExprKind::Int(n), span },
                     Err(_) => {
-                        self.error(Diagnostic::new("E006", self.file, span, "this number is too large").label("too large"));
+                        self.error(
+                            Diagnostic::new("E006", self.file, span, "this number is too large").label("too large"),
+                        );
                         Expr { kind: ExprKind::Error, span }
                     }
                 }
@@ -1388,7 +1409,8 @@ impl<'a> Parser<'a> {
                     Some(TestStmtKind::Reply(Reply::Silence))
                 } else if self.eat_word("emotion").is_some() {
                     self.ident("an emotion (`angry`, `upset`, `neutral` or `happy`)").and_then(|e| {
-                        self.string("what the customer says, in quotes").map(|s| TestStmtKind::Reply(Reply::Emotion(e, s)))
+                        self.string("what the customer says, in quotes")
+                            .map(|s| TestStmtKind::Reply(Reply::Emotion(e, s)))
                     })
                 } else {
                     self.string("what the customer says, in quotes, or `dtmf`, `silence`, `emotion`")
@@ -1473,4 +1495,3 @@ impl<'a> Parser<'a> {
         Some(out)
     }
 }
-

@@ -1,0 +1,123 @@
+//! Checker semantics that fixtures do not show well: imports, flow through if/else, handler
+//! retries, allows. Each test states the codes (and lines) it expects.
+
+use callscript_compiler::check::{MemoryFiles, check, check_source};
+use callscript_compiler::source::Source;
+
+/// `CODE@line` of every diagnostic in the first file, in order.
+fn check_codes(src: &str) -> Vec<String> {
+    let checked = check_source("main.call", src);
+    let source = checked.sources.get(callscript_compiler::span::SourceId(0));
+    checked
+        .diagnostics
+        .iter()
+        .map(|d| format!("{}@{}", d.code, source.line_col(d.primary.at.span.start).line))
+        .collect()
+}
+
+/// A script with `body` as its opening and a closing step `bye`.
+fn with_opening(body: &str) -> String {
+    format!(
+        "use std.zh.common\nscript s {{\n  purpose service\n  outcomes {{ done }}\n  opening {{\n{body}\n  }}\n  closing {{\n    step bye {{ say \"再见\"; hangup done }}\n  }}\n}}\n"
+    )
+}
+
+#[test]
+fn if_without_else_does_not_end_a_branch() {
+    let src = with_opening(
+        "    say \"本次通话将被录音\"\n    ask \"q\" {\n      on yes => { if attempt > 1 { goto bye } }\n      on _ => goto bye\n    }",
+    );
+    assert_eq!(check_codes(&src), ["E300@8"]);
+}
+
+#[test]
+fn if_with_else_on_every_arm_ends_a_branch() {
+    let src = with_opening(
+        "    ask \"q\" {\n      on yes => { if attempt > 1 { goto bye } else if hour < 9 { hangup done } else { retry } }\n      on _ => goto bye\n      on exhausted => goto bye\n    }",
+    );
+    assert_eq!(check_codes(&src), Vec::<String>::new());
+}
+
+#[test]
+fn a_guarded_silence_branch_does_not_count() {
+    let src = with_opening(
+        "    ask \"q\" {\n      on silence if attempt > 1 => goto bye\n      on unknown, yes => goto bye\n    }",
+    );
+    assert_eq!(check_codes(&src), ["E302@6"]);
+}
+
+#[test]
+fn objection_handlers_cover_silence_and_a_handler_retry_needs_exhausted() {
+    let src = "use std.zh.common\nscript s {\n  purpose service\n  outcomes { done }\n  opening {\n    ask \"q\" {\n      on yes => hangup done\n    }\n  }\n  objection {\n    on silence, unknown => retry\n  }\n}\n";
+    assert_eq!(check_codes(src), ["E303@11"]);
+    let fixed = src.replace("  objection {\n", "  objection {\n    on exhausted => hangup done\n");
+    assert_eq!(check_codes(&fixed), Vec::<String>::new());
+}
+
+#[test]
+fn goto_section_step_with_suggestion() {
+    let src = with_opening("    ask \"q\" {\n      on _ => goto closing.by\n    }");
+    let checked = check_source("main.call", &src);
+    assert_eq!(checked.diagnostics[0].message, "step `by` is not defined in `closing`; did you mean `bye`?");
+}
+
+#[test]
+fn a_loop_through_an_ask_is_fine_but_one_without_is_not() {
+    let good = with_opening("    ask \"q\" {\n      on yes => goto opening\n      on _ => goto bye\n    }");
+    assert_eq!(check_codes(&good), Vec::<String>::new());
+    let bad = with_opening("    say \"x\"\n    goto opening");
+    assert_eq!(check_codes(&bad), ["E306@7", "W001@10"]);
+}
+
+#[test]
+fn falling_through_sections_in_order() {
+    // opening falls into core, core into closing; closing ends.
+    let src = "script s {\n  purpose service\n  outcomes { done }\n  opening { say \"a\" }\n  core { say \"b\" }\n  closing { hangup done }\n}\n";
+    assert_eq!(check_codes(src), Vec::<String>::new());
+    let off = src.replace("closing { hangup done }", "closing { say \"c\" }");
+    assert_eq!(check_codes(&off), ["W004@3", "E301@6"]);
+}
+
+#[test]
+fn imports_are_relative_and_not_transitive() {
+    let mut files = MemoryFiles::default();
+    files.0.insert("lib/a.call".into(), "use \"./b.call\"\nintent from_a { phrases \"甲\" }\n".into());
+    files.0.insert("lib/b.call".into(), "intent from_b { phrases \"乙\" }\n".into());
+    let main = "use \"./lib/a.call\"\nscript s {\n  purpose service\n  outcomes { done }\n  opening {\n    ask \"q\" {\n      on from_a => hangup done\n      on from_b => hangup done\n      on _ => hangup done\n    }\n  }\n}\n";
+    let checked = check(vec![Source::new("main.call", main)], &mut files);
+    let codes: Vec<&str> = checked.diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(codes, ["E101"], "{:?}", checked.diagnostics);
+    assert!(checked.diagnostics[0].message.contains("from_b"));
+}
+
+#[test]
+fn a_missing_file_is_an_error_at_the_use() {
+    let codes = check_codes("use \"./nope.call\"\n");
+    assert_eq!(codes, ["E106@1"]);
+}
+
+#[test]
+fn allow_covers_only_its_construct_and_is_kept_for_audit() {
+    let src = with_opening(
+        "    say \"本次通话将被录音\"\n    ask \"q\" {\n      on yes => goto bye\n      @allow(W006, \"kept while legal reviews the wording\")\n      on _ => { goto bye; say \"x\" }\n    }\n    say \"y\"",
+    );
+    let checked = check_source("main.call", &src);
+    let codes: Vec<&str> = checked.diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(codes, ["W006"], "the statement after the ask is not covered");
+    assert_eq!(checked.allowed.len(), 1);
+    assert_eq!(checked.allowed[0].reason, "kept while legal reviews the wording");
+}
+
+#[test]
+fn types_money_stays_money_and_int_widens() {
+    let src = "script s {\n  purpose service\n  input { amount: money, days: int, tail: text }\n  let total: money = amount + days * 2\n  let late: bool = days > 3 and amount >= 100\n  outcomes { done }\n  opening {\n    if late { say \"{{total | money}}{{tail | digits}}{{days | number}}\" }\n    hangup done\n  }\n}\n";
+    assert_eq!(check_codes(src), Vec::<String>::new());
+    let bad = src.replace("amount + days * 2", "amount / amount");
+    assert_eq!(check_codes(&bad), ["E203@4"]);
+}
+
+#[test]
+fn shadowing_an_import_warns_and_a_local_duplicate_errors() {
+    let src = "use std.zh.common\nintent busy { phrases \"忙\" }\nintent busy { phrases \"很忙\" }\nscript s {\n  purpose service\n  outcomes { done }\n  opening { ask \"q\" { on busy => hangup done\n on _ => hangup done } }\n}\n";
+    assert_eq!(check_codes(src), ["W005@2", "E104@3"]);
+}
