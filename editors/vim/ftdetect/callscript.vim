@@ -1,0 +1,2 @@
+" CallScript call-flow scripts
+autocmd BufRead,BufNewFile *.call setfiletype callscript
