@@ -84,3 +84,25 @@ fn every_code_is_documented_and_has_a_case() {
         }
     });
 }
+
+/// The JSON contract of LANGUAGE.md §8 (field names, 1-based character columns, summary).
+#[test]
+fn json_output_shape() {
+    in_repo_root(|| {
+        let path = Path::new("tests/cases/err/E202_compare_text_int.call");
+        let (checked, files) = callscript::cli::check_paths(&[path.to_path_buf()]).expect("fixture readable");
+        let json = callscript::render::json(&checked.diagnostics, &checked.allowed, &checked.sources, files);
+        insta::assert_snapshot!(json);
+    });
+}
+
+/// The shipped examples and the stdlib check clean: no errors and no warnings.
+#[test]
+fn examples_and_stdlib_check_clean() {
+    in_repo_root(|| {
+        let (checked, _) =
+            callscript::cli::check_paths(&[PathBuf::from("examples"), PathBuf::from("stdlib")]).expect("readable");
+        let out = callscript::render::human(&checked.diagnostics, &checked.sources, false);
+        assert!(checked.diagnostics.is_empty(), "{out}");
+    });
+}

@@ -4,6 +4,7 @@
 // A diagnostic is the error data of this crate; boxing it on every `Err` would buy nothing.
 #![allow(clippy::result_large_err)]
 
+pub mod bytecode;
 pub mod check;
 pub mod diagnostic;
 pub mod filters;

@@ -37,7 +37,7 @@ fn check_intent(file: &ParsedFile, intent: &Intent, diagnostics: &mut Vec<Diagno
                         continue;
                     }
                     if let Err(err) = crate::pattern::parse(&value.value) {
-                        let code = if err.message.contains("256") { "E401" } else { "E400" };
+                        let code = if err.message.contains("forms; at most") { "E401" } else { "E400" };
                         let span =
                             if code == "E401" { value.span } else { value.inner_span(err.offset, err.len.max(1)) };
                         diagnostics.push(

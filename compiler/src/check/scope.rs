@@ -270,12 +270,19 @@ pub fn file_scope<'a>(
                 }
                 Item::Outcomes(block) => {
                     for o in &block.items {
-                        scope.outcomes.entry(o.name.name.as_str()).or_insert(OutcomeInfo {
-                            goal: o.goal,
-                            span: o.name.span,
-                            file: imported.id,
-                            external: true,
-                        });
+                        let name = o.name.name.as_str();
+                        if let Some(first) = scope.outcomes.get(name).map(|_| origin.get(name).copied()) {
+                            if first.is_some_and(|f| f != use_span) {
+                                diagnostics.push(
+                                    Diagnostic::new("E108", file.id, use_span, format!("outcome `{name}` is imported twice"))
+                                        .label(format!("this import also defines `{name}`"))
+                                        .with_help(format!("define `{name}` in this file to choose one, or import only one of the two")),
+                                );
+                            }
+                            continue;
+                        }
+                        origin.insert(name, use_span);
+                        scope.outcomes.insert(name, OutcomeInfo { goal: o.goal, span: o.name.span, file: imported.id, external: true });
                     }
                 }
                 _ => {}
@@ -287,6 +294,7 @@ pub fn file_scope<'a>(
         match item {
             Item::Intent(def) => {
                 let name = def.name.name.as_str();
+                reserved_check(file.id, &def.name, "intent", diagnostics);
                 if let Some(prev) = local_intents.get(name) {
                     diagnostics.push(duplicate(file.id, "intent", name, def.name.span, *prev));
                     continue;
@@ -301,9 +309,13 @@ pub fn file_scope<'a>(
             Item::Outcomes(block) => {
                 for o in &block.items {
                     let name = o.name.name.as_str();
-                    if let Some(prev) = scope.outcomes.get(name).filter(|p| p.file == file.id) {
-                        diagnostics.push(duplicate(file.id, "outcome", name, o.name.span, prev.span));
-                        continue;
+                    reserved_check(file.id, &o.name, "outcome", diagnostics);
+                    if let Some(prev) = scope.outcomes.get(name) {
+                        if prev.file == file.id {
+                            diagnostics.push(duplicate(file.id, "outcome", name, o.name.span, prev.span));
+                            continue;
+                        }
+                        diagnostics.push(shadow_warning(file.id, "outcome", name, o.name.span));
                     }
                     scope
                         .outcomes
@@ -467,6 +479,9 @@ pub fn script_scope<'a>(
                                 .with_help("`transferred` and `timeout` exist in every script; choose another name"),
                         );
                         continue;
+                    }
+                    if scope.outcomes.get(name).is_some_and(|p| p.file != id) {
+                        diagnostics.push(shadow_warning(id, "outcome", name, o.name.span));
                     }
                     script_outcomes.insert(name, o.name.span);
                     scope

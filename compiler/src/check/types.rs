@@ -26,16 +26,9 @@ pub struct Typed {
     pub sensitive: bool,
 }
 
-/// Which types a filter takes (§9.5).
+/// Which types a filter takes (§9.5): the table lives with the filters themselves.
 pub fn filter_accepts(filter: &str, ty: Type) -> bool {
-    match filter {
-        "money" => matches!(ty, Type::Money | Type::Int),
-        "digits" => matches!(ty, Type::Text | Type::Int),
-        "number" => matches!(ty, Type::Int | Type::Money),
-        "date" => ty == Type::Date,
-        "mask" => ty == Type::Text,
-        _ => false,
-    }
+    crate::filters::accepts(filter, ty.name())
 }
 
 fn filter_takes(filter: &str) -> &'static str {
@@ -287,6 +280,13 @@ impl<'s, 'a> TypeChecker<'s, 'a> {
                 }
             }
             PatternKind::Emotion(e) => self.emotion(e),
+            PatternKind::Dtmf(keys) if !crate::check::intents::is_dtmf_keys(&keys.value) => {
+                self.report(
+                    self.diag("E403", keys.span, format!("`{}` is not a dtmf key sequence", keys.value))
+                        .label("not keys of a phone keypad")
+                        .with_help("dtmf keys are 0–9, `*`, `#` and A–D, e.g. `dtmf \"1\"`"),
+                );
+            }
             _ => {}
         }
     }

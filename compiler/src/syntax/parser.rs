@@ -394,6 +394,17 @@ impl<'a> Parser<'a> {
         out
     }
 
+    /// `@allow` stands before a statement, branch, step, section, intent or script (§9.7).
+    fn misplaced_allows(&mut self, allows: &[Allow], what: &str) {
+        for allow in allows {
+            self.error(
+                Diagnostic::new("E007", self.file, allow.span, format!("`@allow` cannot stand before {what}"))
+                    .label("nothing here for it to cover")
+                    .with_help("put it on the line before the statement, branch, step, section or script the finding points at"),
+            );
+        }
+    }
+
     // ---- items --------------------------------------------------------------------------
 
     fn items(&mut self) -> Vec<Item> {
@@ -405,6 +416,9 @@ impl<'a> Parser<'a> {
                 Token::Eof => break,
                 Token::Ident => {
                     let word = self.peek_text();
+                    if !allows.is_empty() && !matches!(word, "script" | "intent") {
+                        self.misplaced_allows(&allows, "this item");
+                    }
                     let item = match word {
                         "use" => self.use_item().map(Item::Use),
                         "script" => Some(Item::Script(self.script(allows))),
@@ -522,6 +536,9 @@ impl<'a> Parser<'a> {
         }
         let span = self.peek_span();
         let word = self.text(span);
+        if !allows.is_empty() && SectionKind::from_name(word).is_none() && word != "intent" {
+            self.misplaced_allows(&allows, &format!("`{word}`"));
+        }
         if let Some(kind) = SectionKind::from_name(word) {
             return Some(Member::Section(self.section(kind, allows)));
         }

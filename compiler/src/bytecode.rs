@@ -1,0 +1,319 @@
+//! The compiled form of a script: a state-machine bytecode that the runtime's VM executes,
+//! one session per call. Instructions are small and documented; source spans live in a side
+//! table (`ScriptCode::spans`, parallel to `code`), not in the instructions.
+
+use serde::{Deserialize, Serialize};
+
+use crate::pattern::Form;
+use crate::span::FileSpan;
+use crate::syntax::ast::{SectionKind, Type};
+use crate::value::Value;
+
+/// Everything compiled from one root file: its scripts, and the tables they share.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Program {
+    pub scripts: Vec<ScriptCode>,
+    /// The recogniser's tables, one per intent in scope of any script, in declaration order
+    /// (imports in `use` order, then the file, then scripts): ties between equal scores are
+    /// settled by this order (§9.1).
+    pub intents: Vec<IntentTable>,
+    /// Every source file, for mapping spans back to file:line.
+    pub files: Vec<SourceFile>,
+}
+
+/// A source file the program was compiled from (its text is kept for disassembly and
+/// transcripts with source lines).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceFile {
+    pub name: String,
+    pub text: String,
+}
+
+/// What the built-in recogniser matches for one intent (§6).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntentTable {
+    pub name: String,
+    /// Phrases expanded into literal forms (patterns already checked by the compiler),
+    /// normalised like utterances are.
+    pub forms: Vec<Form>,
+    /// Dtmf key sequences that select this intent.
+    pub dtmf: Vec<String>,
+    /// Regexes (syntax already checked), matched against the normalised utterance.
+    pub regexes: Vec<String>,
+}
+
+/// Index types: small integers into the tables of a [`ScriptCode`].
+pub type PromptId = u32;
+pub type AskId = u16;
+pub type ExprId = u32;
+pub type Slot = u16;
+pub type OutcomeId = u16;
+pub type StepId = u16;
+pub type TextId = u32;
+pub type IntentId = u32;
+
+/// One compiled script.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScriptCode {
+    pub name: String,
+    pub title: Option<String>,
+    pub purpose: String,
+    pub product: Option<String>,
+    pub locale: String,
+    pub max_duration_ms: Option<u64>,
+    pub listen_timeout_ms: u64,
+    pub voice: Option<String>,
+    /// Value slots: inputs first (in declaration order), then `let` values.
+    pub slots: Vec<SlotDecl>,
+    pub outcomes: Vec<OutcomeDecl>,
+    pub steps: Vec<StepDecl>,
+    pub code: Vec<Instruction>,
+    /// The source of each instruction (same length as `code`).
+    pub spans: Vec<FileSpan>,
+    pub prompts: Vec<PromptCode>,
+    pub texts: Vec<String>,
+    pub exprs: Vec<ExprCode>,
+    pub asks: Vec<AskCode>,
+    /// `objection` handlers, in source order.
+    pub handlers: Vec<BranchCode>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SlotDecl {
+    pub name: String,
+    pub ty: Type,
+    pub sensitive: bool,
+    pub input: bool,
+    /// An input's default, or a `let`'s starting value (an expression evaluated at start).
+    pub init: Option<ExprId>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutcomeDecl {
+    pub name: String,
+    pub goal: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepDecl {
+    pub section: SectionKind,
+    pub name: String,
+    /// The first instruction of the step.
+    pub pc: u32,
+    pub span: FileSpan,
+}
+
+impl StepDecl {
+    /// `section.step`, or the section's name for a section without steps.
+    pub fn path(&self) -> String {
+        if self.name == self.section.name() { self.name.clone() } else { format!("{}.{}", self.section.name(), self.name) }
+    }
+}
+
+/// A prompt: literal text and interpolations, rendered per call.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PromptCode {
+    pub segments: Vec<PromptSegment>,
+    /// Never interrupted by barge-in (`bargein off`, or it holds a pack disclosure).
+    pub no_bargein: bool,
+    pub span: FileSpan,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum PromptSegment {
+    Text(String),
+    Value { expr: ExprId, filter: Option<Filter> },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Filter {
+    Money,
+    Digits,
+    Number,
+    Date,
+    Mask,
+}
+
+impl Filter {
+    pub fn from_name(name: &str) -> Option<Filter> {
+        Some(match name {
+            "money" => Filter::Money,
+            "digits" => Filter::Digits,
+            "number" => Filter::Number,
+            "date" => Filter::Date,
+            "mask" => Filter::Mask,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Filter::Money => "money",
+            Filter::Digits => "digits",
+            Filter::Number => "number",
+            Filter::Date => "date",
+            Filter::Mask => "mask",
+        }
+    }
+}
+
+/// An expression in postfix form, evaluated on a small stack.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExprCode {
+    pub ops: Vec<ExprOp>,
+    pub span: FileSpan,
+    /// Computed from a sensitive input (§9.5).
+    pub sensitive: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ExprOp {
+    Const(Value),
+    Load(Slot),
+    Attempt,
+    Hour,
+    Neg,
+    Not,
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Rem,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    /// Short-circuit: if the top is false, jump forward by `n` ops keeping it; else pop it.
+    And(u32),
+    /// Short-circuit: if the top is true, jump forward by `n` ops keeping it; else pop it.
+    Or(u32),
+}
+
+/// An `ask`: its question, options and branches.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AskCode {
+    pub prompt: PromptId,
+    pub timeout_ms: u64,
+    pub retries: u32,
+    pub branches: Vec<BranchCode>,
+    pub span: FileSpan,
+    /// The step the ask belongs to.
+    pub step: StepId,
+}
+
+/// A branch of an ask or an objection handler.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BranchCode {
+    pub patterns: Vec<PatternCode>,
+    pub guard: Option<ExprId>,
+    /// Times a handler may fire per call (None: unlimited). Always None on ask branches.
+    pub limit: Option<u32>,
+    /// The first instruction of the body.
+    pub pc: u32,
+    pub span: FileSpan,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PatternCode {
+    Intent(IntentId),
+    Dtmf(String),
+    Emotion(Emotion),
+    Silence,
+    Unknown,
+    Any,
+    Exhausted,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Emotion {
+    Angry,
+    Upset,
+    Neutral,
+    Happy,
+}
+
+impl Emotion {
+    pub fn from_name(name: &str) -> Option<Emotion> {
+        Some(match name {
+            "angry" => Emotion::Angry,
+            "upset" => Emotion::Upset,
+            "neutral" => Emotion::Neutral,
+            "happy" => Emotion::Happy,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Emotion::Angry => "angry",
+            Emotion::Upset => "upset",
+            Emotion::Neutral => "neutral",
+            Emotion::Happy => "happy",
+        }
+    }
+}
+
+/// One instruction of the state machine. The VM runs instructions until one needs the outside
+/// world (play, listen, record, transfer, hang up), then parks the session until an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Instruction {
+    /// Marks the start of a step (for transcripts, coverage and `expect step`).
+    EnterStep(StepId),
+    /// Plays a prompt; the session waits for it to finish.
+    Say(PromptId),
+    /// Plays the ask's question, then listens and dispatches to a branch (§4 matching order).
+    Ask(AskId),
+    /// Asks the current ask again (with the reprompt if given), counting one retry; past its
+    /// `retries` it takes the `exhausted` branch.
+    Retry(Option<PromptId>),
+    /// Re-asks the question interrupted by an objection handler, without counting a retry.
+    Resume,
+    /// Continues at another instruction (goto, falling into the next step, end of an `if` arm).
+    Jump(u32),
+    /// Evaluates a condition; continues at the target when it is false.
+    JumpUnless(ExprId, u32),
+    /// Stores the value of an expression in a `let` slot.
+    Set(Slot, ExprId),
+    /// Records that the customer's identity is confirmed.
+    Verify,
+    /// Records a tag on the call.
+    Tag(TextId),
+    /// Asks the campaign to call again after the given milliseconds.
+    Callback(u64),
+    /// Records a do-not-call request.
+    Optout,
+    /// Hands the call to a human agent queue; the call ends with the outcome (or `transferred`).
+    Transfer(TextId, Option<OutcomeId>),
+    /// Ends the call with an outcome.
+    Hangup(OutcomeId),
+}
+
+impl Program {
+    pub fn script(&self, name: &str) -> Option<&ScriptCode> {
+        self.scripts.iter().find(|s| s.name == name)
+    }
+}
+
+impl ScriptCode {
+    pub fn outcome(&self, name: &str) -> Option<OutcomeId> {
+        self.outcomes.iter().position(|o| o.name == name).map(|i| i as OutcomeId)
+    }
+
+    /// The step an instruction belongs to (the last `EnterStep` at or before it).
+    pub fn step_of(&self, pc: u32) -> Option<StepId> {
+        self.steps.iter().rposition(|s| s.pc <= pc).map(|i| i as StepId)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instructions_stay_small() {
+        // Two words: a tag and the widest payload (a u64, or an id plus a jump target).
+        assert_eq!(std::mem::size_of::<Instruction>(), 16);
+    }
+}
