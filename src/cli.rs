@@ -36,6 +36,41 @@ pub enum Command {
         #[arg(long, default_value = "cn")]
         jurisdiction: String,
     },
+    /// Compile a script file to versioned bytecode (`.callc`).
+    Build {
+        file: PathBuf,
+        /// Output file (default: the input with the extension `.callc`).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Print a readable listing of a bytecode file (or of a `.call` file, compiled first).
+    Disasm { file: PathBuf },
+    /// Run the conversation tests (`test "…" for SCRIPT { … }`) of files or folders.
+    Test {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// List the steps and branches no test reached.
+        #[arg(long)]
+        coverage: bool,
+    },
+    /// Talk to a script in the terminal: type the customer's replies (`/dtmf 1`, `/silence`,
+    /// `/angry text`, `/hangup`), or pipe them in from a file.
+    Simulate {
+        file: PathBuf,
+        /// The script to run (default: the file's first script).
+        #[arg(long)]
+        script: Option<String>,
+        /// An input value, `name=value` (repeatable).
+        #[arg(long = "input", value_name = "NAME=VALUE")]
+        inputs: Vec<String>,
+        /// Read the replies from this file instead of the terminal (one per line).
+        #[arg(long)]
+        replies: Option<PathBuf>,
+        #[arg(long, default_value_t = 1)]
+        attempt: i64,
+        #[arg(long, default_value_t = 10)]
+        hour: i64,
+    },
 }
 
 pub fn main() -> i32 {
@@ -48,6 +83,12 @@ pub fn main() -> i32 {
     };
     match cli.command {
         Command::Check { paths, format, jurisdiction: _ } => run_check(&paths, format),
+        Command::Build { file, output } => crate::commands::build(&file, output),
+        Command::Disasm { file } => crate::commands::disasm(&file),
+        Command::Test { paths, coverage } => crate::commands::test(&paths, coverage),
+        Command::Simulate { file, script, inputs, replies, attempt, hour } => {
+            crate::commands::simulate(&file, script.as_deref(), &inputs, replies.as_deref(), attempt, hour)
+        }
     }
 }
 

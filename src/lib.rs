@@ -2,5 +2,6 @@
 //! logic lives here; it calls the compiler and the runtime.
 
 pub mod cli;
+pub mod commands;
 pub mod files;
 pub mod render;

@@ -106,7 +106,11 @@ pub struct StepDecl {
 impl StepDecl {
     /// `section.step`, or the section's name for a section without steps.
     pub fn path(&self) -> String {
-        if self.name == self.section.name() { self.name.clone() } else { format!("{}.{}", self.section.name(), self.name) }
+        if self.name == self.section.name() {
+            self.name.clone()
+        } else {
+            format!("{}.{}", self.section.name(), self.name)
+        }
     }
 }
 
@@ -315,5 +319,175 @@ mod tests {
     fn instructions_stay_small() {
         // Two words: a tag and the widest payload (a u64, or an id plus a jump target).
         assert_eq!(std::mem::size_of::<Instruction>(), 16);
+    }
+}
+
+// ---- the `.callc` file --------------------------------------------------------------------
+
+/// First bytes of a `.callc` file.
+pub const MAGIC: &[u8; 8] = b"CALLSCPT";
+/// Bumped whenever the serialised shape of [`Program`] changes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// What stands before the program in a `.callc` file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Header {
+    pub compiler_version: String,
+    /// SHA-256 over every source file (name and text, in order), hex.
+    pub sources_sha256: String,
+    /// SHA-256 of the serialised program that follows, to detect corruption.
+    pub payload_sha256: [u8; 32],
+}
+
+/// Why a `.callc` file could not be loaded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LoadError {
+    NotBytecode,
+    OtherFormat { found: u32 },
+    Corrupted(String),
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoadError::NotBytecode => {
+                write!(f, "this is not a CallScript bytecode file (build one with `callscript build`)")
+            }
+            LoadError::OtherFormat { found } => write!(
+                f,
+                "this file has bytecode format {found}, but this callscript reads format {FORMAT_VERSION}; rebuild it with `callscript build`"
+            ),
+            LoadError::Corrupted(why) => {
+                write!(f, "this bytecode file is damaged ({why}); rebuild it with `callscript build`")
+            }
+        }
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).into()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Program {
+    /// SHA-256 over the sources the program was compiled from, hex (stored with every call
+    /// so a report can name the exact script version).
+    pub fn sources_sha256(&self) -> String {
+        use sha2::Digest;
+        let mut hasher = sha2::Sha256::new();
+        for f in &self.files {
+            hasher.update((f.name.len() as u64).to_le_bytes());
+            hasher.update(f.name.as_bytes());
+            hasher.update((f.text.len() as u64).to_le_bytes());
+            hasher.update(f.text.as_bytes());
+        }
+        hex(&hasher.finalize())
+    }
+
+    /// Serialises the program as a versioned `.callc` file.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let payload = postcard::to_stdvec(self).expect("a program serialises");
+        let header = Header {
+            compiler_version: env!("CARGO_PKG_VERSION").to_string(),
+            sources_sha256: self.sources_sha256(),
+            payload_sha256: sha256(&payload),
+        };
+        let header = postcard::to_stdvec(&header).expect("a header serialises");
+        let mut out = Vec::with_capacity(16 + header.len() + payload.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&(header.len() as u32).to_le_bytes());
+        out.extend_from_slice(&header);
+        out.extend_from_slice(&payload);
+        out
+    }
+
+    /// Loads a `.callc` file; any damage is an error, never a panic.
+    pub fn from_bytes(bytes: &[u8]) -> Result<(Header, Program), LoadError> {
+        if bytes.len() < 16 || &bytes[..8] != MAGIC {
+            return Err(LoadError::NotBytecode);
+        }
+        let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
+        if version != FORMAT_VERSION {
+            return Err(LoadError::OtherFormat { found: version });
+        }
+        let header_len = u32::from_le_bytes(bytes[12..16].try_into().expect("4 bytes")) as usize;
+        let header_bytes =
+            bytes.get(16..16 + header_len).ok_or_else(|| LoadError::Corrupted("the file is cut short".into()))?;
+        let header: Header =
+            postcard::from_bytes(header_bytes).map_err(|_| LoadError::Corrupted("its header is unreadable".into()))?;
+        let payload = &bytes[16 + header_len..];
+        if sha256(payload) != header.payload_sha256 {
+            return Err(LoadError::Corrupted("its checksum does not match".into()));
+        }
+        let program: Program =
+            postcard::from_bytes(payload).map_err(|_| LoadError::Corrupted("its program is unreadable".into()))?;
+        program.validate().map_err(LoadError::Corrupted)?;
+        Ok((header, program))
+    }
+
+    /// Checks that every index in the program points inside its table, so that a VM running
+    /// a loaded program never indexes out of bounds.
+    pub fn validate(&self) -> Result<(), String> {
+        let intents = self.intents.len() as u32;
+        for s in &self.scripts {
+            let n = s.code.len() as u32;
+            let bad = |what: &str| Err(format!("script `{}` refers to a missing {what}", s.name));
+            if s.spans.len() != s.code.len() {
+                return bad("source span");
+            }
+            for i in &s.code {
+                let ok = match *i {
+                    Instruction::EnterStep(x) => (x as usize) < s.steps.len(),
+                    Instruction::Say(p) => (p as usize) < s.prompts.len(),
+                    Instruction::Ask(a) => (a as usize) < s.asks.len(),
+                    Instruction::Retry(p) => p.is_none_or(|p| (p as usize) < s.prompts.len()),
+                    Instruction::Jump(t) => t < n,
+                    Instruction::JumpUnless(e, t) => (e as usize) < s.exprs.len() && t <= n,
+                    Instruction::Set(slot, e) => (slot as usize) < s.slots.len() && (e as usize) < s.exprs.len(),
+                    Instruction::Tag(t) => (t as usize) < s.texts.len(),
+                    Instruction::Transfer(t, o) => {
+                        (t as usize) < s.texts.len() && o.is_none_or(|o| (o as usize) < s.outcomes.len())
+                    }
+                    Instruction::Hangup(o) => (o as usize) < s.outcomes.len(),
+                    Instruction::Verify | Instruction::Callback(_) | Instruction::Optout | Instruction::Resume => true,
+                };
+                if !ok {
+                    return bad("table entry");
+                }
+            }
+            let branch_ok = |b: &BranchCode| {
+                b.pc < n
+                    && b.guard.is_none_or(|g| (g as usize) < s.exprs.len())
+                    && b.patterns.iter().all(|p| !matches!(p, PatternCode::Intent(i) if *i >= intents))
+            };
+            if !s.asks.iter().all(|a| (a.prompt as usize) < s.prompts.len() && a.branches.iter().all(branch_ok))
+                || !s.handlers.iter().all(branch_ok)
+            {
+                return bad("branch");
+            }
+            let expr_ok = |e: &ExprCode| {
+                e.ops.iter().all(|op| !matches!(op, ExprOp::Load(slot) if *slot as usize >= s.slots.len()))
+            };
+            if !s.exprs.iter().all(expr_ok)
+                || !s.prompts.iter().all(|p| {
+                    p.segments.iter().all(|seg| match seg {
+                        PromptSegment::Value { expr, .. } => (*expr as usize) < s.exprs.len(),
+                        PromptSegment::Text(_) => true,
+                    })
+                })
+                || !s.slots.iter().all(|d| d.init.is_none_or(|e| (e as usize) < s.exprs.len()))
+                || !s.steps.iter().all(|st| st.pc < n)
+            {
+                return bad("expression");
+            }
+        }
+        Ok(())
     }
 }

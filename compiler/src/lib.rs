@@ -7,7 +7,9 @@
 pub mod bytecode;
 pub mod check;
 pub mod diagnostic;
+pub mod disasm;
 pub mod filters;
+pub mod lower;
 pub mod pattern;
 pub mod source;
 pub mod span;

@@ -1,1 +1,6 @@
-//! The CallScript runtime (VM, scheduler, telephony, store); grows with the VM issue.
+//! The CallScript runtime: the sans-IO VM that runs one session per call, the built-in
+//! recogniser, and conversation tests. The scheduler, telephony and store come next.
+
+pub mod recognise;
+pub mod testing;
+pub mod vm;

@@ -274,15 +274,25 @@ pub fn file_scope<'a>(
                         if let Some(first) = scope.outcomes.get(name).map(|_| origin.get(name).copied()) {
                             if first.is_some_and(|f| f != use_span) {
                                 diagnostics.push(
-                                    Diagnostic::new("E108", file.id, use_span, format!("outcome `{name}` is imported twice"))
-                                        .label(format!("this import also defines `{name}`"))
-                                        .with_help(format!("define `{name}` in this file to choose one, or import only one of the two")),
+                                    Diagnostic::new(
+                                        "E108",
+                                        file.id,
+                                        use_span,
+                                        format!("outcome `{name}` is imported twice"),
+                                    )
+                                    .label(format!("this import also defines `{name}`"))
+                                    .with_help(format!(
+                                        "define `{name}` in this file to choose one, or import only one of the two"
+                                    )),
                                 );
                             }
                             continue;
                         }
                         origin.insert(name, use_span);
-                        scope.outcomes.insert(name, OutcomeInfo { goal: o.goal, span: o.name.span, file: imported.id, external: true });
+                        scope.outcomes.insert(
+                            name,
+                            OutcomeInfo { goal: o.goal, span: o.name.span, file: imported.id, external: true },
+                        );
                     }
                 }
                 _ => {}

@@ -1,0 +1,464 @@
+//! Lowering of a checked file to [`Program`] bytecode. Runs only on files without errors; it
+//! re-derives each script's scope with the same builder the checker uses.
+
+use std::collections::HashMap;
+
+use crate::bytecode::*;
+use crate::check::scope::{self, ScriptScope};
+use crate::check::{Checked, ParsedFile};
+use crate::span::{FileSpan, SourceId, Span};
+use crate::syntax::ast::{self, *};
+use crate::value::Value;
+
+/// Lowers every script of a root file. Call only when `checked` has no errors.
+pub fn lower(checked: &Checked, root: SourceId) -> Program {
+    let files = &checked.files;
+    let file = files.iter().find(|f| f.id == root).expect("root file is parsed");
+    let mut ignored = Vec::new();
+    let base = scope::file_scope(file, files, &mut ignored);
+    let mut program = Program {
+        scripts: Vec::new(),
+        intents: Vec::new(),
+        files: checked.sources.iter().map(|(_, s)| SourceFile { name: s.name.clone(), text: s.text.clone() }).collect(),
+    };
+    let mut intent_ids: HashMap<(SourceId, u32), IntentId> = HashMap::new();
+    for item in &file.ast.items {
+        if let Item::Script(script) = item {
+            let scope = scope::script_scope(file, script, &base, &mut ignored);
+            let code = ScriptLowering::new(&scope, &mut program.intents, &mut intent_ids).lower(file);
+            program.scripts.push(code);
+        }
+    }
+    program
+}
+
+/// Expands an intent's phrases into the recogniser's forms (patterns were checked).
+fn intent_table(def: &ast::Intent) -> IntentTable {
+    let mut table =
+        IntentTable { name: def.name.name.clone(), forms: Vec::new(), dtmf: Vec::new(), regexes: Vec::new() };
+    for clause in &def.clauses {
+        for value in &clause.values {
+            match clause.kind {
+                ClauseKind::Phrases => {
+                    if let Ok(forms) = crate::pattern::parse(&value.value) {
+                        table.forms.extend(forms);
+                    }
+                }
+                ClauseKind::Dtmf => table.dtmf.push(value.value.clone()),
+                ClauseKind::Regex => table.regexes.push(value.value.clone()),
+            }
+        }
+    }
+    table
+}
+
+/// Whether a prompt holds a recording or risk disclosure, which is never interrupted (§4).
+/// The wording follows the cn pack's disclosures.
+pub fn holds_disclosure(text: &str) -> bool {
+    (text.contains("录音") && text.contains("通话"))
+        || text.contains("产品有风险")
+        || text.contains("投资须谨慎")
+        || text.contains("理财非存款")
+}
+
+struct ScriptLowering<'s, 'a> {
+    scope: &'s ScriptScope<'a>,
+    intents: &'s mut Vec<IntentTable>,
+    intent_ids: &'s mut HashMap<(SourceId, u32), IntentId>,
+    code: ScriptCode,
+    slots: HashMap<&'a str, Slot>,
+    /// Jumps to patch: (instruction index, target step).
+    goto_fixups: Vec<(usize, usize)>,
+    /// Per flow step, its index in `code.steps`.
+    current_step: StepId,
+}
+
+impl<'s, 'a> ScriptLowering<'s, 'a> {
+    fn new(
+        scope: &'s ScriptScope<'a>,
+        intents: &'s mut Vec<IntentTable>,
+        intent_ids: &'s mut HashMap<(SourceId, u32), IntentId>,
+    ) -> Self {
+        let s = &scope.settings;
+        let code = ScriptCode {
+            name: scope.script.name.name.clone(),
+            title: scope.script.title.as_ref().map(|t| t.value.clone()),
+            purpose: s.purpose.clone().unwrap_or_default(),
+            product: s.product.clone(),
+            locale: s.locale.clone(),
+            max_duration_ms: s.max_duration_ms,
+            listen_timeout_ms: s.listen_timeout_ms,
+            voice: s.voice.clone(),
+            slots: Vec::new(),
+            outcomes: Vec::new(),
+            steps: Vec::new(),
+            code: Vec::new(),
+            spans: Vec::new(),
+            prompts: Vec::new(),
+            texts: Vec::new(),
+            exprs: Vec::new(),
+            asks: Vec::new(),
+            handlers: Vec::new(),
+        };
+        ScriptLowering {
+            scope,
+            intents,
+            intent_ids,
+            code,
+            slots: HashMap::new(),
+            goto_fixups: Vec::new(),
+            current_step: 0,
+        }
+    }
+
+    fn at(&self, span: Span) -> FileSpan {
+        FileSpan::new(self.scope.file, span)
+    }
+
+    fn emit(&mut self, instruction: Instruction, span: Span) -> usize {
+        self.code.code.push(instruction);
+        self.code.spans.push(self.at(span));
+        self.code.code.len() - 1
+    }
+
+    fn pc(&self) -> u32 {
+        self.code.code.len() as u32
+    }
+
+    fn lower(mut self, _file: &ParsedFile) -> ScriptCode {
+        let scope = self.scope;
+        // Slots: inputs, then lets.
+        for input in &scope.inputs {
+            let Some(ty) = input.ty.ty else { continue };
+            self.slots.insert(&input.name.name, self.code.slots.len() as Slot);
+            self.code.slots.push(SlotDecl {
+                name: input.name.name.clone(),
+                ty,
+                sensitive: input.sensitive,
+                input: true,
+                init: None,
+            });
+        }
+        for l in &scope.lets {
+            let Some(ty) = l.ty.ty else { continue };
+            self.slots.insert(&l.name.name, self.code.slots.len() as Slot);
+            self.code.slots.push(SlotDecl {
+                name: l.name.name.clone(),
+                ty,
+                sensitive: false,
+                input: false,
+                init: None,
+            });
+        }
+        let inits: Vec<(Slot, &Expr)> = scope
+            .inputs
+            .iter()
+            .filter_map(|i| Some((self.slots[i.name.name.as_str()], i.default.as_ref()?)))
+            .chain(scope.lets.iter().map(|l| (self.slots[l.name.name.as_str()], &l.value)))
+            .collect();
+        for (slot, expr) in inits {
+            let id = self.expr(expr);
+            self.code.slots[slot as usize].init = Some(id);
+        }
+        // Outcomes: the script's own in order, then file-level and imported ones by name,
+        // then the built-ins.
+        let mut outcomes: Vec<(&str, &scope::OutcomeInfo)> = scope.outcomes.iter().map(|(n, o)| (*n, o)).collect();
+        outcomes.sort_by_key(|(name, o)| {
+            let builtin = scope::BUILTIN_OUTCOMES.contains(name);
+            (builtin, o.file != scope.file || o.external, o.span.start, name.to_string())
+        });
+        self.code.outcomes = outcomes.iter().map(|(n, o)| OutcomeDecl { name: n.to_string(), goal: o.goal }).collect();
+
+        // Steps in flow order; falling off a step continues with the next.
+        let mut step_pcs = Vec::with_capacity(scope.steps.len());
+        for (i, step) in scope.steps.iter().enumerate() {
+            self.current_step = i as StepId;
+            let pc = self.pc();
+            step_pcs.push(pc);
+            self.code.steps.push(StepDecl {
+                section: step.section,
+                name: step.name.clone(),
+                pc,
+                span: self.at(step.name_span),
+            });
+            self.emit(Instruction::EnterStep(i as StepId), step.name_span);
+            let ends = self.block(step.stmts);
+            if !ends && i + 1 < scope.steps.len() {
+                let at = self.emit(Instruction::Jump(u32::MAX), step.span);
+                self.goto_fixups.push((at, i + 1));
+            }
+        }
+        if let Some(objection) = scope.objection {
+            for handler in &objection.handlers {
+                let branch = self.branch(handler, true);
+                self.code.handlers.push(branch);
+            }
+        }
+        for (at, step) in std::mem::take(&mut self.goto_fixups) {
+            let target = step_pcs[step];
+            self.code.code[at] = match self.code.code[at] {
+                Instruction::Jump(_) => Instruction::Jump(target),
+                other => other,
+            };
+        }
+        self.code
+    }
+
+    /// Lowers a block; returns true when it always ends the turn.
+    fn block(&mut self, stmts: &'a [Stmt]) -> bool {
+        let mut ended = false;
+        for stmt in stmts {
+            if ended {
+                break;
+            }
+            ended = self.stmt(stmt);
+        }
+        ended
+    }
+
+    fn text(&mut self, value: &str) -> TextId {
+        if let Some(i) = self.code.texts.iter().position(|t| t == value) {
+            return i as TextId;
+        }
+        self.code.texts.push(value.to_string());
+        (self.code.texts.len() - 1) as TextId
+    }
+
+    fn outcome(&self, name: &str) -> OutcomeId {
+        self.code.outcome(name).expect("checked outcome")
+    }
+
+    fn stmt(&mut self, stmt: &'a Stmt) -> bool {
+        let span = stmt.span;
+        match &stmt.kind {
+            StmtKind::Say { prompt, bargein_off } => {
+                let id = self.prompt(prompt, *bargein_off);
+                self.emit(Instruction::Say(id), span);
+                false
+            }
+            StmtKind::Ask(ask) => {
+                self.ask(ask, span);
+                true
+            }
+            StmtKind::Retry(reprompt) => {
+                let id = reprompt.as_ref().map(|p| self.prompt(p, false));
+                self.emit(Instruction::Retry(id), span);
+                true
+            }
+            StmtKind::Resume => {
+                self.emit(Instruction::Resume, span);
+                true
+            }
+            StmtKind::Goto(target) => {
+                let to = self.scope.resolve_target(target).expect("checked goto");
+                let at = self.emit(Instruction::Jump(u32::MAX), span);
+                self.goto_fixups.push((at, to));
+                true
+            }
+            StmtKind::If(i) => self.if_stmt(i, span),
+            StmtKind::Verify => {
+                self.emit(Instruction::Verify, span);
+                false
+            }
+            StmtKind::Tag(t) => {
+                let id = self.text(&t.value);
+                self.emit(Instruction::Tag(id), span);
+                false
+            }
+            StmtKind::Callback(d) => {
+                self.emit(Instruction::Callback(d.millis), span);
+                false
+            }
+            StmtKind::Optout => {
+                self.emit(Instruction::Optout, span);
+                false
+            }
+            StmtKind::Transfer { queue, outcome } => {
+                let q = self.text(&queue.value);
+                let o = outcome.as_ref().map(|o| self.outcome(&o.name));
+                self.emit(Instruction::Transfer(q, o), span);
+                true
+            }
+            StmtKind::Hangup(outcome) => {
+                let o = outcome.as_ref().map(|o| self.outcome(&o.name)).unwrap_or_else(|| self.outcome("transferred"));
+                self.emit(Instruction::Hangup(o), span);
+                true
+            }
+            StmtKind::Set { name, value } => {
+                let slot = self.slots[name.name.as_str()];
+                let e = self.expr(value);
+                self.emit(Instruction::Set(slot, e), span);
+                false
+            }
+            StmtKind::Error => false,
+        }
+    }
+
+    fn if_stmt(&mut self, i: &'a If, span: Span) -> bool {
+        let cond = self.expr(&i.cond);
+        let test = self.emit(Instruction::JumpUnless(cond, u32::MAX), span);
+        let then_ends = self.block(&i.then.stmts);
+        let skip_else =
+            if then_ends || i.otherwise.is_none() { None } else { Some(self.emit(Instruction::Jump(u32::MAX), span)) };
+        let else_pc = self.pc();
+        self.code.code[test] = Instruction::JumpUnless(cond, else_pc);
+        let else_ends = match &i.otherwise {
+            Some(Else::Block(b)) => self.block(&b.stmts),
+            Some(Else::If(s)) => self.stmt(s),
+            None => false,
+        };
+        let end = self.pc();
+        if let Some(at) = skip_else {
+            self.code.code[at] = Instruction::Jump(end);
+        }
+        then_ends && else_ends
+    }
+
+    fn ask(&mut self, ask: &'a ast::Ask, span: Span) {
+        let prompt = self.prompt(&ask.prompt, ask.bargein_off);
+        let id = self.code.asks.len() as AskId;
+        self.code.asks.push(AskCode {
+            prompt,
+            timeout_ms: ask.timeout.map(|t| t.millis).unwrap_or(self.scope.settings.listen_timeout_ms),
+            retries: ask.retries.map(|r| r.value.clamp(0, u32::MAX as i64) as u32).unwrap_or(0),
+            branches: Vec::new(),
+            span: self.at(ask.head),
+            step: self.current_step,
+        });
+        self.emit(Instruction::Ask(id), span);
+        for branch in &ask.branches {
+            let code = self.branch(branch, false);
+            self.code.asks[id as usize].branches.push(code);
+        }
+    }
+
+    fn branch(&mut self, branch: &'a Branch, handler: bool) -> BranchCode {
+        let patterns = branch.patterns.iter().filter_map(|p| self.pattern(p)).collect();
+        let guard = branch.guard.as_ref().map(|g| self.expr(g));
+        let limit = if handler {
+            match branch.limit {
+                Some(l) => Some(l.value.clamp(1, u32::MAX as i64) as u32),
+                // §9.2: handlers on silence, unknown or `_` have no limit unless written.
+                None if branch.patterns.iter().all(|p| {
+                    matches!(
+                        p.kind,
+                        PatternKind::Silence | PatternKind::Unknown | PatternKind::Any | PatternKind::Exhausted
+                    )
+                }) =>
+                {
+                    None
+                }
+                None => Some(2),
+            }
+        } else {
+            None
+        };
+        let pc = self.pc();
+        self.block(&branch.body.stmts);
+        BranchCode { patterns, guard, limit, pc, span: self.at(branch.head) }
+    }
+
+    fn pattern(&mut self, p: &Pattern) -> Option<PatternCode> {
+        Some(match &p.kind {
+            PatternKind::Intent(name) => {
+                let info = self.scope.intent(&name.name)?;
+                let key = (info.file, info.def.name.span.start);
+                let id = match self.intent_ids.get(&key) {
+                    Some(id) => *id,
+                    None => {
+                        let id = self.intents.len() as IntentId;
+                        self.intents.push(intent_table(info.def));
+                        self.intent_ids.insert(key, id);
+                        id
+                    }
+                };
+                PatternCode::Intent(id)
+            }
+            PatternKind::Dtmf(d) => PatternCode::Dtmf(d.value.clone()),
+            PatternKind::Emotion(e) => PatternCode::Emotion(Emotion::from_name(&e.name)?),
+            PatternKind::Silence => PatternCode::Silence,
+            PatternKind::Unknown => PatternCode::Unknown,
+            PatternKind::Any => PatternCode::Any,
+            PatternKind::Exhausted => PatternCode::Exhausted,
+        })
+    }
+
+    fn prompt(&mut self, prompt: &'a Prompt, bargein_off: bool) -> PromptId {
+        let segments = prompt
+            .segments
+            .iter()
+            .map(|seg| match seg {
+                Segment::Text { text, .. } => PromptSegment::Text(text.clone()),
+                Segment::Interp { expr, filter, .. } => PromptSegment::Value {
+                    expr: self.expr(expr),
+                    filter: filter.as_ref().and_then(|f| Filter::from_name(&f.name)),
+                },
+            })
+            .collect();
+        let no_bargein = bargein_off || holds_disclosure(&prompt.static_text());
+        self.code.prompts.push(PromptCode { segments, no_bargein, span: self.at(prompt.span) });
+        (self.code.prompts.len() - 1) as PromptId
+    }
+
+    fn expr(&mut self, expr: &'a Expr) -> ExprId {
+        let mut ops = Vec::new();
+        let mut sensitive = false;
+        self.expr_ops(expr, &mut ops, &mut sensitive);
+        self.code.exprs.push(ExprCode { ops, span: self.at(expr.span), sensitive });
+        (self.code.exprs.len() - 1) as ExprId
+    }
+
+    fn expr_ops(&self, expr: &Expr, ops: &mut Vec<ExprOp>, sensitive: &mut bool) {
+        match &expr.kind {
+            ExprKind::Int(n) => ops.push(ExprOp::Const(Value::Int(*n))),
+            ExprKind::Money(m) => ops.push(ExprOp::Const(Value::Money(*m))),
+            ExprKind::Str(s) => ops.push(ExprOp::Const(Value::Text(s.clone()))),
+            ExprKind::Bool(b) => ops.push(ExprOp::Const(Value::Bool(*b))),
+            ExprKind::Date(d) => ops.push(ExprOp::Const(Value::Date(*d))),
+            ExprKind::Name(ident) => match ident.name.as_str() {
+                "attempt" if !self.slots.contains_key("attempt") => ops.push(ExprOp::Attempt),
+                "hour" if !self.slots.contains_key("hour") => ops.push(ExprOp::Hour),
+                name => {
+                    let slot = self.slots[name];
+                    *sensitive |= self.code.slots[slot as usize].sensitive;
+                    ops.push(ExprOp::Load(slot));
+                }
+            },
+            ExprKind::Paren(inner) => self.expr_ops(inner, ops, sensitive),
+            ExprKind::Unary(op, inner) => {
+                self.expr_ops(inner, ops, sensitive);
+                ops.push(match op {
+                    UnaryOp::Neg => ExprOp::Neg,
+                    UnaryOp::Not => ExprOp::Not,
+                });
+            }
+            ExprKind::Binary(op @ (BinaryOp::And | BinaryOp::Or), lhs, rhs) => {
+                self.expr_ops(lhs, ops, sensitive);
+                let at = ops.len();
+                ops.push(ExprOp::And(0));
+                self.expr_ops(rhs, ops, sensitive);
+                let skip = (ops.len() - at - 1) as u32;
+                ops[at] = if *op == BinaryOp::And { ExprOp::And(skip) } else { ExprOp::Or(skip) };
+            }
+            ExprKind::Binary(op, lhs, rhs) => {
+                self.expr_ops(lhs, ops, sensitive);
+                self.expr_ops(rhs, ops, sensitive);
+                ops.push(match op {
+                    BinaryOp::Add => ExprOp::Add,
+                    BinaryOp::Sub => ExprOp::Sub,
+                    BinaryOp::Mul => ExprOp::Mul,
+                    BinaryOp::Div => ExprOp::Div,
+                    BinaryOp::Rem => ExprOp::Rem,
+                    BinaryOp::Eq => ExprOp::Eq,
+                    BinaryOp::Ne => ExprOp::Ne,
+                    BinaryOp::Lt => ExprOp::Lt,
+                    BinaryOp::Le => ExprOp::Le,
+                    BinaryOp::Gt => ExprOp::Gt,
+                    BinaryOp::Ge => ExprOp::Ge,
+                    BinaryOp::And | BinaryOp::Or => unreachable!("handled above"),
+                });
+            }
+            ExprKind::Error => ops.push(ExprOp::Const(Value::Bool(false))),
+        }
+    }
+}

@@ -1,0 +1,1083 @@
+//! The built-in recogniser (LANGUAGE.md §6, matching order §4 and §9.1).
+//!
+//! An utterance is [`normalise`]d, then scored against the intents' tables:
+//!
+//! * **Phrases.** Every literal part of every form of every intent goes into one
+//!   aho-corasick automaton. One overlapping scan of the utterance reports every occurrence
+//!   of every part; each occurrence is mapped to the intents that use the part as a whole
+//!   form (scored at once: the part's length in characters) and to the gapped forms that
+//!   start with it (checked on the spot: the remaining parts in order, each after a gap of
+//!   at most [`GAP_MAX_CHARS`] characters holding no negator). An intent's score is the
+//!   length of its longest *counting* match, and a match counts unless the text just before
+//!   it ends with one of [`NEGATORS`]. A phrase that itself starts with a negator (`不是`,
+//!   `没问题`) counts normally: the check looks only at the text before the match. A gapped
+//!   match scores its parts' characters only, never the gap.
+//! * **Regexes** run on the normalised utterance and, when it holds Chinese numerals, on
+//!   [`numerals_to_digits`] of it too (so `[0-9]{4}` matches "幺三八八"). A regex match
+//!   scores its length in characters; the negator rule applies to it as to phrases (one
+//!   rule for every match: "不是1388" does not count for `[0-9]{4}`); an empty match never
+//!   counts.
+//! * **Dtmf** is separate: [`Recogniser::dtmf_selects`] compares key sequences exactly.
+//!
+//! [`Recogniser::best`] picks the winner among the candidates of one turn (§9.1): the highest
+//! score above zero, a tie going to the earlier candidate. It does per-intent work only for
+//! candidates that actually matched, and it allocates nothing per call: the normalised text
+//! and the score table live in a thread-local scratch buffer.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::fmt::Write as _;
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use callscript_compiler::bytecode::IntentTable;
+use callscript_compiler::pattern::{GAP_MAX_CHARS, NEGATORS};
+use regex::Regex;
+
+/// Normalises an utterance or a phrase (§6), the same way for both so that they meet:
+///
+/// * full-width ASCII (U+FF01–U+FF5E) becomes half-width, and the ideographic space U+3000
+///   a space;
+/// * ASCII letters are lower-cased (`ＯＫ` and `OK` both become `ok`);
+/// * whitespace, control and format characters (zero-width spaces, BOM) are dropped;
+/// * punctuation is dropped: ASCII punctuation and symbols (`!"#$%&'()*+,-./:;<=>?@[\]^_`{|}~`),
+///   Latin-1 punctuation (`¡§«¶·»¿`), General Punctuation (U+2010–U+205E: dashes, curly
+///   quotes, `…`, `‥`, `※`), CJK punctuation (`、。〃〈〉《》「」『』【】〔〕〖〗〘〙〚〛〜〝〞〟〰〽`,
+///   `・`), the vertical, compatibility and small forms (U+FE10–U+FE1F, U+FE30–U+FE6F) and
+///   the half-width CJK punctuation U+FF5F–U+FF65;
+/// * one exception keeps numbers intact: a `.` (or `．`) between two ASCII digits is kept as
+///   a decimal point ("1200.50" stays "1200.50", "1,200" becomes "1200");
+/// * everything else (Chinese characters and numerals, digits, letters of other scripts,
+///   non-ASCII symbols such as `¥`) is kept as it is.
+///
+/// Normalising is idempotent: `normalise(&normalise(s)) == normalise(s)`.
+pub fn normalise(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    normalise_into(text, &mut out);
+    out
+}
+
+/// [`normalise`] into a reused buffer (cleared first).
+fn normalise_into(text: &str, out: &mut String) {
+    out.clear();
+    // A `.` seen right after a digit: written only if the next kept character is a digit.
+    let mut pending_point = false;
+    for c in text.chars() {
+        let c = match c {
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            _ => c,
+        };
+        if c.is_ascii() {
+            if c.is_ascii_alphanumeric() {
+                if pending_point && c.is_ascii_digit() {
+                    out.push('.');
+                }
+                pending_point = false;
+                out.push(c.to_ascii_lowercase());
+            } else if c == '.' && out.as_bytes().last().is_some_and(u8::is_ascii_digit) {
+                pending_point = true;
+            }
+            // Other ASCII: punctuation, symbols, whitespace and controls, all dropped.
+            continue;
+        }
+        if is_dropped(c) {
+            continue;
+        }
+        pending_point = false;
+        out.push(c);
+    }
+}
+
+/// Non-ASCII characters that normalisation drops (see [`normalise`]).
+fn is_dropped(c: char) -> bool {
+    c.is_whitespace()
+        || c.is_control()
+        || matches!(
+            c,
+            '¡' | '§'
+                | '«'
+                | '¶'
+                | '·'
+                | '»'
+                | '¿'
+                | '\u{00AD}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{2010}'..='\u{205E}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{3001}'..='\u{3003}'
+                | '\u{3008}'..='\u{3011}'
+                | '\u{3014}'..='\u{301F}'
+                | '\u{3030}'
+                | '\u{303D}'
+                | '\u{30FB}'
+                | '\u{FE10}'..='\u{FE1F}'
+                | '\u{FE30}'..='\u{FE6F}'
+                | '\u{FEFF}'
+                | '\u{FF5F}'..='\u{FF65}'
+        )
+}
+
+/// Reads Chinese numerals as digits, for regexes that ask for digits (§6).
+///
+/// The text is cut into runs of numeral characters: the digits 零〇→0, 一幺壹→1, 二两兩贰→2,
+/// 三叁→3, 四肆→4, 五伍→5, 六陆→6, 七柒→7, 八捌→8, 九玖→9, and the units 十拾, 百佰, 千仟,
+/// 万萬, 亿億. Everything outside runs, ASCII digits included, is copied unchanged.
+///
+/// * A run without units is read digit by digit: "幺三八八" → "1388", "二零二六" → "2026".
+/// * A run with units is read as one positional number when it is well formed: "十五" → 15,
+///   "二十" → 20, "一百零五" → 105, "一千二百三十四" → 1234, "十万" → 100000, "两万五千"
+///   → 25000, "一万零五百" → 10500, "三亿" → 300000000. The spoken short forms with a
+///   trailing digit standing for the next lower unit are read too: "三百五" → 350,
+///   "一千二" → 1200, "一万二" → 12000 (but "一千零二" → 1002). 十 may stand without its
+///   1 ("十五", "一百十五" → 115). Units must descend (十 百 千 below 万, 万 once below 亿,
+///   亿 once).
+/// * A run with units that is not well formed ("十二三", "一三八万", "万一") is read digit by
+///   digit with its units left as they are: "一三八万" → "138万", "万一" → "万1".
+/// * Not supported: decimals with 点 ("一点五" stays "1点5", since 一点 is also "a bit"),
+///   fractions (百分之), ASCII digits mixed with units ("3万" stays "3万"), and several
+///   numbers run together ("一三八八十五" → "1388十5").
+pub fn numerals_to_digits(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    numerals_into(text, &mut out);
+    out
+}
+
+/// [`numerals_to_digits`] into a reused buffer (cleared first).
+fn numerals_into(text: &str, out: &mut String) {
+    out.clear();
+    let mut run_start: Option<usize> = None;
+    for (at, c) in text.char_indices() {
+        if numeral(c).is_some() {
+            run_start.get_or_insert(at);
+        } else {
+            if let Some(start) = run_start.take() {
+                convert_run(&text[start..at], out);
+            }
+            out.push(c);
+        }
+    }
+    if let Some(start) = run_start {
+        convert_run(&text[start..], out);
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Numeral {
+    Digit(u64),
+    Unit(u64),
+}
+
+fn numeral(c: char) -> Option<Numeral> {
+    Some(match c {
+        '零' | '〇' => Numeral::Digit(0),
+        '一' | '幺' | '壹' => Numeral::Digit(1),
+        '二' | '两' | '兩' | '贰' => Numeral::Digit(2),
+        '三' | '叁' => Numeral::Digit(3),
+        '四' | '肆' => Numeral::Digit(4),
+        '五' | '伍' => Numeral::Digit(5),
+        '六' | '陆' => Numeral::Digit(6),
+        '七' | '柒' => Numeral::Digit(7),
+        '八' | '捌' => Numeral::Digit(8),
+        '九' | '玖' => Numeral::Digit(9),
+        '十' | '拾' => Numeral::Unit(10),
+        '百' | '佰' => Numeral::Unit(100),
+        '千' | '仟' => Numeral::Unit(1000),
+        '万' | '萬' => Numeral::Unit(10_000),
+        '亿' | '億' => Numeral::Unit(100_000_000),
+        _ => return None,
+    })
+}
+
+/// Writes one run of numeral characters (see [`numerals_to_digits`]).
+fn convert_run(run: &str, out: &mut String) {
+    let has_unit = run.chars().any(|c| matches!(numeral(c), Some(Numeral::Unit(_))));
+    if has_unit && let Some(value) = positional(run) {
+        let _ = write!(out, "{value}");
+        return;
+    }
+    for c in run.chars() {
+        match numeral(c) {
+            Some(Numeral::Digit(d)) => out.push(char::from(b'0' + d as u8)),
+            _ => out.push(c),
+        }
+    }
+}
+
+/// The value of a positional numeral ("一百零五" → 105), or None when it is not well formed.
+fn positional(run: &str) -> Option<u64> {
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum Prev {
+        Start,
+        Zero,
+        Digit,
+        Unit(u64),
+    }
+    let mut yi_part: u64 = 0; // the completed 亿 part
+    let mut wan_part: u64 = 0; // the completed 万 part below 亿
+    let mut section: u64 = 0; // below 万
+    let mut digit: Option<u64> = None;
+    let mut before_digit = Prev::Start;
+    let mut prev = Prev::Start;
+    let mut last_small = 10_000; // the last of 十 百 千 in this section: they must descend
+    let (mut seen_wan, mut seen_yi) = (false, false);
+    for c in run.chars() {
+        match numeral(c)? {
+            Numeral::Digit(0) => {
+                if digit.is_some() {
+                    return None;
+                }
+                prev = Prev::Zero;
+            }
+            Numeral::Digit(d) => {
+                if digit.is_some() {
+                    return None;
+                }
+                digit = Some(d);
+                before_digit = prev;
+                prev = Prev::Digit;
+            }
+            Numeral::Unit(u @ (10 | 100 | 1000)) => {
+                if u >= last_small {
+                    return None;
+                }
+                let n = match digit.take() {
+                    Some(d) => d,
+                    None if u == 10 && prev != Prev::Zero => 1,
+                    None => return None,
+                };
+                section += n * u;
+                last_small = u;
+                prev = Prev::Unit(u);
+            }
+            Numeral::Unit(10_000) => {
+                let n = section + digit.take().unwrap_or(0);
+                if seen_wan || n == 0 {
+                    return None;
+                }
+                wan_part = n * 10_000;
+                section = 0;
+                last_small = 10_000;
+                seen_wan = true;
+                prev = Prev::Unit(10_000);
+            }
+            Numeral::Unit(_) => {
+                let n = wan_part + section + digit.take().unwrap_or(0);
+                if seen_yi || n == 0 {
+                    return None;
+                }
+                yi_part = n * 100_000_000;
+                wan_part = 0;
+                section = 0;
+                last_small = 10_000;
+                seen_wan = false;
+                seen_yi = true;
+                prev = Prev::Unit(100_000_000);
+            }
+        }
+    }
+    if let Some(d) = digit {
+        // "三百五": a digit right after a unit stands for the next lower unit.
+        section += match before_digit {
+            Prev::Unit(u) => d * (u / 10),
+            _ => d,
+        };
+    }
+    Some(yi_part + wan_part + section)
+}
+
+/// Whether the text ends with one of [`NEGATORS`].
+fn ends_with_negator(text: &str) -> bool {
+    NEGATORS.iter().any(|n| text.ends_with(n))
+}
+
+/// What one automaton pattern (a distinct normalised part) leads to.
+struct PartInfo {
+    /// Its length in characters: the score of a form made of this part alone.
+    chars: u32,
+    /// Range into `Recogniser::whole_of`: intents with a one-part form equal to this part.
+    whole: (u32, u32),
+    /// Range into `Recogniser::first_of`: gapped forms that start with this part.
+    first: (u32, u32),
+}
+
+/// A form with gaps, checked when its first part matched.
+struct GappedForm {
+    intent: u32,
+    /// Its parts' characters.
+    score: u32,
+    /// The parts after the first, in order.
+    rest: Box<[Box<str>]>,
+}
+
+/// The recogniser's tables for one program (§6).
+pub struct Recogniser {
+    /// Over every distinct normalised part; None when no intent has phrases.
+    automaton: Option<AhoCorasick>,
+    /// Per automaton pattern id.
+    parts: Vec<PartInfo>,
+    whole_of: Vec<u32>,
+    first_of: Vec<u32>,
+    gapped: Vec<GappedForm>,
+    /// Per intent: its compiled regexes.
+    regexes: Vec<Vec<Regex>>,
+    /// Intents with at least one regex, ascending.
+    regex_intents: Vec<u32>,
+    /// Per intent: its dtmf key sequences.
+    dtmf: Vec<Vec<String>>,
+}
+
+impl std::fmt::Debug for Recogniser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recogniser")
+            .field("intents", &self.regexes.len())
+            .field("parts", &self.parts.len())
+            .field("gapped_forms", &self.gapped.len())
+            .field("regex_intents", &self.regex_intents.len())
+            .finish()
+    }
+}
+
+/// Per-thread buffers reused by every call, so that scoring allocates nothing once warm.
+#[derive(Default)]
+struct Scratch {
+    text: String,
+    digits: String,
+    /// Per intent id; only entries of the current call's candidates are meaningful.
+    scores: Vec<u32>,
+    /// Per intent id: the `generation` of the last call that listed it as a candidate.
+    stamps: Vec<u32>,
+    generation: u32,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+impl Recogniser {
+    /// Builds the tables: one aho-corasick automaton over every literal part of every form of
+    /// every intent (normalised again here, which changes nothing for parts the compiler
+    /// normalised already), and the compiled regexes. Parts that normalise to nothing are
+    /// dropped like the empty parts of a pattern; a form left without parts is dropped (it
+    /// would match every utterance). Err names the intent and the regex that fails to
+    /// compile. Intent ids are positions in `intents`.
+    pub fn new(intents: &[IntentTable]) -> Result<Recogniser, String> {
+        let mut ids: HashMap<String, u32> = HashMap::new();
+        let mut texts: Vec<String> = Vec::new();
+        let mut whole: Vec<Vec<u32>> = Vec::new();
+        let mut first: Vec<Vec<u32>> = Vec::new();
+        let mut gapped: Vec<GappedForm> = Vec::new();
+        let mut seen_gapped: HashMap<(u32, Vec<String>), ()> = HashMap::new();
+        let mut regexes = Vec::with_capacity(intents.len());
+        let mut regex_intents = Vec::new();
+        let mut dtmf = Vec::with_capacity(intents.len());
+
+        for (intent_index, table) in intents.iter().enumerate() {
+            let intent = u32::try_from(intent_index).map_err(|_| "too many intents".to_owned())?;
+            for form in &table.forms {
+                let parts: Vec<String> = form.parts.iter().map(|p| normalise(p)).filter(|p| !p.is_empty()).collect();
+                let Some(first_part) = parts.first() else { continue };
+                let id = match ids.entry(first_part.clone()) {
+                    Entry::Occupied(e) => *e.get(),
+                    Entry::Vacant(e) => {
+                        let id = texts.len() as u32;
+                        texts.push(e.key().clone());
+                        whole.push(Vec::new());
+                        first.push(Vec::new());
+                        *e.insert(id)
+                    }
+                };
+                if parts.len() == 1 {
+                    if !whole[id as usize].contains(&intent) {
+                        whole[id as usize].push(intent);
+                    }
+                } else if let Entry::Vacant(e) = seen_gapped.entry((intent, parts)) {
+                    let parts = &e.key().1;
+                    let score = parts.iter().map(|p| p.chars().count() as u32).sum();
+                    let rest = parts[1..].iter().map(|p| p.as_str().into()).collect();
+                    first[id as usize].push(gapped.len() as u32);
+                    gapped.push(GappedForm { intent, score, rest });
+                    e.insert(());
+                }
+            }
+
+            let mut compiled = Vec::with_capacity(table.regexes.len());
+            for source in &table.regexes {
+                let regex = Regex::new(source)
+                    .map_err(|e| format!("intent `{}`: regex \"{}\" does not compile: {e}", table.name, source))?;
+                compiled.push(regex);
+            }
+            if !compiled.is_empty() {
+                regex_intents.push(intent);
+            }
+            regexes.push(compiled);
+            dtmf.push(table.dtmf.clone());
+        }
+
+        let automaton = if texts.is_empty() {
+            None
+        } else {
+            let built = AhoCorasick::builder().match_kind(MatchKind::Standard).build(&texts);
+            Some(built.map_err(|e| format!("the phrase automaton cannot be built: {e}"))?)
+        };
+
+        let mut parts = Vec::with_capacity(texts.len());
+        let (mut whole_of, mut first_of) = (Vec::new(), Vec::new());
+        for ((text, whole), first) in texts.iter().zip(whole).zip(first) {
+            let whole_start = whole_of.len() as u32;
+            whole_of.extend(whole);
+            let first_start = first_of.len() as u32;
+            first_of.extend(first);
+            parts.push(PartInfo {
+                chars: text.chars().count() as u32,
+                whole: (whole_start, whole_of.len() as u32),
+                first: (first_start, first_of.len() as u32),
+            });
+        }
+
+        Ok(Recogniser { automaton, parts, whole_of, first_of, gapped, regexes, regex_intents, dtmf })
+    }
+
+    /// How many intents the tables hold.
+    pub fn intent_count(&self) -> usize {
+        self.regexes.len()
+    }
+
+    /// The score of every intent for one utterance (§6): the length in characters of its
+    /// longest counting match, 0 for none (see the module documentation for what counts).
+    /// Writes into `scores`, resized to the number of intents, so callers can reuse it.
+    pub fn score_all(&self, utterance: &str, scores: &mut Vec<u32>) {
+        scores.clear();
+        scores.resize(self.intent_count(), 0);
+        SCRATCH.with(|cell| {
+            let mut guard = cell.borrow_mut();
+            let Scratch { text, digits, .. } = &mut *guard;
+            normalise_into(utterance, text);
+            self.score_text(text, digits, scores, |_| true);
+        });
+    }
+
+    /// The winner of one turn among `candidates` (intent ids in priority order: the ask's own
+    /// branches first, then the `objection` handlers, each in declaration order; §4, §9.1):
+    /// the highest score above zero wins and a tie goes to the earlier candidate. Returns
+    /// (position in `candidates`, score), or None when no candidate matched (`unknown`).
+    /// Ids that name no intent never match.
+    pub fn best(&self, utterance: &str, candidates: &[u32]) -> Option<(usize, u32)> {
+        let n = self.intent_count();
+        SCRATCH.with(|cell| {
+            let mut guard = cell.borrow_mut();
+            let Scratch { text, digits, scores, stamps, generation } = &mut *guard;
+            if scores.len() < n {
+                scores.resize(n, 0);
+                stamps.resize(n, 0);
+            }
+            *generation = generation.wrapping_add(1);
+            if *generation == 0 {
+                stamps.fill(0);
+                *generation = 1;
+            }
+            let generation = *generation;
+            let mut any = false;
+            for &c in candidates {
+                if (c as usize) < n {
+                    stamps[c as usize] = generation;
+                    scores[c as usize] = 0;
+                    any = true;
+                }
+            }
+            if !any {
+                return None;
+            }
+            normalise_into(utterance, text);
+            let stamps = &*stamps;
+            self.score_text(text, digits, scores, |i| stamps[i as usize] == generation);
+
+            let mut best: Option<(usize, u32)> = None;
+            for (position, &c) in candidates.iter().enumerate() {
+                let score = if (c as usize) < n { scores[c as usize] } else { 0 };
+                if score > 0 && best.is_none_or(|(_, b)| score > b) {
+                    best = Some((position, score));
+                }
+            }
+            best
+        })
+    }
+
+    /// Whether a dtmf key sequence selects the intent: an exact match with one of its dtmf
+    /// strings. An id that names no intent selects nothing.
+    pub fn dtmf_selects(&self, intent: u32, keys: &str) -> bool {
+        self.dtmf.get(intent as usize).is_some_and(|list| list.iter().any(|d| d == keys))
+    }
+
+    /// Scores the normalised `text` into `scores` for the intents `wanted` accepts; other
+    /// entries are left alone. `digits` is scratch for [`numerals_to_digits`].
+    fn score_text(&self, text: &str, digits: &mut String, scores: &mut [u32], wanted: impl Fn(u32) -> bool) {
+        if let Some(automaton) = &self.automaton {
+            for m in automaton.find_overlapping_iter(text) {
+                let part = &self.parts[m.pattern().as_usize()];
+                let mut negated: Option<bool> = None;
+                let mut is_negated = || *negated.get_or_insert_with(|| ends_with_negator(&text[..m.start()]));
+                for &intent in &self.whole_of[part.whole.0 as usize..part.whole.1 as usize] {
+                    let score = &mut scores[intent as usize];
+                    if *score < part.chars && wanted(intent) && !is_negated() {
+                        *score = part.chars;
+                    }
+                }
+                for &form in &self.first_of[part.first.0 as usize..part.first.1 as usize] {
+                    let form = &self.gapped[form as usize];
+                    let score = &mut scores[form.intent as usize];
+                    if *score < form.score
+                        && wanted(form.intent)
+                        && !is_negated()
+                        && rest_matches(text, m.end(), &form.rest)
+                    {
+                        *score = form.score;
+                    }
+                }
+            }
+        }
+
+        let mut digits_ready: Option<bool> = None;
+        for &intent in &self.regex_intents {
+            if !wanted(intent) {
+                continue;
+            }
+            let has_digits = *digits_ready.get_or_insert_with(|| {
+                numerals_into(text, digits);
+                *digits != *text
+            });
+            let mut best = scores[intent as usize];
+            for regex in &self.regexes[intent as usize] {
+                best = best.max(regex_score(regex, text));
+                if has_digits {
+                    best = best.max(regex_score(regex, digits));
+                }
+            }
+            scores[intent as usize] = best;
+        }
+    }
+}
+
+/// Whether `rest` (the parts after a gapped form's first) occur in order from byte `from` of
+/// `text`, each after a gap of at most [`GAP_MAX_CHARS`] characters holding no negator.
+fn rest_matches(text: &str, from: usize, rest: &[Box<str>]) -> bool {
+    let Some((part, tail)) = rest.split_first() else { return true };
+    let after = &text[from..];
+    let mut chars = after.char_indices().map(|(at, c)| at + c.len_utf8());
+    let mut gap = 0; // byte length of the gap tried
+    for gap_chars in 0..=GAP_MAX_CHARS {
+        if gap_chars > 0 {
+            match chars.next() {
+                Some(end) => gap = end,
+                None => return false,
+            }
+            // Every negator inside the gap is a suffix of some prefix of it.
+            if ends_with_negator(&after[..gap]) {
+                return false;
+            }
+        }
+        if after[gap..].starts_with(&**part) && rest_matches(text, from + gap + part.len(), tail) {
+            return true;
+        }
+    }
+    false
+}
+
+/// The longest counting, non-empty match of `regex` in `text`, in characters.
+fn regex_score(regex: &Regex, text: &str) -> u32 {
+    let mut best = 0;
+    for m in regex.find_iter(text) {
+        if m.is_empty() || ends_with_negator(&text[..m.start()]) {
+            continue;
+        }
+        best = best.max(m.as_str().chars().count() as u32);
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use callscript_compiler::check::check_source;
+    use callscript_compiler::pattern::{Form, parse};
+    use callscript_compiler::syntax::ast::{ClauseKind, Item};
+    use proptest::prelude::*;
+
+    /// An intent table from phrases (patterns allowed), dtmf keys and regexes, normalised
+    /// the way the compiler is expected to.
+    fn table(name: &str, phrases: &[&str], dtmf: &[&str], regexes: &[&str]) -> IntentTable {
+        let mut forms: Vec<Form> = Vec::new();
+        for phrase in phrases {
+            for form in parse(phrase).unwrap_or_else(|e| panic!("{phrase:?}: {e}")) {
+                let form = Form { parts: form.parts.iter().map(|p| normalise(p)).collect() };
+                if !forms.contains(&form) {
+                    forms.push(form);
+                }
+            }
+        }
+        IntentTable {
+            name: name.to_owned(),
+            forms,
+            dtmf: dtmf.iter().map(|s| s.to_string()).collect(),
+            regexes: regexes.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    /// The intents of `stdlib/zh/common.call`, read from the file itself, in declaration order.
+    fn common_intents() -> Vec<IntentTable> {
+        let text = callscript_compiler::stdlib::module("std.zh.common").expect("the stdlib module exists");
+        let checked = check_source("common.call", text);
+        let mut tables = Vec::new();
+        for item in &checked.files[0].ast.items {
+            let Item::Intent(intent) = item else { continue };
+            let mut phrases = Vec::new();
+            let (mut dtmf, mut regexes) = (Vec::new(), Vec::new());
+            for clause in &intent.clauses {
+                let values = clause.values.iter().map(|v| v.value.as_str());
+                match clause.kind {
+                    ClauseKind::Phrases => phrases.extend(values),
+                    ClauseKind::Dtmf => dtmf.extend(values),
+                    ClauseKind::Regex => regexes.extend(values),
+                }
+            }
+            tables.push(table(&intent.name.name, &phrases, &dtmf, &regexes));
+        }
+        tables
+    }
+
+    /// The common intents, then the example script's own: a gapped promise and a card tail.
+    fn intents() -> Vec<IntentTable> {
+        let mut tables = common_intents();
+        let names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["yes", "no", "busy", "angry", "complaint", "optout", "repeat", "who"]);
+        tables.push(table("promise", &["(今天|明天|下午|马上)[就]…还", "会还的"], &["1"], &[]));
+        tables.push(table("card_tail", &[], &[], &["[0-9]{4}"]));
+        tables.push(table("rate", &["利率太高", "利息太高", "罚息太高"], &[], &[]));
+        tables
+    }
+
+    fn recogniser() -> (Recogniser, Vec<IntentTable>) {
+        let tables = intents();
+        (Recogniser::new(&tables).expect("the tables build"), tables)
+    }
+
+    fn id(tables: &[IntentTable], name: &str) -> u32 {
+        tables.iter().position(|t| t.name == name).unwrap_or_else(|| panic!("no intent {name}")) as u32
+    }
+
+    /// The winner's name among `candidates` (names), or None.
+    fn winner(r: &Recogniser, tables: &[IntentTable], utterance: &str, candidates: &[&str]) -> Option<String> {
+        let ids: Vec<u32> = candidates.iter().map(|c| id(tables, c)).collect();
+        r.best(utterance, &ids).map(|(position, _)| candidates[position].to_owned())
+    }
+
+    fn score(r: &Recogniser, tables: &[IntentTable], utterance: &str, intent: &str) -> u32 {
+        let mut scores = Vec::new();
+        r.score_all(utterance, &mut scores);
+        scores[id(tables, intent) as usize]
+    }
+
+    /// An ask handling promise, card_tail, yes and no, with every other intent as `objection`
+    /// handlers.
+    const CANDIDATES: &[&str] =
+        &["promise", "card_tail", "yes", "no", "optout", "busy", "angry", "complaint", "repeat", "who", "rate"];
+
+    #[test]
+    fn table_of_utterances() {
+        let (r, tables) = recogniser();
+        let cases: &[(&str, Option<&str>)] = &[
+            // Assent and identity.
+            ("是", Some("yes")),
+            ("是的", Some("yes")),
+            ("是我", Some("yes")),
+            ("对，是我本人", Some("yes")),
+            ("嗯……是的是的", Some("yes")),
+            ("嗯嗯", Some("yes")),
+            ("好的好的，没问题", Some("yes")),
+            ("没问题", Some("yes")),
+            ("没有问题", Some("yes")),
+            ("ＯＫ", Some("yes")),
+            ("ok啊", Some("yes")),
+            ("是　的", Some("yes")),
+            ("可以可以", Some("yes")),
+            ("我同意", Some("yes")),
+            ("现在方便的", Some("yes")),
+            ("我就是", Some("yes")),
+            ("明白了，谢谢", Some("yes")),
+            // Denial and refusal.
+            ("不是", Some("no")),
+            ("不是我", Some("no")),
+            ("我不是他", Some("no")),
+            ("我不同意", Some("no")),
+            ("不可以", Some("no")),
+            ("不需要，谢谢", Some("no")),
+            ("我不太需要", Some("no")),
+            ("不怎么需要", Some("no")),
+            ("没什么兴趣", Some("no")),
+            ("我是他老婆", Some("no")),
+            ("你打错了吧", Some("no")),
+            ("不用了不用了", Some("no")),
+            ("算了吧", Some("no")),
+            ("不要", Some("no")),
+            // Opt-out beats the shorter `不要` / `不用` of no.
+            ("不要再给我打电话了", Some("optout")),
+            ("别再打了！", Some("optout")),
+            ("以后不要打了", Some("optout")),
+            ("把我拉黑吧", Some("optout")),
+            ("退订", Some("optout")),
+            // Busy.
+            ("我在开会", Some("busy")),
+            ("不太方便，在开车", Some("busy")),
+            ("现在不方便", Some("busy")),
+            ("晚点再打吧", Some("busy")),
+            ("我在上班呢", Some("busy")),
+            ("明天再联系", Some("busy")),
+            // Anger and complaints.
+            ("你们烦不烦啊", Some("angry")),
+            ("神经病", Some("angry")),
+            ("我要投诉你们", Some("complaint")),
+            ("我打12378投诉", Some("complaint")),
+            ("我要找银保监会", Some("complaint")),
+            // Repeat and who.
+            ("什么？", Some("repeat")),
+            ("你说什么", Some("repeat")),
+            ("信号不好听不清", Some("repeat")),
+            ("对不起", Some("repeat")),
+            ("你是谁", Some("who")),
+            ("哪个银行的", Some("who")),
+            ("是不是诈骗啊", Some("who")),
+            ("你是机器人吗", Some("who")),
+            // The script's own intents: gapped promises, card tails, a rate objection.
+            ("明天下午就能还", Some("promise")),
+            ("我今天下午就还", Some("promise")),
+            ("马上就还", Some("promise")),
+            ("会还的会还的", Some("promise")),
+            ("今天能还上", Some("promise")),
+            ("幺三八八", Some("card_tail")),
+            ("尾号是1388", Some("card_tail")),
+            ("尾号是一三八八", Some("card_tail")),
+            ("尾号１３８８", Some("card_tail")),
+            ("你们利率太高了", Some("rate")),
+            // Nothing.
+            ("今天不还", None),
+            ("我今天没钱还", None),
+            ("啊这个", None),
+            ("", None),
+            ("，。！？", None),
+            ("不好意思", None),
+        ];
+        assert!(cases.len() >= 60, "{} cases", cases.len());
+        let mut failures = Vec::new();
+        for &(utterance, expected) in cases {
+            let got = winner(&r, &tables, utterance, CANDIDATES);
+            if got.as_deref() != expected {
+                let mut scores = Vec::new();
+                r.score_all(utterance, &mut scores);
+                let nonzero: Vec<_> =
+                    tables.iter().zip(&scores).filter(|(_, s)| **s > 0).map(|(t, s)| (&t.name, *s)).collect();
+                failures.push(format!("{utterance:?}: expected {expected:?}, got {got:?}; scores {nonzero:?}"));
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn normalise_examples() {
+        assert_eq!(normalise("ＯＫ"), "ok");
+        assert_eq!(normalise("是　的"), "是的");
+        assert_eq!(normalise("嗯……是的，是的！"), "嗯是的是的");
+        assert_eq!(normalise(" Hello, World! "), "helloworld");
+        assert_eq!(normalise("“你好”（测试）《书》【注】、；：‘’—～"), "你好测试书注");
+        assert_eq!(normalise("１２３４５"), "12345");
+        assert_eq!(normalise("1,200.50元"), "1200.50元");
+        assert_eq!(normalise("１２００．５０"), "1200.50");
+        assert_eq!(normalise("好的. 5"), "好的5");
+        assert_eq!(normalise("3. 5"), "3.5", "a point between digits survives dropped spaces");
+        assert_eq!(normalise("第3.章"), "第3章");
+        assert_eq!(normalise("a\u{200B}b\u{FEFF}c\td\ne"), "abcde");
+        assert_eq!(normalise("〇一二三"), "〇一二三", "numerals are not punctuation");
+        assert_eq!(normalise("¥100"), "¥100");
+    }
+
+    #[test]
+    fn normalise_is_idempotent_on_examples() {
+        for text in ["1..2", "1. .2", "a.1", "1.a", "1.2.3", "ＯＫ。。", "…1…2…"] {
+            let once = normalise(text);
+            assert_eq!(normalise(&once), once, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn numerals_digit_by_digit() {
+        assert_eq!(numerals_to_digits("幺三八"), "138");
+        assert_eq!(numerals_to_digits("幺三八八"), "1388");
+        assert_eq!(numerals_to_digits("二零二六年"), "2026年");
+        assert_eq!(numerals_to_digits("〇两九"), "029");
+        assert_eq!(numerals_to_digits("尾号是一三八八"), "尾号是1388");
+        assert_eq!(numerals_to_digits("壹贰叁"), "123");
+        assert_eq!(numerals_to_digits("1388"), "1388");
+        assert_eq!(numerals_to_digits("没有数字"), "没有数字");
+        assert_eq!(numerals_to_digits(""), "");
+    }
+
+    #[test]
+    fn numerals_positional() {
+        for (text, expected) in [
+            ("十", "10"),
+            ("十五", "15"),
+            ("二十", "20"),
+            ("二十五", "25"),
+            ("一百", "100"),
+            ("一百零五", "105"),
+            ("一百一十五", "115"),
+            ("一百十五", "115"),
+            ("三百五", "350"),
+            ("一千二", "1200"),
+            ("一千零二", "1002"),
+            ("一千二百三十四", "1234"),
+            ("两千", "2000"),
+            ("一万", "10000"),
+            ("一万二", "12000"),
+            ("十万", "100000"),
+            ("两万五千", "25000"),
+            ("一万零五百", "10500"),
+            ("一百二十万", "1200000"),
+            ("三亿", "300000000"),
+            ("一亿五", "150000000"),
+            ("一万亿", "1000000000000"),
+            ("拾伍", "15"),
+            ("逾期十五天", "逾期15天"),
+            ("一九九八年十二月三十一号", "1998年12月31号"),
+            ("还一千二百块", "还1200块"),
+        ] {
+            assert_eq!(numerals_to_digits(text), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn numerals_malformed_runs_fall_back() {
+        assert_eq!(numerals_to_digits("十二三"), "十23");
+        assert_eq!(numerals_to_digits("一三八万"), "138万");
+        assert_eq!(numerals_to_digits("万一"), "万1");
+        assert_eq!(numerals_to_digits("百五十"), "百5十");
+        assert_eq!(numerals_to_digits("一百五零"), "1百50");
+        assert_eq!(numerals_to_digits("十十"), "十十");
+        assert_eq!(numerals_to_digits("一万一万"), "1万1万");
+        assert_eq!(numerals_to_digits("一点五"), "1点5");
+    }
+
+    #[test]
+    fn negated_matches_do_not_count() {
+        let (r, t) = recogniser();
+        // `是` and `是我` are preceded by 不; `不是我` itself counts.
+        assert_eq!(score(&r, &t, "不是我", "yes"), 0);
+        assert_eq!(score(&r, &t, "不是我", "no"), 3);
+        // `同意` is negated, `不同意` counts.
+        assert_eq!(score(&r, &t, "我不同意", "yes"), 0);
+        assert_eq!(score(&r, &t, "我不同意", "no"), 3);
+        // A phrase that starts with a negator matches normally.
+        assert_eq!(score(&r, &t, "没问题", "yes"), 3);
+        // Every negator of the list negates.
+        for negator in NEGATORS {
+            assert_eq!(score(&r, &t, &format!("{negator}同意"), "yes"), 0, "{negator}");
+        }
+        // A negated occurrence does not hide a counting one elsewhere.
+        assert_eq!(score(&r, &t, "不同意，哦，我同意", "yes"), 2);
+        // Punctuation is dropped before the check, so "不，同意" reads as 不同意.
+        assert_eq!(score(&r, &t, "不，同意", "yes"), 0);
+        // A negator further back does not negate: only the text right before the match.
+        assert_eq!(score(&r, &t, "不，我同意", "yes"), 2);
+    }
+
+    #[test]
+    fn overlapping_matches_find_the_longest_counting_one() {
+        let tables = vec![table("a", &["不要", "要再打"], &[], &[]), table("b", &["再打"], &[], &[])];
+        let r = Recogniser::new(&tables).unwrap();
+        let mut scores = Vec::new();
+        // `要再打` is negated (preceded by 不), `不要` counts; `再打` is not negated.
+        r.score_all("不要再打", &mut scores);
+        assert_eq!(scores, [2, 2]);
+        r.score_all("你要再打", &mut scores);
+        assert_eq!(scores, [3, 2]);
+    }
+
+    #[test]
+    fn gapped_forms() {
+        let (r, t) = recogniser();
+        // 下午就 + 还, no gap: four characters (the longest form that matches).
+        assert_eq!(score(&r, &t, "明天下午就能还", "promise"), 4);
+        // 明天 + (下午就能) + 还: a gap of exactly four characters.
+        let only = vec![table("p", &["明天…还"], &[], &[])];
+        let p = Recogniser::new(&only).unwrap();
+        let mut s = Vec::new();
+        for (utterance, expected) in [
+            ("明天下午就能还", 3),
+            ("明天还", 3),
+            ("明天下午就能去还", 0),
+            ("今天不还", 0),
+            ("明天不还", 0),
+            ("明天没钱还", 0),
+            ("明天还不还", 3),
+            ("不明天还", 0),
+            ("还明天", 0),
+            ("明天……还", 3),
+            ("明天不行，后天还", 0),
+        ] {
+            p.score_all(utterance, &mut s);
+            assert_eq!(s[0], expected, "{utterance}");
+        }
+        // A gap holds no negator even when it straddles: `没有` after the first part.
+        let three = vec![table("x", &["我…还…钱"], &[], &[])];
+        let x = Recogniser::new(&three).unwrap();
+        x.score_all("我明天还你钱", &mut s);
+        assert_eq!(s[0], 3);
+        x.score_all("我还不了钱", &mut s);
+        assert_eq!(s[0], 0);
+        x.score_all("我还还钱", &mut s);
+        assert_eq!(s[0], 3, "backtracks over the choice of the middle part");
+        // `没…兴趣`: 没 starts the form, so 有 in the gap is fine.
+        assert_eq!(score(&r, &t, "没有兴趣", "no"), 3);
+        assert_eq!(score(&r, &t, "没有兴趣", "yes"), 0);
+    }
+
+    #[test]
+    fn longest_phrase_wins_across_intents() {
+        let (r, t) = recogniser();
+        assert_eq!(score(&r, &t, "不要再给我打电话了", "no"), 2);
+        assert_eq!(score(&r, &t, "不要再给我打电话了", "optout"), 8);
+        assert_eq!(winner(&r, &t, "不要再给我打电话了", &["no", "optout"]).as_deref(), Some("optout"));
+        assert_eq!(winner(&r, &t, "不要再给我打电话了", &["no"]).as_deref(), Some("no"));
+        assert_eq!(winner(&r, &t, "不要再给我打电话了", &["yes"]), None);
+    }
+
+    #[test]
+    fn ties_go_to_the_earlier_candidate() {
+        let tables =
+            vec![table("a", &["可以"], &[], &[]), table("b", &["可以"], &[], &[]), table("c", &["以"], &[], &[])];
+        let r = Recogniser::new(&tables).unwrap();
+        assert_eq!(r.best("可以", &[0, 1, 2]), Some((0, 2)));
+        assert_eq!(r.best("可以", &[1, 0, 2]), Some((0, 2)));
+        assert_eq!(r.best("可以", &[2, 1, 0]), Some((1, 2)));
+        assert_eq!(r.best("可以", &[2]), Some((0, 1)));
+        // A repeated candidate keeps its first position.
+        assert_eq!(r.best("可以", &[2, 1, 1]), Some((1, 2)));
+        // Unknown ids never match and never panic.
+        assert_eq!(r.best("可以", &[7, u32::MAX, 1]), Some((2, 2)));
+        assert_eq!(r.best("可以", &[7]), None);
+        assert_eq!(r.best("可以", &[]), None);
+        // Between the common intents: 嗯 (yes) and 啥 (repeat) both score 1.
+        let (r, t) = recogniser();
+        assert_eq!(winner(&r, &t, "嗯啥", &["yes", "repeat"]).as_deref(), Some("yes"));
+        assert_eq!(winner(&r, &t, "嗯啥", &["repeat", "yes"]).as_deref(), Some("repeat"));
+    }
+
+    #[test]
+    fn regexes_read_numerals() {
+        let (r, t) = recogniser();
+        assert_eq!(score(&r, &t, "幺三八八", "card_tail"), 4);
+        assert_eq!(score(&r, &t, "尾号是1388", "card_tail"), 4);
+        assert_eq!(score(&r, &t, "一千三百八十八", "card_tail"), 4);
+        assert_eq!(score(&r, &t, "尾号是138", "card_tail"), 0);
+        assert_eq!(score(&r, &t, "不是1388", "card_tail"), 0, "negated like a phrase");
+        assert_eq!(score(&r, &t, "不是1388是1399", "card_tail"), 4);
+        assert_eq!(score(&r, &t, "12345678", "card_tail"), 4);
+        // A regex that matches the empty string scores nothing.
+        let tables = vec![table("e", &[], &[], &["x*"])];
+        let e = Recogniser::new(&tables).unwrap();
+        assert_eq!(e.best("abc", &[0]), None);
+        assert_eq!(e.best("axxb", &[0]), Some((0, 2)));
+    }
+
+    #[test]
+    fn bad_regex_names_intent_and_regex() {
+        let tables = vec![table("fine", &["好"], &[], &[]), table("card", &[], &[], &["[0-9{4}"])];
+        let error = Recogniser::new(&tables).unwrap_err();
+        assert!(error.contains("`card`"), "{error}");
+        assert!(error.contains("[0-9{4}"), "{error}");
+    }
+
+    #[test]
+    fn dtmf_is_exact() {
+        let (r, t) = recogniser();
+        assert!(r.dtmf_selects(id(&t, "yes"), "1"));
+        assert!(r.dtmf_selects(id(&t, "no"), "2"));
+        assert!(r.dtmf_selects(id(&t, "optout"), "9"));
+        assert!(r.dtmf_selects(id(&t, "promise"), "1"));
+        assert!(!r.dtmf_selects(id(&t, "yes"), "2"));
+        assert!(!r.dtmf_selects(id(&t, "yes"), "11"));
+        assert!(!r.dtmf_selects(id(&t, "yes"), ""));
+        assert!(!r.dtmf_selects(id(&t, "busy"), "1"));
+        assert!(!r.dtmf_selects(999, "1"));
+        let multi = vec![table("m", &["x"], &["#", "*0"], &[])];
+        let m = Recogniser::new(&multi).unwrap();
+        assert!(m.dtmf_selects(0, "*0"));
+        assert!(!m.dtmf_selects(0, "*"));
+    }
+
+    #[test]
+    fn phrases_are_normalised_when_built() {
+        // A table written by hand with unnormalised phrases still matches.
+        let tables = vec![IntentTable {
+            name: "ok".into(),
+            forms: vec![Form { parts: vec!["ＯＫ！".into()] }, Form { parts: vec!["！！".into()] }],
+            dtmf: vec![],
+            regexes: vec![],
+        }];
+        let r = Recogniser::new(&tables).unwrap();
+        assert_eq!(r.best("Ok", &[0]), Some((0, 2)));
+        assert_eq!(r.best("随便说点什么", &[0]), None, "a form normalised to nothing is dropped");
+    }
+
+    #[test]
+    fn empty_tables() {
+        let r = Recogniser::new(&[]).unwrap();
+        assert_eq!(r.best("是的", &[0]), None);
+        let mut scores = vec![5];
+        r.score_all("是的", &mut scores);
+        assert!(scores.is_empty());
+        let r = Recogniser::new(&[table("d", &[], &["1"], &[])]).unwrap();
+        assert_eq!(r.best("是的", &[0]), None);
+    }
+
+    #[test]
+    fn best_agrees_with_score_all() {
+        let (r, t) = recogniser();
+        let all: Vec<u32> = (0..t.len() as u32).collect();
+        let mut scores = Vec::new();
+        for utterance in
+            ["不要再给我打电话了", "明天下午就能还", "嗯是的", "随便", "尾号一三八八", "你们利率太高了不要再打了"]
+        {
+            r.score_all(utterance, &mut scores);
+            let expected = scores.iter().enumerate().fold(None, |best: Option<(usize, u32)>, (i, &s)| {
+                if s > 0 && best.is_none_or(|(_, b)| s > b) { Some((i, s)) } else { best }
+            });
+            assert_eq!(r.best(utterance, &all), expected, "{utterance}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn best_never_panics(text in any::<String>(), candidates in proptest::collection::vec(0u32..16, 0..12)) {
+            let (r, _) = recogniser();
+            if let Some((position, score)) = r.best(&text, &candidates) {
+                prop_assert!(position < candidates.len());
+                prop_assert!(score > 0);
+            }
+            let mut scores = Vec::new();
+            r.score_all(&text, &mut scores);
+        }
+
+        #[test]
+        fn best_never_panics_on_chinese_like_text(text in "[是不没有要再打明天还今下午就一二三幺八十百万，。 ａＯＫ0-9]{0,30}") {
+            let (r, t) = recogniser();
+            let all: Vec<u32> = (0..t.len() as u32).collect();
+            let _ = r.best(&text, &all);
+            let _ = numerals_to_digits(&text);
+        }
+
+        #[test]
+        fn normalise_is_idempotent(text in any::<String>()) {
+            let once = normalise(&text);
+            prop_assert_eq!(normalise(&once), once);
+        }
+    }
+}

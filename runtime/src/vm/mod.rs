@@ -1,0 +1,625 @@
+//! The sans-IO VM: one [`Session`] per call. The outside world (simulator, tests, SIP) feeds
+//! [`Event`]s in and carries out the [`Action`]s that come back. The loop runs instructions
+//! until one needs the outside world; a step budget bounds the work per event.
+
+pub mod eval;
+
+use std::sync::Arc;
+
+use callscript_compiler::bytecode::*;
+use callscript_compiler::span::FileSpan;
+use callscript_compiler::value::Value;
+
+use crate::recognise::Recogniser;
+use eval::{Builtins, EvalError, eval, render};
+
+/// Most instructions one event may run before the call is ended as failed. Loops without an
+/// ask are compile errors, so a real script stays far below this.
+pub const STEP_BUDGET: u32 = 10_000;
+
+/// A loaded program: bytecode plus the recogniser built from its intent tables. Shared by
+/// every session of a campaign.
+pub struct Executable {
+    pub program: Program,
+    pub recogniser: Recogniser,
+}
+
+impl Executable {
+    pub fn new(program: Program) -> Result<Arc<Executable>, String> {
+        let recogniser = Recogniser::new(&program.intents)?;
+        Ok(Arc::new(Executable { program, recogniser }))
+    }
+}
+
+/// Per-call facts the script can read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallContext {
+    /// 1-based attempt number.
+    pub attempt: i64,
+    /// Local hour of day at the customer.
+    pub hour: i64,
+}
+
+impl Default for CallContext {
+    fn default() -> Self {
+        CallContext { attempt: 1, hour: 10 }
+    }
+}
+
+/// What the outside world observed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The last action was carried out (a prompt finished playing, a record was stored).
+    Done,
+    /// The customer said something; `emotion` from an external recogniser (None: neutral).
+    Utterance { text: String, emotion: Option<Emotion> },
+    /// Keys pressed.
+    Dtmf(String),
+    /// No speech before the listen timeout.
+    Silence,
+    /// The customer hung up.
+    CustomerHangup,
+    /// The call reached the script's `max_duration`.
+    MaxDuration,
+}
+
+/// Something the runtime records without affecting the flow.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Record {
+    Verify,
+    Tag(String),
+    Callback { after_ms: u64 },
+    Optout,
+}
+
+/// Why a call ended without a script outcome.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    CustomerHangup,
+    /// A runtime error (division by zero, step budget): the attempt is `failed`.
+    Failed {
+        message: String,
+        at: Option<FileSpan>,
+    },
+}
+
+/// What the outside world must do next. Every action but `Listen` and the ending ones is
+/// answered with [`Event::Done`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// The call entered a step (transcripts, funnels, coverage).
+    EnterStep(StepId),
+    /// A branch (or, with `handler`, an objection handler) was taken.
+    Branch {
+        ask: Option<AskId>,
+        index: u16,
+        handler: bool,
+    },
+    /// Play a rendered prompt. `log_text` masks sensitive values for transcripts.
+    Play {
+        prompt: PromptId,
+        text: String,
+        log_text: Option<String>,
+        no_bargein: bool,
+        span: FileSpan,
+    },
+    /// Listen for the customer's answer to an ask.
+    Listen {
+        ask: AskId,
+        timeout_ms: u64,
+    },
+    Record(Record),
+    /// Hand the call to a queue; the call ends with the outcome.
+    Transfer {
+        queue: String,
+        outcome: OutcomeId,
+    },
+    /// End the call with an outcome.
+    Hangup {
+        outcome: OutcomeId,
+    },
+    /// The call is over without an outcome of its own.
+    End(EndReason),
+}
+
+impl Action {
+    /// Whether the call is over after this action.
+    pub fn is_final(&self) -> bool {
+        matches!(self, Action::Transfer { .. } | Action::Hangup { .. } | Action::End(_))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Run instructions from `pc`.
+    Run,
+    /// Waiting for `Done` after a prompt or record; then run from `pc`.
+    Wait,
+    /// Waiting for `Done` after an ask's question; then listen.
+    WaitThenListen,
+    /// Listening for the current ask.
+    Listen,
+    /// Over; further events repeat `End`.
+    Over,
+}
+
+/// Where the current ask's turn came from, for `resume` and handler `retry`.
+#[derive(Clone, Copy, Debug)]
+struct AskState {
+    ask: AskId,
+    retries_used: u32,
+}
+
+/// One call's state. Small while parked: the program is shared through the `Arc`.
+pub struct Session {
+    exec: Arc<Executable>,
+    script: u16,
+    pc: u32,
+    state: State,
+    ask: Option<AskState>,
+    /// Times each objection handler fired this call.
+    handler_fired: Box<[u32]>,
+    slots: Box<[Value]>,
+    context: CallContext,
+    verified: bool,
+    /// The step last entered (objection handlers run inside the interrupted ask's step).
+    step: Option<StepId>,
+}
+
+/// Why a session could not start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StartError {
+    NoScript(String),
+    MissingInput(String),
+    WrongType { input: String, expected: &'static str, found: &'static str },
+    UnknownInput(String),
+    Init(String),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::NoScript(s) => write!(f, "there is no script `{s}`"),
+            StartError::MissingInput(i) => write!(f, "the required input `{i}` is missing"),
+            StartError::WrongType { input, expected, found } => {
+                write!(f, "input `{input}` must be {expected}, not {found}")
+            }
+            StartError::UnknownInput(i) => write!(f, "the script has no input `{i}`"),
+            StartError::Init(m) => write!(f, "a starting value could not be computed: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+fn type_matches(ty: callscript_compiler::syntax::ast::Type, v: &Value) -> bool {
+    use callscript_compiler::syntax::ast::Type;
+    matches!(
+        (ty, v),
+        (Type::Text, Value::Text(_))
+            | (Type::Int, Value::Int(_))
+            | (Type::Money, Value::Money(_) | Value::Int(_))
+            | (Type::Bool, Value::Bool(_))
+            | (Type::Date, Value::Date(_))
+    )
+}
+
+impl Session {
+    /// Starts a call of `script` with the customer's inputs. Extra inputs are an error.
+    pub fn start(
+        exec: Arc<Executable>,
+        script: &str,
+        inputs: impl IntoIterator<Item = (String, Value)>,
+        context: CallContext,
+    ) -> Result<Session, StartError> {
+        let index = exec
+            .program
+            .scripts
+            .iter()
+            .position(|s| s.name == script)
+            .ok_or_else(|| StartError::NoScript(script.to_string()))?;
+        let code = &exec.program.scripts[index];
+        let mut given: Vec<Option<Value>> = vec![None; code.slots.len()];
+        for (name, value) in inputs {
+            let slot = code
+                .slots
+                .iter()
+                .position(|s| s.input && s.name == name)
+                .ok_or_else(|| StartError::UnknownInput(name.clone()))?;
+            let decl = &code.slots[slot];
+            if !type_matches(decl.ty, &value) {
+                return Err(StartError::WrongType { input: name, expected: decl.ty.name(), found: value_type(&value) });
+            }
+            // int widens to money (§9.5).
+            given[slot] = Some(match (decl.ty, value) {
+                (callscript_compiler::syntax::ast::Type::Money, Value::Int(n)) => Value::Money(
+                    callscript_compiler::value::Money::from_int(n)
+                        .ok_or(StartError::Init("amount too large".into()))?,
+                ),
+                (_, v) => v,
+            });
+        }
+        let builtins = Builtins { attempt: context.attempt, hour: context.hour };
+        let mut slots: Vec<Value> = Vec::with_capacity(code.slots.len());
+        for (decl, value) in code.slots.iter().zip(given) {
+            let v = match (value, decl.init) {
+                (Some(v), _) => v,
+                (None, Some(init)) => {
+                    eval(&code.exprs[init as usize], &slots, builtins).map_err(|e| StartError::Init(e.0))?
+                }
+                (None, None) => return Err(StartError::MissingInput(decl.name.clone())),
+            };
+            let v = match (decl.ty, v) {
+                (callscript_compiler::syntax::ast::Type::Money, Value::Int(n)) => Value::Money(
+                    callscript_compiler::value::Money::from_int(n)
+                        .ok_or(StartError::Init("amount too large".into()))?,
+                ),
+                (_, v) => v,
+            };
+            slots.push(v);
+        }
+        let handlers = code.handlers.len();
+        Ok(Session {
+            exec,
+            script: index as u16,
+            pc: 0,
+            state: State::Run,
+            ask: None,
+            handler_fired: vec![0; handlers].into_boxed_slice(),
+            slots: slots.into_boxed_slice(),
+            context,
+            verified: false,
+            step: None,
+        })
+    }
+
+    pub fn script(&self) -> &ScriptCode {
+        &self.exec.program.scripts[self.script as usize]
+    }
+
+    pub fn executable(&self) -> &Arc<Executable> {
+        &self.exec
+    }
+
+    pub fn is_over(&self) -> bool {
+        self.state == State::Over
+    }
+
+    pub fn verified(&self) -> bool {
+        self.verified
+    }
+
+    /// Bytes this session owns: its own size plus the heap of its values and counters
+    /// (the program is shared and not counted).
+    pub fn owned_bytes(&self) -> usize {
+        let text: usize = self.slots.iter().map(|v| if let Value::Text(t) = v { t.capacity() } else { 0 }).sum();
+        std::mem::size_of::<Session>()
+            + std::mem::size_of_val::<[Value]>(&self.slots)
+            + text
+            + std::mem::size_of_val::<[u32]>(&self.handler_fired)
+    }
+
+    /// The step the session is in (for reports of where a customer hung up).
+    pub fn current_step(&self) -> Option<StepId> {
+        self.step
+    }
+
+    /// Feeds one event and returns what to do next. Never panics, whatever the sequence.
+    pub fn step(&mut self, event: Event) -> Action {
+        match event {
+            Event::CustomerHangup if self.state != State::Over => {
+                self.state = State::Over;
+                return Action::End(EndReason::CustomerHangup);
+            }
+            Event::MaxDuration if self.state != State::Over => {
+                self.state = State::Over;
+                let outcome = self.script().outcome("timeout").unwrap_or(0);
+                return Action::Hangup { outcome };
+            }
+            _ => {}
+        }
+        match self.state {
+            State::Over => Action::End(EndReason::Failed { message: "the call is over".into(), at: None }),
+            State::Run => self.run(),
+            State::Wait => {
+                // Speech or keys during a plain prompt stop it and are only logged (§9.2).
+                self.state = State::Run;
+                self.run()
+            }
+            State::WaitThenListen => match event {
+                Event::Done => self.listen(),
+                // Barge-in: the answer arrives while the question plays.
+                answer => self.answer(answer),
+            },
+            State::Listen if event == Event::Done => self.listen(),
+            State::Listen => self.answer(event),
+        }
+    }
+
+    fn listen(&mut self) -> Action {
+        let Some(ask) = self.ask else { return self.fail("listening without an ask".into()) };
+        self.state = State::Listen;
+        let timeout_ms = self.script().asks[ask.ask as usize].timeout_ms;
+        Action::Listen { ask: ask.ask, timeout_ms }
+    }
+
+    fn fail(&mut self, message: String) -> Action {
+        self.state = State::Over;
+        let at = self.script().spans.get(self.pc.saturating_sub(1) as usize).copied();
+        Action::End(EndReason::Failed { message, at })
+    }
+
+    fn builtins(&self) -> Builtins {
+        Builtins { attempt: self.context.attempt, hour: self.context.hour }
+    }
+
+    fn play(&mut self, prompt: PromptId, then_listen: bool) -> Action {
+        let exec = Arc::clone(&self.exec);
+        let script = &exec.program.scripts[self.script as usize];
+        let Some(code) = script.prompts.get(prompt as usize) else { return self.fail("no such prompt".into()) };
+        match render(script, code, &self.slots, self.builtins()) {
+            Ok(r) => {
+                self.state = if then_listen { State::WaitThenListen } else { State::Wait };
+                Action::Play {
+                    prompt,
+                    text: r.text,
+                    log_text: r.log_text,
+                    no_bargein: code.no_bargein,
+                    span: code.span,
+                }
+            }
+            Err(EvalError(m)) => self.fail(m),
+        }
+    }
+
+    /// Plays the ask's question (or a reprompt) and listens.
+    fn ask_again(&mut self, prompt: Option<PromptId>) -> Action {
+        let Some(ask) = self.ask else { return self.fail("no question to ask again".into()) };
+        let question = self.script().asks[ask.ask as usize].prompt;
+        self.play(prompt.unwrap_or(question), true)
+    }
+
+    fn guard_ok(&self, guard: Option<ExprId>) -> Result<bool, EvalError> {
+        let Some(g) = guard else { return Ok(true) };
+        match eval(&self.script().exprs[g as usize], &self.slots, self.builtins())? {
+            Value::Bool(b) => Ok(b),
+            _ => Err(EvalError("a guard is not a condition".into())),
+        }
+    }
+
+    fn handler_active(&self, index: usize) -> bool {
+        let h = &self.script().handlers[index];
+        h.limit.is_none_or(|limit| self.handler_fired[index] < limit)
+    }
+
+    /// Dispatches one customer turn by the matching order of §4 and §9.1.
+    fn answer(&mut self, event: Event) -> Action {
+        let Some(current) = self.ask else { return self.fail("an answer without a question".into()) };
+        match self.choose(current.ask, &event) {
+            Ok(Some(choice)) => self.take(current.ask, choice),
+            // Nothing handles the turn (a guard was false, a handler dropped out): ask again,
+            // counting a retry, so the call cannot wait forever.
+            Ok(None) => self.retry(None),
+            Err(EvalError(m)) => self.fail(m),
+        }
+    }
+
+    fn choose(&self, ask_id: AskId, event: &Event) -> Result<Option<Choice>, EvalError> {
+        let exec = &self.exec;
+        let script = &exec.program.scripts[self.script as usize];
+        let ask = &script.asks[ask_id as usize];
+        let handlers = &script.handlers;
+        let branch_ok = |b: &BranchCode| self.guard_ok(b.guard);
+        // Emotion phase: the ask's emotion patterns, then objection's.
+        if let Event::Utterance { emotion, .. } = event {
+            let e = emotion.unwrap_or(Emotion::Neutral);
+            let has = |b: &BranchCode| b.patterns.contains(&PatternCode::Emotion(e));
+            for (i, b) in ask.branches.iter().enumerate() {
+                if has(b) && branch_ok(b)? {
+                    return Ok(Some(Choice::Branch(i)));
+                }
+            }
+            for (i, h) in handlers.iter().enumerate() {
+                if self.handler_active(i) && has(h) && branch_ok(h)? {
+                    return Ok(Some(Choice::Handler(i)));
+                }
+            }
+        }
+        // Intent phase: the ask's intents and the handlers' compete; ties go to the ask.
+        match event {
+            Event::Utterance { text, .. } => {
+                let mut candidates: Vec<u32> = Vec::new();
+                let mut owners: Vec<Choice> = Vec::new();
+                let mut collect = |b: &BranchCode, owner: Choice| -> Result<(), EvalError> {
+                    if b.patterns.iter().any(|p| matches!(p, PatternCode::Intent(_))) && branch_ok(b)? {
+                        for p in &b.patterns {
+                            if let PatternCode::Intent(id) = p {
+                                candidates.push(*id);
+                                owners.push(owner);
+                            }
+                        }
+                    }
+                    Ok(())
+                };
+                for (i, b) in ask.branches.iter().enumerate() {
+                    collect(b, Choice::Branch(i))?;
+                }
+                for (i, h) in handlers.iter().enumerate() {
+                    if self.handler_active(i) {
+                        collect(h, Choice::Handler(i))?;
+                    }
+                }
+                if let Some((pos, _)) = exec.recogniser.best(text, &candidates) {
+                    return Ok(Some(owners[pos]));
+                }
+            }
+            Event::Dtmf(keys) => {
+                let selects = |b: &BranchCode| {
+                    b.patterns.iter().any(|p| match p {
+                        PatternCode::Dtmf(d) => d == keys,
+                        PatternCode::Intent(id) => exec.recogniser.dtmf_selects(*id, keys),
+                        _ => false,
+                    })
+                };
+                for (i, b) in ask.branches.iter().enumerate() {
+                    if selects(b) && branch_ok(b)? {
+                        return Ok(Some(Choice::Branch(i)));
+                    }
+                }
+                for (i, h) in handlers.iter().enumerate() {
+                    if self.handler_active(i) && selects(h) && branch_ok(h)? {
+                        return Ok(Some(Choice::Handler(i)));
+                    }
+                }
+            }
+            _ => {}
+        }
+        // Silence/unknown phase: `silence`/`unknown` before `_`, the ask's then objection's.
+        let wanted = if matches!(event, Event::Silence) { PatternCode::Silence } else { PatternCode::Unknown };
+        if matches!(event, Event::Done) {
+            return Ok(None);
+        }
+        for pattern in [&wanted, &PatternCode::Any] {
+            for (i, b) in ask.branches.iter().enumerate() {
+                if b.patterns.contains(pattern) && branch_ok(b)? {
+                    return Ok(Some(Choice::Branch(i)));
+                }
+            }
+        }
+        for pattern in [&wanted, &PatternCode::Any] {
+            for (i, h) in handlers.iter().enumerate() {
+                if self.handler_active(i) && h.patterns.contains(pattern) && branch_ok(h)? {
+                    return Ok(Some(Choice::Handler(i)));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    fn take(&mut self, ask: AskId, choice: Choice) -> Action {
+        let (pc, action) = match choice {
+            Choice::Branch(i) => (
+                self.script().asks[ask as usize].branches[i].pc,
+                Action::Branch { ask: Some(ask), index: i as u16, handler: false },
+            ),
+            Choice::Handler(i) => {
+                self.handler_fired[i] = self.handler_fired[i].saturating_add(1);
+                (self.script().handlers[i].pc, Action::Branch { ask: Some(ask), index: i as u16, handler: true })
+            }
+        };
+        self.pc = pc;
+        self.state = State::Run;
+        action
+    }
+
+    /// Counts a retry of the current ask; past its retries, takes the exhausted branch.
+    fn retry(&mut self, reprompt: Option<PromptId>) -> Action {
+        let Some(mut current) = self.ask else { return self.fail("retry without a question".into()) };
+        current.retries_used += 1;
+        self.ask = Some(current);
+        let ask = &self.script().asks[current.ask as usize];
+        if current.retries_used <= ask.retries {
+            return self.ask_again(reprompt);
+        }
+        let exhausted = |b: &BranchCode| b.patterns.contains(&PatternCode::Exhausted);
+        let branch = ask.branches.iter().position(|b| exhausted(b) && self.guard_ok(b.guard).unwrap_or(false));
+        if let Some(i) = branch {
+            return self.take(current.ask, Choice::Branch(i));
+        }
+        let handler = (0..self.script().handlers.len()).find(|&i| {
+            let h = &self.script().handlers[i];
+            self.handler_active(i) && exhausted(h) && self.guard_ok(h.guard).unwrap_or(false)
+        });
+        match handler {
+            Some(i) => self.take(current.ask, Choice::Handler(i)),
+            None => self.fail("the retries ran out and no `exhausted` branch applies".into()),
+        }
+    }
+
+    /// Runs instructions until one needs the outside world.
+    fn run(&mut self) -> Action {
+        let exec = Arc::clone(&self.exec);
+        let script = &exec.program.scripts[self.script as usize];
+        for _ in 0..STEP_BUDGET {
+            let Some(&instruction) = script.code.get(self.pc as usize) else {
+                return self.fail("the script ran off its end".into());
+            };
+            self.pc += 1;
+            match instruction {
+                Instruction::EnterStep(step) => {
+                    self.step = Some(step);
+                    return Action::EnterStep(step);
+                }
+                Instruction::Say(prompt) => return self.play(prompt, false),
+                Instruction::Ask(ask) => {
+                    self.ask = Some(AskState { ask, retries_used: 0 });
+                    return self.ask_again(None);
+                }
+                Instruction::Retry(reprompt) => return self.retry(reprompt),
+                Instruction::Resume => return self.ask_again(None),
+                Instruction::Jump(target) => self.pc = target,
+                Instruction::JumpUnless(cond, target) => {
+                    match eval(&script.exprs[cond as usize], &self.slots, self.builtins()) {
+                        Ok(Value::Bool(true)) => {}
+                        Ok(Value::Bool(false)) => self.pc = target,
+                        Ok(_) => return self.fail("a condition is not true or false".into()),
+                        Err(EvalError(m)) => return self.fail(m),
+                    }
+                }
+                Instruction::Set(slot, expr) => {
+                    match eval(&script.exprs[expr as usize], &self.slots, self.builtins()) {
+                        Ok(v) => {
+                            if let Some(s) = self.slots.get_mut(slot as usize) {
+                                *s = v;
+                            }
+                        }
+                        Err(EvalError(m)) => return self.fail(m),
+                    }
+                }
+                Instruction::Verify => {
+                    self.verified = true;
+                    self.state = State::Wait;
+                    return Action::Record(Record::Verify);
+                }
+                Instruction::Tag(text) => {
+                    self.state = State::Wait;
+                    return Action::Record(Record::Tag(script.texts[text as usize].clone()));
+                }
+                Instruction::Callback(after_ms) => {
+                    self.state = State::Wait;
+                    return Action::Record(Record::Callback { after_ms });
+                }
+                Instruction::Optout => {
+                    self.state = State::Wait;
+                    return Action::Record(Record::Optout);
+                }
+                Instruction::Transfer(queue, outcome) => {
+                    self.state = State::Over;
+                    let outcome = outcome.or_else(|| script.outcome("transferred")).unwrap_or(0);
+                    return Action::Transfer { queue: script.texts[queue as usize].clone(), outcome };
+                }
+                Instruction::Hangup(outcome) => {
+                    self.state = State::Over;
+                    return Action::Hangup { outcome };
+                }
+            }
+        }
+        self.fail(format!("the script ran {STEP_BUDGET} instructions without waiting for the customer"))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Choice {
+    Branch(usize),
+    Handler(usize),
+}
+
+fn value_type(v: &Value) -> &'static str {
+    match v {
+        Value::Text(_) => "text",
+        Value::Int(_) => "an int",
+        Value::Money(_) => "money",
+        Value::Bool(_) => "a bool",
+        Value::Date(_) => "a date",
+    }
+}

@@ -1,0 +1,143 @@
+//! VM invariants: on every example, random event sequences never panic and always end in a
+//! hangup or transfer with a declared outcome (or a customer hang-up) within the step budget.
+
+use std::sync::Arc;
+
+use callscript_compiler::bytecode::{Emotion, Program};
+use callscript_compiler::check::{Checked, MemoryFiles, check};
+use callscript_compiler::source::Source;
+use callscript_compiler::value::{Date, Money, Value};
+use callscript_runtime::vm::{Action, CallContext, EndReason, Event, Executable, Session};
+use proptest::prelude::*;
+
+const EXAMPLES: &[(&str, &str)] = &[
+    ("loan_reminder.call", include_str!("../../examples/loan_reminder/loan_reminder.call")),
+    ("card_activation.call", include_str!("../../examples/card_activation/card_activation.call")),
+    ("wealth_marketing.call", include_str!("../../examples/wealth_marketing/wealth_marketing.call")),
+];
+
+fn compile(name: &str, text: &str) -> Program {
+    let checked: Checked = check(vec![Source::new(name, text)], &mut MemoryFiles::default());
+    assert_eq!(checked.error_count(), 0, "{:?}", checked.diagnostics);
+    callscript_compiler::lower::lower(&checked, checked.files[0].id)
+}
+
+/// Plausible values for every input of a script.
+fn inputs(program: &Program, script: usize) -> Vec<(String, Value)> {
+    use callscript_compiler::syntax::ast::Type;
+    program.scripts[script]
+        .slots
+        .iter()
+        .filter(|s| s.input)
+        .map(|s| {
+            let v = match s.ty {
+                Type::Text => Value::Text("8831".into()),
+                Type::Int => Value::Int(3),
+                Type::Money => Value::Money(Money::from_cents(120_050)),
+                Type::Bool => Value::Bool(true),
+                Type::Date => Value::Date(Date::parse("2026-11-24").unwrap()),
+            };
+            (s.name.clone(), v)
+        })
+        .collect()
+}
+
+const UTTERANCES: &[&str] = &[
+    "是我",
+    "不是",
+    "不是我",
+    "我今天下午就还",
+    "利率太高了",
+    "我在开会",
+    "你们烦不烦",
+    "我要投诉",
+    "不要再给我打电话了",
+    "你是谁",
+    "再说一遍",
+    "嗯",
+    "",
+    "好的好的",
+    "我已经还了",
+    "我没钱",
+    "什么产品",
+    "可以",
+    "不需要",
+    "ＯＫ",
+];
+
+fn event() -> impl Strategy<Value = Event> {
+    prop_oneof![
+        4 => (0..UTTERANCES.len()).prop_map(|i| Event::Utterance { text: UTTERANCES[i].into(), emotion: None }),
+        1 => (0..UTTERANCES.len(), 0..4usize).prop_map(|(i, e)| Event::Utterance {
+            text: UTTERANCES[i].into(),
+            emotion: Some([Emotion::Angry, Emotion::Upset, Emotion::Neutral, Emotion::Happy][e]),
+        }),
+        1 => "[0-9*#]{1,2}".prop_map(Event::Dtmf),
+        2 => Just(Event::Silence),
+        3 => Just(Event::Done),
+        1 => Just(Event::CustomerHangup),
+        1 => Just(Event::MaxDuration),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_events_always_end_properly(which in 0..EXAMPLES.len(), events in proptest::collection::vec(event(), 0..60)) {
+        let (name, text) = EXAMPLES[which];
+        let program = compile(name, text);
+        let inputs = inputs(&program, 0);
+        let script_name = program.scripts[0].name.clone();
+        let exec = Executable::new(program).unwrap();
+        let mut session = Session::start(Arc::clone(&exec), &script_name, inputs, CallContext::default()).unwrap();
+        let script = &exec.program.scripts[0];
+        let mut events = events.into_iter();
+        let mut pending = Event::Done;
+        let mut finished = None;
+        for _ in 0..10_000 {
+            let action = session.step(std::mem::replace(&mut pending, Event::Done));
+            match &action {
+                Action::Listen { .. } => {
+                    // Out of scripted events: the customer stays silent.
+                    pending = events.next().unwrap_or(Event::Silence);
+                }
+                Action::Hangup { outcome } | Action::Transfer { outcome, .. } => {
+                    prop_assert!((*outcome as usize) < script.outcomes.len());
+                    finished = Some(action.clone());
+                    break;
+                }
+                Action::End(EndReason::CustomerHangup) => {
+                    finished = Some(action.clone());
+                    break;
+                }
+                Action::End(EndReason::Failed { message, .. }) => {
+                    prop_assert!(false, "the call failed: {message}");
+                }
+                _ => {
+                    // Play/record acknowledgements; sometimes the customer barges in.
+                    if let Some(e) = events.next()
+                        && !matches!(e, Event::CustomerHangup | Event::MaxDuration)
+                    {
+                        pending = e;
+                    }
+                }
+            }
+        }
+        prop_assert!(finished.is_some(), "the call never ended");
+        prop_assert!(session.is_over());
+        // An ended session keeps answering without panicking.
+        let _ = session.step(Event::Silence);
+    }
+}
+
+#[test]
+fn a_parked_session_is_small() {
+    let program = compile(EXAMPLES[0].0, EXAMPLES[0].1);
+    let inputs = inputs(&program, 0);
+    let exec = Executable::new(program).unwrap();
+    let mut session = Session::start(Arc::clone(&exec), "loan_reminder", inputs, CallContext::default()).unwrap();
+    while !matches!(session.step(Event::Done), Action::Listen { .. }) {}
+    let total = session.owned_bytes();
+    assert!(total <= 1024, "a parked session takes {total} bytes");
+}

@@ -1,0 +1,177 @@
+//! End-to-end tests of the `callscript` binary: exit codes, output contracts and files.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn callscript(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_callscript"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("callscript-cli-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+#[test]
+fn check_exit_codes() {
+    assert_eq!(callscript(&["check", "examples"]).status.code(), Some(0));
+    assert_eq!(callscript(&["check", "tests/cases/err/E301_falls_off_end.call"]).status.code(), Some(1));
+    let missing = callscript(&["check", "no/such/file.call"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("no/such/file.call"), "{}", stderr(&missing));
+    assert_eq!(callscript(&["check", "--format", "yaml", "examples"]).status.code(), Some(2));
+}
+
+#[test]
+fn check_json_is_one_object() {
+    let out = callscript(&["check", "--format", "json", "tests/cases/err/W002_unused_input.call"]);
+    assert_eq!(out.status.code(), Some(0), "a warning alone does not fail");
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("valid JSON");
+    assert_eq!(v["summary"]["warnings"], 1);
+    assert_eq!(v["diagnostics"][0]["code"], "W002");
+    assert_eq!(v["diagnostics"][0]["severity"], "warning");
+    assert!(v["diagnostics"][0]["help"].is_string());
+}
+
+#[test]
+fn test_command_runs_the_examples() {
+    let out = callscript(&["test", "examples"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let last = text.lines().last().unwrap_or_default();
+    let passed: usize = last.split(' ').next().unwrap().parse().unwrap();
+    assert!(passed >= 15, "{last}");
+    assert_eq!(last, format!("{passed} passed, 0 failed"));
+}
+
+#[test]
+fn test_command_reports_failures_with_transcripts() {
+    let out = callscript(&["test", "tests/cases/conversation"]);
+    assert_eq!(out.status.code(), Some(1));
+    insta::assert_snapshot!(stdout(&out));
+}
+
+#[test]
+fn test_command_coverage() {
+    let out = callscript(&["test", "--coverage", "tests/cases/conversation"]);
+    let text = stdout(&out);
+    assert!(text.contains("coverage order:"), "{text}");
+    insta::assert_snapshot!(
+        text.lines()
+            .filter(|l| l.starts_with("coverage") || l.starts_with("  not reached"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+#[test]
+fn test_command_cannot_run_a_broken_script() {
+    let out = callscript(&["test", "tests/cases/err/E301_falls_off_end.call"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("E301"));
+}
+
+#[test]
+fn build_then_disasm() {
+    let dir = temp_dir("build");
+    let out_file = dir.join("loan.callc");
+    let out = callscript(&["build", "examples/loan_reminder/loan_reminder.call", "-o", out_file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let listing = callscript(&["disasm", out_file.to_str().unwrap()]);
+    assert_eq!(listing.status.code(), Some(0));
+    insta::assert_snapshot!(stdout(&listing));
+}
+
+#[test]
+fn damaged_bytecode_is_a_clear_error() {
+    let dir = temp_dir("damaged");
+    let good = dir.join("good.callc");
+    assert_eq!(
+        callscript(&["build", "examples/card_activation/card_activation.call", "-o", good.to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
+    let bytes = std::fs::read(&good).unwrap();
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("not.callc", b"hello".to_vec(), "not a CallScript bytecode file"),
+        ("truncated.callc", bytes[..bytes.len() / 2].to_vec(), "damaged"),
+        (
+            "flipped.callc",
+            {
+                let mut b = bytes.clone();
+                let i = b.len() - 10;
+                b[i] ^= 0xff;
+                b
+            },
+            "damaged",
+        ),
+        (
+            "version.callc",
+            {
+                let mut b = bytes.clone();
+                b[8] = 99;
+                b
+            },
+            "format 99",
+        ),
+    ];
+    for (name, content, expected) in cases {
+        let path = dir.join(name);
+        std::fs::write(&path, content).unwrap();
+        let out = callscript(&["disasm", path.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        assert!(stderr(&out).contains(expected), "{name}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn simulate_from_a_replies_file() {
+    let dir = temp_dir("simulate");
+    let replies = dir.join("replies.txt");
+    std::fs::write(&replies, "# a bug report's replies\n是我\n/silence\n你们罚息太高了\n我今天下午就还\n").unwrap();
+    let out = callscript(&[
+        "simulate",
+        "examples/loan_reminder/loan_reminder.call",
+        "--input",
+        "customer_name=张三",
+        "--input",
+        "days_overdue=5",
+        "--input",
+        "amount_due=1200.50",
+        "--input",
+        "account_tail=8831",
+        "--replies",
+        replies.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    insta::assert_snapshot!(stdout(&out));
+}
+
+#[test]
+fn simulate_names_missing_inputs() {
+    let out = callscript(&["simulate", "examples/loan_reminder/loan_reminder.call", "--input", "customer_name=张三"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--input days_overdue"), "{}", stderr(&out));
+}
+
+#[test]
+fn help_lists_the_commands() {
+    let out = callscript(&["--help"]);
+    insta::assert_snapshot!(stdout(&out));
+    assert!(Path::new(env!("CARGO_BIN_EXE_callscript")).exists());
+}
