@@ -9,6 +9,7 @@ pub mod check;
 pub mod diagnostic;
 pub mod disasm;
 pub mod filters;
+pub mod format;
 pub mod lower;
 pub mod pattern;
 pub mod source;
