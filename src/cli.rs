@@ -71,6 +71,17 @@ pub enum Command {
         #[arg(long, default_value_t = 10)]
         hour: i64,
     },
+    /// Rewrite scripts in the canonical layout (files or folders; `-` reads standard input and
+    /// writes standard output).
+    Fmt {
+        /// Files or folders (default: the current folder); `-` for standard input.
+        paths: Vec<PathBuf>,
+        /// Change nothing: list the files that would change, and exit 1 if there are any.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Run the language server on standard input and output (editors start it).
+    Lsp,
 }
 
 pub fn main() -> i32 {
@@ -89,6 +100,8 @@ pub fn main() -> i32 {
         Command::Simulate { file, script, inputs, replies, attempt, hour } => {
             crate::commands::simulate(&file, script.as_deref(), &inputs, replies.as_deref(), attempt, hour)
         }
+        Command::Fmt { paths, check } => crate::fmt::run(&paths, check),
+        Command::Lsp => crate::lsp::run(),
     }
 }
 

@@ -4,4 +4,6 @@
 pub mod cli;
 pub mod commands;
 pub mod files;
+pub mod fmt;
+pub mod lsp;
 pub mod render;

@@ -10,6 +10,7 @@ pub mod diagnostic;
 pub mod disasm;
 pub mod filters;
 pub mod format;
+pub mod ide;
 pub mod lower;
 pub mod pattern;
 pub mod source;

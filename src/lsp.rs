@@ -1,0 +1,461 @@
+//! `callscript lsp`: a Language Server over standard input and output (tower-lsp-server).
+//!
+//! Documents live in memory; every open or change re-checks the document with
+//! [`check::check`] and a loader that prefers open documents over the disk for `use "…"`, and
+//! publishes its diagnostics (code, severity, related places from secondary labels). Hover,
+//! definition, references, rename, completion and the outline come from
+//! `callscript_compiler::ide`; formatting from `callscript_compiler::format`. This module only
+//! translates: byte offsets to LSP positions (UTF-16 code units, the protocol's default),
+//! file names to URIs, compiler data to protocol types.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use callscript_compiler::check::{self, Checked, Loader, join_path};
+use callscript_compiler::diagnostic::Severity;
+use callscript_compiler::format;
+use callscript_compiler::ide::{self, CompletionKind, SymbolKind as IdeSymbol};
+use callscript_compiler::source::Source;
+use callscript_compiler::span::{SourceId, Span};
+use tower_lsp_server::jsonrpc::{Error, Result};
+use tower_lsp_server::ls_types::*;
+use tower_lsp_server::{Client, LanguageServer, LspService, Server};
+
+/// Runs the server until the client says `exit`; returns the process exit code.
+pub fn run() -> i32 {
+    let runtime = match tokio::runtime::Builder::new_current_thread().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the language server: {e}");
+            return 2;
+        }
+    };
+    runtime.block_on(async {
+        let (service, socket) = LspService::new(|client| Backend { client, docs: Mutex::new(Documents::default()) });
+        Server::new(tokio::io::stdin(), tokio::io::stdout(), socket).serve(service).await;
+    });
+    0
+}
+
+/// The open documents, by the file name the compiler sees (the path of a `file:` URI).
+#[derive(Default)]
+pub struct Documents {
+    texts: HashMap<String, String>,
+    uris: HashMap<String, Uri>,
+}
+
+impl Documents {
+    pub fn open(&mut self, name: String, uri: Option<Uri>, text: String) {
+        if let Some(uri) = uri {
+            self.uris.insert(name.clone(), uri);
+        }
+        self.texts.insert(name, text);
+    }
+
+    pub fn close(&mut self, name: &str) {
+        self.texts.remove(name);
+    }
+
+    pub fn text(&self, name: &str) -> Option<&str> {
+        self.texts.get(name).map(String::as_str)
+    }
+
+    /// Checks one open document, its imports read from open documents first, then the disk.
+    pub fn check(&self, name: &str) -> Option<Checked> {
+        let text = self.texts.get(name)?;
+        let mut loader = OpenFirst { docs: &self.texts };
+        Some(check::check(vec![Source::new(name, text.clone())], &mut loader))
+    }
+
+    /// The URI of a compiled file: an open document's, or a `file:` URI for a path on disk;
+    /// None for standard library modules.
+    pub fn uri(&self, name: &str) -> Option<Uri> {
+        if let Some(uri) = self.uris.get(name) {
+            return Some(uri.clone());
+        }
+        if std::path::Path::new(name).is_absolute() { Uri::from_file_path(name) } else { None }
+    }
+}
+
+/// The compiler's name for a document: the path of a `file:` URI, else the URI itself.
+pub fn name_of(uri: &Uri) -> String {
+    if uri.scheme().as_str() == "file"
+        && let Some(path) = uri.to_file_path()
+    {
+        return path.to_string_lossy().into_owned();
+    }
+    uri.as_str().to_string()
+}
+
+struct OpenFirst<'a> {
+    docs: &'a HashMap<String, String>,
+}
+
+impl Loader for OpenFirst<'_> {
+    fn load(&mut self, importer: &str, path: &str) -> std::result::Result<(String, String), String> {
+        let name = join_path(importer, path);
+        if let Some(text) = self.docs.get(&name) {
+            return Ok((name, text.clone()));
+        }
+        match std::fs::read_to_string(&name) {
+            Ok(text) => Ok((name, text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err("the file does not exist".into()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+// ---- positions ------------------------------------------------------------------------
+
+/// The LSP position (line, UTF-16 column) of a byte offset.
+pub fn position(text: &str, offset: u32) -> Position {
+    let mut offset = (offset as usize).min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[..line_start].matches('\n').count();
+    let character: usize = text[line_start..offset].chars().map(char::len_utf16).sum();
+    Position::new(line as u32, character as u32)
+}
+
+/// The byte offset of an LSP position (clamped to the line and the text).
+pub fn offset(text: &str, pos: Position) -> u32 {
+    let mut line_start = 0;
+    for _ in 0..pos.line {
+        match text[line_start..].find('\n') {
+            Some(i) => line_start += i + 1,
+            None => return text.len() as u32,
+        }
+    }
+    let line_end = text[line_start..].find('\n').map_or(text.len(), |i| line_start + i);
+    let mut units = 0u32;
+    for (i, c) in text[line_start..line_end].char_indices() {
+        if units >= pos.character {
+            return (line_start + i) as u32;
+        }
+        units += c.len_utf16() as u32;
+    }
+    line_end as u32
+}
+
+pub fn range(text: &str, span: Span) -> Range {
+    Range::new(position(text, span.start), position(text, span.end))
+}
+
+/// The LSP diagnostics of one file of a check, with related places from secondary labels.
+pub fn diagnostics(docs: &Documents, checked: &Checked, file: SourceId) -> Vec<Diagnostic> {
+    let text = &checked.sources.get(file).text;
+    checked
+        .diagnostics
+        .iter()
+        .filter(|d| d.primary.at.file == file)
+        .map(|d| {
+            let related: Vec<DiagnosticRelatedInformation> = d
+                .secondary
+                .iter()
+                .filter_map(|label| {
+                    let source = checked.sources.get(label.at.file);
+                    let uri = docs.uri(&source.name)?;
+                    Some(DiagnosticRelatedInformation {
+                        location: Location::new(uri, range(&source.text, label.at.span)),
+                        message: label.message.clone(),
+                    })
+                })
+                .collect();
+            let mut message = d.message.clone();
+            if let Some(help) = &d.help {
+                message.push_str("\nhelp: ");
+                message.push_str(help);
+            }
+            Diagnostic {
+                range: range(text, d.primary.at.span),
+                severity: Some(match d.severity {
+                    Severity::Error => DiagnosticSeverity::ERROR,
+                    Severity::Warning => DiagnosticSeverity::WARNING,
+                }),
+                code: Some(NumberOrString::String(d.code.to_string())),
+                source: Some("callscript".into()),
+                message,
+                related_information: if related.is_empty() { None } else { Some(related) },
+                tags: matches!(d.code, "W001" | "W002" | "W003" | "W004" | "W006" | "W008")
+                    .then(|| vec![DiagnosticTag::UNNECESSARY]),
+                ..Diagnostic::default()
+            }
+        })
+        .collect()
+}
+
+// ---- the server -----------------------------------------------------------------------
+
+struct Backend {
+    client: Client,
+    docs: Mutex<Documents>,
+}
+
+impl Backend {
+    fn docs(&self) -> std::sync::MutexGuard<'_, Documents> {
+        self.docs.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Re-checks a document and every other open document (one may import the other).
+    async fn publish(&self, changed: &Uri) {
+        let mut batches = Vec::new();
+        {
+            let docs = self.docs();
+            let changed_name = name_of(changed);
+            let mut names: Vec<String> = docs.texts.keys().cloned().collect();
+            names.sort_by_key(|n| *n != changed_name);
+            for name in names {
+                let Some(checked) = docs.check(&name) else { continue };
+                let imports_changed = checked.sources.find(&changed_name).is_some();
+                if name != changed_name && !imports_changed {
+                    continue;
+                }
+                let Some(uri) = docs.uri(&name) else { continue };
+                let root = checked.files.iter().find(|f| f.is_root).map_or(SourceId(0), |f| f.id);
+                batches.push((uri, diagnostics(&docs, &checked, root)));
+            }
+        }
+        for (uri, diags) in batches {
+            self.client.publish_diagnostics(uri, diags, None).await;
+        }
+    }
+
+    /// Runs `f` on the checked document and its text.
+    fn with_checked<T>(&self, uri: &Uri, f: impl FnOnce(&Documents, &Checked, SourceId, &str) -> T) -> Option<T> {
+        let docs = self.docs();
+        let name = name_of(uri);
+        let checked = docs.check(&name)?;
+        let root = checked.files.iter().find(|f| f.is_root)?.id;
+        let text = checked.sources.get(root).text.clone();
+        Some(f(&docs, &checked, root, &text))
+    }
+}
+
+fn location(docs: &Documents, checked: &Checked, at: callscript_compiler::span::FileSpan) -> Option<Location> {
+    let source = checked.sources.get(at.file);
+    Some(Location::new(docs.uri(&source.name)?, range(&source.text, at.span)))
+}
+
+#[allow(deprecated)] // DocumentSymbol::deprecated must still be given
+fn document_symbol(text: &str, s: &ide::Symbol) -> DocumentSymbol {
+    DocumentSymbol {
+        name: s.name.clone(),
+        detail: s.detail.clone(),
+        kind: match s.kind {
+            IdeSymbol::Script => SymbolKind::CLASS,
+            IdeSymbol::Section => SymbolKind::NAMESPACE,
+            IdeSymbol::Step => SymbolKind::FUNCTION,
+            IdeSymbol::Intent => SymbolKind::EVENT,
+            IdeSymbol::Test => SymbolKind::METHOD,
+        },
+        tags: None,
+        deprecated: None,
+        range: range(text, s.span),
+        selection_range: range(text, s.selection),
+        children: if s.children.is_empty() {
+            None
+        } else {
+            Some(s.children.iter().map(|c| document_symbol(text, c)).collect())
+        },
+    }
+}
+
+impl LanguageServer for Backend {
+    async fn initialize(&self, _: InitializeParams) -> Result<InitializeResult> {
+        Ok(InitializeResult {
+            capabilities: ServerCapabilities {
+                position_encoding: Some(PositionEncodingKind::UTF16),
+                text_document_sync: Some(TextDocumentSyncCapability::Kind(TextDocumentSyncKind::FULL)),
+                hover_provider: Some(HoverProviderCapability::Simple(true)),
+                definition_provider: Some(OneOf::Left(true)),
+                references_provider: Some(OneOf::Left(true)),
+                document_symbol_provider: Some(OneOf::Left(true)),
+                document_formatting_provider: Some(OneOf::Left(true)),
+                rename_provider: Some(OneOf::Right(RenameOptions {
+                    prepare_provider: Some(true),
+                    work_done_progress_options: WorkDoneProgressOptions::default(),
+                })),
+                completion_provider: Some(CompletionOptions {
+                    trigger_characters: Some(vec![" ".into(), "|".into(), ".".into(), "{".into()]),
+                    ..CompletionOptions::default()
+                }),
+                ..ServerCapabilities::default()
+            },
+            server_info: Some(ServerInfo {
+                name: "callscript".into(),
+                version: Some(env!("CARGO_PKG_VERSION").into()),
+            }),
+            offset_encoding: None,
+        })
+    }
+
+    async fn shutdown(&self) -> Result<()> {
+        Ok(())
+    }
+
+    async fn did_open(&self, params: DidOpenTextDocumentParams) {
+        let doc = params.text_document;
+        self.docs().open(name_of(&doc.uri), Some(doc.uri.clone()), doc.text);
+        self.publish(&doc.uri).await;
+    }
+
+    async fn did_change(&self, params: DidChangeTextDocumentParams) {
+        let uri = params.text_document.uri;
+        {
+            let mut docs = self.docs();
+            let name = name_of(&uri);
+            let mut text = docs.text(&name).unwrap_or_default().to_string();
+            for change in params.content_changes {
+                match change.range {
+                    Some(r) => {
+                        let (start, end) = (offset(&text, r.start) as usize, offset(&text, r.end) as usize);
+                        text.replace_range(start..end.max(start), &change.text);
+                    }
+                    None => text = change.text,
+                }
+            }
+            docs.open(name, Some(uri.clone()), text);
+        }
+        self.publish(&uri).await;
+    }
+
+    async fn did_close(&self, params: DidCloseTextDocumentParams) {
+        let uri = params.text_document.uri;
+        self.docs().close(&name_of(&uri));
+        self.client.publish_diagnostics(uri, Vec::new(), None).await;
+    }
+
+    async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
+        let p = params.text_document_position_params;
+        Ok(self
+            .with_checked(&p.text_document.uri, |_, checked, root, text| {
+                let index = ide::index(checked, root);
+                let found = index.at(offset(text, p.position))?;
+                Some(Hover {
+                    contents: HoverContents::Markup(MarkupContent {
+                        kind: MarkupKind::Markdown,
+                        value: found.hover.clone(),
+                    }),
+                    range: Some(range(text, found.span)),
+                })
+            })
+            .flatten())
+    }
+
+    async fn goto_definition(&self, params: GotoDefinitionParams) -> Result<Option<GotoDefinitionResponse>> {
+        let p = params.text_document_position_params;
+        Ok(self
+            .with_checked(&p.text_document.uri, |docs, checked, root, text| {
+                let def = ide::index(checked, root).definition(offset(text, p.position))?;
+                location(docs, checked, def).map(GotoDefinitionResponse::Scalar)
+            })
+            .flatten())
+    }
+
+    async fn references(&self, params: ReferenceParams) -> Result<Option<Vec<Location>>> {
+        let p = params.text_document_position;
+        let with_definition = params.context.include_declaration;
+        Ok(self.with_checked(&p.text_document.uri, |docs, checked, root, text| {
+            ide::index(checked, root)
+                .references(offset(text, p.position), with_definition)
+                .into_iter()
+                .filter_map(|at| location(docs, checked, at))
+                .collect()
+        }))
+    }
+
+    async fn document_symbol(&self, params: DocumentSymbolParams) -> Result<Option<DocumentSymbolResponse>> {
+        let docs = self.docs();
+        let Some(text) = docs.text(&name_of(&params.text_document.uri)) else { return Ok(None) };
+        let (file, _) = callscript_compiler::syntax::parse(text, SourceId(0));
+        let symbols = ide::symbols(&file).iter().map(|s| document_symbol(text, s)).collect();
+        Ok(Some(DocumentSymbolResponse::Nested(symbols)))
+    }
+
+    async fn formatting(&self, params: DocumentFormattingParams) -> Result<Option<Vec<TextEdit>>> {
+        let docs = self.docs();
+        let Some(text) = docs.text(&name_of(&params.text_document.uri)) else { return Ok(None) };
+        match format::format(text) {
+            Ok(out) if out == text => Ok(Some(Vec::new())),
+            Ok(out) => Ok(Some(vec![TextEdit::new(range(text, Span::new(0, text.len())), out)])),
+            // The syntax errors are already shown as diagnostics: change nothing.
+            Err(_) => Ok(None),
+        }
+    }
+
+    async fn prepare_rename(&self, params: TextDocumentPositionParams) -> Result<Option<PrepareRenameResponse>> {
+        let result = self.with_checked(&params.text_document.uri, |_, checked, root, text| {
+            let index = ide::index(checked, root);
+            let at = offset(text, params.position);
+            let found = index.at(at).ok_or("there is no name here")?;
+            index.rename(checked, at, &found.name)?;
+            Ok::<_, String>(PrepareRenameResponse::Range(range(text, found.span)))
+        });
+        match result {
+            Some(Ok(r)) => Ok(Some(r)),
+            Some(Err(message)) => Err(Error::invalid_params(message)),
+            None => Ok(None),
+        }
+    }
+
+    async fn rename(&self, params: RenameParams) -> Result<Option<WorkspaceEdit>> {
+        let p = params.text_document_position;
+        let result = self.with_checked(&p.text_document.uri, |docs, checked, root, text| {
+            let places = ide::index(checked, root).rename(checked, offset(text, p.position), &params.new_name)?;
+            let mut changes: HashMap<Uri, Vec<TextEdit>> = HashMap::new();
+            for at in places {
+                let loc = location(docs, checked, at).ok_or("a place to rename has no file")?;
+                changes.entry(loc.uri).or_default().push(TextEdit::new(loc.range, params.new_name.clone()));
+            }
+            Ok::<_, String>(WorkspaceEdit { changes: Some(changes), ..WorkspaceEdit::default() })
+        });
+        match result {
+            Some(Ok(edit)) => Ok(Some(edit)),
+            Some(Err(message)) => Err(Error::invalid_params(message)),
+            None => Ok(None),
+        }
+    }
+
+    async fn completion(&self, params: CompletionParams) -> Result<Option<CompletionResponse>> {
+        let p = params.text_document_position;
+        Ok(self.with_checked(&p.text_document.uri, |_, checked, root, text| {
+            let items = ide::completions(checked, root, offset(text, p.position))
+                .into_iter()
+                .map(|c| CompletionItem {
+                    label: c.label,
+                    kind: Some(match c.kind {
+                        CompletionKind::Keyword => CompletionItemKind::KEYWORD,
+                        CompletionKind::Step => CompletionItemKind::FUNCTION,
+                        CompletionKind::Section => CompletionItemKind::MODULE,
+                        CompletionKind::Intent => CompletionItemKind::EVENT,
+                        CompletionKind::Outcome => CompletionItemKind::ENUM_MEMBER,
+                        CompletionKind::Value => CompletionItemKind::VARIABLE,
+                        CompletionKind::Filter => CompletionItemKind::FUNCTION,
+                    }),
+                    detail: c.detail,
+                    ..CompletionItem::default()
+                })
+                .collect();
+            CompletionResponse::Array(items)
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_count_utf16_units() {
+        let text = "ab\n您好x𝄞y\n";
+        assert_eq!(position(text, 0), Position::new(0, 0));
+        assert_eq!(position(text, 9), Position::new(1, 2)); // after 您好
+        assert_eq!(position(text, 14), Position::new(1, 5)); // after 𝄞 (two units)
+        for off in [0, 3, 6, 9, 10, 14, 15, 16] {
+            assert_eq!(offset(text, position(text, off)), off, "{off}");
+        }
+        assert_eq!(offset(text, Position::new(9, 0)), text.len() as u32);
+    }
+}

@@ -1,0 +1,165 @@
+//! `callscript fmt`: the canonical layout of the fixtures in `tests/cases/fmt` and of the
+//! examples (insta snapshots), and the command itself on a copy of every example and fixture:
+//! files rewritten in place keep their diagnostics and comments, a second run changes nothing,
+//! `--check` lists what would change, `-` filters standard input, syntax errors refuse.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use callscript_compiler::format::format;
+
+fn callscript(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_callscript"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the binary runs")
+}
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("callscript-fmt-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("folder");
+    for entry in std::fs::read_dir(from).expect("readable") {
+        let path = entry.expect("entry").path();
+        let target = to.join(path.file_name().expect("name"));
+        if path.is_dir() {
+            copy_tree(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).expect("copy");
+        }
+    }
+}
+
+#[test]
+fn layout() {
+    insta::glob!("cases/fmt/*.call", |path| {
+        let src = std::fs::read_to_string(path).expect("fixture");
+        let out = format(&src).unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
+        assert_eq!(format(&out).expect("formats again"), out, "not idempotent");
+        insta::assert_snapshot!(out);
+    });
+}
+
+#[test]
+fn layout_of_the_examples() {
+    insta::glob!("../examples", "*/*.call", |path| {
+        let src = std::fs::read_to_string(path).expect("example");
+        insta::assert_snapshot!(format(&src).expect("examples format"));
+    });
+}
+
+/// Codes and messages of `callscript check` on a folder (positions move when formatting).
+fn findings(dir: &Path) -> Vec<String> {
+    let (checked, _) = callscript::cli::check_paths(&[dir.to_path_buf()]).expect("readable");
+    checked
+        .diagnostics
+        .iter()
+        .map(|d| format!("{} {} {}", checked.sources.get(d.primary.at.file).name, d.code, d.message))
+        .collect()
+}
+
+fn comments(dir: &Path) -> Vec<String> {
+    let files = callscript::files::collect(&[dir.to_path_buf()], "call").expect("files");
+    let mut out = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("readable");
+        let (ast, _) = callscript_compiler::syntax::parse(&text, callscript_compiler::span::SourceId(0));
+        out.extend(ast.comments.iter().map(|c| text[c.range()].trim_end().to_string()));
+    }
+    out
+}
+
+#[test]
+fn formatting_every_example_and_fixture_keeps_its_meaning() {
+    let dir = temp_dir("all");
+    for part in ["examples", "stdlib", "tests/cases"] {
+        copy_tree(&repo().join(part), &dir.join(part));
+    }
+    // Each unit (a file, or a folder for multi-file cases) is checked on its own, before and after.
+    let mut units: Vec<PathBuf> = Vec::new();
+    for part in
+        ["examples", "stdlib", "tests/cases/ok", "tests/cases/err", "tests/cases/fmt", "tests/cases/conversation"]
+    {
+        for entry in std::fs::read_dir(dir.join(part)).expect("folder") {
+            units.push(entry.expect("entry").path());
+        }
+    }
+    units.sort();
+    let before: Vec<(Vec<String>, Vec<String>)> = units.iter().map(|u| (findings(u), comments(u))).collect();
+
+    let first = callscript(&["fmt", "."], &dir);
+    // Fixtures with syntax errors are refused (exit 1) with their errors, and left as they were.
+    assert_eq!(first.status.code(), Some(1), "{}", String::from_utf8_lossy(&first.stderr));
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert!(stderr.contains("E002") && stderr.contains("not formatted"), "{stderr}");
+    let unterminated = "tests/cases/err/E002_unterminated_string.call";
+    assert_eq!(
+        std::fs::read_to_string(dir.join(unterminated)).unwrap(),
+        std::fs::read_to_string(repo().join(unterminated)).unwrap()
+    );
+    let loan = "examples/loan_reminder/loan_reminder.call";
+    assert_ne!(std::fs::read_to_string(dir.join(loan)).unwrap(), std::fs::read_to_string(repo().join(loan)).unwrap());
+
+    for (unit, (findings_before, comments_before)) in units.iter().zip(&before) {
+        assert_eq!(&findings(unit), findings_before, "findings changed in {}", unit.display());
+        assert_eq!(&comments(unit), comments_before, "comments changed in {}", unit.display());
+    }
+    // A second run changes nothing: `--check` lists no file.
+    let second = callscript(&["fmt", "--check", "."], &dir);
+    assert_eq!(String::from_utf8_lossy(&second.stdout), "", "a second run would change these");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn check_lists_files_and_changes_nothing() {
+    let dir = temp_dir("check");
+    let messy = "script s{purpose service\nopening{hangup done}}\n";
+    std::fs::write(dir.join("messy.call"), messy).unwrap();
+    std::fs::write(dir.join("clean.call"), format(messy).unwrap()).unwrap();
+    let out = callscript(&["fmt", "--check", "."], &dir);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "./messy.call\n");
+    assert_eq!(std::fs::read_to_string(dir.join("messy.call")).unwrap(), messy);
+    assert_eq!(callscript(&["fmt", "messy.call"], &dir).status.code(), Some(0));
+    assert_eq!(callscript(&["fmt", "--check", "messy.call", "clean.call"], &dir).status.code(), Some(0));
+    assert_eq!(callscript(&["fmt", "missing.call"], &dir).status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn stdin_to_stdout_and_syntax_errors() {
+    let run = |args: &[&str], input: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_callscript"))
+            .args(args)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("runs");
+        use std::io::Write;
+        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write");
+        child.wait_with_output().expect("output")
+    };
+    let out = run(&["fmt", "-"], "script s{purpose service // 目的\n}\n");
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "script s {\n  purpose service // 目的\n}\n");
+    let out = run(&["fmt", "--check", "-"], "script s{purpose service}\n");
+    assert_eq!(out.status.code(), Some(1));
+    let out = run(&["fmt", "-"], "script s {\n  opening { say \"没有结束 }\n}\n");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("[E002]") && stderr.contains("<stdin>:2:"), "{stderr}");
+}

@@ -1,0 +1,342 @@
+//! `callscript lsp` driven like an editor drives it: the built binary, JSON-RPC with
+//! Content-Length framing over its standard input and output. Every wait is bounded, so a
+//! broken server fails a test instead of hanging it.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+struct Lsp {
+    child: Child,
+    stdin: ChildStdin,
+    messages: Receiver<Value>,
+    /// Notifications received while waiting for something else.
+    pending: Vec<Value>,
+    next_id: i64,
+}
+
+impl Lsp {
+    fn start() -> Lsp {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_callscript"))
+            .arg("lsp")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the server starts");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, messages) = channel();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            loop {
+                let mut length = None;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let line = line.trim_end();
+                    if line.is_empty() {
+                        break;
+                    }
+                    if let Some(n) = line.strip_prefix("Content-Length: ") {
+                        length = n.parse::<usize>().ok();
+                    }
+                }
+                let mut body = vec![0; length.expect("a Content-Length header")];
+                if reader.read_exact(&mut body).is_err() {
+                    return;
+                }
+                let value: Value = serde_json::from_slice(&body).expect("the body is JSON");
+                if tx.send(value).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut lsp = Lsp { child, stdin, messages, pending: Vec::new(), next_id: 1 };
+        let init = lsp.request("initialize", json!({ "processId": null, "rootUri": null, "capabilities": {} }));
+        assert_eq!(init["capabilities"]["renameProvider"]["prepareProvider"], true, "{init}");
+        lsp.notify("initialized", json!({}));
+        lsp
+    }
+
+    fn send(&mut self, message: Value) {
+        let body = message.to_string();
+        write!(self.stdin, "Content-Length: {}\r\n\r\n{body}", body.len()).expect("write to the server");
+        self.stdin.flush().expect("flush");
+    }
+
+    fn notify(&mut self, method: &str, params: Value) {
+        self.send(json!({ "jsonrpc": "2.0", "method": method, "params": params }));
+    }
+
+    fn next(&mut self, deadline: Instant) -> Value {
+        let left = deadline.saturating_duration_since(Instant::now());
+        self.messages.recv_timeout(left).expect("the server answers in time")
+    }
+
+    /// Sends a request and waits for its response; returns `result` (or the whole response
+    /// when it is an error).
+    fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send(json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params }));
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let message = self.next(deadline);
+            if message["id"] == id && message.get("method").is_none() {
+                return if message.get("error").is_some() { message } else { message["result"].clone() };
+            }
+            self.pending.push(message);
+        }
+    }
+
+    /// The next `publishDiagnostics` for `uri`.
+    fn diagnostics(&mut self, uri: &str) -> Vec<Value> {
+        let is_it = |m: &Value| m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == uri;
+        if let Some(i) = self.pending.iter().position(is_it) {
+            let m = self.pending.remove(i);
+            return m["params"]["diagnostics"].as_array().cloned().unwrap_or_default();
+        }
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let message = self.next(deadline);
+            if is_it(&message) {
+                return message["params"]["diagnostics"].as_array().cloned().unwrap_or_default();
+            }
+            self.pending.push(message);
+        }
+    }
+
+    fn open(&mut self, uri: &str, text: &str) -> Vec<Value> {
+        self.notify(
+            "textDocument/didOpen",
+            json!({ "textDocument": { "uri": uri, "languageId": "callscript", "version": 1, "text": text } }),
+        );
+        self.diagnostics(uri)
+    }
+
+    fn at(&mut self, method: &str, uri: &str, line: u32, character: u32, extra: Value) -> Value {
+        let mut params =
+            json!({ "textDocument": { "uri": uri }, "position": { "line": line, "character": character } });
+        if let (Some(p), Some(e)) = (params.as_object_mut(), extra.as_object()) {
+            p.extend(e.clone());
+        }
+        self.request(method, params)
+    }
+
+    fn stop(mut self) {
+        let result = self.request("shutdown", Value::Null);
+        assert!(result.is_null(), "{result}");
+        self.notify("exit", Value::Null);
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                assert!(status.success(), "{status}");
+                return;
+            }
+            assert!(Instant::now() < deadline, "the server did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Lsp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const URI: &str = "file:///tmp/callscript-lsp-test/loan.call";
+
+/// Line 8 holds Chinese text before the error, so its columns count UTF-16 units.
+const SCRIPT: &str = r#"use std.zh.common
+
+script loan "提醒" {
+  purpose service
+  input { amount: money, name: text }
+  outcomes { done goal, refused }
+  opening {
+    say "您好,本次通话将被录音。{{amount | money}}"; goto nowhere
+    ask "请问是{{name}}本人吗?" {
+      on yes => goto core.pay
+      on no => hangup refused
+      on _ => goto pay
+    }
+  }
+  core {
+    step pay { hangup done }
+  }
+}
+"#;
+
+fn line_col(text: &str, needle: &str) -> (u32, u32) {
+    let at = text.find(needle).expect("needle");
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[..line_start].matches('\n').count() as u32;
+    let character = text[line_start..at].encode_utf16().count() as u32;
+    (line, character)
+}
+
+#[test]
+fn diagnostics_on_open_and_change() {
+    let mut lsp = Lsp::start();
+    let diags = lsp.open(URI, SCRIPT);
+    let e100 = diags.iter().find(|d| d["code"] == "E100").unwrap_or_else(|| panic!("no E100 in {diags:?}"));
+    let (line, character) = line_col(SCRIPT, "nowhere");
+    assert_eq!(e100["range"]["start"], json!({ "line": line, "character": character }), "{e100}");
+    assert_eq!(e100["range"]["end"]["character"], character + 7);
+    assert_eq!(e100["severity"], 1);
+    // Fix it: the diagnostics are published again, now without the error.
+    let fixed = SCRIPT.replace("goto nowhere", "goto pay");
+    lsp.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": URI, "version": 2 }, "contentChanges": [{ "text": fixed }] }),
+    );
+    let diags = lsp.diagnostics(URI);
+    assert!(diags.iter().all(|d| d["code"] != "E100"), "{diags:?}");
+    // An incremental change: break it again by typing after `goto `.
+    let (line, character) = line_col(&fixed, "pay\n    ask");
+    lsp.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": URI, "version": 3 }, "contentChanges": [{
+            "range": { "start": { "line": line, "character": character }, "end": { "line": line, "character": character + 3 } },
+            "text": "nowhere2"
+        }] }),
+    );
+    let diags = lsp.diagnostics(URI);
+    assert!(
+        diags.iter().any(|d| d["code"] == "E100" && d["message"].as_str().unwrap().contains("nowhere2")),
+        "{diags:?}"
+    );
+    lsp.stop();
+}
+
+#[test]
+fn related_information_points_at_the_first_definition() {
+    let mut lsp = Lsp::start();
+    let text = SCRIPT.replace("step pay { hangup done }", "step pay { hangup done }\n    step pay { hangup done }");
+    let diags = lsp.open(URI, &text);
+    let e104 = diags.iter().find(|d| d["code"] == "E104").unwrap_or_else(|| panic!("no E104 in {diags:?}"));
+    let related = &e104["relatedInformation"][0];
+    assert_eq!(related["location"]["uri"], URI);
+    assert_eq!(related["location"]["range"]["start"]["line"], line_col(&text, "pay {").0, "{e104}");
+    lsp.stop();
+}
+
+#[test]
+fn hover_definition_references_and_rename() {
+    let mut lsp = Lsp::start();
+    lsp.open(URI, SCRIPT);
+    // Hover: an input's type, an intent's phrases, a filter's output, an outcome's kind.
+    let (line, character) = line_col(SCRIPT, "name}}");
+    let hover = lsp.at("textDocument/hover", URI, line, character + 1, json!({}));
+    assert!(hover["contents"]["value"].as_str().unwrap().contains("input name: text"), "{hover}");
+    let (line, character) = line_col(SCRIPT, "yes =>");
+    let hover = lsp.at("textDocument/hover", URI, line, character, json!({}));
+    let value = hover["contents"]["value"].as_str().unwrap();
+    assert!(value.contains("phrases") && value.contains("std.zh.common"), "{hover}");
+    let (line, character) = line_col(SCRIPT, "money}}");
+    let hover = lsp.at("textDocument/hover", URI, line, character, json!({}));
+    assert!(hover["contents"]["value"].as_str().unwrap().contains("1200.50` → 一千二百元五角"), "{hover}");
+    let (line, character) = line_col(SCRIPT, "done }");
+    let hover = lsp.at("textDocument/hover", URI, line, character, json!({}));
+    assert!(hover["contents"]["value"].as_str().unwrap().contains("goal"), "{hover}");
+
+    // Definition of `goto core.pay` is the step.
+    let (line, character) = line_col(SCRIPT, "pay\n      on no");
+    let def = lsp.at("textDocument/definition", URI, line, character, json!({}));
+    assert_eq!(def["uri"], URI);
+    assert_eq!(def["range"]["start"]["line"], line_col(SCRIPT, "pay {").0, "{def}");
+    // Definition of an imported intent is in the stdlib: no file to show.
+    let (line, character) = line_col(SCRIPT, "yes =>");
+    assert!(lsp.at("textDocument/definition", URI, line, character, json!({})).is_null());
+
+    // References: the step and both gotos.
+    let refs = lsp.at(
+        "textDocument/references",
+        URI,
+        line_col(SCRIPT, "pay {").0,
+        9,
+        json!({ "context": { "includeDeclaration": true } }),
+    );
+    assert_eq!(refs.as_array().map(Vec::len), Some(3), "{refs}");
+
+    // Rename the step: three edits in this file.
+    let (line, character) = line_col(SCRIPT, "pay {");
+    let prepare = lsp.at("textDocument/prepareRename", URI, line, character, json!({}));
+    assert_eq!(prepare["start"]["line"], line, "{prepare}");
+    let edit = lsp.at("textDocument/rename", URI, line, character, json!({ "newName": "collect" }));
+    let edits = edit["changes"][URI].as_array().unwrap_or_else(|| panic!("{edit}"));
+    assert_eq!(edits.len(), 3);
+    assert!(edits.iter().all(|e| e["newText"] == "collect"));
+    // A reserved word is refused with an error.
+    let refused = lsp.at("textDocument/rename", URI, line, character, json!({ "newName": "goto" }));
+    assert!(refused["error"]["message"].as_str().unwrap().contains("reserved"), "{refused}");
+    lsp.stop();
+}
+
+#[test]
+fn completion_formatting_and_symbols() {
+    let mut lsp = Lsp::start();
+    let text = SCRIPT.replace("on _ => goto pay", "on _ => goto ");
+    lsp.open(URI, &text);
+    let (line, character) = line_col(&text, "goto \n");
+    let items = lsp.at("textDocument/completion", URI, line, character + 5, json!({}));
+    let labels: Vec<&str> = items.as_array().expect("a list").iter().filter_map(|i| i["label"].as_str()).collect();
+    assert!(labels.contains(&"pay") && labels.contains(&"core.pay") && labels.contains(&"core"), "{labels:?}");
+    assert!(!labels.contains(&"say"), "only targets after goto: {labels:?}");
+    let (line, character) = line_col(&text, "| money");
+    let items = lsp.at("textDocument/completion", URI, line, character + 2, json!({}));
+    let labels: Vec<&str> = items.as_array().expect("a list").iter().filter_map(|i| i["label"].as_str()).collect();
+    assert_eq!(labels, ["money", "digits", "number", "date", "mask"]);
+
+    // Formatting a clean document: one edit with the canonical text.
+    let messy = "script s{purpose service\nopening{say \"您好\";hangup done}   // 注释\n}\n";
+    let uri2 = "file:///tmp/callscript-lsp-test/messy.call";
+    lsp.open(uri2, messy);
+    let edits = lsp.request(
+        "textDocument/formatting",
+        json!({ "textDocument": { "uri": uri2 }, "options": { "tabSize": 2, "insertSpaces": true } }),
+    );
+    assert_eq!(
+        edits[0]["newText"], "script s {\n  purpose service\n  opening { say \"您好\"; hangup done } // 注释\n}\n",
+        "{edits}"
+    );
+
+    let symbols = lsp.request("textDocument/documentSymbol", json!({ "textDocument": { "uri": URI } }));
+    let script = &symbols[0];
+    assert_eq!(script["name"], "loan");
+    let sections: Vec<&str> =
+        script["children"].as_array().unwrap().iter().filter_map(|s| s["name"].as_str()).collect();
+    assert_eq!(sections, ["opening", "core"]);
+    assert_eq!(script["children"][1]["children"][0]["name"], "pay");
+    lsp.stop();
+}
+
+#[test]
+fn open_documents_are_imported_before_the_disk() {
+    let mut lsp = Lsp::start();
+    let shared = "file:///tmp/callscript-lsp-test/none/shared.call";
+    let main = "file:///tmp/callscript-lsp-test/none/main.call";
+    assert!(lsp.open(shared, "intent pay \"付款\" { phrases \"还了\" }\n").is_empty());
+    let text =
+        SCRIPT.replace("use std.zh.common", "use std.zh.common\nuse \"./shared.call\"").replace("on yes", "on pay");
+    let diags = lsp.open(main, &text);
+    assert!(diags.iter().all(|d| d["code"] != "E106" && d["code"] != "E101"), "{diags:?}");
+    let (line, character) = line_col(&text, "pay =>");
+    let def = lsp.at("textDocument/definition", main, line, character, json!({}));
+    assert_eq!(def["uri"], shared, "{def}");
+    // Renaming the intent changes both files.
+    let edit = lsp.at("textDocument/rename", main, line, character, json!({ "newName": "repay" }));
+    assert_eq!(edit["changes"][shared].as_array().map(Vec::len), Some(1), "{edit}");
+    assert_eq!(edit["changes"][main].as_array().map(Vec::len), Some(1), "{edit}");
+    lsp.stop();
+}
