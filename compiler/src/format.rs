@@ -1,5 +1,5 @@
 //! The canonical layout of a `.call` file (`callscript fmt`, the LSP's formatting), printed
-//! from the syntax tree. The rules are in `docs/language.md` §10.18; in short:
+//! from the syntax tree. The rules are in `docs/language.md` §10 (Formatting); in short:
 //!
 //! - two spaces per level, one statement, branch, item or clause per line;
 //! - one space between words, none inside `( )` and around `.`, one space before a trailing
