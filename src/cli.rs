@@ -1,14 +1,9 @@
 //! Subcommands and their exit codes: 0 ok, 1 findings or failures, 2 could not run (§9.9).
 
-use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
-use callscript_compiler::check::{self, Checked};
-use callscript_compiler::source::Source;
+use callscript_compiler::check::Checked;
 use clap::{Parser, Subcommand, ValueEnum};
-
-use crate::files::{DiskLoader, collect, display_name};
-use crate::render;
 
 #[derive(Parser)]
 #[command(name = "callscript", version, about = "Check, test and run bank outbound-call scripts")]
@@ -21,13 +16,16 @@ pub struct Cli {
 pub enum Format {
     Human,
     Json,
+    /// SARIF 2.1.0, for code-scanning tools.
+    Sarif,
 }
 
 #[derive(Subcommand)]
 pub enum Command {
     /// Check scripts (files or folders of `.call` files) for errors and compliance findings.
     Check {
-        /// Files or folders; every `.call` file below a folder is checked.
+        /// Files or folders; every `.call` file below a folder is checked. A `.toml` file is a
+        /// campaign: its script is checked, and its schedule and limits too (CS009).
         #[arg(required = true)]
         paths: Vec<PathBuf>,
         #[arg(long, value_enum, default_value = "human")]
@@ -93,7 +91,7 @@ pub fn main() -> i32 {
         }
     };
     match cli.command {
-        Command::Check { paths, format, jurisdiction: _ } => run_check(&paths, format),
+        Command::Check { paths, format, jurisdiction } => crate::checking::run(&paths, format, &jurisdiction),
         Command::Build { file, output } => crate::commands::build(&file, output),
         Command::Disasm { file } => crate::commands::disasm(&file),
         Command::Test { paths, coverage } => crate::commands::test(&paths, coverage),
@@ -105,41 +103,8 @@ pub fn main() -> i32 {
     }
 }
 
-/// Loads and checks `.call` files; Err is a message for "could not run".
+/// Loads and checks `.call` files (or a campaign file) with the `cn` pack; Err is a message for
+/// "could not run".
 pub fn check_paths(paths: &[PathBuf]) -> Result<(Checked, usize), String> {
-    let files = collect(paths, "call")?;
-    let mut roots = Vec::with_capacity(files.len());
-    for path in &files {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        roots.push(Source::new(display_name(path), text));
-    }
-    let count = roots.len();
-    Ok((check::check(roots, &mut DiskLoader), count))
-}
-
-fn run_check(paths: &[PathBuf], format: Format) -> i32 {
-    let (checked, files) = match check_paths(paths) {
-        Ok(x) => x,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return 2;
-        }
-    };
-    let mut stdout = std::io::stdout().lock();
-    let text = match format {
-        Format::Human => {
-            let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            let mut text = render::human(&checked.diagnostics, &checked.sources, color);
-            text.push_str(&render::summary_line(checked.error_count(), checked.warning_count(), files));
-            text.push('\n');
-            text
-        }
-        Format::Json => {
-            let mut text = render::json(&checked.diagnostics, &checked.allowed, &checked.sources, files);
-            text.push('\n');
-            text
-        }
-    };
-    let _ = stdout.write_all(text.as_bytes());
-    i32::from(checked.error_count() > 0)
+    crate::checking::check_paths(paths, "cn")
 }

@@ -3,10 +3,14 @@
 
 use std::path::{Path, PathBuf};
 
+use callscript_compiler::check::compliance::RULES;
 use callscript_compiler::diagnostic::CODES;
 
-/// Checks a file or a folder and renders what a script author would see (no colour).
+/// Checks a file or a folder (a folder with a `campaign.toml` is that campaign) and renders
+/// what a script author would see (no colour).
 fn check(path: &Path) -> (String, usize) {
+    let campaign = path.join("campaign.toml");
+    let path = if campaign.exists() { campaign.as_path() } else { path };
     let (checked, files) = callscript::cli::check_paths(&[path.to_path_buf()]).expect("fixture readable");
     let mut out = callscript::render::human(&checked.diagnostics, &checked.sources, false);
     out.push_str(&callscript::render::summary_line(checked.error_count(), checked.warning_count(), files));
@@ -69,17 +73,27 @@ fn err_cases_show_their_code() {
     });
 }
 
-/// Every code has a fixture and a section in docs/diagnostics.md.
+/// Every code has a fixture and a section in docs/diagnostics.md; every compliance rule has a
+/// fixture and a section in docs/compliance.md.
 #[test]
 fn every_code_is_documented_and_has_a_case() {
     in_repo_root(|| {
         let docs = std::fs::read_to_string("docs/diagnostics.md").expect("docs/diagnostics.md");
+        let compliance = std::fs::read_to_string("docs/compliance.md").expect("docs/compliance.md");
         let cases: Vec<String> = std::fs::read_dir("tests/cases/err")
             .expect("cases folder")
             .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
             .collect();
         for (code, _) in CODES {
             assert!(docs.contains(&format!("## {code}")), "{code} has no `## {code}` section in docs/diagnostics.md");
+            assert!(cases.iter().any(|c| c.starts_with(code)), "{code} has no case in tests/cases/err");
+        }
+        for rule in RULES {
+            let code = rule.code;
+            assert!(
+                compliance.contains(&format!("## {code}")),
+                "{code} has no `## {code}` section in docs/compliance.md"
+            );
             assert!(cases.iter().any(|c| c.starts_with(code)), "{code} has no case in tests/cases/err");
         }
     });

@@ -1,5 +1,8 @@
-//! `check` throughput on generated scripts of about 10k and 100k lines (issue: ≥200k lines/s,
-//! linear growth), compared with parsing alone as the baseline measured in the same run.
+//! `check` throughput on generated scripts of 2,000 and 20,000 steps (about 18k and 180k
+//! lines), compared with parsing alone as the baseline measured in the same run. `check` is
+//! the full check: names, types, flow, lowering and every compliance rule (CS001–CS008, cn
+//! pack), so `check / parse` is the cost of the whole analysis relative to parsing and the
+//! growth from 2,000 to 20,000 steps shows that the dataflow stays linear.
 
 use callscript_compiler::check::check_source;
 use callscript_compiler::span::SourceId;
@@ -25,7 +28,7 @@ pub fn generate(steps: usize) -> String {
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("check");
     group.sample_size(10);
-    for steps in [1_100usize, 11_000] {
+    for steps in [2_000usize, 20_000] {
         let src = generate(steps);
         let lines = src.lines().count() as u64;
         group.throughput(Throughput::Elements(lines));
@@ -35,7 +38,7 @@ fn bench(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("check", lines), &src, |b, src| {
             b.iter(|| {
                 let checked = check_source("big.call", src);
-                assert_eq!(checked.error_count(), 0);
+                assert!(checked.diagnostics.is_empty(), "{:?}", checked.diagnostics.first());
                 checked
             })
         });

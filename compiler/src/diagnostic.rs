@@ -28,6 +28,9 @@ pub struct Diagnostic {
     pub message: String,
     pub primary: Label,
     pub secondary: Vec<Label>,
+    /// For compliance findings: the witness, places along the shortest path from the call's
+    /// start to the primary place, in order (rendered with the secondary labels).
+    pub path: Vec<Label>,
     pub help: Option<String>,
 }
 
@@ -41,6 +44,7 @@ impl Diagnostic {
             message: message.into(),
             primary: Label { at: FileSpan::new(file, span), message: String::new() },
             secondary: Vec::new(),
+            path: Vec::new(),
             help: None,
         }
     }
@@ -53,6 +57,11 @@ impl Diagnostic {
 
     pub fn with_secondary(mut self, file: SourceId, span: Span, text: impl Into<String>) -> Diagnostic {
         self.secondary.push(Label { at: FileSpan::new(file, span), message: text.into() });
+        self
+    }
+
+    pub fn with_path(mut self, path: Vec<Label>) -> Diagnostic {
+        self.path = path;
         self
     }
 

@@ -7,3 +7,8 @@ pub const MODULES: &[(&str, &str)] = &[("std.zh.common", include_str!("../../std
 pub fn module(path: &str) -> Option<&'static str> {
     MODULES.iter().find(|(p, _)| *p == path).map(|(_, text)| *text)
 }
+
+/// `(jurisdiction, pack text)` of every compliance rule pack (`stdlib/compliance/*.toml`); `cn`
+/// first, as it is the default.
+pub const PACKS: &[(&str, &str)] =
+    &[("cn", include_str!("../../stdlib/compliance/cn.toml")), ("us", include_str!("../../stdlib/compliance/us.toml"))];

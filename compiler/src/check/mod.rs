@@ -2,6 +2,7 @@
 //! one loads imports (through a [`Loader`] the caller provides, so the compiler stays pure),
 //! builds each script's [`scope::ScriptScope`] and runs the phases.
 
+pub mod compliance;
 pub mod flow;
 pub mod intents;
 pub mod scope;
@@ -78,9 +79,12 @@ pub struct ParsedFile {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Allowed {
     pub code: String,
+    /// Where the `@allow` (or a campaign's `[allow]` entry) stands.
     pub file: SourceId,
     pub span: Span,
     pub reason: String,
+    /// The finding it suppressed.
+    pub finding: Diagnostic,
 }
 
 /// Everything `check` found.
@@ -105,8 +109,49 @@ impl Checked {
     }
 }
 
-/// Checks `roots` (and what they import). Diagnostics are sorted by file and position.
+/// How to check: the compliance pack's jurisdiction, and a campaign file to check with the
+/// scripts (CS009).
+#[derive(Clone, Debug)]
+pub struct CheckOptions {
+    /// `--jurisdiction`; a campaign's own `jurisdiction` wins (§9.7).
+    pub jurisdiction: String,
+    /// A campaign file (TOML text); its script is among the roots.
+    pub campaign: Option<Source>,
+}
+
+impl Default for CheckOptions {
+    fn default() -> CheckOptions {
+        CheckOptions { jurisdiction: "cn".into(), campaign: None }
+    }
+}
+
+impl CheckOptions {
+    pub fn jurisdiction(jurisdiction: impl Into<String>) -> CheckOptions {
+        CheckOptions { jurisdiction: jurisdiction.into(), campaign: None }
+    }
+
+    /// The pack that applies: the campaign's jurisdiction, else `jurisdiction`. An unknown
+    /// one is an error naming the known packs; callers check this before `check`.
+    pub fn pack(&self) -> Result<&'static compliance::Pack, String> {
+        let from_campaign = self
+            .campaign
+            .as_ref()
+            .and_then(|c| compliance::campaign::CampaignFile::parse(&c.text).ok())
+            .and_then(|c| c.jurisdiction.map(|j| j.into_inner()));
+        compliance::pack(from_campaign.as_deref().unwrap_or(&self.jurisdiction))
+    }
+}
+
+/// Checks `roots` (and what they import) with the `cn` pack. Diagnostics are sorted by file and
+/// position.
 pub fn check(roots: Vec<Source>, loader: &mut dyn Loader) -> Checked {
+    check_with(roots, loader, &CheckOptions::default())
+}
+
+/// Checks `roots` (and what they import) and, with `options.campaign`, a campaign file. The
+/// compliance rules run on each root file whose language checks found no error; an unknown
+/// jurisdiction (see [`CheckOptions::pack`]) skips them.
+pub fn check_with(roots: Vec<Source>, loader: &mut dyn Loader, options: &CheckOptions) -> Checked {
     let mut sources = Sources::new();
     let mut files: Vec<ParsedFile> = Vec::new();
     let mut diagnostics = Vec::new();
@@ -192,11 +237,27 @@ pub fn check(roots: Vec<Source>, loader: &mut dyn Loader) -> Checked {
     import_cycles(&files, &mut diagnostics);
 
     let mut allowed = Vec::new();
+    let pack = options.pack().ok();
     for file in &files {
         intents::check_file_intents(file, &sources, &mut diagnostics);
-        if file.is_root {
-            scope::check_file(file, &files, &sources, &mut diagnostics, &mut allowed);
-        }
+    }
+    for file in files.iter().filter(|f| f.is_root) {
+        let scope::FileFindings { mut found, allows } = scope::check_file(file, &files, &sources, &diagnostics);
+        // Compliance needs the lowered program, so only a file (and its imports) without errors.
+        let in_scope = |d: &Diagnostic| d.primary.at.file == file.id || file.imports.contains(&Some(d.primary.at.file));
+        let clean = !found.iter().any(Diagnostic::is_error) && !diagnostics.iter().any(|d| d.is_error() && in_scope(d));
+        let ran = match pack {
+            Some(pack) if clean => {
+                let program = crate::lower::lower_file(&files, &sources, file.id);
+                compliance::check_program(&program, pack, &mut found);
+                true
+            }
+            _ => false,
+        };
+        scope::apply_allows(file.id, &allows, found, ran, &mut diagnostics, &mut allowed);
+    }
+    if let (Some(campaign), Some(pack)) = (&options.campaign, pack) {
+        run_campaign(campaign, pack, &mut sources, &files, &mut diagnostics, &mut allowed);
     }
     diagnostics.sort_by_key(|d| (d.primary.at.file, d.primary.at.span.start, d.primary.at.span.end));
     diagnostics.dedup();
@@ -243,12 +304,43 @@ fn import_cycles(files: &[ParsedFile], diagnostics: &mut Vec<Diagnostic>) {
     }
 }
 
+/// CS009 on a campaign file, for the purpose of its script (the root file's script named after
+/// `#` in `script`, else its first); a campaign that does not parse is left to the caller.
+fn run_campaign(
+    campaign: &Source,
+    pack: &compliance::Pack,
+    sources: &mut Sources,
+    files: &[ParsedFile],
+    diagnostics: &mut Vec<Diagnostic>,
+    allowed: &mut Vec<Allowed>,
+) {
+    let Ok(parsed) = compliance::campaign::CampaignFile::parse(&campaign.text) else { return };
+    let wanted = parsed.script().and_then(|(_, name)| name);
+    let purpose = files
+        .iter()
+        .filter(|f| f.is_root)
+        .flat_map(|f| &f.ast.items)
+        .filter_map(|i| if let Item::Script(s) = i { Some(s) } else { None })
+        .find(|s| wanted.is_none_or(|w| s.name.name == w))
+        .and_then(|s| {
+            s.members.iter().find_map(|m| match m {
+                ast::Member::Setting(set) if set.name.name == "purpose" => match &set.value {
+                    ast::SettingValue::Word(w) => Some(w.name.clone()),
+                    _ => None,
+                },
+                _ => None,
+            })
+        });
+    let id = sources.add(campaign.clone());
+    compliance::campaign::check(id, &parsed, purpose.as_deref().unwrap_or("service"), pack, diagnostics, allowed);
+}
+
 /// Checks one in-memory source that imports only stdlib modules.
 pub fn check_source(name: &str, text: &str) -> Checked {
     check(vec![Source::new(name, text)], &mut NoFiles)
 }
 
-/// Whether `code` names a compliance rule (`CS001`…), which packs define.
+/// Whether `code` names a compliance rule (`CS001`…`CS009`).
 pub fn is_compliance_code(code: &str) -> bool {
-    code.len() == 5 && code.starts_with("CS") && code[2..].bytes().all(|b| b.is_ascii_digit())
+    compliance::rule(code).is_some()
 }

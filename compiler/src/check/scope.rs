@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use crate::check::{Allowed, ParsedFile, flow, types};
+use crate::check::{Allowed, ParsedFile, compliance, flow, types};
 use crate::diagnostic::{CODES, Diagnostic};
 use crate::source::Sources;
 use crate::span::{SourceId, Span};
@@ -680,14 +680,22 @@ fn apply_setting(id: SourceId, setting: &Setting, settings: &mut Settings, diagn
     }
 }
 
-/// Checks every script and test of a root file.
-pub fn check_file(
-    file: &ParsedFile,
-    files: &[ParsedFile],
+/// What the language checks found in a root file, before `@allow` is applied (the compliance
+/// rules add theirs first, so that one `@allow` machinery covers both).
+pub struct FileFindings<'a> {
+    pub found: Vec<Diagnostic>,
+    /// Every `@allow` of the file's scripts, with the span of the construct it covers.
+    pub allows: Vec<(&'a Allow, Span)>,
+}
+
+/// Checks every script and test of a root file. `diagnostics` holds what earlier phases found
+/// (syntax errors make the file's warnings noise).
+pub fn check_file<'a>(
+    file: &'a ParsedFile,
+    files: &'a [ParsedFile],
     _sources: &Sources,
-    diagnostics: &mut Vec<Diagnostic>,
-    allowed: &mut Vec<Allowed>,
-) {
+    diagnostics: &[Diagnostic],
+) -> FileFindings<'a> {
     let mut found = Vec::new();
     let base = file_scope(file, files, &mut found);
     let mut scripts: HashMap<&str, ScriptScope> = HashMap::new();
@@ -747,7 +755,7 @@ pub fn check_file(
     let broken_syntax = diagnostics.iter().any(|d| d.primary.at.file == file.id && d.code < "E100");
     let failed_import = file.imports.iter().any(Option::is_none);
     found.retain(|d| !(broken_syntax && d.code.starts_with('W') || failed_import && d.code == "E101"));
-    apply_allows(file.id, &allows, found, diagnostics, allowed);
+    FileFindings { found, allows }
 }
 
 fn unused_intent(file: SourceId, def: &Intent) -> Diagnostic {
@@ -855,22 +863,25 @@ fn collect_allows<'a>(script: &'a Script, out: &mut Vec<(&'a Allow, Span)>) {
     }
 }
 
-/// Validates `@allow`s and removes the findings they cover (keeping them for audit).
+/// Validates `@allow`s and removes the findings they cover (keeping them for audit). An allow
+/// that covers nothing is W007; for `CS…` codes only when the compliance rules ran on the file.
 pub fn apply_allows(
     file: SourceId,
     allows: &[(&Allow, Span)],
     found: Vec<Diagnostic>,
+    compliance_ran: bool,
     diagnostics: &mut Vec<Diagnostic>,
     allowed: &mut Vec<Allowed>,
 ) {
     let mut valid: Vec<(&Allow, Span, &str, &str)> = Vec::new();
     for (allow, covers) in allows {
         let Some(code) = &allow.code else { continue };
-        let known = CODES.iter().any(|(c, _)| *c == code.name) || crate::check::is_compliance_code(&code.name);
+        let known = CODES.iter().any(|(c, _)| *c == code.name) || compliance::rule(&code.name).is_some();
         if !known {
             let mut d = Diagnostic::new("E501", file, code.span, format!("`{}` is not a diagnostic code", code.name))
                 .label("unknown code");
-            if let Some(s) = closest(&code.name, CODES.iter().map(|(c, _)| *c)) {
+            let codes = CODES.iter().map(|(c, _)| *c).chain(compliance::RULES.iter().map(|r| r.code));
+            if let Some(s) = closest(&code.name, codes) {
                 d = d.with_help(format!("did you mean `{s}`?"));
             }
             diagnostics.push(d);
@@ -906,16 +917,20 @@ pub fn apply_allows(
             used[i] = true;
             &valid[i]
         }) {
-            Some((allow, _, code, reason)) => {
-                allowed.push(Allowed { code: code.to_string(), file, span: allow.span, reason: reason.to_string() })
-            }
+            Some((allow, _, code, reason)) => allowed.push(Allowed {
+                code: code.to_string(),
+                file,
+                span: allow.span,
+                reason: reason.to_string(),
+                finding: d,
+            }),
             None => diagnostics.push(d),
         }
     }
     // An allow that covers nothing is stale (the finding was fixed) or misplaced. Compliance
-    // codes are judged only when the compliance rules ran.
+    // codes are judged only when the compliance rules ran (not after a language error).
     for ((allow, _, code, _), used) in valid.iter().zip(used) {
-        if !used && code.starts_with('W') {
+        if !used && (code.starts_with('W') || compliance_ran) {
             diagnostics.push(
                 Diagnostic::new("W007", file, allow.span, format!("this `@allow({code})` suppresses nothing"))
                     .label("no such finding here")

@@ -6,20 +6,26 @@ use std::collections::HashMap;
 use crate::bytecode::*;
 use crate::check::scope::{self, ScriptScope};
 use crate::check::{Checked, ParsedFile};
+use crate::source::Sources;
 use crate::span::{FileSpan, SourceId, Span};
 use crate::syntax::ast::{self, *};
 use crate::value::Value;
 
 /// Lowers every script of a root file. Call only when `checked` has no errors.
 pub fn lower(checked: &Checked, root: SourceId) -> Program {
-    let files = &checked.files;
+    lower_file(&checked.files, &checked.sources, root)
+}
+
+/// Lowers every script of the root file `root` of `files` (which must check without errors);
+/// the checker uses it to run the compliance rules before `Checked` exists.
+pub fn lower_file(files: &[ParsedFile], sources: &Sources, root: SourceId) -> Program {
     let file = files.iter().find(|f| f.id == root).expect("root file is parsed");
     let mut ignored = Vec::new();
     let base = scope::file_scope(file, files, &mut ignored);
     let mut program = Program {
         scripts: Vec::new(),
         intents: Vec::new(),
-        files: checked.sources.iter().map(|(_, s)| SourceFile { name: s.name.clone(), text: s.text.clone() }).collect(),
+        files: sources.iter().map(|(_, s)| SourceFile { name: s.name.clone(), text: s.text.clone() }).collect(),
     };
     let mut intent_ids: HashMap<(SourceId, u32), IntentId> = HashMap::new();
     for item in &file.ast.items {

@@ -1,0 +1,238 @@
+//! CS003 (retries and handler limits within the pack's maximum) and CS008 (a prompt's
+//! estimated spoken length within the pack's maximum seconds).
+//!
+//! The estimate of CS008 (docs/compliance.md): a Chinese character (any non-ASCII letter) is
+//! one unit, an ASCII digit one unit (digits are read aloud), `%` three (百分之), a Latin word
+//! one unit per started three letters (about a syllable), spaces and punctuation none. An
+//! interpolation counts at its longest rendering: a text value at the pack's
+//! `text_input_chars`, numbers, amounts and dates at the longest reading the filters of
+//! `crate::filters` give over extreme values. Seconds are units over `chars_per_second`.
+
+use std::sync::OnceLock;
+
+use super::{Analysis, Avoid};
+use crate::bytecode::{ExprOp, Filter, PromptSegment, ScriptCode};
+use crate::diagnostic::Diagnostic;
+use crate::syntax::ast::Type;
+use crate::value::{Date, Money, Value};
+
+/// CS003.
+pub(super) fn retries(a: &Analysis, out: &mut Vec<Diagnostic>) {
+    let code = a.code;
+    let limits = &a.pack.limits;
+    for (i, ask) in code.asks.iter().enumerate() {
+        if ask.retries <= limits.max_retries {
+            continue;
+        }
+        let pc = a.cfg.ask_pc[i];
+        let mut d = a
+            .finding(
+                "CS003",
+                ask.span,
+                format!(
+                    "this ask can be retried {} times; the {} pack allows at most {}",
+                    ask.retries, a.pack.jurisdiction, limits.max_retries
+                ),
+            )
+            .label(format!("retries {}", ask.retries))
+            .with_help(format!(
+                "lower `retries` to {} or fewer: a customer who does not answer must not be held on the line",
+                limits.max_retries
+            ));
+        if let Some(node) = a.nearest(Avoid::Nothing, a.by_pc[pc as usize].iter().copied()) {
+            d = d.with_path(a.witness(Avoid::Nothing, node, ""));
+        }
+        out.push(d);
+    }
+    for h in &code.handlers {
+        let Some(limit) = h.limit.filter(|l| *l > limits.max_handler_limit) else { continue };
+        let mut d = a
+            .finding(
+                "CS003",
+                h.span,
+                format!(
+                    "this handler can fire {limit} times a call; the {} pack allows at most {}",
+                    a.pack.jurisdiction, limits.max_handler_limit
+                ),
+            )
+            .label(format!("limit {limit}"))
+            .with_help(format!("lower `limit` to {} or fewer", limits.max_handler_limit));
+        if let Some(node) = a.nearest(Avoid::Nothing, a.by_pc[h.pc as usize].iter().copied()) {
+            d = d.with_path(a.witness(Avoid::Nothing, node, ""));
+        }
+        out.push(d);
+    }
+}
+
+/// CS008.
+pub(super) fn prompt_length(a: &Analysis, out: &mut Vec<Diagnostic>) {
+    let code = a.code;
+    let limits = &a.pack.limits;
+    let rate = limits.chars_per_second.max(1);
+    let nodes = a.prompt_nodes();
+    for (p, prompt) in code.prompts.iter().enumerate() {
+        let units: u32 = prompt
+            .segments
+            .iter()
+            .map(|seg| match seg {
+                PromptSegment::Text(t) => spoken_units(t),
+                PromptSegment::Value { expr, filter } => {
+                    let (ty, text) = expr_type(code, *expr, limits.text_input_chars);
+                    if ty == Type::Text { text } else { longest(ty, *filter) }
+                }
+            })
+            .sum();
+        if units <= limits.max_prompt_seconds * rate {
+            continue;
+        }
+        let seconds = units as f64 / rate as f64;
+        let mut d = a
+            .finding(
+                "CS008",
+                prompt.span,
+                format!(
+                    "this prompt takes about {seconds:.1} s to speak; the {} pack allows {} s",
+                    a.pack.jurisdiction, limits.max_prompt_seconds
+                ),
+            )
+            .label(format!("{units} characters at {rate} a second, values at their longest"))
+            .with_help(
+                "split it into shorter prompts, or allow it in place with the reason: `@allow(CS008, \"legal text must be read in full\")`",
+            );
+        if let Some(node) = a.nearest(Avoid::Nothing, nodes[p].iter().copied()) {
+            d = d.with_path(a.witness(Avoid::Nothing, node, ""));
+        }
+        out.push(d);
+    }
+}
+
+/// Spoken units of literal text (see the module comment).
+pub fn spoken_units(text: &str) -> u32 {
+    let mut units = 0;
+    let mut latin = 0u32;
+    for c in text.chars() {
+        if c.is_ascii_alphabetic() {
+            latin += 1;
+            continue;
+        }
+        units += latin.div_ceil(3);
+        latin = 0;
+        if c.is_ascii_digit() {
+            units += 1;
+        } else if c == '%' {
+            units += 3;
+        } else if !c.is_ascii() && c.is_alphanumeric() {
+            units += 1;
+        }
+    }
+    units + latin.div_ceil(3)
+}
+
+/// The type of an expression (its ops are postfix) and, for text, its longest length: an input
+/// or `let` at `text_chars`, a literal at its own length, a concatenation at the sum.
+fn expr_type(code: &ScriptCode, e: u32, text_chars: u32) -> (Type, u32) {
+    let mut stack: Vec<(Type, u32)> = Vec::new();
+    for op in &code.exprs[e as usize].ops {
+        let item = match op {
+            ExprOp::Const(v) => match v {
+                Value::Text(t) => (Type::Text, spoken_units(t)),
+                Value::Int(_) => (Type::Int, 0),
+                Value::Money(_) => (Type::Money, 0),
+                Value::Bool(_) => (Type::Bool, 0),
+                Value::Date(_) => (Type::Date, 0),
+            },
+            ExprOp::Load(s) => {
+                let ty = code.slots[*s as usize].ty;
+                (ty, if ty == Type::Text { text_chars } else { 0 })
+            }
+            ExprOp::Attempt | ExprOp::Hour => (Type::Int, 0),
+            ExprOp::Neg => continue,
+            ExprOp::Not => {
+                stack.pop();
+                (Type::Bool, 0)
+            }
+            // The left operand of `and`/`or` is dropped; the right one leaves the result.
+            ExprOp::And(_) | ExprOp::Or(_) => {
+                stack.pop();
+                continue;
+            }
+            ExprOp::Add | ExprOp::Sub | ExprOp::Mul | ExprOp::Div | ExprOp::Rem => {
+                let (rt, rl) = stack.pop().unwrap_or((Type::Int, 0));
+                let (lt, ll) = stack.pop().unwrap_or((Type::Int, 0));
+                match (lt, rt) {
+                    (Type::Text, _) | (_, Type::Text) => (Type::Text, ll + rl),
+                    (Type::Money, _) | (_, Type::Money) => (Type::Money, 0),
+                    _ => (Type::Int, 0),
+                }
+            }
+            ExprOp::Eq | ExprOp::Ne | ExprOp::Lt | ExprOp::Le | ExprOp::Gt | ExprOp::Ge => {
+                stack.pop();
+                stack.pop();
+                (Type::Bool, 0)
+            }
+        };
+        stack.push(item);
+    }
+    stack.pop().unwrap_or((Type::Text, text_chars))
+}
+
+/// The longest spoken rendering, in units, of a non-text value of type `ty` through `filter`
+/// (None: the plain rendering), over extreme values: the ends of the range and the longest
+/// numbers without a zero (no 零 is dropped from their reading). Computed once.
+fn longest(ty: Type, filter: Option<Filter>) -> u32 {
+    static TABLE: OnceLock<Vec<(Type, Option<Filter>, u32)>> = OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        let ints = [i64::MIN, i64::MAX, -8_999_999_999_999_999_999, 8_999_999_999_999_999_999];
+        let values = |ty: Type| -> Vec<Value> {
+            match ty {
+                Type::Int => ints.iter().map(|&n| Value::Int(n)).collect(),
+                Type::Money => ints.iter().map(|&n| Value::Money(Money::from_cents(n))).collect(),
+                Type::Date => {
+                    [Date::new(9999, 12, 31), Date::new(2026, 12, 28)].into_iter().flatten().map(Value::Date).collect()
+                }
+                Type::Bool => vec![Value::Bool(true), Value::Bool(false)],
+                Type::Text => Vec::new(),
+            }
+        };
+        let filters = [None, Some(Filter::Money), Some(Filter::Digits), Some(Filter::Number), Some(Filter::Date)];
+        let mut table = Vec::new();
+        for ty in [Type::Int, Type::Money, Type::Date, Type::Bool] {
+            for filter in filters {
+                let units = values(ty)
+                    .iter()
+                    .filter_map(|v| match filter {
+                        None => Some(v.render_plain()),
+                        Some(f) => crate::filters::apply(f.name(), v),
+                    })
+                    .map(|text| spoken_units(&text))
+                    .max()
+                    .unwrap_or(0);
+                table.push((ty, filter, units));
+            }
+        }
+        table
+    });
+    table.iter().find(|(t, f, _)| *t == ty && *f == filter).map_or(0, |(_, _, u)| *u)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_of_literal_text() {
+        assert_eq!(spoken_units("您好,本次通话将被录音。"), 10);
+        assert_eq!(spoken_units("热线95555"), 7);
+        assert_eq!(spoken_units("年化2.60%"), 2 + 3 + 3);
+        // "This call may be monitored": 2 + 2 + 1 + 1 + 3.
+        assert_eq!(spoken_units("This call may be monitored"), 9);
+    }
+
+    #[test]
+    fn longest_readings_come_from_the_filters() {
+        assert_eq!(longest(Type::Int, None), 19);
+        assert_eq!(longest(Type::Bool, None), 1);
+        assert!(longest(Type::Money, Some(Filter::Money)) > longest(Type::Int, None));
+        assert_eq!(longest(Type::Date, Some(Filter::Date)), 4 + 1 + 2 + 1 + 2 + 1);
+    }
+}

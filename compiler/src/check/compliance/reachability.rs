@@ -1,0 +1,165 @@
+//! CS005 (marketing: `optout` is handled from every ask by a body that runs the `optout`
+//! statement) and CS007 (from every ask, anger and a complaint can reach a `transfer`).
+//!
+//! Both look at what one customer turn can do at each ask: the bodies a pattern can select
+//! there (the ask's own branches first, then `objection`'s handlers, as §4 matches them), and
+//! what those bodies do before the next answer is awaited: following `if`, `goto` and
+//! falling through, but not `ask`, `retry` or `resume`.
+
+use super::cfg::{At, Edge, NodeId};
+use super::{Analysis, Avoid};
+use crate::bytecode::{BranchCode, Emotion, Instruction, PatternCode};
+use crate::diagnostic::Diagnostic;
+use crate::span::FileSpan;
+
+/// The bodies a turn matching `pattern` can select at a listening node, in matching order:
+/// the ask's branches naming it up to the first without a guard, then, unless that one was an
+/// ask's branch, the objection handlers naming it up to the first without a guard.
+fn candidates(a: &Analysis, listen: NodeId, pattern: impl Fn(&PatternCode) -> bool) -> Vec<(NodeId, FileSpan)> {
+    let code = a.code;
+    let At::Listen(ask) = a.cfg.nodes[listen as usize].at else { return Vec::new() };
+    let mut branches: Vec<(NodeId, &BranchCode)> = Vec::new();
+    let mut handlers: Vec<(NodeId, &BranchCode)> = Vec::new();
+    for &(to, edge) in a.cfg.successors(listen) {
+        match edge {
+            Edge::Branch(i) => branches.push((to, &code.asks[ask as usize].branches[i as usize])),
+            Edge::Handler(i) => handlers.push((to, &code.handlers[i as usize])),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for list in [branches, handlers] {
+        for (to, b) in list {
+            if b.patterns.iter().any(&pattern) {
+                out.push((to, b.span));
+                if b.guard.is_none() {
+                    return out;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The listening nodes of every reached ask, by ask (handler code has one per interrupted ask).
+fn listens(a: &Analysis) -> Vec<Vec<NodeId>> {
+    let mut out = vec![Vec::new(); a.code.asks.len()];
+    for (n, node) in a.cfg.nodes.iter().enumerate() {
+        if let At::Listen(ask) = node.at {
+            out[ask as usize].push(n as NodeId);
+        }
+    }
+    out
+}
+
+fn intent_named<'p>(a: &'p Analysis, name: &'p str) -> impl Fn(&PatternCode) -> bool + 'p {
+    move |p| matches!(p, PatternCode::Intent(i) if a.program.intents.get(*i as usize).is_some_and(|t| t.name == name))
+}
+
+/// A finding at an ask, with the witness path to its question.
+fn at_ask(a: &Analysis, code: &'static str, ask: usize, message: String) -> Diagnostic {
+    let mut d = a.finding(code, a.code.asks[ask].span, message);
+    let pc = a.cfg.ask_pc[ask];
+    if let Some(node) = a.nearest(Avoid::Nothing, a.by_pc[pc as usize].iter().copied()) {
+        d = d.with_path(a.witness(Avoid::Nothing, node, ""));
+    }
+    d
+}
+
+/// CS005.
+pub(super) fn optout(a: &Analysis, out: &mut Vec<Diagnostic>) {
+    if !a.purpose_is(&a.pack.optout.purposes) {
+        return;
+    }
+    let code = a.code;
+    let runs = a.cfg.always_in_turn(|n| a.cfg.instruction(code, n) == Some(Instruction::Optout));
+    let is_optout = intent_named(a, "optout");
+    for (ask, nodes) in listens(a).into_iter().enumerate() {
+        let mut unhandled = false;
+        let mut wrong: Vec<FileSpan> = Vec::new();
+        for listen in nodes {
+            let bodies = candidates(a, listen, &is_optout);
+            unhandled |= bodies.is_empty();
+            for (entry, span) in bodies {
+                if !runs[entry as usize] && !wrong.contains(&span) {
+                    wrong.push(span);
+                }
+            }
+        }
+        if unhandled {
+            out.push(
+                at_ask(
+                    a,
+                    "CS005",
+                    ask,
+                    "a customer who asks not to be called again is not opted out at this ask".into(),
+                )
+                .label("no branch or objection handler for `optout`")
+                .with_help(
+                    "add `on optout => { optout; say \"好的,已为您登记,后续不再致电。\"; hangup … }` to `objection`",
+                ),
+            );
+        } else if !wrong.is_empty() {
+            let mut d = at_ask(
+                a,
+                "CS005",
+                ask,
+                "at this ask, `optout` is handled by a body that does not run the `optout` statement".into(),
+            )
+            .label("the do-not-call request is not recorded from here")
+            .with_help("run the `optout` statement on every path of the body before it ends the call");
+            for span in wrong {
+                d = d.with_secondary(span.file, span.span, "this body can end the turn without `optout`");
+            }
+            out.push(d);
+        }
+    }
+}
+
+/// CS007.
+pub(super) fn escalation(a: &Analysis, out: &mut Vec<Diagnostic>) {
+    let code = a.code;
+    let reaches = a.cfg.reaches_in_turn(|n| matches!(a.cfg.instruction(code, n), Some(Instruction::Transfer(..))));
+    let angry = |p: &PatternCode| *p == PatternCode::Emotion(Emotion::Angry);
+    let complaint = intent_named(a, "complaint");
+    for (ask, nodes) in listens(a).into_iter().enumerate() {
+        // (cannot reach, bodies that do not) for anger and for a complaint.
+        let mut failing = [(false, Vec::new()), (false, Vec::new())];
+        for listen in nodes {
+            let kinds: [&dyn Fn(&PatternCode) -> bool; 2] = [&angry, &complaint];
+            for (k, pattern) in kinds.into_iter().enumerate() {
+                let bodies = candidates(a, listen, pattern);
+                if !bodies.iter().any(|(entry, _)| reaches[*entry as usize]) {
+                    failing[k].0 = true;
+                    for (_, span) in bodies {
+                        if !failing[k].1.contains(&span) {
+                            failing[k].1.push(span);
+                        }
+                    }
+                }
+            }
+        }
+        let [(anger, anger_bodies), (complain, complaint_bodies)] = failing;
+        let who = match (anger, complain) {
+            (false, false) => continue,
+            (true, false) => "an angry customer",
+            (false, true) => "a customer who complains",
+            (true, true) => "neither an angry customer nor one who complains",
+        };
+        let message = if anger && complain {
+            format!("{who} can reach a person from this ask")
+        } else {
+            format!("{who} cannot reach a person from this ask")
+        };
+        let mut d = at_ask(a, "CS007", ask, message).label("no `transfer` for anger or a complaint here");
+        for span in anger_bodies {
+            d = d.with_secondary(span.file, span.span, "`emotion angry` goes here, which reaches no `transfer`");
+        }
+        for span in complaint_bodies {
+            d = d.with_secondary(span.file, span.span, "`complaint` goes here, which reaches no `transfer`");
+        }
+        out.push(d.with_help(
+            "add `on emotion angry, complaint => transfer \"queue\"` to `objection` (a body counts when it reaches `transfer` before the customer is asked anything else)",
+        ));
+    }
+}

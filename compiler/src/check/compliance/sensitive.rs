@@ -1,0 +1,71 @@
+//! CS002: a `sensitive` input, or a value computed from one, is spoken only after `verify` on
+//! every path. Handler code is analysed once per ask it can interrupt, with that ask's state.
+
+use super::{Analysis, Avoid, VERIFIED};
+use crate::bytecode::{ExprOp, Instruction, PromptSegment};
+use crate::diagnostic::Diagnostic;
+
+pub(super) fn check(a: &Analysis, out: &mut Vec<Diagnostic>) {
+    let code = a.code;
+    // A `let` holding a value computed from a sensitive input is sensitive too (§9.5): the
+    // slots' taint is a fixed point over their starting values and every `set`.
+    let mut tainted: Vec<bool> = code.slots.iter().map(|s| s.sensitive).collect();
+    let loads_tainted = |e: u32, tainted: &[bool]| {
+        let expr = &code.exprs[e as usize];
+        expr.sensitive || expr.ops.iter().any(|op| matches!(op, ExprOp::Load(s) if tainted[*s as usize]))
+    };
+    let mut assignments: Vec<(u16, u32)> =
+        code.slots.iter().enumerate().filter_map(|(i, s)| Some((i as u16, s.init?))).collect();
+    assignments
+        .extend(code.code.iter().filter_map(|i| if let Instruction::Set(s, e) = i { Some((*s, *e)) } else { None }));
+    loop {
+        let mut changed = false;
+        for &(slot, e) in &assignments {
+            if !tainted[slot as usize] && loads_tainted(e, &tainted) {
+                tainted[slot as usize] = true;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+
+    for (p, nodes) in a.prompt_nodes().into_iter().enumerate() {
+        let prompt = &code.prompts[p];
+        let unverified = || nodes.iter().copied().filter(|&n| a.facts[n as usize] & VERIFIED == 0);
+        if unverified().next().is_none() {
+            continue;
+        }
+        for seg in &prompt.segments {
+            let PromptSegment::Value { expr, .. } = seg else { continue };
+            if !loads_tainted(*expr, &tainted) {
+                continue;
+            }
+            let Some(node) = a.nearest(Avoid::Verify, unverified()) else { continue };
+            let e = &code.exprs[*expr as usize];
+            let mut names: Vec<&str> = e
+                .ops
+                .iter()
+                .filter_map(|op| match op {
+                    ExprOp::Load(s) if tainted[*s as usize] => Some(code.slots[*s as usize].name.as_str()),
+                    _ => None,
+                })
+                .collect();
+            names.dedup();
+            let what = match names.as_slice() {
+                [one] if code.slots.iter().any(|s| s.name == *one && s.input) => format!("the sensitive input `{one}`"),
+                [one] => format!("`{one}`, computed from a sensitive input,"),
+                _ => "a value computed from a sensitive input".to_string(),
+            };
+            out.push(
+                a.finding("CS002", e.span, format!("{what} can be spoken before `verify`"))
+                    .label("spoken on a path without `verify`")
+                    .with_path(a.witness(Avoid::Verify, node, "without `verify`"))
+                    .with_help(
+                        "confirm the customer's identity with `verify` on every path to this prompt, or leave the value out",
+                    ),
+            );
+        }
+    }
+}

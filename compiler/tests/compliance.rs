@@ -1,0 +1,78 @@
+//! Compliance semantics through the checker's API, each test a script and the `CODE@line`s it
+//! must produce (the fixtures in `tests/cases` show the rendered output).
+
+use callscript_compiler::check::{CheckOptions, NoFiles, check_with};
+use callscript_compiler::source::Source;
+
+fn codes_with(src: &str, jurisdiction: &str) -> Vec<String> {
+    let checked =
+        check_with(vec![Source::new("main.call", src)], &mut NoFiles, &CheckOptions::jurisdiction(jurisdiction));
+    let source = checked.sources.get(callscript_compiler::span::SourceId(0));
+    // The template leaves inputs and outcomes unused: only compliance, errors and W007 count.
+    checked
+        .diagnostics
+        .iter()
+        .filter(|d| !d.code.starts_with('W') || d.code == "W007")
+        .map(|d| format!("{}@{}", d.code, source.line_col(d.primary.at.span.start).line))
+        .collect()
+}
+
+fn codes(src: &str) -> Vec<String> {
+    codes_with(src, "cn")
+}
+
+/// A service script: the given opening, `core` and `objection` bodies.
+fn script(purpose: &str, opening: &str, core: &str, objection: &str) -> String {
+    format!(
+        "use std.zh.common\nscript s {{\n  purpose {purpose}\n  input {{ tail: text sensitive }}\n  outcomes {{ done, won goal, out }}\n  opening {{\n{opening}\n  }}\n  core {{\n{core}\n  }}\n  objection {{\n    on emotion angry, complaint => transfer \"senior\"\n{objection}\n  }}\n}}\n"
+    )
+}
+
+const GREET: &str = "    say \"您好,本次通话将被录音。\"\n    ask \"是本人吗?\" {\n      on yes => { verify; goto core }\n      on _ => hangup done\n    }";
+
+#[test]
+fn a_handler_only_after_verify_may_read_sensitive_values() {
+    // The handler can interrupt the opening ask too, which is before `verify`.
+    let handler = "    on busy => { say \"尾号{{tail}}\"; hangup done }";
+    let src = script("service", GREET, "    ask \"还款吗?\" { on _ => hangup done }", handler);
+    assert_eq!(codes(&src), ["CS002@18"]);
+    // Without that ask, every ask the handler can interrupt is after `verify`.
+    let opening = "    say \"您好,本次通话将被录音。\"\n    verify\n    goto core";
+    let src = script("service", opening, "    ask \"还款吗?\" { on _ => hangup done }", handler);
+    assert_eq!(codes(&src), Vec::<String>::new());
+}
+
+#[test]
+fn retry_and_goto_loops_reach_a_fixed_point() {
+    let core = "    step a {\n      say \"尾号{{tail}}\"\n      ask \"q\" retries 3 {\n        on yes => goto b\n        on silence, unknown => retry\n        on exhausted => hangup done\n      }\n    }\n    step b { ask \"r\" { on yes => goto a\n on _ => hangup done } }";
+    assert_eq!(codes(&script("service", GREET, core, "")), Vec::<String>::new());
+    let unverified = GREET.replace("{ verify; goto core }", "goto core");
+    assert_eq!(codes(&script("service", &unverified, core, "")), ["CS002@15"]);
+}
+
+#[test]
+fn the_us_pack_has_its_own_wording_and_phrases() {
+    let opening = "    say \"This call may be monitored or recorded.\"\n    ask \"Is this John?\" {\n      on yes => { verify; goto core }\n      on _ => hangup done\n    }";
+    let core = "    say \"We will pursue your account. Pay now or we will sue you.\"\n    hangup done";
+    assert_eq!(codes_with(&script("collection", opening, core, ""), "us"), ["CS004@14"]);
+    assert_eq!(codes_with(&script("collection", opening, core, ""), "cn"), ["CS001@7"]);
+}
+
+#[test]
+fn an_unknown_jurisdiction_runs_no_rule() {
+    assert!(CheckOptions::jurisdiction("mars").pack().is_err());
+    let src = script("service", "    say \"您好\"\n    hangup done", "    hangup done", "");
+    assert_eq!(codes_with(&src, "mars"), Vec::<String>::new());
+    assert_eq!(codes(&src), ["CS001@7"]);
+}
+
+#[test]
+fn a_language_error_stops_compliance_and_its_allows_are_not_judged() {
+    let src = script(
+        "service",
+        "    @allow(CS008, \"legal text\")\n    say \"您好\"\n    goto nowhere",
+        "    hangup done",
+        "",
+    );
+    assert_eq!(codes(&src), ["E100@9"]);
+}

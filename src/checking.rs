@@ -1,0 +1,99 @@
+//! `callscript check`: reads the files (or a campaign and its script), calls the compiler's
+//! checker with the jurisdiction's pack, and prints the findings as human text, JSON or SARIF.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use callscript_compiler::check::compliance::campaign::CampaignFile;
+use callscript_compiler::check::{CheckOptions, Checked, check_with};
+use callscript_compiler::source::Source;
+
+use crate::cli::Format;
+use crate::files::{DiskLoader, collect, display_name};
+use crate::render;
+
+/// Whether a path names a campaign file rather than scripts.
+fn is_campaign(path: &Path) -> bool {
+    path.extension().and_then(|e| e.to_str()) == Some("toml")
+}
+
+/// Loads and checks `.call` files, or one campaign file with its script, under the pack of
+/// `jurisdiction` (a campaign's own wins). Err is a message for "could not run".
+pub fn check_paths(paths: &[PathBuf], jurisdiction: &str) -> Result<(Checked, usize), String> {
+    if let Some(campaign) = paths.iter().find(|p| is_campaign(p)) {
+        if paths.len() > 1 {
+            return Err(format!("{}: check a campaign file on its own", display_name(campaign)));
+        }
+        return check_campaign(campaign, jurisdiction);
+    }
+    let options = CheckOptions::jurisdiction(jurisdiction);
+    options.pack()?;
+    let files = collect(paths, "call")?;
+    let mut roots = Vec::with_capacity(files.len());
+    for path in &files {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        roots.push(Source::new(display_name(path), text));
+    }
+    let count = roots.len();
+    Ok((check_with(roots, &mut DiskLoader, &options), count))
+}
+
+/// A campaign: its script (relative to the campaign file) is checked, then CS009 on the
+/// campaign itself. Errors in the TOML are reported as `file:line:column: message`.
+fn check_campaign(path: &Path, jurisdiction: &str) -> Result<(Checked, usize), String> {
+    let name = display_name(path);
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let source = Source::new(name.clone(), text);
+    let at = |span: Option<callscript_compiler::span::Span>| {
+        let lc = source.line_col(span.map_or(0, |s| s.start));
+        format!("{name}:{}:{}", lc.line, lc.column)
+    };
+    let campaign = CampaignFile::parse(&source.text).map_err(|e| format!("{}: {}", at(e.span), e.message))?;
+    let Some((script, _)) = campaign.script() else {
+        return Err(format!("{}: the campaign names no `script`", at(None)));
+    };
+    let script_span = campaign.script.as_ref().map(|s| {
+        let r = s.span();
+        callscript_compiler::span::Span::new(r.start, r.end)
+    });
+    if !script.ends_with(".call") {
+        return Err(format!("{}: `check` needs the script's source (a `.call` file), not `{script}`", at(script_span)));
+    }
+    let options = CheckOptions { jurisdiction: jurisdiction.to_string(), campaign: Some(source.clone()) };
+    if let Err(message) = options.pack() {
+        let span = campaign.jurisdiction.as_ref().map(|j| {
+            let r = j.span();
+            callscript_compiler::span::Span::new(r.start, r.end)
+        });
+        return Err(format!("{}: {message}", at(span)));
+    }
+    let script_path = path.parent().unwrap_or(Path::new("")).join(script);
+    let script_text = std::fs::read_to_string(&script_path)
+        .map_err(|e| format!("{}: cannot read the script {}: {e}", at(script_span), script_path.display()))?;
+    let roots = vec![Source::new(display_name(&script_path), script_text)];
+    Ok((check_with(roots, &mut DiskLoader, &options), 2))
+}
+
+/// Runs `callscript check` and returns the exit code.
+pub fn run(paths: &[PathBuf], format: Format, jurisdiction: &str) -> i32 {
+    let (checked, files) = match check_paths(paths, jurisdiction) {
+        Ok(x) => x,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return 2;
+        }
+    };
+    let mut text = match format {
+        Format::Human => {
+            let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            let mut text = render::human(&checked.diagnostics, &checked.sources, color);
+            text.push_str(&render::summary_line(checked.error_count(), checked.warning_count(), files));
+            text
+        }
+        Format::Json => render::json(&checked.diagnostics, &checked.allowed, &checked.sources, files),
+        Format::Sarif => render::sarif(&checked.diagnostics, &checked.allowed, &checked.sources),
+    };
+    text.push('\n');
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    i32::from(checked.error_count() > 0)
+}

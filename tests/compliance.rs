@@ -1,0 +1,122 @@
+//! End-to-end tests of the compliance output: SARIF validated against the official SARIF 2.1.0
+//! schema, the witness in JSON, campaigns and jurisdictions on the command line.
+
+use std::process::{Command, Output};
+
+fn callscript(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_callscript"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the binary runs")
+}
+
+fn json(args: &[&str]) -> serde_json::Value {
+    let out = callscript(args);
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+fn sarif_validator() -> jsonschema::Validator {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/schemas/sarif-schema-2.1.0.json"))
+        .expect("the schema is committed");
+    let schema: serde_json::Value = serde_json::from_str(&text).expect("the schema is JSON");
+    jsonschema::validator_for(&schema).expect("the schema compiles")
+}
+
+#[test]
+fn sarif_is_valid_against_the_official_schema() {
+    let validator = sarif_validator();
+    // The schema does reject what is not SARIF.
+    assert!(!validator.is_valid(&serde_json::json!({ "version": "2.1.0" })));
+    assert!(!validator.is_valid(&serde_json::json!({ "version": "2.1.0", "runs": [{ "results": [] }] })));
+    for args in [
+        &["check", "--format", "sarif", "tests/cases/err/CS002_handler_from_unverified_ask.call"][..],
+        &["check", "--format", "sarif", "tests/cases/ok/allowed_long_prompt.call"],
+        &["check", "--format", "sarif", "tests/cases/err/CS009_campaign_window/campaign.toml"],
+        &["check", "--format", "sarif", "tests/cases/err"],
+        &["check", "--format", "sarif", "examples"],
+    ] {
+        let log = json(args);
+        let errors: Vec<String> =
+            validator.iter_errors(&log).map(|e| format!("{e} at {}", e.instance_path())).collect();
+        assert!(errors.is_empty(), "{args:?}: {errors:#?}");
+    }
+}
+
+#[test]
+fn sarif_has_rules_code_flows_and_suppressions() {
+    let log = json(&["check", "--format", "sarif", "tests/cases/err/CS002_handler_from_unverified_ask.call"]);
+    let run = &log["runs"][0];
+    assert_eq!(log["version"], "2.1.0");
+    let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+    let cs002 = rules.iter().find(|r| r["id"] == "CS002").expect("CS002 is a rule");
+    assert!(cs002["fullDescription"]["text"].as_str().unwrap().contains("verify"));
+    assert!(cs002["help"]["text"].as_str().unwrap().contains("docs/compliance.md"));
+    let result = &run["results"][0];
+    assert_eq!(result["ruleId"], "CS002");
+    assert_eq!(result["level"], "error");
+    assert_eq!(rules[result["ruleIndex"].as_u64().unwrap() as usize]["id"], "CS002");
+    let flow = result["codeFlows"][0]["threadFlows"][0]["locations"].as_array().unwrap();
+    let texts: Vec<&str> = flow.iter().map(|l| l["location"]["message"]["text"].as_str().unwrap()).collect();
+    assert_eq!(texts[0], "1. the call starts here");
+    assert_eq!(texts[1], "2. this question waits for an answer");
+    assert!(texts[2].starts_with("3. the objection handler for `busy` interrupts"), "{texts:?}");
+    assert!(texts[3].contains("before `verify`"), "the finding closes the flow: {texts:?}");
+
+    let allowed = json(&["check", "--format", "sarif", "tests/cases/ok/allowed_long_prompt.call"]);
+    let result = &allowed["runs"][0]["results"][0];
+    assert_eq!(result["ruleId"], "CS008");
+    assert_eq!(result["suppressions"][0]["kind"], "inSource");
+    assert_eq!(result["suppressions"][0]["justification"], "the contract clause must be read in full");
+}
+
+#[test]
+fn json_lists_the_witness_in_order_and_allowed_findings() {
+    let v = json(&["check", "--format", "json", "tests/cases/err/CS002_verify_on_one_branch.call"]);
+    let d = &v["diagnostics"][0];
+    assert_eq!(d["code"], "CS002");
+    assert_eq!(d["severity"], "error");
+    let lines: Vec<u64> = d["related"].as_array().unwrap().iter().map(|r| r["line"].as_u64().unwrap()).collect();
+    assert_eq!(lines, [9, 13, 17], "start, the `no` branch, the step");
+    assert!(d["related"][2]["message"].as_str().unwrap().ends_with("reached from here without `verify`"));
+
+    let v = json(&["check", "--format", "json", "tests/cases/ok/allowed_long_prompt.call"]);
+    assert_eq!(v["summary"]["errors"], 0);
+    assert_eq!(v["allowed"][0]["code"], "CS008");
+    assert_eq!(v["allowed"][0]["line"], 11);
+}
+
+#[test]
+fn jurisdictions_select_packs_and_an_unknown_one_cannot_run() {
+    let unknown = callscript(&["check", "--jurisdiction", "mars", "examples"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&unknown.stderr);
+    assert!(err.contains("`mars`") && err.contains("`cn`, `us`"), "{err}");
+    // The Chinese recording notice is not the US one.
+    let us = json(&["check", "--format", "json", "--jurisdiction", "us", "tests/cases/ok/minimal.call"]);
+    let codes: Vec<&str> = us["diagnostics"].as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["CS001"]);
+}
+
+#[test]
+fn campaigns_are_checked_with_their_script() {
+    let out = callscript(&["check", "examples/loan_reminder/campaign.toml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 errors, 0 warnings in 2 files"));
+    let out = callscript(&["check", "tests/cases/err/CS009_campaign_window/campaign.toml"]);
+    assert_eq!(out.status.code(), Some(1));
+
+    let dir = std::env::temp_dir().join(format!("callscript-campaign-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("campaign.toml");
+    std::fs::write(&bad, "script = \"x.call\"\n[schedule]\nstart_time = 9\n").unwrap();
+    let out = callscript(&["check", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("campaign.toml:3:14:"), "{err}");
+    std::fs::write(&bad, "script = \"x.call\"\njurisdiction = \"eu\"\n").unwrap();
+    let err = String::from_utf8_lossy(&callscript(&["check", bad.to_str().unwrap()]).stderr).into_owned();
+    assert!(err.contains("campaign.toml:2:16:") && err.contains("`eu`"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
