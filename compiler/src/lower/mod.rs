@@ -77,6 +77,8 @@ struct ScriptLowering<'s, 'a> {
     goto_fixups: Vec<(usize, usize)>,
     /// Per flow step, its index in `code.steps`.
     current_step: StepId,
+    /// Index of each text in `code.texts`.
+    text_ids: HashMap<String, TextId>,
 }
 
 impl<'s, 'a> ScriptLowering<'s, 'a> {
@@ -114,6 +116,7 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
             slots: HashMap::new(),
             goto_fixups: Vec::new(),
             current_step: 0,
+            text_ids: HashMap::new(),
         }
     }
 
@@ -222,12 +225,15 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
         ended
     }
 
+    /// Interns a text (tags, queues); a map keeps lowering linear in the number of texts.
     fn text(&mut self, value: &str) -> TextId {
-        if let Some(i) = self.code.texts.iter().position(|t| t == value) {
-            return i as TextId;
+        if let Some(&id) = self.text_ids.get(value) {
+            return id;
         }
+        let id = self.code.texts.len() as TextId;
         self.code.texts.push(value.to_string());
-        (self.code.texts.len() - 1) as TextId
+        self.text_ids.insert(value.to_string(), id);
+        id
     }
 
     fn outcome(&self, name: &str) -> OutcomeId {
