@@ -21,6 +21,17 @@ pub enum Format {
 }
 
 #[derive(Subcommand)]
+pub enum DncAction {
+    /// Add the numbers of a CSV's `phone` column to the list.
+    Import {
+        file: PathBuf,
+        /// The campaign whose store holds the list.
+        #[arg(long)]
+        campaign: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
 pub enum Command {
     /// Check scripts (files or folders of `.call` files) for errors and compliance findings.
     Check {
@@ -80,6 +91,46 @@ pub enum Command {
     },
     /// Run the language server on standard input and output (editors start it).
     Lsp,
+    /// Run a campaign (simulated telephony by default), then print its report.
+    Run {
+        /// The campaign file (TOML, or the JSON task shape).
+        campaign: PathBuf,
+        /// Clock speed-up for simulated calls: a number, or `max` (the default).
+        #[arg(long, default_value = "max")]
+        speed: String,
+        /// Where the virtual clock starts on the first run (UTC, e.g. 2026-11-24T00:00:00Z).
+        #[arg(long)]
+        start: Option<String>,
+        /// The customer list (for JSON tasks, or to override the campaign's).
+        #[arg(long)]
+        customers: Option<PathBuf>,
+        /// Named segments (`name = "expression"`) for a JSON task's `customer_segment`.
+        #[arg(long)]
+        segments: Option<PathBuf>,
+        /// Resume even though the script changed since the campaign started.
+        #[arg(long)]
+        accept_new_script: bool,
+        /// No progress bar.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Report on a campaign from its store: table, JSON, HTML, or every attempt as CSV.
+    Report {
+        campaign: PathBuf,
+        #[arg(long, default_value = "table", value_parser = ["table", "json", "html"])]
+        format: String,
+        /// Every attempt as CSV instead of the summary.
+        #[arg(long)]
+        attempts: bool,
+        /// Write to a file instead of standard output.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// The do-not-call list shared by every campaign of a store.
+    Dnc {
+        #[command(subcommand)]
+        action: DncAction,
+    },
 }
 
 pub fn main() -> i32 {
@@ -95,6 +146,31 @@ pub fn main() -> i32 {
         Command::Build { file, output } => crate::commands::build(&file, output),
         Command::Disasm { file } => crate::commands::disasm(&file),
         Command::Test { paths, coverage } => crate::commands::test(&paths, coverage),
+        Command::Run { campaign, speed, start, customers, segments, accept_new_script, quiet } => {
+            let speed = match speed.as_str() {
+                "max" => None,
+                n => match n.parse::<f64>() {
+                    Ok(x) if x > 0.0 => Some(x),
+                    _ => {
+                        eprintln!("error: --speed takes a positive number or `max`, not `{n}`");
+                        return 2;
+                    }
+                },
+            };
+            crate::campaign::run(crate::campaign::RunArgs {
+                campaign,
+                speed,
+                start,
+                customers,
+                segments,
+                accept_new_script,
+                quiet,
+            })
+        }
+        Command::Report { campaign, format, attempts, output } => {
+            crate::campaign::report_command(&campaign, &format, attempts, output.as_deref())
+        }
+        Command::Dnc { action: DncAction::Import { file, campaign } } => crate::campaign::dnc_import(&file, &campaign),
         Command::Simulate { file, script, inputs, replies, attempt, hour } => {
             crate::commands::simulate(&file, script.as_deref(), &inputs, replies.as_deref(), attempt, hour)
         }

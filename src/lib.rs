@@ -1,6 +1,7 @@
 //! The `callscript` command line: argument parsing, file IO and output formats. No language
 //! logic lives here; it calls the compiler and the runtime.
 
+pub mod campaign;
 pub mod checking;
 pub mod cli;
 pub mod commands;

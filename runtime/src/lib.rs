@@ -1,6 +1,13 @@
 //! The CallScript runtime: the sans-IO VM that runs one session per call, the built-in
-//! recogniser, and conversation tests. The scheduler, telephony and store come next.
+//! recogniser, conversation tests, and campaigns (files, scheduler, simulated telephony,
+//! the store and reports).
 
+pub mod campaign;
 pub mod recognise;
+pub mod report;
+pub mod scheduler;
+pub mod sim;
+pub mod store;
+pub mod telephony;
 pub mod testing;
 pub mod vm;

@@ -20,19 +20,33 @@
 //! * **Dtmf** is separate: [`Recogniser::dtmf_selects`] compares key sequences exactly.
 //!
 //! [`Recogniser::best`] picks the winner among the candidates of one turn (§9.1): the highest
-//! score above zero, a tie going to the earlier candidate. It does per-intent work only for
-//! candidates that actually matched, and it allocates nothing per call: the normalised text
-//! and the score table live in a thread-local scratch buffer.
+//! score above zero, a tie going to the earlier candidate.
+//!
+//! # Performance
+//!
+//! * The scan reads the utterance in a per-program dense alphabet (see `Alphabet`): one byte
+//!   for most characters instead of three, and every character that occurs in no phrase
+//!   folded into one byte value. Negator checks, gaps and the later parts of gapped forms
+//!   work on the encoded bytes too, so the normalised text is only built when a regex needs
+//!   it.
+//! * Per-intent work happens only for intents that matched: a short candidate list is
+//!   marked first (gapped forms and regexes of other intents are never tried); a long one is
+//!   looked up after scoring every intent, and only as far as needed to find the intents
+//!   that matched.
+//! * A `RegexSet` over every regex rejects the usual utterance, which matches none of them,
+//!   in one pass.
+//! * Nothing is allocated per call once warm: the buffers and the score table live in a
+//!   thread-local scratch space shared by every recogniser of the thread.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use callscript_compiler::bytecode::IntentTable;
 use callscript_compiler::pattern::{GAP_MAX_CHARS, NEGATORS};
-use regex::Regex;
+use regex::{Regex, RegexSet};
 
 /// Normalises an utterance or a phrase (§6), the same way for both so that they meet:
 ///
@@ -40,8 +54,8 @@ use regex::Regex;
 ///   a space;
 /// * ASCII letters are lower-cased (`ＯＫ` and `OK` both become `ok`);
 /// * whitespace, control and format characters (zero-width spaces, BOM) are dropped;
-/// * punctuation is dropped: ASCII punctuation and symbols (`!"#$%&'()*+,-./:;<=>?@[\]^_`{|}~`),
-///   Latin-1 punctuation (`¡§«¶·»¿`), General Punctuation (U+2010–U+205E: dashes, curly
+/// * punctuation is dropped: ASCII punctuation and symbols (every printable ASCII character
+///   but letters and digits), Latin-1 punctuation (`¡§«¶·»¿`), General Punctuation (U+2010–U+205E: dashes, curly
 ///   quotes, `…`, `‥`, `※`), CJK punctuation (`、。〃〈〉《》「」『』【】〔〕〖〗〘〙〚〛〜〝〞〟〰〽`,
 ///   `・`), the vertical, compatibility and small forms (U+FE10–U+FE1F, U+FE30–U+FE6F) and
 ///   the half-width CJK punctuation U+FF5F–U+FF65;
@@ -60,21 +74,36 @@ pub fn normalise(text: &str) -> String {
 /// [`normalise`] into a reused buffer (cleared first).
 fn normalise_into(text: &str, out: &mut String) {
     out.clear();
+    normalise_with(text, |c| out.push(c));
+}
+
+/// Normalises `text`, handing each character of the result to `emit`.
+fn normalise_with(text: &str, mut emit: impl FnMut(char)) {
     // A `.` seen right after a digit: written only if the next kept character is a digit.
     let mut pending_point = false;
+    let mut after_digit = false;
     for c in text.chars() {
+        if ('\u{4E00}'..='\u{9FFF}').contains(&c) {
+            // The common case, a CJK ideograph: kept as it is.
+            pending_point = false;
+            after_digit = false;
+            emit(c);
+            continue;
+        }
         let c = match c {
             '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
             _ => c,
         };
         if c.is_ascii() {
             if c.is_ascii_alphanumeric() {
-                if pending_point && c.is_ascii_digit() {
-                    out.push('.');
+                let digit = c.is_ascii_digit();
+                if pending_point && digit {
+                    emit('.');
                 }
                 pending_point = false;
-                out.push(c.to_ascii_lowercase());
-            } else if c == '.' && out.as_bytes().last().is_some_and(u8::is_ascii_digit) {
+                after_digit = digit;
+                emit(c.to_ascii_lowercase());
+            } else if c == '.' && after_digit {
                 pending_point = true;
             }
             // Other ASCII: punctuation, symbols, whitespace and controls, all dropped.
@@ -84,7 +113,8 @@ fn normalise_into(text: &str, out: &mut String) {
             continue;
         }
         pending_point = false;
-        out.push(c);
+        after_digit = false;
+        emit(c);
     }
 }
 
@@ -138,15 +168,19 @@ fn is_dropped(c: char) -> bool {
 ///   numbers run together ("一三八八十五" → "1388十5").
 pub fn numerals_to_digits(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    numerals_into(text, &mut out);
-    out
+    if numerals_into(text, &mut out) { out } else { text.to_owned() }
 }
 
-/// [`numerals_to_digits`] into a reused buffer (cleared first).
-fn numerals_into(text: &str, out: &mut String) {
+/// [`numerals_to_digits`] into a reused buffer (cleared first). Returns false, leaving
+/// `out` empty, when `text` holds no numeral (the result would equal `text`).
+fn numerals_into(text: &str, out: &mut String) -> bool {
     out.clear();
+    let Some(first) = text.char_indices().find(|&(_, c)| numeral(c).is_some()).map(|(at, _)| at) else {
+        return false;
+    };
+    out.push_str(&text[..first]);
     let mut run_start: Option<usize> = None;
-    for (at, c) in text.char_indices() {
+    for (at, c) in text[first..].char_indices().map(|(at, c)| (first + at, c)) {
         if numeral(c).is_some() {
             run_start.get_or_insert(at);
         } else {
@@ -159,6 +193,7 @@ fn numerals_into(text: &str, out: &mut String) {
     if let Some(start) = run_start {
         convert_run(&text[start..], out);
     }
+    true
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -167,25 +202,64 @@ enum Numeral {
     Unit(u64),
 }
 
+/// The numeral characters of [`numerals_to_digits`].
+const NUMERALS: [(char, Numeral); 33] = [
+    ('零', Numeral::Digit(0)),
+    ('〇', Numeral::Digit(0)),
+    ('一', Numeral::Digit(1)),
+    ('幺', Numeral::Digit(1)),
+    ('壹', Numeral::Digit(1)),
+    ('二', Numeral::Digit(2)),
+    ('两', Numeral::Digit(2)),
+    ('兩', Numeral::Digit(2)),
+    ('贰', Numeral::Digit(2)),
+    ('三', Numeral::Digit(3)),
+    ('叁', Numeral::Digit(3)),
+    ('四', Numeral::Digit(4)),
+    ('肆', Numeral::Digit(4)),
+    ('五', Numeral::Digit(5)),
+    ('伍', Numeral::Digit(5)),
+    ('六', Numeral::Digit(6)),
+    ('陆', Numeral::Digit(6)),
+    ('七', Numeral::Digit(7)),
+    ('柒', Numeral::Digit(7)),
+    ('八', Numeral::Digit(8)),
+    ('捌', Numeral::Digit(8)),
+    ('九', Numeral::Digit(9)),
+    ('玖', Numeral::Digit(9)),
+    ('十', Numeral::Unit(10)),
+    ('拾', Numeral::Unit(10)),
+    ('百', Numeral::Unit(100)),
+    ('佰', Numeral::Unit(100)),
+    ('千', Numeral::Unit(1000)),
+    ('仟', Numeral::Unit(1000)),
+    ('万', Numeral::Unit(10_000)),
+    ('萬', Numeral::Unit(10_000)),
+    ('亿', Numeral::Unit(100_000_000)),
+    ('億', Numeral::Unit(100_000_000)),
+];
+
+/// [`NUMERALS`] hashed by code point modulo this, without collisions (checked when the table
+/// is built), so that telling a numeral from any other character is one load and compare.
+const NUMERAL_SLOTS: u32 = 162;
+
+/// Per slot: (code point, or u32::MAX for an empty slot; the numeral).
+static NUMERAL_TABLE: [(u32, Numeral); NUMERAL_SLOTS as usize] = {
+    let mut table = [(u32::MAX, Numeral::Digit(0)); NUMERAL_SLOTS as usize];
+    let mut i = 0;
+    while i < NUMERALS.len() {
+        let (c, value) = NUMERALS[i];
+        let slot = (c as u32 % NUMERAL_SLOTS) as usize;
+        assert!(table[slot].0 == u32::MAX, "two numerals share a slot: change NUMERAL_SLOTS");
+        table[slot] = (c as u32, value);
+        i += 1;
+    }
+    table
+};
+
 fn numeral(c: char) -> Option<Numeral> {
-    Some(match c {
-        '零' | '〇' => Numeral::Digit(0),
-        '一' | '幺' | '壹' => Numeral::Digit(1),
-        '二' | '两' | '兩' | '贰' => Numeral::Digit(2),
-        '三' | '叁' => Numeral::Digit(3),
-        '四' | '肆' => Numeral::Digit(4),
-        '五' | '伍' => Numeral::Digit(5),
-        '六' | '陆' => Numeral::Digit(6),
-        '七' | '柒' => Numeral::Digit(7),
-        '八' | '捌' => Numeral::Digit(8),
-        '九' | '玖' => Numeral::Digit(9),
-        '十' | '拾' => Numeral::Unit(10),
-        '百' | '佰' => Numeral::Unit(100),
-        '千' | '仟' => Numeral::Unit(1000),
-        '万' | '萬' => Numeral::Unit(10_000),
-        '亿' | '億' => Numeral::Unit(100_000_000),
-        _ => return None,
-    })
+    let (code, value) = NUMERAL_TABLE[(c as u32 % NUMERAL_SLOTS) as usize];
+    (code == c as u32).then_some(value)
 }
 
 /// Writes one run of numeral characters (see [`numerals_to_digits`]).
@@ -290,6 +364,118 @@ fn ends_with_negator(text: &str) -> bool {
     NEGATORS.iter().any(|n| text.ends_with(n))
 }
 
+/// The most distinct characters the dense alphabet codes: with 127 lead and 127 trail
+/// bytes, one single byte and 127 × 127 pairs.
+const DENSE_CAPACITY: usize = 1 + 127 * 127;
+
+/// How the normalised text is transcoded for the phrase scan.
+///
+/// Scanning UTF-8 costs three automaton steps per Chinese character, each a likely cache
+/// miss in a large automaton. The dense alphabet numbers the characters that occur in some
+/// part or negator, most frequent first, and writes each in one or two bytes: with at most
+/// 255 characters, each is one byte 1–255; with more, the byte values 1–255 are cut into
+/// `single` one-byte codes, `x` lead bytes and `x` trail bytes, `x` the smallest for which
+/// `255 − 2x + x²` codes suffice, so that as many characters as possible take one byte.
+/// Every other character becomes the byte 0, which no part or negator holds. Like UTF-8
+/// the code is self-synchronising (single, lead and trail bytes are disjoint), so a part
+/// or negator found in the encoded text always starts and ends at a character boundary,
+/// and the whole phrase logic (negators before a match, gaps, the later parts of a gapped
+/// form) works on the encoded bytes.
+enum Alphabet {
+    /// More distinct characters than the dense code holds: the scan reads UTF-8.
+    Utf8,
+    Dense {
+        /// Per character up to U+FFFF, its encoding: one byte (below 256; 0 for a character
+        /// in no part) or a lead byte (high) and a trail byte (low).
+        bmp: Box<[u16]>,
+        /// Encodings of characters above U+FFFF, sorted by character.
+        astral: Vec<(char, u16)>,
+        /// The highest one-byte code; lead bytes follow it.
+        single: u8,
+        /// How many lead bytes there are (0 when every character takes one byte).
+        leads: u8,
+    },
+}
+
+impl Alphabet {
+    /// The dense alphabet for these parts and [`NEGATORS`], or UTF-8 when they hold too many
+    /// characters.
+    fn for_parts<'a>(parts: impl Iterator<Item = &'a str>) -> Alphabet {
+        let mut counts: HashMap<char, usize> = HashMap::new();
+        for part in parts.chain(NEGATORS.iter().copied()) {
+            for c in part.chars() {
+                *counts.entry(c).or_default() += 1;
+            }
+        }
+        let k = counts.len();
+        if k > DENSE_CAPACITY {
+            return Alphabet::Utf8;
+        }
+        let x = (0..=127usize).find(|&x| (x == 0 && k <= 255) || (x > 0 && 255 - 2 * x + x * x >= k)).unwrap_or(127);
+        let single = 255 - 2 * x;
+        let mut order: Vec<(char, usize)> = counts.into_iter().collect();
+        order.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let mut bmp = vec![0u16; 0x1_0000].into_boxed_slice();
+        let mut astral = Vec::new();
+        for (rank, &(c, _)) in order.iter().enumerate() {
+            let encoding = if rank < single {
+                rank as u16 + 1
+            } else {
+                let i = rank - single;
+                let (lead, trail) = (single + 1 + i / x, single + 1 + x + i % x);
+                (lead << 8 | trail) as u16
+            };
+            match bmp.get_mut(c as usize) {
+                Some(slot) => *slot = encoding,
+                None => astral.push((c, encoding)),
+            }
+        }
+        astral.sort_unstable();
+        Alphabet::Dense { bmp, astral, single: single as u8, leads: x as u8 }
+    }
+
+    /// Appends the encoding of one character (dense alphabet only).
+    #[inline]
+    fn encode(bmp: &[u16], astral: &[(char, u16)], c: char, out: &mut Vec<u8>) {
+        let encoding = match bmp.get(c as usize) {
+            Some(&encoding) => encoding,
+            None => astral.binary_search_by_key(&c, |&(c, _)| c).map_or(0, |i| astral[i].1),
+        };
+        if encoding < 256 {
+            out.push(encoding as u8);
+        } else {
+            out.extend_from_slice(&encoding.to_be_bytes());
+        }
+    }
+
+    /// Normalised text (a part, a negator) as the scan sees it.
+    fn encode_text(&self, text: &str) -> Box<[u8]> {
+        match self {
+            Alphabet::Utf8 => text.as_bytes().into(),
+            Alphabet::Dense { bmp, astral, .. } => {
+                let mut out = Vec::with_capacity(text.len());
+                for c in text.chars() {
+                    Alphabet::encode(bmp, astral, c, &mut out);
+                }
+                out.into()
+            }
+        }
+    }
+
+    /// The length in bytes of the encoded character that starts with `first`.
+    #[inline]
+    fn char_len(&self, first: u8) -> usize {
+        match *self {
+            Alphabet::Dense { single, leads, .. } => 1 + usize::from(first > single && first - single <= leads),
+            Alphabet::Utf8 => match first {
+                0..0xE0 => 1 + usize::from(first >= 0xC0),
+                0xE0..0xF0 => 3,
+                _ => 4,
+            },
+        }
+    }
+}
+
 /// What one automaton pattern (a distinct normalised part) leads to.
 struct PartInfo {
     /// Its length in characters: the score of a form made of this part alone.
@@ -305,13 +491,16 @@ struct GappedForm {
     intent: u32,
     /// Its parts' characters.
     score: u32,
-    /// The parts after the first, in order.
-    rest: Box<[Box<str>]>,
+    /// The parts after the first, in order, encoded.
+    rest: Box<[Box<[u8]>]>,
 }
 
 /// The recogniser's tables for one program (§6).
 pub struct Recogniser {
-    /// Over every distinct normalised part; None when no intent has phrases.
+    alphabet: Alphabet,
+    /// [`NEGATORS`], encoded.
+    negators: Vec<Box<[u8]>>,
+    /// Over every distinct normalised part, encoded; None when no intent has phrases.
     automaton: Option<AhoCorasick>,
     /// Per automaton pattern id.
     parts: Vec<PartInfo>,
@@ -322,6 +511,9 @@ pub struct Recogniser {
     regexes: Vec<Vec<Regex>>,
     /// Intents with at least one regex, ascending.
     regex_intents: Vec<u32>,
+    /// Every regex of every intent: one pass that says whether any of them can match, so
+    /// the usual utterance, which matches none, costs one scan (None if it cannot be built).
+    regex_set: Option<RegexSet>,
     /// Per intent: its dtmf key sequences.
     dtmf: Vec<Vec<String>>,
 }
@@ -333,20 +525,57 @@ impl std::fmt::Debug for Recogniser {
             .field("parts", &self.parts.len())
             .field("gapped_forms", &self.gapped.len())
             .field("regex_intents", &self.regex_intents.len())
+            .field("dense_alphabet", &matches!(self.alphabet, Alphabet::Dense { .. }))
             .finish()
     }
+}
+
+/// Candidate lists at least this long (or covering half the intents) are scored by scoring
+/// every intent and looking the candidates up, rather than by marking the candidates first.
+const MANY_CANDIDATES: usize = 64;
+
+/// With at most this many matched intents and [`MANY_CANDIDATES`] or more candidates, the
+/// winner is found by searching the candidates for each matched intent.
+const FEW_MATCHED: usize = 4;
+
+/// The first position of `intent` in `candidates`, searched in chunks that the compiler
+/// vectorises.
+fn first_position(candidates: &[u32], intent: u32) -> Option<usize> {
+    let mut base = 0;
+    for chunk in candidates.chunks(32) {
+        if chunk.iter().fold(false, |hit, &c| hit | (c == intent)) {
+            return chunk.iter().position(|&c| c == intent).map(|p| base + p);
+        }
+        base += chunk.len();
+    }
+    None
+}
+
+/// One utterance in the forms the scan needs.
+#[derive(Default)]
+struct Buffers {
+    /// The normalised utterance; with the dense alphabet, only filled when a regex needs it.
+    text: String,
+    text_ready: bool,
+    /// The normalised utterance in the dense alphabet (unused for [`Alphabet::Utf8`]).
+    encoded: Vec<u8>,
+    /// [`numerals_to_digits`] of `text`, computed when a regex needs it.
+    digits: String,
 }
 
 /// Per-thread buffers reused by every call, so that scoring allocates nothing once warm.
 #[derive(Default)]
 struct Scratch {
-    text: String,
-    digits: String,
-    /// Per intent id; only entries of the current call's candidates are meaningful.
+    buffers: Buffers,
+    /// Per intent id, zero between calls (any recogniser of the thread may use it).
     scores: Vec<u32>,
+    /// The intents whose score rose above zero in this call.
+    touched: Vec<u32>,
     /// Per intent id: the `generation` of the last call that listed it as a candidate.
     stamps: Vec<u32>,
     generation: u32,
+    /// Set while a call runs: if a call never finished, the next one clears `scores`.
+    dirty: bool,
 }
 
 thread_local! {
@@ -365,9 +594,11 @@ impl Recogniser {
         let mut texts: Vec<String> = Vec::new();
         let mut whole: Vec<Vec<u32>> = Vec::new();
         let mut first: Vec<Vec<u32>> = Vec::new();
-        let mut gapped: Vec<GappedForm> = Vec::new();
-        let mut seen_gapped: HashMap<(u32, Vec<String>), ()> = HashMap::new();
+        // (intent, parts) of each gapped form, duplicates left out.
+        let mut gapped_forms: Vec<(u32, Vec<String>)> = Vec::new();
+        let mut seen_gapped: HashSet<(u32, Vec<String>)> = HashSet::new();
         let mut regexes = Vec::with_capacity(intents.len());
+        let mut regex_sources = Vec::new();
         let mut regex_intents = Vec::new();
         let mut dtmf = Vec::with_capacity(intents.len());
 
@@ -390,13 +621,9 @@ impl Recogniser {
                     if !whole[id as usize].contains(&intent) {
                         whole[id as usize].push(intent);
                     }
-                } else if let Entry::Vacant(e) = seen_gapped.entry((intent, parts)) {
-                    let parts = &e.key().1;
-                    let score = parts.iter().map(|p| p.chars().count() as u32).sum();
-                    let rest = parts[1..].iter().map(|p| p.as_str().into()).collect();
-                    first[id as usize].push(gapped.len() as u32);
-                    gapped.push(GappedForm { intent, score, rest });
-                    e.insert(());
+                } else if seen_gapped.insert((intent, parts.clone())) {
+                    first[id as usize].push(gapped_forms.len() as u32);
+                    gapped_forms.push((intent, parts));
                 }
             }
 
@@ -405,6 +632,7 @@ impl Recogniser {
                 let regex = Regex::new(source)
                     .map_err(|e| format!("intent `{}`: regex \"{}\" does not compile: {e}", table.name, source))?;
                 compiled.push(regex);
+                regex_sources.push(source.as_str());
             }
             if !compiled.is_empty() {
                 regex_intents.push(intent);
@@ -413,12 +641,25 @@ impl Recogniser {
             dtmf.push(table.dtmf.clone());
         }
 
+        let later_parts = gapped_forms.iter().flat_map(|(_, parts)| parts[1..].iter());
+        let alphabet = Alphabet::for_parts(texts.iter().chain(later_parts).map(String::as_str));
+        let negators = NEGATORS.iter().map(|n| alphabet.encode_text(n)).collect();
+        let gapped = gapped_forms
+            .into_iter()
+            .map(|(intent, parts)| GappedForm {
+                intent,
+                score: parts.iter().map(|p| p.chars().count() as u32).sum(),
+                rest: parts[1..].iter().map(|p| alphabet.encode_text(p)).collect(),
+            })
+            .collect();
         let automaton = if texts.is_empty() {
             None
         } else {
-            let built = AhoCorasick::builder().match_kind(MatchKind::Standard).build(&texts);
+            let patterns: Vec<Box<[u8]>> = texts.iter().map(|t| alphabet.encode_text(t)).collect();
+            let built = AhoCorasick::builder().match_kind(MatchKind::Standard).dense_depth(2).build(&patterns);
             Some(built.map_err(|e| format!("the phrase automaton cannot be built: {e}"))?)
         };
+        let regex_set = if regex_sources.is_empty() { None } else { RegexSet::new(&regex_sources).ok() };
 
         let mut parts = Vec::with_capacity(texts.len());
         let (mut whole_of, mut first_of) = (Vec::new(), Vec::new());
@@ -434,7 +675,19 @@ impl Recogniser {
             });
         }
 
-        Ok(Recogniser { automaton, parts, whole_of, first_of, gapped, regexes, regex_intents, dtmf })
+        Ok(Recogniser {
+            alphabet,
+            negators,
+            automaton,
+            parts,
+            whole_of,
+            first_of,
+            gapped,
+            regexes,
+            regex_intents,
+            regex_set,
+            dtmf,
+        })
     }
 
     /// How many intents the tables hold.
@@ -450,9 +703,10 @@ impl Recogniser {
         scores.resize(self.intent_count(), 0);
         SCRATCH.with(|cell| {
             let mut guard = cell.borrow_mut();
-            let Scratch { text, digits, .. } = &mut *guard;
-            normalise_into(utterance, text);
-            self.score_text(text, digits, scores, |_| true);
+            let scratch = &mut *guard;
+            self.prepare(utterance, &mut scratch.buffers, !self.regex_intents.is_empty());
+            self.score_text(utterance, &mut scratch.buffers, scores, &mut scratch.touched, |_| true);
+            scratch.touched.clear();
         });
     }
 
@@ -463,41 +717,84 @@ impl Recogniser {
     /// Ids that name no intent never match.
     pub fn best(&self, utterance: &str, candidates: &[u32]) -> Option<(usize, u32)> {
         let n = self.intent_count();
+        if n == 0 || candidates.is_empty() {
+            return None;
+        }
         SCRATCH.with(|cell| {
             let mut guard = cell.borrow_mut();
-            let Scratch { text, digits, scores, stamps, generation } = &mut *guard;
+            let Scratch { buffers, scores, touched, stamps, generation, dirty } = &mut *guard;
             if scores.len() < n {
                 scores.resize(n, 0);
                 stamps.resize(n, 0);
             }
-            *generation = generation.wrapping_add(1);
-            if *generation == 0 {
-                stamps.fill(0);
-                *generation = 1;
+            if *dirty {
+                scores.fill(0);
             }
-            let generation = *generation;
-            let mut any = false;
-            for &c in candidates {
-                if (c as usize) < n {
-                    stamps[c as usize] = generation;
-                    scores[c as usize] = 0;
-                    any = true;
-                }
-            }
-            if !any {
-                return None;
-            }
-            normalise_into(utterance, text);
-            let stamps = &*stamps;
-            self.score_text(text, digits, scores, |i| stamps[i as usize] == generation);
+            touched.clear();
+            *dirty = true;
 
-            let mut best: Option<(usize, u32)> = None;
-            for (position, &c) in candidates.iter().enumerate() {
-                let score = if (c as usize) < n { scores[c as usize] } else { 0 };
-                if score > 0 && best.is_none_or(|(_, b)| score > b) {
-                    best = Some((position, score));
+            if candidates.len() >= MANY_CANDIDATES || candidates.len() * 2 >= n {
+                self.prepare(utterance, buffers, !self.regex_intents.is_empty());
+                self.score_text(utterance, buffers, scores, touched, |_| true);
+            } else {
+                *generation = generation.wrapping_add(1);
+                if *generation == 0 {
+                    stamps.fill(0);
+                    *generation = 1;
                 }
+                let generation = *generation;
+                let mut need_text = false;
+                for &c in candidates {
+                    if let Some(stamp) = stamps.get_mut(c as usize) {
+                        *stamp = generation;
+                        need_text |= self.regexes.get(c as usize).is_some_and(|r| !r.is_empty());
+                    }
+                }
+                self.prepare(utterance, buffers, need_text);
+                let stamps = &*stamps;
+                self.score_text(utterance, buffers, scores, touched, |i| stamps[i as usize] == generation);
             }
+
+            let best = if touched.len() <= FEW_MATCHED && candidates.len() >= MANY_CANDIDATES {
+                // A long list and few matches: find each matched intent's first position.
+                let mut best: Option<(usize, u32)> = None;
+                for &intent in touched.iter() {
+                    let score = scores[intent as usize];
+                    if let Some(position) = first_position(candidates, intent)
+                        && best.is_none_or(|(p, b)| score > b || (score == b && position < p))
+                    {
+                        best = Some((position, score));
+                    }
+                }
+                best
+            } else {
+                // Look the candidates up in order; a score is cleared once read, so that a
+                // candidate listed twice counts at its first position, and the scan stops
+                // once every intent that matched has been found.
+                let mut best: Option<(usize, u32)> = None;
+                let mut remaining = touched.len();
+                for (position, &c) in candidates.iter().enumerate() {
+                    if remaining == 0 {
+                        break;
+                    }
+                    if (c as usize) >= n {
+                        continue;
+                    }
+                    let score = std::mem::take(&mut scores[c as usize]);
+                    if score > 0 {
+                        if best.is_none_or(|(_, b)| score > b) {
+                            best = Some((position, score));
+                        }
+                        remaining -= 1;
+                    }
+                }
+                best
+            };
+            for &intent in touched.iter() {
+                scores[intent as usize] = 0;
+            }
+            touched.clear();
+            *dirty = false;
             best
         })
     }
@@ -508,43 +805,96 @@ impl Recogniser {
         self.dtmf.get(intent as usize).is_some_and(|list| list.iter().any(|d| d == keys))
     }
 
-    /// Scores the normalised `text` into `scores` for the intents `wanted` accepts; other
-    /// entries are left alone. `digits` is scratch for [`numerals_to_digits`].
-    fn score_text(&self, text: &str, digits: &mut String, scores: &mut [u32], wanted: impl Fn(u32) -> bool) {
+    /// Normalises the utterance and encodes it for the scan; the normalised text itself is
+    /// kept when `need_text` (for regexes) or when the scan reads UTF-8.
+    fn prepare(&self, utterance: &str, buffers: &mut Buffers, need_text: bool) {
+        let Buffers { text, text_ready, encoded, .. } = buffers;
+        text.clear();
+        encoded.clear();
+        match &self.alphabet {
+            Alphabet::Utf8 => {
+                normalise_with(utterance, |c| text.push(c));
+                *text_ready = true;
+            }
+            Alphabet::Dense { bmp, astral, .. } => {
+                if need_text {
+                    normalise_with(utterance, |c| {
+                        text.push(c);
+                        Alphabet::encode(bmp, astral, c, encoded);
+                    });
+                } else {
+                    normalise_with(utterance, |c| Alphabet::encode(bmp, astral, c, encoded));
+                }
+                *text_ready = need_text;
+            }
+        }
+    }
+
+    /// Whether the encoded text ends with an encoded negator.
+    #[inline]
+    fn ends_with_negator(&self, encoded: &[u8]) -> bool {
+        self.negators.iter().any(|n| encoded.ends_with(n))
+    }
+
+    /// Scores the prepared utterance into `scores` for the intents `wanted` accepts (others
+    /// are left alone), pushing onto `touched` each intent whose score rises from zero.
+    fn score_text(
+        &self,
+        utterance: &str,
+        buffers: &mut Buffers,
+        scores: &mut [u32],
+        touched: &mut Vec<u32>,
+        wanted: impl Fn(u32) -> bool,
+    ) {
+        let Buffers { text, text_ready, encoded, digits } = buffers;
         if let Some(automaton) = &self.automaton {
-            for m in automaton.find_overlapping_iter(text) {
+            let haystack = match self.alphabet {
+                Alphabet::Utf8 => text.as_bytes(),
+                Alphabet::Dense { .. } => encoded.as_slice(),
+            };
+            for m in automaton.find_overlapping_iter(haystack) {
                 let part = &self.parts[m.pattern().as_usize()];
                 let mut negated: Option<bool> = None;
-                let mut is_negated = || *negated.get_or_insert_with(|| ends_with_negator(&text[..m.start()]));
+                let mut is_negated = || *negated.get_or_insert_with(|| self.ends_with_negator(&haystack[..m.start()]));
                 for &intent in &self.whole_of[part.whole.0 as usize..part.whole.1 as usize] {
-                    let score = &mut scores[intent as usize];
-                    if *score < part.chars && wanted(intent) && !is_negated() {
-                        *score = part.chars;
+                    if scores[intent as usize] < part.chars && wanted(intent) && !is_negated() {
+                        raise(scores, touched, intent, part.chars);
                     }
                 }
                 for &form in &self.first_of[part.first.0 as usize..part.first.1 as usize] {
                     let form = &self.gapped[form as usize];
-                    let score = &mut scores[form.intent as usize];
-                    if *score < form.score
+                    if scores[form.intent as usize] < form.score
                         && wanted(form.intent)
                         && !is_negated()
-                        && rest_matches(text, m.end(), &form.rest)
+                        && self.rest_matches(haystack, m.end(), &form.rest)
                     {
-                        *score = form.score;
+                        raise(scores, touched, form.intent, form.score);
                     }
                 }
             }
         }
 
-        let mut digits_ready: Option<bool> = None;
+        // (whether any regex of the program matches, whether `digits` differs from `text`)
+        let mut prefilter: Option<(bool, bool)> = None;
         for &intent in &self.regex_intents {
             if !wanted(intent) {
                 continue;
             }
-            let has_digits = *digits_ready.get_or_insert_with(|| {
-                numerals_into(text, digits);
-                *digits != *text
+            let (any, has_digits) = *prefilter.get_or_insert_with(|| {
+                if !*text_ready {
+                    normalise_into(utterance, text);
+                    *text_ready = true;
+                }
+                let has_digits = numerals_into(text, digits) && *digits != *text;
+                let any = self
+                    .regex_set
+                    .as_ref()
+                    .is_none_or(|set| set.is_match(text) || (has_digits && set.is_match(digits)));
+                (any, has_digits)
             });
+            if !any {
+                break;
+            }
             let mut best = scores[intent as usize];
             for regex in &self.regexes[intent as usize] {
                 best = best.max(regex_score(regex, text));
@@ -552,34 +902,44 @@ impl Recogniser {
                     best = best.max(regex_score(regex, digits));
                 }
             }
-            scores[intent as usize] = best;
+            if best > scores[intent as usize] {
+                raise(scores, touched, intent, best);
+            }
         }
+    }
+
+    /// Whether `rest` (the encoded parts after a gapped form's first) occur in order from
+    /// byte `from` of the encoded text, each after a gap of at most [`GAP_MAX_CHARS`]
+    /// characters holding no negator.
+    fn rest_matches(&self, encoded: &[u8], from: usize, rest: &[Box<[u8]>]) -> bool {
+        let Some((part, tail)) = rest.split_first() else { return true };
+        let after = &encoded[from..];
+        let mut gap = 0; // byte length of the gap tried
+        for gap_chars in 0..=GAP_MAX_CHARS {
+            if gap_chars > 0 {
+                let Some(&first) = after.get(gap) else { return false };
+                gap = (gap + self.alphabet.char_len(first)).min(after.len());
+                // Every negator inside the gap is a suffix of some prefix of it.
+                if self.ends_with_negator(&after[..gap]) {
+                    return false;
+                }
+            }
+            if after[gap..].starts_with(part) && self.rest_matches(encoded, from + gap + part.len(), tail) {
+                return true;
+            }
+        }
+        false
     }
 }
 
-/// Whether `rest` (the parts after a gapped form's first) occur in order from byte `from` of
-/// `text`, each after a gap of at most [`GAP_MAX_CHARS`] characters holding no negator.
-fn rest_matches(text: &str, from: usize, rest: &[Box<str>]) -> bool {
-    let Some((part, tail)) = rest.split_first() else { return true };
-    let after = &text[from..];
-    let mut chars = after.char_indices().map(|(at, c)| at + c.len_utf8());
-    let mut gap = 0; // byte length of the gap tried
-    for gap_chars in 0..=GAP_MAX_CHARS {
-        if gap_chars > 0 {
-            match chars.next() {
-                Some(end) => gap = end,
-                None => return false,
-            }
-            // Every negator inside the gap is a suffix of some prefix of it.
-            if ends_with_negator(&after[..gap]) {
-                return false;
-            }
-        }
-        if after[gap..].starts_with(&**part) && rest_matches(text, from + gap + part.len(), tail) {
-            return true;
-        }
+/// Raises an intent's score (only ever called with a higher one), noting its first rise.
+#[inline]
+fn raise(scores: &mut [u32], touched: &mut Vec<u32>, intent: u32, score: u32) {
+    let slot = &mut scores[intent as usize];
+    if *slot == 0 {
+        touched.push(intent);
     }
-    false
+    *slot = score;
 }
 
 /// The longest counting, non-empty match of `regex` in `text`, in characters.
@@ -601,15 +961,17 @@ mod tests {
     use callscript_compiler::pattern::{Form, parse};
     use callscript_compiler::syntax::ast::{ClauseKind, Item};
     use proptest::prelude::*;
+    use std::sync::LazyLock;
 
     /// An intent table from phrases (patterns allowed), dtmf keys and regexes, normalised
     /// the way the compiler is expected to.
     fn table(name: &str, phrases: &[&str], dtmf: &[&str], regexes: &[&str]) -> IntentTable {
         let mut forms: Vec<Form> = Vec::new();
+        let mut seen = HashSet::new();
         for phrase in phrases {
             for form in parse(phrase).unwrap_or_else(|e| panic!("{phrase:?}: {e}")) {
                 let form = Form { parts: form.parts.iter().map(|p| normalise(p)).collect() };
-                if !forms.contains(&form) {
+                if seen.insert(form.clone()) {
                     forms.push(form);
                 }
             }
@@ -854,6 +1216,18 @@ mod tests {
     }
 
     #[test]
+    fn numeral_table_is_exact() {
+        let listed: Vec<char> = NUMERALS.iter().map(|&(c, _)| c).collect();
+        for code in 0..=0x10_FFFFu32 {
+            let Some(c) = char::from_u32(code) else { continue };
+            assert_eq!(numeral(c).is_some(), listed.contains(&c), "{c:?}");
+        }
+        for &(c, value) in &NUMERALS {
+            assert!(numeral(c) == Some(value), "{c}");
+        }
+    }
+
+    #[test]
     fn numerals_malformed_runs_fall_back() {
         assert_eq!(numerals_to_digits("十二三"), "十23");
         assert_eq!(numerals_to_digits("一三八万"), "138万");
@@ -884,6 +1258,12 @@ mod tests {
         assert_eq!(score(&r, &t, "不同意，哦，我同意", "yes"), 2);
         // Punctuation is dropped before the check, so "不，同意" reads as 不同意.
         assert_eq!(score(&r, &t, "不，同意", "yes"), 0);
+        // Negators are recognised even when no phrase holds their characters.
+        let small = Recogniser::new(&[table("agree", &["同意"], &[], &[])]).unwrap();
+        for negator in NEGATORS {
+            assert_eq!(small.best(&format!("我{negator}同意"), &[0]), None, "{negator}");
+        }
+        assert_eq!(small.best("我同意", &[0]), Some((0, 2)));
         // A negator further back does not negate: only the text right before the match.
         assert_eq!(score(&r, &t, "不，我同意", "yes"), 2);
     }
@@ -925,6 +1305,11 @@ mod tests {
             p.score_all(utterance, &mut s);
             assert_eq!(s[0], expected, "{utterance}");
         }
+        // A later part whose characters occur nowhere else is still told apart from others.
+        let rare = Recogniser::new(&[table("r", &["甲…乙"], &[], &[])]).unwrap();
+        assert_eq!(rare.best("甲丙乙", &[0]), Some((0, 2)));
+        assert_eq!(rare.best("甲丙丁", &[0]), None);
+        assert_eq!(rare.best("甲丙未乙", &[0]), None);
         // A gap holds no negator even when it straddles: `没有` after the first part.
         let three = vec![table("x", &["我…还…钱"], &[], &[])];
         let x = Recogniser::new(&three).unwrap();
@@ -996,6 +1381,19 @@ mod tests {
     }
 
     #[test]
+    fn recogniser_is_shareable_across_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<Recogniser>();
+        let (r, t) = recogniser();
+        let yes = id(&t, "yes");
+        std::thread::scope(|scope| {
+            for _ in 0..2 {
+                scope.spawn(|| assert_eq!(r.best("是的", &[yes]), Some((0, 2))));
+            }
+        });
+    }
+
+    #[test]
     fn dtmf_is_exact() {
         let (r, t) = recogniser();
         assert!(r.dtmf_selects(id(&t, "yes"), "1"));
@@ -1054,24 +1452,166 @@ mod tests {
         }
     }
 
+    /// `tables` plus an intent with `count` one-character phrases (CJK Extension B, which no
+    /// test utterance uses but for 𠀀): past 255 characters the dense alphabet takes two bytes
+    /// for some, past [`DENSE_CAPACITY`] the automaton scans UTF-8.
+    fn with_characters(tables: &[IntentTable], count: u32) -> Vec<IntentTable> {
+        let phrases: Vec<String> = (0x2_0000u32..0x2_0000 + count)
+            .map(|c| char::from_u32(c).expect("a CJK Extension B character").to_string())
+            .collect();
+        let phrases: Vec<&str> = phrases.iter().map(String::as_str).collect();
+        let mut tables = tables.to_vec();
+        tables.push(table("filler", &phrases, &[], &[]));
+        tables
+    }
+
+    fn with_many_characters(tables: &[IntentTable]) -> Vec<IntentTable> {
+        with_characters(tables, DENSE_CAPACITY as u32 + 10)
+    }
+
+    fn is_dense(r: &Recogniser) -> bool {
+        format!("{r:?}").contains("dense_alphabet: true")
+    }
+
+    #[test]
+    fn alphabets_agree() {
+        let small = vec![
+            table("yes", &["是", "是的", "好的", "OK", "😀好"], &[], &[]),
+            table("no", &["不是", "不要", "不…需要"], &[], &[]),
+            table("card", &[], &[], &["[0-9]{4}"]),
+        ];
+        let variants = [
+            (Recogniser::new(&small).unwrap(), Recogniser::new(&with_many_characters(&small)).unwrap()),
+            (
+                Recogniser::new(&with_characters(&intents(), 300)).unwrap(),
+                Recogniser::new(&with_many_characters(&intents())).unwrap(),
+            ),
+            (
+                Recogniser::new(&with_characters(&intents(), DENSE_CAPACITY as u32 - 400)).unwrap(),
+                Recogniser::new(&with_many_characters(&intents())).unwrap(),
+            ),
+        ];
+        let Alphabet::Dense { leads, .. } = variants[2].0.alphabet else { panic!("dense") };
+        assert_eq!(leads, 127);
+        assert!(matches!(variants[0].0.alphabet, Alphabet::Dense { leads: 0, .. }));
+        let Alphabet::Dense { single, leads, .. } = variants[1].0.alphabet else { panic!("dense") };
+        assert!(leads > 0 && usize::from(single) == 255 - 2 * usize::from(leads), "{single} {leads}");
+        assert!(is_dense(&variants[0].0) && !is_dense(&variants[0].1) && !is_dense(&variants[1].1));
+        let utterances = [
+            "是的",
+            "ＯＫ",
+            "😀好的",
+            "不是我",
+            "我不太需要",
+            "不要再给我打电话了",
+            "明天下午就能还",
+            "尾号幺三八八",
+            "好😀好",
+            "𠀀是",
+            "今天不还",
+        ];
+        for (dense, utf8) in &variants {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            for utterance in utterances {
+                dense.score_all(utterance, &mut a);
+                utf8.score_all(utterance, &mut b);
+                assert_eq!(a[..], b[..a.len()], "{utterance}");
+                let all: Vec<u32> = (0..a.len() as u32).collect();
+                assert_eq!(dense.best(utterance, &all), utf8.best(utterance, &all), "{utterance}");
+            }
+        }
+        let r = &variants[0].0;
+        assert_eq!(r.best("😀好的", &[0, 1]), Some((0, 2)));
+        assert_eq!(r.best("😀好", &[1, 0]), Some((1, 2)));
+        assert_eq!(r.best("不😀好", &[0, 1]), None, "😀好 is negated by 不");
+    }
+
+    #[test]
+    fn many_candidates_and_few_agree() {
+        let (r, t) = recogniser();
+        let all: Vec<u32> = (0..t.len() as u32).collect();
+        let long: Vec<u32> = all.iter().copied().cycle().take(MANY_CANDIDATES + 5).collect();
+        for utterance in [
+            "不要再给我打电话了",
+            "嗯啥",
+            "是",
+            "随便",
+            "尾号一三八八是的",
+            "明天下午就能还",
+            "是啊不要投诉什么哪位在忙滚",
+        ] {
+            // The long list holds every intent, then repeats: positions are the first ones.
+            assert_eq!(r.best(utterance, &long), r.best(utterance, &all), "{utterance}");
+            for window in all.windows(3) {
+                let expected = window
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &c)| (i, score(&r, &t, utterance, &t[c as usize].name)))
+                    .filter(|&(_, s)| s > 0)
+                    .fold(
+                        None,
+                        |best: Option<(usize, u32)>, (i, s)| {
+                            if best.is_none_or(|(_, b)| s > b) { Some((i, s)) } else { best }
+                        },
+                    );
+                assert_eq!(r.best(utterance, window), expected, "{utterance} {window:?}");
+            }
+        }
+        // The last utterance matches more intents than the per-intent search handles.
+        let mut scores = Vec::new();
+        r.score_all("是啊不要投诉什么哪位在忙滚", &mut scores);
+        assert!(scores.iter().filter(|&&s| s > 0).count() > FEW_MATCHED);
+    }
+
+    #[test]
+    fn recognisers_share_the_thread_scratch() {
+        // Two recognisers of different sizes, alternating on one thread, stay independent.
+        let (big, t) = recogniser();
+        let small = Recogniser::new(&[table("x", &["是"], &[], &[])]).unwrap();
+        let all: Vec<u32> = (0..t.len() as u32).collect();
+        for _ in 0..3 {
+            assert_eq!(small.best("是的", &[0]), Some((0, 1)));
+            assert_eq!(big.best("是的", &all), Some((id(&t, "yes") as usize, 2)));
+            assert_eq!(small.best("不是", &[0, 5, 6]), None);
+            assert_eq!(big.best("随便", &[0, 1]), None);
+        }
+    }
+
+    static COMMON: LazyLock<Recogniser> = LazyLock::new(|| Recogniser::new(&intents()).unwrap());
+    static COMMON_SPLIT: LazyLock<Recogniser> =
+        LazyLock::new(|| Recogniser::new(&with_characters(&intents(), 300)).unwrap());
+    static COMMON_UTF8: LazyLock<Recogniser> =
+        LazyLock::new(|| Recogniser::new(&with_many_characters(&intents())).unwrap());
+
     proptest! {
         #[test]
         fn best_never_panics(text in any::<String>(), candidates in proptest::collection::vec(0u32..16, 0..12)) {
-            let (r, _) = recogniser();
-            if let Some((position, score)) = r.best(&text, &candidates) {
-                prop_assert!(position < candidates.len());
-                prop_assert!(score > 0);
+            for r in [&*COMMON, &*COMMON_SPLIT, &*COMMON_UTF8] {
+                if let Some((position, score)) = r.best(&text, &candidates) {
+                    prop_assert!(position < candidates.len());
+                    prop_assert!(score > 0);
+                }
+                let mut scores = Vec::new();
+                r.score_all(&text, &mut scores);
             }
-            let mut scores = Vec::new();
-            r.score_all(&text, &mut scores);
         }
 
         #[test]
         fn best_never_panics_on_chinese_like_text(text in "[是不没有要再打明天还今下午就一二三幺八十百万，。 ａＯＫ0-9]{0,30}") {
-            let (r, t) = recogniser();
-            let all: Vec<u32> = (0..t.len() as u32).collect();
+            let r = &*COMMON;
+            let all: Vec<u32> = (0..r.intent_count() as u32).collect();
             let _ = r.best(&text, &all);
             let _ = numerals_to_digits(&text);
+        }
+
+        #[test]
+        fn dense_and_utf8_alphabets_agree(text in "[是不没有要再打明天还今下午就一二三幺八十百万的好了我，。 ａＯＫ0-9𠀀😀]{0,24}") {
+            let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
+            COMMON.score_all(&text, &mut a);
+            COMMON_SPLIT.score_all(&text, &mut b);
+            COMMON_UTF8.score_all(&text, &mut c);
+            prop_assert_eq!(&a[..], &b[..a.len()]);
+            prop_assert_eq!(&a[..], &c[..a.len()]);
         }
 
         #[test]

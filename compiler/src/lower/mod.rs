@@ -415,62 +415,142 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
     fn expr(&mut self, expr: &'a Expr) -> ExprId {
         let mut ops = Vec::new();
         let mut sensitive = false;
-        self.expr_ops(expr, &mut ops, &mut sensitive);
+        expr_ops(expr, &self.slots, &self.code.slots, &mut ops, &mut sensitive);
         self.code.exprs.push(ExprCode { ops, span: self.at(expr.span), sensitive });
         (self.code.exprs.len() - 1) as ExprId
     }
+}
 
-    fn expr_ops(&self, expr: &Expr, ops: &mut Vec<ExprOp>, sensitive: &mut bool) {
-        match &expr.kind {
-            ExprKind::Int(n) => ops.push(ExprOp::Const(Value::Int(*n))),
-            ExprKind::Money(m) => ops.push(ExprOp::Const(Value::Money(*m))),
-            ExprKind::Str(s) => ops.push(ExprOp::Const(Value::Text(s.clone()))),
-            ExprKind::Bool(b) => ops.push(ExprOp::Const(Value::Bool(*b))),
-            ExprKind::Date(d) => ops.push(ExprOp::Const(Value::Date(*d))),
-            ExprKind::Name(ident) => match ident.name.as_str() {
-                "attempt" if !self.slots.contains_key("attempt") => ops.push(ExprOp::Attempt),
-                "hour" if !self.slots.contains_key("hour") => ops.push(ExprOp::Hour),
-                name => {
-                    let slot = self.slots[name];
-                    *sensitive |= self.code.slots[slot as usize].sensitive;
-                    ops.push(ExprOp::Load(slot));
-                }
-            },
-            ExprKind::Paren(inner) => self.expr_ops(inner, ops, sensitive),
-            ExprKind::Unary(op, inner) => {
-                self.expr_ops(inner, ops, sensitive);
-                ops.push(match op {
-                    UnaryOp::Neg => ExprOp::Neg,
-                    UnaryOp::Not => ExprOp::Not,
-                });
+/// Lowers an expression to postfix ops over the given slots; `sensitive` is set when it reads
+/// a sensitive slot.
+fn expr_ops(expr: &Expr, slots: &HashMap<&str, Slot>, decls: &[SlotDecl], ops: &mut Vec<ExprOp>, sensitive: &mut bool) {
+    match &expr.kind {
+        ExprKind::Int(n) => ops.push(ExprOp::Const(Value::Int(*n))),
+        ExprKind::Money(m) => ops.push(ExprOp::Const(Value::Money(*m))),
+        ExprKind::Str(s) => ops.push(ExprOp::Const(Value::Text(s.clone()))),
+        ExprKind::Bool(b) => ops.push(ExprOp::Const(Value::Bool(*b))),
+        ExprKind::Date(d) => ops.push(ExprOp::Const(Value::Date(*d))),
+        ExprKind::Name(ident) => match ident.name.as_str() {
+            "attempt" if !slots.contains_key("attempt") => ops.push(ExprOp::Attempt),
+            "hour" if !slots.contains_key("hour") => ops.push(ExprOp::Hour),
+            name => {
+                let slot = slots[name];
+                *sensitive |= decls[slot as usize].sensitive;
+                ops.push(ExprOp::Load(slot));
             }
-            ExprKind::Binary(op @ (BinaryOp::And | BinaryOp::Or), lhs, rhs) => {
-                self.expr_ops(lhs, ops, sensitive);
-                let at = ops.len();
-                ops.push(ExprOp::And(0));
-                self.expr_ops(rhs, ops, sensitive);
-                let skip = (ops.len() - at - 1) as u32;
-                ops[at] = if *op == BinaryOp::And { ExprOp::And(skip) } else { ExprOp::Or(skip) };
-            }
-            ExprKind::Binary(op, lhs, rhs) => {
-                self.expr_ops(lhs, ops, sensitive);
-                self.expr_ops(rhs, ops, sensitive);
-                ops.push(match op {
-                    BinaryOp::Add => ExprOp::Add,
-                    BinaryOp::Sub => ExprOp::Sub,
-                    BinaryOp::Mul => ExprOp::Mul,
-                    BinaryOp::Div => ExprOp::Div,
-                    BinaryOp::Rem => ExprOp::Rem,
-                    BinaryOp::Eq => ExprOp::Eq,
-                    BinaryOp::Ne => ExprOp::Ne,
-                    BinaryOp::Lt => ExprOp::Lt,
-                    BinaryOp::Le => ExprOp::Le,
-                    BinaryOp::Gt => ExprOp::Gt,
-                    BinaryOp::Ge => ExprOp::Ge,
-                    BinaryOp::And | BinaryOp::Or => unreachable!("handled above"),
-                });
-            }
-            ExprKind::Error => ops.push(ExprOp::Const(Value::Bool(false))),
+        },
+        ExprKind::Paren(inner) => expr_ops(inner, slots, decls, ops, sensitive),
+        ExprKind::Unary(op, inner) => {
+            expr_ops(inner, slots, decls, ops, sensitive);
+            ops.push(match op {
+                UnaryOp::Neg => ExprOp::Neg,
+                UnaryOp::Not => ExprOp::Not,
+            });
         }
+        ExprKind::Binary(op @ (BinaryOp::And | BinaryOp::Or), lhs, rhs) => {
+            expr_ops(lhs, slots, decls, ops, sensitive);
+            let at = ops.len();
+            ops.push(ExprOp::And(0));
+            expr_ops(rhs, slots, decls, ops, sensitive);
+            let skip = (ops.len() - at - 1) as u32;
+            ops[at] = if *op == BinaryOp::And { ExprOp::And(skip) } else { ExprOp::Or(skip) };
+        }
+        ExprKind::Binary(op, lhs, rhs) => {
+            expr_ops(lhs, slots, decls, ops, sensitive);
+            expr_ops(rhs, slots, decls, ops, sensitive);
+            ops.push(match op {
+                BinaryOp::Add => ExprOp::Add,
+                BinaryOp::Sub => ExprOp::Sub,
+                BinaryOp::Mul => ExprOp::Mul,
+                BinaryOp::Div => ExprOp::Div,
+                BinaryOp::Rem => ExprOp::Rem,
+                BinaryOp::Eq => ExprOp::Eq,
+                BinaryOp::Ne => ExprOp::Ne,
+                BinaryOp::Lt => ExprOp::Lt,
+                BinaryOp::Le => ExprOp::Le,
+                BinaryOp::Gt => ExprOp::Gt,
+                BinaryOp::Ge => ExprOp::Ge,
+                BinaryOp::And | BinaryOp::Or => unreachable!("handled above"),
+            });
+        }
+        ExprKind::Error => ops.push(ExprOp::Const(Value::Bool(false))),
     }
+}
+
+/// Compiles a standalone expression over a compiled script's values (a campaign's `segment`):
+/// type-checked like script code; it must be a condition (`bool`).
+pub fn compile_condition(text: &str, script: &ScriptCode) -> Result<ExprCode, Vec<crate::diagnostic::Diagnostic>> {
+    use crate::check::scope::{ScriptScope, Settings, ValueInfo, ValueKind};
+    use crate::check::types::{TypeChecker, Usage};
+    let file = SourceId(0);
+    let (expr, mut diagnostics) = crate::syntax::parse_expr(text, file);
+    if !diagnostics.is_empty() {
+        return Err(diagnostics);
+    }
+    let dummy = Script {
+        allows: Vec::new(),
+        name: Ident { name: script.name.clone(), span: Span::default() },
+        title: None,
+        members: Vec::new(),
+        span: Span::default(),
+    };
+    let mut values = HashMap::new();
+    for name in ["attempt", "hour"] {
+        values.insert(
+            name,
+            ValueInfo {
+                ty: Type::Int,
+                sensitive: false,
+                kind: ValueKind::Builtin,
+                span: Span::default(),
+                required: false,
+            },
+        );
+    }
+    for s in &script.slots {
+        let kind = if s.input { ValueKind::Input } else { ValueKind::Let };
+        values.insert(
+            s.name.as_str(),
+            ValueInfo { ty: s.ty, sensitive: s.sensitive, kind, span: Span::default(), required: false },
+        );
+    }
+    let scope = ScriptScope {
+        file,
+        script: &dummy,
+        settings: Settings::default(),
+        steps: Vec::new(),
+        step_names: HashMap::new(),
+        sections: HashMap::new(),
+        objection: None,
+        intents: HashMap::new(),
+        outcomes: HashMap::new(),
+        values,
+        inputs: Vec::new(),
+        lets: Vec::new(),
+    };
+    let mut usage = Usage::default();
+    let typed = TypeChecker { scope: &scope, usage: &mut usage, diagnostics: &mut diagnostics }.expr(&expr);
+    if let Some(ty) = typed.ty
+        && ty != Type::Bool
+    {
+        diagnostics.push(
+            crate::diagnostic::Diagnostic::new(
+                "E200",
+                file,
+                expr.span,
+                format!("a segment must be a condition, but this is {}", ty.a()),
+            )
+            .label("not true or false")
+            .with_help("compare a value, e.g. `days_overdue >= 3`"),
+        );
+    }
+    if !diagnostics.is_empty() {
+        return Err(diagnostics);
+    }
+    let slots: HashMap<&str, Slot> =
+        script.slots.iter().enumerate().map(|(i, s)| (s.name.as_str(), i as Slot)).collect();
+    let mut ops = Vec::new();
+    let mut sensitive = false;
+    expr_ops(&expr, &slots, &script.slots, &mut ops, &mut sensitive);
+    Ok(ExprCode { ops, span: FileSpan::new(file, expr.span), sensitive })
 }

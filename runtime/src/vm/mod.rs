@@ -22,12 +22,25 @@ pub const STEP_BUDGET: u32 = 10_000;
 pub struct Executable {
     pub program: Program,
     pub recogniser: Recogniser,
+    /// Byte offsets where each line of each source file starts, for transcripts' line numbers.
+    line_starts: Vec<Vec<u32>>,
 }
 
 impl Executable {
     pub fn new(program: Program) -> Result<Arc<Executable>, String> {
         let recogniser = Recogniser::new(&program.intents)?;
-        Ok(Arc::new(Executable { program, recogniser }))
+        let line_starts = program
+            .files
+            .iter()
+            .map(|f| std::iter::once(0).chain(f.text.match_indices('\n').map(|(i, _)| i as u32 + 1)).collect())
+            .collect();
+        Ok(Arc::new(Executable { program, recogniser, line_starts }))
+    }
+
+    /// The 1-based source line of a span.
+    pub fn line_of(&self, at: FileSpan) -> Option<usize> {
+        let starts = self.line_starts.get(at.file.0 as usize)?;
+        Some(starts.partition_point(|&s| s <= at.span.start))
     }
 }
 
@@ -275,6 +288,16 @@ impl Session {
 
     pub fn script(&self) -> &ScriptCode {
         &self.exec.program.scripts[self.script as usize]
+    }
+
+    /// Evaluates an expression over this session's values (a campaign's segment).
+    pub fn evaluate(&self, expr: &ExprCode) -> Result<Value, EvalError> {
+        eval(expr, &self.slots, self.builtins())
+    }
+
+    /// Index of the running script in the program.
+    pub fn script_index(&self) -> usize {
+        self.script as usize
     }
 
     pub fn executable(&self) -> &Arc<Executable> {

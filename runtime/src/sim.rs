@@ -1,0 +1,293 @@
+//! The simulated network and customers (`[sim]`): seeded and reproducible. Dispositions are
+//! drawn by the configured shares; an answered call runs the real VM session against a
+//! simulated customer who replies from the script's own intents — sometimes silent, off-topic,
+//! angry, or hanging up — while virtual time advances with what is said.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::Arc;
+
+use callscript_compiler::bytecode::{Emotion, PatternCode, ScriptCode};
+
+use crate::campaign::Sim;
+use crate::telephony::{CallId, CallResult, DialRequest, Disposition, Telephony, TranscriptLine};
+use crate::vm::{Action, EndReason, Event, Executable, Record, Session};
+
+/// A small, fast, seedable generator (SplitMix64): reproducible across platforms.
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed ^ 0x9E37_79B9_7F4A_7C15)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Uniform in [lo, hi].
+    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next_u64() % (hi - lo + 1)
+    }
+
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> Option<&'a T> {
+        if items.is_empty() { None } else { items.get((self.next_u64() % items.len() as u64) as usize) }
+    }
+}
+
+const OFF_TOPIC: &[&str] = &["今天天气不错", "你说什么", "喂喂,信号不好", "我在吃饭", "这个我得问问家里人"];
+
+/// Spoken seconds of a prompt at the pack's rate of 4 characters per second (LANGUAGE.md §9.7).
+fn speak_ms(text: &str) -> u64 {
+    (text.chars().filter(|c| !c.is_ascii_punctuation() && !c.is_whitespace()).count() as u64 * 250).max(500)
+}
+
+/// The simulated customer's reply to the current ask.
+fn persona_reply(exec: &Executable, script: &ScriptCode, ask: u16, rng: &mut Rng) -> Event {
+    let roll = rng.unit();
+    if roll < 0.08 {
+        return Event::Silence;
+    }
+    if roll < 0.11 {
+        return Event::CustomerHangup;
+    }
+    if roll < 0.14 {
+        return Event::Utterance { text: "你们烦不烦,我要投诉".into(), emotion: Some(Emotion::Angry) };
+    }
+    if roll < 0.19 {
+        return Event::Utterance { text: rng.pick(OFF_TOPIC).copied().unwrap_or("嗯").into(), emotion: None };
+    }
+    // Intents the ask and objection listen for; the ask's own are three times as likely.
+    let mut weighted: Vec<(u32, u32)> = Vec::new();
+    let mut keys: Vec<&str> = Vec::new();
+    if let Some(a) = script.asks.get(ask as usize) {
+        for b in &a.branches {
+            for p in &b.patterns {
+                match p {
+                    PatternCode::Intent(i) => weighted.push((*i, 3)),
+                    PatternCode::Dtmf(d) => keys.push(d),
+                    _ => {}
+                }
+            }
+        }
+    }
+    for h in &script.handlers {
+        for p in &h.patterns {
+            if let PatternCode::Intent(i) = p {
+                weighted.push((*i, 1));
+            }
+        }
+    }
+    if !keys.is_empty() && rng.unit() < 0.1 {
+        return Event::Dtmf(rng.pick(&keys).map(|k| k.to_string()).unwrap_or_default());
+    }
+    let total: u32 = weighted.iter().map(|(_, w)| w).sum();
+    if total == 0 {
+        return Event::Utterance { text: "嗯".into(), emotion: None };
+    }
+    let mut at = (rng.next_u64() % total as u64) as u32;
+    let intent = weighted.iter().find(|(_, w)| {
+        if at < *w {
+            true
+        } else {
+            at -= w;
+            false
+        }
+    });
+    let table = intent.and_then(|(i, _)| exec.program.intents.get(*i as usize));
+    let text = table
+        .and_then(|t| rng.pick(&t.forms))
+        .map(|f| f.parts.join("能"))
+        .or_else(|| table.and_then(|t| t.dtmf.first().cloned()))
+        .unwrap_or_else(|| "嗯".into());
+    Event::Utterance { text, emotion: None }
+}
+
+/// Runs an answered call to its end in virtual time; returns the result (talk time included).
+pub fn converse(mut session: Session, rng: &mut Rng, max_duration_ms: Option<u64>) -> CallResult {
+    let exec = Arc::clone(session.executable());
+    let script: &ScriptCode = &exec.program.scripts[session.script_index()];
+    let mut result = CallResult { disposition: Disposition::Answered, ..CallResult::default() };
+    let mut talk: u64 = 0;
+    let mut event = Event::Done;
+    let mut pending_reply: Option<String> = None;
+    for _ in 0..10_000 {
+        if max_duration_ms.is_some_and(|m| talk >= m) && !session.is_over() {
+            event = Event::MaxDuration;
+        }
+        let action = session.step(std::mem::replace(&mut event, Event::Done));
+        match action {
+            Action::EnterStep(s) => {
+                let path = script.steps[s as usize].path();
+                result.last_step = Some(path.clone());
+                result.steps.push(path);
+            }
+            Action::Branch { ask, index, handler } => {
+                if handler {
+                    let h = &script.handlers[index as usize];
+                    let name = h
+                        .patterns
+                        .iter()
+                        .find_map(|p| match p {
+                            PatternCode::Intent(i) => exec.program.intents.get(*i as usize).map(|t| t.name.clone()),
+                            PatternCode::Emotion(e) => Some(format!("emotion {}", e.name())),
+                            _ => None,
+                        })
+                        .unwrap_or_else(|| "other".into());
+                    result.objections.push(name);
+                }
+                let taken = match (ask, handler) {
+                    (_, true) => script.handlers.get(index as usize),
+                    (Some(a), false) => script.asks.get(a as usize).and_then(|a| a.branches.get(index as usize)),
+                    _ => None,
+                };
+                let last_branch_unknown = taken
+                    .is_some_and(|b| b.patterns.iter().any(|p| matches!(p, PatternCode::Unknown | PatternCode::Any)));
+                if let Some(reply) = pending_reply.take()
+                    && last_branch_unknown
+                {
+                    result.unrecognised.push(reply);
+                }
+            }
+            Action::Play { text, log_text, span, .. } => {
+                talk += speak_ms(&text);
+                let line = exec.line_of(span);
+                result.transcript.push(TranscriptLine::Prompt { text: log_text.unwrap_or(text), line });
+            }
+            Action::Listen { ask, timeout_ms } => {
+                let reply = persona_reply(&exec, script, ask, rng);
+                match &reply {
+                    Event::Silence => {
+                        talk += timeout_ms;
+                        result.transcript.push(TranscriptLine::Reply { text: String::new(), silence: true });
+                    }
+                    Event::Utterance { text, .. } => {
+                        talk += 1_000 + speak_ms(text);
+                        result.transcript.push(TranscriptLine::Reply { text: text.clone(), silence: false });
+                        pending_reply = Some(text.clone());
+                    }
+                    Event::Dtmf(keys) => {
+                        talk += 1_500;
+                        result
+                            .transcript
+                            .push(TranscriptLine::Reply { text: format!("[dtmf {keys}]"), silence: false });
+                    }
+                    _ => {}
+                }
+                event = reply;
+            }
+            Action::Record(r) => match r {
+                Record::Tag(t) => result.tags.push(t),
+                Record::Callback { after_ms } => result.callback_ms = Some(after_ms),
+                Record::Optout => result.optout = true,
+                Record::Verify => {}
+            },
+            Action::Transfer { queue, outcome } => {
+                let o = &script.outcomes[outcome as usize];
+                result.outcome = Some(o.name.clone());
+                result.goal = o.goal;
+                result.transferred_to = Some(queue);
+                break;
+            }
+            Action::Hangup { outcome } => {
+                let o = &script.outcomes[outcome as usize];
+                result.outcome = Some(o.name.clone());
+                result.goal = o.goal;
+                break;
+            }
+            Action::End(EndReason::CustomerHangup) => {
+                result.disposition = Disposition::CustomerHangup;
+                break;
+            }
+            Action::End(EndReason::Failed { message, .. }) => {
+                result.disposition = Disposition::Failed;
+                result.cause = Some(format!("script error: {message}"));
+                break;
+            }
+        }
+    }
+    result.talk_ms = talk;
+    result
+}
+
+/// The simulated telephony: calls end at virtual times kept in a heap.
+pub struct SimTelephony {
+    shares: Sim,
+    ring_timeout_ms: u64,
+    rng: Rng,
+    pending: BinaryHeap<Reverse<(i64, CallId)>>,
+    results: std::collections::HashMap<CallId, CallResult>,
+}
+
+impl SimTelephony {
+    pub fn new(shares: Sim, ring_timeout_ms: u64) -> SimTelephony {
+        let rng = Rng::new(shares.seed);
+        SimTelephony {
+            shares,
+            ring_timeout_ms,
+            rng,
+            pending: BinaryHeap::new(),
+            results: std::collections::HashMap::new(),
+        }
+    }
+
+    /// Re-seeds for a resumed run so that it is reproducible from the resume point.
+    pub fn reseed(&mut self, salt: u64) {
+        self.rng = Rng::new(self.shares.seed ^ salt.wrapping_mul(0x2545_F491_4F6C_DD1D));
+    }
+}
+
+impl Telephony for SimTelephony {
+    fn needs_durable_dial(&self) -> bool {
+        // Nothing leaves the process: a batch commit is as safe as one per call.
+        false
+    }
+
+    fn dial(&mut self, now_ms: i64, call: CallId, request: DialRequest) {
+        let s = &self.shares;
+        let roll = self.rng.unit();
+        let mut result = if roll < s.answer {
+            let ring = self.rng.range(3_000, 20_000);
+            let mut r = converse(request.session, &mut self.rng, request.max_duration_ms);
+            r.ring_ms = ring;
+            r
+        } else {
+            let (disposition, ring) = if roll < s.answer + s.busy {
+                (Disposition::Busy, self.rng.range(2_000, 6_000))
+            } else if roll < s.answer + s.busy + s.no_answer {
+                (Disposition::NoAnswer, self.ring_timeout_ms)
+            } else if roll < s.answer + s.busy + s.no_answer + s.invalid_number {
+                (Disposition::InvalidNumber, self.rng.range(1_000, 4_000))
+            } else {
+                (Disposition::Failed, self.rng.range(500, 5_000))
+            };
+            CallResult { disposition, ring_ms: ring, ..CallResult::default() }
+        };
+        if result.disposition == Disposition::Failed && result.cause.is_none() {
+            result.cause = Some("network".into());
+        }
+        let end = now_ms + (result.ring_ms + result.talk_ms) as i64;
+        self.pending.push(Reverse((end, call)));
+        self.results.insert(call, result);
+    }
+
+    fn next_end(&self) -> Option<i64> {
+        self.pending.peek().map(|Reverse((t, _))| *t)
+    }
+
+    fn pop_end(&mut self) -> Option<(i64, CallId, CallResult)> {
+        let Reverse((t, call)) = self.pending.pop()?;
+        let result = self.results.remove(&call)?;
+        Some((t, call, result))
+    }
+}

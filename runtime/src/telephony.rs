@@ -1,0 +1,90 @@
+//! The telephony boundary: the scheduler dials through a [`Telephony`] and learns how calls
+//! ended. The simulator implements it in virtual time; SIP implements it on real networks.
+
+use serde::Serialize;
+
+use crate::vm::Session;
+
+/// Identifies a call of one run.
+pub type CallId = u64;
+
+/// Telephony's answer for one attempt (CAMPAIGN.md §2).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Disposition {
+    #[default]
+    Answered,
+    NoAnswer,
+    Busy,
+    InvalidNumber,
+    Rejected,
+    Failed,
+    CustomerHangup,
+}
+
+impl Disposition {
+    pub fn name(self) -> &'static str {
+        match self {
+            Disposition::Answered => "answered",
+            Disposition::NoAnswer => "no_answer",
+            Disposition::Busy => "busy",
+            Disposition::InvalidNumber => "invalid_number",
+            Disposition::Rejected => "rejected",
+            Disposition::Failed => "failed",
+            Disposition::CustomerHangup => "customer_hangup",
+        }
+    }
+
+    /// Whether the customer picked up (the script ran).
+    pub fn connected(self) -> bool {
+        matches!(self, Disposition::Answered | Disposition::CustomerHangup)
+    }
+}
+
+/// One line of a stored transcript. Prompts are stored with sensitive values masked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TranscriptLine {
+    Prompt { text: String, line: Option<usize> },
+    Reply { text: String, silence: bool },
+}
+
+/// How a call ended.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallResult {
+    pub disposition: Disposition,
+    pub cause: Option<String>,
+    pub ring_ms: u64,
+    pub talk_ms: u64,
+    pub outcome: Option<String>,
+    pub goal: bool,
+    pub transferred_to: Option<String>,
+    pub last_step: Option<String>,
+    pub steps: Vec<String>,
+    pub tags: Vec<String>,
+    pub objections: Vec<String>,
+    pub unrecognised: Vec<String>,
+    pub transcript: Vec<TranscriptLine>,
+    pub callback_ms: Option<u64>,
+    pub optout: bool,
+}
+
+/// What to dial: the number and the session that runs once the customer answers.
+pub struct DialRequest {
+    pub phone: String,
+    pub session: Session,
+    pub max_duration_ms: Option<u64>,
+}
+
+/// A way to place calls.
+pub trait Telephony {
+    /// Whether each attempt must be durable in the store before `dial` (anything that leaves
+    /// the process, such as a SIP INVITE).
+    fn needs_durable_dial(&self) -> bool;
+    /// Starts a call at `now_ms` (the scheduler's clock).
+    fn dial(&mut self, now_ms: i64, call: CallId, request: DialRequest);
+    /// When the next known call end happens, if any.
+    fn next_end(&self) -> Option<i64>;
+    /// The next call that ended: (time, call, result).
+    fn pop_end(&mut self) -> Option<(i64, CallId, CallResult)>;
+}

@@ -1,0 +1,448 @@
+//! `callscript run`, `report` and `dnc import`: loads a campaign (its script, checked like
+//! `callscript check`; its customers; its segment), then hands a plan to the runtime.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use callscript_compiler::bytecode::Program;
+use callscript_compiler::source::Source;
+use callscript_compiler::value::Value;
+use callscript_runtime::campaign::{self, InputError, Loaded, customers};
+use callscript_runtime::report;
+use callscript_runtime::scheduler::{self, Plan, Progress, RunOptions};
+use callscript_runtime::sim::SimTelephony;
+use callscript_runtime::store::Store;
+use callscript_runtime::vm::{CallContext, Executable, Session};
+
+use crate::files::DiskLoader;
+use crate::render;
+
+fn print_input_errors(errors: &[InputError]) {
+    for e in errors {
+        eprintln!("error: {e}");
+    }
+    if errors.len() > 1 {
+        eprintln!("{} problems; no call was placed", errors.len());
+    }
+}
+
+/// The campaign's script: compiled from source (checked, errors printed) or loaded bytecode.
+fn campaign_program(loaded: &Loaded) -> Result<(Program, String), i32> {
+    if let Some(generated) = &loaded.generated_script {
+        let name = format!("{} (script_template)", loaded.path.display());
+        return compile_source(Source::new(name, generated.clone()), None);
+    }
+    let spec = &loaded.campaign.script;
+    let (file, chosen) = match spec.split_once('#') {
+        Some((f, name)) => (f, Some(name.to_string())),
+        None => (spec.as_str(), None),
+    };
+    let path = loaded.resolve(file);
+    if path.extension().and_then(|e| e.to_str()) == Some("callc") {
+        let bytes = std::fs::read(&path).map_err(|e| {
+            eprintln!("error: {}: cannot read the script {}: {e}", loaded.path.display(), path.display());
+            2
+        })?;
+        let program = Program::from_bytes(&bytes).map(|(_, p)| p).map_err(|e| {
+            eprintln!("error: {}: {e}", path.display());
+            2
+        })?;
+        let name = pick_script(&program, chosen.as_deref())?;
+        return Ok((program, name));
+    }
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        eprintln!("error: {}: cannot read the script {}: {e}", loaded.path.display(), path.display());
+        2
+    })?;
+    compile_source(Source::new(crate::files::display_name(&path), text), chosen)
+}
+
+fn compile_source(source: Source, chosen: Option<String>) -> Result<(Program, String), i32> {
+    let checked = callscript_compiler::check::check(vec![source], &mut DiskLoader);
+    if checked.error_count() > 0 {
+        eprint!("{}", render::human(&checked.diagnostics, &checked.sources, false));
+        eprintln!("{}", render::summary_line(checked.error_count(), checked.warning_count(), 1));
+        eprintln!("no call was placed: the script has errors");
+        return Err(1);
+    }
+    let root = checked.files.iter().find(|f| f.is_root).map(|f| f.id).ok_or(2)?;
+    let program = callscript_compiler::lower::lower(&checked, root);
+    let name = pick_script(&program, chosen.as_deref())?;
+    Ok((program, name))
+}
+
+fn pick_script(program: &Program, chosen: Option<&str>) -> Result<String, i32> {
+    match chosen {
+        Some(name) if program.script(name).is_some() => Ok(name.to_string()),
+        Some(name) => {
+            eprintln!("error: there is no script `{name}` in the campaign's script file");
+            Err(2)
+        }
+        None => program.scripts.first().map(|s| s.name.clone()).ok_or_else(|| {
+            eprintln!("error: the campaign's script file holds no script");
+            2
+        }),
+    }
+}
+
+/// Loads everything a run needs; errors are printed and become the exit code.
+pub fn plan(path: &Path, customers_override: Option<&Path>, segments: Option<&Path>) -> Result<(Plan, Loaded), i32> {
+    let loaded = campaign::load(path).map_err(|errors| {
+        print_input_errors(&errors);
+        2
+    })?;
+    let (program, script) = campaign_program(&loaded)?;
+    let exec = Executable::new(program).map_err(|e| {
+        eprintln!("error: {e}");
+        2
+    })?;
+    let code = exec.program.script(&script).expect("picked script exists");
+    let csv_path = match (customers_override, &loaded.campaign.customers) {
+        (Some(p), _) => p.to_path_buf(),
+        (None, Some(c)) => loaded.resolve(c),
+        (None, None) => {
+            eprintln!("error: {}: the campaign names no `customers` file (or pass --customers)", path.display());
+            return Err(2);
+        }
+    };
+    let csv_name = crate::files::display_name(&csv_path);
+    let csv_text = std::fs::read_to_string(&csv_path).map_err(|e| {
+        eprintln!("error: {csv_name}: cannot read: {e}");
+        2
+    })?;
+    let mut list = customers::load(&csv_name, &csv_text, code, &loaded.campaign.jurisdiction).map_err(|errors| {
+        print_input_errors(&errors);
+        2
+    })?;
+    // The segment: an expression of the script language, or a named segment (JSON tasks).
+    let segment_expr = match (&loaded.campaign.segment, &loaded.segment_name, segments) {
+        (Some(e), _, _) => Some((e.clone(), crate::files::display_name(path))),
+        (None, Some(name), Some(file)) => {
+            let text = std::fs::read_to_string(file).map_err(|e| {
+                eprintln!("error: {}: cannot read: {e}", file.display());
+                2
+            })?;
+            let table: toml::Table = toml::from_str(&text).map_err(|e| {
+                eprintln!("error: {}: {}", file.display(), e.message());
+                2
+            })?;
+            match table.get(name).and_then(|v| v.as_str()) {
+                Some(e) => Some((e.to_string(), crate::files::display_name(file))),
+                None => {
+                    eprintln!("error: {}: there is no segment `{name}`", file.display());
+                    return Err(2);
+                }
+            }
+        }
+        (None, Some(name), None) => {
+            if list.iter().all(|c| c.segment.is_none()) {
+                eprintln!(
+                    "error: the task names segment `{name}`, but the customers have no `segment` column (or pass --segments FILE)"
+                );
+                return Err(2);
+            }
+            list.retain(|c| c.segment.as_deref() == Some(name.as_str()));
+            None
+        }
+        (None, None, _) => None,
+    };
+    if let Some((expr, origin)) = segment_expr {
+        let condition = callscript_compiler::lower::compile_condition(&expr, code).map_err(|diags| {
+            for d in diags {
+                eprintln!("error: {origin}: segment `{expr}`: [{}] {}", d.code, d.message);
+            }
+            2
+        })?;
+        let mut kept = Vec::with_capacity(list.len());
+        for c in list {
+            let session = Session::start(Arc::clone(&exec), &script, c.inputs.clone(), CallContext::default())
+                .map_err(|e| {
+                    eprintln!("error: {csv_name}:{}: {e}", c.line);
+                    2
+                })?;
+            match session.evaluate(&condition) {
+                Ok(Value::Bool(true)) => kept.push(c),
+                Ok(_) => {}
+                Err(e) => {
+                    eprintln!("error: {csv_name}:{}: the segment cannot be computed: {}", c.line, e.0);
+                    return Err(2);
+                }
+            }
+        }
+        list = kept;
+    }
+    let sha = exec.program.sources_sha256();
+    let allowed = serde_json::to_string(&loaded.campaign.allow).unwrap_or_else(|_| "{}".into());
+    let plan = Plan {
+        campaign_id: loaded.campaign.task_id.clone(),
+        settings: loaded.campaign.clone(),
+        exec,
+        script,
+        script_sha256: sha,
+        customers: list,
+        allowed,
+    };
+    Ok((plan, loaded))
+}
+
+/// The store of a campaign, opened.
+fn open_store(loaded: &Loaded) -> Result<Store, i32> {
+    let url = &loaded.campaign.store.url;
+    let Some(path) = url.strip_prefix("sqlite://") else {
+        eprintln!("error: {}: store `{url}`: only sqlite:// stores are available in this build", loaded.path.display());
+        return Err(2);
+    };
+    Store::open(&loaded.resolve(path)).map_err(|e| {
+        eprintln!("error: {e}");
+        2
+    })
+}
+
+fn clock_text(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms).map(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default()
+}
+
+pub struct RunArgs {
+    pub campaign: PathBuf,
+    pub speed: Option<f64>,
+    pub start: Option<String>,
+    pub customers: Option<PathBuf>,
+    pub segments: Option<PathBuf>,
+    pub accept_new_script: bool,
+    pub quiet: bool,
+}
+
+pub fn run(args: RunArgs) -> i32 {
+    let (plan, loaded) = match plan(&args.campaign, args.customers.as_deref(), args.segments.as_deref()) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    if loaded.campaign.telephony.kind != "sim" {
+        eprintln!(
+            "error: {}: telephony kind `{}` is not available in this build; use kind = \"sim\"",
+            args.campaign.display(),
+            loaded.campaign.telephony.kind
+        );
+        return 2;
+    }
+    let mut store = match open_store(&loaded) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let start_ms = match &args.start {
+        Some(s) => match s.parse::<jiff::Timestamp>() {
+            Ok(t) => t.as_millisecond(),
+            Err(e) => {
+                eprintln!("error: --start `{s}`: {e} (write e.g. 2026-11-24T00:00:00Z)");
+                return 2;
+            }
+        },
+        None => jiff::Timestamp::now().as_millisecond(),
+    };
+    let ring_timeout = campaign::parse_duration(&loaded.campaign.telephony.ring_timeout).unwrap_or(30_000);
+    let mut telephony = SimTelephony::new(loaded.campaign.sim.clone(), ring_timeout);
+    // A resumed run draws from a fresh stream so it does not replay the first run's calls.
+    if let Ok(Some((_, clock, _))) = store.campaign(&plan.campaign_id) {
+        telephony.reseed(clock as u64);
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    // Ctrl-C stops placing calls; live calls finish and the store stays ready to resume.
+    let signals = std::thread::spawn(move || {
+        if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            rt.block_on(async {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    flag.store(true, Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    drop(signals);
+    let bar = if args.quiet || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        indicatif::ProgressBar::hidden()
+    } else {
+        let b = indicatif::ProgressBar::new(plan.customers.len() as u64);
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {msg} [{elapsed_precise}]")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        b
+    };
+    let mut on_progress = |p: &Progress| {
+        bar.set_message(format!(
+            "placed {} · live {} · answered {} · done {} · clock {}",
+            p.placed,
+            p.live,
+            p.answered,
+            p.ended,
+            clock_text(p.clock_ms)
+        ));
+        bar.tick();
+    };
+    let started = std::time::Instant::now();
+    let options = RunOptions { speed: args.speed, stop, start_ms, on_progress: Some(&mut on_progress) };
+    let summary = match scheduler::run(&plan, &mut store, &mut telephony, args.accept_new_script, options) {
+        Ok(s) => s,
+        Err(e) => {
+            bar.finish_and_clear();
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    bar.finish_and_clear();
+    let p = summary.progress;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "campaign {}: {} customers, {} calls placed ({} answered) in {:.2} s; virtual clock at {}",
+        plan.campaign_id,
+        p.customers,
+        p.placed,
+        p.answered,
+        started.elapsed().as_secs_f64(),
+        clock_text(p.clock_ms)
+    );
+    if summary.recovered > 0 {
+        let _ = writeln!(
+            out,
+            "recovered {} calls that were live when the last run stopped (recorded as failed/interrupted)",
+            summary.recovered
+        );
+    }
+    if summary.stopped {
+        let _ = writeln!(out, "stopped: live calls finished; run again to resume");
+    }
+    let _ = writeln!(out);
+    match store.attempt_rows(&plan.campaign_id) {
+        Ok(rows) => {
+            let steps = step_paths(&plan.exec.program, &plan.script);
+            let _ = write!(out, "{}", report::table(&report::build(&plan.campaign_id, &rows, &steps)));
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            2
+        }
+    }
+}
+
+fn step_paths(program: &Program, script: &str) -> Vec<String> {
+    program.script(script).map(|s| s.steps.iter().map(|st| st.path()).collect()).unwrap_or_default()
+}
+
+pub fn report_command(path: &Path, format: &str, attempts: bool, output: Option<&Path>) -> i32 {
+    let loaded = match campaign::load(path) {
+        Ok(l) => l,
+        Err(errors) => {
+            print_input_errors(&errors);
+            return 2;
+        }
+    };
+    let store = match open_store(&loaded) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let id = &loaded.campaign.task_id;
+    let rows = match store.attempt_rows(id) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let text = if attempts {
+        report::attempts_csv(&rows)
+    } else {
+        // Steps in flow order when the script still compiles; else in the order seen.
+        let steps = match campaign_program(&loaded) {
+            Ok((program, name)) => step_paths(&program, &name),
+            Err(_) => Vec::new(),
+        };
+        let r = report::build(id, &rows, &steps);
+        match format {
+            "json" => report::json(&r) + "\n",
+            "html" => report::html(&r),
+            _ => report::table(&r),
+        }
+    };
+    match output {
+        Some(file) => match std::fs::write(file, text) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("error: cannot write {}: {e}", file.display());
+                2
+            }
+        },
+        None => {
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
+            0
+        }
+    }
+}
+
+/// `callscript dnc import FILE.csv --campaign CAMPAIGN`: reads a `phone` column.
+pub fn dnc_import(file: &Path, campaign_path: &Path) -> i32 {
+    let loaded = match campaign::load(campaign_path) {
+        Ok(l) => l,
+        Err(errors) => {
+            print_input_errors(&errors);
+            return 2;
+        }
+    };
+    let mut store = match open_store(&loaded) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let name = crate::files::display_name(file);
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {name}: cannot read: {e}");
+            return 2;
+        }
+    };
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
+    let Some(col) = reader.headers().ok().and_then(|h| h.iter().position(|c| c.trim() == "phone")) else {
+        eprintln!("error: {name}:1:1: the header has no `phone` column");
+        return 2;
+    };
+    let mut phones = Vec::new();
+    let mut errors = Vec::new();
+    for record in reader.records() {
+        match record {
+            Ok(r) => {
+                let line = r.position().map_or(0, |p| p.line());
+                let raw = r.get(col).unwrap_or("").trim();
+                match customers::e164(raw, &loaded.campaign.jurisdiction) {
+                    Some(p) => phones.push(p),
+                    None => errors.push(format!("{name}:{line}: `{raw}` is not a phone number")),
+                }
+            }
+            Err(e) => errors.push(format!("{name}: {e}")),
+        }
+    }
+    if !errors.is_empty() {
+        for e in &errors {
+            eprintln!("error: {e}");
+        }
+        eprintln!("nothing was imported");
+        return 2;
+    }
+    let now = jiff::Timestamp::now().as_millisecond();
+    let mut added = 0;
+    let result = (|| -> Result<(), callscript_runtime::store::StoreError> {
+        store.begin()?;
+        for p in &phones {
+            added += usize::from(store.dnc_add(p, "import", now)?);
+        }
+        store.commit()
+    })();
+    if let Err(e) = result {
+        eprintln!("error: {e}");
+        return 2;
+    }
+    println!("imported {added} new numbers ({} in the file) into the do-not-call list", phones.len());
+    0
+}
