@@ -42,6 +42,8 @@ pub fn run() -> i32 {
 pub struct Documents {
     texts: HashMap<String, String>,
     uris: HashMap<String, Uri>,
+    /// The last check of each open document, for the requests that follow a change.
+    checked: HashMap<String, Checked>,
 }
 
 impl Documents {
@@ -50,10 +52,13 @@ impl Documents {
             self.uris.insert(name.clone(), uri);
         }
         self.texts.insert(name, text);
+        // Any document may import this one.
+        self.checked.clear();
     }
 
     pub fn close(&mut self, name: &str) {
         self.texts.remove(name);
+        self.checked.clear();
     }
 
     pub fn text(&self, name: &str) -> Option<&str> {
@@ -198,23 +203,27 @@ impl Backend {
         self.docs.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Re-checks a document and every other open document (one may import the other).
+    /// Re-checks a document, and the other open documents that import it.
     async fn publish(&self, changed: &Uri) {
         let mut batches = Vec::new();
         {
-            let docs = self.docs();
+            let mut docs = self.docs();
             let changed_name = name_of(changed);
             let mut names: Vec<String> = docs.texts.keys().cloned().collect();
             names.sort_by_key(|n| *n != changed_name);
             for name in names {
+                let may_import = docs.texts.get(&name).is_some_and(|t| t.contains("use \""));
+                if name != changed_name && !may_import {
+                    continue;
+                }
                 let Some(checked) = docs.check(&name) else { continue };
-                let imports_changed = checked.sources.find(&changed_name).is_some();
-                if name != changed_name && !imports_changed {
+                if name != changed_name && checked.sources.find(&changed_name).is_none() {
                     continue;
                 }
                 let Some(uri) = docs.uri(&name) else { continue };
                 let root = checked.files.iter().find(|f| f.is_root).map_or(SourceId(0), |f| f.id);
                 batches.push((uri, diagnostics(&docs, &checked, root)));
+                docs.checked.insert(name, checked);
             }
         }
         for (uri, diags) in batches {
@@ -224,12 +233,16 @@ impl Backend {
 
     /// Runs `f` on the checked document and its text.
     fn with_checked<T>(&self, uri: &Uri, f: impl FnOnce(&Documents, &Checked, SourceId, &str) -> T) -> Option<T> {
-        let docs = self.docs();
+        let mut docs = self.docs();
         let name = name_of(uri);
-        let checked = docs.check(&name)?;
+        if !docs.checked.contains_key(&name) {
+            let checked = docs.check(&name)?;
+            docs.checked.insert(name.clone(), checked);
+        }
+        let checked = docs.checked.get(&name)?;
         let root = checked.files.iter().find(|f| f.is_root)?.id;
         let text = checked.sources.get(root).text.clone();
-        Some(f(&docs, &checked, root, &text))
+        Some(f(&docs, checked, root, &text))
     }
 }
 

@@ -334,7 +334,12 @@ fn open_documents_are_imported_before_the_disk() {
     let (line, character) = line_col(&text, "pay =>");
     let def = lsp.at("textDocument/definition", main, line, character, json!({}));
     assert_eq!(def["uri"], shared, "{def}");
+    // The import itself leads to the imported file.
+    let (line, character) = line_col(&text, "./shared.call");
+    let def = lsp.at("textDocument/definition", main, line, character + 2, json!({}));
+    assert_eq!(def["uri"], shared, "{def}");
     // Renaming the intent changes both files.
+    let (line, character) = line_col(&text, "pay =>");
     let edit = lsp.at("textDocument/rename", main, line, character, json!({ "newName": "repay" }));
     assert_eq!(edit["changes"][shared].as_array().map(Vec::len), Some(1), "{edit}");
     assert_eq!(edit["changes"][main].as_array().map(Vec::len), Some(1), "{edit}");
