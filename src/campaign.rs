@@ -118,7 +118,12 @@ pub fn plan(path: &Path, customers_override: Option<&Path>, segments: Option<&Pa
     })?;
     // The segment: an expression of the script language, or a named segment (JSON tasks).
     let segment_expr = match (&loaded.campaign.segment, &loaded.segment_name, segments) {
-        (Some(e), _, _) => Some((e.clone(), crate::files::display_name(path))),
+        (Some(e), _, _) => {
+            // Point segment errors at the `segment = …` line of the campaign file.
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            let (line, column) = campaign::locate(&text, "segment");
+            Some((e.clone(), format!("{}:{line}:{column}", crate::files::display_name(path))))
+        }
         (None, Some(name), Some(file)) => {
             let text = std::fs::read_to_string(file).map_err(|e| {
                 eprintln!("error: {}: cannot read: {e}", file.display());

@@ -127,3 +127,31 @@ fn kill_nine_at_twenty_points_then_resume() {
     }
     let _ = std::fs::remove_dir_all(&straight);
 }
+
+/// Ctrl-C (SIGINT) stops placing calls, lets live calls finish, exits 0, and a second run
+/// resumes to the end without breaking a rule.
+#[test]
+fn ctrl_c_stops_cleanly_and_the_campaign_resumes() {
+    let dir = temp("sigint");
+    let _ = std::fs::remove_dir_all(&dir);
+    setup(&dir, 300);
+    // Paced virtual time, so the run is still going when the signal arrives.
+    let child = Command::new(bin())
+        .args(["run", "campaign.toml", "--start", "2026-11-23T00:00:00Z", "-q", "--speed", "20000"])
+        .current_dir(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("stopped: live calls finished"), "{text}");
+    let resumed = run_args(&dir).output().unwrap();
+    assert!(resumed.status.success());
+    assert!(check_export(&dir) >= 300);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -67,14 +67,14 @@ fn persona_reply(exec: &Executable, script: &ScriptCode, ask: u16, rng: &mut Rng
     if roll < 0.19 {
         return Event::Utterance { text: rng.pick(OFF_TOPIC).copied().unwrap_or("嗯").into(), emotion: None };
     }
-    // Intents the ask and objection listen for; the ask's own are three times as likely.
+    // Intents the ask and objection listen for; the ask's own are six times as likely.
     let mut weighted: Vec<(u32, u32)> = Vec::new();
     let mut keys: Vec<&str> = Vec::new();
     if let Some(a) = script.asks.get(ask as usize) {
         for b in &a.branches {
             for p in &b.patterns {
                 match p {
-                    PatternCode::Intent(i) => weighted.push((*i, 3)),
+                    PatternCode::Intent(i) => weighted.push((*i, 6)),
                     PatternCode::Dtmf(d) => keys.push(d),
                     _ => {}
                 }

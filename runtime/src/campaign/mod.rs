@@ -282,7 +282,7 @@ pub fn parse_toml(name: &str, text: &str) -> Result<Campaign, Vec<InputError>> {
 }
 
 /// Where a key's value stands in the TOML text, for errors about its value.
-fn locate(text: &str, key: &str) -> (usize, usize) {
+pub fn locate(text: &str, key: &str) -> (usize, usize) {
     for (i, line) in text.lines().enumerate() {
         let trimmed = line.trim_start();
         if let Some(rest) = trimmed.strip_prefix(key)
