@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use callscript_compiler::bytecode::Program;
+use callscript_compiler::check::{CheckOptions, Checked, check_with};
 use callscript_compiler::source::Source;
+use callscript_compiler::span::{FileSpan, Span};
 use callscript_compiler::value::Value;
 use callscript_runtime::campaign::{self, InputError, Loaded, customers};
 use callscript_runtime::report;
@@ -28,11 +30,11 @@ fn print_input_errors(errors: &[InputError]) {
     }
 }
 
-/// The campaign's script: compiled from source (checked, errors printed) or loaded bytecode.
+/// The campaign's script: compiled from source (checked with the campaign's compliance pack
+/// and CS009 on the campaign, errors printed) or loaded bytecode.
 fn campaign_program(loaded: &Loaded) -> Result<(Program, String), i32> {
     if let Some(generated) = &loaded.generated_script {
-        let name = format!("{} (script_template)", loaded.path.display());
-        return compile_source(Source::new(name, generated.clone()), None);
+        return compile_task_template(loaded, generated);
     }
     let spec = &loaded.campaign.script;
     let (file, chosen) = match spec.split_once('#') {
@@ -52,25 +54,66 @@ fn campaign_program(loaded: &Loaded) -> Result<(Program, String), i32> {
         let name = pick_script(&program, chosen.as_deref())?;
         return Ok((program, name));
     }
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        eprintln!("error: {}: cannot read the script {}: {e}", loaded.path.display(), path.display());
-        2
-    })?;
-    compile_source(Source::new(crate::files::display_name(&path), text), chosen)
+    // Exactly what `callscript check campaign.toml` reports: language, compliance, CS009.
+    let checked = match crate::checking::check_campaign(&loaded.path, &loaded.campaign.jurisdiction) {
+        Ok((checked, _)) => checked,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Err(2);
+        }
+    };
+    finish_compile(checked, chosen.as_deref(), "the campaign or its script has errors")
 }
 
-fn compile_source(source: Source, chosen: Option<String>) -> Result<(Program, String), i32> {
-    let checked = callscript_compiler::check::check(vec![source], &mut DiskLoader);
+/// Prints errors (no call is placed) or lowers the root file.
+fn finish_compile(checked: Checked, chosen: Option<&str>, what: &str) -> Result<(Program, String), i32> {
     if checked.error_count() > 0 {
         eprint!("{}", render::human(&checked.diagnostics, &checked.sources, false));
         eprintln!("{}", render::summary_line(checked.error_count(), checked.warning_count(), 1));
-        eprintln!("no call was placed: the script has errors");
+        eprintln!("no call was placed: {what}");
         return Err(1);
     }
     let root = checked.files.iter().find(|f| f.is_root).map(|f| f.id).ok_or(2)?;
     let program = callscript_compiler::lower::lower(&checked, root);
-    let name = pick_script(&program, chosen.as_deref())?;
+    let name = pick_script(&program, chosen)?;
     Ok((program, name))
+}
+
+/// A JSON task's `script_template` becomes a one-prompt script; findings inside the template
+/// (CS001 for a missing recording notice) point into the JSON file's string.
+fn compile_task_template(loaded: &Loaded, generated: &str) -> Result<(Program, String), i32> {
+    let options = CheckOptions::jurisdiction(&loaded.campaign.jurisdiction);
+    let name = format!("{} (script_template)", loaded.path.display());
+    let mut checked = check_with(vec![Source::new(name, generated.to_string())], &mut DiskLoader, &options);
+    let json_text = std::fs::read_to_string(&loaded.path).unwrap_or_default();
+    if checked.error_count() > 0
+        && let (Some(in_script), Some(in_json)) = (generated.find("say \"").map(|i| i + 5), template_start(&json_text))
+    {
+        let template_end = in_script + generated[in_script..].find("\"\n").unwrap_or(0);
+        let json_id = checked.sources.add(Source::new(crate::files::display_name(&loaded.path), json_text.clone()));
+        // The template is copied verbatim, so characters correspond one to one.
+        let map = |offset: usize| -> u32 {
+            let chars = generated[in_script..offset.min(template_end)].chars().count();
+            let byte = json_text[in_json..].char_indices().nth(chars).map_or(json_text.len() - in_json, |(b, _)| b);
+            (in_json + byte) as u32
+        };
+        for d in &mut checked.diagnostics {
+            let (start, end) = (d.primary.at.span.start as usize, d.primary.at.span.end as usize);
+            if start >= in_script.saturating_sub(1) && end <= template_end + 1 {
+                d.primary.at = FileSpan::new(json_id, Span { start: map(start.max(in_script)), end: map(end) });
+                d.secondary.clear();
+            }
+        }
+    }
+    finish_compile(checked, None, "the task's script_template has errors")
+}
+
+/// Byte offset of the first character of the `script_template` string in a JSON task.
+fn template_start(json: &str) -> Option<usize> {
+    let key = json.find("\"script_template\"")?;
+    let colon = key + json[key..].find(':')?;
+    let quote = colon + json[colon..].find('"')?;
+    Some(quote + 1)
 }
 
 fn pick_script(program: &Program, chosen: Option<&str>) -> Result<String, i32> {
@@ -89,10 +132,17 @@ fn pick_script(program: &Program, chosen: Option<&str>) -> Result<String, i32> {
 
 /// Loads everything a run needs; errors are printed and become the exit code.
 pub fn plan(path: &Path, customers_override: Option<&Path>, segments: Option<&Path>) -> Result<(Plan, Loaded), i32> {
-    let loaded = campaign::load(path).map_err(|errors| {
+    let mut loaded = campaign::load(path).map_err(|errors| {
         print_input_errors(&errors);
         2
     })?;
+    // A JSON task's inputs are its template's names, typed from the customer list.
+    if let (Some(task), Some(csv)) = (&loaded.task, customers_override) {
+        let text = std::fs::read_to_string(csv).unwrap_or_default();
+        let typed = task.typed_inputs(&text);
+        let inputs: Vec<(String, &str)> = typed.iter().map(|(n, t)| (n.clone(), *t)).collect();
+        loaded.generated_script = Some(task.script(&inputs));
+    }
     let (program, script) = campaign_program(&loaded)?;
     let exec = Executable::new(program).map_err(|e| {
         eprintln!("error: {e}");

@@ -40,7 +40,7 @@ pub fn check_paths(paths: &[PathBuf], jurisdiction: &str) -> Result<(Checked, us
 
 /// A campaign: its script (relative to the campaign file) is checked, then CS009 on the
 /// campaign itself. Errors in the TOML are reported as `file:line:column: message`.
-fn check_campaign(path: &Path, jurisdiction: &str) -> Result<(Checked, usize), String> {
+pub fn check_campaign(path: &Path, jurisdiction: &str) -> Result<(Checked, usize), String> {
     let name = display_name(path);
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let source = Source::new(name.clone(), text);

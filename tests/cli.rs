@@ -175,3 +175,29 @@ fn help_lists_the_commands() {
     insta::assert_snapshot!(stdout(&out));
     assert!(Path::new(env!("CARGO_BIN_EXE_callscript")).exists());
 }
+
+/// The seed's JSON task runs as is; its template does not announce recording, so it is
+/// refused with CS001 pointing into the JSON string; with the notice it runs.
+#[test]
+fn seed_json_task_is_checked_and_runs() {
+    let dir = temp_dir("task");
+    let task = dir.join("task.json");
+    let json = r#"{ "task_id": "LOAN_REMIND_20231101", "customer_segment": "overdue_3_days",
+  "script_template": "您好,{{customer_name}},您的贷款已逾期{{days}}天,请尽快还款至账号{{account}}。",
+  "schedule": { "start_time": "09:00", "end_time": "18:00", "max_concurrent": 50 } }"#;
+    std::fs::write(&task, json).unwrap();
+    let csv = dir.join("customers.csv");
+    std::fs::write(&csv, "id,phone,customer_name,days,account,segment\nc1,13800000001,张三,5,6222020000001234,overdue_3_days\nc2,13800000002,李四,1,6222020000005678,overdue_1_day\n").unwrap();
+    let args =
+        ["run", task.to_str().unwrap(), "--customers", csv.to_str().unwrap(), "-q", "--start", "2026-11-24T00:00:00Z"];
+    let refused = callscript(&args);
+    assert_eq!(refused.status.code(), Some(1));
+    let err = stderr(&refused);
+    assert!(err.contains("[CS001]") && err.contains("task.json:2:23"), "{err}");
+    std::fs::write(&task, json.replace("您好,{{customer_name}},", "您好,{{customer_name}},本次通话将被录音。"))
+        .unwrap();
+    let ran = callscript(&args);
+    assert_eq!(ran.status.code(), Some(0), "{}", stderr(&ran));
+    // Only the customer in the named segment is called.
+    assert!(stdout(&ran).contains("1 customers, 1 calls placed"), "{}", stdout(&ran));
+}

@@ -244,6 +244,8 @@ pub struct Loaded {
     pub generated_script: Option<String>,
     /// For the JSON task shape: the segment name (`customer_segment`).
     pub segment_name: Option<String>,
+    /// For the JSON task shape: the template the script is generated from.
+    pub task: Option<TaskTemplate>,
 }
 
 impl Loaded {
@@ -263,7 +265,8 @@ pub fn load(path: &Path) -> Result<Loaded, Vec<InputError>> {
         return load_task_json(&name, &text, path, dir);
     }
     let campaign = parse_toml(&name, &text)?;
-    let loaded = Loaded { campaign, path: path.to_path_buf(), dir, generated_script: None, segment_name: None };
+    let loaded =
+        Loaded { campaign, path: path.to_path_buf(), dir, generated_script: None, segment_name: None, task: None };
     validate(&name, &text, &loaded.campaign).map(|()| loaded)
 }
 
@@ -406,18 +409,82 @@ fn load_task_json(name: &str, text: &str, path: &Path, dir: PathBuf) -> Result<L
         }
     }
     let purpose = task.purpose.unwrap_or_else(|| "service".into());
-    let escaped = task.script_template.replace('\\', "\\\\").replace('"', "\\\"");
-    let script = format!(
-        "// generated from {name}: the task's script_template\nscript task \"{}\" {{\n  purpose {purpose}\n  outcomes {{ delivered goal }}\n  opening {{\n    say \"{escaped}\"\n    hangup delivered\n  }}\n}}\n",
-        task.task_id
-    );
+    let template = TaskTemplate { task_id: task.task_id, template: task.script_template, purpose };
     Ok(Loaded {
+        generated_script: Some(template.script(&[])),
         campaign,
         path: path.to_path_buf(),
         dir,
-        generated_script: Some(script),
         segment_name: task.customer_segment,
+        task: Some(template),
     })
+}
+
+/// The seed's `script_template`, turned into a one-prompt script once its inputs are typed.
+#[derive(Clone, Debug)]
+pub struct TaskTemplate {
+    pub task_id: String,
+    pub template: String,
+    pub purpose: String,
+}
+
+impl TaskTemplate {
+    /// The `{{names}}` the template interpolates, in order of first use.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        let mut rest = self.template.as_str();
+        while let Some(open) = rest.find("{{") {
+            let Some(close) = rest[open..].find("}}") else { break };
+            let inner = rest[open + 2..open + close].split('|').next().unwrap_or("").trim().to_string();
+            if !inner.is_empty() && !names.contains(&inner) {
+                names.push(inner);
+            }
+            rest = &rest[open + close + 2..];
+        }
+        names
+    }
+
+    /// The script: `purpose`, one goal outcome `delivered`, `opening { say TEMPLATE; hangup
+    /// delivered }`, with the given typed inputs.
+    pub fn script(&self, inputs: &[(String, &str)]) -> String {
+        let escaped = self.template.replace('\\', "\\\\").replace('"', "\\\"");
+        let inputs: Vec<String> = inputs.iter().map(|(n, t)| format!("{n}: {t}")).collect();
+        format!(
+            "script task \"{}\" {{\n  purpose {}\n  input {{ {} }}\n  outcomes {{ delivered goal }}\n  opening {{\n    say \"{escaped}\"\n    hangup delivered\n  }}\n}}\n",
+            self.task_id,
+            self.purpose,
+            inputs.join(", ")
+        )
+    }
+
+    /// Types each name from its CSV column: int if every value is an integer, money if every
+    /// value is a decimal, else text.
+    pub fn typed_inputs(&self, csv_text: &str) -> Vec<(String, &'static str)> {
+        let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(csv_text.as_bytes());
+        let headers: Vec<String> = reader.headers().map(|h| h.iter().map(String::from).collect()).unwrap_or_default();
+        let rows: Vec<csv::StringRecord> = reader.records().filter_map(Result::ok).collect();
+        self.names()
+            .into_iter()
+            .map(|name| {
+                let ty = match headers.iter().position(|h| *h == name) {
+                    Some(col) => {
+                        let values: Vec<&str> = rows.iter().filter_map(|r| r.get(col)).collect();
+                        if !values.is_empty() && values.iter().all(|v| v.parse::<i64>().is_ok()) {
+                            "int"
+                        } else if !values.is_empty()
+                            && values.iter().all(|v| callscript_compiler::value::Money::parse(v).is_some())
+                        {
+                            "money"
+                        } else {
+                            "text"
+                        }
+                    }
+                    None => "text",
+                };
+                (name, ty)
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]
