@@ -500,6 +500,8 @@ pub struct Recogniser {
     alphabet: Alphabet,
     /// [`NEGATORS`], encoded.
     negators: Vec<Box<[u8]>>,
+    /// Per byte value: whether some encoded negator ends with it (a quick first test).
+    negator_ends: [bool; 256],
     /// Over every distinct normalised part, encoded; None when no intent has phrases.
     automaton: Option<AhoCorasick>,
     /// Per automaton pattern id.
@@ -538,8 +540,8 @@ const MANY_CANDIDATES: usize = 64;
 /// winner is found by searching the candidates for each matched intent.
 const FEW_MATCHED: usize = 4;
 
-/// The first position of `intent` in `candidates`, searched in chunks that the compiler
-/// vectorises.
+/// The first position of `intent` in `candidates`, searched in chunks without an early exit
+/// inside a chunk, so that the comparisons can be vectorised.
 fn first_position(candidates: &[u32], intent: u32) -> Option<usize> {
     let mut base = 0;
     for chunk in candidates.chunks(32) {
@@ -643,7 +645,13 @@ impl Recogniser {
 
         let later_parts = gapped_forms.iter().flat_map(|(_, parts)| parts[1..].iter());
         let alphabet = Alphabet::for_parts(texts.iter().chain(later_parts).map(String::as_str));
-        let negators = NEGATORS.iter().map(|n| alphabet.encode_text(n)).collect();
+        let negators: Vec<Box<[u8]>> = NEGATORS.iter().map(|n| alphabet.encode_text(n)).collect();
+        let mut negator_ends = [false; 256];
+        for negator in &negators {
+            if let Some(&last) = negator.last() {
+                negator_ends[usize::from(last)] = true;
+            }
+        }
         let gapped = gapped_forms
             .into_iter()
             .map(|(intent, parts)| GappedForm {
@@ -656,7 +664,7 @@ impl Recogniser {
             None
         } else {
             let patterns: Vec<Box<[u8]>> = texts.iter().map(|t| alphabet.encode_text(t)).collect();
-            let built = AhoCorasick::builder().match_kind(MatchKind::Standard).dense_depth(2).build(&patterns);
+            let built = AhoCorasick::builder().match_kind(MatchKind::Standard).dense_depth(1).build(&patterns);
             Some(built.map_err(|e| format!("the phrase automaton cannot be built: {e}"))?)
         };
         let regex_set = if regex_sources.is_empty() { None } else { RegexSet::new(&regex_sources).ok() };
@@ -678,6 +686,7 @@ impl Recogniser {
         Ok(Recogniser {
             alphabet,
             negators,
+            negator_ends,
             automaton,
             parts,
             whole_of,
@@ -833,7 +842,12 @@ impl Recogniser {
     /// Whether the encoded text ends with an encoded negator.
     #[inline]
     fn ends_with_negator(&self, encoded: &[u8]) -> bool {
-        self.negators.iter().any(|n| encoded.ends_with(n))
+        match encoded.last() {
+            Some(&last) if self.negator_ends[usize::from(last)] => {
+                self.negators.iter().any(|n| encoded.len() >= n.len() && same(&encoded[encoded.len() - n.len()..], n))
+            }
+            _ => false,
+        }
     }
 
     /// Scores the prepared utterance into `scores` for the intents `wanted` accepts (others
@@ -924,12 +938,23 @@ impl Recogniser {
                     return false;
                 }
             }
-            if after[gap..].starts_with(part) && self.rest_matches(encoded, from + gap + part.len(), tail) {
+            let start = &after[gap..];
+            if start.len() >= part.len()
+                && same(&start[..part.len()], part)
+                && self.rest_matches(encoded, from + gap + part.len(), tail)
+            {
                 return true;
             }
         }
         false
     }
+}
+
+/// Whether two slices of equal length are equal: a plain loop, cheaper than a call to
+/// `memcmp` for the few bytes of a part or a negator.
+#[inline]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// Raises an intent's score (only ever called with a higher one), noting its first rise.
