@@ -370,6 +370,20 @@ fn reserved_check(file: SourceId, ident: &Ident, what: &str, diagnostics: &mut V
     }
 }
 
+/// The read-only built-ins every script can read: `attempt` and `hour` (§4).
+pub fn builtin_values() -> impl Iterator<Item = (&'static str, ValueInfo)> {
+    ["attempt", "hour"].into_iter().map(|name| {
+        let info = ValueInfo {
+            ty: Type::Int,
+            sensitive: false,
+            kind: ValueKind::Builtin,
+            span: Span::default(),
+            required: false,
+        };
+        (name, info)
+    })
+}
+
 /// Builds a script's scope, reporting duplicates, unknown settings and reserved names.
 pub fn script_scope<'a>(
     file: &'a ParsedFile,
@@ -396,17 +410,8 @@ pub fn script_scope<'a>(
     for name in BUILTIN_OUTCOMES {
         scope.outcomes.insert(name, OutcomeInfo { goal: false, span: Span::default(), file: id, external: true });
     }
-    for name in ["attempt", "hour"] {
-        scope.values.insert(
-            name,
-            ValueInfo {
-                ty: Type::Int,
-                sensitive: false,
-                kind: ValueKind::Builtin,
-                span: Span::default(),
-                required: false,
-            },
-        );
+    for (name, info) in builtin_values() {
+        scope.values.insert(name, info);
     }
     let mut seen_settings: HashMap<&str, Span> = HashMap::new();
     let mut sections: Vec<&'a Section> = Vec::new();

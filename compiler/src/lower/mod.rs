@@ -494,19 +494,7 @@ pub fn compile_condition(text: &str, script: &ScriptCode) -> Result<ExprCode, Ve
         members: Vec::new(),
         span: Span::default(),
     };
-    let mut values = HashMap::new();
-    for name in ["attempt", "hour"] {
-        values.insert(
-            name,
-            ValueInfo {
-                ty: Type::Int,
-                sensitive: false,
-                kind: ValueKind::Builtin,
-                span: Span::default(),
-                required: false,
-            },
-        );
-    }
+    let mut values: HashMap<&str, ValueInfo> = crate::check::scope::builtin_values().collect();
     for s in &script.slots {
         let kind = if s.input { ValueKind::Input } else { ValueKind::Let };
         values.insert(
