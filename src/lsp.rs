@@ -2,11 +2,11 @@
 //!
 //! Documents live in memory; every open or change re-checks the document with
 //! [`check::check`] and a loader that prefers open documents over the disk for `use "…"`, and
-//! publishes its diagnostics (code, severity, related places from secondary labels). Hover,
-//! definition, references, rename, completion and the outline come from
-//! `callscript_compiler::ide`; formatting from `callscript_compiler::format`. This module only
-//! translates: byte offsets to LSP positions (UTF-16 code units, the protocol's default),
-//! file names to URIs, compiler data to protocol types.
+//! publishes its diagnostics (code, severity, related places: secondary labels and a compliance
+//! finding's witness path). Hover, definition, references, rename, completion and the outline
+//! come from `callscript_compiler::ide`; formatting from `callscript_compiler::format`. This
+//! module only translates: byte offsets to LSP positions (UTF-16 code units, the protocol's
+//! default), file names to URIs, compiler data to protocol types.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -148,7 +148,8 @@ pub fn range(text: &str, span: Span) -> Range {
     Range::new(position(text, span.start), position(text, span.end))
 }
 
-/// The LSP diagnostics of one file of a check, with related places from secondary labels.
+/// The LSP diagnostics of one file of a check, with related places from the secondary labels
+/// and the witness path.
 pub fn diagnostics(docs: &Documents, checked: &Checked, file: SourceId) -> Vec<Diagnostic> {
     let text = &checked.sources.get(file).text;
     checked
@@ -156,9 +157,11 @@ pub fn diagnostics(docs: &Documents, checked: &Checked, file: SourceId) -> Vec<D
         .iter()
         .filter(|d| d.primary.at.file == file)
         .map(|d| {
+            // The secondary labels, then a compliance finding's witness path from the start.
             let related: Vec<DiagnosticRelatedInformation> = d
                 .secondary
                 .iter()
+                .chain(&d.path)
                 .filter_map(|label| {
                     let source = checked.sources.get(label.at.file);
                     let uri = docs.uri(&source.name)?;

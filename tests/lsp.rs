@@ -345,3 +345,20 @@ fn open_documents_are_imported_before_the_disk() {
     assert_eq!(edit["changes"][main].as_array().map(Vec::len), Some(1), "{edit}");
     lsp.stop();
 }
+
+#[test]
+fn compliance_findings_carry_their_witness_path() {
+    let mut lsp = Lsp::start();
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases/err/CS002_handler_from_unverified_ask.call"),
+    )
+    .expect("fixture");
+    let uri = "file:///tmp/callscript-lsp-test/cs002.call";
+    let diags = lsp.open(uri, &text);
+    let cs002 = diags.iter().find(|d| d["code"] == "CS002").unwrap_or_else(|| panic!("no CS002 in {diags:?}"));
+    assert_eq!(cs002["severity"], 1);
+    let path = cs002["relatedInformation"].as_array().unwrap_or_else(|| panic!("no witness path: {cs002}"));
+    assert!(path.len() >= 2, "{cs002}");
+    assert!(path.iter().all(|r| r["location"]["uri"] == uri), "{cs002}");
+    lsp.stop();
+}

@@ -219,6 +219,7 @@ impl<'a> Printer<'a> {
             let text = self.src[t.span.range()].trim_end();
             let gap = self.src.get(self.last_end as usize..t.span.start as usize).unwrap_or("\n");
             if t.comment && !gap.contains('\n') && self.line_has_text() {
+                // A comment after `{` keeps the block's start: still no blank line after it.
                 while self.out.ends_with(' ') {
                     self.out.pop();
                 }
@@ -227,12 +228,12 @@ impl<'a> Printer<'a> {
                 self.newline();
                 self.maybe_blank(t.span.start);
                 self.write_indent(continuation);
+                self.after_open = false;
             }
             self.out.push_str(text);
             self.last_end = t.span.end;
             self.broken = true;
             self.space = false;
-            self.after_open = false;
         }
     }
 
@@ -1014,6 +1015,11 @@ mod tests {
         let long =
             format!("script s {{\n  closing {{\n    step a {{ say \"{}\"; hangup y }}\n  }}\n}}\n", "长".repeat(60));
         assert!(fmt(&long).contains("step a {\n      say"), "{}", fmt(&long));
+    }
+
+    #[test]
+    fn no_blank_line_after_an_opening_brace_with_a_comment() {
+        assert_eq!(fmt("script s { // c\n\n  purpose service\n}\n"), "script s { // c\n  purpose service\n}\n");
     }
 
     #[test]

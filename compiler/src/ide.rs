@@ -447,7 +447,6 @@ impl Walker<'_, '_> {
         let ty = info.ty.name();
         match info.kind {
             ValueKind::Input => {
-                let input = self.scope.inputs.iter().find(|i| i.name.name == name);
                 let sensitive = if info.sensitive { " sensitive" } else { "" };
                 let mut text = code(&format!("input {name}: {ty}{sensitive}"));
                 text.push_str(if info.required {
@@ -458,7 +457,6 @@ impl Walker<'_, '_> {
                 if info.sensitive {
                     text.push_str("\n\nmay be spoken only after `verify` (CS002)");
                 }
-                let _ = input;
                 text
             }
             ValueKind::Let => code(&format!("let {name}: {ty}")),
@@ -762,10 +760,7 @@ pub fn completions(checked: &Checked, file: SourceId, offset: u32) -> Vec<Comple
     };
     let ends_with_word =
         |w: &str| context == w || context.ends_with(&format!(" {w}")) || context.ends_with(&format!("\t{w}"));
-    if ends_with_word("goto")
-        || ends_with_word("expect step")
-        || context.ends_with("step") && context.contains("expect")
-    {
+    if ends_with_word("goto") || ends_with_word("expect step") {
         for kind in [SectionKind::Opening, SectionKind::Core, SectionKind::Closing] {
             if scope.sections.contains_key(&kind) {
                 out.push(Completion {
