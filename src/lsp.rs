@@ -196,6 +196,12 @@ pub fn diagnostics(docs: &Documents, checked: &Checked, file: SourceId) -> Vec<D
 
 // ---- the server -----------------------------------------------------------------------
 
+/// Runs `f`, turning a panic (a compiler bug met while the author types) into None, so that one
+/// bad document cannot take the editor's server down. The panic message still goes to stderr.
+fn guarded<T>(f: impl FnOnce() -> T) -> Option<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok()
+}
+
 struct Backend {
     client: Client,
     docs: Mutex<Documents>,
@@ -219,13 +225,14 @@ impl Backend {
                 if name != changed_name && !may_import {
                     continue;
                 }
-                let Some(checked) = docs.check(&name) else { continue };
+                let Some(Some(checked)) = guarded(|| docs.check(&name)) else { continue };
                 if name != changed_name && checked.sources.find(&changed_name).is_none() {
                     continue;
                 }
                 let Some(uri) = docs.uri(&name) else { continue };
                 let root = checked.files.iter().find(|f| f.is_root).map_or(SourceId(0), |f| f.id);
-                batches.push((uri, diagnostics(&docs, &checked, root)));
+                let Some(diags) = guarded(|| diagnostics(&docs, &checked, root)) else { continue };
+                batches.push((uri, diags));
                 docs.checked.insert(name, checked);
             }
         }
@@ -239,13 +246,13 @@ impl Backend {
         let mut docs = self.docs();
         let name = name_of(uri);
         if !docs.checked.contains_key(&name) {
-            let checked = docs.check(&name)?;
+            let checked = guarded(|| docs.check(&name)).flatten()?;
             docs.checked.insert(name.clone(), checked);
         }
         let checked = docs.checked.get(&name)?;
         let root = checked.files.iter().find(|f| f.is_root)?.id;
         let text = checked.sources.get(root).text.clone();
-        Some(f(&docs, checked, root, &text))
+        guarded(|| f(&docs, checked, root, &text))
     }
 }
 
@@ -393,7 +400,7 @@ impl LanguageServer for Backend {
     async fn formatting(&self, params: DocumentFormattingParams) -> Result<Option<Vec<TextEdit>>> {
         let docs = self.docs();
         let Some(text) = docs.text(&name_of(&params.text_document.uri)) else { return Ok(None) };
-        match format::format(text) {
+        match guarded(|| format::format(text)).unwrap_or(Err(Vec::new())) {
             Ok(out) if out == text => Ok(Some(Vec::new())),
             Ok(out) => Ok(Some(vec![TextEdit::new(range(text, Span::new(0, text.len())), out)])),
             // The syntax errors are already shown as diagnostics: change nothing.
