@@ -322,7 +322,7 @@ pub fn run(
             }
         }
         since_commit += 1;
-        if since_commit >= 5_000 {
+        if since_commit >= 20_000 {
             since_commit = 0;
             store.set_clock(&plan.campaign_id, clock, false)?;
             store.commit()?;

@@ -43,7 +43,6 @@ const MIGRATIONS: &[&str] = &[
         allowed TEXT NOT NULL DEFAULT '{}',
         UNIQUE (campaign, customer_id, attempt)
     );
-    CREATE INDEX attempts_phone_date ON attempts (phone, local_date);
     -- What a call said and did, appended when it ends (kept apart so the attempts rows stay
     -- small and their pages do not split when a call ends).
     CREATE TABLE attempt_details (
@@ -279,7 +278,7 @@ impl Store {
         if updated > 0 {
             self.conn
                 .prepare_cached(
-                    "INSERT OR REPLACE INTO attempt_details (attempt_id, steps, tags, objections, unrecognised, transcript)
+                    "INSERT INTO attempt_details (attempt_id, steps, tags, objections, unrecognised, transcript)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )?
                 .execute(params![id, f.steps, f.tags, f.objections, f.unrecognised, f.transcript])?;
