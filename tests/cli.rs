@@ -1,16 +1,10 @@
 //! End-to-end tests of the `callscript` binary: exit codes, output contracts and files.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn callscript(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_callscript"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("the binary runs")
-}
+mod support;
+use support::callscript;
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()

@@ -1,16 +1,8 @@
 //! End-to-end tests of the compliance output: SARIF validated against the official SARIF 2.1.0
 //! schema, the witness in JSON, campaigns and jurisdictions on the command line.
 
-use std::process::{Command, Output};
-
-fn callscript(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_callscript"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("the binary runs")
-}
+mod support;
+use support::callscript;
 
 fn json(args: &[&str]) -> serde_json::Value {
     let out = callscript(args);
