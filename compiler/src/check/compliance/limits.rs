@@ -10,7 +10,7 @@
 
 use std::sync::OnceLock;
 
-use super::{Analysis, Avoid};
+use super::Analysis;
 use crate::bytecode::{ExprOp, Filter, PromptSegment, ScriptCode};
 use crate::diagnostic::Diagnostic;
 use crate::syntax::ast::Type;
@@ -39,9 +39,7 @@ pub(super) fn retries(a: &Analysis, out: &mut Vec<Diagnostic>) {
                 "lower `retries` to {} or fewer: a customer who does not answer must not be held on the line",
                 limits.max_retries
             ));
-        if let Some(node) = a.nearest(Avoid::Nothing, a.by_pc[pc as usize].iter().copied()) {
-            d = d.with_path(a.witness(Avoid::Nothing, node, ""));
-        }
+        d = a.with_shortest_path(d, a.by_pc[pc as usize].iter().copied());
         out.push(d);
     }
     for h in &code.handlers {
@@ -57,9 +55,7 @@ pub(super) fn retries(a: &Analysis, out: &mut Vec<Diagnostic>) {
             )
             .label(format!("limit {limit}"))
             .with_help(format!("lower `limit` to {} or fewer", limits.max_handler_limit));
-        if let Some(node) = a.nearest(Avoid::Nothing, a.by_pc[h.pc as usize].iter().copied()) {
-            d = d.with_path(a.witness(Avoid::Nothing, node, ""));
-        }
+        d = a.with_shortest_path(d, a.by_pc[h.pc as usize].iter().copied());
         out.push(d);
     }
 }
@@ -99,9 +95,7 @@ pub(super) fn prompt_length(a: &Analysis, out: &mut Vec<Diagnostic>) {
             .with_help(
                 "split it into shorter prompts, or allow it in place with the reason: `@allow(CS008, \"legal text must be read in full\")`",
             );
-        if let Some(node) = a.nearest(Avoid::Nothing, nodes[p].iter().copied()) {
-            d = d.with_path(a.witness(Avoid::Nothing, node, ""));
-        }
+        d = a.with_shortest_path(d, nodes[p].iter().copied());
         out.push(d);
     }
 }

@@ -419,6 +419,15 @@ impl<'a> Analysis<'a> {
     fn finding(&self, code: &'static str, at: FileSpan, message: String) -> Diagnostic {
         Diagnostic::new(code, at.file, at.span, message)
     }
+
+    /// Adds the shortest path from the call's start to the nearest of `nodes` (for rules whose
+    /// finding does not depend on the path taken).
+    fn with_shortest_path(&self, d: Diagnostic, nodes: impl Iterator<Item = NodeId>) -> Diagnostic {
+        match self.nearest(Avoid::Nothing, nodes) {
+            Some(node) => d.with_path(self.witness(Avoid::Nothing, node, "")),
+            None => d,
+        }
+    }
 }
 
 /// The literal text of a prompt (interpolations left out).

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use super::{Analysis, Avoid, Forbidden};
+use super::{Analysis, Forbidden};
 use crate::bytecode::PromptSegment;
 use crate::diagnostic::Diagnostic;
 use crate::pattern::NEGATORS;
@@ -75,9 +75,7 @@ pub(super) fn check(a: &Analysis, out: &mut Vec<Diagnostic>) {
                 .with_help(format!(
                     "rephrase it ({rule_id}); a phrase directly after a negator is a disclosure and does not count (`不{phrase}`)"
                 ));
-            if let Some(node) = a.nearest(Avoid::Nothing, nodes[p].iter().copied()) {
-                d = d.with_path(a.witness(Avoid::Nothing, node, ""));
-            }
+            d = a.with_shortest_path(d, nodes[p].iter().copied());
             out.push(d);
         }
     }

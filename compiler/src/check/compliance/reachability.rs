@@ -6,8 +6,8 @@
 //! what those bodies do before the next answer is awaited: following `if`, `goto` and
 //! falling through, but not `ask`, `retry` or `resume`.
 
+use super::Analysis;
 use super::cfg::{At, Edge, NodeId};
-use super::{Analysis, Avoid};
 use crate::bytecode::{BranchCode, Emotion, Instruction, PatternCode};
 use crate::diagnostic::Diagnostic;
 use crate::span::FileSpan;
@@ -60,9 +60,7 @@ fn intent_named<'p>(a: &'p Analysis, name: &'p str) -> impl Fn(&PatternCode) -> 
 fn at_ask(a: &Analysis, code: &'static str, ask: usize, message: String) -> Diagnostic {
     let mut d = a.finding(code, a.code.asks[ask].span, message);
     let pc = a.cfg.ask_pc[ask];
-    if let Some(node) = a.nearest(Avoid::Nothing, a.by_pc[pc as usize].iter().copied()) {
-        d = d.with_path(a.witness(Avoid::Nothing, node, ""));
-    }
+    d = a.with_shortest_path(d, a.by_pc[pc as usize].iter().copied());
     d
 }
 
