@@ -182,6 +182,18 @@ impl Store {
         Ok(())
     }
 
+    /// Runs a query and collects every row through `map`.
+    fn rows<T, C: FromIterator<T>, P: rusqlite::Params>(
+        &self,
+        sql: &str,
+        params: P,
+        map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<C> {
+        let mut stmt = self.conn.prepare(sql)?;
+        let rows = stmt.query_map(params, map)?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
     /// Starts a batch of writes (the scheduler commits before anything is dialled for real).
     pub fn begin(&mut self) -> Result<()> {
         if !self.in_transaction {
@@ -288,30 +300,29 @@ impl Store {
 
     /// Every ended attempt of a campaign, in order, to rebuild the scheduler's state.
     pub fn past_attempts(&self, campaign: &str) -> Result<Vec<PastAttempt>> {
-        let mut stmt = self.conn.prepare(
+        self.rows(
             "SELECT customer_id, attempt, started_ms, COALESCE(ended_ms, started_ms), COALESCE(disposition, 'failed'),
              outcome, callback_ms FROM attempts WHERE campaign = ?1 ORDER BY started_ms, id",
-        )?;
-        let rows = stmt.query_map([campaign], |r| {
-            Ok(PastAttempt {
-                customer_id: r.get(0)?,
-                attempt: r.get(1)?,
-                started_ms: r.get(2)?,
-                ended_ms: r.get(3)?,
-                disposition: r.get(4)?,
-                outcome: r.get(5)?,
-                callback_ms: r.get(6)?,
-            })
-        })?;
-        Ok(rows.collect::<std::result::Result<_, _>>()?)
+            [campaign],
+            |r| {
+                Ok(PastAttempt {
+                    customer_id: r.get(0)?,
+                    attempt: r.get(1)?,
+                    started_ms: r.get(2)?,
+                    ended_ms: r.get(3)?,
+                    disposition: r.get(4)?,
+                    outcome: r.get(5)?,
+                    callback_ms: r.get(6)?,
+                })
+            },
+        )
     }
 
     /// Calls placed to each phone on each local date, across every campaign (for the caps).
     pub fn placed_by_phone_and_date(&self) -> Result<Vec<(String, String, u32)>> {
-        let mut stmt =
-            self.conn.prepare("SELECT phone, local_date, COUNT(*) FROM attempts GROUP BY phone, local_date")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-        Ok(rows.collect::<std::result::Result<_, _>>()?)
+        self.rows("SELECT phone, local_date, COUNT(*) FROM attempts GROUP BY phone, local_date", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
     }
 
     pub fn dnc_add(&mut self, phone: &str, source: &str, at_ms: i64) -> Result<bool> {
@@ -323,41 +334,39 @@ impl Store {
     }
 
     pub fn dnc(&self) -> Result<HashSet<String>> {
-        let mut stmt = self.conn.prepare("SELECT phone FROM dnc")?;
-        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-        Ok(rows.collect::<std::result::Result<_, _>>()?)
+        self.rows("SELECT phone FROM dnc", [], |r| r.get::<_, String>(0))
     }
 
     /// Every ended attempt of a campaign for reports and the export, in order.
     pub fn attempt_rows(&self, campaign: &str) -> Result<Vec<AttemptRow>> {
-        let mut stmt = self.conn.prepare(
+        self.rows(
             "SELECT customer_id, phone, attempt, started_ms, local_time, local_hour, COALESCE(disposition, 'failed'),
              cause, outcome, goal, talk_ms, last_step, COALESCE(d.steps, '[]'), COALESCE(d.objections, '[]'),
              COALESCE(d.unrecognised, '[]'), COALESCE(ended_ms, started_ms)
              FROM attempts a LEFT JOIN attempt_details d ON d.attempt_id = a.id
              WHERE campaign = ?1 AND state = 'ended' ORDER BY started_ms, id",
-        )?;
-        let rows = stmt.query_map([campaign], |r| {
-            Ok(AttemptRow {
-                customer_id: r.get(0)?,
-                phone: r.get(1)?,
-                attempt: r.get(2)?,
-                started_ms: r.get(3)?,
-                local_time: r.get(4)?,
-                local_hour: r.get(5)?,
-                disposition: r.get(6)?,
-                cause: r.get(7)?,
-                outcome: r.get(8)?,
-                goal: r.get::<_, i64>(9)? != 0,
-                talk_ms: r.get(10)?,
-                last_step: r.get(11)?,
-                steps: r.get(12)?,
-                objections: r.get(13)?,
-                unrecognised: r.get(14)?,
-                ended_ms: r.get(15)?,
-            })
-        })?;
-        Ok(rows.collect::<std::result::Result<_, _>>()?)
+            [campaign],
+            |r| {
+                Ok(AttemptRow {
+                    customer_id: r.get(0)?,
+                    phone: r.get(1)?,
+                    attempt: r.get(2)?,
+                    started_ms: r.get(3)?,
+                    local_time: r.get(4)?,
+                    local_hour: r.get(5)?,
+                    disposition: r.get(6)?,
+                    cause: r.get(7)?,
+                    outcome: r.get(8)?,
+                    goal: r.get::<_, i64>(9)? != 0,
+                    talk_ms: r.get(10)?,
+                    last_step: r.get(11)?,
+                    steps: r.get(12)?,
+                    objections: r.get(13)?,
+                    unrecognised: r.get(14)?,
+                    ended_ms: r.get(15)?,
+                })
+            },
+        )
     }
 
     /// The stored transcript of one attempt (JSON).
@@ -374,8 +383,6 @@ impl Store {
     }
 
     pub fn campaign_ids(&self) -> Result<Vec<String>> {
-        let mut stmt = self.conn.prepare("SELECT id FROM campaigns ORDER BY id")?;
-        let rows = stmt.query_map([], |r| r.get(0))?;
-        Ok(rows.collect::<std::result::Result<_, _>>()?)
+        self.rows("SELECT id FROM campaigns ORDER BY id", [], |r| r.get(0))
     }
 }
