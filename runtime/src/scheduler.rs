@@ -148,7 +148,8 @@ pub fn run(
         }
         clock = stored_clock;
     }
-    let settings_json = serde_json::to_string(&plan.settings.task_id).unwrap_or_default();
+    // The campaign's settings as run, kept with it for audit.
+    let settings_json = serde_json::to_string(&plan.settings).unwrap_or_default();
     store.save_campaign(&plan.campaign_id, &plan.script_sha256, &plan.script, clock, &settings_json)?;
     let recovered = store.interrupt_live(&plan.campaign_id)?;
 
