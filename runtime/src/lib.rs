@@ -2,6 +2,7 @@
 //! recogniser, conversation tests, and campaigns (files, scheduler, simulated telephony,
 //! the store and reports).
 
+pub mod asr;
 pub mod campaign;
 pub mod recognise;
 pub mod report;
