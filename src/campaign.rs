@@ -32,7 +32,7 @@ fn print_input_errors(errors: &[InputError]) {
 
 /// The campaign's script: compiled from source (checked with the campaign's compliance pack
 /// and CS009 on the campaign, errors printed) or loaded bytecode.
-fn campaign_program(loaded: &Loaded) -> Result<(Program, String), i32> {
+pub(crate) fn campaign_program(loaded: &Loaded) -> Result<(Program, String), i32> {
     if let Some(generated) = &loaded.generated_script {
         return compile_task_template(loaded, generated);
     }

@@ -32,6 +32,16 @@ pub enum DncAction {
 }
 
 #[derive(Subcommand)]
+pub enum ClipsAction {
+    /// List the prompt parts the campaign's clips manifest has no clip for (file:line:column
+    /// in the script) and the values they cannot read; exit 1 if there are any.
+    Check {
+        /// The campaign file; its `[speech] clips` names the manifest.
+        campaign: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
 pub enum Command {
     /// Check scripts (files or folders of `.call` files) for errors and compliance findings.
     Check {
@@ -88,6 +98,11 @@ pub enum Command {
         /// Change nothing: list the files that would change, and exit 1 if there are any.
         #[arg(long)]
         check: bool,
+    },
+    /// Recorded prompt clips (`[speech] tts = "clips"`).
+    Clips {
+        #[command(subcommand)]
+        action: ClipsAction,
     },
     /// Run the language server on standard input and output (editors start it).
     Lsp,
@@ -174,6 +189,7 @@ pub fn main() -> i32 {
         Command::Simulate { file, script, inputs, replies, attempt, hour } => {
             crate::commands::simulate(&file, script.as_deref(), &inputs, replies.as_deref(), attempt, hour)
         }
+        Command::Clips { action: ClipsAction::Check { campaign } } => crate::clips::check(&campaign),
         Command::Fmt { paths, check } => crate::fmt::run(&paths, check),
         Command::Lsp => crate::lsp::run(),
     }

@@ -4,6 +4,7 @@
 pub mod campaign;
 pub mod checking;
 pub mod cli;
+pub mod clips;
 pub mod commands;
 pub mod files;
 pub mod fmt;

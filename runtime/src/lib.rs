@@ -8,6 +8,7 @@ pub mod recognise;
 pub mod report;
 pub mod scheduler;
 pub mod sim;
+pub mod speech;
 pub mod store;
 pub mod telephony;
 pub mod testing;

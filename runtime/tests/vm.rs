@@ -141,3 +141,43 @@ fn a_parked_session_is_small() {
     let total = session.owned_bytes();
     assert!(total <= 1024, "a parked session takes {total} bytes");
 }
+
+#[test]
+fn play_pieces_split_the_text_into_written_text_and_values() {
+    use callscript_compiler::bytecode::Filter;
+    use callscript_runtime::vm::{PieceKind, SpeechPiece};
+    let program = compile(EXAMPLES[0].0, EXAMPLES[0].1);
+    let inputs = inputs(&program, 0);
+    let exec = Executable::new(program).unwrap();
+    let mut session = Session::start(Arc::clone(&exec), "loan_reminder", inputs, CallContext::default()).unwrap();
+    let mut plays = Vec::new();
+    let mut event = Event::Done;
+    for _ in 0..20 {
+        match session.step(std::mem::replace(&mut event, Event::Done)) {
+            Action::Play { text, pieces, .. } => {
+                let joined: String = pieces.iter().map(|p| p.text.as_str()).collect();
+                assert_eq!(joined, text);
+                plays.push(pieces);
+            }
+            Action::Listen { .. } if plays.len() < 3 => {
+                event = Event::Utterance { text: "是我".into(), emotion: None }
+            }
+            Action::Listen { .. } => break,
+            _ => {}
+        }
+    }
+    let remind = plays.iter().find(|p| p.iter().any(|s| s.kind == PieceKind::Value(Some(Filter::Money)))).unwrap();
+    let piece = |text: &str, kind| SpeechPiece { text: text.into(), kind };
+    assert_eq!(
+        remind,
+        &vec![
+            piece("您尾号", PieceKind::Static),
+            piece("八八三幺", PieceKind::Value(Some(Filter::Digits))),
+            piece("的贷款已逾期", PieceKind::Static),
+            piece("3", PieceKind::Value(None)),
+            piece("天,应还金额", PieceKind::Static),
+            piece("一千二百元五角", PieceKind::Value(Some(Filter::Money))),
+            piece("。", PieceKind::Static),
+        ]
+    );
+}

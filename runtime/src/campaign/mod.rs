@@ -170,13 +170,23 @@ impl Default for Telephony {
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Speech {
+    /// `text` (no audio: simulated calls), `espeak` (espeak-ng), `clips` (recorded clips,
+    /// espeak-ng for the rest).
     pub tts: String,
     pub asr: String,
+    /// The clips manifest (`tts = "clips"`), relative to the campaign file.
+    pub clips: Option<String>,
+    /// The espeak-ng voice.
+    pub voice: String,
+    /// The espeak-ng speaking rate, in words per minute.
+    pub rate: u32,
+    /// A folder keeping the audio of written prompt text across runs.
+    pub cache: Option<String>,
 }
 
 impl Default for Speech {
     fn default() -> Self {
-        Speech { tts: "text".into(), asr: "text".into() }
+        Speech { tts: "text".into(), asr: "text".into(), clips: None, voice: "cmn".into(), rate: 160, cache: None }
     }
 }
 
@@ -361,6 +371,14 @@ fn validate(name: &str, text: &str, c: &Campaign) -> Result<(), Vec<InputError>>
     if !["sim", "sip"].contains(&c.telephony.kind.as_str()) {
         bad("kind", format!("telephony kind `{}` is unknown; use \"sim\" or \"sip\"", c.telephony.kind));
     }
+    if !["text", "espeak", "clips"].contains(&c.speech.tts.as_str()) {
+        bad("tts", format!("tts `{}` is unknown; use \"text\", \"espeak\" or \"clips\"", c.speech.tts));
+    } else if c.speech.tts == "clips" && c.speech.clips.is_none() {
+        bad("tts", "tts = \"clips\" needs a manifest: add clips = \"clips/manifest.toml\" under [speech]".into());
+    }
+    if !(80..=450).contains(&c.speech.rate) {
+        bad("rate", format!("speech rate {} is out of range; use 80 to 450 words per minute", c.speech.rate));
+    }
     let s = &c.sim;
     let shares = [s.answer, s.busy, s.no_answer, s.invalid_number];
     if shares.iter().any(|x| !(0.0..=1.0).contains(x)) || shares.iter().sum::<f64>() > 1.0 + 1e-9 {
@@ -510,6 +528,24 @@ mod tests {
         let err = parse_toml("c.toml", "task_id = \"t\"\nscript = \"a\"\n[retry]\nmax_attemps = 3\n").unwrap_err();
         assert_eq!(err[0].line, Some(4));
         assert!(err[0].message.contains("max_attemps"), "{}", err[0].message);
+    }
+
+    #[test]
+    fn speech_settings_are_checked() {
+        let text = "task_id = \"t\"\nscript = \"a.call\"\n[speech]\ntts = \"clips\"\nrate = 20\n";
+        let campaign = parse_toml("c.toml", text).unwrap();
+        let shown: Vec<String> =
+            validate("c.toml", text, &campaign).unwrap_err().iter().map(|e| e.to_string()).collect();
+        assert_eq!(
+            shown,
+            [
+                "c.toml:4:7: tts = \"clips\" needs a manifest: add clips = \"clips/manifest.toml\" under [speech]",
+                "c.toml:5:8: speech rate 20 is out of range; use 80 to 450 words per minute"
+            ]
+        );
+        let text = "task_id = \"t\"\nscript = \"a.call\"\n[speech]\ntts = \"festival\"\n";
+        let campaign = parse_toml("c.toml", text).unwrap();
+        assert!(validate("c.toml", text, &campaign).unwrap_err()[0].message.starts_with("tts `festival` is unknown"));
     }
 
     #[test]

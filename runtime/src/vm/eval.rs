@@ -137,6 +137,25 @@ fn binary(op: &ExprOp, l: Value, r: Value) -> Result<Value, EvalError> {
 pub struct Rendered {
     pub text: String,
     pub log_text: Option<String>,
+    /// The text of each segment in order; concatenated they equal `text`.
+    pub pieces: Vec<SpeechPiece>,
+}
+
+/// One segment of a rendered prompt, so speech output can treat the written text (the same
+/// on every call, synthesised once) apart from interpolated values (different per call).
+/// A sensitive value is here in clear, like in `text`: never log pieces.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpeechPiece {
+    pub text: String,
+    pub kind: PieceKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PieceKind {
+    /// Text as written in the script.
+    Static,
+    /// An interpolated value, read through its filter (if any).
+    Value(Option<Filter>),
 }
 
 /// Renders a prompt: text segments as written, values through their filter or plainly.
@@ -148,10 +167,12 @@ pub fn render(
 ) -> Result<Rendered, EvalError> {
     let mut text = String::new();
     let mut log: Option<String> = None;
+    let mut pieces = Vec::with_capacity(prompt.segments.len());
     for seg in &prompt.segments {
         match seg {
             PromptSegment::Text(t) => {
                 text.push_str(t);
+                pieces.push(SpeechPiece { text: t.clone(), kind: PieceKind::Static });
                 if let Some(l) = &mut log {
                     l.push_str(t);
                 }
@@ -174,10 +195,11 @@ pub fn render(
                     }
                 }
                 text.push_str(&spoken);
+                pieces.push(SpeechPiece { text: spoken, kind: PieceKind::Value(*filter) });
             }
         }
     }
-    Ok(Rendered { text, log_text: log })
+    Ok(Rendered { text, log_text: log, pieces })
 }
 
 /// The filter applied to a sample value, for hovers and docs.

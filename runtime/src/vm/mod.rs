@@ -12,6 +12,7 @@ use callscript_compiler::value::Value;
 
 use crate::recognise::Recogniser;
 use eval::{Builtins, EvalError, eval, render};
+pub use eval::{PieceKind, SpeechPiece};
 
 /// Most instructions one event may run before the call is ended as failed. Loops without an
 /// ask are compile errors, so a real script stays far below this.
@@ -108,11 +109,13 @@ pub enum Action {
         index: u16,
         handler: bool,
     },
-    /// Play a rendered prompt. `log_text` masks sensitive values for transcripts.
+    /// Play a rendered prompt. `log_text` masks sensitive values for transcripts; `pieces`
+    /// split `text` into written text and values for speech output.
     Play {
         prompt: PromptId,
         text: String,
         log_text: Option<String>,
+        pieces: Vec<SpeechPiece>,
         no_bargein: bool,
         span: FileSpan,
     },
@@ -387,6 +390,7 @@ impl Session {
                     prompt,
                     text: r.text,
                     log_text: r.log_text,
+                    pieces: r.pieces,
                     no_bargein: code.no_bargein,
                     span: code.span,
                 }
