@@ -4,6 +4,7 @@
 
 pub mod campaign;
 pub mod recognise;
+pub mod recording;
 pub mod report;
 pub mod scheduler;
 pub mod sim;
