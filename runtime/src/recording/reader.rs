@@ -130,6 +130,11 @@ fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> 
 /// unless every chunk authenticates.
 pub fn decrypt_to_wav(path: &Path, key: &RecordingKey, out: &mut impl Write) -> Result<RecordingMeta, RecordingError> {
     let decrypted = decrypt(path, key)?;
-    super::wav::write(out, &decrypted.pcm, format::SAMPLE_RATE, format::CHANNELS).map_err(RecordingError::Output)?;
+    write_wav(out, &decrypted.pcm).map_err(RecordingError::Output)?;
     Ok(decrypted.meta)
+}
+
+/// Writes decrypted audio (`Decrypted::pcm`) as a stereo 8 kHz 16-bit WAV file.
+pub fn write_wav(out: &mut impl Write, pcm: &[u8]) -> std::io::Result<()> {
+    super::wav::write(out, pcm, format::SAMPLE_RATE, format::CHANNELS)
 }
