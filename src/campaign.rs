@@ -274,18 +274,21 @@ pub fn run(args: RunArgs) -> i32 {
         Ok(x) => x,
         Err(code) => return code,
     };
+    // Real calls are recorded, so their key is checked before any call is placed; simulated
+    // calls carry no audio and need no key.
+    if loaded.campaign.telephony.kind != "sim"
+        && let Err(e) = callscript_runtime::recording::Recorder::for_campaign(&loaded)
+    {
+        eprintln!("error: {e}");
+        eprintln!("no call was placed");
+        return 2;
+    }
     if loaded.campaign.telephony.kind != "sim" {
         eprintln!(
             "error: {}: telephony kind `{}` is not available in this build; use kind = \"sim\"",
             args.campaign.display(),
             loaded.campaign.telephony.kind
         );
-        return 2;
-    }
-    // The recording key is checked before any call is placed (simulated calls carry no audio).
-    if let Err(e) = callscript_runtime::recording::Recorder::for_campaign(&loaded) {
-        eprintln!("error: {e}");
-        eprintln!("no call was placed");
         return 2;
     }
     let mut store = match open_store(&loaded) {

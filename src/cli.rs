@@ -52,6 +52,8 @@ pub enum RecordingAction {
     },
     /// List a campaign's recordings.
     List { campaign: PathBuf },
+    /// Create a new random recording key file (64 hexadecimal characters, mode 600).
+    Keygen { file: PathBuf },
     /// Print the audit log of recording exports.
     Audit { campaign: PathBuf },
 }
@@ -214,6 +216,7 @@ pub fn main() -> i32 {
                 crate::recording::export(&campaign, source, &output, key.as_deref())
             }
             RecordingAction::List { campaign } => crate::recording::list(&campaign),
+            RecordingAction::Keygen { file } => crate::recording::keygen(&file),
             RecordingAction::Audit { campaign } => crate::recording::audit(&campaign),
         },
         Command::Simulate { file, script, inputs, replies, attempt, hour } => {

@@ -149,6 +149,31 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     options.open(path)?.write_all(bytes)
 }
 
+/// `callscript recording keygen FILE`: a new key, written only if FILE does not exist yet.
+pub fn keygen(file: &Path) -> i32 {
+    let key = match RecordingKey::generate() {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(file).and_then(|mut f| f.write_all(format!("{}\n", key.to_hex()).as_bytes())) {
+        Ok(()) => {
+            println!("wrote a new recording key to {} (mode 600); keep a copy somewhere safe", file.display());
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {}: cannot write the key: {e}", file.display());
+            2
+        }
+    }
+}
+
 /// Left-aligned columns separated by two spaces.
 fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();

@@ -149,6 +149,23 @@ fn export_list_and_audit() {
 
 #[cfg(unix)]
 #[test]
+fn keygen_writes_a_private_key_once() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("callscript-recording-e2e-keygen-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = callscript(&dir, &["recording", "keygen", "new.key"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let key = dir.join("new.key");
+    assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+    assert!(callscript_runtime::recording::RecordingKey::load(&key).is_ok());
+    let again = callscript(&dir, &["recording", "keygen", "new.key"]);
+    assert_eq!(again.status.code(), Some(2), "an existing key is never overwritten");
+    assert!(text(&again.stderr).contains("new.key: cannot write the key"), "{}", text(&again.stderr));
+}
+
+#[cfg(unix)]
+#[test]
 fn a_run_refuses_an_open_key_file() {
     let (dir, _, _) = campaign_with_recordings("run");
     write_key(&dir.join("rec.key"), KEY, 0o640);

@@ -11,6 +11,10 @@ pub enum RecordingError {
         action: &'static str,
         error: std::io::Error,
     },
+    /// There is no key file.
+    KeyMissing {
+        file: PathBuf,
+    },
     /// The key file can be read or written by others than its owner.
     KeyPermissions {
         file: PathBuf,
@@ -80,6 +84,12 @@ impl std::fmt::Display for RecordingError {
         use RecordingError::*;
         match self {
             Io { file, action, error } => write!(f, "{}: cannot {action}: {error}", file.display()),
+            KeyMissing { file } => write!(
+                f,
+                "{}: the recording key file does not exist; create one with `callscript recording keygen {}`",
+                file.display(),
+                file.display()
+            ),
             KeyPermissions { file, mode } => write!(
                 f,
                 "{}: the recording key file has mode {mode:04o}, so group or others may read or write it; \

@@ -21,7 +21,7 @@ impl RecordingKey {
     /// newline. A file group or others may read or write is refused (fix: `chmod 600`).
     pub fn load(path: &Path) -> Result<RecordingKey, RecordingError> {
         check_private(path)?;
-        let bytes = std::fs::read(path).map_err(|e| RecordingError::io(path, "read the recording key", e))?;
+        let bytes = std::fs::read(path).map_err(|e| missing_or_unreadable(path, e))?;
         RecordingKey::parse(&bytes).map_err(|reason| RecordingError::KeyFormat { file: path.to_path_buf(), reason })
     }
 
@@ -64,6 +64,14 @@ impl RecordingKey {
     }
 }
 
+fn missing_or_unreadable(path: &Path, error: std::io::Error) -> RecordingError {
+    if error.kind() == std::io::ErrorKind::NotFound {
+        RecordingError::KeyMissing { file: path.to_path_buf() }
+    } else {
+        RecordingError::io(path, "read the recording key", error)
+    }
+}
+
 fn hex_digit(c: u8) -> Option<u8> {
     (c as char).to_digit(16).map(|d| d as u8)
 }
@@ -72,7 +80,7 @@ fn hex_digit(c: u8) -> Option<u8> {
 #[cfg(unix)]
 fn check_private(path: &Path) -> Result<(), RecordingError> {
     use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::metadata(path).map_err(|e| RecordingError::io(path, "read the recording key", e))?;
+    let meta = std::fs::metadata(path).map_err(|e| missing_or_unreadable(path, e))?;
     let mode = meta.permissions().mode() & 0o7777;
     if mode & 0o066 != 0 {
         return Err(RecordingError::KeyPermissions { file: path.to_path_buf(), mode });
