@@ -62,7 +62,10 @@ pub fn export(campaign_path: &Path, source: Source, output: &Path, key_override:
                 return 2;
             }
         },
-        Source::File(f) => (Some(f), None),
+        Source::File(f) => {
+            let known = stored_attempt(&store, campaign, &f);
+            (Some(f), known)
+        }
     };
     let result = match &file {
         Some(file) => export_file(&loaded, file, output, key_override),
@@ -107,6 +110,14 @@ pub fn export(campaign_path: &Path, source: Source, output: &Path, key_override:
             2
         }
     }
+}
+
+/// The attempt a recording file was stored for, so even a failed export of it is audited
+/// against its attempt.
+fn stored_attempt(store: &Store, campaign: &str, file: &Path) -> Option<i64> {
+    let wanted = std::fs::canonicalize(file).ok()?;
+    let rows = store.recordings(campaign).ok()?;
+    rows.into_iter().find(|r| std::fs::canonicalize(&r.path).ok().as_ref() == Some(&wanted)).map(|r| r.attempt_id)
 }
 
 /// Decrypts `file` with the campaign's key (or `key_override`) and writes the WAV.

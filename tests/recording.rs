@@ -96,7 +96,17 @@ fn export_list_and_audit() {
     let out = callscript(&dir, &["recording", "export", "campaign.toml", file, "--key", "rec.key", "-o", "eight.wav"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 
-    // Tampered: one byte of the second chunk flipped.
+    // Tampered: one byte of the second chunk flipped; by file, the store still knows its attempt.
+    let original = std::fs::read(file).unwrap();
+    let mut bytes = original.clone();
+    let at = bytes.len() - 200;
+    bytes[at] ^= 0x40;
+    std::fs::write(file, &bytes).unwrap();
+    let out = callscript(&dir, &["recording", "export", "campaign.toml", file, "-o", "bad.wav"]);
+    assert_eq!(out.status.code(), Some(2));
+    std::fs::write(file, &original).unwrap();
+
+    // Tampered, by attempt.
     let mut bytes = std::fs::read(file).unwrap();
     let at = bytes.len() - 200;
     bytes[at] ^= 0x40;
@@ -128,15 +138,16 @@ fn export_list_and_audit() {
             (Some(7), true, "auditor", "seven.wav"),
             (Some(8), true, "auditor", "eight.wav"),
             (Some(8), false, "auditor", "bad.wav"),
+            (Some(8), false, "auditor", "bad.wav"),
             (Some(99), false, "auditor", "none.wav"),
             (Some(7), false, "auditor", "x.wav"),
         ]
     );
-    assert!(exports[2].error.as_deref().unwrap_or("").contains("chunk 1 fails authentication"), "{exports:?}");
+    assert!(exports[3].error.as_deref().unwrap_or("").contains("chunk 1 fails authentication"), "{exports:?}");
     let audit = callscript(&dir, &["recording", "audit", "campaign.toml"]);
     assert_eq!(audit.status.code(), Some(0));
     let shown = text(&audit.stdout);
-    assert_eq!(shown.lines().filter(|l| l.contains(" failed ")).count(), 3, "{shown}");
+    assert_eq!(shown.lines().filter(|l| l.contains(" failed ")).count(), 4, "{shown}");
     assert!(
         shown.contains(
             "\n    [DIR]/recordings/loan-8.csrec: chunk 1 fails authentication"

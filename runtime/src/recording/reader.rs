@@ -80,7 +80,8 @@ fn read_chunks(
     let full = chunk_size + format::TAG_SIZE;
     let mut pcm = Vec::new();
     let mut buffer = vec![0u8; full];
-    for index in 0u32.. {
+    // u32::MAX is the header's nonce, never a chunk's.
+    for index in 0..u32::MAX {
         let chunk = u64::from(index);
         buffer.resize(full, 0);
         let n = read_up_to(reader, &mut buffer).map_err(read_err)?;
