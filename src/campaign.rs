@@ -21,7 +21,7 @@ use callscript_runtime::vm::{CallContext, Executable, Session};
 use crate::files::DiskLoader;
 use crate::render;
 
-fn print_input_errors(errors: &[InputError]) {
+pub(crate) fn print_input_errors(errors: &[InputError]) {
     for e in errors {
         eprintln!("error: {e}");
     }
@@ -243,7 +243,7 @@ pub fn plan(path: &Path, customers_override: Option<&Path>, segments: Option<&Pa
 }
 
 /// The store of a campaign, opened.
-fn open_store(loaded: &Loaded) -> Result<Store, i32> {
+pub(crate) fn open_store(loaded: &Loaded) -> Result<Store, i32> {
     let url = &loaded.campaign.store.url;
     let Some(path) = url.strip_prefix("sqlite://") else {
         eprintln!("error: {}: store `{url}`: only sqlite:// stores are available in this build", loaded.path.display());
@@ -274,6 +274,15 @@ pub fn run(args: RunArgs) -> i32 {
         Ok(x) => x,
         Err(code) => return code,
     };
+    // Real calls are recorded, so their key is checked before any call is placed; simulated
+    // calls carry no audio and need no key.
+    if loaded.campaign.telephony.kind != "sim"
+        && let Err(e) = callscript_runtime::recording::Recorder::for_campaign(&loaded)
+    {
+        eprintln!("error: {e}");
+        eprintln!("no call was placed");
+        return 2;
+    }
     if loaded.campaign.telephony.kind != "sim" {
         eprintln!(
             "error: {}: telephony kind `{}` is not available in this build; use kind = \"sim\"",

@@ -42,6 +42,33 @@ pub enum ClipsAction {
 }
 
 #[derive(Subcommand)]
+pub enum RecordingAction {
+    /// Decrypt one recording to a stereo WAV file (left: our prompts, right: the customer).
+    /// Every export, successful or not, is written to the store's audit log.
+    Export {
+        /// The campaign file: its [recording] key_file and its [store] are used.
+        campaign: PathBuf,
+        /// The recording of this attempt (an id from `callscript recording list`).
+        #[arg(long, required_unless_present = "file", conflicts_with = "file")]
+        attempt: Option<i64>,
+        /// A recording file (`.csrec`) instead of an attempt.
+        file: Option<PathBuf>,
+        /// The WAV file to write.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// The key file to use instead of the campaign's key_file.
+        #[arg(long)]
+        key: Option<PathBuf>,
+    },
+    /// List a campaign's recordings.
+    List { campaign: PathBuf },
+    /// Create a new random recording key file (64 hexadecimal characters, mode 600).
+    Keygen { file: PathBuf },
+    /// Print the audit log of recording exports.
+    Audit { campaign: PathBuf },
+}
+
+#[derive(Subcommand)]
 pub enum Command {
     /// Check scripts (files or folders of `.call` files) for errors and compliance findings.
     Check {
@@ -146,6 +173,11 @@ pub enum Command {
         #[command(subcommand)]
         action: DncAction,
     },
+    /// A campaign's encrypted call recordings: list, export, and the export audit log.
+    Recording {
+        #[command(subcommand)]
+        action: RecordingAction,
+    },
 }
 
 pub fn main() -> i32 {
@@ -186,6 +218,22 @@ pub fn main() -> i32 {
             crate::campaign::report_command(&campaign, &format, attempts, output.as_deref())
         }
         Command::Dnc { action: DncAction::Import { file, campaign } } => crate::campaign::dnc_import(&file, &campaign),
+        Command::Recording { action } => match action {
+            RecordingAction::Export { campaign, attempt, file, output, key } => {
+                let source = match (attempt, file) {
+                    (Some(id), _) => crate::recording::Source::Attempt(id),
+                    (None, Some(f)) => crate::recording::Source::File(f),
+                    (None, None) => {
+                        eprintln!("error: name the recording: --attempt ID or a FILE");
+                        return 2;
+                    }
+                };
+                crate::recording::export(&campaign, source, &output, key.as_deref())
+            }
+            RecordingAction::List { campaign } => crate::recording::list(&campaign),
+            RecordingAction::Keygen { file } => crate::recording::keygen(&file),
+            RecordingAction::Audit { campaign } => crate::recording::audit(&campaign),
+        },
         Command::Simulate { file, script, inputs, replies, attempt, hour } => {
             crate::commands::simulate(&file, script.as_deref(), &inputs, replies.as_deref(), attempt, hour)
         }

@@ -9,4 +9,5 @@ pub mod commands;
 pub mod files;
 pub mod fmt;
 pub mod lsp;
+pub mod recording;
 pub mod render;

@@ -5,6 +5,7 @@
 pub mod asr;
 pub mod campaign;
 pub mod recognise;
+pub mod recording;
 pub mod report;
 pub mod scheduler;
 pub mod sim;

@@ -8,7 +8,7 @@ use std::path::Path;
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// The current schema version; `migrate` brings older stores up to it.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 const MIGRATIONS: &[&str] = &[
     // 1: campaigns, attempts, the do-not-call list.
@@ -57,6 +57,25 @@ const MIGRATIONS: &[&str] = &[
         phone TEXT PRIMARY KEY,
         source TEXT NOT NULL,
         added_ms INTEGER NOT NULL
+    );",
+    // 2: encrypted call recordings, and the audit log of every export (kept even when it failed).
+    "CREATE TABLE recordings (
+        attempt_id INTEGER NOT NULL,
+        campaign TEXT NOT NULL,
+        path TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        bytes INTEGER NOT NULL
+    );
+    CREATE INDEX recordings_by_campaign ON recordings (campaign, attempt_id);
+    CREATE TABLE recording_exports (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL,
+        attempt_id INTEGER,
+        exported_ms INTEGER NOT NULL,
+        exported_by TEXT NOT NULL,
+        destination TEXT NOT NULL,
+        ok INTEGER NOT NULL,
+        error TEXT
     );",
 ];
 
@@ -143,6 +162,31 @@ pub struct AttemptRow {
     pub steps: String,
     pub objections: String,
     pub unrecognised: String,
+}
+
+/// A recording of an attempt, as stored when its writer finished.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordingRow {
+    pub attempt_id: i64,
+    pub campaign: String,
+    pub path: String,
+    pub created_ms: i64,
+    pub bytes: i64,
+}
+
+/// One export of a recording, successful or not, for the audit log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExportRow {
+    /// Assigned by the store; ignored by `log_export`.
+    pub id: i64,
+    pub path: String,
+    /// None when a recording given by file could not be read far enough to know it.
+    pub attempt_id: Option<i64>,
+    pub exported_ms: i64,
+    pub exported_by: String,
+    pub destination: String,
+    pub ok: bool,
+    pub error: Option<String>,
 }
 
 pub struct Store {
@@ -384,5 +428,125 @@ impl Store {
 
     pub fn campaign_ids(&self) -> Result<Vec<String>> {
         self.rows("SELECT id FROM campaigns ORDER BY id", [], |r| r.get(0))
+    }
+
+    pub fn add_recording(&mut self, r: &RecordingRow) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO recordings (attempt_id, campaign, path, created_ms, bytes) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![r.attempt_id, r.campaign, r.path, r.created_ms, r.bytes])?;
+        Ok(())
+    }
+
+    /// A campaign's recordings, oldest first.
+    pub fn recordings(&self, campaign: &str) -> Result<Vec<RecordingRow>> {
+        self.rows(
+            "SELECT attempt_id, campaign, path, created_ms, bytes FROM recordings WHERE campaign = ?1
+             ORDER BY created_ms, attempt_id",
+            [campaign],
+            |r| {
+                Ok(RecordingRow {
+                    attempt_id: r.get(0)?,
+                    campaign: r.get(1)?,
+                    path: r.get(2)?,
+                    created_ms: r.get(3)?,
+                    bytes: r.get(4)?,
+                })
+            },
+        )
+    }
+
+    /// Appends to the export audit log; returns the entry's id.
+    pub fn log_export(&mut self, e: &ExportRow) -> Result<i64> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO recording_exports (path, attempt_id, exported_ms, exported_by, destination, ok, error)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                e.path,
+                e.attempt_id,
+                e.exported_ms,
+                e.exported_by,
+                e.destination,
+                e.ok as i64,
+                e.error
+            ])?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// The export audit log, in order.
+    pub fn exports(&self) -> Result<Vec<ExportRow>> {
+        self.rows(
+            "SELECT id, path, attempt_id, exported_ms, exported_by, destination, ok, error FROM recording_exports
+             ORDER BY id",
+            [],
+            |r| {
+                Ok(ExportRow {
+                    id: r.get(0)?,
+                    path: r.get(1)?,
+                    attempt_id: r.get(2)?,
+                    exported_ms: r.get(3)?,
+                    exported_by: r.get(4)?,
+                    destination: r.get(5)?,
+                    ok: r.get::<_, i64>(6)? != 0,
+                    error: r.get(7)?,
+                })
+            },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_db(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("callscript-store-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("campaign.db")
+    }
+
+    #[test]
+    fn a_version_1_store_migrates_and_keeps_its_rows() {
+        let path = temp_db("migrate");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.execute_batch("PRAGMA user_version = 1").unwrap();
+            conn.execute("INSERT INTO dnc (phone, source, added_ms) VALUES ('+8613800000001', 'import', 1)", [])
+                .unwrap();
+        }
+        let mut store = Store::open(&path).unwrap();
+        let version: i64 = store.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        assert!(store.dnc().unwrap().contains("+8613800000001"));
+        let row =
+            RecordingRow { attempt_id: 3, campaign: "c".into(), path: "/r/c-3.csrec".into(), created_ms: 5, bytes: 99 };
+        store.add_recording(&row).unwrap();
+        assert_eq!(store.recordings("c").unwrap(), vec![row]);
+        assert!(store.recordings("other").unwrap().is_empty());
+    }
+
+    #[test]
+    fn exports_are_logged_in_order() {
+        let mut store = Store::open(&temp_db("exports")).unwrap();
+        let ok = ExportRow {
+            id: 0,
+            path: "/r/c-3.csrec".into(),
+            attempt_id: Some(3),
+            exported_ms: 10,
+            exported_by: "alice".into(),
+            destination: "out.wav".into(),
+            ok: true,
+            error: None,
+        };
+        let failed = ExportRow { attempt_id: None, ok: false, error: Some("chunk 1 fails".into()), ..ok.clone() };
+        let first = store.log_export(&ok).unwrap();
+        let second = store.log_export(&failed).unwrap();
+        let logged = store.exports().unwrap();
+        assert_eq!(logged, vec![ExportRow { id: first, ..ok }, ExportRow { id: second, ..failed }]);
     }
 }

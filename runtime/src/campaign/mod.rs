@@ -384,6 +384,20 @@ fn validate(name: &str, text: &str, c: &Campaign) -> Result<(), Vec<InputError>>
     if shares.iter().any(|x| !(0.0..=1.0).contains(x)) || shares.iter().sum::<f64>() > 1.0 + 1e-9 {
         bad("answer", "the [sim] shares must each be between 0 and 1 and add up to at most 1".into());
     }
+    // The key file itself is checked when the run starts (`recording::Recorder::for_campaign`).
+    if c.recording.enabled {
+        if c.recording.key_file.is_none() {
+            bad(
+                "enabled",
+                "[recording] is enabled but names no key_file; add key_file = \"keys/recording.key\" \
+                 (32 bytes or 64 hexadecimal characters, mode 600)"
+                    .into(),
+            );
+        }
+        if c.recording.dir.is_none() {
+            bad("enabled", "[recording] is enabled but names no dir; add dir = \"recordings\"".into());
+        }
+    }
     if !c.store.url.starts_with("sqlite://") && !c.store.url.starts_with("postgres://") {
         bad("url", format!("store url `{}` must start with sqlite:// or postgres://", c.store.url));
     }
@@ -546,6 +560,20 @@ mod tests {
         let text = "task_id = \"t\"\nscript = \"a.call\"\n[speech]\ntts = \"festival\"\n";
         let campaign = parse_toml("c.toml", text).unwrap();
         assert!(validate("c.toml", text, &campaign).unwrap_err()[0].message.starts_with("tts `festival` is unknown"));
+    }
+
+    #[test]
+    fn enabled_recording_needs_a_key_file_and_a_folder() {
+        let text = "task_id = \"t\"\nscript = \"a.call\"\n[recording]\nenabled = true\n";
+        let campaign = parse_toml("c.toml", text).unwrap();
+        let shown: Vec<String> =
+            validate("c.toml", text, &campaign).unwrap_err().iter().map(|e| e.to_string()).collect();
+        assert_eq!(shown.len(), 2, "{shown:?}");
+        assert!(shown[0].starts_with("c.toml:4:11: [recording] is enabled but names no key_file"), "{shown:?}");
+        assert!(shown[1].starts_with("c.toml:4:11: [recording] is enabled but names no dir"), "{shown:?}");
+        let text = format!("{text}key_file = \"k.key\"\ndir = \"rec\"\n");
+        let campaign = parse_toml("c.toml", &text).unwrap();
+        assert!(validate("c.toml", &text, &campaign).is_ok());
     }
 
     #[test]
