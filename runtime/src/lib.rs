@@ -4,6 +4,7 @@
 
 pub mod campaign;
 pub mod recognise;
+pub mod media;
 pub mod report;
 pub mod scheduler;
 pub mod sim;
