@@ -3,8 +3,8 @@
 //! the store and reports).
 
 pub mod campaign;
-pub mod recognise;
 pub mod media;
+pub mod recognise;
 pub mod report;
 pub mod scheduler;
 pub mod sim;

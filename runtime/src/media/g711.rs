@@ -48,9 +48,7 @@ impl Codec {
 
     /// The codec for an SDP encoding name (case-insensitive, as SDP requires).
     pub fn from_name(name: &str) -> Option<Codec> {
-        [Codec::Pcmu, Codec::Pcma]
-            .into_iter()
-            .find(|codec| codec.name().eq_ignore_ascii_case(name))
+        [Codec::Pcmu, Codec::Pcma].into_iter().find(|codec| codec.name().eq_ignore_ascii_case(name))
     }
 
     /// Appends one code byte per sample of `pcm` to `out`.
@@ -106,10 +104,7 @@ mod tests {
         const SEG_END: [i32; 8] = [0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF, 0x1FFF, 0x3FFF, 0x7FFF];
 
         fn search(value: i32) -> i32 {
-            SEG_END
-                .iter()
-                .position(|&end| value <= end)
-                .map_or(8, |segment| segment as i32)
+            SEG_END.iter().position(|&end| value <= end).map_or(8, |segment| segment as i32)
         }
 
         pub fn linear2ulaw(sample: i16) -> u8 {
@@ -192,17 +187,9 @@ mod tests {
     }
 
     /// The first input whose output differs from the reference's, for a readable failure.
-    fn first_mismatch<I: Copy, O: PartialEq>(
-        inputs: &[I],
-        outputs: &[O],
-        reference: impl Fn(I) -> O,
-    ) -> Option<I> {
+    fn first_mismatch<I: Copy, O: PartialEq>(inputs: &[I], outputs: &[O], reference: impl Fn(I) -> O) -> Option<I> {
         assert_eq!(inputs.len(), outputs.len());
-        inputs
-            .iter()
-            .zip(outputs)
-            .find(|&(&input, output)| *output != reference(input))
-            .map(|(&input, _)| input)
+        inputs.iter().zip(outputs).find(|&(&input, output)| *output != reference(input)).map(|(&input, _)| input)
     }
 
     #[test]

@@ -10,10 +10,8 @@
 //! - [`vad`]: energy voice-activity detection that cuts the caller's speech into utterances.
 //! - [`jitter`]: the incoming jitter buffer that turns RTP arrivals into one frame per tick.
 
-
+pub mod dtmf;
 pub mod g711;
-
-
 
 /// Telephony sample rate (Hz); also the RTP clock rate of G.711 and telephone-events.
 pub const SAMPLE_RATE: u32 = 8000;
@@ -60,9 +58,7 @@ mod tests {
 
     #[test]
     fn dbfs_of_full_scale_square_is_zero() {
-        let square: Vec<i16> = (0..FRAME_SAMPLES)
-            .map(|i| if i % 2 == 0 { i16::MAX } else { -i16::MAX })
-            .collect();
+        let square: Vec<i16> = (0..FRAME_SAMPLES).map(|i| if i % 2 == 0 { i16::MAX } else { -i16::MAX }).collect();
         assert!(dbfs(&square).abs() < 0.01, "{}", dbfs(&square));
     }
 
