@@ -12,6 +12,7 @@
 
 pub mod dtmf;
 pub mod g711;
+pub mod jitter;
 pub mod vad;
 
 /// Telephony sample rate (Hz); also the RTP clock rate of G.711 and telephone-events.
