@@ -4,6 +4,7 @@
 
 pub mod asr;
 pub mod campaign;
+pub mod media;
 pub mod recognise;
 pub mod recording;
 pub mod report;
