@@ -15,7 +15,9 @@ use callscript_runtime::campaign::{self, InputError, Loaded, customers};
 use callscript_runtime::report;
 use callscript_runtime::scheduler::{self, Plan, Progress, RunOptions};
 use callscript_runtime::sim::SimTelephony;
+use callscript_runtime::sip::{SipConfig, SipTelephony, call::Speech};
 use callscript_runtime::store::Store;
+use callscript_runtime::telephony::Telephony;
 use callscript_runtime::vm::{CallContext, Executable, Session};
 
 use crate::files::DiskLoader;
@@ -270,27 +272,24 @@ pub struct RunArgs {
 }
 
 pub fn run(args: RunArgs) -> i32 {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    // Ctrl-C stops placing calls; live calls finish and the store stays ready to resume.
+    // Installed first, so a signal while the campaign loads is not fatal either.
+    let signals = std::thread::spawn(move || {
+        if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            rt.block_on(async {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    flag.store(true, Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    drop(signals);
     let (plan, loaded) = match plan(&args.campaign, args.customers.as_deref(), args.segments.as_deref()) {
         Ok(x) => x,
         Err(code) => return code,
     };
-    // Real calls are recorded, so their key is checked before any call is placed; simulated
-    // calls carry no audio and need no key.
-    if loaded.campaign.telephony.kind != "sim"
-        && let Err(e) = callscript_runtime::recording::Recorder::for_campaign(&loaded)
-    {
-        eprintln!("error: {e}");
-        eprintln!("no call was placed");
-        return 2;
-    }
-    if loaded.campaign.telephony.kind != "sim" {
-        eprintln!(
-            "error: {}: telephony kind `{}` is not available in this build; use kind = \"sim\"",
-            args.campaign.display(),
-            loaded.campaign.telephony.kind
-        );
-        return 2;
-    }
     let mut store = match open_store(&loaded) {
         Ok(s) => s,
         Err(code) => return code,
@@ -305,25 +304,24 @@ pub fn run(args: RunArgs) -> i32 {
         },
         None => jiff::Timestamp::now().as_millisecond(),
     };
-    let ring_timeout = campaign::parse_duration(&loaded.campaign.telephony.ring_timeout).unwrap_or(30_000);
-    let mut telephony = SimTelephony::new(loaded.campaign.sim.clone(), ring_timeout);
-    // A resumed run draws from a fresh stream so it does not replay the first run's calls.
-    if let Ok(Some((_, clock, _))) = store.campaign(&plan.campaign_id) {
-        telephony.reseed(clock as u64);
-    }
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&stop);
-    // Ctrl-C stops placing calls; live calls finish and the store stays ready to resume.
-    let signals = std::thread::spawn(move || {
-        if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
-            rt.block_on(async {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    flag.store(true, Ordering::Relaxed);
-                }
-            });
+    let mut telephony: Box<dyn Telephony> = match loaded.campaign.telephony.kind.as_str() {
+        "sip" => match start_sip(&loaded, &plan) {
+            Ok(t) => Box::new(t),
+            Err(e) => {
+                eprintln!("error: {}: {e}", args.campaign.display());
+                return 2;
+            }
+        },
+        _ => {
+            let ring_timeout = campaign::parse_duration(&loaded.campaign.telephony.ring_timeout).unwrap_or(30_000);
+            let mut sim = SimTelephony::new(loaded.campaign.sim.clone(), ring_timeout);
+            // A resumed run draws from a fresh stream so it does not replay the first run's calls.
+            if let Ok(Some((_, clock, _))) = store.campaign(&plan.campaign_id) {
+                sim.reseed(clock as u64);
+            }
+            Box::new(sim)
         }
-    });
-    drop(signals);
+    };
     let bar = if args.quiet || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         indicatif::ProgressBar::hidden()
     } else {
@@ -347,7 +345,7 @@ pub fn run(args: RunArgs) -> i32 {
     };
     let started = std::time::Instant::now();
     let options = RunOptions { speed: args.speed, stop, start_ms, on_progress: Some(&mut on_progress) };
-    let summary = match scheduler::run(&plan, &mut store, &mut telephony, args.accept_new_script, options) {
+    let summary = match scheduler::run(&plan, &mut store, telephony.as_mut(), args.accept_new_script, options) {
         Ok(s) => s,
         Err(e) => {
             bar.finish_and_clear();
@@ -509,4 +507,12 @@ pub fn dnc_import(file: &Path, campaign_path: &Path) -> i32 {
     }
     println!("imported {added} new numbers ({} in the file) into the do-not-call list", phones.len());
     0
+}
+
+/// Starts the SIP user agent for a `kind = "sip"` campaign.
+fn start_sip(loaded: &campaign::Loaded, plan: &scheduler::Plan) -> Result<SipTelephony, String> {
+    let config = SipConfig::from_campaign(&loaded.campaign)?;
+    let program = &plan.exec.program;
+    let script = program.script(&plan.script).ok_or("the campaign's script is not in its program")?;
+    SipTelephony::start(config, Speech::from_campaign(loaded, program, script)?)
 }

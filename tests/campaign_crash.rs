@@ -57,7 +57,10 @@ fn output(dir: &Path, args: &[&str]) -> String {
 fn check_export(dir: &Path) -> usize {
     let csv = output(dir, &["report", "campaign.toml", "--attempts"]);
     let mut lines = csv.lines();
-    assert_eq!(lines.next(), Some("customer_id,attempt,started_at,local_time,disposition,outcome,talk_seconds"));
+    assert_eq!(
+        lines.next(),
+        Some("customer_id,attempt,started_at,local_time,disposition,outcome,talk_seconds,last_step,cause")
+    );
     let mut seen = HashSet::new();
     let mut per_customer: HashMap<String, u32> = HashMap::new();
     let mut per_day: HashMap<(String, String), u32> = HashMap::new();

@@ -10,6 +10,7 @@ pub mod recording;
 pub mod report;
 pub mod scheduler;
 pub mod sim;
+pub mod sip;
 pub mod speech;
 pub mod store;
 pub mod telephony;

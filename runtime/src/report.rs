@@ -194,20 +194,23 @@ fn csv_field(s: &str) -> String {
 /// Every attempt as CSV (CAMPAIGN.md §4), `started_at` in UTC and `local_time` in the
 /// customer's zone, both ISO 8601.
 pub fn attempts_csv(rows: &[AttemptRow]) -> String {
-    let mut out = String::from("customer_id,attempt,started_at,local_time,disposition,outcome,talk_seconds\n");
+    let mut out =
+        String::from("customer_id,attempt,started_at,local_time,disposition,outcome,talk_seconds,last_step,cause\n");
     for r in rows {
         let started = Timestamp::from_millisecond(r.started_ms)
             .map(|t| t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
             .unwrap_or_default();
         out.push_str(&format!(
-            "{},{},{},{},{},{},{:.1}\n",
+            "{},{},{},{},{},{},{:.1},{},{}\n",
             csv_field(&r.customer_id),
             r.attempt,
             started,
             r.local_time,
             r.disposition,
             csv_field(r.outcome.as_deref().unwrap_or("")),
-            r.talk_ms as f64 / 1000.0
+            r.talk_ms as f64 / 1000.0,
+            csv_field(r.last_step.as_deref().unwrap_or("")),
+            csv_field(r.cause.as_deref().unwrap_or(""))
         ));
     }
     out

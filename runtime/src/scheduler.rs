@@ -125,6 +125,9 @@ struct Live {
     row: i64,
 }
 
+/// The longest the loop sleeps at once, so a stop request is seen promptly.
+const MAX_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// Runs (or resumes) a campaign until every customer is done, or the operator stops it.
 pub fn run(
     plan: &Plan,
@@ -146,8 +149,14 @@ pub fn run(
         if sha != plan.script_sha256 && !accept_new_script {
             return Err(RunError::ScriptChanged { stored: sha, now: plan.script_sha256.clone() });
         }
-        clock = stored_clock;
+        // Virtual time resumes where it stopped; real time is what the wall clock says.
+        if !telephony.realtime() {
+            clock = stored_clock;
+        }
     }
+    // Real telephony runs on the wall clock, whatever speed was asked for.
+    let realtime = telephony.realtime();
+    let speed = if realtime { Some(1.0) } else { opts.speed };
     // The campaign's settings as run, kept with it for audit.
     let settings_json = serde_json::to_string(&plan.settings).unwrap_or_default();
     store.save_campaign(&plan.campaign_id, &plan.script_sha256, &plan.script, clock, &settings_json)?;
@@ -240,18 +249,29 @@ pub fn run(
             engine.ready.clear();
             engine.eligible.clear();
         }
+        if realtime {
+            // Collect calls that ended meanwhile, without waiting.
+            telephony.wait(std::time::Duration::ZERO);
+        }
         let next_ready = engine.ready.peek().map(|Reverse((t, _, _))| *t);
         let next_end = telephony.next_end();
         // Customers cleared to call wait for a line and a token; one timer, not one per customer.
         let next_dispatch = (!engine.eligible.is_empty() && progress.live < c.schedule.max_concurrent as u64)
             .then_some(engine.next_token.max(clock));
-        let Some(t) = [next_end, next_dispatch, next_ready].into_iter().flatten().min() else { break };
-        if let Some(speed) = opts.speed {
-            // Real-time pacing: virtual time advances `speed` times faster than the wall clock.
+        let Some(t) = [next_end, next_dispatch, next_ready].into_iter().flatten().min() else {
+            if telephony.live() > 0 {
+                // Real calls are still on: their ends are not known in advance.
+                telephony.wait(MAX_WAIT);
+                continue;
+            }
+            break;
+        };
+        if let Some(speed) = speed {
+            // Paced: the clock advances `speed` times faster than the wall clock.
             let due = std::time::Duration::from_millis(((t - virtual_start).max(0) as f64 / speed) as u64);
             let elapsed = real_start.elapsed();
             if due > elapsed {
-                std::thread::sleep((due - elapsed).min(std::time::Duration::from_millis(200)));
+                telephony.wait((due - elapsed).min(MAX_WAIT));
                 continue;
             }
         }

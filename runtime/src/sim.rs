@@ -10,8 +10,8 @@ use std::sync::Arc;
 use callscript_compiler::bytecode::{Emotion, PatternCode, ScriptCode};
 
 use crate::campaign::Sim;
-use crate::telephony::{CallId, CallResult, DialRequest, Disposition, Telephony, TranscriptLine};
-use crate::vm::{Action, EndReason, Event, Executable, Record, Session};
+use crate::telephony::{CallId, CallLog, CallResult, DialRequest, Disposition, Telephony};
+use crate::vm::{Action, Event, Executable, Session};
 
 /// A small, fast, seedable generator (SplitMix64): reproducible across platforms.
 #[derive(Clone, Debug)]
@@ -48,7 +48,7 @@ impl Rng {
 const OFF_TOPIC: &[&str] = &["今天天气不错", "你说什么", "喂喂,信号不好", "我在吃饭", "这个我得问问家里人"];
 
 /// Spoken seconds of a prompt at the pack's rate of 4 characters per second (LANGUAGE.md §9.7).
-fn speak_ms(text: &str) -> u64 {
+pub fn speak_ms(text: &str) -> u64 {
     (text.chars().filter(|c| !c.is_ascii_punctuation() && !c.is_whitespace()).count() as u64 * 250).max(500)
 }
 
@@ -117,105 +117,33 @@ fn persona_reply(exec: &Executable, script: &ScriptCode, ask: u16, rng: &mut Rng
 pub fn converse(mut session: Session, rng: &mut Rng, max_duration_ms: Option<u64>) -> CallResult {
     let exec = Arc::clone(session.executable());
     let script: &ScriptCode = &exec.program.scripts[session.script_index()];
-    let mut result = CallResult { disposition: Disposition::Answered, ..CallResult::default() };
+    let mut log = CallLog::new(Disposition::Answered);
     let mut talk: u64 = 0;
     let mut event = Event::Done;
-    let mut pending_reply: Option<String> = None;
     for _ in 0..10_000 {
         if max_duration_ms.is_some_and(|m| talk >= m) && !session.is_over() {
             event = Event::MaxDuration;
         }
         let action = session.step(std::mem::replace(&mut event, Event::Done));
-        match action {
-            Action::EnterStep(s) => {
-                let path = script.steps[s as usize].path();
-                result.last_step = Some(path.clone());
-                result.steps.push(path);
-            }
-            Action::Branch { ask, index, handler } => {
-                if handler {
-                    let h = &script.handlers[index as usize];
-                    let name = h
-                        .patterns
-                        .iter()
-                        .find_map(|p| match p {
-                            PatternCode::Intent(i) => exec.program.intents.get(*i as usize).map(|t| t.name.clone()),
-                            PatternCode::Emotion(e) => Some(format!("emotion {}", e.name())),
-                            _ => None,
-                        })
-                        .unwrap_or_else(|| "other".into());
-                    result.objections.push(name);
-                }
-                let taken = match (ask, handler) {
-                    (_, true) => script.handlers.get(index as usize),
-                    (Some(a), false) => script.asks.get(a as usize).and_then(|a| a.branches.get(index as usize)),
-                    _ => None,
-                };
-                let last_branch_unknown = taken
-                    .is_some_and(|b| b.patterns.iter().any(|p| matches!(p, PatternCode::Unknown | PatternCode::Any)));
-                if let Some(reply) = pending_reply.take()
-                    && last_branch_unknown
-                {
-                    result.unrecognised.push(reply);
-                }
-            }
-            Action::Play { text, log_text, span, .. } => {
-                talk += speak_ms(&text);
-                let line = exec.line_of(span);
-                result.transcript.push(TranscriptLine::Prompt { text: log_text.unwrap_or(text), line });
-            }
-            Action::Listen { ask, timeout_ms } => {
-                let reply = persona_reply(&exec, script, ask, rng);
-                match &reply {
-                    Event::Silence => {
-                        talk += timeout_ms;
-                        result.transcript.push(TranscriptLine::Reply { text: String::new(), silence: true });
-                    }
-                    Event::Utterance { text, .. } => {
-                        talk += 1_000 + speak_ms(text);
-                        result.transcript.push(TranscriptLine::Reply { text: text.clone(), silence: false });
-                        pending_reply = Some(text.clone());
-                    }
-                    Event::Dtmf(keys) => {
-                        talk += 1_500;
-                        result
-                            .transcript
-                            .push(TranscriptLine::Reply { text: format!("[dtmf {keys}]"), silence: false });
-                    }
-                    _ => {}
-                }
-                event = reply;
-            }
-            Action::Record(r) => match r {
-                Record::Tag(t) => result.tags.push(t),
-                Record::Callback { after_ms } => result.callback_ms = Some(after_ms),
-                Record::Optout => result.optout = true,
-                Record::Verify => {}
-            },
-            Action::Transfer { queue, outcome } => {
-                let o = &script.outcomes[outcome as usize];
-                result.outcome = Some(o.name.clone());
-                result.goal = o.goal;
-                result.transferred_to = Some(queue);
-                break;
-            }
-            Action::Hangup { outcome } => {
-                let o = &script.outcomes[outcome as usize];
-                result.outcome = Some(o.name.clone());
-                result.goal = o.goal;
-                break;
-            }
-            Action::End(EndReason::CustomerHangup) => {
-                result.disposition = Disposition::CustomerHangup;
-                break;
-            }
-            Action::End(EndReason::Failed { message, .. }) => {
-                result.disposition = Disposition::Failed;
-                result.cause = Some(format!("script error: {message}"));
-                break;
-            }
+        if let Action::Play { text, .. } = &action {
+            talk += speak_ms(text);
+        }
+        if let Action::Listen { ask, timeout_ms } = &action {
+            let reply = persona_reply(&exec, script, *ask, rng);
+            talk += match &reply {
+                Event::Silence => *timeout_ms,
+                Event::Utterance { text, .. } => 1_000 + speak_ms(text),
+                Event::Dtmf(_) => 1_500,
+                _ => 0,
+            };
+            log.reply(&reply);
+            event = reply;
+        }
+        if log.action(&exec, script, action) {
+            break;
         }
     }
+    let mut result = log.finish();
     result.talk_ms = talk;
     result
 }
@@ -283,6 +211,10 @@ impl Telephony for SimTelephony {
 
     fn next_end(&self) -> Option<i64> {
         self.pending.peek().map(|Reverse((t, _))| *t)
+    }
+
+    fn live(&self) -> usize {
+        self.pending.len()
     }
 
     fn pop_end(&mut self) -> Option<(i64, CallId, CallResult)> {

@@ -150,6 +150,13 @@ pub struct Telephony {
     pub ring_timeout: String,
     pub auth_user: Option<String>,
     pub auth_password_env: Option<String>,
+    /// P-Asserted-Identity for trunks that want the caller id asserted.
+    pub asserted_identity: Option<String>,
+    /// REGISTER with the gateway before calling.
+    pub register: bool,
+    /// The trunk's own limits, applied before an INVITE leaves (the schedule's apply too).
+    pub calls_per_second: Option<f64>,
+    pub max_concurrent: Option<u32>,
 }
 
 impl Default for Telephony {
@@ -163,6 +170,10 @@ impl Default for Telephony {
             ring_timeout: "30s".into(),
             auth_user: None,
             auth_password_env: None,
+            asserted_identity: None,
+            register: false,
+            calls_per_second: None,
+            max_concurrent: None,
         }
     }
 }

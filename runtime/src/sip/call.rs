@@ -1,0 +1,725 @@
+//! One outbound call: INVITE with our ring timer and CANCEL, the disposition from the final
+//! response (CAMPAIGN.md §2), then the script's conversation over RTP — prompts out, the
+//! customer's speech and keys in, barge-in, transfer by REFER, and BYE.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver};
+use rsipstack::dialog::invitation::InviteAsyncResult;
+use rsipstack::dialog::invite_dialog::InviteDialog;
+use rsipstack::rsip::{self, Header, Request, StatusCode};
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use super::rtp::{Frame, Inbound, OutStream, spawn_receiver};
+use super::sdp;
+use super::ua::UserAgent;
+use callscript_compiler::bytecode::{Program, ScriptCode};
+
+use crate::asr::{FunAsrConfig, hotwords_from_intents};
+use crate::campaign::Loaded;
+use crate::media::dtmf;
+use crate::media::g711::Codec;
+use crate::media::vad::{Vad, VadConfig, VadEvent};
+use crate::speech::Speaker;
+use crate::telephony::{CallId, CallLog, CallResult, DialRequest, Disposition};
+use crate::vm::{Action, Event, PieceKind, SpeechPiece};
+
+/// How prompts are voiced and the customer's speech is understood on real calls.
+pub struct Speech {
+    pub tts: Tts,
+    pub asr: Asr,
+    pub vad: VadConfig,
+}
+
+impl Default for Speech {
+    fn default() -> Self {
+        Speech { tts: Tts::Silence, asr: Asr::KeysOnly, vad: VadConfig::default() }
+    }
+}
+
+/// Speech out.
+pub enum Tts {
+    /// No voice: silence for as long as the prompt would take to say (`tts = "text"`, for
+    /// signalling tests; the timing of barge-in and hangups stays realistic).
+    Silence,
+    /// espeak-ng or recorded clips (`tts = "espeak"` / `"clips"`), static parts cached.
+    Voice(Arc<Speaker>),
+}
+
+/// Speech in.
+pub enum Asr {
+    /// Only keys are understood; speech still interrupts prompts.
+    KeysOnly,
+    /// An external recogniser speaking the FunASR WebSocket protocol, with the script's
+    /// intent phrases as hot words; its text goes through the built-in intent matcher.
+    FunAsr(FunAsrConfig),
+}
+
+impl Speech {
+    async fn voice(&self, text: &str, pieces: &[SpeechPiece]) -> Result<Vec<i16>, String> {
+        match &self.tts {
+            Tts::Silence => Ok(vec![0; (crate::sim::speak_ms(text) * 8) as usize]),
+            Tts::Voice(speaker) => {
+                // espeak-ng is a process: keep it off the runtime's workers.
+                let speaker = Arc::clone(speaker);
+                let pieces = pieces.to_vec();
+                tokio::task::spawn_blocking(move || speaker.speak(&pieces))
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| e.to_string())
+            }
+        }
+    }
+
+    /// Speech settings of a campaign; hot words come from the compiled program's intents.
+    pub fn from_campaign(loaded: &Loaded, program: &Program, script: &ScriptCode) -> Result<Speech, String> {
+        let campaign = &loaded.campaign;
+        let asr = match FunAsrConfig::from_speech_setting(&campaign.speech.asr)? {
+            Some(config) => Asr::FunAsr(config.with_hotwords(hotwords_from_intents(&program.intents))),
+            None => Asr::KeysOnly,
+        };
+        let tts = match campaign.speech.tts.as_str() {
+            "text" => Tts::Silence,
+            _ => {
+                let speaker = Speaker::new(loaded).map_err(|e| e.to_string())?;
+                // Static parts are rendered once, before the first call.
+                speaker.prepare(program, script).map_err(|e| e.to_string())?;
+                Tts::Voice(Arc::new(speaker))
+            }
+        };
+        Ok(Speech { tts, asr, vad: VadConfig::default() })
+    }
+
+    /// The customer's words in an utterance, if this deployment can hear them. A recogniser
+    /// that fails leaves the turn unrecognised; the call goes on.
+    async fn recognise(&self, pcm: &[i16], name: &str) -> Option<String> {
+        match &self.asr {
+            Asr::KeysOnly => None,
+            Asr::FunAsr(config) => match crate::asr::recognise(config, pcm, name).await {
+                Ok(r) => Some(r.text),
+                Err(e) => {
+                    eprintln!("warning: {e}");
+                    None
+                }
+            },
+        }
+    }
+
+    fn hears_speech(&self) -> bool {
+        matches!(self.asr, Asr::FunAsr(_))
+    }
+}
+
+/// Places the call and runs it to its end.
+pub async fn run(ua: Arc<UserAgent>, speech: Arc<Speech>, call: CallId, request: DialRequest) -> CallResult {
+    let _line = ua.line().await;
+    match place(&ua, &speech, call, request).await {
+        Ok(result) => result,
+        Err(cause) => CallResult { disposition: Disposition::Failed, cause: Some(cause), ..CallResult::default() },
+    }
+}
+
+async fn place(
+    ua: &Arc<UserAgent>,
+    speech: &Arc<Speech>,
+    call: CallId,
+    request: DialRequest,
+) -> Result<CallResult, String> {
+    let socket = UdpSocket::bind((ua.local.ip(), 0)).await.map_err(|e| format!("no RTP port: {e}"))?;
+    let socket = Arc::new(socket);
+    let rtp_addr = socket.local_addr().map_err(|e| e.to_string())?;
+    let offer = sdp::offer(rtp_addr, call ^ 0x5eed_0000);
+    let option = ua.invite(&request.phone, offer)?;
+    let (state_tx, states) = ua.dialogs.new_dialog_state_channel();
+    let (dialog, invite) = ua.dialogs.do_invite_async(option, state_tx).map_err(|e| format!("INVITE: {e}"))?;
+    let out = OutStream::new(Arc::clone(&socket), (call as u32).wrapping_mul(2_654_435_761), false);
+    let event_pt = Arc::new(Mutex::new(None));
+    let (inbound_tx, inbound) = mpsc::channel(64);
+    spawn_receiver(Arc::clone(&socket), Arc::clone(&event_pt), inbound_tx);
+    let mut channel = Channel { states, inbound, vad: Vad::new(speech.vad), hung_up: false };
+
+    let rang = Instant::now();
+    let answer = ring(ua, speech, &dialog, invite, &mut channel).await;
+    let ring_ms = rang.elapsed().as_millis() as u64;
+    let response = match answer {
+        Ringing::Answered(response) => response,
+        Ringing::Ended(disposition, cause) => {
+            out.close();
+            return Ok(CallResult { disposition, cause, ring_ms, ..CallResult::default() });
+        }
+    };
+    let negotiated = match sdp::answer(response.body()) {
+        Ok(n) => n,
+        Err(e) => {
+            let _ = dialog.bye().await;
+            out.close();
+            return Ok(CallResult {
+                disposition: Disposition::Failed,
+                cause: Some(format!("answered with unusable SDP: {e}")),
+                ring_ms,
+                ..CallResult::default()
+            });
+        }
+    };
+    let codec = Codec::from_payload_type(negotiated.payload_type).unwrap_or(Codec::Pcmu);
+    *event_pt.lock().unwrap_or_else(|e| e.into_inner()) = negotiated.event_payload_type;
+    out.connect(negotiated.remote, codec);
+    ua.pacer.add(&out);
+    let talk_started = Instant::now();
+    let mut conversation = Conversation { ua, speech, dialog: &dialog, out: &out, channel, request, call };
+    let mut result = conversation.run().await;
+    out.close();
+    ua.dialogs.remove_dialog(&dialog.id());
+    result.ring_ms = ring_ms;
+    result.talk_ms = talk_started.elapsed().as_millis() as u64;
+    Ok(result)
+}
+
+enum Ringing {
+    Answered(rsip::Response),
+    Ended(Disposition, Option<String>),
+}
+
+/// Waits for the final response, cancelling at our own ring timeout (the stack sends no
+/// CANCEL by itself). With a recogniser, early media (183) is heard: a carrier announcement
+/// (空号, 停机, 无法接通, 用户忙…) decides the disposition and the INVITE is cancelled.
+async fn ring(
+    ua: &UserAgent,
+    speech: &Arc<Speech>,
+    dialog: &InviteDialog,
+    invite: tokio::task::JoinHandle<InviteAsyncResult>,
+    channel: &mut Channel,
+) -> Ringing {
+    let ring_timer = tokio::time::sleep(ua.config.ring_timeout);
+    tokio::pin!(ring_timer);
+    tokio::pin!(invite);
+    // Why we cancelled, if we did: the ring timeout or an announcement.
+    let mut cancelled: Option<(Disposition, String)> = None;
+    let mut hearing: Option<tokio::task::JoinHandle<Option<String>>> = None;
+    loop {
+        tokio::select! {
+            done = &mut invite => {
+                return match (done, cancelled) {
+                    (Ok(Ok((_, Some(response)))), Some((disposition, cause))) if response.status_code.code() >= 300 => {
+                        Ringing::Ended(disposition, Some(cause))
+                    }
+                    (Ok(Ok((_, Some(response)))), _) => classify(response),
+                    (Ok(Ok((_, None))), _) => Ringing::Ended(Disposition::Failed, Some("no final response".into())),
+                    (Ok(Err(e)), Some((disposition, cause))) => Ringing::Ended(disposition, Some(format!("{cause}; {e}"))),
+                    (Ok(Err(e)), None) => Ringing::Ended(Disposition::Failed, Some(failure_cause(&e))),
+                    (Err(e), _) => Ringing::Ended(Disposition::Failed, Some(format!("INVITE task: {e}"))),
+                };
+            }
+            _ = &mut ring_timer, if cancelled.is_none() => {
+                cancelled = Some((Disposition::NoAnswer, format!("ring timeout ({} s)", ua.config.ring_timeout.as_secs())));
+                let _ = dialog.cancel().await;
+            }
+            heard = async { hearing.as_mut().expect("guarded").await }, if hearing.is_some() => {
+                hearing = None;
+                let text = heard.ok().flatten().unwrap_or_default();
+                if let Some(disposition) = announcement(&text)
+                    && cancelled.is_none()
+                {
+                    cancelled = Some((disposition, format!("carrier announcement: {text}")));
+                    let _ = dialog.cancel().await;
+                }
+            }
+            _ = channel.states.recv() => {}
+            input = channel.inbound.recv() => {
+                if let Some(Inbound::Audio(frame)) = input
+                    && speech.hears_speech()
+                    && hearing.is_none()
+                    && let Some(Happening::Utterance(pcm)) = channel.hear(&frame)
+                {
+                    let speech = Arc::clone(speech);
+                    hearing = Some(tokio::spawn(async move { speech.recognise(&pcm, "early-media").await }));
+                }
+            }
+        }
+    }
+}
+
+/// What a carrier's recorded announcement says about the number (the usual Mandarin wording).
+pub fn announcement(text: &str) -> Option<Disposition> {
+    const TABLE: &[(&[&str], Disposition)] = &[
+        (&["空号", "不存在", "号码有误"], Disposition::InvalidNumber),
+        (&["停机"], Disposition::InvalidNumber),
+        (&["用户忙", "正在通话", "通话中"], Disposition::Busy),
+        (&["无法接通", "不在服务区", "关机", "暂时无法"], Disposition::NoAnswer),
+    ];
+    TABLE.iter().find(|(words, _)| words.iter().any(|w| text.contains(w))).map(|(_, d)| *d)
+}
+
+/// CAMPAIGN.md §2: the disposition a final response means.
+fn classify(response: rsip::Response) -> Ringing {
+    let code = response.status_code.code();
+    let cause = Some(format!("{} {}", code, reason(&response.status_code)));
+    let disposition = match code {
+        200..=299 => return Ringing::Answered(response),
+        486 | 600 => Disposition::Busy,
+        404 | 484 | 604 => Disposition::InvalidNumber,
+        603 => Disposition::Rejected,
+        // 480 Temporarily Unavailable and 408 are the network's "no answer".
+        408 | 480 => Disposition::NoAnswer,
+        _ => Disposition::Failed,
+    };
+    Ringing::Ended(disposition, cause)
+}
+
+fn reason(status: &StatusCode) -> String {
+    let text = status.to_string();
+    text.split_once(' ').map(|(_, r)| r.to_string()).unwrap_or(text)
+}
+
+fn failure_cause(e: &rsipstack::Error) -> String {
+    let text = e.to_string();
+    if text.to_ascii_lowercase().contains("timeout") {
+        format!("no response from the gateway (Timer B): {text}")
+    } else {
+        text
+    }
+}
+
+/// Everything the call task waits on.
+struct Channel {
+    states: DialogStateReceiver,
+    inbound: mpsc::Receiver<Inbound>,
+    vad: Vad,
+    hung_up: bool,
+}
+
+/// Something that happened on the call.
+enum Happening {
+    SpeechStarted,
+    Utterance(Vec<i16>),
+    Key(char),
+    Hangup,
+    /// A NOTIFY about our REFER: the sipfrag's status, and whether the subscription ended.
+    TransferProgress(u16, bool),
+    PlayDone,
+    Deadline,
+}
+
+impl Channel {
+    /// The next thing that happens, or `Deadline` at `until`.
+    async fn next(&mut self, until: Option<Instant>, playing: Option<&mut oneshot::Receiver<()>>) -> Happening {
+        if self.hung_up {
+            return Happening::Hangup;
+        }
+        let sleep = tokio::time::sleep_until(until.unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400)));
+        tokio::pin!(sleep);
+        let mut playing = playing;
+        loop {
+            tokio::select! {
+                _ = &mut sleep => return Happening::Deadline,
+                _ = async { playing.as_mut().expect("guarded").await }, if playing.is_some() => {
+                    return Happening::PlayDone;
+                }
+                state = self.states.recv() => {
+                    let Some(state) = state else {
+                        self.hung_up = true;
+                        return Happening::Hangup;
+                    };
+                    if let Some(h) = self.dialog_state(state).await {
+                        return h;
+                    }
+                }
+                input = self.inbound.recv() => {
+                    match input {
+                        Some(Inbound::Key(k)) => return Happening::Key(k),
+                        Some(Inbound::Audio(frame)) => {
+                            if let Some(h) = self.hear(&frame) {
+                                return h;
+                            }
+                        }
+                        None => {
+                            self.hung_up = true;
+                            return Happening::Hangup;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits (briefly) until the dialog is back in Confirmed: the answer to the last
+    /// in-dialog request has been sent.
+    async fn settle(&mut self) {
+        let _ = tokio::time::timeout(Duration::from_millis(500), async {
+            while let Some(state) = self.states.recv().await {
+                match state {
+                    DialogState::Confirmed(..) => return,
+                    DialogState::Terminated(..) => {
+                        self.hung_up = true;
+                        return;
+                    }
+                    _ => {}
+                }
+            }
+        })
+        .await;
+    }
+
+    fn hear(&mut self, frame: &Frame) -> Option<Happening> {
+        match self.vad.push(frame) {
+            VadEvent::SpeechStarted => Some(Happening::SpeechStarted),
+            VadEvent::UtteranceEnded { samples } => Some(Happening::Utterance(samples)),
+            _ => None,
+        }
+    }
+
+    async fn dialog_state(&mut self, state: DialogState) -> Option<Happening> {
+        match state {
+            DialogState::Terminated(_, reason) => {
+                self.hung_up = true;
+                let _ = reason;
+                Some(Happening::Hangup)
+            }
+            DialogState::Info(_, request, handle) => {
+                let _ = handle.reply(StatusCode::OK).await;
+                let content_type = header_value(&request, "content-type").unwrap_or_default();
+                let body = String::from_utf8_lossy(request.body()).to_string();
+                dtmf::parse_sip_info(&content_type, &body).and_then(|keys| keys.chars().next()).map(Happening::Key)
+            }
+            DialogState::Notify(_, request, handle) => {
+                let _ = handle.reply(StatusCode::OK).await;
+                let body = String::from_utf8_lossy(request.body()).to_string();
+                let status = body
+                    .lines()
+                    .next()
+                    .and_then(|l| l.strip_prefix("SIP/2.0 "))
+                    .and_then(|l| l.get(..3))
+                    .and_then(|c| c.parse::<u16>().ok())?;
+                let ended = header_value(&request, "subscription-state").is_some_and(|s| s.starts_with("terminated"));
+                Some(Happening::TransferProgress(status, ended))
+            }
+            DialogState::Options(_, _, handle) => {
+                let _ = handle.reply(StatusCode::OK).await;
+                None
+            }
+            DialogState::Updated(_, _, handle) => {
+                // A re-INVITE or UPDATE: we keep the media as it is.
+                let _ = handle.reply(StatusCode::NotAcceptableHere).await;
+                None
+            }
+            DialogState::Refer(_, _, handle)
+            | DialogState::Message(_, _, handle)
+            | DialogState::Publish(_, _, handle) => {
+                let _ = handle.reply(StatusCode::NotImplemented).await;
+                None
+            }
+            _ => None,
+        }
+    }
+}
+
+fn header_value(request: &Request, name: &str) -> Option<String> {
+    request.headers.iter().find_map(|h| {
+        let text = h.to_string();
+        let (key, value) = text.split_once(':')?;
+        key.trim().eq_ignore_ascii_case(name).then(|| value.trim().to_string())
+    })
+}
+
+/// The script's side of an answered call.
+struct Conversation<'a> {
+    ua: &'a UserAgent,
+    speech: &'a Speech,
+    dialog: &'a InviteDialog,
+    out: &'a Arc<OutStream>,
+    channel: Channel,
+    request: DialRequest,
+    call: CallId,
+}
+
+/// How long after the last key a key sequence is complete.
+const INTER_KEY: Duration = Duration::from_millis(1_500);
+
+impl Conversation<'_> {
+    async fn run(&mut self) -> CallResult {
+        let exec = Arc::clone(self.request.session.executable());
+        let script = &exec.program.scripts[self.request.session.script_index()];
+        let mut log = CallLog::new(Disposition::Answered);
+        let deadline = self.request.max_duration_ms.map(|ms| Instant::now() + Duration::from_millis(ms));
+        let mut event = Event::Done;
+        // Speech or keys that came during a prompt, kept for the next listen.
+        let mut early: Option<Happening> = None;
+        let mut barged = false;
+        let mut hangup_sent = false;
+        for _ in 0..10_000 {
+            if deadline.is_some_and(|d| Instant::now() >= d) && !self.request.session.is_over() {
+                event = Event::MaxDuration;
+            }
+            let action = self.request.session.step(std::mem::replace(&mut event, Event::Done));
+            match &action {
+                Action::Play { text, pieces, no_bargein, .. } => {
+                    if barged && !no_bargein {
+                        // The customer is talking over us: skip interruptible prompts until the listen.
+                    } else {
+                        match self.play(text, pieces, *no_bargein, deadline, &mut early).await {
+                            Played::Done => {}
+                            Played::Interrupted => barged = true,
+                            Played::Hangup => event = Event::CustomerHangup,
+                            Played::Deadline => event = Event::MaxDuration,
+                        }
+                    }
+                }
+                Action::Listen { ask, timeout_ms } => {
+                    barged = false;
+                    let keys_wanted = dtmf_length(script, *ask);
+                    let reply = self.listen(*timeout_ms, keys_wanted, deadline, early.take()).await;
+                    log.reply(&reply);
+                    event = reply;
+                }
+                Action::Transfer { queue, .. } => {
+                    let queue = queue.clone();
+                    let transferred = self.transfer(&queue).await;
+                    let over = log.action(&exec, script, action);
+                    debug_assert!(over);
+                    if let Err(why) = transferred {
+                        let r = log.result_mut();
+                        r.transferred_to = None;
+                        r.outcome = Some("transfer_failed".into());
+                        r.goal = false;
+                        r.cause = Some(why);
+                        let fallback = [SpeechPiece { text: TRANSFER_FALLBACK.into(), kind: PieceKind::Static }];
+                        let _ = self.play(TRANSFER_FALLBACK, &fallback, true, deadline, &mut None).await;
+                        hangup_sent = self.hang_up().await;
+                    } else {
+                        // The transferee took the call: our leg ends.
+                        hangup_sent = self.hang_up().await;
+                    }
+                    break;
+                }
+                _ => {}
+            }
+            let is_hangup = matches!(action, Action::Hangup { .. });
+            if log.action(&exec, script, action) {
+                if is_hangup {
+                    hangup_sent = self.hang_up().await;
+                }
+                break;
+            }
+        }
+        let mut result = log.finish();
+        if !hangup_sent && !self.channel.hung_up && result.disposition != Disposition::CustomerHangup {
+            self.hang_up().await;
+        }
+        if result.disposition == Disposition::CustomerHangup {
+            result.cause = Some("BYE from the customer".into());
+        }
+        result
+    }
+
+    /// Plays one prompt; the customer may cut it short unless it is marked `bargein off`.
+    async fn play(
+        &mut self,
+        text: &str,
+        pieces: &[SpeechPiece],
+        no_bargein: bool,
+        deadline: Option<Instant>,
+        early: &mut Option<Happening>,
+    ) -> Played {
+        let pcm = match self.speech.voice(text, pieces).await {
+            Ok(pcm) => pcm,
+            Err(e) => {
+                // The prompt is still logged; the customer hears its length in silence.
+                eprintln!("warning: could not voice a prompt: {e}");
+                vec![0; (crate::sim::speak_ms(text) * 8) as usize]
+            }
+        };
+        let mut done = self.out.play(&pcm);
+        loop {
+            match self.channel.next(deadline, Some(&mut done)).await {
+                Happening::PlayDone => return Played::Done,
+                Happening::Hangup => {
+                    self.out.stop_playing();
+                    return Played::Hangup;
+                }
+                Happening::Deadline => {
+                    self.out.stop_playing();
+                    return Played::Deadline;
+                }
+                h @ (Happening::SpeechStarted | Happening::Key(_) | Happening::Utterance(_)) => {
+                    if no_bargein {
+                        // Keys pressed during a disclosure still count for the next listen.
+                        if matches!(h, Happening::Key(_)) {
+                            *early = Some(h);
+                        }
+                        continue;
+                    }
+                    self.out.stop_playing();
+                    if !matches!(h, Happening::SpeechStarted) {
+                        *early = Some(h);
+                    }
+                    return Played::Interrupted;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Waits for the customer's answer: words, keys, silence or a hangup.
+    async fn listen(
+        &mut self,
+        timeout_ms: u64,
+        keys_wanted: usize,
+        deadline: Option<Instant>,
+        early: Option<Happening>,
+    ) -> Event {
+        let silence_at = Instant::now() + Duration::from_millis(timeout_ms);
+        let mut keys = String::new();
+        let mut speaking = false;
+        let mut pending = early;
+        loop {
+            let until = if !keys.is_empty() {
+                Instant::now() + INTER_KEY
+            } else if speaking {
+                // The VAD closes the utterance; the deadline still holds.
+                deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(60))
+            } else {
+                deadline.map_or(silence_at, |d| d.min(silence_at))
+            };
+            let happening = match pending.take() {
+                Some(h) => h,
+                None => self.channel.next(Some(until), None).await,
+            };
+            match happening {
+                Happening::Key(k) => {
+                    if k == '#' && !keys.is_empty() {
+                        return Event::Dtmf(keys);
+                    }
+                    keys.push(k);
+                    if keys.chars().count() >= keys_wanted.max(1) {
+                        return Event::Dtmf(keys);
+                    }
+                }
+                Happening::SpeechStarted => speaking = true,
+                Happening::Utterance(pcm) => {
+                    speaking = false;
+                    match self.speech.recognise(&pcm, &format!("call-{}", self.call)).await {
+                        Some(text) if !text.trim().is_empty() => return Event::Utterance { text, emotion: None },
+                        // Heard but not understood (or keys only): keep listening until the timeout.
+                        _ => {}
+                    }
+                }
+                Happening::Hangup => return Event::CustomerHangup,
+                Happening::Deadline if !keys.is_empty() => return Event::Dtmf(keys),
+                Happening::Deadline if deadline.is_some_and(|d| Instant::now() >= d) => return Event::MaxDuration,
+                Happening::Deadline if !speaking => return Event::Silence,
+                _ => {}
+            }
+        }
+    }
+
+    /// REFER to the queue's URI; Ok once a NOTIFY reports the transferee answered.
+    async fn transfer(&mut self, queue: &str) -> Result<(), String> {
+        let Some(uri) = self.ua.config.transfer.get(queue) else {
+            return Err(format!("no [transfer] entry for queue `{queue}`"));
+        };
+        let target = rsip::Uri::try_from(uri.as_str()).map_err(|e| format!("[transfer] {queue} = `{uri}`: {e}"))?;
+        let dialog = self.dialog.clone();
+        let referred = tokio::spawn(async move {
+            let headers = vec![Header::Other("Referred-By".into(), "<sip:callscript@localhost>".into())];
+            dialog.refer(target, Some(headers), None).await
+        });
+        // The REFER's own answer (202) comes first; then NOTIFYs with the transferee's progress.
+        let answer = match referred.await {
+            Ok(Ok(Some(response))) => response.status_code.code(),
+            Ok(Ok(None)) => return Err("REFER got no answer".into()),
+            Ok(Err(e)) => return Err(format!("REFER failed: {e}")),
+            Err(e) => return Err(format!("REFER task: {e}")),
+        };
+        if !(200..300).contains(&answer) {
+            return Err(format!("REFER refused: {answer}"));
+        }
+        let give_up = Instant::now() + Duration::from_secs(60);
+        loop {
+            match self.channel.next(Some(give_up), None).await {
+                Happening::TransferProgress(code, ended) => {
+                    if (200..300).contains(&code) {
+                        // Our 200 to that NOTIFY leaves before the BYE that follows.
+                        self.channel.settle().await;
+                        return Ok(());
+                    }
+                    if code >= 300 || ended {
+                        return Err(format!("transfer failed: the queue answered {code}"));
+                    }
+                }
+                Happening::Hangup => return Ok(()),
+                Happening::Deadline => return Err("transfer timed out waiting for NOTIFY".into()),
+                _ => {}
+            }
+        }
+    }
+
+    /// Sends BYE; true when it went out (a failed BYE is logged in the cause by the caller).
+    async fn hang_up(&mut self) -> bool {
+        self.out.stop_playing();
+        self.dialog.bye().await.is_ok()
+    }
+}
+
+/// Played to the customer when a transfer fails, before we hang up.
+const TRANSFER_FALLBACK: &str = "抱歉,暂时无法为您转接人工服务,我们会尽快安排专人与您联系,再见。";
+
+enum Played {
+    Done,
+    Interrupted,
+    Hangup,
+    Deadline,
+}
+
+/// How many keys the ask's patterns take at most (a one-key menu answers on the first key).
+fn dtmf_length(script: &callscript_compiler::bytecode::ScriptCode, ask: u16) -> usize {
+    use callscript_compiler::bytecode::PatternCode;
+    let ask_patterns = script.asks.get(ask as usize).into_iter().flat_map(|a| a.branches.iter());
+    ask_patterns
+        .chain(script.handlers.iter())
+        .flat_map(|b| b.patterns.iter())
+        .filter_map(|p| match p {
+            PatternCode::Dtmf(d) => Some(d.chars().count()),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn carrier_announcements_classify() {
+        assert_eq!(announcement("您拨打的号码是空号,请查证后再拨"), Some(Disposition::InvalidNumber));
+        assert_eq!(announcement("您拨打的电话已停机"), Some(Disposition::InvalidNumber));
+        assert_eq!(announcement("您拨打的用户正在通话中,请稍后再拨"), Some(Disposition::Busy));
+        assert_eq!(announcement("您拨打的电话暂时无法接通"), Some(Disposition::NoAnswer));
+        assert_eq!(announcement("您拨打的电话已关机"), Some(Disposition::NoAnswer));
+        assert_eq!(announcement("喂,你好"), None);
+    }
+
+    #[test]
+    fn final_responses_classify_as_campaign_md_says() {
+        let disposition = |code: u16| match classify(rsip::Response { status_code: code.into(), ..Default::default() })
+        {
+            Ringing::Answered(_) => Disposition::Answered,
+            Ringing::Ended(d, _) => d,
+        };
+        assert_eq!(disposition(200), Disposition::Answered);
+        for (codes, expected) in [
+            (&[486, 600][..], Disposition::Busy),
+            (&[404, 484, 604], Disposition::InvalidNumber),
+            (&[603], Disposition::Rejected),
+            (&[408, 480], Disposition::NoAnswer),
+            (&[403, 500, 503], Disposition::Failed),
+        ] {
+            for code in codes {
+                assert_eq!(disposition(*code), expected, "{code}");
+            }
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! Real telephony: SIP over UDP or TCP (rsipstack), G.711 RTP, DTMF, speech in and out,
+//! transfer by REFER and encrypted recordings. The scheduler drives it through the same
+//! [`Telephony`] trait and VM as the simulator; calls run as tasks on a tokio runtime of
+//! their own, and their results come back over a channel.
+
+pub mod call;
+pub mod rtp;
+pub mod sdp;
+pub mod ua;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::campaign::{Campaign, parse_duration};
+use crate::telephony::{CallId, CallResult, DialRequest, Telephony};
+
+/// The `[telephony]` settings of a `kind = "sip"` campaign, resolved.
+#[derive(Clone, Debug)]
+pub struct SipConfig {
+    /// `sip:host:port` of the trunk, SBC or outbound proxy that takes our INVITEs.
+    pub gateway: String,
+    /// The caller id (From).
+    pub from: String,
+    /// P-Asserted-Identity, when the trunk wants the caller id asserted.
+    pub asserted_identity: Option<String>,
+    pub local: String,
+    /// "udp" or "tcp".
+    pub transport: String,
+    pub ring_timeout: Duration,
+    pub auth_user: Option<String>,
+    pub auth_password: Option<String>,
+    pub register: bool,
+    pub register_expires: u32,
+    /// The trunk's own limits (the schedule's apply too).
+    pub calls_per_second: Option<f64>,
+    pub max_concurrent: Option<u32>,
+    /// How long finished transactions are kept (64×T1).
+    pub t1x64: Duration,
+    /// Queue name → SIP URI for `transfer "queue"`.
+    pub transfer: BTreeMap<String, String>,
+}
+
+impl SipConfig {
+    /// Resolves a campaign's settings; the digest password comes from the environment.
+    pub fn from_campaign(c: &Campaign) -> Result<SipConfig, String> {
+        let t = &c.telephony;
+        let gateway = t.gateway.clone().ok_or("[telephony] gateway is required when kind = \"sip\"")?;
+        let auth_password = match &t.auth_password_env {
+            Some(var) => Some(std::env::var(var).map_err(|_| {
+                format!("[telephony] auth_password_env names `{var}`, which is not set in the environment")
+            })?),
+            None => None,
+        };
+        if t.auth_user.is_some() != auth_password.is_some() {
+            return Err("[telephony] auth_user and auth_password_env go together".into());
+        }
+        Ok(SipConfig {
+            gateway,
+            from: t.from.clone().unwrap_or_else(|| "sip:callscript@localhost".into()),
+            asserted_identity: t.asserted_identity.clone(),
+            local: t.local.clone().unwrap_or_else(|| "127.0.0.1:0".into()),
+            transport: t.transport.clone().unwrap_or_else(|| "udp".into()),
+            ring_timeout: Duration::from_millis(parse_duration(&t.ring_timeout).unwrap_or(30_000)),
+            auth_user: t.auth_user.clone(),
+            auth_password,
+            register: t.register,
+            register_expires: 3600,
+            calls_per_second: t.calls_per_second,
+            max_concurrent: t.max_concurrent,
+            t1x64: Duration::from_secs(4),
+            transfer: c.transfer.clone(),
+        })
+    }
+
+    /// The host part for request URIs (`sip:PHONE@host`).
+    pub fn gateway_host(&self) -> String {
+        let rest = self.gateway.trim_start_matches("sips:").trim_start_matches("sip:");
+        let rest = rest.rsplit_once('@').map(|(_, h)| h).unwrap_or(rest);
+        rest.split(';').next().unwrap_or(rest).to_string()
+    }
+
+    /// The user part of our Contact: the caller id's.
+    pub fn contact_user(&self) -> String {
+        let rest = self.from.trim_start_matches("sips:").trim_start_matches("sip:");
+        rest.split_once('@').map(|(u, _)| u.to_string()).unwrap_or_else(|| "callscript".into())
+    }
+}
+
+/// What happened to calls, in the order they ended.
+type Ended = (CallId, CallResult);
+
+/// [`Telephony`] over SIP: each dial is a task; ends come back over a channel.
+pub struct SipTelephony {
+    runtime: tokio::runtime::Runtime,
+    ua: Arc<ua::UserAgent>,
+    speech: Arc<call::Speech>,
+    ends_tx: mpsc::Sender<Ended>,
+    ends_rx: mpsc::Receiver<Ended>,
+    ended: VecDeque<(i64, CallId, CallResult)>,
+    live: usize,
+}
+
+impl SipTelephony {
+    /// Starts the user agent on a runtime of its own (two workers: signalling and media).
+    pub fn start(config: SipConfig, speech: call::Speech) -> Result<SipTelephony, String> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("callscript-sip")
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the SIP runtime: {e}"))?;
+        let ua = runtime.block_on(ua::UserAgent::start(config))?;
+        let (ends_tx, ends_rx) = mpsc::channel();
+        Ok(SipTelephony { runtime, ua, speech: Arc::new(speech), ends_tx, ends_rx, ended: VecDeque::new(), live: 0 })
+    }
+
+    /// Where our SIP endpoint listens.
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.ua.local
+    }
+
+    fn take(&mut self, first: Ended) {
+        let now = jiff::Timestamp::now().as_millisecond();
+        self.ended.push_back((now, first.0, first.1));
+        while let Ok((call, result)) = self.ends_rx.try_recv() {
+            self.ended.push_back((now, call, result));
+        }
+    }
+}
+
+impl Telephony for SipTelephony {
+    fn needs_durable_dial(&self) -> bool {
+        true
+    }
+
+    fn dial(&mut self, _now_ms: i64, call: CallId, request: DialRequest) {
+        self.live += 1;
+        let ua = Arc::clone(&self.ua);
+        let speech = Arc::clone(&self.speech);
+        let ends = self.ends_tx.clone();
+        self.runtime.spawn(async move {
+            let result = call::run(ua, speech, call, request).await;
+            let _ = ends.send((call, result));
+        });
+    }
+
+    fn next_end(&self) -> Option<i64> {
+        self.ended.front().map(|(t, _, _)| *t)
+    }
+
+    fn pop_end(&mut self) -> Option<(i64, CallId, CallResult)> {
+        if self.ended.is_empty()
+            && let Ok(first) = self.ends_rx.try_recv()
+        {
+            self.take(first);
+        }
+        let end = self.ended.pop_front()?;
+        self.live -= 1;
+        Some(end)
+    }
+
+    fn realtime(&self) -> bool {
+        true
+    }
+
+    fn live(&self) -> usize {
+        self.live
+    }
+
+    fn wait(&mut self, timeout: Duration) {
+        if !self.ended.is_empty() {
+            return;
+        }
+        if let Ok(first) = self.ends_rx.recv_timeout(timeout) {
+            self.take(first);
+        }
+    }
+}
