@@ -15,7 +15,8 @@ use callscript_runtime::campaign::{self, InputError, Loaded, customers};
 use callscript_runtime::report;
 use callscript_runtime::scheduler::{self, Plan, Progress, RunOptions};
 use callscript_runtime::sim::SimTelephony;
-use callscript_runtime::sip::{SipConfig, SipTelephony, call::Speech};
+use callscript_runtime::sip::call::{Services, Speech};
+use callscript_runtime::sip::{SipConfig, SipTelephony};
 use callscript_runtime::store::Store;
 use callscript_runtime::telephony::Telephony;
 use callscript_runtime::vm::{CallContext, Executable, Session};
@@ -514,5 +515,8 @@ fn start_sip(loaded: &campaign::Loaded, plan: &scheduler::Plan) -> Result<SipTel
     let config = SipConfig::from_campaign(&loaded.campaign)?;
     let program = &plan.exec.program;
     let script = program.script(&plan.script).ok_or("the campaign's script is not in its program")?;
-    SipTelephony::start(config, Speech::from_campaign(loaded, program, script)?)
+    let speech = Speech::from_campaign(loaded, program, script)?;
+    // The key is checked (and the folder made) before any call is placed.
+    let recorder = callscript_runtime::recording::Recorder::for_campaign(loaded).map_err(|e| e.to_string())?;
+    SipTelephony::start(config, Services { speech: Arc::new(speech), recorder })
 }

@@ -94,8 +94,8 @@ fn case_dir(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sip").join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    // What the far end "says": 1.2 s of a voice-band tone between silences, as RTP.
-    std::fs::write(dir.join("announcement.pcap"), rtp_pcap(&speech_like(1_200))).unwrap();
+    // What the far end "says": a voice-band tone between silences, as RTP.
+    std::fs::write(dir.join("announcement.pcap"), rtp_pcap(&speech_like(600))).unwrap();
     std::fs::write(dir.join("speech.pcap"), rtp_pcap(&speech_like(900))).unwrap();
     dir
 }
@@ -169,8 +169,8 @@ fn rtp_pcap(pcm: &[i16]) -> Vec<u8> {
     out
 }
 
-/// Writes the campaign (one customer) that dials SIPp at `port`.
-fn write_campaign(dir: &Path, port: u16, telephony_extra: &str) {
+/// Writes the campaign (one customer) that dials SIPp at `port`; `sections` are appended.
+fn write_campaign(dir: &Path, port: u16, telephony_extra: &str, sections: &str) {
     std::fs::write(dir.join("check.call"), SCRIPT).unwrap();
     std::fs::write(dir.join("customers.csv"), "id,phone\nc1,+8613800000001\n").unwrap();
     let campaign = format!(
@@ -207,6 +207,8 @@ agents = "sip:7001@127.0.0.1:{port}"
 
 [allow]
 CS009 = "loopback test against SIPp, at any hour"
+
+{sections}
 "#
     );
     std::fs::write(dir.join("campaign.toml"), campaign).unwrap();
@@ -249,26 +251,36 @@ fn run_campaign(dir: &Path) -> Attempt {
 
 /// Runs the campaign against one scenario and checks the attempt.
 fn check(name: &str, telephony_extra: &str, disposition: &str, outcome: &str, last_step: &str) -> Attempt {
+    check_in(&case_dir(name), name, telephony_extra, "", (disposition, outcome, last_step)).unwrap_or_else(|| Attempt {
+        disposition: disposition.into(),
+        outcome: outcome.into(),
+        last_step: last_step.into(),
+        cause: String::new(),
+    })
+}
+
+/// Runs the campaign in `dir` against one scenario (None when SIPp is missing).
+fn check_in(
+    dir: &Path,
+    name: &str,
+    telephony_extra: &str,
+    sections: &str,
+    expected: (&str, &str, &str),
+) -> Option<Attempt> {
     if !sipp_available() {
-        return Attempt {
-            disposition: disposition.into(),
-            outcome: outcome.into(),
-            last_step: last_step.into(),
-            cause: String::new(),
-        };
+        return None;
     }
-    let dir = case_dir(name);
     let transport = if telephony_extra.contains("\"tcp\"") { "tcp" } else { "udp" };
-    let sipp = Sipp::start(name, &dir, transport);
-    write_campaign(&dir, sipp.port, telephony_extra);
-    let attempt = run_campaign(&dir);
+    let sipp = Sipp::start(name, dir, transport);
+    write_campaign(dir, sipp.port, telephony_extra, sections);
+    let attempt = run_campaign(dir);
     sipp.finish();
     assert_eq!(
         (attempt.disposition.as_str(), attempt.outcome.as_str(), attempt.last_step.as_str()),
-        (disposition, outcome, last_step),
+        expected,
         "{name}: {attempt:?}"
     );
-    attempt
+    Some(attempt)
 }
 
 #[test]
@@ -349,4 +361,96 @@ fn a_407_challenge_is_answered_with_digest_credentials() {
 #[test]
 fn tcp_carries_the_same_call() {
     check("answer_info", "transport = \"tcp\"", "answered", "confirmed", "closing");
+}
+
+/// A FunASR server double (real WebSocket, FunASR's protocol) answering `texts` in turn.
+fn mock_recogniser(
+    texts: &[&str],
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<callscript_runtime::asr::testing::ReceivedSession>>>) {
+    let texts: Vec<String> = texts.iter().map(|t| t.to_string()).collect();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async move {
+            let (addr, server, sessions) = callscript_runtime::asr::testing::spawn_mock(texts).await.unwrap();
+            tx.send((addr, sessions)).unwrap();
+            let _ = server.await;
+        });
+    });
+    let (addr, sessions) = rx.recv().unwrap();
+    (format!("ws://{addr}"), sessions)
+}
+
+#[test]
+fn speech_goes_to_the_recogniser_and_its_text_to_the_intents() {
+    let (url, sessions) = mock_recogniser(&["不是"]);
+    let dir = case_dir("answer_speech_asr");
+    let Some(a) = check_in(
+        &dir,
+        "answer_speech",
+        "",
+        &format!("[speech]\nasr = \"{url}\"\n"),
+        ("answered", "declined", "opening"),
+    ) else {
+        return;
+    };
+    assert!(a.cause.is_empty(), "{a:?}");
+    let sessions = sessions.lock().unwrap();
+    assert_eq!(sessions.len(), 1, "one utterance");
+    let heard = &sessions[0];
+    assert!(heard.problems.is_empty(), "{:?}", heard.problems);
+    // About 0.9 s of speech plus the VAD's pre-roll and hangover, as 16-bit PCM at 8 kHz.
+    assert!((14_000..40_000).contains(&heard.audio_bytes), "{} bytes", heard.audio_bytes);
+    assert!(heard.hotwords.iter().any(|(w, _)| w == "不是"), "hot words: {:?}", heard.hotwords);
+}
+
+#[test]
+fn an_early_media_announcement_decides_the_disposition() {
+    let (url, _sessions) = mock_recogniser(&["您拨打的号码是空号,请查证后再拨"]);
+    let dir = case_dir("early_media_announcement");
+    let Some(a) = check_in(
+        &dir,
+        "early_media_announcement",
+        "",
+        &format!("[speech]\nasr = \"{url}\"\n"),
+        ("invalid_number", "", ""),
+    ) else {
+        return;
+    };
+    assert!(a.cause.starts_with("carrier announcement: 您拨打的号码是空号"), "{a:?}");
+}
+
+#[test]
+fn answered_calls_are_recorded_encrypted_and_export_with_the_key() {
+    let dir = case_dir("recorded");
+    let key = dir.join("recording.key");
+    std::fs::write(&key, "7d1c2f7a9b3e4d5c6a7b8c9d0e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b\n").unwrap();
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let sections = "[recording]\nenabled = true\nkey_file = \"recording.key\"\ndir = \"recordings\"\n";
+    let Some(_) = check_in(&dir, "answer_speech", "", sections, ("answered", "unreachable", "opening")) else {
+        return;
+    };
+    let files: Vec<PathBuf> = std::fs::read_dir(dir.join("recordings")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let sealed = std::fs::read(&files[0]).unwrap();
+    // Our side is silence (tts = "text"): in plaintext it would be long runs of zero bytes.
+    assert!(!sealed.windows(64).any(|w| w.iter().all(|b| *b == 0)), "plaintext silence on disk");
+    let wav = dir.join("out.wav");
+    let export = Command::new(env!("CARGO_BIN_EXE_callscript"))
+        .args(["recording", "export", "campaign.toml", "--attempt", "1", "-o"])
+        .arg(&wav)
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
+    let bytes = std::fs::read(&wav).unwrap();
+    assert_eq!(&bytes[..4], b"RIFF");
+    assert_eq!(u16::from_le_bytes([bytes[22], bytes[23]]), 2, "stereo");
+    let samples: Vec<i16> = bytes[44..].chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect();
+    let (ours, theirs): (Vec<i16>, Vec<i16>) = samples.chunks_exact(2).map(|f| (f[0], f[1])).unzip();
+    // Several seconds of call; our prompts are silence, the customer's tone is on the right.
+    assert!(ours.len() > 8_000 * 5, "{} frames", ours.len());
+    assert!(ours.iter().all(|s| *s == 0));
+    let loud = theirs.iter().filter(|s| s.unsigned_abs() > 2_000).count();
+    assert!(loud > 8_000 / 2, "the customer's 0.9 s tone is in the right channel ({loud} loud samples)");
 }

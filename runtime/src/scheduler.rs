@@ -16,7 +16,7 @@ use jiff::tz::TimeZone;
 use crate::campaign::customers::Customer;
 use crate::campaign::schedule::Window;
 use crate::campaign::{Campaign, parse_duration};
-use crate::store::{Finished, NewAttempt, Store, StoreError};
+use crate::store::{Finished, NewAttempt, RecordingRow, Store, StoreError};
 use crate::telephony::{CallId, DialRequest, Disposition, Telephony};
 use crate::vm::{CallContext, Executable, Session};
 
@@ -296,6 +296,15 @@ pub fn run(
                 callback_ms: result.callback_ms.map(|c| c as i64),
             };
             store.finish_attempt(l.row, &finished)?;
+            if let Some((path, bytes)) = &result.recording {
+                store.add_recording(&RecordingRow {
+                    attempt_id: l.row,
+                    campaign: plan.campaign_id.clone(),
+                    path: path.clone(),
+                    created_ms: clock,
+                    bytes: *bytes as i64,
+                })?;
+            }
             if result.optout && engine.dnc.insert(cust.phone.clone()) {
                 store.dnc_add(&cust.phone, "optout", clock)?;
             }
@@ -486,7 +495,17 @@ impl Engine<'_> {
         progress.placed += 1;
         progress.live += 1;
         let max_duration_ms = plan.exec.program.script(&plan.script).and_then(|x| x.max_duration_ms);
-        telephony.dial(clock, call, DialRequest { phone: cust.phone.clone(), session, max_duration_ms });
+        telephony.dial(
+            clock,
+            call,
+            DialRequest {
+                phone: cust.phone.clone(),
+                attempt_row: row,
+                customer_id: cust.id.clone(),
+                session,
+                max_duration_ms,
+            },
+        );
         Ok(())
     }
 }

@@ -69,11 +69,16 @@ pub struct CallResult {
     pub transcript: Vec<TranscriptLine>,
     pub callback_ms: Option<u64>,
     pub optout: bool,
+    /// The encrypted recording of an answered call: (file, size in bytes).
+    pub recording: Option<(String, u64)>,
 }
 
 /// What to dial: the number and the session that runs once the customer answers.
 pub struct DialRequest {
     pub phone: String,
+    /// The attempt's row in the store, and the customer (for recordings).
+    pub attempt_row: i64,
+    pub customer_id: String,
     pub session: Session,
     pub max_duration_ms: Option<u64>,
 }

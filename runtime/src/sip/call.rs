@@ -23,9 +23,17 @@ use crate::campaign::Loaded;
 use crate::media::dtmf;
 use crate::media::g711::Codec;
 use crate::media::vad::{Vad, VadConfig, VadEvent};
+use crate::recording::{Recorder, RecordingWriter};
 use crate::speech::Speaker;
 use crate::telephony::{CallId, CallLog, CallResult, DialRequest, Disposition};
 use crate::vm::{Action, Event, PieceKind, SpeechPiece};
+
+/// What every call of a campaign shares besides the user agent.
+pub struct Services {
+    pub speech: Arc<Speech>,
+    /// Records answered calls, encrypted, when `[recording]` is on.
+    pub recorder: Option<Recorder>,
+}
 
 /// How prompts are voiced and the customer's speech is understood on real calls.
 pub struct Speech {
@@ -114,9 +122,9 @@ impl Speech {
 }
 
 /// Places the call and runs it to its end.
-pub async fn run(ua: Arc<UserAgent>, speech: Arc<Speech>, call: CallId, request: DialRequest) -> CallResult {
+pub async fn run(ua: Arc<UserAgent>, services: Arc<Services>, call: CallId, request: DialRequest) -> CallResult {
     let _line = ua.line().await;
-    match place(&ua, &speech, call, request).await {
+    match place(&ua, &services, call, request).await {
         Ok(result) => result,
         Err(cause) => CallResult { disposition: Disposition::Failed, cause: Some(cause), ..CallResult::default() },
     }
@@ -124,10 +132,11 @@ pub async fn run(ua: Arc<UserAgent>, speech: Arc<Speech>, call: CallId, request:
 
 async fn place(
     ua: &Arc<UserAgent>,
-    speech: &Arc<Speech>,
+    services: &Services,
     call: CallId,
     request: DialRequest,
 ) -> Result<CallResult, String> {
+    let speech = &services.speech;
     let socket = UdpSocket::bind((ua.local.ip(), 0)).await.map_err(|e| format!("no RTP port: {e}"))?;
     let socket = Arc::new(socket);
     let rtp_addr = socket.local_addr().map_err(|e| e.to_string())?;
@@ -135,11 +144,12 @@ async fn place(
     let option = ua.invite(&request.phone, offer)?;
     let (state_tx, states) = ua.dialogs.new_dialog_state_channel();
     let (dialog, invite) = ua.dialogs.do_invite_async(option, state_tx).map_err(|e| format!("INVITE: {e}"))?;
-    let out = OutStream::new(Arc::clone(&socket), (call as u32).wrapping_mul(2_654_435_761), false);
+    let recording = services.recorder.is_some();
+    let out = OutStream::new(Arc::clone(&socket), (call as u32).wrapping_mul(2_654_435_761), recording);
     let event_pt = Arc::new(Mutex::new(None));
     let (inbound_tx, inbound) = mpsc::channel(64);
     spawn_receiver(Arc::clone(&socket), Arc::clone(&event_pt), inbound_tx);
-    let mut channel = Channel { states, inbound, vad: Vad::new(speech.vad), hung_up: false };
+    let mut channel = Channel { states, inbound, vad: Vad::new(speech.vad), hung_up: false, tape: None };
 
     let rang = Instant::now();
     let answer = ring(ua, speech, &dialog, invite, &mut channel).await;
@@ -168,10 +178,31 @@ async fn place(
     *event_pt.lock().unwrap_or_else(|e| e.into_inner()) = negotiated.event_payload_type;
     out.connect(negotiated.remote, codec);
     ua.pacer.add(&out);
+    let mut recording_error = None;
+    if let Some(recorder) = &services.recorder {
+        let started_ms = jiff::Timestamp::now().as_millisecond();
+        match recorder.start(request.attempt_row, &request.customer_id, started_ms) {
+            Ok(writer) => conversation_tape(&mut channel, writer, &out),
+            // The call goes on unrecorded; the attempt's cause says why.
+            Err(e) => recording_error = Some(format!("not recorded: {e}")),
+        }
+    }
     let talk_started = Instant::now();
     let mut conversation = Conversation { ua, speech, dialog: &dialog, out: &out, channel, request, call };
     let mut result = conversation.run().await;
     out.close();
+    if let Some(tape) = conversation.channel.tape.take() {
+        match tape.finish().await {
+            Ok(recorded) => result.recording = Some(recorded),
+            Err(e) => recording_error = Some(format!("recording failed: {e}")),
+        }
+    }
+    if let Some(e) = recording_error {
+        result.cause = Some(match result.cause.take() {
+            Some(c) => format!("{c}; {e}"),
+            None => e,
+        });
+    }
     ua.dialogs.remove_dialog(&dialog.id());
     result.ring_ms = ring_ms;
     result.talk_ms = talk_started.elapsed().as_millis() as u64;
@@ -289,6 +320,57 @@ struct Channel {
     inbound: mpsc::Receiver<Inbound>,
     vad: Vad,
     hung_up: bool,
+    /// The answered call's recording, fed as audio comes in.
+    tape: Option<Tape>,
+}
+
+/// Starts recording: both directions go to a writer task off the runtime's workers.
+fn conversation_tape(channel: &mut Channel, writer: RecordingWriter, out: &Arc<OutStream>) {
+    let (tx, mut rx) = mpsc::channel::<(Vec<i16>, Vec<i16>)>(16);
+    let task = tokio::task::spawn_blocking(move || {
+        let mut writer = writer;
+        while let Some((ours, theirs)) = rx.blocking_recv() {
+            writer.write(&ours, &theirs)?;
+        }
+        let path = writer.path().display().to_string();
+        let bytes = writer.finish()?;
+        Ok((path, bytes))
+    });
+    channel.tape = Some(Tape { out: Arc::clone(out), theirs: Vec::new(), tx, task });
+}
+
+/// Pairs what we sent (taken from the out stream) with what the customer sent, a second at a
+/// time, so the stereo file keeps both sides in step.
+struct Tape {
+    out: Arc<OutStream>,
+    theirs: Vec<i16>,
+    tx: mpsc::Sender<(Vec<i16>, Vec<i16>)>,
+    task: tokio::task::JoinHandle<Result<(String, u64), crate::recording::RecordingError>>,
+}
+
+impl Tape {
+    fn hear(&mut self, frame: &Frame) {
+        self.theirs.extend_from_slice(frame);
+    }
+
+    /// Hands the last second to the writer. The customer's side is cut or padded to our
+    /// length: our packets leave on the pacer's clock, theirs arrive on the network's.
+    async fn flush(&mut self) {
+        let ours = self.out.take_sent();
+        let n = ours.len().min(self.theirs.len());
+        let mut theirs: Vec<i16> = self.theirs.drain(..n).collect();
+        theirs.resize(ours.len(), 0);
+        if !ours.is_empty() {
+            let _ = self.tx.send((ours, theirs)).await;
+        }
+    }
+
+    async fn finish(mut self) -> Result<(String, u64), String> {
+        self.flush().await;
+        let Tape { tx, task, .. } = self;
+        drop(tx);
+        task.await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())
+    }
 }
 
 /// Something that happened on the call.
@@ -312,9 +394,15 @@ impl Channel {
         let sleep = tokio::time::sleep_until(until.unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400)));
         tokio::pin!(sleep);
         let mut playing = playing;
+        let mut flush = tokio::time::interval_at(Instant::now() + Duration::from_secs(1), Duration::from_secs(1));
         loop {
             tokio::select! {
                 _ = &mut sleep => return Happening::Deadline,
+                _ = flush.tick(), if self.tape.is_some() => {
+                    if let Some(tape) = self.tape.as_mut() {
+                        tape.flush().await;
+                    }
+                }
                 _ = async { playing.as_mut().expect("guarded").await }, if playing.is_some() => {
                     return Happening::PlayDone;
                 }
@@ -331,6 +419,9 @@ impl Channel {
                     match input {
                         Some(Inbound::Key(k)) => return Happening::Key(k),
                         Some(Inbound::Audio(frame)) => {
+                            if let Some(tape) = self.tape.as_mut() {
+                                tape.hear(&frame);
+                            }
                             if let Some(h) = self.hear(&frame) {
                                 return h;
                             }

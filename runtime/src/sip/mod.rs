@@ -95,7 +95,7 @@ type Ended = (CallId, CallResult);
 pub struct SipTelephony {
     runtime: tokio::runtime::Runtime,
     ua: Arc<ua::UserAgent>,
-    speech: Arc<call::Speech>,
+    services: Arc<call::Services>,
     ends_tx: mpsc::Sender<Ended>,
     ends_rx: mpsc::Receiver<Ended>,
     ended: VecDeque<(i64, CallId, CallResult)>,
@@ -104,7 +104,7 @@ pub struct SipTelephony {
 
 impl SipTelephony {
     /// Starts the user agent on a runtime of its own (two workers: signalling and media).
-    pub fn start(config: SipConfig, speech: call::Speech) -> Result<SipTelephony, String> {
+    pub fn start(config: SipConfig, services: call::Services) -> Result<SipTelephony, String> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("callscript-sip")
@@ -113,7 +113,15 @@ impl SipTelephony {
             .map_err(|e| format!("cannot start the SIP runtime: {e}"))?;
         let ua = runtime.block_on(ua::UserAgent::start(config))?;
         let (ends_tx, ends_rx) = mpsc::channel();
-        Ok(SipTelephony { runtime, ua, speech: Arc::new(speech), ends_tx, ends_rx, ended: VecDeque::new(), live: 0 })
+        Ok(SipTelephony {
+            runtime,
+            ua,
+            services: Arc::new(services),
+            ends_tx,
+            ends_rx,
+            ended: VecDeque::new(),
+            live: 0,
+        })
     }
 
     /// Where our SIP endpoint listens.
@@ -138,10 +146,10 @@ impl Telephony for SipTelephony {
     fn dial(&mut self, _now_ms: i64, call: CallId, request: DialRequest) {
         self.live += 1;
         let ua = Arc::clone(&self.ua);
-        let speech = Arc::clone(&self.speech);
+        let services = Arc::clone(&self.services);
         let ends = self.ends_tx.clone();
         self.runtime.spawn(async move {
-            let result = call::run(ua, speech, call, request).await;
+            let result = call::run(ua, services, call, request).await;
             let _ = ends.send((call, result));
         });
     }
