@@ -173,6 +173,7 @@ fn rtp_pcap(pcm: &[i16]) -> Vec<u8> {
 fn write_campaign(dir: &Path, port: u16, telephony_extra: &str, sections: &str) {
     std::fs::write(dir.join("check.call"), SCRIPT).unwrap();
     std::fs::write(dir.join("customers.csv"), "id,phone\nc1,+8613800000001\n").unwrap();
+    let ring_timeout = if telephony_extra.contains("ring_timeout") { "" } else { "ring_timeout = \"2s\"" };
     let campaign = format!(
         r#"task_id = "SIP_CHECK"
 script = "check.call"
@@ -199,7 +200,7 @@ gateway = "sip:127.0.0.1:{port}"
 from = "sip:95555@bank.example"
 asserted_identity = "sip:95555@bank.example"
 local = "127.0.0.1:0"
-ring_timeout = "2s"
+{ring_timeout}
 {telephony_extra}
 
 [transfer]
@@ -453,4 +454,121 @@ fn answered_calls_are_recorded_encrypted_and_export_with_the_key() {
     assert!(ours.iter().all(|s| *s == 0));
     let loud = theirs.iter().filter(|s| s.unsigned_abs() > 2_000).count();
     assert!(loud > 8_000 / 2, "the customer's 0.9 s tone is in the right channel ({loud} loud samples)");
+}
+
+/// baresip (a real SIP phone) auto-answers, hears our espeak-ng prompts, and presses 1 when
+/// the call is up; the script reaches its goal. baresip is driven over its ctrl_tcp socket.
+#[test]
+fn a_real_phone_answers_presses_1_and_the_script_reaches_its_goal() {
+    let present = Command::new("baresip").arg("-h").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
+    let espeak = Command::new("espeak-ng").arg("--version").stdout(Stdio::null()).status().is_ok();
+    if !present || !espeak {
+        assert!(std::env::var_os("CALLSCRIPT_REQUIRE_BARESIP").is_none(), "baresip and espeak-ng are required");
+        eprintln!("skipped: baresip or espeak-ng is not installed");
+        return;
+    }
+    let dir = case_dir("baresip");
+    let phone = dir.join("phone");
+    std::fs::create_dir_all(&phone).unwrap();
+    let (sip_port, control_port) = (free_port(), free_tcp_port());
+    // The phone's microphone: a quiet tone; its speaker: a WAV file we read afterwards.
+    let mut mic = wav_header(8000 * 30);
+    for n in 0..8000 * 30 {
+        let v = (0.03 * (2.0 * std::f64::consts::PI * 440.0 * n as f64 / 8000.0).sin() * 32767.0) as i16;
+        mic.extend(v.to_le_bytes());
+    }
+    std::fs::write(phone.join("mic.wav"), mic).unwrap();
+    let config = format!(
+        "poll_method epoll\nsip_listen 127.0.0.1:{sip_port}\nmodule_path /usr/lib/baresip/modules\n\
+         module g711.so\nmodule aufile.so\nmodule sndfile.so\nsnd_path {dump}\nmodule_app account.so\nmodule_app menu.so\nmodule_app ctrl_tcp.so\n\
+         ctrl_tcp_listen 127.0.0.1:{control_port}\naudio_player aufile,{heard}\naudio_source aufile,{mic}\n\
+         audio_alert aufile,/dev/null\n",
+        heard = phone.join("heard.wav").display(),
+        dump = phone.display(),
+        mic = phone.join("mic.wav").display()
+    );
+    std::fs::write(phone.join("config"), config).unwrap();
+    std::fs::write(phone.join("accounts"), "<sip:+8613800000001@127.0.0.1>;regint=0;answermode=auto\n").unwrap();
+    std::fs::write(phone.join("contacts"), "").unwrap();
+    let mut baresip = Command::new("baresip")
+        .arg("-f")
+        .arg(&phone)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Presses 1 once the call is established (baresip sends it as RFC 4733 events).
+    let presser = std::thread::spawn(move || -> Result<bool, String> {
+        use std::io::{Read, Write};
+        let until = Instant::now() + Duration::from_secs(10);
+        let mut control = loop {
+            match std::net::TcpStream::connect(("127.0.0.1", control_port)) {
+                Ok(s) => break s,
+                Err(_) if Instant::now() < until => std::thread::sleep(Duration::from_millis(100)),
+                Err(e) => return Err(format!("baresip's control port: {e}")),
+            }
+        };
+        control.set_read_timeout(Some(Duration::from_secs(30))).map_err(|e| e.to_string())?;
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = control.read(&mut buf).map_err(|e| format!("reading baresip's events: {e}"))?;
+            if n == 0 {
+                return Ok(false);
+            }
+            seen.extend_from_slice(&buf[..n]);
+            if String::from_utf8_lossy(&seen).contains("CALL_ESTABLISHED") {
+                let command = r#"{"command":"sndcode","params":"1","token":"press"}"#;
+                control.write_all(format!("{}:{},", command.len(), command).as_bytes()).map_err(|e| e.to_string())?;
+                return Ok(true);
+            }
+        }
+    });
+    write_campaign(&dir, sip_port, "ring_timeout = \"10s\"", "[speech]\ntts = \"espeak\"\n");
+    let attempt = run_campaign(&dir);
+    let _ = baresip.kill();
+    let _ = baresip.wait();
+    assert_eq!(presser.join().unwrap(), Ok(true), "baresip reported the call established");
+    assert_eq!(
+        (attempt.disposition.as_str(), attempt.outcome.as_str(), attempt.last_step.as_str()),
+        ("answered", "confirmed", "closing")
+    );
+    // The phone heard our voice: espeak-ng's prompts, not silence (sndfile dumps what it decoded).
+    let dump = std::fs::read_dir(&phone)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with("-dec.wav"));
+    let heard = dump.map(|p| std::fs::read(p).unwrap()).unwrap_or_default();
+    let loud = heard
+        .get(44..)
+        .unwrap_or_default()
+        .chunks_exact(2)
+        .filter(|c| i16::from_le_bytes([c[0], c[1]]).unsigned_abs() > 1_000)
+        .count();
+    assert!(loud > 8_000, "the phone heard {loud} loud samples");
+}
+
+fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A mono 8 kHz 16-bit WAV header for `samples` samples.
+fn wav_header(samples: u32) -> Vec<u8> {
+    let data = samples * 2;
+    let mut h = Vec::with_capacity(44);
+    h.extend(b"RIFF");
+    h.extend((36 + data).to_le_bytes());
+    h.extend(b"WAVEfmt ");
+    h.extend(16u32.to_le_bytes());
+    h.extend(1u16.to_le_bytes());
+    h.extend(1u16.to_le_bytes());
+    h.extend(8000u32.to_le_bytes());
+    h.extend(16000u32.to_le_bytes());
+    h.extend(2u16.to_le_bytes());
+    h.extend(16u16.to_le_bytes());
+    h.extend(b"data");
+    h.extend(data.to_le_bytes());
+    h
 }
