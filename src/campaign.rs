@@ -359,12 +359,13 @@ pub fn run(args: RunArgs) -> i32 {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
         out,
-        "campaign {}: {} customers, {} calls placed ({} answered) in {:.2} s; virtual clock at {}",
+        "campaign {}: {} customers, {} calls placed ({} answered) in {:.2} s; {} clock at {}",
         plan.campaign_id,
         p.customers,
         p.placed,
         p.answered,
         started.elapsed().as_secs_f64(),
+        if loaded.campaign.telephony.kind == "sim" { "virtual" } else { "wall" },
         clock_text(p.clock_ms)
     );
     if summary.recovered > 0 {

@@ -225,6 +225,19 @@ struct Attempt {
 }
 
 fn run_campaign(dir: &Path) -> Attempt {
+    let rows = run_rows(dir);
+    assert_eq!(rows.len(), 1, "one attempt: {rows:?}");
+    let row = &rows[0];
+    Attempt {
+        disposition: row["disposition"].clone(),
+        outcome: row["outcome"].clone(),
+        last_step: row["last_step"].clone(),
+        cause: row["cause"].clone(),
+    }
+}
+
+/// Runs the campaign and returns the attempts export's rows.
+fn run_rows(dir: &Path) -> Vec<HashMap<String, String>> {
     let out = Command::new(env!("CARGO_BIN_EXE_callscript"))
         .args(["run", "campaign.toml", "--quiet"])
         .current_dir(dir)
@@ -239,15 +252,7 @@ fn run_campaign(dir: &Path) -> Attempt {
         .unwrap();
     assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
     let mut reader = csv::Reader::from_reader(&export.stdout[..]);
-    let rows: Vec<HashMap<String, String>> = reader.deserialize().map(|r| r.unwrap()).collect();
-    assert_eq!(rows.len(), 1, "one attempt: {rows:?}");
-    let row = &rows[0];
-    Attempt {
-        disposition: row["disposition"].clone(),
-        outcome: row["outcome"].clone(),
-        last_step: row["last_step"].clone(),
-        cause: row["cause"].clone(),
-    }
+    reader.deserialize().map(|r| r.unwrap()).collect()
 }
 
 /// Runs the campaign against one scenario and checks the attempt.
@@ -293,6 +298,58 @@ fn busy_is_busy() {
 #[test]
 fn not_found_is_an_invalid_number() {
     check("not_found", "", "invalid_number", "", "");
+}
+
+#[test]
+fn other_failures_are_failed_with_their_code() {
+    let a = check("unavailable", "", "failed", "", "");
+    assert!(a.cause.is_empty() || a.cause == "503 Service Unavailable", "{a:?}");
+}
+
+#[test]
+fn a_gateway_that_never_answers_fails_after_timer_b() {
+    if !sipp_available() {
+        return;
+    }
+    // A socket that takes INVITEs and says nothing: no provisional, so no CANCEL either.
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let dir = case_dir("silent_gateway");
+    write_campaign(&dir, silent.local_addr().unwrap().port(), "", "");
+    let a = run_campaign(&dir);
+    assert_eq!((a.disposition.as_str(), a.cause.as_str()), ("failed", "no response from the gateway (Timer B)"));
+}
+
+#[test]
+fn the_trunks_own_rate_spaces_the_invites() {
+    if !sipp_available() {
+        return;
+    }
+    let dir = case_dir("trunk_rate");
+    let port = free_port();
+    let media_port = free_port();
+    let mut sipp = Command::new("sipp")
+        .args(["-sf", scenario("busy").to_str().unwrap(), "-i", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-mp", &media_port.to_string(), "-m", "3", "-timeout", "30s", "-nostdin"])
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    write_campaign(&dir, port, "calls_per_second = 2.0\nmax_concurrent = 1", "");
+    std::fs::write(dir.join("customers.csv"), "id,phone\nc1,+8613800000001\nc2,+8613800000002\nc3,+8613800000003\n")
+        .unwrap();
+    let rows = run_rows(&dir);
+    let _ = sipp.wait();
+    assert_eq!(rows.len(), 3);
+    let mut started: Vec<jiff::Timestamp> = rows.iter().map(|r| r["started_at"].parse().unwrap()).collect();
+    started.sort();
+    for pair in started.windows(2) {
+        let gap = pair[1].duration_since(pair[0]).as_millis();
+        assert!(gap >= 490, "INVITEs {gap} ms apart at 2 calls per second: {started:?}");
+    }
+    assert!(rows.iter().all(|r| r["disposition"] == "busy"), "{rows:?}");
 }
 
 #[test]

@@ -139,7 +139,12 @@ pub fn run(
     let c = &plan.settings;
     let window = Window::from_schedule(&c.schedule);
     let backoff_ms = parse_duration(&c.retry.backoff).unwrap_or(1_800_000) as i64;
-    let interval_ms = (1000.0 / c.schedule.calls_per_second).ceil().max(1.0) as i64;
+    // The trunk's own limits (SIP) tighten the schedule's, never loosen them.
+    let calls_per_second =
+        c.telephony.calls_per_second.map_or(c.schedule.calls_per_second, |t| t.min(c.schedule.calls_per_second));
+    let max_concurrent =
+        c.telephony.max_concurrent.map_or(c.schedule.max_concurrent, |t| t.min(c.schedule.max_concurrent));
+    let interval_ms = (1000.0 / calls_per_second).ceil().max(1.0) as i64;
     let max_attempts = c.retry.max_attempts;
     let retry_on: HashSet<&str> = c.retry.on.iter().map(String::as_str).collect();
 
@@ -256,7 +261,7 @@ pub fn run(
         let next_ready = engine.ready.peek().map(|Reverse((t, _, _))| *t);
         let next_end = telephony.next_end();
         // Customers cleared to call wait for a line and a token; one timer, not one per customer.
-        let next_dispatch = (!engine.eligible.is_empty() && progress.live < c.schedule.max_concurrent as u64)
+        let next_dispatch = (!engine.eligible.is_empty() && progress.live < max_concurrent as u64)
             .then_some(engine.next_token.max(clock));
         let Some(t) = [next_end, next_dispatch, next_ready].into_iter().flatten().min() else {
             if telephony.live() > 0 {

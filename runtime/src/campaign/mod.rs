@@ -306,6 +306,15 @@ pub fn parse_toml(name: &str, text: &str) -> Result<Campaign, Vec<InputError>> {
 }
 
 /// Where a key's value stands in the TOML text, for errors about its value.
+/// `sip:HOST[:PORT]` with a literal IP host (and optional user and parameters).
+fn sip_gateway_ok(gateway: &str) -> bool {
+    let Some(rest) = gateway.strip_prefix("sip:") else { return false };
+    let rest = rest.rsplit_once('@').map(|(_, h)| h).unwrap_or(rest);
+    let host_port = rest.split(';').next().unwrap_or(rest);
+    host_port.parse::<std::net::SocketAddr>().is_ok()
+        || format!("{host_port}:5060").parse::<std::net::SocketAddr>().is_ok()
+}
+
 pub fn locate(text: &str, key: &str) -> (usize, usize) {
     for (i, line) in text.lines().enumerate() {
         let trimmed = line.trim_start();
@@ -381,6 +390,34 @@ fn validate(name: &str, text: &str, c: &Campaign) -> Result<(), Vec<InputError>>
     }
     if !["sim", "sip"].contains(&c.telephony.kind.as_str()) {
         bad("kind", format!("telephony kind `{}` is unknown; use \"sim\" or \"sip\"", c.telephony.kind));
+    }
+    let t = &c.telephony;
+    if t.kind == "sip" {
+        match &t.gateway {
+            None => bad("kind", "kind = \"sip\" needs a gateway, e.g. gateway = \"sip:10.0.0.1:5060\"".into()),
+            Some(g) if !sip_gateway_ok(g) => bad(
+                "gateway",
+                format!("gateway `{g}` must be a SIP URI with an IP address, e.g. \"sip:10.0.0.1:5060\""),
+            ),
+            Some(_) => {}
+        }
+    }
+    if let Some(transport) = &t.transport
+        && !["udp", "tcp"].contains(&transport.as_str())
+    {
+        bad("transport", format!("transport `{transport}` is not supported; use \"udp\" or \"tcp\""));
+    }
+    if t.auth_user.is_some() != t.auth_password_env.is_some() {
+        let key = if t.auth_user.is_some() { "auth_user" } else { "auth_password_env" };
+        bad(key, "auth_user and auth_password_env go together (the password is read from that variable)".into());
+    }
+    if let Some(local) = &t.local
+        && local.parse::<std::net::SocketAddr>().is_err()
+    {
+        bad("local", format!("local `{local}` must be ip:port, e.g. \"0.0.0.0:5070\" (port 0 picks a free one)"));
+    }
+    if t.max_concurrent == Some(0) {
+        bad("max_concurrent", "the trunk's max_concurrent must be at least 1".into());
     }
     if !["text", "espeak", "clips"].contains(&c.speech.tts.as_str()) {
         bad("tts", format!("tts `{}` is unknown; use \"text\", \"espeak\" or \"clips\"", c.speech.tts));
@@ -585,6 +622,32 @@ mod tests {
         let text = format!("{text}key_file = \"k.key\"\ndir = \"rec\"\n");
         let campaign = parse_toml("c.toml", &text).unwrap();
         assert!(validate("c.toml", &text, &campaign).is_ok());
+    }
+
+    #[test]
+    fn sip_settings_are_checked_where_they_are_written() {
+        let text = "task_id = \"t\"\nscript = \"a.call\"\n[telephony]\nkind = \"sip\"\ntransport = \"sctp\"\nauth_user = \"bank\"\n";
+        let campaign = parse_toml("c.toml", text).unwrap();
+        let shown: Vec<String> =
+            validate("c.toml", text, &campaign).unwrap_err().iter().map(|e| e.to_string()).collect();
+        assert_eq!(
+            shown,
+            [
+                "c.toml:4:8: kind = \"sip\" needs a gateway, e.g. gateway = \"sip:10.0.0.1:5060\"",
+                "c.toml:5:13: transport `sctp` is not supported; use \"udp\" or \"tcp\"",
+                "c.toml:6:13: auth_user and auth_password_env go together (the password is read from that variable)",
+            ]
+        );
+        for (gateway, ok) in [
+            ("sip:127.0.0.1:5090", true),
+            ("sip:10.0.0.1", true),
+            ("sip:trunk@10.0.0.1:5060;transport=tcp", true),
+            ("sip:[::1]:5060", true),
+            ("sip:carrier.example.com", false),
+            ("10.0.0.1:5060", false),
+        ] {
+            assert_eq!(sip_gateway_ok(gateway), ok, "{gateway}");
+        }
     }
 
     #[test]

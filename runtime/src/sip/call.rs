@@ -230,12 +230,18 @@ async fn ring(
     // Why we cancelled, if we did: the ring timeout or an announcement.
     let mut cancelled: Option<(Disposition, String)> = None;
     let mut hearing: Option<tokio::task::JoinHandle<Option<String>>> = None;
+    let mut provisional = false;
+    let mut ring_expired = false;
     loop {
         tokio::select! {
             done = &mut invite => {
                 return match (done, cancelled) {
                     (Ok(Ok((_, Some(response)))), Some((disposition, cause))) if response.status_code.code() >= 300 => {
                         Ringing::Ended(disposition, Some(cause))
+                    }
+                    // The stack answers its own Timer B with a 408 when the gateway never responded.
+                    (Ok(Ok((_, Some(response)))), _) if !provisional && response.status_code.code() == 408 => {
+                        Ringing::Ended(Disposition::Failed, Some("no response from the gateway (Timer B)".into()))
                     }
                     (Ok(Ok((_, Some(response)))), _) => classify(response),
                     (Ok(Ok((_, None))), _) => Ringing::Ended(Disposition::Failed, Some("no final response".into())),
@@ -244,9 +250,14 @@ async fn ring(
                     (Err(e), _) => Ringing::Ended(Disposition::Failed, Some(format!("INVITE task: {e}"))),
                 };
             }
-            _ = &mut ring_timer, if cancelled.is_none() => {
-                cancelled = Some((Disposition::NoAnswer, format!("ring timeout ({} s)", ua.config.ring_timeout.as_secs())));
-                let _ = dialog.cancel().await;
+            _ = &mut ring_timer, if cancelled.is_none() && !ring_expired => {
+                ring_expired = true;
+                // A CANCEL needs a provisional response first (RFC 3261 §9.1); a gateway that
+                // sent none is left to Timer B, and the attempt fails.
+                if provisional {
+                    cancelled = Some((Disposition::NoAnswer, format!("ring timeout ({} s)", ua.config.ring_timeout.as_secs())));
+                    let _ = dialog.cancel().await;
+                }
             }
             heard = async { hearing.as_mut().expect("guarded").await }, if hearing.is_some() => {
                 hearing = None;
@@ -258,7 +269,15 @@ async fn ring(
                     let _ = dialog.cancel().await;
                 }
             }
-            _ = channel.states.recv() => {}
+            state = channel.states.recv() => {
+                if matches!(state, Some(DialogState::Trying(_) | DialogState::Early(..))) {
+                    provisional = true;
+                    if ring_expired && cancelled.is_none() {
+                        cancelled = Some((Disposition::NoAnswer, format!("ring timeout ({} s)", ua.config.ring_timeout.as_secs())));
+                        let _ = dialog.cancel().await;
+                    }
+                }
+            }
             input = channel.inbound.recv() => {
                 if let Some(Inbound::Audio(frame)) = input
                     && speech.hears_speech()
@@ -293,8 +312,7 @@ fn classify(response: rsip::Response) -> Ringing {
         486 | 600 => Disposition::Busy,
         404 | 484 | 604 => Disposition::InvalidNumber,
         603 => Disposition::Rejected,
-        // 480 Temporarily Unavailable and 408 are the network's "no answer".
-        408 | 480 => Disposition::NoAnswer,
+        // Only our own ring timer means no_answer; every other failure is `failed` with its code.
         _ => Disposition::Failed,
     };
     Ringing::Ended(disposition, cause)
@@ -805,8 +823,7 @@ mod tests {
             (&[486, 600][..], Disposition::Busy),
             (&[404, 484, 604], Disposition::InvalidNumber),
             (&[603], Disposition::Rejected),
-            (&[408, 480], Disposition::NoAnswer),
-            (&[403, 500, 503], Disposition::Failed),
+            (&[403, 408, 480, 500, 503], Disposition::Failed),
         ] {
             for code in codes {
                 assert_eq!(disposition(*code), expected, "{code}");
