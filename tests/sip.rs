@@ -174,6 +174,7 @@ fn write_campaign(dir: &Path, port: u16, telephony_extra: &str, sections: &str) 
     std::fs::write(dir.join("check.call"), SCRIPT).unwrap();
     std::fs::write(dir.join("customers.csv"), "id,phone\nc1,+8613800000001\n").unwrap();
     let ring_timeout = if telephony_extra.contains("ring_timeout") { "" } else { "ring_timeout = \"2s\"" };
+    let local = if telephony_extra.contains("local") { "" } else { "local = \"127.0.0.1:0\"" };
     let campaign = format!(
         r#"task_id = "SIP_CHECK"
 script = "check.call"
@@ -199,7 +200,7 @@ kind = "sip"
 gateway = "sip:127.0.0.1:{port}"
 from = "sip:95555@bank.example"
 asserted_identity = "sip:95555@bank.example"
-local = "127.0.0.1:0"
+{local}
 {ring_timeout}
 {telephony_extra}
 
@@ -375,7 +376,8 @@ fn a_key_by_sip_info_completes_the_script() {
 
 #[test]
 fn a_key_by_rfc4733_events_completes_the_script() {
-    check("answer_rfc4733", "", "answered", "confirmed", "closing");
+    // Bound to every interface: SDP and Contact carry the address the gateway is reached from.
+    check("answer_rfc4733", "local = \"0.0.0.0:0\"", "answered", "confirmed", "closing");
 }
 
 #[test]
@@ -628,4 +630,60 @@ fn wav_header(samples: u32) -> Vec<u8> {
     h.extend(b"data");
     h.extend(data.to_le_bytes());
     h
+}
+
+/// `register = true`: the user agent registers with the gateway before its first INVITE. The
+/// gateway here is a few lines of UDP that answer REGISTER 200 and INVITE 486.
+#[test]
+fn register_comes_before_the_first_invite() {
+    if !sipp_available() {
+        return;
+    }
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = socket.local_addr().unwrap().port();
+    socket.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let gateway = std::thread::spawn(move || {
+        let mut methods = Vec::new();
+        let mut buf = [0u8; 8192];
+        while let Ok((n, from)) = socket.recv_from(&mut buf) {
+            let text = String::from_utf8_lossy(&buf[..n]).to_string();
+            let method = text.split(' ').next().unwrap_or("").to_string();
+            let header = |name: &str| {
+                text.lines()
+                    .find(|l| l.to_ascii_lowercase().starts_with(&format!("{}:", name.to_ascii_lowercase())))
+                    .unwrap_or("")
+                    .to_string()
+            };
+            let status = match method.as_str() {
+                "REGISTER" => "200 OK",
+                "INVITE" => "486 Busy Here",
+                _ => {
+                    methods.push(method);
+                    if methods.iter().filter(|m| *m == "ACK").count() == 1 {
+                        break;
+                    }
+                    continue;
+                }
+            };
+            methods.push(method.clone());
+            let to = header("To");
+            let to = if to.contains("tag=") { to } else { format!("{to};tag=gw1") };
+            let reply = format!(
+                "SIP/2.0 {status}\r\n{}\r\n{}\r\n{to}\r\n{}\r\n{}\r\nContact: <sip:gw@127.0.0.1:{port}>\r\nExpires: 3600\r\nContent-Length: 0\r\n\r\n",
+                header("Via"),
+                header("From"),
+                header("Call-ID"),
+                header("CSeq")
+            );
+            socket.send_to(reply.as_bytes(), from).unwrap();
+        }
+        methods
+    });
+    let dir = case_dir("register");
+    write_campaign(&dir, port, "register = true", "");
+    let a = run_campaign(&dir);
+    let methods = gateway.join().unwrap();
+    assert_eq!(methods.first().map(String::as_str), Some("REGISTER"), "{methods:?}");
+    assert!(methods.contains(&"INVITE".to_string()), "{methods:?}");
+    assert_eq!(a.disposition, "busy");
 }

@@ -193,11 +193,26 @@ pub struct Speech {
     pub rate: u32,
     /// A folder keeping the audio of written prompt text across runs.
     pub cache: Option<String>,
+    /// The VAD (real calls): the level at which a frame is speech, in dBFS. Raise it on noisy
+    /// lines (background noise then does not cut prompts); lower it for quiet speakers.
+    pub vad_threshold: f32,
+    /// The silence that ends an utterance. Longer lets customers pause mid-sentence without
+    /// being cut off; shorter answers faster.
+    pub vad_hangover: String,
 }
 
 impl Default for Speech {
     fn default() -> Self {
-        Speech { tts: "text".into(), asr: "text".into(), clips: None, voice: "cmn".into(), rate: 160, cache: None }
+        Speech {
+            tts: "text".into(),
+            asr: "text".into(),
+            clips: None,
+            voice: "cmn".into(),
+            rate: 160,
+            cache: None,
+            vad_threshold: -35.0,
+            vad_hangover: "600ms".into(),
+        }
     }
 }
 
@@ -415,6 +430,19 @@ fn validate(name: &str, text: &str, c: &Campaign) -> Result<(), Vec<InputError>>
         && local.parse::<std::net::SocketAddr>().is_err()
     {
         bad("local", format!("local `{local}` must be ip:port, e.g. \"0.0.0.0:5070\" (port 0 picks a free one)"));
+    }
+    if !(-90.0..=0.0).contains(&c.speech.vad_threshold) {
+        bad(
+            "vad_threshold",
+            format!("vad_threshold {} is out of range; use -90 to 0 dBFS (default -35)", c.speech.vad_threshold),
+        );
+    }
+    match parse_duration(&c.speech.vad_hangover) {
+        Some(ms) if (100..=5_000).contains(&ms) => {}
+        _ => bad(
+            "vad_hangover",
+            format!("vad_hangover `{}` must be a duration from 100ms to 5s (default \"600ms\")", c.speech.vad_hangover),
+        ),
     }
     if t.max_concurrent == Some(0) {
         bad("max_concurrent", "the trunk's max_concurrent must be at least 1".into());

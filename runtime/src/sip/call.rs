@@ -98,7 +98,12 @@ impl Speech {
                 Tts::Voice(Arc::new(speaker))
             }
         };
-        Ok(Speech { tts, asr, vad: VadConfig::default() })
+        let vad = VadConfig {
+            threshold_dbfs: campaign.speech.vad_threshold,
+            hangover_ms: crate::campaign::parse_duration(&campaign.speech.vad_hangover).unwrap_or(600) as u32,
+            ..VadConfig::default()
+        };
+        Ok(Speech { tts, asr, vad })
     }
 
     /// The customer's words in an utterance, if this deployment can hear them. A recogniser
@@ -137,7 +142,7 @@ async fn place(
     request: DialRequest,
 ) -> Result<CallResult, String> {
     let speech = &services.speech;
-    let socket = UdpSocket::bind((ua.local.ip(), 0)).await.map_err(|e| format!("no RTP port: {e}"))?;
+    let socket = UdpSocket::bind((ua.media_ip, 0)).await.map_err(|e| format!("no RTP port: {e}"))?;
     let socket = Arc::new(socket);
     let rtp_addr = socket.local_addr().map_err(|e| e.to_string())?;
     let offer = sdp::offer(rtp_addr, call ^ 0x5eed_0000);

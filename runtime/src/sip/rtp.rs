@@ -274,6 +274,7 @@ pub fn spawn_receiver(socket: Arc<UdpSocket>, event_pt: Arc<Mutex<Option<u8>>>, 
         playout.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut codec = Codec::Pcmu;
         let mut heard = false;
+        let mut ssrc = None;
         loop {
             tokio::select! {
                 r = socket.recv_from(&mut buf) => {
@@ -288,6 +289,10 @@ pub fn spawn_receiver(socket: Arc<UdpSocket>, event_pt: Arc<Mutex<Option<u8>>>, 
                             return;
                         }
                     } else if let Some(c) = Codec::from_payload_type(h.payload_type) {
+                        // A new source (early media then the answer, a transfer) restarts numbering.
+                        if ssrc.replace(h.ssrc).is_some_and(|old| old != h.ssrc) {
+                            jitter.reset();
+                        }
                         codec = c;
                         heard = true;
                         jitter.push(h.sequence_number, h.timestamp, packet.payload.to_vec());

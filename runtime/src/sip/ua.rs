@@ -27,6 +27,9 @@ pub struct UserAgent {
     pub pacer: Arc<Pacer>,
     /// Our SIP address (what Contact and Via carry).
     pub local: SocketAddr,
+    /// Where our RTP sockets bind and what the SDP offers: the bind address, or, when that is
+    /// a wildcard, the address the gateway is reached from.
+    pub media_ip: std::net::IpAddr,
     gateway: SipAddr,
     contact: Uri,
     trunk: Trunk,
@@ -109,11 +112,13 @@ impl UserAgent {
             let _ = serve.serve().await;
         });
         tokio::spawn(route_incoming(Arc::clone(&dialogs), incoming));
+        let media_ip = if local.ip().is_unspecified() { route_to(gateway_socket)? } else { local.ip() };
         let transport_param = if tcp { vec![rsip::Param::Transport(rsip::transport::Transport::Tcp)] } else { vec![] };
         let contact = Uri {
             scheme: Some(rsip::Scheme::Sip),
             auth: Some(rsip::Auth { user: config.contact_user(), password: None }),
-            host_with_port: local.into(),
+            // Bound to a wildcard: tell the peer the address it can reach us at.
+            host_with_port: SocketAddr::new(media_ip, local.port()).into(),
             params: transport_param,
             headers: vec![],
         };
@@ -126,7 +131,17 @@ impl UserAgent {
             interval: config.calls_per_second.map(|cps| Duration::from_secs_f64(1.0 / cps)).unwrap_or(Duration::ZERO),
             next_invite: tokio::sync::Mutex::new(tokio::time::Instant::now()),
         };
-        let ua = Arc::new(UserAgent { config, dialogs, pacer: Pacer::start(), local, gateway, contact, trunk, cancel });
+        let ua = Arc::new(UserAgent {
+            config,
+            dialogs,
+            pacer: Pacer::start(),
+            local,
+            media_ip,
+            gateway,
+            contact,
+            trunk,
+            cancel,
+        });
         if ua.config.register {
             ua.register().await?;
         }
@@ -234,4 +249,12 @@ fn resolve(uri: &Uri) -> Result<SocketAddr, String> {
         .parse()
         .map_err(|_| format!("gateway host `{host}` must be an IP address"))?;
     Ok(SocketAddr::new(ip, port))
+}
+
+/// The local address packets to `peer` leave from (no packet is sent).
+fn route_to(peer: SocketAddr) -> Result<std::net::IpAddr, String> {
+    let any: SocketAddr = if peer.is_ipv6() { "[::]:0" } else { "0.0.0.0:0" }.parse().map_err(|_| "address")?;
+    let probe = std::net::UdpSocket::bind(any).map_err(|e| format!("no route to the gateway {peer}: {e}"))?;
+    probe.connect(peer).map_err(|e| format!("no route to the gateway {peer}: {e}"))?;
+    Ok(probe.local_addr().map_err(|e| e.to_string())?.ip())
 }
