@@ -326,3 +326,98 @@ pub fn spawn_receiver(socket: Arc<UdpSocket>, event_pt: Arc<Mutex<Option<u8>>>, 
 pub fn duration_ms(samples: usize) -> u64 {
     samples as u64 * 1000 / SAMPLE_RATE as u64
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::dtmf::sender_packets;
+
+    fn packet(pt: u8, seq: u16, ts: u32, ssrc: u32, payload: &[u8]) -> Vec<u8> {
+        let p = rtp::packet::Packet {
+            header: rtp::header::Header {
+                version: 2,
+                payload_type: pt,
+                sequence_number: seq,
+                timestamp: ts,
+                ssrc,
+                ..Default::default()
+            },
+            payload: Bytes::copy_from_slice(payload),
+        };
+        p.marshal().unwrap().to_vec()
+    }
+
+    #[tokio::test]
+    async fn the_pacer_sends_queued_audio_then_silence_in_numbered_packets() {
+        let sink = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let socket = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+        let out = OutStream::new(socket, 0x1234_5678, true);
+        out.connect(sink.local_addr().unwrap(), Codec::Pcma);
+        // Two frames of a loud square wave, then the queue is dry.
+        let loud: Vec<i16> = (0..320).map(|n| if n % 16 < 8 { 8_000 } else { -8_000 }).collect();
+        let done = out.play(&loud);
+        let pacer = Pacer::start();
+        pacer.add(&out);
+        let mut buf = [0u8; 1500];
+        let mut packets = Vec::new();
+        for _ in 0..4 {
+            let n = sink.recv(&mut buf).await.unwrap();
+            packets.push(rtp::packet::Packet::unmarshal(&mut &buf[..n]).unwrap());
+        }
+        done.await.unwrap();
+        out.close();
+        for pair in packets.windows(2) {
+            assert_eq!(pair[1].header.sequence_number, pair[0].header.sequence_number.wrapping_add(1));
+            assert_eq!(pair[1].header.timestamp, pair[0].header.timestamp.wrapping_add(160));
+        }
+        assert!(
+            packets
+                .iter()
+                .all(|p| p.header.payload_type == 8 && p.payload.len() == 160 && p.header.ssrc == 0x1234_5678)
+        );
+        let mut first = Vec::new();
+        Codec::Pcma.decode(&packets[0].payload, &mut first);
+        assert!(first.iter().all(|s| s.unsigned_abs() > 7_000), "the prompt's audio first");
+        let mut last = Vec::new();
+        Codec::Pcma.decode(&packets[3].payload, &mut last);
+        assert!(last.iter().all(|s| s.unsigned_abs() < 16), "then silence");
+        // What was sent is kept for the recording: the prompt, then silence.
+        let sent = out.take_sent();
+        assert!(sent.len() >= 640 && sent[..320] == loud[..]);
+        assert!(pacer.stats.packets.load(Ordering::Relaxed) >= 4);
+    }
+
+    #[tokio::test]
+    async fn the_receiver_decodes_audio_and_reports_each_key_once() {
+        let socket = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+        let target = socket.local_addr().unwrap();
+        let (tx, mut rx) = mpsc::channel(64);
+        spawn_receiver(Arc::clone(&socket), Arc::new(Mutex::new(Some(101))), tx);
+        let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let mut tone = Vec::new();
+        Codec::Pcmu.encode(&[6_000i16; 160], &mut tone);
+        // Five audio frames, out of order, then key 7 with its repeats and three end packets.
+        for seq in [1u16, 0, 2, 4, 3] {
+            peer.send_to(&packet(0, seq, seq as u32 * 160, 9, &tone), target).await.unwrap();
+        }
+        for p in sender_packets('7', 100).unwrap() {
+            peer.send_to(&packet(101, 100, 4_000, 9, &p.payload), target).await.unwrap();
+        }
+        let mut keys = String::new();
+        let mut loud_frames = 0;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+        while tokio::time::Instant::now() < deadline && loud_frames < 5 {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(Inbound::Key(k))) => keys.push(k),
+                Ok(Some(Inbound::Audio(frame))) => {
+                    if frame.iter().all(|s| s.unsigned_abs() > 5_000) {
+                        loud_frames += 1;
+                    }
+                }
+                _ => break,
+            }
+        }
+        assert_eq!(keys, "7");
+        assert_eq!(loud_frames, 5, "every frame played, in order, once");
+    }
+}
