@@ -309,7 +309,12 @@ pub fn run(args: RunArgs) -> i32 {
         "sip" => match start_sip(&loaded, &plan) {
             Ok(t) => Box::new(t),
             Err(e) => {
-                eprintln!("error: {}: {e}", args.campaign.display());
+                eprintln!(
+                    "error: {}:{}{e}",
+                    args.campaign.display(),
+                    if e.starts_with(char::is_numeric) { "" } else { " " }
+                );
+                eprintln!("no call was placed");
                 return 2;
             }
         },
@@ -513,7 +518,11 @@ pub fn dnc_import(file: &Path, campaign_path: &Path) -> i32 {
 
 /// Starts the SIP user agent for a `kind = "sip"` campaign.
 fn start_sip(loaded: &campaign::Loaded, plan: &scheduler::Plan) -> Result<SipTelephony, String> {
-    let config = SipConfig::from_campaign(&loaded.campaign)?;
+    let config = SipConfig::from_campaign(&loaded.campaign).map_err(|(key, message)| {
+        let text = std::fs::read_to_string(&loaded.path).unwrap_or_default();
+        let (line, column) = campaign::locate(&text, key);
+        format!("{line}:{column}: {message}")
+    })?;
     let program = &plan.exec.program;
     let script = program.script(&plan.script).ok_or("the campaign's script is not in its program")?;
     let speech = Speech::from_campaign(loaded, program, script)?;

@@ -687,3 +687,25 @@ fn register_comes_before_the_first_invite() {
     assert!(methods.contains(&"INVITE".to_string()), "{methods:?}");
     assert_eq!(a.disposition, "busy");
 }
+
+/// What an operator reads when a SIP campaign cannot start: the setting, where it is, the fix.
+#[test]
+fn sip_setting_errors_name_the_file_the_line_and_the_fix() {
+    let dir = case_dir("bad_settings");
+    write_campaign(&dir, 5060, "transport = \"sctp\"\nauth_user = \"bank\"", "");
+    let run = |dir: &Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_callscript"))
+            .args(["run", "campaign.toml", "--quiet"])
+            .current_dir(dir)
+            .env("NO_COLOR", "1")
+            .env_remove("CALLSCRIPT_SIP_PASSWORD")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    insta::assert_snapshot!("sip_bad_settings", run(&dir));
+    // Settings that parse but cannot work: the password's variable is not set.
+    write_campaign(&dir, 5060, "auth_user = \"bank\"\nauth_password_env = \"CALLSCRIPT_SIP_PASSWORD\"", "");
+    insta::assert_snapshot!("sip_password_missing", run(&dir));
+}
