@@ -47,8 +47,18 @@ impl Disposition {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TranscriptLine {
-    Prompt { text: String, line: Option<usize> },
-    Reply { text: String, silence: bool },
+    Prompt {
+        text: String,
+        line: Option<usize>,
+        /// On real calls: "interrupted" (the customer barged in) or "skipped" (they were
+        /// already talking); absent when the prompt played to its end.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cut: Option<&'static str>,
+    },
+    Reply {
+        text: String,
+        silence: bool,
+    },
 }
 
 /// How a call ended.
@@ -172,7 +182,7 @@ impl CallLog {
             }
             Action::Play { text, log_text, span, .. } => {
                 let line = exec.line_of(span);
-                result.transcript.push(TranscriptLine::Prompt { text: log_text.unwrap_or(text), line });
+                result.transcript.push(TranscriptLine::Prompt { text: log_text.unwrap_or(text), line, cut: None });
             }
             Action::Listen { .. } => {}
             Action::Record(r) => match r {
@@ -205,6 +215,15 @@ impl CallLog {
             }
         }
         false
+    }
+
+    /// Marks the last prompt as cut short by barge-in.
+    pub fn cut_last_prompt(&mut self, how: &'static str) {
+        if let Some(TranscriptLine::Prompt { cut, .. }) =
+            self.result.transcript.iter_mut().rev().find(|l| matches!(l, TranscriptLine::Prompt { .. }))
+        {
+            *cut = Some(how);
+        }
     }
 
     /// The result so far, to adjust (a failed transfer, talk time).

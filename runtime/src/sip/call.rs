@@ -568,14 +568,19 @@ impl Conversation<'_> {
                 event = Event::MaxDuration;
             }
             let action = self.request.session.step(std::mem::replace(&mut event, Event::Done));
+            let mut cut = None;
             match &action {
                 Action::Play { text, pieces, no_bargein, .. } => {
                     if barged && !no_bargein {
                         // The customer is talking over us: skip interruptible prompts until the listen.
+                        cut = Some("skipped");
                     } else {
                         match self.play(text, pieces, *no_bargein, deadline, &mut early).await {
                             Played::Done => {}
-                            Played::Interrupted => barged = true,
+                            Played::Interrupted => {
+                                barged = true;
+                                cut = Some("interrupted");
+                            }
                             Played::Hangup => event = Event::CustomerHangup,
                             Played::Deadline => event = Event::MaxDuration,
                         }
@@ -611,7 +616,11 @@ impl Conversation<'_> {
                 _ => {}
             }
             let is_hangup = matches!(action, Action::Hangup { .. });
-            if log.action(&exec, script, action) {
+            let over = log.action(&exec, script, action);
+            if let Some(how) = cut {
+                log.cut_last_prompt(how);
+            }
+            if over {
                 if is_hangup {
                     hangup_sent = self.hang_up().await;
                 }
