@@ -5,6 +5,8 @@
 //! too. A `data` chunk longer than the file is cut to what is there: engines that write
 //! to a pipe (`espeak-ng --stdout`) cannot go back to fill the length in.
 
+use crate::media::g711::Codec;
+
 /// The phone line's sample rate (G.711).
 pub const LINE_RATE: u32 = 8_000;
 
@@ -132,31 +134,17 @@ fn decode(f: &Format, data: &[u8]) -> Result<Vec<i16>, WavError> {
             .chunks_exact(4)
             .map(|c| to_i16(f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]])) * 32_768.0))
             .collect(),
-        (MULAW, 8) => data.iter().map(|&b| mulaw_to_linear(b)).collect(),
-        (ALAW, 8) => data.iter().map(|&b| alaw_to_linear(b)).collect(),
+        // The line codec's own decoder, checked against the G.711 reference.
+        (MULAW, 8) => g711(Codec::Pcmu, data),
+        (ALAW, 8) => g711(Codec::Pcma, data),
         _ => return Err(bad("unsupported sample format")),
     })
 }
 
-/// G.711 μ-law byte to linear PCM.
-pub fn mulaw_to_linear(byte: u8) -> i16 {
-    let u = !byte;
-    let exponent = (u >> 4) & 0x07;
-    let mantissa = i32::from(u & 0x0F);
-    let magnitude = (((mantissa << 3) + 0x84) << exponent) - 0x84;
-    (if u & 0x80 != 0 { -magnitude } else { magnitude }) as i16
-}
-
-/// G.711 A-law byte to linear PCM.
-pub fn alaw_to_linear(byte: u8) -> i16 {
-    let a = byte ^ 0x55;
-    let exponent = (a >> 4) & 0x07;
-    let mantissa = i32::from(a & 0x0F);
-    let magnitude = match exponent {
-        0 => (mantissa << 4) + 8,
-        e => ((mantissa << 4) + 0x108) << (e - 1),
-    };
-    (if a & 0x80 != 0 { magnitude } else { -magnitude }) as i16
+fn g711(codec: Codec, data: &[u8]) -> Vec<i16> {
+    let mut out = Vec::with_capacity(data.len());
+    codec.decode(data, &mut out);
+    out
 }
 
 fn to_i16(x: f64) -> i16 {
