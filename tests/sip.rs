@@ -617,3 +617,81 @@ fn a_real_phone_answers_presses_1_and_the_script_reaches_its_goal() {
 fn free_tcp_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
+
+/// `register = true`: the user agent registers with the gateway before its first INVITE. The
+/// gateway here is a few lines of UDP that answer REGISTER 200 and INVITE 486.
+#[test]
+fn register_comes_before_the_first_invite() {
+    if !sipp_available() {
+        return;
+    }
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = socket.local_addr().unwrap().port();
+    socket.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let gateway = std::thread::spawn(move || {
+        let mut methods = Vec::new();
+        let mut buf = [0u8; 8192];
+        while let Ok((n, from)) = socket.recv_from(&mut buf) {
+            let text = String::from_utf8_lossy(&buf[..n]).to_string();
+            let method = text.split(' ').next().unwrap_or("").to_string();
+            let header = |name: &str| {
+                text.lines()
+                    .find(|l| l.to_ascii_lowercase().starts_with(&format!("{}:", name.to_ascii_lowercase())))
+                    .unwrap_or("")
+                    .to_string()
+            };
+            let status = match method.as_str() {
+                "REGISTER" => "200 OK",
+                "INVITE" => "486 Busy Here",
+                _ => {
+                    methods.push(method);
+                    if methods.iter().filter(|m| *m == "ACK").count() == 1 {
+                        break;
+                    }
+                    continue;
+                }
+            };
+            methods.push(method.clone());
+            let to = header("To");
+            let to = if to.contains("tag=") { to } else { format!("{to};tag=gw1") };
+            let reply = format!(
+                "SIP/2.0 {status}\r\n{}\r\n{}\r\n{to}\r\n{}\r\n{}\r\nContact: <sip:gw@127.0.0.1:{port}>\r\nExpires: 3600\r\nContent-Length: 0\r\n\r\n",
+                header("Via"),
+                header("From"),
+                header("Call-ID"),
+                header("CSeq")
+            );
+            socket.send_to(reply.as_bytes(), from).unwrap();
+        }
+        methods
+    });
+    let dir = case_dir("register");
+    write_campaign(&dir, port, "register = true", "");
+    let a = run_campaign(&dir);
+    let methods = gateway.join().unwrap();
+    assert_eq!(methods.first().map(String::as_str), Some("REGISTER"), "{methods:?}");
+    assert!(methods.contains(&"INVITE".to_string()), "{methods:?}");
+    assert_eq!(a.disposition, "busy");
+}
+
+/// What an operator reads when a SIP campaign cannot start: the setting, where it is, the fix.
+#[test]
+fn sip_setting_errors_name_the_file_the_line_and_the_fix() {
+    let dir = case_dir("bad_settings");
+    write_campaign(&dir, 5060, "transport = \"sctp\"\nauth_user = \"bank\"", "");
+    let run = |dir: &Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_callscript"))
+            .args(["run", "campaign.toml", "--quiet"])
+            .current_dir(dir)
+            .env("NO_COLOR", "1")
+            .env_remove("CALLSCRIPT_SIP_PASSWORD")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    insta::assert_snapshot!("sip_bad_settings", run(&dir));
+    // Settings that parse but cannot work: the password's variable is not set.
+    write_campaign(&dir, 5060, "auth_user = \"bank\"\nauth_password_env = \"CALLSCRIPT_SIP_PASSWORD\"", "");
+    insta::assert_snapshot!("sip_password_missing", run(&dir));
+}
