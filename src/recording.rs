@@ -169,6 +169,17 @@ pub fn keygen(file: &Path) -> i32 {
             return 2;
         }
     };
+    // A new folder for keys is private (mode 700), like the recordings folder.
+    if let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty() && !p.exists()) {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        if let Err(e) = builder.create(parent) {
+            eprintln!("error: {}: cannot create the folder: {e}", parent.display());
+            return 2;
+        }
+    }
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
