@@ -7,7 +7,8 @@ bin=target/debug/callscript
 [ -x "$bin" ] || cargo build -q
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cp examples/loan_reminder/* "$work/"
+cp -r examples/loan_reminder/. "$work/"
+rm -f "$work"/*.db "$work"/*.db-*
 "$bin" run "$work/campaign.toml" --start 2026-11-24T00:00:00Z -q > /dev/null
 "$bin" report "$work/campaign.toml" --format html -o "$work/report.html"
 chrome=$(command -v chromium || command -v chromium-browser || true)
