@@ -5,8 +5,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver};
-use rsipstack::dialog::invitation::InviteAsyncResult;
+use rsipstack::dialog::dialog::DialogState;
+use rsipstack::dialog::invitation::{InviteAsyncResult, InviteOption};
 use rsipstack::dialog::invite_dialog::InviteDialog;
 use rsipstack::rsip::{self, Header, Request, StatusCode};
 use tokio::net::UdpSocket;
@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use super::rtp::{Frame, Inbound, OutStream, spawn_receiver};
 use super::sdp;
-use super::ua::UserAgent;
+use super::ua::{CallStates, UserAgent};
 use callscript_compiler::bytecode::{Program, ScriptCode};
 
 use crate::asr::{FunAsrConfig, hotwords_from_intents};
@@ -146,14 +146,19 @@ async fn place(
     let socket = Arc::new(socket);
     let rtp_addr = socket.local_addr().map_err(|e| e.to_string())?;
     let offer = sdp::offer(rtp_addr, call ^ 0x5eed_0000);
-    let option = ua.invite(&request.phone, offer)?;
-    let (state_tx, states) = ua.dialogs.new_dialog_state_channel();
+    let (states, state_tx) = ua.call_states();
+    let option = InviteOption { call_id: Some(states.call_id().to_string()), ..ua.invite(&request.phone, offer)? };
     let (dialog, invite) = ua.dialogs.do_invite_async(option, state_tx).map_err(|e| format!("INVITE: {e}"))?;
     let recording = services.recorder.is_some();
     let out = OutStream::new(Arc::clone(&socket), (call as u32).wrapping_mul(2_654_435_761), recording);
     let event_pt = Arc::new(Mutex::new(None));
     let (inbound_tx, inbound) = mpsc::channel(64);
-    spawn_receiver(Arc::clone(&socket), Arc::clone(&event_pt), inbound_tx);
+    let mut receiver =
+        Some(Receiver { socket: Arc::clone(&socket), event_pt: Arc::clone(&event_pt), inbound: inbound_tx });
+    if speech.hears_speech() {
+        // Early media (a carrier announcement) is only listened to when a recogniser can hear it.
+        receiver.take().expect("just made").spawn();
+    }
     let mut channel = Channel { states, inbound, vad: Vad::new(speech.vad), hung_up: false, tape: None };
 
     let rang = Instant::now();
@@ -182,7 +187,6 @@ async fn place(
     let codec = Codec::from_payload_type(negotiated.payload_type).unwrap_or(Codec::Pcmu);
     *event_pt.lock().unwrap_or_else(|e| e.into_inner()) = negotiated.event_payload_type;
     out.connect(negotiated.remote, codec);
-    ua.pacer.add(&out);
     let mut recording_error = None;
     if let Some(recorder) = &services.recorder {
         let started_ms = jiff::Timestamp::now().as_millisecond();
@@ -193,7 +197,8 @@ async fn place(
         }
     }
     let talk_started = Instant::now();
-    let mut conversation = Conversation { ua, speech, dialog: &dialog, out: &out, channel, request, call };
+    let media = Some(Media { receiver });
+    let mut conversation = Conversation { ua, speech, dialog: &dialog, out: &out, channel, request, call, media };
     let mut result = conversation.run().await;
     out.close();
     if let Some(tape) = conversation.channel.tape.take() {
@@ -212,6 +217,28 @@ async fn place(
     result.ring_ms = ring_ms;
     result.talk_ms = talk_started.elapsed().as_millis() as u64;
     Ok(result)
+}
+
+/// The call's RTP receiver, spawned when the call needs to hear (see [`Media`]).
+struct Receiver {
+    socket: Arc<UdpSocket>,
+    event_pt: Arc<Mutex<Option<u8>>>,
+    inbound: mpsc::Sender<Inbound>,
+}
+
+impl Receiver {
+    fn spawn(self) {
+        spawn_receiver(self.socket, self.event_pt, self.inbound);
+    }
+}
+
+/// An answered call's media, started with the script's first prompt, listen or transfer: a
+/// script that hangs up at once (a wrong number, a closed campaign) sends no RTP and runs no
+/// receiver, which at thousands of calls a second is most of a short call's cost after the
+/// stack's own.
+struct Media {
+    /// None when it already runs (from the ringing, with a recogniser).
+    receiver: Option<Receiver>,
 }
 
 enum Ringing {
@@ -339,7 +366,7 @@ fn failure_cause(e: &rsipstack::Error) -> String {
 
 /// Everything the call task waits on.
 struct Channel {
-    states: DialogStateReceiver,
+    states: CallStates,
     inbound: mpsc::Receiver<Inbound>,
     vad: Vad,
     hung_up: bool,
@@ -547,6 +574,8 @@ struct Conversation<'a> {
     channel: Channel,
     request: DialRequest,
     call: CallId,
+    /// Not yet started (see [`Media`]).
+    media: Option<Media>,
 }
 
 /// How long after the last key a key sequence is complete.
@@ -568,6 +597,9 @@ impl Conversation<'_> {
                 event = Event::MaxDuration;
             }
             let action = self.request.session.step(std::mem::replace(&mut event, Event::Done));
+            if matches!(action, Action::Play { .. } | Action::Listen { .. } | Action::Transfer { .. }) {
+                self.start_media();
+            }
             let mut cut = None;
             match &action {
                 Action::Play { text, pieces, no_bargein, .. } => {
@@ -635,6 +667,16 @@ impl Conversation<'_> {
             result.cause = Some("BYE from the customer".into());
         }
         result
+    }
+
+    /// Starts sending (from the pacer, in the next phase) and hearing, once.
+    fn start_media(&mut self) {
+        if let Some(media) = self.media.take() {
+            self.ua.pacer.add(self.out);
+            if let Some(receiver) = media.receiver {
+                receiver.spawn();
+            }
+        }
     }
 
     /// Plays one prompt; the customer may cut it short unless it is marked `bargein off`.

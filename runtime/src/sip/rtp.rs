@@ -9,10 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
-use webrtc_util::marshal::{Marshal, Unmarshal};
 
 use crate::media::dtmf::DtmfReceiver;
 use crate::media::g711::Codec;
@@ -23,6 +21,9 @@ use crate::media::{FRAME_SAMPLES, SAMPLE_RATE};
 pub type Frame = [i16; FRAME_SAMPLES];
 
 const PERIOD_MS: usize = 20;
+
+/// An RTP header without CSRCs or extension.
+const RTP_HEADER: usize = 12;
 
 /// What leaves for one call: queued prompt audio, else silence.
 pub struct OutStream {
@@ -43,6 +44,7 @@ struct OutState {
     sent: Vec<i16>,
     record: bool,
     closed: bool,
+    /// The packet being built (reused).
     encoded: Vec<u8>,
 }
 
@@ -61,7 +63,7 @@ impl OutStream {
                 sent: Vec::new(),
                 record,
                 closed: false,
-                encoded: Vec::with_capacity(FRAME_SAMPLES),
+                encoded: Vec::with_capacity(RTP_HEADER + FRAME_SAMPLES),
             }),
         })
     }
@@ -131,42 +133,39 @@ impl OutStream {
             s.sent.extend_from_slice(&frame);
         }
         let codec = s.codec;
-        let mut payload = std::mem::take(&mut s.encoded);
-        payload.clear();
-        codec.encode(&frame, &mut payload);
-        let packet = rtp::packet::Packet {
-            header: rtp::header::Header {
-                version: 2,
-                payload_type: codec.payload_type(),
-                sequence_number: s.seq,
-                timestamp: s.timestamp,
-                ssrc: s.ssrc,
-                ..Default::default()
-            },
-            payload: Bytes::copy_from_slice(&payload),
-        };
-        s.encoded = payload;
+        let mut packet = std::mem::take(&mut s.encoded);
+        packet.clear();
+        // The 12-byte RTP header (version 2, no padding, extension or CSRCs), then the payload:
+        // built in place in the stream's own buffer, nothing allocated per packet.
+        packet.extend_from_slice(&[0x80, codec.payload_type() & 0x7f]);
+        packet.extend_from_slice(&s.seq.to_be_bytes());
+        packet.extend_from_slice(&s.timestamp.to_be_bytes());
+        packet.extend_from_slice(&s.ssrc.to_be_bytes());
+        codec.encode(&frame, &mut packet);
         s.seq = s.seq.wrapping_add(1);
         s.timestamp = s.timestamp.wrapping_add(FRAME_SAMPLES as u32);
-        if let Ok(bytes) = packet.marshal() {
-            // A full socket buffer drops this packet, as the network would; never block the pacer.
-            let _ = self.socket.try_send_to(&bytes, remote);
-        }
+        // A full socket buffer drops this packet, as the network would; never block the pacer.
+        let _ = self.socket.try_send_to(&packet, remote);
+        s.encoded = packet;
         true
     }
 }
 
-/// Lateness of the pacer's ticks, for the media benchmark.
+/// Lateness of the pacer's packets, for the media benchmark.
 #[derive(Default)]
 pub struct PacerStats {
     pub ticks: AtomicU64,
     pub packets: AtomicU64,
-    /// Histogram of lateness in 0.1 ms buckets up to 50 ms.
+    /// Histogram of packet lateness (when the packet left against when it was due) in 0.1 ms
+    /// buckets up to 50 ms. Per packet, not per tick: the last packet of a big tick is as late
+    /// as the whole batch before it.
     pub lateness: Mutex<Vec<u64>>,
 }
 
+const LATENESS_BUCKETS: usize = 500;
+
 impl PacerStats {
-    /// The given quantile of tick lateness, in milliseconds.
+    /// The given quantile of packet lateness, in milliseconds.
     pub fn quantile_ms(&self, q: f64) -> f64 {
         let h = self.lateness.lock().unwrap_or_else(|e| e.into_inner());
         let total: u64 = h.iter().sum();
@@ -193,62 +192,111 @@ pub struct Pacer {
 }
 
 impl Pacer {
-    /// Starts the pacer on the current tokio runtime.
+    /// Starts the pacer on a thread of its own. On the calls' runtime its timer would wait
+    /// behind thousands of ready receiver tasks at every tick; a thread that sleeps to each
+    /// millisecond is woken on time by the kernel (and ends when the pacer is dropped).
     pub fn start() -> Arc<Pacer> {
         let pacer = Arc::new(Pacer {
             slots: Mutex::new(vec![Vec::new(); PERIOD_MS]),
             next_slot: AtomicU64::new(0),
-            stats: Arc::new(PacerStats { lateness: Mutex::new(vec![0; 500]), ..PacerStats::default() }),
+            stats: Arc::new(PacerStats { lateness: Mutex::new(vec![0; LATENESS_BUCKETS]), ..PacerStats::default() }),
         });
         let weak = Arc::downgrade(&pacer);
-        tokio::spawn(async move {
-            let start = tokio::time::Instant::now();
-            let mut tick: u64 = 0;
-            let mut batch: Vec<Arc<OutStream>> = Vec::new();
-            loop {
-                tick += 1;
-                let due = start + Duration::from_millis(tick);
-                tokio::time::sleep_until(due).await;
-                let Some(pacer) = weak.upgrade() else { return };
-                let late = Instant::now().saturating_duration_since(due.into_std());
-                let slot = (tick % PERIOD_MS as u64) as usize;
-                batch.clear();
-                {
-                    let mut slots = pacer.slots.lock().unwrap_or_else(|e| e.into_inner());
-                    slots[slot].retain(|w| match w.upgrade() {
-                        Some(s) => {
-                            batch.push(s);
-                            true
-                        }
-                        None => false,
-                    });
-                }
-                let mut sent = 0;
-                batch.retain(|s| {
-                    sent += 1;
-                    s.tick()
-                });
-                if batch.len() < sent {
-                    let mut slots = pacer.slots.lock().unwrap_or_else(|e| e.into_inner());
-                    slots[slot].retain(|w| w.upgrade().is_some_and(|s| !s.lock().closed));
-                }
-                let stats = &pacer.stats;
-                stats.ticks.fetch_add(1, Ordering::Relaxed);
-                stats.packets.fetch_add(sent as u64, Ordering::Relaxed);
-                if sent > 0 {
-                    let bucket = ((late.as_micros() / 100) as usize).min(499);
-                    stats.lateness.lock().unwrap_or_else(|e| e.into_inner())[bucket] += 1;
-                }
-            }
-        });
+        std::thread::Builder::new()
+            .name("callscript-rtp".into())
+            .spawn(move || pace(weak))
+            .expect("cannot start the RTP pacer thread");
         pacer
     }
 
     /// Adds a stream in the next phase of the period.
     pub fn add(&self, stream: &Arc<OutStream>) {
         let slot = (self.next_slot.fetch_add(1, Ordering::Relaxed) % PERIOD_MS as u64) as usize;
-        self.slots.lock().unwrap_or_else(|e| e.into_inner())[slot].push(Arc::downgrade(stream));
+        self.add_in_phase(stream, slot);
     }
+
+    /// Adds a stream in the given phase (millisecond of the 20 ms period). Calls use
+    /// [`Pacer::add`]; this is the media benchmark's baseline with every stream in one phase.
+    pub fn add_in_phase(&self, stream: &Arc<OutStream>, phase: usize) {
+        self.slots.lock().unwrap_or_else(|e| e.into_inner())[phase % PERIOD_MS].push(Arc::downgrade(stream));
+    }
+}
+
+/// The pacer's loop: every millisecond, the streams of that phase of the 20 ms period.
+fn pace(weak: Weak<Pacer>) {
+    let start = Instant::now();
+    let mut tick: u64 = 0;
+    let mut batch: Vec<Arc<OutStream>> = Vec::new();
+    let mut lateness = [0u64; LATENESS_BUCKETS];
+    loop {
+        tick += 1;
+        let due = start + Duration::from_millis(tick);
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        let Some(pacer) = weak.upgrade() else { return };
+        let slot = (tick % PERIOD_MS as u64) as usize;
+        batch.clear();
+        {
+            let mut slots = pacer.slots.lock().unwrap_or_else(|e| e.into_inner());
+            slots[slot].retain(|w| match w.upgrade() {
+                Some(s) => {
+                    batch.push(s);
+                    true
+                }
+                None => false,
+            });
+        }
+        let mut sent = 0;
+        batch.retain(|s| {
+            sent += 1;
+            let open = s.tick();
+            let late = Instant::now().saturating_duration_since(due);
+            lateness[((late.as_micros() / 100) as usize).min(LATENESS_BUCKETS - 1)] += 1;
+            open
+        });
+        if batch.len() < sent {
+            let mut slots = pacer.slots.lock().unwrap_or_else(|e| e.into_inner());
+            slots[slot].retain(|w| w.upgrade().is_some_and(|s| !s.lock().closed));
+        }
+        // Streams are not kept alive by the pacer between ticks.
+        batch.clear();
+        let stats = &pacer.stats;
+        stats.ticks.fetch_add(1, Ordering::Relaxed);
+        stats.packets.fetch_add(sent as u64, Ordering::Relaxed);
+        if sent > 0 {
+            let mut h = stats.lateness.lock().unwrap_or_else(|e| e.into_inner());
+            for (total, n) in h.iter_mut().zip(lateness.iter_mut()) {
+                *total += std::mem::take(n);
+            }
+        }
+    }
+}
+
+/// An RTP packet's (payload type, sequence number, timestamp, payload), read in place; None
+/// for what is not RTP version 2.
+fn parse_rtp(packet: &[u8]) -> Option<(u8, u16, u32, u32, &[u8])> {
+    if packet.len() < RTP_HEADER || packet[0] >> 6 != 2 {
+        return None;
+    }
+    let csrcs = (packet[0] & 0x0f) as usize;
+    let mut start = RTP_HEADER + 4 * csrcs;
+    if packet[0] & 0x10 != 0 {
+        let words = u16::from_be_bytes([*packet.get(start + 2)?, *packet.get(start + 3)?]) as usize;
+        start += 4 + 4 * words;
+    }
+    let mut end = packet.len();
+    if packet[0] & 0x20 != 0 {
+        end = end.checked_sub(*packet.last()? as usize)?;
+    }
+    if start > end {
+        return None;
+    }
+    let payload_type = packet[1] & 0x7f;
+    let seq = u16::from_be_bytes([packet[2], packet[3]]);
+    let timestamp = u32::from_be_bytes([packet[4], packet[5], packet[6], packet[7]]);
+    let ssrc = u32::from_be_bytes([packet[8], packet[9], packet[10], packet[11]]);
+    Some((payload_type, seq, timestamp, ssrc, &packet[start..end]))
 }
 
 /// What the customer's side sent, as the call task sees it.
@@ -264,9 +312,14 @@ pub enum Inbound {
 
 /// Reads the call's RTP socket: packets through the jitter buffer, decoded into frames
 /// (one per 20 ms), and telephone events into keys. Ends when `inbound` is dropped.
+///
+/// The task wakes once per 20 ms frame, on its playout clock, and then reads whatever the
+/// socket holds: waking on every packet as well doubled the task wakeups of a two-way call,
+/// the largest cost of media at a few thousand calls. Packets wait in the kernel's buffer
+/// at most one frame, well inside the jitter buffer's depth; keys are seen within 20 ms.
 pub fn spawn_receiver(socket: Arc<UdpSocket>, event_pt: Arc<Mutex<Option<u8>>>, inbound: mpsc::Sender<Inbound>) {
     tokio::spawn(async move {
-        let mut buf = vec![0u8; 2048];
+        let mut buf = [0u8; 1500];
         let mut jitter = JitterBuffer::new(3);
         let mut keys = DtmfReceiver::new();
         let mut pcm: Vec<i16> = Vec::with_capacity(FRAME_SAMPLES);
@@ -276,47 +329,51 @@ pub fn spawn_receiver(socket: Arc<UdpSocket>, event_pt: Arc<Mutex<Option<u8>>>, 
         let mut heard = false;
         let mut ssrc = None;
         loop {
-            tokio::select! {
-                r = socket.recv_from(&mut buf) => {
-                    let Ok((n, _from)) = r else { return };
-                    let Ok(packet) = rtp::packet::Packet::unmarshal(&mut &buf[..n]) else { continue };
-                    let h = &packet.header;
-                    let events = *event_pt.lock().unwrap_or_else(|e| e.into_inner());
-                    if Some(h.payload_type) == events || (events.is_none() && h.payload_type == 101) {
-                        if let Some(key) = keys.push(h.timestamp, &packet.payload)
-                            && inbound.send(Inbound::Key(key)).await.is_err()
-                        {
-                            return;
-                        }
-                    } else if let Some(c) = Codec::from_payload_type(h.payload_type) {
-                        // A new source (early media then the answer, a transfer) restarts numbering.
-                        if ssrc.replace(h.ssrc).is_some_and(|old| old != h.ssrc) {
-                            jitter.reset();
-                        }
-                        codec = c;
-                        heard = true;
-                        jitter.push(h.sequence_number, h.timestamp, packet.payload.to_vec());
-                    }
-                }
-                _ = playout.tick() => {
-                    if !heard {
-                        if inbound.is_closed() { return; }
-                        continue;
-                    }
-                    let mut frame = [0i16; FRAME_SAMPLES];
-                    match jitter.pop() {
-                        Some(Playout::Frame(payload)) => {
-                            pcm.clear();
-                            codec.decode(&payload.payload, &mut pcm);
-                            let n = pcm.len().min(FRAME_SAMPLES);
-                            frame[..n].copy_from_slice(&pcm[..n]);
-                        }
-                        Some(Playout::Lost { .. }) | None => {}
-                    }
-                    if inbound.send(Inbound::Audio(frame)).await.is_err() {
+            playout.tick().await;
+            if inbound.is_closed() {
+                return;
+            }
+            loop {
+                let n = match socket.try_recv_from(&mut buf) {
+                    Ok((n, _from)) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                    // ICMP errors from the far end's port surface here on some systems; keep reading.
+                    Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => continue,
+                    Err(_) => return,
+                };
+                let Some((payload_type, seq, timestamp, source, payload)) = parse_rtp(&buf[..n]) else { continue };
+                let events = *event_pt.lock().unwrap_or_else(|e| e.into_inner());
+                if Some(payload_type) == events || (events.is_none() && payload_type == 101) {
+                    if let Some(key) = keys.push(timestamp, payload)
+                        && inbound.send(Inbound::Key(key)).await.is_err()
+                    {
                         return;
                     }
+                } else if let Some(c) = Codec::from_payload_type(payload_type) {
+                    // A new source (early media then the answer, a transfer) restarts numbering.
+                    if ssrc.replace(source).is_some_and(|old| old != source) {
+                        jitter.reset();
+                    }
+                    codec = c;
+                    heard = true;
+                    jitter.push(seq, timestamp, payload.to_vec());
                 }
+            }
+            if !heard {
+                continue;
+            }
+            let mut frame = [0i16; FRAME_SAMPLES];
+            match jitter.pop() {
+                Some(Playout::Frame(payload)) => {
+                    pcm.clear();
+                    codec.decode(&payload.payload, &mut pcm);
+                    let n = pcm.len().min(FRAME_SAMPLES);
+                    frame[..n].copy_from_slice(&pcm[..n]);
+                }
+                Some(Playout::Lost { .. }) | None => {}
+            }
+            if inbound.send(Inbound::Audio(frame)).await.is_err() {
+                return;
             }
         }
     });
@@ -331,6 +388,68 @@ pub fn duration_ms(samples: usize) -> u64 {
 mod tests {
     use super::*;
     use crate::media::dtmf::sender_packets;
+    use bytes::Bytes;
+    use webrtc_util::marshal::{Marshal, Unmarshal};
+
+    fn marshal(csrc: Vec<u32>, extension: bool, padding: bool) -> Vec<u8> {
+        let mut header = rtp::header::Header {
+            version: 2,
+            payload_type: 8,
+            sequence_number: 65_000,
+            timestamp: 0xdead_beef,
+            ssrc: 7,
+            csrc,
+            padding,
+            ..Default::default()
+        };
+        if extension {
+            header.set_extension(1, bytes::Bytes::from_static(&[1, 2, 3, 4])).unwrap();
+        }
+        let packet = rtp::packet::Packet { header, payload: bytes::Bytes::from_static(&[9; 160]) };
+        packet.marshal().unwrap().to_vec()
+    }
+
+    #[test]
+    fn rtp_is_read_in_place_as_the_rtp_crate_writes_it() {
+        for (csrc, extension) in [(vec![], false), (vec![1, 2], false), (vec![], true), (vec![3], true)] {
+            let bytes = marshal(csrc, extension, false);
+            let (pt, seq, ts, source, payload) = parse_rtp(&bytes).unwrap();
+            assert_eq!((pt, seq, ts, source), (8, 65_000, 0xdead_beef, 7));
+            assert_eq!(payload, &[9; 160][..]);
+        }
+        assert!(parse_rtp(&[0u8; 11]).is_none());
+        assert!(parse_rtp(&[0x40; 20]).is_none(), "version 1");
+    }
+
+    #[tokio::test]
+    async fn a_tick_sends_a_packet_the_rtp_crate_reads() {
+        let sink = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let socket = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+        // The pacer never waits for a socket: a packet that finds it not (yet) known writable
+        // is dropped. Here the runtime learns it is before the first tick.
+        socket.writable().await.unwrap();
+        let out = OutStream::new(socket, 0x1234_5678, false);
+        out.connect(sink.local_addr().unwrap(), Codec::Pcma);
+        let _done = out.play(&[1000; FRAME_SAMPLES]);
+        assert!(out.tick());
+        assert!(out.tick());
+        let mut buf = [0u8; 1500];
+        let mut seqs = Vec::new();
+        for _ in 0..2 {
+            let received = tokio::time::timeout(Duration::from_secs(5), sink.recv_from(&mut buf)).await;
+            let (n, _) = received.expect("a packet within 5 s").unwrap();
+            let packet = rtp::packet::Packet::unmarshal(&mut &buf[..n]).unwrap();
+            assert_eq!(packet.header.version, 2);
+            assert_eq!(packet.header.payload_type, 8);
+            assert_eq!(packet.header.ssrc, 0x1234_5678);
+            assert_eq!(packet.payload.len(), FRAME_SAMPLES);
+            seqs.push((packet.header.sequence_number, packet.header.timestamp));
+        }
+        assert_eq!(seqs[1].0, seqs[0].0.wrapping_add(1));
+        assert_eq!(seqs[1].1, seqs[0].1.wrapping_add(FRAME_SAMPLES as u32));
+        out.close();
+        assert!(!out.tick());
+    }
 
     fn packet(pt: u8, seq: u16, ts: u32, ssrc: u32, payload: &[u8]) -> Vec<u8> {
         let p = rtp::packet::Packet {
@@ -351,6 +470,7 @@ mod tests {
     async fn the_pacer_sends_queued_audio_then_silence_in_numbered_packets() {
         let sink = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let socket = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+        socket.writable().await.unwrap();
         let out = OutStream::new(socket, 0x1234_5678, true);
         out.connect(sink.local_addr().unwrap(), Codec::Pcma);
         // Two frames of a loud square wave, then the queue is dry.

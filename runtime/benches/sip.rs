@@ -1,0 +1,779 @@
+//! Real telephony on loopback, each figure against a baseline measured in the same run:
+//!
+//! - `signalling`: calls per second through our user agent (INVITE, 200, ACK, a VM session
+//!   per call, BYE from us) against a SIPp UAS, and SIPp's own UAC against the same kind of
+//!   UAS as the baseline.
+//! - `media`: two-way G.711 calls, our one pacer sending and a receiver per call decoding
+//!   (jitter buffer, VAD), with a peer thread playing the far ends; p50/p99 packet lateness
+//!   with streams spread over the 20 ms period against the same pacer with every stream in
+//!   one phase.
+//! - `memory`: RSS growth per answered-and-confirmed dialog held open against a SIPp UAS,
+//!   and the bytes of a VM session.
+//!
+//! `cargo bench -p callscript-runtime --bench sip` runs all three, each in a process of its
+//! own; `-- signalling`, `-- media` or `-- memory` runs one (`-- ours` and `-- bare` run one
+//! side of `signalling`, for a profiler). Every part stops by itself within about a minute.
+//! Needs SIPp (Debian `sip-tester`) for `signalling` and `memory`. Knobs (environment):
+//! `CALLSCRIPT_BENCH_CALLS` (30000), `CALLSCRIPT_BENCH_WINDOW` (1000 calls in progress),
+//! `CALLSCRIPT_BENCH_DIALOGS` (5000), `CALLSCRIPT_BENCH_MEDIA_N` (500,1000,2000,2500),
+//! `CALLSCRIPT_BENCH_WORKERS` (2). Results and how to read them: docs/architecture.md,
+//! "Measured: real telephony".
+
+use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use callscript_compiler::check::check_source;
+use callscript_runtime::media::FRAME_SAMPLES;
+use callscript_runtime::media::g711::Codec;
+use callscript_runtime::media::vad::{Vad, VadConfig};
+use callscript_runtime::sip::SipConfig;
+use callscript_runtime::sip::call::{self, Services, Speech};
+use callscript_runtime::sip::rtp::{Inbound, OutStream, Pacer, spawn_receiver};
+use callscript_runtime::sip::{sdp, ua::UserAgent};
+use callscript_runtime::telephony::{DialRequest, Disposition};
+use callscript_runtime::vm::{CallContext, Executable, Session};
+use rsipstack::dialog::invitation::InviteOption;
+
+/// The benchmark's script: the call is answered, the script hangs up at once (BYE from us).
+/// A session still starts and steps per call; no prompt is voiced.
+const HANGUP_SCRIPT: &str = r#"
+script bench_hangup "压测" {
+  purpose service
+  outcomes { done }
+  opening {
+    hangup done
+  }
+}
+"#;
+
+/// The SIP end-to-end script, for the session's size.
+const CHECK_SCRIPT: &str = include_str!("../../tests/sip/check.call");
+const LOAN_SCRIPT: &str = include_str!("../../examples/loan_reminder/loan_reminder.call");
+
+const BUFFER: &str = "4194304";
+
+fn main() {
+    let parts: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    if parts.is_empty() {
+        // Each part in a process of its own: RSS and allocator state must not leak across.
+        let me = std::env::current_exe().expect("own path");
+        for part in ["signalling", "media", "memory"] {
+            let status = Command::new(&me).arg(part).status().expect("runs itself");
+            assert!(status.success(), "{part} failed");
+        }
+        return;
+    }
+    for part in &parts {
+        match part.as_str() {
+            "signalling" => signalling(),
+            // Ours alone, for a profiler.
+            "bare" => {
+                let calls = std::env::var("CALLSCRIPT_BENCH_CALLS").ok().and_then(|v| v.parse().ok()).unwrap_or(30_000);
+                let r = bare_calls(calls, 1_000);
+                println!(
+                    "bare: {:.0} calls/s, {} ok, {} failed, {:.1} µs CPU per call",
+                    r.rate(),
+                    r.ok,
+                    r.failed,
+                    r.cpu_s * 1e6 / r.ok.max(1) as f64
+                );
+            }
+            "ours" => {
+                let calls = std::env::var("CALLSCRIPT_BENCH_CALLS").ok().and_then(|v| v.parse().ok()).unwrap_or(30_000);
+                let r = our_calls(&executable("bench_hangup.call", HANGUP_SCRIPT), calls, 1_000);
+                println!(
+                    "ours: {:.0} calls/s, {} ok, {} failed, {:.1} µs CPU per call",
+                    r.rate(),
+                    r.ok,
+                    r.failed,
+                    r.cpu_s * 1e6 / r.ok.max(1) as f64
+                );
+            }
+            "media" => media(),
+            "memory" => memory(),
+            other => eprintln!("unknown part `{other}` (signalling, media, memory)"),
+        }
+    }
+}
+
+fn sipp_available() -> bool {
+    let found = Command::new("sipp").arg("-v").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
+    if !found {
+        eprintln!("skipped: SIPp (Debian package sip-tester) is not installed");
+    }
+    found
+}
+
+fn free_port() -> u16 {
+    StdUdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn work_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("callscript-bench-sip-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// SIPp's built-in UAS (180, 200 with SDP, waits for ACK and our BYE), 4 MB buffers. It stops
+/// by itself after `lifetime`.
+struct Uas {
+    child: Child,
+    port: u16,
+}
+
+impl Uas {
+    fn start(dir: &Path, lifetime: &str) -> Uas {
+        let port = free_port();
+        let media = free_port();
+        let child = Command::new("sipp")
+            .args(["-sn", "uas", "-i", "127.0.0.1", "-p", &port.to_string(), "-mp", &media.to_string()])
+            .args(["-buff_size", BUFFER, "-max_socket", "65000", "-nostdin", "-timeout", lifetime])
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("sipp starts");
+        std::thread::sleep(Duration::from_millis(300));
+        Uas { child, port }
+    }
+
+    fn cpu_s(&self) -> f64 {
+        cpu_seconds(&format!("/proc/{}/stat", self.child.id()))
+    }
+}
+
+impl Drop for Uas {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// User plus system CPU of a process, from /proc/PID/stat.
+fn cpu_seconds(stat: &str) -> f64 {
+    let text = std::fs::read_to_string(stat).unwrap_or_default();
+    let rest = text.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    // After the command: state is field 3, utime 14, stime 15 (1-based) → 11 and 12 here.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+unsafe extern "C" {
+    /// glibc: gives free heap pages back to the kernel, so RSS shows live memory.
+    fn malloc_trim(pad: usize) -> i32;
+    /// glibc: the allocator's counters over all arenas.
+    fn mallinfo2() -> MallInfo2;
+}
+
+#[repr(C)]
+struct MallInfo2 {
+    arena: usize,
+    ordblks: usize,
+    smblks: usize,
+    hblks: usize,
+    hblkhd: usize,
+    usmblks: usize,
+    fsmblks: usize,
+    uordblks: usize,
+    fordblks: usize,
+    keepcost: usize,
+}
+
+/// Bytes the program has allocated and not freed (heap in use plus mmapped blocks).
+fn heap_in_use() -> usize {
+    // SAFETY: mallinfo2 only reads glibc's counters.
+    let m = unsafe { mallinfo2() };
+    let _ = (m.arena, m.ordblks, m.smblks, m.hblks, m.usmblks, m.fsmblks, m.fordblks, m.keepcost);
+    m.uordblks + m.hblkhd
+}
+
+/// Resident memory after returning free heap pages (live memory, not the allocator's cache).
+fn rss_kb() -> u64 {
+    // SAFETY: malloc_trim only walks glibc's own arenas.
+    unsafe {
+        malloc_trim(0);
+    }
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn executable(name: &str, source: &str) -> Arc<Executable> {
+    let checked = check_source(name, source);
+    Executable::new(callscript_compiler::lower::lower(&checked, checked.files[0].id)).unwrap()
+}
+
+fn config(port: u16) -> SipConfig {
+    SipConfig {
+        gateway: format!("sip:127.0.0.1:{port}"),
+        from: "sip:95555@bank.example".into(),
+        asserted_identity: None,
+        local: "127.0.0.1:0".into(),
+        transport: "udp".into(),
+        ring_timeout: Duration::from_secs(10),
+        auth_user: None,
+        auth_password: None,
+        register: false,
+        register_expires: 3600,
+        calls_per_second: None,
+        max_concurrent: None,
+        t1x64: Duration::from_secs(4),
+        transfer: Default::default(),
+    }
+}
+
+/// The runtime calls run on in production: SipTelephony's (two workers).
+/// `CALLSCRIPT_BENCH_WORKERS=1` tries a runtime of one worker instead.
+fn sip_runtime() -> tokio::runtime::Runtime {
+    let workers = std::env::var("CALLSCRIPT_BENCH_WORKERS").ok().and_then(|v| v.parse().ok()).unwrap_or(2);
+    tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build().unwrap()
+}
+
+// ---------------------------------------------------------------------------------------
+// Signalling throughput
+
+struct Run {
+    ok: u64,
+    failed: u64,
+    seconds: f64,
+    cpu_s: f64,
+    peer_cpu_s: f64,
+}
+
+impl Run {
+    fn rate(&self) -> f64 {
+        self.ok as f64 / self.seconds
+    }
+}
+
+/// `calls` calls through our user agent, at most `window` at once, against a fresh UAS.
+fn our_calls(exec: &Arc<Executable>, calls: u64, window: usize) -> Run {
+    let dir = work_dir("ours");
+    let uas = Uas::start(&dir, "60s");
+    let rt = sip_runtime();
+    let ua = rt.block_on(UserAgent::start(config(uas.port))).unwrap();
+    let services = Arc::new(Services { speech: Arc::new(Speech::default()), recorder: None });
+    let run = |n: u64, first: u64| {
+        let ok = Arc::new(AtomicU64::new(0));
+        let failed = Arc::new(AtomicU64::new(0));
+        let stop = Instant::now() + Duration::from_secs(50);
+        let started = Instant::now();
+        rt.block_on(async {
+            let lines = Arc::new(tokio::sync::Semaphore::new(window));
+            let mut tasks = Vec::new();
+            for i in 0..n {
+                if Instant::now() > stop {
+                    break;
+                }
+                let permit = Arc::clone(&lines).acquire_owned().await.unwrap();
+                let session =
+                    Session::start(Arc::clone(exec), "bench_hangup", Vec::new(), CallContext::default()).unwrap();
+                let request = DialRequest {
+                    phone: format!("1380{:07}", first + i),
+                    attempt_row: (first + i) as i64,
+                    customer_id: String::new(),
+                    session,
+                    max_duration_ms: None,
+                };
+                let (ua, services, ok, failed) = (Arc::clone(&ua), Arc::clone(&services), ok.clone(), failed.clone());
+                tasks.push(tokio::spawn(async move {
+                    let result = call::run(ua, services, first + i, request).await;
+                    if result.disposition == Disposition::Answered && result.outcome.as_deref() == Some("done") {
+                        ok.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        if failed.fetch_add(1, Ordering::Relaxed) < 3 {
+                            eprintln!("failed call: {:?} {:?}", result.disposition, result.cause);
+                        }
+                    }
+                    drop(permit);
+                }));
+                if tasks.len() >= 4096 {
+                    tasks.retain(|t| !t.is_finished());
+                }
+            }
+            for t in tasks {
+                let _ = tokio::time::timeout_at(stop.into(), t).await;
+            }
+        });
+        (ok.load(Ordering::Relaxed), failed.load(Ordering::Relaxed), started.elapsed().as_secs_f64())
+    };
+    // Warm up: sockets, allocator, the UAS's tables.
+    run(2_000, 10_000_000);
+    let cpu0 = cpu_seconds("/proc/self/stat");
+    let peer0 = uas.cpu_s();
+    let (ok, failed, seconds) = run(calls, 0);
+    let cpu_s = cpu_seconds("/proc/self/stat") - cpu0;
+    let peer_cpu_s = uas.cpu_s() - peer0;
+    drop(ua);
+    rt.shutdown_timeout(Duration::from_secs(1));
+    let _ = std::fs::remove_dir_all(&dir);
+    Run { ok, failed: failed + (calls - ok - failed), seconds, cpu_s, peer_cpu_s }
+}
+
+/// The stack's floor: the same user agent's dialog layer alone (INVITE, ACK, BYE at once),
+/// with no RTP socket, media or VM session.
+fn bare_calls(calls: u64, window: usize) -> Run {
+    let dir = work_dir("bare");
+    let uas = Uas::start(&dir, "60s");
+    let rt = sip_runtime();
+    let ua = rt.block_on(UserAgent::start(config(uas.port))).unwrap();
+    let offer_addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
+    let run = |n: u64, first: u64| {
+        let ok = Arc::new(AtomicU64::new(0));
+        let started = Instant::now();
+        let stop = Instant::now() + Duration::from_secs(50);
+        rt.block_on(async {
+            let lines = Arc::new(tokio::sync::Semaphore::new(window));
+            for i in 0..n {
+                if Instant::now() > stop {
+                    break;
+                }
+                let permit = Arc::clone(&lines).acquire_owned().await.unwrap();
+                let (ua, ok) = (Arc::clone(&ua), ok.clone());
+                tokio::spawn(async move {
+                    let (states, state_tx) = ua.call_states();
+                    let option = InviteOption {
+                        call_id: Some(states.call_id().to_string()),
+                        ..ua.invite(&format!("1380{:07}", first + i), sdp::offer(offer_addr, i)).unwrap()
+                    };
+                    let (dialog, invite) = ua.dialogs.do_invite_async(option, state_tx).unwrap();
+                    if let Ok(Ok((_, Some(r)))) = invite.await
+                        && r.status_code.code() == 200
+                        && dialog.bye().await.is_ok()
+                    {
+                        ok.fetch_add(1, Ordering::Relaxed);
+                    }
+                    ua.dialogs.remove_dialog(&dialog.id());
+                    drop((states, permit));
+                });
+            }
+            let _ = tokio::time::timeout_at(stop.into(), lines.acquire_many(window as u32)).await;
+        });
+        (ok.load(Ordering::Relaxed), started.elapsed().as_secs_f64())
+    };
+    run(2_000, 10_000_000);
+    let cpu0 = cpu_seconds("/proc/self/stat");
+    let peer0 = uas.cpu_s();
+    let (ok, seconds) = run(calls, 0);
+    let cpu_s = cpu_seconds("/proc/self/stat") - cpu0;
+    let peer_cpu_s = uas.cpu_s() - peer0;
+    drop(ua);
+    rt.shutdown_timeout(Duration::from_secs(1));
+    let _ = std::fs::remove_dir_all(&dir);
+    Run { ok, failed: calls - ok, seconds, cpu_s, peer_cpu_s }
+}
+
+/// The baseline: SIPp's UAC (INVITE, ACK, BYE at once) against a fresh UAS, same window.
+fn sipp_calls(calls: u64, window: usize) -> Run {
+    let dir = work_dir("sipp");
+    let uas = Uas::start(&dir, "60s");
+    let peer0 = uas.cpu_s();
+    let port = free_port();
+    let media = free_port();
+    let started = Instant::now();
+    let child = Command::new("sipp")
+        .args(["-sn", "uac", &format!("127.0.0.1:{}", uas.port), "-i", "127.0.0.1"])
+        .args(["-p", &port.to_string(), "-mp", &media.to_string()])
+        .args(["-m", &calls.to_string(), "-r", "1000000", "-rp", "1000", "-l", &window.to_string(), "-d", "0"])
+        .args(["-buff_size", BUFFER, "-max_socket", "65000", "-nostdin", "-timeout", "50s"])
+        .args(["-trace_stat", "-stf", "stat.csv", "-fd", "1"])
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sipp starts");
+    let pid = child.id();
+    // Its CPU is read just before it exits: wait by polling.
+    let mut child = child;
+    let mut cpu_s = 0.0;
+    loop {
+        let c = cpu_seconds(&format!("/proc/{pid}/stat"));
+        if let Some(_status) = child.try_wait().unwrap() {
+            break;
+        }
+        cpu_s = c;
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let peer_cpu_s = uas.cpu_s() - peer0;
+    let stat = std::fs::read_to_string(dir.join("stat.csv")).unwrap_or_default();
+    let mut lines = stat.lines();
+    let header: Vec<&str> = lines.next().unwrap_or("").split(';').collect();
+    let last: Vec<&str> = lines.last().unwrap_or("").split(';').collect();
+    let field = |name: &str| {
+        header
+            .iter()
+            .position(|h| *h == name)
+            .and_then(|i| last.get(i))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let ok = field("SuccessfulCall(C)");
+    let failed = field("FailedCall(C)");
+    let _ = std::fs::remove_dir_all(&dir);
+    Run { ok, failed: failed.max(calls - ok.min(calls)), seconds, cpu_s, peer_cpu_s }
+}
+
+fn signalling() {
+    if !sipp_available() {
+        return;
+    }
+    let exec = executable("bench_hangup.call", HANGUP_SCRIPT);
+    let calls: u64 = std::env::var("CALLSCRIPT_BENCH_CALLS").ok().and_then(|v| v.parse().ok()).unwrap_or(30_000);
+    let window = std::env::var("CALLSCRIPT_BENCH_WINDOW").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000);
+    println!("signalling: {calls} calls, at most {window} in progress, SIPp UAS (`-sn uas`, 4 MB buffers)");
+    let base = sipp_calls(calls, window);
+    let ours = our_calls(&exec, calls, window);
+    let bare = bare_calls(calls, window);
+    let base2 = sipp_calls(calls, window);
+    let show = |name: &str, r: &Run| {
+        println!(
+            "  {name:<34} {:>8.0} calls/s  ok {:>6}  failed {:>4}  {:>6.2} s  caller CPU {:>5.1} µs/call  UAS CPU {:>5.1} µs/call",
+            r.rate(),
+            r.ok,
+            r.failed,
+            r.seconds,
+            r.cpu_s * 1e6 / r.ok.max(1) as f64,
+            r.peer_cpu_s * 1e6 / r.ok.max(1) as f64,
+        );
+    };
+    show("SIPp UAC (baseline, before)", &base);
+    show("CallScript UA + VM session per call", &ours);
+    show("rsipstack dialogs alone (floor)", &bare);
+    show("SIPp UAC (baseline, after)", &base2);
+    let baseline = (base.rate() + base2.rate()) / 2.0;
+    println!(
+        "  ratio ours / SIPp: {:.2}; ours / rsipstack alone: {:.2}",
+        ours.rate() / baseline,
+        ours.rate() / bare.rate()
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Media
+
+const MEDIA_SECONDS: u64 = 10;
+const BASELINE_SECONDS: u64 = 5;
+
+/// The far ends: one thread sends each call's 20 ms packet (spread over the period) and
+/// drains what our pacer sends to its one socket.
+fn peer(
+    targets: Vec<SocketAddr>,
+    sink: StdUdpSocket,
+    stop: Arc<AtomicBool>,
+    measure: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<(u64, u64, f64)> {
+    std::thread::spawn(move || {
+        let mut cpu_from = None;
+        let out = StdUdpSocket::bind("127.0.0.1:0").unwrap();
+        let _ = socket2::SockRef::from(&out).set_send_buffer_size(4 << 20);
+        let _ = socket2::SockRef::from(&sink).set_recv_buffer_size(4 << 20);
+        sink.set_nonblocking(true).unwrap();
+        let mut payload = vec![0u8; 12 + FRAME_SAMPLES];
+        payload[0] = 0x80;
+        // A quiet voice-band tone, so the VAD has work to do.
+        let tone: Vec<i16> = (0..FRAME_SAMPLES).map(|n| ((n as f64 * 0.35).sin() * 900.0) as i16).collect();
+        let mut encoded = Vec::new();
+        Codec::Pcmu.encode(&tone, &mut encoded);
+        payload[12..].copy_from_slice(&encoded);
+        let start = Instant::now();
+        let mut tick = 0u64;
+        let (mut sent, mut received) = (0u64, 0u64);
+        let mut buf = [0u8; 2048];
+        while !stop.load(Ordering::Relaxed) {
+            if cpu_from.is_none() && measure.load(Ordering::Relaxed) {
+                cpu_from = Some(cpu_seconds("/proc/thread-self/stat"));
+            }
+            tick += 1;
+            let due = start + Duration::from_millis(tick);
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+            let round = tick / 20;
+            for (i, target) in targets.iter().enumerate().skip((tick % 20) as usize).step_by(20) {
+                payload[2..4].copy_from_slice(&(round as u16).to_be_bytes());
+                payload[4..8].copy_from_slice(&((round * FRAME_SAMPLES as u64) as u32).to_be_bytes());
+                payload[8..12].copy_from_slice(&(i as u32).to_be_bytes());
+                if out.send_to(&payload, target).is_ok() {
+                    sent += 1;
+                }
+            }
+            while sink.recv_from(&mut buf).is_ok() {
+                received += 1;
+            }
+        }
+        let cpu = cpu_seconds("/proc/thread-self/stat") - cpu_from.unwrap_or(0.0);
+        (sent, received, cpu)
+    })
+}
+
+struct MediaRun {
+    p50: f64,
+    p99: f64,
+    packets: u64,
+    delivered: u64,
+    frames: u64,
+    peer_sent: u64,
+    cpu_s: f64,
+    peer_cpu_s: f64,
+}
+
+/// `n` two-way calls for `seconds`; `in_phase` puts every stream in the same millisecond.
+fn media_run(n: usize, seconds: u64, in_phase: bool) -> MediaRun {
+    let rt = sip_runtime();
+    let sink = StdUdpSocket::bind("127.0.0.1:0").unwrap();
+    let sink_addr = sink.local_addr().unwrap();
+    let frames = Arc::new(AtomicU64::new(0));
+    let (pacer, streams, targets) = rt.block_on(async {
+        let pacer = Pacer::start();
+        let mut streams = Vec::new();
+        let mut targets = Vec::new();
+        for i in 0..n {
+            let socket = Arc::new(tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap());
+            targets.push(socket.local_addr().unwrap());
+            let out = OutStream::new(Arc::clone(&socket), i as u32, false);
+            out.connect(sink_addr, Codec::Pcmu);
+            if in_phase {
+                pacer.add_in_phase(&out, 0);
+            } else {
+                pacer.add(&out);
+            }
+            let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+            spawn_receiver(socket, Arc::new(std::sync::Mutex::new(None)), tx);
+            let frames = Arc::clone(&frames);
+            // The call task's side: every frame through the VAD, as a listening call does.
+            tokio::spawn(async move {
+                let mut vad = Vad::new(VadConfig::default());
+                while let Some(input) = rx.recv().await {
+                    if let Inbound::Audio(frame) = input {
+                        std::hint::black_box(vad.push(&frame));
+                        frames.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+            streams.push(out);
+        }
+        (pacer, streams, targets)
+    });
+    let stop = Arc::new(AtomicBool::new(false));
+    let measure = Arc::new(AtomicBool::new(false));
+    let far = peer(targets, sink, Arc::clone(&stop), Arc::clone(&measure));
+    // One second to settle (jitter buffers fill), then measure from fresh statistics.
+    std::thread::sleep(Duration::from_secs(1));
+    let reset = |p: &Pacer| {
+        p.stats.lateness.lock().unwrap().iter_mut().for_each(|b| *b = 0);
+        p.stats.packets.store(0, Ordering::Relaxed);
+    };
+    reset(&pacer);
+    let frames0 = frames.load(Ordering::Relaxed);
+    let cpu0 = cpu_seconds("/proc/self/stat");
+    measure.store(true, Ordering::Relaxed);
+    std::thread::sleep(Duration::from_secs(seconds));
+    let cpu_s = cpu_seconds("/proc/self/stat") - cpu0;
+    let (p50, p99) = (pacer.stats.quantile_ms(0.50), pacer.stats.quantile_ms(0.99));
+    let packets = pacer.stats.packets.load(Ordering::Relaxed);
+    let frames = frames.load(Ordering::Relaxed) - frames0;
+    stop.store(true, Ordering::Relaxed);
+    let (peer_sent, delivered, peer_cpu_s) = far.join().unwrap();
+    for s in &streams {
+        s.close();
+    }
+    drop(streams);
+    drop(pacer);
+    rt.shutdown_timeout(Duration::from_secs(1));
+    MediaRun { p50, p99, packets, delivered, frames, peer_sent, cpu_s, peer_cpu_s }
+}
+
+fn media() {
+    println!(
+        "media: two-way PCMU calls (our pacer → peer, peer → our receivers with jitter buffer and VAD), \
+         SipTelephony's runtime (2 workers) + one peer thread; {MEDIA_SECONDS} s per N, baseline {BASELINE_SECONDS} s"
+    );
+    // CALLSCRIPT_BENCH_MEDIA_N=1500,1750 measures other counts.
+    let counts: Vec<usize> = std::env::var("CALLSCRIPT_BENCH_MEDIA_N")
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![500, 1_000, 2_000, 2_500]);
+    for n in counts {
+        for (in_phase, seconds) in [(false, MEDIA_SECONDS), (true, BASELINE_SECONDS)] {
+            let r = media_run(n, seconds, in_phase);
+            let expected = n as f64 * 50.0 * seconds as f64;
+            println!(
+                "  N={n:>5} {:<20} p50 {:>4.1} ms  p99 {:>4.1} ms  sent {:>5.1}%  received {:>5.1}%  decoded {:>5.1}%  CPU ours {:>4.2} + peer {:>4.2} cores",
+                if in_phase { "one phase (baseline)" } else { "spread phases" },
+                r.p50,
+                r.p99,
+                100.0 * r.packets as f64 / expected,
+                // Over the whole run including the settle second, of what the pacer sent.
+                100.0 * r.delivered as f64 / (n as f64 * 50.0 * (seconds + 1) as f64),
+                100.0 * r.frames as f64 / expected,
+                (r.cpu_s - r.peer_cpu_s) / seconds as f64,
+                r.peer_cpu_s / seconds as f64,
+            );
+            let _ = r.peer_sent;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Memory per live dialog
+
+fn memory() {
+    if !sipp_available() {
+        return;
+    }
+    let k: usize = std::env::var("CALLSCRIPT_BENCH_DIALOGS").ok().and_then(|v| v.parse().ok()).unwrap_or(5_000);
+    let dir = work_dir("memory");
+    let uas = Uas::start(&dir, "90s");
+    let rt = sip_runtime();
+    let ua = rt.block_on(UserAgent::start(config(uas.port))).unwrap();
+    let offer_addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
+    let t1x64 = ua.config.t1x64;
+    // Opens `count` dialogs (INVITE, 200, ACK), `rate` per second; returns them confirmed.
+    let open = |count: usize, first: usize| {
+        rt.block_on(async {
+            let mut held = Vec::with_capacity(count);
+            let mut invites = Vec::with_capacity(count);
+            let mut ticker = tokio::time::interval(Duration::from_millis(1));
+            for i in 0..count {
+                if i % 5 == 0 {
+                    ticker.tick().await; // 5,000 INVITEs a second
+                }
+                let (states, state_tx) = ua.call_states();
+                let option = InviteOption {
+                    call_id: Some(states.call_id().to_string()),
+                    ..ua.invite(&format!("1390{:07}", first + i), sdp::offer(offer_addr, i as u64)).unwrap()
+                };
+                let (dialog, invite) = ua.dialogs.do_invite_async(option, state_tx).unwrap();
+                invites.push(invite);
+                held.push((dialog, states));
+            }
+            let mut answered = 0;
+            for invite in invites {
+                if let Ok(Ok((_, Some(r)))) = invite.await
+                    && r.status_code.code() == 200
+                {
+                    answered += 1;
+                }
+            }
+            // A call task reads its dialog's states as they come; so do we (unread, each holds
+            // a copy of a response).
+            for (_, states) in held.iter_mut() {
+                let states: &mut callscript_runtime::sip::ua::CallStates = states;
+                while states.try_recv().is_some() {}
+            }
+            (held, answered)
+        })
+    };
+    let close = |held: Vec<_>| {
+        rt.block_on(async {
+            let mut byes = Vec::new();
+            for (dialog, states) in held {
+                let dialogs = Arc::clone(&ua.dialogs);
+                byes.push(tokio::spawn(async move {
+                    let dialog: rsipstack::dialog::invite_dialog::InviteDialog = dialog;
+                    let _ = dialog.bye().await;
+                    dialogs.remove_dialog(&dialog.id());
+                    drop(states);
+                }));
+                if byes.len() % 5 == 0 {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            }
+            for b in byes {
+                let _ = b.await;
+            }
+        })
+    };
+    // A client INVITE transaction runs 64×T1 after the 2xx (absorbing retransmissions), then
+    // rsipstack keeps it as finished (its last message, the ACK) for another 64×T1.
+    let settle = || std::thread::sleep(2 * t1x64 + Duration::from_secs(1));
+    let state = |when: &str| {
+        let stats = ua.dialogs.endpoint.get_stats();
+        println!(
+            "  {when:<8} RSS {:>7} kB  heap in use {:>7} kB  dialogs {:>5}  transactions running {:>5} finished {:>5} waiting ACK {:>5}",
+            rss_kb(),
+            heap_in_use() / 1024,
+            ua.dialogs.len(),
+            stats.running_transactions,
+            stats.finished_transactions,
+            stats.waiting_ack
+        );
+    };
+    println!("memory: {k} dialogs against a SIPp UAS (answers, waits for BYE); RSS after malloc_trim");
+    state("start");
+    // Warm up with the same number of dialogs, so allocator arenas and tables have grown once.
+    let (held, _) = open(k, 1_000_000);
+    state("warm");
+    close(held);
+    settle();
+    state("closed");
+    let (before, heap_before) = (rss_kb(), heap_in_use());
+    let (held, answered) = open(k, 0);
+    let fresh = rss_kb();
+    state("answered");
+    // Transactions end 64×T1 after the dialogs confirmed: what stays is the dialogs.
+    settle();
+    let (holding, heap_holding) = (rss_kb(), heap_in_use());
+    state("holding");
+    close(held);
+    settle();
+    state("closed");
+    drop(uas);
+    let per = |rss: u64| (rss.saturating_sub(before)) as f64 * 1024.0 / answered.max(1) as f64;
+    println!("  {answered} of {k} answered and confirmed");
+    // A tokio mpsc channel allocates its first block of 32 slots when it is made.
+    let block = |size: usize| 32 * size;
+    println!(
+        "  tokio channel blocks (32 slots): DialogState {} B, TransactionEvent {} B, TransactionCommand {} B",
+        block(std::mem::size_of::<rsipstack::dialog::dialog::DialogState>()),
+        block(std::mem::size_of::<rsipstack::transaction::transaction::TransactionEvent>()),
+        block(std::mem::size_of::<rsipstack::dialog::dialog::TransactionCommand>()),
+    );
+    println!(
+        "  per dialog, just confirmed (with its INVITE transaction, kept 2 × 64×T1 = {} s): {:.0} bytes",
+        2 * t1x64.as_secs(),
+        per(fresh)
+    );
+    println!(
+        "  signalling per live dialog (transactions gone): {:.0} bytes (ΔRSS / dialogs; goal ≤ 4096)",
+        per(holding)
+    );
+    println!(
+        "  of which allocated and live: {:.0} bytes (Δ heap in use / dialogs; the rest is pages kept by fragmentation)",
+        heap_holding.saturating_sub(heap_before) as f64 / answered.max(1) as f64
+    );
+    for (name, source, script, inputs) in [
+        ("bench_hangup.call", HANGUP_SCRIPT, "bench_hangup", vec![]),
+        ("check.call", CHECK_SCRIPT, "sip_check", vec![]),
+        (
+            "loan_reminder.call",
+            LOAN_SCRIPT,
+            "loan_reminder",
+            vec![
+                ("customer_name".to_string(), callscript_compiler::value::Value::Text("张三".into())),
+                ("days_overdue".to_string(), callscript_compiler::value::Value::Int(12)),
+                ("amount_due".to_string(), callscript_compiler::value::Value::Int(3_560)),
+                ("account_tail".to_string(), callscript_compiler::value::Value::Text("1234".into())),
+            ],
+        ),
+    ] {
+        let exec = executable(name, source);
+        let session = Session::start(exec, script, inputs, CallContext::default()).unwrap();
+        println!("  VM session ({script}): {} bytes owned (program shared)", session.owned_bytes());
+    }
+    drop(ua);
+    rt.shutdown_timeout(Duration::from_secs(1));
+    let _ = std::fs::remove_dir_all(&dir);
+}
