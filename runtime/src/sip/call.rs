@@ -359,6 +359,9 @@ fn failure_cause(e: &rsipstack::Error) -> String {
     let text = e.to_string();
     if text.to_ascii_lowercase().contains("timeout") {
         format!("no response from the gateway (Timer B): {text}")
+    } else if text.contains("missing header: Contact") {
+        // The stack cannot build a dialog without the remote target; the gateway is at fault.
+        "the gateway answered without a Contact header (RFC 3261 §12.1.2 requires one); the call could not go on".into()
     } else {
         text
     }
@@ -856,6 +859,12 @@ fn dtmf_length(script: &callscript_compiler::bytecode::ScriptCode, ask: u16) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_2xx_without_contact_is_explained() {
+        let e = rsipstack::Error::Error("SIP message error: rsip error: missing header: Contact".into());
+        assert!(failure_cause(&e).starts_with("the gateway answered without a Contact header"));
+    }
 
     #[test]
     fn carrier_announcements_classify() {
