@@ -306,14 +306,10 @@ pub fn run(args: RunArgs) -> i32 {
         None => jiff::Timestamp::now().as_millisecond(),
     };
     let mut telephony: Box<dyn Telephony> = match loaded.campaign.telephony.kind.as_str() {
-        "sip" => match start_sip(&loaded, &plan) {
+        "sip" => match start_sip(&args.campaign, &loaded, &plan) {
             Ok(t) => Box::new(t),
             Err(e) => {
-                eprintln!(
-                    "error: {}:{}{e}",
-                    args.campaign.display(),
-                    if e.starts_with(char::is_numeric) { "" } else { " " }
-                );
+                eprintln!("error: {e}");
                 eprintln!("no call was placed");
                 return 2;
             }
@@ -517,16 +513,20 @@ pub fn dnc_import(file: &Path, campaign_path: &Path) -> i32 {
 }
 
 /// Starts the SIP user agent for a `kind = "sip"` campaign.
-fn start_sip(loaded: &campaign::Loaded, plan: &scheduler::Plan) -> Result<SipTelephony, String> {
+fn start_sip(file: &Path, loaded: &campaign::Loaded, plan: &scheduler::Plan) -> Result<SipTelephony, String> {
+    let file = file.display();
     let config = SipConfig::from_campaign(&loaded.campaign).map_err(|(key, message)| {
         let text = std::fs::read_to_string(&loaded.path).unwrap_or_default();
         let (line, column) = campaign::locate(&text, key);
-        format!("{line}:{column}: {message}")
+        format!("{file}:{line}:{column}: {message}")
     })?;
-    let program = &plan.exec.program;
-    let script = program.script(&plan.script).ok_or("the campaign's script is not in its program")?;
-    let speech = Speech::from_campaign(loaded, program, script)?;
-    // The key is checked (and the folder made) before any call is placed.
-    let recorder = callscript_runtime::recording::Recorder::for_campaign(loaded).map_err(|e| e.to_string())?;
-    SipTelephony::start(config, Services { speech: Arc::new(speech), recorder })
+    let start = || -> Result<SipTelephony, String> {
+        let program = &plan.exec.program;
+        let script = program.script(&plan.script).ok_or("the campaign's script is not in its program")?;
+        let speech = Speech::from_campaign(loaded, program, script)?;
+        // The key is checked (and the folder made) before any call is placed.
+        let recorder = callscript_runtime::recording::Recorder::for_campaign(loaded).map_err(|e| e.to_string())?;
+        SipTelephony::start(config, Services { speech: Arc::new(speech), recorder })
+    };
+    start().map_err(|e| format!("{file}: {e}"))
 }

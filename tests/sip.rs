@@ -41,13 +41,27 @@ struct Sipp {
 
 impl Sipp {
     fn start(name: &str, dir: &Path, transport: &str) -> Sipp {
+        Sipp::start_calls(name, dir, transport, 1)
+    }
+
+    /// SIPp playing the scenario for `calls` calls.
+    fn start_calls(name: &str, dir: &Path, transport: &str, calls: u32) -> Sipp {
         let port = free_port();
         let media_port = free_port();
         let child = Command::new("sipp")
             .args(["-sf", scenario(name).to_str().unwrap()])
             .args(["-i", "127.0.0.1", "-p", &port.to_string(), "-mp", &media_port.to_string()])
             .args(["-t", if transport == "tcp" { "t1" } else { "u1" }])
-            .args(["-m", "1", "-timeout", "40s", "-timeout_error", "-trace_err", "-trace_msg", "-nostdin"])
+            .args([
+                "-m",
+                &calls.to_string(),
+                "-timeout",
+                "40s",
+                "-timeout_error",
+                "-trace_err",
+                "-trace_msg",
+                "-nostdin",
+            ])
             .current_dir(dir)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -326,23 +340,12 @@ fn the_trunks_own_rate_spaces_the_invites() {
         return;
     }
     let dir = case_dir("trunk_rate");
-    let port = free_port();
-    let media_port = free_port();
-    let mut sipp = Command::new("sipp")
-        .args(["-sf", scenario("busy").to_str().unwrap(), "-i", "127.0.0.1", "-p", &port.to_string()])
-        .args(["-mp", &media_port.to_string(), "-m", "3", "-timeout", "30s", "-nostdin"])
-        .current_dir(&dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    write_campaign(&dir, port, "calls_per_second = 2.0\nmax_concurrent = 1", "");
+    let sipp = Sipp::start_calls("busy", &dir, "udp", 3);
+    write_campaign(&dir, sipp.port, "calls_per_second = 2.0\nmax_concurrent = 1", "");
     std::fs::write(dir.join("customers.csv"), "id,phone\nc1,+8613800000001\nc2,+8613800000002\nc3,+8613800000003\n")
         .unwrap();
     let rows = run_rows(&dir);
-    let _ = sipp.wait();
+    sipp.finish();
     assert_eq!(rows.len(), 3);
     let mut started: Vec<jiff::Timestamp> = rows.iter().map(|r| r["started_at"].parse().unwrap()).collect();
     started.sort();

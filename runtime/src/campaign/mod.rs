@@ -321,15 +321,6 @@ pub fn parse_toml(name: &str, text: &str) -> Result<Campaign, Vec<InputError>> {
 }
 
 /// Where a key's value stands in the TOML text, for errors about its value.
-/// `sip:HOST[:PORT]` with a literal IP host (and optional user and parameters).
-fn sip_gateway_ok(gateway: &str) -> bool {
-    let Some(rest) = gateway.strip_prefix("sip:") else { return false };
-    let rest = rest.rsplit_once('@').map(|(_, h)| h).unwrap_or(rest);
-    let host_port = rest.split(';').next().unwrap_or(rest);
-    host_port.parse::<std::net::SocketAddr>().is_ok()
-        || format!("{host_port}:5060").parse::<std::net::SocketAddr>().is_ok()
-}
-
 pub fn locate(text: &str, key: &str) -> (usize, usize) {
     for (i, line) in text.lines().enumerate() {
         let trimmed = line.trim_start();
@@ -410,7 +401,7 @@ fn validate(name: &str, text: &str, c: &Campaign) -> Result<(), Vec<InputError>>
     if t.kind == "sip" {
         match &t.gateway {
             None => bad("kind", "kind = \"sip\" needs a gateway, e.g. gateway = \"sip:10.0.0.1:5060\"".into()),
-            Some(g) if !sip_gateway_ok(g) => bad(
+            Some(g) if crate::sip::gateway_address(g).is_err() => bad(
                 "gateway",
                 format!("gateway `{g}` must be a SIP URI with an IP address, e.g. \"sip:10.0.0.1:5060\""),
             ),
@@ -674,7 +665,7 @@ mod tests {
             ("sip:carrier.example.com", false),
             ("10.0.0.1:5060", false),
         ] {
-            assert_eq!(sip_gateway_ok(gateway), ok, "{gateway}");
+            assert_eq!(crate::sip::gateway_address(gateway).is_ok(), ok, "{gateway}");
         }
     }
 

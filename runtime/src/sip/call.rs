@@ -66,10 +66,15 @@ pub enum Asr {
     FunAsr(FunAsrConfig),
 }
 
+/// Silence (8 kHz) for as long as saying `text` would take.
+fn silence_as_long_as(text: &str) -> Vec<i16> {
+    vec![0; (crate::sim::speak_ms(text) * 8) as usize]
+}
+
 impl Speech {
     async fn voice(&self, text: &str, pieces: &[SpeechPiece]) -> Result<Vec<i16>, String> {
         match &self.tts {
-            Tts::Silence => Ok(vec![0; (crate::sim::speak_ms(text) * 8) as usize]),
+            Tts::Silence => Ok(silence_as_long_as(text)),
             Tts::Voice(speaker) => {
                 // espeak-ng is a process: keep it off the runtime's workers.
                 let speaker = Arc::clone(speaker);
@@ -261,6 +266,7 @@ async fn ring(
     tokio::pin!(invite);
     // Why we cancelled, if we did: the ring timeout or an announcement.
     let mut cancelled: Option<(Disposition, String)> = None;
+    let ring_timeout = (Disposition::NoAnswer, format!("ring timeout ({} s)", ua.config.ring_timeout.as_secs()));
     let mut hearing: Option<tokio::task::JoinHandle<Option<String>>> = None;
     let mut provisional = false;
     let mut ring_expired = false;
@@ -287,7 +293,7 @@ async fn ring(
                 // A CANCEL needs a provisional response first (RFC 3261 §9.1); a gateway that
                 // sent none is left to Timer B, and the attempt fails.
                 if provisional {
-                    cancelled = Some((Disposition::NoAnswer, format!("ring timeout ({} s)", ua.config.ring_timeout.as_secs())));
+                    cancelled = Some(ring_timeout.clone());
                     let _ = dialog.cancel().await;
                 }
             }
@@ -305,7 +311,7 @@ async fn ring(
                 if matches!(state, Some(DialogState::Trying(_) | DialogState::Early(..))) {
                     provisional = true;
                     if ring_expired && cancelled.is_none() {
-                        cancelled = Some((Disposition::NoAnswer, format!("ring timeout ({} s)", ua.config.ring_timeout.as_secs())));
+                        cancelled = Some(ring_timeout.clone());
                         let _ = dialog.cancel().await;
                     }
                 }
@@ -389,7 +395,9 @@ fn conversation_tape(channel: &mut Channel, writer: RecordingWriter, out: &Arc<O
         let bytes = writer.finish()?;
         Ok((path, bytes))
     });
-    channel.tape = Some(Tape { out: Arc::clone(out), theirs: Vec::new(), tx, task });
+    let every = Duration::from_secs(1);
+    let flush = tokio::time::interval_at(Instant::now() + every, every);
+    channel.tape = Some(Tape { out: Arc::clone(out), theirs: Vec::new(), tx, task, flush });
 }
 
 /// Pairs what we sent (taken from the out stream) with what the customer sent, a second at a
@@ -399,6 +407,8 @@ struct Tape {
     theirs: Vec<i16>,
     tx: mpsc::Sender<(Vec<i16>, Vec<i16>)>,
     task: tokio::task::JoinHandle<Result<(String, u64), crate::recording::RecordingError>>,
+    /// A second's clock for the hand-overs, kept across waits on the channel.
+    flush: tokio::time::Interval,
 }
 
 impl Tape {
@@ -447,11 +457,10 @@ impl Channel {
         let sleep = tokio::time::sleep_until(until.unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400)));
         tokio::pin!(sleep);
         let mut playing = playing;
-        let mut flush = tokio::time::interval_at(Instant::now() + Duration::from_secs(1), Duration::from_secs(1));
         loop {
             tokio::select! {
                 _ = &mut sleep => return Happening::Deadline,
-                _ = flush.tick(), if self.tape.is_some() => {
+                _ = async { self.tape.as_mut().expect("guarded").flush.tick().await }, if self.tape.is_some() => {
                     if let Some(tape) = self.tape.as_mut() {
                         tape.flush().await;
                     }
@@ -696,7 +705,7 @@ impl Conversation<'_> {
             Err(e) => {
                 // The prompt is still logged; the customer hears its length in silence.
                 eprintln!("warning: could not voice a prompt: {e}");
-                vec![0; (crate::sim::speak_ms(text) * 8) as usize]
+                silence_as_long_as(text)
             }
         };
         let mut done = self.out.play(&pcm);

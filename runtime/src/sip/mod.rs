@@ -9,6 +9,7 @@ pub mod sdp;
 pub mod ua;
 
 use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -81,18 +82,29 @@ impl SipConfig {
         })
     }
 
-    /// The host part for request URIs (`sip:PHONE@host`).
-    pub fn gateway_host(&self) -> String {
-        let rest = self.gateway.trim_start_matches("sips:").trim_start_matches("sip:");
-        let rest = rest.rsplit_once('@').map(|(_, h)| h).unwrap_or(rest);
-        rest.split(';').next().unwrap_or(rest).to_string()
-    }
-
     /// The user part of our Contact: the caller id's.
     pub fn contact_user(&self) -> String {
         let rest = self.from.trim_start_matches("sips:").trim_start_matches("sip:");
         rest.split_once('@').map(|(u, _)| u.to_string()).unwrap_or_else(|| "callscript".into())
     }
+}
+
+/// A gateway setting, parsed as the user agent uses it: a `sip:` URI whose host is a literal
+/// IP (DNS is the trunk operator's business), port 5060 unless given. `campaign` checks
+/// settings with it, so what passes `check` is what the user agent can dial.
+pub fn gateway_address(gateway: &str) -> Result<(rsipstack::rsip::Uri, SocketAddr), String> {
+    use rsipstack::rsip::{Scheme, Uri};
+    let uri = Uri::try_from(gateway).map_err(|e| format!("gateway `{gateway}` is not a SIP URI: {e}"))?;
+    if uri.scheme != Some(Scheme::Sip) {
+        return Err(format!("gateway `{gateway}` must be a sip: URI"));
+    }
+    let host = uri.host_with_port.host.to_string();
+    let port = uri.host_with_port.port.as_ref().map(|p| p.value()).unwrap_or(5060);
+    let ip: std::net::IpAddr = host
+        .trim_matches(|c| c == '[' || c == ']')
+        .parse()
+        .map_err(|_| format!("gateway host `{host}` must be an IP address"))?;
+    Ok((uri, SocketAddr::new(ip, port)))
 }
 
 /// What happened to calls, in the order they ended.

@@ -119,9 +119,7 @@ impl UserAgent {
     pub async fn start(config: SipConfig) -> Result<Arc<UserAgent>, String> {
         let cancel = CancellationToken::new();
         let transport = TransportLayer::new(cancel.clone());
-        let gateway_uri = Uri::try_from(config.gateway.as_str())
-            .map_err(|e| format!("gateway `{}` is not a SIP URI: {e}", config.gateway))?;
-        let gateway_socket = resolve(&gateway_uri)?;
+        let (gateway_uri, gateway_socket) = super::gateway_address(&config.gateway)?;
         let tcp = config.transport == "tcp";
         let local_bind: SocketAddr =
             config.local.parse().map_err(|_| format!("local address `{}` is not ip:port", config.local))?;
@@ -198,7 +196,8 @@ impl UserAgent {
             next_invite: tokio::sync::Mutex::new(tokio::time::Instant::now()),
         };
         let caller = Uri::try_from(config.from.as_str()).map_err(|e| format!("from `{}`: {e}", config.from))?;
-        let callee_host = config.gateway_host();
+        // Request URIs are `sip:PHONE@host[:port]` of the gateway.
+        let callee_host = gateway_uri.host_with_port.to_string();
         let ua = Arc::new(UserAgent {
             config,
             dialogs,
@@ -336,17 +335,6 @@ fn udp_socket(local: SocketAddr) -> std::io::Result<tokio::net::UdpSocket> {
     socket.set_nonblocking(true)?;
     socket.bind(&local.into())?;
     tokio::net::UdpSocket::from_std(socket.into())
-}
-
-/// The gateway's socket address (a literal IP; DNS is the trunk operator's business).
-fn resolve(uri: &Uri) -> Result<SocketAddr, String> {
-    let host = uri.host_with_port.host.to_string();
-    let port = uri.host_with_port.port.as_ref().map(|p| p.value()).unwrap_or(5060);
-    let ip: std::net::IpAddr = host
-        .trim_matches(|c| c == '[' || c == ']')
-        .parse()
-        .map_err(|_| format!("gateway host `{host}` must be an IP address"))?;
-    Ok(SocketAddr::new(ip, port))
 }
 
 /// The local address packets to `peer` leave from (no packet is sent).
