@@ -65,16 +65,33 @@ fn examples() -> Vec<(&'static str, &'static str, Vec<Input>)> {
     ]
 }
 
+/// A stored reply, read back.
+enum Spoken<'a> {
+    Silence,
+    Keys(&'a str),
+    Feeling(&'a str, &'a str),
+    Words(&'a str),
+}
+
+fn spoken<'a>(text: &'a str, silence: bool, emotion: Option<&'static str>) -> Spoken<'a> {
+    match (silence, text.strip_prefix("[dtmf ").and_then(|k| k.strip_suffix(']')), emotion) {
+        (true, ..) => Spoken::Silence,
+        (_, Some(keys), _) => Spoken::Keys(keys),
+        (_, _, Some(e)) => Spoken::Feeling(e, text),
+        _ => Spoken::Words(text),
+    }
+}
+
 /// The replies of a conversation, one per line, as `simulate` reads them.
 fn replies_file(result: &CallResult) -> String {
     let mut out = String::new();
     for line in &result.transcript {
         if let TranscriptLine::Reply { text, silence, emotion } = line {
-            let reply = match (silence, text.strip_prefix("[dtmf ").and_then(|k| k.strip_suffix(']')), emotion) {
-                (true, ..) => "/silence".to_string(),
-                (_, Some(keys), _) => format!("/dtmf {keys}"),
-                (_, _, Some(e)) => format!("/{e} {text}"),
-                _ => text.clone(),
+            let reply = match spoken(text, *silence, *emotion) {
+                Spoken::Silence => "/silence".to_string(),
+                Spoken::Keys(keys) => format!("/dtmf {keys}"),
+                Spoken::Feeling(e, text) => format!("/{e} {text}"),
+                Spoken::Words(text) => text.to_string(),
             };
             writeln!(out, "{reply}").unwrap();
         }
@@ -105,11 +122,11 @@ fn test_block(name: &str, script: &str, inputs: &[Input], result: &CallResult) -
                 }
             }
             TranscriptLine::Reply { text, silence, emotion } => {
-                let reply = match (silence, text.strip_prefix("[dtmf ").and_then(|k| k.strip_suffix(']')), emotion) {
-                    (true, ..) => "silence".to_string(),
-                    (_, Some(keys), _) => format!("dtmf {}", quoted(keys)),
-                    (_, _, Some(e)) => format!("emotion {e} {}", quoted(text)),
-                    _ => quoted(text),
+                let reply = match spoken(text, *silence, *emotion) {
+                    Spoken::Silence => "silence".to_string(),
+                    Spoken::Keys(keys) => format!("dtmf {}", quoted(keys)),
+                    Spoken::Feeling(e, text) => format!("emotion {e} {}", quoted(text)),
+                    Spoken::Words(text) => quoted(text),
                 };
                 writeln!(out, "  reply {reply}").unwrap();
             }

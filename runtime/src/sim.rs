@@ -48,8 +48,6 @@ impl Rng {
 
 const OFF_TOPIC: &[&str] = &["今天天气不错", "你说什么", "喂喂,信号不好", "我在吃饭", "这个我得问问家里人"];
 
-pub use crate::call::virtual_time::speak_ms;
-
 /// The simulated customer's reply to the current ask.
 fn persona_reply(exec: &Executable, script: &ScriptCode, ask: u16, rng: &mut Rng) -> Turn {
     let roll = rng.unit();

@@ -159,12 +159,18 @@ impl Run<'_> {
     }
 
     /// Carries out statements up to the next reply; None when the test has no more to say
-    /// (or failed).
-    fn next_turn(&mut self) -> Option<Turn> {
+    /// (or failed). Once the call is over, expectations still hold but replies cannot come.
+    fn carry_out(&mut self, call_over: bool) -> Option<Turn> {
         while self.failure.is_none() {
             let stmt = self.statements.get(self.next)?;
             self.next += 1;
             match &stmt.kind {
+                TestStmtKind::Reply(_) if call_over => {
+                    self.fail("this reply comes when the call is already over".into(), stmt.span, None)
+                }
+                TestStmtKind::Hangup if call_over => {
+                    self.fail("the customer cannot hang up: the call is already over".into(), stmt.span, None)
+                }
                 TestStmtKind::Reply(reply) => {
                     let (line, turn) = match reply {
                         Reply::Text(t) => (t.value.clone(), Turn::Say { text: t.value.clone(), emotion: None }),
@@ -192,35 +198,13 @@ impl Run<'_> {
         }
         None
     }
-
-    /// The statements left once the call is over: expectations still hold; replies cannot come.
-    fn after_the_call(&mut self) {
-        while self.failure.is_none() {
-            let Some(stmt) = self.statements.get(self.next) else { return };
-            self.next += 1;
-            match &stmt.kind {
-                TestStmtKind::Reply(_) => {
-                    self.fail("this reply comes when the call is already over".into(), stmt.span, None)
-                }
-                TestStmtKind::Hangup => {
-                    self.fail("the customer cannot hang up: the call is already over".into(), stmt.span, None)
-                }
-                TestStmtKind::Expect(expect) => {
-                    if let Some((message, instead)) = check_expect(self, expect) {
-                        self.fail(message, stmt.span, instead);
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
 }
 
 impl Customer for Run<'_> {
     fn answer(&mut self, call: &CallDriver, _ask: AskId, _timeout_ms: u64) -> Turn {
         self.sync(call);
         // A test that has said everything (or failed) leaves the call.
-        self.next_turn().unwrap_or(Turn::HangUp)
+        self.carry_out(false).unwrap_or(Turn::HangUp)
     }
 }
 
@@ -289,14 +273,9 @@ pub fn run_test(exec: &Arc<Executable>, file: SourceId, test: &ast::Test, covera
     };
     let mut call = CallDriver::new(session, max_duration_ms);
     virtual_time::converse(&mut call, &mut run);
-    if run.failure.is_none() {
-        // The call ended with statements left (or the test stopped talking): those left are
-        // checked against the end of the call.
-        if run.next < run.statements.len() {
-            run.sync(&call);
-            run.after_the_call();
-        }
-    }
+    // The statements left once the call ended are checked against its end.
+    run.sync(&call);
+    run.carry_out(true);
     result(run.failure)
 }
 

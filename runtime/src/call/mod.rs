@@ -299,11 +299,6 @@ impl CallDriver {
         )
     }
 
-    /// The ask being listened for, if any.
-    pub fn listening(&self) -> bool {
-        matches!(self.phase, Phase::Listening(_))
-    }
-
     /// The call's log so far.
     pub fn notes(&self) -> &[Note] {
         &self.notes
@@ -395,15 +390,13 @@ impl CallDriver {
 
     fn customer_left(&mut self) {
         match self.phase {
-            // The transferee took the call and the gateway ended our leg.
-            Phase::Transferring => self.phase = Phase::Over,
-            Phase::Apologising => self.phase = Phase::Over,
-            Phase::Playing { .. } => {
-                self.commands.push_back(Command::StopPlaying);
-                self.phase = Phase::Stepping;
-                self.advance(Event::CustomerHangup);
-            }
+            // The transferee took the call and the gateway ended our leg, or we were only
+            // apologising for a failed transfer: the script is already done.
+            Phase::Transferring | Phase::Apologising => self.phase = Phase::Over,
             _ => {
+                if matches!(self.phase, Phase::Playing { .. }) {
+                    self.commands.push_back(Command::StopPlaying);
+                }
                 self.phase = Phase::Stepping;
                 self.advance(Event::CustomerHangup);
             }

@@ -38,8 +38,7 @@ pub trait Customer {
 /// Runs the call to its end (the driver is over afterwards).
 pub fn converse(driver: &mut CallDriver, customer: &mut dyn Customer) {
     // What the customer will do, in the order it was decided; same-time inputs keep that order.
-    let mut coming: Vec<(u64, Coming)> = Vec::new();
-    let schedule = |coming: &mut Vec<(u64, Coming)>, at: u64, what: Coming| coming.push((at, what));
+    let mut coming: Vec<(u64, Input)> = Vec::new();
     let mut playing: Option<u64> = None;
     driver.start(0);
     loop {
@@ -51,14 +50,14 @@ pub fn converse(driver: &mut CallDriver, customer: &mut dyn Customer) {
                 Command::Listen { ask, timeout_ms } => match customer.answer(driver, ask, timeout_ms) {
                     Turn::Say { text, emotion } => {
                         let started = now + REACTION_MS;
-                        schedule(&mut coming, started, Coming::SpeechStarted);
-                        schedule(&mut coming, started + speak_ms(&text), Coming::Heard(text, emotion));
+                        coming.push((started, Input::SpeechStarted));
+                        coming.push((started + speak_ms(&text), Input::Heard { text, emotion }));
                     }
-                    Turn::Keys(keys) => schedule(&mut coming, now + KEYS_MS, Coming::Keys(keys)),
+                    Turn::Keys(keys) => coming.push((now + KEYS_MS, Input::Keys(keys))),
                     Turn::Silence => {}
-                    Turn::HangUp => schedule(&mut coming, now, Coming::HangUp),
+                    Turn::HangUp => coming.push((now, Input::CustomerHangup)),
                 },
-                Command::Transfer { .. } => schedule(&mut coming, now, Coming::Transferred),
+                Command::Transfer { .. } => coming.push((now, Input::TransferResult(Ok(())))),
                 Command::Hangup => {}
             }
         }
@@ -79,32 +78,11 @@ pub fn converse(driver: &mut CallDriver, customer: &mut dyn Customer) {
             driver.handle(now, Input::PromptFinished);
         } else if customer_at == Some(now) {
             if let Some((index, _)) = first {
-                let (_, what) = coming.remove(index);
-                driver.handle(now, what.input());
+                let (_, input) = coming.remove(index);
+                driver.handle(now, input);
             }
         } else {
             driver.handle(now, Input::Tick);
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Coming {
-    SpeechStarted,
-    Heard(String, Option<Emotion>),
-    Keys(String),
-    HangUp,
-    Transferred,
-}
-
-impl Coming {
-    fn input(self) -> Input {
-        match self {
-            Coming::SpeechStarted => Input::SpeechStarted,
-            Coming::Heard(text, emotion) => Input::Heard { text, emotion },
-            Coming::Keys(keys) => Input::Keys(keys),
-            Coming::HangUp => Input::CustomerHangup,
-            Coming::Transferred => Input::TransferResult(Ok(())),
         }
     }
 }

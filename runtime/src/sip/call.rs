@@ -69,7 +69,7 @@ pub enum Asr {
 
 /// Silence (8 kHz) for as long as saying `text` would take.
 fn silence_as_long_as(text: &str) -> Vec<i16> {
-    vec![0; (crate::sim::speak_ms(text) * 8) as usize]
+    vec![0; (crate::call::virtual_time::speak_ms(text) * 8) as usize]
 }
 
 impl Speech {
