@@ -466,8 +466,8 @@ fn speech_goes_to_the_recogniser_and_its_text_to_the_intents() {
     assert!((14_000..40_000).contains(&heard.audio_bytes), "{} bytes", heard.audio_bytes);
     assert!(heard.hotwords.iter().any(|(w, _)| w == "不是"), "hot words: {:?}", heard.hotwords);
     // The customer spoke over the question: the transcript says it was cut, and what they said.
-    let store = callscript_runtime::store::Store::open(&dir.join("campaign.db")).unwrap();
-    let transcript = store.transcript("SIP_CHECK", "c1", 1).unwrap().unwrap();
+    let store = callscript_runtime::store::SqliteStore::open(&dir.join("campaign.db")).unwrap();
+    let transcript = callscript_runtime::store::Store::transcript(&store, "SIP_CHECK", "c1", 1).unwrap().unwrap();
     let lines: Vec<serde_json::Value> = serde_json::from_str(&transcript).unwrap();
     assert_eq!(lines[0]["cut"], serde_json::Value::Null, "the recording notice is never cut: {transcript}");
     assert_eq!(lines[1]["cut"], "interrupted", "{transcript}");
