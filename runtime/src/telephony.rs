@@ -111,6 +111,13 @@ pub trait Telephony {
     fn realtime(&self) -> bool {
         false
     }
+    /// Collects calls that ended meanwhile without blocking, so their results are handled
+    /// (and, for real calls, committed) before the next event.
+    fn poll(&mut self) {
+        if self.realtime() {
+            self.wait(std::time::Duration::ZERO);
+        }
+    }
     /// Calls dialled and not yet popped.
     fn live(&self) -> usize;
     /// Blocks until a call ends or `timeout` passes (real-time telephony).
