@@ -12,6 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "sip/hostile.rs"]
+mod hostile;
+
 const SCRIPT: &str = include_str!("sip/check.call");
 
 fn sipp_available() -> bool {
