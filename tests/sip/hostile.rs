@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::{case_dir, write_campaign};
+use super::{case_dir, exported, write_campaign};
 
 /// What the peer does with one number's INVITE.
 #[derive(Clone, Debug, Default)]
@@ -301,17 +301,6 @@ fn run_against(
     let took = started.elapsed();
     let rows = exported(&dir);
     (rows.into_iter().map(|r| (r["customer_id"].clone(), r)).collect(), took)
-}
-
-/// The attempts export (`run_rows` runs the campaign itself; here it already ran).
-fn exported(dir: &std::path::Path) -> Vec<HashMap<String, String>> {
-    let export = Command::new(env!("CARGO_BIN_EXE_callscript"))
-        .args(["report", "campaign.toml", "--attempts"])
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
-    csv::Reader::from_reader(&export.stdout[..]).deserialize().map(|r| r.unwrap()).collect()
 }
 
 /// The first lines the peer received for one number.
