@@ -12,6 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "sip/hostile.rs"]
+mod hostile;
+
 const SCRIPT: &str = include_str!("sip/check.call");
 
 fn sipp_available() -> bool {
@@ -260,6 +263,11 @@ fn run_rows(dir: &Path) -> Vec<HashMap<String, String>> {
         .output()
         .unwrap();
     assert!(out.status.success(), "run failed: {}", String::from_utf8_lossy(&out.stderr));
+    exported(dir)
+}
+
+/// The attempts export of the campaign in `dir`, as rows.
+fn exported(dir: &Path) -> Vec<HashMap<String, String>> {
     let export = Command::new(env!("CARGO_BIN_EXE_callscript"))
         .args(["report", "campaign.toml", "--attempts"])
         .current_dir(dir)

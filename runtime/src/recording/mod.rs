@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 pub use error::RecordingError;
 pub use format::{CHANNELS, SAMPLE_RATE};
 pub use key::RecordingKey;
-pub use reader::{Decrypted, decrypt, decrypt_to_wav, write_wav};
+pub use reader::{Decrypted, decrypt, decrypt_from, decrypt_to_wav, write_wav};
 pub use recorder::Recorder;
 pub use writer::RecordingWriter;
 

@@ -29,7 +29,13 @@ impl Decrypted {
 /// Decrypts a whole recording into memory (nothing is written anywhere).
 pub fn decrypt(path: &Path, key: &RecordingKey) -> Result<Decrypted, RecordingError> {
     let file = std::fs::File::open(path).map_err(|e| RecordingError::io(path, "open the recording", e))?;
-    let mut reader = BufReader::new(file);
+    decrypt_from(path, file, key)
+}
+
+/// Decrypts a recording read from `input`; errors name `path`. Whatever the bytes, this ends
+/// with an error or the audio: sizes in the header are checked before anything is allocated.
+pub fn decrypt_from(path: &Path, input: impl Read, key: &RecordingKey) -> Result<Decrypted, RecordingError> {
+    let mut reader = BufReader::new(input);
     let read_err = |e| RecordingError::io(path, "read the recording", e);
     let bad = |reason: String| RecordingError::BadHeader { file: path.to_path_buf(), reason };
 

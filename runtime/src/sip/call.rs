@@ -272,6 +272,17 @@ async fn ring(
     let mut hearing: Option<tokio::task::JoinHandle<Option<String>>> = None;
     let mut provisional = false;
     let mut ring_expired = false;
+    // A CANCEL's own timer (RFC 3261 §9.1: 64×T1 for the INVITE's final response): a gateway
+    // that ignores our CANCEL would otherwise hold the line until Timer C (180 s).
+    let cancel_timer = tokio::time::sleep(Duration::MAX);
+    tokio::pin!(cancel_timer);
+    let cancel = async |cancelled: &mut Option<(Disposition, String)>,
+                        why: (Disposition, String),
+                        timer: std::pin::Pin<&mut tokio::time::Sleep>| {
+        *cancelled = Some(why);
+        timer.reset(tokio::time::Instant::now() + ua.config.t1x64);
+        let _ = dialog.cancel().await;
+    };
     loop {
         tokio::select! {
             done = &mut invite => {
@@ -295,9 +306,16 @@ async fn ring(
                 // A CANCEL needs a provisional response first (RFC 3261 §9.1); a gateway that
                 // sent none is left to Timer B, and the attempt fails.
                 if provisional {
-                    cancelled = Some(ring_timeout.clone());
-                    let _ = dialog.cancel().await;
+                    cancel(&mut cancelled, ring_timeout.clone(), cancel_timer.as_mut()).await;
                 }
+            }
+            _ = &mut cancel_timer, if cancelled.is_some() => {
+                // Given up: the stack's own clean-up (a CANCEL again, then a BYE should a 2xx
+                // still come, both within 64×T1) runs when the INVITE's task ends.
+                invite.abort();
+                let (disposition, cause) = cancelled.take().expect("guarded");
+                let waited = ua.config.t1x64.as_secs_f64();
+                return Ringing::Ended(disposition, Some(format!("{cause}; the gateway did not answer our CANCEL within {waited} s")));
             }
             heard = async { hearing.as_mut().expect("guarded").await }, if hearing.is_some() => {
                 hearing = None;
@@ -305,16 +323,14 @@ async fn ring(
                 if let Some(disposition) = announcement(&text)
                     && cancelled.is_none()
                 {
-                    cancelled = Some((disposition, format!("carrier announcement: {text}")));
-                    let _ = dialog.cancel().await;
+                    cancel(&mut cancelled, (disposition, format!("carrier announcement: {text}")), cancel_timer.as_mut()).await;
                 }
             }
             state = channel.states.recv() => {
                 if matches!(state, Some(DialogState::Trying(_) | DialogState::Early(..))) {
                     provisional = true;
                     if ring_expired && cancelled.is_none() {
-                        cancelled = Some(ring_timeout.clone());
-                        let _ = dialog.cancel().await;
+                        cancel(&mut cancelled, ring_timeout.clone(), cancel_timer.as_mut()).await;
                     }
                 }
             }

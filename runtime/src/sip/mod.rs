@@ -5,6 +5,7 @@
 
 pub mod call;
 pub mod rtp;
+pub mod screen;
 pub mod sdp;
 pub mod ua;
 

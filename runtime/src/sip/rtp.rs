@@ -275,7 +275,7 @@ fn pace(weak: Weak<Pacer>) {
 
 /// An RTP packet's (payload type, sequence number, timestamp, payload), read in place; None
 /// for what is not RTP version 2.
-fn parse_rtp(packet: &[u8]) -> Option<(u8, u16, u32, u32, &[u8])> {
+pub fn parse_rtp(packet: &[u8]) -> Option<(u8, u16, u32, u32, &[u8])> {
     if packet.len() < RTP_HEADER || packet[0] >> 6 != 2 {
         return None;
     }
@@ -320,14 +320,9 @@ pub enum Inbound {
 pub fn spawn_receiver(socket: Arc<UdpSocket>, event_pt: Arc<Mutex<Option<u8>>>, inbound: mpsc::Sender<Inbound>) {
     tokio::spawn(async move {
         let mut buf = [0u8; 1500];
-        let mut jitter = JitterBuffer::new(3);
-        let mut keys = DtmfReceiver::new();
-        let mut pcm: Vec<i16> = Vec::with_capacity(FRAME_SAMPLES);
+        let mut listener = Listener::new();
         let mut playout = tokio::time::interval(Duration::from_millis(20));
         playout.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut codec = Codec::Pcmu;
-        let mut heard = false;
-        let mut ssrc = None;
         loop {
             playout.tick().await;
             if inbound.is_closed() {
@@ -341,42 +336,85 @@ pub fn spawn_receiver(socket: Arc<UdpSocket>, event_pt: Arc<Mutex<Option<u8>>>, 
                     Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => continue,
                     Err(_) => return,
                 };
-                let Some((payload_type, seq, timestamp, source, payload)) = parse_rtp(&buf[..n]) else { continue };
                 let events = *event_pt.lock().unwrap_or_else(|e| e.into_inner());
-                if Some(payload_type) == events || (events.is_none() && payload_type == 101) {
-                    if let Some(key) = keys.push(timestamp, payload)
-                        && inbound.send(Inbound::Key(key)).await.is_err()
-                    {
-                        return;
-                    }
-                } else if let Some(c) = Codec::from_payload_type(payload_type) {
-                    // A new source (early media then the answer, a transfer) restarts numbering.
-                    if ssrc.replace(source).is_some_and(|old| old != source) {
-                        jitter.reset();
-                    }
-                    codec = c;
-                    heard = true;
-                    jitter.push(seq, timestamp, payload.to_vec());
+                if let Some(key) = listener.packet(&buf[..n], events)
+                    && inbound.send(Inbound::Key(key)).await.is_err()
+                {
+                    return;
                 }
             }
-            if !heard {
-                continue;
-            }
-            let mut frame = [0i16; FRAME_SAMPLES];
-            match jitter.pop() {
-                Some(Playout::Frame(payload)) => {
-                    pcm.clear();
-                    codec.decode(&payload.payload, &mut pcm);
-                    let n = pcm.len().min(FRAME_SAMPLES);
-                    frame[..n].copy_from_slice(&pcm[..n]);
-                }
-                Some(Playout::Lost { .. }) | None => {}
-            }
-            if inbound.send(Inbound::Audio(frame)).await.is_err() {
+            if let Some(frame) = listener.frame()
+                && inbound.send(Inbound::Audio(frame)).await.is_err()
+            {
                 return;
             }
         }
     });
+}
+
+/// The receiving side of a call's media, sans-IO: datagrams in (whatever the far end sends),
+/// keys out at once, and one frame per 20 ms tick from the jitter buffer. Anything that is not
+/// RTP, or not a codec or event we know, is dropped; nothing here can fail.
+pub struct Listener {
+    jitter: JitterBuffer,
+    keys: DtmfReceiver,
+    codec: Codec,
+    /// Whether any audio came yet (before it, ticks give no frame).
+    heard: bool,
+    ssrc: Option<u32>,
+    pcm: Vec<i16>,
+}
+
+impl Default for Listener {
+    fn default() -> Self {
+        Listener::new()
+    }
+}
+
+impl Listener {
+    pub fn new() -> Listener {
+        Listener {
+            jitter: JitterBuffer::new(3),
+            keys: DtmfReceiver::new(),
+            codec: Codec::Pcmu,
+            heard: false,
+            ssrc: None,
+            pcm: Vec::with_capacity(FRAME_SAMPLES),
+        }
+    }
+
+    /// Takes one datagram; a key when it completes a telephone event. `events` is the
+    /// negotiated telephone-event payload type (101, ours, until the answer says).
+    pub fn packet(&mut self, datagram: &[u8], events: Option<u8>) -> Option<char> {
+        let (payload_type, seq, timestamp, source, payload) = parse_rtp(datagram)?;
+        if Some(payload_type) == events || (events.is_none() && payload_type == 101) {
+            return self.keys.push(timestamp, payload);
+        }
+        let codec = Codec::from_payload_type(payload_type)?;
+        // A new source (early media then the answer, a transfer) restarts numbering.
+        if self.ssrc.replace(source).is_some_and(|old| old != source) {
+            self.jitter.reset();
+        }
+        self.codec = codec;
+        self.heard = true;
+        self.jitter.push(seq, timestamp, payload.to_vec());
+        None
+    }
+
+    /// This tick's 20 ms of audio (silence for a lost packet); None before any audio came.
+    pub fn frame(&mut self) -> Option<Frame> {
+        if !self.heard {
+            return None;
+        }
+        let mut frame = [0i16; FRAME_SAMPLES];
+        if let Some(Playout::Frame(payload)) = self.jitter.pop() {
+            self.pcm.clear();
+            self.codec.decode(&payload.payload, &mut self.pcm);
+            let n = self.pcm.len().min(FRAME_SAMPLES);
+            frame[..n].copy_from_slice(&self.pcm[..n]);
+        }
+        Some(frame)
+    }
 }
 
 /// Milliseconds of audio in `samples` at 8 kHz.

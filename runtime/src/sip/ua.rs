@@ -165,6 +165,7 @@ impl UserAgent {
             .with_transport_layer(transport)
             .with_user_agent(concat!("CallScript/", env!("CARGO_PKG_VERSION")))
             .with_option(option)
+            .with_inspector(Box::new(super::screen::Screen))
             .build();
         let incoming = endpoint.incoming_transactions().map_err(|e| e.to_string())?;
         let dialogs = Arc::new(DialogLayer::new(endpoint.inner.clone()));
