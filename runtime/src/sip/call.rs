@@ -165,7 +165,8 @@ async fn place(
         // Early media (a carrier announcement) is only listened to when a recogniser can hear it.
         receiver.take().expect("just made").spawn();
     }
-    let mut channel = Channel { states, inbound, vad: Vad::new(speech.vad), hung_up: false, tape: None };
+    let mut channel =
+        Channel { states, inbound, vad: Vad::new(speech.vad), hung_up: false, answers_in_flight: 0, tape: None };
 
     let rang = Instant::now();
     let answer = ring(ua, speech, &dialog, invite, &mut channel).await;
@@ -397,6 +398,10 @@ struct Channel {
     inbound: mpsc::Receiver<Inbound>,
     vad: Vad,
     hung_up: bool,
+    /// In-dialog requests we answered whose dialog has not yet reported Confirmed again: the
+    /// stack handles each request in its own task, so a second NOTIFY's state can arrive before
+    /// the first one's Confirmed, and only the count says when every answer has left.
+    answers_in_flight: usize,
     /// The answered call's recording, fed as audio comes in.
     tape: Option<Tape>,
 }
@@ -516,18 +521,23 @@ impl Channel {
         }
     }
 
-    /// Waits (briefly) until the dialog is back in Confirmed: the answer to the last
-    /// in-dialog request has been sent.
+    /// Waits (briefly) until the dialog is back in Confirmed after every in-dialog request we
+    /// answered: our answers have been sent.
     async fn settle(&mut self) {
         let _ = tokio::time::timeout(Duration::from_millis(500), async {
-            while let Some(state) = self.states.recv().await {
+            while self.answers_in_flight > 0 {
+                let Some(state) = self.states.recv().await else { return };
                 match state {
-                    DialogState::Confirmed(..) => return,
+                    DialogState::Confirmed(..) => self.answers_in_flight -= 1,
                     DialogState::Terminated(..) => {
                         self.hung_up = true;
                         return;
                     }
-                    _ => {}
+                    // A request that comes in meanwhile is answered like any other; it is
+                    // counted by dialog_state and its happening is of no use to a call ending.
+                    other => {
+                        let _ = self.dialog_state(other).await;
+                    }
                 }
             }
         })
@@ -549,13 +559,19 @@ impl Channel {
                 let _ = reason;
                 Some(Happening::Hangup)
             }
+            DialogState::Confirmed(..) => {
+                self.answers_in_flight = self.answers_in_flight.saturating_sub(1);
+                None
+            }
             DialogState::Info(_, request, handle) => {
+                self.answers_in_flight += 1;
                 let _ = handle.reply(StatusCode::OK).await;
                 let content_type = header_value(&request, "content-type").unwrap_or_default();
                 let body = String::from_utf8_lossy(request.body()).to_string();
                 dtmf::parse_sip_info(&content_type, &body).and_then(|keys| keys.chars().next()).map(Happening::Key)
             }
             DialogState::Notify(_, request, handle) => {
+                self.answers_in_flight += 1;
                 let _ = handle.reply(StatusCode::OK).await;
                 let body = String::from_utf8_lossy(request.body()).to_string();
                 let status = body
@@ -571,14 +587,21 @@ impl Channel {
                 let _ = handle.reply(StatusCode::OK).await;
                 None
             }
-            DialogState::Updated(_, _, handle) => {
+            DialogState::Updated(_, request, handle) => {
+                // The stack reports Confirmed after an UPDATE, not after a re-INVITE.
+                if request.method == rsip::Method::Update {
+                    self.answers_in_flight += 1;
+                }
                 // A re-INVITE or UPDATE: we keep the media as it is.
                 let _ = handle.reply(StatusCode::NotAcceptableHere).await;
                 None
             }
-            DialogState::Refer(_, _, handle)
-            | DialogState::Message(_, _, handle)
-            | DialogState::Publish(_, _, handle) => {
+            DialogState::Refer(_, _, handle) | DialogState::Message(_, _, handle) => {
+                self.answers_in_flight += 1;
+                let _ = handle.reply(StatusCode::NotImplemented).await;
+                None
+            }
+            DialogState::Publish(_, _, handle) => {
                 let _ = handle.reply(StatusCode::NotImplemented).await;
                 None
             }
