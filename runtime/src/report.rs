@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 use serde::Serialize;
+use unicode_width::UnicodeWidthStr;
 
 use crate::store::AttemptRow;
 
@@ -138,10 +139,17 @@ fn percent(x: f64) -> String {
     format!("{:.1}%", x * 100.0)
 }
 
+/// `text` followed by spaces to `width` terminal columns: a Chinese character takes two, so
+/// `format!("{:<20}")` (which counts chars) would misalign a table of Chinese labels.
+fn pad(text: &str, width: usize) -> String {
+    let used = UnicodeWidthStr::width(text);
+    format!("{text}{}", " ".repeat(width.saturating_sub(used)))
+}
+
 /// The terminal table.
 pub fn table(r: &Report) -> String {
     let mut out = String::new();
-    let line = |out: &mut String, k: &str, v: String| out.push_str(&format!("  {k:<22} {v}\n"));
+    let line = |out: &mut String, k: &str, v: String| out.push_str(&format!("  {} {v}\n", pad(k, 22)));
     out.push_str(&format!("campaign {}\n", r.campaign));
     line(&mut out, "customers", r.customers.to_string());
     line(&mut out, "attempts", r.attempts.to_string());
@@ -150,26 +158,26 @@ pub fn table(r: &Report) -> String {
     line(&mut out, "average talk time", format!("{:.1} s", r.avg_talk_seconds));
     out.push_str("\n  dispositions\n");
     for (k, v) in &r.dispositions {
-        out.push_str(&format!("    {k:<20} {v:>8}  {}\n", percent(ratio(*v, r.attempts))));
+        out.push_str(&format!("    {} {v:>8}  {}\n", pad(k, 20), percent(ratio(*v, r.attempts))));
     }
     out.push_str("\n  outcomes\n");
     for (k, v) in &r.outcomes {
-        out.push_str(&format!("    {k:<20} {v:>8}\n"));
+        out.push_str(&format!("    {} {v:>8}\n", pad(k, 20)));
     }
     out.push_str("\n  funnel (answered calls reaching each step; hung up there)\n");
     for f in &r.funnel {
-        out.push_str(&format!("    {:<28} {:>8} {:>8}\n", f.step, f.reached, f.hung_up));
+        out.push_str(&format!("    {} {:>8} {:>8}\n", pad(&f.step, 28), f.reached, f.hung_up));
     }
     if !r.top_objections.is_empty() {
         out.push_str("\n  top objections\n");
         for (k, v) in &r.top_objections {
-            out.push_str(&format!("    {k:<20} {v:>8}\n"));
+            out.push_str(&format!("    {} {v:>8}\n", pad(k, 20)));
         }
     }
     if !r.unrecognised.is_empty() {
         out.push_str("\n  unrecognised utterances\n");
         for (k, v) in &r.unrecognised {
-            out.push_str(&format!("    {k:<20} {v:>8}\n"));
+            out.push_str(&format!("    {} {v:>8}\n", pad(k, 20)));
         }
     }
     out.push_str("\n  by attempt number      attempts answered    goals\n");
@@ -187,33 +195,41 @@ pub fn json(r: &Report) -> String {
     serde_json::to_string_pretty(r).expect("a report serialises")
 }
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
-}
-
 /// Every attempt as CSV (CAMPAIGN.md §4), `started_at` in UTC and `local_time` in the
 /// customer's zone, both ISO 8601.
 pub fn attempts_csv(rows: &[AttemptRow]) -> String {
-    let mut out =
-        String::from("customer_id,attempt,started_at,local_time,disposition,outcome,talk_seconds,last_step,cause\n");
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let header = [
+        "customer_id",
+        "attempt",
+        "started_at",
+        "local_time",
+        "disposition",
+        "outcome",
+        "talk_seconds",
+        "last_step",
+        "cause",
+    ];
+    // Writing to memory cannot fail; a record that could not be written would be a bug here.
+    out.write_record(header).expect("CSV to memory");
     for r in rows {
         let started = Timestamp::from_millisecond(r.started_ms)
             .map(|t| t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
             .unwrap_or_default();
-        out.push_str(&format!(
-            "{},{},{},{},{},{},{:.1},{},{}\n",
-            csv_field(&r.customer_id),
-            r.attempt,
-            started,
-            r.local_time,
-            r.disposition,
-            csv_field(r.outcome.as_deref().unwrap_or("")),
-            r.talk_ms as f64 / 1000.0,
-            csv_field(r.last_step.as_deref().unwrap_or("")),
-            csv_field(r.cause.as_deref().unwrap_or(""))
-        ));
+        out.write_record([
+            r.customer_id.as_str(),
+            &r.attempt.to_string(),
+            &started,
+            &r.local_time,
+            &r.disposition,
+            r.outcome.as_deref().unwrap_or(""),
+            &format!("{:.1}", r.talk_ms as f64 / 1000.0),
+            r.last_step.as_deref().unwrap_or(""),
+            r.cause.as_deref().unwrap_or(""),
+        ])
+        .expect("CSV to memory");
     }
-    out
+    String::from_utf8(out.into_inner().expect("CSV to memory")).expect("CSV of UTF-8 fields is UTF-8")
 }
 
 fn escape(s: &str) -> String {
@@ -283,4 +299,68 @@ pub fn html(r: &Report) -> String {
         "<!doctype html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>Campaign {}</title><style>\nbody{{font-family:system-ui,'Noto Sans CJK SC',sans-serif;margin:2rem;color:#1f2933}}\n.kpis{{display:flex;gap:1rem;flex-wrap:wrap}}.kpi{{border:1px solid #cbd2d9;border-radius:6px;padding:.6rem 1rem}}\n.kpi span{{display:block;font-size:.8rem;color:#52606d}}.kpi strong{{font-size:1.4rem}}\nfigure{{margin:1.5rem 0}}figcaption{{font-weight:600;margin-bottom:.4rem}}\n.b{{fill:#2f80ed}}.l,.v{{font-size:12px;fill:#1f2933}}\n</style></head><body>\n{body}</body></html>\n",
         escape(&r.campaign)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report_with_unrecognised(utterances: &[(&str, u64)]) -> Report {
+        Report {
+            campaign: "t".into(),
+            attempts: 0,
+            customers: 0,
+            dispositions: BTreeMap::new(),
+            outcomes: BTreeMap::new(),
+            answered: 0,
+            goals: 0,
+            connect_rate: 0.0,
+            conversion_rate: 0.0,
+            avg_talk_seconds: 0.0,
+            funnel: Vec::new(),
+            top_objections: Vec::new(),
+            unrecognised: utterances.iter().map(|(u, n)| (u.to_string(), *n)).collect(),
+            by_hour: BTreeMap::new(),
+            by_attempt: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn counts_line_up_under_chinese_and_latin_labels() {
+        let report = report_with_unrecognised(&[("你们是哪里", 3), ("what", 2), ("嗯嗯好的吧", 1)]);
+        let table = table(&report);
+        let rows: Vec<&str> = table
+            .lines()
+            .skip_while(|l| !l.contains("unrecognised utterances"))
+            .skip(1)
+            .take_while(|l| !l.trim().is_empty())
+            .collect();
+        assert_eq!(rows.len(), 3, "{table}");
+        let widths: Vec<usize> = rows.iter().map(|l| UnicodeWidthStr::width(*l)).collect();
+        assert!(widths.iter().all(|w| *w == widths[0]), "columns misaligned: {widths:?}\n{table}");
+    }
+
+    #[test]
+    fn attempts_csv_quotes_what_needs_quoting() {
+        let row = AttemptRow {
+            customer_id: "c,1".into(),
+            attempt: 1,
+            started_ms: 0,
+            local_time: "1970-01-01T08:00:00+08:00".into(),
+            disposition: "answered".into(),
+            outcome: Some("说 \"好\"".into()),
+            talk_ms: 1500,
+            last_step: Some("line\nbreak".into()),
+            cause: None,
+            ..AttemptRow::default()
+        };
+        let csv = attempts_csv(&[row]);
+        let mut reader = csv::Reader::from_reader(csv.as_bytes());
+        let record = reader.records().next().unwrap().unwrap();
+        assert_eq!(&record[0], "c,1");
+        assert_eq!(&record[5], "说 \"好\"");
+        assert_eq!(&record[6], "1.5");
+        assert_eq!(&record[7], "line\nbreak");
+        assert_eq!(&record[8], "");
+    }
 }

@@ -203,7 +203,7 @@ pub struct StoredCampaign {
 }
 
 /// One row of the `--attempts` export and the reports.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct AttemptRow {
     pub customer_id: String,
     pub phone: String,
