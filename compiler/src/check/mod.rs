@@ -2,10 +2,13 @@
 //! one loads imports (through a [`Loader`] the caller provides, so the compiler stays pure),
 //! builds each script's [`scope::ScriptScope`] and runs the phases.
 
+pub mod allow;
 pub mod compliance;
+pub mod file;
 pub mod flow;
 pub mod intents;
 pub mod scope;
+pub mod settings;
 pub mod types;
 
 use std::collections::HashMap;
@@ -242,7 +245,7 @@ pub fn check_with(roots: Vec<Source>, loader: &mut dyn Loader, options: &CheckOp
         intents::check_file_intents(file, &sources, &mut diagnostics);
     }
     for file in files.iter().filter(|f| f.is_root) {
-        let scope::FileFindings { mut found, allows } = scope::check_file(file, &files, &sources, &diagnostics);
+        let file::FileFindings { mut found, allows } = file::check_file(file, &files, &sources, &diagnostics);
         // Compliance needs the lowered program, so only a file (and its imports) without errors.
         let in_scope = |d: &Diagnostic| d.primary.at.file == file.id || file.imports.contains(&Some(d.primary.at.file));
         let clean = !found.iter().any(Diagnostic::is_error) && !diagnostics.iter().any(|d| d.is_error() && in_scope(d));
@@ -254,7 +257,7 @@ pub fn check_with(roots: Vec<Source>, loader: &mut dyn Loader, options: &CheckOp
             }
             _ => false,
         };
-        scope::apply_allows(file.id, &allows, found, ran, &mut diagnostics, &mut allowed);
+        allow::apply_allows(file.id, &allows, found, ran, &mut diagnostics, &mut allowed);
     }
     if let (Some(campaign), Some(pack)) = (&options.campaign, pack) {
         run_campaign(campaign, pack, &mut sources, &files, &mut diagnostics, &mut allowed);

@@ -4,9 +4,9 @@
 
 use std::collections::HashMap;
 
-use crate::check::{Allowed, ParsedFile, compliance, flow, types};
-use crate::diagnostic::{CODES, Diagnostic};
-use crate::source::Sources;
+use crate::check::settings::Settings;
+use crate::check::{ParsedFile, settings};
+use crate::diagnostic::Diagnostic;
 use crate::span::{SourceId, Span};
 use crate::suggest::closest;
 use crate::syntax::ast::*;
@@ -58,22 +58,8 @@ pub struct ValueInfo {
     pub required: bool,
 }
 
-/// The settings of §3 with defaults applied.
-#[derive(Clone, Debug, Default)]
-pub struct Settings {
-    pub purpose: Option<String>,
-    pub product: Option<String>,
-    pub locale: String,
-    pub max_duration_ms: Option<u64>,
-    pub listen_timeout_ms: u64,
-    pub voice: Option<String>,
-}
-
-pub const PURPOSES: &[&str] = &["collection", "marketing", "service", "verification"];
-pub const PRODUCTS: &[&str] = &["investment", "insurance", "deposit", "loan", "card"];
 pub const EMOTIONS: &[&str] = &["angry", "upset", "neutral", "happy"];
 pub const BUILTIN_OUTCOMES: &[&str] = &["transferred", "timeout"];
-const SETTINGS: &[&str] = &["purpose", "product", "locale", "max_duration", "listen_timeout", "voice"];
 
 /// Resolved names of one script.
 pub struct ScriptScope<'a> {
@@ -338,7 +324,7 @@ pub fn file_scope<'a>(
     scope
 }
 
-fn duplicate(file: SourceId, what: &str, name: &str, at: Span, first: Span) -> Diagnostic {
+pub(crate) fn duplicate(file: SourceId, what: &str, name: &str, at: Span, first: Span) -> Diagnostic {
     Diagnostic::new("E104", file, at, format!("{what} `{name}` is defined twice"))
         .label("second definition")
         .with_secondary(file, first, "first defined here")
@@ -421,27 +407,7 @@ pub fn script_scope<'a>(
     for member in &script.members {
         match member {
             Member::Setting(setting) => {
-                let name = setting.name.name.as_str();
-                if !SETTINGS.contains(&name) {
-                    let mut d =
-                        Diagnostic::new("E111", id, setting.name.span, format!("`{name}` is not a script setting"))
-                            .label("unknown setting");
-                    d = match closest(name, SETTINGS.iter().copied()) {
-                        Some(s) => d.with_help(format!("did you mean `{s}`?")),
-                        None => d.with_help("the settings are `purpose`, `product`, `locale`, `max_duration`, `listen_timeout` and `voice`"),
-                    };
-                    diagnostics.push(d);
-                    continue;
-                }
-                if let Some(prev) = seen_settings.insert(name, setting.name.span) {
-                    diagnostics.push(
-                        Diagnostic::new("E111", id, setting.name.span, format!("`{name}` is set twice"))
-                            .label("second setting")
-                            .with_secondary(id, prev, "first set here"),
-                    );
-                    continue;
-                }
-                apply_setting(id, setting, &mut scope.settings, diagnostics);
+                settings::read(id, setting, &mut seen_settings, &mut scope.settings, diagnostics);
             }
             Member::Inputs(block) => {
                 for input in &block.items {
@@ -642,305 +608,4 @@ pub fn script_scope<'a>(
         );
     }
     scope
-}
-
-fn apply_setting(id: SourceId, setting: &Setting, settings: &mut Settings, diagnostics: &mut Vec<Diagnostic>) {
-    let name = setting.name.name.as_str();
-    let bad = |expected: &str| {
-        Diagnostic::new("E111", id, setting.span, format!("`{name}` takes {expected}")).label("wrong kind of value")
-    };
-    match (name, &setting.value) {
-        (_, SettingValue::Missing) => {}
-        ("purpose" | "product", SettingValue::Word(word)) => {
-            let list = if name == "purpose" { PURPOSES } else { PRODUCTS };
-            if list.contains(&word.name.as_str()) {
-                if name == "purpose" {
-                    settings.purpose = Some(word.name.clone());
-                } else {
-                    settings.product = Some(word.name.clone());
-                }
-            } else {
-                let mut d = Diagnostic::new("E111", id, word.span, format!("`{}` is not a {name}", word.name))
-                    .label(format!("unknown {name}"));
-                d = match closest(&word.name, list.iter().copied()) {
-                    Some(s) => d.with_help(format!("did you mean `{s}`?")),
-                    None => d.with_help(format!(
-                        "the choices are {}",
-                        list.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
-                    )),
-                };
-                if name == "purpose" {
-                    settings.purpose = Some(word.name.clone());
-                }
-                diagnostics.push(d);
-            }
-        }
-        ("purpose" | "product", _) => diagnostics.push(bad("a word such as `collection`")),
-        ("locale", SettingValue::Str(s)) => settings.locale = s.value.clone(),
-        ("voice", SettingValue::Str(s)) => settings.voice = Some(s.value.clone()),
-        ("locale" | "voice", _) => diagnostics.push(bad("a string in quotes")),
-        ("max_duration", SettingValue::Duration(d)) => settings.max_duration_ms = Some(d.millis),
-        ("listen_timeout", SettingValue::Duration(d)) => settings.listen_timeout_ms = d.millis,
-        _ => diagnostics.push(bad("a duration such as `3m` or `6s`")),
-    }
-}
-
-/// What the language checks found in a root file, before `@allow` is applied (the compliance
-/// rules add theirs first, so that one `@allow` machinery covers both).
-pub struct FileFindings<'a> {
-    pub found: Vec<Diagnostic>,
-    /// Every `@allow` of the file's scripts, with the span of the construct it covers.
-    pub allows: Vec<(&'a Allow, Span)>,
-}
-
-/// Checks every script and test of a root file. `diagnostics` holds what earlier phases found
-/// (syntax errors make the file's warnings noise).
-pub fn check_file<'a>(
-    file: &'a ParsedFile,
-    files: &'a [ParsedFile],
-    _sources: &Sources,
-    diagnostics: &[Diagnostic],
-) -> FileFindings<'a> {
-    let mut found = Vec::new();
-    let base = file_scope(file, files, &mut found);
-    let mut scripts: HashMap<&str, ScriptScope> = HashMap::new();
-    let mut used_intents: HashMap<&str, ()> = HashMap::new();
-    let mut allows: Vec<(&Allow, Span)> = Vec::new();
-    for item in &file.ast.items {
-        if let Item::Script(script) = item {
-            if let Some(prev) = scripts.get(script.name.name.as_str()) {
-                found.push(duplicate(file.id, "script", &script.name.name, script.name.span, prev.script.name.span));
-                continue;
-            }
-            let scope = script_scope(file, script, &base, &mut found);
-            let mut usage = types::Usage::default();
-            types::check_script(&scope, &mut usage, &mut found);
-            flow::check_script(&scope, &mut found);
-            unused(&scope, &usage, &mut found);
-            for name in usage.intents {
-                used_intents.insert(name, ());
-            }
-            collect_allows(script, &mut allows);
-            scripts.insert(&script.name.name, scope);
-        }
-    }
-    // File-level intents nobody uses, when the file has scripts that could use them.
-    if !scripts.is_empty() {
-        for item in &file.ast.items {
-            if let Item::Intent(def) = item
-                && !used_intents.contains_key(def.name.name.as_str())
-            {
-                found.push(unused_intent(file.id, def));
-            }
-        }
-    }
-    for item in &file.ast.items {
-        if let Item::Test(test) = item {
-            match scripts.get(test.script.name.as_str()) {
-                Some(scope) => types::check_test(scope, test, &mut found),
-                None => {
-                    let names = scripts.keys().copied();
-                    let mut d = Diagnostic::new(
-                        "E110",
-                        file.id,
-                        test.script.span,
-                        format!("there is no script `{}` in this file", test.script.name),
-                    )
-                    .label("unknown script");
-                    if let Some(s) = closest(&test.script.name, names) {
-                        d = d.with_help(format!("did you mean `{s}`?"));
-                    }
-                    found.push(d);
-                }
-            }
-        }
-    }
-    // After a syntax error or a failed import, parts of the tree are missing: warnings about
-    // unused or unreachable things, and unknown imported intents, would only be noise.
-    let broken_syntax = diagnostics.iter().any(|d| d.primary.at.file == file.id && d.code < "E100");
-    let failed_import = file.imports.iter().any(Option::is_none);
-    found.retain(|d| !(broken_syntax && d.code.starts_with('W') || failed_import && d.code == "E101"));
-    FileFindings { found, allows }
-}
-
-fn unused_intent(file: SourceId, def: &Intent) -> Diagnostic {
-    Diagnostic::new("W003", file, def.name.span, format!("intent `{}` is never used", def.name.name))
-        .label("no branch or handler matches it")
-        .with_help("handle it with `on NAME => …` in an ask or in `objection`, or remove it")
-}
-
-/// Warnings for inputs, lets, intents and outcomes a script defines but never uses.
-fn unused(scope: &ScriptScope, usage: &types::Usage, diagnostics: &mut Vec<Diagnostic>) {
-    for input in &scope.inputs {
-        if !usage.values.contains(input.name.name.as_str()) {
-            diagnostics.push(
-                Diagnostic::new(
-                    "W002",
-                    scope.file,
-                    input.name.span,
-                    format!("input `{}` is never used", input.name.name),
-                )
-                .label("not read by any prompt or condition")
-                .with_help("remove it, or use it in a prompt (`{{name}}`) or a condition"),
-            );
-        }
-    }
-    for l in &scope.lets {
-        if !usage.values.contains(l.name.name.as_str()) {
-            diagnostics.push(
-                Diagnostic::new("W008", scope.file, l.name.span, format!("value `{}` is never read", l.name.name))
-                    .label("set but never read")
-                    .with_help("remove it, or use it in a prompt or a condition"),
-            );
-        }
-    }
-    for member in &scope.script.members {
-        match member {
-            Member::Intent(def) if !usage.intents.contains(def.name.name.as_str()) => {
-                diagnostics.push(unused_intent(scope.file, def));
-            }
-            Member::Outcomes(block) => {
-                for o in &block.items {
-                    if !usage.outcomes.contains(o.name.name.as_str()) {
-                        diagnostics.push(
-                            Diagnostic::new(
-                                "W004",
-                                scope.file,
-                                o.name.span,
-                                format!("outcome `{}` is never reached", o.name.name),
-                            )
-                            .label("no `hangup` or `transfer` ends the call with it")
-                            .with_help(format!("end a path with `hangup {}`, or remove it", o.name.name)),
-                        );
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
-/// Every `@allow` of a script with the span of the construct it stands before (§9.7: it
-/// covers findings whose primary span starts inside that construct).
-fn collect_allows<'a>(script: &'a Script, out: &mut Vec<(&'a Allow, Span)>) {
-    fn add<'a>(allows: &'a [Allow], span: Span, out: &mut Vec<(&'a Allow, Span)>) {
-        out.extend(allows.iter().map(|a| (a, span)));
-    }
-    fn stmts<'a>(list: &'a [Stmt], out: &mut Vec<(&'a Allow, Span)>) {
-        for s in list {
-            add(&s.allows, s.span, out);
-            match &s.kind {
-                StmtKind::Ask(ask) => branches(&ask.branches, out),
-                StmtKind::If(i) => if_stmt(i, out),
-                _ => {}
-            }
-        }
-    }
-    fn if_stmt<'a>(i: &'a If, out: &mut Vec<(&'a Allow, Span)>) {
-        stmts(&i.then.stmts, out);
-        match &i.otherwise {
-            Some(Else::Block(b)) => stmts(&b.stmts, out),
-            Some(Else::If(inner)) => stmts(std::slice::from_ref(inner.as_ref()), out),
-            None => {}
-        }
-    }
-    fn branches<'a>(list: &'a [Branch], out: &mut Vec<(&'a Allow, Span)>) {
-        for b in list {
-            add(&b.allows, b.span, out);
-            stmts(&b.body.stmts, out);
-        }
-    }
-    add(&script.allows, script.span, out);
-    for m in &script.members {
-        match m {
-            Member::Intent(i) => add(&i.allows, i.span, out),
-            Member::Section(s) => {
-                add(&s.allows, s.span, out);
-                stmts(&s.body, out);
-                branches(&s.handlers, out);
-                for step in &s.steps {
-                    add(&step.allows, step.span, out);
-                    stmts(&step.body.stmts, out);
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
-/// Validates `@allow`s and removes the findings they cover (keeping them for audit). An allow
-/// that covers nothing is W007; for `CS…` codes only when the compliance rules ran on the file.
-pub fn apply_allows(
-    file: SourceId,
-    allows: &[(&Allow, Span)],
-    found: Vec<Diagnostic>,
-    compliance_ran: bool,
-    diagnostics: &mut Vec<Diagnostic>,
-    allowed: &mut Vec<Allowed>,
-) {
-    let mut valid: Vec<(&Allow, Span, &str, &str)> = Vec::new();
-    for (allow, covers) in allows {
-        let Some(code) = &allow.code else { continue };
-        let known = CODES.iter().any(|(c, _)| *c == code.name) || compliance::rule(&code.name).is_some();
-        if !known {
-            let mut d = Diagnostic::new("E501", file, code.span, format!("`{}` is not a diagnostic code", code.name))
-                .label("unknown code");
-            let codes = CODES.iter().map(|(c, _)| *c).chain(compliance::RULES.iter().map(|r| r.code));
-            if let Some(s) = closest(&code.name, codes) {
-                d = d.with_help(format!("did you mean `{s}`?"));
-            }
-            diagnostics.push(d);
-            continue;
-        }
-        if code.name.starts_with('E') {
-            diagnostics.push(
-                Diagnostic::new("E501", file, code.span, format!("`{}` is an error and cannot be allowed", code.name))
-                    .label("errors cannot be allowed")
-                    .with_help("an error means the script cannot run; fix it instead. Only `CS…` findings and `W…` warnings can be allowed"),
-            );
-            continue;
-        }
-        match &allow.reason {
-            Some(reason) if !reason.value.trim().is_empty() => valid.push((allow, *covers, &code.name, &reason.value)),
-            _ => diagnostics.push(
-                Diagnostic::new("E500", file, allow.span, format!("`@allow({})` needs a reason", code.name))
-                    .label("no reason given")
-                    .with_help(format!(
-                        "say why, for the audit trail: `@allow({}, \"legal text must be read in full\")`",
-                        code.name
-                    )),
-            ),
-        }
-    }
-    let mut used = vec![false; valid.len()];
-    for d in found {
-        let at = d.primary.at.span.start;
-        let hit = valid.iter().position(|(_, covers, code, _)| {
-            *code == d.code && d.primary.at.file == file && covers.start <= at && at < covers.end
-        });
-        match hit.map(|i| {
-            used[i] = true;
-            &valid[i]
-        }) {
-            Some((allow, _, code, reason)) => allowed.push(Allowed {
-                code: code.to_string(),
-                file,
-                span: allow.span,
-                reason: reason.to_string(),
-                finding: d,
-            }),
-            None => diagnostics.push(d),
-        }
-    }
-    // An allow that covers nothing is stale (the finding was fixed) or misplaced. Compliance
-    // codes are judged only when the compliance rules ran (not after a language error).
-    for ((allow, _, code, _), used) in valid.iter().zip(used) {
-        if !used && (code.starts_with('W') || compliance_ran) {
-            diagnostics.push(
-                Diagnostic::new("W007", file, allow.span, format!("this `@allow({code})` suppresses nothing"))
-                    .label("no such finding here")
-                    .with_help("remove it, or move it to the line before the statement the finding points at"),
-            );
-        }
-    }
 }

@@ -480,7 +480,8 @@ fn expr_ops(expr: &Expr, slots: &HashMap<&str, Slot>, decls: &[SlotDecl], ops: &
 /// Compiles a standalone expression over a compiled script's values (a campaign's `segment`):
 /// type-checked like script code; it must be a condition (`bool`).
 pub fn compile_condition(text: &str, script: &ScriptCode) -> Result<ExprCode, Vec<crate::diagnostic::Diagnostic>> {
-    use crate::check::scope::{ScriptScope, Settings, ValueInfo, ValueKind};
+    use crate::check::scope::{ScriptScope, ValueInfo, ValueKind};
+    use crate::check::settings::Settings;
     use crate::check::types::{TypeChecker, Usage};
     let file = SourceId(0);
     let (expr, mut diagnostics) = crate::syntax::parse_expr(text, file);

@@ -1,0 +1,147 @@
+//! One root file's language checks: every script's types, flow and unused names, and every
+//! test, gathered before `@allow` is applied (see [`super::allow`]).
+
+use std::collections::HashMap;
+
+use crate::check::scope::{ScriptScope, duplicate, file_scope, script_scope};
+use crate::check::{ParsedFile, allow, flow, types};
+use crate::diagnostic::Diagnostic;
+use crate::source::Sources;
+use crate::span::{SourceId, Span};
+use crate::suggest::closest;
+use crate::syntax::ast::*;
+
+/// What the language checks found in a root file, before `@allow` is applied (the compliance
+/// rules add theirs first, so that one `@allow` machinery covers both).
+pub struct FileFindings<'a> {
+    pub found: Vec<Diagnostic>,
+    /// Every `@allow` of the file's scripts, with the span of the construct it covers.
+    pub allows: Vec<(&'a Allow, Span)>,
+}
+
+/// Checks every script and test of a root file. `diagnostics` holds what earlier phases found
+/// (syntax errors make the file's warnings noise).
+pub fn check_file<'a>(
+    file: &'a ParsedFile,
+    files: &'a [ParsedFile],
+    _sources: &Sources,
+    diagnostics: &[Diagnostic],
+) -> FileFindings<'a> {
+    let mut found = Vec::new();
+    let base = file_scope(file, files, &mut found);
+    let mut scripts: HashMap<&str, ScriptScope> = HashMap::new();
+    let mut used_intents: HashMap<&str, ()> = HashMap::new();
+    let mut allows: Vec<(&Allow, Span)> = Vec::new();
+    for item in &file.ast.items {
+        if let Item::Script(script) = item {
+            if let Some(prev) = scripts.get(script.name.name.as_str()) {
+                found.push(duplicate(file.id, "script", &script.name.name, script.name.span, prev.script.name.span));
+                continue;
+            }
+            let scope = script_scope(file, script, &base, &mut found);
+            let mut usage = types::Usage::default();
+            types::check_script(&scope, &mut usage, &mut found);
+            flow::check_script(&scope, &mut found);
+            unused(&scope, &usage, &mut found);
+            for name in usage.intents {
+                used_intents.insert(name, ());
+            }
+            allow::collect_allows(script, &mut allows);
+            scripts.insert(&script.name.name, scope);
+        }
+    }
+    // File-level intents nobody uses, when the file has scripts that could use them.
+    if !scripts.is_empty() {
+        for item in &file.ast.items {
+            if let Item::Intent(def) = item
+                && !used_intents.contains_key(def.name.name.as_str())
+            {
+                found.push(unused_intent(file.id, def));
+            }
+        }
+    }
+    for item in &file.ast.items {
+        if let Item::Test(test) = item {
+            match scripts.get(test.script.name.as_str()) {
+                Some(scope) => types::check_test(scope, test, &mut found),
+                None => {
+                    let names = scripts.keys().copied();
+                    let mut d = Diagnostic::new(
+                        "E110",
+                        file.id,
+                        test.script.span,
+                        format!("there is no script `{}` in this file", test.script.name),
+                    )
+                    .label("unknown script");
+                    if let Some(s) = closest(&test.script.name, names) {
+                        d = d.with_help(format!("did you mean `{s}`?"));
+                    }
+                    found.push(d);
+                }
+            }
+        }
+    }
+    // After a syntax error or a failed import, parts of the tree are missing: warnings about
+    // unused or unreachable things, and unknown imported intents, would only be noise.
+    let broken_syntax = diagnostics.iter().any(|d| d.primary.at.file == file.id && d.code < "E100");
+    let failed_import = file.imports.iter().any(Option::is_none);
+    found.retain(|d| !(broken_syntax && d.code.starts_with('W') || failed_import && d.code == "E101"));
+    FileFindings { found, allows }
+}
+
+fn unused_intent(file: SourceId, def: &Intent) -> Diagnostic {
+    Diagnostic::new("W003", file, def.name.span, format!("intent `{}` is never used", def.name.name))
+        .label("no branch or handler matches it")
+        .with_help("handle it with `on NAME => …` in an ask or in `objection`, or remove it")
+}
+
+/// Warnings for inputs, lets, intents and outcomes a script defines but never uses.
+fn unused(scope: &ScriptScope, usage: &types::Usage, diagnostics: &mut Vec<Diagnostic>) {
+    for input in &scope.inputs {
+        if !usage.values.contains(input.name.name.as_str()) {
+            diagnostics.push(
+                Diagnostic::new(
+                    "W002",
+                    scope.file,
+                    input.name.span,
+                    format!("input `{}` is never used", input.name.name),
+                )
+                .label("not read by any prompt or condition")
+                .with_help("remove it, or use it in a prompt (`{{name}}`) or a condition"),
+            );
+        }
+    }
+    for l in &scope.lets {
+        if !usage.values.contains(l.name.name.as_str()) {
+            diagnostics.push(
+                Diagnostic::new("W008", scope.file, l.name.span, format!("value `{}` is never read", l.name.name))
+                    .label("set but never read")
+                    .with_help("remove it, or use it in a prompt or a condition"),
+            );
+        }
+    }
+    for member in &scope.script.members {
+        match member {
+            Member::Intent(def) if !usage.intents.contains(def.name.name.as_str()) => {
+                diagnostics.push(unused_intent(scope.file, def));
+            }
+            Member::Outcomes(block) => {
+                for o in &block.items {
+                    if !usage.outcomes.contains(o.name.name.as_str()) {
+                        diagnostics.push(
+                            Diagnostic::new(
+                                "W004",
+                                scope.file,
+                                o.name.span,
+                                format!("outcome `{}` is never reached", o.name.name),
+                            )
+                            .label("no `hangup` or `transfer` ends the call with it")
+                            .with_help(format!("end a path with `hangup {}`, or remove it", o.name.name)),
+                        );
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}

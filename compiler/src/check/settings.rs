@@ -1,0 +1,98 @@
+//! Script settings (LANGUAGE.md §3): which names there are, each read once, with its kind of
+//! value checked and defaults applied.
+
+use std::collections::HashMap;
+
+use crate::diagnostic::Diagnostic;
+use crate::span::{SourceId, Span};
+use crate::suggest::closest;
+use crate::syntax::ast::*;
+
+/// The settings of §3 with defaults applied.
+#[derive(Clone, Debug, Default)]
+pub struct Settings {
+    pub purpose: Option<String>,
+    pub product: Option<String>,
+    pub locale: String,
+    pub max_duration_ms: Option<u64>,
+    pub listen_timeout_ms: u64,
+    pub voice: Option<String>,
+}
+
+pub const PURPOSES: &[&str] = &["collection", "marketing", "service", "verification"];
+pub const PRODUCTS: &[&str] = &["investment", "insurance", "deposit", "loan", "card"];
+const SETTINGS: &[&str] = &["purpose", "product", "locale", "max_duration", "listen_timeout", "voice"];
+
+/// Reads one setting into `settings`: an unknown name, a second setting of one name or a
+/// value of the wrong kind is E111.
+pub fn read<'a>(
+    id: SourceId,
+    setting: &'a Setting,
+    seen: &mut HashMap<&'a str, Span>,
+    settings: &mut Settings,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let name = setting.name.name.as_str();
+    if !SETTINGS.contains(&name) {
+        let mut d = Diagnostic::new("E111", id, setting.name.span, format!("`{name}` is not a script setting"))
+            .label("unknown setting");
+        d = match closest(name, SETTINGS.iter().copied()) {
+            Some(s) => d.with_help(format!("did you mean `{s}`?")),
+            None => d.with_help(
+                "the settings are `purpose`, `product`, `locale`, `max_duration`, `listen_timeout` and `voice`",
+            ),
+        };
+        diagnostics.push(d);
+        return;
+    }
+    if let Some(prev) = seen.insert(name, setting.name.span) {
+        diagnostics.push(
+            Diagnostic::new("E111", id, setting.name.span, format!("`{name}` is set twice"))
+                .label("second setting")
+                .with_secondary(id, prev, "first set here"),
+        );
+        return;
+    }
+    apply(id, setting, settings, diagnostics);
+}
+
+fn apply(id: SourceId, setting: &Setting, settings: &mut Settings, diagnostics: &mut Vec<Diagnostic>) {
+    let name = setting.name.name.as_str();
+    let bad = |expected: &str| {
+        Diagnostic::new("E111", id, setting.span, format!("`{name}` takes {expected}")).label("wrong kind of value")
+    };
+    match (name, &setting.value) {
+        (_, SettingValue::Missing) => {}
+        ("purpose" | "product", SettingValue::Word(word)) => {
+            let list = if name == "purpose" { PURPOSES } else { PRODUCTS };
+            if list.contains(&word.name.as_str()) {
+                if name == "purpose" {
+                    settings.purpose = Some(word.name.clone());
+                } else {
+                    settings.product = Some(word.name.clone());
+                }
+            } else {
+                let mut d = Diagnostic::new("E111", id, word.span, format!("`{}` is not a {name}", word.name))
+                    .label(format!("unknown {name}"));
+                d = match closest(&word.name, list.iter().copied()) {
+                    Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                    None => d.with_help(format!(
+                        "the choices are {}",
+                        list.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ")
+                    )),
+                };
+                if name == "purpose" {
+                    settings.purpose = Some(word.name.clone());
+                }
+                diagnostics.push(d);
+            }
+        }
+        ("purpose" | "product", _) => diagnostics.push(bad("a word such as `collection`")),
+        ("locale", SettingValue::Str(s)) => settings.locale = s.value.clone(),
+        ("voice", SettingValue::Str(s)) => settings.voice = Some(s.value.clone()),
+        ("locale" | "voice", _) => diagnostics.push(bad("a string in quotes")),
+        ("max_duration", SettingValue::Duration(d)) => settings.max_duration_ms = Some(d.millis),
+        ("listen_timeout", SettingValue::Duration(d)) => settings.listen_timeout_ms = d.millis,
+        _ => diagnostics.push(bad("a duration such as `3m` or `6s`")),
+    }
+}
