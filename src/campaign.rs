@@ -588,7 +588,7 @@ fn start_sip(file: &Path, loaded: &campaign::Loaded, plan: &scheduler::Plan) -> 
         let speech = Speech::from_campaign(loaded, program, script)?;
         // The key is checked (and the folder made) before any call is placed.
         let recorder = callscript_runtime::recording::Recorder::for_campaign(loaded).map_err(|e| e.to_string())?;
-        SipTelephony::start(config, Services { speech: Arc::new(speech), recorder })
+        SipTelephony::start(config, Services { speech: Arc::new(speech), recorder }).map_err(|e| e.to_string())
     };
     start().map_err(|e| format!("{file}: {e}"))
 }

@@ -153,7 +153,10 @@ async fn place(
     let rtp_addr = socket.local_addr().map_err(|e| e.to_string())?;
     let offer = sdp::offer(rtp_addr, call ^ 0x5eed_0000);
     let (states, state_tx) = ua.call_states();
-    let option = InviteOption { call_id: Some(states.call_id().to_string()), ..ua.invite(&request.phone, offer)? };
+    let option = InviteOption {
+        call_id: Some(states.call_id().to_string()),
+        ..ua.invite(&request.phone, offer).map_err(|e| e.to_string())?
+    };
     let (dialog, invite) = ua.dialogs.do_invite_async(option, state_tx).map_err(|e| format!("INVITE: {e}"))?;
     let recording = services.recorder.is_some();
     let out = OutStream::new(Arc::clone(&socket), (call as u32).wrapping_mul(2_654_435_761), recording);

@@ -4,10 +4,13 @@
 //! their own, and their results come back over a channel.
 
 pub mod call;
+pub mod error;
 pub mod rtp;
 pub mod screen;
 pub mod sdp;
 pub mod ua;
+
+pub use error::{SdpError, SipError};
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
@@ -93,18 +96,17 @@ impl SipConfig {
 /// A gateway setting, parsed as the user agent uses it: a `sip:` URI whose host is a literal
 /// IP (DNS is the trunk operator's business), port 5060 unless given. `campaign` checks
 /// settings with it, so what passes `check` is what the user agent can dial.
-pub fn gateway_address(gateway: &str) -> Result<(rsipstack::rsip::Uri, SocketAddr), String> {
+pub fn gateway_address(gateway: &str) -> Result<(rsipstack::rsip::Uri, SocketAddr), SipError> {
     use rsipstack::rsip::{Scheme, Uri};
-    let uri = Uri::try_from(gateway).map_err(|e| format!("gateway `{gateway}` is not a SIP URI: {e}"))?;
+    let uri =
+        Uri::try_from(gateway).map_err(|e| SipError::GatewayUri { gateway: gateway.into(), reason: e.to_string() })?;
     if uri.scheme != Some(Scheme::Sip) {
-        return Err(format!("gateway `{gateway}` must be a sip: URI"));
+        return Err(SipError::GatewayScheme(gateway.into()));
     }
     let host = uri.host_with_port.host.to_string();
     let port = uri.host_with_port.port.as_ref().map(|p| p.value()).unwrap_or(5060);
-    let ip: std::net::IpAddr = host
-        .trim_matches(|c| c == '[' || c == ']')
-        .parse()
-        .map_err(|_| format!("gateway host `{host}` must be an IP address"))?;
+    let ip: std::net::IpAddr =
+        host.trim_matches(|c| c == '[' || c == ']').parse().map_err(|_| SipError::GatewayHost(host.clone()))?;
     Ok((uri, SocketAddr::new(ip, port)))
 }
 
@@ -124,13 +126,13 @@ pub struct SipTelephony {
 
 impl SipTelephony {
     /// Starts the user agent on a runtime of its own (two workers: signalling and media).
-    pub fn start(config: SipConfig, services: call::Services) -> Result<SipTelephony, String> {
+    pub fn start(config: SipConfig, services: call::Services) -> Result<SipTelephony, SipError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("callscript-sip")
             .enable_all()
             .build()
-            .map_err(|e| format!("cannot start the SIP runtime: {e}"))?;
+            .map_err(SipError::Runtime)?;
         let ua = runtime.block_on(ua::UserAgent::start(config))?;
         let (ends_tx, ends_rx) = mpsc::channel();
         Ok(SipTelephony {

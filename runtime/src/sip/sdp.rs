@@ -8,6 +8,8 @@ use sdp::description::common::{Address, Attribute, ConnectionInformation};
 use sdp::description::media::{MediaDescription, MediaName, RangedPort};
 use sdp::description::session::{Origin, SessionDescription, TimeDescription, Timing};
 
+use super::SdpError;
+
 /// The payload type we offer for RFC 4733 telephone events.
 pub const OFFERED_EVENT_PT: u8 = 101;
 
@@ -75,32 +77,33 @@ pub fn offer(rtp: SocketAddr, session_id: u64) -> String {
 }
 
 /// Reads the answer (or early-media SDP of a 183): the address and the codec chosen.
-pub fn answer(body: &[u8]) -> Result<Negotiated, String> {
+pub fn answer(body: &[u8]) -> Result<Negotiated, SdpError> {
     if body.is_empty() {
-        return Err("the answer has no SDP body".into());
+        return Err(SdpError::NoBody);
     }
-    let description = SessionDescription::unmarshal(&mut Cursor::new(body)).map_err(|e| format!("bad SDP: {e}"))?;
+    let description =
+        SessionDescription::unmarshal(&mut Cursor::new(body)).map_err(|e| SdpError::Malformed(e.to_string()))?;
     let media = description
         .media_descriptions
         .iter()
         .find(|m| m.media_name.media == "audio" && m.media_name.port.value > 0)
-        .ok_or("the answer has no active audio stream")?;
+        .ok_or(SdpError::NoAudio)?;
     let host = media
         .connection_information
         .as_ref()
         .or(description.connection_information.as_ref())
         .and_then(|c| c.address.as_ref())
         .map(|a| a.address.clone())
-        .ok_or("the answer has no connection address (c=)")?;
-    let ip: IpAddr = host.parse().map_err(|_| format!("the answer's address `{host}` is not an IP address"))?;
-    let port = u16::try_from(media.media_name.port.value).map_err(|_| "the answer's audio port is out of range")?;
+        .ok_or(SdpError::NoAddress)?;
+    let ip: IpAddr = host.parse().map_err(|_| SdpError::AddressNotIp(host.clone()))?;
+    let port = u16::try_from(media.media_name.port.value).map_err(|_| SdpError::PortOutOfRange)?;
     let payload_type = media
         .media_name
         .formats
         .iter()
         .filter_map(|f| f.parse::<u8>().ok())
         .find(|pt| *pt == 0 || *pt == 8)
-        .ok_or("the answer accepts neither PCMU nor PCMA")?;
+        .ok_or(SdpError::NoCodec)?;
     let event_payload_type = media.attributes.iter().find_map(|a| {
         let value = a.value.as_deref()?;
         let (pt, name) = value.split_once(' ')?;
@@ -138,10 +141,11 @@ mod tests {
 
     #[test]
     fn answer_errors_are_clear() {
-        assert_eq!(answer(b"").unwrap_err(), "the answer has no SDP body");
+        assert_eq!(answer(b"").unwrap_err(), SdpError::NoBody);
         let no_g711 =
             "v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio 6000 RTP/AVP 18\r\n";
-        assert_eq!(answer(no_g711.as_bytes()).unwrap_err(), "the answer accepts neither PCMU nor PCMA");
-        assert!(answer(b"garbage").unwrap_err().starts_with("bad SDP"));
+        assert_eq!(answer(no_g711.as_bytes()).unwrap_err(), SdpError::NoCodec);
+        assert_eq!(SdpError::NoCodec.to_string(), "the answer accepts neither PCMU nor PCMA");
+        assert!(matches!(answer(b"garbage").unwrap_err(), SdpError::Malformed(_)));
     }
 }

@@ -19,8 +19,8 @@ use rsipstack::{EndpointBuilder, transport::tcp::TcpConnection};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use super::SipConfig;
 use super::rtp::Pacer;
+use super::{SipConfig, SipError};
 
 /// The campaign's SIP side.
 pub struct UserAgent {
@@ -116,13 +116,12 @@ pub struct Line(#[allow(dead_code)] Option<tokio::sync::OwnedSemaphorePermit>);
 
 impl UserAgent {
     /// Binds the transport and starts the endpoint (on the current tokio runtime).
-    pub async fn start(config: SipConfig) -> Result<Arc<UserAgent>, String> {
+    pub async fn start(config: SipConfig) -> Result<Arc<UserAgent>, SipError> {
         let cancel = CancellationToken::new();
         let transport = TransportLayer::new(cancel.clone());
         let (gateway_uri, gateway_socket) = super::gateway_address(&config.gateway)?;
         let tcp = config.transport == "tcp";
-        let local_bind: SocketAddr =
-            config.local.parse().map_err(|_| format!("local address `{}` is not ip:port", config.local))?;
+        let local_bind: SocketAddr = config.local.parse().map_err(|_| SipError::LocalAddress(config.local.clone()))?;
         let local = if tcp {
             // Our own stream, so TCP_NODELAY is set (SIP-NOTES: 11.8 ms median setup without it).
             let socket = if gateway_socket.is_ipv6() {
@@ -130,26 +129,23 @@ impl UserAgent {
             } else {
                 tokio::net::TcpSocket::new_v4()
             }
-            .map_err(|e| format!("TCP socket: {e}"))?;
+            .map_err(|e| bind_error(&config, e))?;
             socket.set_reuseaddr(true).ok();
-            socket.bind(local_bind).map_err(|e| format!("cannot bind {}: {e}", config.local))?;
-            let stream = socket
-                .connect(gateway_socket)
-                .await
-                .map_err(|e| format!("cannot connect to the gateway {} over TCP: {e}", config.gateway))?;
-            stream.set_nodelay(true).map_err(|e| format!("TCP_NODELAY: {e}"))?;
-            let local = stream.local_addr().map_err(|e| e.to_string())?;
+            socket.bind(local_bind).map_err(|e| bind_error(&config, e))?;
+            let stream = socket.connect(gateway_socket).await.map_err(|e| tcp_error(&config, e))?;
+            stream.set_nodelay(true).map_err(|e| tcp_error(&config, e))?;
+            let local = stream.local_addr().map_err(|e| tcp_error(&config, e))?;
             let addr = SipAddr { r#type: Some(rsip::transport::Transport::Tcp), addr: local.into() };
             let connection = TcpConnection::from_stream(stream, addr, Some(cancel.child_token()))
-                .map_err(|e| format!("TCP connection: {e}"))?;
+                .map_err(|e| tcp_error(&config, e))?;
             transport.add_connection(connection.into());
             local
         } else {
-            let socket = udp_socket(local_bind).map_err(|e| format!("cannot bind {} for SIP: {e}", config.local))?;
+            let socket = udp_socket(local_bind).map_err(|e| bind_error(&config, e))?;
             let connection = UdpConnection::from_socket(Arc::new(socket), None, Some(cancel.child_token()))
                 .await
-                .map_err(|e| format!("cannot bind {} for SIP: {e}", config.local))?;
-            let local = connection.get_addr().get_socketaddr().map_err(|e| e.to_string())?;
+                .map_err(|e| bind_error(&config, e))?;
+            let local = connection.get_addr().get_socketaddr().map_err(|e| bind_error(&config, e))?;
             transport.add_transport(connection.into());
             local
         };
@@ -167,7 +163,7 @@ impl UserAgent {
             .with_option(option)
             .with_inspector(Box::new(super::screen::Screen))
             .build();
-        let incoming = endpoint.incoming_transactions().map_err(|e| e.to_string())?;
+        let incoming = endpoint.incoming_transactions().map_err(|e| SipError::Stack(e.to_string()))?;
         let dialogs = Arc::new(DialogLayer::new(endpoint.inner.clone()));
         let serve = endpoint.inner.clone();
         tokio::spawn(async move {
@@ -196,7 +192,8 @@ impl UserAgent {
             interval: config.calls_per_second.map(|cps| Duration::from_secs_f64(1.0 / cps)).unwrap_or(Duration::ZERO),
             next_invite: tokio::sync::Mutex::new(tokio::time::Instant::now()),
         };
-        let caller = Uri::try_from(config.from.as_str()).map_err(|e| format!("from `{}`: {e}", config.from))?;
+        let caller = Uri::try_from(config.from.as_str())
+            .map_err(|e| SipError::From { from: config.from.clone(), reason: e.to_string() })?;
         // Request URIs are `sip:PHONE@host[:port]` of the gateway.
         let callee_host = gateway_uri.host_with_port.to_string();
         let ua = Arc::new(UserAgent {
@@ -247,9 +244,9 @@ impl UserAgent {
     }
 
     /// The INVITE for one customer.
-    pub fn invite(&self, phone: &str, offer: String) -> Result<InviteOption, String> {
+    pub fn invite(&self, phone: &str, offer: String) -> Result<InviteOption, SipError> {
         let callee = Uri::try_from(format!("sip:{phone}@{}", self.callee_host).as_str())
-            .map_err(|e| format!("`{phone}` does not make a SIP URI: {e}"))?;
+            .map_err(|e| SipError::Callee { phone: phone.into(), reason: e.to_string() })?;
         let caller = self.caller.clone();
         let mut headers = Vec::new();
         if let Some(pai) = &self.config.asserted_identity {
@@ -274,20 +271,22 @@ impl UserAgent {
     }
 
     /// REGISTER with the gateway (some trunks want it before they take INVITEs).
-    async fn register(&self) -> Result<(), String> {
+    async fn register(&self) -> Result<(), SipError> {
         let mut registration =
             rsipstack::dialog::registration::Registration::new(self.dialogs.endpoint.clone(), self.credential());
-        let server = Uri::try_from(self.config.gateway.as_str()).map_err(|e| e.to_string())?;
+        let gateway = || self.config.gateway.clone();
+        let server = Uri::try_from(self.config.gateway.as_str())
+            .map_err(|e| SipError::GatewayUri { gateway: gateway(), reason: e.to_string() })?;
         let response = registration
             .register(server, Some(self.config.register_expires))
             .await
-            .map_err(|e| format!("REGISTER with {} failed: {e}", self.config.gateway))?;
+            .map_err(|e| SipError::Register { gateway: gateway(), reason: e.to_string() })?;
         let code = response.status_code.code();
         if !(200..300).contains(&code) {
-            return Err(format!(
-                "REGISTER with {} was refused: {} {}",
-                self.config.gateway, code, response.status_code
-            ));
+            return Err(SipError::RegisterRefused {
+                gateway: gateway(),
+                status: format!("{code} {}", response.status_code),
+            });
         }
         Ok(())
     }
@@ -339,9 +338,21 @@ fn udp_socket(local: SocketAddr) -> std::io::Result<tokio::net::UdpSocket> {
 }
 
 /// The local address packets to `peer` leave from (no packet is sent).
-fn route_to(peer: SocketAddr) -> Result<std::net::IpAddr, String> {
-    let any: SocketAddr = if peer.is_ipv6() { "[::]:0" } else { "0.0.0.0:0" }.parse().map_err(|_| "address")?;
-    let probe = std::net::UdpSocket::bind(any).map_err(|e| format!("no route to the gateway {peer}: {e}"))?;
-    probe.connect(peer).map_err(|e| format!("no route to the gateway {peer}: {e}"))?;
-    Ok(probe.local_addr().map_err(|e| e.to_string())?.ip())
+fn route_to(peer: SocketAddr) -> Result<std::net::IpAddr, SipError> {
+    let no_route = |e: std::io::Error| SipError::NoRoute { gateway: peer, reason: e.to_string() };
+    let any = SocketAddr::new(
+        if peer.is_ipv6() { std::net::Ipv6Addr::UNSPECIFIED.into() } else { std::net::Ipv4Addr::UNSPECIFIED.into() },
+        0,
+    );
+    let probe = std::net::UdpSocket::bind(any).map_err(no_route)?;
+    probe.connect(peer).map_err(no_route)?;
+    Ok(probe.local_addr().map_err(no_route)?.ip())
+}
+
+fn bind_error(config: &SipConfig, e: impl std::fmt::Display) -> SipError {
+    SipError::Bind { local: config.local.clone(), reason: e.to_string() }
+}
+
+fn tcp_error(config: &SipConfig, e: impl std::fmt::Display) -> SipError {
+    SipError::TcpConnect { gateway: config.gateway.clone(), reason: e.to_string() }
 }
