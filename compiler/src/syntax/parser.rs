@@ -27,6 +27,10 @@ pub fn parse_expr(text: &str, file: SourceId) -> (Expr, Vec<Diagnostic>) {
     (expr, parser.diags)
 }
 
+/// How deeply blocks, `ask`s, `else if`s and expressions may nest (LANGUAGE.md §2, E008).
+/// Every pass over the tree recurses along this depth, so it bounds their stacks.
+pub const MAX_DEPTH: u32 = 256;
+
 const STATEMENT_WORDS: &str =
     "`say`, `ask`, `goto`, `if`, `set`, `verify`, `tag`, `callback in`, `optout`, `transfer` or `hangup`";
 
@@ -41,6 +45,10 @@ struct Parser<'a> {
     nl_insensitive: u32,
     /// Position of the last reported unexpected token, so one bad token is reported once.
     last_error_at: Option<usize>,
+    /// Current nesting depth (blocks, asks, `else if`s, expressions), at most [`MAX_DEPTH`].
+    depth: u32,
+    /// Whether E008 was reported, so a deep file gets one error, not one per level.
+    too_deep_reported: bool,
 }
 
 impl<'a> Parser<'a> {
@@ -54,7 +62,18 @@ impl<'a> Parser<'a> {
                 tokens.push(l);
             }
         }
-        Parser { src, file, tokens, pos: 0, comments, diags: Vec::new(), nl_insensitive: 0, last_error_at: None }
+        Parser {
+            src,
+            file,
+            tokens,
+            pos: 0,
+            comments,
+            diags: Vec::new(),
+            nl_insensitive: 0,
+            last_error_at: None,
+            depth: 0,
+            too_deep_reported: false,
+        }
     }
 
     // ---- token access -------------------------------------------------------------------
@@ -229,6 +248,87 @@ impl<'a> Parser<'a> {
         if !matches!(self.tokens[self.pos].token, Token::Newline | Token::Semi | Token::RBrace | Token::Eof) {
             self.unexpected("the end of the statement (a new line or `;`)");
             self.recover_statement();
+        }
+    }
+
+    /// Enters one level of nesting. At the limit it reports E008 (once per file) and returns
+    /// false; the caller then skips what it would have parsed, without recursing.
+    fn enter(&mut self) -> bool {
+        if self.depth >= MAX_DEPTH {
+            self.too_deep();
+            return false;
+        }
+        self.depth += 1;
+        true
+    }
+
+    /// Reports E008 at the current token, once per file.
+    fn too_deep(&mut self) {
+        if !self.too_deep_reported {
+            self.too_deep_reported = true;
+            let span = self.peek_span();
+            self.error(
+                Diagnostic::new("E008", self.file, span, format!("this is nested deeper than {MAX_DEPTH} levels"))
+                    .label("too deeply nested")
+                    .with_help(
+                        "blocks, `ask`s, `else if`s and operators nest at most 256 deep; \
+                             move the inner part into a step of its own and `goto` it",
+                    ),
+            );
+        }
+    }
+
+    fn leave(&mut self) {
+        self.depth -= 1;
+    }
+
+    /// Skips the rest of an expression that nests too deeply: up to the end of its line (or
+    /// `;`, `,`, `=>`, `|`, a block) or a `)` that closes a parenthesis opened before it.
+    fn skip_expr(&mut self) {
+        let mut parens = 0usize;
+        loop {
+            match self.tokens[self.pos].token {
+                Token::LParen => parens += 1,
+                Token::RParen if parens == 0 => return,
+                Token::RParen => parens -= 1,
+                Token::Newline if parens == 0 && self.nl_insensitive == 0 => return,
+                Token::Semi | Token::Comma | Token::FatArrow | Token::Pipe | Token::LBrace | Token::RBrace
+                    if parens == 0 =>
+                {
+                    return;
+                }
+                Token::Eof => return,
+                _ => {}
+            }
+            self.pos += 1;
+        }
+    }
+
+    /// Skips an `if … { } else if … { } else { }` chain that nests too deeply, iteratively.
+    fn skip_if_chain(&mut self) {
+        loop {
+            while !matches!(self.tokens[self.pos].token, Token::LBrace | Token::RBrace | Token::Eof) {
+                self.pos += 1;
+            }
+            if !self.at(Token::LBrace) {
+                return;
+            }
+            self.skip_balanced();
+            let save = self.pos;
+            self.skip_newlines();
+            if !self.at_word("else") {
+                self.pos = save;
+                return;
+            }
+            self.bump();
+            if self.at_word("if") {
+                self.bump();
+            } else if self.at(Token::LBrace) {
+                self.skip_balanced();
+                return;
+            } else {
+                return;
+            }
         }
     }
 
@@ -790,6 +890,11 @@ impl<'a> Parser<'a> {
             let at = self.prev_span();
             return Block { stmts: Vec::new(), braced: true, span: at };
         };
+        if !self.enter() {
+            self.pos -= 1;
+            self.skip_balanced();
+            return Block { stmts: Vec::new(), braced: true, span: open.to(self.prev_span()) };
+        }
         let saved = self.nl_insensitive;
         self.nl_insensitive = 0;
         let mut stmts = Vec::new();
@@ -804,6 +909,7 @@ impl<'a> Parser<'a> {
         }
         let close = self.close_brace(open);
         self.nl_insensitive = saved;
+        self.leave();
         Block { stmts, braced: true, span: open.to(close) }
     }
 
@@ -1000,6 +1106,11 @@ impl<'a> Parser<'a> {
             self.unexpected("`{` and the ask's branches (`on yes => …`)");
             return None;
         };
+        if !self.enter() {
+            self.pos -= 1;
+            self.skip_balanced();
+            return Some(ask);
+        }
         let saved = self.nl_insensitive;
         self.nl_insensitive = 0;
         loop {
@@ -1019,6 +1130,7 @@ impl<'a> Parser<'a> {
         }
         self.close_brace(open);
         self.nl_insensitive = saved;
+        self.leave();
         Some(ask)
     }
 
@@ -1100,6 +1212,16 @@ impl<'a> Parser<'a> {
     }
 
     fn if_stmt(&mut self) -> Option<If> {
+        if !self.enter() {
+            self.skip_if_chain();
+            return None;
+        }
+        let result = self.if_chain();
+        self.leave();
+        result
+    }
+
+    fn if_chain(&mut self) -> Option<If> {
         self.bump();
         let cond = self.expr();
         let then = self.block("the `if` body");
@@ -1194,6 +1316,8 @@ impl<'a> Parser<'a> {
     fn interpolation(&mut self, text: &str, offset: u32, whole: Span) -> (Expr, Option<Ident>) {
         let mut sub = Parser::new(self.src, self.file, lex(text, offset));
         sub.nl_insensitive = 1;
+        sub.depth = self.depth;
+        sub.too_deep_reported = self.too_deep_reported;
         let expr = if sub.at(Token::Eof) || sub.at(Token::Pipe) {
             sub.error(
                 Diagnostic::new("E005", self.file, whole, "this interpolation is empty")
@@ -1220,6 +1344,7 @@ impl<'a> Parser<'a> {
             sub.unexpected("`|` and a filter, or `}}`");
         }
         self.diags.append(&mut sub.diags);
+        self.too_deep_reported |= sub.too_deep_reported;
         (expr, filter)
     }
 
@@ -1252,10 +1377,31 @@ impl<'a> Parser<'a> {
     }
 
     fn expr_bp(&mut self, min_bp: u8) -> Expr {
+        if !self.enter() {
+            let span = self.peek_span();
+            self.skip_expr();
+            return Expr { kind: ExprKind::Error, span: span.to(self.prev_span()) };
+        }
+        let expr = self.operators(min_bp);
+        self.leave();
+        expr
+    }
+
+    /// An operand and the operators after it that bind tighter than `min_bp`. Each operator
+    /// makes the tree one level deeper, so a long chain counts against [`MAX_DEPTH`] too.
+    fn operators(&mut self, min_bp: u8) -> Expr {
         let mut lhs = self.prefix();
+        let mut chain = 0u32;
         while let Some((op, bp)) = self.binary_op() {
             if bp <= min_bp {
                 break;
+            }
+            chain += 1;
+            if self.depth + chain > MAX_DEPTH {
+                let start = lhs.span;
+                self.too_deep();
+                self.skip_expr();
+                return Expr { kind: ExprKind::Error, span: start.to(self.prev_span()) };
             }
             let op_span = self.bump().span;
             let rhs = self.expr_bp(bp);
