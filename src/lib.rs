@@ -11,3 +11,4 @@ pub mod fmt;
 pub mod lsp;
 pub mod recording;
 pub mod render;
+pub mod snippet;

@@ -102,11 +102,9 @@ impl Loader for OpenFirst<'_> {
         if let Some(text) = self.docs.get(&name) {
             return Ok((name, text.clone()));
         }
-        match std::fs::read_to_string(&name) {
-            Ok(text) => Ok((name, text)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err("the file does not exist".into()),
-            Err(e) => Err(e.to_string()),
-        }
+        crate::files::read_source(std::path::Path::new(&name))
+            .map(|text| (name, text))
+            .map_err(|e| crate::files::import_reason(&e.kind))
     }
 }
 
@@ -148,10 +146,29 @@ pub fn range(text: &str, span: Span) -> Range {
     Range::new(position(text, span.start), position(text, span.end))
 }
 
+/// [`position`] with the source's line index: the cost is the line's, not the file's, so a
+/// file with thousands of diagnostics converts in linear time.
+pub fn position_in(source: &Source, offset: u32) -> Position {
+    let text = source.text.as_str();
+    let mut offset = (offset as usize).min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let line = source.line_of(offset);
+    let line_start = source.line_range(line).start;
+    let character: usize = text[line_start..offset].chars().map(char::len_utf16).sum();
+    Position::new(line as u32, character as u32)
+}
+
+/// [`range`] with the source's line index.
+pub fn range_in(source: &Source, span: Span) -> Range {
+    Range::new(position_in(source, span.start), position_in(source, span.end))
+}
+
 /// The LSP diagnostics of one file of a check, with related places from the secondary labels
 /// and the witness path.
 pub fn diagnostics(docs: &Documents, checked: &Checked, file: SourceId) -> Vec<Diagnostic> {
-    let text = &checked.sources.get(file).text;
+    let this = checked.sources.get(file);
     checked
         .diagnostics
         .iter()
@@ -166,7 +183,7 @@ pub fn diagnostics(docs: &Documents, checked: &Checked, file: SourceId) -> Vec<D
                     let source = checked.sources.get(label.at.file);
                     let uri = docs.uri(&source.name)?;
                     Some(DiagnosticRelatedInformation {
-                        location: Location::new(uri, range(&source.text, label.at.span)),
+                        location: Location::new(uri, range_in(source, label.at.span)),
                         message: label.message.clone(),
                     })
                 })
@@ -177,7 +194,7 @@ pub fn diagnostics(docs: &Documents, checked: &Checked, file: SourceId) -> Vec<D
                 message.push_str(help);
             }
             Diagnostic {
-                range: range(text, d.primary.at.span),
+                range: range_in(this, d.primary.at.span),
                 severity: Some(match d.severity {
                     Severity::Error => DiagnosticSeverity::ERROR,
                     Severity::Warning => DiagnosticSeverity::WARNING,
@@ -258,11 +275,11 @@ impl Backend {
 
 fn location(docs: &Documents, checked: &Checked, at: callscript_compiler::span::FileSpan) -> Option<Location> {
     let source = checked.sources.get(at.file);
-    Some(Location::new(docs.uri(&source.name)?, range(&source.text, at.span)))
+    Some(Location::new(docs.uri(&source.name)?, range_in(source, at.span)))
 }
 
 #[allow(deprecated)] // DocumentSymbol::deprecated must still be given
-fn document_symbol(text: &str, s: &ide::Symbol) -> DocumentSymbol {
+fn document_symbol(source: &Source, s: &ide::Symbol) -> DocumentSymbol {
     DocumentSymbol {
         name: s.name.clone(),
         detail: s.detail.clone(),
@@ -275,12 +292,12 @@ fn document_symbol(text: &str, s: &ide::Symbol) -> DocumentSymbol {
         },
         tags: None,
         deprecated: None,
-        range: range(text, s.span),
-        selection_range: range(text, s.selection),
+        range: range_in(source, s.span),
+        selection_range: range_in(source, s.selection),
         children: if s.children.is_empty() {
             None
         } else {
-            Some(s.children.iter().map(|c| document_symbol(text, c)).collect())
+            Some(s.children.iter().map(|c| document_symbol(source, c)).collect())
         },
     }
 }
@@ -392,9 +409,15 @@ impl LanguageServer for Backend {
     async fn document_symbol(&self, params: DocumentSymbolParams) -> Result<Option<DocumentSymbolResponse>> {
         let docs = self.docs();
         let Some(text) = docs.text(&name_of(&params.text_document.uri)) else { return Ok(None) };
-        let (file, _) = callscript_compiler::syntax::parse(text, SourceId(0));
-        let symbols = ide::symbols(&file).iter().map(|s| document_symbol(text, s)).collect();
-        Ok(Some(DocumentSymbolResponse::Nested(symbols)))
+        let symbols = guarded(|| {
+            let (file, _) = callscript_compiler::syntax::parse(text, SourceId(0));
+            let source = Source::new("", text);
+            ide::symbols(&file).iter().map(|s| document_symbol(&source, s)).collect::<Vec<_>>()
+        });
+        match symbols {
+            Some(symbols) => Ok(Some(DocumentSymbolResponse::Nested(symbols))),
+            None => Err(Error::internal_error()),
+        }
     }
 
     async fn formatting(&self, params: DocumentFormattingParams) -> Result<Option<Vec<TextEdit>>> {

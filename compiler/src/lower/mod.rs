@@ -11,6 +11,9 @@ use crate::span::{FileSpan, SourceId, Span};
 use crate::syntax::ast::{self, *};
 use crate::value::Value;
 
+/// Why a table index fits its 16-bit id: the parser refuses a larger script (E009).
+const WITHIN_E009: &str = "the parser keeps a script's tables within 16-bit ids (E009)";
+
 /// Lowers every script of a root file. Call only when `checked` has no errors.
 pub fn lower(checked: &Checked, root: SourceId) -> Program {
     lower_file(&checked.files, &checked.sources, root)
@@ -139,7 +142,7 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
         // Slots: inputs, then lets.
         for input in &scope.inputs {
             let Some(ty) = input.ty.ty else { continue };
-            self.slots.insert(&input.name.name, self.code.slots.len() as Slot);
+            self.slots.insert(&input.name.name, Slot::try_from(self.code.slots.len()).expect(WITHIN_E009));
             self.code.slots.push(SlotDecl {
                 name: input.name.name.clone(),
                 ty,
@@ -150,7 +153,7 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
         }
         for l in &scope.lets {
             let Some(ty) = l.ty.ty else { continue };
-            self.slots.insert(&l.name.name, self.code.slots.len() as Slot);
+            self.slots.insert(&l.name.name, Slot::try_from(self.code.slots.len()).expect(WITHIN_E009));
             self.code.slots.push(SlotDecl {
                 name: l.name.name.clone(),
                 ty,
@@ -181,7 +184,7 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
         // Steps in flow order; falling off a step continues with the next.
         let mut step_pcs = Vec::with_capacity(scope.steps.len());
         for (i, step) in scope.steps.iter().enumerate() {
-            self.current_step = i as StepId;
+            self.current_step = StepId::try_from(i).expect(WITHIN_E009);
             let pc = self.pc();
             step_pcs.push(pc);
             self.code.steps.push(StepDecl {
@@ -190,7 +193,7 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
                 pc,
                 span: self.at(step.name_span),
             });
-            self.emit(Instruction::EnterStep(i as StepId), step.name_span);
+            self.emit(Instruction::EnterStep(StepId::try_from(i).expect(WITHIN_E009)), step.name_span);
             let ends = self.block(step.stmts);
             if !ends && i + 1 < scope.steps.len() {
                 let at = self.emit(Instruction::Jump(u32::MAX), step.span);
@@ -328,7 +331,7 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
 
     fn ask(&mut self, ask: &'a ast::Ask, span: Span) {
         let prompt = self.prompt(&ask.prompt, ask.bargein_off);
-        let id = self.code.asks.len() as AskId;
+        let id = AskId::try_from(self.code.asks.len()).expect(WITHIN_E009);
         self.code.asks.push(AskCode {
             prompt,
             timeout_ms: ask.timeout.map(|t| t.millis).unwrap_or(self.scope.settings.listen_timeout_ms),

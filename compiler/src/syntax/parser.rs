@@ -31,6 +31,51 @@ pub fn parse_expr(text: &str, file: SourceId) -> (Expr, Vec<Diagnostic>) {
 /// Every pass over the tree recurses along this depth, so it bounds their stacks.
 pub const MAX_DEPTH: u32 = 256;
 
+/// Words that open a section: met at or left of a section's own indentation, they mean its
+/// `}` is missing.
+const SECTION_WORDS: &[&str] = &["opening", "core", "closing", "objection"];
+/// The same for a block or an ask: a section, a step or a branch cannot stand inside one.
+const BLOCK_END_WORDS: &[&str] = &["opening", "core", "closing", "objection", "step", "on"];
+/// In an ask, branches (`on`) belong; a section or a step does not.
+const ASK_END_WORDS: &[&str] = &["opening", "core", "closing", "objection", "step"];
+
+/// What E009 counts in one script.
+#[derive(Default)]
+struct TableSizes {
+    steps: usize,
+    asks: usize,
+    values: usize,
+    outcomes: usize,
+    /// The most branches of one ask, or handlers of one section.
+    widest: usize,
+}
+
+impl TableSizes {
+    fn block(&mut self, block: &Block) {
+        block.stmts.iter().for_each(|s| self.stmt(s));
+    }
+
+    /// Counts the asks under a statement; the tree is at most [`MAX_DEPTH`] deep.
+    fn stmt(&mut self, stmt: &Stmt) {
+        match &stmt.kind {
+            StmtKind::Ask(ask) => {
+                self.asks += 1;
+                self.widest = self.widest.max(ask.branches.len());
+                ask.branches.iter().for_each(|b| self.block(&b.body));
+            }
+            StmtKind::If(i) => {
+                self.block(&i.then);
+                match &i.otherwise {
+                    Some(Else::Block(b)) => self.block(b),
+                    Some(Else::If(s)) => self.stmt(s),
+                    None => {}
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 const STATEMENT_WORDS: &str =
     "`say`, `ask`, `goto`, `if`, `set`, `verify`, `tag`, `callback in`, `optout`, `transfer` or `hangup`";
 
@@ -49,6 +94,11 @@ struct Parser<'a> {
     depth: u32,
     /// Whether E008 was reported, so a deep file gets one error, not one per level.
     too_deep_reported: bool,
+    /// Set when a block ended without its `}` at a dedented line: that line starts the next
+    /// statement, so the end of the current one is not required.
+    ended_by_indent: bool,
+    /// Byte offsets where lines start, made on first use (for indentation, in recovery).
+    line_starts: std::cell::OnceCell<Vec<u32>>,
 }
 
 impl<'a> Parser<'a> {
@@ -73,6 +123,8 @@ impl<'a> Parser<'a> {
             last_error_at: None,
             depth: 0,
             too_deep_reported: false,
+            ended_by_indent: false,
+            line_starts: std::cell::OnceCell::new(),
         }
     }
 
@@ -245,6 +297,9 @@ impl<'a> Parser<'a> {
 
     /// After a statement or item: the line must end here.
     fn end_of_statement(&mut self) {
+        if std::mem::take(&mut self.ended_by_indent) {
+            return;
+        }
         if !matches!(self.tokens[self.pos].token, Token::Newline | Token::Semi | Token::RBrace | Token::Eof) {
             self.unexpected("the end of the statement (a new line or `;`)");
             self.recover_statement();
@@ -589,19 +644,59 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// At the `}` closing a block opened at `open`: consumes it, or reports the open brace.
+    /// At the `}` closing a block opened at `open`: consumes it, or reports the open brace,
+    /// with the place where the `}` is probably missing. A `}` indented less than the line
+    /// that opened the block closes an outer block: it is left for that one.
     fn close_brace(&mut self, open: Span) -> Span {
-        match self.eat(Token::RBrace) {
-            Some(span) => span,
-            None => {
-                self.error(
-                    Diagnostic::new("E001", self.file, open, "this `{` is never closed")
-                        .label("opened here")
-                        .with_help("add the missing `}`"),
-                );
-                self.prev_span()
-            }
+        if self.at(Token::RBrace) && !self.dedented(open, &[]) {
+            return self.bump().span;
         }
+        let last = self.prev_span();
+        let mut diag = Diagnostic::new("E001", self.file, open, "this `{` is never closed")
+            .label("opened here")
+            .with_help("add the missing `}`");
+        if last.start > open.start {
+            diag = diag.with_secondary(self.file, last, "the `}` is probably missing after this line");
+        }
+        self.error(diag);
+        self.ended_by_indent = !self.at(Token::Eof);
+        last
+    }
+
+    /// The indentation (in bytes of spaces and tabs) of the line holding `offset`, and whether
+    /// `offset` is the first thing on it.
+    fn indentation(&self, offset: u32) -> (usize, bool) {
+        let starts = self.line_starts.get_or_init(|| {
+            let mut starts = vec![0];
+            starts.extend(self.src.match_indices('\n').map(|(i, _)| i as u32 + 1));
+            starts
+        });
+        let line = starts.partition_point(|&s| s <= offset) - 1;
+        let start = starts[line] as usize;
+        let rest = &self.src.as_bytes()[start..(offset as usize).min(self.src.len())];
+        let indent = rest.iter().take_while(|b| matches!(b, b' ' | b'\t')).count();
+        (indent, indent == rest.len())
+    }
+
+    /// Whether the current token ends the block opened at `open` by its indentation, so that
+    /// the block's own `}` is missing: a `}` first on its line and indented less than the line
+    /// of `open`, or one of `words` (which cannot stand in this block) first on its line and
+    /// indented no more than that line.
+    fn dedented(&mut self, open: Span, words: &[&str]) -> bool {
+        let t = {
+            self.skip_insignificant();
+            self.tokens[self.pos]
+        };
+        let is_word = t.token == Token::Ident && words.contains(&self.text(t.span));
+        if t.token != Token::RBrace && !is_word {
+            return false;
+        }
+        let (indent, first) = self.indentation(t.span.start);
+        if !first {
+            return false;
+        }
+        let (open_indent, _) = self.indentation(open.start);
+        if is_word { indent <= open_indent } else { indent < open_indent }
     }
 
     fn script(&mut self, allows: Vec<Allow>) -> Script {
@@ -613,7 +708,8 @@ impl<'a> Parser<'a> {
             loop {
                 self.skip_separators();
                 let member_allows = self.allows();
-                if matches!(self.peek(), Token::RBrace | Token::Eof) {
+                if matches!(self.peek(), Token::RBrace | Token::Eof) || self.dedented(open, &["script", "test", "use"])
+                {
                     break;
                 }
                 if let Some(member) = self.member(member_allows) {
@@ -625,7 +721,52 @@ impl<'a> Parser<'a> {
         } else {
             self.recover_item();
         }
-        Script { allows, name, title, members, span: start.to(self.prev_span()) }
+        let script = Script { allows, name, title, members, span: start.to(self.prev_span()) };
+        self.check_table_sizes(&script);
+        script
+    }
+
+    /// The bytecode numbers a script's steps, asks, values, outcomes and each ask's branches
+    /// with 16 bits (`bytecode.rs`): a script with more of one is E009, never lowered.
+    fn check_table_sizes(&mut self, script: &Script) {
+        let mut counts = TableSizes::default();
+        for member in &script.members {
+            match member {
+                Member::Section(section) => {
+                    counts.steps += 1 + section.steps.len();
+                    counts.widest = counts.widest.max(section.handlers.len());
+                    section.handlers.iter().for_each(|b| counts.block(&b.body));
+                    section.body.iter().for_each(|s| counts.stmt(s));
+                    section.steps.iter().for_each(|s| counts.block(&s.body));
+                }
+                Member::Inputs(inputs) => counts.values += inputs.items.len(),
+                Member::Let(_) => counts.values += 1,
+                Member::Outcomes(outcomes) => counts.outcomes += outcomes.items.len(),
+                _ => {}
+            }
+        }
+        let limit = usize::from(u16::MAX);
+        let over = [
+            ("steps", counts.steps),
+            ("asks", counts.asks),
+            ("inputs and values", counts.values),
+            ("outcomes", counts.outcomes),
+            ("branches in one ask or section", counts.widest),
+        ]
+        .into_iter()
+        .find(|(_, n)| *n > limit);
+        if let Some((what, n)) = over {
+            self.error(
+                Diagnostic::new(
+                    "E009",
+                    self.file,
+                    script.name.span,
+                    format!("this script has {n} {what}, more than {limit}"),
+                )
+                .label("too large to compile")
+                .with_help("split it into several scripts"),
+            );
+        }
     }
 
     fn member(&mut self, allows: Vec<Allow>) -> Option<Member> {
@@ -856,7 +997,7 @@ impl<'a> Parser<'a> {
             loop {
                 self.skip_separators();
                 let allows = self.allows();
-                if matches!(self.peek(), Token::RBrace | Token::Eof) {
+                if matches!(self.peek(), Token::RBrace | Token::Eof) || self.dedented(open, SECTION_WORDS) {
                     break;
                 }
                 if self.at_word("step") {
@@ -901,7 +1042,7 @@ impl<'a> Parser<'a> {
         loop {
             self.skip_separators();
             let allows = self.allows();
-            if matches!(self.peek(), Token::RBrace | Token::Eof) {
+            if matches!(self.peek(), Token::RBrace | Token::Eof) || self.dedented(open, BLOCK_END_WORDS) {
                 break;
             }
             stmts.push(self.stmt(allows));
@@ -1116,7 +1257,7 @@ impl<'a> Parser<'a> {
         loop {
             self.skip_separators();
             let allows = self.allows();
-            if matches!(self.peek(), Token::RBrace | Token::Eof) {
+            if matches!(self.peek(), Token::RBrace | Token::Eof) || self.dedented(open, ASK_END_WORDS) {
                 break;
             }
             if self.at_word("on") {
