@@ -99,16 +99,25 @@ struct Parser<'a> {
     ended_by_indent: bool,
     /// Byte offsets where lines start, made on first use (for indentation, in recovery).
     line_starts: std::cell::OnceCell<Vec<u32>>,
+    /// Whether some `{` has no `}` after it to match (counting left to right). Only then does
+    /// indentation end a block (see [`Parser::dedented`]), so recovery never changes the parse
+    /// of a file whose braces balance, however it is laid out.
+    brace_missing: bool,
 }
 
 impl<'a> Parser<'a> {
     fn new(src: &'a str, file: SourceId, lexed: Vec<Lexed>) -> Parser<'a> {
         let mut tokens = Vec::with_capacity(lexed.len());
         let mut comments = Vec::new();
+        let mut open_braces = 0usize;
         for l in lexed {
-            if l.token == Token::Comment {
-                comments.push(l.span);
-            } else {
+            match l.token {
+                Token::Comment => comments.push(l.span),
+                Token::LBrace => open_braces += 1,
+                Token::RBrace => open_braces = open_braces.saturating_sub(1),
+                _ => {}
+            }
+            if l.token != Token::Comment {
                 tokens.push(l);
             }
         }
@@ -125,6 +134,7 @@ impl<'a> Parser<'a> {
             too_deep_reported: false,
             ended_by_indent: false,
             line_starts: std::cell::OnceCell::new(),
+            brace_missing: open_braces > 0,
         }
     }
 
@@ -681,8 +691,11 @@ impl<'a> Parser<'a> {
     /// Whether the current token ends the block opened at `open` by its indentation, so that
     /// the block's own `}` is missing: a `}` first on its line and indented less than the line
     /// of `open`, or one of `words` (which cannot stand in this block) first on its line and
-    /// indented no more than that line.
+    /// indented no more than that line. Never in a file whose braces balance.
     fn dedented(&mut self, open: Span, words: &[&str]) -> bool {
+        if !self.brace_missing {
+            return false;
+        }
         let t = {
             self.skip_insignificant();
             self.tokens[self.pos]
