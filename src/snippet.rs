@@ -25,6 +25,9 @@ const FROM_LABEL: usize = 140;
 const MAX_LABEL_LINES: usize = 12;
 /// Lines shown before and after the lines of a label (miette's own default is 1 too).
 const CONTEXT_LINES: usize = 1;
+/// Labels whose shown lines are at most this many lines apart are drawn together, with the
+/// lines between them; farther apart, each is drawn on its own.
+const MAX_GAP_LINES: usize = 8;
 /// What stands for the cut part of a line.
 const ELLIPSIS: &str = "…";
 
@@ -70,13 +73,20 @@ impl<'a> Snippet<'a> {
                 first.saturating_sub(CONTEXT_LINES)..(last + CONTEXT_LINES).min(last_line) + 1
             })
             .collect();
+        let primary_line = spans.first().map(|s| source.line_of(s.start));
         ranges.sort_by_key(|r| r.start);
         let mut merged: Vec<Range<usize>> = Vec::new();
         for r in ranges {
             match merged.last_mut() {
-                Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+                Some(last) if r.start <= last.end + MAX_GAP_LINES => last.end = last.end.max(r.end),
                 _ => merged.push(r),
             }
+        }
+        // The primary label's lines come first in the snippet, so miette draws them first,
+        // under a `file:line:column` header that names the primary label (as in JSON).
+        if let Some(i) = merged.iter().position(|r| primary_line.is_some_and(|l| r.contains(&l))) {
+            let first = merged.remove(i);
+            merged.insert(0, first);
         }
         let mut snippet =
             Snippet { name: source.name.clone(), source, text: String::new(), lines: Vec::new(), groups: Vec::new() };
@@ -123,10 +133,11 @@ impl<'a> Snippet<'a> {
         shown.at + shown.prefix + (offset - shown.real.start)
     }
 
+    /// The shown line of a byte of the file. The primary label's group comes first, so the
+    /// lines are not in file order; they are few (a handful per label).
     fn shown_line_of(&self, offset: usize) -> Option<&ShownLine> {
         let line = self.source.line_of(offset);
-        let i = self.lines.partition_point(|l| l.line < line);
-        self.lines.get(i).filter(|l| l.line == line)
+        self.lines.iter().find(|l| l.line == line)
     }
 
     /// A file span as a span of the snippet; a label over many lines ends on its first.
@@ -209,7 +220,9 @@ impl SourceCode for Snippet<'_> {
             SourceSpan::new(data_start.into(), data_end - data_start),
             self.lines[from].line,
             0,
-            to - from + 1,
+            // Counted to the end of the group: miette draws two labels in one piece when the
+            // first one's lines reach the second's, so labels of one group are drawn together.
+            group.lines.end - from,
         )))
     }
 }
@@ -228,7 +241,16 @@ mod tests {
     fn shows_label_lines_with_one_line_of_context() {
         let text = "l0\nl1\nl2\nl3\nl4\nl5\nl6\n";
         assert_eq!(shown(text, &[(9, 11)]), "l2\nl3\nl4\n");
-        assert_eq!(shown(text, &[(0, 1), (18, 19)]), "l0\nl1\nl5\nl6\n\n");
+        // Near labels are drawn together, with the lines between them.
+        assert_eq!(shown(text, &[(0, 1), (18, 19)]), "l0\nl1\nl2\nl3\nl4\nl5\nl6\n\n");
+    }
+
+    #[test]
+    fn far_labels_are_drawn_apart_the_primary_first() {
+        let text: String = (0..30).map(|i| format!("l{i:02}\n")).collect();
+        let at = |line: u32| (line * 4, line * 4 + 1);
+        assert_eq!(shown(&text, &[at(0), at(20)]), "l00\nl01\nl19\nl20\nl21\n");
+        assert_eq!(shown(&text, &[at(20), at(0)]), "l19\nl20\nl21\nl00\nl01\n");
     }
 
     #[test]

@@ -69,9 +69,9 @@ fn deep_nesting_is_one_e008() {
         write(&dir, "parens.call", script(&format!("    set x = {}1{}", "(".repeat(100_000), ")".repeat(100_000))));
     let asks = write(&dir, "asks.call", script(&"    ask \"好吗？\" { on _ => ".repeat(2_000)));
     for file in [&blocks, &parens, &asks] {
-        let out = run(&["check", &file], &[1]);
+        let out = run(&["check", file], &[1]);
         assert_eq!(shown(&out).matches("[E008]").count(), 1, "{}", shown(&out));
-        let out = run(&["fmt", "--check", &file], &[1]);
+        let out = run(&["fmt", "--check", file], &[1]);
         assert!(shown(&out).contains("[E008]"), "{}", shown(&out));
     }
 }
@@ -86,7 +86,7 @@ fn long_chains_stay_linear() {
         script(&format!("    if a {{ hangup done }}{}", " else if a { hangup done }".repeat(1_000_000))),
     );
     for file in [&sum, &elifs] {
-        let out = run(&["check", "--format", "json", &file], &[1]);
+        let out = run(&["check", "--format", "json", file], &[1]);
         assert!(String::from_utf8_lossy(&out.stdout).contains("\"E008\""));
     }
 }
@@ -114,7 +114,7 @@ fn imports_of_devices_and_pipes_are_refused_at_once() {
     let zero = write(&dir, "zero.call", format!("use \"/dev/zero\"\n{}", script("")));
     let pipe = write(&dir, "pipe_user.call", format!("use \"./pipe.call\"\n{}", script("")));
     for file in [&zero, &pipe] {
-        let out = run(&["check", &file], &[1]);
+        let out = run(&["check", file], &[1]);
         assert!(shown(&out).contains("[E106]") && shown(&out).contains("not a regular file"), "{}", shown(&out));
     }
     // Named directly, a pipe is refused too.
