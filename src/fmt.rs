@@ -2,20 +2,12 @@
 //! `-` for standard input to standard output).
 
 use std::io::{IsTerminal, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use callscript_compiler::format::format;
 use callscript_compiler::source::{Source, Sources};
 
 use crate::files::{collect, display_name, read_source};
-
-/// A line to standard error that never panics: when even that cannot be written, there is no
-/// one left to tell, and the exit code says it.
-macro_rules! say_err {
-    ($($arg:tt)*) => {{
-        let _ = writeln!(std::io::stderr(), $($arg)*);
-    }};
-}
 use crate::render;
 
 /// Formats files and folders in place, or lists those that would change (`check`). Exit codes:
@@ -56,7 +48,7 @@ pub fn run(paths: &[PathBuf], check: bool) -> i32 {
                 code = code.max(1);
             }
             Ok(out) => {
-                if let Err(e) = std::fs::write(path, out) {
+                if let Err(e) = replace_file(path, &out) {
                     say_err!("error: cannot write {name}: {e}");
                     return 2;
                 }
@@ -68,6 +60,28 @@ pub fn run(paths: &[PathBuf], check: bool) -> i32 {
         }
     }
     code
+}
+
+/// Replaces a file's text so that it is never lost: the new text is written and synced to a
+/// file beside it, which then takes the file's name in one rename. A full disk or a crash
+/// leaves the old text whole. Through a symlink, the file it points at is replaced (the link
+/// stays); the file keeps its permissions.
+fn replace_file(path: &Path, text: &str) -> std::io::Result<()> {
+    let target = std::fs::canonicalize(path)?;
+    let dir = target.parent().unwrap_or(Path::new("/"));
+    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let temp = dir.join(format!(".{name}.callscript-fmt-{}", std::process::id()));
+    let written = (|| {
+        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(&temp)?;
+        file.write_all(text.as_bytes())?;
+        file.set_permissions(std::fs::metadata(&target)?.permissions())?;
+        file.sync_all()?;
+        std::fs::rename(&temp, &target)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written
 }
 
 fn stdin(check: bool) -> i32 {
