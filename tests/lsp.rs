@@ -20,15 +20,20 @@ struct Lsp {
     next_id: i64,
 }
 
+/// The built server, its standard input and output piped.
+fn spawn_server(stderr: Stdio) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_callscript"))
+        .arg("lsp")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .expect("the server starts")
+}
+
 impl Lsp {
     fn start() -> Lsp {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_callscript"))
-            .arg("lsp")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the server starts");
+        let mut child = spawn_server(Stdio::null());
         let stdin = child.stdin.take().expect("stdin");
         let stdout = child.stdout.take().expect("stdout");
         let (tx, messages) = channel();
@@ -486,13 +491,7 @@ fn a_session_of_10000_random_changes_is_answered() {
 /// Runs the server on `input` (then the end of its input) and returns how it ended, what it
 /// wrote to standard output and to standard error.
 fn serve(input: &[u8]) -> (Option<i32>, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_callscript"))
-        .arg("lsp")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the server starts");
+    let mut child = spawn_server(Stdio::piped());
     let mut stdin = child.stdin.take().expect("stdin");
     let input = input.to_vec();
     // A server that stops reading must not block the test: write from a thread of its own,
