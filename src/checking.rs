@@ -9,7 +9,7 @@ use callscript_compiler::check::{CheckOptions, Checked, check_with};
 use callscript_compiler::source::Source;
 
 use crate::cli::Format;
-use crate::files::{DiskLoader, collect, display_name};
+use crate::files::{DiskLoader, collect, display_name, read_source};
 use crate::render;
 
 /// Whether a path names a campaign file rather than scripts.
@@ -31,7 +31,7 @@ pub fn check_paths(paths: &[PathBuf], jurisdiction: &str) -> Result<(Checked, us
     let files = collect(paths, "call")?;
     let mut roots = Vec::with_capacity(files.len());
     for path in &files {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let text = read_source(path).map_err(|e| e.to_string())?;
         roots.push(Source::new(display_name(path), text));
     }
     let count = roots.len();
@@ -42,7 +42,7 @@ pub fn check_paths(paths: &[PathBuf], jurisdiction: &str) -> Result<(Checked, us
 /// campaign itself. Errors in the TOML are reported as `file:line:column: message`.
 pub fn check_campaign(path: &Path, jurisdiction: &str) -> Result<(Checked, usize), String> {
     let name = display_name(path);
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = read_source(path).map_err(|e| e.to_string())?;
     let source = Source::new(name.clone(), text);
     let at = |span: Option<callscript_compiler::span::Span>| {
         let lc = source.line_col(span.map_or(0, |s| s.start));
@@ -68,8 +68,8 @@ pub fn check_campaign(path: &Path, jurisdiction: &str) -> Result<(Checked, usize
         return Err(format!("{}: {message}", at(span)));
     }
     let script_path = path.parent().unwrap_or(Path::new("")).join(script);
-    let script_text = std::fs::read_to_string(&script_path)
-        .map_err(|e| format!("{}: cannot read the script {}: {e}", at(script_span), script_path.display()))?;
+    let script_text =
+        read_source(&script_path).map_err(|e| format!("{}: cannot read the script: {e}", at(script_span)))?;
     let roots = vec![Source::new(display_name(&script_path), script_text)];
     Ok((check_with(roots, &mut DiskLoader, &options), 2))
 }
@@ -79,7 +79,8 @@ pub fn run(paths: &[PathBuf], format: Format, jurisdiction: &str) -> i32 {
     let (checked, files) = match check_paths(paths, jurisdiction) {
         Ok(x) => x,
         Err(message) => {
-            eprintln!("error: {message}");
+            // Nothing is left to tell if standard error cannot be written either.
+            let _ = writeln!(std::io::stderr(), "error: {message}");
             return 2;
         }
     };
@@ -94,6 +95,11 @@ pub fn run(paths: &[PathBuf], format: Format, jurisdiction: &str) -> i32 {
         Format::Sarif => render::sarif(&checked.diagnostics, &checked.allowed, &checked.sources),
     };
     text.push('\n');
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        // The findings did not reach the reader: that is not a pass.
+        let _ = writeln!(std::io::stderr(), "error: cannot write the findings: {e}");
+        return 2;
+    }
     i32::from(checked.error_count() > 0)
 }

@@ -1,20 +1,99 @@
-//! File IO for the CLI: finding `.call` files and reading imports from disk.
+//! File IO for the CLI: finding `.call` files and reading sources and imports from disk.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use callscript_compiler::check::{Loader, join_path};
 
-/// Reads `use "./x.call"` imports relative to the importing file.
+/// The largest source file read (a `.call` file, an import, a campaign): 64 MiB. Anything
+/// bigger is refused before it is read, so `use "/dev/zero"` cannot eat the memory.
+pub const MAX_SOURCE_BYTES: u64 = 64 << 20;
+
+/// Why a source file could not be read: displayed as `file: reason`, or for bad UTF-8
+/// `file:line:column: reason` (the first bad byte).
+#[derive(Debug, thiserror::Error)]
+#[error("{name}{position}: {kind}", position = .kind.position())]
+pub struct ReadError {
+    pub name: String,
+    pub kind: ReadErrorKind,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadErrorKind {
+    #[error("the file does not exist")]
+    NotFound,
+    #[error("not a regular file (a folder, device or pipe cannot be read as source)")]
+    NotRegular,
+    #[error("the file is larger than {} MiB", MAX_SOURCE_BYTES >> 20)]
+    TooLarge,
+    #[error("the file is not valid UTF-8 (byte 0x{byte:02x})")]
+    NotUtf8 { line: usize, column: usize, byte: u8 },
+    #[error(transparent)]
+    Io(std::io::Error),
+}
+
+impl ReadErrorKind {
+    /// `:line:column` of the first bad byte, for the `file:line:column` prefix.
+    fn position(&self) -> String {
+        match self {
+            ReadErrorKind::NotUtf8 { line, column, .. } => format!(":{line}:{column}"),
+            _ => String::new(),
+        }
+    }
+}
+
+/// Reads a source file: only a regular file, at most [`MAX_SOURCE_BYTES`], valid UTF-8 (else
+/// the line and column of the first bad byte). The checks are made on the opened file, so a
+/// FIFO is refused without blocking and a file that grows while read stops at the limit.
+pub fn read_source(path: &Path) -> Result<String, ReadError> {
+    let fail = |kind| ReadError { name: display_name(path), kind };
+    let io = |e: std::io::Error| match e.kind() {
+        std::io::ErrorKind::NotFound => fail(ReadErrorKind::NotFound),
+        _ => fail(ReadErrorKind::Io(e)),
+    };
+    // A FIFO blocks in `open` until a writer comes: look before opening, and again after
+    // (the path may have changed in between).
+    if !std::fs::metadata(path).map_err(io)?.is_file() {
+        return Err(fail(ReadErrorKind::NotRegular));
+    }
+    let file = std::fs::File::open(path).map_err(io)?;
+    if !file.metadata().map_err(io)?.is_file() {
+        return Err(fail(ReadErrorKind::NotRegular));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_SOURCE_BYTES + 1).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 > MAX_SOURCE_BYTES {
+        return Err(fail(ReadErrorKind::TooLarge));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        let at = e.utf8_error().valid_up_to();
+        // The prefix up to `at` is valid, so lines and character columns can be counted on it.
+        let valid = std::str::from_utf8(&bytes[..at]).unwrap_or_default();
+        let line_start = valid.rfind('\n').map_or(0, |i| i + 1);
+        fail(ReadErrorKind::NotUtf8 {
+            line: valid.matches('\n').count() + 1,
+            column: valid[line_start..].chars().count() + 1,
+            byte: bytes[at],
+        })
+    })
+}
+
+/// Reads `use "./x.call"` imports relative to the importing file, with [`read_source`]'s rules.
 pub struct DiskLoader;
 
 impl Loader for DiskLoader {
     fn load(&mut self, importer: &str, path: &str) -> Result<(String, String), String> {
         let name = join_path(importer, path);
-        match std::fs::read_to_string(&name) {
-            Ok(text) => Ok((name, text)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err("the file does not exist".into()),
-            Err(e) => Err(e.to_string()),
-        }
+        read_source(Path::new(&name)).map(|text| (name, text)).map_err(|e| import_reason(&e.kind))
+    }
+}
+
+/// Why an import could not be read, for E106 (which names the file already).
+pub fn import_reason(kind: &ReadErrorKind) -> String {
+    match kind {
+        ReadErrorKind::NotUtf8 { line, column, .. } => format!("{kind} at line {line}, column {column}"),
+        _ => kind.to_string(),
     }
 }
 

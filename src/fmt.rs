@@ -2,12 +2,12 @@
 //! `-` for standard input to standard output).
 
 use std::io::{IsTerminal, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use callscript_compiler::format::format;
 use callscript_compiler::source::{Source, Sources};
 
-use crate::files::{collect, display_name};
+use crate::files::{collect, display_name, read_source};
 use crate::render;
 
 /// Formats files and folders in place, or lists those that would change (`check`). Exit codes:
@@ -16,7 +16,7 @@ use crate::render;
 pub fn run(paths: &[PathBuf], check: bool) -> i32 {
     if paths.iter().any(|p| p.as_os_str() == "-") {
         if paths.len() > 1 {
-            eprintln!("error: `-` (standard input) cannot be combined with other paths");
+            say_err!("error: `-` (standard input) cannot be combined with other paths");
             return 2;
         }
         return stdin(check);
@@ -25,29 +25,31 @@ pub fn run(paths: &[PathBuf], check: bool) -> i32 {
     let files = match collect(&paths, "call") {
         Ok(files) => files,
         Err(message) => {
-            eprintln!("error: {message}");
+            say_err!("error: {message}");
             return 2;
         }
     };
     let mut code = 0;
     for path in &files {
         let name = display_name(path);
-        let text = match std::fs::read_to_string(path) {
+        let text = match read_source(path) {
             Ok(text) => text,
             Err(e) => {
-                eprintln!("error: {name}: {e}");
+                say_err!("error: {e}");
                 return 2;
             }
         };
         match format(&text) {
             Ok(out) if out == text => {}
             Ok(_) if check => {
-                println!("{name}");
+                if writeln!(std::io::stdout(), "{name}").is_err() {
+                    return 2;
+                }
                 code = code.max(1);
             }
             Ok(out) => {
-                if let Err(e) = std::fs::write(path, out) {
-                    eprintln!("error: cannot write {name}: {e}");
+                if let Err(e) = replace_file(path, &out) {
+                    say_err!("error: cannot write {name}: {e}");
                     return 2;
                 }
             }
@@ -60,23 +62,50 @@ pub fn run(paths: &[PathBuf], check: bool) -> i32 {
     code
 }
 
+/// Replaces a file's text so that it is never lost: the new text is written and synced to a
+/// file beside it, which then takes the file's name in one rename. A full disk or a crash
+/// leaves the old text whole. Through a symlink, the file it points at is replaced (the link
+/// stays); the file keeps its permissions.
+fn replace_file(path: &Path, text: &str) -> std::io::Result<()> {
+    let target = std::fs::canonicalize(path)?;
+    let dir = target.parent().unwrap_or(Path::new("/"));
+    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let temp = dir.join(format!(".{name}.callscript-fmt-{}", std::process::id()));
+    let written = (|| {
+        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(&temp)?;
+        file.write_all(text.as_bytes())?;
+        file.set_permissions(std::fs::metadata(&target)?.permissions())?;
+        file.sync_all()?;
+        std::fs::rename(&temp, &target)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written
+}
+
 fn stdin(check: bool) -> i32 {
     let mut text = String::new();
     if let Err(e) = std::io::stdin().read_to_string(&mut text) {
-        eprintln!("error: cannot read standard input: {e}");
+        say_err!("error: cannot read standard input: {e}");
         return 2;
     }
     match format(&text) {
         Ok(out) if check => {
             if out != text {
-                println!("<stdin>");
-                return 1;
+                return if writeln!(std::io::stdout(), "<stdin>").is_err() { 2 } else { 1 };
             }
             0
         }
         Ok(out) => {
-            let _ = std::io::stdout().lock().write_all(out.as_bytes());
-            0
+            let mut stdout = std::io::stdout().lock();
+            match stdout.write_all(out.as_bytes()).and_then(|()| stdout.flush()) {
+                Ok(()) => 0,
+                Err(e) => {
+                    say_err!("error: cannot write the formatted text: {e}");
+                    2
+                }
+            }
         }
         Err(errors) => {
             report("<stdin>", text, &errors);
@@ -90,6 +119,6 @@ fn report(name: &str, text: String, errors: &[callscript_compiler::diagnostic::D
     let mut sources = Sources::new();
     sources.add(Source::new(name, text));
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    eprint!("{}", render::human(errors, &sources, color));
-    eprintln!("{name}: not formatted: {} syntax error{}", errors.len(), if errors.len() == 1 { "" } else { "s" });
+    let _ = write!(std::io::stderr(), "{}", render::human(errors, &sources, color));
+    say_err!("{name}: not formatted: {} syntax error{}", errors.len(), if errors.len() == 1 { "" } else { "s" });
 }

@@ -9,7 +9,8 @@
 //! default), file names to URIs, compiler data to protocol types.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use callscript_compiler::check::{self, Checked, Loader, join_path};
 use callscript_compiler::diagnostic::Severity;
@@ -21,20 +22,61 @@ use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::*;
 use tower_lsp_server::{Client, LanguageServer, LspService, Server};
 
-/// Runs the server until the client says `exit`; returns the process exit code.
+/// Runs the server until the client says `exit` or its input ends; returns the exit code: 0
+/// after `shutdown` and `exit`, 1 when the input ends or `exit` comes without `shutdown` (the
+/// protocol's rule), 2 when a message is malformed (the error names it on standard error; the
+/// messages before it are answered) or the server cannot start.
 pub fn run() -> i32 {
     let runtime = match tokio::runtime::Builder::new_current_thread().build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the language server: {e}");
+            crate::say_err!("error: cannot start the language server: {e}");
             return 2;
         }
     };
-    runtime.block_on(async {
-        let (service, socket) = LspService::new(|client| Backend { client, docs: Mutex::new(Documents::default()) });
-        Server::new(tokio::io::stdin(), tokio::io::stdout(), socket).serve(service).await;
+    let (frames_tx, mut frames) = tokio::sync::mpsc::channel::<Frame>(16);
+    // A thread of its own: a blocking read of standard input cannot be cancelled, and the
+    // process must be able to end while it waits.
+    let reader = std::thread::Builder::new().name("lsp-input".into()).spawn(move || {
+        read_messages(std::io::stdin().lock(), |frame| frames_tx.blocking_send(frame).is_ok());
     });
-    0
+    if let Err(e) = reader {
+        crate::say_err!("error: cannot start the language server: {e}");
+        return 2;
+    }
+    let shut_down = Arc::new(AtomicBool::new(false));
+    let malformed = runtime.block_on(async {
+        use tokio::io::AsyncWriteExt;
+        let (mut to_server, server_input) = tokio::io::duplex(1 << 16);
+        // Passes the checked messages on; the server's input ends with the reader's.
+        let forward = async move {
+            while let Some(frame) = frames.recv().await {
+                match frame {
+                    Ok((bytes, _)) => {
+                        if to_server.write_all(&bytes).await.is_err() {
+                            return None;
+                        }
+                    }
+                    Err(e) => return Some(e),
+                }
+            }
+            None
+        };
+        let flag = shut_down.clone();
+        let (service, socket) =
+            LspService::new(|client| Backend { client, docs: Mutex::new(Documents::default()), shut_down: flag });
+        let serve = Server::new(server_input, tokio::io::stdout(), socket).serve(service);
+        let (malformed, ()) = tokio::join!(forward, serve);
+        malformed
+    });
+    match malformed {
+        Some(e) => {
+            crate::say_err!("error: callscript lsp: {e}; the server stops");
+            2
+        }
+        None if shut_down.load(Ordering::SeqCst) => 0,
+        None => 1,
+    }
 }
 
 /// The open documents, by the file name the compiler sees (the path of a `file:` URI).
@@ -102,11 +144,9 @@ impl Loader for OpenFirst<'_> {
         if let Some(text) = self.docs.get(&name) {
             return Ok((name, text.clone()));
         }
-        match std::fs::read_to_string(&name) {
-            Ok(text) => Ok((name, text)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err("the file does not exist".into()),
-            Err(e) => Err(e.to_string()),
-        }
+        crate::files::read_source(std::path::Path::new(&name))
+            .map(|text| (name, text))
+            .map_err(|e| crate::files::import_reason(&e.kind))
     }
 }
 
@@ -148,10 +188,29 @@ pub fn range(text: &str, span: Span) -> Range {
     Range::new(position(text, span.start), position(text, span.end))
 }
 
+/// [`position`] with the source's line index: the cost is the line's, not the file's, so a
+/// file with thousands of diagnostics converts in linear time.
+pub fn position_in(source: &Source, offset: u32) -> Position {
+    let text = source.text.as_str();
+    let mut offset = (offset as usize).min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let line = source.line_of(offset);
+    let line_start = source.line_range(line).start;
+    let character: usize = text[line_start..offset].chars().map(char::len_utf16).sum();
+    Position::new(line as u32, character as u32)
+}
+
+/// [`range`] with the source's line index.
+pub fn range_in(source: &Source, span: Span) -> Range {
+    Range::new(position_in(source, span.start), position_in(source, span.end))
+}
+
 /// The LSP diagnostics of one file of a check, with related places from the secondary labels
 /// and the witness path.
 pub fn diagnostics(docs: &Documents, checked: &Checked, file: SourceId) -> Vec<Diagnostic> {
-    let text = &checked.sources.get(file).text;
+    let this = checked.sources.get(file);
     checked
         .diagnostics
         .iter()
@@ -166,7 +225,7 @@ pub fn diagnostics(docs: &Documents, checked: &Checked, file: SourceId) -> Vec<D
                     let source = checked.sources.get(label.at.file);
                     let uri = docs.uri(&source.name)?;
                     Some(DiagnosticRelatedInformation {
-                        location: Location::new(uri, range(&source.text, label.at.span)),
+                        location: Location::new(uri, range_in(source, label.at.span)),
                         message: label.message.clone(),
                     })
                 })
@@ -177,7 +236,7 @@ pub fn diagnostics(docs: &Documents, checked: &Checked, file: SourceId) -> Vec<D
                 message.push_str(help);
             }
             Diagnostic {
-                range: range(text, d.primary.at.span),
+                range: range_in(this, d.primary.at.span),
                 severity: Some(match d.severity {
                     Severity::Error => DiagnosticSeverity::ERROR,
                     Severity::Warning => DiagnosticSeverity::WARNING,
@@ -194,6 +253,173 @@ pub fn diagnostics(docs: &Documents, checked: &Checked, file: SourceId) -> Vec<D
         .collect()
 }
 
+// ---- reading the client's messages ----------------------------------------------------
+
+/// The longest header line read (`Content-Length: …` and the like are a few dozen bytes).
+const MAX_HEADER_LINE: u64 = 8 << 10;
+
+/// The largest message body accepted: 256 MiB, room for the largest source file
+/// ([`crate::files::MAX_SOURCE_BYTES`]) however the client escapes it. A larger
+/// `Content-Length` is refused before anything is read into memory.
+pub const MAX_MESSAGE_BYTES: u64 = 256 << 20;
+
+/// Why the server stopped reading its input before the client said `exit`: the message's
+/// number (from 1) and the byte of the input where it starts, and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+#[error("message {number} (at byte {offset} of the input): {kind}")]
+pub struct InputError {
+    pub number: u64,
+    pub offset: u64,
+    pub kind: InputErrorKind,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InputErrorKind {
+    #[error("a header line is longer than {MAX_HEADER_LINE} bytes")]
+    HeaderTooLong,
+    #[error("`{0}` is not a header (`Name: value`)")]
+    NotAHeader(String),
+    #[error("the headers have no Content-Length")]
+    NoLength,
+    #[error("Content-Length `{0}` is not a number of bytes")]
+    BadLength(String),
+    #[error("Content-Length {0} is larger than the limit of {limit} MiB", limit = MAX_MESSAGE_BYTES >> 20)]
+    TooLong(u64),
+    #[error("Content-Type `{0}` is not UTF-8 (the only charset the protocol has)")]
+    NotUtf8Charset(String),
+    #[error("the input ended inside the headers")]
+    EndInHeaders,
+    #[error("the input ended {got} bytes into a body of {length}")]
+    EndInBody { got: u64, length: u64 },
+    #[error("the body is not UTF-8 (byte {0} of it)")]
+    BodyNotUtf8(usize),
+    #[error("the body is not JSON: {0}")]
+    NotJson(serde_json::Error),
+    #[error("the body is not a JSON-RPC 2.0 request, notification or response")]
+    NotJsonRpc,
+    #[error("cannot read standard input: {0}")]
+    Io(std::io::Error),
+}
+
+/// What the reader passes on: a message, re-framed with its Content-Length alone, whether it
+/// is the `exit` notification (after which nothing more is read), or why reading stopped.
+type Frame = std::result::Result<(Vec<u8>, bool), InputError>;
+
+/// Reads Content-Length framed JSON-RPC messages from `input` and sends each well-formed one
+/// on; stops at the end of the input, after `exit`, or at the first malformed message (which
+/// it sends as the error). Every message is checked the way the server will decode it, so the
+/// server never meets one it cannot read (its decoder would stop serving, silently).
+pub fn read_messages(input: impl std::io::BufRead, mut send: impl FnMut(Frame) -> bool) {
+    let mut input = Counted { inner: input, read: 0 };
+    for number in 1.. {
+        let offset = input.read;
+        let fail = |kind| InputError { number, offset, kind };
+        let message = match read_message(&mut input) {
+            Ok(None) => return,
+            Ok(Some(body)) => check_message(body).map_err(fail),
+            Err(kind) => Err(fail(kind)),
+        };
+        let last = !matches!(message, Ok((_, false)));
+        if !send(message) || last {
+            return;
+        }
+    }
+}
+
+/// One message's body, or None at the end of the input before a message starts.
+fn read_message(input: &mut impl std::io::BufRead) -> std::result::Result<Option<Vec<u8>>, InputErrorKind> {
+    use std::io::{BufRead, Read};
+    let mut length = None;
+    let mut any = false;
+    loop {
+        let mut line = Vec::new();
+        input.by_ref().take(MAX_HEADER_LINE + 1).read_until(b'\n', &mut line).map_err(InputErrorKind::Io)?;
+        if line.is_empty() {
+            return if any { Err(InputErrorKind::EndInHeaders) } else { Ok(None) };
+        }
+        if line.last() != Some(&b'\n') {
+            return Err(if line.len() as u64 > MAX_HEADER_LINE {
+                InputErrorKind::HeaderTooLong
+            } else {
+                InputErrorKind::EndInHeaders
+            });
+        }
+        any = true;
+        let line = String::from_utf8_lossy(&line);
+        let line = line.trim_end_matches(['\r', '\n']);
+        if line.is_empty() {
+            break;
+        }
+        let Some((name, value)) = line.split_once(':') else {
+            return Err(InputErrorKind::NotAHeader(line.chars().take(80).collect()));
+        };
+        let value = value.trim();
+        if name.trim().eq_ignore_ascii_case("content-length") {
+            let n: u64 = value.parse().map_err(|_| InputErrorKind::BadLength(value.chars().take(40).collect()))?;
+            if n > MAX_MESSAGE_BYTES {
+                return Err(InputErrorKind::TooLong(n));
+            }
+            length = Some(n);
+        } else if name.trim().eq_ignore_ascii_case("content-type") {
+            let charset = value.split(';').skip(1).filter_map(|p| p.trim().strip_prefix("charset=")).last();
+            if charset.is_some_and(|c| !matches!(c.trim_matches('"').to_ascii_lowercase().as_str(), "utf-8" | "utf8")) {
+                return Err(InputErrorKind::NotUtf8Charset(value.chars().take(80).collect()));
+            }
+        }
+    }
+    let length = length.ok_or(InputErrorKind::NoLength)?;
+    let mut body = Vec::new();
+    input.by_ref().take(length).read_to_end(&mut body).map_err(InputErrorKind::Io)?;
+    if (body.len() as u64) < length {
+        return Err(InputErrorKind::EndInBody { got: body.len() as u64, length });
+    }
+    Ok(Some(body))
+}
+
+/// Checks a body is a JSON-RPC message as the server decodes it (a response, else a request
+/// or notification), and frames it again.
+fn check_message(body: Vec<u8>) -> std::result::Result<(Vec<u8>, bool), InputErrorKind> {
+    use tower_lsp_server::jsonrpc::{Request, Response};
+    let text = std::str::from_utf8(&body).map_err(|e| InputErrorKind::BodyNotUtf8(e.valid_up_to()))?;
+    let exit = if serde_json::from_str::<Response>(text).is_ok() {
+        false
+    } else {
+        match serde_json::from_str::<Request>(text) {
+            Ok(request) => request.method() == "exit",
+            Err(e) if e.is_syntax() || e.is_eof() => return Err(InputErrorKind::NotJson(e)),
+            Err(_) => return Err(InputErrorKind::NotJsonRpc),
+        }
+    };
+    let mut frame = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
+    frame.extend_from_slice(&body);
+    Ok((frame, exit))
+}
+
+/// A reader that counts the bytes read through it, for [`InputError::offset`].
+struct Counted<R> {
+    inner: R,
+    read: u64,
+}
+
+impl<R: std::io::Read> std::io::Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
+impl<R: std::io::BufRead> std::io::BufRead for Counted<R> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.read += amount as u64;
+        self.inner.consume(amount);
+    }
+}
+
 // ---- the server -----------------------------------------------------------------------
 
 /// Runs `f`, turning a panic (a compiler bug met while the author types) into None, so that one
@@ -205,6 +431,8 @@ fn guarded<T>(f: impl FnOnce() -> T) -> Option<T> {
 struct Backend {
     client: Client,
     docs: Mutex<Documents>,
+    /// Set by `shutdown`: the exit code is 0 only after it.
+    shut_down: Arc<AtomicBool>,
 }
 
 impl Backend {
@@ -241,28 +469,42 @@ impl Backend {
         }
     }
 
-    /// Runs `f` on the checked document and its text.
-    fn with_checked<T>(&self, uri: &Uri, f: impl FnOnce(&Documents, &Checked, SourceId, &str) -> T) -> Option<T> {
+    /// Runs `f` on the checked document and its text: None when the document is not open, an
+    /// error when checking it or `f` panicked (a compiler bug; the server keeps running).
+    fn with_checked<T>(
+        &self,
+        uri: &Uri,
+        f: impl FnOnce(&Documents, &Checked, SourceId, &str) -> T,
+    ) -> Result<Option<T>> {
         let mut docs = self.docs();
         let name = name_of(uri);
         if !docs.checked.contains_key(&name) {
-            let checked = guarded(|| docs.check(&name)).flatten()?;
+            let Some(checked) = guarded(|| docs.check(&name)).ok_or_else(bug)? else { return Ok(None) };
             docs.checked.insert(name.clone(), checked);
         }
-        let checked = docs.checked.get(&name)?;
-        let root = checked.files.iter().find(|f| f.is_root)?.id;
+        let Some(checked) = docs.checked.get(&name) else { return Ok(None) };
+        let Some(root) = checked.files.iter().find(|f| f.is_root).map(|f| f.id) else { return Ok(None) };
         let text = checked.sources.get(root).text.clone();
-        guarded(|| f(&docs, checked, root, &text))
+        guarded(|| f(&docs, checked, root, &text)).map(Some).ok_or_else(bug)
+    }
+}
+
+/// The answer to a request that met a panic (caught by [`guarded`]).
+fn bug() -> Error {
+    Error {
+        code: tower_lsp_server::jsonrpc::ErrorCode::InternalError,
+        message: "callscript met a bug on this document; the server's log has the details".into(),
+        data: None,
     }
 }
 
 fn location(docs: &Documents, checked: &Checked, at: callscript_compiler::span::FileSpan) -> Option<Location> {
     let source = checked.sources.get(at.file);
-    Some(Location::new(docs.uri(&source.name)?, range(&source.text, at.span)))
+    Some(Location::new(docs.uri(&source.name)?, range_in(source, at.span)))
 }
 
 #[allow(deprecated)] // DocumentSymbol::deprecated must still be given
-fn document_symbol(text: &str, s: &ide::Symbol) -> DocumentSymbol {
+fn document_symbol(source: &Source, s: &ide::Symbol) -> DocumentSymbol {
     DocumentSymbol {
         name: s.name.clone(),
         detail: s.detail.clone(),
@@ -275,12 +517,12 @@ fn document_symbol(text: &str, s: &ide::Symbol) -> DocumentSymbol {
         },
         tags: None,
         deprecated: None,
-        range: range(text, s.span),
-        selection_range: range(text, s.selection),
+        range: range_in(source, s.span),
+        selection_range: range_in(source, s.selection),
         children: if s.children.is_empty() {
             None
         } else {
-            Some(s.children.iter().map(|c| document_symbol(text, c)).collect())
+            Some(s.children.iter().map(|c| document_symbol(source, c)).collect())
         },
     }
 }
@@ -315,6 +557,7 @@ impl LanguageServer for Backend {
     }
 
     async fn shutdown(&self) -> Result<()> {
+        self.shut_down.store(true, Ordering::SeqCst);
         Ok(())
     }
 
@@ -363,7 +606,7 @@ impl LanguageServer for Backend {
                     }),
                     range: Some(range(text, found.span)),
                 })
-            })
+            })?
             .flatten())
     }
 
@@ -373,34 +616,40 @@ impl LanguageServer for Backend {
             .with_checked(&p.text_document.uri, |docs, checked, root, text| {
                 let def = ide::index(checked, root).definition(offset(text, p.position))?;
                 location(docs, checked, def).map(GotoDefinitionResponse::Scalar)
-            })
+            })?
             .flatten())
     }
 
     async fn references(&self, params: ReferenceParams) -> Result<Option<Vec<Location>>> {
         let p = params.text_document_position;
         let with_definition = params.context.include_declaration;
-        Ok(self.with_checked(&p.text_document.uri, |docs, checked, root, text| {
+        self.with_checked(&p.text_document.uri, |docs, checked, root, text| {
             ide::index(checked, root)
                 .references(offset(text, p.position), with_definition)
                 .into_iter()
                 .filter_map(|at| location(docs, checked, at))
                 .collect()
-        }))
+        })
     }
 
     async fn document_symbol(&self, params: DocumentSymbolParams) -> Result<Option<DocumentSymbolResponse>> {
         let docs = self.docs();
         let Some(text) = docs.text(&name_of(&params.text_document.uri)) else { return Ok(None) };
-        let (file, _) = callscript_compiler::syntax::parse(text, SourceId(0));
-        let symbols = ide::symbols(&file).iter().map(|s| document_symbol(text, s)).collect();
-        Ok(Some(DocumentSymbolResponse::Nested(symbols)))
+        let symbols = guarded(|| {
+            let (file, _) = callscript_compiler::syntax::parse(text, SourceId(0));
+            let source = Source::new("", text);
+            ide::symbols(&file).iter().map(|s| document_symbol(&source, s)).collect::<Vec<_>>()
+        });
+        match symbols {
+            Some(symbols) => Ok(Some(DocumentSymbolResponse::Nested(symbols))),
+            None => Err(bug()),
+        }
     }
 
     async fn formatting(&self, params: DocumentFormattingParams) -> Result<Option<Vec<TextEdit>>> {
         let docs = self.docs();
         let Some(text) = docs.text(&name_of(&params.text_document.uri)) else { return Ok(None) };
-        match guarded(|| format::format(text)).unwrap_or(Err(Vec::new())) {
+        match guarded(|| format::format(text)).ok_or_else(bug)? {
             Ok(out) if out == text => Ok(Some(Vec::new())),
             Ok(out) => Ok(Some(vec![TextEdit::new(range(text, Span::new(0, text.len())), out)])),
             // The syntax errors are already shown as diagnostics: change nothing.
@@ -416,7 +665,7 @@ impl LanguageServer for Backend {
             index.rename(checked, at, &found.name)?;
             Ok::<_, String>(PrepareRenameResponse::Range(range(text, found.span)))
         });
-        match result {
+        match result? {
             Some(Ok(r)) => Ok(Some(r)),
             Some(Err(message)) => Err(Error::invalid_params(message)),
             None => Ok(None),
@@ -434,7 +683,7 @@ impl LanguageServer for Backend {
             }
             Ok::<_, String>(WorkspaceEdit { changes: Some(changes), ..WorkspaceEdit::default() })
         });
-        match result {
+        match result? {
             Some(Ok(edit)) => Ok(Some(edit)),
             Some(Err(message)) => Err(Error::invalid_params(message)),
             None => Ok(None),
@@ -443,7 +692,7 @@ impl LanguageServer for Backend {
 
     async fn completion(&self, params: CompletionParams) -> Result<Option<CompletionResponse>> {
         let p = params.text_document_position;
-        Ok(self.with_checked(&p.text_document.uri, |_, checked, root, text| {
+        self.with_checked(&p.text_document.uri, |_, checked, root, text| {
             let items = ide::completions(checked, root, offset(text, p.position))
                 .into_iter()
                 .map(|c| CompletionItem {
@@ -462,7 +711,7 @@ impl LanguageServer for Backend {
                 })
                 .collect();
             CompletionResponse::Array(items)
-        }))
+        })
     }
 }
 

@@ -4,19 +4,18 @@
 use std::fmt;
 
 use callscript_compiler::check::Allowed;
-use callscript_compiler::diagnostic::{Diagnostic, Severity};
+use callscript_compiler::diagnostic::{Diagnostic, Label, Severity};
 use callscript_compiler::source::Sources;
-use miette::{
-    GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents, SourceCode, SourceSpan,
-    SpanContents,
-};
+use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan};
 use serde::Serialize;
+
+use crate::snippet::Snippet;
 
 /// Adapts our diagnostic data to miette for the human format. Labels in other files than the
 /// primary one are shown as notes (miette draws one source per report).
 struct Report<'a> {
     diag: &'a Diagnostic,
-    source: CharColumns,
+    source: Snippet<'a>,
     labels: Vec<LabeledSpan>,
     notes: Option<String>,
 }
@@ -61,42 +60,6 @@ impl miette::Diagnostic for Report<'_> {
     }
 }
 
-/// A named source whose reported columns count characters, not bytes (§9.9), so that the
-/// `file:line:column` header agrees with the JSON output on lines with Chinese text.
-struct CharColumns {
-    name: String,
-    text: String,
-}
-
-impl SourceCode for CharColumns {
-    fn read_span<'a>(
-        &'a self,
-        span: &SourceSpan,
-        context_lines_before: usize,
-        context_lines_after: usize,
-    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
-        let inner = self.text.read_span(span, context_lines_before, context_lines_after)?;
-        let mut column = inner.column();
-        if context_lines_before == 0 && context_lines_after == 0 {
-            let offset = span.offset().min(self.text.len());
-            let line_start = self.text[..offset].rfind('\n').map_or(0, |i| i + 1);
-            column = self.text.get(line_start..offset).map_or(column, |t| t.chars().count());
-        }
-        Ok(Box::new(MietteSpanContents::new_named(
-            self.name.clone(),
-            inner.data(),
-            *inner.span(),
-            inner.line(),
-            column,
-            inner.line_count(),
-        )))
-    }
-}
-
-fn source_span(span: callscript_compiler::span::Span) -> SourceSpan {
-    SourceSpan::new((span.start as usize).into(), span.len())
-}
-
 /// Renders diagnostics for a terminal. `color` off gives the stable text used in snapshots.
 pub fn human(diags: &[Diagnostic], sources: &Sources, color: bool) -> String {
     let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
@@ -104,14 +67,21 @@ pub fn human(diags: &[Diagnostic], sources: &Sources, color: bool) -> String {
     let mut out = String::new();
     for diag in diags {
         let file = sources.get(diag.primary.at.file);
+        let here: Vec<&Label> = std::iter::once(&diag.primary)
+            .chain(&diag.secondary)
+            .chain(&diag.path)
+            .filter(|l| l.at.file == diag.primary.at.file)
+            .collect();
+        // Only the lines around the labels, cut where long: bounded work per diagnostic.
+        let snippet = Snippet::new(file, &here.iter().map(|l| l.at.span).collect::<Vec<_>>());
         let mut labels = vec![LabeledSpan::new_primary_with_span(
             Some(diag.primary.message.clone()).filter(|m| !m.is_empty()),
-            source_span(diag.primary.at.span),
+            snippet.span(diag.primary.at.span),
         )];
         let mut notes = Vec::new();
         for label in diag.secondary.iter().chain(&diag.path) {
             if label.at.file == diag.primary.at.file {
-                labels.push(LabeledSpan::new_with_span(Some(label.message.clone()), source_span(label.at.span)));
+                labels.push(LabeledSpan::new_with_span(Some(label.message.clone()), snippet.span(label.at.span)));
             } else {
                 let other = sources.get(label.at.file);
                 let lc = other.line_col(label.at.span.start);
@@ -120,7 +90,7 @@ pub fn human(diags: &[Diagnostic], sources: &Sources, color: bool) -> String {
         }
         let report = Report {
             diag,
-            source: CharColumns { name: file.name.clone(), text: file.text.clone() },
+            source: snippet,
             labels,
             notes: if notes.is_empty() { None } else { Some(notes.join("\n")) },
         };

@@ -164,3 +164,27 @@ fn stdin_to_stdout_and_syntax_errors() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("[E002]") && stderr.contains("<stdin>:2:"), "{stderr}");
 }
+
+/// Formatting in place replaces the file in one rename (a crash or a full disk cannot leave it
+/// half written): no temporary file is left, the permissions stay, and through a symlink the
+/// file it points at is formatted while the link stays a link.
+#[cfg(unix)]
+#[test]
+fn in_place_keeps_permissions_and_links() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = temp_dir("in-place");
+    let messy = "script s{purpose service\nopening{hangup done}}\n";
+    std::fs::write(dir.join("real.call"), messy).unwrap();
+    std::fs::set_permissions(dir.join("real.call"), std::fs::Permissions::from_mode(0o640)).unwrap();
+    std::os::unix::fs::symlink("real.call", dir.join("link.call")).unwrap();
+    let out = callscript(&["fmt", "link.call"], &dir);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read_to_string(dir.join("real.call")).unwrap(), format(messy).unwrap());
+    assert!(std::fs::symlink_metadata(dir.join("link.call")).unwrap().file_type().is_symlink());
+    assert_eq!(std::fs::metadata(dir.join("real.call")).unwrap().permissions().mode() & 0o777, 0o640);
+    let mut left: Vec<String> =
+        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    left.sort();
+    assert_eq!(left, ["link.call", "real.call"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -20,15 +20,20 @@ struct Lsp {
     next_id: i64,
 }
 
+/// The built server, its standard input and output piped.
+fn spawn_server(stderr: Stdio) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_callscript"))
+        .arg("lsp")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .expect("the server starts")
+}
+
 impl Lsp {
     fn start() -> Lsp {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_callscript"))
-            .arg("lsp")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the server starts");
+        let mut child = spawn_server(Stdio::null());
         let stdin = child.stdin.take().expect("stdin");
         let stdout = child.stdout.take().expect("stdout");
         let (tx, messages) = channel();
@@ -361,4 +366,208 @@ fn compliance_findings_carry_their_witness_path() {
     assert!(path.len() >= 2, "{cs002}");
     assert!(path.iter().all(|r| r["location"]["uri"] == uri), "{cs002}");
     lsp.stop();
+}
+
+// ---- a long random session, and input that is not the protocol ------------------------
+
+/// A seeded xorshift generator: the session is the same on every run, so a failure replays.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n.max(1)
+    }
+
+    /// A line or UTF-16 column: mostly inside a small document, sometimes past its end, now
+    /// and then far past any end.
+    fn place(&mut self, within: u64) -> u64 {
+        match self.below(20) {
+            0 => u64::from(u32::MAX),
+            1 => within * 10 + self.below(1000),
+            _ => self.below(within),
+        }
+    }
+}
+
+/// What the random edits type: pieces of the language, braces alone, strings cut open,
+/// characters of one, two and four bytes (one astral, two UTF-16 units), line breaks.
+const PIECES: &[&str] = &[
+    "",
+    "{",
+    "}",
+    "\n",
+    "\r\n",
+    " ",
+    "\t",
+    "\"",
+    "{{",
+    "}}",
+    "say \"您好\"",
+    "goto pay",
+    "hangup done",
+    "ask \"是吗?\" {\n on yes => hangup done\n}",
+    "step x { hangup done }",
+    "opening",
+    "core {",
+    "if x > 1 {",
+    "} else if y {",
+    "((((",
+    "1 + ",
+    "// 注释",
+    "/* ",
+    "é",
+    "𝄞",
+    "您",
+    "\u{0}",
+    "script s \"x\" {",
+    "use \"./none.call\"",
+    "=>",
+    "on _ =>",
+    "@allow(CS001)",
+    "let z: int = ",
+];
+
+fn random_change(rng: &mut Rng) -> Value {
+    let text: String = (0..rng.below(3)).map(|_| PIECES[rng.below(PIECES.len() as u64) as usize]).collect();
+    let (start, end) = (
+        json!({ "line": rng.place(30), "character": rng.place(60) }),
+        json!({ "line": rng.place(30), "character": rng.place(60) }),
+    );
+    json!({ "range": { "start": start, "end": end }, "text": text })
+}
+
+/// The ISSUE's bar for the editor: a session of 10,000 random changes, with requests in
+/// between, and every request answered (none by a caught panic).
+#[test]
+fn a_session_of_10000_random_changes_is_answered() {
+    let mut lsp = Lsp::start();
+    lsp.open(URI, SCRIPT);
+    let mut rng = Rng(0x5eed_2026_1203);
+    let started = Instant::now();
+    let mut requests = 0;
+    for version in 2..10_002u64 {
+        // Now and then the whole text again, so the document stays a script of some size.
+        let change = if version % 500 == 0 { json!({ "text": SCRIPT }) } else { random_change(&mut rng) };
+        lsp.notify(
+            "textDocument/didChange",
+            json!({ "textDocument": { "uri": URI, "version": version }, "contentChanges": [change] }),
+        );
+        if version % 10 == 0 {
+            let (line, character) = (rng.place(30), rng.place(60));
+            let position = json!({ "line": line, "character": character });
+            let doc = json!({ "uri": URI });
+            let (method, params) = match rng.below(5) {
+                0 => ("textDocument/documentSymbol", json!({ "textDocument": doc })),
+                1 => ("textDocument/definition", json!({ "textDocument": doc, "position": position })),
+                2 => (
+                    "textDocument/formatting",
+                    json!({ "textDocument": doc, "options": { "tabSize": 2, "insertSpaces": true } }),
+                ),
+                3 => ("textDocument/hover", json!({ "textDocument": doc, "position": position })),
+                _ => ("textDocument/completion", json!({ "textDocument": doc, "position": position })),
+            };
+            let answer = lsp.request(method, params);
+            assert!(answer.get("error").is_none(), "change {version}: {method} failed: {answer}");
+            requests += 1;
+            // The diagnostics published meanwhile are not looked at: only that the server answers.
+            lsp.pending.clear();
+        }
+    }
+    // The document is still there and still read: the last full text, edited, is outlined.
+    lsp.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": URI, "version": 10_002 }, "contentChanges": [{ "text": SCRIPT }] }),
+    );
+    let symbols = lsp.request("textDocument/documentSymbol", json!({ "textDocument": { "uri": URI } }));
+    assert_eq!(symbols[0]["name"], "loan", "{symbols}");
+    assert_eq!(requests, 1000);
+    eprintln!("10,000 changes and {requests} requests in {:?}", started.elapsed());
+    lsp.stop();
+}
+
+/// Runs the server on `input` (then the end of its input) and returns how it ended, what it
+/// wrote to standard output and to standard error.
+fn serve(input: &[u8]) -> (Option<i32>, String, String) {
+    let mut child = spawn_server(Stdio::piped());
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = input.to_vec();
+    // A server that stops reading must not block the test: write from a thread of its own,
+    // and read both outputs on threads too, so that neither pipe fills up.
+    std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let drain = |mut from: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = Vec::new();
+            let _ = from.read_to_end(&mut text);
+            String::from_utf8_lossy(&text).into_owned()
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("stdout")));
+    let stderr = drain(Box::new(child.stderr.take().expect("stderr")));
+    let deadline = Instant::now() + WAIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the server did not end on its own");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (status.code(), stdout.join().expect("stdout"), stderr.join().expect("stderr"))
+}
+
+fn framed(body: &[u8]) -> Vec<u8> {
+    let mut out = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+const INITIALIZE: &[u8] = br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"capabilities":{}}}"#;
+
+#[test]
+fn malformed_messages_end_the_server_with_a_clear_error() {
+    let cases: [(&str, Vec<u8>); 10] = [
+        ("not_json", framed(b"{\"jsonrpc\": \"2.0\", \"method\"")),
+        ("not_json_rpc", framed(b"[1, 2, 3]")),
+        ("wrong_id_type", framed(br#"{"jsonrpc":"2.0","id":1.5,"method":"shutdown"}"#)),
+        ("body_not_utf8", framed(b"{\"jsonrpc\":\"2.0\",\"method\":\"\xff\"}")),
+        ("no_length", b"Content-Type: application/vscode-jsonrpc; charset=utf-8\r\n\r\n{}".to_vec()),
+        ("length_not_a_number", b"Content-Length: many\r\n\r\n{}".to_vec()),
+        ("length_too_large", b"Content-Length: 99999999999999\r\n\r\n{}".to_vec()),
+        ("not_a_header", b"hello\r\n\r\n".to_vec()),
+        ("cut_in_the_body", b"Content-Length: 100\r\n\r\n{\"jsonrpc\"".to_vec()),
+        ("header_line_without_end", vec![b'x'; 10_000]),
+    ];
+    for (name, bad) in cases {
+        let mut input = framed(INITIALIZE);
+        input.extend_from_slice(&bad);
+        let (code, stdout, stderr) = serve(&input);
+        assert_eq!(code, Some(2), "{name}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{name}: {stderr}");
+        // What came before the bad message was answered.
+        assert!(stdout.contains("\"capabilities\""), "{name}: {stdout}");
+        insta::assert_snapshot!(format!("malformed_{name}"), stderr);
+    }
+}
+
+#[test]
+fn exit_without_shutdown_or_the_end_of_the_input_is_exit_code_1() {
+    // 0 needs `shutdown` answered before `exit` (what `Lsp::stop` checks in every test above).
+    let exit = br#"{"jsonrpc":"2.0","method":"exit"}"#;
+    let session = |parts: &[&[u8]]| parts.iter().flat_map(|p| framed(p)).collect::<Vec<u8>>();
+    assert_eq!(serve(&session(&[INITIALIZE, exit])).0, Some(1));
+    // The client went away without a word.
+    assert_eq!(serve(&session(&[INITIALIZE])).0, Some(1));
+    // Nothing after `exit` is read, so garbage there is no error.
+    let mut after_exit = session(&[INITIALIZE, exit]);
+    after_exit.extend_from_slice(b"garbage that is never read");
+    let (code, _, stderr) = serve(&after_exit);
+    assert_eq!(code, Some(1), "{stderr}");
 }

@@ -85,6 +85,8 @@ pub const CODES: &[(&str, &str)] = &[
     ("E005", "malformed interpolation"),
     ("E006", "malformed literal"),
     ("E007", "misplaced item or statement"),
+    ("E008", "nested too deeply"),
+    ("E009", "script too large to compile"),
     ("E100", "unknown goto target"),
     ("E101", "unknown intent"),
     ("E102", "unknown outcome"),

@@ -42,6 +42,26 @@ impl Source {
         self.text.get(span.range()).unwrap_or("")
     }
 
+    /// How many lines the text has (a text without a newline has one).
+    pub fn line_count(&self) -> usize {
+        self.line_starts.len()
+    }
+
+    /// The 0-based line holding a byte offset (clamped into the text).
+    pub fn line_of(&self, offset: usize) -> usize {
+        self.line_starts.partition_point(|&s| s as usize <= offset.min(self.text.len())) - 1
+    }
+
+    /// The bytes of a 0-based line, without its `\n` (and `\r` before it).
+    pub fn line_range(&self, line: usize) -> std::ops::Range<usize> {
+        let start = self.line_starts.get(line).map_or(self.text.len(), |&s| s as usize);
+        let mut end = self.line_starts.get(line + 1).map_or(self.text.len(), |&s| s as usize - 1);
+        if end > start && self.text.as_bytes()[end - 1] == b'\r' {
+            end -= 1;
+        }
+        start..end
+    }
+
     /// The byte offset where a 1-based line starts.
     pub fn line_start(&self, line: usize) -> Option<usize> {
         self.line_starts.get(line.checked_sub(1)?).map(|&s| s as usize)

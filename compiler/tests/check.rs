@@ -123,3 +123,33 @@ fn shadowing_an_import_warns_and_a_local_duplicate_errors() {
     let src = "use std.zh.common\nintent busy { phrases \"忙\" }\nintent busy { phrases \"很忙\" }\nscript s {\n  purpose service\n  outcomes { done }\n  opening { ask \"q\" { on busy => hangup done\n on _ => hangup done } }\n}\n";
     assert_eq!(check_codes(src), ["W005@2", "E104@3"]);
 }
+
+/// In a check of several files, each root's program (lowered for the compliance rules) keeps
+/// the text of that root and of what it imports, not of every file of the check, so checking
+/// a folder stays linear in its files.
+#[test]
+fn a_roots_program_keeps_only_the_files_it_reaches() {
+    let mut files = MemoryFiles::default();
+    files.0.insert("lib/a.call".into(), "use \"./b.call\"\nintent from_a { phrases \"甲\" }\n".into());
+    files.0.insert("lib/b.call".into(), "intent from_b { phrases \"乙\" }\n".into());
+    let script = |name: &str| {
+        format!("script {name} {{\n  purpose service\n  outcomes {{ done }}\n  opening {{\n    hangup done\n  }}\n}}\n")
+    };
+    let roots = vec![
+        Source::new("one.call", format!("use \"./lib/a.call\"\n{}", script("one"))),
+        Source::new("two.call", script("two")),
+    ];
+    let checked = check(roots, &mut files);
+    assert_eq!(checked.error_count(), 0, "{:?}", checked.diagnostics);
+    let kept = |root: &str| -> Vec<String> {
+        let id = checked.sources.find(root).expect("a root");
+        let program = callscript_compiler::lower::lower_file(&checked.files, &checked.sources, id);
+        assert_eq!(program.files.len(), checked.sources.len(), "SourceIds still index the files");
+        program.files.iter().filter(|f| !f.text.is_empty()).map(|f| f.name.clone()).collect()
+    };
+    assert_eq!(kept("one.call"), ["one.call", "lib/a.call", "lib/b.call"]);
+    assert_eq!(kept("two.call"), ["two.call"]);
+    // `lower` (what `build` writes) still keeps every source of its check.
+    let id = checked.sources.find("two.call").expect("a root");
+    assert_eq!(callscript_compiler::lower::lower(&checked, id).files.len(), checked.sources.len());
+}

@@ -11,22 +11,50 @@ use crate::span::{FileSpan, SourceId, Span};
 use crate::syntax::ast::{self, *};
 use crate::value::Value;
 
-/// Lowers every script of a root file. Call only when `checked` has no errors.
+/// Why a table index fits its 16-bit id: the parser refuses a larger script (E009).
+const WITHIN_E009: &str = "the parser keeps a script's tables within 16-bit ids (E009)";
+
+/// Lowers every script of a root file. Call only when `checked` has no errors. The program
+/// keeps the text of every source of the check (for disassembly, transcripts, and its sha256).
 pub fn lower(checked: &Checked, root: SourceId) -> Program {
-    lower_file(&checked.files, &checked.sources, root)
+    let files = checked.sources.iter().map(|(_, s)| SourceFile { name: s.name.clone(), text: s.text.clone() });
+    lower_with(&checked.files, root, files.collect())
 }
 
 /// Lowers every script of the root file `root` of `files` (which must check without errors);
-/// the checker uses it to run the compliance rules before `Checked` exists.
+/// the checker uses it to run the compliance rules before `Checked` exists. The program keeps
+/// the text of `root` and of the files it imports, directly or not; the other files of the
+/// check are empty entries (so that a `SourceId` still indexes `Program::files`). A check of
+/// a folder lowers each of its files so: copying every file into each program made that
+/// quadratic in the number of files.
 pub fn lower_file(files: &[ParsedFile], sources: &Sources, root: SourceId) -> Program {
+    let mut reached = vec![false; sources.len()];
+    let mut todo = vec![root];
+    while let Some(id) = todo.pop() {
+        match reached.get_mut(id.0 as usize) {
+            Some(seen) if !*seen => *seen = true,
+            _ => continue,
+        }
+        if let Some(file) = files.iter().find(|f| f.id == id) {
+            todo.extend(file.imports.iter().flatten());
+        }
+    }
+    let kept = sources
+        .iter()
+        .zip(reached)
+        .map(|((_, s), reached)| match reached {
+            true => SourceFile { name: s.name.clone(), text: s.text.clone() },
+            false => SourceFile { name: String::new(), text: String::new() },
+        })
+        .collect();
+    lower_with(files, root, kept)
+}
+
+fn lower_with(files: &[ParsedFile], root: SourceId, sources: Vec<SourceFile>) -> Program {
     let file = files.iter().find(|f| f.id == root).expect("root file is parsed");
     let mut ignored = Vec::new();
     let base = scope::file_scope(file, files, &mut ignored);
-    let mut program = Program {
-        scripts: Vec::new(),
-        intents: Vec::new(),
-        files: sources.iter().map(|(_, s)| SourceFile { name: s.name.clone(), text: s.text.clone() }).collect(),
-    };
+    let mut program = Program { scripts: Vec::new(), intents: Vec::new(), files: sources };
     let mut intent_ids: HashMap<(SourceId, u32), IntentId> = HashMap::new();
     for item in &file.ast.items {
         if let Item::Script(script) = item {
@@ -139,7 +167,7 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
         // Slots: inputs, then lets.
         for input in &scope.inputs {
             let Some(ty) = input.ty.ty else { continue };
-            self.slots.insert(&input.name.name, self.code.slots.len() as Slot);
+            self.slots.insert(&input.name.name, Slot::try_from(self.code.slots.len()).expect(WITHIN_E009));
             self.code.slots.push(SlotDecl {
                 name: input.name.name.clone(),
                 ty,
@@ -150,7 +178,7 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
         }
         for l in &scope.lets {
             let Some(ty) = l.ty.ty else { continue };
-            self.slots.insert(&l.name.name, self.code.slots.len() as Slot);
+            self.slots.insert(&l.name.name, Slot::try_from(self.code.slots.len()).expect(WITHIN_E009));
             self.code.slots.push(SlotDecl {
                 name: l.name.name.clone(),
                 ty,
@@ -181,7 +209,7 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
         // Steps in flow order; falling off a step continues with the next.
         let mut step_pcs = Vec::with_capacity(scope.steps.len());
         for (i, step) in scope.steps.iter().enumerate() {
-            self.current_step = i as StepId;
+            self.current_step = StepId::try_from(i).expect(WITHIN_E009);
             let pc = self.pc();
             step_pcs.push(pc);
             self.code.steps.push(StepDecl {
@@ -190,7 +218,7 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
                 pc,
                 span: self.at(step.name_span),
             });
-            self.emit(Instruction::EnterStep(i as StepId), step.name_span);
+            self.emit(Instruction::EnterStep(StepId::try_from(i).expect(WITHIN_E009)), step.name_span);
             let ends = self.block(step.stmts);
             if !ends && i + 1 < scope.steps.len() {
                 let at = self.emit(Instruction::Jump(u32::MAX), step.span);
@@ -328,7 +356,7 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
 
     fn ask(&mut self, ask: &'a ast::Ask, span: Span) {
         let prompt = self.prompt(&ask.prompt, ask.bargein_off);
-        let id = self.code.asks.len() as AskId;
+        let id = AskId::try_from(self.code.asks.len()).expect(WITHIN_E009);
         self.code.asks.push(AskCode {
             prompt,
             timeout_ms: ask.timeout.map(|t| t.millis).unwrap_or(self.scope.settings.listen_timeout_ms),

@@ -27,6 +27,55 @@ pub fn parse_expr(text: &str, file: SourceId) -> (Expr, Vec<Diagnostic>) {
     (expr, parser.diags)
 }
 
+/// How deeply blocks, `ask`s, `else if`s and expressions may nest (LANGUAGE.md §2, E008).
+/// Every pass over the tree recurses along this depth, so it bounds their stacks.
+pub const MAX_DEPTH: u32 = 256;
+
+/// Words that open a section: met at or left of a section's own indentation, they mean its
+/// `}` is missing.
+const SECTION_WORDS: &[&str] = &["opening", "core", "closing", "objection"];
+/// The same for a block or an ask: a section, a step or a branch cannot stand inside one.
+const BLOCK_END_WORDS: &[&str] = &["opening", "core", "closing", "objection", "step", "on"];
+/// In an ask, branches (`on`) belong; a section or a step does not.
+const ASK_END_WORDS: &[&str] = &["opening", "core", "closing", "objection", "step"];
+
+/// What E009 counts in one script.
+#[derive(Default)]
+struct TableSizes {
+    steps: usize,
+    asks: usize,
+    values: usize,
+    outcomes: usize,
+    /// The most branches of one ask, or handlers of one section.
+    widest: usize,
+}
+
+impl TableSizes {
+    fn block(&mut self, block: &Block) {
+        block.stmts.iter().for_each(|s| self.stmt(s));
+    }
+
+    /// Counts the asks under a statement; the tree is at most [`MAX_DEPTH`] deep.
+    fn stmt(&mut self, stmt: &Stmt) {
+        match &stmt.kind {
+            StmtKind::Ask(ask) => {
+                self.asks += 1;
+                self.widest = self.widest.max(ask.branches.len());
+                ask.branches.iter().for_each(|b| self.block(&b.body));
+            }
+            StmtKind::If(i) => {
+                self.block(&i.then);
+                match &i.otherwise {
+                    Some(Else::Block(b)) => self.block(b),
+                    Some(Else::If(s)) => self.stmt(s),
+                    None => {}
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 const STATEMENT_WORDS: &str =
     "`say`, `ask`, `goto`, `if`, `set`, `verify`, `tag`, `callback in`, `optout`, `transfer` or `hangup`";
 
@@ -41,20 +90,52 @@ struct Parser<'a> {
     nl_insensitive: u32,
     /// Position of the last reported unexpected token, so one bad token is reported once.
     last_error_at: Option<usize>,
+    /// Current nesting depth (blocks, asks, `else if`s, expressions), at most [`MAX_DEPTH`].
+    depth: u32,
+    /// Whether E008 was reported, so a deep file gets one error, not one per level.
+    too_deep_reported: bool,
+    /// Set when a block ended without its `}` at a dedented line: that line starts the next
+    /// statement, so the end of the current one is not required.
+    ended_by_indent: bool,
+    /// Byte offsets where lines start, made on first use (for indentation, in recovery).
+    line_starts: std::cell::OnceCell<Vec<u32>>,
+    /// Whether some `{` has no `}` after it to match (counting left to right). Only then does
+    /// indentation end a block (see [`Parser::dedented`]), so recovery never changes the parse
+    /// of a file whose braces balance, however it is laid out.
+    brace_missing: bool,
 }
 
 impl<'a> Parser<'a> {
     fn new(src: &'a str, file: SourceId, lexed: Vec<Lexed>) -> Parser<'a> {
         let mut tokens = Vec::with_capacity(lexed.len());
         let mut comments = Vec::new();
+        let mut open_braces = 0usize;
         for l in lexed {
-            if l.token == Token::Comment {
-                comments.push(l.span);
-            } else {
+            match l.token {
+                Token::Comment => comments.push(l.span),
+                Token::LBrace => open_braces += 1,
+                Token::RBrace => open_braces = open_braces.saturating_sub(1),
+                _ => {}
+            }
+            if l.token != Token::Comment {
                 tokens.push(l);
             }
         }
-        Parser { src, file, tokens, pos: 0, comments, diags: Vec::new(), nl_insensitive: 0, last_error_at: None }
+        Parser {
+            src,
+            file,
+            tokens,
+            pos: 0,
+            comments,
+            diags: Vec::new(),
+            nl_insensitive: 0,
+            last_error_at: None,
+            depth: 0,
+            too_deep_reported: false,
+            ended_by_indent: false,
+            line_starts: std::cell::OnceCell::new(),
+            brace_missing: open_braces > 0,
+        }
     }
 
     // ---- token access -------------------------------------------------------------------
@@ -226,9 +307,93 @@ impl<'a> Parser<'a> {
 
     /// After a statement or item: the line must end here.
     fn end_of_statement(&mut self) {
+        if std::mem::take(&mut self.ended_by_indent) {
+            return;
+        }
         if !matches!(self.tokens[self.pos].token, Token::Newline | Token::Semi | Token::RBrace | Token::Eof) {
             self.unexpected("the end of the statement (a new line or `;`)");
             self.recover_statement();
+        }
+    }
+
+    /// Enters one level of nesting. At the limit it reports E008 (once per file) and returns
+    /// false; the caller then skips what it would have parsed, without recursing.
+    fn enter(&mut self) -> bool {
+        if self.depth >= MAX_DEPTH {
+            self.too_deep();
+            return false;
+        }
+        self.depth += 1;
+        true
+    }
+
+    /// Reports E008 at the current token, once per file.
+    fn too_deep(&mut self) {
+        if !self.too_deep_reported {
+            self.too_deep_reported = true;
+            let span = self.peek_span();
+            self.error(
+                Diagnostic::new("E008", self.file, span, format!("this is nested deeper than {MAX_DEPTH} levels"))
+                    .label("too deeply nested")
+                    .with_help(
+                        "blocks, `ask`s, `else if`s and operators nest at most 256 deep; \
+                             move the inner part into a step of its own and `goto` it",
+                    ),
+            );
+        }
+    }
+
+    fn leave(&mut self) {
+        self.depth -= 1;
+    }
+
+    /// Skips the rest of an expression that nests too deeply: up to the end of its line (or
+    /// `;`, `,`, `=>`, `|`, a block) or a `)` that closes a parenthesis opened before it.
+    fn skip_expr(&mut self) {
+        let mut parens = 0usize;
+        loop {
+            match self.tokens[self.pos].token {
+                Token::LParen => parens += 1,
+                Token::RParen if parens == 0 => return,
+                Token::RParen => parens -= 1,
+                Token::Newline if parens == 0 && self.nl_insensitive == 0 => return,
+                Token::Semi | Token::Comma | Token::FatArrow | Token::Pipe | Token::LBrace | Token::RBrace
+                    if parens == 0 =>
+                {
+                    return;
+                }
+                Token::Eof => return,
+                _ => {}
+            }
+            self.pos += 1;
+        }
+    }
+
+    /// Skips an `if … { } else if … { } else { }` chain that nests too deeply, iteratively.
+    fn skip_if_chain(&mut self) {
+        loop {
+            while !matches!(self.tokens[self.pos].token, Token::LBrace | Token::RBrace | Token::Eof) {
+                self.pos += 1;
+            }
+            if !self.at(Token::LBrace) {
+                return;
+            }
+            self.skip_balanced();
+            let save = self.pos;
+            self.skip_newlines();
+            if !self.at_word("else") {
+                self.pos = save;
+                return;
+            }
+            self.bump();
+            if self.at_word("if") {
+                self.bump();
+            } else if self.at(Token::LBrace) {
+                self.skip_balanced();
+                return;
+            } else {
+                return;
+            }
         }
     }
 
@@ -489,19 +654,62 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// At the `}` closing a block opened at `open`: consumes it, or reports the open brace.
+    /// At the `}` closing a block opened at `open`: consumes it, or reports the open brace,
+    /// with the place where the `}` is probably missing. A `}` indented less than the line
+    /// that opened the block closes an outer block: it is left for that one.
     fn close_brace(&mut self, open: Span) -> Span {
-        match self.eat(Token::RBrace) {
-            Some(span) => span,
-            None => {
-                self.error(
-                    Diagnostic::new("E001", self.file, open, "this `{` is never closed")
-                        .label("opened here")
-                        .with_help("add the missing `}`"),
-                );
-                self.prev_span()
-            }
+        if self.at(Token::RBrace) && !self.dedented(open, &[]) {
+            return self.bump().span;
         }
+        let last = self.prev_span();
+        let mut diag = Diagnostic::new("E001", self.file, open, "this `{` is never closed")
+            .label("opened here")
+            .with_help("add the missing `}`");
+        if last.start > open.start {
+            diag = diag.with_secondary(self.file, last, "the `}` is probably missing after this line");
+        }
+        self.error(diag);
+        self.ended_by_indent = !self.at(Token::Eof);
+        last
+    }
+
+    /// The indentation (in bytes of spaces and tabs) of the line holding `offset`, and whether
+    /// `offset` is the first thing on it.
+    fn indentation(&self, offset: u32) -> (usize, bool) {
+        let starts = self.line_starts.get_or_init(|| {
+            let mut starts = vec![0];
+            starts.extend(self.src.match_indices('\n').map(|(i, _)| i as u32 + 1));
+            starts
+        });
+        let line = starts.partition_point(|&s| s <= offset) - 1;
+        let start = starts[line] as usize;
+        let rest = &self.src.as_bytes()[start..(offset as usize).min(self.src.len())];
+        let indent = rest.iter().take_while(|b| matches!(b, b' ' | b'\t')).count();
+        (indent, indent == rest.len())
+    }
+
+    /// Whether the current token ends the block opened at `open` by its indentation, so that
+    /// the block's own `}` is missing: a `}` first on its line and indented less than the line
+    /// of `open`, or one of `words` (which cannot stand in this block) first on its line and
+    /// indented no more than that line. Never in a file whose braces balance.
+    fn dedented(&mut self, open: Span, words: &[&str]) -> bool {
+        if !self.brace_missing {
+            return false;
+        }
+        let t = {
+            self.skip_insignificant();
+            self.tokens[self.pos]
+        };
+        let is_word = t.token == Token::Ident && words.contains(&self.text(t.span));
+        if t.token != Token::RBrace && !is_word {
+            return false;
+        }
+        let (indent, first) = self.indentation(t.span.start);
+        if !first {
+            return false;
+        }
+        let (open_indent, _) = self.indentation(open.start);
+        if is_word { indent <= open_indent } else { indent < open_indent }
     }
 
     fn script(&mut self, allows: Vec<Allow>) -> Script {
@@ -513,7 +721,8 @@ impl<'a> Parser<'a> {
             loop {
                 self.skip_separators();
                 let member_allows = self.allows();
-                if matches!(self.peek(), Token::RBrace | Token::Eof) {
+                if matches!(self.peek(), Token::RBrace | Token::Eof) || self.dedented(open, &["script", "test", "use"])
+                {
                     break;
                 }
                 if let Some(member) = self.member(member_allows) {
@@ -525,7 +734,52 @@ impl<'a> Parser<'a> {
         } else {
             self.recover_item();
         }
-        Script { allows, name, title, members, span: start.to(self.prev_span()) }
+        let script = Script { allows, name, title, members, span: start.to(self.prev_span()) };
+        self.check_table_sizes(&script);
+        script
+    }
+
+    /// The bytecode numbers a script's steps, asks, values, outcomes and each ask's branches
+    /// with 16 bits (`bytecode.rs`): a script with more of one is E009, never lowered.
+    fn check_table_sizes(&mut self, script: &Script) {
+        let mut counts = TableSizes::default();
+        for member in &script.members {
+            match member {
+                Member::Section(section) => {
+                    counts.steps += 1 + section.steps.len();
+                    counts.widest = counts.widest.max(section.handlers.len());
+                    section.handlers.iter().for_each(|b| counts.block(&b.body));
+                    section.body.iter().for_each(|s| counts.stmt(s));
+                    section.steps.iter().for_each(|s| counts.block(&s.body));
+                }
+                Member::Inputs(inputs) => counts.values += inputs.items.len(),
+                Member::Let(_) => counts.values += 1,
+                Member::Outcomes(outcomes) => counts.outcomes += outcomes.items.len(),
+                _ => {}
+            }
+        }
+        let limit = usize::from(u16::MAX);
+        let over = [
+            ("steps", counts.steps),
+            ("asks", counts.asks),
+            ("inputs and values", counts.values),
+            ("outcomes", counts.outcomes),
+            ("branches in one ask or section", counts.widest),
+        ]
+        .into_iter()
+        .find(|(_, n)| *n > limit);
+        if let Some((what, n)) = over {
+            self.error(
+                Diagnostic::new(
+                    "E009",
+                    self.file,
+                    script.name.span,
+                    format!("this script has {n} {what}, more than {limit}"),
+                )
+                .label("too large to compile")
+                .with_help("split it into several scripts"),
+            );
+        }
     }
 
     fn member(&mut self, allows: Vec<Allow>) -> Option<Member> {
@@ -756,7 +1010,7 @@ impl<'a> Parser<'a> {
             loop {
                 self.skip_separators();
                 let allows = self.allows();
-                if matches!(self.peek(), Token::RBrace | Token::Eof) {
+                if matches!(self.peek(), Token::RBrace | Token::Eof) || self.dedented(open, SECTION_WORDS) {
                     break;
                 }
                 if self.at_word("step") {
@@ -790,13 +1044,18 @@ impl<'a> Parser<'a> {
             let at = self.prev_span();
             return Block { stmts: Vec::new(), braced: true, span: at };
         };
+        if !self.enter() {
+            self.pos -= 1;
+            self.skip_balanced();
+            return Block { stmts: Vec::new(), braced: true, span: open.to(self.prev_span()) };
+        }
         let saved = self.nl_insensitive;
         self.nl_insensitive = 0;
         let mut stmts = Vec::new();
         loop {
             self.skip_separators();
             let allows = self.allows();
-            if matches!(self.peek(), Token::RBrace | Token::Eof) {
+            if matches!(self.peek(), Token::RBrace | Token::Eof) || self.dedented(open, BLOCK_END_WORDS) {
                 break;
             }
             stmts.push(self.stmt(allows));
@@ -804,6 +1063,7 @@ impl<'a> Parser<'a> {
         }
         let close = self.close_brace(open);
         self.nl_insensitive = saved;
+        self.leave();
         Block { stmts, braced: true, span: open.to(close) }
     }
 
@@ -1000,12 +1260,17 @@ impl<'a> Parser<'a> {
             self.unexpected("`{` and the ask's branches (`on yes => …`)");
             return None;
         };
+        if !self.enter() {
+            self.pos -= 1;
+            self.skip_balanced();
+            return Some(ask);
+        }
         let saved = self.nl_insensitive;
         self.nl_insensitive = 0;
         loop {
             self.skip_separators();
             let allows = self.allows();
-            if matches!(self.peek(), Token::RBrace | Token::Eof) {
+            if matches!(self.peek(), Token::RBrace | Token::Eof) || self.dedented(open, ASK_END_WORDS) {
                 break;
             }
             if self.at_word("on") {
@@ -1019,6 +1284,7 @@ impl<'a> Parser<'a> {
         }
         self.close_brace(open);
         self.nl_insensitive = saved;
+        self.leave();
         Some(ask)
     }
 
@@ -1100,6 +1366,16 @@ impl<'a> Parser<'a> {
     }
 
     fn if_stmt(&mut self) -> Option<If> {
+        if !self.enter() {
+            self.skip_if_chain();
+            return None;
+        }
+        let result = self.if_chain();
+        self.leave();
+        result
+    }
+
+    fn if_chain(&mut self) -> Option<If> {
         self.bump();
         let cond = self.expr();
         let then = self.block("the `if` body");
@@ -1194,6 +1470,8 @@ impl<'a> Parser<'a> {
     fn interpolation(&mut self, text: &str, offset: u32, whole: Span) -> (Expr, Option<Ident>) {
         let mut sub = Parser::new(self.src, self.file, lex(text, offset));
         sub.nl_insensitive = 1;
+        sub.depth = self.depth;
+        sub.too_deep_reported = self.too_deep_reported;
         let expr = if sub.at(Token::Eof) || sub.at(Token::Pipe) {
             sub.error(
                 Diagnostic::new("E005", self.file, whole, "this interpolation is empty")
@@ -1220,6 +1498,7 @@ impl<'a> Parser<'a> {
             sub.unexpected("`|` and a filter, or `}}`");
         }
         self.diags.append(&mut sub.diags);
+        self.too_deep_reported |= sub.too_deep_reported;
         (expr, filter)
     }
 
@@ -1252,10 +1531,31 @@ impl<'a> Parser<'a> {
     }
 
     fn expr_bp(&mut self, min_bp: u8) -> Expr {
+        if !self.enter() {
+            let span = self.peek_span();
+            self.skip_expr();
+            return Expr { kind: ExprKind::Error, span: span.to(self.prev_span()) };
+        }
+        let expr = self.operators(min_bp);
+        self.leave();
+        expr
+    }
+
+    /// An operand and the operators after it that bind tighter than `min_bp`. Each operator
+    /// makes the tree one level deeper, so a long chain counts against [`MAX_DEPTH`] too.
+    fn operators(&mut self, min_bp: u8) -> Expr {
         let mut lhs = self.prefix();
+        let mut chain = 0u32;
         while let Some((op, bp)) = self.binary_op() {
             if bp <= min_bp {
                 break;
+            }
+            chain += 1;
+            if self.depth + chain > MAX_DEPTH {
+                let start = lhs.span;
+                self.too_deep();
+                self.skip_expr();
+                return Expr { kind: ExprKind::Error, span: start.to(self.prev_span()) };
             }
             let op_span = self.bump().span;
             let rhs = self.expr_bp(bp);
