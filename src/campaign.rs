@@ -161,8 +161,12 @@ pub fn plan(path: &Path, customers_override: Option<&Path>, segments: Option<&Pa
         }
     };
     let csv_name = crate::files::display_name(&csv_path);
-    let csv_text = std::fs::read_to_string(&csv_path).map_err(|e| {
+    let csv_bytes = std::fs::read(&csv_path).map_err(|e| {
         eprintln!("error: {csv_name}: cannot read: {e}");
+        2
+    })?;
+    let csv_text = customers::decode(&csv_name, csv_bytes).map_err(|e| {
+        print_input_errors(&[e]);
         2
     })?;
     let mut list = customers::load(&csv_name, &csv_text, code, &loaded.campaign.jurisdiction).map_err(|errors| {
