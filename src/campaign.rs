@@ -13,11 +13,13 @@ use callscript_compiler::span::{FileSpan, Span};
 use callscript_compiler::value::Value;
 use callscript_runtime::campaign::{self, InputError, Loaded, customers};
 use callscript_runtime::report;
-use callscript_runtime::scheduler::{self, Plan, Progress, RunOptions};
+use callscript_runtime::scheduler::{
+    self, Clock, PacedClock, Plan, Progress, RunOptions, VirtualClock, WaitReason, WallClock,
+};
 use callscript_runtime::sim::SimTelephony;
 use callscript_runtime::sip::call::{Services, Speech};
 use callscript_runtime::sip::{SipConfig, SipTelephony};
-use callscript_runtime::store::Store;
+use callscript_runtime::store::{SqliteStore, Store};
 use callscript_runtime::telephony::Telephony;
 use callscript_runtime::vm::{CallContext, Executable, Session};
 
@@ -249,15 +251,27 @@ pub fn plan(path: &Path, customers_override: Option<&Path>, segments: Option<&Pa
     Ok((plan, loaded))
 }
 
-/// The store of a campaign, opened.
-pub(crate) fn open_store(loaded: &Loaded) -> Result<Store, i32> {
+/// The store of a campaign, opened (created when it does not exist yet).
+pub(crate) fn open_store(loaded: &Loaded) -> Result<SqliteStore, i32> {
+    open_store_with(loaded, SqliteStore::open)
+}
+
+/// The store of a campaign that must exist already (`report`): nothing is created.
+fn open_existing_store(loaded: &Loaded) -> Result<SqliteStore, i32> {
+    open_store_with(loaded, SqliteStore::open_existing)
+}
+
+fn open_store_with(
+    loaded: &Loaded,
+    open: fn(&Path) -> Result<SqliteStore, callscript_runtime::store::StoreError>,
+) -> Result<SqliteStore, i32> {
     let url = &loaded.campaign.store.url;
     let Some(path) = url.strip_prefix("sqlite://") else {
         eprintln!("error: {}: store `{url}`: only sqlite:// stores are available in this build", loaded.path.display());
         return Err(2);
     };
-    Store::open(&loaded.resolve(path)).map_err(|e| {
-        eprintln!("error: {e}");
+    open(&loaded.resolve(path)).map_err(|e| {
+        eprintln!("error: {}: {e}", loaded.path.display());
         2
     })
 }
@@ -322,8 +336,8 @@ pub fn run(args: RunArgs) -> i32 {
             let ring_timeout = campaign::parse_duration(&loaded.campaign.telephony.ring_timeout).unwrap_or(30_000);
             let mut sim = SimTelephony::new(loaded.campaign.sim.clone(), ring_timeout);
             // A resumed run draws from a fresh stream so it does not replay the first run's calls.
-            if let Ok(Some((_, clock, _))) = store.campaign(&plan.campaign_id) {
-                sim.reseed(clock as u64);
+            if let Ok(Some(stored)) = store.campaign(&plan.campaign_id) {
+                sim.reseed(stored.clock_ms as u64);
             }
             Box::new(sim)
         }
@@ -338,19 +352,44 @@ pub fn run(args: RunArgs) -> i32 {
         );
         b
     };
+    let mut announced = None;
+    let quiet = args.quiet;
     let mut on_progress = |p: &Progress| {
+        let waiting = p.waiting.map(|w| {
+            let what = match w.reason {
+                WaitReason::Window => "outside the call window; it opens",
+                WaitReason::Retry => "every open customer waits; the next call is due",
+            };
+            format!("{what} at {}", clock_text(w.until_ms))
+        });
+        // Said once per wait, also without a terminal (a service's log), unless --quiet.
+        if waiting != announced {
+            if let Some(text) = &waiting
+                && !quiet
+            {
+                bar.suspend(|| eprintln!("info: {text}"));
+            }
+            announced = waiting.clone();
+        }
         bar.set_message(format!(
-            "placed {} · live {} · answered {} · done {} · clock {}",
+            "placed {} · live {} · answered {} · done {} · clock {}{}",
             p.placed,
             p.live,
             p.answered,
             p.ended,
-            clock_text(p.clock_ms)
+            clock_text(p.clock_ms),
+            waiting.map(|w| format!(" · {w}")).unwrap_or_default()
         ));
         bar.tick();
     };
+    // Real calls run on the wall clock; simulated ones on virtual time (paced by --speed).
+    let mut clock: Box<dyn Clock> = match (telephony.realtime(), args.speed) {
+        (true, _) => Box::new(WallClock),
+        (false, Some(speed)) => Box::new(PacedClock::new(start_ms, speed)),
+        (false, None) => Box::new(VirtualClock::new(start_ms)),
+    };
     let started = std::time::Instant::now();
-    let options = RunOptions { speed: args.speed, stop, start_ms, on_progress: Some(&mut on_progress) };
+    let options = RunOptions { clock: clock.as_mut(), stop, on_progress: Some(&mut on_progress) };
     let summary = match scheduler::run(&plan, &mut store, telephony.as_mut(), args.accept_new_script, options) {
         Ok(s) => s,
         Err(e) => {
@@ -409,11 +448,22 @@ pub fn report_command(path: &Path, format: &str, attempts: bool, output: Option<
             return 2;
         }
     };
-    let store = match open_store(&loaded) {
+    let store = match open_existing_store(&loaded) {
         Ok(s) => s,
         Err(code) => return code,
     };
     let id = &loaded.campaign.task_id;
+    match store.campaign(id) {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            eprintln!("error: {}: campaign `{id}` has never run: its store holds no attempt of it", path.display());
+            return 2;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    }
     let rows = match store.attempt_rows(id) {
         Ok(r) => r,
         Err(e) => {
@@ -421,6 +471,12 @@ pub fn report_command(path: &Path, format: &str, attempts: bool, output: Option<
             return 2;
         }
     };
+    let unknown = rows.iter().filter(|r| r.state != "ended").count();
+    if unknown > 0 {
+        eprintln!(
+            "warning: {unknown} attempts are in a state this callscript does not know; they are reported with their stored disposition (or `unknown`)"
+        );
+    }
     let text = if attempts {
         report::attempts_csv(&rows)
     } else {
@@ -436,17 +492,23 @@ pub fn report_command(path: &Path, format: &str, attempts: bool, output: Option<
             _ => report::table(&r),
         }
     };
-    match output {
-        Some(file) => match std::fs::write(file, text) {
-            Ok(()) => 0,
-            Err(e) => {
-                eprintln!("error: cannot write {}: {e}", file.display());
-                2
-            }
-        },
+    // Every byte checked: a full disk or a closed pipe is an error, not a truncated success.
+    let written = match output {
+        Some(file) => std::fs::File::create(file)
+            .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_all()))
+            .map_err(|e| format!("cannot write {}: {e}", file.display())),
         None => {
-            let _ = std::io::stdout().lock().write_all(text.as_bytes());
-            0
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())
+                .and_then(|()| out.flush())
+                .map_err(|e| format!("cannot write the report: {e}"))
+        }
+    };
+    match written {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e}");
+            2
         }
     }
 }

@@ -116,6 +116,10 @@ pub enum Command {
         attempt: i64,
         #[arg(long, default_value_t = 10)]
         hour: i64,
+        /// Also write the call's transcript as a campaign stores it (JSON, sensitive values
+        /// masked) to this file.
+        #[arg(long, value_name = "FILE")]
+        transcript: Option<PathBuf>,
     },
     /// Rewrite scripts in the canonical layout (files or folders; `-` reads standard input and
     /// writes standard output).
@@ -188,6 +192,19 @@ pub fn main() -> i32 {
             return if e.use_stderr() { 2 } else { 0 };
         }
     };
+    // Library code reports what it works around through `tracing`; warnings and errors reach
+    // stderr (`CALLSCRIPT_LOG=debug` shows more).
+    let level = match std::env::var("CALLSCRIPT_LOG").as_deref() {
+        Ok("debug") => tracing::Level::DEBUG,
+        Ok("info") => tracing::Level::INFO,
+        _ => tracing::Level::WARN,
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .try_init();
     match cli.command {
         Command::Check { paths, format, jurisdiction } => crate::checking::run(&paths, format, &jurisdiction),
         Command::Build { file, output } => crate::commands::build(&file, output),
@@ -234,8 +251,15 @@ pub fn main() -> i32 {
             RecordingAction::Keygen { file } => crate::recording::keygen(&file),
             RecordingAction::Audit { campaign } => crate::recording::audit(&campaign),
         },
-        Command::Simulate { file, script, inputs, replies, attempt, hour } => {
-            crate::commands::simulate(&file, script.as_deref(), &inputs, replies.as_deref(), attempt, hour)
+        Command::Simulate { file, script, inputs, replies, attempt, hour, transcript } => {
+            crate::commands::simulate(crate::commands::SimulateArgs {
+                file: &file,
+                script: script.as_deref(),
+                inputs: &inputs,
+                replies: replies.as_deref(),
+                context: callscript_runtime::vm::CallContext { attempt, hour },
+                transcript: transcript.as_deref(),
+            })
         }
         Command::Clips { action: ClipsAction::Check { campaign } } => crate::clips::check(&campaign),
         Command::Fmt { paths, check } => crate::fmt::run(&paths, check),

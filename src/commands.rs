@@ -5,14 +5,16 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use callscript_compiler::bytecode::{Emotion, Program};
+use callscript_compiler::bytecode::{AskId, Emotion, Program, StepId};
 use callscript_compiler::check::Checked;
 use callscript_compiler::source::Sources;
 use callscript_compiler::span::FileSpan;
 use callscript_compiler::syntax::ast::Item;
 use callscript_compiler::value::{Date, Money, Value};
+use callscript_runtime::call::virtual_time::{self, Customer, Turn};
+use callscript_runtime::call::{CallDriver, Note};
 use callscript_runtime::testing::{Coverage, run_test, uncovered};
-use callscript_runtime::vm::{Action, CallContext, EndReason, Event, Executable, Record, Session};
+use callscript_runtime::vm::{CallContext, Executable, Record, Session};
 
 use crate::cli::check_paths;
 use crate::render;
@@ -204,18 +206,18 @@ fn parse_input(program: &Program, script: usize, spec: &str) -> Result<(String, 
 }
 
 /// One typed reply: text, or a command.
-fn reply_event(line: &str) -> Result<Event, String> {
+fn reply_turn(line: &str) -> Result<Turn, String> {
     let line = line.trim();
     let Some(command) = line.strip_prefix('/') else {
-        return Ok(Event::Utterance { text: line.to_string(), emotion: None });
+        return Ok(Turn::Say { text: line.to_string(), emotion: None });
     };
     let (word, rest) = command.split_once(' ').map_or((command, ""), |(w, r)| (w, r.trim()));
     match word {
-        "dtmf" if !rest.is_empty() => Ok(Event::Dtmf(rest.to_string())),
-        "silence" => Ok(Event::Silence),
-        "hangup" => Ok(Event::CustomerHangup),
+        "dtmf" if !rest.is_empty() => Ok(Turn::Keys(rest.to_string())),
+        "silence" => Ok(Turn::Silence),
+        "hangup" => Ok(Turn::HangUp),
         emotion => match Emotion::from_name(emotion) {
-            Some(e) => Ok(Event::Utterance { text: rest.to_string(), emotion: Some(e) }),
+            Some(e) => Ok(Turn::Say { text: rest.to_string(), emotion: Some(e) }),
             None => Err(format!(
                 "unknown command `/{word}`: use /dtmf KEYS, /silence, /hangup, or /angry|/upset|/neutral|/happy TEXT"
             )),
@@ -223,14 +225,20 @@ fn reply_event(line: &str) -> Result<Event, String> {
     }
 }
 
-pub fn simulate(
-    file: &Path,
-    script: Option<&str>,
-    inputs: &[String],
-    replies: Option<&Path>,
-    attempt: i64,
-    hour: i64,
-) -> i32 {
+/// What `simulate` runs.
+pub struct SimulateArgs<'a> {
+    pub file: &'a Path,
+    pub script: Option<&'a str>,
+    pub inputs: &'a [String],
+    /// Replies from a file instead of the terminal.
+    pub replies: Option<&'a Path>,
+    pub context: CallContext,
+    /// Where to write the stored form of the transcript.
+    pub transcript: Option<&'a Path>,
+}
+
+pub fn simulate(args: SimulateArgs) -> i32 {
+    let SimulateArgs { file, script, inputs, replies, context, transcript } = args;
     let program = match load_program(file) {
         Ok(p) => p,
         Err(code) => return code,
@@ -268,7 +276,7 @@ pub fn simulate(
             return 2;
         }
     };
-    let mut session = match Session::start(Arc::clone(&exec), &name, values, CallContext { attempt, hour }) {
+    let session = match Session::start(Arc::clone(&exec), &name, values, context) {
         Ok(s) => s,
         Err(e) => {
             let missing: Vec<String> = exec.program.scripts[index]
@@ -292,84 +300,113 @@ pub fn simulate(
         None => Box::new(std::io::stdin().lock()),
     };
     let interactive = replies.is_none() && std::io::stdin().is_terminal();
-    let mut lines = reader.lines();
-    let mut out = std::io::stdout().lock();
-    let script = &exec.program.scripts[index];
-    let mut event = Event::Done;
-    loop {
-        let action = session.step(std::mem::replace(&mut event, Event::Done));
-        match action {
-            Action::EnterStep(s) => {
-                let _ = writeln!(out, "  → {}", script.steps[s as usize].path());
-            }
-            Action::Branch { .. } => {}
-            Action::Play { text, .. } => {
-                let step = session.current_step().map(|s| script.steps[s as usize].path()).unwrap_or_default();
-                let _ = writeln!(out, "[{step}] bot: {text}");
-            }
-            Action::Record(r) => {
-                let _ = writeln!(
-                    out,
+    let max_duration_ms = exec.program.scripts[index].max_duration_ms;
+    let mut call = CallDriver::new(session, max_duration_ms);
+    let mut customer =
+        TypedCustomer { lines: reader.lines(), interactive, out: std::io::stdout().lock(), printed: 0, broken: None };
+    virtual_time::converse(&mut call, &mut customer);
+    customer.print_notes(&call);
+    let ending = call.notes().iter().rev().find_map(|note| match note {
+        Note::Transfer { queue, outcome } => Some((
+            format!("call transferred to \"{queue}\" (outcome {})", call.script().outcomes[*outcome as usize].name),
+            0,
+        )),
+        Note::Hangup { outcome } => {
+            let o = &call.script().outcomes[*outcome as usize];
+            Some((format!("call ended: {}{}", o.name, if o.goal { " (goal)" } else { "" }), 0))
+        }
+        Note::CustomerHangup => Some(("call ended: the customer hung up".to_string(), 0)),
+        Note::Failed { message, at } => {
+            let where_ = at.map(|a| format!(" at {}", location(&checked_sources(&exec), a))).unwrap_or_default();
+            Some((format!("call failed{where_}: {message}"), 1))
+        }
+        _ => None,
+    });
+    let (line, code) = ending.unwrap_or_else(|| ("call ended".to_string(), 0));
+    customer.print(&line);
+    if let Some(e) = customer.broken {
+        eprintln!("error: cannot write the conversation: {e}");
+        return 2;
+    }
+    if let Some(path) = transcript {
+        let json = serde_json::to_string_pretty(&call.result().transcript).unwrap_or_default();
+        if let Err(e) = std::fs::write(path, json + "\n") {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            return 2;
+        }
+    }
+    code
+}
+
+/// `simulate`'s customer: replies typed at the terminal or read from a file, one per line,
+/// with the conversation printed as it goes.
+struct TypedCustomer<R, W> {
+    lines: std::io::Lines<R>,
+    interactive: bool,
+    out: W,
+    /// How many of the call's notes are printed.
+    printed: usize,
+    /// The first failed write: the rest of the conversation is not printed.
+    broken: Option<std::io::Error>,
+}
+
+impl<R: BufRead, W: Write> TypedCustomer<R, W> {
+    fn print(&mut self, line: &str) {
+        if self.broken.is_none()
+            && let Err(e) = writeln!(self.out, "{line}").and_then(|()| self.out.flush())
+        {
+            self.broken = Some(e);
+        }
+    }
+
+    fn print_notes(&mut self, call: &CallDriver) {
+        let script = call.script();
+        let step_path = |s: StepId| script.steps[s as usize].path();
+        for note in &call.notes()[self.printed..] {
+            let line = match note {
+                Note::Step(s) => format!("  → {}", step_path(*s)),
+                Note::Said { text, step, .. } => format!("[{}] bot: {text}", step.map(step_path).unwrap_or_default()),
+                Note::Record(r) => format!(
                     "  ({})",
                     match r {
                         Record::Verify => "identity verified".to_string(),
                         Record::Tag(t) => format!("tag \"{t}\""),
                         Record::Callback { after_ms } =>
-                            format!("callback in {}", callscript_runtime::testing::duration_text(after_ms)),
+                            format!("callback in {}", callscript_runtime::testing::duration_text(*after_ms)),
                         Record::Optout => "opt-out recorded".to_string(),
                     }
-                );
+                ),
+                _ => continue,
+            };
+            self.print(&line);
+        }
+        self.printed = call.notes().len();
+    }
+}
+
+impl<R: BufRead, W: Write> Customer for TypedCustomer<R, W> {
+    fn answer(&mut self, call: &CallDriver, _ask: AskId, _timeout_ms: u64) -> Turn {
+        self.print_notes(call);
+        loop {
+            if self.broken.is_some() {
+                return Turn::HangUp;
             }
-            Action::Listen { timeout_ms, .. } => {
-                loop {
-                    if interactive {
-                        let _ = write!(out, "customer> ");
-                        let _ = out.flush();
-                    }
-                    let Some(Ok(line)) = lines.next() else {
-                        let _ = writeln!(out, "(no more replies: the customer hangs up)");
-                        event = Event::CustomerHangup;
-                        break;
-                    };
-                    if line.trim().is_empty() || line.trim_start().starts_with('#') {
-                        continue;
-                    }
-                    if !interactive {
-                        let _ = writeln!(out, "customer> {}", line.trim());
-                    }
-                    match reply_event(&line) {
-                        Ok(e) => {
-                            event = e;
-                            break;
-                        }
-                        Err(message) => {
-                            let _ = writeln!(out, "{message}");
-                        }
-                    }
-                }
-                let _ = timeout_ms;
+            if self.interactive {
+                let _ = write!(self.out, "customer> ").and_then(|()| self.out.flush());
             }
-            Action::Transfer { queue, outcome } => {
-                let _ = writeln!(
-                    out,
-                    "call transferred to \"{queue}\" (outcome {})",
-                    script.outcomes[outcome as usize].name
-                );
-                return 0;
+            let Some(Ok(line)) = self.lines.next() else {
+                self.print("(no more replies: the customer hangs up)");
+                return Turn::HangUp;
+            };
+            if line.trim().is_empty() || line.trim_start().starts_with('#') {
+                continue;
             }
-            Action::Hangup { outcome } => {
-                let o = &script.outcomes[outcome as usize];
-                let _ = writeln!(out, "call ended: {}{}", o.name, if o.goal { " (goal)" } else { "" });
-                return 0;
+            if !self.interactive {
+                self.print(&format!("customer> {}", line.trim()));
             }
-            Action::End(EndReason::CustomerHangup) => {
-                let _ = writeln!(out, "call ended: the customer hung up");
-                return 0;
-            }
-            Action::End(EndReason::Failed { message, at }) => {
-                let where_ = at.map(|a| format!(" at {}", location(&checked_sources(&exec), a))).unwrap_or_default();
-                let _ = writeln!(out, "call failed{where_}: {message}");
-                return 1;
+            match reply_turn(&line) {
+                Ok(turn) => return turn,
+                Err(message) => self.print(&message),
             }
         }
     }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use callscript_runtime::campaign::{self, Loaded};
 use callscript_runtime::recording::{self, RecordingKey};
-use callscript_runtime::store::{ExportRow, Store};
+use callscript_runtime::store::{ExportRow, SqliteStore, Store};
 
 use crate::campaign::{open_store, print_input_errors};
 
@@ -17,7 +17,7 @@ pub enum Source {
     File(PathBuf),
 }
 
-fn load(path: &Path) -> Result<(Loaded, Store), i32> {
+fn load(path: &Path) -> Result<(Loaded, SqliteStore), i32> {
     let loaded = campaign::load(path).map_err(|errors| {
         print_input_errors(&errors);
         2
@@ -114,7 +114,7 @@ pub fn export(campaign_path: &Path, source: Source, output: &Path, key_override:
 
 /// The attempt a recording file was stored for, so even a failed export of it is audited
 /// against its attempt.
-fn stored_attempt(store: &Store, campaign: &str, file: &Path) -> Option<i64> {
+fn stored_attempt(store: &SqliteStore, campaign: &str, file: &Path) -> Option<i64> {
     let wanted = std::fs::canonicalize(file).ok()?;
     let rows = store.recordings(campaign).ok()?;
     rows.into_iter().find(|r| std::fs::canonicalize(&r.path).ok().as_ref() == Some(&wanted)).map(|r| r.attempt_id)

@@ -158,3 +158,130 @@ fn ctrl_c_stops_cleanly_and_the_campaign_resumes() {
     assert!(check_export(&dir) >= 300);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// stderr with the run's own directory, process id, host and lease times replaced, for
+/// snapshots.
+fn redact(text: &[u8], dir: &Path) -> String {
+    let mut text = String::from_utf8_lossy(text).replace(&dir.display().to_string(), "[dir]");
+    let after = |text: &str, prefix: &str, stop: fn(char) -> bool| -> Option<String> {
+        let rest = text.split(prefix).nth(1)?;
+        Some(rest.chars().take_while(|c| !stop(*c)).collect())
+    };
+    if let Some(pid) = after(&text, "process ", |c| !c.is_ascii_digit()) {
+        text = text.replace(&format!("process {pid} "), "process [pid] ");
+    }
+    if let Some(host) = after(&text, "on host ", |c| c == ' ') {
+        text = text.replace(&format!("on host {host} "), "on host [host] ");
+    }
+    // Times such as 2026-12-03 09:10:00 UTC: 19 characters of digits and separators.
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::new();
+    let mut k = 0;
+    while k < chars.len() {
+        let is_time = chars.len() - k >= 23
+            && chars[k..k + 19].iter().enumerate().all(|(n, c)| match n {
+                4 | 7 => *c == '-',
+                10 => *c == ' ',
+                13 | 16 => *c == ':',
+                _ => c.is_ascii_digit(),
+            })
+            && chars[k + 19..k + 23].iter().collect::<String>() == " UTC";
+        if is_time {
+            out.push_str("[time]");
+            k += 23;
+        } else {
+            out.push(chars[k]);
+            k += 1;
+        }
+    }
+    out
+}
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// A second `run` on a store another run is using is refused (exit 2), naming that process;
+/// the first run is unharmed and finishes every customer. The store and its WAL are 0600.
+#[test]
+fn a_second_run_on_a_busy_store_is_refused_and_the_first_is_unharmed() {
+    let dir = temp("busy");
+    let _ = std::fs::remove_dir_all(&dir);
+    setup(&dir, 300);
+    let first = Command::new(bin())
+        .args(["run", "campaign.toml", "--start", "2026-11-23T00:00:00Z", "-q", "--speed", "20000"])
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the first run holds the store (its WAL exists).
+    let until = std::time::Instant::now() + Duration::from_secs(20);
+    while !dir.join("campaign.db-wal").exists() && std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let second = run_args(&dir).output().unwrap();
+    assert_eq!(second.status.code(), Some(2), "{}", String::from_utf8_lossy(&second.stderr));
+    let message = String::from_utf8_lossy(&second.stderr).to_string();
+    assert!(message.contains(&format!("process {} ", first.id())), "{message}");
+    insta::assert_snapshot!("second_run_refused", redact(&second.stderr, &dir));
+    for suffix in ["", "-wal", "-shm"] {
+        assert_eq!(mode(&dir.join(format!("campaign.db{suffix}"))), 0o600, "campaign.db{suffix}");
+    }
+    let out = first.wait_with_output().unwrap();
+    assert!(out.status.success(), "the first run was harmed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(check_export(&dir) >= 300);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `report` of a campaign that never ran exits 2 and creates nothing; an empty or foreign
+/// `campaign.db` is refused by `run` and `report` and left as it was.
+#[test]
+fn never_run_empty_and_foreign_stores_are_refused() {
+    let dir = temp("never");
+    let _ = std::fs::remove_dir_all(&dir);
+    setup(&dir, 3);
+    let report = Command::new(bin()).args(["report", "campaign.toml"]).current_dir(&dir).output().unwrap();
+    assert_eq!(report.status.code(), Some(2));
+    insta::assert_snapshot!("report_never_run", redact(&report.stderr, &dir));
+    assert!(!dir.join("campaign.db").exists(), "report created a store");
+
+    std::fs::write(dir.join("campaign.db"), b"").unwrap();
+    let run = run_args(&dir).output().unwrap();
+    assert_eq!(run.status.code(), Some(2));
+    insta::assert_snapshot!("run_empty_store", redact(&run.stderr, &dir));
+    assert_eq!(std::fs::metadata(dir.join("campaign.db")).unwrap().len(), 0, "the empty file was touched");
+
+    std::fs::write(dir.join("campaign.db"), "id,phone\nc1,+8613800000001\n").unwrap();
+    let report = Command::new(bin()).args(["report", "campaign.toml"]).current_dir(&dir).output().unwrap();
+    assert_eq!(report.status.code(), Some(2));
+    insta::assert_snapshot!("report_foreign_store", redact(&report.stderr, &dir));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `report --attempts` to a full disk fails instead of passing a truncated file as success.
+#[test]
+fn a_report_to_a_full_disk_fails() {
+    let dir = temp("full");
+    let _ = std::fs::remove_dir_all(&dir);
+    setup(&dir, 20);
+    assert!(run_args(&dir).status().unwrap().success());
+    let to_file = Command::new(bin())
+        .args(["report", "campaign.toml", "--attempts", "-o", "/dev/full"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(to_file.status.code(), Some(2));
+    insta::assert_snapshot!("report_to_full_file", redact(&to_file.stderr, &dir));
+    let to_stdout = Command::new(bin())
+        .args(["report", "campaign.toml", "--attempts"])
+        .current_dir(&dir)
+        .stdout(std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(to_stdout.status.code(), Some(2));
+    insta::assert_snapshot!("report_to_full_stdout", redact(&to_stdout.stderr, &dir));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -6,7 +6,7 @@ use std::process::{Command, Output};
 
 use callscript_runtime::campaign;
 use callscript_runtime::recording::Recorder;
-use callscript_runtime::store::{RecordingRow, Store};
+use callscript_runtime::store::{RecordingRow, SqliteStore, Store};
 
 /// Runs the binary in `dir` as user `auditor`.
 fn callscript(dir: &Path, args: &[&str]) -> Output {
@@ -46,7 +46,7 @@ fn campaign_with_recordings(name: &str) -> (PathBuf, Vec<i16>, Vec<i16>) {
     .unwrap();
     let loaded = campaign::load(&dir.join("campaign.toml")).unwrap();
     let recorder = Recorder::for_campaign(&loaded).unwrap().expect("recording is enabled");
-    let mut store = Store::open(&dir.join("campaign.db")).unwrap();
+    let mut store = SqliteStore::open(&dir.join("campaign.db")).unwrap();
     let ours: Vec<i16> = (0..12_000).map(|i| (i % 1000) as i16).collect();
     let theirs: Vec<i16> = (0..12_000).map(|i| -((i % 700) as i16)).collect();
     for (attempt, started_ms) in [(7, 1_764_000_000_000), (8, 1_764_000_600_000)] {
@@ -129,7 +129,7 @@ fn export_list_and_audit() {
     insta::assert_snapshot!("recording_export_open_key", redact(&text(&out.stderr), &dir));
 
     // Every attempt is in the audit log, with who ran it and why it failed.
-    let exports = Store::open(&dir.join("campaign.db")).unwrap().exports().unwrap();
+    let exports = SqliteStore::open(&dir.join("campaign.db")).unwrap().exports().unwrap();
     let summary: Vec<(Option<i64>, bool, &str, &str)> =
         exports.iter().map(|e| (e.attempt_id, e.ok, e.exported_by.as_str(), e.destination.as_str())).collect();
     assert_eq!(

@@ -466,8 +466,8 @@ fn speech_goes_to_the_recogniser_and_its_text_to_the_intents() {
     assert!((14_000..40_000).contains(&heard.audio_bytes), "{} bytes", heard.audio_bytes);
     assert!(heard.hotwords.iter().any(|(w, _)| w == "不是"), "hot words: {:?}", heard.hotwords);
     // The customer spoke over the question: the transcript says it was cut, and what they said.
-    let store = callscript_runtime::store::Store::open(&dir.join("campaign.db")).unwrap();
-    let transcript = store.transcript("SIP_CHECK", "c1", 1).unwrap().unwrap();
+    let store = callscript_runtime::store::SqliteStore::open(&dir.join("campaign.db")).unwrap();
+    let transcript = callscript_runtime::store::Store::transcript(&store, "SIP_CHECK", "c1", 1).unwrap().unwrap();
     let lines: Vec<serde_json::Value> = serde_json::from_str(&transcript).unwrap();
     assert_eq!(lines[0]["cut"], serde_json::Value::Null, "the recording notice is never cut: {transcript}");
     assert_eq!(lines[1]["cut"], "interrupted", "{transcript}");
@@ -697,4 +697,114 @@ fn sip_setting_errors_name_the_file_the_line_and_the_fix() {
     // Settings that parse but cannot work: the password's variable is not set.
     write_campaign(&dir, 5060, "auth_user = \"bank\"\nauth_password_env = \"CALLSCRIPT_SIP_PASSWORD\"", "");
     insta::assert_snapshot!("sip_password_missing", run(&dir));
+}
+
+/// The Call-IDs of the requests of one method SIPp received, per customer number (the user
+/// part of To), from its message log.
+fn sipp_requests(dir: &Path, method: &str) -> HashMap<String, std::collections::HashSet<String>> {
+    let mut by_phone: HashMap<String, std::collections::HashSet<String>> = HashMap::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        if !entry.file_name().to_string_lossy().ends_with("_messages.log") {
+            continue;
+        }
+        let log = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        for message in log.split("message received").skip(1) {
+            let mut lines = message.lines().map(str::trim).skip_while(|l| !l.is_empty()).skip(1);
+            if !lines.next().is_some_and(|l| l.starts_with(&format!("{method} "))) {
+                continue;
+            }
+            let header = |name: &str| {
+                message.lines().map(str::trim).find_map(|l| l.strip_prefix(name).map(|v| v.trim().to_string()))
+            };
+            let (Some(to), Some(call_id)) = (header("To:"), header("Call-ID:")) else { continue };
+            let phone = to.split("sip:").nth(1).and_then(|u| u.split('@').next()).unwrap_or("").to_string();
+            by_phone.entry(phone).or_default().insert(call_id);
+        }
+    }
+    by_phone
+}
+
+/// A SIP campaign killed with -9 at several random points and restarted each time: results
+/// are committed when each call ends, so an answered call seen in the store before a kill is
+/// still answered after it; no customer is dialled without an attempt row, none is dialled
+/// again after answering, and every customer ends answered.
+#[test]
+fn kill_nine_during_a_sip_campaign_loses_no_answer_and_dials_no_one_twice() {
+    if !sipp_available() {
+        return;
+    }
+    let dir = case_dir("kill9");
+    let sipp = Sipp::start_calls("answer_info", &dir, "udp", 10_000);
+    write_campaign(&dir, sipp.port, "", "");
+    let phones: Vec<String> = (1..=6).map(|i| format!("+86138000000{i:02}")).collect();
+    let mut csv = String::from("id,phone\n");
+    for (i, p) in phones.iter().enumerate() {
+        csv.push_str(&format!("c{i},{p}\n"));
+    }
+    std::fs::write(dir.join("customers.csv"), csv).unwrap();
+    let toml = std::fs::read_to_string(dir.join("campaign.toml")).unwrap();
+    let toml = toml
+        .replace("max_attempts = 1", "max_attempts = 10\non = [\"failed\"]\nbackoff = \"1s\"")
+        .replace(
+            "per_customer_per_day = 3\nper_customer_per_7_days = 3",
+            "per_customer_per_day = 10\nper_customer_per_7_days = 10",
+        )
+        .replace("max_concurrent = 5", "max_concurrent = 3");
+    std::fs::write(dir.join("campaign.toml"), toml).unwrap();
+    let export = || -> Vec<HashMap<String, String>> {
+        let out = Command::new(env!("CARGO_BIN_EXE_callscript"))
+            .args(["report", "campaign.toml", "--attempts"])
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        if !out.status.success() {
+            return Vec::new(); // not run yet
+        }
+        csv::Reader::from_reader(&out.stdout[..]).deserialize().map(|r| r.unwrap()).collect()
+    };
+    let answered_key = |r: &HashMap<String, String>| (r["customer_id"].clone(), r["attempt"].clone());
+    // Deterministic pseudo-random kill points, 0.3–2.3 s into each run (all within SIPp's
+    // 40 s life).
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for k in 0..4 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_callscript"))
+            .args(["run", "campaign.toml", "--quiet"])
+            .current_dir(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(300 + x % 2_000));
+        // What the store shows as answered just before the kill stays answered after it.
+        let before: Vec<_> =
+            export().into_iter().filter(|r| r["disposition"] == "answered").map(|r| answered_key(&r)).collect();
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        let after: std::collections::HashSet<_> =
+            export().into_iter().filter(|r| r["disposition"] == "answered").map(|r| answered_key(&r)).collect();
+        for key in before {
+            assert!(after.contains(&key), "kill {k}: the answered attempt {key:?} was lost");
+        }
+    }
+    let rows = run_rows(&dir);
+    let invites = sipp_requests(&dir, "INVITE");
+    let byes = sipp_requests(&dir, "BYE");
+    let _ = Command::new("kill").arg(sipp.child.id().to_string()).status();
+    for (i, phone) in phones.iter().enumerate() {
+        let id = format!("c{i}");
+        let mine: Vec<&HashMap<String, String>> = rows.iter().filter(|r| r["customer_id"] == id).collect();
+        let answered: Vec<u32> =
+            mine.iter().filter(|r| r["disposition"] == "answered").map(|r| r["attempt"].parse().unwrap()).collect();
+        assert_eq!(answered.len(), 1, "{id} answered exactly once: {mine:?}");
+        let last = mine.iter().map(|r| r["attempt"].parse::<u32>().unwrap()).max().unwrap();
+        assert_eq!(last, answered[0], "{id} was dialled again after answering: {mine:?}");
+        let dialled = invites.get(phone.as_str()).map_or(0, |c| c.len());
+        assert!(dialled <= mine.len(), "{id}: {dialled} INVITEs for {} attempts", mine.len());
+        // A call we hung up after the script finished (our BYE reached SIPp) is the answer.
+        let hung_up = byes.get(phone.as_str()).map_or(0, |c| c.len());
+        assert!(hung_up <= 1, "{id}: {hung_up} calls completed, the customer confirmed more than once");
+    }
 }

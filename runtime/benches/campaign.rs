@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use callscript_compiler::check::check_source;
 use callscript_runtime::campaign::customers;
 use callscript_runtime::campaign::parse_toml;
-use callscript_runtime::scheduler::{Plan, RunOptions, run};
+use callscript_runtime::scheduler::{Plan, RunOptions, VirtualClock, run};
 use callscript_runtime::sim::{Rng, SimTelephony, converse};
-use callscript_runtime::store::Store;
+use callscript_runtime::store::SqliteStore;
 use callscript_runtime::vm::{CallContext, Executable, Session};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
@@ -55,9 +55,10 @@ fn bench(c: &mut Criterion) {
     let mut calls = 0u64;
     // How many calls one run places (every customer, plus retries).
     {
-        let mut store = Store::open(&dir.join("probe.db")).unwrap();
+        let mut store = SqliteStore::open(&dir.join("probe.db")).unwrap();
         let mut tel = SimTelephony::new(plan.settings.sim.clone(), 30_000);
-        let opts = RunOptions { speed: None, stop: Arc::new(AtomicBool::new(false)), start_ms: 0, on_progress: None };
+        let mut clock = VirtualClock::new(0);
+        let opts = RunOptions { clock: &mut clock, stop: Arc::new(AtomicBool::new(false)), on_progress: None };
         calls += run(&plan, &mut store, &mut tel, false, opts).unwrap().progress.placed;
     }
     let mut group = c.benchmark_group("campaign");
@@ -71,10 +72,10 @@ fn bench(c: &mut Criterion) {
             for _ in 0..iters {
                 n += 1;
                 let path = dir.join(format!("run{n}.db"));
-                let mut store = Store::open(&path).unwrap();
+                let mut store = SqliteStore::open(&path).unwrap();
                 let mut tel = SimTelephony::new(plan.settings.sim.clone(), 30_000);
-                let opts =
-                    RunOptions { speed: None, stop: Arc::new(AtomicBool::new(false)), start_ms: 0, on_progress: None };
+                let mut clock = VirtualClock::new(0);
+                let opts = RunOptions { clock: &mut clock, stop: Arc::new(AtomicBool::new(false)), on_progress: None };
                 let started = Instant::now();
                 run(&plan, &mut store, &mut tel, false, opts).unwrap();
                 total += started.elapsed();

@@ -3,6 +3,7 @@
 //! the store and reports).
 
 pub mod asr;
+pub mod call;
 pub mod campaign;
 pub mod media;
 pub mod recognise;

@@ -5,13 +5,14 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::sync::Arc;
 
-use callscript_compiler::bytecode::{Emotion, PatternCode, ScriptCode};
+use callscript_compiler::bytecode::{AskId, Emotion, PatternCode, ScriptCode};
 
+use crate::call::CallDriver;
+use crate::call::virtual_time::{self, Customer, Turn};
 use crate::campaign::Sim;
-use crate::telephony::{CallId, CallLog, CallResult, DialRequest, Disposition, Telephony};
-use crate::vm::{Action, Event, Executable, Session};
+use crate::telephony::{CallId, CallResult, DialRequest, Disposition, Telephony};
+use crate::vm::{Executable, Session};
 
 /// A small, fast, seedable generator (SplitMix64): reproducible across platforms.
 #[derive(Clone, Debug)]
@@ -47,25 +48,20 @@ impl Rng {
 
 const OFF_TOPIC: &[&str] = &["今天天气不错", "你说什么", "喂喂,信号不好", "我在吃饭", "这个我得问问家里人"];
 
-/// Spoken seconds of a prompt at the pack's rate of 4 characters per second (LANGUAGE.md §9.7).
-pub fn speak_ms(text: &str) -> u64 {
-    (text.chars().filter(|c| !c.is_ascii_punctuation() && !c.is_whitespace()).count() as u64 * 250).max(500)
-}
-
 /// The simulated customer's reply to the current ask.
-fn persona_reply(exec: &Executable, script: &ScriptCode, ask: u16, rng: &mut Rng) -> Event {
+fn persona_reply(exec: &Executable, script: &ScriptCode, ask: u16, rng: &mut Rng) -> Turn {
     let roll = rng.unit();
     if roll < 0.08 {
-        return Event::Silence;
+        return Turn::Silence;
     }
     if roll < 0.11 {
-        return Event::CustomerHangup;
+        return Turn::HangUp;
     }
     if roll < 0.14 {
-        return Event::Utterance { text: "你们烦不烦,我要投诉".into(), emotion: Some(Emotion::Angry) };
+        return Turn::Say { text: "你们烦不烦,我要投诉".into(), emotion: Some(Emotion::Angry) };
     }
     if roll < 0.19 {
-        return Event::Utterance { text: rng.pick(OFF_TOPIC).copied().unwrap_or("嗯").into(), emotion: None };
+        return Turn::Say { text: rng.pick(OFF_TOPIC).copied().unwrap_or("嗯").into(), emotion: None };
     }
     // Intents the ask and objection listen for; the ask's own are six times as likely.
     let mut weighted: Vec<(u32, u32)> = Vec::new();
@@ -89,11 +85,11 @@ fn persona_reply(exec: &Executable, script: &ScriptCode, ask: u16, rng: &mut Rng
         }
     }
     if !keys.is_empty() && rng.unit() < 0.1 {
-        return Event::Dtmf(rng.pick(&keys).map(|k| k.to_string()).unwrap_or_default());
+        return Turn::Keys(rng.pick(&keys).map(|k| k.to_string()).unwrap_or_default());
     }
     let total: u32 = weighted.iter().map(|(_, w)| w).sum();
     if total == 0 {
-        return Event::Utterance { text: "嗯".into(), emotion: None };
+        return Turn::Say { text: "嗯".into(), emotion: None };
     }
     let mut at = (rng.next_u64() % total as u64) as u32;
     let intent = weighted.iter().find(|(_, w)| {
@@ -110,42 +106,25 @@ fn persona_reply(exec: &Executable, script: &ScriptCode, ask: u16, rng: &mut Rng
         .map(|f| f.parts.join("能"))
         .or_else(|| table.and_then(|t| t.dtmf.first().cloned()))
         .unwrap_or_else(|| "嗯".into());
-    Event::Utterance { text, emotion: None }
+    Turn::Say { text, emotion: None }
+}
+
+/// A simulated customer: answers from the script's own intents, drawn from the run's generator.
+struct Persona<'a> {
+    rng: &'a mut Rng,
+}
+
+impl Customer for Persona<'_> {
+    fn answer(&mut self, call: &CallDriver, ask: AskId, _timeout_ms: u64) -> Turn {
+        persona_reply(call.executable(), call.script(), ask, self.rng)
+    }
 }
 
 /// Runs an answered call to its end in virtual time; returns the result (talk time included).
-pub fn converse(mut session: Session, rng: &mut Rng, max_duration_ms: Option<u64>) -> CallResult {
-    let exec = Arc::clone(session.executable());
-    let script: &ScriptCode = &exec.program.scripts[session.script_index()];
-    let mut log = CallLog::new(Disposition::Answered);
-    let mut talk: u64 = 0;
-    let mut event = Event::Done;
-    for _ in 0..10_000 {
-        if max_duration_ms.is_some_and(|m| talk >= m) && !session.is_over() {
-            event = Event::MaxDuration;
-        }
-        let action = session.step(std::mem::replace(&mut event, Event::Done));
-        if let Action::Play { text, .. } = &action {
-            talk += speak_ms(text);
-        }
-        if let Action::Listen { ask, timeout_ms } = &action {
-            let reply = persona_reply(&exec, script, *ask, rng);
-            talk += match &reply {
-                Event::Silence => *timeout_ms,
-                Event::Utterance { text, .. } => 1_000 + speak_ms(text),
-                Event::Dtmf(_) => 1_500,
-                _ => 0,
-            };
-            log.reply(&reply);
-            event = reply;
-        }
-        if log.action(&exec, script, action) {
-            break;
-        }
-    }
-    let mut result = log.finish();
-    result.talk_ms = talk;
-    result
+pub fn converse(session: Session, rng: &mut Rng, max_duration_ms: Option<u64>) -> CallResult {
+    let mut driver = CallDriver::new(session, max_duration_ms);
+    virtual_time::converse(&mut driver, &mut Persona { rng });
+    driver.result()
 }
 
 /// The simulated telephony: calls end at virtual times kept in a heap.

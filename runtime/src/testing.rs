@@ -10,7 +10,9 @@ use callscript_compiler::span::{FileSpan, SourceId, Span};
 use callscript_compiler::syntax::ast::{self, Expect, ExprKind, Reply, TestStmtKind};
 use callscript_compiler::value::Value;
 
-use crate::vm::{Action, CallContext, EndReason, Event, Executable, Record, Session};
+use crate::call::virtual_time::{self, Customer, Turn};
+use crate::call::{CallDriver, Note};
+use crate::vm::{CallContext, Executable, Record, Session};
 
 /// One line of a transcript.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -83,82 +85,126 @@ pub struct Coverage {
     pub branches: BTreeSet<(Option<AskId>, u16)>,
 }
 
+/// A test block's customer: it answers each listen with the test's next reply, checking the
+/// expectations written before it against what the call did since the last reply.
 struct Run<'a> {
-    session: Session,
-    script: &'a ScriptCode,
+    file: SourceId,
+    statements: &'a [ast::TestStmt],
+    /// The next statement to carry out.
+    next: usize,
     transcript: Vec<Line>,
+    /// How many of the driver's notes are already in `transcript`.
+    notes_seen: usize,
     /// Index in `transcript` where the current segment starts.
     segment: usize,
     /// Index from which the next `expect say` searches.
     search: usize,
-    listening: bool,
-    over: bool,
+    failure: Option<Failure>,
     coverage: &'a mut Coverage,
 }
 
 impl Run<'_> {
-    fn step_name(&self, id: Option<StepId>) -> Option<String> {
-        id.and_then(|s| self.script.steps.get(s as usize)).map(|s| s.path())
-    }
-
-    /// Feeds an event and drives the session until it listens or the call ends.
-    fn drive(&mut self, mut event: Event) {
-        self.listening = false;
-        for _ in 0..100_000 {
-            let action = self.session.step(event);
-            event = Event::Done;
-            match action {
-                Action::EnterStep(s) => {
-                    self.coverage.steps.insert(s);
-                    if let Some(name) = self.step_name(Some(s)) {
-                        self.transcript.push(Line::Step(name));
-                    }
+    /// Brings the transcript and the coverage up to date with the call's log.
+    fn sync(&mut self, call: &CallDriver) {
+        let script = call.script();
+        let step_name = |id: Option<StepId>| id.and_then(|s| script.steps.get(s as usize)).map(|s| s.path());
+        let outcome_name = |o: u16| script.outcomes.get(o as usize).map_or(String::new(), |o| o.name.clone());
+        for note in &call.notes()[self.notes_seen..] {
+            let line = match note {
+                Note::Step(s) => {
+                    self.coverage.steps.insert(*s);
+                    step_name(Some(*s)).map(Line::Step)
                 }
-                Action::Branch { ask, index, handler } => {
-                    self.coverage.branches.insert((if handler { None } else { ask }, index));
+                Note::Branch { ask, index, handler } => {
+                    self.coverage.branches.insert((if *handler { None } else { *ask }, *index));
+                    None
                 }
-                Action::Play { text, log_text, span, .. } => {
-                    let step = self.step_name(self.session.current_step());
-                    // Tests see what is spoken; transcripts elsewhere use the masked text.
-                    let _ = log_text;
-                    self.transcript.push(Line::Say { text, step, span });
+                // Tests see what is spoken; transcripts elsewhere use the masked text.
+                Note::Said { text, span: Some(span), step, .. } => {
+                    Some(Line::Say { text: text.clone(), step: step_name(*step), span: *span })
                 }
-                Action::Listen { .. } => {
-                    self.listening = true;
-                    return;
-                }
-                Action::Record(r) => self.transcript.push(match r {
+                Note::Said { span: None, .. } | Note::Heard(_) | Note::TransferFailed { .. } => None,
+                Note::Record(r) => Some(match r {
                     Record::Verify => Line::Verify,
-                    Record::Tag(t) => Line::Tag(t),
-                    Record::Callback { after_ms } => Line::Callback(after_ms),
+                    Record::Tag(t) => Line::Tag(t.clone()),
+                    Record::Callback { after_ms } => Line::Callback(*after_ms),
                     Record::Optout => Line::Optout,
                 }),
-                Action::Transfer { queue, outcome } => {
-                    let outcome = self.script.outcomes.get(outcome as usize).map_or(String::new(), |o| o.name.clone());
-                    self.transcript.push(Line::Transfer { queue, outcome });
-                    self.over = true;
-                    return;
+                Note::Transfer { queue, outcome } => {
+                    Some(Line::Transfer { queue: queue.clone(), outcome: outcome_name(*outcome) })
                 }
-                Action::Hangup { outcome } => {
-                    let outcome = self.script.outcomes.get(outcome as usize).map_or(String::new(), |o| o.name.clone());
-                    self.transcript.push(Line::Hangup(outcome));
-                    self.over = true;
-                    return;
-                }
-                Action::End(reason) => {
-                    self.transcript.push(match reason {
-                        EndReason::CustomerHangup => Line::CustomerHangup,
-                        EndReason::Failed { message, .. } => Line::Failed(message),
-                    });
-                    self.over = true;
-                    return;
-                }
-            }
+                Note::Hangup { outcome } => Some(Line::Hangup(outcome_name(*outcome))),
+                Note::CustomerHangup => Some(Line::CustomerHangup),
+                Note::Failed { message, .. } => Some(Line::Failed(message.clone())),
+            };
+            self.transcript.extend(line);
         }
+        self.notes_seen = call.notes().len();
     }
 
     fn segment(&self) -> &[Line] {
         &self.transcript[self.segment..]
+    }
+
+    fn fail(&mut self, message: String, at: Span, instead_at: Option<FileSpan>) {
+        let at = FileSpan::new(self.file, at);
+        self.failure = Some(Failure { message, at, instead_at, transcript: self.transcript.clone() });
+    }
+
+    /// A reply or hang-up starts a new segment of the transcript.
+    fn customer_line(&mut self, line: String) {
+        self.transcript.push(Line::Reply(line));
+        self.segment = self.transcript.len();
+        self.search = self.segment;
+    }
+
+    /// Carries out statements up to the next reply; None when the test has no more to say
+    /// (or failed). Once the call is over, expectations still hold but replies cannot come.
+    fn carry_out(&mut self, call_over: bool) -> Option<Turn> {
+        while self.failure.is_none() {
+            let stmt = self.statements.get(self.next)?;
+            self.next += 1;
+            match &stmt.kind {
+                TestStmtKind::Reply(_) if call_over => {
+                    self.fail("this reply comes when the call is already over".into(), stmt.span, None)
+                }
+                TestStmtKind::Hangup if call_over => {
+                    self.fail("the customer cannot hang up: the call is already over".into(), stmt.span, None)
+                }
+                TestStmtKind::Reply(reply) => {
+                    let (line, turn) = match reply {
+                        Reply::Text(t) => (t.value.clone(), Turn::Say { text: t.value.clone(), emotion: None }),
+                        Reply::Dtmf(d) => (format!("[dtmf {}]", d.value), Turn::Keys(d.value.clone())),
+                        Reply::Silence => ("[silence]".to_string(), Turn::Silence),
+                        Reply::Emotion(e, t) => (
+                            format!("[{}] {}", e.name, t.value),
+                            Turn::Say { text: t.value.clone(), emotion: Emotion::from_name(&e.name) },
+                        ),
+                    };
+                    self.customer_line(line);
+                    return Some(turn);
+                }
+                TestStmtKind::Hangup => {
+                    self.customer_line("[hangs up]".into());
+                    return Some(Turn::HangUp);
+                }
+                TestStmtKind::Expect(expect) => {
+                    if let Some((message, instead)) = check_expect(self, expect) {
+                        self.fail(message, stmt.span, instead);
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+}
+
+impl Customer for Run<'_> {
+    fn answer(&mut self, call: &CallDriver, _ask: AskId, _timeout_ms: u64) -> Turn {
+        self.sync(call);
+        // A test that has said everything (or failed) leaves the call.
+        self.carry_out(false).unwrap_or(Turn::HangUp)
     }
 }
 
@@ -213,59 +259,24 @@ pub fn run_test(exec: &Arc<Executable>, file: SourceId, test: &ast::Test, covera
             }));
         }
     };
-    let mut run =
-        Run { session, script, transcript: Vec::new(), segment: 0, search: 0, listening: false, over: false, coverage };
-    run.drive(Event::Done);
-    for stmt in &test.body {
-        let fail = |run: &Run, message: String, instead_at: Option<FileSpan>| {
-            Some(Failure { message, at: at(stmt.span), instead_at, transcript: run.transcript.clone() })
-        };
-        let failure = match &stmt.kind {
-            TestStmtKind::Reply(reply) => {
-                if !run.listening {
-                    let why = if run.over { "the call is already over" } else { "no ask is listening" };
-                    fail(&run, format!("this reply comes when {why}"), None)
-                } else {
-                    let (line, event) = match reply {
-                        Reply::Text(t) => (t.value.clone(), Event::Utterance { text: t.value.clone(), emotion: None }),
-                        Reply::Dtmf(d) => (format!("[dtmf {}]", d.value), Event::Dtmf(d.value.clone())),
-                        Reply::Silence => ("[silence]".to_string(), Event::Silence),
-                        Reply::Emotion(e, t) => (
-                            format!("[{}] {}", e.name, t.value),
-                            Event::Utterance { text: t.value.clone(), emotion: Emotion::from_name(&e.name) },
-                        ),
-                    };
-                    run.transcript.push(Line::Reply(line));
-                    run.segment = run.transcript.len();
-                    run.search = run.segment;
-                    run.drive(event);
-                    None
-                }
-            }
-            TestStmtKind::Hangup => {
-                if run.over {
-                    fail(&run, "the customer cannot hang up: the call is already over".into(), None)
-                } else {
-                    run.transcript.push(Line::Reply("[hangs up]".into()));
-                    run.segment = run.transcript.len();
-                    run.search = run.segment;
-                    run.drive(Event::CustomerHangup);
-                    None
-                }
-            }
-            TestStmtKind::Expect(expect) => check_expect(&mut run, expect).map(|(message, instead)| Failure {
-                message,
-                at: at(stmt.span),
-                instead_at: instead,
-                transcript: run.transcript.clone(),
-            }),
-            _ => None,
-        };
-        if failure.is_some() {
-            return result(failure);
-        }
-    }
-    result(None)
+    let max_duration_ms = script.max_duration_ms;
+    let mut run = Run {
+        file,
+        statements: &test.body,
+        next: 0,
+        transcript: Vec::new(),
+        notes_seen: 0,
+        segment: 0,
+        search: 0,
+        failure: None,
+        coverage,
+    };
+    let mut call = CallDriver::new(session, max_duration_ms);
+    virtual_time::converse(&mut call, &mut run);
+    // The statements left once the call ended are checked against its end.
+    run.sync(&call);
+    run.carry_out(true);
+    result(run.failure)
 }
 
 /// Checks an expectation against the current segment; Err is (what happened, its source).

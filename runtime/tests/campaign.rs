@@ -9,9 +9,9 @@ use callscript_compiler::check::check_source;
 use callscript_runtime::campaign::customers::{self, Customer};
 use callscript_runtime::campaign::schedule::Window;
 use callscript_runtime::campaign::{Campaign, parse_toml};
-use callscript_runtime::scheduler::{Plan, RunOptions, run};
+use callscript_runtime::scheduler::{Plan, RunOptions, VirtualClock, run};
 use callscript_runtime::sim::SimTelephony;
-use callscript_runtime::store::{AttemptRow, Store};
+use callscript_runtime::store::{AttemptRow, SqliteStore, Store};
 use callscript_runtime::vm::Executable;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -69,7 +69,7 @@ fn campaign(case: &Case) -> Campaign {
     parse_toml("t.toml", &text).unwrap()
 }
 
-fn run_case(case: &Case, store: &mut Store, stop_after: Option<usize>) -> Plan {
+fn run_case(case: &Case, store: &mut SqliteStore, stop_after: Option<usize>) -> Plan {
     let exec = exec();
     let settings = campaign(case);
     let plan = Plan {
@@ -92,7 +92,8 @@ fn run_case(case: &Case, store: &mut Store, stop_after: Option<usize>) -> Plan {
             flag.store(true, std::sync::atomic::Ordering::Relaxed);
         }
     };
-    let opts = RunOptions { speed: None, stop, start_ms, on_progress: Some(&mut on_progress) };
+    let mut clock = VirtualClock::new(start_ms);
+    let opts = RunOptions { clock: &mut clock, stop, on_progress: Some(&mut on_progress) };
     run(&plan, store, &mut tel, false, opts).unwrap();
     plan
 }
@@ -185,11 +186,11 @@ fn case_strategy() -> impl Strategy<Value = Case> {
         })
 }
 
-fn temp_store(name: &str) -> (Store, std::path::PathBuf) {
+fn temp_store(name: &str) -> (SqliteStore, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(format!("callscript-campaign-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("{}.db", rand_suffix()));
-    (Store::open(&path).unwrap(), path)
+    (SqliteStore::open(&path).unwrap(), path)
 }
 
 fn rand_suffix() -> u64 {

@@ -19,14 +19,15 @@ use super::ua::{CallStates, UserAgent};
 use callscript_compiler::bytecode::{Program, ScriptCode};
 
 use crate::asr::{FunAsrConfig, hotwords_from_intents};
+use crate::call::{CallDriver, Command, Input};
 use crate::campaign::Loaded;
 use crate::media::dtmf;
 use crate::media::g711::Codec;
 use crate::media::vad::{Vad, VadConfig, VadEvent};
 use crate::recording::{Recorder, RecordingWriter};
 use crate::speech::Speaker;
-use crate::telephony::{CallId, CallLog, CallResult, DialRequest, Disposition};
-use crate::vm::{Action, Event, PieceKind, SpeechPiece};
+use crate::telephony::{CallId, CallResult, DialRequest, Disposition};
+use crate::vm::SpeechPiece;
 
 /// What every call of a campaign shares besides the user agent.
 pub struct Services {
@@ -68,7 +69,7 @@ pub enum Asr {
 
 /// Silence (8 kHz) for as long as saying `text` would take.
 fn silence_as_long_as(text: &str) -> Vec<i16> {
-    vec![0; (crate::sim::speak_ms(text) * 8) as usize]
+    vec![0; (crate::call::virtual_time::speak_ms(text) * 8) as usize]
 }
 
 impl Speech {
@@ -203,7 +204,8 @@ async fn place(
     }
     let talk_started = Instant::now();
     let media = Some(Media { receiver });
-    let mut conversation = Conversation { ua, speech, dialog: &dialog, out: &out, channel, request, call, media };
+    let driver = CallDriver::new(request.session, request.max_duration_ms);
+    let mut conversation = Conversation { ua, speech, dialog: &dialog, out: &out, channel, driver, call, media };
     let mut result = conversation.run().await;
     out.close();
     if let Some(tape) = conversation.channel.tape.take() {
@@ -577,101 +579,76 @@ fn header_value(request: &Request, name: &str) -> Option<String> {
     })
 }
 
-/// The script's side of an answered call.
+/// The script's side of an answered call: pumps the [`CallDriver`] with what happens on the line.
 struct Conversation<'a> {
     ua: &'a UserAgent,
     speech: &'a Speech,
     dialog: &'a InviteDialog,
     out: &'a Arc<OutStream>,
     channel: Channel,
-    request: DialRequest,
+    driver: CallDriver,
     call: CallId,
     /// Not yet started (see [`Media`]).
     media: Option<Media>,
 }
 
-/// How long after the last key a key sequence is complete.
-const INTER_KEY: Duration = Duration::from_millis(1_500);
-
 impl Conversation<'_> {
     async fn run(&mut self) -> CallResult {
-        let exec = Arc::clone(self.request.session.executable());
-        let script = &exec.program.scripts[self.request.session.script_index()];
-        let mut log = CallLog::new(Disposition::Answered);
-        let deadline = self.request.max_duration_ms.map(|ms| Instant::now() + Duration::from_millis(ms));
-        let mut event = Event::Done;
-        // Speech or keys that came during a prompt, kept for the next listen.
-        let mut early: Option<Happening> = None;
-        let mut barged = false;
+        let answered = Instant::now();
+        let elapsed = || answered.elapsed().as_millis() as u64;
+        let mut playing: Option<oneshot::Receiver<()>> = None;
         let mut hangup_sent = false;
-        for _ in 0..10_000 {
-            if deadline.is_some_and(|d| Instant::now() >= d) && !self.request.session.is_over() {
-                event = Event::MaxDuration;
-            }
-            let action = self.request.session.step(std::mem::replace(&mut event, Event::Done));
-            if matches!(action, Action::Play { .. } | Action::Listen { .. } | Action::Transfer { .. }) {
-                self.start_media();
-            }
-            let mut cut = None;
-            match &action {
-                Action::Play { text, pieces, no_bargein, .. } => {
-                    if barged && !no_bargein {
-                        // The customer is talking over us: skip interruptible prompts until the listen.
-                        cut = Some("skipped");
-                    } else {
-                        match self.play(text, pieces, *no_bargein, deadline, &mut early).await {
-                            Played::Done => {}
-                            Played::Interrupted => {
-                                barged = true;
-                                cut = Some("interrupted");
+        self.driver.start(0);
+        loop {
+            while let Some(command) = self.driver.poll_command() {
+                match command {
+                    Command::Play { text, pieces, .. } => {
+                        self.start_media();
+                        let pcm = match self.speech.voice(&text, &pieces).await {
+                            Ok(pcm) => pcm,
+                            Err(e) => {
+                                // The prompt is still logged; the customer hears its length in silence.
+                                tracing::warn!(call = self.call, "could not voice a prompt: {e}");
+                                silence_as_long_as(&text)
                             }
-                            Played::Hangup => event = Event::CustomerHangup,
-                            Played::Deadline => event = Event::MaxDuration,
-                        }
+                        };
+                        playing = Some(self.out.play(&pcm));
                     }
-                }
-                Action::Listen { ask, timeout_ms } => {
-                    barged = false;
-                    let keys_wanted = dtmf_length(script, *ask);
-                    let reply = self.listen(*timeout_ms, keys_wanted, deadline, early.take()).await;
-                    log.reply(&reply);
-                    event = reply;
-                }
-                Action::Transfer { queue, .. } => {
-                    let queue = queue.clone();
-                    let transferred = self.transfer(&queue).await;
-                    let over = log.action(&exec, script, action);
-                    debug_assert!(over);
-                    if let Err(why) = transferred {
-                        let r = log.result_mut();
-                        r.transferred_to = None;
-                        r.outcome = Some("transfer_failed".into());
-                        r.goal = false;
-                        r.cause = Some(why);
-                        let fallback = [SpeechPiece { text: TRANSFER_FALLBACK.into(), kind: PieceKind::Static }];
-                        let _ = self.play(TRANSFER_FALLBACK, &fallback, true, deadline, &mut None).await;
-                        hangup_sent = self.hang_up().await;
-                    } else {
-                        // The transferee took the call: our leg ends.
-                        hangup_sent = self.hang_up().await;
+                    Command::StopPlaying => {
+                        self.out.stop_playing();
+                        playing = None;
                     }
-                    break;
+                    Command::Listen { .. } => self.start_media(),
+                    Command::Transfer { queue } => {
+                        self.start_media();
+                        let transferred = self.transfer(&queue).await;
+                        self.driver.handle(elapsed(), Input::TransferResult(transferred));
+                    }
+                    Command::Hangup => hangup_sent = self.hang_up().await,
                 }
-                _ => {}
             }
-            let is_hangup = matches!(action, Action::Hangup { .. });
-            let over = log.action(&exec, script, action);
-            if let Some(how) = cut {
-                log.cut_last_prompt(how);
-            }
-            if over {
-                if is_hangup {
-                    hangup_sent = self.hang_up().await;
-                }
+            if self.driver.is_over() {
                 break;
             }
+            let until = self.driver.next_timer().map(|ms| answered + Duration::from_millis(ms));
+            let input = match self.channel.next(until, playing.as_mut()).await {
+                Happening::PlayDone => {
+                    playing = None;
+                    Input::PromptFinished
+                }
+                Happening::SpeechStarted => Input::SpeechStarted,
+                Happening::Utterance(pcm) if self.driver.hears_speech() => {
+                    let text = self.speech.recognise(&pcm, &format!("call-{}", self.call)).await.unwrap_or_default();
+                    Input::Heard { text, emotion: None }
+                }
+                Happening::Utterance(_) | Happening::TransferProgress(..) => continue,
+                Happening::Key(k) => Input::Key(k),
+                Happening::Hangup => Input::CustomerHangup,
+                Happening::Deadline => Input::Tick,
+            };
+            self.driver.handle(elapsed(), input);
         }
-        let mut result = log.finish();
+        let mut result = self.driver.result();
         if !hangup_sent && !self.channel.hung_up && result.disposition != Disposition::CustomerHangup {
             self.hang_up().await;
         }
@@ -687,107 +664,6 @@ impl Conversation<'_> {
             self.ua.pacer.add(self.out);
             if let Some(receiver) = media.receiver {
                 receiver.spawn();
-            }
-        }
-    }
-
-    /// Plays one prompt; the customer may cut it short unless it is marked `bargein off`.
-    async fn play(
-        &mut self,
-        text: &str,
-        pieces: &[SpeechPiece],
-        no_bargein: bool,
-        deadline: Option<Instant>,
-        early: &mut Option<Happening>,
-    ) -> Played {
-        let pcm = match self.speech.voice(text, pieces).await {
-            Ok(pcm) => pcm,
-            Err(e) => {
-                // The prompt is still logged; the customer hears its length in silence.
-                eprintln!("warning: could not voice a prompt: {e}");
-                silence_as_long_as(text)
-            }
-        };
-        let mut done = self.out.play(&pcm);
-        loop {
-            match self.channel.next(deadline, Some(&mut done)).await {
-                Happening::PlayDone => return Played::Done,
-                Happening::Hangup => {
-                    self.out.stop_playing();
-                    return Played::Hangup;
-                }
-                Happening::Deadline => {
-                    self.out.stop_playing();
-                    return Played::Deadline;
-                }
-                h @ (Happening::SpeechStarted | Happening::Key(_) | Happening::Utterance(_)) => {
-                    if no_bargein {
-                        // Keys pressed during a disclosure still count for the next listen.
-                        if matches!(h, Happening::Key(_)) {
-                            *early = Some(h);
-                        }
-                        continue;
-                    }
-                    self.out.stop_playing();
-                    if !matches!(h, Happening::SpeechStarted) {
-                        *early = Some(h);
-                    }
-                    return Played::Interrupted;
-                }
-                _ => {}
-            }
-        }
-    }
-
-    /// Waits for the customer's answer: words, keys, silence or a hangup.
-    async fn listen(
-        &mut self,
-        timeout_ms: u64,
-        keys_wanted: usize,
-        deadline: Option<Instant>,
-        early: Option<Happening>,
-    ) -> Event {
-        let silence_at = Instant::now() + Duration::from_millis(timeout_ms);
-        let mut keys = String::new();
-        let mut speaking = false;
-        let mut pending = early;
-        loop {
-            let until = if !keys.is_empty() {
-                Instant::now() + INTER_KEY
-            } else if speaking {
-                // The VAD closes the utterance; the deadline still holds.
-                deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(60))
-            } else {
-                deadline.map_or(silence_at, |d| d.min(silence_at))
-            };
-            let happening = match pending.take() {
-                Some(h) => h,
-                None => self.channel.next(Some(until), None).await,
-            };
-            match happening {
-                Happening::Key(k) => {
-                    if k == '#' && !keys.is_empty() {
-                        return Event::Dtmf(keys);
-                    }
-                    keys.push(k);
-                    if keys.chars().count() >= keys_wanted.max(1) {
-                        return Event::Dtmf(keys);
-                    }
-                }
-                Happening::SpeechStarted => speaking = true,
-                Happening::Utterance(pcm) => {
-                    speaking = false;
-                    match self.speech.recognise(&pcm, &format!("call-{}", self.call)).await {
-                        Some(text) if !text.trim().is_empty() => return Event::Utterance { text, emotion: None },
-                        // Heard but not understood (or keys only): keep listening until the timeout.
-                        _ => {}
-                    }
-                }
-                Happening::Hangup => return Event::CustomerHangup,
-                Happening::Deadline if !keys.is_empty() => return Event::Dtmf(keys),
-                Happening::Deadline if deadline.is_some_and(|d| Instant::now() >= d) => return Event::MaxDuration,
-                Happening::Deadline if !speaking => return Event::Silence,
-                _ => {}
             }
         }
     }
@@ -838,31 +714,6 @@ impl Conversation<'_> {
         self.out.stop_playing();
         self.dialog.bye().await.is_ok()
     }
-}
-
-/// Played to the customer when a transfer fails, before we hang up.
-const TRANSFER_FALLBACK: &str = "抱歉,暂时无法为您转接人工服务,我们会尽快安排专人与您联系,再见。";
-
-enum Played {
-    Done,
-    Interrupted,
-    Hangup,
-    Deadline,
-}
-
-/// How many keys the ask's patterns take at most (a one-key menu answers on the first key).
-fn dtmf_length(script: &callscript_compiler::bytecode::ScriptCode, ask: u16) -> usize {
-    use callscript_compiler::bytecode::PatternCode;
-    let ask_patterns = script.asks.get(ask as usize).into_iter().flat_map(|a| a.branches.iter());
-    ask_patterns
-        .chain(script.handlers.iter())
-        .flat_map(|b| b.patterns.iter())
-        .filter_map(|p| match p {
-            PatternCode::Dtmf(d) => Some(d.chars().count()),
-            _ => None,
-        })
-        .max()
-        .unwrap_or(1)
 }
 
 #[cfg(test)]

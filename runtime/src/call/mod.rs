@@ -1,0 +1,586 @@
+//! The call driver: the one owner of a call's [`Session`]. It is sans-IO, like the VM: the
+//! outside world (the simulator, SIP calls, `callscript test`, `callscript simulate`) feeds it
+//! [`Input`]s stamped with the call's clock and carries out the [`Command`]s it returns. Every
+//! rule about a conversation's timing lives here, once: barge-in (LANGUAGE.md §9.2), input that
+//! comes early, the listen and key timers, `max_duration`, and the transfer fallback.
+//!
+//! [`virtual_time`] pumps a driver against a scripted or simulated customer; the SIP call task
+//! pumps it against a real line. Nothing else steps the VM.
+
+pub mod virtual_time;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use callscript_compiler::bytecode::{AskId, Emotion, OutcomeId, PatternCode, ScriptCode, StepId};
+use callscript_compiler::span::FileSpan;
+
+use crate::telephony::{CallResult, Disposition, TranscriptLine};
+use crate::vm::{Action, EndReason, Event, Executable, PieceKind, Record, Session, SpeechPiece};
+
+/// Most VM actions one call may take before it is ended as failed. A real call takes a few
+/// hundred at most; the cap stops a script that talks to itself forever.
+pub const MAX_ACTIONS: u32 = 10_000;
+
+/// How long after the last key a key sequence is complete.
+pub const INTER_KEY_MS: u64 = 1_500;
+
+/// Played when a transfer fails, before we hang up. It cannot be interrupted.
+pub const TRANSFER_FALLBACK: &str = "抱歉,暂时无法为您转接人工服务,我们会尽快安排专人与您联系,再见。";
+
+/// Something that happened on the call, at the time given to [`CallDriver::handle`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// The prompt being played reached its end.
+    PromptFinished,
+    /// The customer started talking (voice activity).
+    SpeechStarted,
+    /// An utterance ended; `text` is what the recogniser understood (empty: nothing).
+    Heard {
+        text: String,
+        emotion: Option<Emotion>,
+    },
+    /// One key, as a phone sends them: sequences are assembled with the inter-key timer.
+    Key(char),
+    /// A complete key sequence entered as one answer (scripted customers).
+    Keys(String),
+    CustomerHangup,
+    /// How the transfer asked for by [`Command::Transfer`] went.
+    TransferResult(Result<(), String>),
+    /// Time passed; the driver checks its timers.
+    Tick,
+}
+
+/// What the outside world must do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Start playing a prompt; answer with [`Input::PromptFinished`] when it ends.
+    Play { text: String, pieces: Vec<SpeechPiece>, no_bargein: bool },
+    /// Stop the prompt being played (barge-in, `max_duration`).
+    StopPlaying,
+    /// The call listens for an answer to `ask` (the driver keeps the timers).
+    Listen { ask: AskId, timeout_ms: u64 },
+    /// Hand the call to a queue; answer with [`Input::TransferResult`].
+    Transfer { queue: String },
+    /// End the call from our side.
+    Hangup,
+}
+
+/// How a prompt was cut short.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cut {
+    /// The customer barged in while it played.
+    Interrupted,
+    /// The customer was already talking over us; it was not played.
+    Skipped,
+}
+
+impl Cut {
+    pub fn name(self) -> &'static str {
+        match self {
+            Cut::Interrupted => "interrupted",
+            Cut::Skipped => "skipped",
+        }
+    }
+}
+
+/// The customer's turn as it reached the script.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Answer {
+    Said { text: String, emotion: Option<Emotion> },
+    Keys(String),
+    Silence,
+}
+
+/// One entry of the call's log, in order. Everything that reads a call (results, transcripts,
+/// test expectations, coverage, `simulate`'s output) reads these.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Note {
+    Step(StepId),
+    /// A branch of an ask (or, with `handler`, an objection handler) was taken.
+    Branch {
+        ask: Option<AskId>,
+        index: u16,
+        handler: bool,
+    },
+    /// A prompt; `log_text` masks sensitive values. `span` is None for the runtime's own words.
+    Said {
+        text: String,
+        log_text: Option<String>,
+        span: Option<FileSpan>,
+        step: Option<StepId>,
+        cut: Option<Cut>,
+    },
+    Heard(Answer),
+    Record(Record),
+    Transfer {
+        queue: String,
+        outcome: OutcomeId,
+    },
+    /// The transfer did not happen; the call ends `transfer_failed`.
+    TransferFailed {
+        why: String,
+    },
+    Hangup {
+        outcome: OutcomeId,
+    },
+    CustomerHangup,
+    Failed {
+        message: String,
+        at: Option<FileSpan>,
+    },
+}
+
+/// Where the driver is in the conversation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Between VM steps (only inside [`CallDriver::advance`]).
+    Stepping,
+    Playing {
+        no_bargein: bool,
+    },
+    Listening(Listening),
+    Transferring,
+    /// Playing [`TRANSFER_FALLBACK`]; then hang up.
+    Apologising,
+    Over,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Listening {
+    silence_at: u64,
+    /// The customer is talking: the silence timer waits for the utterance to end.
+    speaking: bool,
+    keys: String,
+    keys_wanted: usize,
+    keys_complete_at: Option<u64>,
+}
+
+/// Runs one answered call's conversation.
+pub struct CallDriver {
+    session: Session,
+    exec: Arc<Executable>,
+    max_duration_ms: Option<u64>,
+    now: u64,
+    phase: Phase,
+    commands: VecDeque<Command>,
+    notes: Vec<Note>,
+    /// The customer talked over an interruptible prompt: skip such prompts until the listen.
+    barged: bool,
+    /// Input that came while a prompt played, kept for the next listen.
+    early_keys: String,
+    early_words: Option<(String, Option<Emotion>)>,
+    actions: u32,
+}
+
+impl CallDriver {
+    pub fn new(session: Session, max_duration_ms: Option<u64>) -> CallDriver {
+        let exec = Arc::clone(session.executable());
+        CallDriver {
+            session,
+            exec,
+            max_duration_ms,
+            now: 0,
+            phase: Phase::Stepping,
+            commands: VecDeque::new(),
+            notes: Vec::new(),
+            barged: false,
+            early_keys: String::new(),
+            early_words: None,
+            actions: 0,
+        }
+    }
+
+    /// The customer answered at `now_ms`: the script starts.
+    pub fn start(&mut self, now_ms: u64) {
+        self.now = now_ms;
+        self.advance(Event::Done);
+    }
+
+    pub fn executable(&self) -> &Arc<Executable> {
+        &self.exec
+    }
+
+    pub fn script(&self) -> &ScriptCode {
+        self.session.script()
+    }
+
+    /// Feeds what happened at `now_ms` (milliseconds since the call was answered).
+    pub fn handle(&mut self, now_ms: u64, input: Input) {
+        self.now = self.now.max(now_ms);
+        if self.phase == Phase::Over {
+            return;
+        }
+        if input == Input::CustomerHangup {
+            self.customer_left();
+            return;
+        }
+        let phase = std::mem::replace(&mut self.phase, Phase::Stepping);
+        match (phase, input) {
+            (Phase::Playing { .. }, Input::PromptFinished) => self.advance(Event::Done),
+            (Phase::Playing { no_bargein: true }, input) => {
+                // A disclosure plays on; keys pressed meanwhile still count for the next listen.
+                match input {
+                    Input::Key(k) => self.early_keys.push(k),
+                    Input::Keys(k) => self.early_keys.push_str(&k),
+                    _ => {}
+                }
+                self.phase = Phase::Playing { no_bargein: true };
+            }
+            (
+                Phase::Playing { no_bargein: false },
+                input @ (Input::SpeechStarted | Input::Heard { .. } | Input::Key(_) | Input::Keys(_)),
+            ) => {
+                match input {
+                    Input::Heard { text, emotion } if !text.trim().is_empty() => {
+                        self.early_words = Some((text, emotion))
+                    }
+                    Input::Key(k) => self.early_keys.push(k),
+                    Input::Keys(k) => self.early_keys.push_str(&k),
+                    _ => {}
+                }
+                self.commands.push_back(Command::StopPlaying);
+                self.cut_last_prompt(Cut::Interrupted);
+                self.barged = true;
+                self.advance(Event::Done);
+            }
+            (Phase::Listening(listening), input) => self.listen_input(listening, input),
+            (Phase::Transferring, Input::TransferResult(Ok(()))) => self.finish_call(),
+            (Phase::Transferring, Input::TransferResult(Err(why))) => {
+                self.notes.push(Note::TransferFailed { why });
+                self.notes.push(Note::Said {
+                    text: TRANSFER_FALLBACK.into(),
+                    log_text: None,
+                    span: None,
+                    step: self.session.current_step(),
+                    cut: None,
+                });
+                self.commands.push_back(Command::Play {
+                    text: TRANSFER_FALLBACK.into(),
+                    pieces: vec![SpeechPiece { text: TRANSFER_FALLBACK.into(), kind: PieceKind::Static }],
+                    no_bargein: true,
+                });
+                self.phase = Phase::Apologising;
+            }
+            (Phase::Apologising, Input::PromptFinished) => self.finish_call(),
+            (phase, _) => self.phase = phase,
+        }
+        self.check_timers();
+    }
+
+    /// The next command to carry out, in order.
+    pub fn poll_command(&mut self) -> Option<Command> {
+        self.commands.pop_front()
+    }
+
+    /// When the driver next needs [`Input::Tick`], in the call's milliseconds.
+    pub fn next_timer(&self) -> Option<u64> {
+        let max = self.max_duration_ms.filter(|_| self.max_duration_applies());
+        let listen = match &self.phase {
+            Phase::Listening(l) => match l.keys_complete_at {
+                Some(at) => Some(at),
+                None if !l.speaking => Some(l.silence_at),
+                None => None,
+            },
+            _ => None,
+        };
+        [max, listen].into_iter().flatten().min()
+    }
+
+    pub fn is_over(&self) -> bool {
+        self.phase == Phase::Over
+    }
+
+    /// Whether an utterance would reach the script now (a disclosure playing ignores speech).
+    pub fn hears_speech(&self) -> bool {
+        !matches!(
+            self.phase,
+            Phase::Playing { no_bargein: true } | Phase::Transferring | Phase::Apologising | Phase::Over
+        )
+    }
+
+    /// The call's log so far.
+    pub fn notes(&self) -> &[Note] {
+        &self.notes
+    }
+
+    /// The call's clock: the time of the last input.
+    pub fn now(&self) -> u64 {
+        self.now
+    }
+
+    /// How the call went, from its log. Talk time is the clock at the last input.
+    pub fn result(&self) -> CallResult {
+        let mut result = result_of(&self.exec, self.session.script(), &self.notes);
+        result.talk_ms = self.now;
+        result
+    }
+
+    fn max_duration_applies(&self) -> bool {
+        // Once the call is being handed over (or apologised for), the script's time is up anyway.
+        matches!(self.phase, Phase::Playing { .. } | Phase::Listening(_))
+    }
+
+    fn check_timers(&mut self) {
+        if self.max_duration_applies() && self.max_duration_ms.is_some_and(|max| self.now >= max) {
+            if matches!(self.phase, Phase::Playing { .. }) {
+                self.commands.push_back(Command::StopPlaying);
+            }
+            self.phase = Phase::Stepping;
+            self.advance(Event::MaxDuration);
+            return;
+        }
+        let Phase::Listening(listening) = &self.phase else { return };
+        if listening.keys_complete_at.is_some_and(|at| self.now >= at) {
+            let keys = listening.keys.clone();
+            self.answer(Answer::Keys(keys));
+        } else if listening.keys_complete_at.is_none() && !listening.speaking && self.now >= listening.silence_at {
+            self.answer(Answer::Silence);
+        }
+    }
+
+    fn listen_input(&mut self, mut listening: Listening, input: Input) {
+        match input {
+            Input::Key(k) => {
+                if let Some(keys) = self.key(&mut listening, k) {
+                    return self.answer(Answer::Keys(keys));
+                }
+            }
+            Input::Keys(keys) => {
+                let mut all = std::mem::take(&mut listening.keys);
+                all.push_str(&keys);
+                return self.answer(Answer::Keys(all));
+            }
+            Input::SpeechStarted => listening.speaking = true,
+            Input::Heard { text, emotion } => {
+                listening.speaking = false;
+                if !text.trim().is_empty() {
+                    return self.answer(Answer::Said { text, emotion });
+                }
+                // Heard but not understood: keep listening until the timeout.
+            }
+            _ => {}
+        }
+        self.phase = Phase::Listening(listening);
+    }
+
+    /// Adds a key to the sequence; Some when the sequence is complete.
+    fn key(&self, listening: &mut Listening, key: char) -> Option<String> {
+        if key == '#' && !listening.keys.is_empty() {
+            return Some(std::mem::take(&mut listening.keys));
+        }
+        listening.keys.push(key);
+        if listening.keys.chars().count() >= listening.keys_wanted.max(1) {
+            return Some(std::mem::take(&mut listening.keys));
+        }
+        listening.keys_complete_at = Some(self.now + INTER_KEY_MS);
+        None
+    }
+
+    fn answer(&mut self, answer: Answer) {
+        let event = match &answer {
+            Answer::Said { text, emotion } => Event::Utterance { text: text.clone(), emotion: *emotion },
+            Answer::Keys(keys) => Event::Dtmf(keys.clone()),
+            Answer::Silence => Event::Silence,
+        };
+        self.notes.push(Note::Heard(answer));
+        self.phase = Phase::Stepping;
+        self.advance(event);
+    }
+
+    fn customer_left(&mut self) {
+        match self.phase {
+            // The transferee took the call and the gateway ended our leg, or we were only
+            // apologising for a failed transfer: the script is already done.
+            Phase::Transferring | Phase::Apologising => self.phase = Phase::Over,
+            _ => {
+                if matches!(self.phase, Phase::Playing { .. }) {
+                    self.commands.push_back(Command::StopPlaying);
+                }
+                self.phase = Phase::Stepping;
+                self.advance(Event::CustomerHangup);
+            }
+        }
+    }
+
+    fn finish_call(&mut self) {
+        self.commands.push_back(Command::Hangup);
+        self.phase = Phase::Over;
+    }
+
+    fn cut_last_prompt(&mut self, how: Cut) {
+        if let Some(Note::Said { cut, .. }) = self.notes.iter_mut().rev().find(|n| matches!(n, Note::Said { .. })) {
+            *cut = Some(how);
+        }
+    }
+
+    /// Steps the VM with `event` and what follows, until it needs the outside world.
+    fn advance(&mut self, mut event: Event) {
+        loop {
+            self.actions += 1;
+            if self.actions > MAX_ACTIONS {
+                self.notes.push(Note::Failed {
+                    message: format!("the call took more than {MAX_ACTIONS} steps without ending"),
+                    at: None,
+                });
+                return self.finish_call();
+            }
+            let action = self.session.step(std::mem::replace(&mut event, Event::Done));
+            match action {
+                Action::EnterStep(step) => self.notes.push(Note::Step(step)),
+                Action::Branch { ask, index, handler } => self.notes.push(Note::Branch { ask, index, handler }),
+                Action::Record(record) => self.notes.push(Note::Record(record)),
+                Action::Play { text, log_text, pieces, no_bargein, span, .. } => {
+                    let step = self.session.current_step();
+                    let skip = self.barged && !no_bargein;
+                    let cut = skip.then_some(Cut::Skipped);
+                    self.notes.push(Note::Said { text: text.clone(), log_text, span: Some(span), step, cut });
+                    if !skip {
+                        self.commands.push_back(Command::Play { text, pieces, no_bargein });
+                        self.phase = Phase::Playing { no_bargein };
+                        return;
+                    }
+                }
+                Action::Listen { ask, timeout_ms } => {
+                    self.barged = false;
+                    self.commands.push_back(Command::Listen { ask, timeout_ms });
+                    let mut listening = Listening {
+                        silence_at: self.now + timeout_ms,
+                        speaking: false,
+                        keys: String::new(),
+                        keys_wanted: keys_wanted(self.session.script(), ask),
+                        keys_complete_at: None,
+                    };
+                    if let Some((text, emotion)) = self.early_words.take() {
+                        self.early_keys.clear();
+                        return self.answer(Answer::Said { text, emotion });
+                    }
+                    for k in std::mem::take(&mut self.early_keys).chars() {
+                        if let Some(keys) = self.key(&mut listening, k) {
+                            return self.answer(Answer::Keys(keys));
+                        }
+                    }
+                    self.phase = Phase::Listening(listening);
+                    return;
+                }
+                Action::Transfer { queue, outcome } => {
+                    self.notes.push(Note::Transfer { queue: queue.clone(), outcome });
+                    self.commands.push_back(Command::Transfer { queue });
+                    self.phase = Phase::Transferring;
+                    return;
+                }
+                Action::Hangup { outcome } => {
+                    self.notes.push(Note::Hangup { outcome });
+                    return self.finish_call();
+                }
+                Action::End(EndReason::CustomerHangup) => {
+                    self.notes.push(Note::CustomerHangup);
+                    self.phase = Phase::Over;
+                    return;
+                }
+                Action::End(EndReason::Failed { message, at }) => {
+                    self.notes.push(Note::Failed { message, at });
+                    return self.finish_call();
+                }
+            }
+        }
+    }
+}
+
+/// How many keys the ask's patterns take at most (a one-key menu answers on the first key).
+fn keys_wanted(script: &ScriptCode, ask: AskId) -> usize {
+    let ask_patterns = script.asks.get(ask as usize).into_iter().flat_map(|a| a.branches.iter());
+    ask_patterns
+        .chain(script.handlers.iter())
+        .flat_map(|b| b.patterns.iter())
+        .filter_map(|p| match p {
+            PatternCode::Dtmf(d) => Some(d.chars().count()),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(1)
+}
+
+/// Folds a call's log into its result (CAMPAIGN.md §4's columns), the same for every telephony.
+pub fn result_of(exec: &Executable, script: &ScriptCode, notes: &[Note]) -> CallResult {
+    let mut result = CallResult { disposition: Disposition::Answered, ..CallResult::default() };
+    // The customer's last words, kept until the branch they led to is known.
+    let mut pending_words: Option<&str> = None;
+    for note in notes {
+        match note {
+            Note::Step(s) => {
+                let path = script.steps[*s as usize].path();
+                result.last_step = Some(path.clone());
+                result.steps.push(path);
+            }
+            Note::Branch { ask, index, handler } => {
+                let taken = if *handler {
+                    let h = script.handlers.get(*index as usize);
+                    let name = h
+                        .and_then(|h| {
+                            h.patterns.iter().find_map(|p| match p {
+                                PatternCode::Intent(i) => exec.program.intents.get(*i as usize).map(|t| t.name.clone()),
+                                PatternCode::Emotion(e) => Some(format!("emotion {}", e.name())),
+                                _ => None,
+                            })
+                        })
+                        .unwrap_or_else(|| "other".into());
+                    result.objections.push(name);
+                    h
+                } else {
+                    ask.and_then(|a| script.asks.get(a as usize)).and_then(|a| a.branches.get(*index as usize))
+                };
+                let caught_all = taken
+                    .is_some_and(|b| b.patterns.iter().any(|p| matches!(p, PatternCode::Unknown | PatternCode::Any)));
+                if let Some(words) = pending_words.take()
+                    && caught_all
+                {
+                    result.unrecognised.push(words.to_string());
+                }
+            }
+            Note::Said { text, log_text, span, cut, .. } => result.transcript.push(TranscriptLine::Prompt {
+                text: log_text.clone().unwrap_or_else(|| text.clone()),
+                line: span.and_then(|s| exec.line_of(s)),
+                cut: cut.map(Cut::name),
+            }),
+            Note::Heard(answer) => result.transcript.push(match answer {
+                Answer::Silence => TranscriptLine::Reply { text: String::new(), silence: true, emotion: None },
+                Answer::Said { text, emotion } => {
+                    pending_words = Some(text);
+                    let emotion = emotion.filter(|e| *e != Emotion::Neutral).map(Emotion::name);
+                    TranscriptLine::Reply { text: text.clone(), silence: false, emotion }
+                }
+                Answer::Keys(keys) => {
+                    TranscriptLine::Reply { text: format!("[dtmf {keys}]"), silence: false, emotion: None }
+                }
+            }),
+            Note::Record(Record::Tag(t)) => result.tags.push(t.clone()),
+            Note::Record(Record::Callback { after_ms }) => result.callback_ms = Some(*after_ms),
+            Note::Record(Record::Optout) => result.optout = true,
+            Note::Record(Record::Verify) => {}
+            Note::Transfer { queue, outcome } => {
+                let o = &script.outcomes[*outcome as usize];
+                result.outcome = Some(o.name.clone());
+                result.goal = o.goal;
+                result.transferred_to = Some(queue.clone());
+            }
+            Note::TransferFailed { why } => {
+                result.transferred_to = None;
+                result.outcome = Some("transfer_failed".into());
+                result.goal = false;
+                result.cause = Some(why.clone());
+            }
+            Note::Hangup { outcome } => {
+                let o = &script.outcomes[*outcome as usize];
+                result.outcome = Some(o.name.clone());
+                result.goal = o.goal;
+            }
+            Note::CustomerHangup => result.disposition = Disposition::CustomerHangup,
+            Note::Failed { message, .. } => {
+                result.disposition = Disposition::Failed;
+                result.cause = Some(format!("script error: {message}"));
+            }
+        }
+    }
+    result
+}

@@ -1,0 +1,683 @@
+//! The campaign scheduler: a discrete-event loop over one injected [`Clock`] (virtual for the
+//! simulator, the wall clock for SIP) that places calls only when every rule of CAMPAIGN.md
+//! §2–§3 allows it — window and days in the customer's zone, holidays, caps across campaigns,
+//! do-not-call, `max_concurrent`, `calls_per_second` (never a burst), one retry budget per
+//! customer — writes each attempt before dialling and resumes from the [`Store`] after a crash.
+//!
+//! The pieces: [`resume`] rebuilds the customers from the store; `Engine::admit` holds the
+//! admission rules; `Engine::dispatch` and `Engine::place` the dialling; `Engine::call_ended`
+//! the result persistence; [`policy::RetryPolicy`] the one next-attempt decision. One run per
+//! store: the run holds the store's lease (heartbeat every few seconds) from start to end.
+
+pub mod caps;
+pub mod clock;
+pub mod policy;
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+
+use crate::campaign::Campaign;
+use crate::campaign::customers::Customer;
+use crate::campaign::schedule::Window;
+use crate::store::{Finished, LeaseHolder, NewAttempt, RecordingRow, Store, StoreError};
+use crate::telephony::{CallId, CallResult, DialRequest, Telephony};
+use crate::vm::{CallContext, Executable, Session};
+
+use caps::{Caps, Parked};
+pub use clock::{Clock, Millis, PacedClock, VirtualClock, WallClock};
+use policy::RetryPolicy;
+
+/// Everything a run needs, checked and loaded.
+pub struct Plan {
+    pub campaign_id: String,
+    pub settings: Campaign,
+    pub exec: Arc<Executable>,
+    pub script: String,
+    pub script_sha256: String,
+    /// Customers after the segment filter.
+    pub customers: Vec<Customer>,
+    /// `[allow]` entries as JSON, stored with every attempt they cover.
+    pub allowed: String,
+}
+
+/// Why nothing is being placed for a while.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitReason {
+    /// Outside the call window (or its days) in the customers' zones.
+    Window,
+    /// Every open customer waits for a retry backoff, a callback or a cap.
+    Retry,
+}
+
+/// Nothing can be placed before `until_ms`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Waiting {
+    pub until_ms: Millis,
+    pub reason: WaitReason,
+}
+
+/// Counters shown while a campaign runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub customers: usize,
+    pub placed: u64,
+    pub live: u64,
+    pub answered: u64,
+    pub ended: u64,
+    pub clock_ms: i64,
+    /// Set while no call is live and the next one cannot start before a later moment.
+    pub waiting: Option<Waiting>,
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, Default)]
+pub struct Summary {
+    pub progress: Progress,
+    /// Attempts found live from an earlier, interrupted run (now `failed`/`interrupted`).
+    pub recovered: usize,
+    /// Stopped by the operator before every customer was done.
+    pub stopped: bool,
+    /// Every customer is done (budget used, converted, or out of options).
+    pub finished: bool,
+}
+
+pub struct RunOptions<'a> {
+    /// The scheduler's time: [`VirtualClock`] (as fast as possible), [`PacedClock`]
+    /// (`--speed`) or [`WallClock`] (real telephony). A virtual clock given the campaign's
+    /// first moment continues from the stored clock on a resumed run.
+    pub clock: &'a mut dyn Clock,
+    pub stop: Arc<AtomicBool>,
+    pub on_progress: Option<&'a mut dyn FnMut(&Progress)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(
+        "the script changed since this campaign started (stored sha256 {}…, now {}…); pass --accept-new-script to resume with the new one",
+        &stored[..12.min(stored.len())],
+        &now[..12.min(now.len())]
+    )]
+    ScriptChanged { stored: String, now: String },
+}
+
+/// The longest the loop sleeps at once, so a stop request is seen promptly.
+const MAX_WAIT: Duration = Duration::from_millis(200);
+/// How long a run's lease lasts without a heartbeat, and how often it beats.
+const LEASE_TTL_MS: i64 = 30_000;
+const HEARTBEAT: Duration = Duration::from_secs(5);
+/// Batched stores (virtual time) commit at least every this many events.
+const EVENTS_PER_COMMIT: u32 = 20_000;
+/// A wait shorter than this is not announced.
+const ANNOUNCE_WAITS_OVER_MS: i64 = 60_000;
+
+/// Runs (or resumes) a campaign until every customer is done, or the operator stops it. The
+/// store's run lease is taken first (a second run on a busy store is refused, naming the
+/// holder) and given back at the end.
+pub fn run(
+    plan: &Plan,
+    store: &mut dyn Store,
+    telephony: &mut dyn Telephony,
+    accept_new_script: bool,
+    opts: RunOptions,
+) -> Result<Summary, RunError> {
+    let wall = || Timestamp::now().as_millisecond();
+    let holder = LeaseHolder::this_process(&plan.campaign_id, wall(), LEASE_TTL_MS);
+    store.acquire_lease(&holder)?;
+    let result = run_leased(plan, store, telephony, accept_new_script, opts, &holder);
+    // Given back even when the run failed; a failure to give it back only matters when the
+    // run itself succeeded (the lease then expires by itself).
+    let released = store.release_lease(&holder);
+    let summary = result?;
+    released?;
+    Ok(summary)
+}
+
+fn run_leased(
+    plan: &Plan,
+    store: &mut dyn Store,
+    telephony: &mut dyn Telephony,
+    accept_new_script: bool,
+    mut opts: RunOptions,
+    holder: &LeaseHolder,
+) -> Result<Summary, RunError> {
+    let clock = &mut *opts.clock;
+    let (mut engine, recovered) = resume(plan, store, clock, accept_new_script)?;
+    // Calls that leave the process (SIP) need each attempt durable before the dial and each
+    // result durable as soon as the call ends; simulated ones are batched.
+    engine.durable = telephony.needs_durable_dial();
+    let mut progress = Progress { customers: plan.customers.len(), clock_ms: clock.now(), ..Progress::default() };
+    let mut stopping = false;
+    let mut since_commit = 0u32;
+    let mut last_report = Instant::now();
+    let mut last_beat = Instant::now();
+    store.begin()?;
+
+    loop {
+        if !stopping && opts.stop.load(Ordering::Relaxed) {
+            stopping = true;
+            engine.stop();
+        }
+        // Collect calls that ended meanwhile, without waiting.
+        telephony.poll();
+        if last_beat.elapsed() >= HEARTBEAT {
+            last_beat = Instant::now();
+            let now = Timestamp::now().as_millisecond();
+            store.renew_lease(holder, now, now + LEASE_TTL_MS)?;
+            store.set_clock(&plan.campaign_id, clock.now(), false)?;
+            store.commit()?;
+            store.begin()?;
+        }
+        let next = engine.next_event(telephony, clock.now(), progress.live);
+        let Some((t, event)) = next else {
+            if telephony.live() > 0 {
+                // Real calls are still on: their ends are not known in advance.
+                telephony.wait(MAX_WAIT);
+                continue;
+            }
+            break;
+        };
+        let wait = clock.until(t);
+        if !wait.is_zero() {
+            progress.waiting = engine.waiting(t, event, clock.now(), progress.live);
+            report(&mut opts.on_progress, &mut progress, clock.now(), &mut last_report);
+            telephony.wait(wait.min(MAX_WAIT));
+            continue;
+        }
+        clock.reach(t);
+        let now = clock.now();
+        progress.waiting = None;
+        match event {
+            Event::CallEnd => {
+                if let Some((_, call, result)) = telephony.pop_end() {
+                    engine.call_ended(call, &result, now, stopping, store, &mut progress)?;
+                }
+            }
+            Event::Dispatch => engine.dispatch(now, store, telephony, &mut progress)?,
+            Event::Ready => engine.ready_due(now),
+        }
+        since_commit += 1;
+        if since_commit >= EVENTS_PER_COMMIT {
+            since_commit = 0;
+            store.set_clock(&plan.campaign_id, now, false)?;
+            store.commit()?;
+            store.begin()?;
+        }
+        report(&mut opts.on_progress, &mut progress, now, &mut last_report);
+    }
+    let finished = !stopping && engine.states.iter().all(|s| s.done);
+    progress.clock_ms = clock.now();
+    progress.waiting = None;
+    store.set_clock(&plan.campaign_id, progress.clock_ms, finished)?;
+    store.commit()?;
+    if let Some(cb) = opts.on_progress.as_mut() {
+        cb(&progress);
+    }
+    Ok(Summary { progress, recovered, stopped: stopping, finished })
+}
+
+/// Calls the progress callback at most every 50 ms.
+fn report(
+    on_progress: &mut Option<&mut dyn FnMut(&Progress)>,
+    progress: &mut Progress,
+    now: Millis,
+    last: &mut Instant,
+) {
+    if let Some(cb) = on_progress.as_mut()
+        && last.elapsed() >= Duration::from_millis(50)
+    {
+        *last = Instant::now();
+        progress.clock_ms = now;
+        cb(progress);
+    }
+}
+
+/// Resume: the stored clock and hash, live attempts of a crash (interrupted), the caps and
+/// the do-not-call list, and each customer's attempts so far through the one retry policy.
+fn resume<'p>(
+    plan: &'p Plan,
+    store: &mut dyn Store,
+    clock: &mut dyn Clock,
+    accept_new_script: bool,
+) -> Result<(Engine<'p>, usize), RunError> {
+    let c = &plan.settings;
+    if let Some(stored) = store.campaign(&plan.campaign_id)? {
+        if stored.script_sha256 != plan.script_sha256 && !accept_new_script {
+            return Err(RunError::ScriptChanged { stored: stored.script_sha256, now: plan.script_sha256.clone() });
+        }
+        clock.resume_from(stored.clock_ms);
+    }
+    let now = clock.now();
+    // The campaign's settings as run, kept with it for audit.
+    let settings_json = serde_json::to_string(&plan.settings).unwrap_or_default();
+    store.save_campaign(&plan.campaign_id, &plan.script_sha256, &plan.script, now, &settings_json)?;
+    let recovered = store.interrupt_live(&plan.campaign_id)?;
+
+    // The trunk's own limits (SIP) tighten the schedule's, never loosen them.
+    let calls_per_second =
+        c.telephony.calls_per_second.map_or(c.schedule.calls_per_second, |t| t.min(c.schedule.calls_per_second));
+    let max_concurrent =
+        c.telephony.max_concurrent.map_or(c.schedule.max_concurrent, |t| t.min(c.schedule.max_concurrent));
+    let mut engine = Engine {
+        plan,
+        window: Window::from_schedule(&c.schedule),
+        zones: vec![TimeZone::get(&c.schedule.timezone).unwrap_or(TimeZone::UTC)],
+        states: Vec::with_capacity(plan.customers.len()),
+        caps: Caps::default(),
+        parked: Parked::default(),
+        dnc: store.dnc()?,
+        ready: BinaryHeap::new(),
+        seq: 0,
+        eligible: VecDeque::new(),
+        live: HashMap::new(),
+        next_call: 1,
+        next_token: i64::MIN,
+        interval_ms: (1000.0 / calls_per_second).ceil().max(1.0) as i64,
+        max_concurrent: max_concurrent as u64,
+        policy: RetryPolicy::from_campaign(c),
+        durable: false,
+    };
+    // Time zones, interned.
+    let mut zone_index: HashMap<&str, usize> = HashMap::new();
+    let mut by_id: HashMap<&str, usize> = HashMap::with_capacity(plan.customers.len());
+    for (i, cust) in plan.customers.iter().enumerate() {
+        let tz = match &cust.timezone {
+            None => 0,
+            Some(name) => *zone_index.entry(name).or_insert_with(|| {
+                engine.zones.push(TimeZone::get(name).unwrap_or(TimeZone::UTC));
+                engine.zones.len() - 1
+            }),
+        };
+        engine.states.push(CustomerState { attempts: 0, done: false, live: false, tz, next_at: now });
+        by_id.insert(&cust.id, i);
+    }
+    for (phone, date, n) in store.placed_by_phone_and_date()? {
+        if let Ok(d) = date.parse::<Date>() {
+            engine.caps.add(&phone, d, n);
+        }
+    }
+    for past in store.past_attempts(&plan.campaign_id)? {
+        let Some(&i) = by_id.get(past.customer_id.as_str()) else { continue };
+        let s = &mut engine.states[i];
+        s.attempts = s.attempts.max(past.attempt);
+        match engine.policy.next_attempt(s.attempts, &past.disposition, past.callback_ms, past.ended_ms) {
+            Some(at) => {
+                s.done = false;
+                s.next_at = at;
+            }
+            None => s.done = true,
+        }
+    }
+    for i in 0..engine.states.len() {
+        let s = &mut engine.states[i];
+        s.done |= s.attempts >= engine.policy.max_attempts;
+        if !s.done {
+            let at = s.next_at.max(now);
+            engine.push(at, Item::Customer(i));
+        }
+    }
+    Ok((engine, recovered))
+}
+
+struct CustomerState {
+    attempts: u32,
+    done: bool,
+    live: bool,
+    tz: usize,
+    /// When a resumed customer may be called next.
+    next_at: Millis,
+}
+
+struct Live {
+    customer: usize,
+    row: i64,
+}
+
+/// What waits in the ready queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Item {
+    /// A customer to check against the rules.
+    Customer(usize),
+    /// A customer held back only by the call window (told apart for the waiting notice).
+    WindowOpens(usize),
+    /// The wake-up of the capped phone of this customer (the first of its queue).
+    Phone(usize),
+}
+
+/// The next thing the loop does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Event {
+    CallEnd,
+    Dispatch,
+    Ready,
+}
+
+/// Whether a customer may be called now, later, or never.
+enum Admit {
+    Now,
+    /// Outside the window or its days: from this moment.
+    Window(Millis),
+    /// The phone's caps are reached for its local day: park it.
+    Capped,
+    Never,
+}
+
+/// The scheduler's state between events.
+struct Engine<'p> {
+    plan: &'p Plan,
+    window: Window,
+    zones: Vec<TimeZone>,
+    states: Vec<CustomerState>,
+    caps: Caps,
+    parked: Parked,
+    dnc: HashSet<String>,
+    ready: BinaryHeap<Reverse<(Millis, u64, Item)>>,
+    seq: u64,
+    /// Customers every rule allows, waiting for a line and a token, first come first served.
+    eligible: VecDeque<usize>,
+    live: HashMap<CallId, Live>,
+    next_call: CallId,
+    next_token: Millis,
+    interval_ms: i64,
+    max_concurrent: u64,
+    policy: RetryPolicy,
+    /// Commit every attempt before its dial and every result when its call ends.
+    durable: bool,
+}
+
+impl Engine<'_> {
+    fn push(&mut self, at: Millis, item: Item) {
+        self.ready.push(Reverse((at, self.seq, item)));
+        self.seq += 1;
+    }
+
+    /// Stopping: nothing new is placed; live calls finish.
+    fn stop(&mut self) {
+        self.ready.clear();
+        self.eligible.clear();
+        self.parked.clear();
+    }
+
+    /// The earliest of: a known call end, a dispatch (a customer cleared, a line and a token
+    /// free), a customer or phone falling due.
+    fn next_event(&self, telephony: &dyn Telephony, now: Millis, live: u64) -> Option<(Millis, Event)> {
+        let end = telephony.next_end().map(|t| (t, Event::CallEnd));
+        // Customers cleared to call wait for a line and a token; one timer, not one per customer.
+        let dispatch = (!self.eligible.is_empty() && live < self.max_concurrent)
+            .then(|| (self.next_token.max(now), Event::Dispatch));
+        let ready = self.ready.peek().map(|Reverse((t, _, _))| (*t, Event::Ready));
+        // Ties: ends first (a line frees), then dispatch, then the ready queue.
+        [end, dispatch, ready].into_iter().flatten().min_by_key(|(t, _)| *t)
+    }
+
+    /// What the run waits for when the next event is at `t`, in the future, and no call is on.
+    fn waiting(&self, t: Millis, event: Event, now: Millis, live: u64) -> Option<Waiting> {
+        if live > 0 || event != Event::Ready || t - now < ANNOUNCE_WAITS_OVER_MS {
+            return None;
+        }
+        let reason = match self.ready.peek() {
+            Some(Reverse((_, _, Item::WindowOpens(_)))) => WaitReason::Window,
+            _ => WaitReason::Retry,
+        };
+        let waiting = Waiting { until_ms: t, reason };
+        let at = Timestamp::from_millisecond(t).map(|t| t.to_string()).unwrap_or_default();
+        match reason {
+            WaitReason::Window => tracing::info!(opens = %at, "outside the call window; it opens next at {at}"),
+            WaitReason::Retry => tracing::info!(next = %at, "every open customer waits; the next call is due at {at}"),
+        }
+        Some(waiting)
+    }
+
+    /// The head of the ready queue fell due.
+    fn ready_due(&mut self, now: Millis) {
+        let Some(Reverse((_, _, item))) = self.ready.pop() else { return };
+        match item {
+            Item::Customer(i) | Item::WindowOpens(i) => {
+                let admit = self.admit(i, now);
+                self.file(i, now, admit);
+            }
+            Item::Phone(i) => self.wake_phone(i, now),
+        }
+    }
+
+    /// Files customer `i` where the admission rules sent it.
+    fn file(&mut self, i: usize, now: Millis, admit: Admit) {
+        match admit {
+            Admit::Now => self.eligible.push_back(i),
+            Admit::Window(at) => self.push(at, Item::WindowOpens(i)),
+            Admit::Capped => self.park(i, now),
+            Admit::Never => self.states[i].done = true,
+        }
+    }
+
+    /// A capped customer waits in its phone's queue; the phone wakes once, at the start of
+    /// its next allowed local day.
+    fn park(&mut self, i: usize, now: Millis) {
+        let phone = &self.plan.customers[i].phone;
+        if self.parked.park(phone, i) {
+            self.wake_phone_later(i, now);
+        }
+    }
+
+    fn wake_phone_later(&mut self, i: usize, now: Millis) {
+        let tz = &self.zones[self.states[i].tz];
+        let now = Timestamp::from_millisecond(now).unwrap_or(Timestamp::UNIX_EPOCH);
+        match self.window.next_day_start(now, tz) {
+            Some(t) => self.push(t.as_millisecond(), Item::Phone(i)),
+            // No allowed day ahead: everyone waiting on this phone is done.
+            None => {
+                let (waiting, _) = self.parked.release(&self.plan.customers[i].phone, usize::MAX);
+                for w in waiting {
+                    self.states[w].done = true;
+                }
+            }
+        }
+    }
+
+    /// A capped phone's day came: release as many of its customers as the caps have room
+    /// for today; the rest wait for the next day.
+    fn wake_phone(&mut self, i: usize, now: Millis) {
+        let plan = self.plan;
+        let phone = &plan.customers[i].phone;
+        let limits = &plan.settings.limits;
+        let date = self.local_date(i, now);
+        let room = self.caps.room(phone, date, limits.per_customer_per_day, limits.per_customer_per_7_days);
+        let (released, next) = self.parked.release(phone, room as usize);
+        for c in released {
+            self.push(now, Item::Customer(c));
+        }
+        if let Some(first) = next {
+            self.wake_phone_later(first, now);
+        }
+    }
+
+    fn local_date(&self, i: usize, at: Millis) -> Date {
+        let tz = &self.zones[self.states[i].tz];
+        Timestamp::from_millisecond(at).unwrap_or(Timestamp::UNIX_EPOCH).to_zoned_datetime(tz.clone()).date()
+    }
+
+    /// The customer-level rules at `now`: budget, do-not-call, window, days, holidays and
+    /// caps (in the customer's zone).
+    fn admit(&self, i: usize, now: Millis) -> Admit {
+        let cust = &self.plan.customers[i];
+        let s = &self.states[i];
+        if s.done || s.live || self.dnc.contains(&cust.phone) || s.attempts >= self.policy.max_attempts {
+            return Admit::Never;
+        }
+        let limits = &self.plan.settings.limits;
+        let tz = &self.zones[s.tz];
+        let at = Timestamp::from_millisecond(now).unwrap_or(Timestamp::UNIX_EPOCH);
+        let Some(start) = self.window.next_start(at, tz) else { return Admit::Never };
+        if start > at {
+            return Admit::Window(start.as_millisecond());
+        }
+        let date = at.to_zoned_datetime(tz.clone()).date();
+        if self.caps.room(&cust.phone, date, limits.per_customer_per_day, limits.per_customer_per_7_days) == 0 {
+            return Admit::Capped;
+        }
+        Admit::Now
+    }
+
+    /// Places the first eligible customer that every rule still allows now.
+    fn dispatch(
+        &mut self,
+        now: Millis,
+        store: &mut dyn Store,
+        telephony: &mut dyn Telephony,
+        progress: &mut Progress,
+    ) -> Result<(), RunError> {
+        while let Some(i) = self.eligible.pop_front() {
+            match self.admit(i, now) {
+                Admit::Now => return self.place(i, now, store, telephony, progress),
+                other => self.file(i, now, other),
+            }
+        }
+        Ok(())
+    }
+
+    /// Places a call: the attempt is in the store before the dial.
+    fn place(
+        &mut self,
+        i: usize,
+        now: Millis,
+        store: &mut dyn Store,
+        telephony: &mut dyn Telephony,
+        progress: &mut Progress,
+    ) -> Result<(), RunError> {
+        let plan = self.plan;
+        let cust = &plan.customers[i];
+        let tz = &self.zones[self.states[i].tz];
+        let local = Timestamp::from_millisecond(now).unwrap_or(Timestamp::UNIX_EPOCH).to_zoned_datetime(tz.clone());
+        let date = local.date();
+        self.next_token = now + self.interval_ms;
+        let s = &mut self.states[i];
+        s.attempts += 1;
+        let attempt = s.attempts;
+        let row = store.begin_attempt(&NewAttempt {
+            campaign: &plan.campaign_id,
+            customer_id: &cust.id,
+            phone: &cust.phone,
+            attempt,
+            started_ms: now,
+            local_time: local.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
+            local_date: date.to_string(),
+            local_hour: local.hour() as i64,
+            script_sha256: &plan.script_sha256,
+            allowed: &plan.allowed,
+        })?;
+        self.caps.add(&cust.phone, date, 1);
+        if self.durable {
+            store.commit()?;
+            store.begin()?;
+        }
+        let context = CallContext { attempt: attempt as i64, hour: local.hour() as i64 };
+        let session = match Session::start(Arc::clone(&plan.exec), &plan.script, cust.inputs.clone(), context) {
+            Ok(session) => session,
+            Err(e) => {
+                let failed = Finished {
+                    disposition: "failed".into(),
+                    cause: Some(format!("could not start: {e}")),
+                    ended_ms: now,
+                    ..Finished::default()
+                };
+                store.finish_attempt(row, &failed)?;
+                s.done = true;
+                return Ok(());
+            }
+        };
+        s.live = true;
+        let call = self.next_call;
+        self.next_call += 1;
+        self.live.insert(call, Live { customer: i, row });
+        progress.placed += 1;
+        progress.live += 1;
+        let max_duration_ms = plan.exec.program.script(&plan.script).and_then(|x| x.max_duration_ms);
+        let request = DialRequest {
+            phone: cust.phone.clone(),
+            attempt_row: row,
+            customer_id: cust.id.clone(),
+            session,
+            max_duration_ms,
+        };
+        telephony.dial(now, call, request);
+        Ok(())
+    }
+
+    /// A call ended: its result goes to the store (committed at once when calls are real, so
+    /// a crash after the call can neither lose it nor dial the customer again for it), and
+    /// the retry policy decides the customer's next attempt.
+    fn call_ended(
+        &mut self,
+        call: CallId,
+        result: &CallResult,
+        now: Millis,
+        stopping: bool,
+        store: &mut dyn Store,
+        progress: &mut Progress,
+    ) -> Result<(), RunError> {
+        let Some(l) = self.live.remove(&call) else { return Ok(()) };
+        let plan = self.plan;
+        let cust = &plan.customers[l.customer];
+        store.finish_attempt(l.row, &finished(result, now))?;
+        if let Some((path, bytes)) = &result.recording {
+            store.add_recording(&RecordingRow {
+                attempt_id: l.row,
+                campaign: plan.campaign_id.clone(),
+                path: path.clone(),
+                created_ms: now,
+                bytes: *bytes as i64,
+            })?;
+        }
+        if result.optout && self.dnc.insert(cust.phone.clone()) {
+            store.dnc_add(&cust.phone, "optout", now)?;
+        }
+        if self.durable {
+            store.set_clock(&plan.campaign_id, now, false)?;
+            store.commit()?;
+            store.begin()?;
+        }
+        progress.live -= 1;
+        progress.ended += 1;
+        if result.disposition.connected() {
+            progress.answered += 1;
+        }
+        let s = &mut self.states[l.customer];
+        s.live = false;
+        let callback = result.callback_ms.map(|c| c.min(i64::MAX as u64) as i64);
+        match self.policy.next_attempt(s.attempts, result.disposition.name(), callback, now) {
+            // Stopping: the customer stays open in the store for the next run.
+            Some(_) if stopping => {}
+            Some(at) => self.push(at, Item::Customer(l.customer)),
+            None => s.done = true,
+        }
+        Ok(())
+    }
+}
+
+/// A call's result as the store keeps it.
+fn finished(result: &CallResult, now: Millis) -> Finished {
+    let json = |v: &[String]| serde_json::to_string(v).unwrap_or_default();
+    Finished {
+        disposition: result.disposition.name().to_string(),
+        cause: result.cause.clone(),
+        outcome: result.outcome.clone(),
+        goal: result.goal,
+        ended_ms: now,
+        talk_ms: result.talk_ms as i64,
+        last_step: result.last_step.clone(),
+        steps: json(&result.steps),
+        tags: json(&result.tags),
+        objections: json(&result.objections),
+        unrecognised: json(&result.unrecognised),
+        transcript: serde_json::to_string(&result.transcript).unwrap_or_default(),
+        callback_ms: result.callback_ms.map(|c| c as i64),
+    }
+}

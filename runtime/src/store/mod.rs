@@ -1,0 +1,321 @@
+//! The campaign store: what the scheduler, reports and exports read and write, as a trait
+//! ([`Store`]) so that the scheduler does not know which database is behind it. The embedded
+//! SQLite implementation is [`SqliteStore`]; a PostgreSQL one (several workers on one
+//! campaign) implements the same trait, the same run lease included.
+//!
+//! Every attempt is inserted before it is dialled; a unique key on (campaign, customer,
+//! attempt) makes a double dial impossible even across a crash.
+
+mod sqlite;
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+pub use sqlite::{APPLICATION_ID, SCHEMA_VERSION, SqliteStore};
+
+/// Why the store could not do what was asked, with the file it concerns.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the store {}: {source}", path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "{} is empty (0 bytes), not a CallScript store; it is not treated as a new campaign. Move it away (or point `store.url` elsewhere) to start afresh",
+        path.display()
+    )]
+    Empty { path: PathBuf },
+    #[error(
+        "{} is not a CallScript store ({reason}); refusing to use it. Point `store.url` at a CallScript store or at a path that does not exist yet",
+        path.display()
+    )]
+    Foreign { path: PathBuf, reason: String },
+    #[error(
+        "the store {} has schema version {found}, newer than this callscript ({supported}); use a newer callscript",
+        path.display()
+    )]
+    Newer { path: PathBuf, found: i64, supported: i64 },
+    #[error("there is no store at {}: the campaign has never run", path.display())]
+    Missing { path: PathBuf },
+    #[error(
+        "the store {} is in use by another run: {holder}; only one run per store at a time (wait for it to finish, or stop it with Ctrl-C)",
+        path.display()
+    )]
+    Leased { path: PathBuf, holder: Box<LeaseHolder> },
+    #[error("this run lost its lease on the store {} to {holder}; it stops to avoid two runs on one store", path.display())]
+    LeaseLost { path: PathBuf, holder: String },
+    #[error(
+        "the store {} is busy: another process holds its write lock (SQLite: {source}); only one run per store at a time",
+        path.display()
+    )]
+    Busy {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("store {}: {source}", path.display())]
+    Sqlite {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Who holds a store's run lease: the same row design for SQLite and PostgreSQL workers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeaseHolder {
+    /// Unique per process run: `host:pid:started_ms`.
+    pub token: String,
+    pub host: String,
+    pub pid: u32,
+    pub campaign: String,
+    pub acquired_ms: i64,
+    pub heartbeat_ms: i64,
+    pub expires_ms: i64,
+}
+
+impl std::fmt::Display for LeaseHolder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let at = |ms: i64| {
+            jiff::Timestamp::from_millisecond(ms)
+                .map(|t| t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string())
+                .unwrap_or_default()
+        };
+        write!(
+            f,
+            "process {} on host {} (campaign {}, since {}, last heartbeat {}, lease expires {})",
+            self.pid,
+            self.host,
+            self.campaign,
+            at(self.acquired_ms),
+            at(self.heartbeat_ms),
+            at(self.expires_ms)
+        )
+    }
+}
+
+impl LeaseHolder {
+    /// This process, about to run `campaign` at wall time `now_ms` for `ttl_ms`.
+    pub fn this_process(campaign: &str, now_ms: i64, ttl_ms: i64) -> LeaseHolder {
+        let host = host_name();
+        let pid = std::process::id();
+        LeaseHolder {
+            token: format!("{host}:{pid}:{now_ms}"),
+            host,
+            pid,
+            campaign: campaign.to_string(),
+            acquired_ms: now_ms,
+            heartbeat_ms: now_ms,
+            expires_ms: now_ms + ttl_ms,
+        }
+    }
+
+    /// Whether this lease still stands at `now_ms` for another process: not expired, and —
+    /// when it was taken on this host — its process is still alive (a `kill -9`ed run does
+    /// not block the restart until the lease expires).
+    pub fn blocks(&self, now_ms: i64, me: &LeaseHolder) -> bool {
+        if self.token == me.token || self.expires_ms <= now_ms {
+            return false;
+        }
+        self.host != me.host || process_alive(self.pid)
+    }
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// Whether a process of this host is alive (on systems without `/proc`, assumed alive: the
+/// lease then frees itself when it expires).
+fn process_alive(pid: u32) -> bool {
+    let proc = std::path::Path::new("/proc");
+    if !proc.join("self").exists() {
+        return true;
+    }
+    // A zombie (killed, not yet reaped by its parent) is dead for our purpose.
+    match std::fs::read_to_string(proc.join(pid.to_string()).join("stat")) {
+        Ok(stat) => !stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
+        Err(_) => false,
+    }
+}
+
+/// An attempt as inserted before dialling.
+#[derive(Clone, Debug)]
+pub struct NewAttempt<'a> {
+    pub campaign: &'a str,
+    pub customer_id: &'a str,
+    pub phone: &'a str,
+    pub attempt: u32,
+    pub started_ms: i64,
+    pub local_time: String,
+    pub local_date: String,
+    pub local_hour: i64,
+    pub script_sha256: &'a str,
+    pub allowed: &'a str,
+}
+
+/// What an attempt ended with.
+#[derive(Clone, Debug, Default)]
+pub struct Finished {
+    pub disposition: String,
+    pub cause: Option<String>,
+    pub outcome: Option<String>,
+    pub goal: bool,
+    pub ended_ms: i64,
+    pub talk_ms: i64,
+    pub last_step: Option<String>,
+    pub steps: String,
+    pub tags: String,
+    pub objections: String,
+    pub unrecognised: String,
+    pub transcript: String,
+    pub callback_ms: Option<i64>,
+}
+
+/// An ended attempt, as the scheduler needs it to resume.
+#[derive(Clone, Debug)]
+pub struct PastAttempt {
+    pub customer_id: String,
+    pub attempt: u32,
+    pub started_ms: i64,
+    pub ended_ms: i64,
+    pub disposition: String,
+    pub outcome: Option<String>,
+    pub callback_ms: Option<i64>,
+}
+
+/// The stored campaign: its script's hash, its clock, whether it finished.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredCampaign {
+    pub script_sha256: String,
+    pub clock_ms: i64,
+    pub finished: bool,
+}
+
+/// One row of the `--attempts` export and the reports.
+#[derive(Clone, Debug)]
+pub struct AttemptRow {
+    pub customer_id: String,
+    pub phone: String,
+    pub attempt: u32,
+    pub started_ms: i64,
+    pub ended_ms: i64,
+    pub local_time: String,
+    pub local_hour: i64,
+    pub disposition: String,
+    pub cause: Option<String>,
+    pub outcome: Option<String>,
+    pub goal: bool,
+    pub talk_ms: i64,
+    pub last_step: Option<String>,
+    pub steps: String,
+    pub objections: String,
+    pub unrecognised: String,
+    /// `ended`, or a state this callscript does not know (written by a newer one, or by
+    /// hand): such rows are exported, not dropped (see docs/campaigns.md).
+    pub state: String,
+}
+
+/// A recording of an attempt, as stored when its writer finished.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordingRow {
+    pub attempt_id: i64,
+    pub campaign: String,
+    pub path: String,
+    pub created_ms: i64,
+    pub bytes: i64,
+}
+
+/// One export of a recording, successful or not, for the audit log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExportRow {
+    /// Assigned by the store; ignored by `log_export`.
+    pub id: i64,
+    pub path: String,
+    /// None when a recording given by file could not be read far enough to know it.
+    pub attempt_id: Option<i64>,
+    pub exported_ms: i64,
+    pub exported_by: String,
+    pub destination: String,
+    pub ok: bool,
+    pub error: Option<String>,
+}
+
+/// A campaign store. Writes between [`Store::begin`] and [`Store::commit`] form one batch; a
+/// committed batch survives `kill -9`.
+pub trait Store {
+    /// Starts a batch of writes (no-op when one is open).
+    fn begin(&mut self) -> Result<()>;
+    /// Makes the open batch durable (no-op when none is open).
+    fn commit(&mut self) -> Result<()>;
+
+    /// Takes the store's run lease for `me`, or says who holds it. Committed at once.
+    fn acquire_lease(&mut self, me: &LeaseHolder) -> Result<()>;
+    /// Moves `me`'s heartbeat and expiry forward (in the open batch, if any); fails when
+    /// another process took the lease.
+    fn renew_lease(&mut self, me: &LeaseHolder, now_ms: i64, expires_ms: i64) -> Result<()>;
+    /// Gives the lease up (committed at once).
+    fn release_lease(&mut self, me: &LeaseHolder) -> Result<()>;
+
+    fn campaign(&self, id: &str) -> Result<Option<StoredCampaign>>;
+    fn save_campaign(&mut self, id: &str, sha: &str, script: &str, clock_ms: i64, settings: &str) -> Result<()>;
+    fn set_clock(&mut self, id: &str, clock_ms: i64, finished: bool) -> Result<()>;
+    fn campaign_ids(&self) -> Result<Vec<String>>;
+
+    /// After a crash: attempts that were live become `failed` with cause `interrupted` (they
+    /// count against the retry budget). Returns how many.
+    fn interrupt_live(&mut self, campaign: &str) -> Result<usize>;
+    /// Inserts an attempt before it is dialled; fails when that (customer, attempt) exists.
+    fn begin_attempt(&mut self, a: &NewAttempt) -> Result<i64>;
+    fn finish_attempt(&mut self, id: i64, f: &Finished) -> Result<()>;
+    /// Every attempt of a campaign, in order, to rebuild the scheduler's state.
+    fn past_attempts(&self, campaign: &str) -> Result<Vec<PastAttempt>>;
+    /// Calls placed to each phone on each local date, across every campaign (for the caps).
+    fn placed_by_phone_and_date(&self) -> Result<Vec<(String, String, u32)>>;
+    /// Every attempt of a campaign that is not live, for reports and the export, in order.
+    fn attempt_rows(&self, campaign: &str) -> Result<Vec<AttemptRow>>;
+    /// The stored transcript of one attempt (JSON).
+    fn transcript(&self, campaign: &str, customer_id: &str, attempt: u32) -> Result<Option<String>>;
+
+    fn dnc_add(&mut self, phone: &str, source: &str, at_ms: i64) -> Result<bool>;
+    fn dnc(&self) -> Result<HashSet<String>>;
+
+    fn add_recording(&mut self, r: &RecordingRow) -> Result<()>;
+    /// A campaign's recordings, oldest first.
+    fn recordings(&self, campaign: &str) -> Result<Vec<RecordingRow>>;
+    /// Appends to the export audit log; returns the entry's id.
+    fn log_export(&mut self, e: &ExportRow) -> Result<i64>;
+    /// The export audit log, in order.
+    fn exports(&self) -> Result<Vec<ExportRow>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lease_blocks_others_until_it_expires_or_its_process_is_gone() {
+        let me = LeaseHolder::this_process("c", 1_000, 30_000);
+        let mut other = LeaseHolder { token: "elsewhere:1:0".into(), host: "elsewhere".into(), ..me.clone() };
+        assert!(other.blocks(2_000, &me), "a live lease of another host blocks");
+        assert!(!other.blocks(31_000, &me), "an expired lease does not");
+        assert!(!me.blocks(2_000, &me), "our own lease does not block us");
+        // On this host, a process that is gone (pid far above pid_max) frees the lease at once.
+        other.host = me.host.clone();
+        other.pid = u32::MAX - 1;
+        assert!(!other.blocks(2_000, &me));
+        other.pid = std::process::id();
+        other.token = "same-host-other-run".into();
+        assert!(other.blocks(2_000, &me), "a live process of this host blocks");
+    }
+}

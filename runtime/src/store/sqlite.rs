@@ -1,0 +1,778 @@
+//! The embedded store: SQLite (bundled) in WAL mode, schema versioned by `user_version` with
+//! forward migrations and marked as ours by `application_id`. Files are created `0600` (they
+//! hold names, phones and transcripts), a new store appears at its path only once its schema is
+//! in place, and a file that is empty or not ours is refused rather than taken for a new
+//! campaign.
+
+use std::collections::HashSet;
+use std::io::Read;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+
+use super::{
+    AttemptRow, ExportRow, Finished, LeaseHolder, NewAttempt, PastAttempt, RecordingRow, Result, Store, StoreError,
+    StoredCampaign,
+};
+
+/// The current schema version; `migrate` brings older stores up to it.
+pub const SCHEMA_VERSION: i64 = 3;
+
+/// `PRAGMA application_id` of a CallScript store ("CSc1").
+pub const APPLICATION_ID: i64 = 0x4353_6331;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: campaigns, attempts, the do-not-call list.
+    "CREATE TABLE campaigns (
+        id TEXT PRIMARY KEY,
+        script_sha256 TEXT NOT NULL,
+        script_name TEXT NOT NULL,
+        clock_ms INTEGER NOT NULL,
+        finished INTEGER NOT NULL DEFAULT 0,
+        settings TEXT NOT NULL
+    );
+    CREATE TABLE attempts (
+        id INTEGER PRIMARY KEY,
+        campaign TEXT NOT NULL,
+        customer_id TEXT NOT NULL,
+        phone TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        started_ms INTEGER NOT NULL,
+        local_time TEXT NOT NULL,
+        local_date TEXT NOT NULL,
+        local_hour INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        disposition TEXT,
+        cause TEXT,
+        outcome TEXT,
+        goal INTEGER NOT NULL DEFAULT 0,
+        ended_ms INTEGER,
+        talk_ms INTEGER NOT NULL DEFAULT 0,
+        last_step TEXT,
+        callback_ms INTEGER,
+        script_sha256 TEXT NOT NULL,
+        allowed TEXT NOT NULL DEFAULT '{}',
+        UNIQUE (campaign, customer_id, attempt)
+    );
+    -- What a call said and did, appended when it ends (kept apart so the attempts rows stay
+    -- small and their pages do not split when a call ends).
+    CREATE TABLE attempt_details (
+        attempt_id INTEGER PRIMARY KEY REFERENCES attempts (id),
+        steps TEXT NOT NULL,
+        tags TEXT NOT NULL,
+        objections TEXT NOT NULL,
+        unrecognised TEXT NOT NULL,
+        transcript TEXT NOT NULL
+    );
+    CREATE TABLE dnc (
+        phone TEXT PRIMARY KEY,
+        source TEXT NOT NULL,
+        added_ms INTEGER NOT NULL
+    );",
+    // 2: encrypted call recordings, and the audit log of every export (kept even when it failed).
+    "CREATE TABLE recordings (
+        attempt_id INTEGER NOT NULL,
+        campaign TEXT NOT NULL,
+        path TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        bytes INTEGER NOT NULL
+    );
+    CREATE INDEX recordings_by_campaign ON recordings (campaign, attempt_id);
+    CREATE TABLE recording_exports (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL,
+        attempt_id INTEGER,
+        exported_ms INTEGER NOT NULL,
+        exported_by TEXT NOT NULL,
+        destination TEXT NOT NULL,
+        ok INTEGER NOT NULL,
+        error TEXT
+    );",
+    // 3: the run lease (one run per store; the same row PostgreSQL workers take), and the
+    // application id that tells our stores from other SQLite files.
+    "CREATE TABLE run_lease (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        token TEXT NOT NULL,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        campaign TEXT NOT NULL,
+        acquired_ms INTEGER NOT NULL,
+        heartbeat_ms INTEGER NOT NULL,
+        expires_ms INTEGER NOT NULL
+    );
+    PRAGMA application_id = 1129538353;",
+];
+
+/// Maps SQLite's errors to the store's, with the file; "database is locked" becomes a clear
+/// refusal.
+trait Context<T> {
+    fn ctx(self, path: &Path) -> Result<T>;
+}
+
+impl<T> Context<T> for rusqlite::Result<T> {
+    fn ctx(self, path: &Path) -> Result<T> {
+        self.map_err(|source| {
+            let path = path.to_path_buf();
+            match source.sqlite_error_code() {
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                    StoreError::Busy { path, source }
+                }
+                _ => StoreError::Sqlite { path, source },
+            }
+        })
+    }
+}
+
+pub struct SqliteStore {
+    conn: Connection,
+    path: PathBuf,
+    in_transaction: bool,
+}
+
+/// The first 16 bytes of every SQLite database file.
+const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
+
+impl SqliteStore {
+    /// Opens a store, creating it (0600, schema in place) when nothing is at `path`. An empty
+    /// or foreign file is refused.
+    pub fn open(path: &Path) -> Result<SqliteStore> {
+        match std::fs::symlink_metadata(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Self::create(path)?,
+            Err(source) => return Err(StoreError::Open { path: path.to_path_buf(), source }),
+            Ok(_) => {}
+        }
+        Self::open_existing(path)
+    }
+
+    /// Opens a store that must exist already (`report`): nothing is created when it does not.
+    pub fn open_existing(path: &Path) -> Result<SqliteStore> {
+        let meta = match std::fs::metadata(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StoreError::Missing { path: path.to_path_buf() });
+            }
+            Err(source) => return Err(StoreError::Open { path: path.to_path_buf(), source }),
+            Ok(m) => m,
+        };
+        if !meta.is_file() {
+            return Err(StoreError::Foreign { path: path.to_path_buf(), reason: "not a regular file".into() });
+        }
+        if meta.len() == 0 {
+            return Err(StoreError::Empty { path: path.to_path_buf() });
+        }
+        let mut header = [0u8; 16];
+        let read = std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut header));
+        if read.is_err() || &header != SQLITE_HEADER {
+            return Err(StoreError::Foreign { path: path.to_path_buf(), reason: "not a SQLite database".into() });
+        }
+        private(path)?;
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+        )
+        .ctx(path)?;
+        // WAL: readers (reports) never block the runner. synchronous=NORMAL survives a killed
+        // process (the WAL is written before every commit returns). A writer waits up to 5 s
+        // for another's lock, then gets a clear refusal (StoreError::Busy).
+        conn.execute_batch(
+            "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
+             PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 10000; PRAGMA mmap_size = 268435456;",
+        )
+        .ctx(path)?;
+        let mut store = SqliteStore { conn, path: path.to_path_buf(), in_transaction: false };
+        store.identify()?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Builds a new store beside `path` and links it into place once its schema is in, so a
+    /// crash never leaves a half-made (or 0-byte) store at `path`.
+    fn create(path: &Path) -> Result<()> {
+        let open_err = |source| StoreError::Open { path: path.to_path_buf(), source };
+        let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "store".into());
+        let temp = path.with_file_name(format!(".{name}.new-{}", std::process::id()));
+        let _ = std::fs::remove_file(&temp);
+        std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&temp).map_err(open_err)?;
+        let built = (|| -> Result<()> {
+            let conn = Connection::open(&temp).ctx(&temp)?;
+            conn.execute_batch("PRAGMA journal_mode = WAL;").ctx(&temp)?;
+            let mut store = SqliteStore { conn, path: temp.clone(), in_transaction: false };
+            store.migrate()?;
+            // Closing the last connection checkpoints and removes the WAL.
+            store.conn.close().map_err(|(_, e)| e).ctx(&temp)
+        })();
+        let linked = built.and_then(|()| match std::fs::hard_link(&temp, path) {
+            // Another process created it meanwhile: use theirs.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            Err(_) => std::fs::rename(&temp, path).map_err(open_err),
+            Ok(()) => Ok(()),
+        });
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", temp.display()));
+        }
+        linked
+    }
+
+    /// Refuses SQLite files that are not CallScript stores (another program's, or one
+    /// without our schema).
+    fn identify(&self) -> Result<()> {
+        let foreign = |reason: String| StoreError::Foreign { path: self.path.clone(), reason };
+        let (app, version): (i64, i64) = self
+            .conn
+            .query_row("SELECT application_id, user_version FROM pragma_application_id, pragma_user_version", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .ctx(&self.path)?;
+        if app == APPLICATION_ID {
+            return Ok(());
+        }
+        if app != 0 {
+            return Err(foreign(format!("its application id is {app:#x}, another program's")));
+        }
+        // Stores made before the application id (schema 1–2) are ours when their tables are.
+        let tables: HashSet<String> =
+            self.rows("SELECT name FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0))?;
+        if version == 0 {
+            return Err(foreign(if tables.is_empty() {
+                "an empty SQLite database, without CallScript's schema".into()
+            } else {
+                format!("a SQLite database of another schema (tables: {})", sorted(&tables))
+            }));
+        }
+        if !["campaigns", "attempts", "dnc"].iter().all(|t| tables.contains(*t)) {
+            return Err(foreign(format!("schema version {version} but not CallScript's tables ({})", sorted(&tables))));
+        }
+        Ok(())
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let path = self.path.clone();
+        let version: i64 = self.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).ctx(&path)?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::Newer { path, found: version, supported: SCHEMA_VERSION });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx(&path)?;
+            tx.execute_batch(sql).ctx(&path)?;
+            tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1)).ctx(&path)?;
+            tx.commit().ctx(&path)?;
+        }
+        Ok(())
+    }
+
+    /// Runs a query and collects every row through `map`.
+    fn rows<T, C: FromIterator<T>, P: rusqlite::Params>(
+        &self,
+        sql: &str,
+        params: P,
+        map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<C> {
+        (|| {
+            let mut stmt = self.conn.prepare(sql)?;
+            let rows = stmt.query_map(params, map)?;
+            rows.collect::<rusqlite::Result<C>>()
+        })()
+        .ctx(&self.path)
+    }
+
+    /// Runs one cached statement; returns the rows it changed.
+    fn exec<P: rusqlite::Params>(&self, sql: &str, params: P) -> Result<usize> {
+        self.conn.prepare_cached(sql).and_then(|mut s| s.execute(params)).ctx(&self.path)
+    }
+
+    fn lease(&self) -> Result<Option<LeaseHolder>> {
+        self.conn
+            .query_row(
+                "SELECT token, host, pid, campaign, acquired_ms, heartbeat_ms, expires_ms FROM run_lease WHERE id = 1",
+                [],
+                |r| {
+                    Ok(LeaseHolder {
+                        token: r.get(0)?,
+                        host: r.get(1)?,
+                        pid: r.get(2)?,
+                        campaign: r.get(3)?,
+                        acquired_ms: r.get(4)?,
+                        heartbeat_ms: r.get(5)?,
+                        expires_ms: r.get(6)?,
+                    })
+                },
+            )
+            .optional()
+            .ctx(&self.path)
+    }
+
+    fn check_lease(&self, me: &LeaseHolder) -> Result<()> {
+        match self.lease()? {
+            Some(holder) if holder.blocks(me.heartbeat_ms, me) => {
+                Err(StoreError::Leased { path: self.path.clone(), holder: Box::new(holder) })
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+fn sorted(names: &HashSet<String>) -> String {
+    let mut v: Vec<&str> = names.iter().map(String::as_str).collect();
+    v.sort_unstable();
+    if v.is_empty() { "none".into() } else { v.join(", ") }
+}
+
+/// Makes the store and its WAL and shared-memory files readable by their owner only.
+fn private(path: &Path) -> Result<()> {
+    for suffix in ["", "-wal", "-shm"] {
+        let file = PathBuf::from(format!("{}{suffix}", path.display()));
+        match std::fs::metadata(&file) {
+            Ok(m) if m.permissions().mode() & 0o077 != 0 => {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                    .map_err(|source| StoreError::Open { path: file.clone(), source })?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+impl Store for SqliteStore {
+    fn begin(&mut self) -> Result<()> {
+        if !self.in_transaction {
+            self.conn.execute_batch("BEGIN").ctx(&self.path)?;
+            self.in_transaction = true;
+        }
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        if self.in_transaction {
+            self.conn.execute_batch("COMMIT").ctx(&self.path)?;
+            self.in_transaction = false;
+        }
+        Ok(())
+    }
+
+    fn acquire_lease(&mut self, me: &LeaseHolder) -> Result<()> {
+        // A read first: a store leased by a live run is refused by name, without waiting for
+        // its write lock.
+        self.check_lease(me)?;
+        let was_open = self.in_transaction;
+        self.commit()?;
+        self.conn.execute_batch("BEGIN IMMEDIATE").ctx(&self.path)?;
+        // Again under the write lock: two runs starting at once cannot both take it.
+        let taken = self.check_lease(me).and_then(|()| {
+            self.exec(
+                "INSERT INTO run_lease (id, token, host, pid, campaign, acquired_ms, heartbeat_ms, expires_ms)
+                 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT(id) DO UPDATE SET token = ?1, host = ?2, pid = ?3, campaign = ?4, acquired_ms = ?5,
+                 heartbeat_ms = ?6, expires_ms = ?7",
+                params![me.token, me.host, me.pid, me.campaign, me.acquired_ms, me.heartbeat_ms, me.expires_ms],
+            )
+        });
+        let end = if taken.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        self.conn.execute_batch(end).ctx(&self.path)?;
+        taken?;
+        if was_open {
+            self.begin()?;
+        }
+        Ok(())
+    }
+
+    fn renew_lease(&mut self, me: &LeaseHolder, now_ms: i64, expires_ms: i64) -> Result<()> {
+        let renewed = self.exec(
+            "UPDATE run_lease SET heartbeat_ms = ?2, expires_ms = ?3 WHERE id = 1 AND token = ?1",
+            params![me.token, now_ms, expires_ms],
+        )?;
+        if renewed == 0 {
+            let holder = self.lease()?.map_or_else(|| "nobody".to_string(), |h| h.to_string());
+            return Err(StoreError::LeaseLost { path: self.path.clone(), holder });
+        }
+        Ok(())
+    }
+
+    fn release_lease(&mut self, me: &LeaseHolder) -> Result<()> {
+        self.exec("DELETE FROM run_lease WHERE id = 1 AND token = ?1", [&me.token])?;
+        self.commit()
+    }
+
+    fn campaign(&self, id: &str) -> Result<Option<StoredCampaign>> {
+        self.conn
+            .query_row("SELECT script_sha256, clock_ms, finished FROM campaigns WHERE id = ?1", [id], |r| {
+                Ok(StoredCampaign { script_sha256: r.get(0)?, clock_ms: r.get(1)?, finished: r.get::<_, i64>(2)? != 0 })
+            })
+            .optional()
+            .ctx(&self.path)
+    }
+
+    fn save_campaign(&mut self, id: &str, sha: &str, script: &str, clock_ms: i64, settings: &str) -> Result<()> {
+        self.exec(
+            "INSERT INTO campaigns (id, script_sha256, script_name, clock_ms, settings) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(id) DO UPDATE SET script_sha256 = ?2, script_name = ?3, settings = ?5",
+            params![id, sha, script, clock_ms, settings],
+        )?;
+        Ok(())
+    }
+
+    fn set_clock(&mut self, id: &str, clock_ms: i64, finished: bool) -> Result<()> {
+        self.exec(
+            "UPDATE campaigns SET clock_ms = ?2, finished = ?3 WHERE id = ?1",
+            params![id, clock_ms, finished as i64],
+        )?;
+        Ok(())
+    }
+
+    fn campaign_ids(&self) -> Result<Vec<String>> {
+        self.rows("SELECT id FROM campaigns ORDER BY id", [], |r| r.get(0))
+    }
+
+    fn interrupt_live(&mut self, campaign: &str) -> Result<usize> {
+        self.exec(
+            "UPDATE attempts SET state = 'ended', disposition = 'failed', cause = 'interrupted', ended_ms = started_ms
+             WHERE campaign = ?1 AND state = 'live'",
+            [campaign],
+        )
+    }
+
+    fn begin_attempt(&mut self, a: &NewAttempt) -> Result<i64> {
+        self.exec(
+            "INSERT INTO attempts (campaign, customer_id, phone, attempt, started_ms, local_time, local_date,
+             local_hour, state, script_sha256, allowed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'live', ?9, ?10)",
+            params![
+                a.campaign,
+                a.customer_id,
+                a.phone,
+                a.attempt,
+                a.started_ms,
+                a.local_time,
+                a.local_date,
+                a.local_hour,
+                a.script_sha256,
+                a.allowed
+            ],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    fn finish_attempt(&mut self, id: i64, f: &Finished) -> Result<()> {
+        let updated = self.exec(
+            "UPDATE attempts SET state = 'ended', disposition = ?2, cause = ?3, outcome = ?4, goal = ?5, ended_ms = ?6,
+             talk_ms = ?7, last_step = ?8, callback_ms = ?9 WHERE id = ?1 AND state = 'live'",
+            params![
+                id,
+                f.disposition,
+                f.cause,
+                f.outcome,
+                f.goal as i64,
+                f.ended_ms,
+                f.talk_ms,
+                f.last_step,
+                f.callback_ms
+            ],
+        )?;
+        if updated > 0 {
+            self.exec(
+                "INSERT INTO attempt_details (attempt_id, steps, tags, objections, unrecognised, transcript)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![id, f.steps, f.tags, f.objections, f.unrecognised, f.transcript],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn past_attempts(&self, campaign: &str) -> Result<Vec<PastAttempt>> {
+        self.rows(
+            "SELECT customer_id, attempt, started_ms, COALESCE(ended_ms, started_ms), COALESCE(disposition, 'failed'),
+             outcome, callback_ms FROM attempts WHERE campaign = ?1 ORDER BY started_ms, id",
+            [campaign],
+            |r| {
+                Ok(PastAttempt {
+                    customer_id: r.get(0)?,
+                    attempt: r.get(1)?,
+                    started_ms: r.get(2)?,
+                    ended_ms: r.get(3)?,
+                    disposition: r.get(4)?,
+                    outcome: r.get(5)?,
+                    callback_ms: r.get(6)?,
+                })
+            },
+        )
+    }
+
+    fn placed_by_phone_and_date(&self) -> Result<Vec<(String, String, u32)>> {
+        self.rows("SELECT phone, local_date, COUNT(*) FROM attempts GROUP BY phone, local_date", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+    }
+
+    fn attempt_rows(&self, campaign: &str) -> Result<Vec<AttemptRow>> {
+        self.rows(
+            "SELECT customer_id, phone, attempt, started_ms, local_time, local_hour, COALESCE(disposition, 'unknown'),
+             cause, outcome, goal, talk_ms, last_step, COALESCE(d.steps, '[]'), COALESCE(d.objections, '[]'),
+             COALESCE(d.unrecognised, '[]'), COALESCE(ended_ms, started_ms), state
+             FROM attempts a LEFT JOIN attempt_details d ON d.attempt_id = a.id
+             WHERE campaign = ?1 AND state != 'live' ORDER BY started_ms, id",
+            [campaign],
+            |r| {
+                Ok(AttemptRow {
+                    customer_id: r.get(0)?,
+                    phone: r.get(1)?,
+                    attempt: r.get(2)?,
+                    started_ms: r.get(3)?,
+                    local_time: r.get(4)?,
+                    local_hour: r.get(5)?,
+                    disposition: r.get(6)?,
+                    cause: r.get(7)?,
+                    outcome: r.get(8)?,
+                    goal: r.get::<_, i64>(9)? != 0,
+                    talk_ms: r.get(10)?,
+                    last_step: r.get(11)?,
+                    steps: r.get(12)?,
+                    objections: r.get(13)?,
+                    unrecognised: r.get(14)?,
+                    ended_ms: r.get(15)?,
+                    state: r.get(16)?,
+                })
+            },
+        )
+    }
+
+    fn transcript(&self, campaign: &str, customer_id: &str, attempt: u32) -> Result<Option<String>> {
+        self.conn
+            .query_row(
+                "SELECT d.transcript FROM attempts a JOIN attempt_details d ON d.attempt_id = a.id
+                 WHERE a.campaign = ?1 AND a.customer_id = ?2 AND a.attempt = ?3",
+                params![campaign, customer_id, attempt],
+                |r| r.get(0),
+            )
+            .optional()
+            .ctx(&self.path)
+    }
+
+    fn dnc_add(&mut self, phone: &str, source: &str, at_ms: i64) -> Result<bool> {
+        Ok(self.exec(
+            "INSERT OR IGNORE INTO dnc (phone, source, added_ms) VALUES (?1, ?2, ?3)",
+            params![phone, source, at_ms],
+        )? > 0)
+    }
+
+    fn dnc(&self) -> Result<HashSet<String>> {
+        self.rows("SELECT phone FROM dnc", [], |r| r.get::<_, String>(0))
+    }
+
+    fn add_recording(&mut self, r: &RecordingRow) -> Result<()> {
+        self.exec(
+            "INSERT INTO recordings (attempt_id, campaign, path, created_ms, bytes) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![r.attempt_id, r.campaign, r.path, r.created_ms, r.bytes],
+        )?;
+        Ok(())
+    }
+
+    fn recordings(&self, campaign: &str) -> Result<Vec<RecordingRow>> {
+        self.rows(
+            "SELECT attempt_id, campaign, path, created_ms, bytes FROM recordings WHERE campaign = ?1
+             ORDER BY created_ms, attempt_id",
+            [campaign],
+            |r| {
+                Ok(RecordingRow {
+                    attempt_id: r.get(0)?,
+                    campaign: r.get(1)?,
+                    path: r.get(2)?,
+                    created_ms: r.get(3)?,
+                    bytes: r.get(4)?,
+                })
+            },
+        )
+    }
+
+    fn log_export(&mut self, e: &ExportRow) -> Result<i64> {
+        self.exec(
+            "INSERT INTO recording_exports (path, attempt_id, exported_ms, exported_by, destination, ok, error)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![e.path, e.attempt_id, e.exported_ms, e.exported_by, e.destination, e.ok as i64, e.error],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    fn exports(&self) -> Result<Vec<ExportRow>> {
+        self.rows(
+            "SELECT id, path, attempt_id, exported_ms, exported_by, destination, ok, error FROM recording_exports
+             ORDER BY id",
+            [],
+            |r| {
+                Ok(ExportRow {
+                    id: r.get(0)?,
+                    path: r.get(1)?,
+                    attempt_id: r.get(2)?,
+                    exported_ms: r.get(3)?,
+                    exported_by: r.get(4)?,
+                    destination: r.get(5)?,
+                    ok: r.get::<_, i64>(6)? != 0,
+                    error: r.get(7)?,
+                })
+            },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_db(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("callscript-store-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("campaign.db")
+    }
+
+    #[test]
+    fn a_version_1_store_migrates_and_keeps_its_rows() {
+        let path = temp_db("migrate");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.execute_batch("PRAGMA user_version = 1").unwrap();
+            conn.execute("INSERT INTO dnc (phone, source, added_ms) VALUES ('+8613800000001', 'import', 1)", [])
+                .unwrap();
+        }
+        let mut store = SqliteStore::open(&path).unwrap();
+        let version: i64 = store.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        assert!(store.dnc().unwrap().contains("+8613800000001"));
+        let row =
+            RecordingRow { attempt_id: 3, campaign: "c".into(), path: "/r/c-3.csrec".into(), created_ms: 5, bytes: 99 };
+        store.add_recording(&row).unwrap();
+        assert_eq!(store.recordings("c").unwrap(), vec![row]);
+        assert!(store.recordings("other").unwrap().is_empty());
+    }
+
+    #[test]
+    fn exports_are_logged_in_order() {
+        let mut store = SqliteStore::open(&temp_db("exports")).unwrap();
+        let ok = ExportRow {
+            id: 0,
+            path: "/r/c-3.csrec".into(),
+            attempt_id: Some(3),
+            exported_ms: 10,
+            exported_by: "alice".into(),
+            destination: "out.wav".into(),
+            ok: true,
+            error: None,
+        };
+        let failed = ExportRow { attempt_id: None, ok: false, error: Some("chunk 1 fails".into()), ..ok.clone() };
+        let first = store.log_export(&ok).unwrap();
+        let second = store.log_export(&failed).unwrap();
+        let logged = store.exports().unwrap();
+        assert_eq!(logged, vec![ExportRow { id: first, ..ok }, ExportRow { id: second, ..failed }]);
+    }
+
+    fn row(customer: &str, attempt: u32) -> NewAttempt<'static> {
+        NewAttempt {
+            campaign: "c",
+            customer_id: Box::leak(customer.to_string().into_boxed_str()),
+            phone: "+8613800000001",
+            attempt,
+            started_ms: attempt as i64,
+            local_time: "2026-11-23T09:00:00+08:00".into(),
+            local_date: "2026-11-23".into(),
+            local_hour: 9,
+            script_sha256: "x",
+            allowed: "{}",
+        }
+    }
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn a_new_store_and_its_wal_are_private() {
+        let path = temp_db("private");
+        let mut store = SqliteStore::open(&path).unwrap();
+        store.begin().unwrap();
+        store.begin_attempt(&row("a", 1)).unwrap();
+        store.commit().unwrap();
+        for suffix in ["", "-wal", "-shm"] {
+            let file = PathBuf::from(format!("{}{suffix}", path.display()));
+            assert_eq!(mode(&file), 0o600, "{}", file.display());
+        }
+        // Nothing of the build is left beside it.
+        let left: Vec<_> =
+            std::fs::read_dir(path.parent().unwrap()).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert!(left.iter().all(|n| n.to_string_lossy().starts_with("campaign.db")), "{left:?}");
+    }
+
+    #[test]
+    fn an_old_world_readable_store_is_made_private() {
+        let path = temp_db("chmod");
+        drop(SqliteStore::open(&path).unwrap());
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        drop(SqliteStore::open(&path).unwrap());
+        assert_eq!(mode(&path), 0o600);
+    }
+
+    #[test]
+    fn empty_and_foreign_files_are_refused_and_left_alone() {
+        let path = temp_db("foreign");
+        std::fs::write(&path, b"").unwrap();
+        let e = SqliteStore::open(&path).err().unwrap();
+        assert!(matches!(e, StoreError::Empty { .. }), "{e}");
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+
+        std::fs::write(&path, b"name,phone\nA,1\n").unwrap();
+        let e = SqliteStore::open(&path).err().unwrap();
+        assert!(e.to_string().contains("not a SQLite database"), "{e}");
+
+        std::fs::remove_file(&path).unwrap();
+        Connection::open(&path).unwrap().execute_batch("CREATE TABLE notes (body TEXT)").unwrap();
+        let e = SqliteStore::open(&path).err().unwrap();
+        assert!(e.to_string().contains("another schema (tables: notes)"), "{e}");
+
+        std::fs::remove_file(&path).unwrap();
+        Connection::open(&path).unwrap().execute_batch("PRAGMA application_id = 7; CREATE TABLE t (x)").unwrap();
+        let e = SqliteStore::open(&path).err().unwrap();
+        assert!(e.to_string().contains("application id is 0x7"), "{e}");
+    }
+
+    #[test]
+    fn open_existing_creates_nothing() {
+        let path = temp_db("missing");
+        let e = SqliteStore::open_existing(&path).err().unwrap();
+        assert!(matches!(e, StoreError::Missing { .. }), "{e}");
+        assert!(std::fs::read_dir(path.parent().unwrap()).unwrap().next().is_none());
+    }
+
+    #[test]
+    fn a_second_run_is_refused_by_name_and_the_first_keeps_its_lease() {
+        let path = temp_db("lease");
+        let mut first = SqliteStore::open(&path).unwrap();
+        let me = LeaseHolder::this_process("c", 1_000, 30_000);
+        first.acquire_lease(&me).unwrap();
+        // The first run is in the middle of a batch (holding SQLite's write lock).
+        first.begin().unwrap();
+        first.begin_attempt(&row("a", 1)).unwrap();
+        let mut second = SqliteStore::open(&path).unwrap();
+        let other = LeaseHolder { token: "other-run".into(), ..LeaseHolder::this_process("c", 2_000, 30_000) };
+        let e = second.acquire_lease(&other).err().unwrap();
+        assert!(matches!(&e, StoreError::Leased { holder, .. } if **holder == me), "{e}");
+        assert!(e.to_string().contains(&format!("process {}", me.pid)), "{e}");
+        first.renew_lease(&me, 5_000, 35_000).unwrap();
+        first.commit().unwrap();
+        first.release_lease(&me).unwrap();
+        second.acquire_lease(&other).unwrap();
+        let e = first.renew_lease(&me, 6_000, 36_000).err().unwrap();
+        assert!(matches!(e, StoreError::LeaseLost { .. }), "{e}");
+    }
+
+    #[test]
+    fn rows_in_an_unknown_state_are_exported_not_dropped() {
+        let path = temp_db("state");
+        let mut store = SqliteStore::open(&path).unwrap();
+        let a = store.begin_attempt(&row("a", 1)).unwrap();
+        store.finish_attempt(a, &Finished { disposition: "answered".into(), ..Finished::default() }).unwrap();
+        store.begin_attempt(&row("b", 1)).unwrap();
+        store.begin_attempt(&row("c", 1)).unwrap();
+        store.conn.execute("UPDATE attempts SET state = 'archived' WHERE customer_id = 'b'", []).unwrap();
+        let rows = store.attempt_rows("c").unwrap();
+        let seen: Vec<(&str, &str, &str)> =
+            rows.iter().map(|r| (r.customer_id.as_str(), r.state.as_str(), r.disposition.as_str())).collect();
+        assert_eq!(seen, [("a", "ended", "answered"), ("b", "archived", "unknown")]);
+    }
+}
