@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 
 use crate::bytecode::*;
-use crate::check::scope::{self, ScriptScope};
 use crate::check::compliance::Pack;
+use crate::check::scope::{self, ScriptScope};
 use crate::check::{Checked, ParsedFile};
 use crate::source::Sources;
 use crate::span::{FileSpan, SourceId, Span};

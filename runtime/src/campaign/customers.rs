@@ -342,7 +342,13 @@ mod tests {
         let shown = errors(&format!("phone,name,amount\n13800000001,张三,{huge}\n"));
         assert_eq!(shown.len(), 1);
         assert!(shown[0].len() < 200, "{} bytes", shown[0].len());
-        assert!(shown[0].ends_with("…` (1000001 characters) is not an amount of money (write 1200.50) in column `amount` (money)"), "{}", shown[0]);
+        assert!(
+            shown[0].ends_with(
+                "…` (1000001 characters) is not an amount of money (write 1200.50) in column `amount` (money)"
+            ),
+            "{}",
+            shown[0]
+        );
     }
 
     #[test]
