@@ -113,11 +113,10 @@ fn campaigns_are_checked_with_their_script() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-/// A campaign whose script is a compiled `.callc` is checked like one naming the source: its
-/// embedded sources go through CS001–CS009 and CS009 runs on the campaign, before any call.
-#[test]
-fn a_callc_campaign_outside_the_window_is_refused_before_any_call() {
-    let dir = std::env::temp_dir().join(format!("callscript-callc-campaign-{}", std::process::id()));
+/// A fresh folder holding `loan.callc` (built from the loan reminder example) and a one-row
+/// `customers.csv` for it.
+fn callc_campaign_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("callscript-callc-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let callc = dir.join("loan.callc");
     let built = callscript(&["build", "examples/loan_reminder/loan_reminder.call", "-o", callc.to_str().unwrap()]);
@@ -128,6 +127,14 @@ fn a_callc_campaign_outside_the_window_is_refused_before_any_call() {
          L1,13800000001,张三,15,4031.49,3936,Asia/Shanghai\n",
     )
     .unwrap();
+    dir
+}
+
+/// A campaign whose script is a compiled `.callc` is checked like one naming the source: its
+/// embedded sources go through CS001–CS009 and CS009 runs on the campaign, before any call.
+#[test]
+fn a_callc_campaign_outside_the_window_is_refused_before_any_call() {
+    let dir = callc_campaign_dir("campaign");
     let campaign = |start: &str, end: &str| {
         format!(
             "task_id = \"CALLC\"\nscript = \"loan.callc\"\ncustomers = \"customers.csv\"\njurisdiction = \"cn\"\n\n\
@@ -170,23 +177,14 @@ fn a_callc_campaign_outside_the_window_is_refused_before_any_call() {
 #[test]
 fn a_callc_that_does_not_match_its_sources_is_refused() {
     use callscript_compiler::bytecode::Program;
-    let dir = std::env::temp_dir().join(format!("callscript-callc-forged-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = callc_campaign_dir("forged");
     let callc = dir.join("loan.callc");
-    let built = callscript(&["build", "examples/loan_reminder/loan_reminder.call", "-o", callc.to_str().unwrap()]);
-    assert_eq!(built.status.code(), Some(0), "{}", String::from_utf8_lossy(&built.stderr));
     // A program whose recording notice barge-in may cut, with the sources left as they were.
     let (_, mut program) = Program::from_bytes(&std::fs::read(&callc).unwrap()).unwrap();
     for prompt in &mut program.scripts[0].prompts {
         prompt.no_bargein = false;
     }
     std::fs::write(&callc, program.to_bytes()).unwrap();
-    std::fs::write(
-        dir.join("customers.csv"),
-        "id,phone,customer_name,days_overdue,amount_due,account_tail,timezone\n\
-         L1,13800000001,张三,15,4031.49,3936,Asia/Shanghai\n",
-    )
-    .unwrap();
     let toml = dir.join("campaign.toml");
     std::fs::write(
         &toml,
