@@ -46,20 +46,8 @@ pub(crate) fn campaign_program(loaded: &Loaded) -> Result<(Program, String), i32
         Some((f, name)) => (f, Some(name.to_string())),
         None => (spec.as_str(), None),
     };
-    let path = loaded.resolve(file);
-    if path.extension().and_then(|e| e.to_str()) == Some("callc") {
-        let bytes = std::fs::read(&path).map_err(|e| {
-            eprintln!("error: {}: cannot read the script {}: {e}", loaded.path.display(), path.display());
-            2
-        })?;
-        let program = Program::from_bytes(&bytes).map(|(_, p)| p).map_err(|e| {
-            eprintln!("error: {}: {e}", path.display());
-            2
-        })?;
-        let name = pick_script(&program, chosen.as_deref())?;
-        return Ok((program, name));
-    }
-    // Exactly what `callscript check campaign.toml` reports: language, compliance, CS009.
+    // Exactly what `callscript check campaign.toml` reports: language, compliance, CS009. A
+    // `.callc` is checked from the sources it embeds, so it gets no pass either.
     let checked = match crate::checking::check_campaign(&loaded.path, &loaded.campaign.jurisdiction) {
         Ok((checked, _)) => checked,
         Err(message) => {
@@ -67,7 +55,34 @@ pub(crate) fn campaign_program(loaded: &Loaded) -> Result<(Program, String), i32
             return Err(2);
         }
     };
-    finish_compile(checked, chosen.as_deref(), "the campaign or its script has errors")
+    let (program, name) = finish_compile(checked, chosen.as_deref(), "the campaign or its script has errors")?;
+    let path = loaded.resolve(file);
+    if path.extension().and_then(|e| e.to_str()) == Some("callc") {
+        stored_matches(&path, &program)?;
+    }
+    Ok((program, name))
+}
+
+/// The program that runs from a `.callc` is the one just checked, lowered again from its
+/// embedded sources under the campaign's pack. Built under that same pack, the stored bytecode
+/// must be exactly that program; anything else was not compiled from those sources.
+fn stored_matches(path: &Path, checked: &Program) -> Result<(), i32> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        eprintln!("error: cannot read the script {}: {e}", path.display());
+        2
+    })?;
+    let stored = crate::checking::load_callc(path, &bytes).map_err(|message| {
+        eprintln!("error: {message}");
+        2
+    })?;
+    if stored.jurisdiction == checked.jurisdiction && stored != *checked {
+        eprintln!(
+            "error: {}: this bytecode is not what its embedded sources compile to; rebuild it with `callscript build`",
+            path.display()
+        );
+        return Err(2);
+    }
+    Ok(())
 }
 
 /// Prints errors (no call is placed) or lowers the root file.
@@ -163,8 +178,12 @@ pub fn plan(path: &Path, customers_override: Option<&Path>, segments: Option<&Pa
         }
     };
     let csv_name = crate::files::display_name(&csv_path);
-    let csv_text = std::fs::read_to_string(&csv_path).map_err(|e| {
+    let csv_bytes = std::fs::read(&csv_path).map_err(|e| {
         eprintln!("error: {csv_name}: cannot read: {e}");
+        2
+    })?;
+    let csv_text = customers::decode(&csv_name, csv_bytes).map_err(|e| {
+        print_input_errors(&[e]);
         2
     })?;
     let mut list = customers::load(&csv_name, &csv_text, code, &loaded.campaign.jurisdiction).map_err(|errors| {

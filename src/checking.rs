@@ -4,8 +4,9 @@
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
+use callscript_compiler::bytecode::Program;
 use callscript_compiler::check::compliance::campaign::CampaignFile;
-use callscript_compiler::check::{CheckOptions, Checked, check_with};
+use callscript_compiler::check::{CheckOptions, Checked, MemoryFiles, check_with};
 use callscript_compiler::source::Source;
 
 use crate::cli::Format;
@@ -56,8 +57,12 @@ pub fn check_campaign(path: &Path, jurisdiction: &str) -> Result<(Checked, usize
         let r = s.span();
         callscript_compiler::span::Span::new(r.start, r.end)
     });
-    if !script.ends_with(".call") {
-        return Err(format!("{}: `check` needs the script's source (a `.call` file), not `{script}`", at(script_span)));
+    let compiled = script.ends_with(".callc");
+    if !compiled && !script.ends_with(".call") {
+        return Err(format!(
+            "{}: the script must be a `.call` source or a `.callc` built by `callscript build`, not `{script}`",
+            at(script_span)
+        ));
     }
     let options = CheckOptions { jurisdiction: jurisdiction.to_string(), campaign: Some(source.clone()) };
     if let Err(message) = options.pack() {
@@ -68,10 +73,34 @@ pub fn check_campaign(path: &Path, jurisdiction: &str) -> Result<(Checked, usize
         return Err(format!("{}: {message}", at(span)));
     }
     let script_path = path.parent().unwrap_or(Path::new("")).join(script);
+    let cannot_read =
+        |e: std::io::Error| format!("{}: cannot read the script {}: {e}", at(script_span), script_path.display());
+    if compiled {
+        // A `.callc` is checked from the sources it embeds, `@allow`s included (§9.7).
+        let bytes = std::fs::read(&script_path).map_err(cannot_read)?;
+        let program = load_callc(&script_path, &bytes)?;
+        let (roots, mut loader) = embedded_sources(&program);
+        let count = 1 + roots.len();
+        return Ok((check_with(roots, &mut loader, &options), count));
+    }
     let script_text =
         read_source(&script_path).map_err(|e| format!("{}: cannot read the script: {e}", at(script_span)))?;
     let roots = vec![Source::new(display_name(&script_path), script_text)];
     Ok((check_with(roots, &mut DiskLoader, &options), 2))
+}
+
+/// A `.callc` file's program; a damaged or foreign file is an error naming the file.
+pub fn load_callc(path: &Path, bytes: &[u8]) -> Result<Program, String> {
+    Program::from_bytes(bytes).map(|(_, p)| p).map_err(|e| format!("{}: {e}", display_name(path)))
+}
+
+/// The sources a compiled program embeds: its root file (the first) to check, and a loader
+/// that finds its imports among the others by the names they were read under.
+pub fn embedded_sources(program: &Program) -> (Vec<Source>, MemoryFiles) {
+    let mut files = program.files.iter();
+    let roots = files.next().map(|f| Source::new(f.name.clone(), f.text.clone())).into_iter().collect();
+    let imports = files.map(|f| (f.name.clone(), f.text.clone())).collect();
+    (roots, MemoryFiles(imports))
 }
 
 /// Runs `callscript check` and returns the exit code.

@@ -112,3 +112,91 @@ fn campaigns_are_checked_with_their_script() {
     assert!(err.contains("campaign.toml:2:16:") && err.contains("`eu`"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A fresh folder holding `loan.callc` (built from the loan reminder example) and a one-row
+/// `customers.csv` for it.
+fn callc_campaign_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("callscript-callc-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let callc = dir.join("loan.callc");
+    let built = callscript(&["build", "examples/loan_reminder/loan_reminder.call", "-o", callc.to_str().unwrap()]);
+    assert_eq!(built.status.code(), Some(0), "{}", String::from_utf8_lossy(&built.stderr));
+    std::fs::write(
+        dir.join("customers.csv"),
+        "id,phone,customer_name,days_overdue,amount_due,account_tail,timezone\n\
+         L1,13800000001,张三,15,4031.49,3936,Asia/Shanghai\n",
+    )
+    .unwrap();
+    dir
+}
+
+/// A campaign whose script is a compiled `.callc` is checked like one naming the source: its
+/// embedded sources go through CS001–CS009 and CS009 runs on the campaign, before any call.
+#[test]
+fn a_callc_campaign_outside_the_window_is_refused_before_any_call() {
+    let dir = callc_campaign_dir("campaign");
+    let campaign = |start: &str, end: &str| {
+        format!(
+            "task_id = \"CALLC\"\nscript = \"loan.callc\"\ncustomers = \"customers.csv\"\njurisdiction = \"cn\"\n\n\
+             [schedule]\nstart_time = \"{start}\"\nend_time = \"{end}\"\n\n[retry]\nmax_attempts = 3\n\n\
+             [limits]\nper_customer_per_day = 1\nper_customer_per_7_days = 3\n"
+        )
+    };
+    let toml = dir.join("campaign.toml");
+    let store = dir.join("campaign.db");
+    let shown = |out: &std::process::Output| {
+        String::from_utf8_lossy(&out.stderr).replace(&format!("{}/", dir.display()), "<dir>/")
+    };
+    std::fs::write(&toml, campaign("07:00", "23:00")).unwrap();
+    let run = ["run", toml.to_str().unwrap(), "-q", "--start", "2026-11-24T00:00:00Z"];
+
+    let refused = callscript(&run);
+    assert_eq!(refused.status.code(), Some(1), "{}", shown(&refused));
+    assert!(!store.exists(), "no store is created, so no call was placed");
+    insta::assert_snapshot!("callc_campaign_refused_by_run", shown(&refused));
+
+    let checked = callscript(&["check", "--format", "json", toml.to_str().unwrap()]);
+    assert_eq!(checked.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&checked.stdout).unwrap();
+    let found: Vec<(String, u64, u64)> = v["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["code"].as_str().unwrap().to_string(), d["line"].as_u64().unwrap(), d["column"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(found, [("CS009".to_string(), 7, 14), ("CS009".to_string(), 8, 12)], "{v}");
+
+    // Inside the pack's window the same bytecode runs.
+    std::fs::write(&toml, campaign("09:00", "18:00")).unwrap();
+    let ran = callscript(&run);
+    assert_eq!(ran.status.code(), Some(0), "{}", shown(&ran));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A `.callc` whose bytecode is not what its embedded sources compile to is refused.
+#[test]
+fn a_callc_that_does_not_match_its_sources_is_refused() {
+    use callscript_compiler::bytecode::Program;
+    let dir = callc_campaign_dir("forged");
+    let callc = dir.join("loan.callc");
+    // A program whose recording notice barge-in may cut, with the sources left as they were.
+    let (_, mut program) = Program::from_bytes(&std::fs::read(&callc).unwrap()).unwrap();
+    for prompt in &mut program.scripts[0].prompts {
+        prompt.no_bargein = false;
+    }
+    std::fs::write(&callc, program.to_bytes()).unwrap();
+    let toml = dir.join("campaign.toml");
+    std::fs::write(
+        &toml,
+        "task_id = \"CALLC\"\nscript = \"loan.callc\"\ncustomers = \"customers.csv\"\n\n[schedule]\n\
+         start_time = \"09:00\"\nend_time = \"18:00\"\n\n[retry]\nmax_attempts = 3\n\n[limits]\n\
+         per_customer_per_day = 1\nper_customer_per_7_days = 3\n",
+    )
+    .unwrap();
+    let out = callscript(&["run", toml.to_str().unwrap(), "-q", "--start", "2026-11-24T00:00:00Z"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr).replace(&format!("{}/", dir.display()), "<dir>/");
+    insta::assert_snapshot!("callc_not_from_its_sources", err);
+    assert!(!dir.join("campaign.db").exists());
+    std::fs::remove_dir_all(&dir).ok();
+}

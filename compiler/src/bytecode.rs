@@ -17,8 +17,11 @@ pub struct Program {
     /// (imports in `use` order, then the file, then scripts): ties between equal scores are
     /// settled by this order (§9.1).
     pub intents: Vec<IntentTable>,
-    /// Every source file, for mapping spans back to file:line.
+    /// Every source file, for mapping spans back to file:line (the root first). A loaded
+    /// `.callc` is re-checked from these (its `@allow`s are in them).
     pub files: Vec<SourceFile>,
+    /// The jurisdiction of the compliance pack it was checked under (`""`: none).
+    pub jurisdiction: String,
 }
 
 /// A source file the program was compiled from (its text is kept for disassembly and
@@ -327,7 +330,7 @@ mod tests {
 /// First bytes of a `.callc` file.
 pub const MAGIC: &[u8; 8] = b"CALLSCPT";
 /// Bumped whenever the serialised shape of [`Program`] changes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// What stands before the program in a `.callc` file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

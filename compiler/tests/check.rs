@@ -143,13 +143,15 @@ fn a_roots_program_keeps_only_the_files_it_reaches() {
     assert_eq!(checked.error_count(), 0, "{:?}", checked.diagnostics);
     let kept = |root: &str| -> Vec<String> {
         let id = checked.sources.find(root).expect("a root");
-        let program = callscript_compiler::lower::lower_file(&checked.files, &checked.sources, id);
+        let program = callscript_compiler::lower::lower_file(&checked.files, &checked.sources, id, None);
         assert_eq!(program.files.len(), checked.sources.len(), "SourceIds still index the files");
         program.files.iter().filter(|f| !f.text.is_empty()).map(|f| f.name.clone()).collect()
     };
     assert_eq!(kept("one.call"), ["one.call", "lib/a.call", "lib/b.call"]);
     assert_eq!(kept("two.call"), ["two.call"]);
-    // `lower` (what `build` writes) still keeps every source of its check.
-    let id = checked.sources.find("two.call").expect("a root");
-    assert_eq!(callscript_compiler::lower::lower(&checked, id).files.len(), checked.sources.len());
+    // `lower` (what `build` writes) is the program the checker lowered: the same files.
+    let id = checked.sources.find("one.call").expect("a root");
+    let built: Vec<String> =
+        callscript_compiler::lower::lower(&checked, id).files.iter().filter(|f| !f.text.is_empty()).map(|f| f.name.clone()).collect();
+    assert_eq!(built, ["one.call", "lib/a.call", "lib/b.call"]);
 }

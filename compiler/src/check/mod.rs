@@ -90,17 +90,35 @@ pub struct Allowed {
     pub finding: Diagnostic,
 }
 
-/// Everything `check` found.
+/// Everything `check` found, and the program of each root file without errors.
 pub struct Checked {
     pub sources: Sources,
     pub files: Vec<ParsedFile>,
     pub diagnostics: Vec<Diagnostic>,
     pub allowed: Vec<Allowed>,
+    /// The pack the compliance rules ran under (None: an unknown jurisdiction).
+    pub pack: Option<&'static compliance::Pack>,
+    /// Each clean root's lowered program (the one the compliance rules ran on).
+    pub programs: Vec<(SourceId, crate::bytecode::Program)>,
 }
 
 impl Checked {
     pub fn file(&self, id: SourceId) -> Option<&ParsedFile> {
         self.files.iter().find(|f| f.id == id)
+    }
+
+    /// The program of a root file that checked without errors.
+    pub fn program(&self, root: SourceId) -> Option<&crate::bytecode::Program> {
+        self.programs.iter().find(|(id, _)| *id == root).map(|(_, p)| p)
+    }
+
+    /// The program of the (first) root file, once nothing is in error: what `build`,
+    /// `run` and the tests execute.
+    pub fn root_program(&self) -> Option<&crate::bytecode::Program> {
+        if self.error_count() > 0 {
+            return None;
+        }
+        self.files.iter().find(|f| f.is_root).and_then(|f| self.program(f.id))
     }
 
     pub fn error_count(&self) -> usize {
@@ -240,6 +258,7 @@ pub fn check_with(roots: Vec<Source>, loader: &mut dyn Loader, options: &CheckOp
     import_cycles(&files, &mut diagnostics);
 
     let mut allowed = Vec::new();
+    let mut programs = Vec::new();
     let pack = options.pack().ok();
     for file in &files {
         intents::check_file_intents(file, &sources, &mut diagnostics);
@@ -249,14 +268,15 @@ pub fn check_with(roots: Vec<Source>, loader: &mut dyn Loader, options: &CheckOp
         // Compliance needs the lowered program, so only a file (and its imports) without errors.
         let in_scope = |d: &Diagnostic| d.primary.at.file == file.id || file.imports.contains(&Some(d.primary.at.file));
         let clean = !found.iter().any(Diagnostic::is_error) && !diagnostics.iter().any(|d| d.is_error() && in_scope(d));
-        let ran = match pack {
-            Some(pack) if clean => {
-                let program = crate::lower::lower_file(&files, &sources, file.id);
+        let mut ran = false;
+        if clean {
+            let program = crate::lower::lower_file(&files, &sources, file.id, pack);
+            if let Some(pack) = pack {
                 compliance::check_program(&program, pack, &mut found);
-                true
+                ran = true;
             }
-            _ => false,
-        };
+            programs.push((file.id, program));
+        }
         allow::apply_allows(file.id, &allows, found, ran, &mut diagnostics, &mut allowed);
     }
     if let (Some(campaign), Some(pack)) = (&options.campaign, pack) {
@@ -264,7 +284,19 @@ pub fn check_with(roots: Vec<Source>, loader: &mut dyn Loader, options: &CheckOp
     }
     diagnostics.sort_by_key(|d| (d.primary.at.file, d.primary.at.span.start, d.primary.at.span.end));
     diagnostics.dedup();
-    Checked { sources, files, diagnostics, allowed }
+    Checked { sources, files, diagnostics, allowed, pack, programs }
+}
+
+/// Compiles `roots` under `options`' pack: the root's program when nothing is in error
+/// (compliance findings included), and every diagnostic.
+pub fn compile(
+    roots: Vec<Source>,
+    loader: &mut dyn Loader,
+    options: &CheckOptions,
+) -> (Option<crate::bytecode::Program>, Vec<Diagnostic>) {
+    let checked = check_with(roots, loader, options);
+    let program = checked.root_program().cloned();
+    (program, checked.diagnostics)
 }
 
 /// Reports every `use` that closes a cycle of imports.

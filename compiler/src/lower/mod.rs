@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use crate::bytecode::*;
+use crate::check::compliance::Pack;
 use crate::check::scope::{self, ScriptScope};
 use crate::check::{Checked, ParsedFile};
 use crate::source::Sources;
@@ -14,20 +15,24 @@ use crate::value::Value;
 /// Why a table index fits its 16-bit id: the parser refuses a larger script (E009).
 const WITHIN_E009: &str = "the parser keeps a script's tables within 16-bit ids (E009)";
 
-/// Lowers every script of a root file. Call only when `checked` has no errors. The program
-/// keeps the text of every source of the check (for disassembly, transcripts, and its sha256).
+/// The program of a root file: the one the checker lowered (and ran the compliance rules
+/// on). Call only when `checked` has no errors; a root the checker did not lower (it had
+/// errors) is lowered here as a last resort.
 pub fn lower(checked: &Checked, root: SourceId) -> Program {
-    let files = checked.sources.iter().map(|(_, s)| SourceFile { name: s.name.clone(), text: s.text.clone() });
-    lower_with(&checked.files, root, files.collect())
+    match checked.program(root) {
+        Some(program) => program.clone(),
+        None => lower_file(&checked.files, &checked.sources, root, checked.pack),
+    }
 }
 
 /// Lowers every script of the root file `root` of `files` (which must check without errors);
-/// the checker uses it to run the compliance rules before `Checked` exists. The program keeps
-/// the text of `root` and of the files it imports, directly or not; the other files of the
-/// check are empty entries (so that a `SourceId` still indexes `Program::files`). A check of
-/// a folder lowers each of its files so: copying every file into each program made that
-/// quadratic in the number of files.
-pub fn lower_file(files: &[ParsedFile], sources: &Sources, root: SourceId) -> Program {
+/// the checker uses it to run the compliance rules before `Checked` exists. The pack decides
+/// which prompts barge-in cannot cut (its disclosures) and is recorded in the program. The
+/// program keeps the text of `root` and of the files it imports, directly or not; the other
+/// files of the check are empty entries (so that a `SourceId` still indexes `Program::files`).
+/// A check of a folder lowers each of its files so: copying every file into each program made
+/// that quadratic in the number of files.
+pub fn lower_file(files: &[ParsedFile], sources: &Sources, root: SourceId, pack: Option<&Pack>) -> Program {
     let mut reached = vec![false; sources.len()];
     let mut todo = vec![root];
     while let Some(id) = todo.pop() {
@@ -47,19 +52,20 @@ pub fn lower_file(files: &[ParsedFile], sources: &Sources, root: SourceId) -> Pr
             false => SourceFile { name: String::new(), text: String::new() },
         })
         .collect();
-    lower_with(files, root, kept)
-}
-
-fn lower_with(files: &[ParsedFile], root: SourceId, sources: Vec<SourceFile>) -> Program {
     let file = files.iter().find(|f| f.id == root).expect("root file is parsed");
     let mut ignored = Vec::new();
     let base = scope::file_scope(file, files, &mut ignored);
-    let mut program = Program { scripts: Vec::new(), intents: Vec::new(), files: sources };
+    let mut program = Program {
+        scripts: Vec::new(),
+        intents: Vec::new(),
+        files: kept,
+        jurisdiction: pack.map(|p| p.jurisdiction.clone()).unwrap_or_default(),
+    };
     let mut intent_ids: HashMap<(SourceId, u32), IntentId> = HashMap::new();
     for item in &file.ast.items {
         if let Item::Script(script) = item {
             let scope = scope::script_scope(file, script, &base, &mut ignored);
-            let code = ScriptLowering::new(&scope, &mut program.intents, &mut intent_ids).lower(file);
+            let code = ScriptLowering::new(&scope, &mut program.intents, &mut intent_ids, pack).lower(file);
             program.scripts.push(code);
         }
     }
@@ -86,15 +92,6 @@ fn intent_table(def: &ast::Intent) -> IntentTable {
     table
 }
 
-/// Whether a prompt holds a recording or risk disclosure, which is never interrupted (§4).
-/// The wording follows the cn pack's disclosures.
-pub fn holds_disclosure(text: &str) -> bool {
-    (text.contains("录音") && text.contains("通话"))
-        || text.contains("产品有风险")
-        || text.contains("投资须谨慎")
-        || text.contains("理财非存款")
-}
-
 struct ScriptLowering<'s, 'a> {
     scope: &'s ScriptScope<'a>,
     intents: &'s mut Vec<IntentTable>,
@@ -107,6 +104,8 @@ struct ScriptLowering<'s, 'a> {
     current_step: StepId,
     /// Index of each text in `code.texts`.
     text_ids: HashMap<String, TextId>,
+    /// The compliance pack: its disclosures are never cut by barge-in.
+    pack: Option<&'s Pack>,
 }
 
 impl<'s, 'a> ScriptLowering<'s, 'a> {
@@ -114,6 +113,7 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
         scope: &'s ScriptScope<'a>,
         intents: &'s mut Vec<IntentTable>,
         intent_ids: &'s mut HashMap<(SourceId, u32), IntentId>,
+        pack: Option<&'s Pack>,
     ) -> Self {
         let s = &scope.settings;
         let code = ScriptCode {
@@ -145,6 +145,7 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
             goto_fixups: Vec::new(),
             current_step: 0,
             text_ids: HashMap::new(),
+            pack,
         }
     }
 
@@ -435,7 +436,7 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
                 },
             })
             .collect();
-        let no_bargein = bargein_off || holds_disclosure(&prompt.static_text());
+        let no_bargein = bargein_off || self.pack.is_some_and(|p| p.never_cut(&prompt.static_text()));
         self.code.prompts.push(PromptCode { segments, no_bargein, span: self.at(prompt.span) });
         (self.code.prompts.len() - 1) as PromptId
     }
@@ -570,4 +571,31 @@ pub fn compile_condition(text: &str, script: &ScriptCode) -> Result<ExprCode, Ve
     let mut sensitive = false;
     expr_ops(&expr, &slots, &script.slots, &mut ops, &mut sensitive);
     Ok(ExprCode { ops, span: FileSpan::new(file, expr.span), sensitive })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::check::{CheckOptions, NoFiles, check_with};
+    use crate::source::Source;
+
+    /// The `no_bargein` marks of a script's prompts, lowered under `jurisdiction`'s pack.
+    fn marks(jurisdiction: &str, src: &str) -> Vec<bool> {
+        let checked =
+            check_with(vec![Source::new("s.call", src)], &mut NoFiles, &CheckOptions::jurisdiction(jurisdiction));
+        let program = checked.root_program().unwrap_or_else(|| panic!("{:?}", checked.diagnostics));
+        assert_eq!(program.jurisdiction, jurisdiction);
+        program.scripts[0].prompts.iter().map(|p| p.no_bargein).collect()
+    }
+
+    #[test]
+    fn the_us_recording_notice_cannot_be_barged_over() {
+        let src = "script s {\n  purpose service\n  outcomes { done }\n  opening {\n    say \"Hello. This call may be monitored or recorded.\"\n    say \"Thank you, goodbye.\"\n    hangup done\n  }\n}\n";
+        assert_eq!(marks("us", src), [true, false]);
+    }
+
+    #[test]
+    fn the_cn_disclosures_come_from_the_cn_pack() {
+        let src = "script s {\n  purpose service\n  outcomes { done }\n  opening {\n    say \"您好,本次通话将被录音。\"\n    say \"产品有风险\"\n    say \"再见\"\n    hangup done\n  }\n}\n";
+        assert_eq!(marks("cn", src), [true, true, false]);
+    }
 }

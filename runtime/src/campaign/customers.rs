@@ -51,25 +51,52 @@ pub fn e164(raw: &str, jurisdiction: &str) -> Option<String> {
     }
 }
 
-/// Parses one cell as a value of an input's type.
-pub fn parse_value(ty: Type, raw: &str) -> Result<Value, String> {
+/// Parses one cell as a value of an input's type; the error says what is wrong without
+/// quoting the cell (the caller decides how much of it may be shown).
+pub fn parse_value(ty: Type, raw: &str) -> Result<Value, &'static str> {
     let raw = raw.trim();
     Ok(match ty {
         Type::Text => Value::Text(raw.to_string()),
-        Type::Int => Value::Int(raw.parse().map_err(|_| format!("`{raw}` is not a whole number"))?),
+        Type::Int => Value::Int(raw.parse().map_err(|_| "is not a whole number")?),
         Type::Money => {
-            let m = Money::parse(raw).ok_or_else(|| format!("`{raw}` is not an amount of money (write 1200.50)"))?;
+            let m = Money::parse(raw).ok_or("is not an amount of money (write 1200.50)")?;
             if m.cents() < 0 {
-                return Err(format!("`{raw}` is a negative amount"));
+                return Err("is a negative amount");
             }
             Value::Money(m)
         }
         Type::Bool => Value::Bool(match raw {
             "true" | "TRUE" | "True" | "1" | "是" | "yes" => true,
             "false" | "FALSE" | "False" | "0" | "否" | "no" | "" => false,
-            _ => return Err(format!("`{raw}` is not true or false")),
+            _ => return Err("is not true or false"),
         }),
-        Type::Date => Value::Date(Date::parse(raw).ok_or_else(|| format!("`{raw}` is not a date (write 2026-11-24)"))?),
+        Type::Date => Value::Date(Date::parse(raw).ok_or("is not a date (write 2026-11-24)")?),
+    })
+}
+
+/// The longest cell (in characters) an error message quotes; longer ones are cut.
+const EXCERPT_CHARS: usize = 40;
+
+/// A cell as an error message shows it: hidden for a `sensitive` input, cut when long.
+fn shown(raw: &str, sensitive: bool) -> String {
+    if sensitive {
+        return format!("(a sensitive value, {} characters, not shown)", raw.chars().count());
+    }
+    let count = raw.chars().count();
+    if count <= EXCERPT_CHARS {
+        return format!("`{raw}`");
+    }
+    let head: String = raw.chars().take(EXCERPT_CHARS).collect();
+    format!("`{head}…` ({count} characters)")
+}
+
+/// The customer list's bytes as text; invalid UTF-8 is an error naming its line and column.
+pub fn decode(name: &str, bytes: Vec<u8>) -> Result<String, InputError> {
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let valid = std::str::from_utf8(&e.as_bytes()[..at]).unwrap_or("");
+        let (line, column) = super::line_col(valid, at);
+        InputError::at(name, line, column, "this byte is not UTF-8; save the customer list as UTF-8".to_string())
     })
 }
 
@@ -80,8 +107,22 @@ pub fn load(name: &str, text: &str, script: &ScriptCode, jurisdiction: &str) -> 
         Ok(h) => h.clone(),
         Err(e) => return Err(vec![InputError::at(name, 1, 1, format!("the header row cannot be read: {e}"))]),
     };
-    let column: HashMap<&str, usize> = headers.iter().enumerate().map(|(i, h)| (h, i)).collect();
     let mut errors = Vec::new();
+    let mut column: HashMap<&str, usize> = HashMap::new();
+    let mut header_col = 1;
+    for (i, h) in headers.iter().enumerate() {
+        if let Some(&first) = column.get(h) {
+            errors.push(InputError::at(
+                name,
+                1,
+                header_col,
+                format!("column `{h}` appears twice in the header (columns {} and {}); keep one", first + 1, i + 1),
+            ));
+        } else {
+            column.insert(h, i);
+        }
+        header_col += h.chars().count() + 1;
+    }
     if !column.contains_key("phone") {
         errors.push(InputError::at(name, 1, 1, "the header has no `phone` column".to_string()));
     }
@@ -91,6 +132,13 @@ pub fn load(name: &str, text: &str, script: &ScriptCode, jurisdiction: &str) -> 
         .filter(|s| s.input)
         .map(|s| (s.name.as_str(), s.ty, s.init.is_none(), column.get(s.name.as_str()).copied()))
         .collect();
+    let sensitive: Vec<usize> = script
+        .slots
+        .iter()
+        .filter(|s| s.input && s.sensitive)
+        .filter_map(|s| column.get(s.name.as_str()).copied())
+        .collect();
+    let show = |col: usize, raw: &str| shown(raw, sensitive.contains(&col));
     for (input, ty, required, col) in &inputs {
         if *required && col.is_none() {
             errors.push(InputError::at(
@@ -151,7 +199,7 @@ pub fn load(name: &str, text: &str, script: &ScriptCode, jurisdiction: &str) -> 
                     name,
                     line,
                     char_col(&record, phone_col, line_text),
-                    format!("`{}` in column `phone` is not a phone number", cell(phone_col)),
+                    format!("{} in column `phone` is not a phone number", show(phone_col, cell(phone_col))),
                 ));
                 continue;
             }
@@ -162,7 +210,10 @@ pub fn load(name: &str, text: &str, script: &ScriptCode, jurisdiction: &str) -> 
                 name,
                 line,
                 1,
-                format!("customer `{id}` is listed twice (first on line {first})"),
+                format!(
+                    "customer {} is listed twice (first on line {first})",
+                    column.get("id").map_or_else(|| show(phone_col, &id), |&c| show(c, &id))
+                ),
             ));
             continue;
         }
@@ -175,7 +226,7 @@ pub fn load(name: &str, text: &str, script: &ScriptCode, jurisdiction: &str) -> 
                 name,
                 line,
                 char_col(&record, c, line_text),
-                format!("`{tz}` in column `timezone` is not a time zone (use a name such as Asia/Shanghai)"),
+                format!("{} in column `timezone` is not a time zone (use a name such as Asia/Shanghai)", show(c, tz)),
             ));
         }
         let mut values = Vec::with_capacity(inputs.len());
@@ -196,16 +247,19 @@ pub fn load(name: &str, text: &str, script: &ScriptCode, jurisdiction: &str) -> 
             }
             match parse_value(*ty, raw) {
                 Ok(v) => values.push((input.to_string(), v)),
-                Err(message) => errors.push(InputError::at(
+                Err(problem) => errors.push(InputError::at(
                     name,
                     line,
                     char_col(&record, *col, line_text),
-                    format!("{message} in column `{input}` ({})", ty.name()),
+                    format!("{} {problem} in column `{input}` ({})", show(*col, raw), ty.name()),
                 )),
             }
         }
         let segment = column.get("segment").map(|&c| cell(c).to_string());
         customers.push(Customer { id, phone, timezone, inputs: values, segment, line });
+    }
+    if errors.is_empty() && customers.is_empty() {
+        errors.push(InputError::at(name, 2, 1, "the customer list has a header but no customers".to_string()));
     }
     if errors.is_empty() { Ok(customers) } else { Err(errors) }
 }
@@ -246,6 +300,62 @@ mod tests {
                 "c.csv:5:1: customer `c1` is listed twice (first on line 2)",
             ]
         );
+    }
+
+    fn errors(csv: &str) -> Vec<String> {
+        load("c.csv", csv, &script(), "cn").unwrap_err().iter().map(|e| e.to_string()).collect()
+    }
+
+    #[test]
+    fn a_duplicated_column_is_refused_with_both_positions() {
+        assert_eq!(
+            errors("phone,name,amount,phone\n13800000001,张三,5,13800000002\n"),
+            ["c.csv:1:19: column `phone` appears twice in the header (columns 1 and 4); keep one"]
+        );
+    }
+
+    #[test]
+    fn a_header_without_customers_is_refused() {
+        assert_eq!(errors("phone,name,amount\n"), ["c.csv:2:1: the customer list has a header but no customers"]);
+    }
+
+    #[test]
+    fn sensitive_cells_are_never_shown() {
+        let src = "script s {\n  purpose service\n  input { name: text, id_no: int sensitive }\n  outcomes { done }\n  opening { say \"本次通话将被录音{{name}}\"; hangup done }\n}\n";
+        let checked = check_source("s.call", src);
+        assert_eq!(checked.error_count(), 0, "{:?}", checked.diagnostics);
+        let script = callscript_compiler::lower::lower(&checked, checked.files[0].id).scripts.remove(0);
+        let shown: Vec<String> = load("c.csv", "phone,name,id_no\n13800000001,张三,4401X0199\n", &script, "cn")
+            .unwrap_err()
+            .iter()
+            .map(|e| e.to_string())
+            .collect();
+        assert_eq!(
+            shown,
+            ["c.csv:2:16: (a sensitive value, 9 characters, not shown) is not a whole number in column `id_no` (int)"]
+        );
+    }
+
+    #[test]
+    fn a_huge_cell_is_cut_in_errors() {
+        let huge = "9".repeat(1_000_000) + "x";
+        let shown = errors(&format!("phone,name,amount\n13800000001,张三,{huge}\n"));
+        assert_eq!(shown.len(), 1);
+        assert!(shown[0].len() < 200, "{} bytes", shown[0].len());
+        assert!(
+            shown[0].ends_with(
+                "…` (1000001 characters) is not an amount of money (write 1200.50) in column `amount` (money)"
+            ),
+            "{}",
+            shown[0]
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_names_line_and_column() {
+        let e = decode("c.csv", b"phone,name\n13800000001,\xe5\xbc\xa0\xff\n".to_vec()).unwrap_err();
+        assert_eq!(e.to_string(), "c.csv:2:14: this byte is not UTF-8; save the customer list as UTF-8");
+        assert_eq!(decode("c.csv", b"phone\n1\n".to_vec()).unwrap(), "phone\n1\n");
     }
 
     #[test]

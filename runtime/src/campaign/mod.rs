@@ -391,6 +391,12 @@ fn validate(name: &str, text: &str, c: &Campaign) -> Result<(), Vec<InputError>>
             bad("on", format!("`{on}` is not a disposition to retry; use {}", RETRYABLE.join(", ")));
         }
     }
+    if c.limits.per_customer_per_day == 0 {
+        bad("per_customer_per_day", "per_customer_per_day must be at least 1 (0 would place no call)".into());
+    }
+    if c.limits.per_customer_per_7_days == 0 {
+        bad("per_customer_per_7_days", "per_customer_per_7_days must be at least 1 (0 would place no call)".into());
+    }
     if c.retry.max_attempts == 0 {
         bad("max_attempts", "max_attempts must be at least 1".into());
     }

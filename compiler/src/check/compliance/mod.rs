@@ -199,6 +199,14 @@ pub struct CampaignLimits {
 }
 
 impl Pack {
+    /// Whether barge-in may never cut a prompt of this (static) text: it holds the pack's
+    /// recording notice, or any part of its risk disclosure (a warning being read is not
+    /// interrupted halfway).
+    pub fn never_cut(&self, text: &str) -> bool {
+        let text = normalise(text);
+        self.recording.all_of.holds(&text) || self.risk_disclosure.all_of.0.iter().flatten().any(|p| text.contains(p))
+    }
+
     /// The campaign limits for a purpose (the first entry that names it, else a general one).
     pub fn campaign_limits(&self, purpose: &str) -> Option<&CampaignLimits> {
         self.campaign
