@@ -151,7 +151,11 @@ fn a_roots_program_keeps_only_the_files_it_reaches() {
     assert_eq!(kept("two.call"), ["two.call"]);
     // `lower` (what `build` writes) is the program the checker lowered: the same files.
     let id = checked.sources.find("one.call").expect("a root");
-    let built: Vec<String> =
-        callscript_compiler::lower::lower(&checked, id).files.iter().filter(|f| !f.text.is_empty()).map(|f| f.name.clone()).collect();
+    let built: Vec<String> = callscript_compiler::lower::lower(&checked, id)
+        .files
+        .iter()
+        .filter(|f| !f.text.is_empty())
+        .map(|f| f.name.clone())
+        .collect();
     assert_eq!(built, ["one.call", "lib/a.call", "lib/b.call"]);
 }
