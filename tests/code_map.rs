@@ -10,6 +10,11 @@ fn section<'a>(doc: &'a str, heading: &str) -> &'a str {
     &rest[..rest.find("\n### ").unwrap_or(rest.len())]
 }
 
+/// The section's entries: each `- ` bullet with its continuation lines.
+fn entries(map: &str) -> impl Iterator<Item = &str> {
+    map.split("\n- ").skip(1)
+}
+
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
     entries.sort();
@@ -43,8 +48,13 @@ fn unmapped(src: &str, map: &str) -> Vec<String> {
         let ok = match &folder {
             None => named(&relative),
             Some(folder) if name == "mod.rs" => named(folder) || named(&relative),
+            // The file's name must stand in the folder's own entry, not anywhere in the section.
             Some(folder) => {
-                named(&relative) || (named(folder) && (named(&name) || named(name.trim_end_matches(".rs"))))
+                named(&relative)
+                    || entries(map).any(|entry| {
+                        let has = |text: &str| entry.contains(&format!("`{text}`"));
+                        has(folder) && has(&name)
+                    })
             }
         };
         if !ok {
