@@ -49,6 +49,11 @@ impl Sipp {
 
     /// SIPp playing the scenario for `calls` calls.
     fn start_calls(name: &str, dir: &Path, transport: &str, calls: u32) -> Sipp {
+        Sipp::start_for(name, dir, transport, calls, 40)
+    }
+
+    /// SIPp playing the scenario for `calls` calls, ending by itself after `life_secs`.
+    fn start_for(name: &str, dir: &Path, transport: &str, calls: u32, life_secs: u32) -> Sipp {
         let port = free_port();
         let media_port = free_port();
         let child = Command::new("sipp")
@@ -59,7 +64,7 @@ impl Sipp {
                 "-m",
                 &calls.to_string(),
                 "-timeout",
-                "40s",
+                &format!("{life_secs}s"),
                 "-timeout_error",
                 "-trace_err",
                 "-trace_msg",
@@ -742,9 +747,9 @@ fn kill_nine_during_a_sip_campaign_loses_no_answer_and_dials_no_one_twice() {
         return;
     }
     let dir = case_dir("kill9");
-    let sipp = Sipp::start_calls("answer_info", &dir, "udp", 10_000);
+    let sipp = Sipp::start_for("answer_info", &dir, "udp", 10_000, 120);
     write_campaign(&dir, sipp.port, "", "");
-    let phones: Vec<String> = (1..=6).map(|i| format!("+86138000000{i:02}")).collect();
+    let phones: Vec<String> = (1..=12).map(|i| format!("+86138000000{i:02}")).collect();
     let mut csv = String::from("id,phone\n");
     for (i, p) in phones.iter().enumerate() {
         csv.push_str(&format!("c{i},{p}\n"));
@@ -752,10 +757,10 @@ fn kill_nine_during_a_sip_campaign_loses_no_answer_and_dials_no_one_twice() {
     std::fs::write(dir.join("customers.csv"), csv).unwrap();
     let toml = std::fs::read_to_string(dir.join("campaign.toml")).unwrap();
     let toml = toml
-        .replace("max_attempts = 1", "max_attempts = 10\non = [\"failed\"]\nbackoff = \"1s\"")
+        .replace("max_attempts = 1", "max_attempts = 40\non = [\"failed\"]\nbackoff = \"1s\"")
         .replace(
             "per_customer_per_day = 3\nper_customer_per_7_days = 3",
-            "per_customer_per_day = 10\nper_customer_per_7_days = 10",
+            "per_customer_per_day = 40\nper_customer_per_7_days = 40",
         )
         .replace("max_concurrent = 5", "max_concurrent = 3");
     std::fs::write(dir.join("campaign.toml"), toml).unwrap();
@@ -771,10 +776,11 @@ fn kill_nine_during_a_sip_campaign_loses_no_answer_and_dials_no_one_twice() {
         csv::Reader::from_reader(&out.stdout[..]).deserialize().map(|r| r.unwrap()).collect()
     };
     let answered_key = |r: &HashMap<String, String>| (r["customer_id"].clone(), r["attempt"].clone());
-    // Deterministic pseudo-random kill points, 0.3–2.3 s into each run (all within SIPp's
-    // 40 s life).
+    // Twenty deterministic pseudo-random kill points, 0.3–2.8 s into each run (within SIPp's
+    // 120 s life, with time left for the last run to finish every customer). A retry budget
+    // of 40 outlasts the attempts the kills interrupt.
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    for k in 0..4 {
+    for k in 0..20 {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
@@ -785,7 +791,7 @@ fn kill_nine_during_a_sip_campaign_loses_no_answer_and_dials_no_one_twice() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(300 + x % 2_000));
+        std::thread::sleep(Duration::from_millis(300 + x % 2_500));
         // What the store shows as answered just before the kill stays answered after it.
         let before: Vec<_> =
             export().into_iter().filter(|r| r["disposition"] == "answered").map(|r| answered_key(&r)).collect();
