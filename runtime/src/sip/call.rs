@@ -120,7 +120,7 @@ impl Speech {
             Asr::FunAsr(config) => match crate::asr::recognise(config, pcm, name).await {
                 Ok(r) => Some(r.text),
                 Err(e) => {
-                    eprintln!("warning: {e}");
+                    tracing::warn!(utterance = name, "speech recognition failed: {e}");
                     None
                 }
             },
