@@ -15,9 +15,16 @@ export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4
 -Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing -Cdebug-assertions -Coverflow-checks"
 # --target keeps the flags off build scripts and proc macros (they would not link).
 host="$(rustc -vV | sed -n 's/^host: //p')"
-cargo build --release --bins --target "$host"
+fuzz_bins=()
+for t in sdp sip_response rtp jitter recording; do fuzz_bins+=(--bin "$t"); done
+cargo build --release "${fuzz_bins[@]}" --target "$host"
 bin="target/$host/release"
-[ -d corpus/recording ] || "./$bin/seed"
+# The seed writer is an ordinary program: built without the coverage flags (which need
+# libFuzzer's symbols), in a target folder of its own.
+if [ ! -d corpus/recording ]; then
+  RUSTFLAGS="" cargo build --release --bin seed --target-dir target/plain
+  ./target/plain/release/seed
+fi
 status=0
 for t in "${targets[@]}"; do
   mkdir -p "corpus/$t" "artifacts/$t"

@@ -38,9 +38,16 @@ pub fn with_contact(mut response: rsip::Response, from: Option<&SipAddr>) -> rsi
         return response;
     }
     let Some(target) = remote_target(&response, from) else { return response };
+    let contact = rsip::headers::Contact::from(format!("<{target}>"));
+    // A hostile To can make a URI that reads back as several contacts (a comma in it, say):
+    // add only a Contact the stack will read as the one we meant.
+    if rsip::typed::Contact::parse_header_list(contact.value()).map(|c| c.len()).ok() != Some(1) {
+        tracing::warn!(%target, "a 2xx to our INVITE has no Contact, and its To makes no usable one");
+        return response;
+    }
     tracing::warn!(call_id = ?response.call_id_header().map(|c| c.value().to_string()).ok(), %target,
         "a 2xx to our INVITE has no Contact (RFC 3261 §12.1.2): using the customer's URI at the response's source");
-    response.headers.push(rsip::Header::Contact(rsip::headers::Contact::from(format!("<{target}>"))));
+    response.headers.push(rsip::Header::Contact(contact));
     response
 }
 
@@ -85,6 +92,25 @@ mod tests {
         assert_eq!(contact(&repaired).as_deref(), Some("<sip:+8613800000001@127.0.0.9:5099>"));
         // The stack can now type it, as its ACK and dialog need.
         assert_eq!(repaired.typed_contact_headers().unwrap().len(), 1);
+    }
+
+    /// Found by fuzz-media's `sip_response` target: a To whose URI holds a comma made the
+    /// added Contact read back as two.
+    #[test]
+    fn a_to_that_makes_no_single_contact_gets_none() {
+        let text = b"SIP/2.0 200 OK\r\nVia: SIP/ple>;g=a\r\nTo: :5070;Ynza>;t0=;receilnd=127.0.@callscript,\0\0\0\0\0\0\0\r\nCSeq: 1 INVITE\r\nCsip@bank.\x82examp*\0\0\0\0\0\0\0le>;tag=a\r\nTo: \x80\0ip:+860\r\n\r\n";
+        let Ok(SipMessage::Response(response)) = SipMessage::try_from(&text[..]) else { return };
+        let from = SipAddr {
+            r#type: Some(rsip::transport::Transport::Udp),
+            addr: "127.0.0.1:5060".parse::<std::net::SocketAddr>().unwrap().into(),
+        };
+        let before = response.headers.len();
+        let screened = with_contact(response, Some(&from));
+        match screened.headers.len() - before {
+            0 => {}
+            1 => assert_eq!(screened.typed_contact_headers().map(|c| c.len()).ok(), Some(1)),
+            n => panic!("{n} headers added"),
+        }
     }
 
     #[test]
