@@ -530,17 +530,10 @@ impl Channel {
         let _ = tokio::time::timeout(Duration::from_millis(500), async {
             while self.answers_in_flight > 0 {
                 let Some(state) = self.states.recv().await else { return };
-                match state {
-                    DialogState::Confirmed(..) => self.answers_in_flight -= 1,
-                    DialogState::Terminated(..) => {
-                        self.hung_up = true;
-                        return;
-                    }
-                    // A request that comes in meanwhile is answered like any other; it is
-                    // counted by dialog_state and its happening is of no use to a call ending.
-                    other => {
-                        let _ = self.dialog_state(other).await;
-                    }
+                // dialog_state counts Confirmed down, and answers a request that comes in
+                // meanwhile like any other; a hang-up ends the wait.
+                if matches!(self.dialog_state(state).await, Some(Happening::Hangup)) {
+                    return;
                 }
             }
         })
