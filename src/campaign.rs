@@ -7,11 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use callscript_compiler::bytecode::Program;
-use callscript_compiler::check::{CheckOptions, Checked, check_with};
-use callscript_compiler::source::Source;
-use callscript_compiler::span::{FileSpan, Span};
+use callscript_compiler::source::{Source, Sources};
 use callscript_compiler::value::Value;
-use callscript_runtime::campaign::{self, InputError, Loaded, customers};
+use callscript_runtime::campaign::{self, InputError, LoadError, Loaded, TelephonyKind, customers};
 use callscript_runtime::report;
 use callscript_runtime::scheduler::{
     self, Clock, PacedClock, Plan, Progress, RunOptions, VirtualClock, WaitReason, WallClock,
@@ -23,7 +21,6 @@ use callscript_runtime::store::{SqliteStore, Store};
 use callscript_runtime::telephony::Telephony;
 use callscript_runtime::vm::{CallContext, Executable, Session};
 
-use crate::files::DiskLoader;
 use crate::render;
 
 pub(crate) fn print_input_errors(errors: &[InputError]) {
@@ -35,32 +32,51 @@ pub(crate) fn print_input_errors(errors: &[InputError]) {
     }
 }
 
-/// The campaign's script: compiled from source (checked with the campaign's compliance pack
-/// and CS009 on the campaign, errors printed) or loaded bytecode.
-pub(crate) fn campaign_program(loaded: &Loaded) -> Result<(Program, String), i32> {
-    if let Some(generated) = &loaded.generated_script {
-        return compile_task_template(loaded, generated);
-    }
-    let spec = &loaded.campaign.script;
-    let (file, chosen) = match spec.split_once('#') {
-        Some((f, name)) => (f, Some(name.to_string())),
-        None => (spec.as_str(), None),
-    };
-    // Exactly what `callscript check campaign.toml` reports: language, compliance, CS009. A
-    // `.callc` is checked from the sources it embeds, so it gets no pass either.
-    let checked = match crate::checking::check_campaign(&loaded.path, &loaded.campaign.jurisdiction) {
-        Ok((checked, _)) => checked,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return Err(2);
+/// Prints why a campaign could not be loaded: its diagnostics through the one renderer.
+pub(crate) fn print_load_error(error: &LoadError) {
+    match error {
+        LoadError::Read { .. } => eprintln!("error: {error}"),
+        LoadError::Invalid { file, diagnostics } => {
+            let mut sources = Sources::new();
+            sources.add(file.clone());
+            let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+            eprint!("{}", render::human(diagnostics, &sources, false));
+            eprintln!("{}", render::summary_line(errors, diagnostics.len() - errors, 1));
         }
-    };
-    let (program, name) = finish_compile(checked, chosen.as_deref(), "the campaign or its script has errors")?;
-    let path = loaded.resolve(file);
-    if path.extension().and_then(|e| e.to_str()) == Some("callc") {
-        stored_matches(&path, &program)?;
     }
-    Ok((program, name))
+}
+
+/// Loads a campaign's settings (no compliance check: `report`, `dnc`, `recording`, `clips`).
+pub(crate) fn load_settings(path: &Path) -> Result<Loaded, i32> {
+    campaign::load(path).map_err(|e| {
+        print_load_error(&e);
+        2
+    })
+}
+
+/// A campaign checked exactly like `callscript check CAMPAIGN` (its settings, its script,
+/// compliance and CS009), with the program to run; errors are printed.
+pub(crate) fn checked_campaign(path: &Path, customers_csv: Option<&str>) -> Result<(Loaded, Program, String), i32> {
+    let (checked, _) = crate::checking::check_campaign_with(path, "cn", customers_csv).map_err(|message| {
+        eprintln!("error: {message}");
+        2
+    })?;
+    if checked.error_count() > 0 {
+        eprint!("{}", render::human(&checked.diagnostics, &checked.sources, false));
+        eprintln!("{}", render::summary_line(checked.error_count(), checked.warning_count(), 1));
+        eprintln!("no call was placed: the campaign or its script has errors");
+        return Err(1);
+    }
+    let (Some(campaign), Some(program)) = (checked.campaign.clone(), checked.root_program().cloned()) else {
+        eprintln!("error: {}: the campaign's script holds nothing to run", path.display());
+        return Err(2);
+    };
+    let loaded = Loaded::new(campaign, path);
+    let name = pick_script(&program, loaded.campaign.script_name())?;
+    if loaded.campaign.script_file().ends_with(".callc") {
+        stored_matches(&loaded.resolve(loaded.campaign.script_file()), &program)?;
+    }
+    Ok((loaded, program, name))
 }
 
 /// The program that runs from a `.callc` is the one just checked, lowered again from its
@@ -85,57 +101,6 @@ fn stored_matches(path: &Path, checked: &Program) -> Result<(), i32> {
     Ok(())
 }
 
-/// Prints errors (no call is placed) or lowers the root file.
-fn finish_compile(checked: Checked, chosen: Option<&str>, what: &str) -> Result<(Program, String), i32> {
-    if checked.error_count() > 0 {
-        eprint!("{}", render::human(&checked.diagnostics, &checked.sources, false));
-        eprintln!("{}", render::summary_line(checked.error_count(), checked.warning_count(), 1));
-        eprintln!("no call was placed: {what}");
-        return Err(1);
-    }
-    let root = checked.files.iter().find(|f| f.is_root).map(|f| f.id).ok_or(2)?;
-    let program = callscript_compiler::lower::lower(&checked, root);
-    let name = pick_script(&program, chosen)?;
-    Ok((program, name))
-}
-
-/// A JSON task's `script_template` becomes a one-prompt script; findings inside the template
-/// (CS001 for a missing recording notice) point into the JSON file's string.
-fn compile_task_template(loaded: &Loaded, generated: &str) -> Result<(Program, String), i32> {
-    let options = CheckOptions::jurisdiction(&loaded.campaign.jurisdiction);
-    let name = format!("{} (script_template)", loaded.path.display());
-    let mut checked = check_with(vec![Source::new(name, generated.to_string())], &mut DiskLoader, &options);
-    let json_text = std::fs::read_to_string(&loaded.path).unwrap_or_default();
-    if checked.error_count() > 0
-        && let (Some(in_script), Some(in_json)) = (generated.find("say \"").map(|i| i + 5), template_start(&json_text))
-    {
-        let template_end = in_script + generated[in_script..].find("\"\n").unwrap_or(0);
-        let json_id = checked.sources.add(Source::new(crate::files::display_name(&loaded.path), json_text.clone()));
-        // The template is copied verbatim, so characters correspond one to one.
-        let map = |offset: usize| -> u32 {
-            let chars = generated[in_script..offset.min(template_end)].chars().count();
-            let byte = json_text[in_json..].char_indices().nth(chars).map_or(json_text.len() - in_json, |(b, _)| b);
-            (in_json + byte) as u32
-        };
-        for d in &mut checked.diagnostics {
-            let (start, end) = (d.primary.at.span.start as usize, d.primary.at.span.end as usize);
-            if start >= in_script.saturating_sub(1) && end <= template_end + 1 {
-                d.primary.at = FileSpan::new(json_id, Span { start: map(start.max(in_script)), end: map(end) });
-                d.secondary.clear();
-            }
-        }
-    }
-    finish_compile(checked, None, "the task's script_template has errors")
-}
-
-/// Byte offset of the first character of the `script_template` string in a JSON task.
-fn template_start(json: &str) -> Option<usize> {
-    let key = json.find("\"script_template\"")?;
-    let colon = key + json[key..].find(':')?;
-    let quote = colon + json[colon..].find('"')?;
-    Some(quote + 1)
-}
-
 fn pick_script(program: &Program, chosen: Option<&str>) -> Result<String, i32> {
     match chosen {
         Some(name) if program.script(name).is_some() => Ok(name.to_string()),
@@ -152,18 +117,14 @@ fn pick_script(program: &Program, chosen: Option<&str>) -> Result<String, i32> {
 
 /// Loads everything a run needs; errors are printed and become the exit code.
 pub fn plan(path: &Path, customers_override: Option<&Path>, segments: Option<&Path>) -> Result<(Plan, Loaded), i32> {
-    let mut loaded = campaign::load(path).map_err(|errors| {
-        print_input_errors(&errors);
-        2
-    })?;
     // A JSON task's inputs are its template's names, typed from the customer list.
-    if let (Some(task), Some(csv)) = (&loaded.task, customers_override) {
-        let text = std::fs::read_to_string(csv).unwrap_or_default();
-        let typed = task.typed_inputs(&text);
-        let inputs: Vec<(String, &str)> = typed.iter().map(|(n, t)| (n.clone(), *t)).collect();
-        loaded.generated_script = Some(task.script(&inputs));
-    }
-    let (program, script) = campaign_program(&loaded)?;
+    let csv_for_types = match customers_override {
+        Some(csv) if path.extension().and_then(|e| e.to_str()) == Some("json") => {
+            Some(std::fs::read_to_string(csv).unwrap_or_default())
+        }
+        _ => None,
+    };
+    let (loaded, program, script) = checked_campaign(path, csv_for_types.as_deref())?;
     let exec = Executable::new(program).map_err(|e| {
         eprintln!("error: {e}");
         2
@@ -191,12 +152,13 @@ pub fn plan(path: &Path, customers_override: Option<&Path>, segments: Option<&Pa
         2
     })?;
     // The segment: an expression of the script language, or a named segment (JSON tasks).
-    let segment_expr = match (&loaded.campaign.segment, &loaded.segment_name, segments) {
+    let segment_name = loaded.campaign.task.as_ref().and_then(|t| t.segment_name.clone());
+    let segment_expr = match (&loaded.campaign.segment, &segment_name, segments) {
         (Some(e), _, _) => {
-            // Point segment errors at the `segment = …` line of the campaign file.
+            // Point segment errors at the `segment = …` value in the campaign file.
             let text = std::fs::read_to_string(path).unwrap_or_default();
-            let (line, column) = campaign::locate(&text, "segment");
-            Some((e.clone(), format!("{}:{line}:{column}", crate::files::display_name(path))))
+            let at = Source::new("", text).line_col(loaded.campaign.spans.at("segment").start);
+            Some((e.clone(), format!("{}:{}:{}", crate::files::display_name(path), at.line, at.column)))
         }
         (None, Some(name), Some(file)) => {
             let text = std::fs::read_to_string(file).map_err(|e| {
@@ -338,8 +300,8 @@ pub fn run(args: RunArgs) -> i32 {
         },
         None => jiff::Timestamp::now().as_millisecond(),
     };
-    let mut telephony: Box<dyn Telephony> = match loaded.campaign.telephony.kind.as_str() {
-        "sip" => match start_sip(&args.campaign, &loaded, &plan) {
+    let mut telephony: Box<dyn Telephony> = match loaded.campaign.telephony.kind {
+        TelephonyKind::Sip => match start_sip(&args.campaign, &loaded, &plan) {
             Ok(t) => Box::new(t),
             Err(e) => {
                 eprintln!("error: {e}");
@@ -347,8 +309,8 @@ pub fn run(args: RunArgs) -> i32 {
                 return 2;
             }
         },
-        _ => {
-            let ring_timeout = campaign::parse_duration(&loaded.campaign.telephony.ring_timeout).unwrap_or(30_000);
+        TelephonyKind::Sim => {
+            let ring_timeout = loaded.campaign.telephony.ring_timeout.as_millis().clamp(0, u64::MAX as i128) as u64;
             let mut sim = SimTelephony::new(loaded.campaign.sim.clone(), ring_timeout);
             // A resumed run draws from a fresh stream so it does not replay the first run's calls.
             if let Ok(Some(stored)) = store.campaign(&plan.campaign_id) {
@@ -424,7 +386,7 @@ pub fn run(args: RunArgs) -> i32 {
         p.placed,
         p.answered,
         started.elapsed().as_secs_f64(),
-        if loaded.campaign.telephony.kind == "sim" { "virtual" } else { "wall" },
+        if loaded.campaign.telephony.kind == TelephonyKind::Sim { "virtual" } else { "wall" },
         clock_text(p.clock_ms)
     );
     if summary.recovered > 0 {
@@ -456,12 +418,9 @@ fn step_paths(program: &Program, script: &str) -> Vec<String> {
 }
 
 pub fn report_command(path: &Path, format: &str, attempts: bool, output: Option<&Path>) -> i32 {
-    let loaded = match campaign::load(path) {
+    let loaded = match load_settings(path) {
         Ok(l) => l,
-        Err(errors) => {
-            print_input_errors(&errors);
-            return 2;
-        }
+        Err(code) => return code,
     };
     let store = match open_existing_store(&loaded) {
         Ok(s) => s,
@@ -496,8 +455,11 @@ pub fn report_command(path: &Path, format: &str, attempts: bool, output: Option<
         report::attempts_csv(&rows)
     } else {
         // Steps in flow order when the script still compiles; else in the order seen.
-        let steps = match campaign_program(&loaded) {
-            Ok((program, name)) => step_paths(&program, &name),
+        let steps = match crate::checking::check_campaign(path, "cn") {
+            Ok((checked, _)) => checked
+                .root_program()
+                .and_then(|p| pick_script(p, loaded.campaign.script_name()).ok().map(|name| step_paths(p, &name)))
+                .unwrap_or_default(),
             Err(_) => Vec::new(),
         };
         let r = report::build(id, &rows, &steps);
@@ -530,12 +492,9 @@ pub fn report_command(path: &Path, format: &str, attempts: bool, output: Option<
 
 /// `callscript dnc import FILE.csv --campaign CAMPAIGN`: reads a `phone` column.
 pub fn dnc_import(file: &Path, campaign_path: &Path) -> i32 {
-    let loaded = match campaign::load(campaign_path) {
+    let loaded = match load_settings(campaign_path) {
         Ok(l) => l,
-        Err(errors) => {
-            print_input_errors(&errors);
-            return 2;
-        }
+        Err(code) => return code,
     };
     let mut store = match open_store(&loaded) {
         Ok(s) => s,
@@ -598,8 +557,8 @@ fn start_sip(file: &Path, loaded: &campaign::Loaded, plan: &scheduler::Plan) -> 
     let file = file.display();
     let config = SipConfig::from_campaign(&loaded.campaign).map_err(|(key, message)| {
         let text = std::fs::read_to_string(&loaded.path).unwrap_or_default();
-        let (line, column) = campaign::locate(&text, key);
-        format!("{file}:{line}:{column}: {message}")
+        let at = Source::new("", text).line_col(loaded.campaign.spans.at(&format!("telephony.{key}")).start);
+        format!("{file}:{}:{}: {message}", at.line, at.column)
     })?;
     let start = || -> Result<SipTelephony, String> {
         let program = &plan.exec.program;

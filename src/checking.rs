@@ -5,17 +5,18 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use callscript_compiler::bytecode::Program;
-use callscript_compiler::check::compliance::campaign::CampaignFile;
-use callscript_compiler::check::{CheckOptions, Checked, MemoryFiles, check_with};
+use callscript_compiler::campaign::{self, Shape, TaskTemplate};
+use callscript_compiler::check::{CheckOptions, Checked, MemoryFiles, NoFiles, check_with};
 use callscript_compiler::source::Source;
+use callscript_compiler::span::{FileSpan, SourceId, Span};
 
 use crate::cli::Format;
 use crate::files::{DiskLoader, collect, display_name, read_source};
 use crate::render;
 
-/// Whether a path names a campaign file rather than scripts.
+/// Whether a path names a campaign file (TOML, or the seed's JSON task) rather than scripts.
 fn is_campaign(path: &Path) -> bool {
-    path.extension().and_then(|e| e.to_str()) == Some("toml")
+    matches!(path.extension().and_then(|e| e.to_str()), Some("toml" | "json"))
 }
 
 /// Loads and checks `.call` files, or one campaign file with its script, under the pack of
@@ -39,45 +40,43 @@ pub fn check_paths(paths: &[PathBuf], jurisdiction: &str) -> Result<(Checked, us
     Ok((check_with(roots, &mut DiskLoader, &options), count))
 }
 
-/// A campaign: its script (relative to the campaign file) is checked, then CS009 on the
-/// campaign itself. Errors in the TOML are reported as `file:line:column: message`.
+/// A campaign: the file is read into the model `run` uses (E600–E605), its script (relative
+/// to the campaign file) is checked, then CS009 on the campaign. `Checked::campaign` is the
+/// campaign when nothing is in error. Err is a message for "could not run".
 pub fn check_campaign(path: &Path, jurisdiction: &str) -> Result<(Checked, usize), String> {
+    check_campaign_with(path, jurisdiction, None)
+}
+
+/// [`check_campaign`], with the customer list a JSON task's inputs are typed from.
+pub fn check_campaign_with(
+    path: &Path,
+    jurisdiction: &str,
+    customers: Option<&str>,
+) -> Result<(Checked, usize), String> {
     let name = display_name(path);
     let text = read_source(path).map_err(|e| e.to_string())?;
     let source = Source::new(name.clone(), text);
-    let at = |span: Option<callscript_compiler::span::Span>| {
-        let lc = source.line_col(span.map_or(0, |s| s.start));
+    let shape = Shape::of_path(&name);
+    // The campaign's pack is the one `run` uses: its own `jurisdiction`, else the model's
+    // default; an unknown one is the campaign's finding (E604), reported with the rest.
+    let options = CheckOptions { jurisdiction: jurisdiction.to_string(), campaign: Some(source.clone()) };
+    let at = |span: Span| {
+        let lc = source.line_col(span.start);
         format!("{name}:{}:{}", lc.line, lc.column)
     };
-    let campaign = CampaignFile::parse(&source.text).map_err(|e| format!("{}: {}", at(e.span), e.message))?;
-    let Some((script, _)) = campaign.script() else {
-        return Err(format!("{}: the campaign names no `script`", at(None)));
+    // A campaign with errors is checked on its own: they are all it reports.
+    let Some(read) = campaign::read(SourceId(0), &source.text, shape).campaign else {
+        return Ok((check_with(Vec::new(), &mut NoFiles, &options), 1));
     };
-    let script_span = campaign.script.as_ref().map(|s| {
-        let r = s.span();
-        callscript_compiler::span::Span::new(r.start, r.end)
-    });
-    let compiled = script.ends_with(".callc");
-    if !compiled && !script.ends_with(".call") {
-        return Err(format!(
-            "{}: the script must be a `.call` source or a `.callc` built by `callscript build`, not `{script}`",
-            at(script_span)
-        ));
+    if let Some(task) = &read.task {
+        return Ok((check_task(&source, task, customers, &options), 1));
     }
-    let options = CheckOptions { jurisdiction: jurisdiction.to_string(), campaign: Some(source.clone()) };
-    if let Err(message) = options.pack() {
-        let span = campaign.jurisdiction.as_ref().map(|j| {
-            let r = j.span();
-            callscript_compiler::span::Span::new(r.start, r.end)
-        });
-        return Err(format!("{}: {message}", at(span)));
-    }
-    let script_path = path.parent().unwrap_or(Path::new("")).join(script);
-    let cannot_read =
-        |e: std::io::Error| format!("{}: cannot read the script {}: {e}", at(script_span), script_path.display());
-    if compiled {
+    let script_span = read.spans.at("script");
+    let script_path = path.parent().unwrap_or(Path::new("")).join(read.script_file());
+    if read.script_file().ends_with(".callc") {
         // A `.callc` is checked from the sources it embeds, `@allow`s included (§9.7).
-        let bytes = std::fs::read(&script_path).map_err(cannot_read)?;
+        let bytes = std::fs::read(&script_path)
+            .map_err(|e| format!("{}: cannot read the script {}: {e}", at(script_span), script_path.display()))?;
         let program = load_callc(&script_path, &bytes)?;
         let (roots, mut loader) = embedded_sources(&program);
         let count = 1 + roots.len();
@@ -87,6 +86,51 @@ pub fn check_campaign(path: &Path, jurisdiction: &str) -> Result<(Checked, usize
         read_source(&script_path).map_err(|e| format!("{}: cannot read the script: {e}", at(script_span)))?;
     let roots = vec![Source::new(display_name(&script_path), script_text)];
     Ok((check_with(roots, &mut DiskLoader, &options), 2))
+}
+
+/// A JSON task: its `script_template` becomes a one-prompt script (inputs typed from the
+/// customer list when there is one), checked with the task as its campaign. Findings inside
+/// the template (CS001 for a missing recording notice) point into the JSON file's string.
+fn check_task(task_file: &Source, task: &TaskTemplate, customers: Option<&str>, options: &CheckOptions) -> Checked {
+    // Without a customer list (`check task.json`), every name is text.
+    let typed = match customers {
+        Some(csv) => callscript_runtime::campaign::typed_inputs(task, csv),
+        None => task.names().into_iter().map(|n| (n, "text")).collect(),
+    };
+    let inputs: Vec<(String, &str)> = typed.iter().map(|(n, t)| (n.clone(), *t)).collect();
+    let generated = task.script(&inputs);
+    let script_name = format!("{} (script_template)", task_file.name);
+    let mut checked = check_with(vec![Source::new(script_name, generated.clone())], &mut NoFiles, options);
+    let json_text = &task_file.text;
+    let (Some(in_script), Some(in_json), Some(json_id)) =
+        (generated.find("say \"").map(|i| i + 5), template_start(json_text), checked.sources.find(&task_file.name))
+    else {
+        return checked;
+    };
+    let template_end = in_script + generated[in_script..].find("\"\n").unwrap_or(0);
+    // The template is copied verbatim but for escapes of `\` and `"`, which JSON escapes too.
+    let map = |offset: usize| -> u32 {
+        let chars = generated[in_script..offset.min(template_end)].chars().count();
+        let byte = json_text[in_json..].char_indices().nth(chars).map_or(json_text.len() - in_json, |(b, _)| b);
+        (in_json + byte) as u32
+    };
+    for d in &mut checked.diagnostics {
+        let (start, end) = (d.primary.at.span.start as usize, d.primary.at.span.end as usize);
+        if d.primary.at.file != json_id && start >= in_script.saturating_sub(1) && end <= template_end + 1 {
+            d.primary.at = FileSpan::new(json_id, Span { start: map(start.max(in_script)), end: map(end) });
+            d.secondary.clear();
+        }
+    }
+    checked.diagnostics.sort_by_key(|d| (d.primary.at.file, d.primary.at.span.start, d.primary.at.span.end));
+    checked
+}
+
+/// Byte offset of the first character of the `script_template` string in a JSON task.
+fn template_start(json: &str) -> Option<usize> {
+    let key = json.find("\"script_template\"")?;
+    let colon = key + json[key..].find(':')?;
+    let quote = colon + json[colon..].find('"')?;
+    Some(quote + 1)
 }
 
 /// A `.callc` file's program; a damaged or foreign file is an error naming the file.

@@ -5,20 +5,14 @@ use std::io::Write;
 use std::path::Path;
 
 use callscript_compiler::bytecode::PromptSegment;
-use callscript_runtime::campaign;
 use callscript_runtime::speech::{Speaker, SpeechError, clips};
 
 /// Exit 0 when the clips voice every prompt part, 1 when something is missing (or a clip
 /// is broken), 2 when the campaign cannot be read.
 pub fn check(path: &Path) -> i32 {
-    let loaded = match campaign::load(path) {
+    let loaded = match crate::campaign::load_settings(path) {
         Ok(l) => l,
-        Err(errors) => {
-            for e in errors {
-                eprintln!("error: {e}");
-            }
-            return 2;
-        }
+        Err(code) => return code,
     };
     if loaded.campaign.speech.clips.is_none() {
         eprintln!(
@@ -27,7 +21,7 @@ pub fn check(path: &Path) -> i32 {
         );
         return 2;
     }
-    let (program, name) = match crate::campaign::campaign_program(&loaded) {
+    let (_, program, name) = match crate::campaign::checked_campaign(path, None) {
         Ok(x) => x,
         Err(code) => return code,
     };

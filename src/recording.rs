@@ -5,11 +5,11 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use callscript_runtime::campaign::{self, Loaded};
+use callscript_runtime::campaign::Loaded;
 use callscript_runtime::recording::{self, RecordingKey};
 use callscript_runtime::store::{ExportRow, SqliteStore, Store};
 
-use crate::campaign::{open_store, print_input_errors};
+use crate::campaign::open_store;
 
 /// Which recording to export.
 pub enum Source {
@@ -18,10 +18,7 @@ pub enum Source {
 }
 
 fn load(path: &Path) -> Result<(Loaded, SqliteStore), i32> {
-    let loaded = campaign::load(path).map_err(|errors| {
-        print_input_errors(&errors);
-        2
-    })?;
+    let loaded = crate::campaign::load_settings(path)?;
     let store = open_store(&loaded)?;
     Ok((loaded, store))
 }

@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 use callscript_compiler::check::compliance::RULES;
 use callscript_compiler::diagnostic::CODES;
 
-/// Checks a file or a folder (a folder with a `campaign.toml` is that campaign) and renders
-/// what a script author would see (no colour).
+/// Checks a file or a folder (a folder with a `campaign.toml` or a `task.json` is that
+/// campaign) and renders what a script author would see (no colour).
 fn check(path: &Path) -> (String, usize) {
-    let campaign = path.join("campaign.toml");
-    let path = if campaign.exists() { campaign.as_path() } else { path };
+    let campaign = ["campaign.toml", "task.json"].map(|f| path.join(f)).into_iter().find(|p| p.exists());
+    let path = campaign.as_deref().unwrap_or(path);
     let (checked, files) = callscript::cli::check_paths(&[path.to_path_buf()]).expect("fixture readable");
     let mut out = callscript::render::human(&checked.diagnostics, &checked.sources, false);
     out.push_str(&callscript::render::summary_line(checked.error_count(), checked.warning_count(), files));

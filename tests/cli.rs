@@ -195,3 +195,85 @@ fn seed_json_task_is_checked_and_runs() {
     // Only the customer in the named segment is called.
     assert!(stdout(&ran).contains("1 customers, 1 calls placed"), "{}", stdout(&ran));
 }
+
+/// The JSON task is the same campaign as a TOML file: its schedule is read and checked alike
+/// (CS009, times, counts, unknown keys, the task id), and nothing is dialled when it is wrong.
+#[test]
+fn json_task_is_checked_like_toml() {
+    let dir = temp_dir("task-rules");
+    let task = dir.join("task.json");
+    let csv = dir.join("customers.csv");
+    std::fs::write(&csv, "id,phone,customer_name\nc1,13800000001,张三\n").unwrap();
+    let json = |schedule: &str, extra: &str| {
+        format!(
+            r#"{{ "task_id": "T1", "purpose": "collection"{extra},
+  "script_template": "您好,本次通话将被录音。{{{{customer_name}}}},请尽快还款。",
+  "schedule": {schedule} }}"#
+        )
+    };
+    let run = |text: &str| {
+        std::fs::write(&task, text).unwrap();
+        let args = [
+            "run",
+            task.to_str().unwrap(),
+            "--customers",
+            csv.to_str().unwrap(),
+            "-q",
+            "--start",
+            "2026-11-24T00:00:00Z",
+        ];
+        let out = callscript(&args);
+        let checked = callscript(&["check", task.to_str().unwrap()]);
+        assert_eq!(checked.status.code(), out.status.code(), "check and run agree on {text}");
+        (out.status.code(), stderr(&out))
+    };
+    for (schedule, extra, code) in [
+        (r#"{ "start_time": "22:30", "end_time": "23:30" }"#, "", "[CS009]"),
+        (r#"{ "start_time": "00:00", "end_time": "23:59" }"#, "", "[CS009]"),
+        (r#"{ "start_time": "19:00", "end_time": "18:00" }"#, "", "[E605]"),
+        (r#"{ "start_time": "9am", "end_time": "18:00" }"#, "", "[E604]"),
+        (r#"{ "start_time": "09:00", "end_time": "18:00", "max_concurrent": 0 }"#, "", "[E604]"),
+        (r#"{ "start_time": "09:00", "end_time": "18:00", "colour": "red" }"#, "", "[E601]"),
+        (r#"{ "start_time": "09:00", "end_time": "18:00" }"#, r#", "owner": "x""#, "[E601]"),
+    ] {
+        let (status, err) = run(&json(schedule, extra));
+        assert_eq!(status, Some(1), "{schedule} {extra}: {err}");
+        assert!(err.contains(code) && err.contains("no call was placed"), "{schedule}: {err}");
+    }
+    // A quote in the task id never reaches the generated script's source.
+    let (status, err) =
+        run(&json(r#"{ "start_time": "09:00", "end_time": "18:00" }"#, "").replace("\"T1\"", r#""T\"1""#));
+    assert_eq!(status, Some(1), "{err}");
+    assert!(err.contains("[E604]") && err.contains("task_id"), "{err}");
+    // And inside the pack's limits it runs.
+    let (status, err) = run(&json(r#"{ "start_time": "09:00", "end_time": "18:00" }"#, ""));
+    assert_eq!(status, Some(0), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `check campaign.toml` refuses exactly what `run` refuses, with a code and the value's place.
+#[test]
+fn toml_campaign_check_and_run_agree() {
+    let dir = temp_dir("toml-rules");
+    std::fs::copy("examples/loan_reminder/loan_reminder.call", dir.join("loan_reminder.call")).unwrap();
+    std::fs::copy("examples/loan_reminder/customers.csv", dir.join("customers.csv")).unwrap();
+    let base = std::fs::read_to_string("examples/loan_reminder/campaign.toml").unwrap();
+    let campaign = dir.join("campaign.toml");
+    for (from, to, code) in [
+        ("max_attempts", "max_attemps", "[E601]"),
+        ("backoff = \"30m\"", "backoff = \"thirty\"", "[E604]"),
+        ("start_time = \"09:00\"", "start_time = \"9 o'clock\"", "[E604]"),
+        ("max_concurrent = 50", "max_concurrent = \"many\"", "[E602]"),
+    ] {
+        assert!(base.contains(from), "the example has `{from}`");
+        std::fs::write(&campaign, base.replace(from, to)).unwrap();
+        let checked = callscript(&["check", campaign.to_str().unwrap()]);
+        let ran = callscript(&["run", campaign.to_str().unwrap(), "-q", "--start", "2026-11-24T00:00:00Z"]);
+        assert_eq!(checked.status.code(), Some(1), "{to}: {}", stdout(&checked));
+        assert_eq!(ran.status.code(), Some(1), "{to}: {}", stderr(&ran));
+        assert!(stdout(&checked).contains(code) && stderr(&ran).contains(code), "{to}");
+        assert!(stdout(&checked).contains("campaign.toml:"), "{}", stdout(&checked));
+        assert!(!dir.join("campaign.db").exists(), "a refused campaign creates no store");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -103,13 +103,25 @@ fn campaigns_are_checked_with_their_script() {
     std::fs::create_dir_all(&dir).unwrap();
     let bad = dir.join("campaign.toml");
     std::fs::write(&bad, "script = \"x.call\"\n[schedule]\nstart_time = 9\n").unwrap();
-    let out = callscript(&["check", bad.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("campaign.toml:3:14:"), "{err}");
-    std::fs::write(&bad, "script = \"x.call\"\njurisdiction = \"eu\"\n").unwrap();
-    let err = String::from_utf8_lossy(&callscript(&["check", bad.to_str().unwrap()]).stderr).into_owned();
-    assert!(err.contains("campaign.toml:2:16:") && err.contains("`eu`"), "{err}");
+    // Problems of the campaign file are findings (exit 1) with codes and places, as in a script.
+    let out = callscript(&["check", "--format", "json", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let d = &v["diagnostics"][0];
+    assert_eq!(
+        (d["code"].as_str(), d["line"].as_u64(), d["column"].as_u64()),
+        (Some("E602"), Some(3), Some(14)),
+        "{v}"
+    );
+    std::fs::write(&bad, "task_id = \"t\"\nscript = \"x.call\"\njurisdiction = \"eu\"\n").unwrap();
+    let v = json(&["check", "--format", "json", bad.to_str().unwrap()]);
+    let d = &v["diagnostics"][0];
+    assert_eq!(
+        (d["code"].as_str(), d["line"].as_u64(), d["column"].as_u64()),
+        (Some("E604"), Some(3), Some(16)),
+        "{v}"
+    );
+    assert!(d["message"].as_str().unwrap().contains("`eu`"), "{v}");
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -5,6 +5,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod bytecode;
+pub mod campaign;
 pub mod check;
 pub mod diagnostic;
 pub mod disasm;

@@ -148,31 +148,11 @@ impl FunAsrConfig {
     /// (`None`); an address `ws://host:port` is a FunASR server. Anything else is an error
     /// that says what is accepted.
     pub fn from_speech_setting(asr: &str) -> Result<Option<FunAsrConfig>, String> {
-        let setting = asr.trim();
-        match setting {
-            "text" | "dtmf" => return Ok(None),
-            _ => {}
-        }
-        if setting.starts_with("wss://") {
-            return Err(format!(
-                "asr = \"{setting}\": wss:// is not supported yet; start the FunASR server with \
-                 `--certfile 0` and use ws://"
-            ));
-        }
-        let Some(rest) = setting.strip_prefix("ws://") else {
-            return Err(format!(
-                "asr = \"{setting}\": expected \"text\", \"dtmf\" or a FunASR server address such as \
-                 \"ws://127.0.0.1:10095\""
-            ));
-        };
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-        if authority.is_empty() || authority.starts_with(':') {
-            return Err(format!("asr = \"{setting}\": the address has no host (e.g. \"ws://127.0.0.1:10095\")"));
-        }
-        if let Err(e) = setting.parse::<tungstenite::http::Uri>() {
-            return Err(format!("asr = \"{setting}\": not a valid address: {e}"));
-        }
-        Ok(Some(FunAsrConfig::new(setting)))
+        // The campaign model reads the setting; one reader decides what is an address.
+        Ok(match callscript_compiler::campaign::values::asr(asr)? {
+            crate::campaign::Asr::FunAsr(url) => Some(FunAsrConfig::new(&url)),
+            crate::campaign::Asr::Text | crate::campaign::Asr::Dtmf => None,
+        })
     }
 
     /// The same recogniser with these hot words (see [`hotwords_from_intents`]).

@@ -21,7 +21,7 @@ fn the_example_clips_voice_a_call() {
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/loan_reminder");
     let mut loaded = campaign::load(&root.join("campaign.toml")).unwrap();
-    loaded.campaign.speech.tts = "clips".into();
+    loaded.campaign.speech.tts = callscript_runtime::campaign::Tts::Clips;
     loaded.campaign.speech.cache = None;
     let text = std::fs::read_to_string(root.join("loan_reminder.call")).unwrap();
     let checked = check(vec![Source::new("loan_reminder.call", text)], &mut MemoryFiles::default());

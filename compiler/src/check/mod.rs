@@ -100,6 +100,9 @@ pub struct Checked {
     pub pack: Option<&'static compliance::Pack>,
     /// Each clean root's lowered program (the one the compliance rules ran on).
     pub programs: Vec<(SourceId, crate::bytecode::Program)>,
+    /// The campaign file checked with the scripts, read into the model `run` uses (None: no
+    /// campaign, or one with errors).
+    pub campaign: Option<crate::campaign::Campaign>,
 }
 
 impl Checked {
@@ -154,11 +157,12 @@ impl CheckOptions {
     /// The pack that applies: the campaign's jurisdiction, else `jurisdiction`. An unknown
     /// one is an error naming the known packs; callers check this before `check`.
     pub fn pack(&self) -> Result<&'static compliance::Pack, String> {
-        let from_campaign = self
-            .campaign
-            .as_ref()
-            .and_then(|c| compliance::campaign::CampaignFile::parse(&c.text).ok())
-            .and_then(|c| c.jurisdiction.map(|j| j.into_inner()));
+        // A campaign runs under its own jurisdiction, else the model's default (`cn`); so it is
+        // checked under that one too, whatever `--jurisdiction` says.
+        let from_campaign = self.campaign.as_ref().map(|c| {
+            crate::campaign::jurisdiction(&c.text, crate::campaign::Shape::of_path(&c.name))
+                .unwrap_or_else(|| crate::campaign::DEFAULT_JURISDICTION.to_string())
+        });
         compliance::pack(from_campaign.as_deref().unwrap_or(&self.jurisdiction))
     }
 }
@@ -279,12 +283,13 @@ pub fn check_with(roots: Vec<Source>, loader: &mut dyn Loader, options: &CheckOp
         }
         allow::apply_allows(file.id, &allows, found, ran, &mut diagnostics, &mut allowed);
     }
-    if let (Some(campaign), Some(pack)) = (&options.campaign, pack) {
-        run_campaign(campaign, pack, &mut sources, &files, &mut diagnostics, &mut allowed);
-    }
+    let campaign = options
+        .campaign
+        .as_ref()
+        .and_then(|campaign| run_campaign(campaign, pack, &mut sources, &files, &mut diagnostics, &mut allowed));
     diagnostics.sort_by_key(|d| (d.primary.at.file, d.primary.at.span.start, d.primary.at.span.end));
     diagnostics.dedup();
-    Checked { sources, files, diagnostics, allowed, pack, programs }
+    Checked { sources, files, diagnostics, allowed, pack, programs, campaign }
 }
 
 /// Compiles `roots` under `options`' pack: the root's program when nothing is in error
@@ -339,18 +344,21 @@ fn import_cycles(files: &[ParsedFile], diagnostics: &mut Vec<Diagnostic>) {
     }
 }
 
-/// CS009 on a campaign file, for the purpose of its script (the root file's script named after
-/// `#` in `script`, else its first); a campaign that does not parse is left to the caller.
+/// Reads a campaign file into the model `run` uses (E600–E605), then CS009 on it for the
+/// purpose of its script (the root file's script named after `#` in `script`, else its first).
 fn run_campaign(
     campaign: &Source,
-    pack: &compliance::Pack,
+    pack: Option<&compliance::Pack>,
     sources: &mut Sources,
     files: &[ParsedFile],
     diagnostics: &mut Vec<Diagnostic>,
     allowed: &mut Vec<Allowed>,
-) {
-    let Ok(parsed) = compliance::campaign::CampaignFile::parse(&campaign.text) else { return };
-    let wanted = parsed.script().and_then(|(_, name)| name);
+) -> Option<crate::campaign::Campaign> {
+    let id = sources.add(campaign.clone());
+    let read = crate::campaign::read(id, &campaign.text, crate::campaign::Shape::of_path(&campaign.name));
+    diagnostics.extend(read.diagnostics);
+    let parsed = read.campaign?;
+    let wanted = parsed.script_name();
     let purpose = files
         .iter()
         .filter(|f| f.is_root)
@@ -366,8 +374,10 @@ fn run_campaign(
                 _ => None,
             })
         });
-    let id = sources.add(campaign.clone());
-    compliance::campaign::check(id, &parsed, purpose.as_deref().unwrap_or("service"), pack, diagnostics, allowed);
+    if let Some(pack) = pack {
+        compliance::campaign::check(id, &parsed, purpose.as_deref().unwrap_or("service"), pack, diagnostics, allowed);
+    }
+    Some(parsed)
 }
 
 /// Checks one in-memory source that imports only stdlib modules.

@@ -1,36 +1,16 @@
 //! Time rules of CAMPAIGN.md §2–§3 in the customer's own time zone: the call window, days,
 //! holidays, and the earliest moment a call may start.
 
-use jiff::civil::{Date, Time, Weekday};
+use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ZonedDateTime};
-
-/// `HH:MM` → minutes after midnight.
-pub fn parse_clock(text: &str) -> Option<u32> {
-    let (h, m) = text.trim().split_once(':')?;
-    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
-    (h <= 24 && m < 60 && h * 60 + m <= 24 * 60).then_some(h * 60 + m)
-}
-
-pub fn parse_weekday(text: &str) -> Option<Weekday> {
-    Some(match text.to_ascii_lowercase().as_str() {
-        "mon" | "monday" => Weekday::Monday,
-        "tue" | "tuesday" => Weekday::Tuesday,
-        "wed" | "wednesday" => Weekday::Wednesday,
-        "thu" | "thursday" => Weekday::Thursday,
-        "fri" | "friday" => Weekday::Friday,
-        "sat" | "saturday" => Weekday::Saturday,
-        "sun" | "sunday" => Weekday::Sunday,
-        _ => return None,
-    })
-}
 
 /// The window a campaign may call in, applied in each customer's zone.
 #[derive(Clone, Debug)]
 pub struct Window {
-    /// Minutes after local midnight; a call may start at `start <= t < end`.
-    pub start: u32,
-    pub end: u32,
+    /// Local times of day; a call may start at `start <= t < end` (`24:00` is [`Time::MAX`]).
+    pub start: Time,
+    pub end: Time,
     /// Allowed weekdays, indexed by `Weekday::to_monday_zero_offset`.
     pub days: [bool; 7],
     pub holidays: Vec<Date>,
@@ -39,15 +19,10 @@ pub struct Window {
 impl Window {
     pub fn from_schedule(s: &super::Schedule) -> Window {
         let mut days = [false; 7];
-        for d in s.days.iter().filter_map(|d| parse_weekday(d)) {
+        for d in &s.days {
             days[d.to_monday_zero_offset() as usize] = true;
         }
-        Window {
-            start: parse_clock(&s.start_time).unwrap_or(9 * 60),
-            end: parse_clock(&s.end_time).unwrap_or(18 * 60),
-            days,
-            holidays: s.holidays.iter().filter_map(|h| Date::strptime("%Y-%m-%d", h).ok()).collect(),
-        }
+        Window { start: s.start_time, end: s.end_time, days, holidays: s.holidays.clone() }
     }
 
     fn day_allowed(&self, date: Date) -> bool {
@@ -56,8 +31,8 @@ impl Window {
 
     /// Whether a call may start at this local moment.
     pub fn allows(&self, local: &ZonedDateTime) -> bool {
-        let minutes = local.hour() as u32 * 60 + local.minute() as u32;
-        self.day_allowed(local.date()) && self.start <= minutes && minutes < self.end
+        let time = local.time();
+        self.day_allowed(local.date()) && self.start <= time && time < self.end
     }
 
     /// The earliest moment at or after `at` when a call may start in `tz` (None: never, e.g.
@@ -67,7 +42,7 @@ impl Window {
         if self.allows(&local) {
             return Some(at);
         }
-        let start = Time::new((self.start / 60) as i8, (self.start % 60) as i8, 0, 0).ok()?;
+        let start = self.start;
         let mut date = local.date();
         for _ in 0..370 {
             if self.day_allowed(date) {
@@ -96,13 +71,10 @@ mod tests {
     use super::*;
 
     fn window() -> Window {
-        Window::from_schedule(&super::super::Schedule {
-            start_time: "09:00".into(),
-            end_time: "18:00".into(),
-            days: vec!["mon".into(), "tue".into(), "wed".into(), "thu".into(), "fri".into()],
-            holidays: vec!["2026-11-27".into()],
-            ..Default::default()
-        })
+        let mut schedule = callscript_compiler::campaign::defaults("t", "a.call").schedule;
+        schedule.days.truncate(5);
+        schedule.holidays = vec![jiff::civil::date(2026, 11, 27)];
+        Window::from_schedule(&schedule)
     }
 
     #[test]
@@ -127,13 +99,5 @@ mod tests {
         // 2026-11-26 12:00 UTC is 07:00 in New York → 09:00 local = 14:00 UTC.
         let at: Timestamp = "2026-11-26T12:00:00Z".parse().unwrap();
         assert_eq!(w.next_start(at, &ny).unwrap().to_string(), "2026-11-26T14:00:00Z");
-    }
-
-    #[test]
-    fn clock_parsing() {
-        assert_eq!(parse_clock("09:30"), Some(570));
-        assert_eq!(parse_clock("24:00"), Some(1440));
-        assert_eq!(parse_clock("9am"), None);
-        assert_eq!(parse_clock("12:60"), None);
     }
 }

@@ -257,7 +257,7 @@ fn resume<'p>(
     }
     let now = clock.now();
     // The campaign's settings as run, kept with it for audit.
-    let settings_json = serde_json::to_string(&plan.settings).unwrap_or_default();
+    let settings_json = crate::campaign::audit_json(&plan.settings);
     store.save_campaign(&plan.campaign_id, &plan.script_sha256, &plan.script, now, &settings_json)?;
     let recovered = store.interrupt_live(&plan.campaign_id)?;
 
@@ -269,7 +269,7 @@ fn resume<'p>(
     let mut engine = Engine {
         plan,
         window: Window::from_schedule(&c.schedule),
-        zones: vec![TimeZone::get(&c.schedule.timezone).unwrap_or(TimeZone::UTC)],
+        zones: vec![c.schedule.timezone.clone()],
         states: Vec::with_capacity(plan.customers.len()),
         caps: Caps::default(),
         parked: Parked::default(),

@@ -4,7 +4,6 @@
 use std::collections::HashSet;
 
 use crate::campaign::Campaign;
-use crate::campaign::parse_duration;
 
 /// The retry settings of a campaign, parsed once.
 #[derive(Clone, Debug)]
@@ -19,7 +18,7 @@ impl RetryPolicy {
         RetryPolicy {
             max_attempts: c.retry.max_attempts,
             retry_on: c.retry.on.iter().cloned().collect(),
-            backoff_ms: parse_duration(&c.retry.backoff).unwrap_or(1_800_000) as i64,
+            backoff_ms: c.retry.backoff.as_millis() as i64,
         }
     }
 

@@ -91,13 +91,15 @@ impl Speech {
     /// Speech settings of a campaign; hot words come from the compiled program's intents.
     pub fn from_campaign(loaded: &Loaded, program: &Program, script: &ScriptCode) -> Result<Speech, String> {
         let campaign = &loaded.campaign;
-        let asr = match FunAsrConfig::from_speech_setting(&campaign.speech.asr)? {
-            Some(config) => Asr::FunAsr(config.with_hotwords(hotwords_from_intents(&program.intents))),
-            None => Asr::KeysOnly,
+        let asr = match &campaign.speech.asr {
+            crate::campaign::Asr::FunAsr(url) => {
+                Asr::FunAsr(FunAsrConfig::new(url).with_hotwords(hotwords_from_intents(&program.intents)))
+            }
+            crate::campaign::Asr::Text | crate::campaign::Asr::Dtmf => Asr::KeysOnly,
         };
-        let tts = match campaign.speech.tts.as_str() {
-            "text" => Tts::Silence,
-            _ => {
+        let tts = match campaign.speech.tts {
+            crate::campaign::Tts::Text => Tts::Silence,
+            crate::campaign::Tts::Espeak | crate::campaign::Tts::Clips => {
                 let speaker = Speaker::new(loaded).map_err(|e| e.to_string())?;
                 // Static parts are rendered once, before the first call.
                 speaker.prepare(program, script).map_err(|e| e.to_string())?;
@@ -106,7 +108,7 @@ impl Speech {
         };
         let vad = VadConfig {
             threshold_dbfs: campaign.speech.vad_threshold,
-            hangover_ms: crate::campaign::parse_duration(&campaign.speech.vad_hangover).unwrap_or(600) as u32,
+            hangover_ms: campaign.speech.vad_hangover.as_millis().clamp(0, u32::MAX as i128) as u32,
             ..VadConfig::default()
         };
         Ok(Speech { tts, asr, vad })

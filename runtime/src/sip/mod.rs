@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::campaign::{Campaign, parse_duration};
+use crate::campaign::Campaign;
 use crate::telephony::{CallId, CallResult, DialRequest, Telephony};
 
 /// The `[telephony]` settings of a `kind = "sip"` campaign, resolved.
@@ -54,7 +54,8 @@ impl SipConfig {
         let t = &c.telephony;
         let gateway = t
             .gateway
-            .clone()
+            .as_ref()
+            .map(|g| g.uri.clone())
             .ok_or(("kind", "kind = \"sip\" needs a gateway, e.g. gateway = \"sip:10.0.0.1:5060\"".to_string()))?;
         let auth_password = match &t.auth_password_env {
             Some(var) => Some(std::env::var(var).map_err(|_| {
@@ -72,9 +73,9 @@ impl SipConfig {
             gateway,
             from: t.from.clone().unwrap_or_else(|| "sip:callscript@localhost".into()),
             asserted_identity: t.asserted_identity.clone(),
-            local: t.local.clone().unwrap_or_else(|| "127.0.0.1:0".into()),
-            transport: t.transport.clone().unwrap_or_else(|| "udp".into()),
-            ring_timeout: Duration::from_millis(parse_duration(&t.ring_timeout).unwrap_or(30_000)),
+            local: t.local.map_or_else(|| "127.0.0.1:0".into(), |l| l.to_string()),
+            transport: t.transport.name().into(),
+            ring_timeout: t.ring_timeout.unsigned_abs(),
             auth_user: t.auth_user.clone(),
             auth_password,
             register: t.register,

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use callscript_compiler::bytecode::{Program, PromptSegment, ScriptCode};
 
-use crate::campaign::{InputError, Loaded};
+use crate::campaign::{InputError, Loaded, Tts};
 use crate::vm::{PieceKind, SpeechPiece};
 use clips::{ClipSet, Part, is_pause, trim_silence};
 use tts::{Espeak, SpeechCache, Synthesizer};
@@ -70,15 +70,15 @@ impl Speaker {
         let speech = &loaded.campaign.speech;
         let cache = SpeechCache::new(speech.cache.as_deref().map(|dir| loaded.resolve(dir)));
         let engine = || Espeak::find(&speech.voice, speech.rate).map(|e| Box::new(e) as Box<dyn Synthesizer>);
-        let voice = match speech.tts.as_str() {
-            "espeak" => Voice::Tts(engine()?),
-            "clips" => {
+        let voice = match speech.tts {
+            Tts::Espeak => Voice::Tts(engine()?),
+            Tts::Clips => {
                 let clips = Speaker::load_clips(loaded)?;
                 Voice::Clips { clips, fallback: engine() }
             }
-            other => {
+            Tts::Text => {
                 return Err(SpeechError::Engine(format!(
-                    "{}: [speech] tts = \"{other}\" makes no audio; phone calls need tts = \"espeak\" or \"clips\"",
+                    "{}: [speech] tts = \"text\" makes no audio; phone calls need tts = \"espeak\" or \"clips\"",
                     loaded.path.display()
                 )));
             }

@@ -1,0 +1,726 @@
+//! The campaign model (CAMPAIGN.md §1): a campaign file, TOML or the seed's JSON task, read
+//! once into a typed [`Campaign`]. `callscript check` and `callscript run` both read it here,
+//! so a file `check` accepts is one `run` accepts. Pure: text in, a campaign and coded
+//! diagnostics (E600–E605) out; CS009 then runs on the typed campaign
+//! ([`crate::check::compliance::campaign`]).
+//!
+//! Three steps: the text parses (E600); it fits the schema, with no unknown key and every
+//! value of its kind (E601, E602); every value means something and the settings agree with one
+//! another (E603–E605). All problems of the last step are reported together.
+
+mod schema;
+pub mod spans;
+mod task;
+pub mod values;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use jiff::SignedDuration;
+use jiff::civil::{Date, Time, Weekday};
+use jiff::tz::TimeZone;
+
+use crate::diagnostic::Diagnostic;
+use crate::span::{SourceId, Span};
+pub use schema::{RawCampaign, RawSchedule};
+pub use spans::Spans;
+pub use task::TaskTemplate;
+pub use values::Asr;
+
+/// The two shapes a campaign file comes in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// `campaign.toml`, CAMPAIGN.md §1.
+    Toml,
+    /// The seed's JSON task (`task.json`): `script_template` becomes the script.
+    Task,
+}
+
+impl Shape {
+    /// The shape a file name implies: `.json` is the seed's task, anything else TOML.
+    pub fn of_path(name: &str) -> Shape {
+        if name.ends_with(".json") { Shape::Task } else { Shape::Toml }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Campaign {
+    pub task_id: String,
+    /// `file.call`, `file.call#NAME` or a compiled `.callc`; for a JSON task, `(generated)`.
+    pub script: String,
+    pub customers: Option<String>,
+    pub segment: Option<String>,
+    pub jurisdiction: String,
+    pub schedule: Schedule,
+    pub retry: Retry,
+    pub limits: Limits,
+    pub telephony: Telephony,
+    /// Queue name (as in `transfer "queue"`) → SIP URI.
+    pub transfer: BTreeMap<String, String>,
+    pub speech: Speech,
+    pub recording: Recording,
+    pub store: Store,
+    pub sim: Sim,
+    /// `[allow] CS009 = "reason"`: findings allowed for the whole campaign, reason kept.
+    pub allow: BTreeMap<String, String>,
+    /// For the JSON task shape: the template the script is generated from.
+    pub task: Option<TaskTemplate>,
+    /// Where each value is written, for diagnostics about it.
+    pub spans: Spans,
+}
+
+impl Campaign {
+    /// The script's file, without `#NAME`.
+    pub fn script_file(&self) -> &str {
+        self.script.split_once('#').map_or(self.script.as_str(), |(file, _)| file)
+    }
+
+    /// The script chosen with `#NAME`, if any.
+    pub fn script_name(&self) -> Option<&str> {
+        self.script.split_once('#').map(|(_, name)| name)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Schedule {
+    /// A call may start at `start_time <= t < end_time`, local time; `24:00` is [`Time::MAX`].
+    pub start_time: Time,
+    pub end_time: Time,
+    pub timezone: TimeZone,
+    /// The zone's IANA name, as written.
+    pub timezone_name: String,
+    pub days: Vec<Weekday>,
+    pub holidays: Vec<Date>,
+    pub max_concurrent: u32,
+    pub calls_per_second: f64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Retry {
+    pub max_attempts: u32,
+    /// Dispositions retried, by name (`busy`, `no_answer`, …).
+    pub on: Vec<String>,
+    pub backoff: SignedDuration,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub per_customer_per_day: u32,
+    pub per_customer_per_7_days: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TelephonyKind {
+    Sim,
+    Sip,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
+
+impl Transport {
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+        }
+    }
+}
+
+/// Where INVITEs go: the URI as written and the address it names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Gateway {
+    pub uri: String,
+    pub address: SocketAddr,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Telephony {
+    pub kind: TelephonyKind,
+    /// Set whenever `kind` is [`TelephonyKind::Sip`].
+    pub gateway: Option<Gateway>,
+    pub from: Option<String>,
+    pub local: Option<SocketAddr>,
+    pub transport: Transport,
+    pub ring_timeout: SignedDuration,
+    pub auth_user: Option<String>,
+    pub auth_password_env: Option<String>,
+    /// P-Asserted-Identity for trunks that want the caller id asserted.
+    pub asserted_identity: Option<String>,
+    /// REGISTER with the gateway before calling.
+    pub register: bool,
+    /// The trunk's own limits, applied before an INVITE leaves (the schedule's apply too).
+    pub calls_per_second: Option<f64>,
+    pub max_concurrent: Option<u32>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tts {
+    /// No audio: simulated calls.
+    Text,
+    /// espeak-ng.
+    Espeak,
+    /// Recorded clips, espeak-ng for the rest.
+    Clips,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Speech {
+    pub tts: Tts,
+    pub asr: Asr,
+    /// The clips manifest (`tts = "clips"`), relative to the campaign file.
+    pub clips: Option<String>,
+    /// The espeak-ng voice.
+    pub voice: String,
+    /// The espeak-ng speaking rate, in words per minute.
+    pub rate: u32,
+    /// A folder keeping the audio of written prompt text across runs.
+    pub cache: Option<String>,
+    /// The VAD (real calls): the level at which a frame is speech, in dBFS.
+    pub vad_threshold: f32,
+    /// The silence that ends an utterance.
+    pub vad_hangover: SignedDuration,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Recording {
+    pub enabled: bool,
+    pub key_file: Option<String>,
+    pub dir: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Store {
+    /// `sqlite://PATH` or `postgres://…`.
+    pub url: String,
+}
+
+impl Store {
+    /// The SQLite file, relative to the campaign's folder, when the store is SQLite.
+    pub fn sqlite_path(&self) -> Option<&str> {
+        self.url.strip_prefix("sqlite://")
+    }
+}
+
+/// The simulated network and customers (telephony kind `sim`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sim {
+    pub seed: u64,
+    pub answer: f64,
+    pub busy: f64,
+    pub no_answer: f64,
+    pub invalid_number: f64,
+    pub talk: String,
+}
+
+impl Default for Sim {
+    fn default() -> Self {
+        Sim { seed: 42, answer: 0.70, busy: 0.10, no_answer: 0.12, invalid_number: 0.03, talk: "persona".into() }
+    }
+}
+
+/// The jurisdiction of a campaign that names none.
+pub const DEFAULT_JURISDICTION: &str = "cn";
+
+/// Dispositions a campaign may retry.
+pub const RETRYABLE: &[&str] = &["busy", "no_answer", "failed", "rejected", "customer_hangup", "invalid_number"];
+
+/// A campaign file read: the campaign when it has no error, and every diagnostic.
+#[derive(Debug)]
+pub struct Read {
+    pub campaign: Option<Campaign>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Reads a campaign file's text. Never panics; every problem is a diagnostic in `file`.
+pub fn read(file: SourceId, text: &str, shape: Shape) -> Read {
+    let parsed = match shape {
+        Shape::Toml => parse_toml(file, text),
+        Shape::Task => task::parse(file, text),
+    };
+    match parsed {
+        Err(d) => Read { campaign: None, diagnostics: vec![d] },
+        Ok((raw, spans, template)) => {
+            let mut builder = Builder { file, spans: &spans, diagnostics: Vec::new() };
+            let campaign = builder.campaign(raw, template.is_some());
+            let diagnostics = builder.diagnostics;
+            let ok = !diagnostics.iter().any(Diagnostic::is_error);
+            let campaign = ok.then(|| Campaign { task: template, spans, ..campaign });
+            Read { campaign, diagnostics }
+        }
+    }
+}
+
+/// The jurisdiction a campaign file asks for, if it says (read even when other values are
+/// wrong, so that the script is checked under the right pack).
+pub fn jurisdiction(text: &str, shape: Shape) -> Option<String> {
+    match shape {
+        Shape::Toml => toml::from_str::<toml::Table>(text).ok()?.get("jurisdiction")?.as_str().map(String::from),
+        Shape::Task => {
+            serde_json::from_str::<serde_json::Value>(text).ok()?.get("jurisdiction")?.as_str().map(String::from)
+        }
+    }
+}
+
+/// A campaign with every default: what a file holding only `task_id` and `script` means.
+pub fn defaults(task_id: &str, script: &str) -> Campaign {
+    let raw = RawCampaign { task_id: Some(task_id.into()), script: Some(script.into()), ..RawCampaign::default() };
+    let spans = Spans::default();
+    let mut builder = Builder { file: SourceId(0), spans: &spans, diagnostics: Vec::new() };
+    builder.campaign(raw, false)
+}
+
+type Parsed = (RawCampaign, Spans, Option<TaskTemplate>);
+
+fn parse_toml(file: SourceId, text: &str) -> Result<Parsed, Diagnostic> {
+    let document = toml::de::DeTable::parse(text).map_err(|e| {
+        let span = e.span().map_or(Span::new(0, 0), |r| Span::new(r.start, r.end));
+        Diagnostic::new("E600", file, span, "the campaign file is not valid TOML")
+            .label(e.message().trim().to_string())
+            .with_help("see CAMPAIGN.md §1 for the campaign file's form")
+    })?;
+    let spans = Spans::of_toml(document.get_ref());
+    let raw: RawCampaign = toml::from_str(text).map_err(|e| {
+        let span = e.span().map_or(Span::new(0, 0), |r| Span::new(r.start, r.end));
+        schema_error(file, span, e.message())
+    })?;
+    Ok((raw, spans, None))
+}
+
+/// A value the schema refuses: an unknown key (E601, with the nearest known one) or a value
+/// of the wrong kind (E602).
+fn schema_error(file: SourceId, span: Span, message: &str) -> Diagnostic {
+    let message = message.trim();
+    // serde's wording: "unknown field `max_attemps`, expected one of `max_attempts`, `on`".
+    if let Some(rest) = message.strip_prefix("unknown field ") {
+        let names: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
+        let key = names.first().copied().unwrap_or("");
+        let known = names.get(1..).unwrap_or(&[]);
+        let help = match crate::suggest::closest(key, known.iter().copied()) {
+            Some(near) => format!("did you mean `{near}`?"),
+            None if known.is_empty() => "this table takes no keys".to_string(),
+            None => {
+                format!("the keys here are {}", known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", "))
+            }
+        };
+        return Diagnostic::new("E601", file, span, format!("unknown key `{key}` in the campaign file"))
+            .label("not a campaign setting")
+            .with_help(help);
+    }
+    let (what, expected) = match message.split_once(", expected ") {
+        Some((what, expected)) => (what.to_string(), Some(expected.to_string())),
+        None => (message.to_string(), None),
+    };
+    let what = what.strip_prefix("invalid type: ").map_or(what.clone(), |w| format!("this value is {w}"));
+    let d = Diagnostic::new("E602", file, span, format!("a campaign value of the wrong kind: {what}"));
+    match expected {
+        Some(expected) => d.label(format!("expected {}", plain_type(&expected))),
+        None => d.label("wrong kind of value"),
+    }
+}
+
+/// serde's type names in a script author's words.
+fn plain_type(expected: &str) -> String {
+    match expected {
+        "i64" | "u64" | "u32" | "i32" => "a whole number".into(),
+        "f64" | "f32" => "a number".into(),
+        "a boolean" | "bool" => "true or false".into(),
+        "a string" => "a string in quotes".into(),
+        other => other.to_string(),
+    }
+}
+
+/// Turns a raw campaign into the typed one, reporting every value that means nothing.
+struct Builder<'s> {
+    file: SourceId,
+    spans: &'s Spans,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Builder<'_> {
+    fn invalid(&mut self, path: &str, message: String) {
+        let key = path.rsplit('.').find(|p| p.parse::<usize>().is_err()).unwrap_or(path);
+        let label = if self.spans.has(path) { format!("`{key}`") } else { format!("`{key}` is not set here") };
+        self.diagnostics.push(Diagnostic::new("E604", self.file, self.spans.at(path), message).label(label));
+    }
+
+    fn conflict(&mut self, path: &str, message: String, help: &str) {
+        self.diagnostics
+            .push(Diagnostic::new("E605", self.file, self.spans.at(path), message).label("here").with_help(help));
+    }
+
+    fn missing(&mut self, path: &str, message: &str, help: &str) {
+        self.diagnostics.push(
+            Diagnostic::new("E603", self.file, self.spans.at(path), message.to_string())
+                .label("the campaign file starts here")
+                .with_help(help),
+        );
+    }
+
+    /// A value read by `parse`, or `default` (reporting the problem) when it means nothing.
+    fn value<T, R>(&mut self, path: &str, raw: Option<R>, default: T, parse: impl FnOnce(R) -> Result<T, String>) -> T {
+        match raw.map(parse) {
+            Some(Ok(v)) => v,
+            Some(Err(message)) => {
+                self.invalid(path, message);
+                default
+            }
+            None => default,
+        }
+    }
+
+    /// A whole number in `range`.
+    fn count(&mut self, path: &str, raw: Option<i64>, default: u32, min: u32, why: &str) -> u32 {
+        self.value(path, raw, default, |n| {
+            u32::try_from(n).ok().filter(|n| *n >= min).ok_or_else(|| {
+                let key = path.rsplit('.').next().unwrap_or(path);
+                format!("{key} must be at least {min}{why}, not {n}")
+            })
+        })
+    }
+
+    fn campaign(&mut self, raw: RawCampaign, generated: bool) -> Campaign {
+        let task_id = match raw.task_id {
+            Some(id) => self.value("task_id", Some(id), String::new(), |id| values::task_id(&id)),
+            None => {
+                self.missing(
+                    "task_id",
+                    "the campaign names no `task_id`",
+                    "add `task_id = \"LOAN_REMIND_20261124\"`: it names the campaign in the store and reports",
+                );
+                String::new()
+            }
+        };
+        let script = match raw.script {
+            Some(s) if generated => s,
+            Some(s) => {
+                let file = s.split_once('#').map_or(s.as_str(), |(f, _)| f);
+                if !file.ends_with(".call") && !file.ends_with(".callc") {
+                    self.invalid(
+                        "script",
+                        format!(
+                            "the script must be a `.call` source or a `.callc` built by `callscript build`, not `{s}`"
+                        ),
+                    );
+                }
+                s
+            }
+            None => {
+                self.missing(
+                    "script",
+                    "the campaign names no `script`",
+                    "add `script = \"loan_reminder.call\"` (a `.call` source or a `.callc`)",
+                );
+                String::new()
+            }
+        };
+        let jurisdiction = raw.jurisdiction.unwrap_or_else(|| DEFAULT_JURISDICTION.into());
+        if let Err(message) = crate::check::compliance::pack(&jurisdiction) {
+            self.invalid("jurisdiction", message);
+        }
+        let schedule = self.schedule(raw.schedule.unwrap_or_default());
+        let retry = self.retry(raw.retry.unwrap_or_default());
+        let limits = raw.limits.unwrap_or_default();
+        let limits = Limits {
+            per_customer_per_day: self.count(
+                "limits.per_customer_per_day",
+                limits.per_customer_per_day,
+                1,
+                1,
+                " (0 would place no call)",
+            ),
+            per_customer_per_7_days: self.count(
+                "limits.per_customer_per_7_days",
+                limits.per_customer_per_7_days,
+                3,
+                1,
+                " (0 would place no call)",
+            ),
+        };
+        let telephony = self.telephony(raw.telephony.unwrap_or_default());
+        let speech = self.speech(raw.speech.unwrap_or_default());
+        let recording = raw.recording.unwrap_or_default();
+        let recording =
+            Recording { enabled: recording.enabled.unwrap_or(false), key_file: recording.key_file, dir: recording.dir };
+        if recording.enabled {
+            // The key file itself is read when the run starts (its mode and length).
+            if recording.key_file.is_none() {
+                self.conflict(
+                    "recording.enabled",
+                    "[recording] is enabled but names no key_file".into(),
+                    "add key_file = \"keys/recording.key\" (32 bytes or 64 hexadecimal characters, mode 600)",
+                );
+            }
+            if recording.dir.is_none() {
+                self.conflict(
+                    "recording.enabled",
+                    "[recording] is enabled but names no dir".into(),
+                    "add dir = \"recordings\"",
+                );
+            }
+        }
+        let store = Store { url: raw.store.and_then(|s| s.url).unwrap_or_else(|| "sqlite://campaign.db".into()) };
+        if !store.url.starts_with("sqlite://") && !store.url.starts_with("postgres://") {
+            self.invalid("store.url", format!("store url `{}` must start with sqlite:// or postgres://", store.url));
+        } else if store.sqlite_path() == Some("") {
+            self.invalid("store.url", "the store url names no file; write e.g. \"sqlite://campaign.db\"".into());
+        }
+        let sim = self.sim(raw.sim.unwrap_or_default());
+        let allow = raw.allow.unwrap_or_default();
+        Campaign {
+            task_id,
+            script,
+            customers: raw.customers,
+            segment: raw.segment,
+            jurisdiction,
+            schedule,
+            retry,
+            limits,
+            telephony,
+            transfer: raw.transfer.unwrap_or_default(),
+            speech,
+            recording,
+            store,
+            sim,
+            allow,
+            task: None,
+            spans: Spans::default(),
+        }
+    }
+
+    fn schedule(&mut self, raw: RawSchedule) -> Schedule {
+        let start_time =
+            self.value("schedule.start_time", raw.start_time, Time::constant(9, 0, 0, 0), |t| values::clock(&t, false));
+        let end_time =
+            self.value("schedule.end_time", raw.end_time, Time::constant(18, 0, 0, 0), |t| values::clock(&t, true));
+        if start_time >= end_time {
+            self.conflict(
+                "schedule.end_time",
+                format!(
+                    "the call window ends ({}) before it starts ({})",
+                    values::clock_text(end_time),
+                    values::clock_text(start_time)
+                ),
+                "a window is one stretch of a day: end_time is later than start_time (a window across midnight is two campaigns)",
+            );
+        }
+        let timezone_name = raw.timezone.clone().unwrap_or_else(|| "Asia/Shanghai".into());
+        let timezone = self.value("schedule.timezone", raw.timezone, TimeZone::UTC, |z| values::zone(&z));
+        let all_days = || {
+            [
+                Weekday::Monday,
+                Weekday::Tuesday,
+                Weekday::Wednesday,
+                Weekday::Thursday,
+                Weekday::Friday,
+                Weekday::Saturday,
+                Weekday::Sunday,
+            ]
+            .to_vec()
+        };
+        let days = match raw.days {
+            None => all_days(),
+            Some(days) => {
+                let mut out = Vec::new();
+                for (i, day) in days.iter().enumerate() {
+                    if let Some(d) =
+                        self.value(&format!("schedule.days.{i}"), Some(day), None, |d| values::weekday(d).map(Some))
+                    {
+                        out.push(d);
+                    }
+                }
+                if days.is_empty() {
+                    self.invalid("schedule.days", "`days` is empty: no call would ever be placed".into());
+                }
+                out
+            }
+        };
+        let mut holidays = Vec::new();
+        for (i, h) in raw.holidays.unwrap_or_default().iter().enumerate() {
+            if let Some(d) = self.value(&format!("schedule.holidays.{i}"), Some(h), None, |h| values::date(h).map(Some))
+            {
+                holidays.push(d);
+            }
+        }
+        let max_concurrent = self.count("schedule.max_concurrent", raw.max_concurrent, 50, 1, "");
+        let calls_per_second = self.value("schedule.calls_per_second", raw.calls_per_second, 5.0, |c| {
+            if c > 0.0 && c.is_finite() {
+                Ok(c)
+            } else {
+                Err(format!("calls_per_second must be a positive number, not {c}"))
+            }
+        });
+        Schedule { start_time, end_time, timezone, timezone_name, days, holidays, max_concurrent, calls_per_second }
+    }
+
+    fn retry(&mut self, raw: schema::RawRetry) -> Retry {
+        let max_attempts = self.count("retry.max_attempts", raw.max_attempts, 3, 1, "");
+        let on = raw.on.unwrap_or_else(|| ["busy", "no_answer", "failed"].map(String::from).to_vec());
+        for (i, d) in on.iter().enumerate() {
+            if !RETRYABLE.contains(&d.as_str()) {
+                self.invalid(
+                    &format!("retry.on.{i}"),
+                    format!("`{d}` is not a disposition to retry; use {}", RETRYABLE.join(", ")),
+                );
+            }
+        }
+        let backoff = self.value("retry.backoff", raw.backoff, SignedDuration::from_mins(30), |b| {
+            values::duration(&b, SignedDuration::ZERO)
+        });
+        Retry { max_attempts, on, backoff }
+    }
+
+    fn telephony(&mut self, raw: schema::RawTelephony) -> Telephony {
+        let kind = self.value("telephony.kind", raw.kind, TelephonyKind::Sim, |k| match k.as_str() {
+            "sim" => Ok(TelephonyKind::Sim),
+            "sip" => Ok(TelephonyKind::Sip),
+            _ => Err(format!("telephony kind `{k}` is unknown; use \"sim\" or \"sip\"")),
+        });
+        let gateway = match raw.gateway {
+            Some(uri) => self.value("telephony.gateway", Some(uri), None, |uri| {
+                values::gateway(&uri).map(|address| Some(Gateway { uri, address }))
+            }),
+            None => {
+                if kind == TelephonyKind::Sip {
+                    self.conflict(
+                        "telephony.kind",
+                        "kind = \"sip\" needs a gateway".into(),
+                        "add gateway = \"sip:10.0.0.1:5060\" under [telephony]: where INVITEs go",
+                    );
+                }
+                None
+            }
+        };
+        let transport = self.value("telephony.transport", raw.transport, Transport::Udp, |t| match t.as_str() {
+            "udp" => Ok(Transport::Udp),
+            "tcp" => Ok(Transport::Tcp),
+            _ => Err(format!("transport `{t}` is not supported; use \"udp\" or \"tcp\"")),
+        });
+        let local = self.value("telephony.local", raw.local, None, |l| {
+            l.parse::<SocketAddr>()
+                .map(Some)
+                .map_err(|_| format!("local `{l}` must be ip:port, e.g. \"0.0.0.0:5070\" (port 0 picks a free one)"))
+        });
+        let ring_timeout = self.value("telephony.ring_timeout", raw.ring_timeout, SignedDuration::from_secs(30), |r| {
+            values::duration(&r, SignedDuration::from_secs(1))
+        });
+        if raw.auth_user.is_some() != raw.auth_password_env.is_some() {
+            let key = if raw.auth_user.is_some() { "telephony.auth_user" } else { "telephony.auth_password_env" };
+            self.conflict(
+                key,
+                "auth_user and auth_password_env go together".into(),
+                "the digest password is read from the environment variable auth_password_env names",
+            );
+        }
+        let calls_per_second = self.value("telephony.calls_per_second", raw.calls_per_second, None, |c| {
+            if c > 0.0 && c.is_finite() {
+                Ok(Some(c))
+            } else {
+                Err(format!("the trunk's calls_per_second must be a positive number, not {c}"))
+            }
+        });
+        let max_concurrent = raw.max_concurrent.map(|n| self.count("telephony.max_concurrent", Some(n), 1, 1, ""));
+        Telephony {
+            kind,
+            gateway,
+            from: raw.from,
+            local,
+            transport,
+            ring_timeout,
+            auth_user: raw.auth_user,
+            auth_password_env: raw.auth_password_env,
+            asserted_identity: raw.asserted_identity,
+            register: raw.register.unwrap_or(false),
+            calls_per_second,
+            max_concurrent,
+        }
+    }
+
+    fn speech(&mut self, raw: schema::RawSpeech) -> Speech {
+        let tts = self.value("speech.tts", raw.tts, Tts::Text, |t| match t.as_str() {
+            "text" => Ok(Tts::Text),
+            "espeak" => Ok(Tts::Espeak),
+            "clips" => Ok(Tts::Clips),
+            _ => Err(format!("tts `{t}` is unknown; use \"text\", \"espeak\" or \"clips\"")),
+        });
+        if tts == Tts::Clips && raw.clips.is_none() {
+            self.conflict(
+                "speech.tts",
+                "tts = \"clips\" needs a manifest".into(),
+                "add clips = \"clips/manifest.toml\" under [speech]",
+            );
+        }
+        let asr = self.value("speech.asr", raw.asr, Asr::Text, |a| values::asr(&a));
+        let rate = self.value("speech.rate", raw.rate, 160, |r| {
+            u32::try_from(r)
+                .ok()
+                .filter(|r| (80..=450).contains(r))
+                .ok_or_else(|| format!("speech rate {r} is out of range; use 80 to 450 words per minute"))
+        });
+        let vad_threshold = self.value("speech.vad_threshold", raw.vad_threshold, -35.0, |v| {
+            if (-90.0..=0.0).contains(&v) {
+                Ok(v as f32)
+            } else {
+                Err(format!("vad_threshold {v} is out of range; use -90 to 0 dBFS (default -35)"))
+            }
+        });
+        let vad_hangover = self.value("speech.vad_hangover", raw.vad_hangover, SignedDuration::from_millis(600), |h| {
+            values::duration(&h, SignedDuration::ZERO).and_then(|d| {
+                if (SignedDuration::from_millis(100)..=SignedDuration::from_secs(5)).contains(&d) {
+                    Ok(d)
+                } else {
+                    Err(format!("vad_hangover `{h}` must be a duration from 100ms to 5s (default \"600ms\")"))
+                }
+            })
+        });
+        Speech {
+            tts,
+            asr,
+            clips: raw.clips,
+            voice: raw.voice.unwrap_or_else(|| "cmn".into()),
+            rate,
+            cache: raw.cache,
+            vad_threshold,
+            vad_hangover,
+        }
+    }
+
+    fn sim(&mut self, raw: schema::RawSim) -> Sim {
+        let d = Sim::default();
+        let seed = raw.seed.unwrap_or(d.seed);
+        let mut share = |key: &str, raw: Option<f64>, default: f64| {
+            self.value(&format!("sim.{key}"), raw, default, |x| {
+                if (0.0..=1.0).contains(&x) {
+                    Ok(x)
+                } else {
+                    Err(format!("the share `{key} = {x}` must be between 0 and 1"))
+                }
+            })
+        };
+        let answer = share("answer", raw.answer, d.answer);
+        let busy = share("busy", raw.busy, d.busy);
+        let no_answer = share("no_answer", raw.no_answer, d.no_answer);
+        let invalid_number = share("invalid_number", raw.invalid_number, d.invalid_number);
+        if answer + busy + no_answer + invalid_number > 1.0 + 1e-9 {
+            self.conflict(
+                "sim",
+                "the [sim] shares add up to more than 1".into(),
+                "answer, busy, no_answer and invalid_number are shares of the attempts; the rest fail",
+            );
+        }
+        let talk = self.value("sim.talk", raw.talk, d.talk, |t| {
+            if t == "persona" {
+                Ok(t)
+            } else {
+                Err(format!("talk `{t}` is unknown; the simulator's customers talk as \"persona\""))
+            }
+        });
+        Sim { seed, answer, busy, no_answer, invalid_number, talk }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,186 @@
+//! The campaign model: one small helper reads a file and renders each diagnostic as
+//! `code line:column message`, so a test is a line of input and a line of expectation.
+
+use super::*;
+use crate::source::Source;
+
+fn problems(text: &str, shape: Shape) -> Vec<String> {
+    let source = Source::new("c", text);
+    let read = read(SourceId(0), text, shape);
+    read.diagnostics
+        .iter()
+        .map(|d| {
+            let lc = source.line_col(d.primary.at.span.start);
+            format!("{} {}:{} {}", d.code, lc.line, lc.column, d.message)
+        })
+        .collect()
+}
+
+fn toml(text: &str) -> Vec<String> {
+    problems(&format!("task_id = \"t\"\nscript = \"a.call\"\n{text}"), Shape::Toml)
+}
+
+fn ok(text: &str) -> Campaign {
+    let read = read(SourceId(0), &format!("task_id = \"t\"\nscript = \"a.call\"\n{text}"), Shape::Toml);
+    read.campaign.unwrap_or_else(|| panic!("{:?}", read.diagnostics))
+}
+
+#[test]
+fn defaults_are_typed() {
+    let c = ok("");
+    assert_eq!(c.schedule.start_time, Time::constant(9, 0, 0, 0));
+    assert_eq!(c.schedule.end_time, Time::constant(18, 0, 0, 0));
+    assert_eq!(c.schedule.timezone_name, "Asia/Shanghai");
+    assert_eq!(c.schedule.days.len(), 7);
+    assert_eq!(c.retry.backoff, SignedDuration::from_mins(30));
+    assert_eq!(c.telephony.kind, TelephonyKind::Sim);
+    assert_eq!(c.telephony.ring_timeout, SignedDuration::from_secs(30));
+    assert_eq!(c.speech.tts, Tts::Text);
+    assert_eq!(c.store.sqlite_path(), Some("campaign.db"));
+    assert_eq!(c, Campaign { spans: c.spans.clone(), ..defaults("t", "a.call") });
+}
+
+#[test]
+fn syntax_and_schema_errors() {
+    assert_eq!(problems("task_id = \n", Shape::Toml)[0].split(' ').next(), Some("E600"));
+    assert_eq!(toml("[retry]\nmax_attemps = 3\n"), ["E601 4:1 unknown key `max_attemps` in the campaign file"]);
+    assert_eq!(
+        toml("[schedule]\nmax_concurrent = \"lots\"\n")[0].split(' ').take(2).collect::<Vec<_>>(),
+        ["E602", "4:18"]
+    );
+    assert_eq!(toml("colour = 1\n")[0].split(' ').take(2).collect::<Vec<_>>(), ["E601", "3:1"]);
+    assert_eq!(problems("script = \"a.call\"\n", Shape::Toml), ["E603 1:1 the campaign names no `task_id`"]);
+}
+
+#[test]
+fn values_are_checked_all_at_once() {
+    assert_eq!(
+        toml(
+            "[schedule]\nstart_time = \"9am\"\ntimezone = \"Mars/Base\"\nmax_concurrent = 0\n[retry]\nbackoff = \"30 minutes\"\non = [\"busy\", \"sad\"]\n"
+        ),
+        [
+            "E604 4:14 `9am` is not a time of day; write it as HH:MM, e.g. \"09:00\"",
+            "E604 5:12 `Mars/Base` is not a time zone; use an IANA name such as \"Asia/Shanghai\"",
+            "E604 6:18 max_concurrent must be at least 1, not 0",
+            "E604 9:15 `sad` is not a disposition to retry; use busy, no_answer, failed, rejected, customer_hangup, invalid_number",
+        ]
+    );
+    assert_eq!(ok("[retry]\nbackoff = \"30 minutes\"\n").retry.backoff, SignedDuration::from_mins(30));
+    assert_eq!(toml("[retry]\nbackoff = \"soon\"\n").len(), 1);
+    assert_eq!(
+        toml("[limits]\nper_customer_per_day = 0\n"),
+        ["E604 4:24 per_customer_per_day must be at least 1 (0 would place no call), not 0"]
+    );
+    assert_eq!(toml("[schedule]\ndays = []\n").len(), 1);
+    assert_eq!(
+        toml("[schedule]\nholidays = [\"2026-13-01\"]\n")[0].split(' ').take(2).collect::<Vec<_>>(),
+        ["E604", "4:13"]
+    );
+}
+
+#[test]
+fn settings_that_do_not_fit() {
+    assert_eq!(
+        toml("[schedule]\nstart_time = \"19:00\"\nend_time = \"18:00\"\n"),
+        ["E605 5:12 the call window ends (18:00) before it starts (19:00)"]
+    );
+    assert_eq!(
+        toml("[telephony]\nkind = \"sip\"\ntransport = \"sctp\"\nauth_user = \"bank\"\n"),
+        [
+            "E605 4:8 kind = \"sip\" needs a gateway",
+            "E604 5:13 transport `sctp` is not supported; use \"udp\" or \"tcp\"",
+            "E605 6:13 auth_user and auth_password_env go together",
+        ]
+    );
+    assert_eq!(toml("[recording]\nenabled = true\n").len(), 2);
+    assert_eq!(toml("[speech]\ntts = \"clips\"\nrate = 20\n").len(), 2);
+    assert_eq!(toml("[sim]\nanswer = 0.9\nbusy = 0.5\n")[0].split(' ').next(), Some("E605"));
+    let sip = ok("[telephony]\nkind = \"sip\"\ngateway = \"sip:127.0.0.1:5090\"\ntransport = \"tcp\"\n");
+    assert_eq!(sip.telephony.gateway.unwrap().address, "127.0.0.1:5090".parse().unwrap());
+    assert_eq!(sip.telephony.transport, Transport::Tcp);
+}
+
+#[test]
+fn scripts_and_ids() {
+    assert_eq!(
+        problems("task_id = \"a\\\"b\"\nscript = \"a.py\"\n", Shape::Toml),
+        [
+            "E604 1:11 task_id `a\"b` holds '\"'; use letters, digits, `_`, `-` and `.`",
+            "E604 2:10 the script must be a `.call` source or a `.callc` built by `callscript build`, not `a.py`",
+        ]
+    );
+    let c = ok("");
+    assert_eq!((c.script_file(), c.script_name()), ("a.call", None));
+    let c = read(SourceId(0), "task_id = \"t\"\nscript = \"x.call#second\"\n", Shape::Toml).campaign.unwrap();
+    assert_eq!((c.script_file(), c.script_name()), ("x.call", Some("second")));
+    assert_eq!(toml("jurisdiction = \"mars\"\n")[0].split(' ').next(), Some("E604"));
+}
+
+#[test]
+fn the_json_task_is_read_like_toml() {
+    let task = |schedule: &str| {
+        format!(
+            "{{ \"task_id\": \"T1\", \"purpose\": \"collection\", \"script_template\": \"您好\",\n  \"schedule\": {schedule} }}"
+        )
+    };
+    let c = read(
+        SourceId(0),
+        &task("{ \"start_time\": \"09:00\", \"end_time\": \"18:00\", \"max_concurrent\": 5 }"),
+        Shape::Task,
+    )
+    .campaign
+    .unwrap();
+    assert_eq!(c.schedule.max_concurrent, 5);
+    assert_eq!(c.task.as_ref().unwrap().purpose, "collection");
+    assert_eq!(
+        problems(&task("{ \"start_time\": \"9am\", \"end_time\": \"18:00\" }"), Shape::Task),
+        ["E604 2:31 `9am` is not a time of day; write it as HH:MM, e.g. \"09:00\""]
+    );
+    assert_eq!(
+        problems(&task("{ \"start_time\": \"19:00\", \"end_time\": \"18:00\" }"), Shape::Task)[0]
+            .split(' ')
+            .take(2)
+            .collect::<Vec<_>>(),
+        ["E605", "2:52"]
+    );
+    assert_eq!(
+        problems(&task("{ \"max_concurrent\": 0 }"), Shape::Task)[0].split(' ').take(2).collect::<Vec<_>>(),
+        ["E604", "2:35"]
+    );
+    assert_eq!(
+        problems(&task("{ \"start_time\": \"09:00\", \"colour\": 1 }"), Shape::Task),
+        ["E601 2:40 unknown key `colour` in the campaign file"]
+    );
+    assert_eq!(
+        problems("{ \"task_id\": \"T\\\"1\", \"script_template\": \"x\" }", Shape::Task)[0].split(' ').next(),
+        Some("E604")
+    );
+    assert_eq!(problems("{ \"task_id\": ", Shape::Task)[0].split(' ').next(), Some("E600"));
+    assert_eq!(problems("{ \"task_id\": \"T\" }", Shape::Task)[0].split(' ').next(), Some("E603"));
+    assert_eq!(
+        problems("{ \"task_id\": \"T\", \"script_template\": \"x\", \"purpose\": \"fun\" }", Shape::Task)[0]
+            .split(' ')
+            .next(),
+        Some("E604")
+    );
+    assert_eq!(problems("[1, 2]", Shape::Task)[0].split(' ').next(), Some("E602"));
+}
+
+#[test]
+fn reading_is_total() {
+    for text in [
+        "",
+        "\u{0}",
+        "[",
+        "a = [",
+        "[[schedule]]\n",
+        "[schedule]\n[schedule]\n",
+        "task_id = 1e999",
+        "{",
+        "null",
+        "\"x\"",
+    ] {
+        let _ = read(SourceId(0), text, Shape::Toml);
+        let _ = read(SourceId(0), text, Shape::Task);
+    }
+}
