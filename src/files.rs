@@ -24,10 +24,11 @@ pub enum ReadErrorKind {
     NotFound,
     #[error("not a regular file (a folder, device or pipe cannot be read as source)")]
     NotRegular,
-    #[error("the file is larger than {} MiB", MAX_SOURCE_BYTES >> 20)]
-    TooLarge,
-    #[error("the file is not valid UTF-8 (byte 0x{byte:02x})")]
-    NotUtf8 { line: usize, column: usize, byte: u8 },
+    /// `what` is [`FILE`] or [`STDIN`]: what the message calls the input.
+    #[error("{what} is larger than {} MiB", MAX_SOURCE_BYTES >> 20)]
+    TooLarge { what: &'static str },
+    #[error("{what} is not valid UTF-8 (byte 0x{byte:02x})")]
+    NotUtf8 { what: &'static str, line: usize, column: usize, byte: u8 },
     #[error(transparent)]
     Io(std::io::Error),
 }
@@ -60,10 +61,34 @@ pub fn read_source(path: &Path) -> Result<String, ReadError> {
     if !file.metadata().map_err(io)?.is_file() {
         return Err(fail(ReadErrorKind::NotRegular));
     }
+    read_text(file, FILE).map_err(|kind| match kind {
+        ReadErrorKind::Io(e) => io(e),
+        kind => fail(kind),
+    })
+}
+
+/// What a message calls a file that is read as source.
+pub const FILE: &str = "the file";
+/// What a message calls standard input read as source (`callscript fmt -`).
+pub const STDIN: &str = "standard input";
+/// The name standard input goes by in messages and diagnostics.
+pub const STDIN_NAME: &str = "<stdin>";
+
+/// Reads standard input as source text with [`read_source`]'s limits (at most
+/// [`MAX_SOURCE_BYTES`], valid UTF-8, else the line and column of the first bad byte); errors
+/// are named [`STDIN_NAME`].
+pub fn read_stdin() -> Result<String, ReadError> {
+    read_text(std::io::stdin().lock(), STDIN).map_err(|kind| ReadError { name: STDIN_NAME.into(), kind })
+}
+
+/// The checks every source text passes, whatever it is read from: at most
+/// [`MAX_SOURCE_BYTES`] (one byte more is read to tell, never the rest), and valid UTF-8, else
+/// the line and character column of the first bad byte. `what` names the input in messages.
+fn read_text(input: impl Read, what: &'static str) -> Result<String, ReadErrorKind> {
     let mut bytes = Vec::new();
-    file.take(MAX_SOURCE_BYTES + 1).read_to_end(&mut bytes).map_err(io)?;
+    input.take(MAX_SOURCE_BYTES + 1).read_to_end(&mut bytes).map_err(ReadErrorKind::Io)?;
     if bytes.len() as u64 > MAX_SOURCE_BYTES {
-        return Err(fail(ReadErrorKind::TooLarge));
+        return Err(ReadErrorKind::TooLarge { what });
     }
     String::from_utf8(bytes).map_err(|e| {
         let bytes = e.as_bytes();
@@ -71,11 +96,12 @@ pub fn read_source(path: &Path) -> Result<String, ReadError> {
         // The prefix up to `at` is valid, so lines and character columns can be counted on it.
         let valid = std::str::from_utf8(&bytes[..at]).unwrap_or_default();
         let line_start = valid.rfind('\n').map_or(0, |i| i + 1);
-        fail(ReadErrorKind::NotUtf8 {
+        ReadErrorKind::NotUtf8 {
+            what,
             line: valid.matches('\n').count() + 1,
             column: valid[line_start..].chars().count() + 1,
             byte: bytes[at],
-        })
+        }
     })
 }
 

@@ -1,13 +1,13 @@
 //! `callscript fmt`: the IO around `callscript_compiler::format` (files in place, `--check`,
 //! `-` for standard input to standard output).
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use callscript_compiler::format::format;
 use callscript_compiler::source::{Source, Sources};
 
-use crate::files::{collect, display_name, read_source};
+use crate::files::{STDIN_NAME, collect, display_name, read_source, read_stdin};
 use crate::render;
 
 /// Formats files and folders in place, or lists those that would change (`check`). Exit codes:
@@ -84,16 +84,20 @@ fn replace_file(path: &Path, text: &str) -> std::io::Result<()> {
     written
 }
 
+/// `fmt -`: standard input to standard output, read with the limits of a file
+/// ([`read_stdin`]: at most 64 MiB, valid UTF-8); input past them is "could not run" (2).
 fn stdin(check: bool) -> i32 {
-    let mut text = String::new();
-    if let Err(e) = std::io::stdin().read_to_string(&mut text) {
-        say_err!("error: cannot read standard input: {e}");
-        return 2;
-    }
+    let text = match read_stdin() {
+        Ok(text) => text,
+        Err(e) => {
+            say_err!("error: {e}");
+            return 2;
+        }
+    };
     match format(&text) {
         Ok(out) if check => {
             if out != text {
-                return if writeln!(std::io::stdout(), "<stdin>").is_err() { 2 } else { 1 };
+                return if writeln!(std::io::stdout(), "{STDIN_NAME}").is_err() { 2 } else { 1 };
             }
             0
         }
@@ -108,7 +112,7 @@ fn stdin(check: bool) -> i32 {
             }
         }
         Err(errors) => {
-            report("<stdin>", text, &errors);
+            report(STDIN_NAME, text, &errors);
             1
         }
     }

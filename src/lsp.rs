@@ -7,10 +7,17 @@
 //! come from `callscript_compiler::ide`; formatting from `callscript_compiler::format`. This
 //! module only translates: byte offsets to LSP positions (UTF-16 code units, the protocol's
 //! default), file names to URIs, compiler data to protocol types.
+//!
+//! Checks and requests work on threads of their own, so that `$/cancelRequest` is read while
+//! they run: a cancelled request is answered with RequestCancelled (-32800, by
+//! tower-lsp-server, which drops its future) and its work stops at its next phase. Each
+//! request has [`REQUEST_BUDGET`] from its arrival to its answer, else it is answered with
+//! RequestFailed (-32803). See "the server" below.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use callscript_compiler::check::{self, Checked, Loader, join_path};
 use callscript_compiler::diagnostic::Severity;
@@ -18,6 +25,7 @@ use callscript_compiler::format;
 use callscript_compiler::ide::{self, CompletionKind, SymbolKind as IdeSymbol};
 use callscript_compiler::source::Source;
 use callscript_compiler::span::{SourceId, Span};
+use tokio::sync::{Semaphore, watch};
 use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::*;
 use tower_lsp_server::{Client, LanguageServer, LspService, Server};
@@ -27,7 +35,7 @@ use tower_lsp_server::{Client, LanguageServer, LspService, Server};
 /// protocol's rule), 2 when a message is malformed (the error names it on standard error; the
 /// messages before it are answered) or the server cannot start.
 pub fn run() -> i32 {
-    let runtime = match tokio::runtime::Builder::new_current_thread().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_time().build() {
         Ok(rt) => rt,
         Err(e) => {
             crate::say_err!("error: cannot start the language server: {e}");
@@ -63,12 +71,22 @@ pub fn run() -> i32 {
             None
         };
         let flag = shut_down.clone();
-        let (service, socket) =
-            LspService::new(|client| Backend { client, docs: Mutex::new(Documents::default()), shut_down: flag });
-        let serve = Server::new(server_input, tokio::io::stdout(), socket).serve(service);
+        let (service, socket) = LspService::new(|client| Backend {
+            state: Arc::new(State {
+                client,
+                open: Mutex::new(Open::default()),
+                checking: tokio::sync::Mutex::new(()),
+                workers: Arc::new(Semaphore::new(REQUEST_WORKERS)),
+            }),
+            shut_down: flag,
+        });
+        let serve =
+            Server::new(server_input, tokio::io::stdout(), socket).concurrency_level(CONCURRENCY).serve(service);
         let (malformed, ()) = tokio::join!(forward, serve);
         malformed
     });
+    // A check or request still running on a worker thread is not waited for.
+    runtime.shutdown_background();
     match malformed {
         Some(e) => {
             crate::say_err!("error: callscript lsp: {e}; the server stops");
@@ -79,13 +97,12 @@ pub fn run() -> i32 {
     }
 }
 
-/// The open documents, by the file name the compiler sees (the path of a `file:` URI).
-#[derive(Default)]
+/// The open documents, by the file name the compiler sees (the path of a `file:` URI). Texts
+/// are shared, so a copy of this (what a check job reads) costs a map of pointers.
+#[derive(Clone, Default)]
 pub struct Documents {
-    texts: HashMap<String, String>,
+    texts: HashMap<String, Arc<str>>,
     uris: HashMap<String, Uri>,
-    /// The last check of each open document, for the requests that follow a change.
-    checked: HashMap<String, Checked>,
 }
 
 impl Documents {
@@ -93,25 +110,23 @@ impl Documents {
         if let Some(uri) = uri {
             self.uris.insert(name.clone(), uri);
         }
-        self.texts.insert(name, text);
-        // Any document may import this one.
-        self.checked.clear();
+        self.texts.insert(name, text.into());
     }
 
     pub fn close(&mut self, name: &str) {
         self.texts.remove(name);
-        self.checked.clear();
+        self.uris.remove(name);
     }
 
     pub fn text(&self, name: &str) -> Option<&str> {
-        self.texts.get(name).map(String::as_str)
+        self.texts.get(name).map(|t| &**t)
     }
 
     /// Checks one open document, its imports read from open documents first, then the disk.
     pub fn check(&self, name: &str) -> Option<Checked> {
         let text = self.texts.get(name)?;
         let mut loader = OpenFirst { docs: &self.texts };
-        Some(check::check(vec![Source::new(name, text.clone())], &mut loader))
+        Some(check::check(vec![Source::new(name, &**text)], &mut loader))
     }
 
     /// The URI of a compiled file: an open document's, or a `file:` URI for a path on disk;
@@ -135,14 +150,14 @@ pub fn name_of(uri: &Uri) -> String {
 }
 
 struct OpenFirst<'a> {
-    docs: &'a HashMap<String, String>,
+    docs: &'a HashMap<String, Arc<str>>,
 }
 
 impl Loader for OpenFirst<'_> {
     fn load(&mut self, importer: &str, path: &str) -> std::result::Result<(String, String), String> {
         let name = join_path(importer, path);
         if let Some(text) = self.docs.get(&name) {
-            return Ok((name, text.clone()));
+            return Ok((name, text.to_string()));
         }
         crate::files::read_source(std::path::Path::new(&name))
             .map(|text| (name, text))
@@ -421,6 +436,42 @@ impl<R: std::io::BufRead> std::io::BufRead for Counted<R> {
 }
 
 // ---- the server -----------------------------------------------------------------------
+//
+// Nothing heavy runs on the server's (one) thread: it reads messages, keeps the texts and
+// answers cancellations while checks and requests work on threads of their own.
+//
+// - A *check job* checks one document against a snapshot of the open documents, on a thread
+//   of the blocking pool, one job at a time. Every open, change and close makes a job for the
+//   document and for each open document that may import it (`use "…"`), to publish their
+//   diagnostics; a request makes one when its document has none. The requests about a
+//   document share its latest job, and a job outlives the requests that wait for it: its
+//   check is the document's, kept for the next request. A job replaced by a newer one of the
+//   same document before its turn does not run (its requests are answered ContentModified),
+//   and one replaced while it runs does not publish.
+// - A request waits for its document's check, then does its own work (the name index, the
+//   query, formatting, the outline) on a worker thread, looking between phases at a flag that
+//   is set when the request is cancelled or out of budget. From its arrival to its answer it
+//   has [`REQUEST_BUDGET`].
+//
+// The check itself is one call into the compiler and cannot stop half way: a check replaced
+// while it runs goes on to its end (one at a time, so replaced checks never pile up).
+
+/// How long a request may take from its arrival to its answer, the wait for its document's
+/// check included. Past it the request is answered with RequestFailed (-32803) and a message
+/// saying so, and its own work stops at its next phase; the document and its check are kept
+/// (a check goes on to its end, so asking again later finds it done).
+pub const REQUEST_BUDGET: Duration = Duration::from_secs(2);
+
+/// The requests' own work runs on at most this many threads at once (beside the one check
+/// job); a request cancelled or out of budget while it waits for one never starts.
+const REQUEST_WORKERS: usize = 2;
+
+/// How many messages the server works on at once (tower-lsp-server's default is 4). A request
+/// waiting for a long check holds one, and a `$/cancelRequest` needs a free one to be read.
+const CONCURRENCY: usize = 32;
+
+/// RequestFailed: a request that was understood but could not be answered (LSP 3.17).
+const REQUEST_FAILED: i64 = -32803;
 
 /// Runs `f`, turning a panic (a compiler bug met while the author types) into None, so that one
 /// bad document cannot take the editor's server down. The panic message still goes to stderr.
@@ -429,63 +480,297 @@ fn guarded<T>(f: impl FnOnce() -> T) -> Option<T> {
 }
 
 struct Backend {
-    client: Client,
-    docs: Mutex<Documents>,
+    state: Arc<State>,
     /// Set by `shutdown`: the exit code is 0 only after it.
     shut_down: Arc<AtomicBool>,
 }
 
-impl Backend {
-    fn docs(&self) -> std::sync::MutexGuard<'_, Documents> {
-        self.docs.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+/// What the handlers and the jobs they start share.
+struct State {
+    client: Client,
+    open: Mutex<Open>,
+    /// Held by the check job that runs: one at a time, in the order they were made.
+    checking: tokio::sync::Mutex<()>,
+    /// [`REQUEST_WORKERS`] permits for the requests' own work.
+    workers: Arc<Semaphore>,
+}
+
+/// The open documents and their checks. Its lock is held briefly, never across a check.
+#[derive(Default)]
+struct Open {
+    docs: Documents,
+    /// The latest check job of each open document, done or not: the one that checks its
+    /// current text and imports. A change replaces the jobs of the documents it may concern.
+    jobs: HashMap<String, Arc<Job>>,
+    /// The diagnostics published last for each open document.
+    published: HashMap<String, Vec<Diagnostic>>,
+}
+
+/// The check of one document against the open documents as they were when it was made.
+struct Job {
+    snapshot: Arc<Documents>,
+    /// Whether its diagnostics are still to be published (a [`Publish`]); a job that replaces
+    /// this one before it published takes this over.
+    publish: AtomicU8,
+    /// None until the job ends.
+    done: watch::Sender<Option<Outcome>>,
+}
+
+/// Whether a job publishes its document's diagnostics.
+#[derive(Clone, Copy)]
+#[repr(u8)]
+enum Publish {
+    No,
+    /// Only when they differ from those published last: a document that may import the one
+    /// that changed (most do not, and their diagnostics stay as they were).
+    IfChanged,
+    /// The document that was opened or changed.
+    Always,
+}
+
+#[derive(Clone)]
+enum Outcome {
+    Ready(Arc<Analysis>),
+    /// A newer job of the same document was made before this one ran.
+    Replaced,
+    /// Checking met a bug (a panic, caught).
+    Failed,
+}
+
+/// A checked document and what requests need of it.
+struct Analysis {
+    /// The open documents the check read (their URIs, for locations).
+    docs: Arc<Documents>,
+    checked: Checked,
+    root: SourceId,
+    diagnostics: Vec<Diagnostic>,
+    /// The names of the document, resolved once for every request that needs them.
+    index: OnceLock<ide::FileIndex>,
+}
+
+impl Analysis {
+    fn new(docs: Arc<Documents>, name: &str) -> Option<Analysis> {
+        let checked = docs.check(name)?;
+        let root = checked.files.iter().find(|f| f.is_root).map_or(SourceId(0), |f| f.id);
+        let diagnostics = diagnostics(&docs, &checked, root);
+        Some(Analysis { docs, checked, root, diagnostics, index: OnceLock::new() })
     }
 
-    /// Re-checks a document, and the other open documents that import it.
-    async fn publish(&self, changed: &Uri) {
-        let mut batches = Vec::new();
-        {
-            let mut docs = self.docs();
-            let changed_name = name_of(changed);
-            let mut names: Vec<String> = docs.texts.keys().cloned().collect();
-            names.sort_by_key(|n| *n != changed_name);
-            for name in names {
-                let may_import = docs.texts.get(&name).is_some_and(|t| t.contains("use \""));
-                if name != changed_name && !may_import {
-                    continue;
-                }
-                let Some(Some(checked)) = guarded(|| docs.check(&name)) else { continue };
-                if name != changed_name && checked.sources.find(&changed_name).is_none() {
-                    continue;
-                }
-                let Some(uri) = docs.uri(&name) else { continue };
-                let root = checked.files.iter().find(|f| f.is_root).map_or(SourceId(0), |f| f.id);
-                let Some(diags) = guarded(|| diagnostics(&docs, &checked, root)) else { continue };
-                batches.push((uri, diags));
-                docs.checked.insert(name, checked);
+    fn source(&self) -> &Source {
+        self.checked.sources.get(self.root)
+    }
+
+    fn index(&self) -> &ide::FileIndex {
+        self.index.get_or_init(|| ide::index(&self.checked, self.root))
+    }
+
+    fn location(&self, at: callscript_compiler::span::FileSpan) -> Option<Location> {
+        location(&self.docs, &self.checked, at)
+    }
+}
+
+impl State {
+    fn open(&self) -> std::sync::MutexGuard<'_, Open> {
+        self.open.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Open {
+    /// After `name` was opened, changed or closed: a new job that publishes diagnostics for
+    /// `name` (unless it was closed) and for every open document that may import it (the jobs
+    /// of other documents stay: nothing they read changed).
+    fn changed(&mut self, name: &str, state: &Arc<State>) {
+        let mut names: Vec<String> = self
+            .docs
+            .texts
+            .iter()
+            .filter(|(other, text)| *other == name || text.contains("use \""))
+            .map(|(other, _)| other.clone())
+            .collect();
+        names.sort_by(|a, b| (a != name, a).cmp(&(b != name, b)));
+        for other in names {
+            let publish = if other == name { Publish::Always } else { Publish::IfChanged };
+            self.start(&other, publish, state);
+        }
+    }
+
+    /// The latest check job of an open document, made if there is none.
+    fn job(&mut self, name: &str, state: &Arc<State>) -> Option<Arc<Job>> {
+        if !self.docs.texts.contains_key(name) {
+            return None;
+        }
+        match self.jobs.get(name) {
+            Some(job) => Some(job.clone()),
+            None => Some(self.start(name, Publish::No, state)),
+        }
+    }
+
+    /// Makes and starts a job for `name`, replacing its previous one.
+    fn start(&mut self, name: &str, publish: Publish, state: &Arc<State>) -> Arc<Job> {
+        let unpublished = self.jobs.get(name).map_or(0, |old| old.publish.load(Ordering::SeqCst));
+        let job = Arc::new(Job {
+            snapshot: Arc::new(self.docs.clone()),
+            publish: AtomicU8::new((publish as u8).max(unpublished)),
+            done: watch::channel(None).0,
+        });
+        self.jobs.insert(name.to_string(), job.clone());
+        tokio::spawn(run_job(state.clone(), name.to_string(), job.clone()));
+        job
+    }
+
+    /// Whether `job` is still the latest of `name`.
+    fn is_latest(&self, name: &str, job: &Arc<Job>) -> bool {
+        self.jobs.get(name).is_some_and(|latest| Arc::ptr_eq(latest, job))
+    }
+}
+
+/// Runs a check job when its turn comes, tells those who wait, and publishes its diagnostics
+/// when it is still the document's latest job and was made to publish (see [`Publish`]).
+async fn run_job(state: Arc<State>, name: String, job: Arc<Job>) {
+    let _turn = state.checking.lock().await;
+    if !state.open().is_latest(&name, &job) {
+        job.done.send_replace(Some(Outcome::Replaced));
+        return;
+    }
+    let (snapshot, checked_name) = (job.snapshot.clone(), name.clone());
+    let work = tokio::task::spawn_blocking(move || guarded(|| Analysis::new(snapshot, &checked_name)));
+    let outcome = match work.await {
+        Ok(Some(Some(analysis))) => Outcome::Ready(Arc::new(analysis)),
+        // Not open in its own snapshot: cannot be.
+        Ok(Some(None)) => Outcome::Replaced,
+        Ok(None) | Err(_) => Outcome::Failed,
+    };
+    let publish = {
+        let mut open = state.open();
+        let publish =
+            if open.is_latest(&name, &job) { job.publish.swap(Publish::No as u8, Ordering::SeqCst) } else { 0 };
+        match &outcome {
+            Outcome::Ready(analysis)
+                if publish == Publish::Always as u8
+                    || (publish == Publish::IfChanged as u8
+                        && open.published.get(&name) != Some(&analysis.diagnostics)) =>
+            {
+                open.published.insert(name.clone(), analysis.diagnostics.clone());
+                true
             }
+            _ => false,
         }
-        for (uri, diags) in batches {
-            self.client.publish_diagnostics(uri, diags, None).await;
+    };
+    job.done.send_replace(Some(outcome.clone()));
+    if publish
+        && let Outcome::Ready(analysis) = outcome
+        && let Some(uri) = analysis.docs.uri(&name)
+    {
+        // Still holding the turn: diagnostics are published in the order of the jobs.
+        state.client.publish_diagnostics(uri, analysis.diagnostics.clone(), None).await;
+    }
+}
+
+/// Set when the request that started some work no longer wants its answer: cancelled by the
+/// client, or out of budget. The work looks at it between its phases (`cancel.check()?`).
+#[derive(Clone, Default)]
+struct Cancel(Arc<AtomicBool>);
+
+/// Work that stopped because its request was cancelled or ran out of budget.
+#[derive(Debug)]
+struct Stopped;
+
+impl Cancel {
+    fn check(&self) -> std::result::Result<(), Stopped> {
+        if self.0.load(Ordering::SeqCst) { Err(Stopped) } else { Ok(()) }
+    }
+}
+
+/// Sets a [`Cancel`] when dropped: when the future of a request ends, however it ends
+/// (answered, out of budget, or dropped by tower-lsp-server on `$/cancelRequest`).
+struct CancelOnDrop(Cancel);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Runs a request's own work `f` on a worker thread and waits for it until `deadline`; `f`
+/// gets the request's [`Cancel`]. Out of time (waiting for a worker or for `f`): RequestFailed
+/// naming `what` and the document's `size`; a panic in `f`: [`bug`].
+async fn work<T: Send + 'static>(
+    workers: &Arc<Semaphore>,
+    deadline: Instant,
+    what: &str,
+    size: usize,
+    f: impl FnOnce(&Cancel) -> std::result::Result<T, Stopped> + Send + 'static,
+) -> Result<T> {
+    let deadline = tokio::time::Instant::from_std(deadline);
+    let cancel = Cancel::default();
+    let _stop = CancelOnDrop(cancel.clone());
+    let permit = match tokio::time::timeout_at(deadline, workers.clone().acquire_owned()).await {
+        Ok(Ok(permit)) => permit,
+        Ok(Err(_closed)) => return Err(bug()),
+        Err(_elapsed) => return Err(over_budget(what, size, false)),
+    };
+    let task = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        guarded(|| f(&cancel))
+    });
+    match tokio::time::timeout_at(deadline, task).await {
+        Ok(Ok(Some(Ok(value)))) => Ok(value),
+        // Only this future sets the flag, and only once it no longer waits.
+        Ok(Ok(Some(Err(Stopped)))) => Err(over_budget(what, size, false)),
+        Ok(Ok(None) | Err(_)) => Err(bug()),
+        Err(_elapsed) => Err(over_budget(what, size, false)),
+    }
+}
+
+impl Backend {
+    /// The check of an open document's current text, waited for until `deadline`; None when
+    /// the document is not open.
+    async fn analysis(&self, uri: &Uri, what: &str, deadline: Instant) -> Result<Option<Arc<Analysis>>> {
+        let name = name_of(uri);
+        let (job, size) = {
+            let mut open = self.state.open();
+            let size = open.docs.text(&name).map_or(0, str::len);
+            (open.job(&name, &self.state), size)
+        };
+        let Some(job) = job else { return Ok(None) };
+        let mut done = job.done.subscribe();
+        let deadline = tokio::time::Instant::from_std(deadline);
+        let outcome = match tokio::time::timeout_at(deadline, done.wait_for(Option::is_some)).await {
+            Ok(Ok(outcome)) => outcome.clone(),
+            Ok(Err(_closed)) => None,
+            Err(_elapsed) => return Err(over_budget(what, size, true)),
+        };
+        match outcome {
+            Some(Outcome::Ready(analysis)) => Ok(Some(analysis)),
+            Some(Outcome::Replaced) => Err(content_modified(what)),
+            Some(Outcome::Failed) | None => Err(bug()),
         }
     }
 
-    /// Runs `f` on the checked document and its text: None when the document is not open, an
-    /// error when checking it or `f` panicked (a compiler bug; the server keeps running).
-    fn with_checked<T>(
+    /// Answers a request from its document's check: None when the document is not open, else
+    /// what `f` makes of the check, within [`REQUEST_BUDGET`] (see [`work`]).
+    async fn with_analysis<T: Send + 'static>(
         &self,
         uri: &Uri,
-        f: impl FnOnce(&Documents, &Checked, SourceId, &str) -> T,
+        what: &'static str,
+        f: impl FnOnce(&Analysis, &Cancel) -> std::result::Result<T, Stopped> + Send + 'static,
     ) -> Result<Option<T>> {
-        let mut docs = self.docs();
-        let name = name_of(uri);
-        if !docs.checked.contains_key(&name) {
-            let Some(checked) = guarded(|| docs.check(&name)).ok_or_else(bug)? else { return Ok(None) };
-            docs.checked.insert(name.clone(), checked);
-        }
-        let Some(checked) = docs.checked.get(&name) else { return Ok(None) };
-        let Some(root) = checked.files.iter().find(|f| f.is_root).map(|f| f.id) else { return Ok(None) };
-        let text = checked.sources.get(root).text.clone();
-        guarded(|| f(&docs, checked, root, &text)).map(Some).ok_or_else(bug)
+        let deadline = Instant::now() + REQUEST_BUDGET;
+        let Some(analysis) = self.analysis(uri, what, deadline).await? else { return Ok(None) };
+        let size = analysis.source().text.len();
+        work(&self.state.workers, deadline, what, size, move |cancel| f(&analysis, cancel)).await.map(Some)
+    }
+
+    /// Answers a request from its document's text alone (no check), like [`Self::with_analysis`].
+    async fn with_text<T: Send + 'static>(
+        &self,
+        uri: &Uri,
+        what: &'static str,
+        f: impl FnOnce(&str, &Cancel) -> std::result::Result<T, Stopped> + Send + 'static,
+    ) -> Result<Option<T>> {
+        let deadline = Instant::now() + REQUEST_BUDGET;
+        let Some(text) = self.state.open().docs.texts.get(&name_of(uri)).cloned() else { return Ok(None) };
+        work(&self.state.workers, deadline, what, text.len(), move |cancel| f(&text, cancel)).await.map(Some)
     }
 }
 
@@ -494,6 +779,43 @@ fn bug() -> Error {
     Error {
         code: tower_lsp_server::jsonrpc::ErrorCode::InternalError,
         message: "callscript met a bug on this document; the server's log has the details".into(),
+        data: None,
+    }
+}
+
+/// The answer to a request that did not end within [`REQUEST_BUDGET`]: RequestFailed, with a
+/// message that says what ran out of time on how large a document.
+fn over_budget(what: &str, size: usize, waiting_for_check: bool) -> Error {
+    let budget = REQUEST_BUDGET.as_secs_f64();
+    let size = if size >= 1 << 20 {
+        format!("{:.1} MiB", size as f64 / f64::from(1 << 20))
+    } else {
+        format!("{} KiB", size.div_ceil(1 << 10))
+    };
+    let message = if waiting_for_check {
+        format!(
+            "{what}: this document ({size}) was still being checked when the request's budget of {budget} s \
+             ran out; the check goes on, so ask again once its diagnostics are shown"
+        )
+    } else {
+        format!(
+            "{what} did not finish within its budget of {budget} s on this document ({size}) and was stopped; \
+             the document is kept, so the request can be asked again"
+        )
+    };
+    Error {
+        code: tower_lsp_server::jsonrpc::ErrorCode::ServerError(REQUEST_FAILED),
+        message: message.into(),
+        data: None,
+    }
+}
+
+/// The answer to a request whose document changed before it was checked (ContentModified,
+/// which editors drop silently and ask again).
+fn content_modified(what: &str) -> Error {
+    Error {
+        code: tower_lsp_server::jsonrpc::ErrorCode::ContentModified,
+        message: format!("{what}: the document changed before it was checked; ask again").into(),
         data: None,
     }
 }
@@ -563,109 +885,126 @@ impl LanguageServer for Backend {
 
     async fn did_open(&self, params: DidOpenTextDocumentParams) {
         let doc = params.text_document;
-        self.docs().open(name_of(&doc.uri), Some(doc.uri.clone()), doc.text);
-        self.publish(&doc.uri).await;
+        let name = name_of(&doc.uri);
+        let mut open = self.state.open();
+        open.docs.open(name.clone(), Some(doc.uri), doc.text);
+        open.changed(&name, &self.state);
     }
 
     async fn did_change(&self, params: DidChangeTextDocumentParams) {
         let uri = params.text_document.uri;
-        {
-            let mut docs = self.docs();
-            let name = name_of(&uri);
-            let mut text = docs.text(&name).unwrap_or_default().to_string();
-            for change in params.content_changes {
-                match change.range {
-                    Some(r) => {
-                        let (start, end) = (offset(&text, r.start) as usize, offset(&text, r.end) as usize);
-                        text.replace_range(start..end.max(start), &change.text);
-                    }
-                    None => text = change.text,
+        let name = name_of(&uri);
+        let mut open = self.state.open();
+        let mut text = open.docs.text(&name).unwrap_or_default().to_string();
+        for change in params.content_changes {
+            match change.range {
+                Some(r) => {
+                    let (start, end) = (offset(&text, r.start) as usize, offset(&text, r.end) as usize);
+                    text.replace_range(start..end.max(start), &change.text);
                 }
+                None => text = change.text,
             }
-            docs.open(name, Some(uri.clone()), text);
         }
-        self.publish(&uri).await;
+        open.docs.open(name.clone(), Some(uri), text);
+        open.changed(&name, &self.state);
     }
 
     async fn did_close(&self, params: DidCloseTextDocumentParams) {
         let uri = params.text_document.uri;
-        self.docs().close(&name_of(&uri));
-        self.client.publish_diagnostics(uri, Vec::new(), None).await;
+        let name = name_of(&uri);
+        {
+            let mut open = self.state.open();
+            open.docs.close(&name);
+            open.jobs.remove(&name);
+            open.published.remove(&name);
+            // The documents that import it now read it from the disk.
+            open.changed(&name, &self.state);
+        }
+        self.state.client.publish_diagnostics(uri, Vec::new(), None).await;
     }
 
     async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
         let p = params.text_document_position_params;
-        Ok(self
-            .with_checked(&p.text_document.uri, |_, checked, root, text| {
-                let index = ide::index(checked, root);
-                let found = index.at(offset(text, p.position))?;
-                Some(Hover {
-                    contents: HoverContents::Markup(MarkupContent {
-                        kind: MarkupKind::Markdown,
-                        value: found.hover.clone(),
-                    }),
-                    range: Some(range(text, found.span)),
-                })
-            })?
-            .flatten())
+        let at = p.position;
+        let hover = self.with_analysis(&p.text_document.uri, "textDocument/hover", move |a, cancel| {
+            let index = a.index();
+            cancel.check()?;
+            let source = a.source();
+            Ok(index.at(offset(&source.text, at)).map(|found| Hover {
+                contents: HoverContents::Markup(MarkupContent {
+                    kind: MarkupKind::Markdown,
+                    value: found.hover.clone(),
+                }),
+                range: Some(range_in(source, found.span)),
+            }))
+        });
+        Ok(hover.await?.flatten())
     }
 
     async fn goto_definition(&self, params: GotoDefinitionParams) -> Result<Option<GotoDefinitionResponse>> {
         let p = params.text_document_position_params;
-        Ok(self
-            .with_checked(&p.text_document.uri, |docs, checked, root, text| {
-                let def = ide::index(checked, root).definition(offset(text, p.position))?;
-                location(docs, checked, def).map(GotoDefinitionResponse::Scalar)
-            })?
-            .flatten())
+        let at = p.position;
+        let definition = self.with_analysis(&p.text_document.uri, "textDocument/definition", move |a, cancel| {
+            let index = a.index();
+            cancel.check()?;
+            let def = index.definition(offset(&a.source().text, at));
+            Ok(def.and_then(|def| a.location(def)).map(GotoDefinitionResponse::Scalar))
+        });
+        Ok(definition.await?.flatten())
     }
 
     async fn references(&self, params: ReferenceParams) -> Result<Option<Vec<Location>>> {
         let p = params.text_document_position;
-        let with_definition = params.context.include_declaration;
-        self.with_checked(&p.text_document.uri, |docs, checked, root, text| {
-            ide::index(checked, root)
-                .references(offset(text, p.position), with_definition)
-                .into_iter()
-                .filter_map(|at| location(docs, checked, at))
-                .collect()
+        let (at, with_definition) = (p.position, params.context.include_declaration);
+        self.with_analysis(&p.text_document.uri, "textDocument/references", move |a, cancel| {
+            let index = a.index();
+            cancel.check()?;
+            let places = index.references(offset(&a.source().text, at), with_definition);
+            cancel.check()?;
+            Ok(places.into_iter().filter_map(|place| a.location(place)).collect())
         })
+        .await
     }
 
     async fn document_symbol(&self, params: DocumentSymbolParams) -> Result<Option<DocumentSymbolResponse>> {
-        let docs = self.docs();
-        let Some(text) = docs.text(&name_of(&params.text_document.uri)) else { return Ok(None) };
-        let symbols = guarded(|| {
+        let symbols = self.with_text(&params.text_document.uri, "textDocument/documentSymbol", |text, cancel| {
             let (file, _) = callscript_compiler::syntax::parse(text, SourceId(0));
+            cancel.check()?;
+            let symbols = ide::symbols(&file);
             let source = Source::new("", text);
-            ide::symbols(&file).iter().map(|s| document_symbol(&source, s)).collect::<Vec<_>>()
+            Ok(DocumentSymbolResponse::Nested(symbols.iter().map(|s| document_symbol(&source, s)).collect()))
         });
-        match symbols {
-            Some(symbols) => Ok(Some(DocumentSymbolResponse::Nested(symbols))),
-            None => Err(bug()),
-        }
+        symbols.await
     }
 
     async fn formatting(&self, params: DocumentFormattingParams) -> Result<Option<Vec<TextEdit>>> {
-        let docs = self.docs();
-        let Some(text) = docs.text(&name_of(&params.text_document.uri)) else { return Ok(None) };
-        match guarded(|| format::format(text)).ok_or_else(bug)? {
-            Ok(out) if out == text => Ok(Some(Vec::new())),
-            Ok(out) => Ok(Some(vec![TextEdit::new(range(text, Span::new(0, text.len())), out)])),
-            // The syntax errors are already shown as diagnostics: change nothing.
-            Err(_) => Ok(None),
-        }
+        let edits = self.with_text(&params.text_document.uri, "textDocument/formatting", |text, cancel| {
+            let formatted = format::format(text);
+            cancel.check()?;
+            Ok(match formatted {
+                Ok(out) if out == text => Some(Vec::new()),
+                Ok(out) => Some(vec![TextEdit::new(range(text, Span::new(0, text.len())), out)]),
+                // The syntax errors are already shown as diagnostics: change nothing.
+                Err(_) => None,
+            })
+        });
+        Ok(edits.await?.flatten())
     }
 
     async fn prepare_rename(&self, params: TextDocumentPositionParams) -> Result<Option<PrepareRenameResponse>> {
-        let result = self.with_checked(&params.text_document.uri, |_, checked, root, text| {
-            let index = ide::index(checked, root);
-            let at = offset(text, params.position);
-            let found = index.at(at).ok_or("there is no name here")?;
-            index.rename(checked, at, &found.name)?;
-            Ok::<_, String>(PrepareRenameResponse::Range(range(text, found.span)))
+        let at = params.position;
+        let result = self.with_analysis(&params.text_document.uri, "textDocument/prepareRename", move |a, cancel| {
+            let index = a.index();
+            cancel.check()?;
+            let source = a.source();
+            let at = offset(&source.text, at);
+            Ok((|| {
+                let found = index.at(at).ok_or("there is no name here")?;
+                index.rename(&a.checked, at, &found.name)?;
+                Ok::<_, String>(PrepareRenameResponse::Range(range_in(source, found.span)))
+            })())
         });
-        match result? {
+        match result.await? {
             Some(Ok(r)) => Ok(Some(r)),
             Some(Err(message)) => Err(Error::invalid_params(message)),
             None => Ok(None),
@@ -674,16 +1013,21 @@ impl LanguageServer for Backend {
 
     async fn rename(&self, params: RenameParams) -> Result<Option<WorkspaceEdit>> {
         let p = params.text_document_position;
-        let result = self.with_checked(&p.text_document.uri, |docs, checked, root, text| {
-            let places = ide::index(checked, root).rename(checked, offset(text, p.position), &params.new_name)?;
-            let mut changes: HashMap<Uri, Vec<TextEdit>> = HashMap::new();
-            for at in places {
-                let loc = location(docs, checked, at).ok_or("a place to rename has no file")?;
-                changes.entry(loc.uri).or_default().push(TextEdit::new(loc.range, params.new_name.clone()));
-            }
-            Ok::<_, String>(WorkspaceEdit { changes: Some(changes), ..WorkspaceEdit::default() })
+        let (at, new_name) = (p.position, params.new_name);
+        let result = self.with_analysis(&p.text_document.uri, "textDocument/rename", move |a, cancel| {
+            let index = a.index();
+            cancel.check()?;
+            Ok((|| {
+                let places = index.rename(&a.checked, offset(&a.source().text, at), &new_name)?;
+                let mut changes: HashMap<Uri, Vec<TextEdit>> = HashMap::new();
+                for place in places {
+                    let loc = a.location(place).ok_or("a place to rename has no file")?;
+                    changes.entry(loc.uri).or_default().push(TextEdit::new(loc.range, new_name.clone()));
+                }
+                Ok::<_, String>(WorkspaceEdit { changes: Some(changes), ..WorkspaceEdit::default() })
+            })())
         });
-        match result? {
+        match result.await? {
             Some(Ok(edit)) => Ok(Some(edit)),
             Some(Err(message)) => Err(Error::invalid_params(message)),
             None => Ok(None),
@@ -692,8 +1036,11 @@ impl LanguageServer for Backend {
 
     async fn completion(&self, params: CompletionParams) -> Result<Option<CompletionResponse>> {
         let p = params.text_document_position;
-        self.with_checked(&p.text_document.uri, |_, checked, root, text| {
-            let items = ide::completions(checked, root, offset(text, p.position))
+        let at = p.position;
+        self.with_analysis(&p.text_document.uri, "textDocument/completion", move |a, cancel| {
+            let completions = ide::completions(&a.checked, a.root, offset(&a.source().text, at));
+            cancel.check()?;
+            let items = completions
                 .into_iter()
                 .map(|c| CompletionItem {
                     label: c.label,
@@ -710,8 +1057,9 @@ impl LanguageServer for Backend {
                     ..CompletionItem::default()
                 })
                 .collect();
-            CompletionResponse::Array(items)
+            Ok(CompletionResponse::Array(items))
         })
+        .await
     }
 }
 
@@ -729,5 +1077,69 @@ mod tests {
             assert_eq!(offset(text, position(text, off)), off, "{off}");
         }
         assert_eq!(offset(text, Position::new(9, 0)), text.len() as u32);
+    }
+
+    /// Work that would never end unless told: it looks at its flag every millisecond, and says
+    /// on `stopped` when it stops.
+    fn endless(stopped: std::sync::mpsc::Sender<()>) -> impl FnOnce(&Cancel) -> std::result::Result<(), Stopped> {
+        move |cancel| loop {
+            if let Err(e) = cancel.check() {
+                let _ = stopped.send(());
+                return Err(e);
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread().enable_time().build().expect("a runtime")
+    }
+
+    /// Past its deadline a request is answered with RequestFailed naming it, its budget and
+    /// the document's size, and its work stops at its next look at the flag.
+    #[test]
+    fn work_past_its_budget_is_answered_and_stopped() {
+        let workers = Arc::new(Semaphore::new(REQUEST_WORKERS));
+        let (tx, stopped) = std::sync::mpsc::channel();
+        let deadline = Instant::now() + Duration::from_millis(50);
+        let answer = runtime().block_on(work(&workers, deadline, "textDocument/hover", 3 << 20, endless(tx)));
+        let error = answer.expect_err("out of budget");
+        assert_eq!(error.code.code(), -32803);
+        assert_eq!(
+            error.message,
+            "textDocument/hover did not finish within its budget of 2 s on this document (3.0 MiB) and was \
+             stopped; the document is kept, so the request can be asked again"
+        );
+        stopped.recv_timeout(Duration::from_secs(10)).expect("the work stops");
+        // Its worker is free again (the permit goes a moment after the work says it stopped).
+        let freed = Instant::now() + Duration::from_secs(10);
+        while workers.available_permits() < REQUEST_WORKERS {
+            assert!(Instant::now() < freed, "the worker is never freed");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// A request dropped while it waits (what tower-lsp-server does on `$/cancelRequest`)
+    /// stops its work; a panic in the work is an internal error, not the server's end.
+    #[test]
+    fn work_of_a_dropped_request_stops_and_a_panic_is_an_error() {
+        let workers = Arc::new(Semaphore::new(REQUEST_WORKERS));
+        let (tx, stopped) = std::sync::mpsc::channel();
+        let deadline = Instant::now() + Duration::from_secs(3600);
+        let rt = runtime();
+        rt.block_on(async {
+            let request = work(&workers, deadline, "textDocument/definition", 10, endless(tx));
+            // Cancelled 20 ms in: the future is dropped.
+            let cancelled = tokio::time::timeout(Duration::from_millis(20), request).await;
+            assert!(cancelled.is_err());
+        });
+        stopped.recv_timeout(Duration::from_secs(10)).expect("the work stops");
+        let answer =
+            rt.block_on(work(&workers, deadline, "textDocument/hover", 10, |_| -> std::result::Result<(), Stopped> {
+                panic!("a bug")
+            }));
+        assert_eq!(answer.expect_err("a bug").code.code(), -32603);
+        let answer = rt.block_on(work(&workers, deadline, "textDocument/hover", 10, |_| Ok(7)));
+        assert_eq!(answer.expect("answered"), 7);
     }
 }

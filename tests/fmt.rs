@@ -165,6 +165,47 @@ fn stdin_to_stdout_and_syntax_errors() {
     assert!(stderr.contains("[E002]") && stderr.contains("<stdin>:2:"), "{stderr}");
 }
 
+/// `fmt -` reads standard input with a file's limits: more than 64 MiB is refused once the
+/// limit is passed (the rest is never read), and bad UTF-8 is reported at its line and column;
+/// both are "could not run" (exit 2) with a message naming `<stdin>`, and nothing on stdout.
+#[test]
+fn stdin_over_the_limit_or_not_utf8_is_refused() {
+    let run = |input: Vec<u8>| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_callscript"))
+            .args(["fmt", "-"])
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("runs");
+        let mut stdin = child.stdin.take().expect("stdin");
+        // The command stops reading at the limit: the rest of the write fails, which is fine.
+        let writer = std::thread::spawn(move || {
+            use std::io::Write;
+            let _ = stdin.write_all(&input);
+        });
+        let out = child.wait_with_output().expect("output");
+        writer.join().expect("writer");
+        out
+    };
+    // 65 MiB of a valid script: a comment line, repeated.
+    let line = "// 注释 comment that fills the input\n";
+    let big = line.repeat((65 << 20) / line.len() + 1).into_bytes();
+    assert!(big.len() > 65 << 20);
+    let out = run(big);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr, "error: <stdin>: standard input is larger than 64 MiB\n");
+
+    let out = run(b"script s {\n  purpose service\n  // \xe6\xb3\xa8\xff\n}\n".to_vec());
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr, "error: <stdin>:3:7: standard input is not valid UTF-8 (byte 0xff)\n");
+}
+
 /// Formatting in place replaces the file in one rename (a crash or a full disk cannot leave it
 /// half written): no temporary file is left, the permissions stay, and through a symlink the
 /// file it points at is formatted while the link stays a link.

@@ -89,14 +89,26 @@ impl Lsp {
     /// Sends a request and waits for its response; returns `result` (or the whole response
     /// when it is an error).
     fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.send_request(method, params);
+        let message = self.response(id, WAIT);
+        if message.get("error").is_some() { message } else { message["result"].clone() }
+    }
+
+    /// Sends a request without waiting for its response; returns its id.
+    fn send_request(&mut self, method: &str, params: Value) -> i64 {
         let id = self.next_id;
         self.next_id += 1;
         self.send(json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params }));
-        let deadline = Instant::now() + WAIT;
+        id
+    }
+
+    /// The whole response to request `id`, waited for at most `wait`.
+    fn response(&mut self, id: i64, wait: Duration) -> Value {
+        let deadline = Instant::now() + wait;
         loop {
             let message = self.next(deadline);
             if message["id"] == id && message.get("method").is_none() {
-                return if message.get("error").is_some() { message } else { message["result"].clone() };
+                return message;
             }
             self.pending.push(message);
         }
@@ -365,6 +377,127 @@ fn compliance_findings_carry_their_witness_path() {
     let path = cs002["relatedInformation"].as_array().unwrap_or_else(|| panic!("no witness path: {cs002}"));
     assert!(path.len() >= 2, "{cs002}");
     assert!(path.iter().all(|r| r["location"]["uri"] == uri), "{cs002}");
+    lsp.stop();
+}
+
+// ---- cancelled requests, and requests on a huge document ------------------------------
+
+#[path = "../compiler/benches/support/generate.rs"]
+mod support;
+
+const HUGE_URI: &str = "file:///tmp/callscript-lsp-test/huge.call";
+
+/// The server's budget per request (`REQUEST_BUDGET` in src/lsp.rs), as its messages say it.
+const BUDGET_WORDS: &str = "budget of 2 s";
+
+impl Lsp {
+    /// Opens a script of 20,000 steps (about 7 MB) without waiting for its diagnostics:
+    /// checking it takes seconds in a debug build and a fraction of one in release, so a
+    /// request sent now waits for that check. Returns the text.
+    fn open_huge(&mut self) -> String {
+        let text = support::generate(20_000);
+        self.notify(
+            "textDocument/didOpen",
+            json!({ "textDocument": { "uri": HUGE_URI, "languageId": "callscript", "version": 1, "text": text } }),
+        );
+        text
+    }
+
+    /// Sends the request again while the answer is RequestFailed for its budget (every try is
+    /// answered: the document's check and name index, once done, are kept for the next one).
+    fn request_until_done(&mut self, method: &str, params: Value) -> Value {
+        for _ in 0..20 {
+            let answer = self.request(method, params.clone());
+            if answer.get("error").is_none() {
+                return answer;
+            }
+            assert_eq!(answer["error"]["code"], -32803, "{method}: {answer}");
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        panic!("{method} never finished within its budget");
+    }
+}
+
+/// A request the client cancels (`$/cancelRequest`) is answered with RequestCancelled
+/// (-32800), or with its result if it finished first: here it is sent while the huge document
+/// is still being checked, and the cancel right after it. The cancel ends the request, not the
+/// document: its check goes on, its diagnostics are published, and the next request is
+/// answered from it.
+#[test]
+fn a_cancelled_request_is_answered_with_request_cancelled() {
+    let mut lsp = Lsp::start();
+    let text = lsp.open_huge();
+    let (line, character) = line_col(&text, "s19999\n");
+    let params =
+        json!({ "textDocument": { "uri": HUGE_URI }, "position": { "line": line, "character": character + 1 } });
+    let id = lsp.send_request("textDocument/definition", params.clone());
+    lsp.notify("$/cancelRequest", json!({ "id": id }));
+    let answer = lsp.response(id, WAIT);
+    match answer.get("error") {
+        Some(error) => assert_eq!(error["code"], -32800, "{answer}"),
+        None => assert_eq!(answer["result"]["uri"], HUGE_URI, "finished before the cancel: {answer}"),
+    }
+    eprintln!("the cancelled request's answer: {}", answer.get("error").unwrap_or(&answer["result"]));
+    let diags = lsp.diagnostics(HUGE_URI);
+    assert!(diags.iter().all(|d| d["severity"] != 1), "{diags:?}");
+    let def = lsp.request_until_done("textDocument/definition", params);
+    assert_eq!(def["range"]["start"]["line"], line_col(&text, "step s19999 {").0, "{def}");
+    // Cancelling a request that was answered already changes nothing.
+    lsp.notify("$/cancelRequest", json!({ "id": id }));
+    let symbols = lsp.request("textDocument/documentSymbol", json!({ "textDocument": { "uri": URI } }));
+    assert!(symbols.is_null(), "not open: {symbols}");
+    lsp.stop();
+}
+
+/// Every request about a huge document is answered: with its result, or once its budget (2 s,
+/// `REQUEST_BUDGET`) is spent, with RequestFailed (-32803) and a message saying so, never
+/// left waiting. The requests are sent together while the document is still being checked.
+/// Timings are not asserted (these machines are noisy): only that each answer comes, well
+/// before the test's patience (`WAIT`) runs out. Then the document is still there.
+#[test]
+fn requests_on_a_huge_document_are_answered_within_their_budget() {
+    let mut lsp = Lsp::start();
+    let text = lsp.open_huge();
+    let (line, character) = line_col(&text, "s19999\n");
+    let doc = json!({ "uri": HUGE_URI });
+    let position = json!({ "line": line, "character": character + 1 });
+    let requests = [
+        ("textDocument/definition", json!({ "textDocument": doc, "position": position })),
+        ("textDocument/hover", json!({ "textDocument": doc, "position": position })),
+        ("textDocument/completion", json!({ "textDocument": doc, "position": position })),
+        (
+            "textDocument/references",
+            json!({ "textDocument": doc, "position": position, "context": { "includeDeclaration": true } }),
+        ),
+        ("textDocument/documentSymbol", json!({ "textDocument": doc })),
+        ("textDocument/formatting", json!({ "textDocument": doc, "options": { "tabSize": 2, "insertSpaces": true } })),
+    ];
+    let started = Instant::now();
+    let ids: Vec<i64> = requests.iter().map(|(method, params)| lsp.send_request(method, params.clone())).collect();
+    for (id, (method, _)) in ids.into_iter().zip(&requests) {
+        let answer = lsp.response(id, WAIT);
+        match answer.get("error") {
+            Some(error) => {
+                assert_eq!(error["code"], -32803, "{method}: {answer}");
+                let message = error["message"].as_str().unwrap_or_default();
+                assert!(message.starts_with(method) && message.contains(BUDGET_WORDS), "{method}: {message}");
+                eprintln!("{method}: {message}");
+            }
+            None => eprintln!("{method}: answered with its result"),
+        }
+    }
+    eprintln!("6 requests on {} MB answered in {:?}", text.len() >> 20, started.elapsed());
+    // The document was kept, and its check too: asked again, the definition is found.
+    assert!(lsp.diagnostics(HUGE_URI).iter().all(|d| d["severity"] != 1));
+    let def = lsp.request_until_done("textDocument/definition", json!({ "textDocument": doc, "position": position }));
+    assert_eq!(def["range"]["start"]["line"], line_col(&text, "step s19999 {").0, "{def}");
+    // A change replaces it with a small script, which is answered at once.
+    lsp.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": HUGE_URI, "version": 2 }, "contentChanges": [{ "text": SCRIPT }] }),
+    );
+    let symbols = lsp.request("textDocument/documentSymbol", json!({ "textDocument": doc }));
+    assert_eq!(symbols[0]["name"], "loan", "{symbols}");
     lsp.stop();
 }
 
