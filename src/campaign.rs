@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use callscript_compiler::bytecode::Program;
-use callscript_compiler::source::{Source, Sources};
+use callscript_compiler::source::Source;
 use callscript_compiler::value::Value;
-use callscript_runtime::campaign::{self, InputError, LoadError, Loaded, TelephonyKind, customers};
+use callscript_runtime::campaign::{self, InputError, Loaded, TelephonyKind, customers};
 use callscript_runtime::report;
 use callscript_runtime::scheduler::{
     self, Clock, PacedClock, Plan, Progress, RunOptions, VirtualClock, WaitReason, WallClock,
@@ -21,55 +21,25 @@ use callscript_runtime::store::{SqliteStore, Store};
 use callscript_runtime::telephony::Telephony;
 use callscript_runtime::vm::{CallContext, Executable, Session};
 
-use crate::render;
-
-pub(crate) fn print_input_errors(errors: &[InputError]) {
-    for e in errors {
-        eprintln!("error: {e}");
-    }
-    if errors.len() > 1 {
-        eprintln!("{} problems; no call was placed", errors.len());
-    }
-}
-
-/// Prints why a campaign could not be loaded: its diagnostics through the one renderer.
-pub(crate) fn print_load_error(error: &LoadError) {
-    match error {
-        LoadError::Read { .. } => eprintln!("error: {error}"),
-        LoadError::Invalid { file, diagnostics } => {
-            let mut sources = Sources::new();
-            sources.add(file.clone());
-            let errors = diagnostics.iter().filter(|d| d.is_error()).count();
-            eprint!("{}", render::human(diagnostics, &sources, false));
-            eprintln!("{}", render::summary_line(errors, diagnostics.len() - errors, 1));
-        }
-    }
-}
+use crate::error::{CliError, CliResult, Status};
 
 /// Loads a campaign's settings (no compliance check: `report`, `dnc`, `recording`, `clips`).
-pub(crate) fn load_settings(path: &Path) -> Result<Loaded, i32> {
-    campaign::load(path).map_err(|e| {
-        print_load_error(&e);
-        2
-    })
+pub(crate) fn load_settings(path: &Path) -> Result<Loaded, CliError> {
+    Ok(campaign::load(path)?)
 }
 
 /// A campaign checked exactly like `callscript check CAMPAIGN` (its settings, its script,
 /// compliance and CS009), with the program to run; errors are printed.
-pub(crate) fn checked_campaign(path: &Path, customers_csv: Option<&str>) -> Result<(Loaded, Program, String), i32> {
-    let (checked, _) = crate::checking::check_campaign_with(path, "cn", customers_csv).map_err(|message| {
-        eprintln!("error: {message}");
-        2
-    })?;
+pub(crate) fn checked_campaign(
+    path: &Path,
+    customers_csv: Option<&str>,
+) -> Result<(Loaded, Program, String), CliError> {
+    let (checked, _) = crate::checking::check_campaign_with(path, "cn", customers_csv)?;
     if checked.error_count() > 0 {
-        eprint!("{}", render::human(&checked.diagnostics, &checked.sources, false));
-        eprintln!("{}", render::summary_line(checked.error_count(), checked.warning_count(), 1));
-        eprintln!("no call was placed: the campaign or its script has errors");
-        return Err(1);
+        return Err(CliError::findings(checked, 1, Some("no call was placed: the campaign or its script has errors")));
     }
     let (Some(campaign), Some(program)) = (checked.campaign.clone(), checked.root_program().cloned()) else {
-        eprintln!("error: {}: the campaign's script holds nothing to run", path.display());
-        return Err(2);
+        return Err(CliError::Refused(format!("{}: the campaign's script holds nothing to run", path.display())));
     };
     let loaded = Loaded::new(campaign, path);
     let name = pick_script(&program, loaded.campaign.script_name())?;
@@ -82,41 +52,36 @@ pub(crate) fn checked_campaign(path: &Path, customers_csv: Option<&str>) -> Resu
 /// The program that runs from a `.callc` is the one just checked, lowered again from its
 /// embedded sources under the campaign's pack. Built under that same pack, the stored bytecode
 /// must be exactly that program; anything else was not compiled from those sources.
-fn stored_matches(path: &Path, checked: &Program) -> Result<(), i32> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        eprintln!("error: cannot read the script {}: {e}", path.display());
-        2
-    })?;
-    let stored = crate::checking::load_callc(path, &bytes).map_err(|message| {
-        eprintln!("error: {message}");
-        2
-    })?;
+fn stored_matches(path: &Path, checked: &Program) -> Result<(), CliError> {
+    let bytes = std::fs::read(path).map_err(CliError::io(format!("cannot read the script {}", path.display())))?;
+    let stored = crate::checking::load_callc(path, &bytes)?;
     if stored.jurisdiction == checked.jurisdiction && stored != *checked {
-        eprintln!(
-            "error: {}: this bytecode is not what its embedded sources compile to; rebuild it with `callscript build`",
+        return Err(CliError::Refused(format!(
+            "{}: this bytecode is not what its embedded sources compile to; rebuild it with `callscript build`",
             path.display()
-        );
-        return Err(2);
+        )));
     }
     Ok(())
 }
 
-fn pick_script(program: &Program, chosen: Option<&str>) -> Result<String, i32> {
+fn pick_script(program: &Program, chosen: Option<&str>) -> Result<String, CliError> {
     match chosen {
         Some(name) if program.script(name).is_some() => Ok(name.to_string()),
-        Some(name) => {
-            eprintln!("error: there is no script `{name}` in the campaign's script file");
-            Err(2)
-        }
-        None => program.scripts.first().map(|s| s.name.clone()).ok_or_else(|| {
-            eprintln!("error: the campaign's script file holds no script");
-            2
-        }),
+        Some(name) => Err(CliError::Refused(format!("there is no script `{name}` in the campaign's script file"))),
+        None => program
+            .scripts
+            .first()
+            .map(|s| s.name.clone())
+            .ok_or_else(|| CliError::Refused("the campaign's script file holds no script".into())),
     }
 }
 
-/// Loads everything a run needs; errors are printed and become the exit code.
-pub fn plan(path: &Path, customers_override: Option<&Path>, segments: Option<&Path>) -> Result<(Plan, Loaded), i32> {
+/// Loads everything a run needs: the checked campaign and program, customers, segment.
+pub fn plan(
+    path: &Path,
+    customers_override: Option<&Path>,
+    segments: Option<&Path>,
+) -> Result<(Plan, Loaded), CliError> {
     // A JSON task's inputs are its template's names, typed from the customer list.
     let csv_for_types = match customers_override {
         Some(csv) if path.extension().and_then(|e| e.to_str()) == Some("json") => {
@@ -125,32 +90,23 @@ pub fn plan(path: &Path, customers_override: Option<&Path>, segments: Option<&Pa
         _ => None,
     };
     let (loaded, program, script) = checked_campaign(path, csv_for_types.as_deref())?;
-    let exec = Executable::new(program).map_err(|e| {
-        eprintln!("error: {e}");
-        2
-    })?;
+    let exec = Executable::new(program).map_err(|e| CliError::Refused(e.to_string()))?;
     let code = exec.program.script(&script).expect("picked script exists");
     let csv_path = match (customers_override, &loaded.campaign.customers) {
         (Some(p), _) => p.to_path_buf(),
         (None, Some(c)) => loaded.resolve(c),
         (None, None) => {
-            eprintln!("error: {}: the campaign names no `customers` file (or pass --customers)", path.display());
-            return Err(2);
+            return Err(CliError::Usage(format!(
+                "{}: the campaign names no `customers` file (or pass --customers)",
+                path.display()
+            )));
         }
     };
     let csv_name = crate::files::display_name(&csv_path);
-    let csv_bytes = std::fs::read(&csv_path).map_err(|e| {
-        eprintln!("error: {csv_name}: cannot read: {e}");
-        2
-    })?;
-    let csv_text = customers::decode(&csv_name, csv_bytes).map_err(|e| {
-        print_input_errors(&[e]);
-        2
-    })?;
-    let mut list = customers::load(&csv_name, &csv_text, code, &loaded.campaign.jurisdiction).map_err(|errors| {
-        print_input_errors(&errors);
-        2
-    })?;
+    let csv_bytes = std::fs::read(&csv_path).map_err(CliError::io(format!("{csv_name}: cannot read")))?;
+    let no_call = |errors| CliError::Input { errors, consequence: "no call was placed" };
+    let csv_text = customers::decode(&csv_name, csv_bytes).map_err(|e| no_call(vec![e]))?;
+    let mut list = customers::load(&csv_name, &csv_text, code, &loaded.campaign.jurisdiction).map_err(no_call)?;
     // The segment: an expression of the script language, or a named segment (JSON tasks).
     let segment_name = loaded.campaign.task.as_ref().and_then(|t| t.segment_name.clone());
     let segment_expr = match (&loaded.campaign.segment, &segment_name, segments) {
@@ -161,28 +117,21 @@ pub fn plan(path: &Path, customers_override: Option<&Path>, segments: Option<&Pa
             Some((e.clone(), format!("{}:{}:{}", crate::files::display_name(path), at.line, at.column)))
         }
         (None, Some(name), Some(file)) => {
-            let text = std::fs::read_to_string(file).map_err(|e| {
-                eprintln!("error: {}: cannot read: {e}", file.display());
-                2
-            })?;
+            let text = crate::files::read_source(file)?;
             let table: toml::Table = toml::from_str(&text).map_err(|e| {
-                eprintln!("error: {}: {}", file.display(), e.message());
-                2
+                let at = Source::new("", text.clone()).line_col(e.span().map_or(0, |r| r.start as u32));
+                CliError::Refused(format!("{}:{}:{}: {}", file.display(), at.line, at.column, e.message()))
             })?;
             match table.get(name).and_then(|v| v.as_str()) {
                 Some(e) => Some((e.to_string(), crate::files::display_name(file))),
-                None => {
-                    eprintln!("error: {}: there is no segment `{name}`", file.display());
-                    return Err(2);
-                }
+                None => return Err(CliError::Refused(format!("{}: there is no segment `{name}`", file.display()))),
             }
         }
         (None, Some(name), None) => {
             if list.iter().all(|c| c.segment.is_none()) {
-                eprintln!(
-                    "error: the task names segment `{name}`, but the customers have no `segment` column (or pass --segments FILE)"
-                );
-                return Err(2);
+                return Err(CliError::Usage(format!(
+                    "the task names segment `{name}`, but the customers have no `segment` column (or pass --segments FILE)"
+                )));
             }
             list.retain(|c| c.segment.as_deref() == Some(name.as_str()));
             None
@@ -191,24 +140,22 @@ pub fn plan(path: &Path, customers_override: Option<&Path>, segments: Option<&Pa
     };
     if let Some((expr, origin)) = segment_expr {
         let condition = callscript_compiler::lower::compile_condition(&expr, code).map_err(|diags| {
-            for d in diags {
-                eprintln!("error: {origin}: segment `{expr}`: [{}] {}", d.code, d.message);
-            }
-            2
+            let lines: Vec<String> =
+                diags.iter().map(|d| format!("{origin}: segment `{expr}`: [{}] {}", d.code, d.message)).collect();
+            CliError::Refused(lines.join("\n"))
         })?;
         let mut kept = Vec::with_capacity(list.len());
         for c in list {
             let session = Session::start(Arc::clone(&exec), &script, c.inputs.clone(), CallContext::default())
-                .map_err(|e| {
-                    eprintln!("error: {csv_name}:{}: {e}", c.line);
-                    2
-                })?;
+                .map_err(|e| CliError::Refused(format!("{csv_name}:{}: {e}", c.line)))?;
             match session.evaluate(&condition) {
                 Ok(Value::Bool(true)) => kept.push(c),
                 Ok(_) => {}
                 Err(e) => {
-                    eprintln!("error: {csv_name}:{}: the segment cannot be computed: {}", c.line, e.0);
-                    return Err(2);
+                    return Err(CliError::Refused(format!(
+                        "{csv_name}:{}: the segment cannot be computed: {}",
+                        c.line, e.0
+                    )));
                 }
             }
         }
@@ -229,28 +176,28 @@ pub fn plan(path: &Path, customers_override: Option<&Path>, segments: Option<&Pa
 }
 
 /// The store of a campaign, opened (created when it does not exist yet).
-pub(crate) fn open_store(loaded: &Loaded) -> Result<SqliteStore, i32> {
+pub(crate) fn open_store(loaded: &Loaded) -> Result<SqliteStore, CliError> {
     open_store_with(loaded, SqliteStore::open)
 }
 
 /// The store of a campaign that must exist already (`report`): nothing is created.
-fn open_existing_store(loaded: &Loaded) -> Result<SqliteStore, i32> {
+fn open_existing_store(loaded: &Loaded) -> Result<SqliteStore, CliError> {
     open_store_with(loaded, SqliteStore::open_existing)
 }
 
 fn open_store_with(
     loaded: &Loaded,
     open: fn(&Path) -> Result<SqliteStore, callscript_runtime::store::StoreError>,
-) -> Result<SqliteStore, i32> {
+) -> Result<SqliteStore, CliError> {
     let url = &loaded.campaign.store.url;
-    let Some(path) = url.strip_prefix("sqlite://") else {
-        eprintln!("error: {}: store `{url}`: only sqlite:// stores are available in this build", loaded.path.display());
-        return Err(2);
+    let Some(path) = loaded.campaign.store.sqlite_path() else {
+        return Err(CliError::Refused(format!(
+            "{}: store `{url}`: only sqlite:// stores are available in this build",
+            loaded.path.display()
+        )));
     };
-    open(&loaded.resolve(path)).map_err(|e| {
-        eprintln!("error: {}: {e}", loaded.path.display());
-        2
-    })
+    open(&loaded.resolve(path))
+        .map_err(|source| CliError::CampaignStore { campaign: loaded.path.display().to_string(), source })
 }
 
 fn clock_text(ms: i64) -> String {
@@ -267,7 +214,7 @@ pub struct RunArgs {
     pub quiet: bool,
 }
 
-pub fn run(args: RunArgs) -> i32 {
+pub fn run(args: RunArgs) -> CliResult {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
     // Ctrl-C stops placing calls; live calls finish and the store stays ready to resume.
@@ -282,33 +229,17 @@ pub fn run(args: RunArgs) -> i32 {
         }
     });
     drop(signals);
-    let (plan, loaded) = match plan(&args.campaign, args.customers.as_deref(), args.segments.as_deref()) {
-        Ok(x) => x,
-        Err(code) => return code,
-    };
-    let mut store = match open_store(&loaded) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
+    let (plan, loaded) = plan(&args.campaign, args.customers.as_deref(), args.segments.as_deref())?;
+    let mut store = open_store(&loaded)?;
     let start_ms = match &args.start {
-        Some(s) => match s.parse::<jiff::Timestamp>() {
-            Ok(t) => t.as_millisecond(),
-            Err(e) => {
-                eprintln!("error: --start `{s}`: {e} (write e.g. 2026-11-24T00:00:00Z)");
-                return 2;
-            }
-        },
+        Some(s) => s
+            .parse::<jiff::Timestamp>()
+            .map(|t| t.as_millisecond())
+            .map_err(|e| CliError::Usage(format!("--start `{s}`: {e} (write e.g. 2026-11-24T00:00:00Z)")))?,
         None => jiff::Timestamp::now().as_millisecond(),
     };
     let mut telephony: Box<dyn Telephony> = match loaded.campaign.telephony.kind {
-        TelephonyKind::Sip => match start_sip(&args.campaign, &loaded, &plan) {
-            Ok(t) => Box::new(t),
-            Err(e) => {
-                eprintln!("error: {e}");
-                eprintln!("no call was placed");
-                return 2;
-            }
-        },
+        TelephonyKind::Sip => Box::new(start_sip(&args.campaign, &loaded, &plan)?),
         TelephonyKind::Sim => {
             let ring_timeout = loaded.campaign.telephony.ring_timeout.as_millis().clamp(0, u64::MAX as i128) as u64;
             let mut sim = SimTelephony::new(loaded.campaign.sim.clone(), ring_timeout);
@@ -367,15 +298,9 @@ pub fn run(args: RunArgs) -> i32 {
     };
     let started = std::time::Instant::now();
     let options = RunOptions { clock: clock.as_mut(), stop, on_progress: Some(&mut on_progress) };
-    let summary = match scheduler::run(&plan, &mut store, telephony.as_mut(), args.accept_new_script, options) {
-        Ok(s) => s,
-        Err(e) => {
-            bar.finish_and_clear();
-            eprintln!("error: {e}");
-            return 2;
-        }
-    };
+    let summary = scheduler::run(&plan, &mut store, telephony.as_mut(), args.accept_new_script, options);
     bar.finish_and_clear();
+    let summary = summary?;
     let p = summary.progress;
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
@@ -400,51 +325,27 @@ pub fn run(args: RunArgs) -> i32 {
         let _ = writeln!(out, "stopped: live calls finished; run again to resume");
     }
     let _ = writeln!(out);
-    match store.attempt_rows(&plan.campaign_id) {
-        Ok(rows) => {
-            let steps = step_paths(&plan.exec.program, &plan.script);
-            let _ = write!(out, "{}", report::table(&report::build(&plan.campaign_id, &rows, &steps)));
-            0
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            2
-        }
-    }
+    let rows = store.attempt_rows(&plan.campaign_id)?;
+    let steps = step_paths(&plan.exec.program, &plan.script);
+    let _ = write!(out, "{}", report::table(&report::build(&plan.campaign_id, &rows, &steps)));
+    Ok(Status::Success)
 }
 
 fn step_paths(program: &Program, script: &str) -> Vec<String> {
     program.script(script).map(|s| s.steps.iter().map(|st| st.path()).collect()).unwrap_or_default()
 }
 
-pub fn report_command(path: &Path, format: &str, attempts: bool, output: Option<&Path>) -> i32 {
-    let loaded = match load_settings(path) {
-        Ok(l) => l,
-        Err(code) => return code,
-    };
-    let store = match open_existing_store(&loaded) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
+pub fn report_command(path: &Path, format: &str, attempts: bool, output: Option<&Path>) -> CliResult {
+    let loaded = load_settings(path)?;
+    let store = open_existing_store(&loaded)?;
     let id = &loaded.campaign.task_id;
-    match store.campaign(id) {
-        Ok(Some(_)) => {}
-        Ok(None) => {
-            eprintln!("error: {}: campaign `{id}` has never run: its store holds no attempt of it", path.display());
-            return 2;
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
+    if store.campaign(id)?.is_none() {
+        return Err(CliError::Refused(format!(
+            "{}: campaign `{id}` has never run: its store holds no attempt of it",
+            path.display()
+        )));
     }
-    let rows = match store.attempt_rows(id) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
-    };
+    let rows = store.attempt_rows(id)?;
     let unknown = rows.iter().filter(|r| r.state != "ended").count();
     if unknown > 0 {
         eprintln!(
@@ -470,103 +371,79 @@ pub fn report_command(path: &Path, format: &str, attempts: bool, output: Option<
         }
     };
     // Every byte checked: a full disk or a closed pipe is an error, not a truncated success.
-    let written = match output {
+    match output {
         Some(file) => std::fs::File::create(file)
             .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_all()))
-            .map_err(|e| format!("cannot write {}: {e}", file.display())),
+            .map_err(CliError::io(format!("cannot write {}", file.display())))?,
         None => {
             let mut out = std::io::stdout().lock();
             out.write_all(text.as_bytes())
                 .and_then(|()| out.flush())
-                .map_err(|e| format!("cannot write the report: {e}"))
-        }
-    };
-    match written {
-        Ok(()) => 0,
-        Err(e) => {
-            eprintln!("error: {e}");
-            2
+                .map_err(CliError::io("cannot write the report"))?
         }
     }
+    Ok(Status::Success)
 }
 
 /// `callscript dnc import FILE.csv --campaign CAMPAIGN`: reads a `phone` column.
-pub fn dnc_import(file: &Path, campaign_path: &Path) -> i32 {
-    let loaded = match load_settings(campaign_path) {
-        Ok(l) => l,
-        Err(code) => return code,
-    };
-    let mut store = match open_store(&loaded) {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
+pub fn dnc_import(file: &Path, campaign_path: &Path) -> CliResult {
+    let loaded = load_settings(campaign_path)?;
+    let mut store = open_store(&loaded)?;
     let name = crate::files::display_name(file);
-    let text = match std::fs::read_to_string(file) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: {name}: cannot read: {e}");
-            return 2;
-        }
-    };
+    let text = std::fs::read_to_string(file).map_err(CliError::io(format!("{name}: cannot read")))?;
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
     let Some(col) = reader.headers().ok().and_then(|h| h.iter().position(|c| c.trim() == "phone")) else {
-        eprintln!("error: {name}:1:1: the header has no `phone` column");
-        return 2;
+        return Err(CliError::Input {
+            errors: vec![InputError::at(&name, 1, 1, "the header has no `phone` column")],
+            consequence: "nothing was imported",
+        });
     };
     let mut phones = Vec::new();
     let mut errors = Vec::new();
     for record in reader.records() {
         match record {
             Ok(r) => {
-                let line = r.position().map_or(0, |p| p.line());
+                let line = r.position().map_or(0, |p| p.line() as usize);
                 let raw = r.get(col).unwrap_or("").trim();
                 match customers::e164(raw, &loaded.campaign.jurisdiction) {
                     Some(p) => phones.push(p),
-                    None => errors.push(format!("{name}:{line}: `{raw}` is not a phone number")),
+                    None => errors.push(InputError::at(&name, line, col + 1, format!("`{raw}` is not a phone number"))),
                 }
             }
-            Err(e) => errors.push(format!("{name}: {e}")),
+            Err(e) => errors.push(InputError::new(&name, e.to_string())),
         }
     }
     if !errors.is_empty() {
-        for e in &errors {
-            eprintln!("error: {e}");
-        }
-        eprintln!("nothing was imported");
-        return 2;
+        return Err(CliError::Input { errors, consequence: "nothing was imported" });
     }
     let now = jiff::Timestamp::now().as_millisecond();
     let mut added = 0;
-    let result = (|| -> Result<(), callscript_runtime::store::StoreError> {
-        store.begin()?;
-        for p in &phones {
-            added += usize::from(store.dnc_add(p, "import", now)?);
-        }
-        store.commit()
-    })();
-    if let Err(e) = result {
-        eprintln!("error: {e}");
-        return 2;
+    store.begin()?;
+    for p in &phones {
+        added += usize::from(store.dnc_add(p, "import", now)?);
     }
+    store.commit()?;
     println!("imported {added} new numbers ({} in the file) into the do-not-call list", phones.len());
-    0
+    Ok(Status::Success)
 }
 
 /// Starts the SIP user agent for a `kind = "sip"` campaign.
-fn start_sip(file: &Path, loaded: &campaign::Loaded, plan: &scheduler::Plan) -> Result<SipTelephony, String> {
+fn start_sip(file: &Path, loaded: &campaign::Loaded, plan: &scheduler::Plan) -> Result<SipTelephony, CliError> {
     let file = file.display();
+    let refused = |message: String| CliError::Refused(format!("{message}\nno call was placed"));
     let config = SipConfig::from_campaign(&loaded.campaign).map_err(|(key, message)| {
         let text = std::fs::read_to_string(&loaded.path).unwrap_or_default();
         let at = Source::new("", text).line_col(loaded.campaign.spans.at(&format!("telephony.{key}")).start);
-        format!("{file}:{}:{}: {message}", at.line, at.column)
+        refused(format!("{file}:{}:{}: {message}", at.line, at.column))
     })?;
-    let start = || -> Result<SipTelephony, String> {
-        let program = &plan.exec.program;
-        let script = program.script(&plan.script).ok_or("the campaign's script is not in its program")?;
-        let speech = Speech::from_campaign(loaded, program, script)?;
-        // The key is checked (and the folder made) before any call is placed.
-        let recorder = callscript_runtime::recording::Recorder::for_campaign(loaded).map_err(|e| e.to_string())?;
-        SipTelephony::start(config, Services { speech: Arc::new(speech), recorder }).map_err(|e| e.to_string())
-    };
-    start().map_err(|e| format!("{file}: {e}"))
+    let program = &plan.exec.program;
+    let script = program
+        .script(&plan.script)
+        .ok_or_else(|| refused(format!("{file}: the campaign's script is not in its program")))?;
+    let speech = Speech::from_campaign(loaded, program, script).map_err(|e| refused(format!("{file}: {e}")))?;
+    // The key is checked (and the folder made) before any call is placed.
+    let recorder =
+        callscript_runtime::recording::Recorder::for_campaign(loaded).map_err(|e| refused(format!("{file}: {e}")))?;
+    SipTelephony::start(config, Services { speech: Arc::new(speech), recorder })
+        .map_err(|e| refused(format!("{file}: {e}")))
 }

@@ -11,6 +11,7 @@ use callscript_compiler::source::Source;
 use callscript_compiler::span::{FileSpan, SourceId, Span};
 
 use crate::cli::Format;
+use crate::error::{CliError, CliResult, Status};
 use crate::files::{DiskLoader, collect, display_name, read_source};
 use crate::render;
 
@@ -20,20 +21,20 @@ fn is_campaign(path: &Path) -> bool {
 }
 
 /// Loads and checks `.call` files, or one campaign file with its script, under the pack of
-/// `jurisdiction` (a campaign's own wins). Err is a message for "could not run".
-pub fn check_paths(paths: &[PathBuf], jurisdiction: &str) -> Result<(Checked, usize), String> {
+/// `jurisdiction` (a campaign's own wins). Err: the check could not run.
+pub fn check_paths(paths: &[PathBuf], jurisdiction: &str) -> Result<(Checked, usize), CliError> {
     if let Some(campaign) = paths.iter().find(|p| is_campaign(p)) {
         if paths.len() > 1 {
-            return Err(format!("{}: check a campaign file on its own", display_name(campaign)));
+            return Err(CliError::Usage(format!("{}: check a campaign file on its own", display_name(campaign))));
         }
         return check_campaign(campaign, jurisdiction);
     }
     let options = CheckOptions::jurisdiction(jurisdiction);
-    options.pack()?;
-    let files = collect(paths, "call")?;
+    options.pack().map_err(CliError::Usage)?;
+    let files = collect(paths, "call").map_err(CliError::Usage)?;
     let mut roots = Vec::with_capacity(files.len());
     for path in &files {
-        let text = read_source(path).map_err(|e| e.to_string())?;
+        let text = read_source(path)?;
         roots.push(Source::new(display_name(path), text));
     }
     let count = roots.len();
@@ -43,7 +44,7 @@ pub fn check_paths(paths: &[PathBuf], jurisdiction: &str) -> Result<(Checked, us
 /// A campaign: the file is read into the model `run` uses (E600–E605), its script (relative
 /// to the campaign file) is checked, then CS009 on the campaign. `Checked::campaign` is the
 /// campaign when nothing is in error. Err is a message for "could not run".
-pub fn check_campaign(path: &Path, jurisdiction: &str) -> Result<(Checked, usize), String> {
+pub fn check_campaign(path: &Path, jurisdiction: &str) -> Result<(Checked, usize), CliError> {
     check_campaign_with(path, jurisdiction, None)
 }
 
@@ -52,9 +53,9 @@ pub fn check_campaign_with(
     path: &Path,
     jurisdiction: &str,
     customers: Option<&str>,
-) -> Result<(Checked, usize), String> {
+) -> Result<(Checked, usize), CliError> {
     let name = display_name(path);
-    let text = read_source(path).map_err(|e| e.to_string())?;
+    let text = read_source(path)?;
     let source = Source::new(name.clone(), text);
     let shape = Shape::of_path(&name);
     // The campaign's pack is the one `run` uses: its own `jurisdiction`, else the model's
@@ -75,15 +76,18 @@ pub fn check_campaign_with(
     let script_path = path.parent().unwrap_or(Path::new("")).join(read.script_file());
     if read.script_file().ends_with(".callc") {
         // A `.callc` is checked from the sources it embeds, `@allow`s included (§9.7).
-        let bytes = std::fs::read(&script_path)
-            .map_err(|e| format!("{}: cannot read the script {}: {e}", at(script_span), script_path.display()))?;
+        let bytes = std::fs::read(&script_path).map_err(CliError::io(format!(
+            "{}: cannot read the script {}",
+            at(script_span),
+            script_path.display()
+        )))?;
         let program = load_callc(&script_path, &bytes)?;
         let (roots, mut loader) = embedded_sources(&program);
         let count = 1 + roots.len();
         return Ok((check_with(roots, &mut loader, &options), count));
     }
-    let script_text =
-        read_source(&script_path).map_err(|e| format!("{}: cannot read the script: {e}", at(script_span)))?;
+    let script_text = read_source(&script_path)
+        .map_err(|e| CliError::Refused(format!("{}: cannot read the script: {e}", at(script_span))))?;
     let roots = vec![Source::new(display_name(&script_path), script_text)];
     Ok((check_with(roots, &mut DiskLoader, &options), 2))
 }
@@ -134,8 +138,8 @@ fn template_start(json: &str) -> Option<usize> {
 }
 
 /// A `.callc` file's program; a damaged or foreign file is an error naming the file.
-pub fn load_callc(path: &Path, bytes: &[u8]) -> Result<Program, String> {
-    Program::from_bytes(bytes).map(|(_, p)| p).map_err(|e| format!("{}: {e}", display_name(path)))
+pub fn load_callc(path: &Path, bytes: &[u8]) -> Result<Program, CliError> {
+    Program::from_bytes(bytes).map(|(_, p)| p).map_err(|e| CliError::Refused(format!("{}: {e}", display_name(path))))
 }
 
 /// The sources a compiled program embeds: its root file (the first) to check, and a loader
@@ -147,16 +151,9 @@ pub fn embedded_sources(program: &Program) -> (Vec<Source>, MemoryFiles) {
     (roots, MemoryFiles(imports))
 }
 
-/// Runs `callscript check` and returns the exit code.
-pub fn run(paths: &[PathBuf], format: Format, jurisdiction: &str) -> i32 {
-    let (checked, files) = match check_paths(paths, jurisdiction) {
-        Ok(x) => x,
-        Err(message) => {
-            // Nothing is left to tell if standard error cannot be written either.
-            let _ = writeln!(std::io::stderr(), "error: {message}");
-            return 2;
-        }
-    };
+/// Runs `callscript check`: the findings go to standard output in the chosen format.
+pub fn run(paths: &[PathBuf], format: Format, jurisdiction: &str) -> CliResult {
+    let (checked, files) = check_paths(paths, jurisdiction)?;
     let mut text = match format {
         Format::Human => {
             let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
@@ -169,10 +166,10 @@ pub fn run(paths: &[PathBuf], format: Format, jurisdiction: &str) -> i32 {
     };
     text.push('\n');
     let mut stdout = std::io::stdout().lock();
-    if let Err(e) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
-        // The findings did not reach the reader: that is not a pass.
-        let _ = writeln!(std::io::stderr(), "error: cannot write the findings: {e}");
-        return 2;
-    }
-    i32::from(checked.error_count() > 0)
+    // The findings must reach the reader: a write that fails is not a pass.
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(CliError::io("cannot write the findings"))?;
+    Ok(Status::failures_if(checked.error_count() > 0))
 }

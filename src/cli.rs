@@ -5,6 +5,9 @@ use std::path::PathBuf;
 use callscript_compiler::check::Checked;
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::error::CliError;
+use crate::recording::Source;
+
 #[derive(Parser)]
 #[command(name = "callscript", version, about = "Check, test and run bank outbound-call scripts")]
 pub struct Cli {
@@ -205,48 +208,33 @@ pub fn main() -> i32 {
         .with_target(false)
         .without_time()
         .try_init();
-    match cli.command {
+    let result = match cli.command {
         Command::Check { paths, format, jurisdiction } => crate::checking::run(&paths, format, &jurisdiction),
         Command::Build { file, output } => crate::commands::build(&file, output),
         Command::Disasm { file } => crate::commands::disasm(&file),
         Command::Test { paths, coverage } => crate::commands::test(&paths, coverage),
-        Command::Run { campaign, speed, start, customers, segments, accept_new_script, quiet } => {
-            let speed = match speed.as_str() {
-                "max" => None,
-                n => match n.parse::<f64>() {
-                    Ok(x) if x > 0.0 => Some(x),
-                    _ => {
-                        eprintln!("error: --speed takes a positive number or `max`, not `{n}`");
-                        return 2;
-                    }
-                },
-            };
-            crate::campaign::run(crate::campaign::RunArgs {
-                campaign,
-                speed,
-                start,
-                customers,
-                segments,
-                accept_new_script,
-                quiet,
-            })
-        }
+        Command::Run { campaign, speed, start, customers, segments, accept_new_script, quiet } => run_speed(&speed)
+            .and_then(|speed| {
+                crate::campaign::run(crate::campaign::RunArgs {
+                    campaign,
+                    speed,
+                    start,
+                    customers,
+                    segments,
+                    accept_new_script,
+                    quiet,
+                })
+            }),
         Command::Report { campaign, format, attempts, output } => {
             crate::campaign::report_command(&campaign, &format, attempts, output.as_deref())
         }
         Command::Dnc { action: DncAction::Import { file, campaign } } => crate::campaign::dnc_import(&file, &campaign),
         Command::Recording { action } => match action {
-            RecordingAction::Export { campaign, attempt, file, output, key } => {
-                let source = match (attempt, file) {
-                    (Some(id), _) => crate::recording::Source::Attempt(id),
-                    (None, Some(f)) => crate::recording::Source::File(f),
-                    (None, None) => {
-                        eprintln!("error: name the recording: --attempt ID or a FILE");
-                        return 2;
-                    }
-                };
-                crate::recording::export(&campaign, source, &output, key.as_deref())
-            }
+            RecordingAction::Export { campaign, attempt, file, output, key } => match (attempt, file) {
+                (Some(id), _) => crate::recording::export(&campaign, Source::Attempt(id), &output, key.as_deref()),
+                (None, Some(f)) => crate::recording::export(&campaign, Source::File(f), &output, key.as_deref()),
+                (None, None) => Err(CliError::Usage("name the recording: --attempt ID or a FILE".into())),
+            },
             RecordingAction::List { campaign } => crate::recording::list(&campaign),
             RecordingAction::Keygen { file } => crate::recording::keygen(&file),
             RecordingAction::Audit { campaign } => crate::recording::audit(&campaign),
@@ -263,12 +251,32 @@ pub fn main() -> i32 {
         }
         Command::Clips { action: ClipsAction::Check { campaign } } => crate::clips::check(&campaign),
         Command::Fmt { paths, check } => crate::fmt::run(&paths, check),
-        Command::Lsp => crate::lsp::run(),
+        // The language server speaks its own protocol to the end and exits with its own status.
+        Command::Lsp => return crate::lsp::run(),
+    };
+    // Every error of every command is shown here, in one form.
+    match result {
+        Ok(status) => status.code(),
+        Err(e) => {
+            crate::error::report(&e);
+            e.exit_code()
+        }
+    }
+}
+
+/// `--speed`: a positive factor, or `max` (None: as fast as possible).
+fn run_speed(speed: &str) -> Result<Option<f64>, CliError> {
+    match speed {
+        "max" => Ok(None),
+        n => match n.parse::<f64>() {
+            Ok(x) if x > 0.0 && x.is_finite() => Ok(Some(x)),
+            _ => Err(CliError::Usage(format!("--speed takes a positive number or `max`, not `{n}`"))),
+        },
     }
 }
 
 /// Loads and checks `.call` files (or a campaign file) with the `cn` pack; Err is a message for
 /// "could not run".
-pub fn check_paths(paths: &[PathBuf]) -> Result<(Checked, usize), String> {
+pub fn check_paths(paths: &[PathBuf]) -> Result<(Checked, usize), CliError> {
     crate::checking::check_paths(paths, "cn")
 }

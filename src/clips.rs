@@ -5,41 +5,33 @@ use std::io::Write;
 use std::path::Path;
 
 use callscript_compiler::bytecode::PromptSegment;
+use callscript_runtime::campaign::InputError;
 use callscript_runtime::speech::{Speaker, SpeechError, clips};
+
+use crate::error::{CliError, CliResult, Status};
 
 /// Exit 0 when the clips voice every prompt part, 1 when something is missing (or a clip
 /// is broken), 2 when the campaign cannot be read.
-pub fn check(path: &Path) -> i32 {
-    let loaded = match crate::campaign::load_settings(path) {
-        Ok(l) => l,
-        Err(code) => return code,
-    };
+pub fn check(path: &Path) -> CliResult {
+    let loaded = crate::campaign::load_settings(path)?;
     if loaded.campaign.speech.clips.is_none() {
-        eprintln!(
-            "error: {}: the campaign names no clips manifest; add clips = \"clips/manifest.toml\" under [speech]",
+        return Err(CliError::Usage(format!(
+            "{}: the campaign names no clips manifest; add clips = \"clips/manifest.toml\" under [speech]",
             crate::files::display_name(path)
-        );
-        return 2;
+        )));
     }
-    let (_, program, name) = match crate::campaign::checked_campaign(path, None) {
-        Ok(x) => x,
-        Err(code) => return code,
-    };
-    let Some(script) = program.script(&name) else { return 2 };
-    let clip_set = match Speaker::load_clips(&loaded) {
-        Ok(set) => set,
-        Err(SpeechError::Input(errors)) => {
-            for e in &errors {
-                eprintln!("error: {e}");
-            }
-            eprintln!("the clips cannot be checked until the manifest is fixed");
-            return 1;
+    let (_, program, name) = crate::campaign::checked_campaign(path, None)?;
+    let script = program.script(&name).ok_or_else(|| CliError::Refused(format!("there is no script `{name}`")))?;
+    // A broken manifest is what this command checks: a failure (exit 1), not "could not run".
+    let clip_set = Speaker::load_clips(&loaded).map_err(|e| match e {
+        SpeechError::Input(errors) => {
+            CliError::Broken { errors, consequence: "the clips cannot be checked until the manifest is fixed" }
         }
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 1;
-        }
-    };
+        other => CliError::Broken {
+            errors: vec![InputError::new(crate::files::display_name(path), other.to_string())],
+            consequence: "the clips cannot be checked",
+        },
+    })?;
     let gaps = clips::gaps(&clip_set, script, &program.files);
     let (mut written, mut values) = (0, 0);
     for prompt in &script.prompts {
@@ -63,10 +55,8 @@ pub fn check(path: &Path) -> i32 {
         written - missing_text,
         values - by_tts
     );
-    if gaps.is_empty() {
-        0
-    } else {
+    if !gaps.is_empty() {
         let _ = writeln!(out, "{} parts need TTS (tts = \"clips\" speaks them with espeak-ng)", gaps.len());
-        1
     }
+    Ok(Status::failures_if(!gaps.is_empty()))
 }

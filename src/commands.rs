@@ -17,23 +17,18 @@ use callscript_runtime::testing::{Coverage, run_test, uncovered};
 use callscript_runtime::vm::{CallContext, Executable, Record, Session};
 
 use crate::cli::check_paths;
-use crate::render;
+use crate::error::{CliError, CliResult, Status};
 
-fn color() -> bool {
-    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
-}
-
-/// Checks and lowers one file; on errors prints them and returns None.
-pub fn compile_file(file: &Path) -> Result<Option<(Checked, Program)>, String> {
+/// Checks and lowers one file; its errors are the command's findings.
+pub fn compile_file(file: &Path) -> Result<(Checked, Program), CliError> {
     let (checked, _) = check_paths(&[file.to_path_buf()])?;
     if checked.error_count() > 0 {
-        eprint!("{}", render::human(&checked.diagnostics, &checked.sources, color()));
-        eprintln!("{}", render::summary_line(checked.error_count(), checked.warning_count(), 1));
-        return Ok(None);
+        return Err(CliError::findings(checked, 1, None));
     }
-    let root = checked.files.iter().find(|f| f.is_root).map(|f| f.id).ok_or("no file to compile")?;
-    let program = callscript_compiler::lower::lower(&checked, root);
-    Ok(Some((checked, program)))
+    let Some(program) = checked.root_program().cloned() else {
+        return Err(CliError::Refused(format!("{}: no file to compile", file.display())));
+    };
+    Ok((checked, program))
 }
 
 /// `file:line:column` of a span.
@@ -46,21 +41,11 @@ pub fn location(sources: &Sources, at: FileSpan) -> String {
     format!("{}:{}:{}", src.name, lc.line, lc.column)
 }
 
-pub fn build(file: &Path, output: Option<PathBuf>) -> i32 {
-    let program = match compile_file(file) {
-        Ok(Some((_, p))) => p,
-        Ok(None) => return 1,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
-    };
+pub fn build(file: &Path, output: Option<PathBuf>) -> CliResult {
+    let (_, program) = compile_file(file)?;
     let out = output.unwrap_or_else(|| file.with_extension("callc"));
     let bytes = program.to_bytes();
-    if let Err(e) = std::fs::write(&out, &bytes) {
-        eprintln!("error: cannot write {}: {e}", out.display());
-        return 2;
-    }
+    std::fs::write(&out, &bytes).map_err(CliError::io(format!("cannot write {}", out.display())))?;
     println!(
         "built {} ({} script{}, {} bytes, sources sha256 {})",
         out.display(),
@@ -69,63 +54,39 @@ pub fn build(file: &Path, output: Option<PathBuf>) -> i32 {
         bytes.len(),
         &program.sources_sha256()[..16]
     );
-    0
+    Ok(Status::Success)
 }
 
 /// Loads a `.callc` file, or compiles a `.call` file.
-fn load_program(file: &Path) -> Result<Program, i32> {
+fn load_program(file: &Path) -> Result<Program, CliError> {
     if file.extension().and_then(|e| e.to_str()) == Some("call") {
-        return match compile_file(file) {
-            Ok(Some((_, p))) => Ok(p),
-            Ok(None) => Err(1),
-            Err(e) => {
-                eprintln!("error: {e}");
-                Err(2)
-            }
-        };
+        return compile_file(file).map(|(_, p)| p);
     }
-    let bytes = std::fs::read(file).map_err(|e| {
-        eprintln!("error: cannot read {}: {e}", file.display());
-        2
-    })?;
-    Program::from_bytes(&bytes).map(|(_, p)| p).map_err(|e| {
-        eprintln!("error: {}: {e}", file.display());
-        2
-    })
+    let bytes = std::fs::read(file).map_err(CliError::io(format!("cannot read {}", file.display())))?;
+    Program::from_bytes(&bytes).map(|(_, p)| p).map_err(|e| CliError::Refused(format!("{}: {e}", file.display())))
 }
 
-pub fn disasm(file: &Path) -> i32 {
-    match load_program(file) {
-        Ok(program) => {
-            print!("{}", callscript_compiler::disasm::disassemble(&program));
-            0
-        }
-        Err(code) => code,
-    }
+pub fn disasm(file: &Path) -> CliResult {
+    let program = load_program(file)?;
+    print!("{}", callscript_compiler::disasm::disassemble(&program));
+    Ok(Status::Success)
 }
 
-pub fn test(paths: &[PathBuf], coverage: bool) -> i32 {
-    let files = match crate::files::collect(paths, "call") {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
-    };
+pub fn test(paths: &[PathBuf], coverage: bool) -> CliResult {
+    let files = crate::files::collect(paths, "call").map_err(CliError::Usage)?;
     let mut out = std::io::stdout().lock();
     let (mut passed, mut failed) = (0usize, 0usize);
-    let mut could_not_run = false;
+    // A file that does not compile is reported, and the other files' tests still run.
+    let mut could_not_run = 0;
     for file in &files {
         let (checked, program) = match compile_file(file) {
-            Ok(Some(x)) => x,
-            Ok(None) => {
-                could_not_run = true;
+            Ok(x) => x,
+            Err(e @ CliError::Findings(_)) => {
+                crate::error::report(&e);
+                could_not_run += 1;
                 continue;
             }
-            Err(e) => {
-                eprintln!("error: {e}");
-                return 2;
-            }
+            Err(e) => return Err(e),
         };
         let Some(root) = checked.files.iter().find(|f| f.is_root) else { continue };
         let tests: Vec<_> =
@@ -133,13 +94,7 @@ pub fn test(paths: &[PathBuf], coverage: bool) -> i32 {
         if tests.is_empty() && !coverage {
             continue;
         }
-        let exec = match Executable::new(program) {
-            Ok(e) => e,
-            Err(e) => {
-                eprintln!("error: {}: {e}", file.display());
-                return 2;
-            }
-        };
+        let exec = Executable::new(program).map_err(|e| CliError::Refused(format!("{}: {e}", file.display())))?;
         let mut covered: Vec<Coverage> = vec![Coverage::default(); exec.program.scripts.len()];
         for test in tests {
             let index = exec.program.scripts.iter().position(|s| s.name == test.script.name).unwrap_or(0);
@@ -177,7 +132,12 @@ pub fn test(paths: &[PathBuf], coverage: bool) -> i32 {
         }
     }
     let _ = writeln!(out, "{passed} passed, {failed} failed");
-    if could_not_run { 2 } else { i32::from(failed > 0) }
+    // The findings were shown as they came; exit 2: some tests could not run at all.
+    match could_not_run {
+        0 => Ok(Status::failures_if(failed > 0)),
+        1 => Err(CliError::Refused("1 file does not compile, so its tests did not run".into())),
+        n => Err(CliError::Refused(format!("{n} files do not compile, so their tests did not run"))),
+    }
 }
 
 /// Parses `name=value` for an input of the script, by its declared type.
@@ -237,66 +197,39 @@ pub struct SimulateArgs<'a> {
     pub transcript: Option<&'a Path>,
 }
 
-pub fn simulate(args: SimulateArgs) -> i32 {
+pub fn simulate(args: SimulateArgs) -> CliResult {
     let SimulateArgs { file, script, inputs, replies, context, transcript } = args;
-    let program = match load_program(file) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
+    let program = load_program(file)?;
     let index = match script {
-        Some(name) => match program.scripts.iter().position(|s| s.name == name) {
-            Some(i) => i,
-            None => {
-                let names: Vec<&str> = program.scripts.iter().map(|s| s.name.as_str()).collect();
-                eprintln!("error: there is no script `{name}` (scripts: {})", names.join(", "));
-                return 2;
-            }
-        },
+        Some(name) => program.scripts.iter().position(|s| s.name == name).ok_or_else(|| {
+            let names: Vec<&str> = program.scripts.iter().map(|s| s.name.as_str()).collect();
+            CliError::Usage(format!("there is no script `{name}` (scripts: {})", names.join(", ")))
+        })?,
         None if program.scripts.is_empty() => {
-            eprintln!("error: {} holds no script", file.display());
-            return 2;
+            return Err(CliError::Refused(format!("{} holds no script", file.display())));
         }
         None => 0,
     };
-    let mut values = Vec::new();
-    for spec in inputs {
-        match parse_input(&program, index, spec) {
-            Ok(v) => values.push(v),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return 2;
-            }
-        }
-    }
+    let values = inputs
+        .iter()
+        .map(|spec| parse_input(&program, index, spec))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(CliError::Usage)?;
     let name = program.scripts[index].name.clone();
-    let exec = match Executable::new(program) {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
-    };
-    let session = match Session::start(Arc::clone(&exec), &name, values, context) {
-        Ok(s) => s,
-        Err(e) => {
-            let missing: Vec<String> = exec.program.scripts[index]
-                .slots
-                .iter()
-                .filter(|s| s.input && s.init.is_none())
-                .map(|s| format!("--input {}=…", s.name))
-                .collect();
-            eprintln!("error: {e}\n  the script's required inputs: {}", missing.join(" "));
-            return 2;
-        }
-    };
+    let exec = Executable::new(program).map_err(|e| CliError::Refused(e.to_string()))?;
+    let session = Session::start(Arc::clone(&exec), &name, values, context).map_err(|e| {
+        let missing: Vec<String> = exec.program.scripts[index]
+            .slots
+            .iter()
+            .filter(|s| s.input && s.init.is_none())
+            .map(|s| format!("--input {}=…", s.name))
+            .collect();
+        CliError::Usage(format!("{e}\n  the script's required inputs: {}", missing.join(" ")))
+    })?;
     let reader: Box<dyn BufRead> = match replies {
-        Some(path) => match std::fs::File::open(path) {
-            Ok(f) => Box::new(std::io::BufReader::new(f)),
-            Err(e) => {
-                eprintln!("error: cannot read {}: {e}", path.display());
-                return 2;
-            }
-        },
+        Some(path) => Box::new(std::io::BufReader::new(
+            std::fs::File::open(path).map_err(CliError::io(format!("cannot read {}", path.display())))?,
+        )),
         None => Box::new(std::io::stdin().lock()),
     };
     let interactive = replies.is_none() && std::io::stdin().is_terminal();
@@ -325,17 +258,13 @@ pub fn simulate(args: SimulateArgs) -> i32 {
     let (line, code) = ending.unwrap_or_else(|| ("call ended".to_string(), 0));
     customer.print(&line);
     if let Some(e) = customer.broken {
-        eprintln!("error: cannot write the conversation: {e}");
-        return 2;
+        return Err(CliError::Io { what: "cannot write the conversation".into(), source: e });
     }
     if let Some(path) = transcript {
         let json = serde_json::to_string_pretty(&call.result().transcript).unwrap_or_default();
-        if let Err(e) = std::fs::write(path, json + "\n") {
-            eprintln!("error: cannot write {}: {e}", path.display());
-            return 2;
-        }
+        std::fs::write(path, json + "\n").map_err(CliError::io(format!("cannot write {}", path.display())))?;
     }
-    code
+    Ok(Status::failures_if(code != 0))
 }
 
 /// `simulate`'s customer: replies typed at the terminal or read from a file, one per line,

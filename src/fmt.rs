@@ -7,59 +7,41 @@ use std::path::{Path, PathBuf};
 use callscript_compiler::format::format;
 use callscript_compiler::source::{Source, Sources};
 
+use crate::error::{CliError, CliResult, Status};
 use crate::files::{STDIN_NAME, collect, display_name, read_source, read_stdin};
 use crate::render;
 
 /// Formats files and folders in place, or lists those that would change (`check`). Exit codes:
 /// 0 nothing to do or all formatted, 1 syntax errors or (with `check`) a file would change,
 /// 2 could not run.
-pub fn run(paths: &[PathBuf], check: bool) -> i32 {
+pub fn run(paths: &[PathBuf], check: bool) -> CliResult {
     if paths.iter().any(|p| p.as_os_str() == "-") {
         if paths.len() > 1 {
-            say_err!("error: `-` (standard input) cannot be combined with other paths");
-            return 2;
+            return Err(CliError::Usage("`-` (standard input) cannot be combined with other paths".into()));
         }
         return stdin(check);
     }
     let paths = if paths.is_empty() { vec![PathBuf::from(".")] } else { paths.to_vec() };
-    let files = match collect(&paths, "call") {
-        Ok(files) => files,
-        Err(message) => {
-            say_err!("error: {message}");
-            return 2;
-        }
-    };
-    let mut code = 0;
+    let files = collect(&paths, "call").map_err(CliError::Usage)?;
+    let mut failed = false;
     for path in &files {
         let name = display_name(path);
-        let text = match read_source(path) {
-            Ok(text) => text,
-            Err(e) => {
-                say_err!("error: {e}");
-                return 2;
-            }
-        };
+        let text = read_source(path)?;
         match format(&text) {
             Ok(out) if out == text => {}
             Ok(_) if check => {
-                if writeln!(std::io::stdout(), "{name}").is_err() {
-                    return 2;
-                }
-                code = code.max(1);
+                writeln!(std::io::stdout(), "{name}").map_err(CliError::io("cannot write the file list"))?;
+                failed = true;
             }
-            Ok(out) => {
-                if let Err(e) = replace_file(path, &out) {
-                    say_err!("error: cannot write {name}: {e}");
-                    return 2;
-                }
-            }
+            Ok(out) => replace_file(path, &out).map_err(CliError::io(format!("cannot write {name}")))?,
             Err(errors) => {
+                // Reported as it comes: the other files are still formatted.
                 report(&name, text, &errors);
-                code = code.max(1);
+                failed = true;
             }
         }
     }
-    code
+    Ok(Status::failures_if(failed))
 }
 
 /// Replaces a file's text so that it is never lost: the new text is written and synced to a
@@ -86,34 +68,26 @@ fn replace_file(path: &Path, text: &str) -> std::io::Result<()> {
 
 /// `fmt -`: standard input to standard output, read with the limits of a file
 /// ([`read_stdin`]: at most 64 MiB, valid UTF-8); input past them is "could not run" (2).
-fn stdin(check: bool) -> i32 {
-    let text = match read_stdin() {
-        Ok(text) => text,
-        Err(e) => {
-            say_err!("error: {e}");
-            return 2;
-        }
-    };
+fn stdin(check: bool) -> CliResult {
+    let text = read_stdin()?;
     match format(&text) {
         Ok(out) if check => {
             if out != text {
-                return if writeln!(std::io::stdout(), "{STDIN_NAME}").is_err() { 2 } else { 1 };
+                writeln!(std::io::stdout(), "{STDIN_NAME}").map_err(CliError::io("cannot write the file list"))?;
             }
-            0
+            Ok(Status::failures_if(out != text))
         }
         Ok(out) => {
             let mut stdout = std::io::stdout().lock();
-            match stdout.write_all(out.as_bytes()).and_then(|()| stdout.flush()) {
-                Ok(()) => 0,
-                Err(e) => {
-                    say_err!("error: cannot write the formatted text: {e}");
-                    2
-                }
-            }
+            stdout
+                .write_all(out.as_bytes())
+                .and_then(|()| stdout.flush())
+                .map_err(CliError::io("cannot write the formatted text"))?;
+            Ok(Status::Success)
         }
         Err(errors) => {
             report(STDIN_NAME, text, &errors);
-            1
+            Ok(Status::Failures)
         }
     }
 }

@@ -10,6 +10,7 @@ use callscript_runtime::recording::{self, RecordingKey};
 use callscript_runtime::store::{ExportRow, SqliteStore, Store};
 
 use crate::campaign::open_store;
+use crate::error::{CliError, CliResult, Status};
 
 /// Which recording to export.
 pub enum Source {
@@ -17,7 +18,7 @@ pub enum Source {
     File(PathBuf),
 }
 
-fn load(path: &Path) -> Result<(Loaded, SqliteStore), i32> {
+fn load(path: &Path) -> Result<(Loaded, SqliteStore), CliError> {
     let loaded = crate::campaign::load_settings(path)?;
     let store = open_store(&loaded)?;
     Ok((loaded, store))
@@ -42,22 +43,13 @@ struct Exported {
     duration_ms: u64,
 }
 
-pub fn export(campaign_path: &Path, source: Source, output: &Path, key_override: Option<&Path>) -> i32 {
-    let (loaded, mut store) = match load(campaign_path) {
-        Ok(x) => x,
-        Err(code) => return code,
-    };
+pub fn export(campaign_path: &Path, source: Source, output: &Path, key_override: Option<&Path>) -> CliResult {
+    let (loaded, mut store) = load(campaign_path)?;
     let campaign = &loaded.campaign.task_id;
     let (file, attempt_id) = match source {
-        Source::Attempt(id) => match store.recordings(campaign) {
-            Ok(rows) => match rows.into_iter().find(|r| r.attempt_id == id) {
-                Some(row) => (Some(PathBuf::from(row.path)), Some(id)),
-                None => (None, Some(id)),
-            },
-            Err(e) => {
-                eprintln!("error: {e}");
-                return 2;
-            }
+        Source::Attempt(id) => match store.recordings(campaign)?.into_iter().find(|r| r.attempt_id == id) {
+            Some(row) => (Some(PathBuf::from(row.path)), Some(id)),
+            None => (None, Some(id)),
         },
         Source::File(f) => {
             let known = stored_attempt(&store, campaign, &f);
@@ -87,8 +79,9 @@ pub fn export(campaign_path: &Path, source: Source, output: &Path, key_override:
         if result.is_ok() {
             let _ = std::fs::remove_file(output);
         }
-        eprintln!("error: the export could not be written to the audit log, so it was undone: {e}");
-        return 2;
+        return Err(CliError::Refused(format!(
+            "the export could not be written to the audit log, so it was undone: {e}"
+        )));
     }
     match result {
         Ok(e) => {
@@ -99,12 +92,10 @@ pub fn export(campaign_path: &Path, source: Source, output: &Path, key_override:
                 e.duration_ms as f64 / 1000.0,
                 output.display()
             );
-            0
+            Ok(Status::Success)
         }
         Err(message) => {
-            eprintln!("error: {message}");
-            eprintln!("nothing was exported; the attempt is in the audit log");
-            2
+            Err(CliError::Refused(format!("{message}\nnothing was exported; the attempt is in the audit log")))
         }
     }
 }
@@ -158,39 +149,26 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// `callscript recording keygen FILE`: a new key, written only if FILE does not exist yet.
-pub fn keygen(file: &Path) -> i32 {
-    let key = match RecordingKey::generate() {
-        Ok(k) => k,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
-    };
+pub fn keygen(file: &Path) -> CliResult {
+    let key = RecordingKey::generate()?;
     // A new folder for keys is private (mode 700), like the recordings folder.
     if let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty() && !p.exists()) {
         let mut builder = std::fs::DirBuilder::new();
         builder.recursive(true);
         #[cfg(unix)]
         std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        if let Err(e) = builder.create(parent) {
-            eprintln!("error: {}: cannot create the folder: {e}", parent.display());
-            return 2;
-        }
+        builder.create(parent).map_err(CliError::io(format!("{}: cannot create the folder", parent.display())))?;
     }
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    match options.open(file).and_then(|mut f| f.write_all(format!("{}\n", key.to_hex()).as_bytes())) {
-        Ok(()) => {
-            println!("wrote a new recording key to {} (mode 600); keep a copy somewhere safe", file.display());
-            0
-        }
-        Err(e) => {
-            eprintln!("error: {}: cannot write the key: {e}", file.display());
-            2
-        }
-    }
+    options
+        .open(file)
+        .and_then(|mut f| f.write_all(format!("{}\n", key.to_hex()).as_bytes()))
+        .map_err(CliError::io(format!("{}: cannot write the key", file.display())))?;
+    println!("wrote a new recording key to {} (mode 600); keep a copy somewhere safe", file.display());
+    Ok(Status::Success)
 }
 
 /// Left-aligned columns separated by two spaces.
@@ -212,22 +190,13 @@ fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-pub fn list(campaign_path: &Path) -> i32 {
-    let (loaded, store) = match load(campaign_path) {
-        Ok(x) => x,
-        Err(code) => return code,
-    };
+pub fn list(campaign_path: &Path) -> CliResult {
+    let (loaded, store) = load(campaign_path)?;
     let campaign = &loaded.campaign.task_id;
-    let rows = match store.recordings(campaign) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
-    };
+    let rows = store.recordings(campaign)?;
     if rows.is_empty() {
         println!("campaign `{campaign}` has no recordings");
-        return 0;
+        return Ok(Status::Success);
     }
     let cells: Vec<Vec<String>> = rows
         .iter()
@@ -235,24 +204,15 @@ pub fn list(campaign_path: &Path) -> i32 {
         .collect();
     print!("{}", table(&["attempt", "created (UTC)", "bytes", "file"], &cells));
     println!("{} recordings of campaign `{campaign}`", rows.len());
-    0
+    Ok(Status::Success)
 }
 
-pub fn audit(campaign_path: &Path) -> i32 {
-    let (_, store) = match load(campaign_path) {
-        Ok(x) => x,
-        Err(code) => return code,
-    };
-    let rows = match store.exports() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
-    };
+pub fn audit(campaign_path: &Path) -> CliResult {
+    let (_, store) = load(campaign_path)?;
+    let rows = store.exports()?;
     if rows.is_empty() {
         println!("no recording has been exported");
-        return 0;
+        return Ok(Status::Success);
     }
     let cells: Vec<Vec<String>> = rows
         .iter()
@@ -279,5 +239,5 @@ pub fn audit(campaign_path: &Path) -> i32 {
         }
     }
     print!("{}{out}", text.lines().next().map(|h| format!("{h}\n")).unwrap_or_default());
-    0
+    Ok(Status::Success)
 }

@@ -184,3 +184,57 @@ fn reading_is_total() {
         let _ = read(SourceId(0), text, Shape::Task);
     }
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const EXAMPLE: &str = include_str!("../../../examples/loan_reminder/campaign.toml");
+    const TASK: &str = r#"{ "task_id": "T1", "purpose": "collection", "customer_segment": "s",
+  "script_template": "您好", "schedule": { "start_time": "09:00", "end_time": "18:00", "max_concurrent": 5 } }"#;
+
+    /// Every diagnostic points inside the text, on character boundaries; a campaign comes back
+    /// exactly when there is no error.
+    fn well_formed(text: &str, shape: Shape) {
+        let read = read(SourceId(0), text, shape);
+        for d in &read.diagnostics {
+            let span = d.primary.at.span;
+            assert!(span.start <= span.end && span.end as usize <= text.len(), "{span:?} in {} bytes", text.len());
+            assert!(text.is_char_boundary(span.start as usize) && text.is_char_boundary(span.end as usize));
+        }
+        let errors = read.diagnostics.iter().any(Diagnostic::is_error);
+        assert_eq!(read.campaign.is_some(), !errors, "{:?}", read.diagnostics);
+    }
+
+    /// A byte-level edit of `base`: a splice of `insert` at `at`, `delete` bytes removed.
+    fn mutate(base: &str, at: usize, delete: usize, insert: &str) -> String {
+        let at = base.floor_char_boundary(at % (base.len() + 1));
+        let end = base.floor_char_boundary((at + delete).min(base.len())).max(at);
+        format!("{}{insert}{}", &base[..at], &base[end..])
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_edit_of_a_campaign_reads_or_reports(at in 0usize..4096, delete in 0usize..40,
+            insert in prop::sample::select(vec!["", "\"", "=", "[", "]", "\n", "0", "-1", "\"24:00\"", "[x]\n", "{", "é", "\u{0}", "99999999999999999999", "1e999", "[[a]]\n"])) {
+            well_formed(&mutate(EXAMPLE, at, delete, insert), Shape::Toml);
+            well_formed(&mutate(TASK, at, delete, insert), Shape::Task);
+        }
+
+        #[test]
+        fn any_text_reads_or_reports(text in "\\PC{0,200}") {
+            well_formed(&text, Shape::Toml);
+            well_formed(&text, Shape::Task);
+        }
+    }
+
+    #[test]
+    fn the_examples_read_clean() {
+        well_formed(EXAMPLE, Shape::Toml);
+        assert!(read(SourceId(0), EXAMPLE, Shape::Toml).campaign.is_some());
+        assert!(read(SourceId(0), TASK, Shape::Task).campaign.is_some());
+    }
+}
