@@ -14,11 +14,12 @@ use callscript_runtime::report;
 use callscript_runtime::scheduler::{
     self, Clock, PacedClock, Plan, Progress, RunOptions, VirtualClock, WaitReason, WallClock,
 };
-use callscript_runtime::sim::SimTelephony;
-use callscript_runtime::sip::call::{Services, Speech};
-use callscript_runtime::sip::{SipConfig, SipTelephony};
 use callscript_runtime::store::{SqliteStore, Store};
 use callscript_runtime::telephony::Telephony;
+use callscript_runtime::telephony::recording::Recorder;
+use callscript_runtime::telephony::sim::SimTelephony;
+use callscript_runtime::telephony::sip::call::{Services, Speech};
+use callscript_runtime::telephony::sip::{SipConfig, SipTelephony};
 use callscript_runtime::vm::{CallContext, Executable, Session};
 
 use crate::error::{CliError, CliResult, Status};
@@ -442,8 +443,7 @@ fn start_sip(file: &Path, loaded: &campaign::Loaded, plan: &scheduler::Plan) -> 
         .ok_or_else(|| refused(format!("{file}: the campaign's script is not in its program")))?;
     let speech = Speech::from_campaign(loaded, program, script).map_err(|e| refused(format!("{file}: {e}")))?;
     // The key is checked (and the folder made) before any call is placed.
-    let recorder =
-        callscript_runtime::recording::Recorder::for_campaign(loaded).map_err(|e| refused(format!("{file}: {e}")))?;
+    let recorder = Recorder::for_campaign(loaded).map_err(|e| refused(format!("{file}: {e}")))?;
     SipTelephony::start(config, Services { speech: Arc::new(speech), recorder })
         .map_err(|e| refused(format!("{file}: {e}")))
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use callscript_compiler::bytecode::PromptSegment;
 use callscript_runtime::campaign::InputError;
-use callscript_runtime::speech::{Speaker, SpeechError, clips};
+use callscript_runtime::telephony::speech::{Speaker, SpeechError, clips};
 
 use crate::error::{CliError, CliResult, Status};
 

@@ -5,11 +5,11 @@
 use callscript_compiler::diagnostic::Diagnostic;
 use callscript_compiler::source::Sources;
 use callscript_runtime::campaign::{InputError, LoadError};
-use callscript_runtime::recording::RecordingError;
 use callscript_runtime::scheduler::RunError;
-use callscript_runtime::sip::SipError;
-use callscript_runtime::speech::SpeechError;
 use callscript_runtime::store::StoreError;
+use callscript_runtime::telephony::recording::RecordingError;
+use callscript_runtime::telephony::sip::SipError;
+use callscript_runtime::telephony::speech::SpeechError;
 
 use crate::files::ReadError;
 use crate::render;

@@ -6,8 +6,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use callscript_runtime::campaign::Loaded;
-use callscript_runtime::recording::{self, RecordingKey};
 use callscript_runtime::store::{ExportRow, SqliteStore, Store};
+use callscript_runtime::telephony::recording::{self, RecordingKey};
 
 use crate::campaign::open_store;
 use crate::error::{CliError, CliResult, Status};

@@ -28,7 +28,7 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 /// Modules of `src` (relative paths) that the section does not name. A file is named by its
-/// path (`check/scope.rs`), or by its name inside an entry for its folder (`sip/` … `ua.rs`);
+/// path (`check/scope.rs`), or by its name inside an entry for its folder (`telephony/sip/` … `ua.rs`);
 /// a folder's `mod.rs` by the folder.
 fn unmapped(src: &str, map: &str) -> Vec<String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(src);

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use callscript_compiler::check::{MemoryFiles, check};
 use callscript_compiler::source::Source;
 use callscript_compiler::value::{Money, Value};
-use callscript_runtime::sim::{Rng, converse};
+use callscript_runtime::telephony::sim::{Rng, converse};
 use callscript_runtime::telephony::{CallResult, Disposition, TranscriptLine};
 use callscript_runtime::vm::{CallContext, Executable, Session};
 use support::callscript;

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use callscript_runtime::campaign;
-use callscript_runtime::recording::Recorder;
 use callscript_runtime::store::{RecordingRow, SqliteStore, Store};
+use callscript_runtime::telephony::recording::Recorder;
 
 /// Runs the binary in `dir` as user `auditor`.
 fn callscript(dir: &Path, args: &[&str]) -> Output {
@@ -169,7 +169,7 @@ fn keygen_writes_a_private_key_once() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let key = dir.join("new.key");
     assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
-    assert!(callscript_runtime::recording::RecordingKey::load(&key).is_ok());
+    assert!(callscript_runtime::telephony::recording::RecordingKey::load(&key).is_ok());
     let again = callscript(&dir, &["recording", "keygen", "new.key"]);
     assert_eq!(again.status.code(), Some(2), "an existing key is never overwritten");
     assert!(text(&again.stderr).contains("new.key: cannot write the key"), "{}", text(&again.stderr));

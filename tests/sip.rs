@@ -149,7 +149,7 @@ fn rtp_pcap(pcm: &[i16]) -> Vec<u8> {
         let mut rtp = vec![0x80, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34, 0x56, 0x78];
         rtp[2..4].copy_from_slice(&(i as u16).to_be_bytes());
         rtp[4..8].copy_from_slice(&((i * 160) as u32).to_be_bytes());
-        callscript_runtime::media::g711::Codec::Pcmu.encode(frame, &mut rtp);
+        callscript_runtime::telephony::media::g711::Codec::Pcmu.encode(frame, &mut rtp);
         let udp_len = 8 + rtp.len();
         let mut packet = vec![0u8; 12];
         packet.extend([0x08, 0x00]);
@@ -442,13 +442,14 @@ fn tcp_carries_the_same_call() {
 /// A FunASR server double (real WebSocket, FunASR's protocol) answering `texts` in turn.
 fn mock_recogniser(
     texts: &[&str],
-) -> (String, std::sync::Arc<std::sync::Mutex<Vec<callscript_runtime::asr::testing::ReceivedSession>>>) {
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<callscript_runtime::telephony::asr::testing::ReceivedSession>>>) {
     let texts: Vec<String> = texts.iter().map(|t| t.to_string()).collect();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         runtime.block_on(async move {
-            let (addr, server, sessions) = callscript_runtime::asr::testing::spawn_mock(texts).await.unwrap();
+            let (addr, server, sessions) =
+                callscript_runtime::telephony::asr::testing::spawn_mock(texts).await.unwrap();
             tx.send((addr, sessions)).unwrap();
             let _ = server.await;
         });
@@ -557,7 +558,7 @@ fn a_real_phone_answers_presses_1_and_the_script_reaches_its_goal() {
     let mic: Vec<i16> = (0..8000 * 30)
         .map(|n| (0.03 * (2.0 * std::f64::consts::PI * 440.0 * n as f64 / 8000.0).sin() * 32767.0) as i16)
         .collect();
-    std::fs::write(phone.join("mic.wav"), callscript_runtime::speech::wav::mono_wav(8000, &mic)).unwrap();
+    std::fs::write(phone.join("mic.wav"), callscript_runtime::telephony::speech::wav::mono_wav(8000, &mic)).unwrap();
     let config = format!(
         "poll_method epoll\nsip_listen 127.0.0.1:{sip_port}\nmodule_path /usr/lib/baresip/modules\n\
          module g711.so\nmodule aufile.so\nmodule sndfile.so\nsnd_path {dump}\nmodule_app account.so\nmodule_app menu.so\nmodule_app ctrl_tcp.so\n\

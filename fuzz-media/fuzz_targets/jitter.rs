@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use callscript_runtime::media::jitter::{JitterBuffer, Playout};
+use callscript_runtime::telephony::media::jitter::{JitterBuffer, Playout};
 use libfuzzer_sys::fuzz_target;
 
 /// The depth the call receiver uses and the buffer's backlog slack.

@@ -3,7 +3,7 @@
 //! the key below, so mutations reach the chunk logic, not only the header.
 #![no_main]
 
-use callscript_runtime::recording::{RecordingKey, decrypt_from};
+use callscript_runtime::telephony::recording::{RecordingKey, decrypt_from};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

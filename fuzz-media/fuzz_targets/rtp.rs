@@ -4,7 +4,7 @@
 //! backlog stays bounded.
 #![no_main]
 
-use callscript_runtime::sip::rtp::{Listener, parse_rtp};
+use callscript_runtime::telephony::sip::rtp::{Listener, parse_rtp};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -5,7 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(n) = callscript_runtime::sip::sdp::answer(data) {
+    if let Ok(n) = callscript_runtime::telephony::sip::sdp::answer(data) {
         assert!(n.payload_type == 0 || n.payload_type == 8, "{n:?}");
         assert_ne!(n.remote.port(), 0, "{n:?}");
     }

@@ -4,7 +4,7 @@
 //! 2xx that lacks one, and the result is one the stack can type.
 #![no_main]
 
-use callscript_runtime::sip::screen::with_contact;
+use callscript_runtime::telephony::sip::screen::with_contact;
 use libfuzzer_sys::fuzz_target;
 use rsipstack::rsip::{HeadersExt, SipMessage};
 use rsipstack::transport::SipAddr;

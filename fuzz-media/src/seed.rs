@@ -5,9 +5,9 @@
 
 use std::path::Path;
 
-use callscript_runtime::media::dtmf::sender_packets;
-use callscript_runtime::media::g711::Codec;
-use callscript_runtime::recording::{RecordingKey, RecordingMeta, RecordingWriter};
+use callscript_runtime::telephony::media::dtmf::sender_packets;
+use callscript_runtime::telephony::media::g711::Codec;
+use callscript_runtime::telephony::recording::{RecordingKey, RecordingMeta, RecordingWriter};
 
 fn write(target: &str, name: &str, bytes: &[u8]) {
     let dir = Path::new("corpus").join(target);
@@ -16,7 +16,7 @@ fn write(target: &str, name: &str, bytes: &[u8]) {
 }
 
 fn sdp() {
-    let offer = callscript_runtime::sip::sdp::offer("127.0.0.1:40000".parse().expect("address"), 7);
+    let offer = callscript_runtime::telephony::sip::sdp::offer("127.0.0.1:40000".parse().expect("address"), 7);
     write("sdp", "offer", offer.as_bytes());
     let answers = [
         "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 8 96\r\nc=IN IP4 127.0.0.2\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:96 telephone-event/8000\r\n",

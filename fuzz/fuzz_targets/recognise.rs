@@ -5,7 +5,7 @@
 
 use callscript_compiler::bytecode::IntentTable;
 use callscript_compiler::pattern;
-use callscript_runtime::recognise::{self, Recogniser};
+use callscript_runtime::vm::recognise::{self, Recogniser};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -10,8 +10,8 @@ use callscript_compiler::check::check_source;
 use callscript_runtime::campaign::customers;
 use callscript_runtime::campaign::parse_toml;
 use callscript_runtime::scheduler::{Plan, RunOptions, VirtualClock, run};
-use callscript_runtime::sim::{Rng, SimTelephony, converse};
 use callscript_runtime::store::SqliteStore;
+use callscript_runtime::telephony::sim::{Rng, SimTelephony, converse};
 use callscript_runtime::vm::{CallContext, Executable, Session};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 

@@ -8,7 +8,7 @@ use std::hint::black_box;
 
 use callscript_compiler::bytecode::IntentTable;
 use callscript_compiler::pattern::Form;
-use callscript_runtime::recognise::Recogniser;
+use callscript_runtime::vm::recognise::Recogniser;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 const INTENTS: usize = 1_000;

@@ -13,8 +13,8 @@ use callscript_compiler::check::check_source;
 use callscript_runtime::campaign::customers;
 use callscript_runtime::campaign::parse_toml;
 use callscript_runtime::scheduler::{Plan, RunOptions, VirtualClock, run};
-use callscript_runtime::sim::SimTelephony;
 use callscript_runtime::store::SqliteStore;
+use callscript_runtime::telephony::sim::SimTelephony;
 use callscript_runtime::vm::Executable;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 

@@ -27,13 +27,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use callscript_compiler::check::check_source;
-use callscript_runtime::media::FRAME_SAMPLES;
-use callscript_runtime::media::g711::Codec;
-use callscript_runtime::media::vad::{Vad, VadConfig};
-use callscript_runtime::sip::SipConfig;
-use callscript_runtime::sip::call::{self, Services, Speech};
-use callscript_runtime::sip::rtp::{Inbound, OutStream, Pacer, spawn_receiver};
-use callscript_runtime::sip::{sdp, ua::UserAgent};
+use callscript_runtime::telephony::media::FRAME_SAMPLES;
+use callscript_runtime::telephony::media::g711::Codec;
+use callscript_runtime::telephony::media::vad::{Vad, VadConfig};
+use callscript_runtime::telephony::sip::SipConfig;
+use callscript_runtime::telephony::sip::call::{self, Services, Speech};
+use callscript_runtime::telephony::sip::rtp::{Inbound, OutStream, Pacer, spawn_receiver};
+use callscript_runtime::telephony::sip::{sdp, ua::UserAgent};
 use callscript_runtime::telephony::{DialRequest, Disposition};
 use callscript_runtime::vm::{CallContext, Executable, Session};
 use rsipstack::dialog::invitation::InviteOption;
@@ -670,7 +670,7 @@ fn memory() {
             // A call task reads its dialog's states as they come; so do we (unread, each holds
             // a copy of a response).
             for (_, states) in held.iter_mut() {
-                let states: &mut callscript_runtime::sip::ua::CallStates = states;
+                let states: &mut callscript_runtime::telephony::sip::ua::CallStates = states;
                 while states.try_recv().is_some() {}
             }
             (held, answered)

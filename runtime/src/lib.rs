@@ -1,18 +1,12 @@
-//! The CallScript runtime: the sans-IO VM that runs one session per call, the built-in
-//! recogniser, conversation tests, and campaigns (files, scheduler, simulated telephony,
-//! the store and reports).
+//! The CallScript runtime, one folder per concern: the sans-IO VM with its built-in
+//! recogniser (`vm`), the call driver (`call`), conversation tests (`testing`), campaigns
+//! (`campaign`, `scheduler`, `store`, `report`) and the telephony they dial through
+//! (`telephony`: the simulator, SIP, media, speech in and out, recordings).
 
-pub mod asr;
 pub mod call;
 pub mod campaign;
-pub mod media;
-pub mod recognise;
-pub mod recording;
 pub mod report;
 pub mod scheduler;
-pub mod sim;
-pub mod sip;
-pub mod speech;
 pub mod store;
 pub mod telephony;
 pub mod testing;

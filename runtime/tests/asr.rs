@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use callscript_compiler::check::check_source;
-use callscript_runtime::asr::testing::{MockReply, spawn_mock, spawn_mock_with};
-use callscript_runtime::asr::{
+use callscript_runtime::telephony::asr::testing::{MockReply, spawn_mock, spawn_mock_with};
+use callscript_runtime::telephony::asr::{
     AsrError, AsrMode, FunAsrConfig, FunAsrConnection, MAX_HOTWORDS, hotwords_from_intents, recognise,
 };
 use serde_json::json;

@@ -8,7 +8,7 @@ use callscript_compiler::check::{MemoryFiles, check};
 use callscript_compiler::source::Source;
 use callscript_compiler::value::{Money, Value};
 use callscript_runtime::campaign;
-use callscript_runtime::speech::{Speaker, tts::Espeak};
+use callscript_runtime::telephony::speech::{Speaker, tts::Espeak};
 use callscript_runtime::vm::{Action, CallContext, Event, Executable, Session};
 
 #[test]

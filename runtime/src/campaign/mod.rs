@@ -226,7 +226,7 @@ mod tests {
     fn every_gateway_the_model_accepts_the_user_agent_dials() {
         for g in ["sip:127.0.0.1:5090", "sip:10.0.0.1", "sip:trunk@10.0.0.1:5060;transport=tcp", "sip:[::1]:5060"] {
             let address = callscript_compiler::campaign::values::gateway(g).unwrap();
-            assert_eq!(crate::sip::gateway_address(g).unwrap().1, address, "{g}");
+            assert_eq!(crate::telephony::sip::gateway_address(g).unwrap().1, address, "{g}");
         }
     }
 

@@ -1,8 +1,10 @@
 //! The sans-IO VM: one [`Session`] per call. The outside world (simulator, tests, SIP) feeds
 //! [`Event`]s in and carries out the [`Action`]s that come back. The loop runs instructions
-//! until one needs the outside world; a step budget bounds the work per event.
+//! until one needs the outside world; a step budget bounds the work per event. Replies are
+//! matched to intents by the built-in recogniser of [`recognise`], built once per program.
 
 pub mod eval;
+pub mod recognise;
 
 use std::sync::Arc;
 
@@ -10,9 +12,9 @@ use callscript_compiler::bytecode::*;
 use callscript_compiler::span::FileSpan;
 use callscript_compiler::value::Value;
 
-use crate::recognise::Recogniser;
 use eval::{Builtins, EvalError, eval, render};
 pub use eval::{PieceKind, SpeechPiece};
+use recognise::Recogniser;
 
 /// Most instructions one event may run before the call is ended as failed. Loops without an
 /// ask are compile errors, so a real script stays far below this.

@@ -18,14 +18,14 @@ use super::sdp;
 use super::ua::{CallStates, UserAgent};
 use callscript_compiler::bytecode::{Program, ScriptCode};
 
-use crate::asr::{FunAsrConfig, hotwords_from_intents};
 use crate::call::{CallDriver, Command, Input};
 use crate::campaign::Loaded;
-use crate::media::dtmf;
-use crate::media::g711::Codec;
-use crate::media::vad::{Vad, VadConfig, VadEvent};
-use crate::recording::{Recorder, RecordingWriter};
-use crate::speech::Speaker;
+use crate::telephony::asr::{FunAsrConfig, hotwords_from_intents};
+use crate::telephony::media::dtmf;
+use crate::telephony::media::g711::Codec;
+use crate::telephony::media::vad::{Vad, VadConfig, VadEvent};
+use crate::telephony::recording::{Recorder, RecordingWriter};
+use crate::telephony::speech::Speaker;
 use crate::telephony::{CallId, CallResult, DialRequest, Disposition};
 use crate::vm::SpeechPiece;
 
@@ -119,7 +119,7 @@ impl Speech {
     async fn recognise(&self, pcm: &[i16], name: &str) -> Option<String> {
         match &self.asr {
             Asr::KeysOnly => None,
-            Asr::FunAsr(config) => match crate::asr::recognise(config, pcm, name).await {
+            Asr::FunAsr(config) => match crate::telephony::asr::recognise(config, pcm, name).await {
                 Ok(r) => Some(r.text),
                 Err(e) => {
                     tracing::warn!(utterance = name, "speech recognition failed: {e}");
@@ -434,7 +434,7 @@ struct Tape {
     out: Arc<OutStream>,
     theirs: Vec<i16>,
     tx: mpsc::Sender<(Vec<i16>, Vec<i16>)>,
-    task: tokio::task::JoinHandle<Result<(String, u64), crate::recording::RecordingError>>,
+    task: tokio::task::JoinHandle<Result<(String, u64), crate::telephony::recording::RecordingError>>,
     /// A second's clock for the hand-overs, kept across waits on the channel.
     flush: tokio::time::Interval,
 }

@@ -1,6 +1,18 @@
 //! The telephony boundary: the scheduler dials through a [`Telephony`] and learns how calls
 //! ended. The simulator implements it in virtual time; SIP implements it on real networks.
 //! Both run the conversation of an answered call through [`crate::call::CallDriver`].
+//!
+//! This module holds the trait, dispositions and call results; its children are what the
+//! implementations are made of: [`sim`] (virtual time), [`sip`] (real networks), and the
+//! pieces a real call uses: [`media`] (audio), [`speech`] (speech out), [`asr`] (speech in)
+//! and [`recording`] (encrypted recordings).
+
+pub mod asr;
+pub mod media;
+pub mod recording;
+pub mod sim;
+pub mod sip;
+pub mod speech;
 
 use serde::Serialize;
 

@@ -5,7 +5,7 @@
 //! too. A `data` chunk longer than the file is cut to what is there: engines that write
 //! to a pipe (`espeak-ng --stdout`) cannot go back to fill the length in.
 
-use crate::media::g711::Codec;
+use crate::telephony::media::g711::Codec;
 
 /// The phone line's sample rate (G.711).
 pub const LINE_RATE: u32 = 8_000;

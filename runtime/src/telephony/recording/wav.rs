@@ -9,7 +9,7 @@ pub fn write(out: &mut impl Write, pcm: &[u8], sample_rate: u32, channels: u16) 
         .filter(|n| *n <= u32::MAX - 36)
         .ok_or_else(|| std::io::Error::other("the audio is too long for a WAV file (over 4 GiB)"))?;
     let frames = data_len / (u32::from(channels) * 2).max(1);
-    let header = crate::speech::wav::write_wav_header(channels, sample_rate, frames);
+    let header = crate::telephony::speech::wav::write_wav_header(channels, sample_rate, frames);
     out.write_all(&header)?;
     out.write_all(pcm)?;
     out.flush()

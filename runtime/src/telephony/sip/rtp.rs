@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::media::dtmf::DtmfReceiver;
-use crate::media::g711::Codec;
-use crate::media::jitter::{JitterBuffer, Playout};
-use crate::media::{FRAME_SAMPLES, SAMPLE_RATE};
+use crate::telephony::media::dtmf::DtmfReceiver;
+use crate::telephony::media::g711::Codec;
+use crate::telephony::media::jitter::{JitterBuffer, Playout};
+use crate::telephony::media::{FRAME_SAMPLES, SAMPLE_RATE};
 
 /// One 20 ms frame of 8 kHz audio.
 pub type Frame = [i16; FRAME_SAMPLES];
@@ -425,7 +425,7 @@ pub fn duration_ms(samples: usize) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::media::dtmf::sender_packets;
+    use crate::telephony::media::dtmf::sender_packets;
     use bytes::Bytes;
     use webrtc_util::marshal::{Marshal, Unmarshal};
 
