@@ -430,20 +430,23 @@ pub fn dnc_import(file: &Path, campaign_path: &Path) -> CliResult {
 
 /// Starts the SIP user agent for a `kind = "sip"` campaign.
 fn start_sip(file: &Path, loaded: &campaign::Loaded, plan: &scheduler::Plan) -> Result<SipTelephony, CliError> {
-    let file = file.display();
-    let refused = |message: String| CliError::Refused(format!("{message}\nno call was placed"));
-    let config = SipConfig::from_campaign(&loaded.campaign).map_err(|(key, message)| {
-        let text = std::fs::read_to_string(&loaded.path).unwrap_or_default();
-        let at = Source::new("", text).line_col(loaded.campaign.spans.at(&format!("telephony.{key}")).start);
-        refused(format!("{file}:{}:{}: {message}", at.line, at.column))
-    })?;
+    let name = crate::files::display_name(file);
+    // A setting's error is shown where the setting is written.
+    let at_setting = |e: &dyn std::fmt::Display, setting: Option<&str>| match setting {
+        Some(key) => {
+            let text = std::fs::read_to_string(&loaded.path).unwrap_or_default();
+            let at = Source::new("", text).line_col(loaded.campaign.spans.at(&format!("telephony.{key}")).start);
+            CliError::Refused(format!("{name}:{}:{}: {e}\nno call was placed", at.line, at.column))
+        }
+        None => CliError::Refused(format!("{name}: {e}\nno call was placed")),
+    };
+    let config = SipConfig::from_campaign(&loaded.campaign).map_err(|e| at_setting(&e, e.setting()))?;
     let program = &plan.exec.program;
-    let script = program
-        .script(&plan.script)
-        .ok_or_else(|| refused(format!("{file}: the campaign's script is not in its program")))?;
-    let speech = Speech::from_campaign(loaded, program, script).map_err(|e| refused(format!("{file}: {e}")))?;
+    let script =
+        program.script(&plan.script).ok_or_else(|| at_setting(&"the campaign's script is not in its program", None))?;
+    let speech = Speech::from_campaign(loaded, program, script).map_err(|e| at_setting(&e, None))?;
     // The key is checked (and the folder made) before any call is placed.
-    let recorder = Recorder::for_campaign(loaded).map_err(|e| refused(format!("{file}: {e}")))?;
+    let recorder = Recorder::for_campaign(loaded).map_err(|e| at_setting(&e, None))?;
     SipTelephony::start(config, Services { speech: Arc::new(speech), recorder })
-        .map_err(|e| refused(format!("{file}: {e}")))
+        .map_err(|e| at_setting(&e, e.setting()))
 }

@@ -25,7 +25,7 @@ use crate::telephony::media::dtmf;
 use crate::telephony::media::g711::Codec;
 use crate::telephony::media::vad::{Vad, VadConfig, VadEvent};
 use crate::telephony::recording::{Recorder, RecordingWriter};
-use crate::telephony::speech::Speaker;
+use crate::telephony::speech::{Speaker, SpeechError};
 use crate::telephony::{CallId, CallResult, DialRequest, Disposition};
 use crate::vm::SpeechPiece;
 
@@ -89,7 +89,7 @@ impl Speech {
     }
 
     /// Speech settings of a campaign; hot words come from the compiled program's intents.
-    pub fn from_campaign(loaded: &Loaded, program: &Program, script: &ScriptCode) -> Result<Speech, String> {
+    pub fn from_campaign(loaded: &Loaded, program: &Program, script: &ScriptCode) -> Result<Speech, SpeechError> {
         let campaign = &loaded.campaign;
         let asr = match &campaign.speech.asr {
             crate::campaign::Asr::FunAsr(url) => {
@@ -100,9 +100,9 @@ impl Speech {
         let tts = match campaign.speech.tts {
             crate::campaign::Tts::Text => Tts::Silence,
             crate::campaign::Tts::Espeak | crate::campaign::Tts::Clips => {
-                let speaker = Speaker::new(loaded).map_err(|e| e.to_string())?;
+                let speaker = Speaker::new(loaded)?;
                 // Static parts are rendered once, before the first call.
-                speaker.prepare(program, script).map_err(|e| e.to_string())?;
+                speaker.prepare(program, script)?;
                 Tts::Voice(Arc::new(speaker))
             }
         };

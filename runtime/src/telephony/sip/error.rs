@@ -7,6 +7,12 @@ use std::net::SocketAddr;
 /// The user agent could not start (or a dial could not be built) from the campaign's settings.
 #[derive(Debug, thiserror::Error)]
 pub enum SipError {
+    #[error("kind = \"sip\" needs a gateway, e.g. gateway = \"sip:10.0.0.1:5060\"")]
+    NoGateway,
+    #[error("the environment variable `{var}` is not set: export it with the trunk's digest password")]
+    PasswordUnset { var: String },
+    #[error("auth_user and auth_password_env go together")]
+    AuthPair,
     #[error("gateway `{gateway}` is not a SIP URI: {reason}")]
     GatewayUri { gateway: String, reason: String },
     #[error("gateway `{0}` must be a sip: URI")]
@@ -33,6 +39,21 @@ pub enum SipError {
     Register { gateway: String, reason: String },
     #[error("REGISTER with {gateway} was refused: {status}")]
     RegisterRefused { gateway: String, status: String },
+}
+
+impl SipError {
+    /// The `[telephony]` setting an error is about, so it can be shown where it is written.
+    pub fn setting(&self) -> Option<&'static str> {
+        Some(match self {
+            SipError::NoGateway => "kind",
+            SipError::PasswordUnset { .. } => "auth_password_env",
+            SipError::AuthPair => "auth_user",
+            SipError::GatewayUri { .. } | SipError::GatewayScheme(_) | SipError::GatewayHost(_) => "gateway",
+            SipError::LocalAddress(_) | SipError::Bind { .. } => "local",
+            SipError::From { .. } => "from",
+            _ => return None,
+        })
+    }
 }
 
 /// Why an SDP answer (or a 183's early-media SDP) cannot carry the call's audio.

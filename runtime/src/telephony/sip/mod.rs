@@ -50,24 +50,15 @@ pub struct SipConfig {
 impl SipConfig {
     /// Resolves a campaign's settings; the digest password comes from the environment. An
     /// error names the setting it is about, so it can be shown where it is written.
-    pub fn from_campaign(c: &Campaign) -> Result<SipConfig, (&'static str, String)> {
+    pub fn from_campaign(c: &Campaign) -> Result<SipConfig, SipError> {
         let t = &c.telephony;
-        let gateway = t
-            .gateway
-            .as_ref()
-            .map(|g| g.uri.clone())
-            .ok_or(("kind", "kind = \"sip\" needs a gateway, e.g. gateway = \"sip:10.0.0.1:5060\"".to_string()))?;
+        let gateway = t.gateway.as_ref().map(|g| g.uri.clone()).ok_or(SipError::NoGateway)?;
         let auth_password = match &t.auth_password_env {
-            Some(var) => Some(std::env::var(var).map_err(|_| {
-                (
-                    "auth_password_env",
-                    format!("the environment variable `{var}` is not set: export it with the trunk's digest password"),
-                )
-            })?),
+            Some(var) => Some(std::env::var(var).map_err(|_| SipError::PasswordUnset { var: var.clone() })?),
             None => None,
         };
         if t.auth_user.is_some() != auth_password.is_some() {
-            return Err(("auth_user", "auth_user and auth_password_env go together".into()));
+            return Err(SipError::AuthPair);
         }
         Ok(SipConfig {
             gateway,
