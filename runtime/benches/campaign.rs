@@ -34,7 +34,7 @@ fn plan() -> Plan {
     let customers = customers::load("c.csv", &csv, &exec.program.scripts[0], "cn").unwrap();
     let settings = parse_toml(
         "b.toml",
-        "task_id = \"B\"\nscript = \"s\"\n[schedule]\nstart_time = \"00:00\"\nend_time = \"24:00\"\nmax_concurrent = 2000\ncalls_per_second = 1000\n[limits]\nper_customer_per_day = 3\nper_customer_per_7_days = 9\n",
+        "task_id = \"B\"\nscript = \"s.call\"\n[schedule]\nstart_time = \"00:00\"\nend_time = \"24:00\"\nmax_concurrent = 2000\ncalls_per_second = 1000\n[limits]\nper_customer_per_day = 3\nper_customer_per_7_days = 9\n",
     )
     .unwrap();
     Plan {

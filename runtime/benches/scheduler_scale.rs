@@ -32,7 +32,7 @@ fn plan(n: usize) -> Plan {
     let customers = customers::load("c.csv", &csv, &exec.program.scripts[0], "cn").unwrap();
     let settings = parse_toml(
         "b.toml",
-        "task_id = \"S\"\nscript = \"s\"\n[schedule]\nstart_time = \"09:00\"\nend_time = \"18:00\"\ndays = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\"]\nmax_concurrent = 50\ncalls_per_second = 10\n[retry]\nmax_attempts = 1\n[limits]\nper_customer_per_day = 1\nper_customer_per_7_days = 7\n",
+        "task_id = \"S\"\nscript = \"s.call\"\n[schedule]\nstart_time = \"09:00\"\nend_time = \"18:00\"\ndays = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\"]\nmax_concurrent = 50\ncalls_per_second = 10\n[retry]\nmax_attempts = 1\n[limits]\nper_customer_per_day = 1\nper_customer_per_7_days = 7\n",
     )
     .unwrap();
     Plan {
