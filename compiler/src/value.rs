@@ -168,10 +168,106 @@ impl Date {
     }
 }
 
+impl Date {
+    /// Days since 1970-01-01 (negative before it), for date arithmetic.
+    pub fn days(self) -> i64 {
+        // Howard Hinnant's days_from_civil, on a year that starts in March.
+        let year = i64::from(self.year) - i64::from(self.month <= 2);
+        let era = year.div_euclid(400);
+        let year_of_era = year - era * 400;
+        let month = i64::from(self.month);
+        let day_of_year = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + i64::from(self.day) - 1;
+        let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+        era * 146_097 + day_of_era - 719_468
+    }
+
+    /// The date `days` days after 1970-01-01; `None` outside the years 0..=9999.
+    pub fn from_days(days: i64) -> Option<Date> {
+        let z = days.checked_add(719_468)?;
+        let era = z.div_euclid(146_097);
+        let day_of_era = z - era * 146_097;
+        let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+        let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+        let mp = (5 * day_of_year + 2) / 153;
+        let day = day_of_year - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = year_of_era + era * 400 + i64::from(month <= 2);
+        Date::new(i32::try_from(year).ok()?, u8::try_from(month).ok()?, u8::try_from(day).ok()?)
+    }
+
+    /// `self + days` (`date + int` of §11); `None` outside the years 0..=9999.
+    pub fn add_days(self, days: i64) -> Option<Date> {
+        Date::from_days(self.days().checked_add(days)?)
+    }
+
+    /// The day of the week, 1 = Monday … 7 = Sunday (§11's `weekday`).
+    pub fn weekday(self) -> u8 {
+        // 1970-01-01 was a Thursday.
+        (self.days() + 3).rem_euclid(7) as u8 + 1
+    }
+
+    /// The last day of this date's month.
+    pub fn month_end(self) -> Date {
+        Date { day: days_in_month(self.year, self.month), ..self }
+    }
+
+    /// Day `day` of the month `months` after this date's (before it when negative), moved back
+    /// to that month's last day when the month is shorter (下个月31号 in January is 2月28日).
+    /// `None` outside the years 0..=9999 or for a day outside 1..=31.
+    pub fn in_month(self, months: i64, day: u8) -> Option<Date> {
+        if !(1..=31).contains(&day) {
+            return None;
+        }
+        let index =
+            i64::from(self.year).checked_mul(12)?.checked_add(i64::from(self.month) - 1)?.checked_add(months)?;
+        let year = i32::try_from(index.div_euclid(12)).ok()?;
+        let month = index.rem_euclid(12) as u8 + 1;
+        Date::new(year, month, day.min(days_in_month(year, month)))
+    }
+}
+
 impl fmt::Display for Date {
     /// `2026-11-24`: the unfiltered rendering of §9.5.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+    }
+}
+
+/// A clock time of day (§11's `time`), to the minute, without a date or a zone.
+///
+/// Fields are ordered hour, minute so the derived ordering is chronological.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Time {
+    /// Hour, 0..=23 when built by [`Time::new`] or [`Time::parse`].
+    pub hour: u8,
+    /// Minute, 0..=59.
+    pub minute: u8,
+}
+
+impl Time {
+    /// Builds a time only if it exists on the clock (00:00 to 23:59).
+    pub fn new(hour: u8, minute: u8) -> Option<Time> {
+        (hour < 24 && minute < 60).then_some(Time { hour, minute })
+    }
+
+    /// Reads a `time` literal: `15:30`, `08:05` or `8:05` (one or two ASCII digits, a colon,
+    /// exactly two).
+    pub fn parse(text: &str) -> Option<Time> {
+        let (hour, minute) = text.split_once(':')?;
+        let digits = |s: &str| -> Option<u8> {
+            s.bytes().try_fold(0u8, |acc, b| b.is_ascii_digit().then(|| acc * 10 + (b - b'0')))
+        };
+        if !(1..=2).contains(&hour.len()) || minute.len() != 2 {
+            return None;
+        }
+        Time::new(digits(hour)?, digits(minute)?)
+    }
+}
+
+impl fmt::Display for Time {
+    /// `15:30`, `08:05`: two digits each, the form a literal and a test are written in.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:02}:{:02}", self.hour, self.minute)
     }
 }
 
@@ -429,6 +525,43 @@ mod tests {
     }
 
     #[test]
+    fn date_arithmetic() {
+        let d = |s: &str| Date::parse(s).unwrap();
+        assert_eq!(d("1970-01-01").days(), 0);
+        assert_eq!(d("2026-11-24").weekday(), 2, "a Tuesday");
+        assert_eq!(d("2026-01-05").weekday(), 1, "a Monday");
+        assert_eq!(d("2026-11-29").weekday(), 7);
+        assert_eq!(d("2026-11-24").add_days(7), Some(d("2026-12-01")));
+        assert_eq!(d("2026-12-31").add_days(1), Some(d("2027-01-01")));
+        assert_eq!(d("2024-03-01").add_days(-1), Some(d("2024-02-29")));
+        assert_eq!(d("9999-12-31").add_days(1), None);
+        assert_eq!(d("0000-01-01").add_days(-1), None);
+        assert_eq!(d("2026-11-24").add_days(i64::MAX), None);
+        assert_eq!(d("2026-11-24").month_end(), d("2026-11-30"));
+        assert_eq!(d("2024-02-03").month_end(), d("2024-02-29"));
+        assert_eq!(d("2026-01-31").in_month(1, 31), Some(d("2026-02-28")));
+        assert_eq!(d("2026-11-24").in_month(1, 10), Some(d("2026-12-10")));
+        assert_eq!(d("2026-11-24").in_month(2, 10), Some(d("2027-01-10")));
+        assert_eq!(d("2026-01-24").in_month(-1, 31), Some(d("2025-12-31")));
+        assert_eq!(d("2026-01-24").in_month(0, 0), None);
+        assert_eq!(d("9999-12-01").in_month(1, 1), None);
+        assert_eq!(d("2026-01-24").in_month(i64::MAX, 1), None);
+    }
+
+    #[test]
+    fn times_parse_display_and_order() {
+        assert_eq!(Time::parse("15:30"), Some(Time { hour: 15, minute: 30 }));
+        assert_eq!(Time::parse("8:05"), Time::new(8, 5));
+        assert_eq!(Time::parse("00:00"), Time::new(0, 0));
+        for bad in ["24:00", "12:60", "1530", "15:3", "15:300", ":30", "+1:30", "１５:30", "", "123:00"] {
+            assert_eq!(Time::parse(bad), None, "{bad:?}");
+        }
+        assert_eq!(Time::new(8, 5).unwrap().to_string(), "08:05");
+        assert!(Time::new(9, 59) < Time::new(10, 0));
+        assert_eq!(Time::new(24, 0), None);
+    }
+
+    #[test]
     fn leap_years() {
         assert!(is_leap_year(2024) && is_leap_year(2000) && is_leap_year(0));
         assert!(!is_leap_year(2026) && !is_leap_year(1900) && !is_leap_year(2100));
@@ -488,6 +621,19 @@ mod tests {
         fn parse_never_panics(text in "\\PC{0,30}") {
             let _ = Money::parse(&text);
             let _ = Date::parse(&text);
+        }
+
+        #[test]
+        fn days_round_trip(days in -719_528i64..=2_932_896) {
+            let date = Date::from_days(days).unwrap();
+            proptest::prop_assert_eq!(date.days(), days);
+            proptest::prop_assert_eq!(date.add_days(1).map(Date::days), Date::from_days(days + 1).map(Date::days));
+        }
+
+        #[test]
+        fn times_round_trip(hour in 0u8..24, minute in 0u8..60) {
+            let time = Time::new(hour, minute).unwrap();
+            proptest::prop_assert_eq!(Time::parse(&time.to_string()), Some(time));
         }
 
         #[test]
