@@ -9,6 +9,7 @@ pub mod campaign;
 pub mod check;
 pub mod diagnostic;
 pub mod disasm;
+pub mod extract;
 pub mod filters;
 pub mod format;
 pub mod ide;
