@@ -2,12 +2,20 @@
 //! characters (about half of them holding a phrase), `best` with 10 candidates and with all
 //! 1,000, and `score_all`. Criterion reports elements per second: one element is one
 //! utterance.
+//!
+//! The `extract` group measures the §11 extractors (`callscript_compiler::extract`) on short
+//! customer answers (6–20 characters, most holding an amount, a date, a time or a digit
+//! string said in Chinese or written in digits), each extractor alone and all six in turn,
+//! against `best` with 10 candidates on the same utterances in the same run.
 
 use std::collections::HashSet;
 use std::hint::black_box;
 
 use callscript_compiler::bytecode::IntentTable;
+use callscript_compiler::extract;
+use callscript_compiler::filters::{digits_zh, money_zh};
 use callscript_compiler::pattern::Form;
+use callscript_compiler::value::{Date, Money};
 use callscript_runtime::vm::recognise::Recogniser;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
@@ -135,6 +143,107 @@ fn bench(c: &mut Criterion) {
     group.finish();
 
     c.bench_function("recogniser_new/1000x20", |b| b.iter(|| Recogniser::new(black_box(&data.intents))));
+
+    let answers = answers();
+    let today = Date::parse("2026-11-24").expect("a date");
+    let read = answers.iter().filter(|u| extract::money(u).is_some() || extract::date(u, today).is_some()).count();
+    eprintln!("{} answers: {read} hold an amount or a date", answers.len());
+    let mut group = c.benchmark_group("extract");
+    group.throughput(Throughput::Elements(answers.len() as u64));
+    group.bench_function("phrase_scan/best_10_candidates", |b| {
+        b.iter(|| {
+            for (utterance, candidates) in answers.iter().zip(data.candidates.iter().cycle()) {
+                black_box(recogniser.best(black_box(utterance), candidates));
+            }
+        })
+    });
+    group.bench_function("int", |b| {
+        b.iter(|| {
+            for u in &answers {
+                black_box(extract::int(u));
+            }
+        })
+    });
+    group.bench_function("money", |b| {
+        b.iter(|| {
+            for u in &answers {
+                black_box(extract::money(u));
+            }
+        })
+    });
+    group.bench_function("date", |b| {
+        b.iter(|| {
+            for u in &answers {
+                black_box(extract::date(u, today));
+            }
+        })
+    });
+    group.bench_function("time", |b| {
+        b.iter(|| {
+            for u in &answers {
+                black_box(extract::time(u));
+            }
+        })
+    });
+    group.bench_function("digits", |b| {
+        b.iter(|| {
+            for u in &answers {
+                black_box(extract::digits(u));
+            }
+        })
+    });
+    group.bench_function("text", |b| {
+        b.iter(|| {
+            for u in &answers {
+                black_box(extract::text(u));
+            }
+        })
+    });
+    group.bench_function("all_six", |b| {
+        b.iter(|| {
+            for u in &answers {
+                black_box((
+                    extract::int(u),
+                    extract::money(u),
+                    extract::date(u, today),
+                    extract::time(u),
+                    extract::digits(u),
+                    extract::text(u),
+                ));
+            }
+        })
+    });
+    group.finish();
+}
+
+/// 1,000 short answers to "when and how much can you pay?" and the like: an amount, a date,
+/// a time or a digit string (said in Chinese through the prompt filters, in colloquial forms,
+/// or written in digits) in a few frames, and one in five with no value at all.
+fn answers() -> Vec<String> {
+    const DAYS: &[&str] =
+        &["明天", "后天", "下周一", "这周五", "月底", "下个月10号", "3号", "十五号", "周五", "过两天"];
+    const TIMES: &[&str] = &["下午三点", "三点半", "晚上八点", "上午十点", "8:30", "中午", "下午两点一刻"];
+    const COLLOQUIAL: &[&str] = &["三千五", "一万二", "八百多", "1.5万", "两千块", "五十块零五毛", "3500"];
+    const NOTHING: &[&str] = &["好的好的", "你等一下", "我现在在开会", "不需要谢谢", "万一还不上怎么办", "嗯是我本人"];
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    (0..1_000)
+        .map(|n| {
+            let day = DAYS[rng.below(DAYS.len())];
+            let cents = (rng.below(5_000_000) as i64) * if rng.below(2) == 0 { 100 } else { 1 };
+            let amount = match rng.below(3) {
+                0 => money_zh(Money::from_cents(cents)),
+                1 => COLLOQUIAL[rng.below(COLLOQUIAL.len())].to_owned(),
+                _ => (cents / 100).to_string(),
+            };
+            match n % 5 {
+                0 => format!("我{day}能还{amount}"),
+                1 => format!("{amount}吧"),
+                2 => format!("{}给我打电话", TIMES[rng.below(TIMES.len())]),
+                3 => format!("尾号是{}", digits_zh(&format!("{:04}", rng.below(10_000)))),
+                _ => NOTHING[rng.below(NOTHING.len())].to_owned(),
+            }
+        })
+        .collect()
 }
 
 criterion_group!(benches, bench);

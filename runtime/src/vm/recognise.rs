@@ -13,7 +13,9 @@
 //!   `没问题`) counts normally: the check looks only at the text before the match. A gapped
 //!   match scores its parts' characters only, never the gap.
 //! * **Regexes** run on the normalised utterance and, when it holds Chinese numerals, on
-//!   [`numerals_to_digits`] of it too (so `[0-9]{4}` matches "幺三八八"). A regex match
+//!   [`numerals_to_digits`] of it too (so `[0-9]{4}` matches "幺三八八" and "一千三百八十八",
+//!   while "你等一下", "万一" and "先还一半" hold no digit: the numbers are those the
+//!   extractors of §11 read). A regex match
 //!   scores its length in characters; the negator rule applies to it as to phrases (one
 //!   rule for every match: "不是1388" does not count for `[0-9]{4}`); an empty match never
 //!   counts.
@@ -41,322 +43,22 @@
 use std::cell::RefCell;
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
-use std::fmt::Write as _;
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use callscript_compiler::bytecode::IntentTable;
+use callscript_compiler::extract::{normalise_with, numerals_into};
 use callscript_compiler::pattern::{GAP_MAX_CHARS, NEGATORS};
 use regex::{Regex, RegexSet};
 
-/// Normalises an utterance or a phrase (§6), the same way for both so that they meet:
-///
-/// * full-width ASCII (U+FF01–U+FF5E) becomes half-width, and the ideographic space U+3000
-///   a space;
-/// * ASCII letters are lower-cased (`ＯＫ` and `OK` both become `ok`);
-/// * whitespace, control and format characters (zero-width spaces, BOM) are dropped;
-/// * punctuation is dropped: ASCII punctuation and symbols (every printable ASCII character
-///   but letters and digits), Latin-1 punctuation (`¡§«¶·»¿`), General Punctuation (U+2010–U+205E: dashes, curly
-///   quotes, `…`, `‥`, `※`), CJK punctuation (`、。〃〈〉《》「」『』【】〔〕〖〗〘〙〚〛〜〝〞〟〰〽`,
-///   `・`), the vertical, compatibility and small forms (U+FE10–U+FE1F, U+FE30–U+FE6F) and
-///   the half-width CJK punctuation U+FF5F–U+FF65;
-/// * one exception keeps numbers intact: a `.` (or `．`) between two ASCII digits is kept as
-///   a decimal point ("1200.50" stays "1200.50", "1,200" becomes "1200");
-/// * everything else (Chinese characters and numerals, digits, letters of other scripts,
-///   non-ASCII symbols such as `¥`) is kept as it is.
-///
-/// Normalising is idempotent: `normalise(&normalise(s)) == normalise(s)`.
-pub fn normalise(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    normalise_into(text, &mut out);
-    out
-}
+/// §6's normalisation and the reading of numerals for regexes live in the compiler
+/// (`callscript_compiler::extract`), shared with the extractors of §11 so that a capture
+/// and a regex read the same numbers.
+pub use callscript_compiler::extract::{normalise, numerals_to_digits};
 
 /// [`normalise`] into a reused buffer (cleared first).
 fn normalise_into(text: &str, out: &mut String) {
     out.clear();
     normalise_with(text, |c| out.push(c));
-}
-
-/// Normalises `text`, handing each character of the result to `emit`.
-fn normalise_with(text: &str, mut emit: impl FnMut(char)) {
-    // A `.` seen right after a digit: written only if the next kept character is a digit.
-    let mut pending_point = false;
-    let mut after_digit = false;
-    for c in text.chars() {
-        if ('\u{4E00}'..='\u{9FFF}').contains(&c) {
-            // The common case, a CJK ideograph: kept as it is.
-            pending_point = false;
-            after_digit = false;
-            emit(c);
-            continue;
-        }
-        let c = match c {
-            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-            _ => c,
-        };
-        if c.is_ascii() {
-            if c.is_ascii_alphanumeric() {
-                let digit = c.is_ascii_digit();
-                if pending_point && digit {
-                    emit('.');
-                }
-                pending_point = false;
-                after_digit = digit;
-                emit(c.to_ascii_lowercase());
-            } else if c == '.' && after_digit {
-                pending_point = true;
-            }
-            // Other ASCII: punctuation, symbols, whitespace and controls, all dropped.
-            continue;
-        }
-        if is_dropped(c) {
-            continue;
-        }
-        pending_point = false;
-        after_digit = false;
-        emit(c);
-    }
-}
-
-/// Non-ASCII characters that normalisation drops (see [`normalise`]).
-fn is_dropped(c: char) -> bool {
-    c.is_whitespace()
-        || c.is_control()
-        || matches!(
-            c,
-            '¡' | '§'
-                | '«'
-                | '¶'
-                | '·'
-                | '»'
-                | '¿'
-                | '\u{00AD}'
-                | '\u{200B}'..='\u{200F}'
-                | '\u{2010}'..='\u{205E}'
-                | '\u{2060}'..='\u{206F}'
-                | '\u{3001}'..='\u{3003}'
-                | '\u{3008}'..='\u{3011}'
-                | '\u{3014}'..='\u{301F}'
-                | '\u{3030}'
-                | '\u{303D}'
-                | '\u{30FB}'
-                | '\u{FE10}'..='\u{FE1F}'
-                | '\u{FE30}'..='\u{FE6F}'
-                | '\u{FEFF}'
-                | '\u{FF5F}'..='\u{FF65}'
-        )
-}
-
-/// Reads Chinese numerals as digits, for regexes that ask for digits (§6).
-///
-/// The text is cut into runs of numeral characters: the digits 零〇→0, 一幺壹→1, 二两兩贰→2,
-/// 三叁→3, 四肆→4, 五伍→5, 六陆→6, 七柒→7, 八捌→8, 九玖→9, and the units 十拾, 百佰, 千仟,
-/// 万萬, 亿億. Everything outside runs, ASCII digits included, is copied unchanged.
-///
-/// * A run without units is read digit by digit: "幺三八八" → "1388", "二零二六" → "2026".
-/// * A run with units is read as one positional number when it is well formed: "十五" → 15,
-///   "二十" → 20, "一百零五" → 105, "一千二百三十四" → 1234, "十万" → 100000, "两万五千"
-///   → 25000, "一万零五百" → 10500, "三亿" → 300000000. The spoken short forms with a
-///   trailing digit standing for the next lower unit are read too: "三百五" → 350,
-///   "一千二" → 1200, "一万二" → 12000 (but "一千零二" → 1002). 十 may stand without its
-///   1 ("十五", "一百十五" → 115). Units must descend (十 百 千 below 万, 万 once below 亿,
-///   亿 once).
-/// * A run with units that is not well formed ("十二三", "一三八万", "万一") is read digit by
-///   digit with its units left as they are: "一三八万" → "138万", "万一" → "万1".
-/// * Not supported: decimals with 点 ("一点五" stays "1点5", since 一点 is also "a bit"),
-///   fractions (百分之), ASCII digits mixed with units ("3万" stays "3万"), and several
-///   numbers run together ("一三八八十五" → "1388十5").
-pub fn numerals_to_digits(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    if numerals_into(text, &mut out) { out } else { text.to_owned() }
-}
-
-/// [`numerals_to_digits`] into a reused buffer (cleared first). Returns false, leaving
-/// `out` empty, when `text` holds no numeral (the result would equal `text`).
-fn numerals_into(text: &str, out: &mut String) -> bool {
-    out.clear();
-    let Some(first) = text.char_indices().find(|&(_, c)| numeral(c).is_some()).map(|(at, _)| at) else {
-        return false;
-    };
-    out.push_str(&text[..first]);
-    let mut run_start: Option<usize> = None;
-    for (at, c) in text[first..].char_indices().map(|(at, c)| (first + at, c)) {
-        if numeral(c).is_some() {
-            run_start.get_or_insert(at);
-        } else {
-            if let Some(start) = run_start.take() {
-                convert_run(&text[start..at], out);
-            }
-            out.push(c);
-        }
-    }
-    if let Some(start) = run_start {
-        convert_run(&text[start..], out);
-    }
-    true
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Numeral {
-    Digit(u64),
-    Unit(u64),
-}
-
-/// The numeral characters of [`numerals_to_digits`].
-const NUMERALS: [(char, Numeral); 33] = [
-    ('零', Numeral::Digit(0)),
-    ('〇', Numeral::Digit(0)),
-    ('一', Numeral::Digit(1)),
-    ('幺', Numeral::Digit(1)),
-    ('壹', Numeral::Digit(1)),
-    ('二', Numeral::Digit(2)),
-    ('两', Numeral::Digit(2)),
-    ('兩', Numeral::Digit(2)),
-    ('贰', Numeral::Digit(2)),
-    ('三', Numeral::Digit(3)),
-    ('叁', Numeral::Digit(3)),
-    ('四', Numeral::Digit(4)),
-    ('肆', Numeral::Digit(4)),
-    ('五', Numeral::Digit(5)),
-    ('伍', Numeral::Digit(5)),
-    ('六', Numeral::Digit(6)),
-    ('陆', Numeral::Digit(6)),
-    ('七', Numeral::Digit(7)),
-    ('柒', Numeral::Digit(7)),
-    ('八', Numeral::Digit(8)),
-    ('捌', Numeral::Digit(8)),
-    ('九', Numeral::Digit(9)),
-    ('玖', Numeral::Digit(9)),
-    ('十', Numeral::Unit(10)),
-    ('拾', Numeral::Unit(10)),
-    ('百', Numeral::Unit(100)),
-    ('佰', Numeral::Unit(100)),
-    ('千', Numeral::Unit(1000)),
-    ('仟', Numeral::Unit(1000)),
-    ('万', Numeral::Unit(10_000)),
-    ('萬', Numeral::Unit(10_000)),
-    ('亿', Numeral::Unit(100_000_000)),
-    ('億', Numeral::Unit(100_000_000)),
-];
-
-/// [`NUMERALS`] hashed by code point modulo this, without collisions (checked when the table
-/// is built), so that telling a numeral from any other character is one load and compare.
-const NUMERAL_SLOTS: u32 = 162;
-
-/// Per slot: (code point, or u32::MAX for an empty slot; the numeral).
-static NUMERAL_TABLE: [(u32, Numeral); NUMERAL_SLOTS as usize] = {
-    let mut table = [(u32::MAX, Numeral::Digit(0)); NUMERAL_SLOTS as usize];
-    let mut i = 0;
-    while i < NUMERALS.len() {
-        let (c, value) = NUMERALS[i];
-        let slot = (c as u32 % NUMERAL_SLOTS) as usize;
-        assert!(table[slot].0 == u32::MAX, "two numerals share a slot: change NUMERAL_SLOTS");
-        table[slot] = (c as u32, value);
-        i += 1;
-    }
-    table
-};
-
-fn numeral(c: char) -> Option<Numeral> {
-    let (code, value) = NUMERAL_TABLE[(c as u32 % NUMERAL_SLOTS) as usize];
-    (code == c as u32).then_some(value)
-}
-
-/// Writes one run of numeral characters (see [`numerals_to_digits`]).
-fn convert_run(run: &str, out: &mut String) {
-    let has_unit = run.chars().any(|c| matches!(numeral(c), Some(Numeral::Unit(_))));
-    if has_unit && let Some(value) = positional(run) {
-        let _ = write!(out, "{value}");
-        return;
-    }
-    for c in run.chars() {
-        match numeral(c) {
-            Some(Numeral::Digit(d)) => out.push(char::from(b'0' + d as u8)),
-            _ => out.push(c),
-        }
-    }
-}
-
-/// The value of a positional numeral ("一百零五" → 105), or None when it is not well formed.
-fn positional(run: &str) -> Option<u64> {
-    #[derive(Clone, Copy, PartialEq, Eq)]
-    enum Prev {
-        Start,
-        Zero,
-        Digit,
-        Unit(u64),
-    }
-    let mut yi_part: u64 = 0; // the completed 亿 part
-    let mut wan_part: u64 = 0; // the completed 万 part below 亿
-    let mut section: u64 = 0; // below 万
-    let mut digit: Option<u64> = None;
-    let mut before_digit = Prev::Start;
-    let mut prev = Prev::Start;
-    let mut last_small = 10_000; // the last of 十 百 千 in this section: they must descend
-    let (mut seen_wan, mut seen_yi) = (false, false);
-    for c in run.chars() {
-        match numeral(c)? {
-            Numeral::Digit(0) => {
-                if digit.is_some() {
-                    return None;
-                }
-                prev = Prev::Zero;
-            }
-            Numeral::Digit(d) => {
-                if digit.is_some() {
-                    return None;
-                }
-                digit = Some(d);
-                before_digit = prev;
-                prev = Prev::Digit;
-            }
-            Numeral::Unit(u @ (10 | 100 | 1000)) => {
-                if u >= last_small {
-                    return None;
-                }
-                let n = match digit.take() {
-                    Some(d) => d,
-                    None if u == 10 && prev != Prev::Zero => 1,
-                    None => return None,
-                };
-                section += n * u;
-                last_small = u;
-                prev = Prev::Unit(u);
-            }
-            Numeral::Unit(10_000) => {
-                let n = section + digit.take().unwrap_or(0);
-                if seen_wan || n == 0 {
-                    return None;
-                }
-                wan_part = n * 10_000;
-                section = 0;
-                last_small = 10_000;
-                seen_wan = true;
-                prev = Prev::Unit(10_000);
-            }
-            Numeral::Unit(_) => {
-                let n = wan_part + section + digit.take().unwrap_or(0);
-                if seen_yi || n == 0 {
-                    return None;
-                }
-                yi_part = n * 100_000_000;
-                wan_part = 0;
-                section = 0;
-                last_small = 10_000;
-                seen_wan = false;
-                seen_yi = true;
-                prev = Prev::Unit(100_000_000);
-            }
-        }
-    }
-    if let Some(d) = digit {
-        // "三百五": a digit right after a unit stands for the next lower unit.
-        section += match before_digit {
-            Prev::Unit(u) => d * (u / 10),
-            _ => d,
-        };
-    }
-    Some(yi_part + wan_part + section)
 }
 
 /// Whether the text ends with one of [`NEGATORS`].
@@ -1194,74 +896,13 @@ mod tests {
     }
 
     #[test]
-    fn numerals_digit_by_digit() {
-        assert_eq!(numerals_to_digits("幺三八"), "138");
-        assert_eq!(numerals_to_digits("幺三八八"), "1388");
-        assert_eq!(numerals_to_digits("二零二六年"), "2026年");
-        assert_eq!(numerals_to_digits("〇两九"), "029");
+    fn numerals_are_read_as_the_extractors_read_them() {
+        // The reading itself is tested in the compiler (`extract`); here, that it is the one used.
         assert_eq!(numerals_to_digits("尾号是一三八八"), "尾号是1388");
-        assert_eq!(numerals_to_digits("壹贰叁"), "123");
+        assert_eq!(numerals_to_digits("还一千二百块"), "还1200块");
+        assert_eq!(numerals_to_digits("你等一下"), "你等一下");
+        assert_eq!(numerals_to_digits("万一"), "万一");
         assert_eq!(numerals_to_digits("1388"), "1388");
-        assert_eq!(numerals_to_digits("没有数字"), "没有数字");
-        assert_eq!(numerals_to_digits(""), "");
-    }
-
-    #[test]
-    fn numerals_positional() {
-        for (text, expected) in [
-            ("十", "10"),
-            ("十五", "15"),
-            ("二十", "20"),
-            ("二十五", "25"),
-            ("一百", "100"),
-            ("一百零五", "105"),
-            ("一百一十五", "115"),
-            ("一百十五", "115"),
-            ("三百五", "350"),
-            ("一千二", "1200"),
-            ("一千零二", "1002"),
-            ("一千二百三十四", "1234"),
-            ("两千", "2000"),
-            ("一万", "10000"),
-            ("一万二", "12000"),
-            ("十万", "100000"),
-            ("两万五千", "25000"),
-            ("一万零五百", "10500"),
-            ("一百二十万", "1200000"),
-            ("三亿", "300000000"),
-            ("一亿五", "150000000"),
-            ("一万亿", "1000000000000"),
-            ("拾伍", "15"),
-            ("逾期十五天", "逾期15天"),
-            ("一九九八年十二月三十一号", "1998年12月31号"),
-            ("还一千二百块", "还1200块"),
-        ] {
-            assert_eq!(numerals_to_digits(text), expected, "{text}");
-        }
-    }
-
-    #[test]
-    fn numeral_table_is_exact() {
-        let listed: Vec<char> = NUMERALS.iter().map(|&(c, _)| c).collect();
-        for code in 0..=0x10_FFFFu32 {
-            let Some(c) = char::from_u32(code) else { continue };
-            assert_eq!(numeral(c).is_some(), listed.contains(&c), "{c:?}");
-        }
-        for &(c, value) in &NUMERALS {
-            assert!(numeral(c) == Some(value), "{c}");
-        }
-    }
-
-    #[test]
-    fn numerals_malformed_runs_fall_back() {
-        assert_eq!(numerals_to_digits("十二三"), "十23");
-        assert_eq!(numerals_to_digits("一三八万"), "138万");
-        assert_eq!(numerals_to_digits("万一"), "万1");
-        assert_eq!(numerals_to_digits("百五十"), "百5十");
-        assert_eq!(numerals_to_digits("一百五零"), "1百50");
-        assert_eq!(numerals_to_digits("十十"), "十十");
-        assert_eq!(numerals_to_digits("一万一万"), "1万1万");
-        assert_eq!(numerals_to_digits("一点五"), "1点5");
     }
 
     #[test]
@@ -1390,11 +1031,45 @@ mod tests {
         assert_eq!(score(&r, &t, "不是1388", "card_tail"), 0, "negated like a phrase");
         assert_eq!(score(&r, &t, "不是1388是1399", "card_tail"), 4);
         assert_eq!(score(&r, &t, "12345678", "card_tail"), 4);
+        assert_eq!(score(&r, &t, "尾号一三八八，对", "card_tail"), 4);
+        assert_eq!(score(&r, &t, "一点五万", "card_tail"), 4, "15000");
         // A regex that matches the empty string scores nothing.
         let tables = vec![table("e", &[], &[], &["x*"])];
         let e = Recogniser::new(&tables).unwrap();
         assert_eq!(e.best("abc", &[0]), None);
         assert_eq!(e.best("axxb", &[0]), Some((0, 2)));
+    }
+
+    #[test]
+    fn words_with_numerals_hold_no_digits_for_regexes() {
+        // Issue 14: "你等一下" read as "你等1下" matched `[0-9]`, so any regex asking for a
+        // digit took "wait a moment" for a number.
+        let tables = vec![table("digit", &[], &[], &["[0-9]"]), table("amount", &[], &[], &["[0-9]+(块|元)"])];
+        let r = Recogniser::new(&tables).unwrap();
+        for utterance in [
+            "你等一下",
+            "万一还不上怎么办",
+            "先还一半",
+            "我们一起去",
+            "一般般吧",
+            "一定还",
+            "一直在忙",
+            "一样的",
+            "统一还",
+            "等一会儿",
+            "不一定",
+            "有一点困难",
+            "我一发工资就还",
+            "十分感谢",
+            "千万别再打了",
+            "星期一再说",
+        ] {
+            assert_eq!(r.best(utterance, &[0, 1]), None, "{utterance}");
+        }
+        assert_eq!(r.best("我还一块钱", &[1]), Some((0, 2)));
+        assert_eq!(r.best("下午一点打给我", &[0]), Some((0, 1)), "one o'clock is a number");
+        assert_eq!(r.best("一万一千块", &[1]), Some((0, 6)), "11000块");
+        assert_eq!(r.best("三千五块", &[1]), Some((0, 5)), "3500块");
     }
 
     #[test]
