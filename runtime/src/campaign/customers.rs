@@ -90,12 +90,39 @@ fn shown(raw: &str, sensitive: bool) -> String {
     format!("`{head}…` ({count} characters)")
 }
 
+/// Where each line of the list starts (byte offsets). A line ends at `\n`, `\r\n` or a lone
+/// `\r`, as the CSV reader ends its records: Excel on Windows writes `\r\n`, old Mac Excel a
+/// lone `\r`.
+fn line_starts(text: &str) -> Vec<usize> {
+    let bytes = text.as_bytes();
+    let mut starts = vec![0];
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'\n' || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n')) {
+            starts.push(i + 1);
+        }
+    }
+    starts
+}
+
+/// The 1-based line of the record the CSV reader places at byte `at`. The reader's own line
+/// count is wrong after a `\r\n` (it counts the `\n` only when it reads the next record, so
+/// every row of an Excel file was reported one line up, the first on the header) and after a
+/// blank line (rust-csv issues 395 and 208), and its offset can point at the end of the
+/// previous line: a record starts at the first byte after `at` that ends no line.
+fn record_line(text: &str, starts: &[usize], at: u64) -> usize {
+    let at = (at as usize).min(text.len());
+    let skipped = text.as_bytes()[at..].iter().take_while(|b| matches!(b, b'\r' | b'\n')).count();
+    starts.partition_point(|&start| start <= at + skipped)
+}
+
 /// The customer list's bytes as text; invalid UTF-8 is an error naming its line and column.
 pub fn decode(name: &str, bytes: Vec<u8>) -> Result<String, InputError> {
     String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
         let valid = std::str::from_utf8(&e.as_bytes()[..at]).unwrap_or("");
-        let (line, column) = super::line_col(valid, at);
+        let starts = line_starts(valid);
+        let line = starts.partition_point(|&start| start <= at);
+        let column = valid[starts[line - 1]..].chars().count() + 1;
         InputError::at(name, line, column, "this byte is not UTF-8; save the customer list as UTF-8".to_string())
     })
 }
@@ -167,20 +194,25 @@ pub fn load(name: &str, text: &str, script: &ScriptCode, jurisdiction: &str) -> 
         }
         line_text.chars().count().max(1)
     };
-    let lines: Vec<&str> = text.lines().collect();
+    let starts = line_starts(text);
+    let text_of_line = |line: usize| -> &str {
+        let start = starts[line.clamp(1, starts.len()) - 1];
+        let end = starts.get(line).copied().unwrap_or(text.len());
+        text[start..end].trim_end_matches(['\r', '\n'])
+    };
     let mut customers = Vec::new();
     let mut seen_ids: HashMap<String, usize> = HashMap::new();
     for result in reader.records() {
         let record = match result {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line() as usize);
+                let line = e.position().map_or(1, |p| record_line(text, &starts, p.byte()));
                 errors.push(InputError::at(name, line, 1, format!("this row cannot be read: {e}")));
                 continue;
             }
         };
-        let line = record.position().map_or(0, |p| p.line() as usize);
-        let line_text = lines.get(line.saturating_sub(1)).copied().unwrap_or("");
+        let line = record.position().map_or(1, |p| record_line(text, &starts, p.byte()));
+        let line_text = text_of_line(line);
         if record.len() != headers.len() {
             errors.push(InputError::at(
                 name,
@@ -356,6 +388,38 @@ mod tests {
         let e = decode("c.csv", b"phone,name\n13800000001,\xe5\xbc\xa0\xff\n".to_vec()).unwrap_err();
         assert_eq!(e.to_string(), "c.csv:2:14: this byte is not UTF-8; save the customer list as UTF-8");
         assert_eq!(decode("c.csv", b"phone\n1\n".to_vec()).unwrap(), "phone\n1\n");
+    }
+
+    // The `customers` fuzz target found these: the CSV reader's own line numbers put every
+    // row of a `\r\n` file (as Excel writes) one line up, its first row on the header, and
+    // the row after a blank line on the blank line.
+    #[test]
+    fn rows_of_a_crlf_file_are_on_their_own_lines() {
+        let csv = "id,phone,name,amount\r\nc1,13800000001,张三,5\r\nc2,abc,李四,5\r\nc3,13800000003,王五,x\r\n";
+        assert_eq!(
+            errors(csv),
+            [
+                "c.csv:3:4: `abc` in column `phone` is not a phone number",
+                "c.csv:4:19: `x` is not an amount of money (write 1200.50) in column `amount` (money)",
+            ]
+        );
+        let csv = "pho%ne,phone,name,amount\r\n1,13800000001,张三,5\r\n2,13800000002,李四,6\r\n";
+        let lines: Vec<usize> = load("c.csv", csv, &script(), "cn").unwrap().iter().map(|c| c.line).collect();
+        assert_eq!(lines, [2, 3]);
+    }
+
+    #[test]
+    fn blank_lines_and_lone_carriage_returns_count_as_lines() {
+        let csv = "phone,name,amount\r\n\r\n13800000001,张三,5\rabc,李四,5\n\n13800000001,王五,5\n";
+        assert_eq!(
+            errors(csv),
+            [
+                "c.csv:4:1: `abc` in column `phone` is not a phone number",
+                "c.csv:6:1: customer `+8613800000001` is listed twice (first on line 3)",
+            ]
+        );
+        let e = decode("c.csv", b"phone\r13800000001,\xff\n".to_vec()).unwrap_err();
+        assert_eq!(e.to_string(), "c.csv:2:13: this byte is not UTF-8; save the customer list as UTF-8");
     }
 
     #[test]
