@@ -12,7 +12,11 @@ fuzz_target!(|data: &[u8]| {
         for label in std::iter::once(&diagnostic.primary).chain(&diagnostic.secondary).chain(&diagnostic.path) {
             let source = checked.sources.get(label.at.file);
             let span = label.at.span;
-            assert!(span.start <= span.end && span.end as usize <= source.text.len(), "span {span:?} outside {}", source.name);
+            assert!(
+                span.start <= span.end && span.end as usize <= source.text.len(),
+                "span {span:?} outside {}",
+                source.name
+            );
         }
     }
 });
