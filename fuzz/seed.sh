@@ -46,7 +46,7 @@ printf 'phone,customer_name\n13800000001,\xe5\xbc\xa0\xff\n' > corpus/customers/
 mkdir -p corpus/callc
 bin=$root/target/debug/callscript
 if [ -x "$bin" ]; then
-  for f in "$root"/examples/*/*.call; do
+  for f in "$root"/examples/*/*.call "$root"/tests/cases/ok/*.call; do
     out="corpus/callc/$(basename "$f" .call).callc"
     "$bin" build "$f" -o "$out" >/dev/null 2>&1 || true
   done
