@@ -51,3 +51,14 @@ if [ -x "$bin" ]; then
     "$bin" build "$f" -o "$out" >/dev/null 2>&1 || true
   done
 fi
+# Campaign files (TOML and JSON tasks) for the campaign reader.
+mkdir -p corpus/campaign
+for f in $(find "$root/examples" "$root/tests/cases" -name '*.toml' -o -name 'task.json' 2>/dev/null | sort); do
+  cp "$f" "corpus/campaign/$(sha1sum "$f" | cut -c1-16)"
+done
+# Utterances for the extractors: the first column of the extractors' table.
+mkdir -p corpus/extract
+cut -f1 "$root/compiler/tests/extract/cases.tsv" | grep -v '^#' | head -600 |
+  while IFS= read -r line; do
+    printf '%s' "$line" > "corpus/extract/$(printf '%s' "$line" | sha1sum | cut -c1-16)"
+  done

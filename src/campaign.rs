@@ -401,10 +401,12 @@ pub fn dnc_import(file: &Path, campaign_path: &Path) -> CliResult {
     };
     let mut phones = Vec::new();
     let mut errors = Vec::new();
+    // Lines counted as the customer list counts them (the reader's own count is off after \r\n).
+    let starts = customers::line_starts(&text);
     for record in reader.records() {
         match record {
             Ok(r) => {
-                let line = r.position().map_or(0, |p| p.line() as usize);
+                let line = r.position().map_or(0, |p| customers::record_line(&text, &starts, p.byte()));
                 let raw = r.get(col).unwrap_or("").trim();
                 match customers::e164(raw, &loaded.campaign.jurisdiction) {
                     Some(p) => phones.push(p),

@@ -277,3 +277,37 @@ fn toml_campaign_check_and_run_agree() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `dnc import` names the line of a bad number as an editor shows it, also in a file saved with
+/// `\r\n` line ends (the CSV reader's own count is one line short there), and imports nothing.
+#[test]
+fn dnc_import_names_the_line_of_a_bad_number() {
+    let dir = temp_dir("dnc");
+    for f in ["loan_reminder.call", "customers.csv", "campaign.toml"] {
+        std::fs::copy(format!("examples/loan_reminder/{f}"), dir.join(f)).unwrap();
+    }
+    let list = dir.join("blocked.csv");
+    std::fs::write(&list, "phone,name\r\n13800000001,a\r\nnot-a-phone,b\r\n13800000003,c\r\n").unwrap();
+    let out = callscript(&[
+        "dnc",
+        "import",
+        list.to_str().unwrap(),
+        "--campaign",
+        dir.join("campaign.toml").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("blocked.csv:3:1: `not-a-phone` is not a phone number"), "{err}");
+    assert!(err.contains("nothing was imported"), "{err}");
+    std::fs::write(&list, "phone\r\n13800000001\r\n13800000002\r\n").unwrap();
+    let out = callscript(&[
+        "dnc",
+        "import",
+        list.to_str().unwrap(),
+        "--campaign",
+        dir.join("campaign.toml").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("imported 2 new numbers"), "{}", stdout(&out));
+    std::fs::remove_dir_all(&dir).ok();
+}

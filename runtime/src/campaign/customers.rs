@@ -93,7 +93,7 @@ fn shown(raw: &str, sensitive: bool) -> String {
 /// Where each line of the list starts (byte offsets). A line ends at `\n`, `\r\n` or a lone
 /// `\r`, as the CSV reader ends its records: Excel on Windows writes `\r\n`, old Mac Excel a
 /// lone `\r`.
-fn line_starts(text: &str) -> Vec<usize> {
+pub fn line_starts(text: &str) -> Vec<usize> {
     let bytes = text.as_bytes();
     let mut starts = vec![0];
     for (i, &b) in bytes.iter().enumerate() {
@@ -109,7 +109,7 @@ fn line_starts(text: &str) -> Vec<usize> {
 /// every row of an Excel file was reported one line up, the first on the header) and after a
 /// blank line (rust-csv issues 395 and 208), and its offset can point at the end of the
 /// previous line: a record starts at the first byte after `at` that ends no line.
-fn record_line(text: &str, starts: &[usize], at: u64) -> usize {
+pub fn record_line(text: &str, starts: &[usize], at: u64) -> usize {
     let at = (at as usize).min(text.len());
     let skipped = text.as_bytes()[at..].iter().take_while(|b| matches!(b, b'\r' | b'\n')).count();
     starts.partition_point(|&start| start <= at + skipped)
