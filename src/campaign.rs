@@ -24,6 +24,14 @@ use callscript_runtime::vm::{CallContext, Executable, Session};
 
 use crate::error::{CliError, CliResult, Status};
 
+/// `file:line:column` of a setting's value in the campaign file (its table, or the file's
+/// start, when it is not written), for errors found after the campaign was read.
+fn setting_place(loaded: &Loaded, key: &str) -> String {
+    let text = std::fs::read_to_string(&loaded.path).unwrap_or_default();
+    let at = Source::new("", text).line_col(loaded.campaign.spans.at(key).start);
+    format!("{}:{}:{}", crate::files::display_name(&loaded.path), at.line, at.column)
+}
+
 /// Loads a campaign's settings (no compliance check: `report`, `dnc`, `recording`, `clips`).
 pub(crate) fn load_settings(path: &Path) -> Result<Loaded, CliError> {
     Ok(campaign::load(path)?)
@@ -113,9 +121,7 @@ pub fn plan(
     let segment_expr = match (&loaded.campaign.segment, &segment_name, segments) {
         (Some(e), _, _) => {
             // Point segment errors at the `segment = …` value in the campaign file.
-            let text = std::fs::read_to_string(path).unwrap_or_default();
-            let at = Source::new("", text).line_col(loaded.campaign.spans.at("segment").start);
-            Some((e.clone(), format!("{}:{}:{}", crate::files::display_name(path), at.line, at.column)))
+            Some((e.clone(), setting_place(&loaded, "segment")))
         }
         (None, Some(name), Some(file)) => {
             let text = crate::files::read_source(file)?;
@@ -435,11 +441,10 @@ fn start_sip(file: &Path, loaded: &campaign::Loaded, plan: &scheduler::Plan) -> 
     let name = crate::files::display_name(file);
     // A setting's error is shown where the setting is written.
     let at_setting = |e: &dyn std::fmt::Display, setting: Option<&str>| match setting {
-        Some(key) => {
-            let text = std::fs::read_to_string(&loaded.path).unwrap_or_default();
-            let at = Source::new("", text).line_col(loaded.campaign.spans.at(&format!("telephony.{key}")).start);
-            CliError::Refused(format!("{name}:{}:{}: {e}\nno call was placed", at.line, at.column))
-        }
+        Some(key) => CliError::Refused(format!(
+            "{}: {e}\nno call was placed",
+            setting_place(loaded, &format!("telephony.{key}"))
+        )),
         None => CliError::Refused(format!("{name}: {e}\nno call was placed")),
     };
     let config = SipConfig::from_campaign(&loaded.campaign).map_err(|e| at_setting(&e, e.setting()))?;

@@ -287,26 +287,16 @@ fn dnc_import_names_the_line_of_a_bad_number() {
         std::fs::copy(format!("examples/loan_reminder/{f}"), dir.join(f)).unwrap();
     }
     let list = dir.join("blocked.csv");
+    let campaign = dir.join("campaign.toml");
+    let import = || callscript(&["dnc", "import", list.to_str().unwrap(), "--campaign", campaign.to_str().unwrap()]);
     std::fs::write(&list, "phone,name\r\n13800000001,a\r\nnot-a-phone,b\r\n13800000003,c\r\n").unwrap();
-    let out = callscript(&[
-        "dnc",
-        "import",
-        list.to_str().unwrap(),
-        "--campaign",
-        dir.join("campaign.toml").to_str().unwrap(),
-    ]);
+    let out = import();
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(err.contains("blocked.csv:3:1: `not-a-phone` is not a phone number"), "{err}");
     assert!(err.contains("nothing was imported"), "{err}");
     std::fs::write(&list, "phone\r\n13800000001\r\n13800000002\r\n").unwrap();
-    let out = callscript(&[
-        "dnc",
-        "import",
-        list.to_str().unwrap(),
-        "--campaign",
-        dir.join("campaign.toml").to_str().unwrap(),
-    ]);
+    let out = import();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).contains("imported 2 new numbers"), "{}", stdout(&out));
     std::fs::remove_dir_all(&dir).ok();

@@ -138,20 +138,33 @@ fn check_lists_files_and_changes_nothing() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Runs `callscript ARGS` with `input` on its standard input, written from a thread of its own
+/// (a command that stops reading early must not block the test); the output, and whether the
+/// whole input was written.
+fn with_stdin(args: &[&str], input: Vec<u8>) -> (Output, std::io::Result<()>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_callscript"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        stdin.write_all(&input)
+    });
+    let out = child.wait_with_output().expect("output");
+    (out, writer.join().expect("writer"))
+}
+
 #[test]
 fn stdin_to_stdout_and_syntax_errors() {
     let run = |args: &[&str], input: &str| {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_callscript"))
-            .args(args)
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("runs");
-        use std::io::Write;
-        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write");
-        child.wait_with_output().expect("output")
+        let (out, written) = with_stdin(args, input.as_bytes().to_vec());
+        written.expect("write");
+        out
     };
     let out = run(&["fmt", "-"], "script s{purpose service // 目的\n}\n");
     assert_eq!(out.status.code(), Some(0));
@@ -170,25 +183,8 @@ fn stdin_to_stdout_and_syntax_errors() {
 /// both are "could not run" (exit 2) with a message naming `<stdin>`, and nothing on stdout.
 #[test]
 fn stdin_over_the_limit_or_not_utf8_is_refused() {
-    let run = |input: Vec<u8>| {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_callscript"))
-            .args(["fmt", "-"])
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("runs");
-        let mut stdin = child.stdin.take().expect("stdin");
-        // The command stops reading at the limit: the rest of the write fails, which is fine.
-        let writer = std::thread::spawn(move || {
-            use std::io::Write;
-            let _ = stdin.write_all(&input);
-        });
-        let out = child.wait_with_output().expect("output");
-        writer.join().expect("writer");
-        out
-    };
+    // The command stops reading at the limit: the rest of the write fails, which is fine.
+    let run = |input: Vec<u8>| with_stdin(&["fmt", "-"], input).0;
     // 65 MiB of a valid script: a comment line, repeated.
     let line = "// 注释 comment that fills the input\n";
     let big = line.repeat((65 << 20) / line.len() + 1).into_bytes();

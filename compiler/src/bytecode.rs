@@ -314,6 +314,19 @@ impl ScriptCode {
     }
 }
 
+/// A `.callc` file: the magic, the format version, the header's length, the header, then the
+/// payload (`Program::to_bytes`; the `callc` fuzz target re-seals mutated payloads with it).
+pub fn frame(header: &Header, payload: &[u8]) -> Vec<u8> {
+    let header = postcard::to_stdvec(header).expect("a header serialises");
+    let mut out = Vec::with_capacity(16 + header.len() + payload.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&(header.len() as u32).to_le_bytes());
+    out.extend_from_slice(&header);
+    out.extend_from_slice(payload);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -401,14 +414,7 @@ impl Program {
             sources_sha256: self.sources_sha256(),
             payload_sha256: sha256(&payload),
         };
-        let header = postcard::to_stdvec(&header).expect("a header serialises");
-        let mut out = Vec::with_capacity(16 + header.len() + payload.len());
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-        out.extend_from_slice(&(header.len() as u32).to_le_bytes());
-        out.extend_from_slice(&header);
-        out.extend_from_slice(&payload);
-        out
+        frame(&header, &payload)
     }
 
     /// Loads a `.callc` file; any damage is an error, never a panic.

@@ -8,7 +8,7 @@
 //! the validator behind the checksum see the mutations too.
 #![no_main]
 
-use callscript_compiler::bytecode::{FORMAT_VERSION, Header, MAGIC, Program};
+use callscript_compiler::bytecode::{Header, MAGIC, Program, frame};
 use libfuzzer_sys::fuzz_target;
 use sha2::{Digest, Sha256};
 
@@ -37,15 +37,7 @@ fn sealed(data: &[u8]) -> Vec<u8> {
         },
         _ => (fresh(), data),
     };
-    let header = Header { payload_sha256: Sha256::digest(payload).into(), ..header };
-    let header = postcard::to_stdvec(&header).expect("a header serialises");
-    let mut out = Vec::with_capacity(16 + header.len() + payload.len());
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    out.extend_from_slice(&(header.len() as u32).to_le_bytes());
-    out.extend_from_slice(&header);
-    out.extend_from_slice(payload);
-    out
+    frame(&Header { payload_sha256: Sha256::digest(payload).into(), ..header }, payload)
 }
 
 fn fresh() -> Header {

@@ -91,6 +91,12 @@ fn amount(u: &Utterance, nums: &[Num], k: usize, dian: Option<(u128, u8, usize)>
     // A small whole number, as 角 or 分 are counted.
     let small = |n: &Num| n.small(9).filter(|_| n.shape != Shape::Decimal);
     let num_at = |at: usize| nums.binary_search_by_key(&at, |n| n.start).ok().map(|i| &nums[i]);
+    // The 分 that may follow 毛 or 角 (五毛三, 五毛三分): its cents and where it ends.
+    let fen_after = |at: usize| {
+        let fen = num_at(at)?;
+        let cents = u128::from(small(fen)?);
+        Some((cents, if u.at(fen.end) == '分' { fen.end + 1 } else { fen.end }))
+    };
     if let Some((len, ())) = u.first_of(at, YUAN) {
         at += len;
         let mut cents = hundredths;
@@ -108,13 +114,10 @@ fn amount(u: &Utterance, nums: &[Num], k: usize, dian: Option<(u128, u8, usize)>
                     '毛' | '角' => {
                         cents = cents.saturating_add(d * 10);
                         at += 1;
-                        if let Some(fen) = num_at(at).filter(|n| small(n).is_some()) {
-                            cents = cents.saturating_add(u128::from(small(fen)?));
+                        if let Some((fen, end)) = fen_after(at) {
+                            cents = cents.saturating_add(fen);
                             used += 1;
-                            at = fen.end;
-                            if u.at(at) == '分' {
-                                at += 1;
-                            }
+                            at = end;
                         }
                     }
                     '分' => {
@@ -140,13 +143,10 @@ fn amount(u: &Utterance, nums: &[Num], k: usize, dian: Option<(u128, u8, usize)>
         ('毛' | '角', Some(jiao)) => {
             let mut cents = jiao * 10;
             at += 1;
-            if let Some(fen) = num_at(at).filter(|n| small(n).is_some()) {
-                cents = cents.saturating_add(u128::from(small(fen)?));
+            if let Some((fen, end)) = fen_after(at) {
+                cents = cents.saturating_add(fen);
                 used += 1;
-                at = fen.end;
-                if u.at(at) == '分' {
-                    at += 1;
-                }
+                at = end;
             }
             if u.at(at) == '钱' {
                 at += 1;
