@@ -104,10 +104,15 @@ impl Lsp {
 
     /// The whole response to request `id`, waited for at most `wait`.
     fn response(&mut self, id: i64, wait: Duration) -> Value {
+        let is_it = |m: &Value| m["id"] == id && m.get("method").is_none();
+        // Answers may come in any order: one that came while waiting for another is kept.
+        if let Some(i) = self.pending.iter().position(is_it) {
+            return self.pending.remove(i);
+        }
         let deadline = Instant::now() + wait;
         loop {
             let message = self.next(deadline);
-            if message["id"] == id && message.get("method").is_none() {
+            if is_it(&message) {
                 return message;
             }
             self.pending.push(message);
