@@ -10,7 +10,7 @@ use callscript_compiler::check::Checked;
 use callscript_compiler::source::Sources;
 use callscript_compiler::span::FileSpan;
 use callscript_compiler::syntax::ast::Item;
-use callscript_compiler::value::{Date, Money, Value};
+use callscript_compiler::value::Value;
 use callscript_runtime::call::virtual_time::{self, Customer, Turn};
 use callscript_runtime::call::{CallDriver, Note};
 use callscript_runtime::testing::{Coverage, run_test, uncovered};
@@ -142,26 +142,15 @@ pub fn test(paths: &[PathBuf], coverage: bool) -> CliResult {
 
 /// Parses `name=value` for an input of the script, by its declared type.
 fn parse_input(program: &Program, script: usize, spec: &str) -> Result<(String, Value), String> {
-    use callscript_compiler::syntax::ast::Type;
     let (name, raw) = spec.split_once('=').ok_or_else(|| format!("`{spec}`: write an input as NAME=VALUE"))?;
     let decl = program.scripts[script]
         .slots
         .iter()
         .find(|s| s.input && s.name == name)
         .ok_or_else(|| format!("the script has no input `{name}`"))?;
-    let value = match decl.ty {
-        Type::Text => Value::Text(raw.to_string()),
-        Type::Int => Value::Int(raw.parse().map_err(|_| format!("input `{name}` is an int, not `{raw}`"))?),
-        Type::Money => Value::Money(Money::parse(raw).ok_or_else(|| format!("input `{name}` is money, not `{raw}`"))?),
-        Type::Bool => Value::Bool(match raw {
-            "true" | "是" | "1" => true,
-            "false" | "否" | "0" => false,
-            _ => return Err(format!("input `{name}` is true or false, not `{raw}`")),
-        }),
-        Type::Date => Value::Date(
-            Date::parse(raw).ok_or_else(|| format!("input `{name}` is a date like 2026-11-24, not `{raw}`"))?,
-        ),
-    };
+    // One reading of a typed cell for the command line and the customer list.
+    let value = callscript_runtime::campaign::customers::parse_value(decl.ty, raw)
+        .map_err(|why| format!("input `{name}` is {}, but `{raw}` {why}", decl.ty.a()))?;
     Ok((name.to_string(), value))
 }
 

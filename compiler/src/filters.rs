@@ -20,7 +20,7 @@
 //! * Negative values get a 负 prefix (the checker refuses negative `money` literals, but
 //!   arithmetic at runtime can go below zero).
 
-use crate::value::{Date, Money, Value};
+use crate::value::{Date, Money, Time, Value};
 
 /// The filter names a prompt may use, in the order §2 lists them; the checker resolves
 /// `{{ x | name }}` against this list.
@@ -197,6 +197,28 @@ pub fn date_zh(d: Date) -> String {
     format!("{}年{}月{}日", d.year, d.month, d.day)
 }
 
+/// A `time` as it is said (§16.1): 上午十点, 下午三点半, 晚上八点, 中午十二点, 凌晨五点十分,
+/// 凌晨零点零五分, 下午三点四十五分. Half hours are 半; quarters are spoken as minutes (一刻
+/// and 三刻 are regional); hours are on the 12-hour clock after the part of the day.
+pub fn time_zh(t: Time) -> String {
+    let (part, hour) = match t.hour {
+        0..=5 => ("凌晨", t.hour),
+        6..=11 => ("上午", t.hour),
+        12 => ("中午", 12),
+        13..=17 => ("下午", t.hour - 12),
+        _ => ("晚上", t.hour - 12),
+    };
+    // 两点, not 二点: the clock hour is a count of strokes.
+    let hour_text = if hour == 2 { "两".to_string() } else { count_zh(u64::from(hour)) };
+    let minutes = match t.minute {
+        0 => String::new(),
+        30 => "半".to_string(),
+        m if m < 10 => format!("零{}分", count_zh(u64::from(m))),
+        m => format!("{}分", count_zh(u64::from(m))),
+    };
+    format!("{part}{hour_text}点{minutes}")
+}
+
 /// `{{ s | mask }}`: every character but the last four becomes `*`, so an account tail
 /// can be confirmed without speaking the rest. Characters are Unicode scalar values;
 /// text of four characters or fewer is returned unchanged.
@@ -254,6 +276,19 @@ pub fn accepts(filter: &str, type_name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_read_as_people_say_them() {
+        let read = |h, m| time_zh(Time::new(h, m).expect("a time"));
+        assert_eq!(read(10, 0), "上午十点");
+        assert_eq!(read(15, 30), "下午三点半");
+        assert_eq!(read(20, 0), "晚上八点");
+        assert_eq!(read(12, 0), "中午十二点");
+        assert_eq!(read(15, 45), "下午三点四十五分");
+        assert_eq!(read(14, 5), "下午两点零五分");
+        assert_eq!(read(0, 5), "凌晨零点零五分");
+        assert_eq!(read(8, 15), "上午八点十五分");
+    }
 
     fn money(text: &str) -> Money {
         Money::parse(text).unwrap_or_else(|| panic!("{text} should parse"))

@@ -287,7 +287,7 @@ pub const fn days_in_month(year: i32, month: u8) -> u8 {
     }
 }
 
-/// A value of one of the five types of §3 (`text int money bool date`).
+/// A value of one of the types of §3 and §11 (`text int money bool date time`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Value {
@@ -301,6 +301,8 @@ pub enum Value {
     Bool(bool),
     /// `date`
     Date(Date),
+    /// `time` (§11)
+    Time(Time),
 }
 
 impl Value {
@@ -312,11 +314,27 @@ impl Value {
             Value::Money(_) => "money",
             Value::Bool(_) => "bool",
             Value::Date(_) => "date",
+            Value::Time(_) => "time",
+        }
+    }
+
+    /// The value as its literal is written in a script or a test, unquoted: `5`, `1200.50`,
+    /// `true`, `2026-11-24`, `15:30`, text as it is. Stores, report columns and test
+    /// messages use this form, which does not depend on the script's locale.
+    pub fn literal_text(&self) -> String {
+        match self {
+            Value::Text(s) => s.clone(),
+            Value::Int(n) => n.to_string(),
+            Value::Money(m) => m.to_string(),
+            Value::Bool(b) => b.to_string(),
+            Value::Date(d) => d.to_string(),
+            Value::Time(t) => t.to_string(),
         }
     }
 
     /// How `{{ value }}` without a filter appears in a prompt (§9.5): numbers as ASCII digits
-    /// (`5`, `1200.50`), booleans as 是/否, dates as `2026-11-24`, text as it is.
+    /// (`5`, `1200.50`), booleans as 是/否, dates as `2026-11-24`, text as it is; a time is
+    /// read as people say it (下午三点半, §16.1), since a clock face is not read aloud well.
     pub fn render_plain(&self) -> String {
         match self {
             Value::Text(s) => s.clone(),
@@ -325,6 +343,7 @@ impl Value {
             Value::Bool(true) => "是".to_owned(),
             Value::Bool(false) => "否".to_owned(),
             Value::Date(d) => d.to_string(),
+            Value::Time(t) => crate::filters::time_zh(*t),
         }
     }
 }

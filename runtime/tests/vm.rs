@@ -36,6 +36,7 @@ fn inputs(program: &Program, script: usize) -> Vec<(String, Value)> {
                 Type::Money => Value::Money(Money::from_cents(120_050)),
                 Type::Bool => Value::Bool(true),
                 Type::Date => Value::Date(Date::parse("2026-11-24").unwrap()),
+                Type::Time => Value::Time(callscript_compiler::value::Time::new(15, 30).unwrap()),
             };
             (s.name.clone(), v)
         })

@@ -163,6 +163,8 @@ pub enum Type {
     Money,
     Bool,
     Date,
+    /// A clock time (§11).
+    Time,
 }
 
 impl Type {
@@ -173,6 +175,7 @@ impl Type {
             "money" => Type::Money,
             "bool" => Type::Bool,
             "date" => Type::Date,
+            "time" => Type::Time,
             _ => return None,
         })
     }
@@ -189,6 +192,7 @@ impl Type {
             Type::Money => "money",
             Type::Bool => "bool",
             Type::Date => "date",
+            Type::Time => "time",
         }
     }
 }

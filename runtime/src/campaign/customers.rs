@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use callscript_compiler::bytecode::ScriptCode;
 use callscript_compiler::syntax::ast::Type;
-use callscript_compiler::value::{Date, Money, Value};
+use callscript_compiler::value::{Date, Money, Time, Value};
 
 use super::InputError;
 
@@ -71,6 +71,7 @@ pub fn parse_value(ty: Type, raw: &str) -> Result<Value, &'static str> {
             _ => return Err("is not true or false"),
         }),
         Type::Date => Value::Date(Date::parse(raw).ok_or("is not a date (write 2026-11-24)")?),
+        Type::Time => Value::Time(Time::parse(raw).ok_or("is not a time of day (write 15:30)")?),
     })
 }
 

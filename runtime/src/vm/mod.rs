@@ -219,6 +219,7 @@ fn type_matches(ty: callscript_compiler::syntax::ast::Type, v: &Value) -> bool {
             | (Type::Money, Value::Money(_) | Value::Int(_))
             | (Type::Bool, Value::Bool(_))
             | (Type::Date, Value::Date(_))
+            | (Type::Time, Value::Time(_))
     )
 }
 
@@ -298,6 +299,12 @@ impl Session {
     /// Evaluates an expression over this session's values (a campaign's segment).
     pub fn evaluate(&self, expr: &ExprCode) -> Result<Value, EvalError> {
         eval(expr, &self.slots, self.builtins())
+    }
+
+    /// The script's values with their declarations, in slot order (inputs, then lets): what a
+    /// test's `expect value` reads and what is stored with the attempt at the end of a call.
+    pub fn values(&self) -> impl Iterator<Item = (&SlotDecl, &Value)> {
+        self.script().slots.iter().zip(self.slots.iter())
     }
 
     /// Index of the running script in the program.
@@ -650,5 +657,6 @@ fn value_type(v: &Value) -> &'static str {
         Value::Money(_) => "money",
         Value::Bool(_) => "a bool",
         Value::Date(_) => "a date",
+        Value::Time(_) => "a time",
     }
 }

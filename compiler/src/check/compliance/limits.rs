@@ -14,7 +14,7 @@ use super::Analysis;
 use crate::bytecode::{ExprOp, Filter, PromptSegment, ScriptCode};
 use crate::diagnostic::Diagnostic;
 use crate::syntax::ast::Type;
-use crate::value::{Date, Money, Value};
+use crate::value::{Date, Money, Time, Value};
 
 /// CS003.
 pub(super) fn retries(a: &Analysis, out: &mut Vec<Diagnostic>) {
@@ -134,6 +134,7 @@ fn expr_type(code: &ScriptCode, e: u32, text_chars: u32) -> (Type, u32) {
                 Value::Money(_) => (Type::Money, 0),
                 Value::Bool(_) => (Type::Bool, 0),
                 Value::Date(_) => (Type::Date, 0),
+                Value::Time(_) => (Type::Time, 0),
             },
             ExprOp::Load(s) => {
                 let ty = code.slots[*s as usize].ty;
@@ -185,12 +186,16 @@ fn longest(ty: Type, filter: Option<Filter>) -> u32 {
                     [Date::new(9999, 12, 31), Date::new(2026, 12, 28)].into_iter().flatten().map(Value::Date).collect()
                 }
                 Type::Bool => vec![Value::Bool(true), Value::Bool(false)],
+                // Every minute of the day: 1,440 readings, once.
+                Type::Time => {
+                    (0..24u8).flat_map(|h| (0..60u8).filter_map(move |m| Time::new(h, m))).map(Value::Time).collect()
+                }
                 Type::Text => Vec::new(),
             }
         };
         let filters = [None, Some(Filter::Money), Some(Filter::Digits), Some(Filter::Number), Some(Filter::Date)];
         let mut table = Vec::new();
-        for ty in [Type::Int, Type::Money, Type::Date, Type::Bool] {
+        for ty in [Type::Int, Type::Money, Type::Date, Type::Bool, Type::Time] {
             for filter in filters {
                 let units = values(ty)
                     .iter()
