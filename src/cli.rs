@@ -119,6 +119,9 @@ pub enum Command {
         attempt: i64,
         #[arg(long, default_value_t = 10)]
         hour: i64,
+        /// The customer's local date, the script's `today` (default: this machine's date).
+        #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_date)]
+        today: Option<callscript_compiler::value::Date>,
         /// Also write the call's transcript as a campaign stores it (JSON, sensitive values
         /// masked) to this file.
         #[arg(long, value_name = "FILE")]
@@ -239,13 +242,14 @@ pub fn main() -> i32 {
             RecordingAction::Keygen { file } => crate::recording::keygen(&file),
             RecordingAction::Audit { campaign } => crate::recording::audit(&campaign),
         },
-        Command::Simulate { file, script, inputs, replies, attempt, hour, transcript } => {
+        Command::Simulate { file, script, inputs, replies, attempt, hour, today, transcript } => {
+            let today = today.unwrap_or_else(crate::commands::local_today);
             crate::commands::simulate(crate::commands::SimulateArgs {
                 file: &file,
                 script: script.as_deref(),
                 inputs: &inputs,
                 replies: replies.as_deref(),
-                context: callscript_runtime::vm::CallContext { attempt, hour },
+                context: callscript_runtime::vm::CallContext { attempt, hour, today },
                 transcript: transcript.as_deref(),
             })
         }
@@ -279,4 +283,9 @@ fn run_speed(speed: &str) -> Result<Option<f64>, CliError> {
 /// "could not run".
 pub fn check_paths(paths: &[PathBuf]) -> Result<(Checked, usize), CliError> {
     crate::checking::check_paths(paths, "cn")
+}
+
+/// `--today 2026-11-24`.
+fn parse_date(text: &str) -> Result<callscript_compiler::value::Date, String> {
+    callscript_compiler::value::Date::parse(text).ok_or_else(|| format!("`{text}` is not a date like 2026-11-24"))
 }

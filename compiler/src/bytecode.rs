@@ -65,6 +65,8 @@ pub struct ScriptCode {
     pub locale: String,
     pub max_duration_ms: Option<u64>,
     pub listen_timeout_ms: u64,
+    /// How long after the last key a `digits` entry is complete (§11's `digit_timeout`).
+    pub digit_timeout_ms: u64,
     pub voice: Option<String>,
     /// Value slots: inputs first (in declaration order), then `let` values.
     pub slots: Vec<SlotDecl>,
@@ -89,6 +91,10 @@ pub struct SlotDecl {
     pub input: bool,
     /// An input's default, or a `let`'s starting value (an expression evaluated at start).
     pub init: Option<ExprId>,
+    /// Declared `min` and `max` of a number (§11): a captured value outside them is no
+    /// candidate, and CS008 reads the value at these bounds.
+    pub min: Option<Value>,
+    pub max: Option<Value>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -179,6 +185,10 @@ pub enum ExprOp {
     Load(Slot),
     Attempt,
     Hour,
+    /// The customer's local date (§11).
+    Today,
+    /// The day of the week of `today`, 1 = Monday.
+    Weekday,
     Neg,
     Not,
     Add,
@@ -208,6 +218,39 @@ pub struct AskCode {
     pub span: FileSpan,
     /// The step the ask belongs to.
     pub step: StepId,
+    /// `capture NAME`: where an extracted answer goes, and how it is read (§11).
+    pub capture: Option<CaptureCode>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaptureCode {
+    pub slot: Slot,
+    pub kind: CaptureKind,
+}
+
+/// Which extractor reads a captured answer: the let's type, or a digit string.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CaptureKind {
+    Int,
+    Money,
+    Date,
+    Time,
+    Text,
+    /// `digits M..N` into a text: spoken or keyed, `min..=max` digits long.
+    Digits {
+        min: u8,
+        max: u8,
+    },
+}
+
+impl CaptureKind {
+    /// The longest key entry it takes (None: keys are not read, §16.2).
+    pub fn max_keys(self) -> Option<usize> {
+        match self {
+            CaptureKind::Digits { max, .. } => Some(usize::from(max)),
+            _ => None,
+        }
+    }
 }
 
 /// A branch of an ask or an objection handler.
@@ -231,6 +274,8 @@ pub enum PatternCode {
     Unknown,
     Any,
     Exhausted,
+    /// The answer holds a value for the ask's capture (§11).
+    Captured,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -343,7 +388,7 @@ mod tests {
 /// First bytes of a `.callc` file.
 pub const MAGIC: &[u8; 8] = b"CALLSCPT";
 /// Bumped whenever the serialised shape of [`Program`] changes.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// What stands before the program in a `.callc` file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -476,7 +521,11 @@ impl Program {
                     && b.guard.is_none_or(|g| (g as usize) < s.exprs.len())
                     && b.patterns.iter().all(|p| !matches!(p, PatternCode::Intent(i) if *i >= intents))
             };
-            if !s.asks.iter().all(|a| (a.prompt as usize) < s.prompts.len() && a.branches.iter().all(branch_ok))
+            let capture_ok = |a: &AskCode| a.capture.is_none_or(|c| (c.slot as usize) < s.slots.len());
+            if !s
+                .asks
+                .iter()
+                .all(|a| (a.prompt as usize) < s.prompts.len() && a.branches.iter().all(branch_ok) && capture_ok(a))
                 || !s.handlers.iter().all(branch_ok)
             {
                 return bad("branch");

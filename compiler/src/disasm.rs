@@ -61,6 +61,15 @@ fn pattern_text(program: &Program, p: &PatternCode) -> String {
         PatternCode::Unknown => "unknown".into(),
         PatternCode::Any => "_".into(),
         PatternCode::Exhausted => "exhausted".into(),
+        PatternCode::Captured => "captured".into(),
+    }
+}
+
+fn capture_kind_text(kind: CaptureKind) -> String {
+    match kind {
+        CaptureKind::Digits { min, max } if min == max => format!("digits {min}"),
+        CaptureKind::Digits { min, max } => format!("digits {min}..{max}"),
+        other => format!("{other:?}").to_lowercase(),
     }
 }
 
@@ -87,7 +96,9 @@ fn script_listing(program: &Program, script: &ScriptCode, sources: &[Source], ou
         let kind = if s.input { "input" } else { "let" };
         let sensitive = if s.sensitive { " sensitive" } else { "" };
         let init = s.init.map(|e| format!(" = {}", expr_text(script, e))).unwrap_or_default();
-        let _ = writeln!(out, "  slot {i}: {kind} {}: {}{sensitive}{init}", s.name, s.ty.name());
+        let min = s.min.as_ref().map(|v| format!(" min {}", v.literal_text())).unwrap_or_default();
+        let max = s.max.as_ref().map(|v| format!(" max {}", v.literal_text())).unwrap_or_default();
+        let _ = writeln!(out, "  slot {i}: {kind} {}: {}{sensitive}{min}{max}{init}", s.name, s.ty.name());
     }
     let outcomes: Vec<String> =
         script.outcomes.iter().map(|o| if o.goal { format!("{} (goal)", o.name) } else { o.name.clone() }).collect();
@@ -110,6 +121,10 @@ fn script_listing(program: &Program, script: &ScriptCode, sources: &[Source], ou
                     ask.timeout_ms,
                     ask.retries
                 );
+                if let Some(c) = ask.capture {
+                    let name = script.slots.get(c.slot as usize).map_or("?", |s| s.name.as_str());
+                    let _ = write!(s, " capture {name} ({})", capture_kind_text(c.kind));
+                }
                 for b in &ask.branches {
                     let _ = write!(s, "\n                   {}", branch_text(program, script, b));
                 }

@@ -497,6 +497,7 @@ impl<'a> Printer<'a> {
                 self.raw(":");
                 self.sp();
                 self.src(l.ty.span);
+                self.declaration_options(l.sensitive, &l.bounds);
                 self.sp();
                 self.raw("=");
                 self.sp();
@@ -513,15 +514,28 @@ impl<'a> Printer<'a> {
         self.raw(":");
         self.sp();
         self.src(input.ty.span);
-        if input.sensitive {
-            self.sp();
-            self.raw("sensitive");
-        }
+        self.declaration_options(input.sensitive, &input.bounds);
         if let Some(default) = &input.default {
             self.sp();
             self.raw("=");
             self.sp();
             self.expr(default);
+        }
+    }
+
+    /// ` sensitive min X max Y`, in that order whatever the source's.
+    fn declaration_options(&mut self, sensitive: bool, bounds: &Bounds) {
+        if sensitive {
+            self.sp();
+            self.raw("sensitive");
+        }
+        for (word, bound) in [("min", &bounds.min), ("max", &bounds.max)] {
+            if let Some(bound) = bound {
+                self.sp();
+                self.raw(word);
+                self.sp();
+                self.expr(bound);
+            }
         }
     }
 
@@ -625,6 +639,22 @@ impl<'a> Printer<'a> {
                 self.word(at);
                 self.sp();
                 self.src(ask.prompt.span);
+                if let Some(capture) = &ask.capture {
+                    self.sp();
+                    self.raw("capture");
+                    self.sp();
+                    self.src(capture.name.span);
+                    if let Some(digits) = capture.digits {
+                        self.sp();
+                        self.raw("digits");
+                        self.sp();
+                        self.src(digits.min.span);
+                        if let Some(max) = digits.max {
+                            self.raw("..");
+                            self.src(max.span);
+                        }
+                    }
+                }
                 if let Some(t) = ask.timeout {
                     self.sp();
                     self.raw("timeout");
@@ -794,9 +824,12 @@ impl<'a> Printer<'a> {
                     self.src(span);
                 }
             }
-            ExprKind::Str(_) | ExprKind::Bool(_) | ExprKind::Date(_) | ExprKind::Name(_) | ExprKind::Error => {
-                self.src(e.span)
-            }
+            ExprKind::Str(_)
+            | ExprKind::Bool(_)
+            | ExprKind::Date(_)
+            | ExprKind::Time(_)
+            | ExprKind::Name(_)
+            | ExprKind::Error => self.src(e.span),
             ExprKind::Unary(UnaryOp::Neg, inner) => {
                 self.word(e.span.start);
                 self.expr(inner);
@@ -881,12 +914,28 @@ impl<'a> Printer<'a> {
                     Expect::Tag(s) => ("tag", Some(s.span)),
                     Expect::Transfer(s) => ("transfer", Some(s.span)),
                     Expect::Hangup(o) => ("hangup", Some(o.span)),
+                    Expect::Value { name, .. } => ("value", Some(name.span)),
+                    Expect::Optout => ("optout", None),
+                    Expect::Verify => ("verify", None),
                 };
                 self.raw(word);
-                self.sp();
                 match (expect, then) {
-                    (Expect::Step(target), _) => self.target(target),
-                    (_, Some(span)) => self.src(span),
+                    (Expect::Step(target), _) => {
+                        self.sp();
+                        self.target(target)
+                    }
+                    (Expect::Value { value, .. }, Some(span)) => {
+                        self.sp();
+                        self.src(span);
+                        self.sp();
+                        self.raw("=");
+                        self.sp();
+                        self.expr(value);
+                    }
+                    (_, Some(span)) => {
+                        self.sp();
+                        self.src(span)
+                    }
                     _ => {}
                 }
             }
@@ -894,6 +943,11 @@ impl<'a> Printer<'a> {
                 self.word(at);
                 self.sp();
                 self.src(n.span);
+            }
+            TestStmtKind::Today(_, span) => {
+                self.word(at);
+                self.sp();
+                self.src(*span);
             }
             TestStmtKind::Error => self.src(s.span),
         }

@@ -18,13 +18,25 @@ use crate::vm::{CallContext, Executable, Record, Session};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Line {
     Step(String),
-    Say { text: String, step: Option<String>, span: FileSpan },
+    Say {
+        text: String,
+        step: Option<String>,
+        span: FileSpan,
+    },
     Reply(String),
+    /// A value read into a let (shown in clear: tests see through masking, §16.3).
+    Captured {
+        name: String,
+        value: String,
+    },
     Tag(String),
     Verify,
     Callback(u64),
     Optout,
-    Transfer { queue: String, outcome: String },
+    Transfer {
+        queue: String,
+        outcome: String,
+    },
     Hangup(String),
     CustomerHangup,
     Failed(String),
@@ -36,6 +48,7 @@ impl std::fmt::Display for Line {
             Line::Step(s) => write!(f, "  → step {s}"),
             Line::Say { text, .. } => write!(f, "  bot: {text}"),
             Line::Reply(r) => write!(f, "  customer: {r}"),
+            Line::Captured { name, value } => write!(f, "  (captured {name} = {value})"),
             Line::Tag(t) => write!(f, "  tag \"{t}\""),
             Line::Verify => write!(f, "  (identity verified)"),
             Line::Callback(ms) => write!(f, "  callback in {}", crate::testing::duration_text(*ms)),
@@ -123,7 +136,10 @@ impl Run<'_> {
                 Note::Said { text, span: Some(span), step, .. } => {
                     Some(Line::Say { text: text.clone(), step: step_name(*step), span: *span })
                 }
-                Note::Said { span: None, .. } | Note::Heard(_) | Note::TransferFailed { .. } => None,
+                Note::Captured { name, value, .. } => {
+                    Some(Line::Captured { name: name.clone(), value: value.literal_text() })
+                }
+                Note::Said { span: None, .. } | Note::Heard { .. } | Note::TransferFailed { .. } => None,
                 Note::Record(r) => Some(match r {
                     Record::Verify => Line::Verify,
                     Record::Tag(t) => Line::Tag(t.clone()),
@@ -160,7 +176,7 @@ impl Run<'_> {
 
     /// Carries out statements up to the next reply; None when the test has no more to say
     /// (or failed). Once the call is over, expectations still hold but replies cannot come.
-    fn carry_out(&mut self, call_over: bool) -> Option<Turn> {
+    fn carry_out(&mut self, call: &CallDriver, call_over: bool) -> Option<Turn> {
         while self.failure.is_none() {
             let stmt = self.statements.get(self.next)?;
             self.next += 1;
@@ -189,7 +205,7 @@ impl Run<'_> {
                     return Some(Turn::HangUp);
                 }
                 TestStmtKind::Expect(expect) => {
-                    if let Some((message, instead)) = check_expect(self, expect) {
+                    if let Some((message, instead)) = check_expect(self, call, expect) {
                         self.fail(message, stmt.span, instead);
                     }
                 }
@@ -204,7 +220,7 @@ impl Customer for Run<'_> {
     fn answer(&mut self, call: &CallDriver, _ask: AskId, _timeout_ms: u64) -> Turn {
         self.sync(call);
         // A test that has said everything (or failed) leaves the call.
-        self.carry_out(false).unwrap_or(Turn::HangUp)
+        self.carry_out(call, false).unwrap_or(Turn::HangUp)
     }
 }
 
@@ -215,6 +231,7 @@ fn literal(expr: &ast::Expr) -> Option<Value> {
         ExprKind::Str(s) => Value::Text(s.clone()),
         ExprKind::Bool(b) => Value::Bool(*b),
         ExprKind::Date(d) => Value::Date(*d),
+        ExprKind::Time(t) => Value::Time(*t),
         ExprKind::Paren(inner) => return literal(inner),
         _ => return None,
     })
@@ -245,6 +262,7 @@ pub fn run_test(exec: &Arc<Executable>, file: SourceId, test: &ast::Test, covera
             }
             TestStmtKind::Attempt(a) => context.attempt = a.value,
             TestStmtKind::Hour(h) => context.hour = h.value,
+            TestStmtKind::Today(d, _) => context.today = *d,
             _ => {}
         }
     }
@@ -275,12 +293,12 @@ pub fn run_test(exec: &Arc<Executable>, file: SourceId, test: &ast::Test, covera
     virtual_time::converse(&mut call, &mut run);
     // The statements left once the call ended are checked against its end.
     run.sync(&call);
-    run.carry_out(true);
+    run.carry_out(&call, true);
     result(run.failure)
 }
 
 /// Checks an expectation against the current segment; Err is (what happened, its source).
-fn check_expect(run: &mut Run, expect: &Expect) -> Option<(String, Option<FileSpan>)> {
+fn check_expect(run: &mut Run, call: &CallDriver, expect: &Expect) -> Option<(String, Option<FileSpan>)> {
     let segment_start = run.segment;
     let last_say = || {
         run.segment().iter().rev().find_map(|l| match l {
@@ -369,6 +387,41 @@ fn check_expect(run: &mut Run, expect: &Expect) -> Option<(String, Option<FileSp
                     ),
                     None,
                 ))
+            }
+        }
+        Expect::Value { name, value } => {
+            let want = literal(value)?;
+            let Some((decl, got)) = call.values().find(|(decl, _)| decl.name == name.name) else {
+                return Some((format!("the script has no value `{}`", name.name), None));
+            };
+            // An int literal stands for money where the value is money (§9.5).
+            let want = match (&want, got) {
+                (Value::Int(n), Value::Money(_)) => {
+                    callscript_compiler::value::Money::from_int(*n).map_or(want, Value::Money)
+                }
+                _ => want,
+            };
+            if *got == want {
+                None
+            } else {
+                Some((
+                    format!("expected `{}` to be {}, but it is {}", decl.name, want.literal_text(), got.literal_text()),
+                    None,
+                ))
+            }
+        }
+        Expect::Optout => {
+            if run.segment().iter().any(|l| matches!(l, Line::Optout)) {
+                None
+            } else {
+                Some(("expected an opt-out to be recorded since the last reply, but none was".into(), None))
+            }
+        }
+        Expect::Verify => {
+            if run.segment().iter().any(|l| matches!(l, Line::Verify)) {
+                None
+            } else {
+                Some(("expected the identity to be verified since the last reply, but it was not".into(), None))
             }
         }
         Expect::Hangup(o) => {

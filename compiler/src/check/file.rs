@@ -114,9 +114,9 @@ fn unused(scope: &ScriptScope, usage: &types::Usage, diagnostics: &mut Vec<Diagn
     for l in &scope.lets {
         if !usage.values.contains(l.name.name.as_str()) {
             diagnostics.push(
-                Diagnostic::new("W008", scope.file, l.name.span, format!("value `{}` is never read", l.name.name))
-                    .label("set but never read")
-                    .with_help("remove it, or use it in a prompt or a condition"),
+                Diagnostic::new("W008", scope.file, l.name.span, format!("value `{}` is never used", l.name.name))
+                    .label("never read, set or captured")
+                    .with_help("remove it, or set it, capture into it, or use it in a prompt or a condition"),
             );
         }
     }

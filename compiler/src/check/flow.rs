@@ -193,6 +193,7 @@ impl<'s, 'a> Flow<'s, 'a> {
                 PatternKind::Unknown => "unknown".into(),
                 PatternKind::Any => "_".into(),
                 PatternKind::Exhausted => "exhausted".into(),
+                PatternKind::Captured => "captured".into(),
             }
         };
         let mut taken: Vec<(String, Span)> = Vec::new();

@@ -356,18 +356,16 @@ fn reserved_check(file: SourceId, ident: &Ident, what: &str, diagnostics: &mut V
     }
 }
 
-/// The read-only built-ins every script can read: `attempt` and `hour` (§4).
+/// The read-only built-ins every script can read: `attempt` and `hour` (§4), `today` and
+/// `weekday` (§11).
 pub fn builtin_values() -> impl Iterator<Item = (&'static str, ValueInfo)> {
-    ["attempt", "hour"].into_iter().map(|name| {
-        let info = ValueInfo {
-            ty: Type::Int,
-            sensitive: false,
-            kind: ValueKind::Builtin,
-            span: Span::default(),
-            required: false,
-        };
-        (name, info)
-    })
+    [("attempt", Type::Int), ("hour", Type::Int), ("today", Type::Date), ("weekday", Type::Int)].into_iter().map(
+        |(name, ty)| {
+            let info =
+                ValueInfo { ty, sensitive: false, kind: ValueKind::Builtin, span: Span::default(), required: false };
+            (name, info)
+        },
+    )
 }
 
 /// Builds a script's scope, reporting duplicates, unknown settings and reserved names.
@@ -382,7 +380,12 @@ pub fn script_scope<'a>(
     let mut scope = ScriptScope {
         file: id,
         script,
-        settings: Settings { locale: "zh-CN".into(), listen_timeout_ms: 5_000, ..Default::default() },
+        settings: Settings {
+            locale: "zh-CN".into(),
+            listen_timeout_ms: 5_000,
+            digit_timeout_ms: settings::DEFAULT_DIGIT_TIMEOUT_MS,
+            ..Default::default()
+        },
         steps: Vec::new(),
         step_names: HashMap::new(),
         sections: HashMap::new(),
@@ -441,7 +444,7 @@ pub fn script_scope<'a>(
                 }
                 scope.values.insert(
                     &l.name.name,
-                    ValueInfo { ty, sensitive: false, kind: ValueKind::Let, span: l.name.span, required: false },
+                    ValueInfo { ty, sensitive: l.sensitive, kind: ValueKind::Let, span: l.name.span, required: false },
                 );
                 scope.lets.push(l);
             }

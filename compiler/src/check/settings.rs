@@ -16,12 +16,17 @@ pub struct Settings {
     pub locale: String,
     pub max_duration_ms: Option<u64>,
     pub listen_timeout_ms: u64,
+    /// §11: how long after the last key a `digits` entry is complete.
+    pub digit_timeout_ms: u64,
     pub voice: Option<String>,
 }
 
+/// §11's default `digit_timeout`.
+pub const DEFAULT_DIGIT_TIMEOUT_MS: u64 = 3_000;
+
 pub const PURPOSES: &[&str] = &["collection", "marketing", "service", "verification"];
 pub const PRODUCTS: &[&str] = &["investment", "insurance", "deposit", "loan", "card"];
-const SETTINGS: &[&str] = &["purpose", "product", "locale", "max_duration", "listen_timeout", "voice"];
+const SETTINGS: &[&str] = &["purpose", "product", "locale", "max_duration", "listen_timeout", "digit_timeout", "voice"];
 
 /// Reads one setting into `settings`: an unknown name, a second setting of one name or a
 /// value of the wrong kind is E111.
@@ -39,7 +44,7 @@ pub fn read<'a>(
         d = match closest(name, SETTINGS.iter().copied()) {
             Some(s) => d.with_help(format!("did you mean `{s}`?")),
             None => d.with_help(
-                "the settings are `purpose`, `product`, `locale`, `max_duration`, `listen_timeout` and `voice`",
+                "the settings are `purpose`, `product`, `locale`, `max_duration`, `listen_timeout`, `digit_timeout` and `voice`",
             ),
         };
         diagnostics.push(d);
@@ -93,6 +98,7 @@ fn apply(id: SourceId, setting: &Setting, settings: &mut Settings, diagnostics: 
         ("locale" | "voice", _) => diagnostics.push(bad("a string in quotes")),
         ("max_duration", SettingValue::Duration(d)) => settings.max_duration_ms = Some(d.millis),
         ("listen_timeout", SettingValue::Duration(d)) => settings.listen_timeout_ms = d.millis,
+        ("digit_timeout", SettingValue::Duration(d)) => settings.digit_timeout_ms = d.millis,
         _ => diagnostics.push(bad("a duration such as `3m` or `6s`")),
     }
 }

@@ -69,6 +69,7 @@ impl<'s, 'a> TypeChecker<'s, 'a> {
             ExprKind::Str(_) => plain(Type::Text),
             ExprKind::Bool(_) => plain(Type::Bool),
             ExprKind::Date(_) => plain(Type::Date),
+            ExprKind::Time(_) => plain(Type::Time),
             ExprKind::Error => Typed { ty: None, sensitive: false },
             ExprKind::Paren(inner) => self.expr(inner),
             ExprKind::Name(ident) => match self.scope.values.get(ident.name.as_str()) {
@@ -130,6 +131,10 @@ impl<'s, 'a> TypeChecker<'s, 'a> {
                 (Int, Int) => Some(Int),
                 (Money, Money) | (Money, Int) | (Int, Money) => Some(Money),
                 (Text, Text) if op == Add => Some(Text),
+                // §11: a date moves by days; two dates are days apart.
+                (Date, Int) => Some(Date),
+                (Int, Date) if op == Add => Some(Date),
+                (Date, Date) if op == Sub => Some(Int),
                 _ => None,
             },
             Mul => match (lt, rt) {
@@ -150,7 +155,7 @@ impl<'s, 'a> TypeChecker<'s, 'a> {
                 }
             }
             Lt | Le | Gt | Ge => {
-                let ordered = |t: Type| matches!(t, Int | Money | Date);
+                let ordered = |t: Type| matches!(t, Int | Money | Date | Time);
                 if (lt == rt || matches!((lt, rt), (Int, Money) | (Money, Int))) && ordered(lt) && ordered(rt) {
                     Some(Bool)
                 } else if lt != rt && !matches!((lt, rt), (Int, Money) | (Money, Int)) {
@@ -171,7 +176,11 @@ impl<'s, 'a> TypeChecker<'s, 'a> {
                     "money ÷ money is not allowed; divide an amount by an `int`".to_string()
                 }
                 (And | Or, ..) => format!("`{}` joins two conditions (`bool`)", op.symbol()),
-                (Lt | Le | Gt | Ge, ..) => "only numbers, amounts and dates can be ordered".to_string(),
+                (Lt | Le | Gt | Ge, ..) => "only numbers, amounts, dates and times can be ordered".to_string(),
+                (Add | Sub, Date, _) | (Add | Sub, _, Date) => {
+                    "a date moves by a number of days (`today + 7`), and two dates subtract to the days between them"
+                        .to_string()
+                }
                 _ => format!("`{}` works on numbers and amounts", op.symbol()),
             };
             self.report(
@@ -333,6 +342,7 @@ impl<'s, 'a> TypeChecker<'s, 'a> {
             StmtKind::Say { prompt, .. } => self.prompt(prompt),
             StmtKind::Ask(ask) => {
                 self.prompt(&ask.prompt);
+                self.capture(ask);
                 if let Some(r) = ask.retries
                     && r.value < 0
                 {
@@ -346,6 +356,8 @@ impl<'s, 'a> TypeChecker<'s, 'a> {
             StmtKind::Hangup(Some(o)) => self.outcome(o),
             StmtKind::Set { name, value } => match self.scope.values.get(name.name.as_str()) {
                 Some(v) if v.kind == ValueKind::Let => {
+                    // A let that is set is a result of the call (stored with the attempt, §11).
+                    self.usage.values.insert(&name.name);
                     let ty = v.ty;
                     self.expect(value, ty, &format!("the new value of `{}`", name.name));
                 }
@@ -373,6 +385,96 @@ impl<'s, 'a> TypeChecker<'s, 'a> {
                 }
             },
             _ => {}
+        }
+    }
+
+    /// `capture NAME [digits …]` and `captured` branches (§11, §16.2): the let exists and can
+    /// take an extracted value, `digits` reads into text, and the two come together.
+    fn capture(&mut self, ask: &'a Ask) {
+        let captured: Vec<Span> = ask
+            .branches
+            .iter()
+            .flat_map(|b| &b.patterns)
+            .filter(|p| p.kind == PatternKind::Captured)
+            .map(|p| p.span)
+            .collect();
+        let Some(capture) = &ask.capture else {
+            for span in captured {
+                self.report(
+                    self.diag("E308", span, "`captured` needs `capture NAME` on its ask".to_string())
+                        .label("nothing is captured in this ask")
+                        .with_secondary(self.scope.file, ask.head, "this ask captures nothing")
+                        .with_help("add `capture NAME` after the question, naming a `let` of the right type"),
+                );
+            }
+            return;
+        };
+        if captured.is_empty() {
+            self.report(
+                self.diag("E308", capture.span, format!("`capture {}` has no `captured` branch", capture.name.name))
+                    .label("the value is never taken")
+                    .with_help("add `on captured => …` to say what happens once the value is read"),
+            );
+        }
+        let name = &capture.name;
+        let ty = match self.scope.values.get(name.name.as_str()) {
+            Some(v) if v.kind == ValueKind::Let => {
+                self.usage.values.insert(&name.name);
+                v.ty
+            }
+            Some(v) => {
+                let kind = if v.kind == ValueKind::Input { "an input" } else { "built in" };
+                self.report(
+                    self.diag("E205", name.span, format!("`{}` is {kind} and cannot be captured into", name.name))
+                        .label("read-only")
+                        .with_help(format!(
+                            "declare a value to hold the answer, e.g. `let answered_{0}: {1} = …`, and capture into it",
+                            name.name,
+                            v.ty.name()
+                        )),
+                );
+                return;
+            }
+            None => {
+                let suggestion = closest(&name.name, self.scope.values.keys().copied());
+                self.report(
+                    self.diag("E103", name.span, format!("there is no value `{}` to capture into", name.name))
+                        .label("unknown name")
+                        .with_help(match suggestion {
+                            Some(s) => format!("did you mean `{s}`?"),
+                            None => format!("declare it first: `let {}: date = today`", name.name),
+                        }),
+                );
+                return;
+            }
+        };
+        if ty == Type::Bool {
+            self.report(
+                self.diag("E205", name.span, format!("`{}` is a `bool`, which cannot be captured", name.name))
+                    .label("no value to read")
+                    .with_help("a yes or no is an intent: branch on `on yes => …` and `set` the value there"),
+            );
+        }
+        let Some(digits) = capture.digits else { return };
+        if ty != Type::Text {
+            self.report(
+                self.diag("E205", digits.span, format!("`digits` reads a digit string, but `{}` is {}", name.name, ty.a()))
+                    .label("digits need a `text` value")
+                    .with_secondary(self.scope.file, name.span, ty.a())
+                    .with_help(if ty == Type::Int {
+                        "capture into an `int` without `digits` to read a spoken number (a 1–5 score); keep `digits` for codes and ID tails held as `text`"
+                    } else {
+                        "declare the value as `text` to hold a digit string"
+                    }),
+            );
+        }
+        let (min, max) = digits.range();
+        if min < 1 || max < min || max > MAX_DIGITS {
+            self.report(
+                self.diag("E205", digits.span, format!("`digits` takes 1 to {MAX_DIGITS} digits, the fewest first"))
+                    .label("not a length of a digit string")
+                    .with_help("write `digits 4` for exactly four, or `digits 4..6`"),
+            );
         }
     }
 
@@ -404,6 +506,50 @@ impl<'s, 'a> TypeChecker<'s, 'a> {
     }
 }
 
+/// The longest digit string `digits M..N` may read: longer than any card or account number,
+/// short enough that a key entry ends.
+pub const MAX_DIGITS: i64 = 32;
+
+/// `min X` / `max Y` of a declaration (§11): bounds of a number, literal, in order.
+fn bounds(tc: &mut TypeChecker, name: &Ident, ty: Type, bounds: &Bounds) {
+    let mut read = Vec::new();
+    for bound in [&bounds.min, &bounds.max].into_iter().flatten() {
+        if !matches!(ty, Type::Int | Type::Money) {
+            tc.report(
+                tc.diag("E206", bound.span, format!("`{}` is {}, which has no `min` or `max`", name.name, ty.a()))
+                    .label("bounds belong on numbers")
+                    .with_help("bounds are for `int` and `money` values, e.g. `amount: money max 99999.99`"),
+            );
+            return;
+        }
+        let literal = match &bound.kind {
+            ExprKind::Int(n) => crate::value::Money::from_int(*n),
+            ExprKind::Money(m) if ty == Type::Money => Some(*m),
+            _ => None,
+        };
+        match literal {
+            Some(m) => read.push(m),
+            None => tc.report(
+                tc.diag("E206", bound.span, format!("a bound of `{}` must be {} literal", name.name, ty.a()))
+                    .label("not a literal of the value's type")
+                    .with_help(format!(
+                        "write the number itself, e.g. `max {}`",
+                        if ty == Type::Int { "5" } else { "99999.99" }
+                    )),
+            ),
+        }
+    }
+    if let (Some(min), Some(max), [low, high]) = (&bounds.min, &bounds.max, read.as_slice())
+        && low > high
+    {
+        tc.report(
+            tc.diag("E206", min.span.to(max.span), format!("the `min` of `{}` is above its `max`", name.name))
+                .label("no value fits")
+                .with_help("write the smaller bound after `min`"),
+        );
+    }
+}
+
 fn is_negative_literal(expr: &Expr) -> bool {
     match &expr.kind {
         ExprKind::Int(n) => *n < 0,
@@ -417,6 +563,9 @@ fn is_negative_literal(expr: &Expr) -> bool {
 pub fn check_script<'a>(scope: &ScriptScope<'a>, usage: &mut Usage<'a>, diagnostics: &mut Vec<Diagnostic>) {
     let mut tc = TypeChecker { scope, usage, diagnostics };
     for input in &scope.inputs {
+        if let Some(ty) = input.ty.ty {
+            bounds(&mut tc, &input.name, ty, &input.bounds);
+        }
         if let (Some(default), Some(ty)) = (&input.default, input.ty.ty) {
             tc.expect(default, ty, &format!("the default of `{}`", input.name.name));
             if ty == Type::Money && is_negative_literal(default) {
@@ -430,6 +579,7 @@ pub fn check_script<'a>(scope: &ScriptScope<'a>, usage: &mut Usage<'a>, diagnost
     for l in &scope.lets {
         if let Some(ty) = l.ty.ty {
             tc.expect(&l.value, ty, &format!("the starting value of `{}`", l.name.name));
+            bounds(&mut tc, &l.name, ty, &l.bounds);
         }
     }
     for step in &scope.steps {
@@ -508,6 +658,54 @@ pub fn check_test<'a>(scope: &ScriptScope<'a>, test: &'a Test, diagnostics: &mut
                 );
             }
             TestStmtKind::Expect(Expect::Hangup(o)) => tc.outcome(o),
+            TestStmtKind::Expect(Expect::Value { name, value }) => {
+                // Any input or value of the script (§16.3); built-ins change as the call goes.
+                let declared = scope.values.get(name.name.as_str()).filter(|v| v.kind != ValueKind::Builtin);
+                match declared {
+                    Some(v) => {
+                        let ty = v.ty;
+                        let t = tc.expr(value);
+                        if let Some(vt) = t.ty
+                            && !assignable(vt, ty)
+                        {
+                            tc.report(
+                                tc.diag(
+                                    "E200",
+                                    value.span,
+                                    format!("`{}` is {}, but this is {}", name.name, ty.a(), vt.a()),
+                                )
+                                .label(vt.a()),
+                            );
+                        }
+                        if !is_literal(value) {
+                            tc.report(
+                                tc.diag("E200", value.span, "an expected value must be a literal".to_string())
+                                    .label("not a literal")
+                                    .with_help("write the value itself, e.g. `2026-11-25`, `3500.00` or `\"8831\"`"),
+                            );
+                        }
+                    }
+                    None => {
+                        let names = scope
+                            .inputs
+                            .iter()
+                            .map(|i| i.name.name.as_str())
+                            .chain(scope.lets.iter().map(|l| l.name.name.as_str()));
+                        let suggestion = closest(&name.name, names);
+                        let mut d = tc
+                            .diag(
+                                "E103",
+                                name.span,
+                                format!("script `{}` has no value `{}`", scope.script.name.name, name.name),
+                            )
+                            .label("unknown value");
+                        if let Some(s) = suggestion {
+                            d = d.with_help(format!("did you mean `{s}`?"));
+                        }
+                        tc.report(d);
+                    }
+                }
+            }
             TestStmtKind::Expect(Expect::Step(target)) => {
                 if let Err(d) = scope.resolve_target(target) {
                     tc.diagnostics.push(d);
@@ -541,7 +739,12 @@ pub fn check_test<'a>(scope: &ScriptScope<'a>, test: &'a Test, diagnostics: &mut
 
 fn is_literal(expr: &Expr) -> bool {
     match &expr.kind {
-        ExprKind::Int(_) | ExprKind::Money(_) | ExprKind::Str(_) | ExprKind::Bool(_) | ExprKind::Date(_) => true,
+        ExprKind::Int(_)
+        | ExprKind::Money(_)
+        | ExprKind::Str(_)
+        | ExprKind::Bool(_)
+        | ExprKind::Date(_)
+        | ExprKind::Time(_) => true,
         ExprKind::Paren(inner) => is_literal(inner),
         _ => false,
     }

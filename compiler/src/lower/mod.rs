@@ -124,6 +124,7 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
             locale: s.locale.clone(),
             max_duration_ms: s.max_duration_ms,
             listen_timeout_ms: s.listen_timeout_ms,
+            digit_timeout_ms: s.digit_timeout_ms,
             voice: s.voice.clone(),
             slots: Vec::new(),
             outcomes: Vec::new(),
@@ -175,6 +176,8 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
                 sensitive: input.sensitive,
                 input: true,
                 init: None,
+                min: bound(ty, &input.bounds.min),
+                max: bound(ty, &input.bounds.max),
             });
         }
         for l in &scope.lets {
@@ -183,9 +186,11 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
             self.code.slots.push(SlotDecl {
                 name: l.name.name.clone(),
                 ty,
-                sensitive: false,
+                sensitive: l.sensitive,
                 input: false,
                 init: None,
+                min: bound(ty, &l.bounds.min),
+                max: bound(ty, &l.bounds.max),
             });
         }
         let inits: Vec<(Slot, &Expr)> = scope
@@ -365,12 +370,30 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
             branches: Vec::new(),
             span: self.at(ask.head),
             step: self.current_step,
+            capture: ask.capture.as_ref().map(|c| self.capture(c)),
         });
         self.emit(Instruction::Ask(id), span);
         for branch in &ask.branches {
             let code = self.branch(branch, false);
             self.code.asks[id as usize].branches.push(code);
         }
+    }
+
+    fn capture(&self, capture: &Capture) -> CaptureCode {
+        let slot = self.slots[capture.name.name.as_str()];
+        let kind = match (self.code.slots[slot as usize].ty, capture.digits) {
+            (_, Some(d)) => {
+                let (min, max) = d.range();
+                let len = |n: i64| u8::try_from(n).expect("checked: digits within MAX_DIGITS");
+                CaptureKind::Digits { min: len(min), max: len(max) }
+            }
+            (Type::Int, None) => CaptureKind::Int,
+            (Type::Money, None) => CaptureKind::Money,
+            (Type::Date, None) => CaptureKind::Date,
+            (Type::Time, None) => CaptureKind::Time,
+            (Type::Text | Type::Bool, None) => CaptureKind::Text,
+        };
+        CaptureCode { slot, kind }
     }
 
     fn branch(&mut self, branch: &'a Branch, handler: bool) -> BranchCode {
@@ -421,6 +444,7 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
             PatternKind::Unknown => PatternCode::Unknown,
             PatternKind::Any => PatternCode::Any,
             PatternKind::Exhausted => PatternCode::Exhausted,
+            PatternKind::Captured => PatternCode::Captured,
         })
     }
 
@@ -459,9 +483,12 @@ fn expr_ops(expr: &Expr, slots: &HashMap<&str, Slot>, decls: &[SlotDecl], ops: &
         ExprKind::Str(s) => ops.push(ExprOp::Const(Value::Text(s.clone()))),
         ExprKind::Bool(b) => ops.push(ExprOp::Const(Value::Bool(*b))),
         ExprKind::Date(d) => ops.push(ExprOp::Const(Value::Date(*d))),
+        ExprKind::Time(t) => ops.push(ExprOp::Const(Value::Time(*t))),
         ExprKind::Name(ident) => match ident.name.as_str() {
             "attempt" if !slots.contains_key("attempt") => ops.push(ExprOp::Attempt),
             "hour" if !slots.contains_key("hour") => ops.push(ExprOp::Hour),
+            "today" if !slots.contains_key("today") => ops.push(ExprOp::Today),
+            "weekday" if !slots.contains_key("weekday") => ops.push(ExprOp::Weekday),
             name => {
                 let slot = slots[name];
                 *sensitive |= decls[slot as usize].sensitive;
@@ -503,6 +530,16 @@ fn expr_ops(expr: &Expr, slots: &HashMap<&str, Slot>, decls: &[SlotDecl], ops: &
             });
         }
         ExprKind::Error => ops.push(ExprOp::Const(Value::Bool(false))),
+    }
+}
+
+/// A declared bound as a value of the slot's type (checked: a literal of it).
+fn bound(ty: Type, expr: &Option<Expr>) -> Option<Value> {
+    match (ty, &expr.as_ref()?.kind) {
+        (Type::Int, ExprKind::Int(n)) => Some(Value::Int(*n)),
+        (Type::Money, ExprKind::Int(n)) => crate::value::Money::from_int(*n).map(Value::Money),
+        (Type::Money, ExprKind::Money(m)) => Some(Value::Money(*m)),
+        _ => None,
     }
 }
 

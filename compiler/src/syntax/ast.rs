@@ -2,7 +2,7 @@
 //! kept as `Error` variants so that later phases, the formatter and the LSP can still work.
 
 use crate::span::Span;
-use crate::value::{Date, Money};
+use crate::value::{Date, Money, Time};
 
 /// A name as written.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -152,8 +152,18 @@ pub struct Input {
     pub name: Ident,
     pub ty: TypeRef,
     pub sensitive: bool,
+    pub bounds: Bounds,
     pub default: Option<Expr>,
     pub span: Span,
+}
+
+/// `min X` and `max Y` after the type of a number (§11): the values it may take. A captured
+/// value outside them is not a candidate, and CS008 estimates a prompt that reads the value
+/// at these bounds rather than at the type's extremes.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Bounds {
+    pub min: Option<Expr>,
+    pub max: Option<Expr>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -208,6 +218,9 @@ pub struct TypeRef {
 pub struct Let {
     pub name: Ident,
     pub ty: TypeRef,
+    /// Masked in transcripts, logs, reports and the store, like a sensitive input (§11).
+    pub sensitive: bool,
+    pub bounds: Bounds,
     pub value: Expr,
     pub span: Span,
 }
@@ -344,12 +357,39 @@ pub enum StmtKind {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Ask {
     pub prompt: Prompt,
+    /// `capture NAME [digits N | digits M..N]` (§11).
+    pub capture: Option<Capture>,
     pub timeout: Option<DurationLit>,
     pub retries: Option<IntLit>,
     pub bargein_off: bool,
     pub branches: Vec<Branch>,
     /// Span of `ask "…"` and its options, for labels.
     pub head: Span,
+}
+
+/// `capture NAME` on an ask: the customer's answer is read into the `let` NAME (§11).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Capture {
+    pub name: Ident,
+    /// `digits N` or `digits M..N`: a digit string of that length, spoken or keyed.
+    pub digits: Option<DigitsLength>,
+    /// `capture NAME` and its `digits`.
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DigitsLength {
+    pub min: IntLit,
+    /// The upper end of `M..N`; None for `digits N`.
+    pub max: Option<IntLit>,
+    pub span: Span,
+}
+
+impl DigitsLength {
+    /// The lengths it allows, as written (the checker refuses empty or absurd ranges).
+    pub fn range(&self) -> (i64, i64) {
+        (self.min.value, self.max.map_or(self.min.value, |m| m.value))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -393,6 +433,8 @@ pub enum PatternKind {
     Unknown,
     Any,
     Exhausted,
+    /// `captured`: the answer holds a value for the ask's `capture` (§11).
+    Captured,
 }
 
 /// A goto target: `name` or `section.step`.
@@ -437,6 +479,7 @@ pub enum ExprKind {
     Str(String),
     Bool(bool),
     Date(Date),
+    Time(Time),
     Name(Ident),
     Unary(UnaryOp, Box<Expr>),
     Binary(BinaryOp, Box<Expr>, Box<Expr>),
@@ -514,6 +557,8 @@ pub enum TestStmtKind {
     Expect(Expect),
     Attempt(IntLit),
     Hour(IntLit),
+    /// `today 2026-11-24`: the customer's local date during the call (§11).
+    Today(Date, Span),
     Error,
 }
 
@@ -532,6 +577,15 @@ pub enum Expect {
     Tag(StrLit),
     Transfer(StrLit),
     Hangup(Ident),
+    /// `expect value NAME = LITERAL`: a value of the script holds this (§11, §16.3).
+    Value {
+        name: Ident,
+        value: Expr,
+    },
+    /// `expect optout`: an opt-out was recorded since the last reply.
+    Optout,
+    /// `expect verify`: the identity was verified since the last reply.
+    Verify,
 }
 
 /// Words with a fixed meaning; they cannot name a script, step, input, value, intent or
@@ -581,4 +635,8 @@ pub const RESERVED: &[&str] = &[
     "closing",
     "objection",
     "optout",
+    "capture",
+    "captured",
+    "today",
+    "weekday",
 ];

@@ -6,7 +6,7 @@ use crate::span::{SourceId, Span};
 use crate::syntax::ast::*;
 use crate::syntax::lexer::{Lexed, lex};
 use crate::syntax::token::Token;
-use crate::value::{Date, Money};
+use crate::value::{Date, Money, Time};
 
 /// Parses one file. The tree is always returned; it holds `Error` nodes where parsing failed.
 pub fn parse(text: &str, file: SourceId) -> (File, Vec<Diagnostic>) {
@@ -883,20 +883,38 @@ impl<'a> Parser<'a> {
             return None;
         }
         let ty = self.type_ref()?;
-        let sensitive = self.eat_word("sensitive").is_some();
+        let (sensitive, bounds) = self.declaration_options();
         let default = if self.eat(Token::Eq).is_some() { Some(self.expr()) } else { None };
-        Some(Input { span: name.span.to(self.prev_span()), name, ty, sensitive, default })
+        Some(Input { span: name.span.to(self.prev_span()), name, ty, sensitive, bounds, default })
+    }
+
+    /// `sensitive`, `min X` and `max Y` after a declared type, in any order (§11).
+    fn declaration_options(&mut self) -> (bool, Bounds) {
+        let mut sensitive = false;
+        let mut bounds = Bounds::default();
+        loop {
+            if self.eat_word("sensitive").is_some() {
+                sensitive = true;
+            } else if bounds.min.is_none() && self.eat_word("min").is_some() {
+                // Below comparisons, so that a bound is a number and `=` still ends it.
+                bounds.min = Some(self.expr_bp(4));
+            } else if bounds.max.is_none() && self.eat_word("max").is_some() {
+                bounds.max = Some(self.expr_bp(4));
+            } else {
+                return (sensitive, bounds);
+            }
+        }
     }
 
     fn type_ref(&mut self) -> Option<TypeRef> {
-        let ident = self.ident("a type (`text`, `int`, `money`, `bool` or `date`)")?;
+        let ident = self.ident("a type (`text`, `int`, `money`, `bool`, `date` or `time`)")?;
         let ty = Type::from_name(&ident.name);
         if ty.is_none() {
             let mut diag = Diagnostic::new("E001", self.file, ident.span, format!("`{}` is not a type", ident.name))
                 .label("unknown type");
-            diag = match crate::suggest::closest(&ident.name, ["text", "int", "money", "bool", "date"]) {
+            diag = match crate::suggest::closest(&ident.name, ["text", "int", "money", "bool", "date", "time"]) {
                 Some(s) => diag.with_help(format!("did you mean `{s}`?")),
-                None => diag.with_help("the types are `text`, `int`, `money`, `bool` and `date`"),
+                None => diag.with_help("the types are `text`, `int`, `money`, `bool`, `date` and `time`"),
             };
             self.error(diag);
         }
@@ -912,13 +930,14 @@ impl<'a> Parser<'a> {
             return None;
         }
         let ty = self.type_ref()?;
+        let (sensitive, bounds) = self.declaration_options();
         if self.eat(Token::Eq).is_none() {
             self.unexpected("`=` and a starting value");
             self.recover_statement();
             return None;
         }
         let value = self.expr();
-        Some(Let { name, ty, value, span: start.to(self.prev_span()) })
+        Some(Let { name, ty, sensitive, bounds, value, span: start.to(self.prev_span()) })
     }
 
     fn outcomes(&mut self) -> Outcomes {
@@ -1240,10 +1259,19 @@ impl<'a> Parser<'a> {
     fn ask(&mut self) -> Option<Ask> {
         let start = self.bump().span;
         let prompt = self.prompt("the question in quotes")?;
-        let mut ask =
-            Ask { prompt, timeout: None, retries: None, bargein_off: false, branches: Vec::new(), head: start };
+        let mut ask = Ask {
+            prompt,
+            capture: None,
+            timeout: None,
+            retries: None,
+            bargein_off: false,
+            branches: Vec::new(),
+            head: start,
+        };
         loop {
-            if self.at_word("timeout") {
+            if ask.capture.is_none() && self.at_word("capture") {
+                ask.capture = Some(self.capture()?);
+            } else if self.at_word("timeout") {
                 self.bump();
                 ask.timeout = Some(self.duration("a duration such as `8s`")?);
             } else if self.at_word("retries") {
@@ -1286,6 +1314,30 @@ impl<'a> Parser<'a> {
         self.nl_insensitive = saved;
         self.leave();
         Some(ask)
+    }
+
+    /// `capture NAME [digits N | digits M..N]`.
+    fn capture(&mut self) -> Option<Capture> {
+        let start = self.bump().span;
+        let name = self.ident("the name of a `let` to capture into")?;
+        let digits = if self.at_word("digits") {
+            let word = self.bump().span;
+            let min = self.int("how many digits (`digits 4` or `digits 4..6`)")?;
+            let max = if self.at(Token::Dot) {
+                self.bump();
+                if self.eat(Token::Dot).is_none() {
+                    self.unexpected("`..` and the most digits (`digits 4..6`)");
+                    return None;
+                }
+                Some(self.int("the most digits after `..`")?)
+            } else {
+                None
+            };
+            Some(DigitsLength { min, max, span: word.to(self.prev_span()) })
+        } else {
+            None
+        };
+        Some(Capture { name, digits, span: start.to(self.prev_span()) })
     }
 
     fn branch(&mut self, allows: Vec<Allow>) -> Branch {
@@ -1343,6 +1395,7 @@ impl<'a> Parser<'a> {
                 "unknown" => PatternKind::Unknown,
                 "_" => PatternKind::Any,
                 "exhausted" => PatternKind::Exhausted,
+                "captured" => PatternKind::Captured,
                 "emotion" => {
                     self.bump();
                     let e = self.ident("an emotion (`angry`, `upset`, `neutral` or `happy`)")?;
@@ -1359,7 +1412,7 @@ impl<'a> Parser<'a> {
             Some(Pattern { kind, span })
         } else {
             self.unexpected(
-                "a pattern (an intent, `dtmf \"1\"`, `emotion angry`, `silence`, `unknown`, `_` or `exhausted`)",
+                "a pattern (an intent, `dtmf \"1\"`, `emotion angry`, `captured`, `silence`, `unknown`, `_` or `exhausted`)",
             );
             None
         }
@@ -1640,6 +1693,22 @@ impl<'a> Parser<'a> {
                     }
                 }
             }
+            Token::Time => {
+                self.bump();
+                match Time::parse(self.text(span)) {
+                    Some(t) => Expr { kind: ExprKind::Time(t), span },
+                    None => {
+                        self.error(
+                            Diagnostic::new("E006", self.file, span, format!("`{}` is not a time", self.text(span)))
+                                .label("no such time of day")
+                                .with_help(
+                                    "times are written hour:minute on the 24-hour clock, from `00:00` to `23:59`",
+                                ),
+                        );
+                        Expr { kind: ExprKind::Error, span }
+                    }
+                }
+            }
             Token::Str => {
                 let lit = self.string("a value").expect("at a string");
                 Expr { kind: ExprKind::Str(lit.value), span }
@@ -1663,7 +1732,7 @@ impl<'a> Parser<'a> {
                 }
             }
             _ => {
-                self.unexpected("a value (a name, number, amount, string, date, `true` or `false`)");
+                self.unexpected("a value (a name, number, amount, string, date, time, `true` or `false`)");
                 Expr { kind: ExprKind::Error, span: Span { start: span.start, end: span.start } }
             }
         }
@@ -1707,7 +1776,7 @@ impl<'a> Parser<'a> {
     }
 
     fn test_stmt(&mut self) -> TestStmtKind {
-        const WORDS: &str = "`input`, `reply`, `expect`, `hangup`, `attempt` or `hour`";
+        const WORDS: &str = "`input`, `reply`, `expect`, `hangup`, `attempt`, `hour` or `today`";
         if !self.at(Token::Ident) {
             self.unexpected(WORDS);
             return TestStmtKind::Error;
@@ -1746,6 +1815,31 @@ impl<'a> Parser<'a> {
                 self.bump();
                 self.int("the hour of day (0–23)").map(TestStmtKind::Hour)
             }
+            "today" => {
+                self.bump();
+                let span = self.peek_span();
+                if self.at(Token::Date) {
+                    self.bump();
+                    match Date::parse(self.text(span)) {
+                        Some(d) => Some(TestStmtKind::Today(d, span)),
+                        None => {
+                            self.error(
+                                Diagnostic::new(
+                                    "E006",
+                                    self.file,
+                                    span,
+                                    format!("`{}` is not a date", self.text(span)),
+                                )
+                                .label("no such day"),
+                            );
+                            None
+                        }
+                    }
+                } else {
+                    self.unexpected("the customer's date (`today 2026-11-24`)");
+                    None
+                }
+            }
             "expect" => {
                 self.bump();
                 let what = if self.at(Token::Ident) { self.peek_text() } else { "" };
@@ -1770,8 +1864,28 @@ impl<'a> Parser<'a> {
                         self.bump();
                         self.ident("the outcome").map(Expect::Hangup)
                     }
+                    "value" => {
+                        self.bump();
+                        self.ident("the name of a value of the script").and_then(|name| {
+                            if self.eat(Token::Eq).is_none() {
+                                self.unexpected("`=` and the value expected (`expect value pay_date = 2026-11-25`)");
+                                return None;
+                            }
+                            Some(Expect::Value { name, value: self.expr() })
+                        })
+                    }
+                    "optout" => {
+                        self.bump();
+                        Some(Expect::Optout)
+                    }
+                    "verify" => {
+                        self.bump();
+                        Some(Expect::Verify)
+                    }
                     _ => {
-                        self.unexpected("`say`, `step`, `tag`, `transfer` or `hangup` after `expect`");
+                        self.unexpected(
+                            "`say`, `step`, `tag`, `transfer`, `hangup`, `value`, `optout` or `verify` after `expect`",
+                        );
                         None
                     }
                 }

@@ -20,6 +20,9 @@ pub enum Token {
     Duration,
     #[regex(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")]
     Date,
+    /// A clock time, `15:30` (§11).
+    #[regex(r"[0-9]{1,2}:[0-9]{2}")]
+    Time,
     #[regex(r#""([^"\\\n]|\\[^\n])*""#)]
     Str,
     /// A string that reaches the end of its line without a closing quote.
@@ -92,6 +95,7 @@ impl Token {
             Token::Decimal => "a decimal number",
             Token::Duration => "a duration",
             Token::Date => "a date",
+            Token::Time => "a time",
             Token::Str | Token::UnterminatedStr => "a string",
             Token::LBrace => "`{`",
             Token::RBrace => "`}`",

@@ -111,7 +111,18 @@ pub enum Note {
         step: Option<StepId>,
         cut: Option<Cut>,
     },
-    Heard(Answer),
+    /// What the customer said or keyed; `sensitive` when the ask captures it into a
+    /// sensitive value, so transcripts mask it (§11).
+    Heard {
+        answer: Answer,
+        sensitive: bool,
+    },
+    /// A `captured` branch read this value from the answer (§11).
+    Captured {
+        name: String,
+        value: callscript_compiler::value::Value,
+        sensitive: bool,
+    },
     Record(Record),
     Transfer {
         queue: String,
@@ -154,6 +165,8 @@ struct Listening {
     keys: String,
     keys_wanted: usize,
     keys_complete_at: Option<u64>,
+    /// The ask captures `digits` (§11): `*` clears, `#` ends, keys wait `digit_timeout`.
+    digits: bool,
 }
 
 /// Runs one answered call's conversation.
@@ -171,6 +184,8 @@ pub struct CallDriver {
     early_keys: String,
     early_words: Option<(String, Option<Emotion>)>,
     actions: u32,
+    /// The ask the call last listened for (whose capture decides what a turn may hold).
+    listening_ask: Option<AskId>,
 }
 
 impl CallDriver {
@@ -188,6 +203,7 @@ impl CallDriver {
             early_keys: String::new(),
             early_words: None,
             actions: 0,
+            listening_ask: None,
         }
     }
 
@@ -299,6 +315,13 @@ impl CallDriver {
         )
     }
 
+    /// The script's values now, with their declarations (tests' `expect value`).
+    pub fn values(
+        &self,
+    ) -> impl Iterator<Item = (&callscript_compiler::bytecode::SlotDecl, &callscript_compiler::value::Value)> {
+        self.session.values()
+    }
+
     /// The call's log so far.
     pub fn notes(&self) -> &[Note] {
         &self.notes
@@ -346,6 +369,17 @@ impl CallDriver {
                     return self.answer(Answer::Keys(keys));
                 }
             }
+            // A scripted entry is one whole turn; with `digits` it still obeys `*`, `#` and
+            // the maximum length, as keys pressed one by one do.
+            Input::Keys(keys) if listening.digits => {
+                for k in keys.chars() {
+                    if let Some(entry) = self.key(&mut listening, k) {
+                        return self.answer(Answer::Keys(entry));
+                    }
+                }
+                let entry = std::mem::take(&mut listening.keys);
+                return self.answer(Answer::Keys(entry));
+            }
             Input::Keys(keys) => {
                 let mut all = std::mem::take(&mut listening.keys);
                 all.push_str(&keys);
@@ -369,12 +403,31 @@ impl CallDriver {
         if key == '#' && !listening.keys.is_empty() {
             return Some(std::mem::take(&mut listening.keys));
         }
+        let wait = if listening.digits {
+            if key == '*' {
+                // §11: `*` clears what was keyed so far; the entry starts again.
+                listening.keys.clear();
+                listening.keys_complete_at = None;
+                return None;
+            }
+            self.session.script().digit_timeout_ms
+        } else {
+            INTER_KEY_MS
+        };
         listening.keys.push(key);
         if listening.keys.chars().count() >= listening.keys_wanted.max(1) {
             return Some(std::mem::take(&mut listening.keys));
         }
-        listening.keys_complete_at = Some(self.now + INTER_KEY_MS);
+        listening.keys_complete_at = Some(self.now + wait);
         None
+    }
+
+    /// Whether the ask being answered captures into a sensitive value (its answer is masked
+    /// in transcripts).
+    fn captures_sensitive(&self) -> bool {
+        let script = self.session.script();
+        let capture = self.listening_ask.and_then(|a| script.asks.get(a as usize)).and_then(|a| a.capture);
+        capture.and_then(|c| script.slots.get(c.slot as usize)).is_some_and(|slot| slot.sensitive)
     }
 
     fn answer(&mut self, answer: Answer) {
@@ -383,7 +436,8 @@ impl CallDriver {
             Answer::Keys(keys) => Event::Dtmf(keys.clone()),
             Answer::Silence => Event::Silence,
         };
-        self.notes.push(Note::Heard(answer));
+        let sensitive = self.captures_sensitive();
+        self.notes.push(Note::Heard { answer, sensitive });
         self.phase = Phase::Stepping;
         self.advance(event);
     }
@@ -428,7 +482,18 @@ impl CallDriver {
             let action = self.session.step(std::mem::replace(&mut event, Event::Done));
             match action {
                 Action::EnterStep(step) => self.notes.push(Note::Step(step)),
-                Action::Branch { ask, index, handler } => self.notes.push(Note::Branch { ask, index, handler }),
+                Action::Branch { ask, index, handler, captured } => {
+                    self.notes.push(Note::Branch { ask, index, handler });
+                    if let Some(slot) = captured
+                        && let Some((decl, value)) = self.session.values().nth(slot as usize)
+                    {
+                        self.notes.push(Note::Captured {
+                            name: decl.name.clone(),
+                            value: value.clone(),
+                            sensitive: decl.sensitive,
+                        });
+                    }
+                }
                 Action::Record(record) => self.notes.push(Note::Record(record)),
                 Action::Play { text, log_text, pieces, no_bargein, span, .. } => {
                     let step = self.session.current_step();
@@ -443,13 +508,16 @@ impl CallDriver {
                 }
                 Action::Listen { ask, timeout_ms } => {
                     self.barged = false;
+                    self.listening_ask = Some(ask);
                     self.commands.push_back(Command::Listen { ask, timeout_ms });
+                    let digits = self.session.script().asks.get(ask as usize).and_then(|a| a.capture?.kind.max_keys());
                     let mut listening = Listening {
                         silence_at: self.now + timeout_ms,
                         speaking: false,
                         keys: String::new(),
-                        keys_wanted: keys_wanted(self.session.script(), ask),
+                        keys_wanted: keys_wanted(self.session.script(), ask).max(digits.unwrap_or(0)),
                         keys_complete_at: None,
+                        digits: digits.is_some(),
                     };
                     if let Some((text, emotion)) = self.early_words.take() {
                         self.early_keys.clear();
@@ -501,6 +569,9 @@ fn keys_wanted(script: &ScriptCode, ask: AskId) -> usize {
         .unwrap_or(1)
 }
 
+/// How a sensitive value appears in transcripts, logs and reports: its length is not shown.
+pub const MASK: &str = "****";
+
 /// Folds a call's log into its result (CAMPAIGN.md §4's columns), the same for every telephony.
 pub fn result_of(exec: &Executable, script: &ScriptCode, notes: &[Note]) -> CallResult {
     let mut result = CallResult { disposition: Disposition::Answered, ..CallResult::default() };
@@ -543,16 +614,23 @@ pub fn result_of(exec: &Executable, script: &ScriptCode, notes: &[Note]) -> Call
                 line: span.and_then(|s| exec.line_of(s)),
                 cut: cut.map(Cut::name),
             }),
-            Note::Heard(answer) => result.transcript.push(match answer {
+            Note::Heard { answer, sensitive } => result.transcript.push(match answer {
                 Answer::Silence => TranscriptLine::Reply { text: String::new(), silence: true, emotion: None },
                 Answer::Said { text, emotion } => {
-                    pending_words = Some(text);
+                    // Words that may hold a sensitive value are never kept as unrecognised.
+                    pending_words = (!sensitive).then_some(text.as_str());
                     let emotion = emotion.filter(|e| *e != Emotion::Neutral).map(Emotion::name);
-                    TranscriptLine::Reply { text: text.clone(), silence: false, emotion }
+                    let text = if *sensitive { MASK.to_string() } else { text.clone() };
+                    TranscriptLine::Reply { text, silence: false, emotion }
                 }
                 Answer::Keys(keys) => {
+                    let keys = if *sensitive { MASK } else { keys.as_str() };
                     TranscriptLine::Reply { text: format!("[dtmf {keys}]"), silence: false, emotion: None }
                 }
+            }),
+            Note::Captured { name, value, sensitive } => result.transcript.push(TranscriptLine::Captured {
+                name: name.clone(),
+                value: if *sensitive { MASK.to_string() } else { value.literal_text() },
             }),
             Note::Record(Record::Tag(t)) => result.tags.push(t.clone()),
             Note::Record(Record::Callback { after_ms }) => result.callback_ms = Some(*after_ms),

@@ -73,6 +73,9 @@ pub enum TranscriptLine {
         #[serde(skip_serializing_if = "Option::is_none")]
         emotion: Option<&'static str>,
     },
+    /// A value read from the answer into a `let` (§11): its literal form, `****` when the
+    /// let is sensitive.
+    Captured { name: String, value: String },
 }
 
 /// How a call ended.

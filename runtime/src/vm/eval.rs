@@ -3,7 +3,7 @@
 
 use callscript_compiler::bytecode::{ExprCode, ExprOp, Filter, PromptCode, PromptSegment, ScriptCode};
 use callscript_compiler::filters;
-use callscript_compiler::value::{Money, Value};
+use callscript_compiler::value::{Date, Money, Value};
 
 /// A runtime error of an expression: the call ends `failed` (§9.5).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -14,6 +14,8 @@ pub struct EvalError(pub String);
 pub struct Builtins {
     pub attempt: i64,
     pub hour: i64,
+    /// The customer's local date (§11's `today`; `weekday` is its day of the week).
+    pub today: Date,
 }
 
 /// Evaluates a postfix expression over the slot values.
@@ -27,6 +29,8 @@ pub fn eval(expr: &ExprCode, slots: &[Value], builtins: Builtins) -> Result<Valu
             ExprOp::Load(slot) => stack.push(slots.get(*slot as usize).cloned().ok_or_else(|| bad("slot"))?),
             ExprOp::Attempt => stack.push(Value::Int(builtins.attempt)),
             ExprOp::Hour => stack.push(Value::Int(builtins.hour)),
+            ExprOp::Today => stack.push(Value::Date(builtins.today)),
+            ExprOp::Weekday => stack.push(Value::Int(i64::from(builtins.today.weekday()))),
             ExprOp::Neg => {
                 let v = pop(&mut stack)?;
                 stack.push(match v {
@@ -72,6 +76,10 @@ fn overflow() -> EvalError {
     EvalError("a number is too large".into())
 }
 
+fn no_such_date() -> EvalError {
+    EvalError("a date left the calendar (years 0 to 9999)".into())
+}
+
 fn truthy(v: &Value) -> Result<bool, EvalError> {
     match v {
         Value::Bool(b) => Ok(*b),
@@ -97,6 +105,12 @@ fn binary(op: &ExprOp, l: Value, r: Value) -> Result<Value, EvalError> {
         (ExprOp::Div, Int(a), Int(b)) => Int(a.checked_div(*b).ok_or_else(overflow)?),
         (ExprOp::Rem, Int(a), Int(b)) => Int(a.checked_rem(*b).ok_or_else(overflow)?),
         (ExprOp::Add, Text(a), Text(b)) => Text(format!("{a}{b}")),
+        // §11: dates move by days, and two dates are days apart.
+        (ExprOp::Add, Date(d), Int(n)) | (ExprOp::Add, Int(n), Date(d)) => {
+            Date(d.add_days(*n).ok_or_else(no_such_date)?)
+        }
+        (ExprOp::Sub, Date(d), Int(n)) => Date(n.checked_neg().and_then(|n| d.add_days(n)).ok_or_else(no_such_date)?),
+        (ExprOp::Sub, Date(a), Date(b)) => Int(a.days() - b.days()),
         (ExprOp::Add | ExprOp::Sub, _, _) => {
             let (a, b) = (money(&l).ok_or_else(|| bad("+"))?, money(&r).ok_or_else(|| bad("+"))?);
             let v = if matches!(op, ExprOp::Add) { a.checked_add(b) } else { a.checked_sub(b) };
@@ -118,6 +132,7 @@ fn binary(op: &ExprOp, l: Value, r: Value) -> Result<Value, EvalError> {
             let ordering = match (&l, &r) {
                 (Int(a), Int(b)) => a.cmp(b),
                 (Date(a), Date(b)) => a.cmp(b),
+                (Time(a), Time(b)) => a.cmp(b),
                 _ => money(&l).ok_or_else(|| bad("<"))?.cmp(&money(&r).ok_or_else(|| bad("<"))?),
             };
             Bool(match op {

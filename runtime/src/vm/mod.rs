@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use callscript_compiler::bytecode::*;
 use callscript_compiler::span::FileSpan;
-use callscript_compiler::value::Value;
+use callscript_compiler::value::{Date, Value};
 
 use eval::{Builtins, EvalError, eval, render};
 pub use eval::{PieceKind, SpeechPiece};
@@ -54,11 +54,16 @@ pub struct CallContext {
     pub attempt: i64,
     /// Local hour of day at the customer.
     pub hour: i64,
+    /// The customer's local date (§11's `today`).
+    pub today: Date,
 }
+
+/// `today` in a test that does not set it (§11): a Monday.
+pub const DEFAULT_TODAY: Date = Date { year: 2026, month: 1, day: 5 };
 
 impl Default for CallContext {
     fn default() -> Self {
-        CallContext { attempt: 1, hour: 10 }
+        CallContext { attempt: 1, hour: 10, today: DEFAULT_TODAY }
     }
 }
 
@@ -110,6 +115,8 @@ pub enum Action {
         ask: Option<AskId>,
         index: u16,
         handler: bool,
+        /// A `captured` branch: the value now held by this slot was read from the answer.
+        captured: Option<Slot>,
     },
     /// Play a rendered prompt. `log_text` masks sensitive values for transcripts; `pieces`
     /// split `text` into written text and values for speech output.
@@ -182,6 +189,9 @@ pub struct Session {
     verified: bool,
     /// The step last entered (objection handlers run inside the interrupted ask's step).
     step: Option<StepId>,
+    /// The ask an objection handler interrupted: `resume` asks it again, even after the
+    /// handler asked a question of its own.
+    interrupted: Option<AskState>,
 }
 
 /// Why a session could not start.
@@ -258,7 +268,7 @@ impl Session {
                 (_, v) => v,
             });
         }
-        let builtins = Builtins { attempt: context.attempt, hour: context.hour };
+        let builtins = Builtins { attempt: context.attempt, hour: context.hour, today: context.today };
         let mut slots: Vec<Value> = Vec::with_capacity(code.slots.len());
         for (decl, value) in code.slots.iter().zip(given) {
             let v = match (value, decl.init) {
@@ -289,6 +299,7 @@ impl Session {
             context,
             verified: false,
             step: None,
+            interrupted: None,
         })
     }
 
@@ -385,7 +396,7 @@ impl Session {
     }
 
     fn builtins(&self) -> Builtins {
-        Builtins { attempt: self.context.attempt, hour: self.context.hour }
+        Builtins { attempt: self.context.attempt, hour: self.context.hour, today: self.context.today }
     }
 
     fn play(&mut self, prompt: PromptId, then_listen: bool) -> Action {
@@ -416,11 +427,75 @@ impl Session {
     }
 
     fn guard_ok(&self, guard: Option<ExprId>) -> Result<bool, EvalError> {
+        self.guard_holds(guard, &self.slots)
+    }
+
+    /// A guard over the given values (the session's, or with a captured candidate in place).
+    fn guard_holds(&self, guard: Option<ExprId>, slots: &[Value]) -> Result<bool, EvalError> {
         let Some(g) = guard else { return Ok(true) };
-        match eval(&self.script().exprs[g as usize], &self.slots, self.builtins())? {
+        match eval(&self.script().exprs[g as usize], slots, self.builtins())? {
             Value::Bool(b) => Ok(b),
             _ => Err(EvalError("a guard is not a condition".into())),
         }
+    }
+
+    /// The first `captured` branch of the ask that takes `candidate`: while the turn is
+    /// matched the candidate stands in the capture's slot, so guards see it (§11).
+    fn captured_branch(
+        &self,
+        ask: &AskCode,
+        capture: CaptureCode,
+        candidate: &Value,
+    ) -> Result<Option<usize>, EvalError> {
+        let mut slots = self.slots.to_vec();
+        if let Some(slot) = slots.get_mut(capture.slot as usize) {
+            *slot = candidate.clone();
+        }
+        for (i, b) in ask.branches.iter().enumerate() {
+            if b.patterns.contains(&PatternCode::Captured) && self.guard_holds(b.guard, &slots)? {
+                return Ok(Some(i));
+            }
+        }
+        Ok(None)
+    }
+
+    /// A value of the capture's kind in what the customer said, with its score (§16.2):
+    /// the characters it was read from, 1 for text.
+    fn spoken_candidate(&self, capture: CaptureCode, text: &str) -> Option<(Value, u32)> {
+        use callscript_compiler::extract;
+        let (value, score) = match capture.kind {
+            CaptureKind::Int => extract::find_int(text).map(|e| (Value::Int(e.value), e.chars))?,
+            CaptureKind::Money => extract::find_money(text).map(|e| (Value::Money(e.value), e.chars))?,
+            CaptureKind::Date => {
+                extract::find_date(text, self.context.today).map(|e| (Value::Date(e.value), e.chars))?
+            }
+            CaptureKind::Time => extract::find_time(text).map(|e| (Value::Time(e.value), e.chars))?,
+            CaptureKind::Digits { min, max } => extract::find_digits(text, usize::from(min)..=usize::from(max))
+                .map(|e| (Value::Text(e.value), e.chars))?,
+            CaptureKind::Text => (Value::Text(extract::text(text)?), 1),
+        };
+        self.within_bounds(capture, &value).then_some((value, score.max(1)))
+    }
+
+    /// A keyed entry for a `digits` capture: the digits before `#`, of an allowed length.
+    fn keyed_candidate(&self, capture: CaptureCode, keys: &str) -> Option<Value> {
+        let CaptureKind::Digits { min, max } = capture.kind else { return None };
+        let digits = keys.strip_suffix('#').unwrap_or(keys);
+        let fits = (usize::from(min)..=usize::from(max)).contains(&digits.len());
+        (fits && digits.bytes().all(|b| b.is_ascii_digit())).then(|| Value::Text(digits.to_string()))
+    }
+
+    /// Within the let's declared `min` and `max`, when it has them.
+    fn within_bounds(&self, capture: CaptureCode, value: &Value) -> bool {
+        let Some(decl) = self.script().slots.get(capture.slot as usize) else { return false };
+        let cents = |v: &Value| match v {
+            Value::Int(n) => Some(i128::from(*n) * 100),
+            Value::Money(m) => Some(i128::from(m.cents())),
+            _ => None,
+        };
+        let Some(v) = cents(value) else { return true };
+        decl.min.as_ref().and_then(cents).is_none_or(|min| v >= min)
+            && decl.max.as_ref().and_then(cents).is_none_or(|max| v <= max)
     }
 
     fn handler_active(&self, index: usize) -> bool {
@@ -432,6 +507,15 @@ impl Session {
     fn answer(&mut self, event: Event) -> Action {
         let Some(current) = self.ask else { return self.fail("an answer without a question".into()) };
         match self.choose(current.ask, &event) {
+            Ok(Some(Choice::Captured(i, value))) => {
+                let Some(capture) = self.script().asks[current.ask as usize].capture else {
+                    return self.fail("a captured branch without a capture".into());
+                };
+                if let Some(slot) = self.slots.get_mut(capture.slot as usize) {
+                    *slot = value;
+                }
+                self.take(current.ask, Choice::Branch(i))
+            }
             Ok(Some(choice)) => self.take(current.ask, choice),
             // Nothing handles the turn (a guard was false, a handler dropped out): ask again,
             // counting a retry, so the call cannot wait forever.
@@ -471,7 +555,7 @@ impl Session {
                         for p in &b.patterns {
                             if let PatternCode::Intent(id) = p {
                                 candidates.push(*id);
-                                owners.push(owner);
+                                owners.push(owner.clone());
                             }
                         }
                     }
@@ -485,8 +569,34 @@ impl Session {
                         collect(h, Choice::Handler(i))?;
                     }
                 }
-                if let Some((pos, _)) = exec.recogniser.best(text, &candidates) {
-                    return Ok(Some(owners[pos]));
+                let intent = exec.recogniser.best(text, &candidates).map(|(pos, score)| (owners[pos].clone(), score));
+                // §11, §16.2: a captured value competes like an intent of the ask, scored by
+                // the characters it was read from; a tie goes to the ask's own intent, and
+                // beats an objection handler.
+                let captured = match ask.capture {
+                    Some(capture) => match self.spoken_candidate(capture, text) {
+                        Some((value, score)) => {
+                            self.captured_branch(ask, capture, &value)?.map(|i| (Choice::Captured(i, value), score))
+                        }
+                        None => None,
+                    },
+                    None => None,
+                };
+                let chosen = match (intent, captured) {
+                    (Some((owner, intent_score)), Some((captured, score))) => {
+                        let ask_intent = matches!(owner, Choice::Branch(_));
+                        if score > intent_score || (score == intent_score && !ask_intent) {
+                            Some(captured)
+                        } else {
+                            Some(owner)
+                        }
+                    }
+                    (Some((owner, _)), None) => Some(owner),
+                    (None, Some((captured, _))) => Some(captured),
+                    (None, None) => None,
+                };
+                if chosen.is_some() {
+                    return Ok(chosen);
                 }
             }
             Event::Dtmf(keys) => {
@@ -501,6 +611,13 @@ impl Session {
                     if selects(b) && branch_ok(b)? {
                         return Ok(Some(Choice::Branch(i)));
                     }
+                }
+                // Keys fill only `digits` captures (§16.2), after the ask's own key branches.
+                if let Some(capture) = ask.capture
+                    && let Some(value) = self.keyed_candidate(capture, keys)
+                    && let Some(i) = self.captured_branch(ask, capture, &value)?
+                {
+                    return Ok(Some(Choice::Captured(i, value)));
                 }
                 for (i, h) in handlers.iter().enumerate() {
                     if self.handler_active(i) && selects(h) && branch_ok(h)? {
@@ -534,13 +651,27 @@ impl Session {
 
     fn take(&mut self, ask: AskId, choice: Choice) -> Action {
         let (pc, action) = match choice {
-            Choice::Branch(i) => (
-                self.script().asks[ask as usize].branches[i].pc,
-                Action::Branch { ask: Some(ask), index: i as u16, handler: false },
-            ),
+            Choice::Branch(i) | Choice::Captured(i, _) => {
+                let code = &self.script().asks[ask as usize];
+                let captured =
+                    code.branches[i].patterns.contains(&PatternCode::Captured).then_some(()).and(code.capture);
+                (
+                    code.branches[i].pc,
+                    Action::Branch {
+                        ask: Some(ask),
+                        index: i as u16,
+                        handler: false,
+                        captured: captured.map(|c| c.slot),
+                    },
+                )
+            }
             Choice::Handler(i) => {
                 self.handler_fired[i] = self.handler_fired[i].saturating_add(1);
-                (self.script().handlers[i].pc, Action::Branch { ask: Some(ask), index: i as u16, handler: true })
+                self.interrupted = self.ask;
+                (
+                    self.script().handlers[i].pc,
+                    Action::Branch { ask: Some(ask), index: i as u16, handler: true, captured: None },
+                )
             }
         };
         self.pc = pc;
@@ -592,7 +723,13 @@ impl Session {
                     return self.ask_again(None);
                 }
                 Instruction::Retry(reprompt) => return self.retry(reprompt),
-                Instruction::Resume => return self.ask_again(None),
+                Instruction::Resume => {
+                    // The interrupted question, not one the handler asked meanwhile.
+                    if let Some(interrupted) = self.interrupted.take() {
+                        self.ask = Some(interrupted);
+                    }
+                    return self.ask_again(None);
+                }
                 Instruction::Jump(target) => self.pc = target,
                 Instruction::JumpUnless(cond, target) => {
                     match eval(&script.exprs[cond as usize], &self.slots, self.builtins()) {
@@ -644,10 +781,12 @@ impl Session {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum Choice {
     Branch(usize),
     Handler(usize),
+    /// A `captured` branch, with the value read from the answer.
+    Captured(usize, Value),
 }
 
 fn value_type(v: &Value) -> &'static str {

@@ -74,7 +74,11 @@ pub(super) fn prompt_length(a: &Analysis, out: &mut Vec<Diagnostic>) {
                 PromptSegment::Text(t) => spoken_units(t),
                 PromptSegment::Value { expr, filter } => {
                     let (ty, text) = expr_type(code, *expr, limits.text_input_chars);
-                    if ty == Type::Text { text } else { longest(ty, *filter) }
+                    match declared_bounds(code, *expr) {
+                        _ if ty == Type::Text => text,
+                        Some((min, max)) => longest_within(min, max, *filter),
+                        None => longest(ty, *filter),
+                    }
                 }
             })
             .sum();
@@ -140,7 +144,8 @@ fn expr_type(code: &ScriptCode, e: u32, text_chars: u32) -> (Type, u32) {
                 let ty = code.slots[*s as usize].ty;
                 (ty, if ty == Type::Text { text_chars } else { 0 })
             }
-            ExprOp::Attempt | ExprOp::Hour => (Type::Int, 0),
+            ExprOp::Attempt | ExprOp::Hour | ExprOp::Weekday => (Type::Int, 0),
+            ExprOp::Today => (Type::Date, 0),
             ExprOp::Neg => continue,
             ExprOp::Not => {
                 stack.pop();
@@ -169,6 +174,49 @@ fn expr_type(code: &ScriptCode, e: u32, text_chars: u32) -> (Type, u32) {
         stack.push(item);
     }
     stack.pop().unwrap_or((Type::Text, text_chars))
+}
+
+/// The declared `min` and `max` of a value read on its own (`{{amount | money}}` of
+/// `amount: money max 99999.99`; §11): `min` is 0 when only `max` is written, since values
+/// customers say are counts and amounts.
+fn declared_bounds(code: &ScriptCode, e: u32) -> Option<(&Value, &Value)> {
+    static ZERO: Value = Value::Int(0);
+    let [ExprOp::Load(slot)] = code.exprs[e as usize].ops.as_slice() else { return None };
+    let decl = code.slots.get(*slot as usize)?;
+    Some((decl.min.as_ref().unwrap_or(&ZERO), decl.max.as_ref()?))
+}
+
+/// The longest spoken rendering, in units, of a number between `min` and `max` through
+/// `filter`: the ends, and the numbers of nines in between (the longest reading of each
+/// length, since no 零 is dropped from it).
+fn longest_within(min: &Value, max: &Value, filter: Option<Filter>) -> u32 {
+    let money = matches!(max, Value::Money(_)) || matches!(min, Value::Money(_));
+    let cents = |v: &Value| match v {
+        Value::Int(n) => n.saturating_mul(if money { 100 } else { 1 }),
+        Value::Money(m) => m.cents(),
+        _ => 0,
+    };
+    let (low, high) = (cents(min), cents(max));
+    let as_value = |n: i64| if money { Value::Money(Money::from_cents(n)) } else { Value::Int(n) };
+    let mut candidates = vec![low, high];
+    let mut nines: i64 = 9;
+    while nines <= high.max(low.saturating_neg()) {
+        candidates.extend([nines, -nines].into_iter().filter(|n| (low..=high).contains(n)));
+        nines = nines.saturating_mul(10).saturating_add(9);
+        if nines == i64::MAX {
+            break;
+        }
+    }
+    candidates
+        .into_iter()
+        .map(as_value)
+        .filter_map(|v| match filter {
+            None => Some(v.render_plain()),
+            Some(f) => crate::filters::apply(f.name(), &v),
+        })
+        .map(|text| spoken_units(&text))
+        .max()
+        .unwrap_or(0)
 }
 
 /// The longest spoken rendering, in units, of a non-text value of type `ty` through `filter`
@@ -225,6 +273,23 @@ mod tests {
         assert_eq!(spoken_units("年化2.60%"), 2 + 3 + 3);
         // "This call may be monitored": 2 + 2 + 1 + 1 + 3.
         assert_eq!(spoken_units("This call may be monitored"), 9);
+    }
+
+    #[test]
+    fn declared_bounds_shorten_the_estimate() {
+        let max = Value::Money(Money::from_cents(9_999_999));
+        let zero = Value::Int(0);
+        // 九万九千九百九十九元九角九分: 14 units, against the type's extreme.
+        assert_eq!(longest_within(&zero, &max, Some(Filter::Money)), 14);
+        assert!(longest(Type::Money, Some(Filter::Money)) > 30);
+        // A 1–5 score reads one digit.
+        assert_eq!(longest_within(&Value::Int(1), &Value::Int(5), Some(Filter::Number)), 1);
+        // 10000.00 reads 一万元整, but 9999.99 below it is longer.
+        let ten_thousand = Value::Money(Money::from_cents(1_000_000));
+        assert_eq!(
+            longest_within(&zero, &ten_thousand, Some(Filter::Money)),
+            spoken_units(&crate::filters::money_zh(Money::from_cents(999_999)))
+        );
     }
 
     #[test]

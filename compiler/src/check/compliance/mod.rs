@@ -400,6 +400,7 @@ impl<'a> Analysis<'a> {
                 PatternCode::Unknown => "`unknown`".into(),
                 PatternCode::Any => "`_`".into(),
                 PatternCode::Exhausted => "`exhausted`".into(),
+                PatternCode::Captured => "`captured`".into(),
             })
             .collect();
         names.join(" or ")
