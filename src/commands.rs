@@ -286,9 +286,34 @@ impl<R: BufRead, W: Write> TypedCustomer<R, W> {
 
     fn print_notes(&mut self, call: &CallDriver) {
         let script = call.script();
+        let files = &call.executable().program.files;
         let step_path = |s: StepId| script.steps[s as usize].path();
         for note in &call.notes()[self.printed..] {
             let line = match note {
+                // Which branch the turn took, as written (the head up to `=>`).
+                Note::Branch { ask, index, handler } => {
+                    let branch = if *handler {
+                        script.handlers.get(*index as usize)
+                    } else {
+                        ask.and_then(|a| script.asks.get(a as usize)).and_then(|a| a.branches.get(*index as usize))
+                    };
+                    let Some(head) = branch.and_then(|b| {
+                        files
+                            .get(b.span.file.0 as usize)?
+                            .text
+                            .get(b.span.span.range())
+                            .map(|t| t.trim_end_matches("=>").trim())
+                    }) else {
+                        continue;
+                    };
+                    let kind = if *handler { "objection handler" } else { "branch" };
+                    format!("  ({kind} `{head}`)")
+                }
+                Note::Captured { name, value, sensitive } => {
+                    let shown =
+                        if *sensitive { callscript_runtime::call::MASK.to_string() } else { value.literal_text() };
+                    format!("  (captured {name} = {shown})")
+                }
                 Note::Step(s) => format!("  → {}", step_path(*s)),
                 Note::Said { text, step, .. } => format!("[{}] bot: {text}", step.map(step_path).unwrap_or_default()),
                 Note::Record(r) => format!(

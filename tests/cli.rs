@@ -156,6 +156,45 @@ fn simulate_from_a_replies_file() {
     insta::assert_snapshot!(stdout(&out));
 }
 
+/// `simulate` shows which branch each turn took and what it captured; its stored transcript
+/// masks a sensitive capture and the answer it came from.
+#[test]
+fn simulate_shows_branches_and_captures() {
+    let dir = temp_dir("simulate-capture");
+    let replies = dir.join("replies.txt");
+    let transcript = dir.join("transcript.json");
+    std::fs::write(&replies, "/dtmf 12*8831#\n下周一\n三千五\n对\n").unwrap();
+    let out = callscript(&[
+        "simulate",
+        "tests/cases/conversation/capture.call",
+        "--input",
+        "name=张三",
+        "--input",
+        "account_tail=8831",
+        "--input",
+        "amount_due=3500",
+        "--today",
+        "2026-11-24",
+        "--replies",
+        replies.to_str().unwrap(),
+        "--transcript",
+        transcript.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    insta::assert_snapshot!(stdout(&out));
+    let stored = std::fs::read_to_string(&transcript).unwrap();
+    assert!(!stored.contains("8831"), "{stored}");
+    assert!(stored.contains("\"value\": \"2026-11-30\""), "{stored}");
+    assert!(stored.contains("\"value\": \"3500.00\""), "{stored}");
+}
+
+#[test]
+fn simulate_refuses_a_bad_today() {
+    let out = callscript(&["simulate", "tests/cases/conversation/capture.call", "--today", "2026-02-30"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("`2026-02-30` is not a date"), "{}", stderr(&out));
+}
+
 #[test]
 fn simulate_names_missing_inputs() {
     let out = callscript(&["simulate", "examples/loan_reminder/loan_reminder.call", "--input", "customer_name=张三"]);

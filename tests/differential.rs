@@ -170,6 +170,8 @@ fn sim_simulate_and_test_agree_on_every_transcript() {
             for i in &inputs {
                 args.extend(["--input".to_string(), format!("{}={}", i.name, i.flag)]);
             }
+            // The scripted customer's `today` (CallContext's default, a test's default too).
+            args.extend(["--today".into(), callscript_runtime::vm::DEFAULT_TODAY.to_string()]);
             args.extend(["--replies".into(), replies.display().to_string()]);
             args.extend(["--transcript".into(), transcript.display().to_string()]);
             let args: Vec<&str> = args.iter().map(String::as_str).collect();

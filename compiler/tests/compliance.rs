@@ -76,3 +76,18 @@ fn a_language_error_stops_compliance_and_its_allows_are_not_judged() {
     );
     assert_eq!(codes(&src), ["E100@9"]);
 }
+
+#[test]
+fn cs008_reads_a_bounded_amount_at_its_bound() {
+    // 100 characters of text and an amount: read at money's extreme it is too long to speak in
+    // 30 s; bounded by `max 99999.99` (九万九千九百九十九元九角九分, 14) it fits.
+    let text = "请".repeat(100);
+    let src = |bound: &str| {
+        format!(
+            "use std.zh.common\nscript s {{\n  purpose service\n  outcomes {{ done }}\n  let amount: money{bound} = 0\n  opening {{\n    say \"您好,本次通话将被录音。\"\n    say \"{text}{{{{amount | money}}}}\"\n    hangup done\n  }}\n  objection {{ on emotion angry, complaint => transfer \"senior\" }}\n}}\n"
+        )
+    };
+    assert_eq!(codes(&src("")), ["CS008@8"]);
+    assert_eq!(codes(&src(" max 99999.99")), Vec::<String>::new());
+    assert_eq!(codes(&src(" min 0 max 99999999999.99")), ["CS008@8"]);
+}

@@ -1,5 +1,5 @@
-//! CS002: a `sensitive` input, or a value computed from one, is spoken only after `verify` on
-//! every path. Handler code is analysed once per ask it can interrupt, with that ask's state.
+//! CS002: a `sensitive` input or let, or a value computed from one, is spoken only after
+//! `verify` on every path. Handler code is analysed once per ask it can interrupt, with that ask's state.
 
 use super::{Analysis, Avoid, VERIFIED};
 use crate::bytecode::{ExprOp, Instruction, PromptSegment};
@@ -53,8 +53,11 @@ pub(super) fn check(a: &Analysis, out: &mut Vec<Diagnostic>) {
                 })
                 .collect();
             names.dedup();
+            let declared = |name: &str| code.slots.iter().find(|s| s.name == name);
             let what = match names.as_slice() {
-                [one] if code.slots.iter().any(|s| s.name == *one && s.input) => format!("the sensitive input `{one}`"),
+                [one] if declared(one).is_some_and(|s| s.input) => format!("the sensitive input `{one}`"),
+                // A sensitive let (§16.3: from its declaration, whatever it holds).
+                [one] if declared(one).is_some_and(|s| s.sensitive) => format!("the sensitive value `{one}`"),
                 [one] => format!("`{one}`, computed from a sensitive input,"),
                 _ => "a value computed from a sensitive input".to_string(),
             };
