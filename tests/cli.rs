@@ -137,10 +137,16 @@ fn damaged_bytecode_is_a_clear_error() {
 fn simulate_from_a_replies_file() {
     let dir = temp_dir("simulate");
     let replies = dir.join("replies.txt");
-    std::fs::write(&replies, "# a bug report's replies\n是我\n/silence\n你们罚息太高了\n我今天下午就还\n").unwrap();
+    std::fs::write(
+        &replies,
+        "# a bug report's replies\n是我\n/silence\n你们罚息太高了\n我今天下午就还\n先还一千\n对\n",
+    )
+    .unwrap();
     let out = callscript(&[
         "simulate",
         "examples/loan_reminder/loan_reminder.call",
+        "--today",
+        "2026-11-24",
         "--input",
         "customer_name=张三",
         "--input",

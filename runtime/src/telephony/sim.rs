@@ -6,7 +6,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use callscript_compiler::bytecode::{AskId, Emotion, PatternCode, ScriptCode};
+use callscript_compiler::bytecode::{AskId, CaptureKind, Emotion, PatternCode, ScriptCode};
 
 use crate::call::CallDriver;
 use crate::call::virtual_time::{self, Customer, Turn};
@@ -63,6 +63,12 @@ fn persona_reply(exec: &Executable, script: &ScriptCode, ask: u16, rng: &mut Rng
     if roll < 0.19 {
         return Turn::Say { text: rng.pick(OFF_TOPIC).copied().unwrap_or("嗯").into(), emotion: None };
     }
+    // An ask that captures mostly gets a value of its kind, as customers answer the question.
+    if let Some(capture) = script.asks.get(ask as usize).and_then(|a| a.capture)
+        && rng.unit() < 0.6
+    {
+        return captured_reply(capture.kind, rng);
+    }
     // Intents the ask and objection listen for; the ask's own are six times as likely.
     let mut weighted: Vec<(u32, u32)> = Vec::new();
     let mut keys: Vec<&str> = Vec::new();
@@ -106,6 +112,35 @@ fn persona_reply(exec: &Executable, script: &ScriptCode, ask: u16, rng: &mut Rng
         .map(|f| f.parts.join("能"))
         .or_else(|| table.and_then(|t| t.dtmf.first().cloned()))
         .unwrap_or_else(|| "嗯".into());
+    Turn::Say { text, emotion: None }
+}
+
+/// What customers say when asked for a value (§11), as an ASR writes it.
+fn captured_reply(kind: CaptureKind, rng: &mut Rng) -> Turn {
+    const DATES: &[&str] =
+        &["今天", "明天吧", "明天下午就能还", "后天", "这周五", "下周一", "月底", "下个月10号", "三天后"];
+    const AMOUNTS: &[&str] = &["先还一千", "两千块", "三千五", "五百", "一万", "1.5万", "八百多"];
+    const SCORES: &[&str] = &["一分", "两分", "三分", "我给四分", "五分", "满意,五分"];
+    const TIMES: &[&str] = &["下午三点", "晚上八点", "上午十点半", "中午", "明天下午两点"];
+    const REMARKS: &[&str] = &["等待时间太长了", "服务态度很好", "没什么意见", "希望利息再低一点"];
+    const SPOKEN: [char; 10] = ['零', '幺', '二', '三', '四', '五', '六', '七', '八', '九'];
+    let pick = |rng: &mut Rng, items: &[&str]| rng.pick(items).copied().unwrap_or("嗯").to_string();
+    let text = match kind {
+        CaptureKind::Date => pick(rng, DATES),
+        CaptureKind::Money => pick(rng, AMOUNTS),
+        CaptureKind::Int => pick(rng, SCORES),
+        CaptureKind::Time => pick(rng, TIMES),
+        CaptureKind::Text => pick(rng, REMARKS),
+        CaptureKind::Digits { min, max } => {
+            let len = rng.range(u64::from(min), u64::from(max));
+            let digits: Vec<u8> = (0..len).map(|_| rng.range(0, 9) as u8).collect();
+            if rng.unit() < 0.5 {
+                let keys: String = digits.iter().map(|d| char::from(b'0' + d)).collect();
+                return Turn::Keys(format!("{keys}#"));
+            }
+            digits.iter().map(|&d| SPOKEN[usize::from(d)]).collect()
+        }
+    };
     Turn::Say { text, emotion: None }
 }
 
