@@ -81,7 +81,17 @@ def wealth(rng):
                                "product_risk", "customer_risk", "marketing_consent", "timezone"], rows)
 
 
+def survey(rng):
+    services = ["信用卡挂失", "账单分期", "网点开户", "贷款咨询", "手机银行转账", "理财赎回"]
+    rows = []
+    for i, phone in enumerate(phones(rng, ROWS), 1):
+        day = 16 + rng.randrange(7)
+        rows.append([f"S{i:05}", phone, name(rng), rng.choice(services), f"2026-11-{day:02}", zone(rng)])
+    write("survey", ["id", "phone", "customer_name", "service", "service_date", "timezone"], rows)
+
+
 if __name__ == "__main__":
     loan(random.Random(1124))
     card(random.Random(1125))
     wealth(random.Random(1126))
+    survey(random.Random(1127))

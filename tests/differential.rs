@@ -62,6 +62,21 @@ fn examples() -> Vec<(&'static str, &'static str, Vec<Input>)> {
                 },
             ],
         ),
+        // Captures (§11): scores by voice or key, remarks as text.
+        (
+            "examples/survey/survey.call",
+            "survey",
+            vec![
+                text("customer_name", "王芳", "\"王芳\""),
+                text("service", "账单分期", "\"账单分期\""),
+                Input {
+                    name: "service_date",
+                    flag: "2026-11-20",
+                    literal: "2026-11-20",
+                    value: Value::Date(callscript_compiler::value::Date::new(2026, 11, 20).unwrap()),
+                },
+            ],
+        ),
     ]
 }
 
@@ -200,6 +215,6 @@ fn sim_simulate_and_test_agree_on_every_transcript() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    assert_eq!(compared, 80);
+    assert_eq!(compared, 120);
     let _ = std::fs::remove_dir_all(&dir);
 }
