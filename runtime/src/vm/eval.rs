@@ -20,13 +20,27 @@ pub struct Builtins {
 
 /// Evaluates a postfix expression over the slot values.
 pub fn eval(expr: &ExprCode, slots: &[Value], builtins: Builtins) -> Result<Value, EvalError> {
+    eval_with(expr, slots, None, builtins)
+}
+
+/// [`eval`] with one slot read as another value: a captured candidate in its let while the
+/// guards of `captured` branches are tried (§11), without copying the session's values.
+pub fn eval_with(
+    expr: &ExprCode,
+    slots: &[Value],
+    overlay: Option<(u16, &Value)>,
+    builtins: Builtins,
+) -> Result<Value, EvalError> {
     let mut stack: Vec<Value> = Vec::with_capacity(4);
     let mut i = 0;
     let ops = &expr.ops;
     while i < ops.len() {
         match &ops[i] {
             ExprOp::Const(v) => stack.push(v.clone()),
-            ExprOp::Load(slot) => stack.push(slots.get(*slot as usize).cloned().ok_or_else(|| bad("slot"))?),
+            ExprOp::Load(slot) => stack.push(match overlay {
+                Some((over, value)) if over == *slot => value.clone(),
+                _ => slots.get(*slot as usize).cloned().ok_or_else(|| bad("slot"))?,
+            }),
             ExprOp::Attempt => stack.push(Value::Int(builtins.attempt)),
             ExprOp::Hour => stack.push(Value::Int(builtins.hour)),
             ExprOp::Today => stack.push(Value::Date(builtins.today)),

@@ -12,7 +12,7 @@ use callscript_compiler::bytecode::*;
 use callscript_compiler::span::FileSpan;
 use callscript_compiler::value::{Date, Value};
 
-use eval::{Builtins, EvalError, eval, render};
+use eval::{Builtins, EvalError, eval, eval_with, render};
 pub use eval::{PieceKind, SpeechPiece};
 use recognise::Recogniser;
 
@@ -427,13 +427,13 @@ impl Session {
     }
 
     fn guard_ok(&self, guard: Option<ExprId>) -> Result<bool, EvalError> {
-        self.guard_holds(guard, &self.slots)
+        self.guard_holds(guard, None)
     }
 
-    /// A guard over the given values (the session's, or with a captured candidate in place).
-    fn guard_holds(&self, guard: Option<ExprId>, slots: &[Value]) -> Result<bool, EvalError> {
+    /// A guard over the session's values, with one slot standing for a captured candidate.
+    fn guard_holds(&self, guard: Option<ExprId>, overlay: Option<(Slot, &Value)>) -> Result<bool, EvalError> {
         let Some(g) = guard else { return Ok(true) };
-        match eval(&self.script().exprs[g as usize], slots, self.builtins())? {
+        match eval_with(&self.script().exprs[g as usize], &self.slots, overlay, self.builtins())? {
             Value::Bool(b) => Ok(b),
             _ => Err(EvalError("a guard is not a condition".into())),
         }
@@ -447,12 +447,10 @@ impl Session {
         capture: CaptureCode,
         candidate: &Value,
     ) -> Result<Option<usize>, EvalError> {
-        let mut slots = self.slots.to_vec();
-        if let Some(slot) = slots.get_mut(capture.slot as usize) {
-            *slot = candidate.clone();
-        }
         for (i, b) in ask.branches.iter().enumerate() {
-            if b.patterns.contains(&PatternCode::Captured) && self.guard_holds(b.guard, &slots)? {
+            if b.patterns.contains(&PatternCode::Captured)
+                && self.guard_holds(b.guard, Some((capture.slot, candidate)))?
+            {
                 return Ok(Some(i));
             }
         }
