@@ -94,7 +94,7 @@ mod tests {
         assert_eq!(repaired.typed_contact_headers().unwrap().len(), 1);
     }
 
-    /// Found by fuzz-media's `sip_response` target: a To whose URI holds a comma made the
+    /// Found by fuzz-runtime's `sip_response` target: a To whose URI holds a comma made the
     /// added Contact read back as two.
     #[test]
     fn a_to_that_makes_no_single_contact_gets_none() {

@@ -1,7 +1,7 @@
 //! Writes the seed corpora, `corpus/<target>/`, from the inputs the project's own tests use:
 //! our SDP offer and the answers the SIPp scenarios send, the responses the hostile peer of
 //! tests/sip/hostile.rs sends, RTP audio and telephone events as the receiver tests build
-//! them, and real recordings sealed with the fuzz key. Run from fuzz-media/.
+//! them, and real recordings sealed with the fuzz key. Run from fuzz-runtime/.
 
 use std::path::Path;
 
@@ -31,21 +31,32 @@ fn sdp() {
 
 fn sip_response() {
     let head = "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-1;received=127.0.0.1\r\nFrom: <sip:95555@bank.example>;tag=a\r\nTo: <sip:+8613800000001@127.0.0.1:5060>;tag=b\r\nCall-ID: x@callscript\r\n";
-    let body = "v=0\r\no=gw 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40010 RTP/AVP 0 101\r\n";
+    let body =
+        "v=0\r\no=gw 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40010 RTP/AVP 0 101\r\n";
     let cases = [
-        ("ok_contact", "200 OK", "1 INVITE", "Contact: <sip:gw@127.0.0.1:5060>\r\nContent-Type: application/sdp\r\n", body),
+        (
+            "ok_contact",
+            "200 OK",
+            "1 INVITE",
+            "Contact: <sip:gw@127.0.0.1:5060>\r\nContent-Type: application/sdp\r\n",
+            body,
+        ),
         ("ok_no_contact", "200 OK", "1 INVITE", "Content-Type: application/sdp\r\n", body),
         ("ok_bye", "200 OK", "2 BYE", "", ""),
         ("ringing", "180 Ringing", "1 INVITE", "Contact: <sip:gw@127.0.0.1:5060>\r\n", ""),
         ("busy", "486 Busy Here", "1 INVITE", "", ""),
-        ("challenge", "407 Proxy Authentication Required", "1 INVITE", "Proxy-Authenticate: Digest realm=\"gw\", nonce=\"abc\", qop=\"auth\"\r\n", ""),
+        (
+            "challenge",
+            "407 Proxy Authentication Required",
+            "1 INVITE",
+            "Proxy-Authenticate: Digest realm=\"gw\", nonce=\"abc\", qop=\"auth\"\r\n",
+            "",
+        ),
         ("malformed_status", "99 Not A Status", "1 INVITE", "", ""),
     ];
     for (name, status, cseq, extra, body) in cases {
-        let text = format!(
-            "SIP/2.0 {status}\r\n{head}CSeq: {cseq}\r\n{extra}Content-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
+        let text =
+            format!("SIP/2.0 {status}\r\n{head}CSeq: {cseq}\r\n{extra}Content-Length: {}\r\n\r\n{body}", body.len());
         write("sip_response", name, text.as_bytes());
     }
 }
