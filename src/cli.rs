@@ -91,6 +91,9 @@ pub enum Command {
         /// Output file (default: the input with the extension `.callc`).
         #[arg(short, long)]
         output: Option<PathBuf>,
+        /// Rule pack of the jurisdiction, recorded in the `.callc` (a campaign's own setting wins).
+        #[arg(long, default_value = "cn")]
+        jurisdiction: String,
     },
     /// Print a readable listing of a bytecode file (or of a `.call` file, compiled first).
     Disasm { file: PathBuf },
@@ -101,6 +104,9 @@ pub enum Command {
         /// List the steps and branches no test reached.
         #[arg(long)]
         coverage: bool,
+        /// Rule pack of the jurisdiction (a campaign's own setting wins).
+        #[arg(long, default_value = "cn")]
+        jurisdiction: String,
     },
     /// Talk to a script in the terminal: type the customer's replies (`/dtmf 1`, `/silence`,
     /// `/angry text`, `/hangup`), or pipe them in from a file.
@@ -126,6 +132,9 @@ pub enum Command {
         /// masked) to this file.
         #[arg(long, value_name = "FILE")]
         transcript: Option<PathBuf>,
+        /// Rule pack of the jurisdiction (a campaign's own setting wins).
+        #[arg(long, default_value = "cn")]
+        jurisdiction: String,
     },
     /// Rewrite scripts in the canonical layout (files or folders; `-` reads standard input and
     /// writes standard output).
@@ -213,9 +222,9 @@ pub fn main() -> i32 {
         .try_init();
     let result = match cli.command {
         Command::Check { paths, format, jurisdiction } => crate::checking::run(&paths, format, &jurisdiction),
-        Command::Build { file, output } => crate::commands::build(&file, output),
+        Command::Build { file, output, jurisdiction } => crate::commands::build(&file, output, &jurisdiction),
         Command::Disasm { file } => crate::commands::disasm(&file),
-        Command::Test { paths, coverage } => crate::commands::test(&paths, coverage),
+        Command::Test { paths, coverage, jurisdiction } => crate::commands::test(&paths, coverage, &jurisdiction),
         Command::Run { campaign, speed, start, customers, segments, accept_new_script, quiet } => run_speed(&speed)
             .and_then(|speed| {
                 crate::campaign::run(crate::campaign::RunArgs {
@@ -242,7 +251,7 @@ pub fn main() -> i32 {
             RecordingAction::Keygen { file } => crate::recording::keygen(&file),
             RecordingAction::Audit { campaign } => crate::recording::audit(&campaign),
         },
-        Command::Simulate { file, script, inputs, replies, attempt, hour, today, transcript } => {
+        Command::Simulate { file, script, inputs, replies, attempt, hour, today, transcript, jurisdiction } => {
             let today = today.unwrap_or_else(crate::commands::local_today);
             crate::commands::simulate(crate::commands::SimulateArgs {
                 file: &file,
@@ -251,6 +260,7 @@ pub fn main() -> i32 {
                 replies: replies.as_deref(),
                 context: callscript_runtime::vm::CallContext { attempt, hour, today },
                 transcript: transcript.as_deref(),
+                jurisdiction: &jurisdiction,
             })
         }
         Command::Clips { action: ClipsAction::Check { campaign } } => crate::clips::check(&campaign),

@@ -16,12 +16,13 @@ use callscript_runtime::call::{CallDriver, Note};
 use callscript_runtime::testing::{Coverage, run_test, uncovered};
 use callscript_runtime::vm::{CallContext, Executable, Record, Session};
 
-use crate::cli::check_paths;
+use crate::checking::check_paths;
 use crate::error::{CliError, CliResult, Status};
 
-/// Checks and lowers one file; its errors are the command's findings.
-pub fn compile_file(file: &Path) -> Result<(Checked, Program), CliError> {
-    let (checked, _) = check_paths(&[file.to_path_buf()])?;
+/// Checks and lowers one file (or a campaign's script) under the pack of `jurisdiction` (a
+/// campaign's own wins), as `check` does; its errors are the command's findings.
+pub fn compile_file(file: &Path, jurisdiction: &str) -> Result<(Checked, Program), CliError> {
+    let (checked, _) = check_paths(&[file.to_path_buf()], jurisdiction)?;
     if checked.error_count() > 0 {
         return Err(CliError::findings(checked, 1, None));
     }
@@ -41,8 +42,8 @@ pub fn location(sources: &Sources, at: FileSpan) -> String {
     format!("{}:{}:{}", src.name, lc.line, lc.column)
 }
 
-pub fn build(file: &Path, output: Option<PathBuf>) -> CliResult {
-    let (_, program) = compile_file(file)?;
+pub fn build(file: &Path, output: Option<PathBuf>, jurisdiction: &str) -> CliResult {
+    let (_, program) = compile_file(file, jurisdiction)?;
     let out = output.unwrap_or_else(|| file.with_extension("callc"));
     let bytes = program.to_bytes();
     std::fs::write(&out, &bytes).map_err(CliError::io(format!("cannot write {}", out.display())))?;
@@ -57,29 +58,30 @@ pub fn build(file: &Path, output: Option<PathBuf>) -> CliResult {
     Ok(Status::Success)
 }
 
-/// Loads a `.callc` file, or compiles a `.call` file.
-fn load_program(file: &Path) -> Result<Program, CliError> {
-    if file.extension().and_then(|e| e.to_str()) == Some("call") {
-        return compile_file(file).map(|(_, p)| p);
+/// Loads a `.callc` file (checked when it was built), or compiles a `.call` file or a
+/// campaign's script under `jurisdiction` (a campaign's own wins).
+fn load_program(file: &Path, jurisdiction: &str) -> Result<Program, CliError> {
+    if matches!(file.extension().and_then(|e| e.to_str()), Some("call" | "toml" | "json")) {
+        return compile_file(file, jurisdiction).map(|(_, p)| p);
     }
     let bytes = std::fs::read(file).map_err(CliError::io(format!("cannot read {}", file.display())))?;
     Program::from_bytes(&bytes).map(|(_, p)| p).map_err(|e| CliError::Refused(format!("{}: {e}", file.display())))
 }
 
 pub fn disasm(file: &Path) -> CliResult {
-    let program = load_program(file)?;
+    let program = load_program(file, callscript_compiler::campaign::DEFAULT_JURISDICTION)?;
     print!("{}", callscript_compiler::disasm::disassemble(&program));
     Ok(Status::Success)
 }
 
-pub fn test(paths: &[PathBuf], coverage: bool) -> CliResult {
+pub fn test(paths: &[PathBuf], coverage: bool, jurisdiction: &str) -> CliResult {
     let files = crate::files::collect(paths, "call").map_err(CliError::Usage)?;
     let mut out = std::io::stdout().lock();
     let (mut passed, mut failed) = (0usize, 0usize);
     // A file that does not compile is reported, and the other files' tests still run.
     let mut could_not_run = 0;
     for file in &files {
-        let (checked, program) = match compile_file(file) {
+        let (checked, program) = match compile_file(file, jurisdiction) {
             Ok(x) => x,
             Err(e @ CliError::Findings(_)) => {
                 crate::error::report(&e);
@@ -191,11 +193,13 @@ pub struct SimulateArgs<'a> {
     pub context: CallContext,
     /// Where to write the stored form of the transcript.
     pub transcript: Option<&'a Path>,
+    /// The compliance pack a `.call` file is checked under (a campaign's own wins).
+    pub jurisdiction: &'a str,
 }
 
 pub fn simulate(args: SimulateArgs) -> CliResult {
-    let SimulateArgs { file, script, inputs, replies, context, transcript } = args;
-    let program = load_program(file)?;
+    let SimulateArgs { file, script, inputs, replies, context, transcript, jurisdiction } = args;
+    let program = load_program(file, jurisdiction)?;
     let index = match script {
         Some(name) => program.scripts.iter().position(|s| s.name == name).ok_or_else(|| {
             let names: Vec<&str> = program.scripts.iter().map(|s| s.name.as_str()).collect();

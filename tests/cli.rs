@@ -79,6 +79,99 @@ fn test_command_cannot_run_a_broken_script() {
     assert!(stderr(&out).contains("E301"));
 }
 
+/// A script whose recording notice is English: clean under the `us` pack, CS001 under `cn`.
+const US_SCRIPT: &str = r#"use std.zh.common
+
+script greet "Greeting" {
+  purpose service
+  outcomes { done, declined }
+  opening {
+    say "This call may be recorded."
+    ask "Is now a good time?" retries 1 {
+      on yes => hangup done
+      on no => hangup declined
+      on silence, unknown => retry
+      on exhausted => hangup declined
+    }
+  }
+  objection {
+    on emotion angry, complaint => transfer "agent"
+  }
+}
+
+test "yes ends the call" for greet {
+  reply "是"
+  expect hangup done
+}
+"#;
+
+/// A campaign for [`US_SCRIPT`] under `jurisdiction`.
+fn us_campaign(dir: &Path, jurisdiction: &str) -> std::path::PathBuf {
+    let path = dir.join(format!("campaign_{jurisdiction}.toml"));
+    let text = format!(
+        "task_id = \"GREET\"\nscript = \"greet.call\"\ncustomers = \"customers.csv\"\njurisdiction = \"{jurisdiction}\"\n\n\
+         [schedule]\nstart_time = \"09:00\"\nend_time = \"18:00\"\ntimezone = \"America/New_York\"\n\n\
+         [retry]\nmax_attempts = 3\n\n[limits]\nper_customer_per_day = 1\nper_customer_per_7_days = 3\n"
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// `test`, `simulate` and `build` check under `--jurisdiction` like `check` (default `cn`), and
+/// a campaign's own jurisdiction wins over the flag.
+#[test]
+fn test_and_simulate_take_the_jurisdiction() {
+    let dir = temp_dir("jurisdiction");
+    let script = dir.join("greet.call");
+    std::fs::write(&script, US_SCRIPT).unwrap();
+    let replies = dir.join("replies.txt");
+    std::fs::write(&replies, "是\n").unwrap();
+    let (script, replies) = (script.to_str().unwrap(), replies.to_str().unwrap());
+
+    for (args, code) in [
+        (vec!["check", script], 1),
+        (vec!["check", "--jurisdiction", "us", script], 0),
+        (vec!["test", script], 2),
+        (vec!["test", "--jurisdiction", "cn", script], 2),
+        (vec!["test", "--jurisdiction", "us", script], 0),
+        (vec!["simulate", script, "--replies", replies], 1),
+        (vec!["simulate", "--jurisdiction", "us", script, "--replies", replies], 0),
+    ] {
+        let out = callscript(&args);
+        // `check` prints its findings on standard output, the other commands on standard error.
+        let shown = stdout(&out) + &stderr(&out);
+        assert_eq!(out.status.code(), Some(code), "{args:?}\n{shown}");
+        assert_eq!(shown.contains("[CS001]"), code != 0, "{args:?}: {shown}");
+    }
+    let tested = callscript(&["test", "--jurisdiction", "us", script]);
+    assert!(stdout(&tested).ends_with("1 passed, 0 failed\n"), "{}", stdout(&tested));
+    let simulated = callscript(&["simulate", "--jurisdiction", "us", script, "--replies", replies]);
+    assert!(stdout(&simulated).contains("call ended: done"), "{}", stdout(&simulated));
+
+    // A campaign's own jurisdiction wins over the flag, for its script's tests and simulation.
+    let us = us_campaign(&dir, "us");
+    let cn = us_campaign(&dir, "cn");
+    let (us, cn) = (us.to_str().unwrap(), cn.to_str().unwrap());
+    for (args, code) in [
+        (vec!["test", us], 0),
+        (vec!["test", "--jurisdiction", "cn", us], 0),
+        (vec!["test", "--jurisdiction", "us", cn], 2),
+        (vec!["simulate", us, "--replies", replies], 0),
+        (vec!["simulate", "--jurisdiction", "us", cn, "--replies", replies], 1),
+    ] {
+        let out = callscript(&args);
+        assert_eq!(out.status.code(), Some(code), "{args:?}\n{}{}", stdout(&out), stderr(&out));
+    }
+
+    // `build` records the pack it checked under; an unknown one cannot run.
+    let built = dir.join("greet.callc");
+    let out = callscript(&["build", "--jurisdiction", "us", script, "-o", built.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = callscript(&["test", "--jurisdiction", "xx", script]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no compliance pack for the jurisdiction `xx`"), "{}", stderr(&out));
+}
+
 #[test]
 fn build_then_disasm() {
     let dir = temp_dir("build");

@@ -124,6 +124,7 @@ pub const CODES: &[(&str, &str)] = &[
     ("E401", "phrase pattern expands too far"),
     ("E402", "malformed regex"),
     ("E403", "malformed dtmf key"),
+    ("E404", "regex syntax in a phrase"),
     ("E500", "@allow without a reason"),
     ("E501", "@allow of an unknown code"),
     ("E600", "campaign file does not parse"),

@@ -1,4 +1,5 @@
-//! The zh-CN prompt filters of §2 and §9.5: how `{{ value | filter }}` is read to a customer.
+//! The prompt filters of §2 and §9.5: how `{{ value | filter }}` is read to a customer, in
+//! zh-CN here and in en-US in [`en_us`], chosen by the script's `locale` ([`apply_in`]).
 //!
 //! Every function here is pure and total: a filter runs in the middle of a live call, so
 //! it must produce some reading for any value (extreme or negative ones included) rather
@@ -22,9 +23,58 @@
 
 use crate::value::{Date, Money, Time, Value};
 
+pub mod en_us;
+
 /// The filter names a prompt may use, in the order §2 lists them; the checker resolves
 /// `{{ x | name }}` against this list.
 pub const FILTERS: &[&str] = &["money", "digits", "number", "date", "mask"];
+
+/// The locales the filters have readings for, as a script's `locale` names them; any other
+/// locale is refused by the checker (E111).
+pub const LOCALES: &[&str] = &["zh-CN", "en-US"];
+
+/// A script's `locale`: which readings its prompts' values get.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Locale {
+    /// The readings of this module (the default locale, §9.5).
+    #[default]
+    ZhCn,
+    /// The readings of [`en_us`].
+    EnUs,
+}
+
+impl Locale {
+    /// The locale a tag names, ignoring ASCII case as BCP 47 does (`en-us` is `en-US`).
+    pub fn from_tag(tag: &str) -> Option<Locale> {
+        [Locale::ZhCn, Locale::EnUs].into_iter().find(|l| l.tag().eq_ignore_ascii_case(tag))
+    }
+
+    /// The tag as [`LOCALES`] writes it.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Locale::ZhCn => "zh-CN",
+            Locale::EnUs => "en-US",
+        }
+    }
+}
+
+/// [`apply`] in `locale`. A filter and type that en-US has no reading for (none today) would
+/// fall back to zh-CN's rather than fail a live call.
+pub fn apply_in(locale: Locale, name: &str, value: &Value) -> Option<String> {
+    match locale {
+        Locale::ZhCn => apply(name, value),
+        Locale::EnUs => en_us::apply(name, value).or_else(|| apply(name, value)),
+    }
+}
+
+/// `{{ value }}` without a filter in `locale` (§9.5): [`Value::render_plain`], except that
+/// en-US reads a `bool` as `yes`/`no`.
+pub fn plain_in(locale: Locale, value: &Value) -> String {
+    match locale {
+        Locale::ZhCn => value.render_plain(),
+        Locale::EnUs => en_us::plain(value),
+    }
+}
 
 /// Chinese digits for counting (`number`, `money`).
 const DIGITS: [char; 10] = ['零', '一', '二', '三', '四', '五', '六', '七', '八', '九'];
@@ -559,6 +609,33 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn every_locale_follows_the_type_table() {
+        let samples = [
+            Value::Text("12345".into()),
+            Value::Int(7),
+            Value::Money(money("1.5")),
+            Value::Bool(true),
+            Value::Date(Date::parse("2026-11-24").unwrap()),
+        ];
+        for tag in LOCALES {
+            let locale = Locale::from_tag(tag).expect("a listed locale");
+            assert_eq!(locale.tag(), *tag);
+            for filter in FILTERS {
+                for value in &samples {
+                    let reading =
+                        if locale == Locale::EnUs { en_us::apply(filter, value) } else { apply(filter, value) };
+                    assert_eq!(accepts(filter, value.type_name()), reading.is_some(), "{tag}: {filter} on {value:?}");
+                }
+            }
+        }
+        assert_eq!(Locale::from_tag("en-us"), Some(Locale::EnUs));
+        assert_eq!(Locale::from_tag("ZH-cn"), Some(Locale::ZhCn));
+        assert_eq!(Locale::from_tag("fr-FR"), None);
+        assert_eq!(Locale::from_tag("en"), None);
+        assert_eq!(Locale::default(), Locale::ZhCn);
     }
 
     /// Reads a Chinese numeral back, to check readings of arbitrary numbers by round trip.

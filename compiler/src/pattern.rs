@@ -91,6 +91,103 @@ impl Form {
     }
 }
 
+/// Regex syntax written in a phrase: the pattern language has none of it, and the recogniser
+/// drops these ASCII characters as punctuation, so `"^行.?$"` would stand for `行` (which is in
+/// 银行). The checker refuses it (E404).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegexSyntax {
+    /// Byte offset and length of the regex syntax inside the pattern.
+    pub offset: usize,
+    pub len: usize,
+    /// What it is and what the pattern language offers instead, for the label.
+    pub what: String,
+}
+
+/// Finds regex syntax in a phrase: `^` and `$` where they anchor (at an end, or beside `(` and
+/// `|`), `[^`, `.` (alone or quantified as `.*`, `.+`, `.?`; not a decimal point between two
+/// digits), `...` meant as a gap, `*` and `+`, `?` (after a character or a group), `{2}` and
+/// `{2,4}`, and classes such as `\d`. Pattern escapes (`\(` …) are skipped. Full-width
+/// punctuation (`？`) is left alone: it is written as punctuation, never as a regex.
+pub fn regex_syntax(text: &str) -> Vec<RegexSyntax> {
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    let at = |i: usize| chars.get(i).map(|&(_, c)| c);
+    let offset = |i: usize| chars.get(i).map_or(text.len(), |&(o, _)| o);
+    // The `{n}` or `{n,m}` quantifier starting at `i`: its length in characters.
+    let braces = |i: usize| -> Option<usize> {
+        let rest: String = chars[i..].iter().map(|&(_, c)| c).take(12).collect();
+        let close = rest.find('}')?;
+        let inner = &rest[1..close];
+        let (low, high) = inner.split_once(',').unwrap_or((inner, "0"));
+        let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+        (rest.starts_with('{') && !low.is_empty() && digits(low) && digits(high)).then_some(close + 1)
+    };
+    let mut found = Vec::new();
+    let mut push = |from: usize, count: usize, what: String| {
+        found.push(RegexSyntax { offset: offset(from), len: offset(from + count) - offset(from), what });
+    };
+    let mut i = 0;
+    while let Some(c) = at(i) {
+        let (prev, next) = (i.checked_sub(1).and_then(at), at(i + 1));
+        let mut width = 1;
+        match c {
+            '\\' => match next {
+                Some(n) if n.is_ascii_alphabetic() => {
+                    push(i, 2, format!("`\\{n}` is a regex class; phrases have no classes"));
+                    width = 2;
+                }
+                Some(_) => width = 2,
+                None => {}
+            },
+            '^' if prev == Some('[') => push(i, 1, "`[^` is a regex class; phrases have no classes".into()),
+            '^' if matches!(prev, None | Some('(' | '|')) => {
+                push(i, 1, "`^` anchors a regex; a phrase matches anywhere in the utterance".into());
+            }
+            '$' if matches!(next, None | Some(')' | '|')) => {
+                push(i, 1, "`$` anchors a regex; a phrase matches anywhere in the utterance".into());
+            }
+            '.' if prev.is_some_and(|p| p.is_ascii_digit()) && next.is_some_and(|n| n.is_ascii_digit()) => {}
+            '.' if next == Some('.') && at(i + 2) == Some('.') => {
+                push(i, 3, "three dots are not a gap; a gap is `…` (U+2026)".into());
+                width = 3;
+            }
+            '.' => {
+                width += match next {
+                    Some('*' | '+' | '?') => 1,
+                    Some('{') => braces(i + 1).unwrap_or(0),
+                    _ => 0,
+                };
+                let written: String = chars[i..i + width].iter().map(|&(_, c)| c).collect();
+                push(
+                    i,
+                    width,
+                    format!("`{written}` is a regex wildcard; write `…` for a gap of up to {GAP_MAX_CHARS} characters"),
+                );
+            }
+            '*' | '+' => push(i, 1, format!("`{c}` repeats in a regex; phrases have no repetition")),
+            '?' => {
+                let what = match prev {
+                    Some('*' | '+' | '?' | '}') => "`?` after a repetition is regex syntax".to_string(),
+                    Some(')') => "`(…)?` is optional in a regex; write `[(…|…)]` for an optional choice".to_string(),
+                    Some(p) if !SPECIAL.contains(&p) => format!(
+                        "`{p}?` is optional in a regex; write `[{p}]`, or leave a question mark out (phrases ignore punctuation)"
+                    ),
+                    _ => "`?` is regex syntax; write `[x]` for an optional part".to_string(),
+                };
+                push(i, 1, what);
+            }
+            '{' => {
+                if let Some(len) = braces(i) {
+                    push(i, len, "a count in braces repeats in a regex; phrases have no repetition".into());
+                    width = len;
+                }
+            }
+            _ => {}
+        }
+        i += width;
+    }
+    found
+}
+
 /// True when `text` uses pattern syntax at all, so a plain phrase can skip [`parse`].
 pub fn is_pattern(text: &str) -> bool {
     text.contains(SPECIAL)
@@ -551,6 +648,55 @@ mod tests {
         assert!(error(&text).message.contains("more than a million"));
     }
 
+    /// The regex syntax `regex_syntax` finds in `text`, as the text it points at.
+    fn regex_parts(text: &str) -> Vec<&str> {
+        regex_syntax(text).iter().map(|r| &text[r.offset..r.offset + r.len]).collect()
+    }
+
+    #[test]
+    fn regex_syntax_is_found() {
+        assert_eq!(regex_parts("^行.?$"), ["^", ".?", "$"]);
+        assert_eq!(regex_parts("(是|对)?"), ["?"]);
+        assert_eq!(regex_parts("(^是|对$)"), ["^", "$"]);
+        assert_eq!(regex_parts("还.*钱"), [".*"]);
+        assert_eq!(regex_parts("还.+钱"), [".+"]);
+        assert_eq!(regex_parts("还.{2}钱"), [".{2}"]);
+        assert_eq!(regex_parts("还.{1,3}钱"), [".{1,3}"]);
+        assert_eq!(regex_parts("好.钱"), ["."]);
+        assert_eq!(regex_parts("好+"), ["+"]);
+        assert_eq!(regex_parts("对*"), ["*"]);
+        assert_eq!(regex_parts("是吗?"), ["?"]);
+        assert_eq!(regex_parts("[0-9]{4}"), ["{4}"]);
+        assert_eq!(regex_parts("[^不]要"), ["^"]);
+        assert_eq!(regex_parts(r"\d\d"), [r"\d", r"\d"]);
+        assert_eq!(regex_parts("等等..."), ["..."]);
+        assert_eq!(regex_parts(".*?"), [".*", "?"]);
+        assert_eq!(
+            regex_syntax("是吗?")[0].what,
+            "`吗?` is optional in a regex; write `[吗]`, or leave a question mark out (phrases ignore punctuation)"
+        );
+    }
+
+    #[test]
+    fn pattern_text_is_not_regex_syntax() {
+        for text in [
+            "(今天|明天|下午)[就]…还",
+            "1.5万",
+            "利率2.5",
+            r"\(注\)",
+            r"a\|b",
+            "是吗？",
+            "$5",
+            "a^b",
+            "a$b",
+            "{x}",
+            "还{",
+            "会还的",
+        ] {
+            assert_eq!(regex_parts(text), Vec::<&str>::new(), "{text}");
+        }
+    }
+
     #[test]
     fn empty_pattern_is_an_error() {
         let e = error("");
@@ -765,6 +911,14 @@ mod tests {
         fn never_panics_on_pattern_like_text(text in r"[ab今天还()\[\]|…\\]{0,24}") {
             let result = parse(&text);
             check_error_span(&text, &result);
+        }
+
+        #[test]
+        fn regex_syntax_points_inside_the_text(text in r"[a今1.^$*+?{},()\[\]|…\\d]{0,24}") {
+            for found in regex_syntax(&text) {
+                prop_assert!(found.len > 0);
+                prop_assert!(text.get(found.offset..found.offset + found.len).is_some(), "{:?}", found);
+            }
         }
 
         #[test]

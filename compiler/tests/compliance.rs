@@ -91,3 +91,52 @@ fn cs008_reads_a_bounded_amount_at_its_bound() {
     assert_eq!(codes(&src(" max 99999.99")), Vec::<String>::new());
     assert_eq!(codes(&src(" min 0 max 99999999999.99")), ["CS008@8"]);
 }
+
+/// CS006's message and labels for a wealth offer whose warning prompt is `warning`.
+fn risk_finding(warning: &str, jurisdiction: &str) -> (String, Vec<String>) {
+    let notice = if jurisdiction == "cn" { "您好,本次通话将被录音。" } else { "This call may be recorded." };
+    let src = format!(
+        "use std.zh.common\nscript s {{\n  purpose marketing\n  product investment\n  outcomes {{ won goal, out }}\n  opening {{\n    say \"{notice}\"\n    say \"{warning}\"\n    ask \"q\" {{\n      on yes => hangup won\n      on optout => {{ optout; hangup out }}\n      on _ => hangup out\n    }}\n  }}\n  objection {{ on emotion angry, complaint => transfer \"senior\" }}\n}}\n"
+    );
+    let checked = check_with(
+        vec![Source::new("main.call", src.clone())],
+        &mut NoFiles,
+        &CheckOptions::jurisdiction(jurisdiction),
+    );
+    let found: Vec<_> = checked.diagnostics.iter().filter(|d| d.code == "CS006").collect();
+    assert_eq!(found.len(), 1, "{warning}: {:?}", checked.diagnostics);
+    let labels = found[0].secondary.iter().map(|l| format!("{} {}", &src[l.at.span.range()], l.message)).collect();
+    (found[0].message.clone(), labels)
+}
+
+#[test]
+fn a_near_miss_of_the_risk_disclosure_names_the_characters() {
+    let (message, labels) = risk_finding("理财非存款,产品有风险,投资需谨慎。", "cn");
+    assert!(message.ends_with("it is written 投资需谨慎 where the pack has 投资须谨慎 (需 ≠ 须)"), "{message}");
+    assert_eq!(labels, ["需 the pack has 须 here"]);
+    // Two parts off by one character each.
+    let (message, labels) = risk_finding("理财非存款,产品由风险,投资需谨慎。", "cn");
+    assert!(
+        message.contains("产品由风险 where the pack has 产品有风险 (由 ≠ 有); it is written 投资需谨慎"),
+        "{message}"
+    );
+    assert_eq!(labels, ["由 the pack has 有 here", "需 the pack has 须 here"]);
+    // Latin text keeps its layout and case.
+    let us = "Not FDIC insurad, not a deposit, subject to investment risk.";
+    let (message, labels) = risk_finding(us, "us");
+    assert!(
+        message.ends_with("it is written Not FDIC insurad where the pack has Not FDIC insured (a ≠ e)"),
+        "{message}"
+    );
+    assert_eq!(labels, ["a the pack has e here"]);
+    // Characters whose lower case is longer than they are (İ) are no trouble.
+    let (message, _) = risk_finding("NOT FDİC INSURED, NOT A DEPOSİT, INVESTMENT RİSK", "us");
+    assert!(message.starts_with("the goal outcome `won` can be reached before the risk disclosure"), "{message}");
+    // Other wording, or a part left out, is not a near miss: the finding says only what is missing.
+    for far in ["理财非存款,产品有风险,投资要小心。", "理财非存款,投资需谨慎。", "投资有风险。"]
+    {
+        let (message, labels) = risk_finding(far, "cn");
+        assert_eq!(message, "the goal outcome `won` can be reached before the risk disclosure", "{far}");
+        assert!(labels.is_empty(), "{far}: {labels:?}");
+    }
+}

@@ -4,7 +4,7 @@
 use crate::check::ParsedFile;
 use crate::diagnostic::Diagnostic;
 use crate::source::Sources;
-use crate::syntax::ast::{ClauseKind, Intent, Item, Member};
+use crate::syntax::ast::{ClauseKind, Intent, Item, Member, StrLit};
 
 /// Checks every intent of a file, top-level and inside scripts.
 pub fn check_file_intents(file: &ParsedFile, _sources: &Sources, diagnostics: &mut Vec<Diagnostic>) {
@@ -34,6 +34,10 @@ fn check_intent(file: &ParsedFile, intent: &Intent, diagnostics: &mut Vec<Diagno
                                 .label("empty phrase")
                                 .with_help("write the words the customer says, e.g. \"可以\""),
                         );
+                        continue;
+                    }
+                    if let Some(d) = regex_in_phrase(file, value) {
+                        diagnostics.push(d);
                         continue;
                     }
                     if let Err(err) = crate::pattern::parse(&value.value) {
@@ -88,6 +92,37 @@ fn check_intent(file: &ParsedFile, intent: &Intent, diagnostics: &mut Vec<Diagno
             }
         }
     }
+}
+
+/// E404: regex syntax in a phrase. The pattern language has none, and the recogniser drops
+/// these characters as punctuation, so the phrase would match something else than meant
+/// (`"^行.?$"` stands for `行`, which is in 银行): an error, not a warning.
+fn regex_in_phrase(file: &ParsedFile, phrase: &StrLit) -> Option<Diagnostic> {
+    let found = crate::pattern::regex_syntax(&phrase.value);
+    let (first, rest) = found.split_first()?;
+    // What the phrase stands for as written: its first form, normalised as the recogniser does.
+    let stands_for = crate::pattern::parse(&phrase.value)
+        .ok()
+        .and_then(|forms| forms.into_iter().next())
+        .map(|form| form.parts.iter().map(|p| crate::extract::normalise(p)).collect::<Vec<_>>().join("…"))
+        .filter(|form| !form.is_empty() && form != &phrase.value);
+    let mut message = "this phrase uses regex syntax, which the phrase pattern language does not have".to_string();
+    if let Some(form) = stands_for {
+        message.push_str(&format!(
+            "; the recogniser drops these characters as punctuation, so it would match `{form}` anywhere in an utterance"
+        ));
+    }
+    let mut d = Diagnostic::new("E404", file.id, phrase.inner_span(first.offset, first.len), message)
+        .label(first.what.clone())
+        .with_help(format!(
+            "for a regex write `regex \"{}\"` instead of a phrase; a phrase pattern has `[x]` for an optional part, `(a|b)` for alternatives and `…` for a gap of up to {} characters",
+            phrase.value.replace('\\', "\\\\").replace('"', "\\\""),
+            crate::pattern::GAP_MAX_CHARS
+        ));
+    for more in rest {
+        d = d.with_secondary(file.id, phrase.inner_span(more.offset, more.len), more.what.clone());
+    }
+    Some(d)
 }
 
 /// Keys of a phone keypad: 0–9, `*`, `#` and A–D, at least one.

@@ -93,7 +93,10 @@ fn apply(id: SourceId, setting: &Setting, settings: &mut Settings, diagnostics: 
             }
         }
         ("purpose" | "product", _) => diagnostics.push(bad("a word such as `collection`")),
-        ("locale", SettingValue::Str(s)) => settings.locale = s.value.clone(),
+        ("locale", SettingValue::Str(s)) => match crate::filters::Locale::from_tag(&s.value) {
+            Some(locale) => settings.locale = locale.tag().to_owned(),
+            None => diagnostics.push(unsupported_locale(id, s)),
+        },
         ("voice", SettingValue::Str(s)) => settings.voice = Some(s.value.clone()),
         ("locale" | "voice", _) => diagnostics.push(bad("a string in quotes")),
         ("max_duration", SettingValue::Duration(d)) => settings.max_duration_ms = Some(d.millis),
@@ -101,4 +104,21 @@ fn apply(id: SourceId, setting: &Setting, settings: &mut Settings, diagnostics: 
         ("digit_timeout", SettingValue::Duration(d)) => settings.digit_timeout_ms = d.millis,
         _ => diagnostics.push(bad("a duration such as `3m` or `6s`")),
     }
+}
+
+/// E111 for a `locale` the prompt filters have no readings for: its values would be read in
+/// the wrong language.
+fn unsupported_locale(id: SourceId, tag: &StrLit) -> Diagnostic {
+    let locales = crate::filters::LOCALES;
+    let mut d =
+        Diagnostic::new("E111", id, tag.span, format!("`{}` is not a locale CallScript can read values in", tag.value))
+            .label("no readings for this locale");
+    let list = locales.iter().map(|l| format!("`{l}`")).collect::<Vec<_>>().join(" and ");
+    d = match closest(&tag.value, locales.iter().copied()) {
+        Some(l) => d.with_help(format!(
+            "did you mean `{l}`? The locales with readings of `money`, `number`, `date` and `digits` are {list}"
+        )),
+        None => d.with_help(format!("the locales with readings of `money`, `number`, `date` and `digits` are {list}")),
+    };
+    d
 }

@@ -1,5 +1,5 @@
 //! Expression evaluation (the reference interpreter; a JIT may replace it, never change it)
-//! and prompt rendering with the zh-CN filters.
+//! and prompt rendering with the filters of the script's locale.
 
 use callscript_compiler::bytecode::{ExprCode, ExprOp, Filter, PromptCode, PromptSegment, ScriptCode};
 use callscript_compiler::filters;
@@ -187,13 +187,15 @@ pub enum PieceKind {
     Value(Option<Filter>),
 }
 
-/// Renders a prompt: text segments as written, values through their filter or plainly.
+/// Renders a prompt: text segments as written, values through their filter or plainly, in the
+/// readings of the script's `locale` (zh-CN when a loaded program names another).
 pub fn render(
     script: &ScriptCode,
     prompt: &PromptCode,
     slots: &[Value],
     builtins: Builtins,
 ) -> Result<Rendered, EvalError> {
+    let locale = filters::Locale::from_tag(&script.locale).unwrap_or_default();
     let mut text = String::new();
     let mut log: Option<String> = None;
     let mut pieces = Vec::with_capacity(prompt.segments.len());
@@ -210,8 +212,8 @@ pub fn render(
                 let code = &script.exprs[*expr as usize];
                 let value = eval(code, slots, builtins)?;
                 let spoken = match filter {
-                    Some(f) => filters::apply(f.name(), &value).ok_or_else(|| bad(f.name()))?,
-                    None => value.render_plain(),
+                    Some(f) => filters::apply_in(locale, f.name(), &value).ok_or_else(|| bad(f.name()))?,
+                    None => filters::plain_in(locale, &value),
                 };
                 if code.sensitive && log.is_none() {
                     log = Some(text.clone());

@@ -869,6 +869,92 @@ mod tests {
         assert!(failures.is_empty(), "{}", failures.join("\n"));
     }
 
+    /// Replies with 确认 and 确定, and the intent each must reach among [`CANDIDATES`].
+    const CONFIRMATIONS: &[(&str, Option<&str>)] = &[
+        ("确认", Some("yes")),
+        ("确定", Some("yes")),
+        ("确认。", Some("yes")),
+        ("嗯，确定", Some("yes")),
+        ("我确认", Some("yes")),
+        ("确定的", Some("yes")),
+        ("确认是我", Some("yes")),
+        ("确认无误", Some("yes")),
+        ("确认办理", Some("yes")),
+        ("可以，确认", Some("yes")),
+        ("不确定", Some("no")),
+        ("我不确定", Some("no")),
+        ("还不确定", Some("no")),
+        ("不能确定", Some("no")),
+        ("我也不太确定", Some("no")),
+        ("不是很确定", Some("no")),
+        ("不敢确定", Some("no")),
+        ("无法确认", Some("no")),
+        ("没法确认", Some("no")),
+        ("没办法确定", Some("no")),
+        ("确定不要", Some("no")),
+        ("确定不需要", Some("no")),
+        ("确认不需要了", Some("no")),
+        ("确定不了", Some("no")),
+        ("不用确认了", Some("no")),
+        ("没确认", None),
+        ("别确定", None),
+        ("我确认一下", Some("busy")),
+        ("我先确定一下", Some("busy")),
+        ("等我确认一下", Some("busy")),
+        ("确定没时间", Some("busy")),
+        ("确认退订", Some("optout")),
+        ("确定取消", Some("optout")),
+        ("我确定要投诉", Some("complaint")),
+        ("确认什么", Some("repeat")),
+        ("确认一下你是谁", Some("who")),
+    ];
+
+    #[test]
+    fn confirmations() {
+        let (r, tables) = recogniser();
+        let mut failures = Vec::new();
+        for &(utterance, expected) in CONFIRMATIONS {
+            let got = winner(&r, &tables, utterance, CANDIDATES);
+            if got.as_deref() != expected {
+                failures.push(format!("{utterance:?}: expected {expected:?}, got {got:?}"));
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    /// Adding 确认 and 确定 to `yes` takes nothing from another intent: every phrase form of
+    /// every std intent and every reply of [`CONFIRMATIONS`] that another intent won before
+    /// (the tables without any form holding 确认 or 确定, as the module was) goes to that
+    /// intent still.
+    #[test]
+    fn confirmations_take_nothing_from_other_intents() {
+        let after = intents();
+        let before: Vec<IntentTable> = after
+            .iter()
+            .map(|t| IntentTable {
+                forms: t
+                    .forms
+                    .iter()
+                    .filter(|f| !f.parts.iter().any(|p| p.contains("确认") || p.contains("确定")))
+                    .cloned()
+                    .collect(),
+                ..t.clone()
+            })
+            .collect();
+        let (now, then) = (Recogniser::new(&after).expect("builds"), Recogniser::new(&before).expect("builds"));
+        let forms = after.iter().flat_map(|t| t.forms.iter().map(|f| f.parts.concat()));
+        let replies = CONFIRMATIONS.iter().map(|(u, _)| u.to_string());
+        let mut lost = Vec::new();
+        for utterance in forms.chain(replies) {
+            let was = winner(&then, &before, &utterance, CANDIDATES);
+            let is = winner(&now, &after, &utterance, CANDIDATES);
+            if was.is_some() && was.as_deref() != Some("yes") && is == Some("yes".to_string()) {
+                lost.push(format!("{utterance:?}: {was:?} before, now yes"));
+            }
+        }
+        assert!(lost.is_empty(), "{}", lost.join("\n"));
+    }
+
     #[test]
     fn normalise_examples() {
         assert_eq!(normalise("ＯＫ"), "ok");

@@ -13,6 +13,7 @@ use std::sync::OnceLock;
 use super::Analysis;
 use crate::bytecode::{ExprOp, Filter, PromptSegment, ScriptCode};
 use crate::diagnostic::Diagnostic;
+use crate::filters::Locale;
 use crate::syntax::ast::Type;
 use crate::value::{Date, Money, Time, Value};
 
@@ -66,6 +67,7 @@ pub(super) fn prompt_length(a: &Analysis, out: &mut Vec<Diagnostic>) {
     let limits = &a.pack.limits;
     let rate = limits.chars_per_second.max(1);
     let nodes = a.prompt_nodes();
+    let locale = Locale::from_tag(&code.locale).unwrap_or_default();
     for (p, prompt) in code.prompts.iter().enumerate() {
         let units: u32 = prompt
             .segments
@@ -76,8 +78,8 @@ pub(super) fn prompt_length(a: &Analysis, out: &mut Vec<Diagnostic>) {
                     let (ty, text) = expr_type(code, *expr, limits.text_input_chars);
                     match declared_bounds(code, *expr) {
                         _ if ty == Type::Text => text,
-                        Some((min, max)) => longest_within(min, max, *filter),
-                        None => longest(ty, *filter),
+                        Some((min, max)) => longest_within(locale, min, max, *filter),
+                        None => longest(locale, ty, *filter),
                     }
                 }
             })
@@ -189,7 +191,7 @@ fn declared_bounds(code: &ScriptCode, e: u32) -> Option<(&Value, &Value)> {
 /// The longest spoken rendering, in units, of a number between `min` and `max` through
 /// `filter`: the ends, and the numbers of nines in between (the longest reading of each
 /// length, since no 零 is dropped from it).
-fn longest_within(min: &Value, max: &Value, filter: Option<Filter>) -> u32 {
+fn longest_within(locale: Locale, min: &Value, max: &Value, filter: Option<Filter>) -> u32 {
     let money = matches!(max, Value::Money(_)) || matches!(min, Value::Money(_));
     let cents = |v: &Value| match v {
         Value::Int(n) => n.saturating_mul(if money { 100 } else { 1 }),
@@ -211,8 +213,8 @@ fn longest_within(min: &Value, max: &Value, filter: Option<Filter>) -> u32 {
         .into_iter()
         .map(as_value)
         .filter_map(|v| match filter {
-            None => Some(v.render_plain()),
-            Some(f) => crate::filters::apply(f.name(), &v),
+            None => Some(crate::filters::plain_in(locale, &v)),
+            Some(f) => crate::filters::apply_in(locale, f.name(), &v),
         })
         .map(|text| spoken_units(&text))
         .max()
@@ -220,10 +222,12 @@ fn longest_within(min: &Value, max: &Value, filter: Option<Filter>) -> u32 {
 }
 
 /// The longest spoken rendering, in units, of a non-text value of type `ty` through `filter`
-/// (None: the plain rendering), over extreme values: the ends of the range and the longest
-/// numbers without a zero (no 零 is dropped from their reading). Computed once.
-fn longest(ty: Type, filter: Option<Filter>) -> u32 {
-    static TABLE: OnceLock<Vec<(Type, Option<Filter>, u32)>> = OnceLock::new();
+/// (None: the plain rendering) in `locale`, over extreme values: the ends of the range and the
+/// longest numbers without a zero (no 零 is dropped from their reading). Computed once.
+fn longest(locale: Locale, ty: Type, filter: Option<Filter>) -> u32 {
+    /// The longest reading of each locale, type and filter, in units.
+    type Longest = (Locale, Type, Option<Filter>, u32);
+    static TABLE: OnceLock<Vec<Longest>> = OnceLock::new();
     let table = TABLE.get_or_init(|| {
         let ints = [i64::MIN, i64::MAX, -8_999_999_999_999_999_999, 8_999_999_999_999_999_999];
         let values = |ty: Type| -> Vec<Value> {
@@ -243,23 +247,25 @@ fn longest(ty: Type, filter: Option<Filter>) -> u32 {
         };
         let filters = [None, Some(Filter::Money), Some(Filter::Digits), Some(Filter::Number), Some(Filter::Date)];
         let mut table = Vec::new();
-        for ty in [Type::Int, Type::Money, Type::Date, Type::Bool, Type::Time] {
-            for filter in filters {
-                let units = values(ty)
-                    .iter()
-                    .filter_map(|v| match filter {
-                        None => Some(v.render_plain()),
-                        Some(f) => crate::filters::apply(f.name(), v),
-                    })
-                    .map(|text| spoken_units(&text))
-                    .max()
-                    .unwrap_or(0);
-                table.push((ty, filter, units));
+        for locale in [Locale::ZhCn, Locale::EnUs] {
+            for ty in [Type::Int, Type::Money, Type::Date, Type::Bool, Type::Time] {
+                for filter in filters {
+                    let units = values(ty)
+                        .iter()
+                        .filter_map(|v| match filter {
+                            None => Some(crate::filters::plain_in(locale, v)),
+                            Some(f) => crate::filters::apply_in(locale, f.name(), v),
+                        })
+                        .map(|text| spoken_units(&text))
+                        .max()
+                        .unwrap_or(0);
+                    table.push((locale, ty, filter, units));
+                }
             }
         }
         table
     });
-    table.iter().find(|(t, f, _)| *t == ty && *f == filter).map_or(0, |(_, _, u)| *u)
+    table.iter().find(|(l, t, f, _)| *l == locale && *t == ty && *f == filter).map_or(0, |(.., u)| *u)
 }
 
 #[cfg(test)]
@@ -280,23 +286,31 @@ mod tests {
         let max = Value::Money(Money::from_cents(9_999_999));
         let zero = Value::Int(0);
         // 九万九千九百九十九元九角九分: 14 units, against the type's extreme.
-        assert_eq!(longest_within(&zero, &max, Some(Filter::Money)), 14);
-        assert!(longest(Type::Money, Some(Filter::Money)) > 30);
+        let zh = Locale::ZhCn;
+        assert_eq!(longest_within(zh, &zero, &max, Some(Filter::Money)), 14);
+        assert!(longest(zh, Type::Money, Some(Filter::Money)) > 30);
         // A 1–5 score reads one digit.
-        assert_eq!(longest_within(&Value::Int(1), &Value::Int(5), Some(Filter::Number)), 1);
+        assert_eq!(longest_within(zh, &Value::Int(1), &Value::Int(5), Some(Filter::Number)), 1);
         // 10000.00 reads 一万元整, but 9999.99 below it is longer.
         let ten_thousand = Value::Money(Money::from_cents(1_000_000));
         assert_eq!(
-            longest_within(&zero, &ten_thousand, Some(Filter::Money)),
+            longest_within(zh, &zero, &ten_thousand, Some(Filter::Money)),
             spoken_units(&crate::filters::money_zh(Money::from_cents(999_999)))
         );
     }
 
     #[test]
     fn longest_readings_come_from_the_filters() {
-        assert_eq!(longest(Type::Int, None), 19);
-        assert_eq!(longest(Type::Bool, None), 1);
-        assert!(longest(Type::Money, Some(Filter::Money)) > longest(Type::Int, None));
-        assert_eq!(longest(Type::Date, Some(Filter::Date)), 4 + 1 + 2 + 1 + 2 + 1);
+        let zh = Locale::ZhCn;
+        assert_eq!(longest(zh, Type::Int, None), 19);
+        assert_eq!(longest(zh, Type::Bool, None), 1);
+        assert!(longest(zh, Type::Money, Some(Filter::Money)) > longest(zh, Type::Int, None));
+        assert_eq!(longest(zh, Type::Date, Some(Filter::Date)), 4 + 1 + 2 + 1 + 2 + 1);
+        // en-US (one unit per digit and per started three letters): "December 28th, 2026" and
+        // "minus 89,999,999,999,999,999 dollars and 99 cents".
+        let en = Locale::EnUs;
+        assert_eq!(longest(en, Type::Date, Some(Filter::Date)), 3 + 2 + 1 + 4);
+        assert_eq!(longest(en, Type::Money, Some(Filter::Money)), 2 + 17 + 3 + 1 + 2 + 2);
+        assert_eq!(longest(en, Type::Bool, None), 1);
     }
 }

@@ -63,7 +63,7 @@ pub const RULES: &[Rule] = &[
     Rule {
         code: "CS005",
         title: "opt-out not handled",
-        description: "A marketing script handles the intent `optout` from every ask, directly or through `objection`, with a body that runs the `optout` statement.",
+        description: "A marketing script handles the intent `optout` from every ask, directly or through `objection`, with a body that runs the `optout` statement; a body under a guard that can be false does not handle it on its own.",
         help: "Add `on optout => { optout; say \"…\"; hangup … }` to `objection`.",
     },
     Rule {

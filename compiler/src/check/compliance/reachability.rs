@@ -8,14 +8,30 @@
 
 use super::Analysis;
 use super::cfg::{At, Edge, NodeId};
-use crate::bytecode::{BranchCode, Emotion, Instruction, PatternCode};
+use crate::bytecode::{BranchCode, Emotion, ExprOp, Instruction, PatternCode};
 use crate::diagnostic::Diagnostic;
 use crate::span::FileSpan;
+use crate::value::Value;
 
 /// The bodies a turn matching `pattern` can select at a listening node, in matching order:
 /// the ask's branches naming it up to the first without a guard, then, unless that one was an
 /// ask's branch, the objection handlers naming it up to the first without a guard.
 fn candidates(a: &Analysis, listen: NodeId, pattern: impl Fn(&PatternCode) -> bool) -> Vec<(NodeId, FileSpan)> {
+    selectable(a, listen, pattern).into_iter().map(|c| (c.entry, c.span)).collect()
+}
+
+/// A body a turn can select: where it starts, its branch or handler, and its guard when the
+/// guard can be false (§9.1: then the branch counts as absent).
+struct Candidate {
+    entry: NodeId,
+    span: FileSpan,
+    guard: Option<FileSpan>,
+}
+
+/// [`candidates`] with their guards. A guard counts as always true only when it is the literal
+/// `true`; every other guard may be false, so the selection goes on past it. When every body
+/// returned has a guard, a turn whose guards are all false selects none of them.
+fn selectable(a: &Analysis, listen: NodeId, pattern: impl Fn(&PatternCode) -> bool) -> Vec<Candidate> {
     let code = a.code;
     let At::Listen(ask) = a.cfg.nodes[listen as usize].at else { return Vec::new() };
     let mut branches: Vec<(NodeId, &BranchCode)> = Vec::new();
@@ -31,8 +47,10 @@ fn candidates(a: &Analysis, listen: NodeId, pattern: impl Fn(&PatternCode) -> bo
     for list in [branches, handlers] {
         for (to, b) in list {
             if b.patterns.iter().any(&pattern) {
-                out.push((to, b.span));
-                if b.guard.is_none() {
+                let guard =
+                    b.guard.map(|g| &code.exprs[g as usize]).filter(|g| g.ops != [ExprOp::Const(Value::Bool(true))]);
+                out.push(Candidate { entry: to, span: b.span, guard: guard.map(|g| g.span) });
+                if guard.is_none() {
                     return out;
                 }
             }
@@ -75,16 +93,28 @@ pub(super) fn optout(a: &Analysis, out: &mut Vec<Diagnostic>) {
     for (ask, nodes) in listens(a).into_iter().enumerate() {
         let mut unhandled = false;
         let mut wrong: Vec<FileSpan> = Vec::new();
+        // The guards of a selection where every body is guarded: when all are false, nothing
+        // handles the request.
+        let mut guards: Vec<FileSpan> = Vec::new();
         for listen in nodes {
-            let bodies = candidates(a, listen, &is_optout);
+            let bodies = selectable(a, listen, &is_optout);
             unhandled |= bodies.is_empty();
-            for (entry, span) in bodies {
-                if !runs[entry as usize] && !wrong.contains(&span) {
-                    wrong.push(span);
+            if bodies.iter().all(|b| b.guard.is_some()) {
+                for guard in bodies.iter().filter_map(|b| b.guard) {
+                    if !guards.contains(&guard) {
+                        guards.push(guard);
+                    }
+                }
+            }
+            for body in bodies {
+                if !runs[body.entry as usize] && !wrong.contains(&body.span) {
+                    wrong.push(body.span);
                 }
             }
         }
-        if unhandled {
+        if !unhandled && !guards.is_empty() {
+            out.push(only_guarded(a, ask, &guards, &wrong));
+        } else if unhandled {
             out.push(
                 at_ask(
                     a,
@@ -112,6 +142,38 @@ pub(super) fn optout(a: &Analysis, out: &mut Vec<Diagnostic>) {
             out.push(d);
         }
     }
+}
+
+/// The CS005 finding for an ask where `optout` is handled only under guards that can all be
+/// false (§9.1: a branch whose guard is false counts as absent).
+fn only_guarded(a: &Analysis, ask: usize, guards: &[FileSpan], wrong: &[FileSpan]) -> Diagnostic {
+    let text = |at: &FileSpan| {
+        a.program.files.get(at.file.0 as usize).and_then(|f| f.text.get(at.span.range())).map(|t| format!("`{t}`"))
+    };
+    let written: Vec<String> = guards.iter().filter_map(text).collect();
+    let under = match written.as_slice() {
+        [one] if guards.len() == 1 => format!("under the guard {one}: when it is false"),
+        _ => "under guards: when they are all false".to_string(),
+    };
+    let mut d = at_ask(
+        a,
+        "CS005",
+        ask,
+        format!(
+            "at this ask, `optout` is handled only {under}, a customer who asks not to be called again is not opted out"
+        ),
+    )
+    .label("`optout` is not handled here when the guard is false")
+    .with_help(
+        "handle `optout` without a guard (`on optout => { optout; … }`), or add an unguarded `on optout` handler to `objection` for when the guard is false",
+    );
+    for guard in guards {
+        d = d.with_secondary(guard.file, guard.span, "when this is false, nothing else handles `optout`");
+    }
+    for span in wrong {
+        d = d.with_secondary(span.file, span.span, "this body can end the turn without `optout`");
+    }
+    d
 }
 
 /// CS007.
