@@ -23,11 +23,10 @@ start=$(date +%s)
 cargo build --release "${fuzz_bins[@]}" --target "$host"
 echo "fuzz-runtime build: $(($(date +%s) - start)) s"
 bin="target/$host/release"
-# The seed writer is an ordinary program: built without the coverage flags (which need
-# libFuzzer's symbols), in a target folder of its own.
+# The seed writer is an example of the runtime, built with the main workspace (without the
+# coverage flags, which need libFuzzer's symbols; `cargo test --workspace` has built it).
 if [ ! -d corpus/recording ]; then
-  RUSTFLAGS="" cargo build --release --bin seed --target-dir target/plain
-  ./target/plain/release/seed
+  (cd .. && RUSTFLAGS="" cargo run -q -p callscript-runtime --example fuzz_seeds -- fuzz-runtime/corpus)
 fi
 bash seed.sh
 status=0

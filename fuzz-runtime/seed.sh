@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Seeds the corpora of the recogniser and customer-list targets (corpus/<target>/, not
-# committed) from the examples; the SIP and media seeds come from the `seed` binary (run.sh).
+# committed) from the examples; the SIP and media seeds come from the runtime's `fuzz_seeds` example (run.sh).
 # Safe to run again: files are named by content.
 set -euo pipefail
 cd "$(dirname "$0")"

@@ -1,16 +1,24 @@
 //! Writes the seed corpora, `corpus/<target>/`, from the inputs the project's own tests use:
 //! our SDP offer and the answers the SIPp scenarios send, the responses the hostile peer of
 //! tests/sip/hostile.rs sends, RTP audio and telephone events as the receiver tests build
-//! them, and real recordings sealed with the fuzz key. Run from fuzz-runtime/.
+//! them, and real recordings sealed with the fuzz key. An example of the runtime crate, so it
+//! builds with the workspace (`cargo test` already compiled it) rather than as a second
+//! runtime build beside the instrumented one; `fuzz-runtime/run.sh` runs it:
+//! `cargo run -p callscript-runtime --example fuzz_seeds -- fuzz-runtime/corpus`.
 
-use std::path::Path;
+use std::path::PathBuf;
 
 use callscript_runtime::telephony::media::dtmf::sender_packets;
 use callscript_runtime::telephony::media::g711::Codec;
 use callscript_runtime::telephony::recording::{RecordingKey, RecordingMeta, RecordingWriter};
 
+/// The corpus folder, the first argument (default `corpus`).
+fn corpus() -> PathBuf {
+    std::env::args_os().nth(1).map_or_else(|| PathBuf::from("corpus"), PathBuf::from)
+}
+
 fn write(target: &str, name: &str, bytes: &[u8]) {
-    let dir = Path::new("corpus").join(target);
+    let dir = corpus().join(target);
     std::fs::create_dir_all(&dir).expect("corpus folder");
     std::fs::write(dir.join(name), bytes).expect("seed written");
 }
