@@ -13,13 +13,6 @@ use crate::diagnostic::Diagnostic;
 use crate::span::FileSpan;
 use crate::value::Value;
 
-/// The bodies a turn matching `pattern` can select at a listening node, in matching order:
-/// the ask's branches naming it up to the first without a guard, then, unless that one was an
-/// ask's branch, the objection handlers naming it up to the first without a guard.
-fn candidates(a: &Analysis, listen: NodeId, pattern: impl Fn(&PatternCode) -> bool) -> Vec<(NodeId, FileSpan)> {
-    selectable(a, listen, pattern).into_iter().map(|c| (c.entry, c.span)).collect()
-}
-
 /// A body a turn can select: where it starts, its branch or handler, and its guard when the
 /// guard can be false (§9.1: then the branch counts as absent).
 struct Candidate {
@@ -28,7 +21,10 @@ struct Candidate {
     guard: Option<FileSpan>,
 }
 
-/// [`candidates`] with their guards. A guard counts as always true only when it is the literal
+/// The bodies a turn matching `pattern` can select at a listening node, in matching order:
+/// the ask's branches naming it up to the first without a guard, then, unless that one was an
+/// ask's branch, the objection handlers naming it up to the first without a guard; with their
+/// guards. A guard counts as always true only when it is the literal
 /// `true`; every other guard may be false, so the selection goes on past it. When every body
 /// returned has a guard, a turn whose guards are all false selects none of them.
 fn selectable(a: &Analysis, listen: NodeId, pattern: impl Fn(&PatternCode) -> bool) -> Vec<Candidate> {
@@ -183,23 +179,37 @@ pub(super) fn escalation(a: &Analysis, out: &mut Vec<Diagnostic>) {
     let angry = |p: &PatternCode| *p == PatternCode::Emotion(Emotion::Angry);
     let complaint = intent_named(a, "complaint");
     for (ask, nodes) in listens(a).into_iter().enumerate() {
-        // (cannot reach, bodies that do not) for anger and for a complaint.
-        let mut failing = [(false, Vec::new()), (false, Vec::new())];
+        // (cannot reach, bodies that do not, guards under which nothing does) for anger and
+        // for a complaint. Every body the turn can select must reach a `transfer`, and the
+        // selection must end with one that has no guard: a guard that can be false leaves the
+        // customer to the next body, or to none (§9.1, as CS005 counts `optout`).
+        let mut failing = [(false, Vec::new(), Vec::new()), (false, Vec::new(), Vec::new())];
         for listen in nodes {
             let kinds: [&dyn Fn(&PatternCode) -> bool; 2] = [&angry, &complaint];
             for (k, pattern) in kinds.into_iter().enumerate() {
-                let bodies = candidates(a, listen, pattern);
-                if !bodies.iter().any(|(entry, _)| reaches[*entry as usize]) {
-                    failing[k].0 = true;
-                    for (_, span) in bodies {
-                        if !failing[k].1.contains(&span) {
-                            failing[k].1.push(span);
+                let bodies = selectable(a, listen, pattern);
+                let all_reach = bodies.iter().all(|b| reaches[b.entry as usize]);
+                let always = bodies.last().is_some_and(|b| b.guard.is_none());
+                if all_reach && always {
+                    continue;
+                }
+                let (fails, wrong, guards) = &mut failing[k];
+                *fails = true;
+                for b in bodies.iter().filter(|b| !reaches[b.entry as usize]) {
+                    if !wrong.contains(&b.span) {
+                        wrong.push(b.span);
+                    }
+                }
+                if !always {
+                    for guard in bodies.iter().filter_map(|b| b.guard) {
+                        if !guards.contains(&guard) {
+                            guards.push(guard);
                         }
                     }
                 }
             }
         }
-        let [(anger, anger_bodies), (complain, complaint_bodies)] = failing;
+        let [(anger, anger_bodies, anger_guards), (complain, complaint_bodies, complaint_guards)] = failing;
         let who = match (anger, complain) {
             (false, false) => continue,
             (true, false) => "an angry customer",
@@ -217,6 +227,15 @@ pub(super) fn escalation(a: &Analysis, out: &mut Vec<Diagnostic>) {
         }
         for span in complaint_bodies {
             d = d.with_secondary(span.file, span.span, "`complaint` goes here, which reaches no `transfer`");
+        }
+        let mut guards = anger_guards;
+        for guard in complaint_guards {
+            if !guards.contains(&guard) {
+                guards.push(guard);
+            }
+        }
+        for guard in guards {
+            d = d.with_secondary(guard.file, guard.span, "when this guard is false, nothing else escalates");
         }
         out.push(d.with_help(
             "add `on emotion angry, complaint => transfer \"queue\"` to `objection` (a body counts when it reaches `transfer` before the customer is asked anything else)",
