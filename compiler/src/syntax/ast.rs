@@ -332,7 +332,9 @@ pub enum StmtKind {
         prompt: Prompt,
         bargein_off: bool,
     },
-    Ask(Ask),
+    /// Boxed: an ask is the largest statement, and the parser and every pass recurse
+    /// through nested asks holding statements on the stack (MAX_DEPTH levels on 2 MiB).
+    Ask(Box<Ask>),
     Retry(Option<Prompt>),
     Resume,
     Goto(Target),

@@ -1101,6 +1101,26 @@ impl<'a> Parser<'a> {
             self.recover_statement();
             return StmtKind::Error;
         }
+        // The statements that nest are parsed from this small frame, not from the large one of
+        // `other_stmt_kind`: nesting puts a frame of each on the stack per level, and a debug
+        // build must take MAX_DEPTH levels on a 2 MiB thread.
+        let nested = match self.peek_text() {
+            "ask" => Some(self.ask().map(StmtKind::Ask)),
+            "if" => Some(self.if_stmt().map(StmtKind::If)),
+            _ => None,
+        };
+        match nested {
+            Some(Some(kind)) => kind,
+            Some(None) => {
+                self.recover_statement();
+                StmtKind::Error
+            }
+            None => self.other_stmt_kind(),
+        }
+    }
+
+    /// Every statement but `ask` and `if`, at a word.
+    fn other_stmt_kind(&mut self) -> StmtKind {
         let word = self.peek_text();
         let result = match word {
             "say" => {
@@ -1110,7 +1130,6 @@ impl<'a> Parser<'a> {
                     StmtKind::Say { prompt, bargein_off }
                 })
             }
-            "ask" => self.ask().map(StmtKind::Ask),
             "retry" => {
                 self.bump();
                 if self.at(Token::Str) || self.at(Token::UnterminatedStr) {
@@ -1135,7 +1154,6 @@ impl<'a> Parser<'a> {
                 self.bump();
                 self.target().map(StmtKind::Goto)
             }
-            "if" => self.if_stmt().map(StmtKind::If),
             "tag" => {
                 self.bump();
                 self.string("a tag label in quotes").map(StmtKind::Tag)
@@ -1256,10 +1274,11 @@ impl<'a> Parser<'a> {
         Some(Target { span: first.span.to(self.prev_span()), first, second })
     }
 
-    fn ask(&mut self) -> Option<Ask> {
+    /// On the heap from the start: this frame is on the stack once per nesting level.
+    fn ask(&mut self) -> Option<Box<Ask>> {
         let start = self.bump().span;
         let prompt = self.prompt("the question in quotes")?;
-        let mut ask = Ask {
+        let mut ask = Box::new(Ask {
             prompt,
             capture: None,
             timeout: None,
@@ -1267,7 +1286,7 @@ impl<'a> Parser<'a> {
             bargein_off: false,
             branches: Vec::new(),
             head: start,
-        };
+        });
         loop {
             if ask.capture.is_none() && self.at_word("capture") {
                 ask.capture = Some(self.capture()?);
