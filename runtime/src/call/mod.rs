@@ -15,7 +15,7 @@ use std::sync::Arc;
 use callscript_compiler::bytecode::{AskId, Emotion, OutcomeId, PatternCode, ScriptCode, StepId};
 use callscript_compiler::span::FileSpan;
 
-use crate::telephony::{CallResult, Disposition, TranscriptLine};
+use crate::telephony::{CallResult, Disposition, LetResult, TranscriptLine};
 use crate::vm::{Action, EndReason, Event, Executable, PieceKind, Record, Session, SpeechPiece};
 
 /// Most VM actions one call may take before it is ended as failed. A real call takes a few
@@ -332,10 +332,17 @@ impl CallDriver {
         self.now
     }
 
-    /// How the call went, from its log. Talk time is the clock at the last input.
+    /// How the call went, from its log. Talk time is the clock at the last input; the
+    /// script's lets are taken as they stand now (sensitive ones masked).
     pub fn result(&self) -> CallResult {
         let mut result = result_of(&self.exec, self.session.script(), &self.notes);
         result.talk_ms = self.now;
+        result.lets = self
+            .session
+            .values()
+            .filter(|(decl, _)| !decl.input)
+            .map(|(decl, value)| LetResult::new(decl, value))
+            .collect();
         result
     }
 
