@@ -11,6 +11,7 @@ use std::sync::atomic::AtomicBool;
 use callscript_compiler::bytecode::{AskId, Program};
 use callscript_compiler::check::{MemoryFiles, check};
 use callscript_compiler::source::Source;
+use callscript_compiler::syntax::ast::Type;
 use callscript_compiler::value::{Date, Money, Value};
 use callscript_runtime::call::CallDriver;
 use callscript_runtime::call::virtual_time::{self, Customer, Turn};
@@ -168,7 +169,6 @@ fn agreeable_call(program: Program) -> Vec<LetResult> {
 /// sensitive let's value not at all.
 #[test]
 fn a_call_ends_with_its_lets_and_a_sensitive_one_is_masked() {
-    use callscript_compiler::syntax::ast::Type;
     let lets = agreeable_call(program());
     let plain = |name: &str, ty, value: &str| LetResult { name: name.into(), ty, value: Some(value.into()) };
     assert_eq!(lets, [plain("pay_amount", Type::Money, "3500.00"), plain("pay_date", Type::Date, "2026-11-25")]);
@@ -230,4 +230,37 @@ fn a_sensitive_let_is_kept_nowhere() {
     assert_eq!(names, ["pay_date"], "only the lets that are not sensitive are aggregated");
     assert_eq!(summary.lets[0].goal_calls_with_value, goals);
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A let computed from a sensitive input is sensitive too (§9.5): its value is not kept with
+/// the call, and the transcript masks it where it is spoken.
+#[test]
+fn a_let_computed_from_a_sensitive_input_is_masked() {
+    let text = r#"use std.zh.common
+script tail_check {
+  purpose service
+  input { account_tail: text sensitive }
+  let said_tail: text = ""
+  outcomes { done goal }
+  opening {
+    say "您好,本次通话将被录音。"
+    ask "请问您是本人吗?" {
+      on yes => { verify; set said_tail = "尾号" + account_tail; say "您的账户{{said_tail}}。"; hangup done }
+      on _ => hangup done
+    }
+  }
+  objection { on emotion angry, complaint => transfer "senior" }
+}
+"#;
+    let checked = check(vec![Source::new("t.call", text)], &mut MemoryFiles::default());
+    assert_eq!(checked.error_count(), 0, "{:?}", checked.diagnostics);
+    let exec = Executable::new(callscript_compiler::lower::lower(&checked, checked.files[0].id)).unwrap();
+    let inputs = vec![("account_tail".to_string(), Value::Text("8831".into()))];
+    let session = Session::start(exec, "tail_check", inputs, CallContext::default()).unwrap();
+    let mut driver = CallDriver::new(session, None);
+    virtual_time::converse(&mut driver, &mut Agreeable);
+    let result = driver.result();
+    assert_eq!(result.lets, [LetResult { name: "said_tail".into(), ty: Type::Text, value: None }]);
+    let transcript = serde_json::to_string(&result.transcript).unwrap();
+    assert!(!transcript.contains("8831") && transcript.contains("您的账户*"), "{transcript}");
 }

@@ -357,6 +357,43 @@ impl ScriptCode {
     pub fn step_of(&self, pc: u32) -> Option<StepId> {
         self.steps.iter().rposition(|s| s.pc <= pc).map(|i| i as StepId)
     }
+
+    /// Values computed from a sensitive input are sensitive (§9.5): makes every slot given such
+    /// a value (its starting value or a `set`) sensitive, and every expression reading one, so
+    /// that transcripts, logs and call results mask a `let` holding one like the input itself.
+    /// A fixed point: a let computed from such a let is sensitive too.
+    pub fn spread_sensitivity(&mut self) {
+        let reads_sensitive = |e: &ExprCode, slots: &[SlotDecl]| {
+            e.sensitive
+                || e.ops
+                    .iter()
+                    .any(|op| matches!(op, ExprOp::Load(s) if slots.get(*s as usize).is_some_and(|d| d.sensitive)))
+        };
+        let mut assignments: Vec<(Slot, ExprId)> =
+            self.slots.iter().enumerate().filter_map(|(i, s)| Some((i as Slot, s.init?))).collect();
+        assignments.extend(self.code.iter().filter_map(|i| match i {
+            Instruction::Set(s, e) => Some((*s, *e)),
+            _ => None,
+        }));
+        loop {
+            let mut changed = false;
+            for &(slot, e) in &assignments {
+                let (Some(expr), Some(decl)) = (self.exprs.get(e as usize), self.slots.get(slot as usize)) else {
+                    continue;
+                };
+                if !decl.sensitive && reads_sensitive(expr, &self.slots) {
+                    self.slots[slot as usize].sensitive = true;
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        for i in 0..self.exprs.len() {
+            self.exprs[i].sensitive = reads_sensitive(&self.exprs[i], &self.slots);
+        }
+    }
 }
 
 /// A `.callc` file: the magic, the format version, the header's length, the header, then the
@@ -380,6 +417,46 @@ mod tests {
     fn instructions_stay_small() {
         // Two words: a tag and the widest payload (a u64, or an id plus a jump target).
         assert_eq!(std::mem::size_of::<Instruction>(), 16);
+    }
+
+    /// A let computed from a sensitive input is sensitive, through other lets and whether it
+    /// gets the value at its start or from a `set`; one computed from plain values is not.
+    #[test]
+    fn lets_computed_from_sensitive_values_are_sensitive() {
+        let text = r#"use std.zh.common
+script s {
+  purpose service
+  input { tail: text sensitive, name: text }
+  let first: text = "尾号" + tail
+  let copy: text = ""
+  let greeting: text = "您好" + name
+  outcomes { done }
+  opening {
+    say "本次通话将被录音。{{greeting}}"
+    ask "请问您是本人吗?" {
+      on yes => { verify; set copy = first; say "{{copy}}"; hangup done }
+      on _ => hangup done
+    }
+  }
+  objection { on emotion angry, complaint => transfer "senior" }
+}
+"#;
+        let checked = crate::check::check_source("s.call", text);
+        assert_eq!(checked.error_count(), 0, "{:?}", checked.diagnostics);
+        let program = crate::lower::lower(&checked, checked.files[0].id);
+        let code = &program.scripts[0];
+        let sensitive: Vec<(&str, bool)> = code.slots.iter().map(|s| (s.name.as_str(), s.sensitive)).collect();
+        assert_eq!(sensitive, [("tail", true), ("name", false), ("first", true), ("copy", true), ("greeting", false)]);
+        let spoken: Vec<bool> = code
+            .prompts
+            .iter()
+            .flat_map(|p| &p.segments)
+            .filter_map(|seg| match seg {
+                PromptSegment::Value { expr, .. } => Some(code.exprs[*expr as usize].sensitive),
+                PromptSegment::Text(_) => None,
+            })
+            .collect();
+        assert_eq!(spoken, [false, true], "{{{{greeting}}}} is plain, {{{{copy}}}} sensitive");
     }
 }
 
