@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Renders the example campaign's HTML report in headless Chromium: the DOM must hold every
 # chart, and a screenshot must come out (kept in target/report.png for a look). Then the
-# campaign of tests/lets, whose report sums a money let and charts a date let of goal calls.
+# campaign of tests/lets, whose report sums a money let and charts a date let of goal calls
+# (per goal outcome: it has two).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=target/debug/callscript
@@ -41,7 +42,7 @@ cp tests/lets/promise.call tests/lets/campaign.toml tests/lets/customers.csv "$w
 "$bin" report "$work/lets/campaign.toml" --format html -o "$work/lets/report.html"
 "$chrome" "${flags[@]}" --dump-dom "file://$work/lets/report.html" > "$work/lets/dom.html" 2>/dev/null
 for expected in 'pay_amount · sum over [0-9]* goal calls</span><strong>[0-9,]*\.[0-9][0-9]<' \
-                'pay_date of goal calls, by date' '>2026-11-25<'; do
+                'pay_amount · sum over [0-9]* promised calls' 'pay_date of promised calls, by date' '>2026-11-25<'; do
   if ! grep -q "$expected" "$work/lets/dom.html"; then
     echo "the rendered lets report lacks $expected" >&2
     exit 1

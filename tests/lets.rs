@@ -69,8 +69,9 @@ fn promises_due() -> HashMap<String, (Money, Date)> {
 }
 
 /// `report --attempts` has a `let.` column per let in declaration order; the goal calls hold
-/// what the script set on their way there, unanswered calls nothing. The JSON report's sum
-/// and counts by date are exactly those of the customers who promised.
+/// what the script set on their way there (a `hardship` call the starting values), unanswered
+/// calls nothing. The JSON report's sums and counts by date, in all and per goal outcome, are
+/// exactly those of the customers' own amounts and due dates.
 #[test]
 fn lets_are_columns_of_the_export_and_summed_in_the_report() {
     let campaign = ran_campaign("e2e");
@@ -79,38 +80,55 @@ fn lets_are_columns_of_the_export_and_summed_in_the_report() {
     let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
     assert_eq!(header[9..], ["let.pay_amount", "let.pay_date"], "{header:?}");
     let due = promises_due();
-    let (mut sum, mut by_date, mut goals) = (0i64, BTreeMap::<String, u64>::new(), 0u64);
+    // Per goal outcome: calls, the sum in cents, calls per date.
+    let mut goals: BTreeMap<&str, (u64, i64, BTreeMap<String, u64>)> = BTreeMap::new();
     let mut unanswered = 0;
     for record in reader.records() {
         let r = record.unwrap();
         let (amount, date) = due[&r[0]];
-        match (&r[4], &r[5]) {
-            (_, "promised") => {
-                assert_eq!((&r[9], &r[10]), (amount.to_string().as_str(), date.to_string().as_str()), "{r:?}");
-                sum += amount.cents();
-                *by_date.entry(date.to_string()).or_default() += 1;
-                goals += 1;
-            }
+        let held = match (&r[4], &r[5]) {
+            (_, "promised") => (amount, date),
+            (_, "hardship") => (Money::ZERO, Date::parse("2026-01-01").unwrap()),
             ("answered" | "customer_hangup", _) => {
-                // Not promised: the lets keep their starting values (or what was set before a hang-up).
+                // No goal: the lets keep their starting values (or what was set before a hang-up).
                 assert!(["0.00", amount.to_string().as_str()].contains(&&r[9]), "{r:?}");
+                continue;
             }
             _ => {
                 assert_eq!((&r[9], &r[10]), ("", ""), "an unanswered attempt has no lets: {r:?}");
                 unanswered += 1;
+                continue;
             }
-        }
+        };
+        assert_eq!((&r[9], &r[10]), (held.0.to_string().as_str(), held.1.to_string().as_str()), "{r:?}");
+        let outcome = if &r[5] == "promised" { "promised" } else { "hardship" };
+        let (calls, cents, dates) = goals.entry(outcome).or_default();
+        *calls += 1;
+        *cents += held.0.cents();
+        *dates.entry(held.1.to_string()).or_default() += 1;
     }
-    assert!(goals >= 5 && unanswered >= 1 && by_date.len() >= 2, "the fixture exercises too little");
+    assert!(unanswered >= 1 && goals.len() == 2, "the fixture exercises too little: {goals:?}");
+    assert!(goals["promised"].0 >= 5 && goals["promised"].2.len() >= 2, "{goals:?}");
 
     let json: serde_json::Value = serde_json::from_str(&report(&campaign, &["--format", "json"])).unwrap();
-    assert_eq!(json["goals"], goals);
-    let expected = serde_json::json!([
-        { "name": "pay_amount", "type": "money", "goal_calls_with_value": goals,
-          "sum": Money::from_cents(sum).to_string() },
-        { "name": "pay_date", "type": "date", "goal_calls_with_value": goals, "by_value": by_date },
-    ]);
-    assert_eq!(json["lets"], expected);
+    let calls: u64 = goals.values().map(|g| g.0).sum();
+    let cents: i64 = goals.values().map(|g| g.1).sum();
+    let mut dates: BTreeMap<String, u64> = BTreeMap::new();
+    for (date, n) in goals.values().flat_map(|g| &g.2) {
+        *dates.entry(date.clone()).or_default() += n;
+    }
+    assert_eq!(json["goals"], calls);
+    let money = |calls: u64, cents: i64| serde_json::json!({ "goal_calls_with_value": calls, "sum": Money::from_cents(cents).to_string() });
+    let dated = |calls: u64, dates: &BTreeMap<String, u64>| serde_json::json!({ "goal_calls_with_value": calls, "by_value": dates });
+    let mut amount = money(calls, cents);
+    amount["by_outcome"] = goals.iter().map(|(o, g)| (o.to_string(), money(g.0, g.1))).collect();
+    let mut date = dated(calls, &dates);
+    date["by_outcome"] = goals.iter().map(|(o, g)| (o.to_string(), dated(g.0, &g.2))).collect();
+    for (value, name, ty) in [(&mut amount, "pay_amount", "money"), (&mut date, "pay_date", "date")] {
+        value["name"] = name.into();
+        value["type"] = ty.into();
+    }
+    assert_eq!(json["lets"], serde_json::json!([amount, date]));
     std::fs::remove_dir_all(campaign.parent().unwrap()).ok();
 }
 
@@ -123,21 +141,29 @@ fn the_report_shows_the_lets_of_goal_calls() {
     insta::assert_snapshot!("lets_report_table", table);
     insta::assert_snapshot!("lets_report_json", report(&campaign, &["--format", "json"]));
     let html = report(&campaign, &["--format", "html"]);
-    assert!(html.contains("pay_amount · sum over") && html.contains("pay_date of goal calls, by date"));
+    for part in ["pay_amount · sum over", "promised calls</span>", "pay_date of promised calls, by date"] {
+        assert!(html.contains(part), "{part}");
+    }
     insta::assert_snapshot!("lets_report_html", html);
     std::fs::remove_dir_all(campaign.parent().unwrap()).ok();
 }
 
-fn program() -> Program {
-    let checked = check(vec![Source::new("promise.call", SCRIPT)], &mut MemoryFiles::default());
+fn compile(text: &str) -> Program {
+    let checked = check(vec![Source::new("promise.call", text)], &mut MemoryFiles::default());
     assert_eq!(checked.error_count(), 0, "{:?}", checked.diagnostics);
     callscript_compiler::lower::lower(&checked, checked.files[0].id)
 }
 
-/// Makes a let sensitive, as `let NAME: TYPE sensitive = …` will.
-fn sensitive(mut program: Program, name: &str) -> Program {
-    let slot = program.scripts[0].slots.iter_mut().find(|s| s.name == name && !s.input).expect("the let");
-    slot.sensitive = true;
+fn program() -> Program {
+    compile(SCRIPT)
+}
+
+/// The script with its amount let declared `sensitive`.
+fn sensitive_amount() -> Program {
+    let declared = "let pay_amount: money = 0";
+    assert!(SCRIPT.contains(declared));
+    let program = compile(&SCRIPT.replace(declared, "let pay_amount: money sensitive = 0"));
+    assert!(program.scripts[0].slots.iter().any(|s| s.name == "pay_amount" && s.sensitive));
     program
 }
 
@@ -172,7 +198,7 @@ fn a_call_ends_with_its_lets_and_a_sensitive_one_is_masked() {
     let lets = agreeable_call(program());
     let plain = |name: &str, ty, value: &str| LetResult { name: name.into(), ty, value: Some(value.into()) };
     assert_eq!(lets, [plain("pay_amount", Type::Money, "3500.00"), plain("pay_date", Type::Date, "2026-11-25")]);
-    let lets = agreeable_call(sensitive(program(), "pay_amount"));
+    let lets = agreeable_call(sensitive_amount());
     assert_eq!(lets[0], LetResult { name: "pay_amount".into(), ty: Type::Money, value: None });
     assert_eq!(lets[0].shown(), MASKED);
     assert_eq!(lets[1], plain("pay_date", Type::Date, "2026-11-25"));
@@ -184,7 +210,7 @@ fn a_call_ends_with_its_lets_and_a_sensitive_one_is_masked() {
 fn a_sensitive_let_is_kept_nowhere() {
     let dir = temp_dir("sensitive");
     let db = dir.join("campaign.db");
-    let exec = Executable::new(sensitive(program(), "pay_amount")).unwrap();
+    let exec = Executable::new(sensitive_amount()).unwrap();
     let settings = parse_toml("campaign.toml", include_str!("lets/campaign.toml")).unwrap();
     let list = customers::load("customers.csv", CUSTOMERS, &exec.program.scripts[0], "cn").unwrap();
     let plan = Plan {
@@ -228,7 +254,7 @@ fn a_sensitive_let_is_kept_nowhere() {
     let summary = report::build("PROMISE_LETS", &rows, &[]);
     let names: Vec<&str> = summary.lets.iter().map(|l| l.name.as_str()).collect();
     assert_eq!(names, ["pay_date"], "only the lets that are not sensitive are aggregated");
-    assert_eq!(summary.lets[0].goal_calls_with_value, goals);
+    assert_eq!(summary.lets[0].all.goal_calls_with_value, goals);
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -68,15 +68,10 @@ impl Serialize for Sum {
     }
 }
 
-/// A `money` or `date` let of the script, over the calls that reached a goal outcome.
-/// Sensitive lets are never here: their values are not stored.
+/// What a `money` or `date` let held over a set of goal calls.
 #[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct LetSummary {
-    pub name: String,
-    /// `money` or `date`.
-    #[serde(rename = "type")]
-    pub ty: String,
-    /// Goal calls whose attempt holds a value of this let.
+pub struct LetFigures {
+    /// Goal calls whose attempt holds a value of the let.
     pub goal_calls_with_value: u64,
     /// `money`: the sum of those values, exact to the cent.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -85,6 +80,49 @@ pub struct LetSummary {
     /// literal form, four-digit years, sorts as the calendar does).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub by_value: Option<BTreeMap<String, u64>>,
+}
+
+impl LetFigures {
+    fn new(ty: &str) -> LetFigures {
+        LetFigures {
+            goal_calls_with_value: 0,
+            sum: (ty == "money").then(Sum::default),
+            by_value: (ty == "date").then(BTreeMap::new),
+        }
+    }
+
+    /// Counts a value of the let's type; false when it does not read as one.
+    fn add(&mut self, value: &str) -> bool {
+        match (&mut self.sum, &mut self.by_value) {
+            (Some(sum), _) => match Money::parse(value) {
+                Some(m) => sum.add(m),
+                None => return false,
+            },
+            (_, Some(by_value)) => match Date::parse(value) {
+                Some(d) => *by_value.entry(d.to_string()).or_insert(0) += 1,
+                None => return false,
+            },
+            _ => return false,
+        }
+        self.goal_calls_with_value += 1;
+        true
+    }
+}
+
+/// A `money` or `date` let of the script over the calls that reached a goal outcome, in all and
+/// per goal outcome (a script with two goals, say `promised` and `hardship`, holds a promise's
+/// amount only on the first). Sensitive lets are never here: their values are not stored.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct LetSummary {
+    pub name: String,
+    /// `money` or `date`.
+    #[serde(rename = "type")]
+    pub ty: String,
+    /// Over every goal call.
+    #[serde(flatten)]
+    pub all: LetFigures,
+    /// The same per goal outcome, by name (only outcomes with a value of the let).
+    pub by_outcome: BTreeMap<String, LetFigures>,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -260,30 +298,16 @@ fn let_summaries(rows: &[AttemptRow]) -> Vec<LetSummary> {
     }
     let mut summaries: Vec<LetSummary> = keys
         .into_iter()
-        .map(|(name, ty)| LetSummary {
-            sum: (ty == "money").then(Sum::default),
-            by_value: (ty == "date").then(BTreeMap::new),
-            name,
-            ty,
-            goal_calls_with_value: 0,
-        })
+        .map(|(name, ty)| LetSummary { all: LetFigures::new(&ty), by_outcome: BTreeMap::new(), name, ty })
         .collect();
     for r in rows.iter().filter(|r| r.goal) {
         for l in &r.lets {
             let Some(value) = &l.value else { continue };
             let Some(s) = summaries.iter_mut().find(|s| s.name == l.name && s.ty == l.ty) else { continue };
-            match (&mut s.sum, &mut s.by_value) {
-                (Some(sum), _) => match Money::parse(value) {
-                    Some(m) => sum.add(m),
-                    None => continue,
-                },
-                (_, Some(by_value)) => match Date::parse(value) {
-                    Some(d) => *by_value.entry(d.to_string()).or_insert(0) += 1,
-                    None => continue,
-                },
-                _ => continue,
+            if s.all.add(value) {
+                let outcome = r.outcome.clone().unwrap_or_default();
+                s.by_outcome.entry(outcome).or_insert_with(|| LetFigures::new(&l.ty)).add(value);
             }
-            s.goal_calls_with_value += 1;
         }
     }
     summaries
@@ -335,13 +359,21 @@ pub fn table(r: &Report) -> String {
         }
     }
     if !r.lets.is_empty() {
-        out.push_str(&format!("\n  {} {:>8}\n", pad("lets over goal calls", 22), "calls"));
+        out.push_str(&format!("\n  {} {:>8}\n", pad("lets over goal calls", 30), "calls"));
+        let figures = |out: &mut String, indent: usize, label: &str, f: &LetFigures, dates: bool| {
+            let sum = f.sum.map(|s| format!("  sum {}", s.grouped())).unwrap_or_default();
+            let label = pad(label, 28 - indent);
+            out.push_str(&format!("    {}{label} {:>8}{sum}\n", " ".repeat(indent), f.goal_calls_with_value));
+            for (date, n) in f.by_value.iter().flatten().filter(|_| dates) {
+                out.push_str(&format!("    {}{} {n:>8}\n", " ".repeat(indent + 2), pad(date, 26 - indent)));
+            }
+        };
         for l in &r.lets {
-            let sum = l.sum.map(|s| format!("  sum {}", s.grouped())).unwrap_or_default();
-            let label = format!("{} ({})", l.name, l.ty);
-            out.push_str(&format!("    {} {:>8}{sum}\n", pad(&label, 20), l.goal_calls_with_value));
-            for (date, n) in l.by_value.iter().flatten() {
-                out.push_str(&format!("      {} {n:>8}\n", pad(date, 18)));
+            // With one goal outcome its lines would repeat the total's.
+            let split = l.by_outcome.len() > 1;
+            figures(&mut out, 0, &format!("{} ({})", l.name, l.ty), &l.all, !split);
+            for (outcome, f) in l.by_outcome.iter().filter(|_| split) {
+                figures(&mut out, 2, outcome, f, true);
             }
         }
     }
@@ -437,29 +469,44 @@ fn bars(title: &str, items: &[(String, u64)]) -> String {
     svg
 }
 
-/// The lets of the goal calls: a figure per money let (its sum) and a chart per date let.
+/// The lets of the goal calls: a figure with each money let's sum and a chart of each date
+/// let by date, per goal outcome when there are several.
 fn html_lets(lets: &[LetSummary]) -> String {
-    let mut out = String::new();
-    let sums: Vec<&LetSummary> = lets.iter().filter(|l| l.sum.is_some()).collect();
-    if !sums.is_empty() {
-        out.push_str("<section class=\"kpis lets\">");
-        for l in sums {
-            out.push_str(&format!(
-                "<div class=\"kpi\"><span>{} · sum over {} goal calls</span><strong>{}</strong></div>",
-                escape(&l.name),
-                l.goal_calls_with_value,
-                l.sum.map(Sum::grouped).unwrap_or_default()
-            ));
+    let split = |l: &LetSummary| -> Vec<(String, LetFigures)> {
+        if l.by_outcome.len() > 1 {
+            l.by_outcome.iter().map(|(o, f)| (format!("{o} calls"), f.clone())).collect()
+        } else {
+            vec![("goal calls".to_string(), l.all.clone())]
         }
-        out.push_str("</section>\n");
+    };
+    let mut out = String::new();
+    let mut sums = String::new();
+    for l in lets.iter().filter(|l| l.all.sum.is_some()) {
+        if l.by_outcome.len() > 1 {
+            sums.push_str(&kpi(&format!("{} · sum over {} goal calls", l.name, l.all.goal_calls_with_value), &l.all));
+        }
+        for (over, f) in split(l) {
+            sums.push_str(&kpi(&format!("{} · sum over {} {over}", l.name, f.goal_calls_with_value), &f));
+        }
     }
-    for l in lets {
-        if let Some(by_value) = &l.by_value {
-            let items: Vec<(String, u64)> = by_value.iter().map(|(d, n)| (d.clone(), *n)).collect();
-            out.push_str(&bars(&format!("{} of goal calls, by date", l.name), &items));
+    if !sums.is_empty() {
+        out.push_str(&format!("<section class=\"kpis lets\">{sums}</section>\n"));
+    }
+    for l in lets.iter().filter(|l| l.all.by_value.is_some()) {
+        for (over, f) in split(l) {
+            let items: Vec<(String, u64)> = f.by_value.iter().flatten().map(|(d, n)| (d.clone(), *n)).collect();
+            out.push_str(&bars(&format!("{} of {over}, by date", l.name), &items));
         }
     }
     out
+}
+
+fn kpi(label: &str, f: &LetFigures) -> String {
+    format!(
+        "<div class=\"kpi\"><span>{}</span><strong>{}</strong></div>",
+        escape(label),
+        f.sum.map(Sum::grouped).unwrap_or_default()
+    )
 }
 
 /// A self-contained HTML page (no scripts, no external files) with the report's charts.
@@ -540,11 +587,13 @@ mod tests {
         assert!(widths.iter().all(|w| *w == widths[0]), "columns misaligned: {widths:?}\n{table}");
     }
 
-    fn with_lets(customer: &str, goal: bool, lets: &[(&str, &str, Option<&str>)]) -> AttemptRow {
+    /// An attempt; `goal` is its goal outcome, if it reached one.
+    fn with_lets(customer: &str, goal: Option<&str>, lets: &[(&str, &str, Option<&str>)]) -> AttemptRow {
         AttemptRow {
             customer_id: customer.into(),
             disposition: if lets.is_empty() { "busy" } else { "answered" }.into(),
-            goal,
+            goal: goal.is_some(),
+            outcome: goal.map(String::from),
             lets: lets
                 .iter()
                 .map(|(name, ty, value)| StoredLet {
@@ -563,14 +612,18 @@ mod tests {
     #[test]
     fn let_columns_are_the_union_of_the_scripts_in_declaration_order() {
         let rows = [
-            with_lets("a", true, &[("pay_amount", "money", Some("100.00")), ("pay_date", "date", Some("2026-11-25"))]),
-            with_lets("b", false, &[]),
+            with_lets(
+                "a",
+                Some("promised"),
+                &[("pay_amount", "money", Some("100.00")), ("pay_date", "date", Some("2026-11-25"))],
+            ),
+            with_lets("b", None, &[]),
             with_lets(
                 "c",
-                true,
+                Some("promised"),
                 &[("pay_amount", "money", Some("0.50")), ("id_tail", "text", None), ("note", "text", Some("a,b"))],
             ),
-            with_lets("d", false, &[("channel", "text", Some("app")), ("pay_amount", "money", Some("7.00"))]),
+            with_lets("d", None, &[("channel", "text", Some("app")), ("pay_amount", "money", Some("7.00"))]),
         ];
         assert_eq!(let_names(&rows), ["channel", "pay_amount", "id_tail", "note", "pay_date"]);
         let csv = attempts_csv(&rows);
@@ -595,31 +648,55 @@ mod tests {
     #[test]
     fn money_lets_are_summed_and_date_lets_counted_over_goal_calls() {
         let rows = [
-            with_lets("a", true, &[("pay_amount", "money", Some("0.10")), ("pay_date", "date", Some("2026-12-01"))]),
-            with_lets("b", true, &[("pay_amount", "money", Some("0.20")), ("pay_date", "date", Some("2026-11-25"))]),
             with_lets(
-                "c",
-                false,
-                &[("pay_amount", "money", Some("1000.00")), ("pay_date", "date", Some("2026-11-25"))],
+                "a",
+                Some("promised"),
+                &[("pay_amount", "money", Some("0.10")), ("pay_date", "date", Some("2026-12-01"))],
             ),
-            with_lets("d", true, &[("pay_amount", "money", Some("12 元")), ("pay_date", "date", Some("2026-11-25"))]),
-            with_lets("e", true, &[("pay_amount", "money", Some("92233720368547758.07"))]),
-            with_lets("f", true, &[("pay_amount", "money", Some("92233720368547758.07")), ("secret", "money", None)]),
-            with_lets("g", true, &[("tries", "int", Some("3"))]),
+            with_lets(
+                "b",
+                Some("hardship"),
+                &[("pay_amount", "money", Some("0.20")), ("pay_date", "date", Some("2026-11-25"))],
+            ),
+            with_lets("c", None, &[("pay_amount", "money", Some("1000.00")), ("pay_date", "date", Some("2026-11-25"))]),
+            with_lets(
+                "d",
+                Some("promised"),
+                &[("pay_amount", "money", Some("12 元")), ("pay_date", "date", Some("2026-11-25"))],
+            ),
+            with_lets("e", Some("promised"), &[("pay_amount", "money", Some("92233720368547758.07"))]),
+            with_lets(
+                "f",
+                Some("promised"),
+                &[("pay_amount", "money", Some("92233720368547758.07")), ("secret", "money", None)],
+            ),
+            with_lets("g", Some("promised"), &[("tries", "int", Some("3"))]),
         ];
         let report = build("t", &rows, &[]);
         let json = serde_json::to_value(&report.lets).unwrap();
         assert_eq!(
             json,
             serde_json::json!([
-                { "name": "pay_amount", "type": "money", "goal_calls_with_value": 4, "sum": "184467440737095516.44" },
+                { "name": "pay_amount", "type": "money", "goal_calls_with_value": 4, "sum": "184467440737095516.44",
+                  "by_outcome": {
+                    "hardship": { "goal_calls_with_value": 1, "sum": "0.20" },
+                    "promised": { "goal_calls_with_value": 3, "sum": "184467440737095516.24" } } },
                 { "name": "pay_date", "type": "date", "goal_calls_with_value": 3,
-                  "by_value": { "2026-11-25": 2, "2026-12-01": 1 } },
+                  "by_value": { "2026-11-25": 2, "2026-12-01": 1 },
+                  "by_outcome": {
+                    "hardship": { "goal_calls_with_value": 1, "by_value": { "2026-11-25": 1 } },
+                    "promised": { "goal_calls_with_value": 2, "by_value": { "2026-11-25": 1, "2026-12-01": 1 } } } },
             ])
         );
-        assert_eq!(report.lets[0].sum.unwrap().grouped(), "184,467,440,737,095,516.44");
+        assert_eq!(report.lets[0].all.sum.unwrap().grouped(), "184,467,440,737,095,516.44");
         let table = table(&report);
-        assert!(table.contains("pay_amount (money)          4  sum 184,467,440,737,095,516.44"), "{table}");
+        for line in [
+            "    pay_amount (money)                  4  sum 184,467,440,737,095,516.44\n",
+            "      hardship                          1  sum 0.20\n",
+            "      promised                          2\n        2026-11-25                      1\n",
+        ] {
+            assert!(table.contains(line), "{line}\n{table}");
+        }
     }
 
     #[test]
