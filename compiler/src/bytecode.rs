@@ -358,16 +358,20 @@ impl ScriptCode {
         self.steps.iter().rposition(|s| s.pc <= pc).map(|i| i as StepId)
     }
 
-    /// Values computed from a sensitive input are sensitive (§9.5): makes every slot given such
-    /// a value (its starting value or a `set`) sensitive, and every expression reading one, so
-    /// that transcripts, logs and call results mask a `let` holding one like the input itself.
-    /// A fixed point: a let computed from such a let is sensitive too.
-    pub fn spread_sensitivity(&mut self) {
-        let reads_sensitive = |e: &ExprCode, slots: &[SlotDecl]| {
-            e.sensitive
-                || e.ops
-                    .iter()
-                    .any(|op| matches!(op, ExprOp::Load(s) if slots.get(*s as usize).is_some_and(|d| d.sensitive)))
+    /// Which slots hold sensitive values (§9.5): the ones declared `sensitive`, and every slot
+    /// ever given a value computed from one (its starting value or a `set`), through other
+    /// lets too: a fixed point, flow-insensitive. CS002 checks where these are spoken; call
+    /// results keep no value for them.
+    pub fn tainted_slots(&self) -> Vec<bool> {
+        let mut tainted: Vec<bool> = self.slots.iter().map(|s| s.sensitive).collect();
+        let loads_tainted = |e: ExprId, tainted: &[bool]| {
+            self.exprs.get(e as usize).is_some_and(|expr| {
+                expr.sensitive
+                    || expr
+                        .ops
+                        .iter()
+                        .any(|op| matches!(op, ExprOp::Load(s) if tainted.get(*s as usize) == Some(&true)))
+            })
         };
         let mut assignments: Vec<(Slot, ExprId)> =
             self.slots.iter().enumerate().filter_map(|(i, s)| Some((i as Slot, s.init?))).collect();
@@ -378,20 +382,25 @@ impl ScriptCode {
         loop {
             let mut changed = false;
             for &(slot, e) in &assignments {
-                let (Some(expr), Some(decl)) = (self.exprs.get(e as usize), self.slots.get(slot as usize)) else {
-                    continue;
-                };
-                if !decl.sensitive && reads_sensitive(expr, &self.slots) {
-                    self.slots[slot as usize].sensitive = true;
+                if tainted.get(slot as usize) == Some(&false) && loads_tainted(e, &tainted) {
+                    tainted[slot as usize] = true;
                     changed = true;
                 }
             }
             if !changed {
-                break;
+                return tainted;
             }
         }
-        for i in 0..self.exprs.len() {
-            self.exprs[i].sensitive = reads_sensitive(&self.exprs[i], &self.slots);
+    }
+
+    /// Marks every expression that reads a sensitive value (a slot of [`ScriptCode::tainted_slots`])
+    /// as sensitive, so transcripts and logs mask a `let` computed from a sensitive input where
+    /// it is spoken, like the input itself. The slots keep their declared `sensitive`.
+    pub fn mark_sensitive_exprs(&mut self) {
+        let tainted = self.tainted_slots();
+        for e in &mut self.exprs {
+            e.sensitive |=
+                e.ops.iter().any(|op| matches!(op, ExprOp::Load(s) if tainted.get(*s as usize) == Some(&true)));
         }
     }
 }
@@ -445,8 +454,12 @@ script s {
         assert_eq!(checked.error_count(), 0, "{:?}", checked.diagnostics);
         let program = crate::lower::lower(&checked, checked.files[0].id);
         let code = &program.scripts[0];
-        let sensitive: Vec<(&str, bool)> = code.slots.iter().map(|s| (s.name.as_str(), s.sensitive)).collect();
-        assert_eq!(sensitive, [("tail", true), ("name", false), ("first", true), ("copy", true), ("greeting", false)]);
+        let names: Vec<&str> = code.slots.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["tail", "name", "first", "copy", "greeting"]);
+        assert_eq!(code.tainted_slots(), [true, false, true, true, false]);
+        // Declared sensitivity is kept apart (CS002 names a declared sensitive let as such).
+        let declared: Vec<bool> = code.slots.iter().map(|s| s.sensitive).collect();
+        assert_eq!(declared, [true, false, false, false, false]);
         let spoken: Vec<bool> = code
             .prompts
             .iter()

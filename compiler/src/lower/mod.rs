@@ -244,7 +244,7 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
                 other => other,
             };
         }
-        self.code.spread_sensitivity();
+        self.code.mark_sensitive_exprs();
         self.code
     }
 

@@ -333,15 +333,18 @@ impl CallDriver {
     }
 
     /// How the call went, from its log. Talk time is the clock at the last input; the
-    /// script's lets are taken as they stand now (sensitive ones masked).
+    /// script's lets are taken as they stand now, without the value of a sensitive one
+    /// (declared so, or computed from a sensitive value).
     pub fn result(&self) -> CallResult {
         let mut result = result_of(&self.exec, self.session.script(), &self.notes);
         result.talk_ms = self.now;
+        let sensitive = self.session.script().tainted_slots();
         result.lets = self
             .session
             .values()
-            .filter(|(decl, _)| !decl.input)
-            .map(|(decl, value)| LetResult::new(decl, value))
+            .zip(sensitive)
+            .filter(|((decl, _), _)| !decl.input)
+            .map(|((decl, value), sensitive)| LetResult::new(decl, value, sensitive))
             .collect();
         result
     }

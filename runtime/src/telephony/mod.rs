@@ -96,9 +96,10 @@ pub struct LetResult {
 }
 
 impl LetResult {
-    /// A let's value at the end of a call, masked when the let is sensitive.
-    pub fn new(decl: &SlotDecl, value: &Value) -> LetResult {
-        LetResult { name: decl.name.clone(), ty: decl.ty, value: (!decl.sensitive).then(|| value.literal_text()) }
+    /// A let's value at the end of a call; `sensitive` (declared so, or computed from a
+    /// sensitive value: `ScriptCode::tainted_slots`) keeps no value.
+    pub fn new(decl: &SlotDecl, value: &Value, sensitive: bool) -> LetResult {
+        LetResult { name: decl.name.clone(), ty: decl.ty, value: (!sensitive).then(|| value.literal_text()) }
     }
 
     /// The value as a report shows it: its literal form, or [`MASKED`].
