@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Renders the example campaign's HTML report in headless Chromium: the DOM must hold every
-# chart, and a screenshot must come out (kept in target/report.png for a look).
+# chart, and a screenshot must come out (kept in target/report.png for a look). Then the
+# campaign of tests/lets, whose report sums a money let and charts a date let of goal calls
+# (per goal outcome: it has two).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=target/debug/callscript
@@ -33,3 +35,19 @@ if [ "$size" -lt 20000 ]; then
 fi
 mkdir -p target && cp "$work/report.png" target/report.png
 echo "report rendered in Chromium: $charts charts, screenshot $size bytes (target/report.png)"
+
+mkdir "$work/lets"
+cp tests/lets/promise.call tests/lets/campaign.toml tests/lets/customers.csv "$work/lets/"
+"$bin" run "$work/lets/campaign.toml" --start 2026-11-24T00:00:00Z -q > /dev/null
+"$bin" report "$work/lets/campaign.toml" --format html -o "$work/lets/report.html"
+"$chrome" "${flags[@]}" --dump-dom "file://$work/lets/report.html" > "$work/lets/dom.html" 2>/dev/null
+for expected in 'pay_amount · sum over [0-9]* goal calls</span><strong>[0-9,]*\.[0-9][0-9]<' \
+                'pay_amount · sum over [0-9]* promised calls' 'pay_date of promised calls, by date' '>2026-11-25<'; do
+  if ! grep -q "$expected" "$work/lets/dom.html"; then
+    echo "the rendered lets report lacks $expected" >&2
+    exit 1
+  fi
+done
+"$chrome" "${flags[@]}" --window-size=1000,1800 --screenshot="$work/lets/report.png" "file://$work/lets/report.html" 2>/dev/null
+cp "$work/lets/report.png" target/report-lets.png
+echo "lets report rendered in Chromium: money sum and date chart (target/report-lets.png)"

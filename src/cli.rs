@@ -180,7 +180,7 @@ pub enum Command {
         campaign: PathBuf,
         #[arg(long, default_value = "table", value_parser = ["table", "json", "html"])]
         format: String,
-        /// Every attempt as CSV instead of the summary.
+        /// Every attempt as CSV instead of the summary, with a `let.NAME` column per let.
         #[arg(long)]
         attempts: bool,
         /// Write to a file instead of standard output.

@@ -1,6 +1,7 @@
 //! `kill -9` at 20 points of a running campaign, then a restart: the attempts export shows no
 //! (customer, attempt) twice, no customer over budget or cap, no call outside the window in
-//! the customer's local time, and the JSON report agrees with the export.
+//! the customer's local time, every answered call has its lets, and the JSON report agrees
+//! with the export.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -59,7 +60,10 @@ fn check_export(dir: &Path) -> usize {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next(),
-        Some("customer_id,attempt,started_at,local_time,disposition,outcome,talk_seconds,last_step,cause")
+        Some(
+            "customer_id,attempt,started_at,local_time,disposition,outcome,talk_seconds,last_step,cause,\
+             let.promised_date,let.promised_amount"
+        )
     );
     let mut seen = HashSet::new();
     let mut per_customer: HashMap<String, u32> = HashMap::new();
@@ -87,6 +91,17 @@ fn check_export(dir: &Path) -> usize {
     let json: serde_json::Value =
         serde_json::from_str(&output(dir, &["report", "campaign.toml", "--format", "json"])).unwrap();
     assert_eq!(json["attempts"], rows as u64, "the JSON report disagrees with the export");
+    // A call's lets are stored with its result, in the same commit: none is lost or half kept.
+    let store = callscript_runtime::store::SqliteStore::open_existing(&dir.join("campaign.db")).unwrap();
+    for r in callscript_runtime::store::Store::attempt_rows(&store, "CRASH").unwrap() {
+        let connected = r.disposition == "answered" || r.disposition == "customer_hangup";
+        let interrupted = r.cause.as_deref() == Some("interrupted");
+        if connected || interrupted {
+            let names: Vec<&str> = r.lets.iter().map(|l| l.name.as_str()).collect();
+            let expected: &[&str] = if connected { &["promised_date", "promised_amount"] } else { &[] };
+            assert_eq!(names, expected, "{} #{}", r.customer_id, r.attempt);
+        }
+    }
     for (name, count) in &dispositions {
         assert_eq!(json["dispositions"][name], *count, "disposition {name}");
     }

@@ -357,6 +357,52 @@ impl ScriptCode {
     pub fn step_of(&self, pc: u32) -> Option<StepId> {
         self.steps.iter().rposition(|s| s.pc <= pc).map(|i| i as StepId)
     }
+
+    /// Which slots hold sensitive values (§9.5): the ones declared `sensitive`, and every slot
+    /// ever given a value computed from one (its starting value or a `set`), through other
+    /// lets too: a fixed point, flow-insensitive. CS002 checks where these are spoken; call
+    /// results keep no value for them.
+    pub fn tainted_slots(&self) -> Vec<bool> {
+        let mut tainted: Vec<bool> = self.slots.iter().map(|s| s.sensitive).collect();
+        let loads_tainted = |e: ExprId, tainted: &[bool]| {
+            self.exprs.get(e as usize).is_some_and(|expr| {
+                expr.sensitive
+                    || expr
+                        .ops
+                        .iter()
+                        .any(|op| matches!(op, ExprOp::Load(s) if tainted.get(*s as usize) == Some(&true)))
+            })
+        };
+        let mut assignments: Vec<(Slot, ExprId)> =
+            self.slots.iter().enumerate().filter_map(|(i, s)| Some((i as Slot, s.init?))).collect();
+        assignments.extend(self.code.iter().filter_map(|i| match i {
+            Instruction::Set(s, e) => Some((*s, *e)),
+            _ => None,
+        }));
+        loop {
+            let mut changed = false;
+            for &(slot, e) in &assignments {
+                if tainted.get(slot as usize) == Some(&false) && loads_tainted(e, &tainted) {
+                    tainted[slot as usize] = true;
+                    changed = true;
+                }
+            }
+            if !changed {
+                return tainted;
+            }
+        }
+    }
+
+    /// Marks every expression that reads a sensitive value (a slot of [`ScriptCode::tainted_slots`])
+    /// as sensitive, so transcripts and logs mask a `let` computed from a sensitive input where
+    /// it is spoken, like the input itself. The slots keep their declared `sensitive`.
+    pub fn mark_sensitive_exprs(&mut self) {
+        let tainted = self.tainted_slots();
+        for e in &mut self.exprs {
+            e.sensitive |=
+                e.ops.iter().any(|op| matches!(op, ExprOp::Load(s) if tainted.get(*s as usize) == Some(&true)));
+        }
+    }
 }
 
 /// A `.callc` file: the magic, the format version, the header's length, the header, then the
@@ -380,6 +426,50 @@ mod tests {
     fn instructions_stay_small() {
         // Two words: a tag and the widest payload (a u64, or an id plus a jump target).
         assert_eq!(std::mem::size_of::<Instruction>(), 16);
+    }
+
+    /// A let computed from a sensitive input is sensitive, through other lets and whether it
+    /// gets the value at its start or from a `set`; one computed from plain values is not.
+    #[test]
+    fn lets_computed_from_sensitive_values_are_sensitive() {
+        let text = r#"use std.zh.common
+script s {
+  purpose service
+  input { tail: text sensitive, name: text }
+  let first: text = "尾号" + tail
+  let copy: text = ""
+  let greeting: text = "您好" + name
+  outcomes { done }
+  opening {
+    say "本次通话将被录音。{{greeting}}"
+    ask "请问您是本人吗?" {
+      on yes => { verify; set copy = first; say "{{copy}}"; hangup done }
+      on _ => hangup done
+    }
+  }
+  objection { on emotion angry, complaint => transfer "senior" }
+}
+"#;
+        let checked = crate::check::check_source("s.call", text);
+        assert_eq!(checked.error_count(), 0, "{:?}", checked.diagnostics);
+        let program = crate::lower::lower(&checked, checked.files[0].id);
+        let code = &program.scripts[0];
+        let names: Vec<&str> = code.slots.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["tail", "name", "first", "copy", "greeting"]);
+        assert_eq!(code.tainted_slots(), [true, false, true, true, false]);
+        // Declared sensitivity is kept apart (CS002 names a declared sensitive let as such).
+        let declared: Vec<bool> = code.slots.iter().map(|s| s.sensitive).collect();
+        assert_eq!(declared, [true, false, false, false, false]);
+        let spoken: Vec<bool> = code
+            .prompts
+            .iter()
+            .flat_map(|p| &p.segments)
+            .filter_map(|seg| match seg {
+                PromptSegment::Value { expr, .. } => Some(code.exprs[*expr as usize].sensitive),
+                PromptSegment::Text(_) => None,
+            })
+            .collect();
+        assert_eq!(spoken, [false, true], "{{{{greeting}}}} is plain, {{{{copy}}}} sensitive");
     }
 }
 

@@ -1,13 +1,17 @@
 //! Campaign reports (CAMPAIGN.md §4) computed from the store: a terminal table, JSON, the
-//! `--attempts` CSV and a self-contained HTML page with inline SVG charts.
+//! `--attempts` CSV and a self-contained HTML page with inline SVG charts. The script's lets
+//! (LANGUAGE.md §11 "Results") are a column each in the CSV, and the report sums money lets
+//! and counts date lets by value over the goal calls.
 
 use std::collections::BTreeMap;
 
+use callscript_compiler::value::{Date, Money};
 use jiff::Timestamp;
 use serde::Serialize;
 use unicode_width::UnicodeWidthStr;
 
-use crate::store::AttemptRow;
+use crate::store::{AttemptRow, StoredLet};
+use crate::telephony::MASKED;
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct FunnelStep {
@@ -24,6 +28,101 @@ pub struct Bucket {
     pub answered: u64,
     pub goals: u64,
     pub outcomes: BTreeMap<String, u64>,
+}
+
+/// An exact sum of money in cents, wide enough that no campaign overflows it. It serialises as
+/// the literal form (`"486250.00"`), like every money value the runtime writes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sum(i128);
+
+impl Sum {
+    fn add(&mut self, m: Money) {
+        self.0 += i128::from(m.cents());
+    }
+
+    /// `486250.00`, as money literals are written.
+    pub fn literal(self) -> String {
+        let sign = if self.0 < 0 { "-" } else { "" };
+        format!("{sign}{}.{:02}", self.0.unsigned_abs() / 100, self.0.unsigned_abs() % 100)
+    }
+
+    /// `486,250.00`, for people: the whole units grouped by thousands.
+    pub fn grouped(self) -> String {
+        let literal = self.literal();
+        let (sign, rest) = literal.split_at(usize::from(self.0 < 0));
+        let (units, cents) = rest.split_once('.').unwrap_or((rest, "00"));
+        let mut grouped = String::new();
+        for (i, digit) in units.chars().enumerate() {
+            if i > 0 && (units.len() - i) % 3 == 0 {
+                grouped.push(',');
+            }
+            grouped.push(digit);
+        }
+        format!("{sign}{grouped}.{cents}")
+    }
+}
+
+impl Serialize for Sum {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.literal())
+    }
+}
+
+/// What a `money` or `date` let held over a set of goal calls.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct LetFigures {
+    /// Goal calls whose attempt holds a value of the let.
+    pub goal_calls_with_value: u64,
+    /// `money`: the sum of those values, exact to the cent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sum: Option<Sum>,
+    /// `date`: how many of those calls hold each date (`2026-11-25`), in date order (the
+    /// literal form, four-digit years, sorts as the calendar does).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by_value: Option<BTreeMap<String, u64>>,
+}
+
+impl LetFigures {
+    fn new(ty: &str) -> LetFigures {
+        LetFigures {
+            goal_calls_with_value: 0,
+            sum: (ty == "money").then(Sum::default),
+            by_value: (ty == "date").then(BTreeMap::new),
+        }
+    }
+
+    /// Counts a value of the let's type; false when it does not read as one.
+    fn add(&mut self, value: &str) -> bool {
+        match (&mut self.sum, &mut self.by_value) {
+            (Some(sum), _) => match Money::parse(value) {
+                Some(m) => sum.add(m),
+                None => return false,
+            },
+            (_, Some(by_value)) => match Date::parse(value) {
+                Some(d) => *by_value.entry(d.to_string()).or_insert(0) += 1,
+                None => return false,
+            },
+            _ => return false,
+        }
+        self.goal_calls_with_value += 1;
+        true
+    }
+}
+
+/// A `money` or `date` let of the script over the calls that reached a goal outcome, in all and
+/// per goal outcome (a script with two goals, say `promised` and `hardship`, holds a promise's
+/// amount only on the first). Sensitive lets are never here: their values are not stored.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct LetSummary {
+    pub name: String,
+    /// `money` or `date`.
+    #[serde(rename = "type")]
+    pub ty: String,
+    /// Over every goal call.
+    #[serde(flatten)]
+    pub all: LetFigures,
+    /// The same per goal outcome, by name (only outcomes with a value of the let).
+    pub by_outcome: BTreeMap<String, LetFigures>,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -43,6 +142,8 @@ pub struct Report {
     pub unrecognised: Vec<(String, u64)>,
     pub by_hour: BTreeMap<i64, Bucket>,
     pub by_attempt: BTreeMap<u32, Bucket>,
+    /// The script's `money` and `date` lets in declaration order, over the goal calls.
+    pub lets: Vec<LetSummary>,
 }
 
 fn ratio(a: u64, b: u64) -> f64 {
@@ -107,6 +208,7 @@ pub fn build(campaign: &str, rows: &[AttemptRow], steps: &[String]) -> Report {
             *unrecognised.entry(u).or_insert(0) += 1;
         }
     }
+    let lets = let_summaries(rows);
     let funnel = steps
         .iter()
         .map(|s| FunnelStep {
@@ -132,7 +234,83 @@ pub fn build(campaign: &str, rows: &[AttemptRow], steps: &[String]) -> Report {
         unrecognised: top(unrecognised, 10),
         by_hour,
         by_attempt,
+        lets,
     }
+}
+
+/// Adds `list`'s items missing from `union`, each next to its neighbour in `list`: the union
+/// of several scripts' lets keeps every script's declaration order.
+fn merge_in_order<K: PartialEq + Clone>(union: &mut Vec<K>, list: &[K]) {
+    for (i, k) in list.iter().enumerate() {
+        if union.contains(k) {
+            continue;
+        }
+        // The item before it is in the union by now; the first goes before the next known one.
+        let at = match i.checked_sub(1) {
+            Some(before) => union.iter().position(|u| *u == list[before]).map_or(union.len(), |p| p + 1),
+            None => list[1..].iter().find_map(|n| union.iter().position(|u| u == n)).unwrap_or(union.len()),
+        };
+        union.insert(at, k.clone());
+    }
+}
+
+/// Whether two attempts hold the same lets (names, types, which are masked), values aside.
+fn same_lets(a: &[StoredLet], b: &[StoredLet]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| x.name == y.name && x.ty == y.ty && x.value.is_some() == y.value.is_some())
+}
+
+/// The lets of the stored attempts, by name, in declaration order (the union over the
+/// scripts the attempts ran, when the script changed between runs).
+pub fn let_names(rows: &[AttemptRow]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    let mut last: &[StoredLet] = &[];
+    for r in rows {
+        // Most attempts ran the same script as the one before: nothing new to merge.
+        if r.lets.is_empty() || same_lets(&r.lets, last) {
+            continue;
+        }
+        last = &r.lets;
+        let list: Vec<String> = r.lets.iter().map(|l| l.name.clone()).collect();
+        merge_in_order(&mut names, &list);
+    }
+    names
+}
+
+/// Sums each `money` let and counts each `date` let by value over the goal calls. A let is
+/// summarised when some attempt holds a value of it (a sensitive let never does); values that
+/// do not read as their type (a store edited by hand) are not counted.
+fn let_summaries(rows: &[AttemptRow]) -> Vec<LetSummary> {
+    let mut keys: Vec<(String, String)> = Vec::new();
+    let mut last: &[StoredLet] = &[];
+    for r in rows {
+        if r.lets.is_empty() || same_lets(&r.lets, last) {
+            continue;
+        }
+        last = &r.lets;
+        let list: Vec<(String, String)> = r
+            .lets
+            .iter()
+            .filter(|l| l.value.is_some() && matches!(l.ty.as_str(), "money" | "date"))
+            .map(|l| (l.name.clone(), l.ty.clone()))
+            .collect();
+        merge_in_order(&mut keys, &list);
+    }
+    let mut summaries: Vec<LetSummary> = keys
+        .into_iter()
+        .map(|(name, ty)| LetSummary { all: LetFigures::new(&ty), by_outcome: BTreeMap::new(), name, ty })
+        .collect();
+    for r in rows.iter().filter(|r| r.goal) {
+        for l in &r.lets {
+            let Some(value) = &l.value else { continue };
+            let Some(s) = summaries.iter_mut().find(|s| s.name == l.name && s.ty == l.ty) else { continue };
+            if s.all.add(value) {
+                let outcome = r.outcome.clone().unwrap_or_default();
+                s.by_outcome.entry(outcome).or_insert_with(|| LetFigures::new(&l.ty)).add(value);
+            }
+        }
+    }
+    summaries
 }
 
 fn percent(x: f64) -> String {
@@ -180,6 +358,25 @@ pub fn table(r: &Report) -> String {
             out.push_str(&format!("    {} {v:>8}\n", pad(k, 20)));
         }
     }
+    if !r.lets.is_empty() {
+        out.push_str(&format!("\n  {} {:>8}\n", pad("lets over goal calls", 30), "calls"));
+        let figures = |out: &mut String, indent: usize, label: &str, f: &LetFigures, dates: bool| {
+            let sum = f.sum.map(|s| format!("  sum {}", s.grouped())).unwrap_or_default();
+            let label = pad(label, 28 - indent);
+            out.push_str(&format!("    {}{label} {:>8}{sum}\n", " ".repeat(indent), f.goal_calls_with_value));
+            for (date, n) in f.by_value.iter().flatten().filter(|_| dates) {
+                out.push_str(&format!("    {}{} {n:>8}\n", " ".repeat(indent + 2), pad(date, 26 - indent)));
+            }
+        };
+        for l in &r.lets {
+            // With one goal outcome its lines would repeat the total's.
+            let split = l.by_outcome.len() > 1;
+            figures(&mut out, 0, &format!("{} ({})", l.name, l.ty), &l.all, !split);
+            for (outcome, f) in l.by_outcome.iter().filter(|_| split) {
+                figures(&mut out, 2, outcome, f, true);
+            }
+        }
+    }
     out.push_str("\n  by attempt number      attempts answered    goals\n");
     for (n, b) in &r.by_attempt {
         out.push_str(&format!("    {n:<20} {:>8} {:>8} {:>8}\n", b.attempts, b.answered, b.goals));
@@ -196,38 +393,46 @@ pub fn json(r: &Report) -> String {
 }
 
 /// Every attempt as CSV (CAMPAIGN.md §4), `started_at` in UTC and `local_time` in the
-/// customer's zone, both ISO 8601.
+/// customer's zone, both ISO 8601; then a `let.NAME` column per let of the script, in
+/// declaration order: the value's literal form, `****` for a sensitive let, empty where the
+/// attempt holds none (not answered, or another script).
 pub fn attempts_csv(rows: &[AttemptRow]) -> String {
     let mut out = csv::Writer::from_writer(Vec::new());
-    let header = [
-        "customer_id",
-        "attempt",
-        "started_at",
-        "local_time",
-        "disposition",
-        "outcome",
-        "talk_seconds",
-        "last_step",
-        "cause",
+    let lets = let_names(rows);
+    let mut header = vec![
+        "customer_id".to_string(),
+        "attempt".into(),
+        "started_at".into(),
+        "local_time".into(),
+        "disposition".into(),
+        "outcome".into(),
+        "talk_seconds".into(),
+        "last_step".into(),
+        "cause".into(),
     ];
+    header.extend(lets.iter().map(|name| format!("let.{name}")));
     // Writing to memory cannot fail; a record that could not be written would be a bug here.
-    out.write_record(header).expect("CSV to memory");
+    out.write_record(&header).expect("CSV to memory");
     for r in rows {
         let started = Timestamp::from_millisecond(r.started_ms)
             .map(|t| t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
             .unwrap_or_default();
-        out.write_record([
-            r.customer_id.as_str(),
-            &r.attempt.to_string(),
-            &started,
-            &r.local_time,
-            &r.disposition,
-            r.outcome.as_deref().unwrap_or(""),
-            &format!("{:.1}", r.talk_ms as f64 / 1000.0),
-            r.last_step.as_deref().unwrap_or(""),
-            r.cause.as_deref().unwrap_or(""),
-        ])
-        .expect("CSV to memory");
+        let mut record = vec![
+            r.customer_id.clone(),
+            r.attempt.to_string(),
+            started,
+            r.local_time.clone(),
+            r.disposition.clone(),
+            r.outcome.clone().unwrap_or_default(),
+            format!("{:.1}", r.talk_ms as f64 / 1000.0),
+            r.last_step.clone().unwrap_or_default(),
+            r.cause.clone().unwrap_or_default(),
+        ];
+        record.extend(lets.iter().map(|name| match r.lets.iter().find(|l| l.name == *name) {
+            Some(l) => l.value.clone().unwrap_or_else(|| MASKED.to_string()),
+            None => String::new(),
+        }));
+        out.write_record(&record).expect("CSV to memory");
     }
     String::from_utf8(out.into_inner().expect("CSV to memory")).expect("CSV of UTF-8 fields is UTF-8")
 }
@@ -264,6 +469,46 @@ fn bars(title: &str, items: &[(String, u64)]) -> String {
     svg
 }
 
+/// The lets of the goal calls: a figure with each money let's sum and a chart of each date
+/// let by date, per goal outcome when there are several.
+fn html_lets(lets: &[LetSummary]) -> String {
+    let split = |l: &LetSummary| -> Vec<(String, LetFigures)> {
+        if l.by_outcome.len() > 1 {
+            l.by_outcome.iter().map(|(o, f)| (format!("{o} calls"), f.clone())).collect()
+        } else {
+            vec![("goal calls".to_string(), l.all.clone())]
+        }
+    };
+    let mut out = String::new();
+    let mut sums = String::new();
+    for l in lets.iter().filter(|l| l.all.sum.is_some()) {
+        if l.by_outcome.len() > 1 {
+            sums.push_str(&kpi(&format!("{} · sum over {} goal calls", l.name, l.all.goal_calls_with_value), &l.all));
+        }
+        for (over, f) in split(l) {
+            sums.push_str(&kpi(&format!("{} · sum over {} {over}", l.name, f.goal_calls_with_value), &f));
+        }
+    }
+    if !sums.is_empty() {
+        out.push_str(&format!("<section class=\"kpis lets\">{sums}</section>\n"));
+    }
+    for l in lets.iter().filter(|l| l.all.by_value.is_some()) {
+        for (over, f) in split(l) {
+            let items: Vec<(String, u64)> = f.by_value.iter().flatten().map(|(d, n)| (d.clone(), *n)).collect();
+            out.push_str(&bars(&format!("{} of {over}, by date", l.name), &items));
+        }
+    }
+    out
+}
+
+fn kpi(label: &str, f: &LetFigures) -> String {
+    format!(
+        "<div class=\"kpi\"><span>{}</span><strong>{}</strong></div>",
+        escape(label),
+        f.sum.map(Sum::grouped).unwrap_or_default()
+    )
+}
+
 /// A self-contained HTML page (no scripts, no external files) with the report's charts.
 pub fn html(r: &Report) -> String {
     let mut body = String::new();
@@ -293,10 +538,11 @@ pub fn html(r: &Report) -> String {
     body.push_str(&bars("Answered calls by local hour", &by_hour));
     let outcomes: Vec<(String, u64)> = r.outcomes.iter().map(|(k, v)| (k.clone(), *v)).collect();
     body.push_str(&bars("Outcomes", &outcomes));
+    body.push_str(&html_lets(&r.lets));
     body.push_str(&bars("Top objections", &r.top_objections));
     body.push_str(&bars("Unrecognised utterances (grow the intents with these)", &r.unrecognised));
     format!(
-        "<!doctype html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>Campaign {}</title><style>\nbody{{font-family:system-ui,'Noto Sans CJK SC',sans-serif;margin:2rem;color:#1f2933}}\n.kpis{{display:flex;gap:1rem;flex-wrap:wrap}}.kpi{{border:1px solid #cbd2d9;border-radius:6px;padding:.6rem 1rem}}\n.kpi span{{display:block;font-size:.8rem;color:#52606d}}.kpi strong{{font-size:1.4rem}}\nfigure{{margin:1.5rem 0}}figcaption{{font-weight:600;margin-bottom:.4rem}}\n.b{{fill:#2f80ed}}.l,.v{{font-size:12px;fill:#1f2933}}\n</style></head><body>\n{body}</body></html>\n",
+        "<!doctype html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>Campaign {}</title><style>\nbody{{font-family:system-ui,'Noto Sans CJK SC',sans-serif;margin:2rem;color:#1f2933}}\n.kpis{{display:flex;gap:1rem;flex-wrap:wrap}}.kpi{{border:1px solid #cbd2d9;border-radius:6px;padding:.6rem 1rem}}\n.kpi span{{display:block;font-size:.8rem;color:#52606d}}.kpi strong{{font-size:1.4rem}}.lets{{margin-top:1.5rem}}\nfigure{{margin:1.5rem 0}}figcaption{{font-weight:600;margin-bottom:.4rem}}\n.b{{fill:#2f80ed}}.l,.v{{font-size:12px;fill:#1f2933}}\n</style></head><body>\n{body}</body></html>\n",
         escape(&r.campaign)
     )
 }
@@ -322,6 +568,7 @@ mod tests {
             unrecognised: utterances.iter().map(|(u, n)| (u.to_string(), *n)).collect(),
             by_hour: BTreeMap::new(),
             by_attempt: BTreeMap::new(),
+            lets: Vec::new(),
         }
     }
 
@@ -338,6 +585,130 @@ mod tests {
         assert_eq!(rows.len(), 3, "{table}");
         let widths: Vec<usize> = rows.iter().map(|l| UnicodeWidthStr::width(*l)).collect();
         assert!(widths.iter().all(|w| *w == widths[0]), "columns misaligned: {widths:?}\n{table}");
+    }
+
+    /// An attempt; `goal` is its goal outcome, if it reached one.
+    fn with_lets(customer: &str, goal: Option<&str>, lets: &[(&str, &str, Option<&str>)]) -> AttemptRow {
+        AttemptRow {
+            customer_id: customer.into(),
+            disposition: if lets.is_empty() { "busy" } else { "answered" }.into(),
+            goal: goal.is_some(),
+            outcome: goal.map(String::from),
+            lets: lets
+                .iter()
+                .map(|(name, ty, value)| StoredLet {
+                    name: name.to_string(),
+                    ty: ty.to_string(),
+                    value: value.map(String::from),
+                })
+                .collect(),
+            ..AttemptRow::default()
+        }
+    }
+
+    /// Attempts of two versions of a script (the campaign resumed with `--accept-new-script`):
+    /// one column per let, each script's declaration order kept, empty where an attempt has
+    /// no such let, `****` for a sensitive one.
+    #[test]
+    fn let_columns_are_the_union_of_the_scripts_in_declaration_order() {
+        let rows = [
+            with_lets(
+                "a",
+                Some("promised"),
+                &[("pay_amount", "money", Some("100.00")), ("pay_date", "date", Some("2026-11-25"))],
+            ),
+            with_lets("b", None, &[]),
+            with_lets(
+                "c",
+                Some("promised"),
+                &[("pay_amount", "money", Some("0.50")), ("id_tail", "text", None), ("note", "text", Some("a,b"))],
+            ),
+            with_lets("d", None, &[("channel", "text", Some("app")), ("pay_amount", "money", Some("7.00"))]),
+        ];
+        assert_eq!(let_names(&rows), ["channel", "pay_amount", "id_tail", "note", "pay_date"]);
+        let csv = attempts_csv(&rows);
+        let mut reader = csv::Reader::from_reader(csv.as_bytes());
+        let header: Vec<String> = reader.headers().unwrap().iter().skip(9).map(String::from).collect();
+        assert_eq!(header, ["let.channel", "let.pay_amount", "let.id_tail", "let.note", "let.pay_date"]);
+        let lets: Vec<Vec<String>> =
+            reader.records().map(|r| r.unwrap().iter().skip(9).map(String::from).collect()).collect();
+        assert_eq!(
+            lets,
+            [
+                ["", "100.00", "", "", "2026-11-25"],
+                ["", "", "", "", ""],
+                ["", "0.50", MASKED, "a,b", ""],
+                ["app", "7.00", "", "", ""],
+            ]
+        );
+    }
+
+    /// Money lets are summed to the cent and date lets counted by date over the goal calls
+    /// only; masked, unreadable and other lets are not aggregated.
+    #[test]
+    fn money_lets_are_summed_and_date_lets_counted_over_goal_calls() {
+        let rows = [
+            with_lets(
+                "a",
+                Some("promised"),
+                &[("pay_amount", "money", Some("0.10")), ("pay_date", "date", Some("2026-12-01"))],
+            ),
+            with_lets(
+                "b",
+                Some("hardship"),
+                &[("pay_amount", "money", Some("0.20")), ("pay_date", "date", Some("2026-11-25"))],
+            ),
+            with_lets("c", None, &[("pay_amount", "money", Some("1000.00")), ("pay_date", "date", Some("2026-11-25"))]),
+            with_lets(
+                "d",
+                Some("promised"),
+                &[("pay_amount", "money", Some("12 元")), ("pay_date", "date", Some("2026-11-25"))],
+            ),
+            with_lets("e", Some("promised"), &[("pay_amount", "money", Some("92233720368547758.07"))]),
+            with_lets(
+                "f",
+                Some("promised"),
+                &[("pay_amount", "money", Some("92233720368547758.07")), ("secret", "money", None)],
+            ),
+            with_lets("g", Some("promised"), &[("tries", "int", Some("3"))]),
+        ];
+        let report = build("t", &rows, &[]);
+        let json = serde_json::to_value(&report.lets).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!([
+                { "name": "pay_amount", "type": "money", "goal_calls_with_value": 4, "sum": "184467440737095516.44",
+                  "by_outcome": {
+                    "hardship": { "goal_calls_with_value": 1, "sum": "0.20" },
+                    "promised": { "goal_calls_with_value": 3, "sum": "184467440737095516.24" } } },
+                { "name": "pay_date", "type": "date", "goal_calls_with_value": 3,
+                  "by_value": { "2026-11-25": 2, "2026-12-01": 1 },
+                  "by_outcome": {
+                    "hardship": { "goal_calls_with_value": 1, "by_value": { "2026-11-25": 1 } },
+                    "promised": { "goal_calls_with_value": 2, "by_value": { "2026-11-25": 1, "2026-12-01": 1 } } } },
+            ])
+        );
+        assert_eq!(report.lets[0].all.sum.unwrap().grouped(), "184,467,440,737,095,516.44");
+        let table = table(&report);
+        for line in [
+            "    pay_amount (money)                  4  sum 184,467,440,737,095,516.44\n",
+            "      hardship                          1  sum 0.20\n",
+            "      promised                          2\n        2026-11-25                      1\n",
+        ] {
+            assert!(table.contains(line), "{line}\n{table}");
+        }
+    }
+
+    #[test]
+    fn sums_read_like_money() {
+        let sum = |cents: i128| Sum(cents);
+        assert_eq!(sum(0).literal(), "0.00");
+        assert_eq!(sum(5).grouped(), "0.05");
+        assert_eq!(sum(48_625_000).grouped(), "486,250.00");
+        assert_eq!(sum(99_999_999).grouped(), "999,999.99");
+        assert_eq!(sum(100_000_000).grouped(), "1,000,000.00");
+        assert_eq!(sum(-123_456).literal(), "-1234.56");
+        assert_eq!(sum(-123_456).grouped(), "-1,234.56");
     }
 
     #[test]

@@ -244,6 +244,7 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
                 other => other,
             };
         }
+        self.code.mark_sensitive_exprs();
         self.code
     }
 

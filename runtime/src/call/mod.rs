@@ -15,7 +15,7 @@ use std::sync::Arc;
 use callscript_compiler::bytecode::{AskId, Emotion, OutcomeId, PatternCode, ScriptCode, StepId};
 use callscript_compiler::span::FileSpan;
 
-use crate::telephony::{CallResult, Disposition, TranscriptLine};
+use crate::telephony::{CallResult, Disposition, LetResult, TranscriptLine};
 use crate::vm::{Action, EndReason, Event, Executable, PieceKind, Record, Session, SpeechPiece};
 
 /// Most VM actions one call may take before it is ended as failed. A real call takes a few
@@ -332,10 +332,20 @@ impl CallDriver {
         self.now
     }
 
-    /// How the call went, from its log. Talk time is the clock at the last input.
+    /// How the call went, from its log. Talk time is the clock at the last input; the
+    /// script's lets are taken as they stand now, without the value of a sensitive one
+    /// (declared so, or computed from a sensitive value).
     pub fn result(&self) -> CallResult {
         let mut result = result_of(&self.exec, self.session.script(), &self.notes);
         result.talk_ms = self.now;
+        let sensitive = self.session.script().tainted_slots();
+        result.lets = self
+            .session
+            .values()
+            .zip(sensitive)
+            .filter(|((decl, _), _)| !decl.input)
+            .map(|((decl, value), sensitive)| LetResult::new(decl, value, sensitive))
+            .collect();
         result
     }
 

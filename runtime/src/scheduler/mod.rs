@@ -26,7 +26,7 @@ use jiff::tz::TimeZone;
 use crate::campaign::Campaign;
 use crate::campaign::customers::Customer;
 use crate::campaign::schedule::Window;
-use crate::store::{Finished, LeaseHolder, NewAttempt, RecordingRow, Store, StoreError};
+use crate::store::{Finished, LeaseHolder, NewAttempt, RecordingRow, Store, StoreError, StoredLet};
 use crate::telephony::{CallId, CallResult, DialRequest, Telephony};
 use crate::vm::{CallContext, Executable, Session};
 
@@ -682,5 +682,10 @@ fn finished(result: &CallResult, now: Millis) -> Finished {
         unrecognised: json(&result.unrecognised),
         transcript: serde_json::to_string(&result.transcript).unwrap_or_default(),
         callback_ms: result.callback_ms.map(|c| c as i64),
+        lets: result
+            .lets
+            .iter()
+            .map(|l| StoredLet { name: l.name.clone(), ty: l.ty.name().to_string(), value: l.value.clone() })
+            .collect(),
     }
 }

@@ -164,6 +164,17 @@ pub struct NewAttempt<'a> {
     pub allowed: &'a str,
 }
 
+/// A script's `let` as an attempt ended with it (LANGUAGE.md §11 "Results").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredLet {
+    pub name: String,
+    /// The type's name as a script writes it (`money`, `date`, …).
+    pub ty: String,
+    /// The literal form (`3500.00`, `2026-11-25`); `None` for a sensitive let, whose value
+    /// is never stored.
+    pub value: Option<String>,
+}
+
 /// What an attempt ended with.
 #[derive(Clone, Debug, Default)]
 pub struct Finished {
@@ -180,6 +191,8 @@ pub struct Finished {
     pub unrecognised: String,
     pub transcript: String,
     pub callback_ms: Option<i64>,
+    /// The script's lets in declaration order (none when the script did not run).
+    pub lets: Vec<StoredLet>,
 }
 
 /// An ended attempt, as the scheduler needs it to resume.
@@ -224,6 +237,9 @@ pub struct AttemptRow {
     /// `ended`, or a state this callscript does not know (written by a newer one, or by
     /// hand): such rows are exported, not dropped (see docs/campaigns.md).
     pub state: String,
+    /// The script's lets at the end of the call, in declaration order; empty when the
+    /// script did not run (or the attempt was stored before lets were kept).
+    pub lets: Vec<StoredLet>,
 }
 
 /// A recording of an attempt, as stored when its writer finished.

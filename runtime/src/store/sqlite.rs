@@ -4,7 +4,7 @@
 //! in place, and a file that is empty or not ours is refused rather than taken for a new
 //! campaign.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -13,11 +13,11 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, pa
 
 use super::{
     AttemptRow, ExportRow, Finished, LeaseHolder, NewAttempt, PastAttempt, RecordingRow, Result, Store, StoreError,
-    StoredCampaign,
+    StoredCampaign, StoredLet,
 };
 
 /// The current schema version; `migrate` brings older stores up to it.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// `PRAGMA application_id` of a CallScript store ("CSc1").
 pub const APPLICATION_ID: i64 = 0x4353_6331;
@@ -102,6 +102,17 @@ const MIGRATIONS: &[&str] = &[
         expires_ms INTEGER NOT NULL
     );
     PRAGMA application_id = 1129538353;",
+    // 4: the script's lets as each call ended them (LANGUAGE.md §11 "Results"), one row per
+    // let in declaration order, written with the attempt's details when its call ends. `value`
+    // is the literal form (`3500.00`, `2026-11-25`), NULL for a sensitive let: never stored.
+    "CREATE TABLE attempt_lets (
+        attempt_id INTEGER NOT NULL REFERENCES attempts (id),
+        position INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        type TEXT NOT NULL,
+        value TEXT,
+        PRIMARY KEY (attempt_id, position)
+    ) WITHOUT ROWID;",
 ];
 
 /// Maps SQLite's errors to the store's, with the file; "database is locked" becomes a clear
@@ -245,19 +256,31 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// Brings the schema up to [`SCHEMA_VERSION`], one migration per transaction. A current
+    /// store is only read (a `report` never waits for a run's write lock). Otherwise the
+    /// version is read again under the write lock, so two processes opening an old store at
+    /// once (a `run` and a `report`) each see the other's migration and never apply one twice;
+    /// a migration that fails (a full disk) leaves the store at the version before it.
     fn migrate(&mut self) -> Result<()> {
         let path = self.path.clone();
         let version: i64 = self.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).ctx(&path)?;
         if version > SCHEMA_VERSION {
             return Err(StoreError::Newer { path, found: version, supported: SCHEMA_VERSION });
         }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        if version == SCHEMA_VERSION {
+            return Ok(());
+        }
+        loop {
             let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx(&path)?;
+            let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).ctx(&path)?;
+            if version > SCHEMA_VERSION {
+                return Err(StoreError::Newer { path, found: version, supported: SCHEMA_VERSION });
+            }
+            let Some(sql) = MIGRATIONS.get(version as usize) else { return Ok(()) };
             tx.execute_batch(sql).ctx(&path)?;
-            tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1)).ctx(&path)?;
+            tx.execute_batch(&format!("PRAGMA user_version = {}", version + 1)).ctx(&path)?;
             tx.commit().ctx(&path)?;
         }
-        Ok(())
     }
 
     /// Runs a query and collects every row through `map`.
@@ -472,6 +495,12 @@ impl Store for SqliteStore {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![id, f.steps, f.tags, f.objections, f.unrecognised, f.transcript],
             )?;
+            for (position, l) in f.lets.iter().enumerate() {
+                self.exec(
+                    "INSERT INTO attempt_lets (attempt_id, position, name, type, value) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![id, position as i64, l.name, l.ty, l.value],
+                )?;
+            }
         }
         Ok(())
     }
@@ -502,15 +531,15 @@ impl Store for SqliteStore {
     }
 
     fn attempt_rows(&self, campaign: &str) -> Result<Vec<AttemptRow>> {
-        self.rows(
+        let rows: Vec<(i64, AttemptRow)> = self.rows(
             "SELECT customer_id, phone, attempt, started_ms, local_time, local_hour, COALESCE(disposition, 'unknown'),
              cause, outcome, goal, talk_ms, last_step, COALESCE(d.steps, '[]'), COALESCE(d.objections, '[]'),
-             COALESCE(d.unrecognised, '[]'), COALESCE(ended_ms, started_ms), state
+             COALESCE(d.unrecognised, '[]'), COALESCE(ended_ms, started_ms), state, a.id
              FROM attempts a LEFT JOIN attempt_details d ON d.attempt_id = a.id
              WHERE campaign = ?1 AND state != 'live' ORDER BY started_ms, id",
             [campaign],
             |r| {
-                Ok(AttemptRow {
+                let row = AttemptRow {
                     customer_id: r.get(0)?,
                     phone: r.get(1)?,
                     attempt: r.get(2)?,
@@ -528,9 +557,22 @@ impl Store for SqliteStore {
                     unrecognised: r.get(14)?,
                     ended_ms: r.get(15)?,
                     state: r.get(16)?,
-                })
+                    lets: Vec::new(),
+                };
+                Ok((r.get(17)?, row))
             },
-        )
+        )?;
+        let mut lets: HashMap<i64, Vec<StoredLet>> = HashMap::new();
+        let stored: Vec<(i64, StoredLet)> = self.rows(
+            "SELECT l.attempt_id, l.name, l.type, l.value FROM attempt_lets l JOIN attempts a ON a.id = l.attempt_id
+             WHERE a.campaign = ?1 AND a.state != 'live' ORDER BY l.attempt_id, l.position",
+            [campaign],
+            |r| Ok((r.get(0)?, StoredLet { name: r.get(1)?, ty: r.get(2)?, value: r.get(3)? })),
+        )?;
+        for (id, l) in stored {
+            lets.entry(id).or_default().push(l);
+        }
+        Ok(rows.into_iter().map(|(id, row)| AttemptRow { lets: lets.remove(&id).unwrap_or_default(), ..row }).collect())
     }
 
     fn transcript(&self, campaign: &str, customer_id: &str, attempt: u32) -> Result<Option<String>> {
@@ -641,6 +683,94 @@ mod tests {
         store.add_recording(&row).unwrap();
         assert_eq!(store.recordings("c").unwrap(), vec![row]);
         assert!(store.recordings("other").unwrap().is_empty());
+    }
+
+    /// A store made by the previous callscript (schema 3), with an ended call, opens under this
+    /// one: its attempt keeps everything and has no lets, and new calls store theirs.
+    #[test]
+    fn a_version_3_store_upgrades_and_keeps_lets_of_new_calls() {
+        let path = temp_db("upgrade");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch("PRAGMA journal_mode = WAL;").unwrap();
+            for (i, sql) in MIGRATIONS[..3].iter().enumerate() {
+                conn.execute_batch(sql).unwrap();
+                conn.execute_batch(&format!("PRAGMA user_version = {}", i + 1)).unwrap();
+            }
+            // As callscript at schema 3 wrote an ended call.
+            conn.execute_batch(
+                "INSERT INTO attempts (id, campaign, customer_id, phone, attempt, started_ms, local_time, local_date,
+                 local_hour, state, disposition, outcome, goal, ended_ms, talk_ms, script_sha256)
+                 VALUES (1, 'c', 'old', '+8613800000001', 1, 1, '2026-11-23T09:00:00+08:00', '2026-11-23', 9,
+                 'ended', 'answered', 'promised', 1, 2, 30000, 'x');
+                 INSERT INTO attempt_details VALUES (1, '[\"opening\"]', '[]', '[]', '[]', '[]');",
+            )
+            .unwrap();
+        }
+        let mut store = SqliteStore::open(&path).unwrap();
+        let version: i64 = store.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let lets = vec![
+            StoredLet { name: "pay_amount".into(), ty: "money".into(), value: Some("3500.00".into()) },
+            StoredLet { name: "id_tail".into(), ty: "text".into(), value: None },
+            StoredLet { name: "pay_date".into(), ty: "date".into(), value: Some("2026-11-25".into()) },
+        ];
+        let id = store.begin_attempt(&row("new", 1)).unwrap();
+        let answered =
+            Finished { disposition: "answered".into(), goal: true, lets: lets.clone(), ..Finished::default() };
+        store.finish_attempt(id, &answered).unwrap();
+        // A result that arrives twice (after a crash) is not stored twice.
+        store.finish_attempt(id, &answered).unwrap();
+        let unanswered = store.begin_attempt(&row("new", 2)).unwrap();
+        store.finish_attempt(unanswered, &Finished { disposition: "busy".into(), ..Finished::default() }).unwrap();
+        let rows = store.attempt_rows("c").unwrap();
+        let seen: Vec<(&str, u32, &str, bool, &[StoredLet])> = rows
+            .iter()
+            .map(|r| (r.customer_id.as_str(), r.attempt, r.steps.as_str(), r.goal, r.lets.as_slice()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("old", 1, "[\"opening\"]", true, &[][..]),
+                ("new", 1, "", true, &lets[..]),
+                ("new", 2, "", false, &[][..])
+            ]
+        );
+        // The masked let's value is NULL, not a placeholder that could pass for one.
+        let masked: Option<String> =
+            store.conn.query_row("SELECT value FROM attempt_lets WHERE name = 'id_tail'", [], |r| r.get(0)).unwrap();
+        assert_eq!(masked, None);
+    }
+
+    /// Two processes opening an old store at once (a `run` and a `report`): each migration is
+    /// applied once, and both open.
+    #[test]
+    fn an_old_store_opened_by_two_processes_at_once_migrates_once() {
+        for round in 0..10 {
+            let path = temp_db(&format!("race{round}"));
+            {
+                let conn = Connection::open(&path).unwrap();
+                conn.execute_batch("PRAGMA journal_mode = WAL;").unwrap();
+                conn.execute_batch(MIGRATIONS[0]).unwrap();
+                conn.execute_batch("PRAGMA user_version = 1").unwrap();
+            }
+            let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+            let openers: Vec<_> = (0..2)
+                .map(|_| {
+                    let (path, barrier) = (path.clone(), std::sync::Arc::clone(&barrier));
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        SqliteStore::open(&path).map(|_| ())
+                    })
+                })
+                .collect();
+            for opener in openers {
+                opener.join().unwrap().unwrap_or_else(|e| panic!("round {round}: {e}"));
+            }
+            let store = SqliteStore::open(&path).unwrap();
+            let version: i64 = store.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+            assert_eq!(version, SCHEMA_VERSION);
+        }
     }
 
     #[test]

@@ -14,6 +14,9 @@ pub mod sim;
 pub mod sip;
 pub mod speech;
 
+use callscript_compiler::bytecode::SlotDecl;
+use callscript_compiler::syntax::ast::Type;
+use callscript_compiler::value::Value;
 use serde::Serialize;
 
 use crate::vm::Session;
@@ -78,6 +81,33 @@ pub enum TranscriptLine {
     Captured { name: String, value: String },
 }
 
+/// What a masked value is shown as: a sensitive let's value is not kept at all.
+pub const MASKED: &str = "****";
+
+/// A script's `let` as the call left it (LANGUAGE.md §11 "Results"): kept with the attempt,
+/// a column of `report --attempts`, summed or counted by the report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LetResult {
+    pub name: String,
+    pub ty: Type,
+    /// The value in its literal form ([`Value::literal_text`]: `3500.00`, `2026-11-25`,
+    /// `15:30`); `None` for a sensitive let, whose value is never kept (shown as [`MASKED`]).
+    pub value: Option<String>,
+}
+
+impl LetResult {
+    /// A let's value at the end of a call; `sensitive` (declared so, or computed from a
+    /// sensitive value: `ScriptCode::tainted_slots`) keeps no value.
+    pub fn new(decl: &SlotDecl, value: &Value, sensitive: bool) -> LetResult {
+        LetResult { name: decl.name.clone(), ty: decl.ty, value: (!sensitive).then(|| value.literal_text()) }
+    }
+
+    /// The value as a report shows it: its literal form, or [`MASKED`].
+    pub fn shown(&self) -> &str {
+        self.value.as_deref().unwrap_or(MASKED)
+    }
+}
+
 /// How a call ended.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CallResult {
@@ -98,6 +128,9 @@ pub struct CallResult {
     pub optout: bool,
     /// The encrypted recording of an answered call: (file, size in bytes).
     pub recording: Option<(String, u64)>,
+    /// The script's lets (not its inputs) at the end of the call, in declaration order;
+    /// empty when the script did not run (the call was not answered).
+    pub lets: Vec<LetResult>,
 }
 
 /// What to dial: the number and the session that runs once the customer answers.

@@ -2,34 +2,17 @@
 //! `verify` on every path. Handler code is analysed once per ask it can interrupt, with that ask's state.
 
 use super::{Analysis, Avoid, VERIFIED};
-use crate::bytecode::{ExprOp, Instruction, PromptSegment};
+use crate::bytecode::{ExprOp, PromptSegment};
 use crate::diagnostic::Diagnostic;
 
 pub(super) fn check(a: &Analysis, out: &mut Vec<Diagnostic>) {
     let code = a.code;
-    // A `let` holding a value computed from a sensitive input is sensitive too (§9.5): the
-    // slots' taint is a fixed point over their starting values and every `set`.
-    let mut tainted: Vec<bool> = code.slots.iter().map(|s| s.sensitive).collect();
+    // A `let` holding a value computed from a sensitive input is sensitive too (§9.5).
+    let tainted = code.tainted_slots();
     let loads_tainted = |e: u32, tainted: &[bool]| {
         let expr = &code.exprs[e as usize];
         expr.sensitive || expr.ops.iter().any(|op| matches!(op, ExprOp::Load(s) if tainted[*s as usize]))
     };
-    let mut assignments: Vec<(u16, u32)> =
-        code.slots.iter().enumerate().filter_map(|(i, s)| Some((i as u16, s.init?))).collect();
-    assignments
-        .extend(code.code.iter().filter_map(|i| if let Instruction::Set(s, e) = i { Some((*s, *e)) } else { None }));
-    loop {
-        let mut changed = false;
-        for &(slot, e) in &assignments {
-            if !tainted[slot as usize] && loads_tainted(e, &tainted) {
-                tainted[slot as usize] = true;
-                changed = true;
-            }
-        }
-        if !changed {
-            break;
-        }
-    }
 
     for (p, nodes) in a.prompt_nodes().into_iter().enumerate() {
         let prompt = &code.prompts[p];
