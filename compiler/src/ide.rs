@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use crate::check::scope::{self, ScriptScope, ValueKind};
 use crate::check::{Checked, ParsedFile};
+use crate::filters::Locale;
 use crate::span::{FileSpan, SourceId, Span};
 use crate::syntax::ast::*;
 use crate::syntax::token::Token;
@@ -245,8 +246,8 @@ fn import_hover(display: &str, imported: &ParsedFile) -> String {
     text
 }
 
-/// An example value for a filter's hover, and what the filter makes of it.
-pub fn filter_example(filter: &str) -> Option<(String, String)> {
+/// An example value for a filter's hover, and what the filter makes of it in `locale`.
+pub fn filter_example(locale: Locale, filter: &str) -> Option<(String, String)> {
     let (shown, value) = match filter {
         "money" => ("1200.50", Value::Money(Money::parse("1200.50")?)),
         "digits" => ("\"8831\"", Value::Text("8831".into())),
@@ -255,8 +256,18 @@ pub fn filter_example(filter: &str) -> Option<(String, String)> {
         "mask" => ("\"6222021234567890\"", Value::Text("6222021234567890".into())),
         _ => return None,
     };
-    let out = crate::filters::apply(filter, &value)?;
+    let out = crate::filters::apply_in(locale, filter, &value)?;
     Some((shown.to_string(), out))
+}
+
+/// How `{{ }}` reads a `time` in `locale` (下午三点半, 3:30 PM).
+fn time_reading(locale: Locale, time: Time) -> String {
+    crate::filters::plain_in(locale, &Value::Time(time))
+}
+
+/// The locale whose readings a script's prompts get (the checker refuses any other).
+fn locale(scope: &ScriptScope) -> Locale {
+    Locale::from_tag(&scope.settings.locale).unwrap_or_default()
 }
 
 /// The time shown when a `time` value's reading is explained.
@@ -552,7 +563,7 @@ impl Walker<'_, '_> {
             if let Segment::Interp { expr, filter, .. } = seg {
                 self.expr(expr);
                 if let Some(f) = filter {
-                    let hover = match filter_example(&f.name) {
+                    let hover = match filter_example(locale(self.scope), &f.name) {
                         Some((input, output)) => {
                             format!("{}\n\n`{input}` → {output}", code(&format!("filter {}", f.name)))
                         }
@@ -580,8 +591,11 @@ impl Walker<'_, '_> {
                 self.expr(b);
             }
             ExprKind::Time(time) => {
-                let hover =
-                    format!("{}\n\nread aloud: {}", code(&format!("time {time}")), crate::filters::time_zh(*time));
+                let hover = format!(
+                    "{}\n\nread aloud: {}",
+                    code(&format!("time {time}")),
+                    time_reading(locale(self.scope), *time)
+                );
                 self.out.push(Occurrence {
                     kind: Kind::Time,
                     name: time.to_string(),
@@ -684,7 +698,7 @@ impl Walker<'_, '_> {
             };
             notes.push(format!(
                 "`{{{{{name}}}}}` reads a time as it is said: `{example}` → {}",
-                crate::filters::time_zh(example)
+                time_reading(locale(self.scope), example)
             ));
         }
         if info.kind == ValueKind::Let {
@@ -955,7 +969,7 @@ const TYPES: &[(&str, &str)] = &[
     ("money", "an amount in yuan: `1200.50`"),
     ("bool", "`true` or `false`"),
     ("date", "a day: `2026-11-24`"),
-    ("time", "a clock time: `15:30`, read 下午三点半"),
+    ("time", "a clock time: `15:30`"),
 ];
 /// The statements of a test (§7, §11).
 const TEST_WORDS: &[(&str, &str)] = &[
@@ -1040,7 +1054,8 @@ pub fn completions(checked: &Checked, file: SourceId, offset: u32) -> Vec<Comple
         let inside = &before[before.rfind("{{").unwrap_or(0)..];
         if inside.contains('|') {
             for f in crate::filters::FILTERS {
-                let detail = filter_example(f).map(|(i, o)| format!("{i} → {o}"));
+                let detail = filter_example(scope.as_ref().map_or_else(Locale::default, locale), f)
+                    .map(|(i, o)| format!("{i} → {o}"));
                 out.push(Completion { label: f.to_string(), kind: CompletionKind::Filter, detail });
             }
         } else if let Some(scope) = &scope {
@@ -1258,17 +1273,17 @@ fn declared_values(scope: &ScriptScope, keep: impl Fn(&scope::ValueInfo) -> bool
     let mut names: Vec<(&&str, &scope::ValueInfo)> =
         scope.values.iter().filter(|(_, v)| v.kind != ValueKind::Builtin && keep(v)).collect();
     names.sort_by_key(|(n, _)| **n);
-    out.extend(names.into_iter().map(|(name, info)| value_completion(name, info)));
+    out.extend(names.into_iter().map(|(name, info)| value_completion(locale(scope), name, info)));
 }
 
 fn values(scope: &ScriptScope, out: &mut Vec<Completion>) {
     let mut names: Vec<(&&str, &scope::ValueInfo)> = scope.values.iter().collect();
     names.sort_by_key(|(n, _)| **n);
-    out.extend(names.into_iter().map(|(name, info)| value_completion(name, info)));
+    out.extend(names.into_iter().map(|(name, info)| value_completion(locale(scope), name, info)));
 }
 
 /// A value offered for completion: what it is, its type, and for a time how `{{ }}` reads it.
-fn value_completion(name: &str, info: &scope::ValueInfo) -> Completion {
+fn value_completion(locale: Locale, name: &str, info: &scope::ValueInfo) -> Completion {
     let sensitive = if info.sensitive { " sensitive" } else { "" };
     let mut detail = match info.kind {
         ValueKind::Input => format!("input: {}{sensitive}", info.ty.name()),
@@ -1277,7 +1292,7 @@ fn value_completion(name: &str, info: &scope::ValueInfo) -> Completion {
     };
     if info.ty == Type::Time {
         let example = example_time();
-        detail.push_str(&format!(", {example} reads {}", crate::filters::time_zh(example)));
+        detail.push_str(&format!(", {example} reads {}", time_reading(locale, example)));
     }
     Completion { label: name.to_string(), kind: CompletionKind::Value, detail: Some(detail) }
 }
@@ -1536,6 +1551,21 @@ test "keys" for promise {
         let at = src.find("pay_date < \n").expect("inserted") + 11;
         let found = labels(&src, at);
         assert!(found.contains(&"today".to_string()) && !found.contains(&"silence".to_string()), "{found:?}");
+    }
+
+    #[test]
+    fn readings_follow_the_locale() {
+        let src = CAPTURE.replacen("  purpose collection", "  purpose collection\n  locale \"en-US\"", 1);
+        let checked = check_source("t.call", &src);
+        let index = index(&checked, SourceId(0));
+        let time = index.at(cursor(&src, "on captured if call_at", 0, ">= ") + 1).expect("a time");
+        assert!(time.hover.ends_with("read aloud: 9:00 AM"), "{}", time.hover);
+        let call_at = index.at(cursor(&src, "{{call_at}}", 0, "{{") + 1).expect("a value");
+        assert!(call_at.hover.contains("`09:00` → 9:00 AM"), "{}", call_at.hover);
+        let at = cursor(&src, "{{call_at}}", 0, "{{");
+        let details: Vec<String> =
+            completions(&checked, SourceId(0), at).into_iter().filter_map(|c| c.detail).collect();
+        assert!(details.contains(&"let: time, 15:30 reads 3:30 PM".to_string()), "{details:?}");
     }
 
     #[test]
