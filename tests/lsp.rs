@@ -449,6 +449,37 @@ fn captured_values_hover_definition_and_completion() {
     lsp.stop();
 }
 
+/// The inputs that once crashed or hung the front end (`tests/regressions/`: blocks, asks,
+/// parentheses and interpolations nested to the limit, a 200 KB line, controls) neither
+/// crash nor stall the server: each is checked, and requests about it are answered.
+#[test]
+fn regression_inputs_are_checked_and_answered() {
+    let mut lsp = Lsp::start();
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/regressions");
+    let mut paths: Vec<_> =
+        std::fs::read_dir(&folder).expect("tests/regressions").flatten().map(|e| e.path()).collect();
+    paths.sort();
+    assert!(paths.len() >= 5, "{paths:?}");
+    for path in paths {
+        let text = String::from_utf8_lossy(&std::fs::read(&path).expect("a regression input")).into_owned();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("case.call");
+        let uri = format!("file:///tmp/callscript-lsp-test/regressions/{name}");
+        lsp.open(&uri, &text);
+        // The middle of the middle line: deep inside the nesting of the deep ones.
+        let lines: Vec<&str> = text.lines().collect();
+        let line = lines.len() / 2;
+        let character = lines.get(line).map_or(0, |l| l.encode_utf16().count() / 2);
+        for method in ["textDocument/hover", "textDocument/completion", "textDocument/definition"] {
+            let answer = lsp.at(method, &uri, line as u32, character as u32, json!({}));
+            assert!(answer.get("error").is_none(), "{name}: {method}: {answer}");
+        }
+        let symbols = lsp.request("textDocument/documentSymbol", json!({ "textDocument": { "uri": uri } }));
+        assert!(symbols.get("error").is_none(), "{name}: {symbols}");
+        lsp.notify("textDocument/didClose", json!({ "textDocument": { "uri": uri } }));
+    }
+    lsp.stop();
+}
+
 #[test]
 fn compliance_findings_carry_their_witness_path() {
     let mut lsp = Lsp::start();
