@@ -30,18 +30,27 @@ use tower_lsp_server::jsonrpc::{Error, Result};
 use tower_lsp_server::ls_types::*;
 use tower_lsp_server::{Client, LanguageServer, LspService, Server};
 
+/// The stack of the threads that check documents and answer requests (tokio's blocking pool).
+/// The parser, the checker and the editor queries recurse once per level of nesting, at most
+/// `MAX_DEPTH` (256) levels: on the deepest file (`tests/regressions/deep_asks.call`) a debug
+/// build uses nearly all of tokio's default of 2 MiB (it overflowed there once, and does at
+/// 1.5 MiB), and a stack overflow ends the process, not one request. Only the pages used are
+/// committed.
+const WORKER_STACK: usize = 16 << 20;
+
 /// Runs the server until the client says `exit` or its input ends; returns the exit code: 0
 /// after `shutdown` and `exit`, 1 when the input ends or `exit` comes without `shutdown` (the
 /// protocol's rule), 2 when a message is malformed (the error names it on standard error; the
 /// messages before it are answered) or the server cannot start.
 pub fn run() -> i32 {
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_time().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            crate::say_err!("error: cannot start the language server: {e}");
-            return 2;
-        }
-    };
+    let runtime =
+        match tokio::runtime::Builder::new_current_thread().enable_time().thread_stack_size(WORKER_STACK).build() {
+            Ok(rt) => rt,
+            Err(e) => {
+                crate::say_err!("error: cannot start the language server: {e}");
+                return 2;
+            }
+        };
     let (frames_tx, mut frames) = tokio::sync::mpsc::channel::<Frame>(16);
     // A thread of its own: a blocking read of standard input cannot be cancelled, and the
     // process must be able to end while it waits.

@@ -368,6 +368,118 @@ fn open_documents_are_imported_before_the_disk() {
     lsp.stop();
 }
 
+/// A script that captures values (LANGUAGE.md §11), and a test of it.
+const CAPTURE_SCRIPT: &str = r#"use std.zh.common
+
+script promise "承诺还款" {
+  purpose collection
+  outcomes { promised goal, refused }
+  digit_timeout 4s
+  let pay_date: date = today
+  let score: int min 1 max 5 = 0
+
+  opening {
+    say "您好,本次通话将被录音。"
+    ask "请问您大概哪天能还款?" capture pay_date retries 1 {
+      on captured if pay_date <= today + 7 => hangup promised
+      on captured => retry "最晚能在一周内还款吗?"
+      on _, exhausted => hangup refused
+    }
+  }
+  objection {
+    on optout => { optout; hangup refused }
+    on emotion angry, complaint => transfer "senior"
+  }
+}
+
+test "a date" for promise {
+  today 2026-11-24
+  reply "明天"
+  expect value pay_date = 2026-11-25
+}
+"#;
+
+#[test]
+fn captured_values_hover_definition_and_completion() {
+    let mut lsp = Lsp::start();
+    let uri = "file:///tmp/callscript-lsp-test/promise.call";
+    let diags = lsp.open(uri, CAPTURE_SCRIPT);
+    assert!(diags.iter().all(|d| d["severity"] != 1), "{diags:?}");
+    let let_line = line_col(CAPTURE_SCRIPT, "pay_date: date").0;
+    // The name after `capture` and after `expect value` is the let.
+    for needle in ["pay_date retries", "pay_date = 2026"] {
+        let (line, character) = line_col(CAPTURE_SCRIPT, needle);
+        let def = lsp.at("textDocument/definition", uri, line, character + 1, json!({}));
+        assert_eq!(def["range"]["start"], json!({ "line": let_line, "character": 6 }), "{needle}: {def}");
+    }
+    let (line, character) = line_col(CAPTURE_SCRIPT, "pay_date retries");
+    let refs =
+        lsp.at("textDocument/references", uri, line, character, json!({ "context": { "includeDeclaration": true } }));
+    let lines: Vec<Value> =
+        refs.as_array().expect("a list").iter().map(|r| r["range"]["start"]["line"].clone()).collect();
+    let expected: Vec<Value> = ["pay_date: date", "pay_date retries", "pay_date <=", "pay_date = 2026"]
+        .iter()
+        .map(|n| json!(line_col(CAPTURE_SCRIPT, n).0))
+        .collect();
+    assert_eq!(lines, expected, "{refs}");
+
+    // Hover: a built-in, a bounded let, what `captured` matches.
+    let hover = |lsp: &mut Lsp, needle: &str| {
+        let (line, character) = line_col(CAPTURE_SCRIPT, needle);
+        let hover = lsp.at("textDocument/hover", uri, line, character + 1, json!({}));
+        hover["contents"]["value"].as_str().unwrap_or_else(|| panic!("{needle}: {hover}")).to_string()
+    };
+    let today = hover(&mut lsp, "today + 7");
+    assert!(today.contains("today: date") && today.contains("the customer's local date"), "{today}");
+    let score = hover(&mut lsp, "score: int");
+    assert!(score.contains("let score: int min 1 max 5 = 0"), "{score}");
+    let captured = hover(&mut lsp, "captured if");
+    assert!(captured.contains("a date relative to `today`") && captured.contains("`capture pay_date`"), "{captured}");
+
+    // Completion: the ask's options after its question, `captured` after `on`.
+    let labels = |lsp: &mut Lsp, needle: &str, after: usize| -> Vec<String> {
+        let (line, character) = line_col(CAPTURE_SCRIPT, needle);
+        let items = lsp.at("textDocument/completion", uri, line, character + after as u32, json!({}));
+        items.as_array().expect("a list").iter().filter_map(|i| i["label"].as_str().map(String::from)).collect()
+    };
+    let options = labels(&mut lsp, "capture pay_date", 0);
+    assert_eq!(options, ["capture", "timeout", "retries", "bargein off"]);
+    let patterns = labels(&mut lsp, "_, exhausted", 0);
+    assert!(patterns.contains(&"captured".to_string()) && patterns.contains(&"yes".to_string()), "{patterns:?}");
+    lsp.stop();
+}
+
+/// The inputs that once crashed or hung the front end (`tests/regressions/`: blocks, asks,
+/// parentheses and interpolations nested to the limit, a 200 KB line, controls) neither
+/// crash nor stall the server: each is checked, and requests about it are answered.
+#[test]
+fn regression_inputs_are_checked_and_answered() {
+    let mut lsp = Lsp::start();
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/regressions");
+    let mut paths: Vec<_> =
+        std::fs::read_dir(&folder).expect("tests/regressions").flatten().map(|e| e.path()).collect();
+    paths.sort();
+    assert!(paths.len() >= 5, "{paths:?}");
+    for path in paths {
+        let text = String::from_utf8_lossy(&std::fs::read(&path).expect("a regression input")).into_owned();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("case.call");
+        let uri = format!("file:///tmp/callscript-lsp-test/regressions/{name}");
+        lsp.open(&uri, &text);
+        // The middle of the middle line: deep inside the nesting of the deep ones.
+        let lines: Vec<&str> = text.lines().collect();
+        let line = lines.len() / 2;
+        let character = lines.get(line).map_or(0, |l| l.encode_utf16().count() / 2);
+        for method in ["textDocument/hover", "textDocument/completion", "textDocument/definition"] {
+            let answer = lsp.at(method, &uri, line as u32, character as u32, json!({}));
+            assert!(answer.get("error").is_none(), "{name}: {method}: {answer}");
+        }
+        let symbols = lsp.request("textDocument/documentSymbol", json!({ "textDocument": { "uri": uri } }));
+        assert!(symbols.get("error").is_none(), "{name}: {symbols}");
+        lsp.notify("textDocument/didClose", json!({ "textDocument": { "uri": uri } }));
+    }
+    lsp.stop();
+}
+
 #[test]
 fn compliance_findings_carry_their_witness_path() {
     let mut lsp = Lsp::start();

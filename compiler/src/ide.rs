@@ -7,9 +7,11 @@ use std::collections::HashMap;
 
 use crate::check::scope::{self, ScriptScope, ValueKind};
 use crate::check::{Checked, ParsedFile};
+use crate::filters::Locale;
 use crate::span::{FileSpan, SourceId, Span};
 use crate::syntax::ast::*;
-use crate::value::{Date, Money, Value};
+use crate::syntax::token::Token;
+use crate::value::{Date, Money, Time, Value};
 
 /// What a name stands for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -18,12 +20,16 @@ pub enum Kind {
     Section,
     Intent,
     Outcome,
-    /// An input, a `let` value or a built-in value (`attempt`, `hour`).
+    /// An input, a `let` value or a built-in value (`attempt`, `hour`, `today`, `weekday`).
     Value,
     Filter,
     Script,
     /// The target of a `use`.
     Import,
+    /// The branch pattern `captured` (§11): what its ask captures.
+    Captured,
+    /// A `time` literal (`15:30`), with its reading.
+    Time,
 }
 
 /// A name written in the file, resolved.
@@ -115,7 +121,7 @@ pub fn index(checked: &Checked, file: SourceId) -> FileIndex {
     let Some(parsed) = checked.file(file) else { return out };
     let mut scratch = Vec::new();
     let base = scope::file_scope(parsed, &checked.files, &mut scratch);
-    let mut scripts: HashMap<&str, ScriptScope> = HashMap::new();
+    let mut scripts: HashMap<&str, (ScriptScope, Captures)> = HashMap::new();
     let mut uses = 0;
     for item in &parsed.ast.items {
         match item {
@@ -154,9 +160,10 @@ pub fn index(checked: &Checked, file: SourceId) -> FileIndex {
             }
             Item::Script(script) => {
                 let scope = scope::script_scope(parsed, script, &base, &mut scratch);
-                let mut w = Walker { out: &mut out.occurrences, scope: &scope, checked };
+                let captures = captures(script);
+                let mut w = Walker { out: &mut out.occurrences, scope: &scope, captures: &captures, checked };
                 w.script(script);
-                scripts.entry(script.name.name.as_str()).or_insert(scope);
+                scripts.entry(script.name.name.as_str()).or_insert((scope, captures));
             }
             Item::Test(_) => {}
         }
@@ -168,12 +175,12 @@ pub fn index(checked: &Checked, file: SourceId) -> FileIndex {
                 kind: Kind::Script,
                 name: test.script.name.clone(),
                 span: test.script.span,
-                def: scope.map(|s| FileSpan::new(file, s.script.name.span)),
+                def: scope.map(|(s, _)| FileSpan::new(file, s.script.name.span)),
                 is_def: false,
                 hover: format!("test of script `{}`", test.script.name),
             });
-            if let Some(scope) = scope {
-                let mut w = Walker { out: &mut out.occurrences, scope, checked };
+            if let Some((scope, captures)) = scope {
+                let mut w = Walker { out: &mut out.occurrences, scope, captures, checked };
                 w.test(test);
             }
         }
@@ -239,8 +246,8 @@ fn import_hover(display: &str, imported: &ParsedFile) -> String {
     text
 }
 
-/// An example value for a filter's hover, and what the filter makes of it.
-pub fn filter_example(filter: &str) -> Option<(String, String)> {
+/// An example value for a filter's hover, and what the filter makes of it in `locale`.
+pub fn filter_example(locale: Locale, filter: &str) -> Option<(String, String)> {
     let (shown, value) = match filter {
         "money" => ("1200.50", Value::Money(Money::parse("1200.50")?)),
         "digits" => ("\"8831\"", Value::Text("8831".into())),
@@ -249,13 +256,144 @@ pub fn filter_example(filter: &str) -> Option<(String, String)> {
         "mask" => ("\"6222021234567890\"", Value::Text("6222021234567890".into())),
         _ => return None,
     };
-    let out = crate::filters::apply(filter, &value)?;
+    let out = crate::filters::apply_in(locale, filter, &value)?;
     Some((shown.to_string(), out))
+}
+
+/// How `{{ }}` reads a `time` in `locale` (下午三点半, 3:30 PM).
+fn time_reading(locale: Locale, time: Time) -> String {
+    crate::filters::plain_in(locale, &Value::Time(time))
+}
+
+/// The locale whose readings a script's prompts get (the checker refuses any other).
+fn locale(scope: &ScriptScope) -> Locale {
+    Locale::from_tag(&scope.settings.locale).unwrap_or_default()
+}
+
+/// The time shown when a `time` value's reading is explained.
+fn example_time() -> Time {
+    Time { hour: 15, minute: 30 }
+}
+
+/// What a built-in value is, in one line for its completion.
+fn builtin_short(name: &str) -> &'static str {
+    match name {
+        "attempt" => "the attempt number",
+        "hour" => "the local hour of day",
+        "today" => "the customer's local date",
+        "weekday" => "the day of the week, 1 = Monday",
+        _ => "a value of the call",
+    }
+}
+
+/// What a built-in value is, for its hover.
+fn builtin_meaning(name: &str) -> &'static str {
+    match name {
+        "attempt" => "the 1-based attempt number (a test sets it with `attempt 2`)",
+        "hour" => "the local hour of day, 0 to 23 (a test sets it with `hour 21`)",
+        "today" => {
+            "the customer's local date: `today + 7` is a week later, `pay_date - today` the days \
+             between (a test sets it with `today 2026-11-24`)"
+        }
+        "weekday" => "the day of the week of `today`, 1 = Monday to 7 = Sunday",
+        _ => "a value of the call",
+    }
+}
+
+fn builtin_hover(name: &str, ty: Type) -> String {
+    format!("{}\n\nbuilt in: {}", code(&format!("{name}: {}", ty.name())), builtin_meaning(name))
+}
+
+/// What a capture of a value of type `ty` reads from the customer's answer (§11).
+fn capture_reads(ty: Type, digits: Option<DigitsLength>) -> String {
+    if let Some(d) = digits {
+        let (min, max) = d.range();
+        let count = if min == max { format!("{min}") } else { format!("{min} to {max}") };
+        return format!("a string of {count} digits, spoken or keyed (`#` ends, `*` clears)");
+    }
+    match ty {
+        Type::Int => "a number (十五 → 15)",
+        Type::Money => "an amount (三千五 → 3500.00)",
+        Type::Date => "a date relative to `today` (明天, 周五, 下个月10号)",
+        Type::Time => "a time (下午三点半 → 15:30)",
+        Type::Text => "the whole answer",
+        Type::Bool => "nothing: a yes or no is an intent (E205)",
+    }
+    .to_string()
+}
+
+/// Calls `f` on each statement of `stmts` and of the blocks nested in them (`if` blocks,
+/// branch bodies), a statement before its nested ones.
+fn walk_stmts<'a>(stmts: &'a [Stmt], f: &mut impl FnMut(&'a Stmt)) {
+    for s in stmts {
+        f(s);
+        match &s.kind {
+            StmtKind::If(i) => {
+                walk_stmts(&i.then.stmts, f);
+                match &i.otherwise {
+                    Some(Else::Block(b)) => walk_stmts(&b.stmts, f),
+                    Some(Else::If(s)) => walk_stmts(std::slice::from_ref(&**s), f),
+                    None => {}
+                }
+            }
+            StmtKind::Ask(ask) => {
+                for b in &ask.branches {
+                    walk_stmts(&b.body.stmts, f);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Every statement of a script: sections, steps and objection handlers.
+fn script_stmts<'a>(script: &'a Script, f: &mut impl FnMut(&'a Stmt)) {
+    for m in &script.members {
+        if let Member::Section(section) = m {
+            walk_stmts(&section.body, f);
+            for step in &section.steps {
+                walk_stmts(&step.body.stmts, f);
+            }
+            for h in &section.handlers {
+                walk_stmts(&h.body.stmts, f);
+            }
+        }
+    }
+}
+
+/// The `capture NAME` options of a script's asks by NAME, each in source order.
+type Captures<'a> = HashMap<&'a str, Vec<&'a Capture>>;
+
+/// Finds the captures of a script once, for the hovers of its lets.
+fn captures(script: &Script) -> Captures<'_> {
+    let mut out: Captures = HashMap::new();
+    script_stmts(script, &mut |s| {
+        if let StmtKind::Ask(Ask { capture: Some(c), .. }) = &s.kind {
+            out.entry(c.name.name.as_str()).or_default().push(c);
+        }
+    });
+    out
+}
+
+/// The innermost ask whose statement holds `offset`.
+fn ask_at(script: &Script, offset: u32) -> Option<&Ask> {
+    let mut found: Option<(&Ask, Span)> = None;
+    script_stmts(script, &mut |s| {
+        if let StmtKind::Ask(ask) = &s.kind
+            && s.span.start <= offset
+            && offset <= s.span.end
+            && found.is_none_or(|(_, span)| s.span.len() <= span.len())
+        {
+            found = Some((ask, s.span));
+        }
+    });
+    found.map(|(ask, _)| ask)
 }
 
 struct Walker<'w, 's> {
     out: &'w mut Vec<Occurrence>,
     scope: &'w ScriptScope<'s>,
+    captures: &'w Captures<'s>,
     checked: &'w Checked,
 }
 
@@ -351,7 +489,7 @@ impl Walker<'_, '_> {
             self.stmts(&step.body.stmts);
         }
         for h in &section.handlers {
-            self.branch(h);
+            self.branch(h, None);
         }
     }
 
@@ -367,8 +505,11 @@ impl Walker<'_, '_> {
             StmtKind::Retry(Some(prompt)) => self.prompt(prompt),
             StmtKind::Ask(ask) => {
                 self.prompt(&ask.prompt);
+                if let Some(capture) = &ask.capture {
+                    self.value(&capture.name);
+                }
                 for b in &ask.branches {
-                    self.branch(b);
+                    self.branch(b, Some(ask));
                 }
             }
             StmtKind::Goto(target) => self.target(target),
@@ -392,10 +533,23 @@ impl Walker<'_, '_> {
         }
     }
 
-    fn branch(&mut self, b: &Branch) {
+    /// A branch of `ask` (None for an objection handler).
+    fn branch(&mut self, b: &Branch, ask: Option<&Ask>) {
         for p in &b.patterns {
-            if let PatternKind::Intent(name) = &p.kind {
-                self.intent(name);
+            match &p.kind {
+                PatternKind::Intent(name) => self.intent(name),
+                PatternKind::Captured => {
+                    let hover = self.captured_hover(ask.and_then(|a| a.capture.as_ref()));
+                    self.out.push(Occurrence {
+                        kind: Kind::Captured,
+                        name: "captured".into(),
+                        span: p.span,
+                        def: None,
+                        is_def: false,
+                        hover,
+                    });
+                }
+                _ => {}
             }
         }
         if let Some(g) = &b.guard {
@@ -409,7 +563,7 @@ impl Walker<'_, '_> {
             if let Segment::Interp { expr, filter, .. } = seg {
                 self.expr(expr);
                 if let Some(f) = filter {
-                    let hover = match filter_example(&f.name) {
+                    let hover = match filter_example(locale(self.scope), &f.name) {
                         Some((input, output)) => {
                             format!("{}\n\n`{input}` → {output}", code(&format!("filter {}", f.name)))
                         }
@@ -436,8 +590,28 @@ impl Walker<'_, '_> {
                 self.expr(a);
                 self.expr(b);
             }
+            ExprKind::Time(time) => {
+                let hover = format!(
+                    "{}\n\nread aloud: {}",
+                    code(&format!("time {time}")),
+                    time_reading(locale(self.scope), *time)
+                );
+                self.out.push(Occurrence {
+                    kind: Kind::Time,
+                    name: time.to_string(),
+                    span: e.span,
+                    def: None,
+                    is_def: false,
+                    hover,
+                });
+            }
             _ => {}
         }
+    }
+
+    /// The text of `span` in this file, as written.
+    fn written(&self, span: Span) -> &str {
+        self.checked.sources.get(self.file()).text.get(span.range()).unwrap_or("…")
     }
 
     fn value_hover(&self, name: &str) -> String {
@@ -445,26 +619,121 @@ impl Walker<'_, '_> {
             return format!("`{name}` is not defined in this script");
         };
         let ty = info.ty.name();
-        match info.kind {
+        let sensitive = if info.sensitive { " sensitive" } else { "" };
+        let mut notes = Vec::new();
+        let (what, bounds, start) = match info.kind {
+            ValueKind::Builtin => return builtin_hover(name, info.ty),
             ValueKind::Input => {
-                let sensitive = if info.sensitive { " sensitive" } else { "" };
-                let mut text = code(&format!("input {name}: {ty}{sensitive}"));
-                text.push_str(if info.required {
-                    "\n\nrequired: every customer record must give it"
+                let input = self.scope.inputs.iter().find(|i| i.name.name == name);
+                notes.push(if info.required {
+                    "required: every customer record must give it".to_string()
                 } else {
-                    "\n\noptional: has a default"
+                    "optional: has a default".to_string()
                 });
                 if info.sensitive {
-                    text.push_str("\n\nmay be spoken only after `verify` (CS002)");
+                    notes.push("may be spoken only after `verify` (CS002)".to_string());
                 }
-                text
+                ("input", input.map(|i| &i.bounds), input.and_then(|i| i.default.as_ref()))
             }
-            ValueKind::Let => code(&format!("let {name}: {ty}")),
-            ValueKind::Builtin => {
-                let what = if name == "attempt" { "the 1-based attempt number" } else { "the local hour of day" };
-                format!("{}\n\nbuilt in: {what}", code(&format!("{name}: int")))
+            ValueKind::Let => {
+                let l = self.scope.lets.iter().find(|l| l.name.name == name);
+                let captures = self.captures.get(name).map_or(&[][..], Vec::as_slice);
+                if let Some(first) = captures.first() {
+                    let mut forms: Vec<String> = Vec::new();
+                    for c in captures {
+                        let form = format!("`{}`", self.written(c.span));
+                        if !forms.contains(&form) {
+                            forms.push(form);
+                        }
+                    }
+                    let forms = forms.join(", ");
+                    let asks =
+                        if captures.len() == 1 { "an ask".to_string() } else { format!("{} asks", captures.len()) };
+                    notes.push(format!("captured by {asks}: {forms}; reads {}", capture_reads(info.ty, first.digits)));
+                }
+                if info.sensitive {
+                    notes.push(
+                        "sensitive: masked in transcripts, logs, reports and the store; may be spoken only after \
+                         `verify` (CS002)"
+                            .to_string(),
+                    );
+                }
+                ("let", l.map(|l| &l.bounds), l.map(|l| &l.value))
+            }
+        };
+        let mut head = format!("{what} {name}: {ty}{sensitive}");
+        if let Some(bounds) = bounds {
+            if let Some(min) = &bounds.min {
+                head.push_str(&format!(" min {}", self.written(min.span)));
+            }
+            if let Some(max) = &bounds.max {
+                head.push_str(&format!(" max {}", self.written(max.span)));
+            }
+            let range = match (&bounds.min, &bounds.max) {
+                (Some(min), Some(max)) => {
+                    Some(format!("from `{}` to `{}`", self.written(min.span), self.written(max.span)))
+                }
+                (None, Some(max)) => Some(format!("from `0` to `{}`", self.written(max.span))),
+                (Some(min), None) => Some(format!("`{}` or more", self.written(min.span))),
+                (None, None) => None,
+            };
+            if let Some(range) = range {
+                notes.push(match info.kind {
+                    ValueKind::Let => format!(
+                        "holds {range}: a captured value outside is not taken, and CS008 reads a prompt with it at these bounds"
+                    ),
+                    _ => format!("holds {range}: CS008 reads a prompt with it at these bounds"),
+                });
             }
         }
+        if info.kind == ValueKind::Let
+            && let Some(start) = start
+        {
+            head.push_str(&format!(" = {}", self.written(start.span)));
+        }
+        if info.ty == Type::Time {
+            let example = match start.map(|e| &e.kind) {
+                Some(ExprKind::Time(t)) => *t,
+                _ => example_time(),
+            };
+            notes.push(format!(
+                "`{{{{{name}}}}}` reads a time as it is said: `{example}` → {}",
+                time_reading(locale(self.scope), example)
+            ));
+        }
+        if info.kind == ValueKind::Let {
+            let masked = if info.sensitive { ", masked" } else { "" };
+            notes.push(format!("its value when the call ends is stored with the attempt (`let.{name}`{masked})"));
+        }
+        let mut text = code(&head);
+        for note in notes {
+            text.push_str("\n\n");
+            text.push_str(&note);
+        }
+        text
+    }
+
+    /// The hover of a `captured` pattern of an ask with `capture` (None: an ask without one,
+    /// or an objection handler).
+    fn captured_hover(&self, capture: Option<&Capture>) -> String {
+        let Some(capture) = capture else {
+            return format!(
+                "{}\n\nneeds `capture NAME` on its ask (E308): there is no value here to match",
+                code("on captured")
+            );
+        };
+        let name = &capture.name.name;
+        let reads = match self.scope.values.get(name.as_str()) {
+            Some(info) => capture_reads(info.ty, capture.digits),
+            None => "a value".to_string(),
+        };
+        format!(
+            "{}\n\nmatches when the answer holds {reads}, for `{}`\n\ncompetes with the ask's intents by the \
+             characters read and loses a tie; a guard sees the value read as `{name}`, which keeps it only if a \
+             `captured` branch is taken",
+            code("on captured"),
+            self.written(capture.span),
+        )
     }
 
     fn value(&mut self, name: &Ident) {
@@ -543,6 +812,10 @@ impl Walker<'_, '_> {
                 }
                 TestStmtKind::Expect(Expect::Step(t)) => self.target(t),
                 TestStmtKind::Expect(Expect::Hangup(o)) => self.outcome(o),
+                TestStmtKind::Expect(Expect::Value { name, value }) => {
+                    self.value(name);
+                    self.expr(value);
+                }
                 _ => {}
             }
         }
@@ -679,27 +952,67 @@ const STATEMENT_WORDS: &[&str] = &[
     "on",
 ];
 const TOP_WORDS: &[&str] = &["use", "script", "intent", "outcomes", "test"];
-const MEMBER_WORDS: &[&str] = &[
-    "purpose",
-    "product",
-    "locale",
-    "max_duration",
-    "listen_timeout",
-    "voice",
-    "input",
-    "let",
-    "outcomes",
-    "intent",
-    "opening",
-    "core",
-    "closing",
-    "objection",
-];
+/// A script's members besides its settings (`settings::SETTINGS`).
+const MEMBER_WORDS: &[&str] = &["input", "let", "outcomes", "intent", "opening", "core", "closing", "objection"];
 const PATTERN_WORDS: &[&str] = &["silence", "unknown", "_", "exhausted", "emotion", "dtmf"];
+/// An ask's options after its question (§3, §11), with what each does.
+const ASK_OPTIONS: &[(&str, &str)] = &[
+    ("capture", "read the answer into a `let`: `capture pay_date`"),
+    ("timeout", "how long to listen: `timeout 8s`"),
+    ("retries", "how many times to ask again: `retries 2`"),
+    ("bargein off", "the customer cannot cut the question short"),
+];
+/// The types of an input or a `let`.
+const TYPES: &[(&str, &str)] = &[
+    ("text", "text: `\"8831\"`"),
+    ("int", "a whole number: `5`"),
+    ("money", "an amount in yuan: `1200.50`"),
+    ("bool", "`true` or `false`"),
+    ("date", "a day: `2026-11-24`"),
+    ("time", "a clock time: `15:30`"),
+];
+/// The statements of a test (§7, §11).
+const TEST_WORDS: &[(&str, &str)] = &[
+    ("input", "the customer's record: `input { name: \"张三\" }`"),
+    ("reply", "what the customer says: `reply \"是我\"`, `reply dtmf \"8831#\"`"),
+    ("expect", "what the call did: `expect say \"…\"`, `expect value NAME = …`"),
+    ("hangup", "the customer hangs up"),
+    ("attempt", "the attempt number for the call: `attempt 2`"),
+    ("hour", "the local hour for the call: `hour 21`"),
+    ("today", "the customer's date for the call: `today 2026-11-24`"),
+];
+/// What a test can expect (§7, §11).
+const EXPECT_WORDS: &[(&str, &str)] = &[
+    ("say", "a prompt played holds this text: `expect say \"…\"`"),
+    ("step", "the call is at this step: `expect step core.pay`"),
+    ("tag", "the call was tagged: `expect tag \"ptp\"`"),
+    ("transfer", "the call was transferred: `expect transfer \"queue\"`"),
+    ("hangup", "the call ended with this outcome: `expect hangup promised`"),
+    ("value", "a value of the script holds this: `expect value pay_date = 2026-11-25`"),
+    ("optout", "an opt-out was recorded since the last reply"),
+    ("verify", "the identity was verified since the last reply"),
+];
+/// What a test's customer can do besides speaking.
+const REPLY_WORDS: &[(&str, &str)] = &[
+    ("dtmf", "keys: `reply dtmf \"8831#\"`"),
+    ("silence", "the customer says nothing"),
+    ("emotion", "said with an emotion: `reply emotion angry \"…\"`"),
+];
+
+fn keyword(label: &str, detail: Option<&str>) -> Completion {
+    Completion { label: label.to_string(), kind: CompletionKind::Keyword, detail: detail.map(str::to_string) }
+}
+
+fn described(list: &[(&str, &str)], out: &mut Vec<Completion>) {
+    out.extend(list.iter().map(|(w, d)| keyword(w, Some(d))));
+}
 
 /// What may be typed at `offset` of `file`: `goto` targets after `goto`, filters after `|`
-/// inside `{{ }}`, values inside `{{ }}` and expressions, intents and pattern words after `on`,
-/// outcomes after `hangup`, otherwise keywords and names in scope.
+/// inside `{{ }}`, values inside `{{ }}` and expressions (guards included), intents and
+/// pattern words after `on` (`captured` in an ask with `capture`), outcomes after `hangup`, an
+/// ask's options after its question and the lets it may capture into after `capture`, types
+/// after `:` in a declaration, the statements of a test in a test, otherwise keywords and
+/// names in scope.
 pub fn completions(checked: &Checked, file: SourceId, offset: u32) -> Vec<Completion> {
     let Some(parsed) = checked.file(file) else { return Vec::new() };
     let text = &checked.sources.get(file).text;
@@ -715,38 +1028,34 @@ pub fn completions(checked: &Checked, file: SourceId, offset: u32) -> Vec<Comple
     let context = before[..before.len() - word_len].trim_end();
     let mut scratch = Vec::new();
     let base = scope::file_scope(parsed, &checked.files, &mut scratch);
+    let holds = |span: Span| span.start as usize <= offset && offset <= span.end as usize;
+    let test = parsed.ast.items.iter().find_map(|i| match i {
+        Item::Test(t) if holds(t.span) => Some(t),
+        _ => None,
+    });
     let script = parsed
         .ast
         .items
         .iter()
         .filter_map(|i| if let Item::Script(s) = i { Some(s) } else { None })
-        .find(|s| s.span.start as usize <= offset && offset <= s.span.end as usize)
+        .find(|s| holds(s.span))
         .or_else(|| {
             // In a test: the script it tests.
-            let test = parsed.ast.items.iter().find_map(|i| match i {
-                Item::Test(t) if t.span.start as usize <= offset && offset <= t.span.end as usize => Some(t),
-                _ => None,
-            })?;
             parsed.ast.items.iter().find_map(|i| match i {
-                Item::Script(s) if s.name.name == test.script.name => Some(s),
+                Item::Script(s) if s.name.name == test?.script.name => Some(s),
                 _ => None,
             })
         });
     let scope = script.map(|s| scope::script_scope(parsed, s, &base, &mut scratch));
     let mut out = Vec::new();
-    let words = |list: &[&str], out: &mut Vec<Completion>| {
-        out.extend(list.iter().map(|w| Completion {
-            label: w.to_string(),
-            kind: CompletionKind::Keyword,
-            detail: None,
-        }))
-    };
+    let words = |list: &[&str], out: &mut Vec<Completion>| out.extend(list.iter().map(|w| keyword(w, None)));
     let in_interp = before.rfind("{{").is_some_and(|open| before.rfind("}}").is_none_or(|close| close < open));
     if in_interp {
         let inside = &before[before.rfind("{{").unwrap_or(0)..];
         if inside.contains('|') {
             for f in crate::filters::FILTERS {
-                let detail = filter_example(f).map(|(i, o)| format!("{i} → {o}"));
+                let detail = filter_example(scope.as_ref().map_or_else(Locale::default, locale), f)
+                    .map(|(i, o)| format!("{i} → {o}"));
                 out.push(Completion { label: f.to_string(), kind: CompletionKind::Filter, detail });
             }
         } else if let Some(scope) = &scope {
@@ -787,7 +1096,8 @@ pub fn completions(checked: &Checked, file: SourceId, offset: u32) -> Vec<Comple
         }
         return out;
     }
-    if ends_with_word("hangup") || ends_with_word("outcome") {
+    // In a test, `hangup` alone is the customer hanging up; `expect hangup` takes an outcome.
+    if (ends_with_word("hangup") && (test.is_none() || ends_with_word("expect hangup"))) || ends_with_word("outcome") {
         let mut names: Vec<(&&str, &scope::OutcomeInfo)> = scope.outcomes.iter().collect();
         names.sort_by_key(|(n, _)| **n);
         for (name, info) in names {
@@ -802,16 +1112,39 @@ pub fn completions(checked: &Checked, file: SourceId, offset: u32) -> Vec<Comple
     }
     if ends_with_word("emotion") {
         for e in scope::EMOTIONS {
-            out.push(Completion {
-                label: e.to_string(),
-                kind: CompletionKind::Keyword,
-                detail: Some("emotion".into()),
-            });
+            out.push(keyword(e, Some("emotion")));
         }
         return out;
     }
+    if test.is_some() {
+        test_completions(&scope, before, context, &mut out);
+        return out;
+    }
+    let tokens = line_tokens(context);
+    let word_at = |i: usize| tokens.get(i).filter(|t| t.token == Token::Ident).map(|t| &context[t.span.range()]);
+    if let Some(options) = ask_options(&scope, context, &tokens) {
+        return options;
+    }
+    let in_inputs = scope.script.members.iter().any(|m| matches!(m, Member::Inputs(block) if holds(block.span)));
+    if (in_inputs || word_at(0) == Some("let"))
+        && let Some(options) = declaration_options(context, &tokens)
+    {
+        return options;
+    }
+    let guard = tokens.iter().any(|t| t.token == Token::Ident && &context[t.span.range()] == "if");
     let line = before.trim_start();
-    if (line.starts_with("on ") || line == "on") && !before.contains("=>") {
+    if (line.starts_with("on ") || line == "on") && !before.contains("=>") && !guard {
+        if let Some(ask) = ask_at(scope.script, offset as u32)
+            && let Some(capture) = &ask.capture
+        {
+            let reads = scope.values.get(capture.name.name.as_str()).map(|v| capture_reads(v.ty, capture.digits));
+            let detail = format!(
+                "the answer holds {} for `capture {}`",
+                reads.as_deref().unwrap_or("a value"),
+                capture.name.name
+            );
+            out.push(keyword("captured", Some(&detail)));
+        }
         let mut names: Vec<(&&str, &scope::IntentInfo)> = scope.intents.iter().collect();
         names.sort_by_key(|(_, i)| i.order);
         for (name, info) in names {
@@ -826,29 +1159,142 @@ pub fn completions(checked: &Checked, file: SourceId, offset: u32) -> Vec<Comple
         .any(|w| context.ends_with(w));
     values(&scope, &mut out);
     if !expression {
-        let inside_section = scope.script.members.iter().any(
-            |m| matches!(m, Member::Section(s) if s.span.start as usize <= offset && offset <= s.span.end as usize),
-        );
-        words(if inside_section { STATEMENT_WORDS } else { MEMBER_WORDS }, &mut out);
+        let inside_section = scope.script.members.iter().any(|m| matches!(m, Member::Section(s) if holds(s.span)));
+        if inside_section {
+            words(STATEMENT_WORDS, &mut out);
+        } else {
+            words(crate::check::settings::SETTINGS, &mut out);
+            words(MEMBER_WORDS, &mut out);
+        }
     }
     out
+}
+
+/// The tokens of `text` (one line), without comments and the end.
+fn line_tokens(text: &str) -> Vec<crate::syntax::lexer::Lexed> {
+    let mut tokens = crate::syntax::lexer::lex(text, 0);
+    tokens.retain(|t| !matches!(t.token, Token::Comment | Token::Newline | Token::Eof));
+    tokens
+}
+
+/// In a test block: its statements at the start of one, what `expect` and `reply` take, the
+/// script's inputs and lets after `expect value`, its inputs inside `input { }`.
+fn test_completions(scope: &ScriptScope, before: &str, context: &str, out: &mut Vec<Completion>) {
+    let ends_with_word =
+        |w: &str| context == w || context.ends_with(&format!(" {w}")) || context.ends_with(&format!("\t{w}"));
+    let in_input = before.rfind("input").is_some_and(|at| before[at..].contains('{') && !before[at..].contains('}'));
+    if ends_with_word("expect value") {
+        declared_values(scope, |_| true, out);
+    } else if ends_with_word("expect") {
+        described(EXPECT_WORDS, out);
+    } else if ends_with_word("reply") {
+        described(REPLY_WORDS, out);
+    } else if in_input && (context.ends_with('{') || context.ends_with(',')) {
+        declared_values(scope, |v| v.kind == ValueKind::Input, out);
+    } else if context.is_empty() || context.ends_with(['{', '}', ';']) {
+        described(TEST_WORDS, out);
+    }
+}
+
+/// Among an ask's options on this line (`context` ends after its question or an option): the
+/// options not given yet, `digits` after `capture` of a text let, the lets it may capture
+/// into after `capture`. None when the line is not there.
+fn ask_options(scope: &ScriptScope, context: &str, tokens: &[crate::syntax::lexer::Lexed]) -> Option<Vec<Completion>> {
+    let text = |i: usize| &context[tokens[i].span.range()];
+    let question = (0..tokens.len().saturating_sub(1))
+        .rev()
+        .find(|&i| tokens[i].token == Token::Ident && text(i) == "ask" && tokens[i + 1].token == Token::Str)?;
+    let options = question + 2..tokens.len();
+    if options.clone().any(|i| !matches!(tokens[i].token, Token::Ident | Token::Int | Token::Duration | Token::Dot)) {
+        return None;
+    }
+    let mut out = Vec::new();
+    let given = |w: &str| options.clone().any(|i| text(i) == w);
+    let last = options.clone().last().map(text);
+    match last {
+        Some("capture") => {
+            // Lets only: an input or a built-in is read-only, and a bool has nothing to read (E205).
+            declared_values(scope, |v| v.kind == ValueKind::Let && v.ty != Type::Bool, &mut out);
+            return Some(out);
+        }
+        Some("bargein") => return Some(vec![keyword("off", Some("the customer cannot cut the question short"))]),
+        // A number or a duration comes next.
+        Some("timeout" | "retries" | "digits") => return Some(out),
+        _ => {}
+    }
+    if let Some(name) = last
+        && options.len() >= 2
+        && text(options.end - 2) == "capture"
+        && scope.values.get(name).is_some_and(|v| v.kind == ValueKind::Let && v.ty == Type::Text)
+    {
+        out.push(keyword("digits", Some("a digit string, spoken or keyed: `digits 4` or `digits 4..6`")));
+    }
+    for (option, detail) in ASK_OPTIONS {
+        if !given(option.split(' ').next().unwrap_or(option)) {
+            out.push(keyword(option, Some(detail)));
+        }
+    }
+    Some(out)
+}
+
+/// In a declaration (`let NAME: …` or an input): the types after `:`, then `sensitive` and, for
+/// numbers, `min` and `max`. None past them (the starting value, the next input).
+fn declaration_options(context: &str, tokens: &[crate::syntax::lexer::Lexed]) -> Option<Vec<Completion>> {
+    let colon = tokens.iter().rposition(|t| t.token == Token::Colon)?;
+    let after = &tokens[colon + 1..];
+    let mut out = Vec::new();
+    let Some(first) = after.first() else {
+        described(TYPES, &mut out);
+        return Some(out);
+    };
+    let ty = Type::from_name(&context[first.span.range()])?;
+    if after.iter().any(|t| !matches!(t.token, Token::Ident | Token::Int | Token::Decimal | Token::Minus)) {
+        return None;
+    }
+    let words: Vec<&str> = after.iter().map(|t| &context[t.span.range()]).collect();
+    if matches!(words.last(), Some(&("min" | "max"))) {
+        return Some(out);
+    }
+    if !words.contains(&"sensitive") {
+        out.push(keyword("sensitive", Some("masked in transcripts, logs and reports; spoken only after `verify`")));
+    }
+    if matches!(ty, Type::Int | Type::Money) {
+        for (bound, detail) in [("min", "the least it may hold: `min 1`"), ("max", "the most it may hold: `max 5`")] {
+            if !words.contains(&bound) {
+                out.push(keyword(bound, Some(detail)));
+            }
+        }
+    }
+    Some(out)
+}
+
+/// The script's inputs and lets that `keep` accepts, by name.
+fn declared_values(scope: &ScriptScope, keep: impl Fn(&scope::ValueInfo) -> bool, out: &mut Vec<Completion>) {
+    let mut names: Vec<(&&str, &scope::ValueInfo)> =
+        scope.values.iter().filter(|(_, v)| v.kind != ValueKind::Builtin && keep(v)).collect();
+    names.sort_by_key(|(n, _)| **n);
+    out.extend(names.into_iter().map(|(name, info)| value_completion(locale(scope), name, info)));
 }
 
 fn values(scope: &ScriptScope, out: &mut Vec<Completion>) {
     let mut names: Vec<(&&str, &scope::ValueInfo)> = scope.values.iter().collect();
     names.sort_by_key(|(n, _)| **n);
-    for (name, info) in names {
-        let what = match info.kind {
-            ValueKind::Input => "input",
-            ValueKind::Let => "let",
-            ValueKind::Builtin => "built in",
-        };
-        out.push(Completion {
-            label: name.to_string(),
-            kind: CompletionKind::Value,
-            detail: Some(format!("{what}: {}", info.ty.name())),
-        });
+    out.extend(names.into_iter().map(|(name, info)| value_completion(locale(scope), name, info)));
+}
+
+/// A value offered for completion: what it is, its type, and for a time how `{{ }}` reads it.
+fn value_completion(locale: Locale, name: &str, info: &scope::ValueInfo) -> Completion {
+    let sensitive = if info.sensitive { " sensitive" } else { "" };
+    let mut detail = match info.kind {
+        ValueKind::Input => format!("input: {}{sensitive}", info.ty.name()),
+        ValueKind::Let => format!("let: {}{sensitive}", info.ty.name()),
+        ValueKind::Builtin => format!("built in: {}, {}", info.ty.name(), builtin_short(name)),
+    };
+    if info.ty == Type::Time {
+        let example = example_time();
+        detail.push_str(&format!(", {example} reads {}", time_reading(locale, example)));
     }
+    Completion { label: name.to_string(), kind: CompletionKind::Value, detail: Some(detail) }
 }
 
 #[cfg(test)]
@@ -901,6 +1347,225 @@ mod tests {
         let labels: Vec<String> =
             completions(&check_source("t.call", SRC), SourceId(0), offset).into_iter().map(|c| c.label).collect();
         assert!(labels.contains(&"digits".to_string()), "{labels:?}");
+    }
+
+    /// A script that captures (§11): digits into a sensitive text, a date with a guard on
+    /// `today` and `weekday`, a bounded amount, a time; and a test with `expect value`.
+    const CAPTURE: &str = r#"use std.zh.common
+
+script promise "承诺还款" {
+  purpose collection
+  input { name: text, account_tail: text sensitive, amount_due: money max 99999.99 }
+  outcomes { promised goal, refused }
+  digit_timeout 4s
+  let pay_date: date = today
+  let pay_amount: money min 1 max 99999.99 = 0
+  let id_tail: text sensitive = ""
+  let call_at: time = 09:00
+  let ok: bool = false
+
+  opening {
+    say "您好,本次通话将被录音。"
+    ask "请输入您身份证号的后四位。" capture id_tail digits 4..6 retries 1 {
+      on captured if id_tail == account_tail => { verify; goto core }
+      on captured => retry "输入有误,请重新输入。"
+      on silence, unknown => retry
+      on exhausted => hangup refused
+    }
+  }
+  core {
+    step date {
+      ask "请问您大概哪天能还款?" capture pay_date retries 2 {
+        on captured if pay_date <= today + 7 and weekday < 6 => goto amount
+        on captured => retry "最晚能在一周内还款吗?"
+        on _, exhausted => hangup refused
+      }
+    }
+    step amount {
+      ask "您能还多少?" capture pay_amount {
+        on captured => { set ok = true; goto ring_back }
+        on _ => hangup refused
+      }
+    }
+    step ring_back {
+      ask "{{call_at}}给您回电可以吗?" capture call_at {
+        on captured if call_at >= 09:00 => hangup promised
+        on _ => hangup refused
+      }
+    }
+  }
+  objection {
+    on optout => { optout; hangup refused }
+  }
+}
+
+test "keys" for promise {
+  today 2026-11-24
+  input { name: "张三", account_tail: "8831", amount_due: 3500.00 }
+  reply dtmf "8831#"
+  expect value id_tail = "8831"
+  expect value call_at = 15:30
+}
+"#;
+
+    /// The offset just after `before` in the `nth` line holding `line`.
+    fn cursor(src: &str, line: &str, nth: usize, before: &str) -> u32 {
+        let start = src.match_indices(line).nth(nth).unwrap_or_else(|| panic!("no line {line}")).0;
+        let within = src[start..].find(before).unwrap_or_else(|| panic!("no {before} after {line}"));
+        (start + within + before.len()) as u32
+    }
+
+    fn capture_checked() -> Checked {
+        let checked = check_source("promise.call", CAPTURE);
+        let errors: Vec<&crate::diagnostic::Diagnostic> =
+            checked.diagnostics.iter().filter(|d| d.code.starts_with('E')).collect();
+        assert!(errors.is_empty(), "{errors:#?}");
+        checked
+    }
+
+    #[test]
+    fn captured_names_resolve_to_their_let() {
+        let checked = capture_checked();
+        let index = index(&checked, SourceId(0));
+        let let_span = |name: &str| {
+            let at = CAPTURE.find(&format!("let {name}:")).expect("let") + 4;
+            Span::new(at, at + name.len())
+        };
+        for (line, before, name) in [
+            ("capture id_tail", "capture ", "id_tail"),
+            ("capture pay_date", "capture ", "pay_date"),
+            ("expect value id_tail", "expect value ", "id_tail"),
+            ("expect value call_at", "expect value ", "call_at"),
+        ] {
+            let at = cursor(CAPTURE, line, 0, before) + 1;
+            let def = index.definition(at).unwrap_or_else(|| panic!("{line}: no definition"));
+            assert_eq!(def, FileSpan::new(SourceId(0), let_span(name)), "{line}");
+        }
+        // The let, its capture, the guard that reads it, and the test's `expect value`.
+        let refs = index.references(cursor(CAPTURE, "capture id_tail", 0, "capture ") + 1, true);
+        let places: Vec<&str> = refs.iter().map(|r| &CAPTURE[r.span.range()]).collect();
+        assert_eq!(places, ["id_tail"; 4], "{refs:?}");
+        let lines: Vec<usize> = refs.iter().map(|r| CAPTURE[..r.span.start as usize].lines().count()).collect();
+        assert_eq!(lines, [10, 16, 17, 53]);
+        assert_eq!(index.references(cursor(CAPTURE, "capture id_tail", 0, "capture ") + 1, false).len(), 3);
+    }
+
+    #[test]
+    fn capture_hovers() {
+        let checked = capture_checked();
+        let index = index(&checked, SourceId(0));
+        let cases = [
+            ("capture id_tail", 0, "capture "),
+            ("let pay_amount", 0, "let "),
+            ("amount_due: money max", 0, "amount_"),
+            ("on captured if pay_date", 0, "if "),
+            ("on captured if pay_date", 0, "<= "),
+            ("on captured if pay_date", 0, "and "),
+            ("{{call_at}}", 0, "{{"),
+            ("on captured if call_at", 0, ">= "),
+            ("on captured if id_tail", 0, "on "),
+            ("on captured => { set ok", 0, "on "),
+            ("on captured if call_at", 0, "on "),
+            ("expect value call_at", 0, "= "),
+        ];
+        let mut out = String::new();
+        for (line, nth, before) in cases {
+            let at = cursor(CAPTURE, line, nth, before) + 1;
+            let found = index.at(at).unwrap_or_else(|| panic!("nothing at {line} after {before}"));
+            out.push_str(&format!("## {:?} `{}` in `{line}`\n{}\n\n", found.kind, found.name, found.hover));
+        }
+        insta::assert_snapshot!(out);
+    }
+
+    #[test]
+    fn capture_completions() {
+        let checked = capture_checked();
+        let cases = [
+            ("an ask's options after its question", "ask \"请问您大概哪天能还款", "还款?\" "),
+            ("the lets `capture` may read into", "capture pay_date", "capture "),
+            ("`digits` after capturing into a text", "capture id_tail", "id_tail "),
+            ("no `digits` for a date", "capture pay_date", "pay_date "),
+            ("the options left", "capture pay_date retries 2", "retries 2 "),
+            ("`captured` among the patterns of an ask that captures", "on _ => hangup", "on "),
+            ("no `captured` in an objection handler", "on optout", "on "),
+            ("values in a guard", "on captured if pay_date", "<= "),
+            ("values in a prompt", "{{call_at}}", "{{"),
+            ("types", "let call_at", ": "),
+            ("after a number's type", "let pay_amount", "money "),
+            ("after a text's type", "let id_tail", "text "),
+            ("after an input's type", "amount_due: money", "money "),
+            ("script members", "  digit_timeout", "  "),
+            ("test statements", "  reply dtmf", "  "),
+            ("after `expect`", "expect value id_tail", "expect "),
+            ("after `expect value`", "expect value id_tail", "value "),
+            ("after `reply`", "reply dtmf", "reply "),
+            ("inputs in a test's `input`", "input { name: \"张三\"", "input { "),
+        ];
+        let mut out = String::new();
+        for (what, line, before) in cases {
+            let at = cursor(CAPTURE, line, 0, before);
+            let line_start = CAPTURE[..at as usize].rfind('\n').map_or(0, |i| i + 1);
+            let line_end = CAPTURE[at as usize..].find('\n').map_or(CAPTURE.len(), |i| i + at as usize);
+            out.push_str(&format!(
+                "## {what}\n{}‸{}\n",
+                CAPTURE[line_start..at as usize].trim_start(),
+                &CAPTURE[at as usize..line_end]
+            ));
+            let items = completions(&checked, SourceId(0), at);
+            let intents = items.iter().filter(|c| c.kind == CompletionKind::Intent).count();
+            for c in items.iter().filter(|c| c.kind != CompletionKind::Intent) {
+                let detail = c.detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default();
+                out.push_str(&format!("- {} ({:?}){detail}\n", c.label, c.kind));
+            }
+            if intents > 0 {
+                out.push_str(&format!("- and {intents} intents\n"));
+            }
+            out.push('\n');
+        }
+        insta::assert_snapshot!(out);
+    }
+
+    #[test]
+    fn capture_completions_while_typing() {
+        let labels = |src: &str, at: usize| -> Vec<String> {
+            completions(&check_source("t.call", src), SourceId(0), at as u32).into_iter().map(|c| c.label).collect()
+        };
+        // A new branch of an ask that captures, not yet written past `on `.
+        let src =
+            CAPTURE.replacen("        on captured => { set ok", "        on \n        on captured => { set ok", 1);
+        let at = src.find("        on \n").expect("inserted") + 11;
+        assert!(labels(&src, at).contains(&"captured".to_string()), "{:?}", labels(&src, at));
+        // A new ask at the end of a step, its options and then the lets to capture into.
+        let src = CAPTURE.replacen(
+            "    step ring_back {",
+            "    step later {\n      ask \"哪天?\" capture \n    }\n    step ring_back {",
+            1,
+        );
+        let at = src.find("\" capture \n").expect("inserted") + 2;
+        assert_eq!(labels(&src, at), ["capture", "timeout", "retries", "bargein off"]);
+        let at = src.find("capture \n").expect("inserted") + 8;
+        assert_eq!(labels(&src, at), ["call_at", "id_tail", "pay_amount", "pay_date"]);
+        // A guard of `captured` is an expression: values, not patterns.
+        let src =
+            CAPTURE.replacen("on captured => retry", "on captured if pay_date < \n        on captured => retry", 1);
+        let at = src.find("pay_date < \n").expect("inserted") + 11;
+        let found = labels(&src, at);
+        assert!(found.contains(&"today".to_string()) && !found.contains(&"silence".to_string()), "{found:?}");
+    }
+
+    #[test]
+    fn readings_follow_the_locale() {
+        let src = CAPTURE.replacen("  purpose collection", "  purpose collection\n  locale \"en-US\"", 1);
+        let checked = check_source("t.call", &src);
+        let index = index(&checked, SourceId(0));
+        let time = index.at(cursor(&src, "on captured if call_at", 0, ">= ") + 1).expect("a time");
+        assert!(time.hover.ends_with("read aloud: 9:00 AM"), "{}", time.hover);
+        let call_at = index.at(cursor(&src, "{{call_at}}", 0, "{{") + 1).expect("a value");
+        assert!(call_at.hover.contains("`09:00` → 9:00 AM"), "{}", call_at.hover);
+        let at = cursor(&src, "{{call_at}}", 0, "{{");
+        let details: Vec<String> =
+            completions(&checked, SourceId(0), at).into_iter().filter_map(|c| c.detail).collect();
+        assert!(details.contains(&"let: time, 15:30 reads 3:30 PM".to_string()), "{details:?}");
     }
 
     #[test]

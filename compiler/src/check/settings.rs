@@ -26,7 +26,9 @@ pub const DEFAULT_DIGIT_TIMEOUT_MS: u64 = 3_000;
 
 pub const PURPOSES: &[&str] = &["collection", "marketing", "service", "verification"];
 pub const PRODUCTS: &[&str] = &["investment", "insurance", "deposit", "loan", "card"];
-const SETTINGS: &[&str] = &["purpose", "product", "locale", "max_duration", "listen_timeout", "digit_timeout", "voice"];
+/// The script settings, as §3 and §11 list them (also what the editor completes).
+pub const SETTINGS: &[&str] =
+    &["purpose", "product", "locale", "max_duration", "listen_timeout", "digit_timeout", "voice"];
 
 /// Reads one setting into `settings`: an unknown name, a second setting of one name or a
 /// value of the wrong kind is E111.

@@ -31,9 +31,11 @@ syn match callscriptNumber   "\<\d\+\>"
 syn match callscriptFloat    "\<\d\+\.\d\+\>"
 syn match callscriptDuration "\<\d\+\%(ms\|s\|m\|h\|d\)\>"
 syn match callscriptDate     "\<\d\{4}-\d\{2}-\d\{2}\>"
+" a clock time, 15:30 or 9:05 (section 11)
+syn match callscriptTime     "\<\d\{1,2}:\d\{2}\>"
 syn keyword callscriptBoolean true false
 syn keyword callscriptLogical and or not
-syn keyword callscriptBuiltin attempt hour
+syn keyword callscriptBuiltin attempt hour today weekday
 
 syn region callscriptString start=+"+ skip=+\\\\\|\\"+ end=+"+ end=+$+
       \ contains=callscriptBadEscape,callscriptEscape,callscriptInterp
@@ -42,7 +44,7 @@ syn match callscriptEscape    contained +\\["\\nt{]+
 
 " {{ expr | filter }} inside prompts
 syn cluster callscriptExpr contains=callscriptNumber,callscriptFloat,callscriptDuration,
-      \ callscriptDate,callscriptBoolean,callscriptLogical,callscriptBuiltin,callscriptOperator,
+      \ callscriptDate,callscriptTime,callscriptBoolean,callscriptLogical,callscriptBuiltin,callscriptOperator,
       \ callscriptVariable
 syn region callscriptInterp contained oneline matchgroup=callscriptInterpDelim
       \ start=+{{+ end=+}}+ end=+\ze"+ contains=@callscriptExpr,callscriptFilterBar
@@ -66,23 +68,26 @@ syn keyword callscriptTestKw for nextgroup=callscriptScriptName skipwhite
 exe 'syn match callscriptScriptName contained "' . s:id . '"'
 
 syn keyword callscriptSetting purpose product nextgroup=callscriptSettingValue skipwhite
-syn keyword callscriptSetting locale max_duration listen_timeout voice
+syn keyword callscriptSetting locale max_duration listen_timeout digit_timeout voice
 exe 'syn match callscriptSettingValue contained "' . s:id . '"'
 
 syn keyword callscriptDecl let nextgroup=callscriptVarName skipwhite
 syn keyword callscriptStatement set nextgroup=callscriptVarName skipwhite
 exe 'syn match callscriptVarName contained "' . s:id . '"'
-syn match callscriptType ":\s*\zs\%(text\|int\|money\|bool\|date\)\>"
+syn match callscriptType ":\s*\zs\%(text\|int\|money\|bool\|date\|time\)\>"
+" min X / max Y after the type of a number (section 11); min and max are not reserved, so
+" only before a number
+syn match callscriptBound "\<\%(min\|max\)\>\ze\s\+-\=\d"
 
-" input { name: type [sensitive] [= default] }  (test inputs too)
+" input { name: type [sensitive] [min X] [max Y] [= default] }  (test inputs too)
 syn region callscriptInputBlock matchgroup=callscriptDecl start="\<input\>\ze\s*{"
       \ matchgroup=callscriptBrace end="}"
-      \ contains=callscriptInputBrace,callscriptParam,callscriptTypeKw,callscriptModifier,
-      \ callscriptString,callscriptNumber,callscriptFloat,callscriptDuration,callscriptDate,
+      \ contains=callscriptInputBrace,callscriptParam,callscriptTypeKw,callscriptModifier,callscriptBound,
+      \ callscriptString,callscriptNumber,callscriptFloat,callscriptDuration,callscriptDate,callscriptTime,
       \ callscriptBoolean,callscriptOperator,callscriptComment
 syn match callscriptInputBrace contained "{"
 exe 'syn match callscriptParam contained "' . s:id . '\ze\s*:"'
-syn keyword callscriptTypeKw contained text int money bool date
+syn keyword callscriptTypeKw contained text int money bool date time
 
 " outcomes { name [goal] … }
 syn region callscriptOutcomesBlock matchgroup=callscriptDecl start="\<outcomes\>\ze\s*{"
@@ -116,7 +121,7 @@ syn match callscriptDot contained "\."
 
 syn keyword callscriptFlow hangup nextgroup=callscriptOutcomeRef skipwhite
 syn keyword callscriptOption outcome nextgroup=callscriptOutcomeRef skipwhite
-exe 'syn match callscriptOutcomeRef contained "\%(\<\%(expect\|reply\|hangup\|input\|attempt\|hour\)\>\)\@!' . s:id . '"'
+exe 'syn match callscriptOutcomeRef contained "\%(\<\%(expect\|reply\|hangup\|input\|attempt\|hour\|today\)\>\)\@!' . s:id . '"'
 
 syn keyword callscriptFlow retry resume transfer
 syn keyword callscriptConditional if else
@@ -125,10 +130,18 @@ syn keyword callscriptOption timeout retries limit in
 syn keyword callscriptOption bargein nextgroup=callscriptSwitch skipwhite
 syn keyword callscriptSwitch off
 syn match   callscriptSwitch contained "\<\%(on\|off\)\>"
-syn keyword callscriptPatternKw silence unknown exhausted
+syn keyword callscriptPatternKw silence unknown exhausted captured
 syn keyword callscriptPatternKw emotion nextgroup=callscriptEmotionName skipwhite
 exe 'syn match callscriptEmotionName contained "' . s:id . '"'
 syn keyword callscriptTestKw reply expect
+" expect value NAME = LITERAL (section 11)
+syn match callscriptTestKw "\%(\<expect\s\+\)\@<=value\>" nextgroup=callscriptVarName skipwhite
+
+" ask "…" capture NAME [digits N | digits M..N] (section 11)
+syn keyword callscriptOption capture nextgroup=callscriptCaptureName skipwhite
+exe 'syn match callscriptCaptureName contained "' . s:id . '" nextgroup=callscriptDigitsKw skipwhite'
+syn match callscriptDigitsKw contained "\<digits\>" nextgroup=callscriptDigitsLength skipwhite
+syn match callscriptDigitsLength contained "\<\d\+\%(\.\.\d\+\)\=\>"
 
 " on PATTERN, PATTERN [if EXPR] [limit N] => …
 syn region callscriptBranch matchgroup=callscriptOn start="\<on\>" matchgroup=callscriptArrow end="=>" end="\ze[{};]"
@@ -148,6 +161,7 @@ hi def link callscriptNumber        Number
 hi def link callscriptFloat         Float
 hi def link callscriptDuration      Number
 hi def link callscriptDate          Number
+hi def link callscriptTime          Number
 hi def link callscriptBoolean       Boolean
 hi def link callscriptLogical       Operator
 hi def link callscriptBuiltin       Special
@@ -170,6 +184,7 @@ hi def link callscriptSettingValue  Constant
 hi def link callscriptVarName       Identifier
 hi def link callscriptType          Type
 hi def link callscriptTypeKw        Type
+hi def link callscriptBound         Keyword
 hi def link callscriptParam         Identifier
 hi def link callscriptOutcomeDecl   Constant
 hi def link callscriptOutcomeRef    Constant
@@ -190,6 +205,9 @@ hi def link callscriptConditional   Conditional
 hi def link callscriptStatement     Statement
 hi def link callscriptOption        Keyword
 hi def link callscriptSwitch        Constant
+hi def link callscriptCaptureName   Identifier
+hi def link callscriptDigitsKw      Keyword
+hi def link callscriptDigitsLength  Number
 hi def link callscriptPatternKw     Keyword
 hi def link callscriptEmotionName   Constant
 hi def link callscriptTestKw        Keyword

@@ -73,7 +73,7 @@ test('indentation rules follow { and } but ignore braces in strings and comments
   assert.ok(!dec.test('  say "}"'));
 });
 
-test('snippets: new script, step, ask with silence/unknown/exhausted, test', () => {
+test('snippets: new script, step, ask with silence/unknown/exhausted, asks that capture, test', () => {
   const snippets = readJson('snippets/callscript.json');
   const byPrefix = (p) =>
     Object.values(snippets).find((s) => [].concat(s.prefix).includes(p));
@@ -96,6 +96,15 @@ test('snippets: new script, step, ask with silence/unknown/exhausted, test', () 
   const ask = body('ask');
   for (const p of ['silence', 'unknown', 'exhausted']) assert.match(ask, new RegExp(`on[^\\n]*\\b${p}\\b`));
   assert.match(ask, /retries/);
+  const capture = body('askcapture');
+  assert.match(capture, /^ask "[^"]*" capture \$\{2:[a-z_]+\} retries/);
+  assert.match(capture, /^\ton captured if [^\n]*=>/m, 'a guarded captured branch');
+  assert.match(capture, /^\ton captured => retry/m, 'a captured branch that asks again');
+  for (const p of ['silence', 'unknown', 'exhausted']) assert.match(capture, new RegExp(`on[^\\n]*\\b${p}\\b`));
+  const digits = body('askdigits');
+  assert.match(digits, / capture \$\{2:[a-z_]+\} digits \$\{3:4\} /);
+  assert.match(digits, /on captured if \$2 == [^\n]*verify/);
+  assert.match(digits, /on exhausted/);
   const t = body('test');
   assert.match(t, /^test "[^"]*" for /);
   assert.match(t, /\breply\b/);
