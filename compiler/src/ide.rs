@@ -368,7 +368,9 @@ type Captures<'a> = HashMap<&'a str, Vec<&'a Capture>>;
 fn captures(script: &Script) -> Captures<'_> {
     let mut out: Captures = HashMap::new();
     script_stmts(script, &mut |s| {
-        if let StmtKind::Ask(Ask { capture: Some(c), .. }) = &s.kind {
+        if let StmtKind::Ask(ask) = &s.kind
+            && let Some(c) = &ask.capture
+        {
             out.entry(c.name.name.as_str()).or_default().push(c);
         }
     });
