@@ -153,12 +153,12 @@ pub fn index(checked: &Checked, file: SourceId) -> FileIndex {
                 }
             }
             Item::Script(script) => {
-                let scope = scope::script_scope(parsed, script, &base, &mut scratch);
+                let scope = scope::script_scope(parsed, &checked.files, script, &base, &mut scratch);
                 let mut w = Walker { out: &mut out.occurrences, scope: &scope, checked };
                 w.script(script);
                 scripts.entry(script.name.name.as_str()).or_insert(scope);
             }
-            Item::Test(_) => {}
+            Item::Test(_) | Item::Flow(_) | Item::Handlers(_) => {}
         }
     }
     for item in &parsed.ast.items {
@@ -732,7 +732,7 @@ pub fn completions(checked: &Checked, file: SourceId, offset: u32) -> Vec<Comple
                 _ => None,
             })
         });
-    let scope = script.map(|s| scope::script_scope(parsed, s, &base, &mut scratch));
+    let scope = script.map(|s| scope::script_scope(parsed, &checked.files, s, &base, &mut scratch));
     let mut out = Vec::new();
     let words = |list: &[&str], out: &mut Vec<Completion>| {
         out.extend(list.iter().map(|w| Completion {
