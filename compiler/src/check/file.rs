@@ -50,6 +50,9 @@ pub fn check_file<'a>(
             scripts.insert(&script.name.name, scope);
         }
     }
+    for item in &file.ast.items {
+        allow::collect_unit_allows(item, &mut allows);
+    }
     // File-level intents nobody uses, when the file has scripts that could use them.
     if !scripts.is_empty() {
         for item in &file.ast.items {

@@ -179,8 +179,7 @@ fn sensitive_params(scope: &ScriptScope, units: &Units) -> Vec<Vec<bool>> {
     let mut out: Vec<Vec<bool>> =
         units.flows.iter().map(|f| f.def.params.iter().map(|p| p.sensitive).collect()).collect();
     let index: HashMap<(SourceId, u32), usize> = units.flows.iter().enumerate().map(|(i, f)| (f.key(), i)).collect();
-    // (the scope the statements stand in, its flow's index, its statements)
-    let mut sites: Vec<(&ScriptScope, Option<usize>, Vec<&[Stmt]>)> = Vec::new();
+    let mut sites: Vec<Site> = Vec::new();
     let mut own: Vec<&[Stmt]> = scope.steps.iter().map(|s| s.stmts).collect();
     if let Some(objection) = scope.objection {
         own.extend(objection.handlers.iter().map(|h| h.body.stmts.as_slice()));
@@ -223,6 +222,9 @@ fn sensitive_params(scope: &ScriptScope, units: &Units) -> Vec<Vec<bool>> {
     }
     out
 }
+
+/// Code that may call flows: the scope it stands in, its flow's index, its statements.
+type Site<'s, 'a> = (&'s ScriptScope<'a>, Option<usize>, Vec<&'a [Stmt]>);
 
 fn call_sites<'a>(stmts: &'a [Stmt], out: &mut Vec<(&'a Ident, &'a [Expr])>) {
     for stmt in stmts {
@@ -522,7 +524,9 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
                         let at = self.emit(Instruction::Jump(u32::MAX), step.span);
                         self.goto_fixups.push((at, k + 1));
                     } else {
-                        self.emit(Instruction::Return, step.span);
+                        // Falling off the end returns: at the closing `}`.
+                        let close = Span { start: step.span.end.saturating_sub(1), end: step.span.end };
+                        self.emit(Instruction::Return, close);
                     }
                 }
             }

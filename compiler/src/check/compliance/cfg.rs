@@ -37,6 +37,9 @@ pub enum At {
 /// Where code runs: the chain of calls above it (an index into the interned frames).
 pub type FrameId = u32;
 
+/// What tells nodes apart: place, handler context, frame.
+type NodeKey = (At, Option<(AskId, FrameId)>, FrameId);
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Node {
     pub at: At,
@@ -83,7 +86,7 @@ pub struct Cfg {
     succ: Vec<(NodeId, Edge)>,
     /// Each ask's pc.
     pub ask_pc: Vec<u32>,
-    index: HashMap<(At, Option<(AskId, FrameId)>, FrameId), NodeId>,
+    index: HashMap<NodeKey, NodeId>,
     /// Interned frames: (the caller's frame, the `call`'s pc); frame 0 is the script's own.
     frames: Vec<(FrameId, u32)>,
 }
@@ -343,7 +346,7 @@ struct Builder<'c> {
     frame_ids: HashMap<(FrameId, u32), FrameId>,
     ask_pc: &'c [u32],
     owner: &'c [Option<AskId>],
-    ids: HashMap<(At, Option<(AskId, FrameId)>, FrameId), NodeId>,
+    ids: HashMap<NodeKey, NodeId>,
     nodes: Vec<Node>,
     queue: VecDeque<NodeId>,
 }
