@@ -327,6 +327,8 @@ impl<R: BufRead, W: Write> TypedCustomer<R, W> {
                         Record::Tag(t) => format!("tag \"{t}\""),
                         Record::Callback { after_ms } =>
                             format!("callback in {}", callscript_runtime::testing::duration_text(*after_ms)),
+                        Record::CallbackAt { date, time } =>
+                            format!("callback {}", callscript_runtime::testing::callback_at_text(*date, *time)),
                         Record::Optout => "opt-out recorded".to_string(),
                     }
                 ),

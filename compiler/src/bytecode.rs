@@ -54,6 +54,11 @@ pub type OutcomeId = u16;
 pub type StepId = u16;
 pub type TextId = u32;
 pub type IntentId = u32;
+pub type FlowId = u16;
+
+/// An absent expression in an instruction that takes optional ones (keeps `Instruction` at
+/// two words).
+pub const NO_EXPR: ExprId = ExprId::MAX;
 
 /// One compiled script.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -79,8 +84,20 @@ pub struct ScriptCode {
     pub texts: Vec<String>,
     pub exprs: Vec<ExprCode>,
     pub asks: Vec<AskCode>,
-    /// `objection` handlers, in source order.
+    /// `objection` handlers, in source order (an included set's at the place of its
+    /// `include`).
     pub handlers: Vec<BranchCode>,
+    /// The flows the script calls, directly or not, each lowered once (§12).
+    pub flows: Vec<FlowDecl>,
+}
+
+/// A flow's code within a script: one copy shared by every `call` of it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlowDecl {
+    pub name: String,
+    /// Its first instruction.
+    pub pc: u32,
+    pub span: FileSpan,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -95,6 +112,9 @@ pub struct SlotDecl {
     /// candidate, and CS008 reads the value at these bounds.
     pub min: Option<Value>,
     pub max: Option<Value>,
+    /// A flow's parameter or `let` (§12): not a value of the script, so neither stored with
+    /// the attempt nor read by tests.
+    pub local: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,6 +127,8 @@ pub struct OutcomeDecl {
 pub struct StepDecl {
     pub section: SectionKind,
     pub name: String,
+    /// The flow the step belongs to (None: a step of the script).
+    pub flow: Option<String>,
     /// The first instruction of the step.
     pub pc: u32,
     pub span: FileSpan,
@@ -115,6 +137,9 @@ pub struct StepDecl {
 impl StepDecl {
     /// `section.step`, or the section's name for a section without steps.
     pub fn path(&self) -> String {
+        if let Some(flow) = &self.flow {
+            return if *flow == self.name { flow.clone() } else { format!("{flow}.{}", self.name) };
+        }
         if self.name == self.section.name() {
             self.name.clone()
         } else {
@@ -340,6 +365,18 @@ pub enum Instruction {
     Transfer(TextId, Option<OutcomeId>),
     /// Ends the call with an outcome.
     Hangup(OutcomeId),
+    /// Runs a flow: pushes the next instruction on the session's return stack and continues
+    /// at the flow's first (§12). Its arguments were `Set` into its parameters just before.
+    Call(FlowId),
+    /// Ends a flow: continues after its `call` (popped from the return stack).
+    Return,
+    /// Listens again without replaying the question (§16.5): to the ask an objection handler
+    /// interrupted (`true`), or to the ask whose branch this is (`false`). A fresh timeout, no
+    /// retry counted.
+    Listen(bool),
+    /// Asks for the next attempt on a day and/or at a local time (`callback on D at T`, §12):
+    /// expressions of a date and a time, [`NO_EXPR`] when not given.
+    CallbackAt(ExprId, ExprId),
 }
 
 impl Program {
@@ -478,7 +515,7 @@ script s {
 /// First bytes of a `.callc` file.
 pub const MAGIC: &[u8; 8] = b"CALLSCPT";
 /// Bumped whenever the serialised shape of [`Program`] changes.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 
 /// What stands before the program in a `.callc` file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -600,6 +637,11 @@ impl Program {
                         (t as usize) < s.texts.len() && o.is_none_or(|o| (o as usize) < s.outcomes.len())
                     }
                     Instruction::Hangup(o) => (o as usize) < s.outcomes.len(),
+                    Instruction::Call(f) => s.flows.get(f as usize).is_some_and(|f| f.pc < n),
+                    Instruction::CallbackAt(d, t) => {
+                        [d, t].iter().all(|&e| e == NO_EXPR || (e as usize) < s.exprs.len())
+                    }
+                    Instruction::Return | Instruction::Listen(_) => true,
                     Instruction::Verify | Instruction::Callback(_) | Instruction::Optout | Instruction::Resume => true,
                 };
                 if !ok {

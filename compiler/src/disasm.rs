@@ -93,7 +93,11 @@ fn script_listing(program: &Program, script: &ScriptCode, sources: &[Source], ou
     }
     let _ = writeln!(out, "  ({}, {}, listen {}ms)", script.purpose, script.locale, script.listen_timeout_ms);
     for (i, s) in script.slots.iter().enumerate() {
-        let kind = if s.input { "input" } else { "let" };
+        let kind = match (s.input, s.local) {
+            (true, _) => "input",
+            (false, true) => "local",
+            (false, false) => "let",
+        };
         let sensitive = if s.sensitive { " sensitive" } else { "" };
         let init = s.init.map(|e| format!(" = {}", expr_text(script, e))).unwrap_or_default();
         let min = s.min.as_ref().map(|v| format!(" min {}", v.literal_text())).unwrap_or_default();
@@ -105,6 +109,9 @@ fn script_listing(program: &Program, script: &ScriptCode, sources: &[Source], ou
     let _ = writeln!(out, "  outcomes: {}", outcomes.join(", "));
     let mut last_line = None;
     for (pc, instr) in script.code.iter().enumerate() {
+        if let Some(flow) = script.flows.iter().find(|f| f.pc as usize == pc) {
+            let _ = writeln!(out, "\n  flow {}:", flow.name);
+        }
         if let Some(step) = script.steps.iter().find(|s| s.pc as usize == pc) {
             let _ = writeln!(out, "\n  step {}:", step.path());
         }
@@ -153,6 +160,20 @@ fn script_listing(program: &Program, script: &ScriptCode, sources: &[Source], ou
             ),
             Instruction::Hangup(o) => {
                 format!("hangup     {}", script.outcomes.get(o as usize).map_or("?", |o| &o.name))
+            }
+            Instruction::Call(f) => format!("call       {}", script.flows.get(f as usize).map_or("?", |f| &f.name)),
+            Instruction::Return => "return".into(),
+            Instruction::Listen(true) => "listen     (interrupted ask)".into(),
+            Instruction::Listen(false) => "listen".into(),
+            Instruction::CallbackAt(d, t) => {
+                let mut s = "callback  ".to_string();
+                if d != NO_EXPR {
+                    let _ = write!(s, " on {}", expr_text(script, d));
+                }
+                if t != NO_EXPR {
+                    let _ = write!(s, " at {}", expr_text(script, t));
+                }
+                s
             }
         };
         let source = script.spans.get(pc).and_then(|span| {

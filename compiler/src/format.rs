@@ -454,7 +454,69 @@ impl<'a> Printer<'a> {
             Item::Intent(i) => self.intent(i),
             Item::Outcomes(o) => self.outcomes(o),
             Item::Test(t) => self.test(t),
+            Item::Flow(f) => self.flow(f),
+            Item::Handlers(h) => {
+                self.word(h.span.start);
+                self.sp();
+                self.src(h.name.span);
+                let starts: Vec<u32> = h.handlers.iter().map(|x| first_allow(&x.allows, x.span.start)).collect();
+                self.braced(h.name.span.end, h.span.end - 1, &starts, false, &mut |p, i| p.branch(&h.handlers[i]));
+            }
         }
+    }
+
+    /// `flow NAME ["title"] (a: text, b: int sensitive) { … }`: lets, statements and steps in
+    /// source order.
+    fn flow(&mut self, f: &Flow) {
+        self.allows(&f.allows, f.span.start, false);
+        self.word(f.span.start);
+        self.sp();
+        self.src(f.name.span);
+        let mut from = f.name.span.end;
+        if let Some(title) = &f.title {
+            self.sp();
+            self.src(title.span);
+            from = title.span.end;
+        }
+        self.sp();
+        self.raw("(");
+        for (i, p) in f.params.iter().enumerate() {
+            if i > 0 {
+                self.raw(",");
+                self.sp();
+            }
+            self.src(p.name.span);
+            self.raw(":");
+            self.sp();
+            self.src(p.ty.span);
+            if p.sensitive {
+                self.sp();
+                self.raw("sensitive");
+            }
+        }
+        self.raw(")");
+        // The `{` comes after the `)` closing the parameters.
+        let i = self.tokens.partition_point(|t| t.span.start < from);
+        if let Some(close) = self.tokens[i..].iter().find(|t| t.token == Token::RParen) {
+            from = close.span.end;
+        }
+        self.last_end = self.last_end.max(from);
+        enum Child<'b> {
+            Let(&'b Let),
+            Stmt(&'b Stmt),
+            Step(&'b Step),
+        }
+        let mut children: Vec<(u32, Child)> = Vec::new();
+        children.extend(f.lets.iter().map(|x| (x.span.start, Child::Let(x))));
+        children.extend(f.body.iter().map(|x| (stmt_start(x), Child::Stmt(x))));
+        children.extend(f.steps.iter().map(|x| (first_allow(&x.allows, x.span.start), Child::Step(x))));
+        children.sort_by_key(|(start, _)| *start);
+        let starts: Vec<u32> = children.iter().map(|(s, _)| *s).collect();
+        self.braced(from, f.span.end - 1, &starts, false, &mut |p, i| match children[i].1 {
+            Child::Let(x) => p.member(&Member::Let(x.clone())),
+            Child::Stmt(x) => p.stmt(x, false),
+            Child::Step(x) => p.step(x),
+        });
     }
 
     fn script(&mut self, s: &Script) {
@@ -593,17 +655,24 @@ impl<'a> Printer<'a> {
             Stmt(&'b Stmt),
             Step(&'b Step),
             Handler(&'b Branch),
+            Include(&'b Include),
         }
         let mut children: Vec<(u32, Child)> = Vec::new();
         children.extend(s.body.iter().map(|x| (stmt_start(x), Child::Stmt(x))));
         children.extend(s.steps.iter().map(|x| (first_allow(&x.allows, x.span.start), Child::Step(x))));
         children.extend(s.handlers.iter().map(|x| (first_allow(&x.allows, x.span.start), Child::Handler(x))));
+        children.extend(s.includes.iter().map(|x| (x.span.start, Child::Include(x))));
         children.sort_by_key(|(start, _)| *start);
         let starts: Vec<u32> = children.iter().map(|(s, _)| *s).collect();
         self.braced(s.name_span.end, s.span.end - 1, &starts, false, &mut |p, i| match children[i].1 {
             Child::Stmt(x) => p.stmt(x, false),
             Child::Step(x) => p.step(x),
             Child::Handler(x) => p.branch(x),
+            Child::Include(x) => {
+                p.word(x.span.start);
+                p.sp();
+                p.src(x.name.span);
+            }
         });
     }
 
@@ -681,7 +750,39 @@ impl<'a> Printer<'a> {
                     self.src(prompt.span);
                 }
             }
-            StmtKind::Resume | StmtKind::Verify | StmtKind::Optout => self.word(at),
+            StmtKind::Resume | StmtKind::Verify | StmtKind::Optout | StmtKind::Return | StmtKind::Listen => {
+                self.word(at)
+            }
+            StmtKind::Call { flow, args } => {
+                self.word(at);
+                self.sp();
+                self.src(flow.span);
+                self.raw("(");
+                for (i, a) in args.iter().enumerate() {
+                    if i > 0 {
+                        self.raw(",");
+                        self.sp();
+                    }
+                    self.expr(a);
+                }
+                self.raw(")");
+                self.last_end = self.last_end.max(s.span.end);
+            }
+            StmtKind::CallbackAt { date, time } => {
+                self.word(at);
+                if let Some(d) = date {
+                    self.sp();
+                    self.raw("on");
+                    self.sp();
+                    self.expr(d);
+                }
+                if let Some(t) = time {
+                    self.sp();
+                    self.raw("at");
+                    self.sp();
+                    self.expr(t);
+                }
+            }
             StmtKind::Goto(target) => {
                 self.word(at);
                 self.sp();
@@ -910,6 +1011,7 @@ impl<'a> Printer<'a> {
                 self.sp();
                 let (word, then): (&str, Option<Span>) = match expect {
                     Expect::Say(s) => ("say", Some(s.span)),
+                    Expect::NoSay(s) => ("no say", Some(s.span)),
                     Expect::Step(_) => ("step", None),
                     Expect::Tag(s) => ("tag", Some(s.span)),
                     Expect::Transfer(s) => ("transfer", Some(s.span)),
@@ -969,6 +1071,8 @@ fn item_start(item: &Item) -> u32 {
         Item::Intent(i) => first_allow(&i.allows, i.span.start),
         Item::Outcomes(o) => o.span.start,
         Item::Test(t) => t.span.start,
+        Item::Flow(f) => first_allow(&f.allows, f.span.start),
+        Item::Handlers(h) => h.span.start,
     }
 }
 
@@ -1036,6 +1140,15 @@ fn collect_allows(file: &File, out: &mut Vec<u32>) {
                 }
             }
             Item::Intent(i) => allows(&i.allows, out),
+            Item::Flow(f) => {
+                allows(&f.allows, out);
+                stmts(&f.body, out);
+                for step in &f.steps {
+                    allows(&step.allows, out);
+                    stmts(&step.body.stmts, out);
+                }
+            }
+            Item::Handlers(h) => branches(&h.handlers, out),
             _ => {}
         }
     }

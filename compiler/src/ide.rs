@@ -159,13 +159,13 @@ pub fn index(checked: &Checked, file: SourceId) -> FileIndex {
                 }
             }
             Item::Script(script) => {
-                let scope = scope::script_scope(parsed, script, &base, &mut scratch);
+                let scope = scope::script_scope(parsed, &checked.files, script, &base, &mut scratch);
                 let captures = captures(script);
                 let mut w = Walker { out: &mut out.occurrences, scope: &scope, captures: &captures, checked };
                 w.script(script);
                 scripts.entry(script.name.name.as_str()).or_insert((scope, captures));
             }
-            Item::Test(_) => {}
+            Item::Test(_) | Item::Flow(_) | Item::Handlers(_) => {}
         }
     }
     for item in &parsed.ast.items {
@@ -1048,7 +1048,7 @@ pub fn completions(checked: &Checked, file: SourceId, offset: u32) -> Vec<Comple
                 _ => None,
             })
         });
-    let scope = script.map(|s| scope::script_scope(parsed, s, &base, &mut scratch));
+    let scope = script.map(|s| scope::script_scope(parsed, &checked.files, s, &base, &mut scratch));
     let mut out = Vec::new();
     let words = |list: &[&str], out: &mut Vec<Completion>| out.extend(list.iter().map(|w| keyword(w, None)));
     let in_interp = before.rfind("{{").is_some_and(|open| before.rfind("}}").is_none_or(|close| close < open));

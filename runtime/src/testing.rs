@@ -32,6 +32,8 @@ pub enum Line {
     Tag(String),
     Verify,
     Callback(u64),
+    /// `callback on D at T` (§12), as written: `on 2026-12-01 at 15:30`.
+    CallbackAt(String),
     Optout,
     Transfer {
         queue: String,
@@ -52,6 +54,7 @@ impl std::fmt::Display for Line {
             Line::Tag(t) => write!(f, "  tag \"{t}\""),
             Line::Verify => write!(f, "  (identity verified)"),
             Line::Callback(ms) => write!(f, "  callback in {}", crate::testing::duration_text(*ms)),
+            Line::CallbackAt(when) => write!(f, "  callback {when}"),
             Line::Optout => write!(f, "  (opt-out recorded)"),
             Line::Transfer { queue, outcome } => write!(f, "  transfer \"{queue}\" (outcome {outcome})"),
             Line::Hangup(o) => write!(f, "  hangup {o}"),
@@ -144,6 +147,7 @@ impl Run<'_> {
                     Record::Verify => Line::Verify,
                     Record::Tag(t) => Line::Tag(t.clone()),
                     Record::Callback { after_ms } => Line::Callback(*after_ms),
+                    Record::CallbackAt { date, time } => Line::CallbackAt(callback_at_text(*date, *time)),
                     Record::Optout => Line::Optout,
                 }),
                 Note::Transfer { queue, outcome } => {
@@ -313,6 +317,22 @@ fn check_expect(run: &mut Run, call: &CallDriver, expect: &Expect) -> Option<(St
         })
     };
     match expect {
+        Expect::NoSay(s) => {
+            // §16.5: no prompt of the current segment holds it.
+            let said = run.segment().iter().find_map(|l| match l {
+                Line::Say { text, span, .. } if text.contains(&s.value) => Some((text.clone(), *span)),
+                _ => None,
+            });
+            said.map(|(text, span)| {
+                (
+                    format!(
+                        "expected no prompt containing \"{}\" since the last reply, but one played: \"{text}\"",
+                        s.value
+                    ),
+                    Some(span),
+                )
+            })
+        }
         Expect::Say(s) => {
             let from = run.search.max(segment_start);
             let found = run.transcript[from..]
@@ -469,4 +489,19 @@ pub fn uncovered(script: &ScriptCode, coverage: &Coverage) -> (Vec<(String, File
     }
     let percent = if total == 0 { 100.0 } else { 100.0 * (total - missing.len()) as f64 / total as f64 };
     (missing, percent)
+}
+
+/// `on 2026-12-01 at 15:30`, `at 15:30`, `on 2026-12-01`: a requested callback as written.
+pub fn callback_at_text(
+    date: Option<callscript_compiler::value::Date>,
+    time: Option<callscript_compiler::value::Time>,
+) -> String {
+    let mut out = Vec::new();
+    if let Some(d) = date {
+        out.push(format!("on {}", Value::Date(d).literal_text()));
+    }
+    if let Some(t) = time {
+        out.push(format!("at {}", Value::Time(t).literal_text()));
+    }
+    out.join(" ")
 }

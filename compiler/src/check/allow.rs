@@ -55,6 +55,51 @@ pub fn collect_allows<'a>(script: &'a Script, out: &mut Vec<(&'a Allow, Span)>) 
     }
 }
 
+/// Every `@allow` of a flow or handler set of the file (§12): they cover findings in its code
+/// wherever it runs.
+pub fn collect_unit_allows<'a>(item: &'a Item, out: &mut Vec<(&'a Allow, Span)>) {
+    match item {
+        Item::Flow(f) => {
+            out.extend(f.allows.iter().map(|a| (a, f.span)));
+            collect_stmts(&f.body, out);
+            for step in &f.steps {
+                out.extend(step.allows.iter().map(|a| (a, step.span)));
+                collect_stmts(&step.body.stmts, out);
+            }
+        }
+        Item::Handlers(h) => {
+            for b in &h.handlers {
+                out.extend(b.allows.iter().map(|a| (a, b.span)));
+                collect_stmts(&b.body.stmts, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn collect_stmts<'a>(list: &'a [Stmt], out: &mut Vec<(&'a Allow, Span)>) {
+    for s in list {
+        out.extend(s.allows.iter().map(|a| (a, s.span)));
+        match &s.kind {
+            StmtKind::Ask(ask) => {
+                for b in &ask.branches {
+                    out.extend(b.allows.iter().map(|a| (a, b.span)));
+                    collect_stmts(&b.body.stmts, out);
+                }
+            }
+            StmtKind::If(i) => {
+                collect_stmts(&i.then.stmts, out);
+                match &i.otherwise {
+                    Some(Else::Block(b)) => collect_stmts(&b.stmts, out),
+                    Some(Else::If(inner)) => collect_stmts(std::slice::from_ref(inner.as_ref()), out),
+                    None => {}
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Validates `@allow`s and removes the findings they cover (keeping them for audit). An allow
 /// that covers nothing is W007; for `CS…` codes only when the compliance rules ran on the file.
 pub fn apply_allows(

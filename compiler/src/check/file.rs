@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::check::scope::{ScriptScope, duplicate, file_scope, script_scope};
+use crate::check::scope::{FlowRef, ScriptScope, Unit, duplicate, file_scope, script_scope, unit_scope, visible_flows};
 use crate::check::{ParsedFile, allow, flow, types};
 use crate::diagnostic::Diagnostic;
 use crate::source::Sources;
@@ -38,7 +38,7 @@ pub fn check_file<'a>(
                 found.push(duplicate(file.id, "script", &script.name.name, script.name.span, prev.script.name.span));
                 continue;
             }
-            let scope = script_scope(file, script, &base, &mut found);
+            let scope = script_scope(file, files, script, &base, &mut found);
             let mut usage = types::Usage::default();
             types::check_script(&scope, &mut usage, &mut found);
             flow::check_script(&scope, &mut found);
@@ -49,6 +49,9 @@ pub fn check_file<'a>(
             allow::collect_allows(script, &mut allows);
             scripts.insert(&script.name.name, scope);
         }
+    }
+    for item in &file.ast.items {
+        allow::collect_unit_allows(item, &mut allows);
     }
     // File-level intents nobody uses, when the file has scripts that could use them.
     if !scripts.is_empty() {
@@ -142,6 +145,104 @@ fn unused(scope: &ScriptScope, usage: &types::Usage, diagnostics: &mut Vec<Diagn
                 }
             }
             _ => {}
+        }
+    }
+}
+
+/// Checks the flows and handler sets of a file (§12), each once, in the scope of its own file:
+/// names and types, ends of bodies, gotos, recursion (E309), and duplicate names.
+pub fn check_units(file: &ParsedFile, files: &[ParsedFile], found: &mut Vec<Diagnostic>) {
+    let mut scratch = Vec::new();
+    let base = file_scope(file, files, &mut scratch);
+    let mut names: HashMap<&str, Span> = HashMap::new();
+    for item in &file.ast.items {
+        let (unit, name) = match item {
+            Item::Flow(f) => (Unit::Flow(f), &f.name),
+            Item::Handlers(h) => (Unit::Set(h), &h.name),
+            _ => continue,
+        };
+        let what = if matches!(unit, Unit::Flow(_)) { "flow" } else { "handler set" };
+        if let Some(prev) = names.insert(&name.name, name.span) {
+            found.push(duplicate(file.id, what, &name.name, name.span, prev));
+            continue;
+        }
+        let scope = unit_scope(file, files, &base, unit, found);
+        types::check_unit(&scope, found);
+        flow::check_unit(&scope, found);
+    }
+    recursion(file, files, found);
+}
+
+/// E309: a `call` in a flow of `file` from which the flow can be reached again (§12).
+fn recursion(file: &ParsedFile, files: &[ParsedFile], found: &mut Vec<Diagnostic>) {
+    fn calls(def: &Flow) -> Vec<&Ident> {
+        fn walk<'a>(stmts: &'a [Stmt], out: &mut Vec<&'a Ident>) {
+            for s in stmts {
+                match &s.kind {
+                    StmtKind::Call { flow, .. } => out.push(flow),
+                    StmtKind::Ask(a) => a.branches.iter().for_each(|b| walk(&b.body.stmts, out)),
+                    StmtKind::If(i) => {
+                        walk(&i.then.stmts, out);
+                        match &i.otherwise {
+                            Some(Else::Block(b)) => walk(&b.stmts, out),
+                            Some(Else::If(s)) => walk(std::slice::from_ref(&**s), out),
+                            None => {}
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&def.body, &mut out);
+        def.steps.iter().for_each(|s| walk(&s.body.stmts, &mut out));
+        out
+    }
+    let mut visible: HashMap<crate::span::SourceId, HashMap<&str, FlowRef>> = HashMap::new();
+    let own = visible_flows(file, files);
+    for item in &file.ast.items {
+        let Item::Flow(def) = item else { continue };
+        let me = (file.id, def.name.span.start);
+        for site in calls(def) {
+            let Some(first) = own.get(site.name.as_str()).copied() else { continue };
+            // Depth-first from the callee: does it lead back to this flow?
+            let mut seen = std::collections::HashSet::new();
+            let mut stack = vec![first];
+            let mut back = false;
+            while let Some(f) = stack.pop() {
+                if f.key() == me {
+                    back = true;
+                    break;
+                }
+                if !seen.insert(f.key()) {
+                    continue;
+                }
+                let Some(pf) = files.iter().find(|p| p.id == f.file) else { continue };
+                let map = visible.entry(f.file).or_insert_with(|| visible_flows(pf, files));
+                for c in calls(f.def) {
+                    if let Some(g) = map.get(c.name.as_str()) {
+                        stack.push(*g);
+                    }
+                }
+            }
+            if back {
+                let direct = first.key() == me;
+                found.push(
+                    Diagnostic::new(
+                        "E309",
+                        file.id,
+                        site.span,
+                        if direct {
+                            format!("flow `{}` calls itself", def.name.name)
+                        } else {
+                            format!("this call leads back to flow `{}`", def.name.name)
+                        },
+                    )
+                    .label("recursive call")
+                    .with_secondary(file.id, def.name.span, "the flow that is called again")
+                    .with_help("flows cannot call themselves, directly or through other flows: use `goto` to one of the flow's own steps to do something again"),
+                );
+            }
         }
     }
 }

@@ -27,6 +27,11 @@ struct Ctx<'a> {
     handler: bool,
 }
 
+impl Ctx<'_> {
+    const STEP: Ctx<'static> = Ctx { ask_free: true, ask: None, handler: false };
+    const HANDLER: Ctx<'static> = Ctx { ask_free: false, ask: None, handler: true };
+}
+
 struct Flow<'s, 'a> {
     scope: &'s ScriptScope<'a>,
     diagnostics: &'s mut Vec<Diagnostic>,
@@ -49,8 +54,8 @@ fn handles(patterns: &[Pattern], silence: bool) -> bool {
     })
 }
 
-fn has_exhausted(branches: &[Branch]) -> bool {
-    branches.iter().any(|b| b.patterns.iter().any(|p| p.kind == PatternKind::Exhausted))
+fn has_exhausted<'b>(branches: impl IntoIterator<Item = &'b Branch>) -> bool {
+    branches.into_iter().any(|b| b.patterns.iter().any(|p| p.kind == PatternKind::Exhausted))
 }
 
 impl<'s, 'a> Flow<'s, 'a> {
@@ -58,8 +63,11 @@ impl<'s, 'a> Flow<'s, 'a> {
         self.diagnostics.push(d);
     }
 
-    fn objection_handlers(&self) -> &'a [Branch] {
-        self.scope.objection.map(|o| o.handlers.as_slice()).unwrap_or(&[])
+    /// The script's objection handlers, with those of the handler sets it includes (§12).
+    fn objection_handlers(&self) -> Vec<&'a Branch> {
+        let own = self.scope.objection.map(|o| o.handlers.as_slice()).unwrap_or(&[]);
+        let included = self.scope.includes().into_iter().flat_map(|(_, set)| &set.def.handlers);
+        own.iter().chain(included).collect()
     }
 
     /// Walks a block; returns true when every path through it ends the turn.
@@ -91,6 +99,42 @@ impl<'s, 'a> Flow<'s, 'a> {
         let file = self.scope.file;
         match &stmt.kind {
             StmtKind::Error => true,
+            StmtKind::Goto(_) if self.scope.set.is_some() => {
+                self.push(
+                    Diagnostic::new("E310", file, stmt.span, "a shared handler cannot `goto`")
+                        .label("goto in a `handlers` set")
+                        .with_help("a set is included by scripts whose steps it cannot know: end with `resume`, `listen`, `retry`, `hangup`, `transfer`, or `call` a flow"),
+                );
+                true
+            }
+            StmtKind::Return => {
+                if self.scope.flow.is_none() {
+                    self.push(
+                        Diagnostic::new("E310", file, stmt.span, "`return` can only stand in a flow")
+                            .label("not in a flow")
+                            .with_help("a script ends the call with `hangup` or `transfer`; `return` ends a `flow` and goes back after its `call`"),
+                    );
+                }
+                true
+            }
+            StmtKind::Listen => {
+                if ctx.ask.is_none() && !ctx.handler {
+                    self.push(
+                        Diagnostic::new(
+                            "E310",
+                            file,
+                            stmt.span,
+                            "`listen` can only stand in an objection handler or a branch of an ask",
+                        )
+                        .label("no question is listening here")
+                        .with_help("`listen` answers and keeps listening to the same ask; elsewhere, `ask` a question"),
+                    );
+                }
+                true
+            }
+            StmtKind::Call { flow, .. } => {
+                self.scope.flows.get(flow.name.as_str()).is_some_and(|f| self.scope.flow_ends_call(*f))
+            }
             StmtKind::Goto(target) => {
                 match self.scope.resolve_target(target) {
                     Ok(to) => self.edges.push(Edge {
@@ -277,7 +321,7 @@ pub fn check_script(scope: &ScriptScope, diagnostics: &mut Vec<Diagnostic>) {
     let mut falls = vec![false; n];
     for (i, step) in scope.steps.iter().enumerate() {
         flow.step = i;
-        let ends = flow.block(step.stmts, Ctx { ask_free: true, ask: None, handler: false });
+        let ends = flow.block(step.stmts, Ctx::STEP);
         falls[i] = !ends;
         if !ends && i + 1 < n {
             flow.edges.push(Edge { from: i, to: i + 1, ask_free: true, span: step.name_span, is_goto: false });
@@ -287,7 +331,7 @@ pub fn check_script(scope: &ScriptScope, diagnostics: &mut Vec<Diagnostic>) {
         flow.step = n;
         flow.repeated_patterns(&objection.handlers);
         for handler in &objection.handlers {
-            let ends = flow.block(&handler.body.stmts, Ctx { ask_free: false, ask: None, handler: true });
+            let ends = flow.block(&handler.body.stmts, Ctx::HANDLER);
             if !ends {
                 flow.push(body_does_not_end(scope.file, handler));
             }
@@ -321,7 +365,8 @@ pub fn check_script(scope: &ScriptScope, diagnostics: &mut Vec<Diagnostic>) {
     if n == 0 {
         return;
     }
-    if falls[n - 1] {
+    // Falling off the end of a flow is an implicit `return` (§16.4).
+    if falls[n - 1] && scope.flow.is_none() {
         let last = &scope.steps[n - 1];
         let at = last.stmts.last().map(|s| s.span).unwrap_or(last.name_span);
         let place =
@@ -462,4 +507,29 @@ fn tarjan(n: usize, edges: &[&Edge]) -> Vec<Vec<usize>> {
         }
     }
     out
+}
+
+/// Runs the flow checks of a flow or a handler set (§12): bodies end (`return` too, in a
+/// flow; falling off a flow's end returns), gotos name the flow's own steps, a set's bodies
+/// do not `goto`, and its asks handle silence and unknown speech by themselves.
+pub fn check_unit(scope: &ScriptScope, diagnostics: &mut Vec<Diagnostic>) {
+    if let Some(set) = scope.set {
+        let mut flow = Flow {
+            scope,
+            diagnostics,
+            edges: Vec::new(),
+            step: 0,
+            step_has_ask: Vec::new(),
+            asks: Vec::new(),
+            handler_retries: Vec::new(),
+        };
+        flow.repeated_patterns(&set.handlers);
+        for handler in &set.handlers {
+            if !flow.block(&handler.body.stmts, Ctx::HANDLER) {
+                flow.push(body_does_not_end(scope.file, handler));
+            }
+        }
+        return;
+    }
+    check_script(scope, diagnostics);
 }

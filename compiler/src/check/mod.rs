@@ -266,11 +266,26 @@ pub fn check_with(roots: Vec<Source>, loader: &mut dyn Loader, options: &CheckOp
     let pack = options.pack().ok();
     for file in &files {
         intents::check_file_intents(file, &sources, &mut diagnostics);
+        file::check_units(file, &files, &mut diagnostics);
     }
     for file in files.iter().filter(|f| f.is_root) {
         let file::FileFindings { mut found, allows } = file::check_file(file, &files, &sources, &diagnostics);
         // Compliance needs the lowered program, so only a file (and its imports) without errors.
-        let in_scope = |d: &Diagnostic| d.primary.at.file == file.id || file.imports.contains(&Some(d.primary.at.file));
+        // What the file imports, directly or not: flows see through their own imports (§12).
+        let mut reached = vec![file.id];
+        let mut i = 0;
+        while i < reached.len() {
+            let id = reached[i];
+            i += 1;
+            for import in
+                files.iter().find(|f| f.id == id).map(|f| f.imports.as_slice()).unwrap_or(&[]).iter().flatten()
+            {
+                if !reached.contains(import) {
+                    reached.push(*import);
+                }
+            }
+        }
+        let in_scope = |d: &Diagnostic| reached.contains(&d.primary.at.file);
         let clean = !found.iter().any(Diagnostic::is_error) && !diagnostics.iter().any(|d| d.is_error() && in_scope(d));
         let mut ran = false;
         if clean {

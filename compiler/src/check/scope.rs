@@ -61,10 +61,54 @@ pub struct ValueInfo {
 pub const EMOTIONS: &[&str] = &["angry", "upset", "neutral", "happy"];
 pub const BUILTIN_OUTCOMES: &[&str] = &["transferred", "timeout"];
 
-/// Resolved names of one script.
+/// A flow visible in a file: its own or imported (§12).
+#[derive(Clone, Copy, Debug)]
+pub struct FlowRef<'a> {
+    pub def: &'a Flow,
+    pub file: SourceId,
+}
+
+impl FlowRef<'_> {
+    /// Identifies the flow across files.
+    pub fn key(&self) -> (SourceId, u32) {
+        (self.file, self.def.name.span.start)
+    }
+}
+
+/// A handler set visible in a file (§12).
+#[derive(Clone, Copy, Debug)]
+pub struct SetRef<'a> {
+    pub def: &'a HandlerSet,
+    pub file: SourceId,
+}
+
+/// The script a flow's or handler set's scope stands in for: none.
+pub static NO_SCRIPT: Script = Script {
+    allows: Vec::new(),
+    name: Ident { name: String::new(), span: Span { start: 0, end: 0 } },
+    title: None,
+    members: Vec::new(),
+    span: Span { start: 0, end: 0 },
+};
+
+/// Resolved names of one script (or of a flow or handler set: see [`unit_scope`]).
 pub struct ScriptScope<'a> {
     pub file: SourceId,
     pub script: &'a Script,
+    /// Set when this is the scope of a flow: its steps, parameters and lets (§12).
+    pub flow: Option<&'a Flow>,
+    /// Set when this is the scope of a handler set.
+    pub set: Option<&'a HandlerSet>,
+    /// Every parsed file, to see through calls into other files.
+    pub files: &'a [ParsedFile],
+    /// Flows and handler sets visible in the file: its own, then imported ones.
+    pub flows: HashMap<&'a str, FlowRef<'a>>,
+    pub sets: HashMap<&'a str, SetRef<'a>>,
+    /// The parameters of a flow (read-only values, in order).
+    pub params: Vec<&'a Param>,
+    /// Whether each flow (by [`FlowRef::key`]) ends the call on every path; None while it is
+    /// being computed (a recursion, reported elsewhere).
+    pub(crate) flow_ends: std::cell::RefCell<HashMap<(SourceId, u32), Option<bool>>>,
     pub settings: Settings,
     /// Flow steps in order: opening, core, closing (objection is not a flow section).
     pub steps: Vec<StepInfo<'a>>,
@@ -81,9 +125,90 @@ pub struct ScriptScope<'a> {
 }
 
 impl<'a> ScriptScope<'a> {
+    /// The handler sets a script's `objection` includes, in place: `(index among the
+    /// section's own handlers it stands before, set)`; unknown names are skipped (E117).
+    pub fn includes(&self) -> Vec<(usize, SetRef<'a>)> {
+        let Some(objection) = self.objection else { return Vec::new() };
+        objection.includes.iter().filter_map(|i| Some((i.at, *self.sets.get(i.name.name.as_str())?))).collect()
+    }
+
+    /// Whether every path through flow `f` ends the call (`hangup`, `transfer`): no `return`
+    /// anywhere, and its last step cannot fall off its end (§16.4). A `call` of such a flow
+    /// ends a body like `hangup`. Linear: each flow is looked at once per scope.
+    pub fn flow_ends_call(&self, f: FlowRef<'a>) -> bool {
+        if let Some(known) = self.flow_ends.borrow().get(&f.key()) {
+            return known.unwrap_or(false);
+        }
+        self.flow_ends.borrow_mut().insert(f.key(), None);
+        let flows = match self.files.iter().find(|p| p.id == f.file) {
+            Some(file) => visible_flows(file, self.files),
+            None => HashMap::new(),
+        };
+        let last: &[Stmt] = match f.def.steps.last() {
+            Some(step) => &step.body.stmts,
+            None => &f.def.body,
+        };
+        let returns = f.def.body.iter().chain(f.def.steps.iter().flat_map(|s| &s.body.stmts)).any(has_return);
+        let ends = !returns && self.block_ends(last, &flows);
+        self.flow_ends.borrow_mut().insert(f.key(), Some(ends));
+        ends
+    }
+
+    fn block_ends(&self, stmts: &'a [Stmt], flows: &HashMap<&'a str, FlowRef<'a>>) -> bool {
+        stmts.iter().any(|s| self.stmt_ends(s, flows))
+    }
+
+    fn stmt_ends(&self, stmt: &'a Stmt, flows: &HashMap<&'a str, FlowRef<'a>>) -> bool {
+        match &stmt.kind {
+            StmtKind::Goto(_)
+            | StmtKind::Retry(_)
+            | StmtKind::Resume
+            | StmtKind::Listen
+            | StmtKind::Return
+            | StmtKind::Hangup(_)
+            | StmtKind::Transfer { .. }
+            | StmtKind::Ask(_)
+            | StmtKind::Error => true,
+            StmtKind::If(i) => {
+                self.block_ends(&i.then.stmts, flows)
+                    && match &i.otherwise {
+                        Some(Else::Block(b)) => self.block_ends(&b.stmts, flows),
+                        Some(Else::If(s)) => self.stmt_ends(s, flows),
+                        None => false,
+                    }
+            }
+            StmtKind::Call { flow, .. } => flows.get(flow.name.as_str()).is_some_and(|f| self.flow_ends_call(*f)),
+            _ => false,
+        }
+    }
+
     /// Resolves a goto target to a step index, or explains why not.
     pub fn resolve_target(&self, target: &Target) -> Result<usize, Diagnostic> {
         let first = &target.first.name;
+        if let Some(flow) = self.flow {
+            // §12: `goto` inside a flow names only the flow's own steps.
+            let own = target.second.is_none().then(|| self.step_names.get(first.as_str())).flatten();
+            return match own {
+                Some(found) if !found.is_empty() => Ok(found[0]),
+                _ => {
+                    let names = self.steps.iter().filter(|s| !s.implicit).map(|s| s.name.as_str());
+                    let mut d = Diagnostic::new(
+                        "E100",
+                        self.file,
+                        target.span,
+                        format!("there is no step `{}` in flow `{}`", target.display(), flow.name.name),
+                    )
+                    .label("not a step of this flow");
+                    d = match closest(first, names) {
+                        Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                        None => d.with_help(
+                            "a flow's `goto` names only its own steps; to leave the flow, `return` (or end the call)",
+                        ),
+                    };
+                    Err(d)
+                }
+            };
+        }
         match &target.second {
             None => {
                 if let Some(kind) = SectionKind::from_name(first) {
@@ -371,6 +496,7 @@ pub fn builtin_values() -> impl Iterator<Item = (&'static str, ValueInfo)> {
 /// Builds a script's scope, reporting duplicates, unknown settings and reserved names.
 pub fn script_scope<'a>(
     file: &'a ParsedFile,
+    files: &'a [ParsedFile],
     script: &'a Script,
     base: &FileScope<'a>,
     diagnostics: &mut Vec<Diagnostic>,
@@ -380,6 +506,13 @@ pub fn script_scope<'a>(
     let mut scope = ScriptScope {
         file: id,
         script,
+        flow: None,
+        set: None,
+        files,
+        flows: visible_flows(file, files),
+        sets: visible_sets(file, files),
+        params: Vec::new(),
+        flow_ends: Default::default(),
         settings: Settings {
             locale: "zh-CN".into(),
             listen_timeout_ms: 5_000,
@@ -609,6 +742,178 @@ pub fn script_scope<'a>(
                 .label("no opening section")
                 .with_help("every call starts in `opening { … }`, which must announce the recording"),
         );
+    }
+    scope
+}
+
+/// Whether a `return` stands anywhere in the statement (nested branches included).
+fn has_return(stmt: &Stmt) -> bool {
+    match &stmt.kind {
+        StmtKind::Return => true,
+        StmtKind::Ask(ask) => ask.branches.iter().flat_map(|b| &b.body.stmts).any(has_return),
+        StmtKind::If(i) => {
+            i.then.stmts.iter().any(has_return)
+                || match &i.otherwise {
+                    Some(Else::Block(b)) => b.stmts.iter().any(has_return),
+                    Some(Else::If(s)) => has_return(s),
+                    None => false,
+                }
+        }
+        _ => false,
+    }
+}
+
+/// The flows a file sees: those of its imports (in `use` order, not transitive), then its own,
+/// which win.
+pub fn visible_flows<'a>(file: &'a ParsedFile, files: &'a [ParsedFile]) -> HashMap<&'a str, FlowRef<'a>> {
+    let mut out = HashMap::new();
+    let imported = file.imports.iter().flatten().filter_map(|id| files.iter().find(|f| f.id == *id));
+    for f in imported.chain(std::iter::once(file)) {
+        for item in &f.ast.items {
+            if let Item::Flow(def) = item {
+                out.insert(def.name.name.as_str(), FlowRef { def, file: f.id });
+            }
+        }
+    }
+    out
+}
+
+/// The handler sets a file sees, like [`visible_flows`].
+pub fn visible_sets<'a>(file: &'a ParsedFile, files: &'a [ParsedFile]) -> HashMap<&'a str, SetRef<'a>> {
+    let mut out = HashMap::new();
+    let imported = file.imports.iter().flatten().filter_map(|id| files.iter().find(|f| f.id == *id));
+    for f in imported.chain(std::iter::once(file)) {
+        for item in &f.ast.items {
+            if let Item::Handlers(def) = item {
+                out.insert(def.name.name.as_str(), SetRef { def, file: f.id });
+            }
+        }
+    }
+    out
+}
+
+/// A file-level unit that is checked and lowered like a piece of a script: a flow or a
+/// handler set.
+#[derive(Clone, Copy, Debug)]
+pub enum Unit<'a> {
+    Flow(&'a Flow),
+    Set(&'a HandlerSet),
+}
+
+/// The scope of a flow or a handler set of `file` (§12, §16.4): the file's intents, its own
+/// outcomes (a flow hangs up only with outcomes of its own file), the built-ins and, for a
+/// flow, its parameters (read-only, like inputs), its lets and its steps.
+pub fn unit_scope<'a>(
+    file: &'a ParsedFile,
+    files: &'a [ParsedFile],
+    base: &FileScope<'a>,
+    unit: Unit<'a>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> ScriptScope<'a> {
+    let id = file.id;
+    let mut scope = ScriptScope {
+        file: id,
+        script: &NO_SCRIPT,
+        flow: None,
+        set: None,
+        files,
+        flows: visible_flows(file, files),
+        sets: visible_sets(file, files),
+        params: Vec::new(),
+        flow_ends: Default::default(),
+        settings: Settings {
+            locale: "zh-CN".into(),
+            listen_timeout_ms: 5_000,
+            digit_timeout_ms: settings::DEFAULT_DIGIT_TIMEOUT_MS,
+            ..Default::default()
+        },
+        steps: Vec::new(),
+        step_names: HashMap::new(),
+        sections: HashMap::new(),
+        objection: None,
+        intents: base.intents.clone(),
+        outcomes: base.outcomes.iter().filter(|(_, o)| o.file == id).map(|(n, o)| (*n, o.clone())).collect(),
+        values: builtin_values().collect(),
+        inputs: Vec::new(),
+        lets: Vec::new(),
+    };
+    for name in BUILTIN_OUTCOMES {
+        scope.outcomes.insert(name, OutcomeInfo { goal: false, span: Span::default(), file: id, external: true });
+    }
+    let flow = match unit {
+        Unit::Set(set) => {
+            scope.set = Some(set);
+            return scope;
+        }
+        Unit::Flow(flow) => flow,
+    };
+    scope.flow = Some(flow);
+    reserved_check(id, &flow.name, "flow", diagnostics);
+    for p in &flow.params {
+        reserved_check(id, &p.name, "parameter", diagnostics);
+        let Some(ty) = p.ty.ty else { continue };
+        if let Some(prev) = scope.values.get(p.name.name.as_str()).filter(|v| v.kind != ValueKind::Builtin) {
+            diagnostics.push(duplicate(id, "value", &p.name.name, p.name.span, prev.span));
+            continue;
+        }
+        scope.values.insert(
+            &p.name.name,
+            ValueInfo { ty, sensitive: p.sensitive, kind: ValueKind::Input, span: p.name.span, required: true },
+        );
+        scope.params.push(p);
+    }
+    for l in &flow.lets {
+        reserved_check(id, &l.name, "value", diagnostics);
+        let Some(ty) = l.ty.ty else { continue };
+        if let Some(prev) = scope.values.get(l.name.name.as_str()).filter(|v| v.kind != ValueKind::Builtin) {
+            diagnostics.push(duplicate(id, "value", &l.name.name, l.name.span, prev.span));
+            continue;
+        }
+        scope.values.insert(
+            &l.name.name,
+            ValueInfo { ty, sensitive: l.sensitive, kind: ValueKind::Let, span: l.name.span, required: false },
+        );
+        scope.lets.push(l);
+    }
+    if !flow.steps.is_empty() && !flow.body.is_empty() {
+        diagnostics.push(
+            Diagnostic::new(
+                "E007",
+                id,
+                flow.body[0].span,
+                format!("flow `{}` mixes statements with `step` blocks", flow.name.name),
+            )
+            .label("statement outside any step")
+            .with_help("put these statements into a `step NAME { … }` of their own"),
+        );
+    }
+    if flow.steps.is_empty() {
+        scope.steps.push(StepInfo {
+            section: SectionKind::Core,
+            name: flow.name.name.clone(),
+            name_span: flow.name.span,
+            stmts: &flow.body,
+            span: flow.span,
+            implicit: true,
+        });
+    } else {
+        let mut seen: HashMap<&str, Span> = HashMap::new();
+        for step in &flow.steps {
+            let name = step.name.name.as_str();
+            reserved_check(id, &step.name, "step", diagnostics);
+            if let Some(prev) = seen.insert(name, step.name.span) {
+                diagnostics.push(duplicate(id, "step", name, step.name.span, prev));
+            }
+            scope.step_names.entry(name).or_default().push(scope.steps.len());
+            scope.steps.push(StepInfo {
+                section: SectionKind::Core,
+                name: name.to_string(),
+                name_span: step.name.span,
+                stmts: &step.body.stmts,
+                span: step.span,
+                implicit: false,
+            });
+        }
     }
     scope
 }

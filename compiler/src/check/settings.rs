@@ -19,6 +19,8 @@ pub struct Settings {
     /// §11: how long after the last key a `digits` entry is complete.
     pub digit_timeout_ms: u64,
     pub voice: Option<String>,
+    /// `bargein off` (§12): every prompt of the script is uninterruptible.
+    pub bargein_off: bool,
 }
 
 /// §11's default `digit_timeout`.
@@ -26,9 +28,9 @@ pub const DEFAULT_DIGIT_TIMEOUT_MS: u64 = 3_000;
 
 pub const PURPOSES: &[&str] = &["collection", "marketing", "service", "verification"];
 pub const PRODUCTS: &[&str] = &["investment", "insurance", "deposit", "loan", "card"];
-/// The script settings, as §3 and §11 list them (also what the editor completes).
+/// The script settings, as §3, §11 and §12 list them (also what the editor completes).
 pub const SETTINGS: &[&str] =
-    &["purpose", "product", "locale", "max_duration", "listen_timeout", "digit_timeout", "voice"];
+    &["purpose", "product", "locale", "max_duration", "listen_timeout", "digit_timeout", "voice", "bargein"];
 
 /// Reads one setting into `settings`: an unknown name, a second setting of one name or a
 /// value of the wrong kind is E111.
@@ -95,6 +97,10 @@ fn apply(id: SourceId, setting: &Setting, settings: &mut Settings, diagnostics: 
             }
         }
         ("purpose" | "product", _) => diagnostics.push(bad("a word such as `collection`")),
+        ("bargein", SettingValue::Word(w)) if w.name == "off" || w.name == "on" => {
+            settings.bargein_off = w.name == "off"
+        }
+        ("bargein", _) => diagnostics.push(bad("`off` (`bargein off`: no prompt of the script can be interrupted)")),
         ("locale", SettingValue::Str(s)) => match crate::filters::Locale::from_tag(&s.value) {
             Some(locale) => settings.locale = locale.tag().to_owned(),
             None => diagnostics.push(unsupported_locale(id, s)),

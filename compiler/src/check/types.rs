@@ -362,7 +362,11 @@ impl<'s, 'a> TypeChecker<'s, 'a> {
                     self.expect(value, ty, &format!("the new value of `{}`", name.name));
                 }
                 Some(v) => {
-                    let kind = if v.kind == ValueKind::Input { "an input" } else { "built in" };
+                    let kind = match v.kind {
+                        ValueKind::Input if self.scope.flow.is_some() => "a parameter",
+                        ValueKind::Input => "an input",
+                        _ => "built in",
+                    };
                     self.report(
                         self.diag("E115", name.span, format!("`{}` is {kind} and cannot be changed", name.name))
                             .label("read-only")
@@ -384,7 +388,65 @@ impl<'s, 'a> TypeChecker<'s, 'a> {
                     self.expr(value);
                 }
             },
+            StmtKind::Call { flow, args } => self.call(flow, args),
+            StmtKind::CallbackAt { date, time } => {
+                if let Some(d) = date {
+                    self.expect(d, Type::Date, "the day of a callback");
+                }
+                if let Some(t) = time {
+                    self.expect(t, Type::Time, "the time of a callback");
+                }
+            }
             _ => {}
+        }
+    }
+
+    /// `call NAME(ARGS)` (§12, §16.4): a flow in scope, one argument per parameter, each of
+    /// the parameter's type.
+    fn call(&mut self, flow: &'a Ident, args: &'a [Expr]) {
+        let Some(target) = self.scope.flows.get(flow.name.as_str()).copied() else {
+            let names = self.scope.flows.keys().copied();
+            let mut d = self.diag("E117", flow.span, format!("there is no flow `{}`", flow.name)).label("unknown flow");
+            d = match closest(&flow.name, names) {
+                Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                None => d.with_help(
+                    "declare it with `flow NAME (PARAMS) { … }` in this file, or import its file with `use`",
+                ),
+            };
+            self.report(d);
+            for a in args {
+                self.expr(a);
+            }
+            return;
+        };
+        let params = &target.def.params;
+        if params.len() != args.len() {
+            let list: Vec<String> =
+                params.iter().map(|p| format!("{}: {}", p.name.name, p.ty.ty.map_or("?", Type::name))).collect();
+            let d = self
+                .diag(
+                    "E207",
+                    flow.span,
+                    format!(
+                        "flow `{}` takes {} argument{}, but this call gives {}",
+                        flow.name,
+                        params.len(),
+                        if params.len() == 1 { "" } else { "s" },
+                        args.len()
+                    ),
+                )
+                .label("wrong number of arguments")
+                .with_secondary(target.file, target.def.name.span, "the flow is declared here")
+                .with_help(format!("call it as `{}({})`", flow.name, list.join(", ")));
+            self.report(d);
+        }
+        for (i, a) in args.iter().enumerate() {
+            match params.get(i).and_then(|p| Some((p, p.ty.ty?))) {
+                Some((p, ty)) => self.expect(a, ty, &format!("the argument `{}` of `{}`", p.name.name, flow.name)),
+                None => {
+                    self.expr(a);
+                }
+            }
         }
     }
 
@@ -588,6 +650,39 @@ pub fn check_script<'a>(scope: &ScriptScope<'a>, usage: &mut Usage<'a>, diagnost
     if let Some(objection) = scope.objection {
         tc.branches(&objection.handlers);
         tc.stmts(&objection.body);
+        for include in &objection.includes {
+            if !scope.sets.contains_key(include.name.name.as_str()) {
+                let names = scope.sets.keys().copied();
+                let mut d = tc
+                    .diag("E117", include.name.span, format!("there is no handler set `{}`", include.name.name))
+                    .label("unknown handler set");
+                d = match closest(&include.name.name, names) {
+                    Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                    None => d.with_help(
+                        "declare it with `handlers NAME { on … }` in this file, or import its file with `use`",
+                    ),
+                };
+                tc.report(d);
+            }
+        }
+    }
+}
+
+/// Checks names and types of a flow (its lets and steps) or of a handler set (§12).
+pub fn check_unit<'a>(scope: &ScriptScope<'a>, diagnostics: &mut Vec<Diagnostic>) {
+    let mut usage = Usage::default();
+    let mut tc = TypeChecker { scope, usage: &mut usage, diagnostics };
+    for l in &scope.lets {
+        if let Some(ty) = l.ty.ty {
+            tc.expect(&l.value, ty, &format!("the starting value of `{}`", l.name.name));
+            bounds(&mut tc, &l.name, ty, &l.bounds);
+        }
+    }
+    for step in &scope.steps {
+        tc.stmts(step.stmts);
+    }
+    if let Some(set) = scope.set {
+        tc.branches(&set.handlers);
     }
 }
 

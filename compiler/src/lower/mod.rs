@@ -1,11 +1,11 @@
 //! Lowering of a checked file to [`Program`] bytecode. Runs only on files without errors; it
 //! re-derives each script's scope with the same builder the checker uses.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::bytecode::*;
 use crate::check::compliance::Pack;
-use crate::check::scope::{self, ScriptScope};
+use crate::check::scope::{self, FlowRef, ScriptScope, Unit};
 use crate::check::{Checked, ParsedFile};
 use crate::source::Sources;
 use crate::span::{FileSpan, SourceId, Span};
@@ -64,12 +64,184 @@ pub fn lower_file(files: &[ParsedFile], sources: &Sources, root: SourceId, pack:
     let mut intent_ids: HashMap<(SourceId, u32), IntentId> = HashMap::new();
     for item in &file.ast.items {
         if let Item::Script(script) = item {
-            let scope = scope::script_scope(file, script, &base, &mut ignored);
-            let code = ScriptLowering::new(&scope, &mut program.intents, &mut intent_ids, pack).lower(file);
+            let scope = scope::script_scope(file, files, script, &base, &mut ignored);
+            // Flows the script reaches, each lowered once after the handlers (§12), and the
+            // handler sets it includes, each in the scope of its own file.
+            let flows = reachable_flows(&scope, files);
+            let flow_scopes: Vec<ScriptScope> =
+                flows.iter().map(|f| unit_scope_of(files, f.file, Unit::Flow(f.def))).collect();
+            let set_scopes: Vec<(usize, ScriptScope)> = scope
+                .includes()
+                .into_iter()
+                .map(|(at, set)| (at, unit_scope_of(files, set.file, Unit::Set(set.def))))
+                .collect();
+            let units = Units { flows: &flows, flow_scopes: &flow_scopes, set_scopes: &set_scopes };
+            let code = ScriptLowering::new(&scope, &mut program.intents, &mut intent_ids, pack).lower(units);
             program.scripts.push(code);
         }
     }
     program
+}
+
+/// The scope of a flow or handler set of file `id`.
+fn unit_scope_of<'a>(files: &'a [ParsedFile], id: SourceId, unit: Unit<'a>) -> ScriptScope<'a> {
+    let file = files.iter().find(|f| f.id == id).expect("a flow's file is parsed");
+    let mut ignored = Vec::new();
+    let base = scope::file_scope(file, files, &mut ignored);
+    scope::unit_scope(file, files, &base, unit, &mut ignored)
+}
+
+/// The `call`s under statements, in source order.
+fn calls_in<'a>(stmts: &'a [Stmt], out: &mut Vec<&'a Ident>) {
+    for stmt in stmts {
+        match &stmt.kind {
+            StmtKind::Call { flow, .. } => out.push(flow),
+            StmtKind::Ask(ask) => ask.branches.iter().for_each(|b| calls_in(&b.body.stmts, out)),
+            StmtKind::If(i) => {
+                calls_in(&i.then.stmts, out);
+                match &i.otherwise {
+                    Some(Else::Block(b)) => calls_in(&b.stmts, out),
+                    Some(Else::If(s)) => calls_in(std::slice::from_ref(&**s), out),
+                    None => {}
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn flow_stmts(def: &Flow) -> impl Iterator<Item = &[Stmt]> {
+    std::iter::once(def.body.as_slice()).chain(def.steps.iter().map(|s| s.body.stmts.as_slice()))
+}
+
+/// Every flow a script calls, directly or through flows and included handler sets, in the
+/// order first met (names resolve in the file of the code that calls).
+fn reachable_flows<'a>(scope: &ScriptScope<'a>, files: &'a [ParsedFile]) -> Vec<FlowRef<'a>> {
+    let mut out: Vec<FlowRef<'a>> = Vec::new();
+    let mut seen: HashSet<(SourceId, u32)> = HashSet::new();
+    let mut visit = |names: Vec<&'a Ident>, visible: &HashMap<&'a str, FlowRef<'a>>, out: &mut Vec<FlowRef<'a>>| {
+        for name in names {
+            if let Some(f) = visible.get(name.name.as_str())
+                && seen.insert(f.key())
+            {
+                out.push(*f);
+            }
+        }
+    };
+    let mut names = Vec::new();
+    for step in &scope.steps {
+        calls_in(step.stmts, &mut names);
+    }
+    if let Some(objection) = scope.objection {
+        objection.handlers.iter().for_each(|h| calls_in(&h.body.stmts, &mut names));
+    }
+    visit(names, &scope.flows, &mut out);
+    for (_, set) in scope.includes() {
+        let Some(file) = files.iter().find(|f| f.id == set.file) else { continue };
+        let mut names = Vec::new();
+        set.def.handlers.iter().for_each(|h| calls_in(&h.body.stmts, &mut names));
+        visit(names, &scope::visible_flows(file, files), &mut out);
+    }
+    let mut i = 0;
+    while i < out.len() {
+        let f = out[i];
+        i += 1;
+        let Some(file) = files.iter().find(|p| p.id == f.file) else { continue };
+        let mut names = Vec::new();
+        flow_stmts(f.def).for_each(|stmts| calls_in(stmts, &mut names));
+        visit(names, &scope::visible_flows(file, files), &mut out);
+    }
+    out
+}
+
+/// The flows and handler sets a script's lowering needs, with their scopes.
+struct Units<'s, 'a> {
+    flows: &'s [FlowRef<'a>],
+    flow_scopes: &'s [ScriptScope<'a>],
+    /// Included handler sets: the index among the section's own handlers they stand before.
+    set_scopes: &'s [(usize, ScriptScope<'a>)],
+}
+
+/// Whether an expression reads a name for which `sensitive` holds.
+fn reads_sensitive(expr: &Expr, sensitive: &dyn Fn(&str) -> bool) -> bool {
+    match &expr.kind {
+        ExprKind::Name(n) => sensitive(&n.name),
+        ExprKind::Paren(e) | ExprKind::Unary(_, e) => reads_sensitive(e, sensitive),
+        ExprKind::Binary(_, l, r) => reads_sensitive(l, sensitive) || reads_sensitive(r, sensitive),
+        _ => false,
+    }
+}
+
+/// Which parameters of each flow are sensitive in this script (§16.4): declared so, or passed
+/// an argument computed from a sensitive value at some call. A fixed point over the call
+/// sites: each round may only add parameters, so it ends within one round per flow.
+fn sensitive_params(scope: &ScriptScope, units: &Units) -> Vec<Vec<bool>> {
+    let mut out: Vec<Vec<bool>> =
+        units.flows.iter().map(|f| f.def.params.iter().map(|p| p.sensitive).collect()).collect();
+    let index: HashMap<(SourceId, u32), usize> = units.flows.iter().enumerate().map(|(i, f)| (f.key(), i)).collect();
+    let mut sites: Vec<Site> = Vec::new();
+    let mut own: Vec<&[Stmt]> = scope.steps.iter().map(|s| s.stmts).collect();
+    if let Some(objection) = scope.objection {
+        own.extend(objection.handlers.iter().map(|h| h.body.stmts.as_slice()));
+    }
+    sites.push((scope, None, own));
+    for (_, set) in units.set_scopes {
+        let stmts = set.set.map(|d| d.handlers.iter().map(|h| h.body.stmts.as_slice()).collect()).unwrap_or_default();
+        sites.push((set, None, stmts));
+    }
+    for (i, fs) in units.flow_scopes.iter().enumerate() {
+        sites.push((fs, Some(i), flow_stmts(units.flows[i].def).collect()));
+    }
+    for _ in 0..=units.flows.len() {
+        let mut changed = false;
+        for (site_scope, flow, stmts) in &sites {
+            let mut calls: Vec<(&Ident, &[Expr])> = Vec::new();
+            stmts.iter().for_each(|s| call_sites(s, &mut calls));
+            for (name, args) in calls {
+                let Some(target) = site_scope.flows.get(name.name.as_str()) else { continue };
+                let Some(&t) = index.get(&target.key()) else { continue };
+                for (k, arg) in args.iter().enumerate() {
+                    let is = |n: &str| {
+                        if let Some(f) = flow
+                            && let Some(p) = units.flows[*f].def.params.iter().position(|p| p.name.name == n)
+                        {
+                            return out[*f][p];
+                        }
+                        site_scope.values.get(n).is_some_and(|v| v.sensitive)
+                    };
+                    if k < out[t].len() && !out[t][k] && reads_sensitive(arg, &is) {
+                        out[t][k] = true;
+                        changed = true;
+                    }
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    out
+}
+
+/// Code that may call flows: the scope it stands in, its flow's index, its statements.
+type Site<'s, 'a> = (&'s ScriptScope<'a>, Option<usize>, Vec<&'a [Stmt]>);
+
+fn call_sites<'a>(stmts: &'a [Stmt], out: &mut Vec<(&'a Ident, &'a [Expr])>) {
+    for stmt in stmts {
+        match &stmt.kind {
+            StmtKind::Call { flow, args } => out.push((flow, args)),
+            StmtKind::Ask(ask) => ask.branches.iter().for_each(|b| call_sites(&b.body.stmts, out)),
+            StmtKind::If(i) => {
+                call_sites(&i.then.stmts, out);
+                match &i.otherwise {
+                    Some(Else::Block(b)) => call_sites(&b.stmts, out),
+                    Some(Else::If(s)) => call_sites(std::slice::from_ref(&**s), out),
+                    None => {}
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Expands an intent's phrases into the recogniser's forms (patterns were checked).
@@ -106,6 +278,15 @@ struct ScriptLowering<'s, 'a> {
     text_ids: HashMap<String, TextId>,
     /// The compliance pack: its disclosures are never cut by barge-in.
     pack: Option<&'s Pack>,
+    /// The script's settings, which apply inside its flows too.
+    listen_timeout_ms: u64,
+    bargein_off: bool,
+    /// Per flow of `Units::flows`: its id, its value slots and whether it ends the call.
+    flow_ids: HashMap<(SourceId, u32), FlowId>,
+    flow_slots: Vec<HashMap<&'a str, Slot>>,
+    flow_ends: Vec<bool>,
+    /// Above zero while lowering an ask's branches (`listen` there listens to that ask).
+    in_ask: u32,
 }
 
 impl<'s, 'a> ScriptLowering<'s, 'a> {
@@ -136,8 +317,15 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
             exprs: Vec::new(),
             asks: Vec::new(),
             handlers: Vec::new(),
+            flows: Vec::new(),
         };
         ScriptLowering {
+            listen_timeout_ms: s.listen_timeout_ms,
+            bargein_off: s.bargein_off,
+            flow_ids: HashMap::new(),
+            flow_slots: Vec::new(),
+            flow_ends: Vec::new(),
+            in_ask: 0,
             scope,
             intents,
             intent_ids,
@@ -151,6 +339,7 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
     }
 
     fn at(&self, span: Span) -> FileSpan {
+        // A flow's or handler set's code points into its own file.
         FileSpan::new(self.scope.file, span)
     }
 
@@ -164,7 +353,7 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
         self.code.code.len() as u32
     }
 
-    fn lower(mut self, _file: &ParsedFile) -> ScriptCode {
+    fn lower(mut self, units: Units<'s, 'a>) -> ScriptCode {
         let scope = self.scope;
         // Slots: inputs, then lets.
         for input in &scope.inputs {
@@ -178,6 +367,7 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
                 init: None,
                 min: bound(ty, &input.bounds.min),
                 max: bound(ty, &input.bounds.max),
+                local: false,
             });
         }
         for l in &scope.lets {
@@ -191,6 +381,7 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
                 init: None,
                 min: bound(ty, &l.bounds.min),
                 max: bound(ty, &l.bounds.max),
+                local: false,
             });
         }
         let inits: Vec<(Slot, &Expr)> = scope
@@ -203,6 +394,35 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
             let id = self.expr(expr);
             self.code.slots[slot as usize].init = Some(id);
         }
+        // A flow's parameters and lets: slots of their own (no recursion, so one set per
+        // flow), named `flow.value`; a let starts afresh at every call.
+        let sensitive = sensitive_params(scope, &units);
+        for (i, (f, fs)) in units.flows.iter().zip(units.flow_scopes).enumerate() {
+            self.flow_ids.insert(f.key(), FlowId::try_from(i).expect(WITHIN_E009));
+            self.flow_ends.push(scope.flow_ends_call(*f));
+            let mut map = HashMap::new();
+            let params =
+                f.def.params.iter().enumerate().filter(|(_, p)| fs.params.iter().any(|q| std::ptr::eq(*q, *p)));
+            let decls: Vec<_> = params
+                .map(|(k, p)| (&p.name, p.ty.ty, sensitive[i].get(k).copied().unwrap_or(p.sensitive), None))
+                .chain(fs.lets.iter().map(|l| (&l.name, l.ty.ty, l.sensitive, Some(&l.bounds))))
+                .collect();
+            for (name, ty, sensitive, bounds) in decls {
+                let Some(ty) = ty else { continue };
+                map.insert(name.name.as_str(), Slot::try_from(self.code.slots.len()).expect(WITHIN_E009));
+                self.code.slots.push(SlotDecl {
+                    name: format!("{}.{}", f.def.name.name, name.name),
+                    ty,
+                    sensitive,
+                    input: false,
+                    init: None,
+                    min: bounds.and_then(|b| bound(ty, &b.min)),
+                    max: bounds.and_then(|b| bound(ty, &b.max)),
+                    local: true,
+                });
+            }
+            self.flow_slots.push(map);
+        }
         // Outcomes: the script's own in order, then file-level and imported ones by name,
         // then the built-ins.
         let mut outcomes: Vec<(&str, &scope::OutcomeInfo)> = scope.outcomes.iter().map(|(n, o)| (*n, o)).collect();
@@ -211,6 +431,21 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
             (builtin, o.file != scope.file || o.external, o.span.start, name.to_string())
         });
         self.code.outcomes = outcomes.iter().map(|(n, o)| OutcomeDecl { name: n.to_string(), goal: o.goal }).collect();
+        // Outcomes of the files of flows and handler sets: imported with them (§16.4).
+        let mut extra: Vec<(SourceId, u32, &str, bool)> = units
+            .flow_scopes
+            .iter()
+            .chain(units.set_scopes.iter().map(|(_, s)| s))
+            .flat_map(|s| {
+                s.outcomes.iter().filter(|(_, o)| !o.external).map(|(n, o)| (o.file, o.span.start, *n, o.goal))
+            })
+            .collect();
+        extra.sort();
+        for (_, _, name, goal) in extra {
+            if self.code.outcome(name).is_none() {
+                self.code.outcomes.push(OutcomeDecl { name: name.to_string(), goal });
+            }
+        }
 
         // Steps in flow order; falling off a step continues with the next.
         let mut step_pcs = Vec::with_capacity(scope.steps.len());
@@ -220,6 +455,7 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
             step_pcs.push(pc);
             self.code.steps.push(StepDecl {
                 section: step.section,
+                flow: None,
                 name: step.name.clone(),
                 pc,
                 span: self.at(step.name_span),
@@ -232,11 +468,76 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
             }
         }
         if let Some(objection) = scope.objection {
-            for handler in &objection.handlers {
-                let branch = self.branch(handler, true);
-                self.code.handlers.push(branch);
+            let script_slots = std::mem::take(&mut self.slots);
+            for i in 0..=objection.handlers.len() {
+                // Included sets stand before the handler they were written before; their
+                // bodies see no value of the script.
+                for (_, set) in units.set_scopes.iter().filter(|(at, _)| *at == i) {
+                    self.scope = set;
+                    self.slots = HashMap::new();
+                    for handler in set.set.map(|s| s.handlers.as_slice()).unwrap_or(&[]) {
+                        let branch = self.branch(handler, true);
+                        self.code.handlers.push(branch);
+                    }
+                }
+                self.scope = scope;
+                self.slots = script_slots.clone();
+                if let Some(handler) = objection.handlers.get(i) {
+                    let branch = self.branch(handler, true);
+                    self.code.handlers.push(branch);
+                }
             }
+            self.slots = script_slots;
         }
+        self.fix_gotos(&step_pcs);
+        // Each flow once, after the handlers; falling off its end returns.
+        for (i, fs) in units.flow_scopes.iter().enumerate() {
+            self.scope = fs;
+            self.slots = self.flow_slots[i].clone();
+            let flow = units.flows[i].def;
+            let pc = self.pc();
+            self.code.flows.push(FlowDecl { name: flow.name.name.clone(), pc, span: self.at(flow.name.span) });
+            let mut pcs = Vec::with_capacity(fs.steps.len());
+            for (k, step) in fs.steps.iter().enumerate() {
+                let id = StepId::try_from(self.code.steps.len()).expect(WITHIN_E009);
+                self.current_step = id;
+                pcs.push(self.pc());
+                self.code.steps.push(StepDecl {
+                    section: step.section,
+                    flow: Some(flow.name.name.clone()),
+                    name: step.name.clone(),
+                    pc: self.pc(),
+                    span: self.at(step.name_span),
+                });
+                self.emit(Instruction::EnterStep(id), step.name_span);
+                if k == 0 {
+                    for l in &fs.lets {
+                        if let Some(&slot) = self.slots.get(l.name.name.as_str()) {
+                            let e = self.expr(&l.value);
+                            self.emit(Instruction::Set(slot, e), l.span);
+                        }
+                    }
+                }
+                let ends = self.block(step.stmts);
+                if !ends {
+                    if k + 1 < fs.steps.len() {
+                        let at = self.emit(Instruction::Jump(u32::MAX), step.span);
+                        self.goto_fixups.push((at, k + 1));
+                    } else {
+                        // Falling off the end returns: at the closing `}`.
+                        let close = Span { start: step.span.end.saturating_sub(1), end: step.span.end };
+                        self.emit(Instruction::Return, close);
+                    }
+                }
+            }
+            self.fix_gotos(&pcs);
+        }
+        self.code.mark_sensitive_exprs();
+        self.code
+    }
+
+    /// Patches the gotos lowered since the last call, to steps of the code just lowered.
+    fn fix_gotos(&mut self, step_pcs: &[u32]) {
         for (at, step) in std::mem::take(&mut self.goto_fixups) {
             let target = step_pcs[step];
             self.code.code[at] = match self.code.code[at] {
@@ -244,8 +545,6 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
                 other => other,
             };
         }
-        self.code.mark_sensitive_exprs();
-        self.code
     }
 
     /// Lowers a block; returns true when it always ends the turn.
@@ -337,6 +636,32 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
                 self.emit(Instruction::Set(slot, e), span);
                 false
             }
+            StmtKind::Call { flow, args } => {
+                let target = *self.scope.flows.get(flow.name.as_str()).expect("checked call");
+                let id = self.flow_ids[&target.key()];
+                for (p, arg) in target.def.params.iter().zip(args) {
+                    let e = self.expr(arg);
+                    if let Some(&slot) = self.flow_slots[id as usize].get(p.name.name.as_str()) {
+                        self.emit(Instruction::Set(slot, e), arg.span);
+                    }
+                }
+                self.emit(Instruction::Call(id), span);
+                self.flow_ends[id as usize]
+            }
+            StmtKind::Return => {
+                self.emit(Instruction::Return, span);
+                true
+            }
+            StmtKind::Listen => {
+                self.emit(Instruction::Listen(self.in_ask == 0), span);
+                true
+            }
+            StmtKind::CallbackAt { date, time } => {
+                let d = date.as_ref().map_or(NO_EXPR, |d| self.expr(d));
+                let t = time.as_ref().map_or(NO_EXPR, |t| self.expr(t));
+                self.emit(Instruction::CallbackAt(d, t), span);
+                false
+            }
             StmtKind::Error => false,
         }
     }
@@ -366,7 +691,7 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
         let id = AskId::try_from(self.code.asks.len()).expect(WITHIN_E009);
         self.code.asks.push(AskCode {
             prompt,
-            timeout_ms: ask.timeout.map(|t| t.millis).unwrap_or(self.scope.settings.listen_timeout_ms),
+            timeout_ms: ask.timeout.map(|t| t.millis).unwrap_or(self.listen_timeout_ms),
             retries: ask.retries.map(|r| r.value.clamp(0, u32::MAX as i64) as u32).unwrap_or(0),
             branches: Vec::new(),
             span: self.at(ask.head),
@@ -374,10 +699,12 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
             capture: ask.capture.as_ref().map(|c| self.capture(c)),
         });
         self.emit(Instruction::Ask(id), span);
+        self.in_ask += 1;
         for branch in &ask.branches {
             let code = self.branch(branch, false);
             self.code.asks[id as usize].branches.push(code);
         }
+        self.in_ask -= 1;
     }
 
     fn capture(&self, capture: &Capture) -> CaptureCode {
@@ -461,7 +788,8 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
                 },
             })
             .collect();
-        let no_bargein = bargein_off || self.pack.is_some_and(|p| p.never_cut(&prompt.static_text()));
+        let no_bargein =
+            bargein_off || self.bargein_off || self.pack.is_some_and(|p| p.never_cut(&prompt.static_text()));
         self.code.prompts.push(PromptCode { segments, no_bargein, span: self.at(prompt.span) });
         (self.code.prompts.len() - 1) as PromptId
     }
@@ -573,6 +901,13 @@ pub fn compile_condition(text: &str, script: &ScriptCode) -> Result<ExprCode, Ve
     let scope = ScriptScope {
         file,
         script: &dummy,
+        flow: None,
+        set: None,
+        files: &[],
+        flows: HashMap::new(),
+        sets: HashMap::new(),
+        params: Vec::new(),
+        flow_ends: Default::default(),
         settings: Settings::default(),
         steps: Vec::new(),
         step_names: HashMap::new(),

@@ -82,6 +82,51 @@ pub enum Item {
     Intent(Intent),
     Outcomes(Outcomes),
     Test(Test),
+    /// `flow NAME ["title"] (PARAMS) { … }`: a sub-flow that `call` runs (§12).
+    Flow(Flow),
+    /// `handlers NAME { on … }`: a set of objection handlers that `include` adds (§12).
+    Handlers(HandlerSet),
+}
+
+/// `flow NAME ["title"] (PARAMS) { lets; statements or steps }` (§12, §16.4).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Flow {
+    pub allows: Vec<Allow>,
+    pub name: Ident,
+    pub title: Option<StrLit>,
+    pub params: Vec<Param>,
+    /// The flow's own values, fresh at every call.
+    pub lets: Vec<Let>,
+    /// Statements written directly in the flow (it is then one step named after the flow).
+    pub body: Vec<Stmt>,
+    pub steps: Vec<Step>,
+    pub span: Span,
+}
+
+/// A flow's parameter: typed, by value, read-only.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Param {
+    pub name: Ident,
+    pub ty: TypeRef,
+    pub sensitive: bool,
+    pub span: Span,
+}
+
+/// `handlers NAME { on … }` (§12).
+#[derive(Clone, Debug, PartialEq)]
+pub struct HandlerSet {
+    pub name: Ident,
+    pub handlers: Vec<Branch>,
+    pub span: Span,
+}
+
+/// `include NAME` in `objection`: the set's handlers stand at this place of the order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Include {
+    pub name: Ident,
+    /// How many of the section's own handlers come before it.
+    pub at: usize,
+    pub span: Span,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -300,6 +345,8 @@ pub struct Section {
     pub steps: Vec<Step>,
     /// `on …` handlers (only meaningful in `objection`).
     pub handlers: Vec<Branch>,
+    /// `include NAME` of handler sets, with their places among `handlers` (§12).
+    pub includes: Vec<Include>,
     pub span: Span,
 }
 
@@ -351,6 +398,20 @@ pub enum StmtKind {
     Set {
         name: Ident,
         value: Expr,
+    },
+    /// `call NAME(ARGS)`: runs a flow (§12).
+    Call {
+        flow: Ident,
+        args: Vec<Expr>,
+    },
+    /// `return`: ends a flow, back after its `call`.
+    Return,
+    /// `listen`: listen again to the ask without replaying it (§16.5).
+    Listen,
+    /// `callback at TIME` / `callback on DATE [at TIME]` (§12).
+    CallbackAt {
+        date: Option<Expr>,
+        time: Option<Expr>,
     },
     /// A statement that failed to parse (already reported).
     Error,
@@ -588,6 +649,8 @@ pub enum Expect {
     Optout,
     /// `expect verify`: the identity was verified since the last reply.
     Verify,
+    /// `expect no say "substring"`: no prompt holding it played in the current segment (§16.5).
+    NoSay(StrLit),
 }
 
 /// Words with a fixed meaning; they cannot name a script, step, input, value, intent or
@@ -641,4 +704,10 @@ pub const RESERVED: &[&str] = &[
     "captured",
     "today",
     "weekday",
+    "flow",
+    "call",
+    "return",
+    "handlers",
+    "include",
+    "listen",
 ];

@@ -77,7 +77,7 @@ impl TableSizes {
 }
 
 const STATEMENT_WORDS: &str =
-    "`say`, `ask`, `goto`, `if`, `set`, `verify`, `tag`, `callback in`, `optout`, `transfer` or `hangup`";
+    "`say`, `ask`, `goto`, `if`, `set`, `verify`, `tag`, `callback`, `optout`, `call`, `transfer` or `hangup`";
 
 struct Parser<'a> {
     src: &'a str,
@@ -581,7 +581,7 @@ impl<'a> Parser<'a> {
                 Token::Eof => break,
                 Token::Ident => {
                     let word = self.peek_text();
-                    if !allows.is_empty() && !matches!(word, "script" | "intent") {
+                    if !allows.is_empty() && !matches!(word, "script" | "intent" | "flow") {
                         self.misplaced_allows(&allows, "this item");
                     }
                     let item = match word {
@@ -590,8 +590,10 @@ impl<'a> Parser<'a> {
                         "intent" => Some(Item::Intent(self.intent(allows))),
                         "outcomes" => Some(Item::Outcomes(self.outcomes())),
                         "test" => Some(Item::Test(self.test())),
+                        "flow" => Some(Item::Flow(self.flow(allows))),
+                        "handlers" => Some(Item::Handlers(self.handler_set())),
                         _ => {
-                            self.unexpected("`script`, `intent`, `outcomes`, `use` or `test`");
+                            self.unexpected("`script`, `flow`, `handlers`, `intent`, `outcomes`, `use` or `test`");
                             self.recover_item();
                             None
                         }
@@ -610,7 +612,7 @@ impl<'a> Parser<'a> {
                     );
                 }
                 _ => {
-                    self.unexpected("`script`, `intent`, `outcomes`, `use` or `test`");
+                    self.unexpected("`script`, `flow`, `handlers`, `intent`, `outcomes`, `use` or `test`");
                     self.recover_item();
                 }
             }
@@ -1014,6 +1016,123 @@ impl<'a> Parser<'a> {
         Intent { allows, name, label, clauses, span: start.to(self.prev_span()) }
     }
 
+    /// `flow NAME ["title"] (PARAMS) { lets; statements or steps }` (§12).
+    fn flow(&mut self, allows: Vec<Allow>) -> Flow {
+        let start = self.bump().span;
+        let name = self.ident("the flow's name").unwrap_or_else(|| self.missing_ident());
+        let title = if self.at(Token::Str) { self.string("a title") } else { None };
+        let mut flow = Flow {
+            allows,
+            name,
+            title,
+            params: Vec::new(),
+            lets: Vec::new(),
+            body: Vec::new(),
+            steps: Vec::new(),
+            span: start,
+        };
+        if self.eat(Token::LParen).is_some() {
+            self.nl_insensitive += 1;
+            loop {
+                if self.eat(Token::RParen).is_some() {
+                    break;
+                }
+                let Some(name) = self.ident("a parameter's name, or `)`") else {
+                    self.skip_to_paren();
+                    break;
+                };
+                if self.eat(Token::Colon).is_none() {
+                    self.unexpected("`:` and the parameter's type (`reason: text`)");
+                    self.skip_to_paren();
+                    break;
+                }
+                let Some(ty) = self.type_ref() else {
+                    self.skip_to_paren();
+                    break;
+                };
+                let sensitive = self.eat_word("sensitive").is_some();
+                flow.params.push(Param { span: name.span.to(self.prev_span()), name, ty, sensitive });
+                if self.eat(Token::Comma).is_none() && !self.at(Token::RParen) {
+                    self.unexpected("`,` or `)` after a parameter");
+                    self.skip_to_paren();
+                    break;
+                }
+            }
+            self.nl_insensitive -= 1;
+        } else {
+            self.unexpected("`(` and the flow's parameters (`()` when it has none)");
+        }
+        if let Some(open) = self.open_brace("the flow") {
+            loop {
+                self.skip_separators();
+                let allows = self.allows();
+                if matches!(self.peek(), Token::RBrace | Token::Eof) || self.dedented(open, &["script", "flow", "test"])
+                {
+                    break;
+                }
+                if self.at_word("step") {
+                    flow.steps.push(self.step(allows));
+                } else if self.at_word("let") {
+                    self.misplaced_allows(&allows, "`let`");
+                    if let Some(l) = self.let_item() {
+                        flow.lets.push(l);
+                    }
+                } else {
+                    flow.body.push(self.stmt(allows));
+                }
+                self.end_of_statement();
+            }
+            self.close_brace(open);
+        } else {
+            self.recover_item();
+        }
+        flow.span = start.to(self.prev_span());
+        flow
+    }
+
+    /// Skips to after the `)` closing a parameter or argument list (or to the end of the line).
+    fn skip_to_paren(&mut self) {
+        loop {
+            match self.tokens[self.pos].token {
+                Token::RParen => {
+                    self.pos += 1;
+                    return;
+                }
+                Token::LBrace | Token::RBrace | Token::Eof => return,
+                _ => self.pos += 1,
+            }
+        }
+    }
+
+    /// `handlers NAME { on … }` (§12).
+    fn handler_set(&mut self) -> HandlerSet {
+        let start = self.bump().span;
+        let name = self.ident("the handler set's name").unwrap_or_else(|| self.missing_ident());
+        let mut handlers = Vec::new();
+        if let Some(open) = self.open_brace("the handler set") {
+            loop {
+                self.skip_separators();
+                let allows = self.allows();
+                if matches!(self.peek(), Token::RBrace | Token::Eof) || self.dedented(open, &["script", "flow", "test"])
+                {
+                    break;
+                }
+                if self.at_word("on") {
+                    handlers.push(self.branch(allows));
+                } else {
+                    self.unexpected("a handler `on PATTERN => …`");
+                    self.recover_statement();
+                    continue;
+                }
+                self.end_of_statement();
+            }
+            self.close_brace(open);
+        } else {
+            self.recover_item();
+        }
+        HandlerSet { name, handlers, span: start.to(self.prev_span()) }
+    }
+
     fn section(&mut self, kind: SectionKind, allows: Vec<Allow>) -> Section {
         let name_span = self.bump().span;
         let mut section = Section {
@@ -1023,6 +1142,7 @@ impl<'a> Parser<'a> {
             body: Vec::new(),
             steps: Vec::new(),
             handlers: Vec::new(),
+            includes: Vec::new(),
             span: name_span,
         };
         if let Some(open) = self.open_brace(&format!("`{}`", kind.name())) {
@@ -1036,6 +1156,14 @@ impl<'a> Parser<'a> {
                     section.steps.push(self.step(allows));
                 } else if self.at_word("on") {
                     section.handlers.push(self.branch(allows));
+                } else if kind == SectionKind::Objection && self.at_word("include") {
+                    let start = self.bump().span;
+                    if let Some(name) = self.ident("the name of a handler set (`include common_faq`)") {
+                        let at = section.handlers.len();
+                        section.includes.push(Include { name, at, span: start.to(self.prev_span()) });
+                    } else {
+                        self.recover_statement();
+                    }
                 } else {
                     section.body.push(self.stmt(allows));
                 }
@@ -1160,12 +1288,54 @@ impl<'a> Parser<'a> {
             }
             "callback" => {
                 self.bump();
-                if self.eat_word("in").is_none() {
-                    self.unexpected("`in` and a duration (`callback in 2h`)");
-                    None
-                } else {
+                if self.eat_word("in").is_some() {
                     self.duration("a duration such as `2h`").map(StmtKind::Callback)
+                } else if self.eat_word("at").is_some() {
+                    Some(StmtKind::CallbackAt { date: None, time: Some(self.expr()) })
+                } else if self.eat_word("on").is_some() {
+                    let date = self.expr_bp(4);
+                    let time = if self.eat_word("at").is_some() { Some(self.expr()) } else { None };
+                    Some(StmtKind::CallbackAt { date: Some(date), time })
+                } else {
+                    self.unexpected(
+                        "`in`, `at` or `on` (`callback in 2h`, `callback at 15:30`, `callback on 2026-12-01`)",
+                    );
+                    None
                 }
+            }
+            "call" => {
+                self.bump();
+                self.ident("the name of the flow to call").and_then(|flow| {
+                    if self.eat(Token::LParen).is_none() {
+                        self.unexpected("`(` and the flow's arguments (`call book()`)");
+                        return None;
+                    }
+                    self.nl_insensitive += 1;
+                    let mut args = Vec::new();
+                    let mut ok = true;
+                    loop {
+                        if self.eat(Token::RParen).is_some() {
+                            break;
+                        }
+                        args.push(self.expr());
+                        if self.eat(Token::Comma).is_none() && !self.at(Token::RParen) {
+                            self.unexpected("`,` or `)` after an argument");
+                            self.skip_to_paren();
+                            ok = false;
+                            break;
+                        }
+                    }
+                    self.nl_insensitive -= 1;
+                    ok.then_some(StmtKind::Call { flow, args })
+                })
+            }
+            "return" => {
+                self.bump();
+                Some(StmtKind::Return)
+            }
+            "listen" => {
+                self.bump();
+                Some(StmtKind::Listen)
             }
             "transfer" => {
                 self.bump();
@@ -1236,7 +1406,7 @@ impl<'a> Parser<'a> {
                     .label("expected a statement");
                 let words = [
                     "say", "ask", "goto", "if", "set", "verify", "tag", "callback", "optout", "transfer", "hangup",
-                    "retry", "resume",
+                    "retry", "resume", "call", "return", "listen",
                 ];
                 diag = match crate::suggest::closest(word, words) {
                     Some(s) => diag.with_help(format!("did you mean `{s}`?")),
@@ -1867,6 +2037,15 @@ impl<'a> Parser<'a> {
                         self.bump();
                         self.string("the text expected in a prompt").map(Expect::Say)
                     }
+                    "no" => {
+                        self.bump();
+                        if self.eat_word("say").is_none() {
+                            self.unexpected("`say` after `expect no`");
+                            None
+                        } else {
+                            self.string("the text no prompt may hold").map(Expect::NoSay)
+                        }
+                    }
                     "step" => {
                         self.bump();
                         self.target().map(Expect::Step)
@@ -1903,7 +2082,7 @@ impl<'a> Parser<'a> {
                     }
                     _ => {
                         self.unexpected(
-                            "`say`, `step`, `tag`, `transfer`, `hangup`, `value`, `optout` or `verify` after `expect`",
+                            "`say`, `no say`, `step`, `tag`, `transfer`, `hangup`, `value`, `optout` or `verify` after `expect`",
                         );
                         None
                     }

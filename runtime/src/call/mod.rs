@@ -644,6 +644,7 @@ pub fn result_of(exec: &Executable, script: &ScriptCode, notes: &[Note]) -> Call
             }),
             Note::Record(Record::Tag(t)) => result.tags.push(t.clone()),
             Note::Record(Record::Callback { after_ms }) => result.callback_ms = Some(*after_ms),
+            Note::Record(Record::CallbackAt { date, time }) => result.callback_at = Some((*date, *time)),
             Note::Record(Record::Optout) => result.optout = true,
             Note::Record(Record::Verify) => {}
             Note::Transfer { queue, outcome } => {

@@ -125,6 +125,9 @@ pub struct CallResult {
     pub unrecognised: Vec<String>,
     pub transcript: Vec<TranscriptLine>,
     pub callback_ms: Option<u64>,
+    /// `callback on D at T` (§12): the local day and/or time the customer asked for. The
+    /// scheduler does not place attempts by it yet: see docs/language.md §17.
+    pub callback_at: Option<(Option<callscript_compiler::value::Date>, Option<callscript_compiler::value::Time>)>,
     pub optout: bool,
     /// The encrypted recording of an answered call: (file, size in bytes).
     pub recording: Option<(String, u64)>,

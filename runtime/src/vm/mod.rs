@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use callscript_compiler::bytecode::*;
 use callscript_compiler::span::FileSpan;
-use callscript_compiler::value::{Date, Value};
+use callscript_compiler::value::{Date, Time, Value};
 
 use eval::{Builtins, EvalError, eval, eval_with, render};
 pub use eval::{PieceKind, SpeechPiece};
@@ -89,7 +89,14 @@ pub enum Event {
 pub enum Record {
     Verify,
     Tag(String),
-    Callback { after_ms: u64 },
+    Callback {
+        after_ms: u64,
+    },
+    /// `callback on DATE at TIME` (§12): the next attempt at this local day and/or time.
+    CallbackAt {
+        date: Option<Date>,
+        time: Option<Time>,
+    },
     Optout,
 }
 
@@ -192,6 +199,12 @@ pub struct Session {
     /// The ask an objection handler interrupted: `resume` asks it again, even after the
     /// handler asked a question of its own.
     interrupted: Option<AskState>,
+    /// The return stack: where each running flow continues after its `call` (§12). No
+    /// recursion, so it is never deeper than the script's flows.
+    calls: Vec<u32>,
+    /// The handler that fired last and the depth of the return stack then: it does not fire
+    /// again while an ask of a flow it called listens (§16.4).
+    handler_call: Option<(usize, usize)>,
 }
 
 /// Why a session could not start.
@@ -276,6 +289,8 @@ impl Session {
                 (None, Some(init)) => {
                     eval(&code.exprs[init as usize], &slots, builtins).map_err(|e| StartError::Init(e.0))?
                 }
+                // A flow's parameter or let: set by each `call` before it is read.
+                (None, None) if decl.local => blank(decl.ty),
                 (None, None) => return Err(StartError::MissingInput(decl.name.clone())),
             };
             let v = match (decl.ty, v) {
@@ -300,6 +315,8 @@ impl Session {
             verified: false,
             step: None,
             interrupted: None,
+            calls: Vec::new(),
+            handler_call: None,
         })
     }
 
@@ -315,7 +332,7 @@ impl Session {
     /// The script's values with their declarations, in slot order (inputs, then lets): what a
     /// test's `expect value` reads and what is stored with the attempt at the end of a call.
     pub fn values(&self) -> impl Iterator<Item = (&SlotDecl, &Value)> {
-        self.script().slots.iter().zip(self.slots.iter())
+        self.script().slots.iter().zip(self.slots.iter()).filter(|(d, _)| !d.local)
     }
 
     /// Index of the running script in the program.
@@ -343,6 +360,7 @@ impl Session {
             + std::mem::size_of_val::<[Value]>(&self.slots)
             + text
             + std::mem::size_of_val::<[u32]>(&self.handler_fired)
+            + self.calls.capacity() * std::mem::size_of::<u32>()
     }
 
     /// The step the session is in (for reports of where a customer hung up).
@@ -384,6 +402,7 @@ impl Session {
 
     fn listen(&mut self) -> Action {
         let Some(ask) = self.ask else { return self.fail("listening without an ask".into()) };
+        self.back_from_handler();
         self.state = State::Listen;
         let timeout_ms = self.script().asks[ask.ask as usize].timeout_ms;
         Action::Listen { ask: ask.ask, timeout_ms }
@@ -420,8 +439,16 @@ impl Session {
     }
 
     /// Plays the ask's question (or a reprompt) and listens.
+    /// Forgets the handler that fired once its flows have returned.
+    fn back_from_handler(&mut self) {
+        if self.handler_call.is_some_and(|(_, depth)| self.calls.len() <= depth) {
+            self.handler_call = None;
+        }
+    }
+
     fn ask_again(&mut self, prompt: Option<PromptId>) -> Action {
         let Some(ask) = self.ask else { return self.fail("no question to ask again".into()) };
+        self.back_from_handler();
         let question = self.script().asks[ask.ask as usize].prompt;
         self.play(prompt.unwrap_or(question), true)
     }
@@ -498,7 +525,8 @@ impl Session {
 
     fn handler_active(&self, index: usize) -> bool {
         let h = &self.script().handlers[index];
-        h.limit.is_none_or(|limit| self.handler_fired[index] < limit)
+        let calling = self.handler_call.is_some_and(|(i, depth)| i == index && self.calls.len() > depth);
+        !calling && h.limit.is_none_or(|limit| self.handler_fired[index] < limit)
     }
 
     /// Dispatches one customer turn by the matching order of §4 and §9.1.
@@ -665,6 +693,7 @@ impl Session {
             }
             Choice::Handler(i) => {
                 self.handler_fired[i] = self.handler_fired[i].saturating_add(1);
+                self.handler_call = Some((i, self.calls.len()));
                 self.interrupted = self.ask;
                 (
                     self.script().handlers[i].pc,
@@ -712,8 +741,55 @@ impl Session {
             self.pc += 1;
             match instruction {
                 Instruction::EnterStep(step) => {
+                    // A step of the script runs in no flow (a handler's `goto` leaves them).
+                    if script.steps.get(step as usize).is_some_and(|s| s.flow.is_none()) {
+                        self.calls.clear();
+                    }
                     self.step = Some(step);
                     return Action::EnterStep(step);
+                }
+                Instruction::Call(flow) => {
+                    let Some(decl) = script.flows.get(flow as usize) else {
+                        return self.fail("no such flow".into());
+                    };
+                    if self.calls.len() >= script.flows.len() {
+                        return self.fail("flows called each other too deeply".into());
+                    }
+                    self.calls.push(self.pc);
+                    self.pc = decl.pc;
+                }
+                Instruction::Return => match self.calls.pop() {
+                    Some(pc) => self.pc = pc,
+                    None => return self.fail("`return` outside a flow".into()),
+                },
+                Instruction::Listen(interrupted) => {
+                    // Listen again without replaying the question: a fresh timeout, no retry.
+                    if interrupted && let Some(ask) = self.interrupted.take() {
+                        self.ask = Some(ask);
+                    }
+                    return self.listen();
+                }
+                Instruction::CallbackAt(date, time) => {
+                    let value = |e: ExprId| -> Result<Option<Value>, EvalError> {
+                        if e == NO_EXPR {
+                            return Ok(None);
+                        }
+                        eval(&script.exprs[e as usize], &self.slots, self.builtins()).map(Some)
+                    };
+                    let (date, time) = match (value(date), value(time)) {
+                        (Ok(d), Ok(t)) => (d, t),
+                        (Err(EvalError(m)), _) | (_, Err(EvalError(m))) => return self.fail(m),
+                    };
+                    let date = match date {
+                        Some(Value::Date(d)) => Some(d),
+                        _ => None,
+                    };
+                    let time = match time {
+                        Some(Value::Time(t)) => Some(t),
+                        _ => None,
+                    };
+                    self.state = State::Wait;
+                    return Action::Record(Record::CallbackAt { date, time });
                 }
                 Instruction::Say(prompt) => return self.play(prompt, false),
                 Instruction::Ask(ask) => {
@@ -785,6 +861,19 @@ enum Choice {
     Handler(usize),
     /// A `captured` branch, with the value read from the answer.
     Captured(usize, Value),
+}
+
+/// A value of each type, for slots that the code sets before reading.
+fn blank(ty: callscript_compiler::syntax::ast::Type) -> Value {
+    use callscript_compiler::syntax::ast::Type;
+    match ty {
+        Type::Text => Value::Text(String::new()),
+        Type::Int => Value::Int(0),
+        Type::Money => callscript_compiler::value::Money::from_int(0).map_or(Value::Int(0), Value::Money),
+        Type::Bool => Value::Bool(false),
+        Type::Date => Value::Date(DEFAULT_TODAY),
+        Type::Time => Time::new(0, 0).map_or(Value::Int(0), Value::Time),
+    }
 }
 
 fn value_type(v: &Value) -> &'static str {

@@ -11,6 +11,14 @@
 //! handler interrupts with the same ask as the handler it stands in, and `resume` anywhere in a
 //! handler returns to that ask. The graph is built from the start, so unreachable code has no
 //! nodes; its size is the script's code plus each handler's code once per ask.
+//!
+//! Flows (§12) are seen through: a node also has a *frame*, the chain of `call`s it runs
+//! under (interned; 0 for the script's own code). `Call` goes to the flow's first
+//! instruction in the frame of that call site, `Return` back after the call in the caller's
+//! frame, so what holds after a flow returns (a `verify`, a disclosure) holds at that call
+//! site only, and a witness passes through the call site and the flow's lines. A flow's code
+//! is thus a node set per call chain reaching it (recursion is an error, so chains are
+//! finite): linear in the size of the script with its flows written inline.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -26,11 +34,19 @@ pub enum At {
     Listen(AskId),
 }
 
+/// Where code runs: the chain of calls above it (an index into the interned frames).
+pub type FrameId = u32;
+
+/// What tells nodes apart: place, handler context, frame.
+type NodeKey = (At, Option<(AskId, FrameId)>, FrameId);
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Node {
     pub at: At,
-    /// For handler code: the (top-level) ask the handler interrupted.
-    pub ctx: Option<AskId>,
+    /// For handler code: the (top-level) ask the handler interrupted, and its frame.
+    pub ctx: Option<(AskId, FrameId)>,
+    /// The calls this node runs under (0: none).
+    pub frame: FrameId,
 }
 
 /// Why control goes from one node to the next; the witness labels are made from these.
@@ -48,12 +64,18 @@ pub enum Edge {
     Handler(u16),
     Retry,
     Resume,
+    /// `listen`: back to listening to an ask without asking again.
+    Relisten,
+    /// Into a flow from its `call`.
+    Call,
+    /// Out of a flow, after its `call`.
+    Return,
 }
 
 impl Edge {
     /// Edges that stay within one customer turn (no new answer is awaited).
     pub fn in_turn(self) -> bool {
-        matches!(self, Edge::Next | Edge::Jump | Edge::If(_))
+        matches!(self, Edge::Next | Edge::Jump | Edge::If(_) | Edge::Call | Edge::Return)
     }
 }
 
@@ -64,7 +86,9 @@ pub struct Cfg {
     succ: Vec<(NodeId, Edge)>,
     /// Each ask's pc.
     pub ask_pc: Vec<u32>,
-    index: HashMap<(At, Option<AskId>), NodeId>,
+    index: HashMap<NodeKey, NodeId>,
+    /// Interned frames: (the caller's frame, the `call`'s pc); frame 0 is the script's own.
+    frames: Vec<(FrameId, u32)>,
 }
 
 /// The node the call starts at.
@@ -79,24 +103,34 @@ impl Cfg {
                 ask_pc[*a as usize] = pc as u32;
             }
         }
-        let handler_start = code.handlers.iter().map(|h| h.pc).min().unwrap_or(n);
+        // The script's own code ends where the handlers' (then the flows') begins.
+        let handler_start =
+            code.handlers.iter().map(|h| h.pc).chain(code.flows.iter().map(|f| f.pc)).min().unwrap_or(n);
         let owner = retry_owners(code);
         let mut builder = Builder {
             code,
             n,
             handler_start,
+            frames: vec![(0, u32::MAX)],
+            frame_ids: HashMap::new(),
             ask_pc: &ask_pc,
             owner: &owner,
             ids: HashMap::new(),
             nodes: Vec::new(),
             queue: VecDeque::new(),
         };
-        let mut cfg =
-            Cfg { nodes: Vec::new(), start: vec![0], succ: Vec::new(), ask_pc: ask_pc.clone(), index: HashMap::new() };
+        let mut cfg = Cfg {
+            nodes: Vec::new(),
+            start: vec![0],
+            succ: Vec::new(),
+            ask_pc: ask_pc.clone(),
+            index: HashMap::new(),
+            frames: Vec::new(),
+        };
         if n == 0 {
             return cfg;
         }
-        builder.id(Node { at: At::Instr(0), ctx: None });
+        builder.id(Node { at: At::Instr(0), ctx: None, frame: 0 });
         // Nodes get ids in breadth-first order, so their successor lists can be laid out in
         // id order as each node is taken from the queue.
         let mut next = 0u32;
@@ -112,7 +146,13 @@ impl Cfg {
         }
         cfg.nodes = builder.nodes;
         cfg.index = builder.ids;
+        cfg.frames = builder.frames;
         cfg
+    }
+
+    /// The `call` instruction that frame `f` was entered by (None for the script's own code).
+    pub fn call_of(&self, f: FrameId) -> Option<u32> {
+        self.frames.get(f as usize).map(|&(_, pc)| pc).filter(|&pc| pc != u32::MAX)
     }
 
     pub fn len(&self) -> usize {
@@ -259,10 +299,10 @@ impl Cfg {
         preds
     }
 
-    /// The node at `at` in main code (`ctx` None) or in handler code run for `ctx`; None when
-    /// it is never reached.
-    pub fn find(&self, at: At, ctx: Option<AskId>) -> Option<NodeId> {
-        self.index.get(&(at, ctx)).copied()
+    /// The node at `at` in the script's own code (`ctx` None, frame 0) or in handler code run
+    /// for `ctx`; None when it is never reached.
+    pub fn find(&self, at: At, ctx: Option<(AskId, FrameId)>, frame: FrameId) -> Option<NodeId> {
+        self.index.get(&(at, ctx, frame)).copied()
     }
 }
 
@@ -302,42 +342,60 @@ struct Builder<'c> {
     code: &'c ScriptCode,
     n: u32,
     handler_start: u32,
+    frames: Vec<(FrameId, u32)>,
+    frame_ids: HashMap<(FrameId, u32), FrameId>,
     ask_pc: &'c [u32],
     owner: &'c [Option<AskId>],
-    ids: HashMap<(At, Option<AskId>), NodeId>,
+    ids: HashMap<NodeKey, NodeId>,
     nodes: Vec<Node>,
     queue: VecDeque<NodeId>,
 }
 
+type Ctx = Option<(AskId, FrameId)>;
+
 impl Builder<'_> {
     fn id(&mut self, node: Node) -> NodeId {
-        if let Some(&id) = self.ids.get(&(node.at, node.ctx)) {
+        if let Some(&id) = self.ids.get(&(node.at, node.ctx, node.frame)) {
             return id;
         }
         let id = self.nodes.len() as NodeId;
         self.nodes.push(node);
-        self.ids.insert((node.at, node.ctx), id);
+        self.ids.insert((node.at, node.ctx, node.frame), id);
         self.queue.push_back(id);
         id
     }
 
-    /// The context of code at `pc` reached from code run for `ctx`: main code has none.
-    fn region(&self, pc: u32, ctx: Option<AskId>) -> Option<AskId> {
-        if pc >= self.handler_start { ctx } else { None }
+    /// The frame of a call at `pc` made in `frame`.
+    fn frame(&mut self, frame: FrameId, pc: u32) -> FrameId {
+        if let Some(&f) = self.frame_ids.get(&(frame, pc)) {
+            return f;
+        }
+        let f = self.frames.len() as FrameId;
+        self.frames.push((frame, pc));
+        self.frame_ids.insert((frame, pc), f);
+        f
     }
 
-    fn at(&self, pc: u32, ctx: Option<AskId>) -> Node {
-        Node { at: At::Instr(pc), ctx: self.region(pc, ctx) }
+    /// The node at `pc` reached from code run for `ctx` in `frame`: the script's own code has
+    /// no context and no frame (a handler's `goto` leaves every flow).
+    fn at(&self, pc: u32, ctx: Ctx, frame: FrameId) -> Node {
+        if pc >= self.handler_start {
+            Node { at: At::Instr(pc), ctx, frame }
+        } else {
+            Node { at: At::Instr(pc), ctx: None, frame: 0 }
+        }
     }
 
-    /// Asking ask `a` again (run for `ctx`): its question, or its listening after a reprompt.
-    fn again(&self, a: AskId, ctx: Option<AskId>, reprompt: bool) -> Node {
-        let pc = self.ask_pc[a as usize];
-        if reprompt { Node { at: At::Listen(a), ctx: self.region(pc, ctx) } } else { self.at(pc, ctx) }
+    /// Asking ask `a` again (run for `ctx` in `frame`): its question, or its listening after a
+    /// reprompt.
+    fn again(&self, a: AskId, ctx: Ctx, frame: FrameId, reprompt: bool) -> Node {
+        let node = self.at(self.ask_pc[a as usize], ctx, frame);
+        if reprompt { Node { at: At::Listen(a), ..node } } else { node }
     }
 
-    fn successors(&self, node: Node) -> Vec<(Node, Edge)> {
+    fn successors(&mut self, node: Node) -> Vec<(Node, Edge)> {
         let ctx = node.ctx;
+        let frame = node.frame;
         let pc = match node.at {
             At::Listen(a) => {
                 let ask = &self.code.asks[a as usize];
@@ -345,23 +403,20 @@ impl Builder<'_> {
                     .branches
                     .iter()
                     .enumerate()
-                    .map(|(i, b)| (self.at(b.pc, ctx), Edge::Branch(i as u16)))
+                    .map(|(i, b)| (self.at(b.pc, ctx, frame), Edge::Branch(i as u16)))
                     .collect();
                 // A handler interrupts the top-level ask: this one, or the one whose handler
-                // this ask stands in.
-                let interrupted = ctx.or(Some(a));
-                out.extend(
-                    self.code
-                        .handlers
-                        .iter()
-                        .enumerate()
-                        .map(|(i, h)| (Node { at: At::Instr(h.pc), ctx: interrupted }, Edge::Handler(i as u16))),
-                );
+                // this ask stands in; it runs in that ask's frame.
+                let interrupted = ctx.unwrap_or((a, frame));
+                out.extend(self.code.handlers.iter().enumerate().map(|(i, h)| {
+                    let node = Node { at: At::Instr(h.pc), ctx: Some(interrupted), frame: interrupted.1 };
+                    (node, Edge::Handler(i as u16))
+                }));
                 return out;
             }
             At::Instr(pc) => pc,
         };
-        let next = |edge| if pc + 1 < self.n { vec![(self.at(pc + 1, ctx), edge)] } else { Vec::new() };
+        let next = |edge| if pc + 1 < self.n { vec![(self.at(pc + 1, ctx, frame), edge)] } else { Vec::new() };
         match self.code.code[pc as usize] {
             Instruction::EnterStep(_)
             | Instruction::Say(_)
@@ -369,22 +424,47 @@ impl Builder<'_> {
             | Instruction::Verify
             | Instruction::Tag(_)
             | Instruction::Callback(_)
+            | Instruction::CallbackAt(..)
             | Instruction::Optout => next(Edge::Next),
-            Instruction::Jump(t) => vec![(self.at(t, ctx), Edge::Jump)],
+            Instruction::Jump(t) => vec![(self.at(t, ctx, frame), Edge::Jump)],
             Instruction::JumpUnless(_, t) => {
                 let mut out = next(Edge::If(true));
                 if t < self.n {
-                    out.push((self.at(t, ctx), Edge::If(false)));
+                    out.push((self.at(t, ctx, frame), Edge::If(false)));
                 }
                 out
             }
-            Instruction::Ask(a) => vec![(Node { at: At::Listen(a), ctx }, Edge::Listen)],
+            Instruction::Ask(a) => vec![(Node { at: At::Listen(a), ctx, frame }, Edge::Listen)],
             Instruction::Retry(reprompt) => match self.owner[pc as usize] {
-                Some(a) => vec![(self.again(a, ctx, reprompt.is_some()), Edge::Retry)],
+                Some(a) => vec![(self.again(a, ctx, frame, reprompt.is_some()), Edge::Retry)],
                 // A retry directly in a handler counts against the interrupted ask.
-                None => ctx.map(|a| (self.again(a, None, reprompt.is_some()), Edge::Retry)).into_iter().collect(),
+                None => {
+                    ctx.map(|(a, f)| (self.again(a, None, f, reprompt.is_some()), Edge::Retry)).into_iter().collect()
+                }
             },
-            Instruction::Resume => ctx.map(|a| (self.again(a, None, false), Edge::Resume)).into_iter().collect(),
+            Instruction::Resume => {
+                ctx.map(|(a, f)| (self.again(a, None, f, false), Edge::Resume)).into_iter().collect()
+            }
+            Instruction::Listen(false) => match self.owner[pc as usize] {
+                Some(a) => vec![(self.again(a, ctx, frame, true), Edge::Relisten)],
+                None => Vec::new(),
+            },
+            Instruction::Listen(true) => {
+                ctx.map(|(a, f)| (self.again(a, None, f, true), Edge::Relisten)).into_iter().collect()
+            }
+            Instruction::Call(f) => match self.code.flows.get(f as usize) {
+                Some(flow) => {
+                    let inner = self.frame(frame, pc);
+                    vec![(Node { at: At::Instr(flow.pc), ctx, frame: inner }, Edge::Call)]
+                }
+                None => Vec::new(),
+            },
+            Instruction::Return => match self.frames.get(frame as usize) {
+                Some(&(parent, call)) if frame != 0 && call + 1 < self.n => {
+                    vec![(self.at(call + 1, ctx, parent), Edge::Return)]
+                }
+                _ => Vec::new(),
+            },
             Instruction::Transfer(..) | Instruction::Hangup(_) => Vec::new(),
         }
     }
@@ -405,8 +485,10 @@ fn retry_owners(code: &ScriptCode) -> Vec<Option<AskId>> {
             }
             seen[pc as usize] = true;
             match code.code[pc as usize] {
-                Instruction::Retry(_) => owner[pc as usize] = Some(a as AskId),
+                Instruction::Retry(_) | Instruction::Listen(false) => owner[pc as usize] = Some(a as AskId),
                 Instruction::Ask(_)
+                | Instruction::Listen(true)
+                | Instruction::Return
                 | Instruction::Resume
                 | Instruction::Hangup(_)
                 | Instruction::Transfer(..)

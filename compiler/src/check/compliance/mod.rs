@@ -360,6 +360,17 @@ impl<'a> Analysis<'a> {
                 },
                 (Edge::Retry, At::Instr(pc)) => Some((code.spans[pc as usize], "`retry` asks again".to_string())),
                 (Edge::Resume, At::Instr(pc)) => Some((code.spans[pc as usize], "`resume` asks again".to_string())),
+                (Edge::Relisten, At::Instr(pc)) => {
+                    Some((code.spans[pc as usize], "`listen` listens again".to_string()))
+                }
+                (Edge::Call, At::Instr(pc)) => match code.code[pc as usize] {
+                    Instruction::Call(f) => Some((
+                        code.spans[pc as usize],
+                        format!("this call runs flow `{}`", code.flows.get(f as usize).map_or("?", |f| &f.name)),
+                    )),
+                    _ => None,
+                },
+                (Edge::Return, At::Instr(pc)) => Some((code.spans[pc as usize], "the flow returns".to_string())),
                 _ => None,
             };
             labels.extend(label);
