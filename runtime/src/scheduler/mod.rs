@@ -629,7 +629,8 @@ impl Engine<'_> {
         let Some(l) = self.live.remove(&call) else { return Ok(()) };
         let plan = self.plan;
         let cust = &plan.customers[l.customer];
-        store.finish_attempt(l.row, &finished(result, now))?;
+        let callback = callback_delay(result, &self.zones[self.states[l.customer].tz], now);
+        store.finish_attempt(l.row, &finished(result, callback, now))?;
         if let Some((path, bytes)) = &result.recording {
             store.add_recording(&RecordingRow {
                 attempt_id: l.row,
@@ -654,7 +655,6 @@ impl Engine<'_> {
         }
         let s = &mut self.states[l.customer];
         s.live = false;
-        let callback = result.callback_ms.map(|c| c.min(i64::MAX as u64) as i64);
         match self.policy.next_attempt(s.attempts, result.disposition.name(), callback, now) {
             // Stopping: the customer stays open in the store for the next run.
             Some(_) if stopping => {}
@@ -665,8 +665,34 @@ impl Engine<'_> {
     }
 }
 
-/// A call's result as the store keeps it.
-fn finished(result: &CallResult, now: Millis) -> Finished {
+/// How long after the call its callback is due: `callback in D`, or `callback at`/`callback on`
+/// (§12) placed at that day and time in the customer's zone. A time alone is its next
+/// occurrence (today if still ahead, else tomorrow), a day alone its start, a moment already
+/// past is now; the window, the caps and do-not-call may push the attempt later, as always.
+fn callback_delay(result: &CallResult, tz: &TimeZone, now: Millis) -> Option<i64> {
+    let Some((day, clock)) = result.callback_at else {
+        return result.callback_ms.map(|c| c.min(i64::MAX as u64) as i64);
+    };
+    let local = Timestamp::from_millisecond(now).unwrap_or(Timestamp::UNIX_EPOCH).to_zoned_datetime(tz.clone());
+    let clock = clock.map_or(jiff::civil::Time::midnight(), |t| {
+        jiff::civil::Time::new(t.hour as i8, t.minute as i8, 0, 0).unwrap_or(jiff::civil::Time::midnight())
+    });
+    let due = |date: Date| -> Option<i64> {
+        let at = date.to_datetime(clock).to_zoned_datetime(tz.clone()).ok()?;
+        Some(at.timestamp().as_millisecond())
+    };
+    let at = match day {
+        Some(d) => due(Date::new(d.year as i16, d.month as i8, d.day as i8).ok()?)?,
+        None => {
+            let today = due(local.date())?;
+            if today > now { today } else { due(local.date().tomorrow().ok()?)? }
+        }
+    };
+    Some(at.saturating_sub(now).max(0))
+}
+
+/// A call's result as the store keeps it; `callback` is the delay [`callback_delay`] gave.
+fn finished(result: &CallResult, callback: Option<i64>, now: Millis) -> Finished {
     let json = |v: &[String]| serde_json::to_string(v).unwrap_or_default();
     Finished {
         disposition: result.disposition.name().to_string(),
@@ -681,11 +707,37 @@ fn finished(result: &CallResult, now: Millis) -> Finished {
         objections: json(&result.objections),
         unrecognised: json(&result.unrecognised),
         transcript: serde_json::to_string(&result.transcript).unwrap_or_default(),
-        callback_ms: result.callback_ms.map(|c| c as i64),
+        callback_ms: callback,
         lets: result
             .lets
             .iter()
             .map(|l| StoredLet { name: l.name.clone(), ty: l.ty.name().to_string(), value: l.value.clone() })
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use callscript_compiler::value::{Date as Day, Time as Clock};
+
+    /// 2026-11-24 10:00 in Shanghai (UTC+8).
+    const NOW: Millis = 1_795_485_600_000;
+    const HOUR: i64 = 3_600_000;
+
+    fn delay(day: Option<Day>, clock: Option<Clock>) -> Option<i64> {
+        let result = CallResult { callback_at: Some((day, clock)), ..CallResult::default() };
+        callback_delay(&result, &TimeZone::get("Asia/Shanghai").unwrap(), NOW)
+    }
+
+    #[test]
+    fn a_callback_at_a_time_is_its_next_occurrence_in_the_customers_zone() {
+        assert_eq!(delay(None, Clock::new(15, 30)), Some(5 * HOUR + HOUR / 2), "today, still ahead");
+        assert_eq!(delay(None, Clock::new(9, 0)), Some(23 * HOUR), "passed today: tomorrow");
+        assert_eq!(delay(Day::new(2026, 11, 25), Clock::new(10, 0)), Some(24 * HOUR));
+        assert_eq!(delay(Day::new(2026, 11, 26), None), Some(38 * HOUR), "a day alone: its start");
+        assert_eq!(delay(Day::new(2026, 11, 20), Clock::new(10, 0)), Some(0), "past: now");
+        let later = CallResult { callback_ms: Some(7_200_000), ..CallResult::default() };
+        assert_eq!(callback_delay(&later, &TimeZone::UTC, NOW), Some(7_200_000), "`callback in` as before");
     }
 }
