@@ -802,7 +802,9 @@ pub fn check_test<'a>(scope: &ScriptScope<'a>, test: &'a Test, diagnostics: &mut
                 }
             }
             TestStmtKind::Expect(Expect::Step(target)) => {
-                if let Err(d) = scope.resolve_target(target) {
+                if let Err(d) = scope.resolve_target(target)
+                    && !names_flow_step(scope, target)
+                {
                     tc.diagnostics.push(d);
                 }
             }
@@ -829,6 +831,16 @@ pub fn check_test<'a>(scope: &ScriptScope<'a>, test: &'a Test, diagnostics: &mut
                 .label("missing inputs")
                 .with_help("add them to the test's `input { … }`, or give the inputs a default in the script"),
         );
+    }
+}
+
+/// `expect step FLOW` or `expect step FLOW.STEP`: a flow the script can call, as transcripts
+/// name its steps (§12).
+fn names_flow_step(scope: &ScriptScope, target: &Target) -> bool {
+    let Some(flow) = scope.flows.get(target.first.name.as_str()) else { return false };
+    match &target.second {
+        None => true,
+        Some(step) => flow.def.steps.iter().any(|s| s.name.name == step.name),
     }
 }
 
