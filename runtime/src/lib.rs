@@ -3,6 +3,7 @@
 //! (`campaign`, `scheduler`, `store`, `report`) and the telephony they dial through
 //! (`telephony`: the simulator, SIP, media, speech in and out, recordings).
 
+pub mod actions;
 pub mod call;
 pub mod campaign;
 pub mod report;

@@ -7,6 +7,7 @@ pub mod compliance;
 pub mod file;
 pub mod flow;
 pub mod intents;
+pub mod outputs;
 pub mod scope;
 pub mod settings;
 pub mod types;
@@ -275,11 +276,18 @@ pub fn check_with(roots: Vec<Source>, loader: &mut dyn Loader, options: &CheckOp
         let mut ran = false;
         if clean {
             let program = crate::lower::lower_file(&files, &sources, file.id, pack);
-            if let Some(pack) = pack {
-                compliance::check_program(&program, pack, &mut found);
-                ran = true;
+            // E321 needs the lowered control flow; a file it finds in error has no program.
+            let before = found.len();
+            for code in &program.scripts {
+                outputs::check(code, &mut found);
             }
-            programs.push((file.id, program));
+            if found.len() == before {
+                if let Some(pack) = pack {
+                    compliance::check_program(&program, pack, &mut found);
+                    ran = true;
+                }
+                programs.push((file.id, program));
+            }
         }
         allow::apply_allows(file.id, &allows, found, ran, &mut diagnostics, &mut allowed);
     }

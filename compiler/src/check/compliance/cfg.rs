@@ -48,12 +48,14 @@ pub enum Edge {
     Handler(u16),
     Retry,
     Resume,
+    /// From a `do` to its `ok` (true) or `failed` (false) body (§13).
+    Action(bool),
 }
 
 impl Edge {
     /// Edges that stay within one customer turn (no new answer is awaited).
     pub fn in_turn(self) -> bool {
-        matches!(self, Edge::Next | Edge::Jump | Edge::If(_))
+        matches!(self, Edge::Next | Edge::Jump | Edge::If(_) | Edge::Action(_))
     }
 }
 
@@ -369,7 +371,19 @@ impl Builder<'_> {
             | Instruction::Verify
             | Instruction::Tag(_)
             | Instruction::Callback(_)
+            | Instruction::Sms(_)
+            | Instruction::Handover(_)
             | Instruction::Optout => next(Edge::Next),
+            Instruction::Do(d) => match self.code.dos.get(d as usize) {
+                Some(d) => {
+                    let mut out = next(Edge::Action(true));
+                    if d.failed < self.n {
+                        out.push((self.at(d.failed, ctx), Edge::Action(false)));
+                    }
+                    out
+                }
+                None => Vec::new(),
+            },
             Instruction::Jump(t) => vec![(self.at(t, ctx), Edge::Jump)],
             Instruction::JumpUnless(_, t) => {
                 let mut out = next(Edge::If(true));
@@ -419,6 +433,10 @@ fn retry_owners(code: &ScriptCode) -> Vec<Option<AskId>> {
                 Instruction::JumpUnless(_, t) => {
                     work.push(pc + 1);
                     work.push(t);
+                }
+                Instruction::Do(d) => {
+                    work.push(pc + 1);
+                    work.extend(code.dos.get(d as usize).map(|d| d.failed));
                 }
                 _ => work.push(pc + 1),
             }

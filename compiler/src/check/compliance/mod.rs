@@ -359,6 +359,10 @@ impl<'a> Analysis<'a> {
                     _ => None,
                 },
                 (Edge::Retry, At::Instr(pc)) => Some((code.spans[pc as usize], "`retry` asks again".to_string())),
+                (Edge::Action(ok), At::Instr(pc)) => Some((
+                    code.spans[pc as usize],
+                    if ok { "the action answers (`on ok`)" } else { "the action fails (`on failed`)" }.to_string(),
+                )),
                 (Edge::Resume, At::Instr(pc)) => Some((code.spans[pc as usize], "`resume` asks again".to_string())),
                 _ => None,
             };
