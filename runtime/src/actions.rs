@@ -71,6 +71,58 @@ pub fn outputs_from_text(action: &ActionCode, text: &str) -> Result<Vec<(String,
     outputs_from_json(action, &json)
 }
 
+/// What a real call sends with an action (CAMPAIGN.md §5's request body).
+pub struct Request<'a> {
+    pub action: &'a ActionCode,
+    pub campaign: &'a str,
+    pub customer_id: &'a str,
+    pub attempt: u32,
+    pub call_id: &'a str,
+    pub inputs: &'a [ActionInput],
+}
+
+/// `{"action", "campaign", "customer_id", "attempt", "call_id", "input": {…}}`.
+pub fn request_body(r: &Request) -> Vec<u8> {
+    let body = serde_json::json!({
+        "action": r.action.name,
+        "campaign": r.campaign,
+        "customer_id": r.customer_id,
+        "attempt": r.attempt,
+        "call_id": r.call_id,
+        "input": inputs_json(r.inputs),
+    });
+    serde_json::to_vec(&body).unwrap_or_default()
+}
+
+/// Header values as sent: `env:NAME` read from the environment (missing: an empty value).
+pub fn resolve_headers(headers: &std::collections::BTreeMap<String, String>) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| match v.strip_prefix("env:") {
+            Some(var) => (k.clone(), std::env::var(var).unwrap_or_default()),
+            None => (k.clone(), v.clone()),
+        })
+        .collect()
+}
+
+/// Calls an action over HTTP: a 2xx JSON object with every output of its type is `Ok`;
+/// anything else is `Err` with the cause (the status, the timeout, a body that does not read,
+/// a missing or mistyped output).
+pub async fn call(
+    url: &str,
+    headers: &[(String, String)],
+    request: &Request<'_>,
+    timeout: std::time::Duration,
+) -> Result<Vec<(String, Value)>, String> {
+    let answer =
+        crate::http::post_json(url, headers, &request_body(request), timeout).await.map_err(|e| e.to_string())?;
+    if !(200..300).contains(&answer.status) {
+        return Err(format!("HTTP status {}", answer.status));
+    }
+    let text = String::from_utf8(answer.body).map_err(|_| "the answer is not UTF-8".to_string())?;
+    outputs_from_text(request.action, &text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
