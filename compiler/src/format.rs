@@ -760,36 +760,7 @@ impl<'a> Printer<'a> {
                 self.sp();
                 self.src(prompt.span);
             }
-            StmtKind::Do(d) => {
-                self.word(at);
-                self.sp();
-                self.src(d.action.span);
-                self.raw("(");
-                for (i, (name, value)) in d.args.iter().enumerate() {
-                    if i > 0 {
-                        self.raw(",");
-                        self.sp();
-                    }
-                    self.src(name.span);
-                    self.sp();
-                    self.raw("=");
-                    self.sp();
-                    self.expr(value);
-                }
-                let close = self.token_at(d.args.last().map_or(d.action.span.end, |(_, v)| v.span.end));
-                match close.filter(|t| t.token == Token::RParen) {
-                    Some(t) => self.tok(t.span, ")"),
-                    None => self.raw(")"),
-                }
-                if let Some(t) = d.timeout {
-                    self.sp();
-                    self.raw("timeout");
-                    self.sp();
-                    self.src(t.span);
-                }
-                let starts: Vec<u32> = d.branches.iter().map(|b| first_allow(&b.allows, b.span.start)).collect();
-                self.braced(d.head.end, s.span.end - 1, &starts, false, &mut |p, i| p.branch(&d.branches[i]));
-            }
+            StmtKind::Do(d) => self.do_stmt(at, d, s.span.end),
             StmtKind::Hangup(outcome) => {
                 self.word(at);
                 if let Some(o) = outcome {
@@ -840,6 +811,40 @@ impl<'a> Printer<'a> {
             self.raw(".");
             self.src(second.span);
         }
+    }
+
+    /// `do NAME(…) [timeout D] { … }`; not inlined into `stmt`, whose frame is on the stack once
+    /// per nesting level.
+    #[inline(never)]
+    fn do_stmt(&mut self, at: u32, d: &Do, end: u32) {
+        self.word(at);
+        self.sp();
+        self.src(d.action.span);
+        self.raw("(");
+        for (i, (name, value)) in d.args.iter().enumerate() {
+            if i > 0 {
+                self.raw(",");
+                self.sp();
+            }
+            self.src(name.span);
+            self.sp();
+            self.raw("=");
+            self.sp();
+            self.expr(value);
+        }
+        let close = self.token_at(d.args.last().map_or(d.action.span.end, |(_, v)| v.span.end));
+        match close.filter(|t| t.token == Token::RParen) {
+            Some(t) => self.tok(t.span, ")"),
+            None => self.raw(")"),
+        }
+        if let Some(t) = d.timeout {
+            self.sp();
+            self.raw("timeout");
+            self.sp();
+            self.src(t.span);
+        }
+        let starts: Vec<u32> = d.branches.iter().map(|b| first_allow(&b.allows, b.span.start)).collect();
+        self.braced(d.head.end, end - 1, &starts, false, &mut |p, i| p.branch(&d.branches[i]));
     }
 
     fn branch(&mut self, b: &Branch) {

@@ -362,7 +362,9 @@ impl<'s, 'a> TypeChecker<'s, 'a> {
         );
     }
 
-    /// `do NAME(ARG = EXPR, …) { on ok …; on failed … }` (§13).
+    /// `do NAME(ARG = EXPR, …) { on ok …; on failed … }` (§13). Not inlined: `stmt`'s frame is
+    /// on the stack once per nesting level.
+    #[inline(never)]
     fn do_stmt(&mut self, d: &'a Do, span: Span) {
         let def = self.action(&d.action);
         let mut given: Vec<&str> = Vec::new();
@@ -462,6 +464,19 @@ impl<'s, 'a> TypeChecker<'s, 'a> {
         }
     }
 
+    #[inline(never)]
+    fn transfer(&mut self, outcome: Option<&'a Ident>, with: &'a [(Ident, Expr)]) {
+        if let Some(o) = outcome {
+            self.outcome(o);
+        }
+        for (i, (key, value)) in with.iter().enumerate() {
+            self.expr(value);
+            if let Some((first, _)) = with[..i].iter().find(|(k, _)| k.name == key.name) {
+                self.report(duplicate_key(self.scope.file, key, first));
+            }
+        }
+    }
+
     fn outcome(&mut self, o: &'a Ident) {
         if self.scope.outcomes.contains_key(o.name.as_str()) {
             self.usage.outcomes.insert(&o.name);
@@ -500,17 +515,7 @@ impl<'s, 'a> TypeChecker<'s, 'a> {
             }
             StmtKind::Retry(Some(p)) => self.prompt(p),
             StmtKind::If(i) => self.if_stmt(i),
-            StmtKind::Transfer { outcome, with, .. } => {
-                if let Some(o) = outcome {
-                    self.outcome(o);
-                }
-                for (i, (key, value)) in with.iter().enumerate() {
-                    self.expr(value);
-                    if let Some((first, _)) = with[..i].iter().find(|(k, _)| k.name == key.name) {
-                        self.report(duplicate_key(self.scope.file, key, first));
-                    }
-                }
-            }
+            StmtKind::Transfer { outcome, with, .. } => self.transfer(outcome.as_ref(), with),
             StmtKind::Sms(prompt) => self.prompt(prompt),
             StmtKind::Do(d) => self.do_stmt(d, stmt.span),
             StmtKind::Hangup(Some(o)) => self.outcome(o),

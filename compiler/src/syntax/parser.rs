@@ -1412,7 +1412,9 @@ impl<'a> Parser<'a> {
     }
 
     /// `do NAME(ARG = EXPR, …) [timeout D] { on ok => …; on failed => … }` (§13). On the heap
-    /// from the start, like an ask.
+    /// from the start, like an ask; never inlined into `stmt_kind`, whose frame is on the stack
+    /// once per nesting level.
+    #[inline(never)]
     fn do_stmt(&mut self) -> Option<Box<Do>> {
         let start = self.bump().span;
         let action = self.ident("the name of an action")?;
@@ -1790,6 +1792,21 @@ impl<'a> Parser<'a> {
         lhs
     }
 
+    /// A name, or `NAME.FIELD` (an action's output, §13). Not inlined: `prefix` is on the stack
+    /// once per nesting level of an expression.
+    #[inline(never)]
+    fn name_or_field(&mut self, word: &str, span: Span) -> Expr {
+        self.bump();
+        let name = Ident { name: word.to_string(), span };
+        if self.at(Token::Dot) && self.tokens.get(self.pos + 1).is_some_and(|t| t.token == Token::Ident) {
+            self.bump();
+            if let Some(field) = self.ident("a field name") {
+                return Expr { span: span.to(field.span), kind: ExprKind::Field(name, field) };
+            }
+        }
+        Expr { kind: ExprKind::Name(name), span }
+    }
+
     fn prefix(&mut self) -> Expr {
         let span = self.peek_span();
         match self.peek() {
@@ -1887,17 +1904,7 @@ impl<'a> Parser<'a> {
                         let inner = self.expr_bp(3);
                         Expr { span: span.to(inner.span), kind: ExprKind::Unary(UnaryOp::Not, Box::new(inner)) }
                     }
-                    _ => {
-                        self.bump();
-                        let name = Ident { name: word.to_string(), span };
-                        if self.at(Token::Dot) && self.tokens.get(self.pos + 1).is_some_and(|t| t.token == Token::Ident)
-                        {
-                            self.bump();
-                            let field = self.ident("a field name").expect("at an identifier");
-                            return Expr { span: span.to(field.span), kind: ExprKind::Field(name, field) };
-                        }
-                        Expr { kind: ExprKind::Name(name), span }
-                    }
+                    _ => self.name_or_field(word, span),
                 }
             }
             _ => {
