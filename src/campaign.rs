@@ -249,7 +249,8 @@ pub fn run(args: RunArgs) -> CliResult {
         TelephonyKind::Sip => Box::new(start_sip(&args.campaign, &loaded, &plan)?),
         TelephonyKind::Sim => {
             let ring_timeout = loaded.campaign.telephony.ring_timeout.as_millis().clamp(0, u64::MAX as i128) as u64;
-            let mut sim = SimTelephony::new(loaded.campaign.sim.clone(), ring_timeout);
+            let mut sim = SimTelephony::new(loaded.campaign.sim.clone(), ring_timeout)
+                .with_actions(loaded.campaign.actions.clone());
             // A resumed run draws from a fresh stream so it does not replay the first run's calls.
             if let Ok(Some(stored)) = store.campaign(&plan.campaign_id) {
                 sim.reseed(stored.clock_ms as u64);

@@ -240,7 +240,7 @@ pub fn simulate(args: SimulateArgs) -> CliResult {
     virtual_time::converse(&mut call, &mut customer);
     customer.print_notes(&call);
     let ending = call.notes().iter().rev().find_map(|note| match note {
-        Note::Transfer { queue, outcome } => Some((
+        Note::Transfer { queue, outcome, .. } => Some((
             format!("call transferred to \"{queue}\" (outcome {})", call.script().outcomes[*outcome as usize].name),
             0,
         )),
@@ -330,8 +330,24 @@ impl<R: BufRead, W: Write> TypedCustomer<R, W> {
                         Record::CallbackAt { date, time } =>
                             format!("callback {}", callscript_runtime::testing::callback_at_text(*date, *time)),
                         Record::Optout => "opt-out recorded".to_string(),
+                        Record::Sms { text, log_text } => format!("sms: {}", log_text.as_ref().unwrap_or(text)),
                     }
                 ),
+                Note::Action { name, result: Ok(()), latency_ms } => format!("  (action {name}: ok, {latency_ms} ms)"),
+                Note::Action { name, result: Err(why), .. } => format!("  (action {name} failed: {why})"),
+                Note::Transfer { data, .. } if !data.is_empty() => {
+                    let data: Vec<String> = data
+                        .iter()
+                        .map(|h| {
+                            format!(
+                                "{}: {}",
+                                h.key,
+                                if h.sensitive { callscript_runtime::call::MASK } else { &h.value }
+                            )
+                        })
+                        .collect();
+                    format!("  (handed over {{ {} }})", data.join(", "))
+                }
                 _ => continue,
             };
             self.print(&line);
@@ -363,6 +379,59 @@ impl<R: BufRead, W: Write> Customer for TypedCustomer<R, W> {
             match reply_turn(&line) {
                 Ok(turn) => return turn,
                 Err(message) => self.print(&message),
+            }
+        }
+    }
+
+    /// The script calls an action: `/ok {JSON}` answers with outputs, `/failed [why]` fails it.
+    fn action(
+        &mut self,
+        call: &CallDriver,
+        action: &str,
+        inputs: &[callscript_runtime::vm::ActionInput],
+    ) -> Result<Vec<(String, callscript_compiler::value::Value)>, String> {
+        self.print_notes(call);
+        let shown: Vec<String> = inputs
+            .iter()
+            .map(|i| {
+                let v = if i.sensitive { callscript_runtime::call::MASK.to_string() } else { i.value.literal_text() };
+                format!("{} = {v}", i.name)
+            })
+            .collect();
+        self.print(&format!("  (action {action}({}): answer `/ok {{…}}` or `/failed`)", shown.join(", ")));
+        let Some(code) = call.script().actions.iter().find(|a| a.name == action).cloned() else {
+            return Err(format!("no action `{action}`"));
+        };
+        loop {
+            if self.broken.is_some() {
+                return Err("no answer".into());
+            }
+            if self.interactive {
+                let _ = write!(self.out, "{action}> ").and_then(|()| self.out.flush());
+            }
+            let Some(Ok(line)) = self.lines.next() else {
+                self.print("(no more replies: the action fails)");
+                return Err("no answer".into());
+            };
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if !self.interactive {
+                self.print(&format!("{action}> {line}"));
+            }
+            if let Some(why) = line.strip_prefix("/failed") {
+                let why = why.trim();
+                return Err(if why.is_empty() { "failed (typed)".to_string() } else { why.to_string() });
+            }
+            let Some(json) = line.strip_prefix("/ok") else {
+                self.print("the script waits for the action: type `/ok {\"FIELD\": …}` or `/failed`");
+                continue;
+            };
+            let json = if json.trim().is_empty() { "{}" } else { json.trim() };
+            match callscript_runtime::actions::outputs_from_text(&code, json) {
+                Ok(outputs) => return Ok(outputs),
+                Err(why) => self.print(&format!("{why}; try again")),
             }
         }
     }

@@ -145,8 +145,12 @@ fn test_block(name: &str, script: &str, inputs: &[Input], result: &CallResult) -
                 };
                 writeln!(out, "  reply {reply}").unwrap();
             }
-            // The transcripts compared line by line already hold what was captured.
-            TranscriptLine::Captured { .. } => {}
+            // The transcripts compared line by line already hold what was captured; the
+            // examples replayed here call no actions, send no messages and hand over nothing.
+            TranscriptLine::Captured { .. }
+            | TranscriptLine::Action { .. }
+            | TranscriptLine::Sms { .. }
+            | TranscriptLine::Handover { .. } => {}
         }
     }
     match (&result.outcome, result.disposition) {

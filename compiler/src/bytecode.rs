@@ -89,6 +89,11 @@ pub struct ScriptCode {
     pub handlers: Vec<BranchCode>,
     /// The flows the script calls, directly or not, each lowered once (§12).
     pub flows: Vec<FlowDecl>,
+    /// Actions the script calls (§13), and each `do` of them.
+    pub actions: Vec<ActionCode>,
+    pub dos: Vec<DoCode>,
+    /// What each `transfer … with { … }` hands over (see [`Instruction::Handover`]).
+    pub handovers: Vec<Vec<(String, ExprId)>>,
 }
 
 /// A flow's code within a script: one copy shared by every `call` of it.
@@ -97,6 +102,32 @@ pub struct FlowDecl {
     pub name: String,
     /// Its first instruction.
     pub pc: u32,
+    pub span: FileSpan,
+}
+
+/// An action the script calls (§13): what it is sent and what it answers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ActionCode {
+    pub name: String,
+    pub inputs: Vec<(String, Type)>,
+    /// Each output and the slot that holds it after `ok` (`NAME.FIELD`).
+    pub outputs: Vec<(String, Type, Slot)>,
+}
+
+pub type DoId = u16;
+
+/// One `do NAME(…) { on ok …; on failed … }`. The `ok` body follows the `Do` instruction.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DoCode {
+    /// Index into [`ScriptCode::actions`].
+    pub action: u16,
+    /// The inputs sent, in the order written.
+    pub args: Vec<(String, ExprId)>,
+    pub timeout_ms: u64,
+    /// The first instruction of the `failed` body.
+    pub failed: u32,
+    /// The first instruction of the `ok` body (the one after `Do`).
+    pub ok: u32,
     pub span: FileSpan,
 }
 
@@ -115,6 +146,9 @@ pub struct SlotDecl {
     /// A flow's parameter or `let` (§12): not a value of the script, so neither stored with
     /// the attempt nor read by tests.
     pub local: bool,
+    /// An action's output `NAME.FIELD` (§13): set by the action's answer, not a result of
+    /// the call.
+    pub output: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -377,6 +411,13 @@ pub enum Instruction {
     /// Asks for the next attempt on a day and/or at a local time (`callback on D at T`, §12):
     /// expressions of a date and a time, [`NO_EXPR`] when not given.
     CallbackAt(ExprId, ExprId),
+    /// Calls an action (§13) and waits for its answer: `ok` stores the outputs and goes on
+    /// with the next instruction, `failed` continues at the `do`'s failed body.
+    Do(DoId),
+    /// Sends a text message to the customer after the current turn (§13); not terminal.
+    Sms(PromptId),
+    /// Sets the data the following `Transfer` hands to the agent ([`ScriptCode::handovers`]).
+    Handover(u32),
 }
 
 impl Program {
@@ -515,7 +556,7 @@ script s {
 /// First bytes of a `.callc` file.
 pub const MAGIC: &[u8; 8] = b"CALLSCPT";
 /// Bumped whenever the serialised shape of [`Program`] changes.
-pub const FORMAT_VERSION: u32 = 4;
+pub const FORMAT_VERSION: u32 = 5;
 
 /// What stands before the program in a `.callc` file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -643,6 +684,19 @@ impl Program {
                     }
                     Instruction::Return | Instruction::Listen(_) => true,
                     Instruction::Verify | Instruction::Callback(_) | Instruction::Optout | Instruction::Resume => true,
+                    Instruction::Do(d) => s.dos.get(d as usize).is_some_and(|d| {
+                        d.ok <= n
+                            && d.failed <= n
+                            && s.actions
+                                .get(d.action as usize)
+                                .is_some_and(|a| a.outputs.iter().all(|(_, _, slot)| (*slot as usize) < s.slots.len()))
+                            && d.args.iter().all(|(_, e)| (*e as usize) < s.exprs.len())
+                    }),
+                    Instruction::Sms(p) => (p as usize) < s.prompts.len(),
+                    Instruction::Handover(h) => s
+                        .handovers
+                        .get(h as usize)
+                        .is_some_and(|data| data.iter().all(|(_, e)| (*e as usize) < s.exprs.len())),
                 };
                 if !ok {
                     return bad("table entry");

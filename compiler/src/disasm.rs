@@ -93,10 +93,14 @@ fn script_listing(program: &Program, script: &ScriptCode, sources: &[Source], ou
     }
     let _ = writeln!(out, "  ({}, {}, listen {}ms)", script.purpose, script.locale, script.listen_timeout_ms);
     for (i, s) in script.slots.iter().enumerate() {
-        let kind = match (s.input, s.local) {
-            (true, _) => "input",
-            (false, true) => "local",
-            (false, false) => "let",
+        let kind = if s.input {
+            "input"
+        } else if s.local {
+            "local"
+        } else if s.output {
+            "output"
+        } else {
+            "let"
         };
         let sensitive = if s.sensitive { " sensitive" } else { "" };
         let init = s.init.map(|e| format!(" = {}", expr_text(script, e))).unwrap_or_default();
@@ -174,6 +178,32 @@ fn script_listing(program: &Program, script: &ScriptCode, sources: &[Source], ou
                     let _ = write!(s, " at {}", expr_text(script, t));
                 }
                 s
+            }
+            Instruction::Do(d) => match script.dos.get(d as usize) {
+                Some(d) => {
+                    let name = script.actions.get(d.action as usize).map_or("?", |a| a.name.as_str());
+                    let args: Vec<String> =
+                        d.args.iter().map(|(k, e)| format!("{k} = {}", expr_text(script, *e))).collect();
+                    format!(
+                        "do         {name}({}) timeout {}ms ok {:04} failed {:04}",
+                        args.join(", "),
+                        d.timeout_ms,
+                        d.ok,
+                        d.failed
+                    )
+                }
+                None => "do         ?".into(),
+            },
+            Instruction::Sms(p) => format!("sms        {}", prompt_text(script, p)),
+            Instruction::Handover(h) => {
+                let data: Vec<String> = script
+                    .handovers
+                    .get(h as usize)
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, e)| format!("{k}: {}", expr_text(script, *e)))
+                    .collect();
+                format!("handover   {{ {} }}", data.join(", "))
             }
         };
         let source = script.spans.get(pc).and_then(|span| {

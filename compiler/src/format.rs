@@ -462,7 +462,44 @@ impl<'a> Printer<'a> {
                 let starts: Vec<u32> = h.handlers.iter().map(|x| first_allow(&x.allows, x.span.start)).collect();
                 self.braced(h.name.span.end, h.span.end - 1, &starts, false, &mut |p, i| p.branch(&h.handlers[i]));
             }
+            Item::Action(a) => self.action(a),
         }
+    }
+
+    fn action(&mut self, a: &Action) {
+        self.word(a.span.start);
+        self.sp();
+        self.src(a.name.span);
+        if let Some(title) = &a.title {
+            self.sp();
+            self.src(title.span);
+        }
+        let from = a.title.as_ref().map_or(a.name.span.end, |t| t.span.end);
+        let starts: Vec<u32> = a.lists.iter().map(|l| l.span.start).collect();
+        self.braced(from, a.span.end - 1, &starts, false, &mut |p, i| {
+            let list = &a.lists[i];
+            p.word(list.span.start);
+            let starts: Vec<u32> = list.fields.iter().map(|f| f.span.start).collect();
+            p.braced(list.span.start + 1, list.span.end - 1, &starts, true, &mut |p, i| {
+                let field = &list.fields[i];
+                p.src(field.name.span);
+                p.raw(":");
+                p.sp();
+                p.src(field.ty.span);
+            });
+        });
+    }
+
+    /// `{ KEY: EXPR, … }` from `from` to the `}` at `close`.
+    fn keyed(&mut self, from: u32, close: u32, values: &[(Ident, Expr)]) {
+        let starts: Vec<u32> = values.iter().map(|(name, _)| name.span.start).collect();
+        self.braced(from, close, &starts, true, &mut |p, i| {
+            let (name, value) = &values[i];
+            p.src(name.span);
+            p.raw(":");
+            p.sp();
+            p.expr(value);
+        });
     }
 
     /// `flow NAME ["title"] (a: text, b: int sensitive) { … }`: lets, statements and steps in
@@ -801,17 +838,30 @@ impl<'a> Printer<'a> {
                 self.sp();
                 self.src(d.span);
             }
-            StmtKind::Transfer { queue, outcome } => {
+            StmtKind::Transfer { queue, outcome, with } => {
                 self.word(at);
                 self.sp();
                 self.src(queue.span);
+                let mut from = queue.span.end;
                 if let Some(o) = outcome {
                     self.sp();
                     self.raw("outcome");
                     self.sp();
                     self.src(o.span);
+                    from = o.span.end;
+                }
+                if let Some(word) = self.token_at(from).filter(|t| self.src[t.span.range()] == *"with") {
+                    self.sp();
+                    self.raw("with");
+                    self.keyed(word.span.end, s.span.end - 1, with);
                 }
             }
+            StmtKind::Sms(prompt) => {
+                self.word(at);
+                self.sp();
+                self.src(prompt.span);
+            }
+            StmtKind::Do(d) => self.do_stmt(at, d, s.span.end),
             StmtKind::Hangup(outcome) => {
                 self.word(at);
                 if let Some(o) = outcome {
@@ -862,6 +912,40 @@ impl<'a> Printer<'a> {
             self.raw(".");
             self.src(second.span);
         }
+    }
+
+    /// `do NAME(…) [timeout D] { … }`; not inlined into `stmt`, whose frame is on the stack once
+    /// per nesting level.
+    #[inline(never)]
+    fn do_stmt(&mut self, at: u32, d: &Do, end: u32) {
+        self.word(at);
+        self.sp();
+        self.src(d.action.span);
+        self.raw("(");
+        for (i, (name, value)) in d.args.iter().enumerate() {
+            if i > 0 {
+                self.raw(",");
+                self.sp();
+            }
+            self.src(name.span);
+            self.sp();
+            self.raw("=");
+            self.sp();
+            self.expr(value);
+        }
+        let close = self.token_at(d.args.last().map_or(d.action.span.end, |(_, v)| v.span.end));
+        match close.filter(|t| t.token == Token::RParen) {
+            Some(t) => self.tok(t.span, ")"),
+            None => self.raw(")"),
+        }
+        if let Some(t) = d.timeout {
+            self.sp();
+            self.raw("timeout");
+            self.sp();
+            self.src(t.span);
+        }
+        let starts: Vec<u32> = d.branches.iter().map(|b| first_allow(&b.allows, b.span.start)).collect();
+        self.braced(d.head.end, end - 1, &starts, false, &mut |p, i| p.branch(&d.branches[i]));
     }
 
     fn branch(&mut self, b: &Branch) {
@@ -930,6 +1014,7 @@ impl<'a> Printer<'a> {
             | ExprKind::Date(_)
             | ExprKind::Time(_)
             | ExprKind::Name(_)
+            | ExprKind::Field(..)
             | ExprKind::Error => self.src(e.span),
             ExprKind::Unary(UnaryOp::Neg, inner) => {
                 self.word(e.span.start);
@@ -1014,7 +1099,8 @@ impl<'a> Printer<'a> {
                     Expect::NoSay(s) => ("no say", Some(s.span)),
                     Expect::Step(_) => ("step", None),
                     Expect::Tag(s) => ("tag", Some(s.span)),
-                    Expect::Transfer(s) => ("transfer", Some(s.span)),
+                    Expect::Transfer(s, _) => ("transfer", Some(s.span)),
+                    Expect::Sms(s) => ("sms", Some(s.span)),
                     Expect::Hangup(o) => ("hangup", Some(o.span)),
                     Expect::Value { name, .. } => ("value", Some(name.span)),
                     Expect::Optout => ("optout", None),
@@ -1034,11 +1120,37 @@ impl<'a> Printer<'a> {
                         self.sp();
                         self.expr(value);
                     }
+                    (Expect::Transfer(_, Some((key, value))), Some(span)) => {
+                        self.sp();
+                        self.src(span);
+                        self.sp();
+                        self.raw("with");
+                        self.sp();
+                        self.src(key.span);
+                        self.sp();
+                        self.raw("=");
+                        self.sp();
+                        self.expr(value);
+                    }
                     (_, Some(span)) => {
                         self.sp();
                         self.src(span)
                     }
                     _ => {}
+                }
+            }
+            TestStmtKind::Mock { action, ok } => {
+                self.word(at);
+                self.sp();
+                self.src(action.span);
+                self.sp();
+                match ok {
+                    None => self.raw("failed"),
+                    Some(values) => {
+                        self.raw("ok");
+                        let ok = self.token_at(action.span.end).map_or(action.span.end, |t| t.span.end);
+                        self.keyed(ok, s.span.end - 1, values);
+                    }
                 }
             }
             TestStmtKind::Attempt(n) | TestStmtKind::Hour(n) => {
@@ -1073,6 +1185,7 @@ fn item_start(item: &Item) -> u32 {
         Item::Test(t) => t.span.start,
         Item::Flow(f) => first_allow(&f.allows, f.span.start),
         Item::Handlers(h) => h.span.start,
+        Item::Action(a) => a.span.start,
     }
 }
 
@@ -1101,6 +1214,7 @@ fn collect_allows(file: &File, out: &mut Vec<u32>) {
         allows(&s.allows, out);
         match &s.kind {
             StmtKind::Ask(ask) => branches(&ask.branches, out),
+            StmtKind::Do(d) => branches(&d.branches, out),
             StmtKind::If(i) => if_stmt(i, out),
             _ => {}
         }

@@ -165,7 +165,8 @@ pub fn index(checked: &Checked, file: SourceId) -> FileIndex {
                 w.script(script);
                 scripts.entry(script.name.name.as_str()).or_insert((scope, captures));
             }
-            Item::Test(_) | Item::Flow(_) | Item::Handlers(_) => {}
+            // The LSP's view of actions (hover, definition, rename) is not written yet.
+            Item::Test(_) | Item::Flow(_) | Item::Handlers(_) | Item::Action(_) => {}
         }
     }
     for item in &parsed.ast.items {

@@ -321,6 +321,20 @@ impl Value {
     /// The value as its literal is written in a script or a test, unquoted: `5`, `1200.50`,
     /// `true`, `2026-11-24`, `15:30`, text as it is. Stores, report columns and test
     /// messages use this form, which does not depend on the script's locale.
+    /// Reads the literal form of a value of type `ty` (`1200.50`, `2026-12-01`, `15:30`, `5`,
+    /// `true`; text as it is): campaign `sim` answers, stored results.
+    pub fn read_literal(ty: crate::syntax::ast::Type, text: &str) -> Option<Value> {
+        use crate::syntax::ast::Type;
+        Some(match ty {
+            Type::Text => Value::Text(text.to_string()),
+            Type::Int => Value::Int(text.trim().parse().ok()?),
+            Type::Money => Value::Money(Money::parse(text.trim())?),
+            Type::Bool => Value::Bool(text.trim().parse().ok()?),
+            Type::Date => Value::Date(Date::parse(text.trim())?),
+            Type::Time => Value::Time(Time::parse(text.trim())?),
+        })
+    }
+
     pub fn literal_text(&self) -> String {
         match self {
             Value::Text(s) => s.clone(),

@@ -3,8 +3,10 @@
 //! (`campaign`, `scheduler`, `store`, `report`) and the telephony they dial through
 //! (`telephony`: the simulator, SIP, media, speech in and out, recordings).
 
+pub mod actions;
 pub mod call;
 pub mod campaign;
+pub mod http;
 pub mod report;
 pub mod scheduler;
 pub mod store;

@@ -12,7 +12,7 @@ use callscript_compiler::value::Value;
 
 use crate::call::virtual_time::{self, Customer, Turn};
 use crate::call::{CallDriver, Note};
-use crate::vm::{CallContext, Executable, Record, Session};
+use crate::vm::{ActionInput, CallContext, Executable, Record, Session};
 
 /// One line of a transcript.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,6 +38,15 @@ pub enum Line {
     Transfer {
         queue: String,
         outcome: String,
+        /// What `with { … }` handed over: key and literal value (in clear, like captures).
+        data: Vec<(String, String)>,
+    },
+    /// A text message sent (§13), in clear.
+    Sms(String),
+    /// An action answered (None) or failed (the cause).
+    Action {
+        name: String,
+        failed: Option<String>,
     },
     Hangup(String),
     CustomerHangup,
@@ -56,7 +65,17 @@ impl std::fmt::Display for Line {
             Line::Callback(ms) => write!(f, "  callback in {}", crate::testing::duration_text(*ms)),
             Line::CallbackAt(when) => write!(f, "  callback {when}"),
             Line::Optout => write!(f, "  (opt-out recorded)"),
-            Line::Transfer { queue, outcome } => write!(f, "  transfer \"{queue}\" (outcome {outcome})"),
+            Line::Transfer { queue, outcome, data } => {
+                write!(f, "  transfer \"{queue}\" (outcome {outcome})")?;
+                if !data.is_empty() {
+                    let data: Vec<String> = data.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+                    write!(f, " with {{ {} }}", data.join(", "))?;
+                }
+                Ok(())
+            }
+            Line::Sms(text) => write!(f, "  sms: {text}"),
+            Line::Action { name, failed: None } => write!(f, "  (action {name}: ok)"),
+            Line::Action { name, failed: Some(why) } => write!(f, "  (action {name} failed: {why})"),
             Line::Hangup(o) => write!(f, "  hangup {o}"),
             Line::CustomerHangup => write!(f, "  (customer hung up)"),
             Line::Failed(m) => write!(f, "  call failed: {m}"),
@@ -101,6 +120,9 @@ pub struct Coverage {
     pub branches: BTreeSet<(Option<AskId>, u16)>,
 }
 
+/// A `mock` in force: the action, its outputs (None: `failed`), where it is written.
+type Mock = (String, Option<Vec<(String, Value)>>, Span);
+
 /// A test block's customer: it answers each listen with the test's next reply, checking the
 /// expectations written before it against what the call did since the last reply.
 struct Run<'a> {
@@ -117,6 +139,10 @@ struct Run<'a> {
     search: usize,
     failure: Option<Failure>,
     coverage: &'a mut Coverage,
+    /// The mock in force for each action (§16.6): its outputs, or None for `failed`.
+    mocks: Vec<Mock>,
+    /// Where the test is written, for failures without a statement of their own.
+    test_span: Span,
 }
 
 impl Run<'_> {
@@ -149,10 +175,16 @@ impl Run<'_> {
                     Record::Callback { after_ms } => Line::Callback(*after_ms),
                     Record::CallbackAt { date, time } => Line::CallbackAt(callback_at_text(*date, *time)),
                     Record::Optout => Line::Optout,
+                    Record::Sms { text, .. } => Line::Sms(text.clone()),
                 }),
-                Note::Transfer { queue, outcome } => {
-                    Some(Line::Transfer { queue: queue.clone(), outcome: outcome_name(*outcome) })
+                Note::Action { name, result, .. } => {
+                    Some(Line::Action { name: name.clone(), failed: result.clone().err() })
                 }
+                Note::Transfer { queue, outcome, data } => Some(Line::Transfer {
+                    queue: queue.clone(),
+                    outcome: outcome_name(*outcome),
+                    data: data.iter().map(|h| (h.key.clone(), h.value.clone())).collect(),
+                }),
                 Note::Hangup { outcome } => Some(Line::Hangup(outcome_name(*outcome))),
                 Note::CustomerHangup => Some(Line::CustomerHangup),
                 Note::Failed { message, .. } => Some(Line::Failed(message.clone())),
@@ -213,10 +245,31 @@ impl Run<'_> {
                         self.fail(message, stmt.span, instead);
                     }
                 }
+                TestStmtKind::Mock { action, ok } => self.mock(action, ok, stmt.span),
                 _ => {}
             }
         }
         None
+    }
+
+    /// `mock NAME ok { … }` / `mock NAME failed`: holds until the next mock of that action.
+    fn mock(&mut self, action: &ast::Ident, ok: &Option<Vec<(ast::Ident, ast::Expr)>>, span: Span) {
+        let outputs =
+            ok.as_ref().map(|fields| fields.iter().filter_map(|(n, e)| Some((n.name.clone(), literal(e)?))).collect());
+        self.mocks.retain(|(name, _, _)| *name != action.name);
+        self.mocks.push((action.name.clone(), outputs, span));
+    }
+
+    /// The mocks written before the customer's next reply apply to the actions called on the
+    /// way to it (a `do` runs before the test's statements up to that reply are carried out).
+    fn mocks_ahead(&mut self) {
+        for stmt in &self.statements[self.next.min(self.statements.len())..] {
+            match &stmt.kind {
+                TestStmtKind::Reply(_) | TestStmtKind::Hangup => break,
+                TestStmtKind::Mock { action, ok } => self.mock(action, ok, stmt.span),
+                _ => {}
+            }
+        }
     }
 }
 
@@ -225,6 +278,41 @@ impl Customer for Run<'_> {
         self.sync(call);
         // A test that has said everything (or failed) leaves the call.
         self.carry_out(call, false).unwrap_or(Turn::HangUp)
+    }
+
+    fn action(
+        &mut self,
+        call: &CallDriver,
+        action: &str,
+        _inputs: &[ActionInput],
+    ) -> Result<Vec<(String, Value)>, String> {
+        self.sync(call);
+        if self.failure.is_some() {
+            return Err("the test already failed".into());
+        }
+        self.mocks_ahead();
+        let at = self.statements.get(self.next).map_or(self.test_span, |s| s.span);
+        let Some((_, mock, span)) = self.mocks.iter().find(|(name, _, _)| name == action).cloned() else {
+            self.fail(
+                format!("the script calls the action `{action}`, but no `mock {action} ok {{ … }}` or `mock {action} failed` comes before it"),
+                at,
+                None,
+            );
+            return Err(format!("`{action}` is not mocked"));
+        };
+        let Some(outputs) = mock else { return Err("mocked `failed`".into()) };
+        let declared = call.script().actions.iter().find(|a| a.name == action);
+        let missing: Vec<String> = declared
+            .into_iter()
+            .flat_map(|a| &a.outputs)
+            .filter(|(name, _, _)| !outputs.iter().any(|(n, _)| n == name))
+            .map(|(name, _, _)| format!("`{name}`"))
+            .collect();
+        if !missing.is_empty() {
+            self.fail(format!("this mock of `{action}` does not give {}", missing.join(", ")), span, None);
+            return Err("the mock misses outputs".into());
+        }
+        Ok(outputs)
     }
 }
 
@@ -292,6 +380,8 @@ pub fn run_test(exec: &Arc<Executable>, file: SourceId, test: &ast::Test, covera
         search: 0,
         failure: None,
         coverage,
+        mocks: Vec::new(),
+        test_span: test.name.span,
     };
     let mut call = CallDriver::new(session, max_duration_ms);
     virtual_time::converse(&mut call, &mut run);
@@ -395,7 +485,66 @@ fn check_expect(run: &mut Run, call: &CallDriver, expect: &Expect) -> Option<(St
                 Some((format!("expected tag \"{}\", but it was not recorded since the last reply", t.value), None))
             }
         }
-        Expect::Transfer(q) => {
+        Expect::Transfer(q, Some((key, value))) => {
+            let want = literal(value)?;
+            let transfer = run.segment().iter().find_map(|l| match l {
+                Line::Transfer { queue, data, .. } if *queue == q.value => Some(data.clone()),
+                _ => None,
+            });
+            let Some(data) = transfer else {
+                return Some((
+                    format!(
+                        "expected a transfer to \"{}\", but {}",
+                        q.value,
+                        ending().unwrap_or_else(|| "the call did not transfer".into()).trim()
+                    ),
+                    None,
+                ));
+            };
+            let got = data.iter().find(|(k, _)| *k == key.name).map(|(_, v)| v.clone());
+            // An int literal stands for money where the value handed over is an amount (§9.5).
+            let matches = |got: &str| {
+                got == want.literal_text()
+                    || matches!(&want, Value::Int(n) if callscript_compiler::value::Money::from_int(*n)
+                        .is_some_and(|m| Value::Money(m).literal_text() == got))
+            };
+            match got {
+                Some(got) if matches(&got) => None,
+                Some(got) => Some((
+                    format!(
+                        "expected the transfer to hand over `{}` = {}, but it is {got}",
+                        key.name,
+                        want.literal_text()
+                    ),
+                    None,
+                )),
+                None => Some((format!("expected the transfer to hand over `{}`, but it does not", key.name), None)),
+            }
+        }
+        Expect::Sms(text) => {
+            if run.segment().iter().any(|l| matches!(l, Line::Sms(t) if t.contains(&text.value))) {
+                None
+            } else {
+                let sent: Vec<String> = run
+                    .segment()
+                    .iter()
+                    .filter_map(|l| if let Line::Sms(t) = l { Some(format!("\"{t}\"")) } else { None })
+                    .collect();
+                Some((
+                    format!(
+                        "expected a text message containing \"{}\", but {}",
+                        text.value,
+                        if sent.is_empty() {
+                            "none was sent since the last reply".to_string()
+                        } else {
+                            format!("the messages since the last reply are {}", sent.join(", "))
+                        }
+                    ),
+                    None,
+                ))
+            }
+        }
+        Expect::Transfer(q, None) => {
             if run.segment().iter().any(|l| matches!(l, Line::Transfer { queue, .. } if *queue == q.value)) {
                 None
             } else {

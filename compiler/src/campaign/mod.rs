@@ -63,6 +63,10 @@ pub struct Campaign {
     pub sim: Sim,
     /// `[allow] CS009 = "reason"`: findings allowed for the whole campaign, reason kept.
     pub allow: BTreeMap<String, String>,
+    /// `[actions.NAME]`: where each action of the script is called (CAMPAIGN.md §5).
+    pub actions: BTreeMap<String, ActionConfig>,
+    /// `[sms]`: the text-message gateway, when the script sends messages.
+    pub sms: Option<SmsConfig>,
     /// For the JSON task shape: the template the script is generated from.
     pub task: Option<TaskTemplate>,
     /// Where each value is written, for diagnostics about it.
@@ -219,6 +223,130 @@ pub struct Sim {
 impl Default for Sim {
     fn default() -> Self {
         Sim { seed: 42, answer: 0.70, busy: 0.10, no_answer: 0.12, invalid_number: 0.03, talk: "persona".into() }
+    }
+}
+
+/// `[actions.NAME]` (CAMPAIGN.md §5): an HTTP POST of JSON to `url`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionConfig {
+    pub url: String,
+    /// The campaign's timeout; the script's `timeout` wins when shorter.
+    pub timeout: Option<SignedDuration>,
+    /// Request headers; a value `env:NAME` is read from the environment when the run starts.
+    pub headers: BTreeMap<String, String>,
+    /// What the simulator answers: outputs by name (checked against the script's types), and
+    /// the share of calls that fail instead.
+    pub sim: BTreeMap<String, schema::RawSimValue>,
+    pub fail_rate: f64,
+}
+
+/// `[sms]`: the gateway that sends text messages (POST `{"to", "text", "campaign",
+/// "customer_id", "attempt"}`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SmsConfig {
+    pub url: String,
+    pub sender: Option<String>,
+    pub timeout: SignedDuration,
+}
+
+impl schema::RawSimValue {
+    /// The value in a literal form the runtime reads by type (`1200.50`, `2026-12-01`).
+    pub fn text(&self) -> String {
+        match self {
+            schema::RawSimValue::Bool(b) => b.to_string(),
+            schema::RawSimValue::Int(n) => n.to_string(),
+            schema::RawSimValue::Float(x) => x.to_string(),
+            schema::RawSimValue::Text(t) => t.clone(),
+        }
+    }
+}
+
+pub use schema::RawSimValue;
+
+/// What the script needs of the campaign (CAMPAIGN.md §5): every action it calls has an
+/// `[actions.NAME]`, messages need `[sms]`, and `sim` answers name the action's outputs with
+/// values of their types (a simulated campaign needs an answer for every output unless the
+/// action always fails). E603 for what is missing, E604 for what is wrong.
+pub fn check_script_needs(
+    file: SourceId,
+    campaign: &Campaign,
+    code: &crate::bytecode::ScriptCode,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let spans = &campaign.spans;
+    let missing = |message: String, help: String| {
+        Diagnostic::new("E603", file, spans.at("script"), message).label("the script is named here").with_help(help)
+    };
+    let mut called: Vec<&str> = code.dos.iter().map(|d| code.actions[d.action as usize].name.as_str()).collect();
+    called.sort();
+    called.dedup();
+    for name in called {
+        let Some(config) = campaign.actions.get(name) else {
+            diagnostics.push(missing(
+                format!("the script calls the action `{name}`, which the campaign does not configure"),
+                format!(
+                    "add `[actions.{name}]` with `url = \"http://…\"` (and `sim = {{ … }}` for a simulated campaign)"
+                ),
+            ));
+            continue;
+        };
+        let Some(action) = code.actions.iter().find(|a| a.name == name) else { continue };
+        for (key, value) in &config.sim {
+            let path = format!("actions.{name}.sim.{key}");
+            let Some((_, ty, _)) = action.outputs.iter().find(|(o, _, _)| o == key) else {
+                let outputs: Vec<String> = action.outputs.iter().map(|(o, _, _)| format!("`{o}`")).collect();
+                diagnostics.push(
+                    Diagnostic::new(
+                        "E604",
+                        file,
+                        spans.at(&path),
+                        format!("the action `{name}` has no output `{key}`"),
+                    )
+                    .label(format!("`{key}`"))
+                    .with_help(format!("its outputs are {} (and `fail_rate`)", outputs.join(", "))),
+                );
+                continue;
+            };
+            if crate::value::Value::read_literal(*ty, &value.text()).is_none() {
+                diagnostics.push(
+                    Diagnostic::new(
+                        "E604",
+                        file,
+                        spans.at(&path),
+                        format!("`{}` is not {} for the output `{key}` of `{name}`", value.text(), ty.a()),
+                    )
+                    .label(format!("`{key}`")),
+                );
+            }
+        }
+        let simulated = campaign.telephony.kind == TelephonyKind::Sim;
+        if simulated && config.fail_rate < 1.0 {
+            let unanswered: Vec<String> = action
+                .outputs
+                .iter()
+                .filter(|(o, _, _)| !config.sim.contains_key(o))
+                .map(|(o, _, _)| format!("`{o}`"))
+                .collect();
+            if !unanswered.is_empty() {
+                diagnostics.push(
+                    Diagnostic::new(
+                        "E603",
+                        file,
+                        spans.at(&format!("actions.{name}")),
+                        format!("the simulator has no answer for {} of `{name}`", unanswered.join(", ")),
+                    )
+                    .label(format!("[actions.{name}]"))
+                    .with_help("give every output in `sim = { … }`, or `sim = { fail_rate = 1.0 }` to fail every call"),
+                );
+            }
+        }
+    }
+    let sends = code.code.iter().any(|i| matches!(i, crate::bytecode::Instruction::Sms(_)));
+    if sends && campaign.sms.is_none() {
+        diagnostics.push(missing(
+            "the script sends text messages, but the campaign has no `[sms]` gateway".into(),
+            "add `[sms]` with `url = \"http://…\"`".into(),
+        ));
     }
 }
 
@@ -470,6 +598,16 @@ impl Builder<'_> {
         }
         let sim = self.sim(raw.sim.unwrap_or_default());
         let allow = raw.allow.unwrap_or_default();
+        let actions = raw
+            .actions
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(name, raw)| {
+                let config = self.action(&name, raw);
+                (name, config)
+            })
+            .collect();
+        let sms = raw.sms.map(|raw| self.sms(raw));
         Campaign {
             task_id,
             script,
@@ -486,9 +624,67 @@ impl Builder<'_> {
             store,
             sim,
             allow,
+            actions,
+            sms,
             task: None,
             spans: Spans::default(),
         }
+    }
+
+    /// An HTTP(S) URL with a host, as written.
+    fn url(&mut self, path: &str, raw: Option<String>, what: &str) -> String {
+        match raw {
+            None => {
+                self.missing(path, &format!("{what} names no `url`"), "add `url = \"http://127.0.0.1:9300/…\"`");
+                String::new()
+            }
+            Some(url) => self.value(path, Some(url), String::new(), |url| values::http_url(&url).map(|()| url)),
+        }
+    }
+
+    fn action(&mut self, name: &str, raw: schema::RawAction) -> ActionConfig {
+        let at = |key: &str| format!("actions.{name}.{key}");
+        let url = self.url(&at("url"), raw.url, &format!("[actions.{name}]"));
+        let timeout = raw.timeout.map(|t| {
+            self.value(&at("timeout"), Some(t), SignedDuration::from_secs(3), |t| {
+                values::duration(&t, SignedDuration::from_millis(1))
+            })
+        });
+        let headers = raw.headers.unwrap_or_default();
+        for (key, value) in &headers {
+            if let Some(var) = value.strip_prefix("env:")
+                && (var.is_empty() || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+            {
+                self.invalid(
+                    &at(&format!("headers.{key}")),
+                    format!("`{value}` does not name an environment variable"),
+                );
+            }
+        }
+        let mut sim = raw.sim.unwrap_or_default();
+        let fail_rate = match sim.remove("fail_rate") {
+            None => 0.0,
+            Some(v) => {
+                let x = match v {
+                    schema::RawSimValue::Float(x) => Some(x),
+                    schema::RawSimValue::Int(n) => Some(n as f64),
+                    _ => None,
+                };
+                self.value(&at("sim.fail_rate"), Some(x), 0.0, |x| match x {
+                    Some(x) if (0.0..=1.0).contains(&x) => Ok(x),
+                    _ => Err(format!("`fail_rate` must be a share between 0 and 1, not {}", v.text())),
+                })
+            }
+        };
+        ActionConfig { url, timeout, headers, sim, fail_rate }
+    }
+
+    fn sms(&mut self, raw: schema::RawSms) -> SmsConfig {
+        let url = self.url("sms.url", raw.url, "[sms]");
+        let timeout = self.value("sms.timeout", raw.timeout, SignedDuration::from_secs(5), |t| {
+            values::duration(&t, SignedDuration::from_millis(1))
+        });
+        SmsConfig { url, sender: raw.sender, timeout }
     }
 
     fn schedule(&mut self, raw: RawSchedule) -> Schedule {

@@ -24,6 +24,37 @@ pub struct RawCampaign {
     pub store: Option<RawStore>,
     pub sim: Option<RawSim>,
     pub allow: Option<BTreeMap<String, String>>,
+    /// `[actions.NAME]` (CAMPAIGN.md §5).
+    pub actions: Option<BTreeMap<String, RawAction>>,
+    pub sms: Option<RawSms>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAction {
+    pub url: Option<String>,
+    pub timeout: Option<String>,
+    pub headers: Option<BTreeMap<String, String>>,
+    /// What the simulator answers: an output's value by name, or `fail_rate`.
+    pub sim: Option<BTreeMap<String, RawSimValue>>,
+}
+
+/// A value of `sim = { … }`: as TOML writes it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum RawSimValue {
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Text(String),
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSms {
+    pub url: Option<String>,
+    pub sender: Option<String>,
+    pub timeout: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -155,6 +155,19 @@ pub fn asr(text: &str) -> Result<Asr, String> {
 
 /// A campaign's id: it names the campaign in the store, reports and the generated script, so
 /// it holds letters, digits, `_`, `-` and `.` only.
+/// An `http://` or `https://` URL with a host (actions and the SMS gateway, CAMPAIGN.md §5).
+pub fn http_url(text: &str) -> Result<(), String> {
+    let rest = text
+        .strip_prefix("http://")
+        .or_else(|| text.strip_prefix("https://"))
+        .ok_or_else(|| format!("`{text}` must start with http:// or https://"))?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if host.is_empty() || host.contains(char::is_whitespace) || text.contains(char::is_whitespace) {
+        return Err(format!("`{text}` names no host"));
+    }
+    Ok(())
+}
+
 pub fn task_id(text: &str) -> Result<String, String> {
     if text.is_empty() || text.chars().count() > 128 {
         return Err("a task_id is 1 to 128 characters long".into());

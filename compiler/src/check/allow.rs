@@ -18,6 +18,7 @@ pub fn collect_allows<'a>(script: &'a Script, out: &mut Vec<(&'a Allow, Span)>) 
             add(&s.allows, s.span, out);
             match &s.kind {
                 StmtKind::Ask(ask) => branches(&ask.branches, out),
+                StmtKind::Do(d) => branches(&d.branches, out),
                 StmtKind::If(i) => if_stmt(i, out),
                 _ => {}
             }

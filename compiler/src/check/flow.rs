@@ -190,6 +190,15 @@ impl<'s, 'a> Flow<'s, 'a> {
                 true
             }
             StmtKind::Hangup(_) | StmtKind::Transfer { .. } => true,
+            // §13: both branches are required (E320) and end like an ask's.
+            StmtKind::Do(d) => {
+                for branch in &d.branches {
+                    if !self.block(&branch.body.stmts, ctx) {
+                        self.push(body_does_not_end(file, branch));
+                    }
+                }
+                true
+            }
             StmtKind::Ask(ask) => {
                 self.asks.push(ask);
                 if self.step < self.step_has_ask.len() {

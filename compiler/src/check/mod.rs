@@ -7,6 +7,7 @@ pub mod compliance;
 pub mod file;
 pub mod flow;
 pub mod intents;
+pub mod outputs;
 pub mod scope;
 pub mod settings;
 pub mod types;
@@ -290,18 +291,24 @@ pub fn check_with(roots: Vec<Source>, loader: &mut dyn Loader, options: &CheckOp
         let mut ran = false;
         if clean {
             let program = crate::lower::lower_file(&files, &sources, file.id, pack);
-            if let Some(pack) = pack {
-                compliance::check_program(&program, pack, &mut found);
-                ran = true;
+            // E321 needs the lowered control flow; a file it finds in error has no program.
+            let before = found.len();
+            for code in &program.scripts {
+                outputs::check(code, &mut found);
             }
-            programs.push((file.id, program));
+            if found.len() == before {
+                if let Some(pack) = pack {
+                    compliance::check_program(&program, pack, &mut found);
+                    ran = true;
+                }
+                programs.push((file.id, program));
+            }
         }
         allow::apply_allows(file.id, &allows, found, ran, &mut diagnostics, &mut allowed);
     }
-    let campaign = options
-        .campaign
-        .as_ref()
-        .and_then(|campaign| run_campaign(campaign, pack, &mut sources, &files, &mut diagnostics, &mut allowed));
+    let campaign = options.campaign.as_ref().and_then(|campaign| {
+        run_campaign(campaign, pack, &mut sources, &files, &programs, &mut diagnostics, &mut allowed)
+    });
     diagnostics.sort_by_key(|d| (d.primary.at.file, d.primary.at.span.start, d.primary.at.span.end));
     diagnostics.dedup();
     Checked { sources, files, diagnostics, allowed, pack, programs, campaign }
@@ -366,6 +373,7 @@ fn run_campaign(
     pack: Option<&compliance::Pack>,
     sources: &mut Sources,
     files: &[ParsedFile],
+    programs: &[(SourceId, crate::bytecode::Program)],
     diagnostics: &mut Vec<Diagnostic>,
     allowed: &mut Vec<Allowed>,
 ) -> Option<crate::campaign::Campaign> {
@@ -391,6 +399,11 @@ fn run_campaign(
         });
     if let Some(pack) = pack {
         compliance::campaign::check(id, &parsed, purpose.as_deref().unwrap_or("service"), pack, diagnostics, allowed);
+    }
+    // The actions and messages of the script the campaign runs (CAMPAIGN.md §5).
+    let code = programs.iter().flat_map(|(_, p)| &p.scripts).find(|s| wanted.is_none_or(|w| s.name == w));
+    if let Some(code) = code {
+        crate::campaign::check_script_needs(id, &parsed, code, diagnostics);
     }
     Some(parsed)
 }

@@ -122,6 +122,11 @@ pub struct ScriptScope<'a> {
     pub values: HashMap<&'a str, ValueInfo>,
     pub inputs: Vec<&'a Input>,
     pub lets: Vec<&'a Let>,
+    /// Actions in scope (§13): imported and the file's own.
+    pub actions: HashMap<&'a str, &'a Action>,
+    /// Actions some `do` of the script sends a sensitive value: their outputs are sensitive
+    /// (§16.6).
+    pub sensitive_actions: std::collections::HashSet<&'a str>,
 }
 
 impl<'a> ScriptScope<'a> {
@@ -333,6 +338,7 @@ impl<'a> ScriptScope<'a> {
 pub struct FileScope<'a> {
     pub intents: HashMap<&'a str, IntentInfo<'a>>,
     pub outcomes: HashMap<&'a str, OutcomeInfo>,
+    pub actions: HashMap<&'a str, &'a Action>,
     pub next_order: usize,
 }
 
@@ -343,7 +349,8 @@ pub fn file_scope<'a>(
     files: &'a [ParsedFile],
     diagnostics: &mut Vec<Diagnostic>,
 ) -> FileScope<'a> {
-    let mut scope = FileScope { intents: HashMap::new(), outcomes: HashMap::new(), next_order: 0 };
+    let mut scope =
+        FileScope { intents: HashMap::new(), outcomes: HashMap::new(), actions: HashMap::new(), next_order: 0 };
     let uses: Vec<&Use> =
         file.ast.items.iter().filter_map(|i| if let Item::Use(u) = i { Some(u) } else { None }).collect();
     // Which `use` brought each imported name, to point at both when two imports clash.
@@ -406,11 +413,15 @@ pub fn file_scope<'a>(
                         );
                     }
                 }
+                Item::Action(def) => {
+                    scope.actions.entry(def.name.name.as_str()).or_insert(def);
+                }
                 _ => {}
             }
         }
     }
     let mut local_intents: HashMap<&str, Span> = HashMap::new();
+    let mut local_actions: HashMap<&str, Span> = HashMap::new();
     for item in &file.ast.items {
         match item {
             Item::Intent(def) => {
@@ -442,6 +453,28 @@ pub fn file_scope<'a>(
                         .outcomes
                         .insert(name, OutcomeInfo { goal: o.goal, span: o.name.span, file: file.id, external: false });
                 }
+            }
+            Item::Action(def) => {
+                let name = def.name.name.as_str();
+                reserved_check(file.id, &def.name, "action", diagnostics);
+                if let Some(prev) = local_actions.insert(name, def.name.span) {
+                    diagnostics.push(duplicate(file.id, "action", name, def.name.span, prev));
+                    continue;
+                }
+                for (i, field) in def.lists.iter().flat_map(|l| &l.fields).enumerate() {
+                    let first =
+                        def.lists.iter().flat_map(|l| &l.fields).take(i).find(|f| f.name.name == field.name.name);
+                    if let Some(first) = first {
+                        diagnostics.push(duplicate(
+                            file.id,
+                            "field",
+                            &field.name.name,
+                            field.name.span,
+                            first.name.span,
+                        ));
+                    }
+                }
+                scope.actions.insert(name, def);
             }
             _ => {}
         }
@@ -528,6 +561,8 @@ pub fn script_scope<'a>(
         values: HashMap::new(),
         inputs: Vec::new(),
         lets: Vec::new(),
+        actions: base.actions.clone(),
+        sensitive_actions: Default::default(),
     };
     for name in BUILTIN_OUTCOMES {
         scope.outcomes.insert(name, OutcomeInfo { goal: false, span: Span::default(), file: id, external: true });
@@ -743,6 +778,28 @@ pub fn script_scope<'a>(
                 .with_help("every call starts in `opening { … }`, which must announce the recording"),
         );
     }
+    // §16.6: an action sent a sensitive value answers with sensitive outputs.
+    let mut sensitive_actions = std::collections::HashSet::new();
+    let mut visit = |stmt: &'a Stmt| {
+        if let StmtKind::Do(d) = &stmt.kind {
+            let mut sensitive = false;
+            for (_, value) in &d.args {
+                value.names(&mut |n| sensitive |= scope.values.get(n.name.as_str()).is_some_and(|v| v.sensitive));
+            }
+            if sensitive {
+                sensitive_actions.insert(d.action.name.as_str());
+            }
+        }
+    };
+    for step in &scope.steps {
+        visit_stmts(step.stmts, &mut visit);
+    }
+    if let Some(objection) = scope.objection {
+        for h in &objection.handlers {
+            visit_stmts(&h.body.stmts, &mut visit);
+        }
+    }
+    scope.sensitive_actions = sensitive_actions;
     scope
 }
 
@@ -832,6 +889,9 @@ pub fn unit_scope<'a>(
         sections: HashMap::new(),
         objection: None,
         intents: base.intents.clone(),
+        // A flow may call the actions its file sees (§13 in §12's flows).
+        actions: base.actions.clone(),
+        sensitive_actions: Default::default(),
         outcomes: base.outcomes.iter().filter(|(_, o)| o.file == id).map(|(n, o)| (*n, o.clone())).collect(),
         values: builtin_values().collect(),
         inputs: Vec::new(),

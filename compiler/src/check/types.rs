@@ -92,6 +92,18 @@ impl<'s, 'a> TypeChecker<'s, 'a> {
                     Typed { ty: None, sensitive: false }
                 }
             },
+            ExprKind::Field(action, field) => {
+                let Some(def) = self.action(action) else { return Typed { ty: None, sensitive: false } };
+                match def.outputs().find(|f| f.name.name == field.name) {
+                    Some(f) => {
+                        Typed { ty: f.ty.ty, sensitive: self.scope.sensitive_actions.contains(action.name.as_str()) }
+                    }
+                    None => {
+                        self.unknown_field(def, field, true);
+                        Typed { ty: None, sensitive: false }
+                    }
+                }
+            }
             ExprKind::Unary(op, inner) => {
                 let t = self.expr(inner);
                 let ty = match (op, t.ty) {
@@ -314,6 +326,157 @@ impl<'s, 'a> TypeChecker<'s, 'a> {
         }
     }
 
+    /// The action named, or E120.
+    fn action(&mut self, name: &Ident) -> Option<&'a Action> {
+        if let Some(def) = self.scope.actions.get(name.name.as_str()) {
+            return Some(def);
+        }
+        let suggestion = closest(&name.name, self.scope.actions.keys().copied());
+        self.report(
+            self.diag("E120", name.span, format!("there is no action `{}`", name.name))
+                .label("unknown action")
+                .with_help(match suggestion {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => format!(
+                        "declare it at the top of the file: `action {} {{ input {{ … }} output {{ … }} }}`, or import it with `use`",
+                        name.name
+                    ),
+                }),
+        );
+        None
+    }
+
+    fn unknown_field(&mut self, def: &Action, field: &Ident, output: bool) {
+        let fields = if output { def.outputs().collect::<Vec<_>>() } else { def.inputs().collect() };
+        let what = if output { "output" } else { "input" };
+        let suggestion = closest(&field.name, fields.iter().map(|f| f.name.name.as_str()));
+        let list = fields.iter().map(|f| format!("`{}`", f.name.name)).collect::<Vec<_>>().join(", ");
+        self.report(
+            self.diag("E120", field.span, format!("action `{}` has no {what} `{}`", def.name.name, field.name))
+                .label(format!("unknown {what}"))
+                .with_help(match suggestion {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None if list.is_empty() => format!("`{}` declares no {what}s", def.name.name),
+                    None => format!("its {what}s are {list}"),
+                }),
+        );
+    }
+
+    /// `do NAME(ARG = EXPR, …) { on ok …; on failed … }` (§13). Not inlined: `stmt`'s frame is
+    /// on the stack once per nesting level.
+    #[inline(never)]
+    fn do_stmt(&mut self, d: &'a Do, span: Span) {
+        let def = self.action(&d.action);
+        let mut given: Vec<&str> = Vec::new();
+        for (name, value) in &d.args {
+            let input = def.and_then(|def| def.inputs().find(|f| f.name.name == name.name));
+            match (def, input) {
+                (Some(def), None) => {
+                    self.unknown_field(def, name, false);
+                    self.expr(value);
+                }
+                (_, Some(Field { ty: TypeRef { ty: Some(ty), .. }, .. })) => {
+                    self.expect(value, *ty, &format!("the input `{}`", name.name));
+                }
+                _ => {
+                    self.expr(value);
+                }
+            }
+            if given.contains(&name.name.as_str()) {
+                self.report(
+                    self.diag("E210", name.span, format!("the input `{}` is given twice", name.name))
+                        .label("second value"),
+                );
+            }
+            given.push(&name.name);
+        }
+        if let Some(def) = def {
+            let missing: Vec<&str> =
+                def.inputs().map(|f| f.name.name.as_str()).filter(|name| !given.contains(name)).collect();
+            if !missing.is_empty() {
+                let listed: Vec<String> = missing.iter().map(|m| format!("`{m}`")).collect();
+                self.report(
+                    self.diag("E210", d.head, format!("this `do` does not give {}", listed.join(", ")))
+                        .label("missing inputs")
+                        .with_secondary(self.scope.file, def.name.span, "the action's inputs are declared here")
+                        .with_help(format!(
+                            "send every input of `{}`: `{}(… {} = …)`",
+                            def.name.name,
+                            def.name.name,
+                            missing.join(" = …, ")
+                        )),
+                );
+            }
+        }
+        if let Some(t) = d.timeout
+            && t.millis == 0
+        {
+            self.report(self.diag("E200", t.span, "a timeout must be longer than 0".to_string()).label("too short"));
+        }
+        let mut seen: Vec<&str> = Vec::new();
+        for b in &d.branches {
+            for p in &b.patterns {
+                let name = match &p.kind {
+                    PatternKind::Intent(i) if i.name == "ok" || i.name == "failed" => i.name.as_str(),
+                    _ => {
+                        self.report(
+                            self.diag(
+                                "E320",
+                                p.span,
+                                "a `do` has only the branches `on ok` and `on failed`".to_string(),
+                            )
+                            .label("not `ok` or `failed`")
+                            .with_help("write `on ok => …` for an answer and `on failed => …` for anything else"),
+                        );
+                        continue;
+                    }
+                };
+                if seen.contains(&name) {
+                    self.report(
+                        self.diag("E320", p.span, format!("`on {name}` is written twice in this `do`"))
+                            .label("second branch"),
+                    );
+                }
+                seen.push(name);
+            }
+            if let Some(g) = &b.guard {
+                self.report(
+                    self.diag("E320", g.span, "the branches of a `do` take no guard".to_string())
+                        .label("not allowed here")
+                        .with_help("branch on the outputs with `if` inside `on ok => { … }`"),
+                );
+            }
+            self.stmts(&b.body.stmts);
+        }
+        for want in ["ok", "failed"] {
+            if !seen.contains(&want) {
+                self.report(
+                    self.diag("E320", d.head, format!("this `do` has no `on {want}` branch"))
+                        .label(format!("`on {want}` missing"))
+                        .with_secondary(self.scope.file, span, "in this `do`")
+                        .with_help(if want == "ok" {
+                            "add `on ok => …`: what happens once the action answered"
+                        } else {
+                            "add `on failed => …`: the action may time out or fail, and the call must go on"
+                        }),
+                );
+            }
+        }
+    }
+
+    #[inline(never)]
+    fn transfer(&mut self, outcome: Option<&'a Ident>, with: &'a [(Ident, Expr)]) {
+        if let Some(o) = outcome {
+            self.outcome(o);
+        }
+        for (i, (key, value)) in with.iter().enumerate() {
+            self.expr(value);
+            if let Some((first, _)) = with[..i].iter().find(|(k, _)| k.name == key.name) {
+                self.report(duplicate_key(self.scope.file, key, first));
+            }
+        }
+    }
+
     fn outcome(&mut self, o: &'a Ident) {
         if self.scope.outcomes.contains_key(o.name.as_str()) {
             self.usage.outcomes.insert(&o.name);
@@ -352,7 +515,9 @@ impl<'s, 'a> TypeChecker<'s, 'a> {
             }
             StmtKind::Retry(Some(p)) => self.prompt(p),
             StmtKind::If(i) => self.if_stmt(i),
-            StmtKind::Transfer { outcome: Some(o), .. } => self.outcome(o),
+            StmtKind::Transfer { outcome, with, .. } => self.transfer(outcome.as_ref(), with),
+            StmtKind::Sms(prompt) => self.prompt(prompt),
+            StmtKind::Do(d) => self.do_stmt(d, stmt.span),
             StmtKind::Hangup(Some(o)) => self.outcome(o),
             StmtKind::Set { name, value } => match self.scope.values.get(name.name.as_str()) {
                 Some(v) if v.kind == ValueKind::Let => {
@@ -753,6 +918,32 @@ pub fn check_test<'a>(scope: &ScriptScope<'a>, test: &'a Test, diagnostics: &mut
                 );
             }
             TestStmtKind::Expect(Expect::Hangup(o)) => tc.outcome(o),
+            TestStmtKind::Expect(Expect::Transfer(_, Some((_, value)))) if !is_literal(value) => {
+                tc.report(
+                    tc.diag("E200", value.span, "an expected value must be a literal".to_string())
+                        .label("not a literal")
+                        .with_help("write the value itself, e.g. `\"angry\"` or `2026-11-25`"),
+                );
+            }
+            TestStmtKind::Mock { action, ok } => {
+                let Some(def) = tc.action(action) else { continue };
+                for (field, value) in ok.iter().flatten() {
+                    let Some(out) = def.outputs().find(|f| f.name.name == field.name) else {
+                        tc.unknown_field(def, field, true);
+                        continue;
+                    };
+                    if let Some(ty) = out.ty.ty {
+                        tc.expect(value, ty, &format!("the output `{}`", field.name));
+                    }
+                    if !is_literal(value) {
+                        tc.report(
+                            tc.diag("E200", value.span, "a mocked output must be a literal".to_string())
+                                .label("not a literal")
+                                .with_help("write the value itself, e.g. `1200.50` or `2026-12-01`"),
+                        );
+                    }
+                }
+            }
             TestStmtKind::Expect(Expect::Value { name, value }) => {
                 // Any input or value of the script (§16.3); built-ins change as the call goes.
                 let declared = scope.values.get(name.name.as_str()).filter(|v| v.kind != ValueKind::Builtin);
@@ -842,6 +1033,13 @@ fn names_flow_step(scope: &ScriptScope, target: &Target) -> bool {
         None => true,
         Some(step) => flow.def.steps.iter().any(|s| s.name.name == step.name),
     }
+}
+
+fn duplicate_key(file: crate::span::SourceId, key: &Ident, first: &Ident) -> Diagnostic {
+    Diagnostic::new("E104", file, key.span, format!("`{}` is handed over twice", key.name))
+        .label("second value")
+        .with_secondary(file, first.span, "first given here")
+        .with_help("keep one of them")
 }
 
 fn is_literal(expr: &Expr) -> bool {

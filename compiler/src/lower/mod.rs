@@ -318,6 +318,9 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
             asks: Vec::new(),
             handlers: Vec::new(),
             flows: Vec::new(),
+            actions: Vec::new(),
+            dos: Vec::new(),
+            handovers: Vec::new(),
         };
         ScriptLowering {
             listen_timeout_ms: s.listen_timeout_ms,
@@ -368,6 +371,7 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
                 min: bound(ty, &input.bounds.min),
                 max: bound(ty, &input.bounds.max),
                 local: false,
+                output: false,
             });
         }
         for l in &scope.lets {
@@ -382,7 +386,43 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
                 min: bound(ty, &l.bounds.min),
                 max: bound(ty, &l.bounds.max),
                 local: false,
+                output: false,
             });
+        }
+        // Then the outputs of every action in scope, by action name (§13): `NAME.FIELD`
+        // holds a neutral value until the action answers `ok`.
+        let mut actions: Vec<&Action> = scope.actions.values().copied().collect();
+        actions.sort_by(|a, b| a.name.name.cmp(&b.name.name));
+        for def in actions {
+            let sensitive = scope.sensitive_actions.contains(def.name.name.as_str());
+            let mut outputs = Vec::new();
+            for field in def.outputs() {
+                let Some(ty) = field.ty.ty else { continue };
+                let slot = Slot::try_from(self.code.slots.len()).expect(WITHIN_E009);
+                let neutral = match ty {
+                    Type::Text => ExprOp::Const(Value::Text(String::new())),
+                    Type::Int => ExprOp::Const(Value::Int(0)),
+                    Type::Money => ExprOp::Const(Value::Money(crate::value::Money::from_cents(0))),
+                    Type::Bool => ExprOp::Const(Value::Bool(false)),
+                    Type::Date => ExprOp::Today,
+                    Type::Time => ExprOp::Const(Value::Time(crate::value::Time::parse("00:00").expect("a time"))),
+                };
+                self.code.exprs.push(ExprCode { ops: vec![neutral], span: self.at(field.span), sensitive: false });
+                self.code.slots.push(SlotDecl {
+                    name: format!("{}.{}", def.name.name, field.name.name),
+                    ty,
+                    sensitive,
+                    input: false,
+                    init: Some((self.code.exprs.len() - 1) as ExprId),
+                    min: None,
+                    max: None,
+                    local: false,
+                    output: true,
+                });
+                outputs.push((field.name.name.clone(), ty, slot));
+            }
+            let inputs = def.inputs().filter_map(|f| Some((f.name.name.clone(), f.ty.ty?))).collect();
+            self.code.actions.push(ActionCode { name: def.name.name.clone(), inputs, outputs });
         }
         let inits: Vec<(Slot, &Expr)> = scope
             .inputs
@@ -419,6 +459,7 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
                     min: bounds.and_then(|b| bound(ty, &b.min)),
                     max: bounds.and_then(|b| bound(ty, &b.max)),
                     local: true,
+                    output: false,
                 });
             }
             self.flow_slots.push(map);
@@ -619,10 +660,24 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
                 self.emit(Instruction::Optout, span);
                 false
             }
-            StmtKind::Transfer { queue, outcome } => {
+            StmtKind::Transfer { queue, outcome, with } => {
+                if !with.is_empty() {
+                    let data = with.iter().map(|(k, v)| (k.name.clone(), self.expr(v))).collect();
+                    self.code.handovers.push(data);
+                    self.emit(Instruction::Handover((self.code.handovers.len() - 1) as u32), span);
+                }
                 let q = self.text(&queue.value);
                 let o = outcome.as_ref().map(|o| self.outcome(&o.name));
                 self.emit(Instruction::Transfer(q, o), span);
+                true
+            }
+            StmtKind::Sms(prompt) => {
+                let id = self.prompt(prompt, false);
+                self.emit(Instruction::Sms(id), span);
+                false
+            }
+            StmtKind::Do(d) => {
+                self.do_stmt(d, span);
                 true
             }
             StmtKind::Hangup(outcome) => {
@@ -705,6 +760,35 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
             self.code.asks[id as usize].branches.push(code);
         }
         self.in_ask -= 1;
+    }
+
+    /// `Do`, then the `ok` body, then the `failed` body (both end the turn: checked).
+    fn do_stmt(&mut self, d: &'a Do, span: Span) {
+        let action = self.code.actions.iter().position(|a| a.name == d.action.name).expect("checked action");
+        let args = d.args.iter().map(|(n, e)| (n.name.clone(), self.expr(e))).collect();
+        let id = DoId::try_from(self.code.dos.len()).expect(WITHIN_E009);
+        self.code.dos.push(DoCode {
+            action: action as u16,
+            args,
+            timeout_ms: d.timeout.map_or(DEFAULT_ACTION_TIMEOUT_MS, |t| t.millis),
+            failed: u32::MAX,
+            ok: u32::MAX,
+            span: self.at(d.head),
+        });
+        self.emit(Instruction::Do(id), span);
+        let body = |name: &str| {
+            d.branches
+                .iter()
+                .find(|b| b.patterns.iter().any(|p| matches!(&p.kind, PatternKind::Intent(i) if i.name == name)))
+        };
+        self.code.dos[id as usize].ok = self.pc();
+        if let Some(b) = body("ok") {
+            self.block(&b.body.stmts);
+        }
+        self.code.dos[id as usize].failed = self.pc();
+        if let Some(b) = body("failed") {
+            self.block(&b.body.stmts);
+        }
     }
 
     fn capture(&self, capture: &Capture) -> CaptureCode {
@@ -824,6 +908,12 @@ fn expr_ops(expr: &Expr, slots: &HashMap<&str, Slot>, decls: &[SlotDecl], ops: &
                 ops.push(ExprOp::Load(slot));
             }
         },
+        ExprKind::Field(action, field) => {
+            let name = format!("{}.{}", action.name, field.name);
+            let slot = decls.iter().position(|d| d.output && d.name == name).expect("checked output");
+            *sensitive |= decls[slot].sensitive;
+            ops.push(ExprOp::Load(slot as Slot));
+        }
         ExprKind::Paren(inner) => expr_ops(inner, slots, decls, ops, sensitive),
         ExprKind::Unary(op, inner) => {
             expr_ops(inner, slots, decls, ops, sensitive);
@@ -861,6 +951,9 @@ fn expr_ops(expr: &Expr, slots: &HashMap<&str, Slot>, decls: &[SlotDecl], ops: &
         ExprKind::Error => ops.push(ExprOp::Const(Value::Bool(false))),
     }
 }
+
+/// How long a `do` waits for its action without `timeout` (§13).
+pub const DEFAULT_ACTION_TIMEOUT_MS: u64 = 3_000;
 
 /// A declared bound as a value of the slot's type (checked: a literal of it).
 fn bound(ty: Type, expr: &Option<Expr>) -> Option<Value> {
@@ -918,6 +1011,8 @@ pub fn compile_condition(text: &str, script: &ScriptCode) -> Result<ExprCode, Ve
         values,
         inputs: Vec::new(),
         lets: Vec::new(),
+        actions: HashMap::new(),
+        sensitive_actions: Default::default(),
     };
     let mut usage = Usage::default();
     let typed = TypeChecker { scope: &scope, usage: &mut usage, diagnostics: &mut diagnostics }.expr(&expr);

@@ -86,6 +86,8 @@ pub enum Item {
     Flow(Flow),
     /// `handlers NAME { on … }`: a set of objection handlers that `include` adds (§12).
     Handlers(HandlerSet),
+    /// `action NAME ["title"] { input { … } output { … } }` (§13).
+    Action(Action),
 }
 
 /// `flow NAME ["title"] (PARAMS) { lets; statements or steps }` (§12, §16.4).
@@ -126,6 +128,43 @@ pub struct Include {
     pub name: Ident,
     /// How many of the section's own handlers come before it.
     pub at: usize,
+    pub span: Span,
+}
+
+/// An external call the script may make mid-call (§13): typed inputs it is sent and typed
+/// outputs it answers with.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Action {
+    pub name: Ident,
+    pub title: Option<StrLit>,
+    /// `input { … }` and `output { … }` blocks as written (either may repeat or be missing).
+    pub lists: Vec<FieldList>,
+    pub span: Span,
+}
+
+impl Action {
+    pub fn inputs(&self) -> impl Iterator<Item = &Field> {
+        self.lists.iter().filter(|l| !l.output).flat_map(|l| &l.fields)
+    }
+
+    pub fn outputs(&self) -> impl Iterator<Item = &Field> {
+        self.lists.iter().filter(|l| l.output).flat_map(|l| &l.fields)
+    }
+}
+
+/// `input { … }` or `output { … }` of an action.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FieldList {
+    pub output: bool,
+    pub fields: Vec<Field>,
+    pub span: Span,
+}
+
+/// `NAME: TYPE` in an action's `input` or `output`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Field {
+    pub name: Ident,
+    pub ty: TypeRef,
     pub span: Span,
 }
 
@@ -393,8 +432,15 @@ pub enum StmtKind {
     Transfer {
         queue: StrLit,
         outcome: Option<Ident>,
+        /// `with { KEY: EXPR, … }`: data handed to the agent (§13).
+        with: Vec<(Ident, Expr)>,
     },
     Hangup(Option<Ident>),
+    /// `do NAME(ARG = EXPR, …) [timeout D] { on ok => …; on failed => … }` (§13). Boxed like
+    /// an ask: it nests statements.
+    Do(Box<Do>),
+    /// `sms "TEXT"`: a text message to the customer after the current turn (§13).
+    Sms(Prompt),
     Set {
         name: Ident,
         value: Expr,
@@ -417,6 +463,42 @@ pub enum StmtKind {
     Error,
 }
 
+/// Calls `f` on every statement of `stmts` and every statement nested in them (branches of
+/// asks and `do`s, arms of `if`s), outer ones first.
+pub fn visit_stmts<'a>(stmts: &'a [Stmt], f: &mut dyn FnMut(&'a Stmt)) {
+    for stmt in stmts {
+        f(stmt);
+        match &stmt.kind {
+            StmtKind::Ask(ask) => ask.branches.iter().for_each(|b| visit_stmts(&b.body.stmts, f)),
+            StmtKind::Do(d) => d.branches.iter().for_each(|b| visit_stmts(&b.body.stmts, f)),
+            StmtKind::If(i) => {
+                visit_stmts(&i.then.stmts, f);
+                match &i.otherwise {
+                    Some(Else::Block(b)) => visit_stmts(&b.stmts, f),
+                    Some(Else::If(s)) => visit_stmts(std::slice::from_ref(s), f),
+                    None => {}
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Expr {
+    /// Calls `f` on every name the expression reads.
+    pub fn names<'a>(&'a self, f: &mut dyn FnMut(&'a Ident)) {
+        match &self.kind {
+            ExprKind::Name(n) => f(n),
+            ExprKind::Unary(_, e) | ExprKind::Paren(e) => e.names(f),
+            ExprKind::Binary(_, l, r) => {
+                l.names(f);
+                r.names(f);
+            }
+            _ => {}
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Ask {
     pub prompt: Prompt,
@@ -427,6 +509,18 @@ pub struct Ask {
     pub bargein_off: bool,
     pub branches: Vec<Branch>,
     /// Span of `ask "…"` and its options, for labels.
+    pub head: Span,
+}
+
+/// A call of an action (§13). `branches` are `on ok` and `on failed` (the checker says which
+/// are missing or extra).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Do {
+    pub action: Ident,
+    pub args: Vec<(Ident, Expr)>,
+    pub timeout: Option<DurationLit>,
+    pub branches: Vec<Branch>,
+    /// Span of `do NAME(…) [timeout D]`, for labels.
     pub head: Span,
 }
 
@@ -544,6 +638,8 @@ pub enum ExprKind {
     Date(Date),
     Time(Time),
     Name(Ident),
+    /// `NAME.FIELD`: an output of an action, after its `ok` branch (§13).
+    Field(Ident, Ident),
     Unary(UnaryOp, Box<Expr>),
     Binary(BinaryOp, Box<Expr>, Box<Expr>),
     Paren(Box<Expr>),
@@ -622,6 +718,11 @@ pub enum TestStmtKind {
     Hour(IntLit),
     /// `today 2026-11-24`: the customer's local date during the call (§11).
     Today(Date, Span),
+    /// `mock NAME ok { FIELD: LITERAL, … }` (Some) or `mock NAME failed` (None) (§13).
+    Mock {
+        action: Ident,
+        ok: Option<Vec<(Ident, Expr)>>,
+    },
     Error,
 }
 
@@ -638,8 +739,11 @@ pub enum Expect {
     Say(StrLit),
     Step(Target),
     Tag(StrLit),
-    Transfer(StrLit),
+    /// `expect transfer "q" [with KEY = LITERAL]`.
+    Transfer(StrLit, Option<(Ident, Expr)>),
     Hangup(Ident),
+    /// `expect sms "substring"`: a text message sent in the current segment (§13).
+    Sms(StrLit),
     /// `expect value NAME = LITERAL`: a value of the script holds this (§11, §16.3).
     Value {
         name: Ident,
@@ -710,4 +814,7 @@ pub const RESERVED: &[&str] = &[
     "handlers",
     "include",
     "listen",
+    "action",
+    "do",
+    "sms",
 ];

@@ -63,6 +63,10 @@ impl TableSizes {
                 self.widest = self.widest.max(ask.branches.len());
                 ask.branches.iter().for_each(|b| self.block(&b.body));
             }
+            StmtKind::Do(d) => {
+                self.widest = self.widest.max(d.branches.len());
+                d.branches.iter().for_each(|b| self.block(&b.body));
+            }
             StmtKind::If(i) => {
                 self.block(&i.then);
                 match &i.otherwise {
@@ -76,8 +80,7 @@ impl TableSizes {
     }
 }
 
-const STATEMENT_WORDS: &str =
-    "`say`, `ask`, `goto`, `if`, `set`, `verify`, `tag`, `callback`, `optout`, `call`, `transfer` or `hangup`";
+const STATEMENT_WORDS: &str = "`say`, `ask`, `goto`, `if`, `set`, `verify`, `tag`, `callback`, `optout`, `call`, `transfer`, `hangup`, `do` or `sms`";
 
 struct Parser<'a> {
     src: &'a str,
@@ -592,8 +595,11 @@ impl<'a> Parser<'a> {
                         "test" => Some(Item::Test(self.test())),
                         "flow" => Some(Item::Flow(self.flow(allows))),
                         "handlers" => Some(Item::Handlers(self.handler_set())),
+                        "action" => self.action_item().map(Item::Action),
                         _ => {
-                            self.unexpected("`script`, `flow`, `handlers`, `intent`, `outcomes`, `use` or `test`");
+                            self.unexpected(
+                                "`script`, `flow`, `handlers`, `intent`, `outcomes`, `action`, `use` or `test`",
+                            );
                             self.recover_item();
                             None
                         }
@@ -612,7 +618,7 @@ impl<'a> Parser<'a> {
                     );
                 }
                 _ => {
-                    self.unexpected("`script`, `flow`, `handlers`, `intent`, `outcomes`, `use` or `test`");
+                    self.unexpected("`script`, `flow`, `handlers`, `intent`, `outcomes`, `action`, `use` or `test`");
                     self.recover_item();
                 }
             }
@@ -643,6 +649,71 @@ impl<'a> Parser<'a> {
             UseTarget::Module(parts)
         };
         Some(Use { target, span: start.to(self.prev_span()) })
+    }
+
+    /// `action NAME ["title"] { input { … } output { … } }` (§13).
+    fn action_item(&mut self) -> Option<Action> {
+        let start = self.bump().span;
+        let name = self.ident("the action's name")?;
+        let title = if self.at(Token::Str) { self.string("the action's title") } else { None };
+        let mut lists = Vec::new();
+        let open = self.open_brace("the action")?;
+        loop {
+            self.skip_separators();
+            if matches!(self.peek(), Token::RBrace | Token::Eof) {
+                break;
+            }
+            let word = self.peek_span();
+            let output = if self.eat_word("input").is_some() {
+                false
+            } else if self.eat_word("output").is_some() {
+                true
+            } else {
+                self.unexpected("`input { … }` or `output { … }`");
+                self.recover_statement();
+                continue;
+            };
+            let fields = self.fields();
+            lists.push(FieldList { output, fields, span: word.to(self.prev_span()) });
+            self.end_of_statement();
+        }
+        self.close_brace(open);
+        Some(Action { name, title, lists, span: start.to(self.prev_span()) })
+    }
+
+    /// `{ NAME: TYPE, … }` of an action.
+    fn fields(&mut self) -> Vec<Field> {
+        let mut out = Vec::new();
+        let Some(open) = self.open_brace("the fields") else {
+            self.recover_statement();
+            return out;
+        };
+        loop {
+            self.skip_list_separators();
+            if matches!(self.peek(), Token::RBrace | Token::Eof) {
+                break;
+            }
+            let Some(name) = self.ident("a field name") else {
+                self.recover_statement();
+                continue;
+            };
+            if self.eat(Token::Colon).is_none() {
+                self.unexpected(&format!("`:` and a type after `{}`", name.name));
+                self.recover_statement();
+                continue;
+            }
+            let Some(ty) = self.type_ref() else {
+                self.recover_statement();
+                continue;
+            };
+            out.push(Field { span: name.span.to(ty.span), name, ty });
+            if !matches!(self.tokens[self.pos].token, Token::Newline | Token::Semi | Token::Comma | Token::RBrace) {
+                self.unexpected("`,` or a new line between fields");
+                self.recover_statement();
+            }
+        }
+        self.close_brace(open);
+        out
     }
 
     /// Opens a `{` block; reports and returns None when it is missing.
@@ -1235,6 +1306,7 @@ impl<'a> Parser<'a> {
         let nested = match self.peek_text() {
             "ask" => Some(self.ask().map(StmtKind::Ask)),
             "if" => Some(self.if_stmt().map(StmtKind::If)),
+            "do" => Some(self.do_stmt().map(StmtKind::Do)),
             _ => None,
         };
         match nested {
@@ -1339,14 +1411,19 @@ impl<'a> Parser<'a> {
             }
             "transfer" => {
                 self.bump();
-                self.string("the queue name in quotes").map(|queue| {
+                self.string("the queue name in quotes").and_then(|queue| {
                     let outcome = if self.eat_word("outcome").is_some() {
                         self.ident("an outcome name after `outcome`")
                     } else {
                         None
                     };
-                    StmtKind::Transfer { queue, outcome }
+                    let with = if self.eat_word("with").is_some() { self.test_inputs()? } else { Vec::new() };
+                    Some(StmtKind::Transfer { queue, outcome, with })
                 })
+            }
+            "sms" => {
+                self.bump();
+                self.prompt("the message in quotes").map(StmtKind::Sms)
             }
             "hangup" => {
                 self.bump();
@@ -1406,7 +1483,7 @@ impl<'a> Parser<'a> {
                     .label("expected a statement");
                 let words = [
                     "say", "ask", "goto", "if", "set", "verify", "tag", "callback", "optout", "transfer", "hangup",
-                    "retry", "resume", "call", "return", "listen",
+                    "retry", "resume", "call", "return", "listen", "do", "sms",
                 ];
                 diag = match crate::suggest::closest(word, words) {
                     Some(s) => diag.with_help(format!("did you mean `{s}`?")),
@@ -1503,6 +1580,75 @@ impl<'a> Parser<'a> {
         self.nl_insensitive = saved;
         self.leave();
         Some(ask)
+    }
+
+    /// `do NAME(ARG = EXPR, …) [timeout D] { on ok => …; on failed => … }` (§13). On the heap
+    /// from the start, like an ask; never inlined into `stmt_kind`, whose frame is on the stack
+    /// once per nesting level.
+    #[inline(never)]
+    fn do_stmt(&mut self) -> Option<Box<Do>> {
+        let start = self.bump().span;
+        let action = self.ident("the name of an action")?;
+        let mut args = Vec::new();
+        if self.eat(Token::LParen).is_none() {
+            self.unexpected("`(` and the action's inputs (`do lookup(account = tail)`)");
+            return None;
+        }
+        self.nl_insensitive += 1;
+        loop {
+            if self.eat(Token::RParen).is_some() {
+                break;
+            }
+            let Some(name) = self.ident("an input of the action") else {
+                self.nl_insensitive -= 1;
+                return None;
+            };
+            if self.eat(Token::Eq).is_none() {
+                self.unexpected("`=` and the value sent");
+                self.nl_insensitive -= 1;
+                return None;
+            }
+            args.push((name, self.expr()));
+            if self.eat(Token::Comma).is_none() && !self.at(Token::RParen) {
+                self.unexpected("`,` or `)`");
+                self.nl_insensitive -= 1;
+                return None;
+            }
+        }
+        self.nl_insensitive -= 1;
+        let timeout =
+            if self.eat_word("timeout").is_some() { Some(self.duration("a duration such as `2s`")?) } else { None };
+        let mut d = Box::new(Do { action, args, timeout, branches: Vec::new(), head: start.to(self.prev_span()) });
+        let Some(open) = self.eat(Token::LBrace) else {
+            self.unexpected("`{` and the branches `on ok => …` and `on failed => …`");
+            return None;
+        };
+        if !self.enter() {
+            self.pos -= 1;
+            self.skip_balanced();
+            return Some(d);
+        }
+        let saved = self.nl_insensitive;
+        self.nl_insensitive = 0;
+        loop {
+            self.skip_separators();
+            let allows = self.allows();
+            if matches!(self.peek(), Token::RBrace | Token::Eof) || self.dedented(open, ASK_END_WORDS) {
+                break;
+            }
+            if self.at_word("on") {
+                d.branches.push(self.branch(allows));
+            } else {
+                self.unexpected("a branch `on ok => …` or `on failed => …`");
+                self.recover_statement();
+                continue;
+            }
+            self.end_of_statement();
+        }
+        self.close_brace(open);
+        self.nl_insensitive = saved;
+        self.leave();
+        Some(d)
     }
 
     /// `capture NAME [digits N | digits M..N]`.
@@ -1817,6 +1963,21 @@ impl<'a> Parser<'a> {
         lhs
     }
 
+    /// A name, or `NAME.FIELD` (an action's output, §13). Not inlined: `prefix` is on the stack
+    /// once per nesting level of an expression.
+    #[inline(never)]
+    fn name_or_field(&mut self, word: &str, span: Span) -> Expr {
+        self.bump();
+        let name = Ident { name: word.to_string(), span };
+        if self.at(Token::Dot) && self.tokens.get(self.pos + 1).is_some_and(|t| t.token == Token::Ident) {
+            self.bump();
+            if let Some(field) = self.ident("a field name") {
+                return Expr { span: span.to(field.span), kind: ExprKind::Field(name, field) };
+            }
+        }
+        Expr { kind: ExprKind::Name(name), span }
+    }
+
     fn prefix(&mut self) -> Expr {
         let span = self.peek_span();
         match self.peek() {
@@ -1914,10 +2075,7 @@ impl<'a> Parser<'a> {
                         let inner = self.expr_bp(3);
                         Expr { span: span.to(inner.span), kind: ExprKind::Unary(UnaryOp::Not, Box::new(inner)) }
                     }
-                    _ => {
-                        self.bump();
-                        Expr { kind: ExprKind::Name(Ident { name: word.to_string(), span }), span }
-                    }
+                    _ => self.name_or_field(word, span),
                 }
             }
             _ => {
@@ -1965,7 +2123,7 @@ impl<'a> Parser<'a> {
     }
 
     fn test_stmt(&mut self) -> TestStmtKind {
-        const WORDS: &str = "`input`, `reply`, `expect`, `hangup`, `attempt`, `hour` or `today`";
+        const WORDS: &str = "`input`, `reply`, `expect`, `mock`, `hangup`, `attempt`, `hour` or `today`";
         if !self.at(Token::Ident) {
             self.unexpected(WORDS);
             return TestStmtKind::Error;
@@ -1995,6 +2153,19 @@ impl<'a> Parser<'a> {
             "hangup" => {
                 self.bump();
                 Some(TestStmtKind::Hangup)
+            }
+            "mock" => {
+                self.bump();
+                self.ident("the name of an action").and_then(|action| {
+                    if self.eat_word("failed").is_some() {
+                        Some(TestStmtKind::Mock { action, ok: None })
+                    } else if self.eat_word("ok").is_some() {
+                        self.test_inputs().map(|outputs| TestStmtKind::Mock { action, ok: Some(outputs) })
+                    } else {
+                        self.unexpected("`ok { … }` or `failed`");
+                        None
+                    }
+                })
             }
             "attempt" => {
                 self.bump();
@@ -2056,7 +2227,21 @@ impl<'a> Parser<'a> {
                     }
                     "transfer" => {
                         self.bump();
-                        self.string("the queue in quotes").map(Expect::Transfer)
+                        self.string("the queue in quotes").and_then(|queue| {
+                            if self.eat_word("with").is_none() {
+                                return Some(Expect::Transfer(queue, None));
+                            }
+                            let key = self.ident("the key handed over (`with reason = \"angry\"`)")?;
+                            if self.eat(Token::Eq).is_none() {
+                                self.unexpected("`=` and the value expected");
+                                return None;
+                            }
+                            Some(Expect::Transfer(queue, Some((key, self.expr()))))
+                        })
+                    }
+                    "sms" => {
+                        self.bump();
+                        self.string("the text expected in a message").map(Expect::Sms)
                     }
                     "hangup" => {
                         self.bump();
@@ -2082,7 +2267,7 @@ impl<'a> Parser<'a> {
                     }
                     _ => {
                         self.unexpected(
-                            "`say`, `no say`, `step`, `tag`, `transfer`, `hangup`, `value`, `optout` or `verify` after `expect`",
+                            "`say`, `no say`, `step`, `tag`, `transfer`, `sms`, `hangup`, `value`, `optout` or `verify` after `expect`",
                         );
                         None
                     }

@@ -16,7 +16,8 @@ use callscript_compiler::bytecode::{AskId, Emotion, OutcomeId, PatternCode, Scri
 use callscript_compiler::span::FileSpan;
 
 use crate::telephony::{CallResult, Disposition, LetResult, TranscriptLine};
-use crate::vm::{Action, EndReason, Event, Executable, PieceKind, Record, Session, SpeechPiece};
+use crate::vm::{Action, ActionInput, EndReason, Event, Executable, Handover, PieceKind, Record, Session, SpeechPiece};
+use callscript_compiler::value::Value;
 
 /// Most VM actions one call may take before it is ended as failed. A real call takes a few
 /// hundred at most; the cap stops a script that talks to itself forever.
@@ -47,6 +48,9 @@ pub enum Input {
     CustomerHangup,
     /// How the transfer asked for by [`Command::Transfer`] went.
     TransferResult(Result<(), String>),
+    /// The answer to [`Command::CallAction`]: the outputs, or why the call failed. An answer
+    /// after the action's timeout is ignored (the driver already took `failed`).
+    ActionResult(Result<Vec<(String, Value)>, String>),
     /// Time passed; the driver checks its timers.
     Tick,
 }
@@ -60,8 +64,14 @@ pub enum Command {
     StopPlaying,
     /// The call listens for an answer to `ask` (the driver keeps the timers).
     Listen { ask: AskId, timeout_ms: u64 },
-    /// Hand the call to a queue; answer with [`Input::TransferResult`].
-    Transfer { queue: String },
+    /// Hand the call to a queue with the data of `with { … }`; answer with
+    /// [`Input::TransferResult`].
+    Transfer { queue: String, data: Vec<Handover> },
+    /// Call an action (§13); answer with [`Input::ActionResult`]. Other calls go on meanwhile.
+    CallAction { action: String, inputs: Vec<ActionInput>, timeout_ms: u64 },
+    /// Send a text message to the customer (§13), after the turn in which the script sent it.
+    /// `log_text` masks sensitive values.
+    Sms { text: String, log_text: Option<String> },
     /// End the call from our side.
     Hangup,
 }
@@ -124,9 +134,16 @@ pub enum Note {
         sensitive: bool,
     },
     Record(Record),
+    /// An action answered or failed (§13) after `latency_ms`.
+    Action {
+        name: String,
+        result: Result<(), String>,
+        latency_ms: u64,
+    },
     Transfer {
         queue: String,
         outcome: OutcomeId,
+        data: Vec<Handover>,
     },
     /// The transfer did not happen; the call ends `transfer_failed`.
     TransferFailed {
@@ -152,6 +169,12 @@ enum Phase {
     },
     Listening(Listening),
     Transferring,
+    /// Waiting for an action's answer until `deadline`.
+    Acting {
+        name: String,
+        started: u64,
+        deadline: u64,
+    },
     /// Playing [`TRANSFER_FALLBACK`]; then hang up.
     Apologising,
     Over,
@@ -186,6 +209,8 @@ pub struct CallDriver {
     actions: u32,
     /// The ask the call last listened for (whose capture decides what a turn may hold).
     listening_ask: Option<AskId>,
+    /// Text messages of the current turn, sent when it ends (§13).
+    pending_sms: Vec<Command>,
 }
 
 impl CallDriver {
@@ -204,6 +229,7 @@ impl CallDriver {
             early_words: None,
             actions: 0,
             listening_ask: None,
+            pending_sms: Vec::new(),
         }
     }
 
@@ -279,6 +305,9 @@ impl CallDriver {
                 self.phase = Phase::Apologising;
             }
             (Phase::Apologising, Input::PromptFinished) => self.finish_call(),
+            (Phase::Acting { name, started, .. }, Input::ActionResult(result)) => {
+                self.action_done(name, started, result);
+            }
             (phase, _) => self.phase = phase,
         }
         self.check_timers();
@@ -298,6 +327,7 @@ impl CallDriver {
                 None if !l.speaking => Some(l.silence_at),
                 None => None,
             },
+            Phase::Acting { deadline, .. } => Some(*deadline),
             _ => None,
         };
         [max, listen].into_iter().flatten().min()
@@ -362,6 +392,15 @@ impl CallDriver {
             self.phase = Phase::Stepping;
             self.advance(Event::MaxDuration);
             return;
+        }
+        if let Phase::Acting { deadline, .. } = &self.phase
+            && self.now >= *deadline
+        {
+            let Phase::Acting { name, started, deadline } = std::mem::replace(&mut self.phase, Phase::Stepping) else {
+                unreachable!("matched above")
+            };
+            let why = format!("no answer within {} ms", deadline - started);
+            return self.action_done(name, started, Err(why));
         }
         let Phase::Listening(listening) = &self.phase else { return };
         if listening.keys_complete_at.is_some_and(|at| self.now >= at) {
@@ -468,8 +507,22 @@ impl CallDriver {
     }
 
     fn finish_call(&mut self) {
+        self.flush_sms();
         self.commands.push_back(Command::Hangup);
         self.phase = Phase::Over;
+    }
+
+    /// Sends the text messages of the turn that ended.
+    fn flush_sms(&mut self) {
+        self.commands.extend(self.pending_sms.drain(..));
+    }
+
+    /// The action of the running `do` answered (or timed out): the script goes on.
+    fn action_done(&mut self, name: String, started: u64, result: Result<Vec<(String, Value)>, String>) {
+        let latency_ms = self.now.saturating_sub(started);
+        self.notes.push(Note::Action { name, result: result.as_ref().map(|_| ()).map_err(Clone::clone), latency_ms });
+        self.phase = Phase::Stepping;
+        self.advance(Event::ActionResult(result));
     }
 
     fn cut_last_prompt(&mut self, how: Cut) {
@@ -504,7 +557,16 @@ impl CallDriver {
                         });
                     }
                 }
+                Action::Record(Record::Sms { text, log_text }) => {
+                    self.pending_sms.push(Command::Sms { text: text.clone(), log_text: log_text.clone() });
+                    self.notes.push(Note::Record(Record::Sms { text, log_text }));
+                }
                 Action::Record(record) => self.notes.push(Note::Record(record)),
+                Action::CallAction { action, inputs, timeout_ms } => {
+                    self.commands.push_back(Command::CallAction { action: action.clone(), inputs, timeout_ms });
+                    self.phase = Phase::Acting { name: action, started: self.now, deadline: self.now + timeout_ms };
+                    return;
+                }
                 Action::Play { text, log_text, pieces, no_bargein, span, .. } => {
                     let step = self.session.current_step();
                     let skip = self.barged && !no_bargein;
@@ -517,6 +579,7 @@ impl CallDriver {
                     }
                 }
                 Action::Listen { ask, timeout_ms } => {
+                    self.flush_sms();
                     self.barged = false;
                     self.listening_ask = Some(ask);
                     self.commands.push_back(Command::Listen { ask, timeout_ms });
@@ -541,9 +604,10 @@ impl CallDriver {
                     self.phase = Phase::Listening(listening);
                     return;
                 }
-                Action::Transfer { queue, outcome } => {
-                    self.notes.push(Note::Transfer { queue: queue.clone(), outcome });
-                    self.commands.push_back(Command::Transfer { queue });
+                Action::Transfer { queue, outcome, data } => {
+                    self.notes.push(Note::Transfer { queue: queue.clone(), outcome, data: data.clone() });
+                    self.flush_sms();
+                    self.commands.push_back(Command::Transfer { queue, data });
                     self.phase = Phase::Transferring;
                     return;
                 }
@@ -553,6 +617,7 @@ impl CallDriver {
                 }
                 Action::End(EndReason::CustomerHangup) => {
                     self.notes.push(Note::CustomerHangup);
+                    self.flush_sms();
                     self.phase = Phase::Over;
                     return;
                 }
@@ -647,7 +712,20 @@ pub fn result_of(exec: &Executable, script: &ScriptCode, notes: &[Note]) -> Call
             Note::Record(Record::CallbackAt { date, time }) => result.callback_at = Some((*date, *time)),
             Note::Record(Record::Optout) => result.optout = true,
             Note::Record(Record::Verify) => {}
-            Note::Transfer { queue, outcome } => {
+            Note::Record(Record::Sms { text, log_text }) => {
+                result.transcript.push(TranscriptLine::Sms { text: log_text.clone().unwrap_or_else(|| text.clone()) })
+            }
+            Note::Action { name, result: r, latency_ms } => result.transcript.push(TranscriptLine::Action {
+                name: name.clone(),
+                ok: r.is_ok(),
+                latency_ms: *latency_ms,
+                cause: r.clone().err(),
+            }),
+            Note::Transfer { queue, outcome, data } => {
+                for h in data {
+                    let value = if h.sensitive { MASK.to_string() } else { h.value.clone() };
+                    result.transcript.push(TranscriptLine::Handover { key: h.key.clone(), value });
+                }
                 let o = &script.outcomes[*outcome as usize];
                 result.outcome = Some(o.name.clone());
                 result.goal = o.goal;

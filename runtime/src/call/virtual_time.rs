@@ -6,8 +6,13 @@
 //! timeout. Transfers succeed at once.
 
 use callscript_compiler::bytecode::{AskId, Emotion};
+use callscript_compiler::value::Value;
 
 use super::{CallDriver, Command, Input};
+use crate::vm::ActionInput;
+
+/// How long an action takes to answer in virtual time (§13).
+pub const ACTION_MS: u64 = 300;
 
 /// How long a simulated customer takes to start answering.
 pub const REACTION_MS: u64 = 1_000;
@@ -33,6 +38,17 @@ pub enum Turn {
 pub trait Customer {
     /// The call listens for an answer to `ask`; `call` shows everything so far.
     fn answer(&mut self, call: &CallDriver, ask: AskId, timeout_ms: u64) -> Turn;
+
+    /// The script calls `action` (§13): its outputs, or why it failed. Without an answer of
+    /// its own a virtual call's actions fail.
+    fn action(
+        &mut self,
+        _call: &CallDriver,
+        action: &str,
+        _inputs: &[ActionInput],
+    ) -> Result<Vec<(String, Value)>, String> {
+        Err(format!("nothing answers the action `{action}` here"))
+    }
 }
 
 /// Runs the call to its end (the driver is over afterwards).
@@ -58,7 +74,11 @@ pub fn converse(driver: &mut CallDriver, customer: &mut dyn Customer) {
                     Turn::HangUp => coming.push((now, Input::CustomerHangup)),
                 },
                 Command::Transfer { .. } => coming.push((now, Input::TransferResult(Ok(())))),
-                Command::Hangup => {}
+                Command::CallAction { action, inputs, .. } => {
+                    let result = customer.action(driver, &action, &inputs);
+                    coming.push((now + ACTION_MS, Input::ActionResult(result)));
+                }
+                Command::Sms { .. } | Command::Hangup => {}
             }
         }
         if driver.is_over() {

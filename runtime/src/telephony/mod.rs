@@ -79,6 +79,18 @@ pub enum TranscriptLine {
     /// A value read from the answer into a `let` (§11): its literal form, `****` when the
     /// let is sensitive.
     Captured { name: String, value: String },
+    /// A call of an action (§13): how long it took, and why it failed.
+    Action {
+        name: String,
+        ok: bool,
+        latency_ms: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cause: Option<String>,
+    },
+    /// A text message sent to the customer (§13), sensitive values masked.
+    Sms { text: String },
+    /// What a transfer handed to the agent (§13), sensitive values masked.
+    Handover { key: String, value: String },
 }
 
 /// What a masked value is shown as: a sensitive let's value is not kept at all.

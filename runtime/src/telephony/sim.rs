@@ -12,7 +12,10 @@ use crate::call::CallDriver;
 use crate::call::virtual_time::{self, Customer, Turn};
 use crate::campaign::Sim;
 use crate::telephony::{CallId, CallResult, DialRequest, Disposition, Telephony};
+use crate::vm::ActionInput;
 use crate::vm::{Executable, Session};
+use callscript_compiler::campaign::ActionConfig;
+use callscript_compiler::value::Value;
 
 /// A small, fast, seedable generator (SplitMix64): reproducible across platforms.
 #[derive(Clone, Debug)]
@@ -147,18 +150,51 @@ fn captured_reply(kind: CaptureKind, rng: &mut Rng) -> Turn {
 /// A simulated customer: answers from the script's own intents, drawn from the run's generator.
 struct Persona<'a> {
     rng: &'a mut Rng,
+    /// The campaign's `[actions.NAME]`, whose `sim` answers the script's actions.
+    actions: &'a Actions,
 }
+
+/// The campaign's actions by name (CAMPAIGN.md §5).
+pub type Actions = std::collections::BTreeMap<String, ActionConfig>;
 
 impl Customer for Persona<'_> {
     fn answer(&mut self, call: &CallDriver, ask: AskId, _timeout_ms: u64) -> Turn {
         persona_reply(call.executable(), call.script(), ask, self.rng)
     }
+
+    /// The action's `sim` answer, or a failure at its `fail_rate`.
+    fn action(
+        &mut self,
+        call: &CallDriver,
+        action: &str,
+        _inputs: &[ActionInput],
+    ) -> Result<Vec<(String, Value)>, String> {
+        let config = self.actions.get(action).ok_or_else(|| format!("the campaign does not configure `{action}`"))?;
+        if config.fail_rate > 0.0 && self.rng.unit() < config.fail_rate {
+            return Err("simulated failure (fail_rate)".into());
+        }
+        let code = call.script().actions.iter().find(|a| a.name == action).ok_or("no such action")?;
+        code.outputs
+            .iter()
+            .map(|(name, ty, _)| {
+                let raw = config.sim.get(name).ok_or_else(|| format!("the simulator has no answer for `{name}`"))?;
+                let value = Value::read_literal(*ty, &raw.text())
+                    .ok_or_else(|| format!("`{name}` = {} is not {}", raw.text(), ty.a()))?;
+                Ok((name.clone(), value))
+            })
+            .collect()
+    }
 }
 
 /// Runs an answered call to its end in virtual time; returns the result (talk time included).
 pub fn converse(session: Session, rng: &mut Rng, max_duration_ms: Option<u64>) -> CallResult {
+    converse_with(session, rng, max_duration_ms, &Actions::new())
+}
+
+/// [`converse`], with the actions the simulator answers.
+pub fn converse_with(session: Session, rng: &mut Rng, max_duration_ms: Option<u64>, actions: &Actions) -> CallResult {
     let mut driver = CallDriver::new(session, max_duration_ms);
-    virtual_time::converse(&mut driver, &mut Persona { rng });
+    virtual_time::converse(&mut driver, &mut Persona { rng, actions });
     driver.result()
 }
 
@@ -169,6 +205,7 @@ pub struct SimTelephony {
     rng: Rng,
     pending: BinaryHeap<Reverse<(i64, CallId)>>,
     results: std::collections::HashMap<CallId, CallResult>,
+    actions: Actions,
 }
 
 impl SimTelephony {
@@ -180,7 +217,14 @@ impl SimTelephony {
             rng,
             pending: BinaryHeap::new(),
             results: std::collections::HashMap::new(),
+            actions: Actions::new(),
         }
+    }
+
+    /// The campaign's actions, answered from their `sim` (CAMPAIGN.md §5).
+    pub fn with_actions(mut self, actions: Actions) -> SimTelephony {
+        self.actions = actions;
+        self
     }
 
     /// Re-seeds for a resumed run so that it is reproducible from the resume point.
@@ -200,7 +244,7 @@ impl Telephony for SimTelephony {
         let roll = self.rng.unit();
         let mut result = if roll < s.answer {
             let ring = self.rng.range(3_000, 20_000);
-            let mut r = converse(request.session, &mut self.rng, request.max_duration_ms);
+            let mut r = converse_with(request.session, &mut self.rng, request.max_duration_ms, &self.actions);
             r.ring_ms = ring;
             r
         } else {

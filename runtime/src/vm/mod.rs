@@ -82,6 +82,8 @@ pub enum Event {
     CustomerHangup,
     /// The call reached the script's `max_duration`.
     MaxDuration,
+    /// The answer to [`Action::CallAction`]: the outputs (`ok`), or why it failed.
+    ActionResult(Result<Vec<(String, Value)>, String>),
 }
 
 /// Something the runtime records without affecting the flow.
@@ -98,6 +100,28 @@ pub enum Record {
         time: Option<Time>,
     },
     Optout,
+    /// A text message to the customer (§13); `log_text` masks sensitive values.
+    Sms {
+        text: String,
+        log_text: Option<String>,
+    },
+}
+
+/// A value handed to the agent with a transfer (§13): key, literal text, and whether it is
+/// sensitive (masked in logs and headers).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Handover {
+    pub key: String,
+    pub value: String,
+    pub sensitive: bool,
+}
+
+/// One input sent to an action: name, value, and whether it is sensitive (never logged).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActionInput {
+    pub name: String,
+    pub value: Value,
+    pub sensitive: bool,
 }
 
 /// Why a call ended without a script outcome.
@@ -141,10 +165,17 @@ pub enum Action {
         timeout_ms: u64,
     },
     Record(Record),
-    /// Hand the call to a queue; the call ends with the outcome.
+    /// Hand the call to a queue with the data of `with { … }`; the call ends with the outcome.
     Transfer {
         queue: String,
         outcome: OutcomeId,
+        data: Vec<Handover>,
+    },
+    /// Call an action (§13); answer with [`Event::ActionResult`] (the driver keeps the timeout).
+    CallAction {
+        action: String,
+        inputs: Vec<ActionInput>,
+        timeout_ms: u64,
     },
     /// End the call with an outcome.
     Hangup {
@@ -171,6 +202,8 @@ enum State {
     WaitThenListen,
     /// Listening for the current ask.
     Listen,
+    /// Waiting for the answer of the `do` that runs.
+    Acting(DoId),
     /// Over; further events repeat `End`.
     Over,
 }
@@ -205,6 +238,8 @@ pub struct Session {
     /// The handler that fired last and the depth of the return stack then: it does not fire
     /// again while an ask of a flow it called listens (§16.4).
     handler_call: Option<(usize, usize)>,
+    /// Data for the next transfer (`Handover`).
+    handover: Option<u32>,
 }
 
 /// Why a session could not start.
@@ -317,6 +352,7 @@ impl Session {
             interrupted: None,
             calls: Vec::new(),
             handler_call: None,
+            handover: None,
         })
     }
 
@@ -397,7 +433,74 @@ impl Session {
             },
             State::Listen if event == Event::Done => self.listen(),
             State::Listen => self.answer(event),
+            State::Acting(d) => match event {
+                Event::ActionResult(result) => self.action_result(d, result),
+                // Nothing else reaches a script while its action runs (the driver holds it).
+                _ => self.fail("the script waits for its action".into()),
+            },
         }
+    }
+
+    /// Calls the action of `do` `d`: its inputs evaluated now.
+    fn call_action(&mut self, d: DoId) -> Action {
+        let exec = Arc::clone(&self.exec);
+        let script = &exec.program.scripts[self.script as usize];
+        let Some(code) = script.dos.get(d as usize) else { return self.fail("no such action call".into()) };
+        let mut inputs = Vec::with_capacity(code.args.len());
+        for (name, e) in &code.args {
+            let expr = &script.exprs[*e as usize];
+            match eval(expr, &self.slots, self.builtins()) {
+                Ok(value) => inputs.push(ActionInput { name: name.clone(), value, sensitive: expr.sensitive }),
+                Err(EvalError(m)) => return self.fail(m),
+            }
+        }
+        self.state = State::Acting(d);
+        Action::CallAction {
+            action: script.actions[code.action as usize].name.clone(),
+            inputs,
+            timeout_ms: code.timeout_ms,
+        }
+    }
+
+    /// The action answered: `ok` with every output of its type stores them and runs the `ok`
+    /// body; anything else runs the `failed` body.
+    fn action_result(&mut self, d: DoId, result: Result<Vec<(String, Value)>, String>) -> Action {
+        let exec = Arc::clone(&self.exec);
+        let script = &exec.program.scripts[self.script as usize];
+        let Some(code) = script.dos.get(d as usize) else { return self.fail("no such action call".into()) };
+        let action = &script.actions[code.action as usize];
+        let checked = result.and_then(|outputs| {
+            let mut values = Vec::with_capacity(action.outputs.len());
+            for (name, ty, slot) in &action.outputs {
+                let Some((_, v)) = outputs.iter().find(|(n, _)| n == name) else {
+                    return Err(format!("the answer has no `{name}`"));
+                };
+                if !type_matches(*ty, v) {
+                    return Err(format!("`{name}` must be {}, not {}", ty.name(), value_type(v)));
+                }
+                let v = match (ty, v) {
+                    (callscript_compiler::syntax::ast::Type::Money, Value::Int(n)) => {
+                        Value::Money(callscript_compiler::value::Money::from_int(*n).ok_or("amount too large")?)
+                    }
+                    _ => v.clone(),
+                };
+                values.push((*slot, v));
+            }
+            Ok(values)
+        });
+        self.state = State::Run;
+        match checked {
+            Ok(values) => {
+                for (slot, v) in values {
+                    if let Some(s) = self.slots.get_mut(slot as usize) {
+                        *s = v;
+                    }
+                }
+                self.pc = code.ok;
+            }
+            Err(_) => self.pc = code.failed,
+        }
+        self.run()
     }
 
     fn listen(&mut self) -> Action {
@@ -843,7 +946,35 @@ impl Session {
                 Instruction::Transfer(queue, outcome) => {
                     self.state = State::Over;
                     let outcome = outcome.or_else(|| script.outcome("transferred")).unwrap_or(0);
-                    return Action::Transfer { queue: script.texts[queue as usize].clone(), outcome };
+                    let mut data = Vec::new();
+                    for (key, e) in
+                        self.handover.take().and_then(|h| script.handovers.get(h as usize)).into_iter().flatten()
+                    {
+                        let expr = &script.exprs[*e as usize];
+                        match eval(expr, &self.slots, self.builtins()) {
+                            Ok(v) => data.push(Handover {
+                                key: key.clone(),
+                                value: v.literal_text(),
+                                sensitive: expr.sensitive,
+                            }),
+                            Err(EvalError(m)) => return self.fail(m),
+                        }
+                    }
+                    return Action::Transfer { queue: script.texts[queue as usize].clone(), outcome, data };
+                }
+                Instruction::Handover(h) => self.handover = Some(h),
+                Instruction::Do(d) => return self.call_action(d),
+                Instruction::Sms(prompt) => {
+                    let Some(code) = script.prompts.get(prompt as usize) else {
+                        return self.fail("no such message".into());
+                    };
+                    match render(script, code, &self.slots, self.builtins()) {
+                        Ok(r) => {
+                            self.state = State::Wait;
+                            return Action::Record(Record::Sms { text: r.text, log_text: r.log_text });
+                        }
+                        Err(EvalError(m)) => return self.fail(m),
+                    }
                 }
                 Instruction::Hangup(outcome) => {
                     self.state = State::Over;

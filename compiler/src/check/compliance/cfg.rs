@@ -70,12 +70,14 @@ pub enum Edge {
     Call,
     /// Out of a flow, after its `call`.
     Return,
+    /// From a `do` to its `ok` (true) or `failed` (false) body (§13).
+    Action(bool),
 }
 
 impl Edge {
     /// Edges that stay within one customer turn (no new answer is awaited).
     pub fn in_turn(self) -> bool {
-        matches!(self, Edge::Next | Edge::Jump | Edge::If(_) | Edge::Call | Edge::Return)
+        matches!(self, Edge::Next | Edge::Jump | Edge::If(_) | Edge::Call | Edge::Return | Edge::Action(_))
     }
 }
 
@@ -425,7 +427,19 @@ impl Builder<'_> {
             | Instruction::Tag(_)
             | Instruction::Callback(_)
             | Instruction::CallbackAt(..)
+            | Instruction::Sms(_)
+            | Instruction::Handover(_)
             | Instruction::Optout => next(Edge::Next),
+            Instruction::Do(d) => match self.code.dos.get(d as usize) {
+                Some(d) => {
+                    let mut out = next(Edge::Action(true));
+                    if d.failed < self.n {
+                        out.push((self.at(d.failed, ctx, frame), Edge::Action(false)));
+                    }
+                    out
+                }
+                None => Vec::new(),
+            },
             Instruction::Jump(t) => vec![(self.at(t, ctx, frame), Edge::Jump)],
             Instruction::JumpUnless(_, t) => {
                 let mut out = next(Edge::If(true));
@@ -501,6 +515,10 @@ fn retry_owners(code: &ScriptCode) -> Vec<Option<AskId>> {
                 Instruction::JumpUnless(_, t) => {
                     work.push(pc + 1);
                     work.push(t);
+                }
+                Instruction::Do(d) => {
+                    work.push(pc + 1);
+                    work.extend(code.dos.get(d as usize).map(|d| d.failed));
                 }
                 _ => work.push(pc + 1),
             }

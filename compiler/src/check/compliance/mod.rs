@@ -1,4 +1,4 @@
-//! Compliance rules CS001–CS009 (LANGUAGE.md §5, §9.7), driven by a rule pack of the
+//! Compliance rules CS001–CS010 (LANGUAGE.md §5, §9.7), driven by a rule pack of the
 //! jurisdiction (`stdlib/compliance/*.toml`, embedded and parsed once).
 //!
 //! The script rules run on the lowered bytecode of a file without language errors: `cfg.rs`
@@ -15,6 +15,7 @@ mod limits;
 mod phrases;
 mod reachability;
 mod sensitive;
+mod sms;
 
 use std::cell::OnceCell;
 use std::sync::OnceLock;
@@ -90,6 +91,12 @@ pub const RULES: &[Rule] = &[
         description: "A campaign's call window, attempts and daily and weekly caps stay inside the pack's limits for the script's purpose.",
         help: "Narrow the window or lower the caps in the campaign file, or allow it there: `[allow] CS009 = \"reason\"`.",
     },
+    Rule {
+        code: "CS010",
+        title: "text message without consent or after an opt-out",
+        description: "No `sms` runs on a path after `optout`; in a marketing script every path to an `sms` takes a branch on `yes` of an ask whose question is about the message (the pack's consent words) before it.",
+        help: "Ask \"我们把还款信息用短信发给您,可以吗?\" first and send the message under `on yes`; never after `optout`.",
+    },
 ];
 
 /// The rule of a code.
@@ -113,6 +120,19 @@ pub struct Pack {
     pub escalation: Sourced,
     pub forbidden: Vec<Forbidden>,
     pub campaign: Vec<CampaignLimits>,
+    /// CS010's consent (§16.7); a pack without it checks only the opt-out half.
+    #[serde(default)]
+    pub sms: Option<SmsRules>,
+}
+
+/// CS010: the purposes whose text messages need the customer's `yes`, and the words a
+/// question about a message holds.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsRules {
+    pub purposes: Vec<String>,
+    pub consent_words: Vec<String>,
+    pub source: String,
 }
 
 /// Phrases a prompt must hold: every group, each by one of its alternatives.
@@ -359,6 +379,10 @@ impl<'a> Analysis<'a> {
                     _ => None,
                 },
                 (Edge::Retry, At::Instr(pc)) => Some((code.spans[pc as usize], "`retry` asks again".to_string())),
+                (Edge::Action(ok), At::Instr(pc)) => Some((
+                    code.spans[pc as usize],
+                    if ok { "the action answers (`on ok`)" } else { "the action fails (`on failed`)" }.to_string(),
+                )),
                 (Edge::Resume, At::Instr(pc)) => Some((code.spans[pc as usize], "`resume` asks again".to_string())),
                 (Edge::Relisten, At::Instr(pc)) => {
                     Some((code.spans[pc as usize], "`listen` listens again".to_string()))
@@ -459,7 +483,7 @@ pub fn static_text(prompt: &crate::bytecode::PromptCode) -> String {
         .collect()
 }
 
-/// Runs the script rules (CS001–CS008) on every script of a lowered file.
+/// Runs the script rules (CS001–CS008, CS010) on every script of a lowered file.
 pub fn check_program(program: &Program, pack: &Pack, out: &mut Vec<Diagnostic>) {
     for code in &program.scripts {
         if code.code.is_empty() {
@@ -474,6 +498,7 @@ pub fn check_program(program: &Program, pack: &Pack, out: &mut Vec<Diagnostic>) 
         disclosure::risk(&a, out);
         reachability::escalation(&a, out);
         limits::prompt_length(&a, out);
+        sms::check(&a, out);
     }
 }
 

@@ -1,8 +1,9 @@
 //! CS002: a `sensitive` input or let, or a value computed from one, is spoken only after
 //! `verify` on every path. Handler code is analysed once per ask it can interrupt, with that ask's state.
 
+use super::cfg::NodeId;
 use super::{Analysis, Avoid, VERIFIED};
-use crate::bytecode::{ExprOp, PromptSegment};
+use crate::bytecode::{ExprId, ExprOp, Instruction, PromptSegment};
 use crate::diagnostic::Diagnostic;
 
 pub(super) fn check(a: &Analysis, out: &mut Vec<Diagnostic>) {
@@ -14,19 +15,40 @@ pub(super) fn check(a: &Analysis, out: &mut Vec<Diagnostic>) {
         expr.sensitive || expr.ops.iter().any(|op| matches!(op, ExprOp::Load(s) if tainted[*s as usize]))
     };
 
+    // Prompts, then text messages and the data of `transfer … with` (§13), each with the
+    // nodes that run it and the expressions it reads.
+    let mut sites: Vec<(Vec<NodeId>, Vec<ExprId>, &str)> = Vec::new();
+    let prompt_exprs = |p: u32| -> Vec<ExprId> {
+        code.prompts[p as usize]
+            .segments
+            .iter()
+            .filter_map(|seg| if let PromptSegment::Value { expr, .. } = seg { Some(*expr) } else { None })
+            .collect()
+    };
     for (p, nodes) in a.prompt_nodes().into_iter().enumerate() {
-        let prompt = &code.prompts[p];
+        sites.push((nodes, prompt_exprs(p as u32), "spoken"));
+    }
+    for (pc, instruction) in code.code.iter().enumerate() {
+        let nodes = a.by_pc[pc].clone();
+        match *instruction {
+            Instruction::Sms(p) => sites.push((nodes, prompt_exprs(p), "sent in a text message")),
+            Instruction::Handover(h) => {
+                sites.push((nodes, code.handovers[h as usize].iter().map(|(_, e)| *e).collect(), "handed to the agent"))
+            }
+            _ => {}
+        }
+    }
+    for (nodes, exprs, how) in sites {
         let unverified = || nodes.iter().copied().filter(|&n| a.facts[n as usize] & VERIFIED == 0);
         if unverified().next().is_none() {
             continue;
         }
-        for seg in &prompt.segments {
-            let PromptSegment::Value { expr, .. } = seg else { continue };
-            if !loads_tainted(*expr, &tainted) {
+        for expr in exprs {
+            if !loads_tainted(expr, &tainted) {
                 continue;
             }
             let Some(node) = a.nearest(Avoid::Verify, unverified()) else { continue };
-            let e = &code.exprs[*expr as usize];
+            let e = &code.exprs[expr as usize];
             let mut names: Vec<&str> = e
                 .ops
                 .iter()
@@ -40,13 +62,17 @@ pub(super) fn check(a: &Analysis, out: &mut Vec<Diagnostic>) {
             let what = match names.as_slice() {
                 [one] if declared(one).is_some_and(|s| s.input) => format!("the sensitive input `{one}`"),
                 // A sensitive let (§16.3: from its declaration, whatever it holds).
-                [one] if declared(one).is_some_and(|s| s.sensitive) => format!("the sensitive value `{one}`"),
+                [one] if declared(one).is_some_and(|s| s.sensitive && !s.output) => {
+                    format!("the sensitive value `{one}`")
+                }
+                // An output of an action sent a sensitive value (§16.6).
+                [one] if declared(one).is_some_and(|s| s.output) => format!("`{one}`, answered to a sensitive input,"),
                 [one] => format!("`{one}`, computed from a sensitive input,"),
                 _ => "a value computed from a sensitive input".to_string(),
             };
             out.push(
-                a.finding("CS002", e.span, format!("{what} can be spoken before `verify`"))
-                    .label("spoken on a path without `verify`")
+                a.finding("CS002", e.span, format!("{what} can be {how} before `verify`"))
+                    .label(format!("{how} on a path without `verify`"))
                     .with_path(a.witness(Avoid::Verify, node, "without `verify`"))
                     .with_help(
                         "confirm the customer's identity with `verify` on every path to this prompt, or leave the value out",

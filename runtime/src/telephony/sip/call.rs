@@ -656,7 +656,16 @@ impl Conversation<'_> {
                         playing = None;
                     }
                     Command::Listen { .. } => self.start_media(),
-                    Command::Transfer { queue } => {
+                    // Actions and text messages over HTTP are not wired into SIP calls yet: an
+                    // action fails at once, so the script takes its `failed` branch.
+                    Command::CallAction { action, .. } => {
+                        let why = format!("actions are not available on SIP calls yet (`{action}`)");
+                        self.driver.handle(elapsed(), Input::ActionResult(Err(why)));
+                    }
+                    Command::Sms { log_text, text } => {
+                        tracing::info!(call = self.call, "sms not sent (no gateway): {}", log_text.unwrap_or(text));
+                    }
+                    Command::Transfer { queue, .. } => {
                         self.start_media();
                         let transferred = self.transfer(&queue).await;
                         self.driver.handle(elapsed(), Input::TransferResult(transferred));
