@@ -1024,6 +1024,25 @@ impl Walker<'_, '_> {
         }
     }
 
+    /// `expect step TARGET`: a step of the script, or a flow it can call and its steps as
+    /// transcripts name them (`FLOW`, `FLOW.STEP`, §12).
+    fn expected_step(&mut self, t: &Target) {
+        let flow = self.scope.flows.get(t.first.name.as_str()).copied();
+        let Some(flow) = flow.filter(|_| self.scope.resolve_target(t).is_err()) else {
+            return self.target(t);
+        };
+        self.call(&t.first);
+        if let Some(second) = &t.second {
+            let step = flow.def.steps.iter().find(|s| s.name.name == second.name);
+            let def = step.map(|s| FileSpan::new(flow.file, s.name.span));
+            let hover = match step {
+                Some(_) => code(&format!("step {}.{}", flow.def.name.name, second.name)),
+                None => format!("no step `{}` in flow `{}`", second.name, flow.def.name.name),
+            };
+            self.push(Kind::Step, second, def, hover);
+        }
+    }
+
     fn test(&mut self, test: &Test) {
         for s in &test.body {
             match &s.kind {
@@ -1033,7 +1052,7 @@ impl Walker<'_, '_> {
                         self.expr(value);
                     }
                 }
-                TestStmtKind::Expect(Expect::Step(t)) => self.target(t),
+                TestStmtKind::Expect(Expect::Step(t)) => self.expected_step(t),
                 TestStmtKind::Expect(Expect::Hangup(o)) => self.outcome(o),
                 TestStmtKind::Expect(Expect::Value { name, value }) => {
                     self.value(name);
@@ -1366,6 +1385,22 @@ pub fn completions(checked: &Checked, file: SourceId, offset: u32) -> Vec<Comple
                 kind: CompletionKind::Step,
                 detail: Some("step".into()),
             });
+        }
+        if test.is_some() {
+            // Transcripts name a flow's steps `FLOW` and `FLOW.STEP` (§12).
+            let mut flows: Vec<&scope::FlowRef> = scope.flows.values().collect();
+            flows.sort_by_key(|f| f.def.name.name.as_str());
+            for f in flows {
+                let name = &f.def.name.name;
+                out.push(Completion { label: name.clone(), kind: CompletionKind::Flow, detail: Some("flow".into()) });
+                for s in &f.def.steps {
+                    out.push(Completion {
+                        label: format!("{name}.{}", s.name.name),
+                        kind: CompletionKind::Step,
+                        detail: Some(format!("step of flow {name}")),
+                    });
+                }
+            }
         }
         return out;
     }
@@ -2028,6 +2063,21 @@ handlers common_faq {
         let files: Vec<SourceId> = places.expect("renames").iter().map(|p| p.file).collect();
         assert_eq!(files, [SourceId(0), faq]);
         assert!(index.rename(&checked, cursor(FLOWS, "call confirm_time", 0, "call ") + 1, "listen").is_err());
+        // `expect step FLOW.STEP` in a test names a flow's step, also in another file.
+        let src = format!(
+            "{FLOWS}\ntest \"busy\" for reminder {{\n  reply \"我在忙\"\n  expect step book_or_give_up.done\n}}\n"
+        );
+        let checked2 = flows_checked(&src);
+        let index2 = super::index(&checked2, SourceId(0));
+        let at = cursor(&src, "expect step book_or_give_up", 0, "step ") + 1;
+        let def = index2.definition(at).expect("the flow");
+        assert_eq!((def.file, def.span.start), (faq, FAQ.find("book_or_give_up").unwrap() as u32));
+        let at = cursor(&src, "expect step book_or_give_up", 0, ".") + 1;
+        let def = index2.definition(at).expect("the flow's step");
+        assert_eq!((def.file, def.span.start), (faq, cursor(FAQ, "step done", 0, "step ")));
+        let at = cursor(&src, "expect step book_or_give_up", 0, "step ");
+        let labels: Vec<String> = completions(&checked2, SourceId(0), at).into_iter().map(|c| c.label).collect();
+        assert!(labels.iter().any(|l| l == "book_or_give_up.done"), "{labels:?}");
         // In the imported file: a flow's steps.
         let faq_index = super::index(&checked, faq);
         let at = cursor(FAQ, "on no => goto done", 0, "goto ") + 1;
