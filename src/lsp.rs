@@ -845,6 +845,8 @@ fn document_symbol(source: &Source, s: &ide::Symbol) -> DocumentSymbol {
             IdeSymbol::Step => SymbolKind::FUNCTION,
             IdeSymbol::Intent => SymbolKind::EVENT,
             IdeSymbol::Test => SymbolKind::METHOD,
+            IdeSymbol::Flow => SymbolKind::FUNCTION,
+            IdeSymbol::Handlers => SymbolKind::STRUCT,
         },
         tags: None,
         deprecated: None,
@@ -1061,6 +1063,8 @@ impl LanguageServer for Backend {
                         CompletionKind::Outcome => CompletionItemKind::ENUM_MEMBER,
                         CompletionKind::Value => CompletionItemKind::VARIABLE,
                         CompletionKind::Filter => CompletionItemKind::FUNCTION,
+                        CompletionKind::Flow => CompletionItemKind::FUNCTION,
+                        CompletionKind::Handlers => CompletionItemKind::STRUCT,
                     }),
                     detail: c.detail,
                     ..CompletionItem::default()

@@ -368,6 +368,149 @@ fn open_documents_are_imported_before_the_disk() {
     lsp.stop();
 }
 
+/// Flows and a handler set (LANGUAGE.md §12), in the file and imported from another.
+const FLOWS_FAQ: &str = r#"use std.zh.common
+
+outcomes { booked goal }
+
+flow book_or_give_up "预约或放弃" (reason: text) {
+  say "因为{{reason}},我们需要和您约个时间。"
+  hangup booked
+}
+
+handlers common_faq {
+  on who limit 3 => { say "我们是星海银行信用卡中心。"; listen }
+  on repeat => resume
+}
+"#;
+
+const FLOWS_MAIN: &str = r#"use std.zh.common
+use "./faq.call"
+
+flow confirm_time "确认时间" (slot: time) {
+  say "好的,{{slot}}再联系您。"
+}
+
+script reminder "提醒" {
+  purpose service
+  outcomes { done, refused }
+  opening {
+    say "您好,这里是星海银行,本次通话将被录音。"
+    ask "请问您现在方便吗?" {
+      on yes => { call confirm_time(15:30); hangup done }
+      on busy => call book_or_give_up("您现在不方便")
+      on _ => hangup refused
+    }
+  }
+  objection {
+    on emotion angry, complaint => transfer "senior"
+    include common_faq
+  }
+}
+"#;
+
+#[test]
+fn flows_and_handler_sets_across_files() {
+    let mut lsp = Lsp::start();
+    let faq = "file:///tmp/callscript-lsp-test/flows/faq.call";
+    let main = "file:///tmp/callscript-lsp-test/flows/main.call";
+    assert!(lsp.open(faq, FLOWS_FAQ).iter().all(|d| d["severity"] != 1), "the imported file is clean");
+    let diags = lsp.open(main, FLOWS_MAIN);
+    assert!(diags.iter().all(|d| d["severity"] != 1), "{diags:?}");
+
+    // Hover on `call NAME` (imported) and on `include NAME`.
+    let (line, character) = line_col(FLOWS_MAIN, "book_or_give_up(");
+    let hover = lsp.at("textDocument/hover", main, line, character + 1, json!({}));
+    let call_hover = hover["contents"]["value"].as_str().unwrap_or_else(|| panic!("{hover}")).to_string();
+    let (line, character) = line_col(FLOWS_MAIN, "common_faq");
+    let hover = lsp.at("textDocument/hover", main, line, character + 1, json!({}));
+    let include_hover = hover["contents"]["value"].as_str().unwrap_or_else(|| panic!("{hover}")).to_string();
+    insta::assert_snapshot!(format!(
+        "## call book_or_give_up\n{call_hover}\n\n## include common_faq\n{include_hover}\n"
+    ));
+
+    // Definitions in the other file, and in this one.
+    let (line, character) = line_col(FLOWS_MAIN, "book_or_give_up(");
+    let def = lsp.at("textDocument/definition", main, line, character + 1, json!({}));
+    assert_eq!(def["uri"], faq, "{def}");
+    assert_eq!(def["range"]["start"]["line"], line_col(FLOWS_FAQ, "flow book_or_give_up").0, "{def}");
+    let (line, character) = line_col(FLOWS_MAIN, "common_faq");
+    let def = lsp.at("textDocument/definition", main, line, character + 1, json!({}));
+    assert_eq!(def["uri"], faq, "{def}");
+    assert_eq!(def["range"]["start"]["line"], line_col(FLOWS_FAQ, "handlers common_faq").0, "{def}");
+    let (line, character) = line_col(FLOWS_MAIN, "confirm_time(15:30)");
+    let def = lsp.at("textDocument/definition", main, line, character + 1, json!({}));
+    assert_eq!(def["uri"], main, "{def}");
+    assert_eq!(def["range"]["start"]["line"], line_col(FLOWS_MAIN, "flow confirm_time").0, "{def}");
+    // A parameter used in its flow.
+    let (line, character) = line_col(FLOWS_MAIN, "slot}}");
+    let def = lsp.at("textDocument/definition", main, line, character + 1, json!({}));
+    let (line, character) = line_col(FLOWS_MAIN, "slot: time");
+    assert_eq!(def["range"]["start"], json!({ "line": line, "character": character }), "{def}");
+
+    // References to a flow: its definition and its call.
+    let (line, character) = line_col(FLOWS_MAIN, "confirm_time \"");
+    let refs = lsp.at(
+        "textDocument/references",
+        main,
+        line,
+        character + 1,
+        json!({ "context": { "includeDeclaration": true } }),
+    );
+    assert_eq!(refs.as_array().map(Vec::len), Some(2), "{refs}");
+
+    // Renaming an imported flow changes its definition and the call.
+    let (line, character) = line_col(FLOWS_MAIN, "book_or_give_up(");
+    let edit = lsp.at("textDocument/rename", main, line, character + 1, json!({ "newName": "book_later" }));
+    assert_eq!(edit["changes"][faq].as_array().map(Vec::len), Some(1), "{edit}");
+    assert_eq!(edit["changes"][main].as_array().map(Vec::len), Some(1), "{edit}");
+
+    // Completion: the visible flows after `call `, the sets after `include `.
+    let text = FLOWS_MAIN.replace("on _ => hangup refused", "on _ => call ");
+    lsp.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": main, "version": 2 }, "contentChanges": [{ "text": text }] }),
+    );
+    lsp.diagnostics(main);
+    let (line, character) = line_col(&text, "call \n");
+    let items = lsp.at("textDocument/completion", main, line, character + 5, json!({}));
+    let found: Vec<(&str, &str)> = items
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|i| (i["label"].as_str().unwrap_or(""), i["detail"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("book_or_give_up", "flow (reason: text) 预约或放弃, from /tmp/callscript-lsp-test/flows/faq.call"),
+            ("confirm_time", "flow (slot: time) 确认时间")
+        ],
+        "{items}"
+    );
+    let text = FLOWS_MAIN.replace("    include common_faq", "    include ");
+    lsp.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": main, "version": 3 }, "contentChanges": [{ "text": text }] }),
+    );
+    lsp.diagnostics(main);
+    let (line, character) = line_col(&text, "include \n");
+    let items = lsp.at("textDocument/completion", main, line, character + 8, json!({}));
+    let labels: Vec<&str> = items.as_array().expect("a list").iter().filter_map(|i| i["label"].as_str()).collect();
+    assert_eq!(labels, ["common_faq"], "{items}");
+
+    // The outline lists the flow and the set.
+    let symbols = lsp.request("textDocument/documentSymbol", json!({ "textDocument": { "uri": faq } }));
+    let names: Vec<(&str, u64)> = symbols
+        .as_array()
+        .expect("symbols")
+        .iter()
+        .map(|s| (s["name"].as_str().unwrap_or(""), s["kind"].as_u64().unwrap_or(0)))
+        .collect();
+    assert_eq!(names, [("book_or_give_up", 12), ("common_faq", 23)], "{symbols}");
+    lsp.stop();
+}
+
 /// A script that captures values (LANGUAGE.md §11), and a test of it.
 const CAPTURE_SCRIPT: &str = r#"use std.zh.common
 

@@ -30,6 +30,10 @@ pub enum Kind {
     Captured,
     /// A `time` literal (`15:30`), with its reading.
     Time,
+    /// A flow (§12): its definition and the `call NAME(…)` that run it.
+    Flow,
+    /// A handler set (§12): its definition and the `include NAME` that add it.
+    Handlers,
 }
 
 /// A name written in the file, resolved.
@@ -84,13 +88,16 @@ impl FileIndex {
         out
     }
 
-    /// The places to change when renaming the step or intent at `offset` to `new_name`.
+    /// The places to change when renaming the step, intent, flow or handler set at `offset`
+    /// to `new_name` (in this file, and the definition when it is in another).
     pub fn rename(&self, checked: &Checked, offset: u32, new_name: &str) -> Result<Vec<FileSpan>, String> {
         let found = self.at(offset).ok_or("there is no name here")?;
         let what = match found.kind {
             Kind::Step => "step",
             Kind::Intent => "intent",
-            _ => return Err("only a step or an intent can be renamed".into()),
+            Kind::Flow => "flow",
+            Kind::Handlers => "handler set",
+            _ => return Err("only a step, an intent, a flow or a handler set can be renamed".into()),
         };
         let def = found.def.ok_or(format!("this {what} is not defined anywhere"))?;
         if crate::stdlib::module(&checked.sources.get(def.file).name).is_some() {
@@ -160,13 +167,25 @@ pub fn index(checked: &Checked, file: SourceId) -> FileIndex {
             }
             Item::Script(script) => {
                 let scope = scope::script_scope(parsed, &checked.files, script, &base, &mut scratch);
-                let captures = captures(script);
+                let captures = captures(Body::Script(script));
                 let mut w = Walker { out: &mut out.occurrences, scope: &scope, captures: &captures, checked };
                 w.script(script);
                 scripts.entry(script.name.name.as_str()).or_insert((scope, captures));
             }
+            Item::Flow(flow) => {
+                let scope = scope::unit_scope(parsed, &checked.files, &base, scope::Unit::Flow(flow), &mut scratch);
+                let captures = captures(Body::Flow(flow));
+                let mut w = Walker { out: &mut out.occurrences, scope: &scope, captures: &captures, checked };
+                w.flow(flow);
+            }
+            Item::Handlers(set) => {
+                let scope = scope::unit_scope(parsed, &checked.files, &base, scope::Unit::Set(set), &mut scratch);
+                let captures = Captures::new();
+                let mut w = Walker { out: &mut out.occurrences, scope: &scope, captures: &captures, checked };
+                w.handler_set(set);
+            }
             // The LSP's view of actions (hover, definition, rename) is not written yet.
-            Item::Test(_) | Item::Flow(_) | Item::Handlers(_) | Item::Action(_) => {}
+            Item::Test(_) | Item::Action(_) => {}
         }
     }
     for item in &parsed.ast.items {
@@ -187,6 +206,19 @@ pub fn index(checked: &Checked, file: SourceId) -> FileIndex {
         }
     }
     out
+}
+
+/// A flow's parameters as written: `reason: text, tail: text sensitive`.
+fn signature(flow: &Flow) -> String {
+    let params: Vec<String> = flow
+        .params
+        .iter()
+        .map(|p| {
+            let ty = p.ty.ty.map_or("?", Type::name);
+            format!("{}: {ty}{}", p.name.name, if p.sensitive { " sensitive" } else { "" })
+        })
+        .collect();
+    params.join(", ")
 }
 
 fn def_occurrence(kind: Kind, name: &Ident, file: SourceId, hover: String) -> Occurrence {
@@ -362,13 +394,60 @@ fn script_stmts<'a>(script: &'a Script, f: &mut impl FnMut(&'a Stmt)) {
     }
 }
 
+/// What holds statements: a script, a flow or a handler set (§12).
+#[derive(Clone, Copy)]
+enum Body<'a> {
+    Script(&'a Script),
+    Flow(&'a Flow),
+    Set(&'a HandlerSet),
+}
+
+/// Every statement of a script, a flow (its statements or steps) or a handler set.
+fn body_stmts<'a>(body: Body<'a>, f: &mut impl FnMut(&'a Stmt)) {
+    match body {
+        Body::Script(script) => script_stmts(script, f),
+        Body::Flow(flow) => {
+            walk_stmts(&flow.body, f);
+            for step in &flow.steps {
+                walk_stmts(&step.body.stmts, f);
+            }
+        }
+        Body::Set(set) => {
+            for h in &set.handlers {
+                walk_stmts(&h.body.stmts, f);
+            }
+        }
+    }
+}
+
+/// Whether `offset` is in the body of a branch of an ask or of an objection handler, where
+/// `listen` may stand (§12).
+fn in_branch(body: Body, offset: u32) -> bool {
+    let holds = |b: &Branch| b.body.span.start <= offset && offset <= b.body.span.end;
+    let mut found = match body {
+        Body::Script(s) => {
+            s.members.iter().any(|m| matches!(m, Member::Section(sec) if sec.handlers.iter().any(holds)))
+        }
+        Body::Set(set) => set.handlers.iter().any(holds),
+        Body::Flow(_) => false,
+    };
+    body_stmts(body, &mut |s| {
+        if let StmtKind::Ask(ask) = &s.kind
+            && ask.branches.iter().any(holds)
+        {
+            found = true;
+        }
+    });
+    found
+}
+
 /// The `capture NAME` options of a script's asks by NAME, each in source order.
 type Captures<'a> = HashMap<&'a str, Vec<&'a Capture>>;
 
-/// Finds the captures of a script once, for the hovers of its lets.
-fn captures(script: &Script) -> Captures<'_> {
+/// Finds the captures of a script or a flow once, for the hovers of its lets.
+fn captures(body: Body<'_>) -> Captures<'_> {
     let mut out: Captures = HashMap::new();
-    script_stmts(script, &mut |s| {
+    body_stmts(body, &mut |s| {
         if let StmtKind::Ask(ask) = &s.kind
             && let Some(c) = &ask.capture
         {
@@ -379,9 +458,9 @@ fn captures(script: &Script) -> Captures<'_> {
 }
 
 /// The innermost ask whose statement holds `offset`.
-fn ask_at(script: &Script, offset: u32) -> Option<&Ask> {
+fn ask_at(body: Body<'_>, offset: u32) -> Option<&Ask> {
     let mut found: Option<(&Ask, Span)> = None;
-    script_stmts(script, &mut |s| {
+    body_stmts(body, &mut |s| {
         if let StmtKind::Ask(ask) = &s.kind
             && s.span.start <= offset
             && offset <= s.span.end
@@ -494,6 +573,121 @@ impl Walker<'_, '_> {
         for h in &section.handlers {
             self.branch(h, None);
         }
+        for include in &section.includes {
+            self.include(&include.name);
+        }
+    }
+
+    /// A flow: its name, parameters, lets, and its statements or steps (§12).
+    fn flow(&mut self, flow: &Flow) {
+        let file = self.file();
+        let hover = match self.scope.flows.get(flow.name.name.as_str()) {
+            Some(f) => self.flow_hover(*f),
+            None => code(&format!("flow {}", flow.name.name)),
+        };
+        self.push(Kind::Flow, &flow.name, Some(FileSpan::new(file, flow.name.span)), hover);
+        for p in &flow.params {
+            let hover = self.value_hover(&p.name.name);
+            self.push(Kind::Value, &p.name, Some(FileSpan::new(file, p.name.span)), hover);
+        }
+        for l in &flow.lets {
+            let hover = self.value_hover(&l.name.name);
+            self.push(Kind::Value, &l.name, Some(FileSpan::new(file, l.name.span)), hover);
+            self.expr(&l.value);
+        }
+        self.stmts(&flow.body);
+        for step in &flow.steps {
+            let hover = code(&format!("step {}.{}", flow.name.name, step.name.name));
+            self.push(Kind::Step, &step.name, Some(FileSpan::new(file, step.name.span)), hover);
+            self.stmts(&step.body.stmts);
+        }
+    }
+
+    /// A handler set: its name and its handlers (§12).
+    fn handler_set(&mut self, set: &HandlerSet) {
+        let file = self.file();
+        let hover = match self.scope.sets.get(set.name.name.as_str()) {
+            Some(s) => self.set_hover(*s),
+            None => code(&format!("handlers {}", set.name.name)),
+        };
+        self.push(Kind::Handlers, &set.name, Some(FileSpan::new(file, set.name.span)), hover);
+        for h in &set.handlers {
+            self.branch(h, None);
+        }
+    }
+
+    /// `from `x.call`` when `file` is another file than this one.
+    fn origin_note(&self, file: SourceId) -> Option<String> {
+        (file != self.file()).then(|| format!("from `{}`", self.checked.sources.get(file).name))
+    }
+
+    /// A flow's signature and title, how it ends, its steps and where it comes from.
+    fn flow_hover(&self, f: scope::FlowRef<'_>) -> String {
+        let def = f.def;
+        let mut head = format!("flow {}", def.name.name);
+        if let Some(title) = &def.title {
+            head.push_str(&format!(" \"{}\"", title.value));
+        }
+        head.push_str(&format!(" ({})", signature(def)));
+        let ends = self
+            .scope
+            .flows
+            .get(def.name.name.as_str())
+            .is_some_and(|mine| mine.key() == f.key() && self.scope.flow_ends_call(*mine));
+        let mut notes = vec![if ends {
+            "ends the call: every path hangs up or transfers".to_string()
+        } else {
+            "runs where it is called, then goes back after the `call` (`return`)".to_string()
+        }];
+        if !def.steps.is_empty() {
+            let steps: Vec<String> = def.steps.iter().map(|s| format!("`{}`", s.name.name)).collect();
+            notes.push(format!("steps: {}", steps.join(", ")));
+        }
+        notes.extend(self.origin_note(f.file));
+        let mut text = code(&head);
+        for note in notes {
+            text.push_str("\n\n");
+            text.push_str(&note);
+        }
+        text
+    }
+
+    /// A handler set's handlers, in order, and where it comes from.
+    fn set_hover(&self, s: scope::SetRef<'_>) -> String {
+        let source = &self.checked.sources.get(s.file).text;
+        let mut text = code(&format!("handlers {}", s.def.name.name));
+        let count = s.def.handlers.len();
+        text.push_str(&format!(
+            "\n\n{count} handler{}, added in place where an `objection` says `include {}`:",
+            if count == 1 { "" } else { "s" },
+            s.def.name.name
+        ));
+        for h in &s.def.handlers {
+            let head = source.get(h.head.range()).unwrap_or("on …").trim().trim_end_matches("=>").trim_end();
+            text.push_str(&format!("\n- `{head}`"));
+        }
+        if let Some(from) = self.origin_note(s.file) {
+            text.push_str(&format!("\n\n{from}"));
+        }
+        text
+    }
+
+    /// The flow a `call` names.
+    fn call(&mut self, name: &Ident) {
+        let (def, hover) = match self.scope.flows.get(name.name.as_str()) {
+            Some(f) => (Some(FileSpan::new(f.file, f.def.name.span)), self.flow_hover(*f)),
+            None => (None, format!("no flow `{}` in scope", name.name)),
+        };
+        self.push(Kind::Flow, name, def, hover);
+    }
+
+    /// The handler set an `include` names.
+    fn include(&mut self, name: &Ident) {
+        let (def, hover) = match self.scope.sets.get(name.name.as_str()) {
+            Some(s) => (Some(FileSpan::new(s.file, s.def.name.span)), self.set_hover(*s)),
+            None => (None, format!("no handler set `{}` in scope", name.name)),
+        };
+        self.push(Kind::Handlers, name, def, hover);
     }
 
     fn stmts(&mut self, stmts: &[Stmt]) {
@@ -521,6 +715,17 @@ impl Walker<'_, '_> {
             StmtKind::Set { name, value } => {
                 self.value(name);
                 self.expr(value);
+            }
+            StmtKind::Call { flow, args } => {
+                self.call(flow);
+                for a in args {
+                    self.expr(a);
+                }
+            }
+            StmtKind::CallbackAt { date, time } => {
+                for e in [date, time].into_iter().flatten() {
+                    self.expr(e);
+                }
             }
             _ => {}
         }
@@ -626,6 +831,17 @@ impl Walker<'_, '_> {
         let mut notes = Vec::new();
         let (what, bounds, start) = match info.kind {
             ValueKind::Builtin => return builtin_hover(name, info.ty),
+            ValueKind::Input if let Some(flow) = self.scope.flow => {
+                let mut text = code(&format!("parameter {name}: {ty}{sensitive}"));
+                text.push_str(&format!(
+                    "\n\na parameter of flow `{}`: each `call {}(…)` gives it, by value; read-only",
+                    flow.name.name, flow.name.name
+                ));
+                if info.sensitive {
+                    text.push_str("\n\nmay be spoken only after `verify` (CS002)");
+                }
+                return text;
+            }
             ValueKind::Input => {
                 let input = self.scope.inputs.iter().find(|i| i.name.name == name);
                 notes.push(if info.required {
@@ -704,7 +920,9 @@ impl Walker<'_, '_> {
                 time_reading(locale(self.scope), example)
             ));
         }
-        if info.kind == ValueKind::Let {
+        if let (ValueKind::Let, Some(flow)) = (info.kind, self.scope.flow) {
+            notes.push(format!("a value of flow `{}`: fresh at every call", flow.name.name));
+        } else if info.kind == ValueKind::Let {
             let masked = if info.sensitive { ", masked" } else { "" };
             notes.push(format!("its value when the call ends is stored with the attempt (`let.{name}`{masked})"));
         }
@@ -775,8 +993,11 @@ impl Walker<'_, '_> {
     fn target(&mut self, t: &Target) {
         let file = self.file();
         let resolved = self.scope.resolve_target(t).ok().map(|i| &self.scope.steps[i]);
+        let flow = self.scope.flow.map(|f| f.name.name.as_str());
         let step_hover = |s: &scope::StepInfo| {
-            if s.implicit {
+            if let Some(flow) = flow {
+                if s.implicit { code(&format!("flow {flow}")) } else { code(&format!("step {flow}.{}", s.name)) }
+            } else if s.implicit {
                 code(&format!("section {}", s.section.name()))
             } else {
                 code(&format!("step {}.{}", s.section.name(), s.name))
@@ -804,6 +1025,25 @@ impl Walker<'_, '_> {
         }
     }
 
+    /// `expect step TARGET`: a step of the script, or a flow it can call and its steps as
+    /// transcripts name them (`FLOW`, `FLOW.STEP`, §12).
+    fn expected_step(&mut self, t: &Target) {
+        let flow = self.scope.flows.get(t.first.name.as_str()).copied();
+        let Some(flow) = flow.filter(|_| self.scope.resolve_target(t).is_err()) else {
+            return self.target(t);
+        };
+        self.call(&t.first);
+        if let Some(second) = &t.second {
+            let step = flow.def.steps.iter().find(|s| s.name.name == second.name);
+            let def = step.map(|s| FileSpan::new(flow.file, s.name.span));
+            let hover = match step {
+                Some(_) => code(&format!("step {}.{}", flow.def.name.name, second.name)),
+                None => format!("no step `{}` in flow `{}`", second.name, flow.def.name.name),
+            };
+            self.push(Kind::Step, second, def, hover);
+        }
+    }
+
     fn test(&mut self, test: &Test) {
         for s in &test.body {
             match &s.kind {
@@ -813,7 +1053,7 @@ impl Walker<'_, '_> {
                         self.expr(value);
                     }
                 }
-                TestStmtKind::Expect(Expect::Step(t)) => self.target(t),
+                TestStmtKind::Expect(Expect::Step(t)) => self.expected_step(t),
                 TestStmtKind::Expect(Expect::Hangup(o)) => self.outcome(o),
                 TestStmtKind::Expect(Expect::Value { name, value }) => {
                     self.value(name);
@@ -835,6 +1075,8 @@ pub enum SymbolKind {
     Step,
     Intent,
     Test,
+    Flow,
+    Handlers,
 }
 
 /// One entry of a file's outline.
@@ -851,7 +1093,7 @@ pub struct Symbol {
 }
 
 /// The outline of a file: scripts (with their intents, sections and steps), top-level
-/// intents and tests.
+/// intents, flows (with their steps), handler sets and tests.
 pub fn symbols(file: &File) -> Vec<Symbol> {
     let intent = |def: &Intent| Symbol {
         name: def.name.name.clone(),
@@ -865,6 +1107,36 @@ pub fn symbols(file: &File) -> Vec<Symbol> {
     for item in &file.items {
         match item {
             Item::Intent(def) => out.push(intent(def)),
+            Item::Flow(f) => out.push(Symbol {
+                name: f.name.name.clone(),
+                detail: Some(match &f.title {
+                    Some(t) => format!("({}) {}", signature(f), t.value),
+                    None => format!("({})", signature(f)),
+                }),
+                kind: SymbolKind::Flow,
+                span: f.span,
+                selection: f.name.span,
+                children: f
+                    .steps
+                    .iter()
+                    .map(|st| Symbol {
+                        name: st.name.name.clone(),
+                        detail: None,
+                        kind: SymbolKind::Step,
+                        span: st.span,
+                        selection: st.name.span,
+                        children: Vec::new(),
+                    })
+                    .collect(),
+            }),
+            Item::Handlers(h) => out.push(Symbol {
+                name: h.name.name.clone(),
+                detail: Some(format!("{} handler{}", h.handlers.len(), if h.handlers.len() == 1 { "" } else { "s" })),
+                kind: SymbolKind::Handlers,
+                span: h.span,
+                selection: h.name.span,
+                children: Vec::new(),
+            }),
             Item::Test(t) => out.push(Symbol {
                 name: t.name.value.clone(),
                 detail: Some(format!("test for {}", t.script.name)),
@@ -927,6 +1199,8 @@ pub enum CompletionKind {
     Outcome,
     Value,
     Filter,
+    Flow,
+    Handlers,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -946,6 +1220,9 @@ const STATEMENT_WORDS: &[&str] = &[
     "verify",
     "tag",
     "callback in",
+    "callback at",
+    "callback on",
+    "call",
     "optout",
     "transfer",
     "hangup",
@@ -954,7 +1231,7 @@ const STATEMENT_WORDS: &[&str] = &[
     "step",
     "on",
 ];
-const TOP_WORDS: &[&str] = &["use", "script", "intent", "outcomes", "test"];
+const TOP_WORDS: &[&str] = &["use", "script", "intent", "outcomes", "flow", "handlers", "test"];
 /// A script's members besides its settings (`settings::SETTINGS`).
 const MEMBER_WORDS: &[&str] = &["input", "let", "outcomes", "intent", "opening", "core", "closing", "objection"];
 const PATTERN_WORDS: &[&str] = &["silence", "unknown", "_", "exhausted", "emotion", "dtmf"];
@@ -1049,7 +1326,20 @@ pub fn completions(checked: &Checked, file: SourceId, offset: u32) -> Vec<Comple
                 _ => None,
             })
         });
-    let scope = script.map(|s| scope::script_scope(parsed, &checked.files, s, &base, &mut scratch));
+    // In a flow or a handler set (§12): its own scope.
+    let unit = parsed.ast.items.iter().find_map(|i| match i {
+        Item::Flow(f) if holds(f.span) => Some(Body::Flow(f)),
+        Item::Handlers(s) if holds(s.span) => Some(Body::Set(s)),
+        _ => None,
+    });
+    let body = unit.or(script.map(Body::Script));
+    let scope = match unit {
+        Some(Body::Flow(f)) => {
+            Some(scope::unit_scope(parsed, &checked.files, &base, scope::Unit::Flow(f), &mut scratch))
+        }
+        Some(Body::Set(s)) => Some(scope::unit_scope(parsed, &checked.files, &base, scope::Unit::Set(s), &mut scratch)),
+        _ => script.map(|s| scope::script_scope(parsed, &checked.files, s, &base, &mut scratch)),
+    };
     let mut out = Vec::new();
     let words = |list: &[&str], out: &mut Vec<Completion>| out.extend(list.iter().map(|w| keyword(w, None)));
     let in_interp = before.rfind("{{").is_some_and(|open| before.rfind("}}").is_none_or(|close| close < open));
@@ -1066,7 +1356,7 @@ pub fn completions(checked: &Checked, file: SourceId, offset: u32) -> Vec<Comple
         }
         return out;
     }
-    let Some(scope) = scope else {
+    let (Some(scope), Some(body)) = (scope, body) else {
         words(TOP_WORDS, &mut out);
         return out;
     };
@@ -1095,6 +1385,54 @@ pub fn completions(checked: &Checked, file: SourceId, offset: u32) -> Vec<Comple
                 label: format!("{}.{}", step.section.name(), step.name),
                 kind: CompletionKind::Step,
                 detail: Some("step".into()),
+            });
+        }
+        if test.is_some() {
+            // Transcripts name a flow's steps `FLOW` and `FLOW.STEP` (§12).
+            let mut flows: Vec<&scope::FlowRef> = scope.flows.values().collect();
+            flows.sort_by_key(|f| f.def.name.name.as_str());
+            for f in flows {
+                let name = &f.def.name.name;
+                out.push(Completion { label: name.clone(), kind: CompletionKind::Flow, detail: Some("flow".into()) });
+                for s in &f.def.steps {
+                    out.push(Completion {
+                        label: format!("{name}.{}", s.name.name),
+                        kind: CompletionKind::Step,
+                        detail: Some(format!("step of flow {name}")),
+                    });
+                }
+            }
+        }
+        return out;
+    }
+    if ends_with_word("call") && test.is_none() {
+        let mut flows: Vec<&scope::FlowRef> = scope.flows.values().collect();
+        flows.sort_by_key(|f| f.def.name.name.as_str());
+        for f in flows {
+            let mut detail = format!("flow ({})", signature(f.def));
+            if let Some(title) = &f.def.title {
+                detail.push_str(&format!(" {}", title.value));
+            }
+            if f.file != file {
+                detail.push_str(&format!(", from {}", checked.sources.get(f.file).name));
+            }
+            out.push(Completion { label: f.def.name.name.clone(), kind: CompletionKind::Flow, detail: Some(detail) });
+        }
+        return out;
+    }
+    if ends_with_word("include") {
+        let mut sets: Vec<&scope::SetRef> = scope.sets.values().collect();
+        sets.sort_by_key(|s| s.def.name.name.as_str());
+        for s in sets {
+            let n = s.def.handlers.len();
+            let mut detail = format!("{n} handler{}", if n == 1 { "" } else { "s" });
+            if s.file != file {
+                detail.push_str(&format!(", from {}", checked.sources.get(s.file).name));
+            }
+            out.push(Completion {
+                label: s.def.name.name.clone(),
+                kind: CompletionKind::Handlers,
+                detail: Some(detail),
             });
         }
         return out;
@@ -1128,7 +1466,9 @@ pub fn completions(checked: &Checked, file: SourceId, offset: u32) -> Vec<Comple
     if let Some(options) = ask_options(&scope, context, &tokens) {
         return options;
     }
-    let in_inputs = scope.script.members.iter().any(|m| matches!(m, Member::Inputs(block) if holds(block.span)));
+    let in_params = matches!(body, Body::Flow(_)) && before.trim_start().starts_with("flow ");
+    let in_inputs =
+        in_params || scope.script.members.iter().any(|m| matches!(m, Member::Inputs(block) if holds(block.span)));
     if (in_inputs || word_at(0) == Some("let"))
         && let Some(options) = declaration_options(context, &tokens)
     {
@@ -1137,7 +1477,7 @@ pub fn completions(checked: &Checked, file: SourceId, offset: u32) -> Vec<Comple
     let guard = tokens.iter().any(|t| t.token == Token::Ident && &context[t.span.range()] == "if");
     let line = before.trim_start();
     if (line.starts_with("on ") || line == "on") && !before.contains("=>") && !guard {
-        if let Some(ask) = ask_at(scope.script, offset as u32)
+        if let Some(ask) = ask_at(body, offset as u32)
             && let Some(capture) = &ask.capture
         {
             let reads = scope.values.get(capture.name.name.as_str()).map(|v| capture_reads(v.ty, capture.digits));
@@ -1162,9 +1502,25 @@ pub fn completions(checked: &Checked, file: SourceId, offset: u32) -> Vec<Comple
         .any(|w| context.ends_with(w));
     values(&scope, &mut out);
     if !expression {
-        let inside_section = scope.script.members.iter().any(|m| matches!(m, Member::Section(s) if holds(s.span)));
-        if inside_section {
-            words(STATEMENT_WORDS, &mut out);
+        let section = scope.script.members.iter().find_map(|m| match m {
+            Member::Section(s) if holds(s.span) => Some(s),
+            _ => None,
+        });
+        if section.is_some() || unit.is_some() {
+            let mut list: Vec<&str> = STATEMENT_WORDS.to_vec();
+            match body {
+                // A handler set is included by scripts whose steps it cannot know (E310).
+                Body::Set(_) => list.retain(|w| !matches!(*w, "goto" | "step")),
+                Body::Flow(_) => list.extend(["let", "return"]),
+                Body::Script(_) => {}
+            }
+            if in_branch(body, offset as u32) {
+                list.push("listen");
+            }
+            if section.is_some_and(|s| s.kind == SectionKind::Objection) {
+                list.push("include");
+            }
+            words(&list, &mut out);
         } else {
             words(crate::check::settings::SETTINGS, &mut out);
             words(MEMBER_WORDS, &mut out);
@@ -1276,19 +1632,21 @@ fn declared_values(scope: &ScriptScope, keep: impl Fn(&scope::ValueInfo) -> bool
     let mut names: Vec<(&&str, &scope::ValueInfo)> =
         scope.values.iter().filter(|(_, v)| v.kind != ValueKind::Builtin && keep(v)).collect();
     names.sort_by_key(|(n, _)| **n);
-    out.extend(names.into_iter().map(|(name, info)| value_completion(locale(scope), name, info)));
+    out.extend(names.into_iter().map(|(name, info)| value_completion(scope, name, info)));
 }
 
 fn values(scope: &ScriptScope, out: &mut Vec<Completion>) {
     let mut names: Vec<(&&str, &scope::ValueInfo)> = scope.values.iter().collect();
     names.sort_by_key(|(n, _)| **n);
-    out.extend(names.into_iter().map(|(name, info)| value_completion(locale(scope), name, info)));
+    out.extend(names.into_iter().map(|(name, info)| value_completion(scope, name, info)));
 }
 
 /// A value offered for completion: what it is, its type, and for a time how `{{ }}` reads it.
-fn value_completion(locale: Locale, name: &str, info: &scope::ValueInfo) -> Completion {
+fn value_completion(scope: &ScriptScope, name: &str, info: &scope::ValueInfo) -> Completion {
+    let locale = locale(scope);
     let sensitive = if info.sensitive { " sensitive" } else { "" };
     let mut detail = match info.kind {
+        ValueKind::Input if scope.flow.is_some() => format!("parameter: {}{sensitive}", info.ty.name()),
         ValueKind::Input => format!("input: {}{sensitive}", info.ty.name()),
         ValueKind::Let => format!("let: {}{sensitive}", info.ty.name()),
         ValueKind::Builtin => format!("built in: {}, {}", info.ty.name(), builtin_short(name)),
@@ -1569,6 +1927,268 @@ test "keys" for promise {
         let details: Vec<String> =
             completions(&checked, SourceId(0), at).into_iter().filter_map(|c| c.detail).collect();
         assert!(details.contains(&"let: time, 15:30 reads 3:30 PM".to_string()), "{details:?}");
+    }
+
+    /// Flows and a handler set (§12): two flows of the file, and a flow and a set imported
+    /// from `faq.call`.
+    const FLOWS: &str = r#"use std.zh.common
+use "./faq.call"
+
+flow confirm_time "确认时间" (slot: time) {
+  say "好的,{{slot}}再联系您。"
+}
+
+flow ask_callback_time "预约回访" (reason: text) {
+  let slot: time = 10:00
+  say "因为{{reason}},我们需要和您约个时间。"
+  ask "您看什么时间方便再联系您?" capture slot retries 1 {
+    on captured => {
+      callback at slot
+      call confirm_time(slot)
+      return
+    }
+    on silence, unknown => retry
+    on exhausted => return
+  }
+}
+
+script reminder "提醒" {
+  purpose service
+  outcomes { done, refused }
+
+  opening {
+    say "您好,这里是星海银行,本次通话将被录音。"
+    ask "请问您现在方便吗?" retries 1 {
+      on yes => goto core
+      on busy => call book_or_give_up("您现在不方便")
+      on no => {
+        callback on today + 1 at 15:30
+        hangup refused
+      }
+      on silence, unknown => retry
+      on exhausted => hangup refused
+    }
+  }
+  core {
+    call ask_callback_time("账单提醒")
+    say "感谢您的配合。"
+    hangup done
+  }
+  objection {
+    on emotion angry, complaint => transfer "senior"
+    include common_faq
+  }
+}
+"#;
+
+    const FAQ: &str = r#"use std.zh.common
+
+outcomes { booked goal }
+
+flow book_or_give_up (reason: text sensitive) {
+  step first {
+    ask "还有其他问题吗?" {
+      on no => goto done
+      on yes, silence, unknown => goto done
+    }
+  }
+  step done {
+    say "再见。"
+    hangup booked
+  }
+}
+
+handlers common_faq {
+  on who limit 3 => {
+    say "我们是星海银行信用卡中心。"
+    listen
+  }
+  on repeat => resume
+}
+"#;
+
+    fn flows_checked(main: &str) -> Checked {
+        let mut files = crate::check::MemoryFiles::default();
+        files.0.insert("faq.call".into(), FAQ.into());
+        crate::check::check(vec![crate::source::Source::new("main.call", main)], &mut files)
+    }
+
+    fn faq_id(checked: &Checked) -> SourceId {
+        checked.sources.find("faq.call").expect("faq.call is imported")
+    }
+
+    #[test]
+    fn flows_check_clean() {
+        let checked = flows_checked(FLOWS);
+        let errors: Vec<&crate::diagnostic::Diagnostic> =
+            checked.diagnostics.iter().filter(|d| d.code.starts_with('E')).collect();
+        assert!(errors.is_empty(), "{errors:#?}");
+    }
+
+    #[test]
+    fn flows_and_sets_resolve_also_across_files() {
+        let checked = flows_checked(FLOWS);
+        let faq = faq_id(&checked);
+        let index = index(&checked, SourceId(0));
+        let def_text = |at: u32| {
+            let def = index.definition(at).unwrap_or_else(|| panic!("no definition at {at}"));
+            (def.file, checked.sources.get(def.file).text[def.span.range()].to_string(), def.span.start)
+        };
+        // A flow imported with `use "./x.call"`, and a handler set.
+        let at = cursor(FLOWS, "call book_or_give_up", 0, "call ") + 1;
+        assert_eq!(def_text(at), (faq, "book_or_give_up".into(), FAQ.find("book_or_give_up").unwrap() as u32));
+        let at = cursor(FLOWS, "include common_faq", 0, "include ") + 1;
+        assert_eq!(def_text(at), (faq, "common_faq".into(), FAQ.find("common_faq").unwrap() as u32));
+        // A flow of the file, a parameter and a let inside a flow.
+        let at = cursor(FLOWS, "call confirm_time", 0, "call ") + 1;
+        assert_eq!(def_text(at), (SourceId(0), "confirm_time".into(), FLOWS.find("confirm_time").unwrap() as u32));
+        let at = cursor(FLOWS, "因为{{reason}}", 0, "{{") + 1;
+        assert_eq!(def_text(at).2, cursor(FLOWS, "(reason: text)", 0, "("));
+        let at = cursor(FLOWS, "call confirm_time(slot)", 0, "(") + 1;
+        assert_eq!(def_text(at).2, cursor(FLOWS, "let slot", 0, "let "));
+        let at = cursor(FLOWS, "callback at slot", 0, "at ") + 1;
+        assert_eq!(def_text(at).2, cursor(FLOWS, "let slot", 0, "let "));
+        // The parameter `slot` of confirm_time is not the let `slot` of ask_callback_time.
+        let at = cursor(FLOWS, "好的,{{slot}}", 0, "{{") + 1;
+        assert_eq!(def_text(at).2, cursor(FLOWS, "(slot: time)", 0, "("));
+        // References: the definition and the calls.
+        let refs = index.references(cursor(FLOWS, "call confirm_time", 0, "call ") + 1, true);
+        assert_eq!(refs.len(), 2, "{refs:?}");
+        let refs = index.references(cursor(FLOWS, "flow ask_callback_time", 0, "flow ") + 1, false);
+        assert_eq!(refs.len(), 1, "{refs:?}");
+        assert_eq!(index.references(cursor(FLOWS, "let slot", 0, "let ") + 1, true).len(), 4);
+        // Rename: a flow, a set (its definition in the other file), not to a reserved word.
+        let places = index.rename(&checked, cursor(FLOWS, "call ask_callback_time", 0, "call ") + 1, "ask_time");
+        assert_eq!(places.expect("renames").len(), 2);
+        let places = index.rename(&checked, cursor(FLOWS, "include common_faq", 0, "include ") + 1, "faq");
+        let files: Vec<SourceId> = places.expect("renames").iter().map(|p| p.file).collect();
+        assert_eq!(files, [SourceId(0), faq]);
+        assert!(index.rename(&checked, cursor(FLOWS, "call confirm_time", 0, "call ") + 1, "listen").is_err());
+        // `expect step FLOW.STEP` in a test names a flow's step, also in another file.
+        let src = format!(
+            "{FLOWS}\ntest \"busy\" for reminder {{\n  reply \"我在忙\"\n  expect step book_or_give_up.done\n}}\n"
+        );
+        let checked2 = flows_checked(&src);
+        let index2 = super::index(&checked2, SourceId(0));
+        let at = cursor(&src, "expect step book_or_give_up", 0, "step ") + 1;
+        let def = index2.definition(at).expect("the flow");
+        assert_eq!((def.file, def.span.start), (faq, FAQ.find("book_or_give_up").unwrap() as u32));
+        let at = cursor(&src, "expect step book_or_give_up", 0, ".") + 1;
+        let def = index2.definition(at).expect("the flow's step");
+        assert_eq!((def.file, def.span.start), (faq, cursor(FAQ, "step done", 0, "step ")));
+        let at = cursor(&src, "expect step book_or_give_up", 0, "step ");
+        let labels: Vec<String> = completions(&checked2, SourceId(0), at).into_iter().map(|c| c.label).collect();
+        assert!(labels.iter().any(|l| l == "book_or_give_up.done"), "{labels:?}");
+        // In the imported file: a flow's steps.
+        let faq_index = super::index(&checked, faq);
+        let at = cursor(FAQ, "on no => goto done", 0, "goto ") + 1;
+        let def = faq_index.definition(at).expect("a step of the flow");
+        assert_eq!(def.span.start, cursor(FAQ, "step done", 0, "step "));
+    }
+
+    #[test]
+    fn flow_hovers() {
+        let checked = flows_checked(FLOWS);
+        let index = index(&checked, SourceId(0));
+        let faq_index = super::index(&checked, faq_id(&checked));
+        let cases = [
+            (&index, FLOWS, "on busy => call book_or_give_up", "call "),
+            (&index, FLOWS, "call ask_callback_time(", "call "),
+            (&index, FLOWS, "call confirm_time(slot)", "call "),
+            (&index, FLOWS, "flow confirm_time", "flow "),
+            (&index, FLOWS, "include common_faq", "include "),
+            (&index, FLOWS, "因为{{reason}}", "{{"),
+            (&index, FLOWS, "let slot", "let "),
+            (&index, FLOWS, "callback on today", "on "),
+            (&faq_index, FAQ, "flow book_or_give_up", "("),
+            (&faq_index, FAQ, "on no => goto done", "goto "),
+            (&faq_index, FAQ, "handlers common_faq", "handlers "),
+        ];
+        let mut out = String::new();
+        for (index, src, line, before) in cases {
+            let at = cursor(src, line, 0, before) + 1;
+            let found = index.at(at).unwrap_or_else(|| panic!("nothing at {line} after {before}"));
+            out.push_str(&format!("## {:?} `{}` in `{line}`\n{}\n\n", found.kind, found.name, found.hover));
+        }
+        insta::assert_snapshot!(out);
+    }
+
+    #[test]
+    fn flow_completions() {
+        let with = |line: &str, insert: &str| FLOWS.replacen(line, &format!("{insert}\n{line}"), 1);
+        let cases = [
+            ("the flows after `call`", with("    call ask_callback_time(", "    call "), "    call \n", "call "),
+            (
+                "the handler sets after `include`",
+                with("    include common_faq", "    include "),
+                "    include \n",
+                "include ",
+            ),
+            ("statements in a flow: `let` and `return`", with("  say \"因为", "  "), "  \n  say \"因为", "  "),
+            (
+                "`listen` in a branch of an ask",
+                with("      callback at slot", "      "),
+                "      \n      callback at",
+                "      ",
+            ),
+            ("statements in objection: `include`", with("    include common_faq", "    "), "    \n    include", "    "),
+            ("no `return` nor `listen` in a section", with("    say \"感谢", "    "), "    \n    say \"感谢", "    "),
+            ("values in a flow: its parameter and let", FLOWS.to_string(), "因为{{reason}}", "因为{{"),
+            (
+                "types of a flow's parameter",
+                FLOWS.replacen("(reason: text)", "(reason: )", 1),
+                "(reason: )",
+                "(reason: ",
+            ),
+            (
+                "in a handler set: `listen`, no `goto` nor `step`",
+                format!("{FLOWS}\nhandlers local_faq {{\n  on who => {{\n    \n  }}\n}}\n"),
+                "  on who => {\n    \n",
+                "  on who => {\n    ",
+            ),
+            ("top-level words", with("script reminder", ""), "\nscript reminder", ""),
+        ];
+        let mut out = String::new();
+        for (what, src, line, before) in cases {
+            let checked = flows_checked(&src);
+            let at = cursor(&src, line, 0, before);
+            out.push_str(&format!("## {what}\n"));
+            let items = completions(&checked, SourceId(0), at);
+            let intents = items.iter().filter(|c| c.kind == CompletionKind::Intent).count();
+            for c in items.iter().filter(|c| c.kind != CompletionKind::Intent) {
+                let detail = c.detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default();
+                out.push_str(&format!("- {} ({:?}){detail}\n", c.label, c.kind));
+            }
+            if intents > 0 {
+                out.push_str(&format!("- and {intents} intents\n"));
+            }
+            out.push('\n');
+        }
+        insta::assert_snapshot!(out);
+    }
+
+    #[test]
+    fn outline_of_flows_and_sets() {
+        let (file, _) = crate::syntax::parse(FAQ, SourceId(0));
+        let symbols = symbols(&file);
+        let names: Vec<(&str, SymbolKind, Option<&str>)> =
+            symbols.iter().map(|s| (s.name.as_str(), s.kind, s.detail.as_deref())).collect();
+        assert_eq!(
+            names,
+            [
+                ("book_or_give_up", SymbolKind::Flow, Some("(reason: text sensitive)")),
+                ("common_faq", SymbolKind::Handlers, Some("2 handlers")),
+            ]
+        );
+        let steps: Vec<&str> = symbols[0].children.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(steps, ["first", "done"]);
+        let (file, _) = crate::syntax::parse(FLOWS, SourceId(0));
+        let details: Vec<Option<String>> = symbols_of(&file);
+        assert_eq!(details[0].as_deref(), Some("(slot: time) 确认时间"));
+    }
+
+    fn symbols_of(file: &File) -> Vec<Option<String>> {
+        symbols(file).into_iter().map(|s| s.detail).collect()
     }
 
     #[test]

@@ -152,6 +152,29 @@ syn match callscriptWildcard "\<_\>"
 syn region callscriptGuard contained matchgroup=callscriptConditional start="\<if\>" end="\ze=>"
       \ contains=@callscriptExpr,callscriptString
 
+" ---------------------------------------------------------------- flows, handler sets (section 12)
+" flow NAME ["title"] (PARAM: type [sensitive], …) { … }
+syn keyword callscriptDecl flow nextgroup=callscriptFlowName skipwhite
+exe 'syn match callscriptFlowName contained "' . s:id . '" nextgroup=callscriptFlowTitle,callscriptFlowParams skipwhite'
+syn region callscriptFlowTitle contained oneline start=+"+ skip=+\\\\\|\\"+ end=+"+
+      \ nextgroup=callscriptFlowParams skipwhite contains=callscriptBadEscape,callscriptEscape
+syn region callscriptFlowParams contained matchgroup=callscriptDelimiter start="(" end=")"
+      \ contains=callscriptParam,callscriptTypeKw,callscriptModifier,callscriptComment
+" call NAME(ARGS), return, listen
+syn keyword callscriptFlow call nextgroup=callscriptFlowRef skipwhite
+exe 'syn match callscriptFlowRef contained "' . s:id . '"'
+syn keyword callscriptFlow return listen
+" handlers NAME { on … } and include NAME in objection
+syn keyword callscriptDecl handlers nextgroup=callscriptSetName skipwhite
+syn keyword callscriptInclude include nextgroup=callscriptSetName skipwhite
+exe 'syn match callscriptSetName contained "' . s:id . '"'
+" callback on DATE [at TIME] / callback at TIME: defined after the branch region, so that
+" this `on` is not a branch
+syn match callscriptOption "\%(\<callback\s\+\)\@<=on\>"
+syn match callscriptOption +\%(\<callback\>[^;{}"]*\)\@<=\<at\>+
+" expect no say "…"
+syn match callscriptTestKw "\%(\<expect\s\+\)\@<=no\>"
+
 " ---------------------------------------------------------------- colours
 hi def link callscriptTodo          Todo
 hi def link callscriptComment       Comment
@@ -214,6 +237,11 @@ hi def link callscriptTestKw        Keyword
 hi def link callscriptOn            Conditional
 hi def link callscriptIntentRef     Type
 hi def link callscriptWildcard      Special
+hi def link callscriptFlowName      Function
+hi def link callscriptFlowTitle     String
+hi def link callscriptDelimiter     Delimiter
+hi def link callscriptFlowRef       Function
+hi def link callscriptSetName       Type
 
 let b:current_syntax = 'callscript'
 

@@ -111,6 +111,24 @@ test('snippets: new script, step, ask with silence/unknown/exhausted, asks that 
   assert.match(t, /\bexpect\b/);
 });
 
+test('snippets: a flow with parameters and return, a call, a handler set with listen (section 12)', () => {
+  const snippets = readJson('snippets/callscript.json');
+  const byPrefix = (p) =>
+    Object.values(snippets).find((s) => [].concat(s.prefix).includes(p));
+  const body = (p) => [].concat(byPrefix(p).body).join('\n');
+  const flow = body('flow');
+  assert.match(flow, /^flow \$\{1:[a-z_]+\} "\$\{2:[^}]+\}" \(\$\{3:[a-z_]+\}: \$\{4\|text,[a-z,]+\|\}\) \{/);
+  assert.match(flow, /^\tlet \$\{5:[a-z_]+\}: time = /m, 'a let of its own');
+  assert.match(flow, /callback at \$\{5:[a-z_]+\}/);
+  assert.match(flow, /=> \{[^\n]*\breturn \}$/m, 'a captured branch that returns');
+  assert.match(flow, /on exhausted => return$/m);
+  assert.match(body('call'), /^call \$\{1:[a-z_]+\}\(/);
+  const set = body('handlers');
+  assert.match(set, /^handlers \$\{1:[a-z_]+\} \{/);
+  assert.match(set, /^\ton [^\n]*=> \{[^\n]*\blisten \}$/m, 'a handler that listens again');
+  assert.match(set, /^\ton repeat => resume$/m);
+});
+
 test('every regular expression in the grammar compiles in Oniguruma', async () => {
   const onig = require('vscode-oniguruma');
   const wasm = fs.readFileSync(require.resolve('vscode-oniguruma/release/onig.wasm'));
