@@ -590,15 +590,21 @@ mod tests {
         assert_eq!(apply("upper", &Value::Text("x".into())), None);
     }
 
-    #[test]
-    fn accepts_matches_apply() {
-        let samples = [
+    /// A value of every type, for the tests that hold the type table against the readings.
+    fn samples() -> [Value; 6] {
+        [
             Value::Text("12345".into()),
             Value::Int(7),
             Value::Money(money("1.5")),
             Value::Bool(true),
             Value::Date(Date::parse("2026-11-24").unwrap()),
-        ];
+            Value::Time(Time::new(15, 30).unwrap()),
+        ]
+    }
+
+    #[test]
+    fn accepts_matches_apply() {
+        let samples = samples();
         for filter in FILTERS.iter().chain(&["nope"]) {
             for value in &samples {
                 assert_eq!(
@@ -613,13 +619,7 @@ mod tests {
 
     #[test]
     fn every_locale_follows_the_type_table() {
-        let samples = [
-            Value::Text("12345".into()),
-            Value::Int(7),
-            Value::Money(money("1.5")),
-            Value::Bool(true),
-            Value::Date(Date::parse("2026-11-24").unwrap()),
-        ];
+        let samples = samples();
         for tag in LOCALES {
             let locale = Locale::from_tag(tag).expect("a listed locale");
             assert_eq!(locale.tag(), *tag);

@@ -466,15 +466,20 @@ impl<'a> Printer<'a> {
         }
     }
 
-    fn action(&mut self, a: &Action) {
-        self.word(a.span.start);
+    /// `KEYWORD NAME ["title"]` of an item at `start`; returns where it ends (its `{` follows).
+    fn item_head(&mut self, start: u32, name: &Ident, title: Option<&StrLit>) -> u32 {
+        self.word(start);
         self.sp();
-        self.src(a.name.span);
-        if let Some(title) = &a.title {
+        self.src(name.span);
+        if let Some(title) = title {
             self.sp();
             self.src(title.span);
         }
-        let from = a.title.as_ref().map_or(a.name.span.end, |t| t.span.end);
+        title.map_or(name.span.end, |t| t.span.end)
+    }
+
+    fn action(&mut self, a: &Action) {
+        let from = self.item_head(a.span.start, &a.name, a.title.as_ref());
         let starts: Vec<u32> = a.lists.iter().map(|l| l.span.start).collect();
         self.braced(from, a.span.end - 1, &starts, false, &mut |p, i| {
             let list = &a.lists[i];
@@ -506,15 +511,7 @@ impl<'a> Printer<'a> {
     /// source order.
     fn flow(&mut self, f: &Flow) {
         self.allows(&f.allows, f.span.start, false);
-        self.word(f.span.start);
-        self.sp();
-        self.src(f.name.span);
-        let mut from = f.name.span.end;
-        if let Some(title) = &f.title {
-            self.sp();
-            self.src(title.span);
-            from = title.span.end;
-        }
+        let mut from = self.item_head(f.span.start, &f.name, f.title.as_ref());
         self.sp();
         self.raw("(");
         for (i, p) in f.params.iter().enumerate() {
@@ -558,15 +555,8 @@ impl<'a> Printer<'a> {
 
     fn script(&mut self, s: &Script) {
         self.allows(&s.allows, s.span.start, false);
-        self.word(s.span.start);
-        self.sp();
-        self.src(s.name.span);
-        if let Some(title) = &s.title {
-            self.sp();
-            self.src(title.span);
-        }
+        let from = self.item_head(s.span.start, &s.name, s.title.as_ref());
         let starts: Vec<u32> = s.members.iter().map(member_start).collect();
-        let from = s.title.as_ref().map_or(s.name.span.end, |t| t.span.end);
         self.braced(from, s.span.end - 1, &starts, false, &mut |p, i| p.member(&s.members[i]));
     }
 
@@ -653,14 +643,7 @@ impl<'a> Printer<'a> {
 
     fn intent(&mut self, intent: &Intent) {
         self.allows(&intent.allows, intent.span.start, false);
-        self.word(intent.span.start);
-        self.sp();
-        self.src(intent.name.span);
-        if let Some(label) = &intent.label {
-            self.sp();
-            self.src(label.span);
-        }
-        let from = intent.label.as_ref().map_or(intent.name.span.end, |l| l.span.end);
+        let from = self.item_head(intent.span.start, &intent.name, intent.label.as_ref());
         let starts: Vec<u32> = intent.clauses.iter().map(|c| c.span.start).collect();
         self.braced(from, intent.span.end - 1, &starts, false, &mut |p, i| {
             let clause = &intent.clauses[i];

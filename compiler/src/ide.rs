@@ -1872,18 +1872,22 @@ test "keys" for promise {
                 CAPTURE[line_start..at as usize].trim_start(),
                 &CAPTURE[at as usize..line_end]
             ));
-            let items = completions(&checked, SourceId(0), at);
-            let intents = items.iter().filter(|c| c.kind == CompletionKind::Intent).count();
-            for c in items.iter().filter(|c| c.kind != CompletionKind::Intent) {
-                let detail = c.detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default();
-                out.push_str(&format!("- {} ({:?}){detail}\n", c.label, c.kind));
-            }
-            if intents > 0 {
-                out.push_str(&format!("- and {intents} intents\n"));
-            }
-            out.push('\n');
+            list_completions(&completions(&checked, SourceId(0), at), &mut out);
         }
         insta::assert_snapshot!(out);
+    }
+
+    /// Completions as the snapshots list them: one a line, intents counted (there are many).
+    fn list_completions(items: &[Completion], out: &mut String) {
+        let intents = items.iter().filter(|c| c.kind == CompletionKind::Intent).count();
+        for c in items.iter().filter(|c| c.kind != CompletionKind::Intent) {
+            let detail = c.detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default();
+            out.push_str(&format!("- {} ({:?}){detail}\n", c.label, c.kind));
+        }
+        if intents > 0 {
+            out.push_str(&format!("- and {intents} intents\n"));
+        }
+        out.push('\n');
     }
 
     #[test]
@@ -2153,16 +2157,7 @@ handlers common_faq {
             let checked = flows_checked(&src);
             let at = cursor(&src, line, 0, before);
             out.push_str(&format!("## {what}\n"));
-            let items = completions(&checked, SourceId(0), at);
-            let intents = items.iter().filter(|c| c.kind == CompletionKind::Intent).count();
-            for c in items.iter().filter(|c| c.kind != CompletionKind::Intent) {
-                let detail = c.detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default();
-                out.push_str(&format!("- {} ({:?}){detail}\n", c.label, c.kind));
-            }
-            if intents > 0 {
-                out.push_str(&format!("- and {intents} intents\n"));
-            }
-            out.push('\n');
+            list_completions(&completions(&checked, SourceId(0), at), &mut out);
         }
         insta::assert_snapshot!(out);
     }

@@ -526,18 +526,20 @@ pub fn builtin_values() -> impl Iterator<Item = (&'static str, ValueInfo)> {
     )
 }
 
-/// Builds a script's scope, reporting duplicates, unknown settings and reserved names.
-pub fn script_scope<'a>(
+/// The scope a script, a flow or a handler set starts from: the file's intents, actions, flows
+/// and sets, `outcomes` and the built-in ones, the built-in values and the default settings.
+fn new_scope<'a>(
     file: &'a ParsedFile,
     files: &'a [ParsedFile],
     script: &'a Script,
     base: &FileScope<'a>,
-    diagnostics: &mut Vec<Diagnostic>,
+    mut outcomes: HashMap<&'a str, OutcomeInfo>,
 ) -> ScriptScope<'a> {
-    let id = file.id;
-    reserved_check(id, &script.name, "script", diagnostics);
-    let mut scope = ScriptScope {
-        file: id,
+    for name in BUILTIN_OUTCOMES {
+        outcomes.insert(name, OutcomeInfo { goal: false, span: Span::default(), file: file.id, external: true });
+    }
+    ScriptScope {
+        file: file.id,
         script,
         flow: None,
         set: None,
@@ -557,19 +559,26 @@ pub fn script_scope<'a>(
         sections: HashMap::new(),
         objection: None,
         intents: base.intents.clone(),
-        outcomes: base.outcomes.clone(),
-        values: HashMap::new(),
-        inputs: Vec::new(),
-        lets: Vec::new(),
         actions: base.actions.clone(),
         sensitive_actions: Default::default(),
-    };
-    for name in BUILTIN_OUTCOMES {
-        scope.outcomes.insert(name, OutcomeInfo { goal: false, span: Span::default(), file: id, external: true });
+        outcomes,
+        values: builtin_values().collect(),
+        inputs: Vec::new(),
+        lets: Vec::new(),
     }
-    for (name, info) in builtin_values() {
-        scope.values.insert(name, info);
-    }
+}
+
+/// Builds a script's scope, reporting duplicates, unknown settings and reserved names.
+pub fn script_scope<'a>(
+    file: &'a ParsedFile,
+    files: &'a [ParsedFile],
+    script: &'a Script,
+    base: &FileScope<'a>,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> ScriptScope<'a> {
+    let id = file.id;
+    reserved_check(id, &script.name, "script", diagnostics);
+    let mut scope = new_scope(file, files, script, base, base.outcomes.clone());
     let mut seen_settings: HashMap<&str, Span> = HashMap::new();
     let mut sections: Vec<&'a Section> = Vec::new();
     let mut order = base.next_order;
@@ -868,38 +877,8 @@ pub fn unit_scope<'a>(
     diagnostics: &mut Vec<Diagnostic>,
 ) -> ScriptScope<'a> {
     let id = file.id;
-    let mut scope = ScriptScope {
-        file: id,
-        script: &NO_SCRIPT,
-        flow: None,
-        set: None,
-        files,
-        flows: visible_flows(file, files),
-        sets: visible_sets(file, files),
-        params: Vec::new(),
-        flow_ends: Default::default(),
-        settings: Settings {
-            locale: "zh-CN".into(),
-            listen_timeout_ms: 5_000,
-            digit_timeout_ms: settings::DEFAULT_DIGIT_TIMEOUT_MS,
-            ..Default::default()
-        },
-        steps: Vec::new(),
-        step_names: HashMap::new(),
-        sections: HashMap::new(),
-        objection: None,
-        intents: base.intents.clone(),
-        // A flow may call the actions its file sees (§13 in §12's flows).
-        actions: base.actions.clone(),
-        sensitive_actions: Default::default(),
-        outcomes: base.outcomes.iter().filter(|(_, o)| o.file == id).map(|(n, o)| (*n, o.clone())).collect(),
-        values: builtin_values().collect(),
-        inputs: Vec::new(),
-        lets: Vec::new(),
-    };
-    for name in BUILTIN_OUTCOMES {
-        scope.outcomes.insert(name, OutcomeInfo { goal: false, span: Span::default(), file: id, external: true });
-    }
+    let outcomes = base.outcomes.iter().filter(|(_, o)| o.file == id).map(|(n, o)| (*n, o.clone())).collect();
+    let mut scope = new_scope(file, files, &NO_SCRIPT, base, outcomes);
     let flow = match unit {
         Unit::Set(set) => {
             scope.set = Some(set);

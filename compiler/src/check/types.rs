@@ -705,6 +705,28 @@ impl<'s, 'a> TypeChecker<'s, 'a> {
         }
     }
 
+    /// A value a test gives (an input, an expected value): of `ty` (E200, saying `subject` is
+    /// `ty`) and a literal (E200 `not_literal`, with `help`).
+    fn test_value(&mut self, value: &'a Expr, ty: Type, subject: &str, not_literal: &str, help: &str) {
+        if let Some(vt) = self.expr(value).ty
+            && !assignable(vt, ty)
+        {
+            self.report(
+                self.diag("E200", value.span, format!("{subject} is {}, but this is {}", ty.a(), vt.a())).label(vt.a()),
+            );
+        }
+        self.require_literal(value, not_literal, help);
+    }
+
+    /// A value of a test must be written as a literal (E200 `message`, with `help`).
+    fn require_literal(&mut self, value: &Expr, message: &str, help: &str) {
+        if !is_literal(value) {
+            self.report(
+                self.diag("E200", value.span, message.to_string()).label("not a literal").with_help(help.to_string()),
+            );
+        }
+    }
+
     fn if_stmt(&mut self, i: &'a If) {
         self.expect(&i.cond, Type::Bool, "the condition of `if`");
         self.stmts(&i.then.stmts);
@@ -869,27 +891,13 @@ pub fn check_test<'a>(scope: &ScriptScope<'a>, test: &'a Test, diagnostics: &mut
                                         .label("second value"),
                                 );
                             }
-                            let ty = v.ty;
-                            let t = tc.expr(value);
-                            if let Some(vt) = t.ty
-                                && !assignable(vt, ty)
-                            {
-                                tc.report(
-                                    tc.diag(
-                                        "E200",
-                                        value.span,
-                                        format!("input `{}` is {}, but this is {}", name.name, ty.a(), vt.a()),
-                                    )
-                                    .label(vt.a()),
-                                );
-                            }
-                            if !is_literal(value) {
-                                tc.report(
-                                    tc.diag("E200", value.span, "a test input must be a literal value".to_string())
-                                        .label("not a literal")
-                                        .with_help("write the value itself, e.g. `\"张三\"`, `5` or `1200.50`"),
-                                );
-                            }
+                            tc.test_value(
+                                value,
+                                v.ty,
+                                &format!("input `{}`", name.name),
+                                "a test input must be a literal value",
+                                "write the value itself, e.g. `\"张三\"`, `5` or `1200.50`",
+                            );
                         }
                         None => {
                             let names = scope.inputs.iter().map(|i| i.name.name.as_str());
@@ -918,13 +926,11 @@ pub fn check_test<'a>(scope: &ScriptScope<'a>, test: &'a Test, diagnostics: &mut
                 );
             }
             TestStmtKind::Expect(Expect::Hangup(o)) => tc.outcome(o),
-            TestStmtKind::Expect(Expect::Transfer(_, Some((_, value)))) if !is_literal(value) => {
-                tc.report(
-                    tc.diag("E200", value.span, "an expected value must be a literal".to_string())
-                        .label("not a literal")
-                        .with_help("write the value itself, e.g. `\"angry\"` or `2026-11-25`"),
-                );
-            }
+            TestStmtKind::Expect(Expect::Transfer(_, Some((_, value)))) => tc.require_literal(
+                value,
+                "an expected value must be a literal",
+                "write the value itself, e.g. `\"angry\"` or `2026-11-25`",
+            ),
             TestStmtKind::Mock { action, ok } => {
                 let Some(def) = tc.action(action) else { continue };
                 for (field, value) in ok.iter().flatten() {
@@ -935,42 +941,24 @@ pub fn check_test<'a>(scope: &ScriptScope<'a>, test: &'a Test, diagnostics: &mut
                     if let Some(ty) = out.ty.ty {
                         tc.expect(value, ty, &format!("the output `{}`", field.name));
                     }
-                    if !is_literal(value) {
-                        tc.report(
-                            tc.diag("E200", value.span, "a mocked output must be a literal".to_string())
-                                .label("not a literal")
-                                .with_help("write the value itself, e.g. `1200.50` or `2026-12-01`"),
-                        );
-                    }
+                    tc.require_literal(
+                        value,
+                        "a mocked output must be a literal",
+                        "write the value itself, e.g. `1200.50` or `2026-12-01`",
+                    );
                 }
             }
             TestStmtKind::Expect(Expect::Value { name, value }) => {
                 // Any input or value of the script (§16.3); built-ins change as the call goes.
                 let declared = scope.values.get(name.name.as_str()).filter(|v| v.kind != ValueKind::Builtin);
                 match declared {
-                    Some(v) => {
-                        let ty = v.ty;
-                        let t = tc.expr(value);
-                        if let Some(vt) = t.ty
-                            && !assignable(vt, ty)
-                        {
-                            tc.report(
-                                tc.diag(
-                                    "E200",
-                                    value.span,
-                                    format!("`{}` is {}, but this is {}", name.name, ty.a(), vt.a()),
-                                )
-                                .label(vt.a()),
-                            );
-                        }
-                        if !is_literal(value) {
-                            tc.report(
-                                tc.diag("E200", value.span, "an expected value must be a literal".to_string())
-                                    .label("not a literal")
-                                    .with_help("write the value itself, e.g. `2026-11-25`, `3500.00` or `\"8831\"`"),
-                            );
-                        }
-                    }
+                    Some(v) => tc.test_value(
+                        value,
+                        v.ty,
+                        &format!("`{}`", name.name),
+                        "an expected value must be a literal",
+                        "write the value itself, e.g. `2026-11-25`, `3500.00` or `\"8831\"`",
+                    ),
                     None => {
                         let names = scope
                             .inputs

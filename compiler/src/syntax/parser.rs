@@ -1554,10 +1554,18 @@ impl<'a> Parser<'a> {
             self.unexpected("`{` and the ask's branches (`on yes => …`)");
             return None;
         };
+        ask.branches = self.branch_block(open, "a branch `on PATTERN => …`");
+        Some(ask)
+    }
+
+    /// After the `{` at `open` of an ask or a `do`: its branches `on … => …` up to the `}`
+    /// (`expected` names what else was found). Nested too deep, the block is skipped (E008).
+    fn branch_block(&mut self, open: Span, expected: &str) -> Vec<Branch> {
+        let mut branches = Vec::new();
         if !self.enter() {
             self.pos -= 1;
             self.skip_balanced();
-            return Some(ask);
+            return branches;
         }
         let saved = self.nl_insensitive;
         self.nl_insensitive = 0;
@@ -1568,9 +1576,9 @@ impl<'a> Parser<'a> {
                 break;
             }
             if self.at_word("on") {
-                ask.branches.push(self.branch(allows));
+                branches.push(self.branch(allows));
             } else {
-                self.unexpected("a branch `on PATTERN => …`");
+                self.unexpected(expected);
                 self.recover_statement();
                 continue;
             }
@@ -1579,7 +1587,7 @@ impl<'a> Parser<'a> {
         self.close_brace(open);
         self.nl_insensitive = saved;
         self.leave();
-        Some(ask)
+        branches
     }
 
     /// `do NAME(ARG = EXPR, …) [timeout D] { on ok => …; on failed => … }` (§13). On the heap
@@ -1623,31 +1631,7 @@ impl<'a> Parser<'a> {
             self.unexpected("`{` and the branches `on ok => …` and `on failed => …`");
             return None;
         };
-        if !self.enter() {
-            self.pos -= 1;
-            self.skip_balanced();
-            return Some(d);
-        }
-        let saved = self.nl_insensitive;
-        self.nl_insensitive = 0;
-        loop {
-            self.skip_separators();
-            let allows = self.allows();
-            if matches!(self.peek(), Token::RBrace | Token::Eof) || self.dedented(open, ASK_END_WORDS) {
-                break;
-            }
-            if self.at_word("on") {
-                d.branches.push(self.branch(allows));
-            } else {
-                self.unexpected("a branch `on ok => …` or `on failed => …`");
-                self.recover_statement();
-                continue;
-            }
-            self.end_of_statement();
-        }
-        self.close_brace(open);
-        self.nl_insensitive = saved;
-        self.leave();
+        d.branches = self.branch_block(open, "a branch `on ok => …` or `on failed => …`");
         Some(d)
     }
 
