@@ -178,9 +178,7 @@ fn reply_turn(line: &str) -> Result<Turn, String> {
 
 /// This machine's local date, for `simulate` without `--today`.
 pub fn local_today() -> callscript_compiler::value::Date {
-    let now = jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::system()).date();
-    callscript_compiler::value::Date::new(now.year().into(), now.month() as u8, now.day() as u8)
-        .unwrap_or(callscript_runtime::vm::DEFAULT_TODAY)
+    callscript_runtime::vm::today_of(jiff::Timestamp::now().to_zoned_datetime(jiff::tz::TimeZone::system()).date())
 }
 
 /// What `simulate` runs.

@@ -8,8 +8,11 @@ use std::time::Instant;
 use callscript_compiler::check::{NoFiles, check};
 use callscript_compiler::source::Source;
 use callscript_compiler::value::Value;
-use callscript_runtime::vm::{Action, CallContext, Event, Executable, Session};
+use callscript_runtime::vm::Executable;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+#[path = "support/call.rs"]
+mod support;
 
 const HEAD: &str = r#"use std.zh.common
 "#;
@@ -98,24 +101,7 @@ fn exec(body: &str) -> Arc<Executable> {
 
 /// One call: start, then each reply is one turn; returns the number of turns.
 fn call(exec: &Arc<Executable>) -> usize {
-    let inputs = vec![("name".to_string(), Value::Text("张三".into()))];
-    let mut session = Session::start(Arc::clone(exec), "s", inputs, CallContext::default()).unwrap();
-    let mut replies = REPLIES.iter();
-    let mut turns = 0;
-    let mut event = Event::Done;
-    loop {
-        match session.step(std::mem::replace(&mut event, Event::Done)) {
-            Action::Listen { .. } => match replies.next() {
-                Some(r) => {
-                    turns += 1;
-                    event = Event::Utterance { text: (*r).into(), emotion: None };
-                }
-                None => return turns,
-            },
-            a if a.is_final() => return turns,
-            _ => {}
-        }
-    }
+    support::call(exec, "s", vec![("name".to_string(), Value::Text("张三".into()))], REPLIES)
 }
 
 fn bench(c: &mut Criterion) {

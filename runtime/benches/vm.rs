@@ -10,6 +10,9 @@ use callscript_compiler::value::{Money, Value};
 use callscript_runtime::vm::{Action, CallContext, Event, Executable, Session};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
+#[path = "support/call.rs"]
+mod support;
+
 const LOAN: &str = include_str!("../../examples/loan_reminder/loan_reminder.call");
 const REPLIES: &[&str] = &["对,是我", "你们罚息太高了", "利率太高", "我明天下午就还", "先还一千", "对"];
 
@@ -30,23 +33,7 @@ fn inputs() -> Vec<(String, Value)> {
 
 /// One call: start, then each reply is one turn; returns the number of turns.
 fn call(exec: &Arc<Executable>) -> usize {
-    let mut session = Session::start(Arc::clone(exec), "loan_reminder", inputs(), CallContext::default()).unwrap();
-    let mut replies = REPLIES.iter();
-    let mut turns = 0;
-    let mut event = Event::Done;
-    loop {
-        match session.step(std::mem::replace(&mut event, Event::Done)) {
-            Action::Listen { .. } => match replies.next() {
-                Some(r) => {
-                    turns += 1;
-                    event = Event::Utterance { text: (*r).into(), emotion: None };
-                }
-                None => return turns,
-            },
-            a if a.is_final() => return turns,
-            _ => {}
-        }
-    }
+    support::call(exec, "loan_reminder", inputs(), REPLIES)
 }
 
 fn bench(c: &mut Criterion) {

@@ -368,7 +368,7 @@ impl CallDriver {
     pub fn result(&self) -> CallResult {
         let mut result = result_of(&self.exec, self.session.script(), &self.notes);
         result.talk_ms = self.now;
-        let sensitive = self.session.script().tainted_slots();
+        let sensitive = self.exec.tainted_slots(self.session.script_index()).iter().copied();
         result.lets = self
             .session
             .values()

@@ -578,9 +578,8 @@ impl Engine<'_> {
             store.commit()?;
             store.begin()?;
         }
-        // §11's `today` is the customer's local date; jiff's dates all lie in our calendar.
-        let today = callscript_compiler::value::Date::new(date.year().into(), date.month() as u8, date.day() as u8)
-            .unwrap_or(crate::vm::DEFAULT_TODAY);
+        // §11's `today` is the customer's local date.
+        let today = crate::vm::today_of(date);
         let context = CallContext { attempt: attempt as i64, hour: local.hour() as i64, today };
         let session = match Session::start(Arc::clone(&plan.exec), &plan.script, cust.inputs.clone(), context) {
             Ok(session) => session,

@@ -27,6 +27,9 @@ pub struct Executable {
     pub recogniser: Recogniser,
     /// Byte offsets where each line of each source file starts, for transcripts' line numbers.
     line_starts: Vec<Vec<u32>>,
+    /// Per script, which slots hold a sensitive value (`ScriptCode::tainted_slots`): computed
+    /// once here, read at the end of every call.
+    tainted: Vec<Vec<bool>>,
 }
 
 impl Executable {
@@ -37,7 +40,13 @@ impl Executable {
             .iter()
             .map(|f| std::iter::once(0).chain(f.text.match_indices('\n').map(|(i, _)| i as u32 + 1)).collect())
             .collect();
-        Ok(Arc::new(Executable { program, recogniser, line_starts }))
+        let tainted = program.scripts.iter().map(ScriptCode::tainted_slots).collect();
+        Ok(Arc::new(Executable { program, recogniser, line_starts, tainted }))
+    }
+
+    /// Which slots of script `script` (its index) hold a sensitive value.
+    pub fn tainted_slots(&self, script: usize) -> &[bool] {
+        self.tainted.get(script).map_or(&[], Vec::as_slice)
     }
 
     /// The 1-based source line of a span.
@@ -60,6 +69,12 @@ pub struct CallContext {
 
 /// `today` in a test that does not set it (§11): a Monday.
 pub const DEFAULT_TODAY: Date = Date { year: 2026, month: 1, day: 5 };
+
+/// A local calendar day (jiff's, in a customer's zone) as the script's `today`. Jiff's years
+/// (−9999..=9999) reach past the language's (0..=9999); such a day is [`DEFAULT_TODAY`].
+pub fn today_of(day: jiff::civil::Date) -> Date {
+    Date::new(day.year().into(), day.month() as u8, day.day() as u8).unwrap_or(DEFAULT_TODAY)
+}
 
 impl Default for CallContext {
     fn default() -> Self {
@@ -782,8 +797,7 @@ impl Session {
         let (pc, action) = match choice {
             Choice::Branch(i) | Choice::Captured(i, _) => {
                 let code = &self.script().asks[ask as usize];
-                let captured =
-                    code.branches[i].patterns.contains(&PatternCode::Captured).then_some(()).and(code.capture);
+                let captured = code.capture.filter(|_| code.branches[i].patterns.contains(&PatternCode::Captured));
                 (
                     code.branches[i].pc,
                     Action::Branch {
