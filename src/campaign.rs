@@ -455,6 +455,7 @@ fn start_sip(file: &Path, loaded: &campaign::Loaded, plan: &scheduler::Plan) -> 
     let speech = Speech::from_campaign(loaded, program, script).map_err(|e| at_setting(&e, None))?;
     // The key is checked (and the folder made) before any call is placed.
     let recorder = Recorder::for_campaign(loaded).map_err(|e| at_setting(&e, None))?;
-    SipTelephony::start(config, Services { speech: Arc::new(speech), recorder })
+    let backends = Arc::new(callscript_runtime::actions::Backends::from_campaign(&loaded.campaign));
+    SipTelephony::start(config, Services { speech: Arc::new(speech), recorder, backends })
         .map_err(|e| at_setting(&e, e.setting()))
 }

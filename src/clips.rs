@@ -34,7 +34,7 @@ pub fn check(path: &Path) -> CliResult {
     })?;
     let gaps = clips::gaps(&clip_set, script, &program.files);
     let (mut written, mut values) = (0, 0);
-    for prompt in &script.prompts {
+    for prompt in script.spoken_prompts() {
         for segment in &prompt.segments {
             match segment {
                 PromptSegment::Text(t) if !t.chars().all(clips::is_pause) => written += 1,

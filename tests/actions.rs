@@ -109,4 +109,25 @@ fn a_simulated_campaign_answers_actions_from_sim_and_stores_them() {
     }
     assert!(ok > 20 && failed > 2, "fail_rate 0.2 of 40 calls: {ok} ok, {failed} failed");
     assert!(sms > 0 && handed > 0, "{sms} messages, {handed} handovers");
+    // The same calls and messages in their own tables: a simulated message is never sent.
+    let stored_ok = rows.iter().flat_map(|r| &r.actions).filter(|a| a.ok).count();
+    let stored_failed = rows.iter().flat_map(|r| &r.actions).filter(|a| !a.ok).count();
+    assert_eq!((stored_ok, stored_failed), (ok, failed));
+    let statuses: Vec<&str> = rows.iter().flat_map(|r| &r.messages).map(|m| m.status.as_str()).collect();
+    assert_eq!(statuses.len(), sms);
+    assert!(statuses.iter().all(|s| *s == "simulated"), "{statuses:?}");
+    // The report counts them, with the causes of failure.
+    let out = callscript(&["report", campaign.to_str().unwrap(), "--format", "json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+    let action = &report["actions"][0];
+    assert_eq!(
+        (action["calls"].as_u64(), action["failed"].as_u64()),
+        (Some((ok + failed) as u64), Some(failed as u64))
+    );
+    assert_eq!((action["latency_p50_ms"].as_u64(), action["latency_p95_ms"].as_u64()), (Some(300), Some(300)));
+    assert_eq!(action["causes"][0], serde_json::json!(["simulated failure (fail_rate)", failed]));
+    assert_eq!(report["messages"]["simulated"], sms);
+    let table = callscript(&["report", campaign.to_str().unwrap()]);
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(table.contains("balance_lookup") && table.contains("simulated"), "{table}");
 }

@@ -35,7 +35,9 @@ fn setup(dir: &Path, customers: usize) {
         "task_id = \"CRASH\"\nscript = \"loan_reminder.call\"\ncustomers = \"customers.csv\"\n\
          [schedule]\nstart_time = \"09:00\"\nend_time = \"18:00\"\ndays = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\"]\n\
          max_concurrent = 20\ncalls_per_second = 5\n[retry]\nmax_attempts = 3\non = [\"busy\", \"no_answer\", \"failed\"]\nbackoff = \"30m\"\n\
-         [limits]\nper_customer_per_day = 1\nper_customer_per_7_days = 3\n[store]\nurl = \"sqlite://campaign.db\"\n",
+         [limits]\nper_customer_per_day = 1\nper_customer_per_7_days = 3\n[store]\nurl = \"sqlite://campaign.db\"\n\
+         [actions.balance_lookup]\nurl = \"http://127.0.0.1:9300/balance\"\nsim = { balance = \"900.00\", due = \"2026-11-30\" }\n\
+         [sms]\nurl = \"http://127.0.0.1:9400/sms\"\n",
     )
     .unwrap();
 }
@@ -62,7 +64,7 @@ fn check_export(dir: &Path) -> usize {
         lines.next(),
         Some(
             "customer_id,attempt,started_at,local_time,disposition,outcome,talk_seconds,last_step,cause,\
-             let.promised_date,let.promised_amount"
+             let.balance,let.promised_date,let.promised_amount,actions,sms"
         )
     );
     let mut seen = HashSet::new();
@@ -98,7 +100,7 @@ fn check_export(dir: &Path) -> usize {
         let interrupted = r.cause.as_deref() == Some("interrupted");
         if connected || interrupted {
             let names: Vec<&str> = r.lets.iter().map(|l| l.name.as_str()).collect();
-            let expected: &[&str] = if connected { &["promised_date", "promised_amount"] } else { &[] };
+            let expected: &[&str] = if connected { &["balance", "promised_date", "promised_amount"] } else { &[] };
             assert_eq!(names, expected, "{} #{}", r.customer_id, r.attempt);
         }
     }

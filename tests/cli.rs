@@ -232,7 +232,7 @@ fn simulate_from_a_replies_file() {
     let replies = dir.join("replies.txt");
     std::fs::write(
         &replies,
-        "# a bug report's replies\n是我\n/silence\n你们罚息太高了\n我今天下午就还\n先还一千\n对\n",
+        "# a bug report's replies\n是我\n/ok {\"balance\": \"980.00\", \"due\": \"2026-11-30\"}\n/silence\n你们罚息太高了\n我今天下午就还\n先还一千\n对\n",
     )
     .unwrap();
     let out = callscript(&[

@@ -125,6 +125,11 @@ fn campaigns_are_checked_with_their_script() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// What the loan reminder needs of its campaign besides the schedule: its balance lookup and
+/// the SMS gateway (CAMPAIGN.md §5).
+const BACKENDS: &str = "\n[actions.balance_lookup]\nurl = \"http://127.0.0.1:9300/balance\"\n\
+    sim = { balance = \"900.00\", due = \"2026-11-30\" }\n\n[sms]\nurl = \"http://127.0.0.1:9400/sms\"\n";
+
 /// A fresh folder holding `loan.callc` (built from the loan reminder example) and a one-row
 /// `customers.csv` for it.
 fn callc_campaign_dir(name: &str) -> std::path::PathBuf {
@@ -151,7 +156,7 @@ fn a_callc_campaign_outside_the_window_is_refused_before_any_call() {
         format!(
             "task_id = \"CALLC\"\nscript = \"loan.callc\"\ncustomers = \"customers.csv\"\njurisdiction = \"cn\"\n\n\
              [schedule]\nstart_time = \"{start}\"\nend_time = \"{end}\"\n\n[retry]\nmax_attempts = 3\n\n\
-             [limits]\nper_customer_per_day = 1\nper_customer_per_7_days = 3\n"
+             [limits]\nper_customer_per_day = 1\nper_customer_per_7_days = 3\n{BACKENDS}"
         )
     };
     let toml = dir.join("campaign.toml");
@@ -202,7 +207,9 @@ fn a_callc_that_does_not_match_its_sources_is_refused() {
         &toml,
         "task_id = \"CALLC\"\nscript = \"loan.callc\"\ncustomers = \"customers.csv\"\n\n[schedule]\n\
          start_time = \"09:00\"\nend_time = \"18:00\"\n\n[retry]\nmax_attempts = 3\n\n[limits]\n\
-         per_customer_per_day = 1\nper_customer_per_7_days = 3\n",
+         per_customer_per_day = 1\nper_customer_per_7_days = 3\n"
+            .to_string()
+            + BACKENDS,
     )
     .unwrap();
     let out = callscript(&["run", toml.to_str().unwrap(), "-q", "--start", "2026-11-24T00:00:00Z"]);

@@ -3,17 +3,20 @@
 //! (`sim::converse`, which `SimTelephony::dial` calls); their replies are then replayed
 //! through `callscript simulate --replies` (whose stored-form transcript must be identical)
 //! and written as `test` blocks (whose expectations, every prompt in order and the outcome,
-//! must pass under `callscript test`).
+//! must pass under `callscript test`). Actions are answered from `sim`-like answers or fail;
+//! `simulate` gets the same answers typed (`/ok {…}`, `/failed CAUSE`), tests as `mock`s.
 
 mod support;
 
 use std::fmt::Write as _;
 use std::sync::Arc;
 
+use callscript_compiler::campaign::ActionConfig;
+use callscript_compiler::campaign::RawSimValue;
 use callscript_compiler::check::{MemoryFiles, check};
 use callscript_compiler::source::Source;
 use callscript_compiler::value::{Money, Value};
-use callscript_runtime::telephony::sim::{Rng, converse};
+use callscript_runtime::telephony::sim::{Actions, Rng, converse_with};
 use callscript_runtime::telephony::{CallResult, Disposition, TranscriptLine};
 use callscript_runtime::vm::{CallContext, Executable, Session};
 use support::callscript;
@@ -80,6 +83,30 @@ fn examples() -> Vec<(&'static str, &'static str, Vec<Input>)> {
     ]
 }
 
+/// The actions of the examples as a simulated campaign answers them (a third fail), with each
+/// output's value (literal form: JSON strings for `simulate`, literals for `mock`s).
+const ACTIONS: &[(&str, &[(&str, &str)])] = &[("balance_lookup", &[("balance", "980.00"), ("due", "2026-11-30")])];
+
+fn actions() -> Actions {
+    ACTIONS
+        .iter()
+        .map(|(name, outputs)| {
+            let config = ActionConfig {
+                url: "http://127.0.0.1:9/none".into(),
+                timeout: None,
+                headers: Default::default(),
+                sim: outputs.iter().map(|(k, v)| (k.to_string(), RawSimValue::Text(v.to_string()))).collect(),
+                fail_rate: 0.33,
+            };
+            (name.to_string(), config)
+        })
+        .collect()
+}
+
+fn outputs(action: &str) -> &'static [(&'static str, &'static str)] {
+    ACTIONS.iter().find(|(name, _)| *name == action).map_or(&[], |(_, outputs)| *outputs)
+}
+
 /// A stored reply, read back.
 enum Spoken<'a> {
     Silence,
@@ -101,14 +128,25 @@ fn spoken<'a>(text: &'a str, silence: bool, emotion: Option<&'static str>) -> Sp
 fn replies_file(result: &CallResult) -> String {
     let mut out = String::new();
     for line in &result.transcript {
-        if let TranscriptLine::Reply { text, silence, emotion } = line {
-            let reply = match spoken(text, *silence, *emotion) {
-                Spoken::Silence => "/silence".to_string(),
-                Spoken::Keys(keys) => format!("/dtmf {keys}"),
-                Spoken::Feeling(e, text) => format!("/{e} {text}"),
-                Spoken::Words(text) => text.to_string(),
-            };
-            writeln!(out, "{reply}").unwrap();
+        match line {
+            TranscriptLine::Reply { text, silence, emotion } => {
+                let reply = match spoken(text, *silence, *emotion) {
+                    Spoken::Silence => "/silence".to_string(),
+                    Spoken::Keys(keys) => format!("/dtmf {keys}"),
+                    Spoken::Feeling(e, text) => format!("/{e} {text}"),
+                    Spoken::Words(text) => text.to_string(),
+                };
+                writeln!(out, "{reply}").unwrap();
+            }
+            TranscriptLine::Action { name, ok: true, .. } => {
+                let json: serde_json::Map<String, serde_json::Value> =
+                    outputs(name).iter().map(|(k, v)| (k.to_string(), serde_json::Value::from(*v))).collect();
+                writeln!(out, "/ok {}", serde_json::Value::Object(json)).unwrap();
+            }
+            TranscriptLine::Action { ok: false, cause, .. } => {
+                writeln!(out, "/failed {}", cause.as_deref().unwrap_or_default()).unwrap();
+            }
+            _ => {}
         }
     }
     if result.disposition == Disposition::CustomerHangup {
@@ -145,12 +183,18 @@ fn test_block(name: &str, script: &str, inputs: &[Input], result: &CallResult) -
                 };
                 writeln!(out, "  reply {reply}").unwrap();
             }
-            // The transcripts compared line by line already hold what was captured; the
-            // examples replayed here call no actions, send no messages and hand over nothing.
-            TranscriptLine::Captured { .. }
-            | TranscriptLine::Action { .. }
-            | TranscriptLine::Sms { .. }
-            | TranscriptLine::Handover { .. } => {}
+            // A `do` runs before the statements up to the next reply: its mock goes here.
+            TranscriptLine::Action { name, ok: true, .. } => {
+                let given: Vec<String> = outputs(name).iter().map(|(k, v)| format!("{k}: {v}")).collect();
+                writeln!(out, "  mock {name} ok {{ {} }}", given.join(", ")).unwrap();
+            }
+            TranscriptLine::Action { name, ok: false, .. } => writeln!(out, "  mock {name} failed").unwrap(),
+            TranscriptLine::Sms { text } => {
+                let clear = text.split('*').max_by_key(|part| part.chars().count()).unwrap_or_default();
+                writeln!(out, "  expect sms {}", quoted(clear)).unwrap();
+            }
+            // The transcripts compared line by line already hold what was captured and handed over.
+            TranscriptLine::Captured { .. } | TranscriptLine::Handover { .. } => {}
         }
     }
     match (&result.outcome, result.disposition) {
@@ -168,6 +212,9 @@ fn sim_simulate_and_test_agree_on_every_transcript() {
     std::fs::create_dir_all(&dir).unwrap();
     let root = env!("CARGO_MANIFEST_DIR");
     let mut compared = 0;
+    let actions = actions();
+    // Both branches of the examples' actions are replayed.
+    let (mut answered, mut failed) = (0, 0);
     for (path, script, inputs) in examples() {
         let source = std::fs::read_to_string(format!("{root}/{path}")).unwrap();
         let checked = check(vec![Source::new(path, source.clone())], &mut MemoryFiles::default());
@@ -179,8 +226,13 @@ fn sim_simulate_and_test_agree_on_every_transcript() {
         for seed in 0..40u64 {
             let values = inputs.iter().map(|i| (i.name.to_string(), i.value.clone()));
             let session = Session::start(Arc::clone(&exec), script, values, CallContext::default()).unwrap();
-            let result = converse(session, &mut Rng::new(seed), max_duration_ms);
+            let result = converse_with(session, &mut Rng::new(seed), max_duration_ms, &actions);
             let name = format!("{script} seed {seed}");
+            for line in &result.transcript {
+                if let TranscriptLine::Action { ok, .. } = line {
+                    *if *ok { &mut answered } else { &mut failed } += 1;
+                }
+            }
 
             let replies = dir.join(format!("{script}-{seed}.replies"));
             let transcript = dir.join(format!("{script}-{seed}.json"));
@@ -220,5 +272,6 @@ fn sim_simulate_and_test_agree_on_every_transcript() {
         );
     }
     assert_eq!(compared, 120);
+    assert!(answered > 0 && failed > 0, "{answered} actions answered, {failed} failed");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -824,3 +824,162 @@ fn kill_nine_during_a_sip_campaign_loses_no_answer_and_dials_no_one_twice() {
         assert!(hung_up <= 1, "{id}: {hung_up} calls completed, the customer confirmed more than once");
     }
 }
+
+/// A bank system double on loopback (HTTP/1.1): answers every request with `status` and `body`
+/// and keeps each request's body; it stops accepting after a minute.
+struct HttpPeer {
+    url: String,
+    bodies: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+}
+
+impl HttpPeer {
+    fn start(path: &str, status: u16, body: &'static str) -> HttpPeer {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let url = format!("http://{}{path}", listener.local_addr().unwrap());
+        let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = std::sync::Arc::clone(&bodies);
+        std::thread::spawn(move || {
+            let until = Instant::now() + Duration::from_secs(60);
+            while Instant::now() < until {
+                let Ok((mut socket, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                };
+                socket.set_nonblocking(false).unwrap();
+                socket.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                let body_at = loop {
+                    let n = socket.read(&mut buf).unwrap_or(0);
+                    request.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&request).to_string();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let length = text
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string())
+                            })
+                            .and_then(|v| v.parse::<usize>().ok())
+                            .unwrap_or(0);
+                        if request.len() >= end + 4 + length || n == 0 {
+                            break end + 4;
+                        }
+                    } else if n == 0 {
+                        break request.len();
+                    }
+                };
+                if let Ok(json) = serde_json::from_slice(&request[body_at..]) {
+                    kept.lock().unwrap().push(json);
+                }
+                let answer = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(answer.as_bytes());
+            }
+        });
+        HttpPeer { url, bodies }
+    }
+
+    fn bodies(&self) -> Vec<serde_json::Value> {
+        self.bodies.lock().unwrap().clone()
+    }
+}
+
+/// A call of tests/sip/act.call against SIPp's `scenario`, with the balance lookup answered
+/// by `action` and texts sent to `sms`: the attempt's export row and the JSON report.
+fn act_case(
+    name: &str,
+    scenario: &str,
+    action: &HttpPeer,
+    sms: &HttpPeer,
+) -> Option<(HashMap<String, String>, serde_json::Value, PathBuf)> {
+    if !sipp_available() {
+        return None;
+    }
+    let dir = case_dir(name);
+    let sipp = Sipp::start(scenario, &dir, "udp");
+    let sections = format!(
+        "[actions.balance_lookup]\nurl = \"{}\"\ntimeout = \"2s\"\n\n[sms]\nurl = \"{}\"\nsender = \"95555\"\n",
+        action.url, sms.url
+    );
+    write_campaign(&dir, sipp.port, "", &sections);
+    std::fs::write(dir.join("check.call"), include_str!("sip/act.call")).unwrap();
+    std::fs::write(dir.join("customers.csv"), "id,phone,account_tail,customer_ref\nc1,+8613800000001,8831,LN-0001\n")
+        .unwrap();
+    let rows = run_rows(&dir);
+    sipp.finish();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let report = Command::new(env!("CARGO_BIN_EXE_callscript"))
+        .args(["report", "campaign.toml", "--format", "json"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(report.status.success(), "{}", String::from_utf8_lossy(&report.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
+    Some((rows.into_iter().next().unwrap(), report, dir))
+}
+
+#[test]
+fn a_sip_call_looks_the_balance_up_and_texts_it_through_loopback_servers() {
+    let action = HttpPeer::start("/balance", 200, r#"{"balance": "1200.50"}"#);
+    let sms = HttpPeer::start("/sms", 200, r#"{"id": "m1"}"#);
+    let Some((row, report, _)) = act_case("act_ok", "answer_info", &action, &sms) else { return };
+    assert_eq!((row["disposition"].as_str(), row["outcome"].as_str()), ("answered", "confirmed"), "{row:?}");
+    assert!(row["actions"].starts_with("balance_lookup ok "), "{row:?}");
+    assert_eq!(row["sms"], "sent", "{row:?}");
+    // The request of CAMPAIGN.md §5.
+    let requests = action.bodies();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    let r = &requests[0];
+    assert_eq!(
+        (r["action"].as_str(), r["campaign"].as_str(), r["customer_id"].as_str()),
+        (Some("balance_lookup"), Some("SIP_CHECK"), Some("c1"))
+    );
+    assert_eq!((r["attempt"].as_u64(), r["input"]["customer_ref"].as_str()), (Some(1), Some("LN-0001")));
+    assert!(r["call_id"].as_str().is_some_and(|c| !c.is_empty()), "{r}");
+    // The customer gets the whole text; the store and the report only ever the masked one.
+    let texts = sms.bodies();
+    assert_eq!(texts.len(), 1, "{texts:?}");
+    let t = &texts[0];
+    assert_eq!(
+        (t["to"].as_str(), t["sender"].as_str(), t["attempt"].as_u64()),
+        (Some("+8613800000001"), Some("95555"), Some(1))
+    );
+    assert!(
+        t["text"].as_str().unwrap().contains("一千二百元五角") && t["text"].as_str().unwrap().contains("8831"),
+        "{t}"
+    );
+    assert_eq!(report["actions"][0]["name"], "balance_lookup");
+    assert_eq!((report["actions"][0]["ok"].as_u64(), report["actions"][0]["failed"].as_u64()), (Some(1), Some(0)));
+    assert_eq!(report["messages"]["sent"], 1, "{report}");
+}
+
+#[test]
+fn a_failing_action_server_sends_the_call_down_failed_and_the_cause_is_stored() {
+    let action = HttpPeer::start("/balance", 503, r#"{"error": "down"}"#);
+    let sms = HttpPeer::start("/sms", 200, "{}");
+    let Some((row, report, dir)) = act_case("act_failed", "answer_info", &action, &sms) else { return };
+    assert_eq!((row["disposition"].as_str(), row["outcome"].as_str()), ("answered", "unreachable"), "{row:?}");
+    assert!(row["actions"].starts_with("balance_lookup failed "), "{row:?}");
+    assert_eq!(report["actions"][0]["causes"][0][0], "HTTP status 503", "{report}");
+    assert!(sms.bodies().is_empty(), "no text after a failed lookup");
+    let store = callscript_runtime::store::SqliteStore::open(&dir.join("campaign.db")).unwrap();
+    let transcript = callscript_runtime::store::Store::transcript(&store, "SIP_CHECK", "c1", 1).unwrap().unwrap();
+    assert!(transcript.contains("\"cause\":\"HTTP status 503\""), "{transcript}");
+}
+
+#[test]
+fn transfer_data_rides_on_the_refer_target_and_is_stored_masked() {
+    let action = HttpPeer::start("/balance", 200, r#"{"balance": "1200.50"}"#);
+    let sms = HttpPeer::start("/sms", 200, "{}");
+    // SIPp checks the Refer-To's X-CallScript- headers (tests/sip/refer_with_data.xml).
+    let Some((row, _, dir)) = act_case("act_refer", "refer_with_data", &action, &sms) else { return };
+    assert_eq!((row["disposition"].as_str(), row["outcome"].as_str()), ("answered", "handed_over"), "{row:?}");
+    let store = callscript_runtime::store::SqliteStore::open(&dir.join("campaign.db")).unwrap();
+    let transcript = callscript_runtime::store::Store::transcript(&store, "SIP_CHECK", "c1", 1).unwrap().unwrap();
+    assert!(transcript.contains(r#"{"kind":"handover","key":"tail","value":"****"}"#), "{transcript}");
+    assert!(!transcript.contains("8831"), "{transcript}");
+}

@@ -436,6 +436,20 @@ impl ScriptCode {
         self.steps.iter().rposition(|s| s.pc <= pc).map(|i| i as StepId)
     }
 
+    /// The prompts a call speaks, in order: every prompt but the texts of `sms` (§13), which
+    /// are sent, never said (clips and the speech cache leave them out).
+    pub fn spoken_prompts(&self) -> impl Iterator<Item = &PromptCode> {
+        let texts: std::collections::HashSet<PromptId> = self
+            .code
+            .iter()
+            .filter_map(|i| match i {
+                Instruction::Sms(p) => Some(*p),
+                _ => None,
+            })
+            .collect();
+        self.prompts.iter().enumerate().filter(move |(i, _)| !texts.contains(&(*i as PromptId))).map(|(_, p)| p)
+    }
+
     /// Which slots hold sensitive values (§9.5): the ones declared `sensitive`, and every slot
     /// ever given a value computed from one (its starting value or a `set`), through other
     /// lets too: a fixed point, flow-insensitive. CS002 checks where these are spoken; call

@@ -1,7 +1,10 @@
 //! Standard-library modules embedded in the compiler (`use std.zh.common`).
 
 /// `(module path, source text)` of every stdlib module.
-pub const MODULES: &[(&str, &str)] = &[("std.zh.common", include_str!("../../stdlib/zh/common.call"))];
+pub const MODULES: &[(&str, &str)] = &[
+    ("std.zh.common", include_str!("../../stdlib/zh/common.call")),
+    ("std.zh.callback", include_str!("../../stdlib/zh/callback.call")),
+];
 
 /// The source of a stdlib module, if it exists.
 pub fn module(path: &str) -> Option<&'static str> {

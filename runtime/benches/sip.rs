@@ -262,7 +262,8 @@ fn our_calls(exec: &Arc<Executable>, calls: u64, window: usize) -> Run {
     let uas = Uas::start(&dir, "60s");
     let rt = sip_runtime();
     let ua = rt.block_on(UserAgent::start(config(uas.port))).unwrap();
-    let services = Arc::new(Services { speech: Arc::new(Speech::default()), recorder: None });
+    let services =
+        Arc::new(Services { speech: Arc::new(Speech::default()), recorder: None, backends: Default::default() });
     let run = |n: u64, first: u64| {
         let ok = Arc::new(AtomicU64::new(0));
         let failed = Arc::new(AtomicU64::new(0));
@@ -282,6 +283,7 @@ fn our_calls(exec: &Arc<Executable>, calls: u64, window: usize) -> Run {
                     phone: format!("1380{:07}", first + i),
                     attempt_row: (first + i) as i64,
                     customer_id: String::new(),
+                    attempt: 1,
                     session,
                     max_duration_ms: None,
                 };

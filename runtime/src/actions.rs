@@ -1,7 +1,9 @@
 //! The wire form of actions (CAMPAIGN.md §5): the JSON of a `do`'s inputs and the reading of
 //! an answer into the action's typed outputs. Money travels as a decimal string (a JSON
 //! number is accepted too), dates as `YYYY-MM-DD`, times as `HH:MM`. Used by the simulator's
-//! `sim` answers, `simulate`'s typed `/ok {…}` and real calls alike, so they agree.
+//! `sim` answers, `simulate`'s typed `/ok {…}` and real calls alike, so they agree. Real
+//! calls reach the bank's systems through [`Backends`]: each configured action's endpoint
+//! and the `[sms]` gateway, read from the campaign once when the run starts.
 
 use callscript_compiler::bytecode::ActionCode;
 use callscript_compiler::syntax::ast::Type;
@@ -121,6 +123,115 @@ pub async fn call(
     }
     let text = String::from_utf8(answer.body).map_err(|_| "the answer is not UTF-8".to_string())?;
     outputs_from_text(request.action, &text)
+}
+
+/// Where a real call's actions and text messages go (CAMPAIGN.md §5), from the campaign.
+#[derive(Clone, Debug, Default)]
+pub struct Backends {
+    /// The campaign's `task_id`, sent with every request.
+    pub campaign: String,
+    pub actions: std::collections::BTreeMap<String, Endpoint>,
+    pub sms: Option<SmsGateway>,
+}
+
+/// An action's `[actions.NAME]`: its URL, its headers (environment values read) and the
+/// campaign's timeout.
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub timeout: Option<std::time::Duration>,
+}
+
+/// `[sms]`: the gateway's URL, the sender shown to the customer, the timeout of a request.
+#[derive(Clone, Debug)]
+pub struct SmsGateway {
+    pub url: String,
+    pub sender: Option<String>,
+    pub timeout: std::time::Duration,
+}
+
+/// A campaign duration as a std one (negative: zero).
+fn duration(d: jiff::SignedDuration) -> std::time::Duration {
+    std::time::Duration::try_from(d).unwrap_or_default()
+}
+
+impl Backends {
+    /// The campaign's actions and gateway; `env:NAME` header values are read now.
+    pub fn from_campaign(campaign: &callscript_compiler::campaign::Campaign) -> Backends {
+        Backends {
+            campaign: campaign.task_id.clone(),
+            actions: campaign
+                .actions
+                .iter()
+                .map(|(name, config)| {
+                    let endpoint = Endpoint {
+                        url: config.url.clone(),
+                        headers: resolve_headers(&config.headers),
+                        timeout: config.timeout.map(duration),
+                    };
+                    (name.clone(), endpoint)
+                })
+                .collect(),
+            sms: campaign.sms.as_ref().map(|s| SmsGateway {
+                url: s.url.clone(),
+                sender: s.sender.clone(),
+                timeout: duration(s.timeout),
+            }),
+        }
+    }
+
+    /// Calls `action` for a call: the script's timeout, or the campaign's when shorter.
+    pub async fn call_action(
+        &self,
+        action: &ActionCode,
+        who: &Recipient,
+        inputs: &[ActionInput],
+        script_timeout: std::time::Duration,
+    ) -> Result<Vec<(String, Value)>, String> {
+        let Some(endpoint) = self.actions.get(&action.name) else {
+            return Err(format!("the campaign does not configure `[actions.{}]`", action.name));
+        };
+        let timeout = endpoint.timeout.map_or(script_timeout, |t| t.min(script_timeout));
+        let request = Request {
+            action,
+            campaign: &self.campaign,
+            customer_id: &who.customer_id,
+            attempt: who.attempt,
+            call_id: &who.call_id,
+            inputs,
+        };
+        call(&endpoint.url, &endpoint.headers, &request, timeout).await
+    }
+
+    /// Hands a text message to the gateway: Ok when it answers 2xx.
+    pub async fn send_sms(&self, who: &Recipient, text: &str) -> Result<(), String> {
+        let Some(gateway) = &self.sms else { return Err("the campaign has no `[sms]` gateway".into()) };
+        let mut body = serde_json::json!({
+            "to": who.phone,
+            "text": text,
+            "campaign": self.campaign,
+            "customer_id": who.customer_id,
+            "attempt": who.attempt,
+        });
+        if let Some(sender) = &gateway.sender {
+            body["sender"] = Json::String(sender.clone());
+        }
+        let body = serde_json::to_vec(&body).unwrap_or_default();
+        let answer =
+            crate::http::post_json(&gateway.url, &[], &body, gateway.timeout).await.map_err(|e| e.to_string())?;
+        if (200..300).contains(&answer.status) { Ok(()) } else { Err(format!("HTTP status {}", answer.status)) }
+    }
+}
+
+/// Whom a request is about: the customer and the attempt being called.
+#[derive(Clone, Debug, Default)]
+pub struct Recipient {
+    pub phone: String,
+    pub customer_id: String,
+    pub attempt: u32,
+    /// The call's SIP Call-ID.
+    pub call_id: String,
 }
 
 #[cfg(test)]

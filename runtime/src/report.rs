@@ -144,6 +144,69 @@ pub struct Report {
     pub by_attempt: BTreeMap<u32, Bucket>,
     /// The script's `money` and `date` lets in declaration order, over the goal calls.
     pub lets: Vec<LetSummary>,
+    /// Each action the calls made (§13), by name.
+    pub actions: Vec<ActionFigures>,
+    /// Text messages by what became of them (`sent`, `failed`, `simulated`, `queued`).
+    pub messages: BTreeMap<String, u64>,
+}
+
+/// How an action answered over the campaign (CAMPAIGN.md §5).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ActionFigures {
+    pub name: String,
+    pub calls: u64,
+    pub ok: u64,
+    pub failed: u64,
+    /// Latency of every call (ok or not), nearest rank: the median and the 95th percentile.
+    pub latency_p50_ms: i64,
+    pub latency_p95_ms: i64,
+    /// The commonest causes of failure.
+    pub causes: Vec<(String, u64)>,
+}
+
+/// The `p`-th percentile of sorted values, nearest rank (0 for none).
+fn percentile(sorted: &[i64], p: usize) -> i64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = (sorted.len() * p).div_ceil(100).max(1);
+    sorted[rank - 1]
+}
+
+/// One action's calls as they are gathered: latencies, how many were ok, causes of failure.
+#[derive(Default)]
+struct ActionCalls {
+    latencies: Vec<i64>,
+    ok: u64,
+    causes: BTreeMap<String, u64>,
+}
+
+fn action_figures(rows: &[AttemptRow]) -> Vec<ActionFigures> {
+    let mut by_name: BTreeMap<&str, ActionCalls> = BTreeMap::new();
+    for a in rows.iter().flat_map(|r| &r.actions) {
+        let calls = by_name.entry(a.name.as_str()).or_default();
+        calls.latencies.push(a.latency_ms);
+        calls.ok += u64::from(a.ok);
+        if let Some(cause) = &a.cause {
+            *calls.causes.entry(cause.clone()).or_insert(0) += 1;
+        }
+    }
+    by_name
+        .into_iter()
+        .map(|(name, ActionCalls { mut latencies, ok, causes })| {
+            latencies.sort_unstable();
+            let calls = latencies.len() as u64;
+            ActionFigures {
+                name: name.to_string(),
+                calls,
+                ok,
+                failed: calls - ok,
+                latency_p50_ms: percentile(&latencies, 50),
+                latency_p95_ms: percentile(&latencies, 95),
+                causes: top(causes, 5),
+            }
+        })
+        .collect()
 }
 
 fn ratio(a: u64, b: u64) -> f64 {
@@ -235,6 +298,11 @@ pub fn build(campaign: &str, rows: &[AttemptRow], steps: &[String]) -> Report {
         by_hour,
         by_attempt,
         lets,
+        actions: action_figures(rows),
+        messages: rows.iter().flat_map(|r| &r.messages).fold(BTreeMap::new(), |mut m, x| {
+            *m.entry(x.status.clone()).or_insert(0) += 1;
+            m
+        }),
     }
 }
 
@@ -377,6 +445,29 @@ pub fn table(r: &Report) -> String {
             }
         }
     }
+    if !r.actions.is_empty() {
+        out.push_str("\n  actions                     calls       ok   failed   p50 ms   p95 ms\n");
+        for a in &r.actions {
+            out.push_str(&format!(
+                "    {} {:>8} {:>8} {:>8} {:>8} {:>8}\n",
+                pad(&a.name, 22),
+                a.calls,
+                a.ok,
+                a.failed,
+                a.latency_p50_ms,
+                a.latency_p95_ms
+            ));
+            for (cause, n) in &a.causes {
+                out.push_str(&format!("      {} {n:>8}\n", pad(cause, 20)));
+            }
+        }
+    }
+    if !r.messages.is_empty() {
+        out.push_str("\n  text messages\n");
+        for (status, n) in &r.messages {
+            out.push_str(&format!("    {} {n:>8}\n", pad(status, 20)));
+        }
+    }
     out.push_str("\n  by attempt number      attempts answered    goals\n");
     for (n, b) in &r.by_attempt {
         out.push_str(&format!("    {n:<20} {:>8} {:>8} {:>8}\n", b.attempts, b.answered, b.goals));
@@ -395,7 +486,9 @@ pub fn json(r: &Report) -> String {
 /// Every attempt as CSV (CAMPAIGN.md §4), `started_at` in UTC and `local_time` in the
 /// customer's zone, both ISO 8601; then a `let.NAME` column per let of the script, in
 /// declaration order: the value's literal form, `****` for a sensitive let, empty where the
-/// attempt holds none (not answered, or another script).
+/// attempt holds none (not answered, or another script). When any call used an action or
+/// sent a text message, an `actions` column (`NAME ok|failed LATENCYms`, `; `-separated) and
+/// an `sms` column (each message's status) follow.
 pub fn attempts_csv(rows: &[AttemptRow]) -> String {
     let mut out = csv::Writer::from_writer(Vec::new());
     let lets = let_names(rows);
@@ -411,6 +504,15 @@ pub fn attempts_csv(rows: &[AttemptRow]) -> String {
         "cause".into(),
     ];
     header.extend(lets.iter().map(|name| format!("let.{name}")));
+    // Only campaigns whose calls act or send messages have these columns.
+    let acted = rows.iter().any(|r| !r.actions.is_empty());
+    let messaged = rows.iter().any(|r| !r.messages.is_empty());
+    if acted {
+        header.push("actions".into());
+    }
+    if messaged {
+        header.push("sms".into());
+    }
     // Writing to memory cannot fail; a record that could not be written would be a bug here.
     out.write_record(&header).expect("CSV to memory");
     for r in rows {
@@ -432,6 +534,18 @@ pub fn attempts_csv(rows: &[AttemptRow]) -> String {
             Some(l) => l.value.clone().unwrap_or_else(|| MASKED.to_string()),
             None => String::new(),
         }));
+        if acted {
+            // `balance_lookup ok 212ms; balance_lookup failed 2000ms`
+            let calls: Vec<String> = r
+                .actions
+                .iter()
+                .map(|a| format!("{} {} {}ms", a.name, if a.ok { "ok" } else { "failed" }, a.latency_ms))
+                .collect();
+            record.push(calls.join("; "));
+        }
+        if messaged {
+            record.push(r.messages.iter().map(|m| m.status.as_str()).collect::<Vec<_>>().join("; "));
+        }
         out.write_record(&record).expect("CSV to memory");
     }
     String::from_utf8(out.into_inner().expect("CSV to memory")).expect("CSV of UTF-8 fields is UTF-8")
@@ -539,6 +653,18 @@ pub fn html(r: &Report) -> String {
     let outcomes: Vec<(String, u64)> = r.outcomes.iter().map(|(k, v)| (k.clone(), *v)).collect();
     body.push_str(&bars("Outcomes", &outcomes));
     body.push_str(&html_lets(&r.lets));
+    let actions: Vec<(String, u64)> = r
+        .actions
+        .iter()
+        .flat_map(|a| [(format!("{} ok", a.name), a.ok), (format!("{} failed", a.name), a.failed)])
+        .collect();
+    if !actions.is_empty() {
+        body.push_str(&bars("Actions: calls to the bank's systems", &actions));
+    }
+    let messages: Vec<(String, u64)> = r.messages.iter().map(|(k, v)| (format!("sms {k}"), *v)).collect();
+    if !messages.is_empty() {
+        body.push_str(&bars("Text messages", &messages));
+    }
     body.push_str(&bars("Top objections", &r.top_objections));
     body.push_str(&bars("Unrecognised utterances (grow the intents with these)", &r.unrecognised));
     format!(
@@ -550,6 +676,7 @@ pub fn html(r: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::StoredAction;
 
     fn report_with_unrecognised(utterances: &[(&str, u64)]) -> Report {
         Report {
@@ -569,7 +696,40 @@ mod tests {
             by_hour: BTreeMap::new(),
             by_attempt: BTreeMap::new(),
             lets: Vec::new(),
+            actions: Vec::new(),
+            messages: BTreeMap::new(),
         }
+    }
+
+    /// Latencies are read by nearest rank over every call; causes are counted, commonest first.
+    #[test]
+    fn action_figures_take_percentiles_and_count_causes() {
+        let call = |ms: i64, cause: Option<&str>| StoredAction {
+            name: "lookup".into(),
+            ok: cause.is_none(),
+            latency_ms: ms,
+            cause: cause.map(str::to_string),
+        };
+        let mut actions: Vec<StoredAction> = (1..=18).map(|i| call(i * 10, None)).collect();
+        actions.push(call(2000, Some("no answer within 2000 ms")));
+        actions.push(call(40, Some("HTTP status 503")));
+        actions.push(call(2000, Some("no answer within 2000 ms")));
+        let rows = vec![AttemptRow { actions, ..AttemptRow::default() }];
+        let figures = action_figures(&rows);
+        assert_eq!(
+            figures,
+            [ActionFigures {
+                name: "lookup".into(),
+                calls: 21,
+                ok: 18,
+                failed: 3,
+                latency_p50_ms: 100,
+                latency_p95_ms: 2000,
+                causes: vec![("no answer within 2000 ms".into(), 2), ("HTTP status 503".into(), 1)],
+            }]
+        );
+        assert_eq!(percentile(&[], 95), 0);
+        assert_eq!(percentile(&[7], 50), 7);
     }
 
     #[test]

@@ -50,6 +50,8 @@ fn the_example_clips_voice_a_call() {
                 event = Event::Utterance { text: "是我".into(), emotion: None }
             }
             Action::Listen { .. } => break,
+            // The balance lookup fails: the list's amount is read.
+            Action::CallAction { .. } => event = Event::ActionResult(Err("no core system here".into())),
             _ => {}
         }
     }

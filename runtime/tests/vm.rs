@@ -24,23 +24,29 @@ fn compile(name: &str, text: &str) -> Program {
 
 /// Plausible values for every input of a script.
 fn inputs(program: &Program, script: usize) -> Vec<(String, Value)> {
+    program.scripts[script].slots.iter().filter(|s| s.input).map(|s| (s.name.clone(), sample(s.ty))).collect()
+}
+
+/// A value of each type, as the tests' customers and systems give them.
+fn sample(ty: callscript_compiler::syntax::ast::Type) -> Value {
     use callscript_compiler::syntax::ast::Type;
-    program.scripts[script]
-        .slots
-        .iter()
-        .filter(|s| s.input)
-        .map(|s| {
-            let v = match s.ty {
-                Type::Text => Value::Text("8831".into()),
-                Type::Int => Value::Int(3),
-                Type::Money => Value::Money(Money::from_cents(120_050)),
-                Type::Bool => Value::Bool(true),
-                Type::Date => Value::Date(Date::parse("2026-11-24").unwrap()),
-                Type::Time => Value::Time(callscript_compiler::value::Time::new(15, 30).unwrap()),
-            };
-            (s.name.clone(), v)
-        })
-        .collect()
+    match ty {
+        Type::Text => Value::Text("8831".into()),
+        Type::Int => Value::Int(3),
+        Type::Money => Value::Money(Money::from_cents(120_050)),
+        Type::Bool => Value::Bool(true),
+        Type::Date => Value::Date(Date::parse("2026-11-24").unwrap()),
+        Type::Time => Value::Time(callscript_compiler::value::Time::new(15, 30).unwrap()),
+    }
+}
+
+/// The bank's system answering `action` (§13): every output, or a failure.
+fn action_answer(exec: &Executable, action: &str, ok: bool) -> Event {
+    if !ok {
+        return Event::ActionResult(Err("the system is down".into()));
+    }
+    let code = exec.program.scripts.iter().flat_map(|s| &s.actions).find(|a| a.name == action).unwrap();
+    Event::ActionResult(Ok(code.outputs.iter().map(|(name, ty, _)| (name.clone(), sample(*ty))).collect()))
 }
 
 const UTTERANCES: &[&str] = &[
@@ -96,9 +102,15 @@ proptest! {
         let mut events = events.into_iter();
         let mut pending = Event::Done;
         let mut finished = None;
+        let mut actions = 0;
         for _ in 0..10_000 {
             let action = session.step(std::mem::replace(&mut pending, Event::Done));
             match &action {
+                Action::CallAction { action, .. } => {
+                    // The bank's system answers every other call.
+                    actions += 1;
+                    pending = action_answer(&exec, action, actions % 2 == 1);
+                }
                 Action::Listen { .. } => {
                     // Out of scripted events: the customer stays silent.
                     pending = events.next().unwrap_or(Event::Silence);
@@ -164,6 +176,7 @@ fn play_pieces_split_the_text_into_written_text_and_values() {
                 event = Event::Utterance { text: "是我".into(), emotion: None }
             }
             Action::Listen { .. } => break,
+            Action::CallAction { action, .. } => event = action_answer(&exec, &action, true),
             _ => {}
         }
     }
@@ -181,4 +194,57 @@ fn play_pieces_split_the_text_into_written_text_and_values() {
             piece("。", PieceKind::Static),
         ]
     );
+}
+
+/// A call waiting for an action still hears the customer: a key pressed meanwhile answers
+/// the next question, and the action's latency is the time it took (§13).
+#[test]
+fn keys_pressed_while_an_action_runs_answer_the_next_question() {
+    use callscript_runtime::call::{CallDriver, Command, Input};
+    let program = compile(
+        "act.call",
+        r#"use std.zh.common
+action lookup {
+  input { ref: text }
+  output { balance: money }
+}
+script act "动作时按键" {
+  purpose service
+  outcomes { confirmed goal, other }
+  opening {
+    say "您好，这里是星海银行，本次通话将被录音。"
+    do lookup(ref = "LN-1") timeout 2s {
+      on ok => goto core
+      on failed => hangup other
+    }
+  }
+  core {
+    ask "确认请按1。" {
+      on dtmf "1" => hangup confirmed
+      on silence, unknown => hangup other
+    }
+  }
+  objection { on emotion angry, complaint => transfer "agents" }
+}
+"#,
+    );
+    let exec = Executable::new(program).unwrap();
+    let session = Session::start(Arc::clone(&exec), "act", Vec::new(), CallContext::default()).unwrap();
+    let mut driver = CallDriver::new(session, None);
+    driver.start(0);
+    assert!(matches!(driver.poll_command(), Some(Command::Play { .. })));
+    driver.handle(3_000, Input::PromptFinished);
+    assert!(matches!(driver.poll_command(), Some(Command::CallAction { ref action, .. }) if action == "lookup"));
+    driver.handle(3_400, Input::Key('1'));
+    let balance = Value::Money(Money::from_cents(120_050));
+    driver.handle(3_900, Input::ActionResult(Ok(vec![("balance".into(), balance)])));
+    while let Some(command) = driver.poll_command() {
+        if matches!(command, Command::Play { .. }) {
+            driver.handle(6_000, Input::PromptFinished);
+        }
+    }
+    assert!(driver.is_over());
+    let result = driver.result();
+    assert_eq!(result.outcome.as_deref(), Some("confirmed"), "{result:?}");
+    assert_eq!((result.actions[0].ok, result.actions[0].latency_ms), (true, 900));
 }

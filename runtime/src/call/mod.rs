@@ -15,7 +15,7 @@ use std::sync::Arc;
 use callscript_compiler::bytecode::{AskId, Emotion, OutcomeId, PatternCode, ScriptCode, StepId};
 use callscript_compiler::span::FileSpan;
 
-use crate::telephony::{CallResult, Disposition, LetResult, TranscriptLine};
+use crate::telephony::{ActionCall, CallResult, Delivery, Disposition, LetResult, Message, TranscriptLine};
 use crate::vm::{Action, ActionInput, EndReason, Event, Executable, Handover, PieceKind, Record, Session, SpeechPiece};
 use callscript_compiler::value::Value;
 
@@ -262,10 +262,8 @@ impl CallDriver {
             (Phase::Playing { .. }, Input::PromptFinished) => self.advance(Event::Done),
             (Phase::Playing { no_bargein: true }, input) => {
                 // A disclosure plays on; keys pressed meanwhile still count for the next listen.
-                match input {
-                    Input::Key(k) => self.early_keys.push(k),
-                    Input::Keys(k) => self.early_keys.push_str(&k),
-                    _ => {}
+                if matches!(input, Input::Key(_) | Input::Keys(_)) {
+                    self.keep_early(input);
                 }
                 self.phase = Phase::Playing { no_bargein: true };
             }
@@ -273,14 +271,7 @@ impl CallDriver {
                 Phase::Playing { no_bargein: false },
                 input @ (Input::SpeechStarted | Input::Heard { .. } | Input::Key(_) | Input::Keys(_)),
             ) => {
-                match input {
-                    Input::Heard { text, emotion } if !text.trim().is_empty() => {
-                        self.early_words = Some((text, emotion))
-                    }
-                    Input::Key(k) => self.early_keys.push(k),
-                    Input::Keys(k) => self.early_keys.push_str(&k),
-                    _ => {}
-                }
+                self.keep_early(input);
                 self.commands.push_back(Command::StopPlaying);
                 self.cut_last_prompt(Cut::Interrupted);
                 self.barged = true;
@@ -308,9 +299,24 @@ impl CallDriver {
             (Phase::Acting { name, started, .. }, Input::ActionResult(result)) => {
                 self.action_done(name, started, result);
             }
+            // What the customer says or keys while an action runs answers the next listen.
+            (phase @ Phase::Acting { .. }, input @ (Input::Heard { .. } | Input::Key(_) | Input::Keys(_))) => {
+                self.keep_early(input);
+                self.phase = phase;
+            }
             (phase, _) => self.phase = phase,
         }
         self.check_timers();
+    }
+
+    /// Keeps words or keys that came before the call listens, for the next listen.
+    fn keep_early(&mut self, input: Input) {
+        match input {
+            Input::Heard { text, emotion } if !text.trim().is_empty() => self.early_words = Some((text, emotion)),
+            Input::Key(k) => self.early_keys.push(k),
+            Input::Keys(k) => self.early_keys.push_str(&k),
+            _ => {}
+        }
     }
 
     /// The next command to carry out, in order.
@@ -373,7 +379,7 @@ impl CallDriver {
             .session
             .values()
             .zip(sensitive)
-            .filter(|((decl, _), _)| !decl.input)
+            .filter(|((decl, _), _)| !decl.input && !decl.output)
             .map(|((decl, value), sensitive)| LetResult::new(decl, value, sensitive))
             .collect();
         result
@@ -645,7 +651,7 @@ fn keys_wanted(script: &ScriptCode, ask: AskId) -> usize {
 }
 
 /// How a sensitive value appears in transcripts, logs and reports: its length is not shown.
-pub const MASK: &str = "****";
+pub const MASK: &str = crate::telephony::MASKED;
 
 /// Folds a call's log into its result (CAMPAIGN.md §4's columns), the same for every telephony.
 pub fn result_of(exec: &Executable, script: &ScriptCode, notes: &[Note]) -> CallResult {
@@ -713,18 +719,29 @@ pub fn result_of(exec: &Executable, script: &ScriptCode, notes: &[Note]) -> Call
             Note::Record(Record::Optout) => result.optout = true,
             Note::Record(Record::Verify) => {}
             Note::Record(Record::Sms { text, log_text }) => {
-                result.transcript.push(TranscriptLine::Sms { text: log_text.clone().unwrap_or_else(|| text.clone()) })
+                let text = log_text.clone().unwrap_or_else(|| text.clone());
+                result.transcript.push(TranscriptLine::Sms { text: text.clone() });
+                result.messages.push(Message { text, delivery: Delivery::Queued });
             }
-            Note::Action { name, result: r, latency_ms } => result.transcript.push(TranscriptLine::Action {
-                name: name.clone(),
-                ok: r.is_ok(),
-                latency_ms: *latency_ms,
-                cause: r.clone().err(),
-            }),
+            Note::Action { name, result: r, latency_ms } => {
+                result.transcript.push(TranscriptLine::Action {
+                    name: name.clone(),
+                    ok: r.is_ok(),
+                    latency_ms: *latency_ms,
+                    cause: r.clone().err(),
+                });
+                result.actions.push(ActionCall {
+                    name: name.clone(),
+                    ok: r.is_ok(),
+                    latency_ms: *latency_ms,
+                    cause: r.clone().err(),
+                });
+            }
             Note::Transfer { queue, outcome, data } => {
                 for h in data {
                     let value = if h.sensitive { MASK.to_string() } else { h.value.clone() };
-                    result.transcript.push(TranscriptLine::Handover { key: h.key.clone(), value });
+                    result.transcript.push(TranscriptLine::Handover { key: h.key.clone(), value: value.clone() });
+                    result.handover.push((h.key.clone(), value));
                 }
                 let o = &script.outcomes[*outcome as usize];
                 result.outcome = Some(o.name.clone());

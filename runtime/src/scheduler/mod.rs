@@ -26,7 +26,9 @@ use jiff::tz::TimeZone;
 use crate::campaign::Campaign;
 use crate::campaign::customers::Customer;
 use crate::campaign::schedule::Window;
-use crate::store::{Finished, LeaseHolder, NewAttempt, RecordingRow, Store, StoreError, StoredLet};
+use crate::store::{
+    Finished, LeaseHolder, NewAttempt, RecordingRow, Store, StoreError, StoredAction, StoredLet, StoredMessage,
+};
 use crate::telephony::{CallId, CallResult, DialRequest, Telephony};
 use crate::vm::{CallContext, Executable, Session};
 
@@ -606,6 +608,7 @@ impl Engine<'_> {
             phone: cust.phone.clone(),
             attempt_row: row,
             customer_id: cust.id.clone(),
+            attempt,
             session,
             max_duration_ms,
         };
@@ -712,6 +715,26 @@ fn finished(result: &CallResult, callback: Option<i64>, now: Millis) -> Finished
             .iter()
             .map(|l| StoredLet { name: l.name.clone(), ty: l.ty.name().to_string(), value: l.value.clone() })
             .collect(),
+        actions: result
+            .actions
+            .iter()
+            .map(|a| StoredAction {
+                name: a.name.clone(),
+                ok: a.ok,
+                latency_ms: a.latency_ms as i64,
+                cause: a.cause.clone(),
+            })
+            .collect(),
+        messages: result
+            .messages
+            .iter()
+            .map(|m| StoredMessage {
+                text: m.text.clone(),
+                status: m.delivery.name().to_string(),
+                cause: m.delivery.cause().map(str::to_string),
+            })
+            .collect(),
+        handover: result.handover.clone(),
     }
 }
 

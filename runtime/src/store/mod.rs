@@ -175,6 +175,24 @@ pub struct StoredLet {
     pub value: Option<String>,
 }
 
+/// One call of an action as stored with its attempt (CAMPAIGN.md §5).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredAction {
+    pub name: String,
+    pub ok: bool,
+    pub latency_ms: i64,
+    pub cause: Option<String>,
+}
+
+/// A text message as stored with its attempt: the text with sensitive values masked, and
+/// what became of it (`sent`, `failed`, `simulated`, `queued`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredMessage {
+    pub text: String,
+    pub status: String,
+    pub cause: Option<String>,
+}
+
 /// What an attempt ended with.
 #[derive(Clone, Debug, Default)]
 pub struct Finished {
@@ -193,6 +211,12 @@ pub struct Finished {
     pub callback_ms: Option<i64>,
     /// The script's lets in declaration order (none when the script did not run).
     pub lets: Vec<StoredLet>,
+    /// The calls of actions, in order.
+    pub actions: Vec<StoredAction>,
+    /// The text messages, in order.
+    pub messages: Vec<StoredMessage>,
+    /// What a transfer handed to the agent: (key, value), sensitive values masked.
+    pub handover: Vec<(String, String)>,
 }
 
 /// An ended attempt, as the scheduler needs it to resume.
@@ -240,6 +264,9 @@ pub struct AttemptRow {
     /// The script's lets at the end of the call, in declaration order; empty when the
     /// script did not run (or the attempt was stored before lets were kept).
     pub lets: Vec<StoredLet>,
+    /// The calls of actions and the text messages, in order.
+    pub actions: Vec<StoredAction>,
+    pub messages: Vec<StoredMessage>,
 }
 
 /// A recording of an attempt, as stored when its writer finished.

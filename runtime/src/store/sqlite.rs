@@ -13,11 +13,11 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, pa
 
 use super::{
     AttemptRow, ExportRow, Finished, LeaseHolder, NewAttempt, PastAttempt, RecordingRow, Result, Store, StoreError,
-    StoredCampaign, StoredLet,
+    StoredAction, StoredCampaign, StoredLet, StoredMessage,
 };
 
 /// The current schema version; `migrate` brings older stores up to it.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// `PRAGMA application_id` of a CallScript store ("CSc1").
 pub const APPLICATION_ID: i64 = 0x4353_6331;
@@ -111,6 +111,33 @@ const MIGRATIONS: &[&str] = &[
         name TEXT NOT NULL,
         type TEXT NOT NULL,
         value TEXT,
+        PRIMARY KEY (attempt_id, position)
+    ) WITHOUT ROWID;",
+    // 5: what a call did outside the conversation (LANGUAGE.md §13, CAMPAIGN.md §5): each call
+    // of an action (latency, ok or the cause), each text message (masked) and what became of
+    // it, and what a transfer handed to the agent (masked), in order, with the attempt.
+    "CREATE TABLE attempt_actions (
+        attempt_id INTEGER NOT NULL REFERENCES attempts (id),
+        position INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        ok INTEGER NOT NULL,
+        latency_ms INTEGER NOT NULL,
+        cause TEXT,
+        PRIMARY KEY (attempt_id, position)
+    ) WITHOUT ROWID;
+    CREATE TABLE attempt_messages (
+        attempt_id INTEGER NOT NULL REFERENCES attempts (id),
+        position INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        status TEXT NOT NULL,
+        cause TEXT,
+        PRIMARY KEY (attempt_id, position)
+    ) WITHOUT ROWID;
+    CREATE TABLE attempt_handovers (
+        attempt_id INTEGER NOT NULL REFERENCES attempts (id),
+        position INTEGER NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
         PRIMARY KEY (attempt_id, position)
     ) WITHOUT ROWID;",
 ];
@@ -501,6 +528,25 @@ impl Store for SqliteStore {
                     params![id, position as i64, l.name, l.ty, l.value],
                 )?;
             }
+            for (position, a) in f.actions.iter().enumerate() {
+                self.exec(
+                    "INSERT INTO attempt_actions (attempt_id, position, name, ok, latency_ms, cause)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![id, position as i64, a.name, a.ok as i64, a.latency_ms, a.cause],
+                )?;
+            }
+            for (position, m) in f.messages.iter().enumerate() {
+                self.exec(
+                    "INSERT INTO attempt_messages (attempt_id, position, text, status, cause) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![id, position as i64, m.text, m.status, m.cause],
+                )?;
+            }
+            for (position, (key, value)) in f.handover.iter().enumerate() {
+                self.exec(
+                    "INSERT INTO attempt_handovers (attempt_id, position, key, value) VALUES (?1, ?2, ?3, ?4)",
+                    params![id, position as i64, key, value],
+                )?;
+            }
         }
         Ok(())
     }
@@ -558,6 +604,8 @@ impl Store for SqliteStore {
                     ended_ms: r.get(15)?,
                     state: r.get(16)?,
                     lets: Vec::new(),
+                    actions: Vec::new(),
+                    messages: Vec::new(),
                 };
                 Ok((r.get(17)?, row))
             },
@@ -572,7 +620,45 @@ impl Store for SqliteStore {
         for (id, l) in stored {
             lets.entry(id).or_default().push(l);
         }
-        Ok(rows.into_iter().map(|(id, row)| AttemptRow { lets: lets.remove(&id).unwrap_or_default(), ..row }).collect())
+        let mut actions: HashMap<i64, Vec<StoredAction>> = HashMap::new();
+        let stored: Vec<(i64, StoredAction)> = self.rows(
+            "SELECT x.attempt_id, x.name, x.ok, x.latency_ms, x.cause FROM attempt_actions x
+             JOIN attempts a ON a.id = x.attempt_id
+             WHERE a.campaign = ?1 AND a.state != 'live' ORDER BY x.attempt_id, x.position",
+            [campaign],
+            |r| {
+                let action = StoredAction {
+                    name: r.get(1)?,
+                    ok: r.get::<_, i64>(2)? != 0,
+                    latency_ms: r.get(3)?,
+                    cause: r.get(4)?,
+                };
+                Ok((r.get(0)?, action))
+            },
+        )?;
+        for (id, a) in stored {
+            actions.entry(id).or_default().push(a);
+        }
+        let mut messages: HashMap<i64, Vec<StoredMessage>> = HashMap::new();
+        let stored: Vec<(i64, StoredMessage)> = self.rows(
+            "SELECT m.attempt_id, m.text, m.status, m.cause FROM attempt_messages m
+             JOIN attempts a ON a.id = m.attempt_id
+             WHERE a.campaign = ?1 AND a.state != 'live' ORDER BY m.attempt_id, m.position",
+            [campaign],
+            |r| Ok((r.get(0)?, StoredMessage { text: r.get(1)?, status: r.get(2)?, cause: r.get(3)? })),
+        )?;
+        for (id, m) in stored {
+            messages.entry(id).or_default().push(m);
+        }
+        Ok(rows
+            .into_iter()
+            .map(|(id, row)| AttemptRow {
+                lets: lets.remove(&id).unwrap_or_default(),
+                actions: actions.remove(&id).unwrap_or_default(),
+                messages: messages.remove(&id).unwrap_or_default(),
+                ..row
+            })
+            .collect())
     }
 
     fn transcript(&self, campaign: &str, customer_id: &str, attempt: u32) -> Result<Option<String>> {
@@ -740,6 +826,52 @@ mod tests {
         let masked: Option<String> =
             store.conn.query_row("SELECT value FROM attempt_lets WHERE name = 'id_tail'", [], |r| r.get(0)).unwrap();
         assert_eq!(masked, None);
+    }
+
+    /// A schema 4 store upgrades; a call's actions, text messages and hand-over are stored in
+    /// order with its attempt and read back with it.
+    #[test]
+    fn a_version_4_store_upgrades_and_keeps_actions_messages_and_handovers() {
+        let path = temp_db("actions");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for (i, sql) in MIGRATIONS[..4].iter().enumerate() {
+                conn.execute_batch(sql).unwrap();
+                conn.execute_batch(&format!("PRAGMA user_version = {}", i + 1)).unwrap();
+            }
+        }
+        let mut store = SqliteStore::open(&path).unwrap();
+        let actions = vec![
+            StoredAction { name: "balance_lookup".into(), ok: true, latency_ms: 212, cause: None },
+            StoredAction {
+                name: "balance_lookup".into(),
+                ok: false,
+                latency_ms: 2000,
+                cause: Some("no answer within 2000 ms".into()),
+            },
+        ];
+        let messages = vec![
+            StoredMessage { text: "还款账号尾号****。".into(), status: "sent".into(), cause: None },
+            StoredMessage { text: "提醒".into(), status: "failed".into(), cause: Some("HTTP status 503".into()) },
+        ];
+        let handover = vec![("reason".to_string(), "angry".to_string()), ("tail".to_string(), "****".to_string())];
+        let id = store.begin_attempt(&row("c1", 1)).unwrap();
+        let finished = Finished {
+            disposition: "answered".into(),
+            actions: actions.clone(),
+            messages: messages.clone(),
+            handover: handover.clone(),
+            ..Finished::default()
+        };
+        store.finish_attempt(id, &finished).unwrap();
+        let rows = store.attempt_rows("c").unwrap();
+        assert_eq!((rows[0].actions.clone(), rows[0].messages.clone()), (actions, messages));
+        let stored: Vec<(String, String)> = store
+            .rows("SELECT key, value FROM attempt_handovers WHERE attempt_id = ?1 ORDER BY position", [id], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(stored, handover);
     }
 
     /// Two processes opening an old store at once (a `run` and a `report`): each migration is

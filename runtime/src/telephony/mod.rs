@@ -143,9 +143,66 @@ pub struct CallResult {
     pub optout: bool,
     /// The encrypted recording of an answered call: (file, size in bytes).
     pub recording: Option<(String, u64)>,
-    /// The script's lets (not its inputs) at the end of the call, in declaration order;
+    /// The script's lets (not its inputs, nor the outputs of its actions) at the end of the call, in declaration order;
     /// empty when the script did not run (the call was not answered).
     pub lets: Vec<LetResult>,
+    /// Every call of an action, in order (§13).
+    pub actions: Vec<ActionCall>,
+    /// Every text message the script sent, in order, sensitive values masked (§13).
+    pub messages: Vec<Message>,
+    /// What a transfer handed to the agent: (key, value), sensitive values masked (§13).
+    pub handover: Vec<(String, String)>,
+}
+
+/// One call of an action as the call log keeps it (CAMPAIGN.md §5).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActionCall {
+    pub name: String,
+    pub ok: bool,
+    pub latency_ms: u64,
+    /// Why it failed (the status, the timeout, a body that does not read, …).
+    pub cause: Option<String>,
+}
+
+/// A text message the script sent (§13).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    /// The text with sensitive values masked: what logs, the store and reports keep.
+    pub text: String,
+    pub delivery: Delivery,
+}
+
+/// What became of a text message.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Delivery {
+    /// The script sent it; the telephony has not handed it to a gateway (yet).
+    #[default]
+    Queued,
+    /// A simulated campaign: nothing leaves the machine.
+    Simulated,
+    /// The gateway took it (2xx).
+    Sent,
+    /// The gateway refused it or could not be reached: why.
+    Failed(String),
+}
+
+impl Delivery {
+    /// The name the store and reports use.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Delivery::Queued => "queued",
+            Delivery::Simulated => "simulated",
+            Delivery::Sent => "sent",
+            Delivery::Failed(_) => "failed",
+        }
+    }
+
+    pub fn cause(&self) -> Option<&str> {
+        match self {
+            Delivery::Failed(why) => Some(why),
+            _ => None,
+        }
+    }
 }
 
 /// What to dial: the number and the session that runs once the customer answers.
@@ -154,6 +211,9 @@ pub struct DialRequest {
     /// The attempt's row in the store, and the customer (for recordings).
     pub attempt_row: i64,
     pub customer_id: String,
+    /// The attempt's number for this customer (1 for the first): actions and text messages
+    /// carry it (CAMPAIGN.md §5).
+    pub attempt: u32,
     pub session: Session,
     pub max_duration_ms: Option<u64>,
 }

@@ -11,7 +11,7 @@ use callscript_compiler::bytecode::{AskId, CaptureKind, Emotion, PatternCode, Sc
 use crate::call::CallDriver;
 use crate::call::virtual_time::{self, Customer, Turn};
 use crate::campaign::Sim;
-use crate::telephony::{CallId, CallResult, DialRequest, Disposition, Telephony};
+use crate::telephony::{CallId, CallResult, Delivery, DialRequest, Disposition, Telephony};
 use crate::vm::ActionInput;
 use crate::vm::{Executable, Session};
 use callscript_compiler::campaign::ActionConfig;
@@ -195,7 +195,12 @@ pub fn converse(session: Session, rng: &mut Rng, max_duration_ms: Option<u64>) -
 pub fn converse_with(session: Session, rng: &mut Rng, max_duration_ms: Option<u64>, actions: &Actions) -> CallResult {
     let mut driver = CallDriver::new(session, max_duration_ms);
     virtual_time::converse(&mut driver, &mut Persona { rng, actions });
-    driver.result()
+    let mut result = driver.result();
+    // A simulated campaign sends nothing: its messages are kept as simulated.
+    for message in &mut result.messages {
+        message.delivery = Delivery::Simulated;
+    }
+    result
 }
 
 /// The simulated telephony: calls end at virtual times kept in a heap.

@@ -17,7 +17,9 @@ use super::rtp::{Frame, Inbound, OutStream, spawn_receiver};
 use super::sdp;
 use super::ua::{CallStates, UserAgent};
 use callscript_compiler::bytecode::{Program, ScriptCode};
+use callscript_compiler::value::Value;
 
+use crate::actions::{Backends, Recipient};
 use crate::call::{CallDriver, Command, Input};
 use crate::campaign::Loaded;
 use crate::telephony::asr::{FunAsrConfig, hotwords_from_intents};
@@ -27,11 +29,14 @@ use crate::telephony::media::vad::{Vad, VadConfig, VadEvent};
 use crate::telephony::recording::{Recorder, RecordingWriter};
 use crate::telephony::speech::{Speaker, SpeechError};
 use crate::telephony::{CallId, CallResult, DialRequest, Disposition};
+use crate::telephony::{Delivery, MASKED};
 use crate::vm::SpeechPiece;
 
 /// What every call of a campaign shares besides the user agent.
 pub struct Services {
     pub speech: Arc<Speech>,
+    /// The bank's systems: actions and the text-message gateway (CAMPAIGN.md §5).
+    pub backends: Arc<Backends>,
     /// Records answered calls, encrypted, when `[recording]` is on.
     pub recorder: Option<Recorder>,
 }
@@ -211,7 +216,26 @@ async fn place(
     let talk_started = Instant::now();
     let media = Some(Media { receiver });
     let driver = CallDriver::new(request.session, request.max_duration_ms);
-    let mut conversation = Conversation { ua, speech, dialog: &dialog, out: &out, channel, driver, call, media };
+    let recipient = Arc::new(Recipient {
+        phone: request.phone.clone(),
+        customer_id: request.customer_id.clone(),
+        attempt: request.attempt,
+        call_id: dialog.id().call_id.clone(),
+    });
+    let mut conversation = Conversation {
+        ua,
+        speech,
+        backends: &services.backends,
+        recipient,
+        dialog: &dialog,
+        out: &out,
+        channel,
+        driver,
+        call,
+        media,
+        acting: None,
+        messages: Vec::new(),
+    };
     let mut result = conversation.run().await;
     out.close();
     if let Some(tape) = conversation.channel.tape.take() {
@@ -473,12 +497,22 @@ enum Happening {
     /// A NOTIFY about our REFER: the sipfrag's status, and whether the subscription ended.
     TransferProgress(u16, bool),
     PlayDone,
+    /// The running action answered (or failed).
+    ActionAnswered(Result<Vec<(String, Value)>, String>),
     Deadline,
 }
 
+/// The running action's request, answered off the call's task (CAMPAIGN.md §5).
+type Acting = tokio::task::JoinHandle<Result<Vec<(String, Value)>, String>>;
+
 impl Channel {
     /// The next thing that happens, or `Deadline` at `until`.
-    async fn next(&mut self, until: Option<Instant>, playing: Option<&mut oneshot::Receiver<()>>) -> Happening {
+    async fn next(
+        &mut self,
+        until: Option<Instant>,
+        playing: Option<&mut oneshot::Receiver<()>>,
+        mut acting: Option<&mut Acting>,
+    ) -> Happening {
         if self.hung_up {
             return Happening::Hangup;
         }
@@ -495,6 +529,9 @@ impl Channel {
                 }
                 _ = async { playing.as_mut().expect("guarded").await }, if playing.is_some() => {
                     return Happening::PlayDone;
+                }
+                answered = async { acting.as_mut().expect("guarded").await }, if acting.is_some() => {
+                    return Happening::ActionAnswered(answered.unwrap_or_else(|e| Err(format!("the action's task: {e}"))));
                 }
                 state = self.states.recv() => {
                     let Some(state) = state else {
@@ -620,6 +657,9 @@ fn header_value(request: &Request, name: &str) -> Option<String> {
 struct Conversation<'a> {
     ua: &'a UserAgent,
     speech: &'a Speech,
+    backends: &'a Arc<Backends>,
+    /// Who is called, for actions and text messages.
+    recipient: Arc<Recipient>,
     dialog: &'a InviteDialog,
     out: &'a Arc<OutStream>,
     channel: Channel,
@@ -627,6 +667,10 @@ struct Conversation<'a> {
     call: CallId,
     /// Not yet started (see [`Media`]).
     media: Option<Media>,
+    /// The action being waited for, if any: the call goes on hearing meanwhile.
+    acting: Option<Acting>,
+    /// The text messages handed to the gateway, in the order the script sent them.
+    messages: Vec<tokio::task::JoinHandle<Result<(), String>>>,
 }
 
 impl Conversation<'_> {
@@ -656,18 +700,15 @@ impl Conversation<'_> {
                         playing = None;
                     }
                     Command::Listen { .. } => self.start_media(),
-                    // Actions and text messages over HTTP are not wired into SIP calls yet: an
-                    // action fails at once, so the script takes its `failed` branch.
-                    Command::CallAction { action, .. } => {
-                        let why = format!("actions are not available on SIP calls yet (`{action}`)");
-                        self.driver.handle(elapsed(), Input::ActionResult(Err(why)));
+                    Command::CallAction { action, inputs, timeout_ms } => self.call_action(&action, inputs, timeout_ms),
+                    Command::Sms { text, log_text } => {
+                        tracing::info!(call = self.call, "sms: {}", log_text.as_deref().unwrap_or(&text));
+                        let (backends, who) = (Arc::clone(self.backends), Arc::clone(&self.recipient));
+                        self.messages.push(tokio::spawn(async move { backends.send_sms(&who, &text).await }));
                     }
-                    Command::Sms { log_text, text } => {
-                        tracing::info!(call = self.call, "sms not sent (no gateway): {}", log_text.unwrap_or(text));
-                    }
-                    Command::Transfer { queue, .. } => {
+                    Command::Transfer { queue, data } => {
                         self.start_media();
-                        let transferred = self.transfer(&queue).await;
+                        let transferred = self.transfer(&queue, &data).await;
                         self.driver.handle(elapsed(), Input::TransferResult(transferred));
                     }
                     Command::Hangup => hangup_sent = self.hang_up().await,
@@ -677,10 +718,14 @@ impl Conversation<'_> {
                 break;
             }
             let until = self.driver.next_timer().map(|ms| answered + Duration::from_millis(ms));
-            let input = match self.channel.next(until, playing.as_mut()).await {
+            let input = match self.channel.next(until, playing.as_mut(), self.acting.as_mut()).await {
                 Happening::PlayDone => {
                     playing = None;
                     Input::PromptFinished
+                }
+                Happening::ActionAnswered(result) => {
+                    self.acting = None;
+                    Input::ActionResult(result)
                 }
                 Happening::SpeechStarted => Input::SpeechStarted,
                 Happening::Utterance(pcm) if self.driver.hears_speech() => {
@@ -698,6 +743,18 @@ impl Conversation<'_> {
         if !hangup_sent && !self.channel.hung_up && result.disposition != Disposition::CustomerHangup {
             self.hang_up().await;
         }
+        if let Some(acting) = self.acting.take() {
+            // The call ended first (a hang-up, `max_duration`): nobody waits for the answer.
+            acting.abort();
+        }
+        // Each message's request is bounded by the gateway's timeout.
+        for (message, sending) in result.messages.iter_mut().zip(self.messages.drain(..)) {
+            message.delivery = match sending.await {
+                Ok(Ok(())) => Delivery::Sent,
+                Ok(Err(why)) => Delivery::Failed(why),
+                Err(e) => Delivery::Failed(format!("the sending task: {e}")),
+            };
+        }
         if result.disposition == Disposition::CustomerHangup {
             result.cause = Some("BYE from the customer".into());
         }
@@ -714,12 +771,26 @@ impl Conversation<'_> {
         }
     }
 
-    /// REFER to the queue's URI; Ok once a NOTIFY reports the transferee answered.
-    async fn transfer(&mut self, queue: &str) -> Result<(), String> {
+    /// Asks the bank's system for the action's answer, off this task; the driver keeps the
+    /// deadline, and the call goes on hearing the customer meanwhile.
+    fn call_action(&mut self, action: &str, inputs: Vec<crate::vm::ActionInput>, timeout_ms: u64) {
+        let code = self.driver.script().actions.iter().find(|a| a.name == action).cloned();
+        let (backends, who) = (Arc::clone(self.backends), Arc::clone(&self.recipient));
+        let action = action.to_string();
+        self.acting = Some(tokio::spawn(async move {
+            let Some(code) = code else { return Err(format!("the script has no action `{action}`")) };
+            backends.call_action(&code, &who, &inputs, Duration::from_millis(timeout_ms)).await
+        }));
+    }
+
+    /// REFER to the queue's URI, the transfer's data as `X-CallScript-KEY` headers of the
+    /// target (LANGUAGE.md §13); Ok once a NOTIFY reports the transferee answered.
+    async fn transfer(&mut self, queue: &str, data: &[crate::vm::Handover]) -> Result<(), String> {
         let Some(uri) = self.ua.config.transfer.get(queue) else {
             return Err(format!("no [transfer] entry for queue `{queue}`"));
         };
-        let target = rsip::Uri::try_from(uri.as_str()).map_err(|e| format!("[transfer] {queue} = `{uri}`: {e}"))?;
+        let mut target = rsip::Uri::try_from(uri.as_str()).map_err(|e| format!("[transfer] {queue} = `{uri}`: {e}"))?;
+        target.headers.extend(handover_headers(data));
         let dialog = self.dialog.clone();
         let referred = tokio::spawn(async move {
             let headers = vec![Header::Other("Referred-By".into(), "<sip:callscript@localhost>".into())];
@@ -737,7 +808,7 @@ impl Conversation<'_> {
         }
         let give_up = Instant::now() + Duration::from_secs(60);
         loop {
-            match self.channel.next(Some(give_up), None).await {
+            match self.channel.next(Some(give_up), None, None).await {
                 Happening::TransferProgress(code, ended) => {
                     if (200..300).contains(&code) {
                         // Our 200 to that NOTIFY leaves before the BYE that follows.
@@ -762,9 +833,48 @@ impl Conversation<'_> {
     }
 }
 
+/// The data of `transfer … with { … }` as URI headers of the REFER's target: `X-CallScript-KEY`,
+/// the value percent-encoded (RFC 3261 §19.1.1: only unreserved characters stay as they are),
+/// a sensitive value masked.
+pub fn handover_headers(data: &[crate::vm::Handover]) -> Vec<(String, String)> {
+    const HVALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'!')
+        .remove(b'~')
+        .remove(b'*')
+        .remove(b'\'')
+        .remove(b'(')
+        .remove(b')');
+    data.iter()
+        .map(|h| {
+            let value = if h.sensitive { MASKED } else { h.value.as_str() };
+            (format!("X-CallScript-{}", h.key), percent_encoding::utf8_percent_encode(value, HVALUE).to_string())
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn handover_values_are_url_encoded_and_sensitive_ones_masked() {
+        let h =
+            |key: &str, value: &str, sensitive| crate::vm::Handover { key: key.into(), value: value.into(), sensitive };
+        let headers = handover_headers(&[h("reason", "客户要求 & 转接", false), h("tail", "8831", true)]);
+        assert_eq!(
+            headers,
+            [
+                (
+                    "X-CallScript-reason".to_string(),
+                    "%E5%AE%A2%E6%88%B7%E8%A6%81%E6%B1%82%20%26%20%E8%BD%AC%E6%8E%A5".to_string()
+                ),
+                ("X-CallScript-tail".to_string(), "****".to_string()),
+            ]
+        );
+    }
 
     #[test]
     fn a_2xx_without_contact_is_explained() {

@@ -278,7 +278,7 @@ impl std::fmt::Display for Gap {
 /// What a clip set cannot voice in a script, in source order, each place once.
 pub fn gaps(set: &ClipSet, script: &ScriptCode, files: &[callscript_compiler::bytecode::SourceFile]) -> Vec<Gap> {
     let mut gaps: Vec<Gap> = Vec::new();
-    for prompt in &script.prompts {
+    for prompt in script.spoken_prompts() {
         let source = files.get(prompt.span.file.0 as usize);
         let prompt_text = source
             .and_then(|f| f.text.get(prompt.span.span.start as usize..prompt.span.span.end as usize))

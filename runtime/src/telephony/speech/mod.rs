@@ -123,7 +123,7 @@ impl Speaker {
             )));
         }
         let mut ready = 0;
-        for prompt in &script.prompts {
+        for prompt in script.spoken_prompts() {
             for segment in &prompt.segments {
                 if let PromptSegment::Text(text) = segment {
                     self.written(text)?;
