@@ -173,6 +173,8 @@ impl<'a> ScriptScope<'a> {
             | StmtKind::Hangup(_)
             | StmtKind::Transfer { .. }
             | StmtKind::Ask(_)
+            // §13: both branches of a `do` are required and end like an ask's.
+            | StmtKind::Do(_)
             | StmtKind::Error => true,
             StmtKind::If(i) => {
                 self.block_ends(&i.then.stmts, flows)
@@ -817,6 +819,7 @@ fn has_return(stmt: &Stmt) -> bool {
     match &stmt.kind {
         StmtKind::Return => true,
         StmtKind::Ask(ask) => ask.branches.iter().flat_map(|b| &b.body.stmts).any(has_return),
+        StmtKind::Do(d) => d.branches.iter().flat_map(|b| &b.body.stmts).any(has_return),
         StmtKind::If(i) => {
             i.then.stmts.iter().any(has_return)
                 || match &i.otherwise {
