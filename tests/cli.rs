@@ -72,6 +72,15 @@ fn test_command_coverage() {
     );
 }
 
+/// Coverage counts a flow's steps and ask branches (at their lines) and both branches of a
+/// `do`: the one test takes `on ok` and `on yes`, the rest is listed with file:line.
+#[test]
+fn test_command_coverage_of_flows_and_dos() {
+    let out = callscript(&["test", "--coverage", "tests/coverage/flow_and_do.call"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    insta::assert_snapshot!(stdout(&out));
+}
+
 #[test]
 fn test_command_cannot_run_a_broken_script() {
     let out = callscript(&["test", "tests/cases/err/E301_falls_off_end.call"]);

@@ -747,6 +747,12 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
         let action = self.code.actions.iter().position(|a| a.name == d.action.name).expect("checked action");
         let args = d.args.iter().map(|(n, e)| (n.name.clone(), self.expr(e))).collect();
         let id = DoId::try_from(self.code.dos.len()).expect(WITHIN_E009);
+        let body = |name: &str| {
+            d.branches
+                .iter()
+                .find(|b| b.patterns.iter().any(|p| matches!(&p.kind, PatternKind::Intent(i) if i.name == name)))
+        };
+        let head = |name: &str| self.at(body(name).map_or(d.head, |b| b.head));
         self.code.dos.push(DoCode {
             action: action as u16,
             args,
@@ -754,13 +760,10 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
             failed: u32::MAX,
             ok: u32::MAX,
             span: self.at(d.head),
+            ok_span: head("ok"),
+            failed_span: head("failed"),
         });
         self.emit(Instruction::Do(id), span);
-        let body = |name: &str| {
-            d.branches
-                .iter()
-                .find(|b| b.patterns.iter().any(|p| matches!(&p.kind, PatternKind::Intent(i) if i.name == name)))
-        };
         self.code.dos[id as usize].ok = self.pc();
         if let Some(b) = body("ok") {
             self.block(&b.body.stmts);
