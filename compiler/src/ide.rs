@@ -1495,7 +1495,7 @@ fn described(list: &[(&str, &str)], out: &mut Vec<Completion>) {
 /// pattern words after `on` (`captured` in an ask with `capture`), outcomes after `hangup`, an
 /// ask's options after its question and the lets it may capture into after `capture`, types
 /// after `:` in a declaration, actions after `do` (and `mock` in a test), the inputs not given
-/// yet inside `do NAME(`, the outputs after `NAME.` of an action, `ok` and `failed` (or `on ok`,
+/// yet inside `do NAME(` (the outputs inside a test's `mock NAME ok {`), the outputs after `NAME.` of an action, `ok` and `failed` (or `on ok`,
 /// `on failed`) between a `do`'s branches, the statements of a test in a test, otherwise
 /// keywords and names in scope.
 pub fn completions(checked: &Checked, file: SourceId, offset: u32) -> Vec<Completion> {
@@ -1794,6 +1794,8 @@ fn test_completions(scope: &ScriptScope, before: &str, context: &str, out: &mut 
     let words: Vec<&str> = context.split_whitespace().collect();
     if ends_with_word("expect value") {
         declared_values(scope, |_| true, out);
+    } else if let Some(outputs) = mock_outputs(scope, context) {
+        out.extend(outputs);
     } else if let [.., "mock", name] = words.as_slice()
         && scope.actions.contains_key(name)
     {
@@ -1848,6 +1850,40 @@ fn ask_options(scope: &ScriptScope, context: &str, tokens: &[crate::syntax::lexe
             out.push(keyword(option, Some(detail)));
         }
     }
+    Some(out)
+}
+
+/// Inside `mock NAME ok {` after `{` or `,`: the outputs of the action not given yet. None
+/// elsewhere.
+fn mock_outputs(scope: &ScriptScope, context: &str) -> Option<Vec<Completion>> {
+    let tokens = line_tokens(context);
+    let text = |i: usize| &context[tokens[i].span.range()];
+    let start = (0..tokens.len().saturating_sub(3)).rev().find(|&i| {
+        text(i) == "mock"
+            && tokens[i + 1].token == Token::Ident
+            && text(i + 2) == "ok"
+            && tokens[i + 3].token == Token::LBrace
+    })?;
+    let fields = start + 4..tokens.len();
+    if fields.clone().any(|i| tokens[i].token == Token::RBrace)
+        || !matches!(tokens.last().map(|t| t.token), Some(Token::LBrace | Token::Comma))
+    {
+        return None;
+    }
+    let def = scope.actions.get(text(start + 1))?;
+    let given: Vec<&str> = fields
+        .filter(|&i| tokens[i].token == Token::Ident && tokens.get(i + 1).is_some_and(|t| t.token == Token::Colon))
+        .map(text)
+        .collect();
+    let out = def
+        .outputs()
+        .filter(|f| !given.contains(&f.name.name.as_str()))
+        .map(|f| Completion {
+            label: f.name.name.clone(),
+            kind: CompletionKind::Field,
+            detail: Some(format!("output: {}", f.ty.ty.map_or("?", Type::name))),
+        })
+        .collect();
     Some(out)
 }
 
@@ -2689,6 +2725,12 @@ test "the link fails" for remind {
             ("statements: `do` and `sms`", with("    call fetch_balance", "    "), "    \n    call fetch", "    "),
             ("the actions after `mock`", with("  mock send_link", "  mock "), "  mock \n", "mock "),
             ("after `mock NAME`", with("  mock send_link", "  mock send_link "), "  mock send_link \n", "send_link "),
+            (
+                "the outputs a mock has not given",
+                ACTIONS.replacen("  mock send_link failed", "  mock balance_lookup ok { balance: 1.00, ", 1),
+                "{ balance: 1.00, \n",
+                "1.00, ",
+            ),
             ("test statements: `mock`", with("  expect hangup", "  "), "  \n  expect hangup", "  "),
             ("after `expect`: `sms`", with("  expect hangup", "  expect "), "  expect \n", "expect "),
         ];
