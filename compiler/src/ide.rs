@@ -258,11 +258,13 @@ fn action_hover(checked: &Checked, def: &Action, here: SourceId) -> String {
     if let Some(title) = &def.title {
         head.push_str(&format!(" \"{}\"", title.value));
     }
-    head.push_str(&format!(
-        " {{\n  input {{ {} }}\n  output {{ {} }}\n}}",
-        fields_signature(def.inputs()),
-        fields_signature(def.outputs())
-    ));
+    head.push_str(" {");
+    for (word, fields) in [("input", fields_signature(def.inputs())), ("output", fields_signature(def.outputs()))] {
+        if !fields.is_empty() {
+            head.push_str(&format!("\n  {word} {{ {fields} }}"));
+        }
+    }
+    head.push_str("\n}");
     let mut text = code(&head);
     text.push_str(&format!(
         "\n\n`do {name}(…)` calls it: a POST to the campaign's `[actions.{name}] url`, waiting 3s unless the \
@@ -548,17 +550,17 @@ fn ask_at(body: Body<'_>, offset: u32) -> Option<&Ask> {
 
 /// The innermost `do` whose statement holds `offset`, unless an ask inside it holds it too.
 fn do_at(body: Body<'_>, offset: u32) -> Option<&Do> {
-    let mut found: Option<(&Stmt, Span)> = None;
+    let mut found: Option<&Stmt> = None;
     body_stmts(body, &mut |s| {
         if matches!(s.kind, StmtKind::Ask(_) | StmtKind::Do(_))
             && s.span.start <= offset
             && offset <= s.span.end
-            && found.is_none_or(|(_, span)| s.span.len() <= span.len())
+            && found.is_none_or(|f| s.span.len() <= f.span.len())
         {
-            found = Some((s, s.span));
+            found = Some(s);
         }
     });
-    match found.map(|(s, _)| &s.kind) {
+    match found.map(|s| &s.kind) {
         Some(StmtKind::Do(d)) => Some(d),
         _ => None,
     }
@@ -2742,6 +2744,18 @@ test "the link fails" for remind {
             list_completions(&completions(&checked, SourceId(0), at), &mut out);
         }
         insta::assert_snapshot!(out);
+    }
+
+    #[test]
+    fn an_action_without_outputs_hovers_without_an_output_block() {
+        let src = "action notify \"通知\" {\n  input { tail: text }\n}\n";
+        let checked = check_source("t.call", src);
+        let found = index(&checked, SourceId(0)).at(cursor(src, "notify", 0, "")).expect("the action").hover.clone();
+        assert!(
+            found.starts_with("```callscript\naction notify \"通知\" {\n  input { tail: text }\n}\n```"),
+            "{found}"
+        );
+        assert!(!found.contains("output {"), "{found}");
     }
 
     #[test]
