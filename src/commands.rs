@@ -311,6 +311,19 @@ impl<R: BufRead, W: Write> TypedCustomer<R, W> {
                     let kind = if *handler { "objection handler" } else { "branch" };
                     format!("  ({kind} `{head}`)")
                 }
+                // Which branch of a `do` the action's answer took (§13).
+                Note::DoBranch { call, ok } => {
+                    let Some(d) = script.dos.get(*call as usize) else { continue };
+                    let span = if *ok { d.ok_span } else { d.failed_span };
+                    let Some(head) = files
+                        .get(span.file.0 as usize)
+                        .and_then(|f| f.text.get(span.span.range()))
+                        .map(|t| t.trim_end_matches("=>").trim())
+                    else {
+                        continue;
+                    };
+                    format!("  (branch `{head}`)")
+                }
                 Note::Captured { name, value, sensitive } => {
                     let shown =
                         if *sensitive { callscript_runtime::call::MASK.to_string() } else { value.literal_text() };

@@ -847,6 +847,7 @@ fn document_symbol(source: &Source, s: &ide::Symbol) -> DocumentSymbol {
             IdeSymbol::Test => SymbolKind::METHOD,
             IdeSymbol::Flow => SymbolKind::FUNCTION,
             IdeSymbol::Handlers => SymbolKind::STRUCT,
+            IdeSymbol::Action => SymbolKind::INTERFACE,
         },
         tags: None,
         deprecated: None,
@@ -1065,6 +1066,8 @@ impl LanguageServer for Backend {
                         CompletionKind::Filter => CompletionItemKind::FUNCTION,
                         CompletionKind::Flow => CompletionItemKind::FUNCTION,
                         CompletionKind::Handlers => CompletionItemKind::STRUCT,
+                        CompletionKind::Action => CompletionItemKind::INTERFACE,
+                        CompletionKind::Field => CompletionItemKind::FIELD,
                     }),
                     detail: c.detail,
                     ..CompletionItem::default()

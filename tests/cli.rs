@@ -14,6 +14,26 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Runs the built `callscript` like [`callscript`], with `input` as its standard input.
+fn callscript_with_stdin(args: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_callscript"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let mut stdin = child.stdin.take().expect("stdin");
+    // The binary may stop reading early (the call ended): a broken pipe is not the test's fault.
+    let _ = stdin.write_all(input.as_bytes());
+    drop(stdin);
+    child.wait_with_output().expect("the binary ends")
+}
+
 fn temp_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("callscript-cli-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -70,6 +90,15 @@ fn test_command_coverage() {
             .collect::<Vec<_>>()
             .join("\n")
     );
+}
+
+/// Coverage counts a flow's steps and ask branches (at their lines) and both branches of a
+/// `do`: the one test takes `on ok` and `on yes`, the rest is listed with file:line.
+#[test]
+fn test_command_coverage_of_flows_and_dos() {
+    let out = callscript(&["test", "--coverage", "tests/coverage/flow_and_do.call"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    insta::assert_snapshot!(stdout(&out));
 }
 
 #[test]
@@ -285,6 +314,34 @@ fn simulate_shows_branches_and_captures() {
     assert!(!stored.contains("8831"), "{stored}");
     assert!(stored.contains("\"value\": \"2026-11-30\""), "{stored}");
     assert!(stored.contains("\"value\": \"3500.00\""), "{stored}");
+}
+
+/// `simulate` answers a `do` with what is typed (§13): `/ok {JSON}` gives the outputs and takes
+/// `on ok` (an answer without every output is refused and typed again), `/failed WHY` takes
+/// `on failed`. Replies come from the standard input.
+#[test]
+fn simulate_answers_actions_from_stdin() {
+    let args = [
+        "simulate",
+        "tests/cases/conversation/actions.call",
+        "--input",
+        "name=张三",
+        "--input",
+        "account_tail=8831",
+        "--today",
+        "2026-11-24",
+    ];
+    let ok = callscript_with_stdin(
+        &args,
+        "/ok {\"balance\": 1200.50}\n/ok {\"balance\": 1200.50, \"due\": \"2026-12-01\"}\n好的\n",
+    );
+    assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
+    let failed = callscript_with_stdin(&args, "/failed 系统维护\n");
+    assert_eq!(failed.status.code(), Some(0), "{}", stderr(&failed));
+    let (ok, failed) = (stdout(&ok), stdout(&failed));
+    assert!(ok.contains("(branch `on ok`)") && ok.contains("call ended: promised"), "{ok}");
+    assert!(failed.contains("(branch `on failed`)") && failed.contains("call ended: unreachable"), "{failed}");
+    insta::assert_snapshot!(format!("## /ok\n{ok}\n## /failed\n{failed}"));
 }
 
 #[test]

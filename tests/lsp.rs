@@ -511,6 +511,171 @@ fn flows_and_handler_sets_across_files() {
     lsp.stop();
 }
 
+/// An action (LANGUAGE.md §13) declared in another file, called, read and mocked here.
+const ACTIONS_LOOKUP: &str = r#"action balance_lookup "查询欠款" {
+  input { account_tail: text }
+  output { balance: money, due: date }
+}
+"#;
+
+const ACTIONS_MAIN: &str = r#"use std.zh.common
+use "./lookup.call"
+
+action send_link "发送还款链接" {
+  input { phone_tail: text }
+  output { link: text }
+}
+
+script remind "提醒" {
+  purpose service
+  input { account_tail: text }
+  outcomes { done, refused }
+  let due: date = today
+  opening {
+    say "您好,这里是星海银行,本次通话将被录音。"
+    do balance_lookup(account_tail = account_tail) {
+      on ok => {
+        set due = balance_lookup.due
+        do send_link(phone_tail = account_tail) {
+          on ok => { sms "还款链接:{{send_link.link}}"; hangup done }
+          on failed => hangup done
+        }
+      }
+      on failed => hangup refused
+    }
+  }
+}
+
+test "looked up" for remind {
+  input { account_tail: "8831" }
+  mock balance_lookup ok { balance: 3500.00, due: 2026-12-01 }
+  mock send_link failed
+  expect hangup done
+}
+"#;
+
+#[test]
+fn actions_across_files() {
+    let mut lsp = Lsp::start();
+    let lookup = "file:///tmp/callscript-lsp-test/actions/lookup.call";
+    let main = "file:///tmp/callscript-lsp-test/actions/main.call";
+    assert!(lsp.open(lookup, ACTIONS_LOOKUP).iter().all(|d| d["severity"] != 1), "the imported file is clean");
+    let diags = lsp.open(main, ACTIONS_MAIN);
+    assert!(diags.iter().all(|d| d["severity"] != 1), "{diags:?}");
+
+    // Hovers: the action of a `do`, an output read, an input given.
+    let hover = |lsp: &mut Lsp, needle: &str, after: u32| {
+        let (line, character) = line_col(ACTIONS_MAIN, needle);
+        let hover = lsp.at("textDocument/hover", main, line, character + after, json!({}));
+        hover["contents"]["value"].as_str().unwrap_or_else(|| panic!("{needle}: {hover}")).to_string()
+    };
+    let action = hover(&mut lsp, "balance_lookup(account_tail", 1);
+    let output = hover(&mut lsp, "due\n", 1);
+    let input = hover(&mut lsp, "account_tail = account_tail", 1);
+    insta::assert_snapshot!(format!(
+        "## do balance_lookup\n{action}\n\n## balance_lookup.due\n{output}\n\n## do balance_lookup(account_tail = …)\n{input}\n"
+    ));
+
+    // Definitions in the other file (the action, an output, an input) and in this one.
+    for (needle, after, want) in [
+        ("balance_lookup(account_tail", 1, "action balance_lookup"),
+        ("balance_lookup.due", 1, "action balance_lookup"),
+        ("balance_lookup ok", 1, "action balance_lookup"),
+        ("due\n", 1, "due: date"),
+        ("account_tail = account_tail", 1, "account_tail: text"),
+    ] {
+        let (line, character) = line_col(ACTIONS_MAIN, needle);
+        let def = lsp.at("textDocument/definition", main, line, character + after, json!({}));
+        assert_eq!(def["uri"], lookup, "{needle}: {def}");
+        assert_eq!(def["range"]["start"]["line"], line_col(ACTIONS_LOOKUP, want).0, "{needle}: {def}");
+    }
+    let (line, character) = line_col(ACTIONS_MAIN, "send_link.link");
+    let def = lsp.at("textDocument/definition", main, line, character + 1, json!({}));
+    assert_eq!(def["uri"], main, "{def}");
+    assert_eq!(def["range"]["start"], json!({ "line": 3, "character": 7 }), "{def}");
+
+    // References to an action: its definition, the `do`, the read and the mock.
+    let (line, character) = line_col(ACTIONS_MAIN, "send_link \"");
+    let refs = lsp.at(
+        "textDocument/references",
+        main,
+        line,
+        character + 1,
+        json!({ "context": { "includeDeclaration": true } }),
+    );
+    let lines: Vec<u64> =
+        refs.as_array().expect("a list").iter().filter_map(|r| r["range"]["start"]["line"].as_u64()).collect();
+    let want: Vec<u64> = ["send_link \"", "send_link(", "send_link.link", "send_link failed"]
+        .iter()
+        .map(|n| u64::from(line_col(ACTIONS_MAIN, n).0))
+        .collect();
+    assert_eq!(lines, want, "{refs}");
+
+    // Renaming the imported action changes its definition, the `do`, the read and the mock.
+    let (line, character) = line_col(ACTIONS_MAIN, "balance_lookup.due");
+    let edit = lsp.at("textDocument/rename", main, line, character + 1, json!({ "newName": "lookup_balance" }));
+    assert_eq!(edit["changes"][lookup].as_array().map(Vec::len), Some(1), "{edit}");
+    assert_eq!(edit["changes"][main].as_array().map(Vec::len), Some(3), "{edit}");
+
+    // Completion: the actions after `do `, the outputs after `NAME.`.
+    let text = ACTIONS_MAIN
+        .replace("        set due = balance_lookup.due\n", "        set due = balance_lookup.\n        do \n");
+    lsp.notify(
+        "textDocument/didChange",
+        json!({ "textDocument": { "uri": main, "version": 2 }, "contentChanges": [{ "text": text }] }),
+    );
+    lsp.diagnostics(main);
+    let items = |lsp: &mut Lsp, needle: &str, after: u32| -> Vec<(String, String, u64)> {
+        let (line, character) = line_col(&text, needle);
+        let items = lsp.at("textDocument/completion", main, line, character + after, json!({}));
+        items
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|i| {
+                let text = |k: &str| i[k].as_str().unwrap_or("").to_string();
+                (text("label"), text("detail"), i["kind"].as_u64().unwrap_or(0))
+            })
+            .collect()
+    };
+    let path = "/tmp/callscript-lsp-test/actions/lookup.call";
+    assert_eq!(
+        items(&mut lsp, "do \n", 3),
+        [
+            (
+                "balance_lookup".to_string(),
+                format!("action (account_tail: text) → balance: money, due: date 查询欠款, from {path}"),
+                8
+            ),
+            ("send_link".to_string(), "action (phone_tail: text) → link: text 发送还款链接".to_string(), 8),
+        ]
+    );
+    assert_eq!(
+        items(&mut lsp, "balance_lookup.\n", 15),
+        [
+            ("balance".to_string(), "output: money, after `on ok`".to_string(), 5),
+            ("due".to_string(), "output: date, after `on ok`".to_string(), 5),
+        ]
+    );
+
+    // The outline lists the action.
+    let symbols = lsp.request("textDocument/documentSymbol", json!({ "textDocument": { "uri": lookup } }));
+    let names: Vec<(&str, u64, &str)> = symbols
+        .as_array()
+        .expect("symbols")
+        .iter()
+        .map(|s| {
+            (s["name"].as_str().unwrap_or(""), s["kind"].as_u64().unwrap_or(0), s["detail"].as_str().unwrap_or(""))
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [("balance_lookup", 11, "(account_tail: text) → balance: money, due: date 查询欠款")],
+        "{symbols}"
+    );
+    lsp.stop();
+}
+
 /// A script that captures values (LANGUAGE.md §11), and a test of it.
 const CAPTURE_SCRIPT: &str = r#"use std.zh.common
 

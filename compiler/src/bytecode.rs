@@ -129,6 +129,9 @@ pub struct DoCode {
     /// The first instruction of the `ok` body (the one after `Do`).
     pub ok: u32,
     pub span: FileSpan,
+    /// The heads `on ok =>` and `on failed =>`, for coverage.
+    pub ok_span: FileSpan,
+    pub failed_span: FileSpan,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -570,7 +573,7 @@ script s {
 /// First bytes of a `.callc` file.
 pub const MAGIC: &[u8; 8] = b"CALLSCPT";
 /// Bumped whenever the serialised shape of [`Program`] changes.
-pub const FORMAT_VERSION: u32 = 5;
+pub const FORMAT_VERSION: u32 = 6;
 
 /// What stands before the program in a `.callc` file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -34,6 +34,12 @@ pub enum Kind {
     Flow,
     /// A handler set (§12): its definition and the `include NAME` that add it.
     Handlers,
+    /// An action (§13): its definition, the `do NAME(…)` that call it, the `NAME.FIELD` that
+    /// read its outputs and the `mock NAME` of tests.
+    Action,
+    /// An input or an output of an action: its declaration, a `do`'s `ARG =`, the FIELD of
+    /// `NAME.FIELD` and of a mock's `{ FIELD: … }`.
+    Field,
 }
 
 /// A name written in the file, resolved.
@@ -88,8 +94,8 @@ impl FileIndex {
         out
     }
 
-    /// The places to change when renaming the step, intent, flow or handler set at `offset`
-    /// to `new_name` (in this file, and the definition when it is in another).
+    /// The places to change when renaming the step, intent, flow, handler set or action at
+    /// `offset` to `new_name` (in this file, and the definition when it is in another).
     pub fn rename(&self, checked: &Checked, offset: u32, new_name: &str) -> Result<Vec<FileSpan>, String> {
         let found = self.at(offset).ok_or("there is no name here")?;
         let what = match found.kind {
@@ -97,7 +103,8 @@ impl FileIndex {
             Kind::Intent => "intent",
             Kind::Flow => "flow",
             Kind::Handlers => "handler set",
-            _ => return Err("only a step, an intent, a flow or a handler set can be renamed".into()),
+            Kind::Action => "action",
+            _ => return Err("only a step, an intent, a flow, a handler set or an action can be renamed".into()),
         };
         let def = found.def.ok_or(format!("this {what} is not defined anywhere"))?;
         if crate::stdlib::module(&checked.sources.get(def.file).name).is_some() {
@@ -184,8 +191,16 @@ pub fn index(checked: &Checked, file: SourceId) -> FileIndex {
                 let mut w = Walker { out: &mut out.occurrences, scope: &scope, captures: &captures, checked };
                 w.handler_set(set);
             }
-            // The LSP's view of actions (hover, definition, rename) is not written yet.
-            Item::Test(_) | Item::Action(_) => {}
+            Item::Action(def) => {
+                out.occurrences.push(def_occurrence(Kind::Action, &def.name, file, action_hover(checked, def, file)));
+                for list in &def.lists {
+                    for field in &list.fields {
+                        let hover = field_hover(def, field, list.output, false);
+                        out.occurrences.push(def_occurrence(Kind::Field, &field.name, file, hover));
+                    }
+                }
+            }
+            Item::Test(_) => {}
         }
     }
     for item in &parsed.ast.items {
@@ -219,6 +234,62 @@ fn signature(flow: &Flow) -> String {
         })
         .collect();
     params.join(", ")
+}
+
+/// An action's inputs or outputs as written: `account_tail: text, due: date`.
+fn fields_signature<'a>(fields: impl Iterator<Item = &'a Field>) -> String {
+    let fields: Vec<String> = fields.map(|f| format!("{}: {}", f.name.name, f.ty.ty.map_or("?", Type::name))).collect();
+    fields.join(", ")
+}
+
+/// The file that declares `def` (the action a scope holds is one of the parsed files').
+fn action_file(checked: &Checked, def: &Action) -> Option<SourceId> {
+    checked
+        .files
+        .iter()
+        .find_map(|f| f.ast.items.iter().any(|i| matches!(i, Item::Action(a) if std::ptr::eq(a, def))).then_some(f.id))
+}
+
+/// An action as declared (title, inputs and outputs with their types), how a `do` calls it,
+/// and the file it comes from when that is not `here`.
+fn action_hover(checked: &Checked, def: &Action, here: SourceId) -> String {
+    let name = &def.name.name;
+    let mut head = format!("action {name}");
+    if let Some(title) = &def.title {
+        head.push_str(&format!(" \"{}\"", title.value));
+    }
+    head.push_str(" {");
+    for (word, fields) in [("input", fields_signature(def.inputs())), ("output", fields_signature(def.outputs()))] {
+        if !fields.is_empty() {
+            head.push_str(&format!("\n  {word} {{ {fields} }}"));
+        }
+    }
+    head.push_str("\n}");
+    let mut text = code(&head);
+    text.push_str(&format!(
+        "\n\n`do {name}(…)` calls it: a POST to the campaign's `[actions.{name}] url`, waiting 3s unless the \
+         `do` says `timeout`; after `on ok` its outputs read as `{name}.FIELD`"
+    ));
+    if let Some(file) = action_file(checked, def).filter(|f| *f != here) {
+        text.push_str(&format!("\n\nfrom `{}`", checked.sources.get(file).name));
+    }
+    text
+}
+
+/// An input or an output of action `def`, with its type.
+fn field_hover(def: &Action, field: &Field, output: bool, sensitive: bool) -> String {
+    let (action, name) = (&def.name.name, &field.name.name);
+    let ty = field.ty.ty.map_or("?", Type::name);
+    let mut text = code(&format!("{} {name}: {ty}", if output { "output" } else { "input" }));
+    if output {
+        text.push_str(&format!("\n\nan output of action `{action}`: read as `{action}.{name}` after `on ok`"));
+        if sensitive {
+            text.push_str("\n\nsensitive: a `do` sends this action a sensitive value (§16.6)");
+        }
+    } else {
+        text.push_str(&format!("\n\nan input of action `{action}`: every `do {action}(…)` sends it"));
+    }
+    text
 }
 
 fn def_occurrence(kind: Kind, name: &Ident, file: SourceId, hover: String) -> Occurrence {
@@ -356,7 +427,7 @@ fn capture_reads(ty: Type, digits: Option<DigitsLength>) -> String {
 }
 
 /// Calls `f` on each statement of `stmts` and of the blocks nested in them (`if` blocks,
-/// branch bodies), a statement before its nested ones.
+/// branch bodies of asks and `do`s), a statement before its nested ones.
 fn walk_stmts<'a>(stmts: &'a [Stmt], f: &mut impl FnMut(&'a Stmt)) {
     for s in stmts {
         f(s);
@@ -371,6 +442,11 @@ fn walk_stmts<'a>(stmts: &'a [Stmt], f: &mut impl FnMut(&'a Stmt)) {
             }
             StmtKind::Ask(ask) => {
                 for b in &ask.branches {
+                    walk_stmts(&b.body.stmts, f);
+                }
+            }
+            StmtKind::Do(d) => {
+                for b in &d.branches {
                     walk_stmts(&b.body.stmts, f);
                 }
             }
@@ -472,6 +548,41 @@ fn ask_at(body: Body<'_>, offset: u32) -> Option<&Ask> {
     found.map(|(ask, _)| ask)
 }
 
+/// The innermost `do` whose statement holds `offset`, unless an ask inside it holds it too.
+fn do_at(body: Body<'_>, offset: u32) -> Option<&Do> {
+    let mut found: Option<&Stmt> = None;
+    body_stmts(body, &mut |s| {
+        if matches!(s.kind, StmtKind::Ask(_) | StmtKind::Do(_))
+            && s.span.start <= offset
+            && offset <= s.span.end
+            && found.is_none_or(|f| s.span.len() <= f.span.len())
+        {
+            found = Some(s);
+        }
+    });
+    match found.map(|s| &s.kind) {
+        Some(StmtKind::Do(d)) => Some(d),
+        _ => None,
+    }
+}
+
+/// The branches `ok` and `failed` a `do` has not written yet.
+fn missing_do_branches(d: &Do) -> Vec<&'static str> {
+    let written = |w: &str| {
+        d.branches.iter().any(|b| b.patterns.iter().any(|p| matches!(&p.kind, PatternKind::Intent(i) if i.name == w)))
+    };
+    ["ok", "failed"].into_iter().filter(|w| !written(w)).collect()
+}
+
+/// What each branch of a `do` is for.
+fn do_branch_detail(branch: &str) -> &'static str {
+    if branch == "ok" {
+        "the action answered: its outputs read as `NAME.FIELD`"
+    } else {
+        "the action failed or timed out: the call must go on"
+    }
+}
+
 struct Walker<'w, 's> {
     out: &'w mut Vec<Occurrence>,
     scope: &'w ScriptScope<'s>,
@@ -479,7 +590,7 @@ struct Walker<'w, 's> {
     checked: &'w Checked,
 }
 
-impl Walker<'_, '_> {
+impl<'s> Walker<'_, 's> {
     fn file(&self) -> SourceId {
         self.scope.file
     }
@@ -711,7 +822,17 @@ impl Walker<'_, '_> {
             }
             StmtKind::Goto(target) => self.target(target),
             StmtKind::If(i) => self.if_stmt(i),
-            StmtKind::Transfer { outcome: Some(o), .. } | StmtKind::Hangup(Some(o)) => self.outcome(o),
+            StmtKind::Transfer { outcome, with, .. } => {
+                if let Some(o) = outcome {
+                    self.outcome(o);
+                }
+                for (_, value) in with {
+                    self.expr(value);
+                }
+            }
+            StmtKind::Hangup(Some(o)) => self.outcome(o),
+            StmtKind::Do(d) => self.do_stmt(d),
+            StmtKind::Sms(prompt) => self.prompt(prompt),
             StmtKind::Set { name, value } => {
                 self.value(name);
                 self.expr(value);
@@ -729,6 +850,54 @@ impl Walker<'_, '_> {
             }
             _ => {}
         }
+    }
+
+    /// `do NAME(ARG = …) { on ok …; on failed … }`: the action, its inputs, the bodies (§13).
+    fn do_stmt(&mut self, d: &Do) {
+        let action = self.action(&d.action);
+        for (name, value) in &d.args {
+            self.field(action, name, false);
+            self.expr(value);
+        }
+        // The patterns are `ok` and `failed`, not intents.
+        for b in &d.branches {
+            self.stmts(&b.body.stmts);
+        }
+    }
+
+    /// The action a `do`, a `NAME.FIELD` or a `mock` names.
+    fn action(&mut self, name: &Ident) -> Option<&'s Action> {
+        let def = self.scope.actions.get(name.name.as_str()).copied();
+        let (span, hover) = match def {
+            Some(def) => (
+                action_file(self.checked, def).map(|f| FileSpan::new(f, def.name.span)),
+                action_hover(self.checked, def, self.file()),
+            ),
+            None => (None, format!("no action `{}` in scope", name.name)),
+        };
+        self.push(Kind::Action, name, span, hover);
+        def
+    }
+
+    /// An input (a `do`'s `ARG =`) or an output (`NAME.FIELD`, a mock's `FIELD:`) of `action`.
+    fn field(&mut self, action: Option<&'s Action>, name: &Ident, output: bool) {
+        let Some(def) = action else { return };
+        let mut fields = if output { def.outputs().collect::<Vec<_>>() } else { def.inputs().collect() };
+        fields.retain(|f| f.name.name == name.name);
+        let (span, hover) = match fields.first() {
+            Some(field) => {
+                let sensitive = output && self.scope.sensitive_actions.contains(def.name.name.as_str());
+                (
+                    action_file(self.checked, def).map(|f| FileSpan::new(f, field.name.span)),
+                    field_hover(def, field, output, sensitive),
+                )
+            }
+            None => {
+                let what = if output { "output" } else { "input" };
+                (None, format!("action `{}` has no {what} `{}`", def.name.name, name.name))
+            }
+        };
+        self.push(Kind::Field, name, span, hover);
     }
 
     fn if_stmt(&mut self, i: &If) {
@@ -793,6 +962,10 @@ impl Walker<'_, '_> {
     fn expr(&mut self, e: &Expr) {
         match &e.kind {
             ExprKind::Name(name) => self.value(name),
+            ExprKind::Field(action, field) => {
+                let def = self.action(action);
+                self.field(def, field, true);
+            }
             ExprKind::Unary(_, inner) | ExprKind::Paren(inner) => self.expr(inner),
             ExprKind::Binary(_, a, b) => {
                 self.expr(a);
@@ -1059,6 +1232,13 @@ impl Walker<'_, '_> {
                     self.value(name);
                     self.expr(value);
                 }
+                TestStmtKind::Mock { action, ok } => {
+                    let def = self.action(action);
+                    for (field, value) in ok.iter().flatten() {
+                        self.field(def, field, true);
+                        self.expr(value);
+                    }
+                }
                 _ => {}
             }
         }
@@ -1077,6 +1257,7 @@ pub enum SymbolKind {
     Test,
     Flow,
     Handlers,
+    Action,
 }
 
 /// One entry of a file's outline.
@@ -1093,7 +1274,7 @@ pub struct Symbol {
 }
 
 /// The outline of a file: scripts (with their intents, sections and steps), top-level
-/// intents, flows (with their steps), handler sets and tests.
+/// intents, flows (with their steps), handler sets, actions and tests.
 pub fn symbols(file: &File) -> Vec<Symbol> {
     let intent = |def: &Intent| Symbol {
         name: def.name.name.clone(),
@@ -1135,6 +1316,14 @@ pub fn symbols(file: &File) -> Vec<Symbol> {
                 kind: SymbolKind::Handlers,
                 span: h.span,
                 selection: h.name.span,
+                children: Vec::new(),
+            }),
+            Item::Action(a) => out.push(Symbol {
+                name: a.name.name.clone(),
+                detail: Some(action_detail(a)),
+                kind: SymbolKind::Action,
+                span: a.span,
+                selection: a.name.span,
                 children: Vec::new(),
             }),
             Item::Test(t) => out.push(Symbol {
@@ -1187,6 +1376,15 @@ pub fn symbols(file: &File) -> Vec<Symbol> {
     out
 }
 
+/// An action in one line: `(account_tail: text) → balance: money, due: date 查询欠款`.
+fn action_detail(def: &Action) -> String {
+    let mut detail = format!("({}) → {}", fields_signature(def.inputs()), fields_signature(def.outputs()));
+    if let Some(title) = &def.title {
+        detail.push_str(&format!(" {}", title.value));
+    }
+    detail
+}
+
 // ---- completion -----------------------------------------------------------------------
 
 /// What a completion inserts.
@@ -1201,6 +1399,9 @@ pub enum CompletionKind {
     Filter,
     Flow,
     Handlers,
+    Action,
+    /// An input or an output of an action.
+    Field,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -1223,6 +1424,8 @@ const STATEMENT_WORDS: &[&str] = &[
     "callback at",
     "callback on",
     "call",
+    "do",
+    "sms",
     "optout",
     "transfer",
     "hangup",
@@ -1260,6 +1463,7 @@ const TEST_WORDS: &[(&str, &str)] = &[
     ("attempt", "the attempt number for the call: `attempt 2`"),
     ("hour", "the local hour for the call: `hour 21`"),
     ("today", "the customer's date for the call: `today 2026-11-24`"),
+    ("mock", "how an action answers from here on: `mock lookup ok { balance: 3500.00 }`, `mock lookup failed`"),
 ];
 /// What a test can expect (§7, §11).
 const EXPECT_WORDS: &[(&str, &str)] = &[
@@ -1267,6 +1471,7 @@ const EXPECT_WORDS: &[(&str, &str)] = &[
     ("step", "the call is at this step: `expect step core.pay`"),
     ("tag", "the call was tagged: `expect tag \"ptp\"`"),
     ("transfer", "the call was transferred: `expect transfer \"queue\"`"),
+    ("sms", "a text message sent since the last reply holds this text: `expect sms \"尾号\"`"),
     ("hangup", "the call ended with this outcome: `expect hangup promised`"),
     ("value", "a value of the script holds this: `expect value pay_date = 2026-11-25`"),
     ("optout", "an opt-out was recorded since the last reply"),
@@ -1291,8 +1496,10 @@ fn described(list: &[(&str, &str)], out: &mut Vec<Completion>) {
 /// inside `{{ }}`, values inside `{{ }}` and expressions (guards included), intents and
 /// pattern words after `on` (`captured` in an ask with `capture`), outcomes after `hangup`, an
 /// ask's options after its question and the lets it may capture into after `capture`, types
-/// after `:` in a declaration, the statements of a test in a test, otherwise keywords and
-/// names in scope.
+/// after `:` in a declaration, actions after `do` (and `mock` in a test), the inputs not given
+/// yet inside `do NAME(` (the outputs inside a test's `mock NAME ok {`), the outputs after `NAME.` of an action, `ok` and `failed` (or `on ok`,
+/// `on failed`) between a `do`'s branches, the statements of a test in a test, otherwise
+/// keywords and names in scope.
 pub fn completions(checked: &Checked, file: SourceId, offset: u32) -> Vec<Completion> {
     let Some(parsed) = checked.file(file) else { return Vec::new() };
     let text = &checked.sources.get(file).text;
@@ -1342,6 +1549,17 @@ pub fn completions(checked: &Checked, file: SourceId, offset: u32) -> Vec<Comple
     };
     let mut out = Vec::new();
     let words = |list: &[&str], out: &mut Vec<Completion>| out.extend(list.iter().map(|w| keyword(w, None)));
+    // `NAME.` of an action, in an expression or a prompt: its outputs (§13).
+    let word = &before[before.len() - word_len..];
+    if let (Some(scope), Some((head, _))) = (&scope, word.split_once('.'))
+        && let Some(def) = scope.actions.get(head)
+    {
+        for f in def.outputs() {
+            let detail = format!("output: {}, after `on ok`", f.ty.ty.map_or("?", Type::name));
+            out.push(Completion { label: f.name.name.clone(), kind: CompletionKind::Field, detail: Some(detail) });
+        }
+        return out;
+    }
     let in_interp = before.rfind("{{").is_some_and(|open| before.rfind("}}").is_none_or(|close| close < open));
     if in_interp {
         let inside = &before[before.rfind("{{").unwrap_or(0)..];
@@ -1420,6 +1638,19 @@ pub fn completions(checked: &Checked, file: SourceId, offset: u32) -> Vec<Comple
         }
         return out;
     }
+    // `do NAME`, and `mock NAME` in a test (§13).
+    if (ends_with_word("do") && test.is_none()) || (ends_with_word("mock") && test.is_some()) {
+        let mut actions: Vec<&&Action> = scope.actions.values().collect();
+        actions.sort_by_key(|a| a.name.name.as_str());
+        for def in actions {
+            let mut detail = format!("action {}", action_detail(def));
+            if let Some(from) = action_file(checked, def).filter(|f| *f != file) {
+                detail.push_str(&format!(", from {}", checked.sources.get(from).name));
+            }
+            out.push(Completion { label: def.name.name.clone(), kind: CompletionKind::Action, detail: Some(detail) });
+        }
+        return out;
+    }
     if ends_with_word("include") {
         let mut sets: Vec<&scope::SetRef> = scope.sets.values().collect();
         sets.sort_by_key(|s| s.def.name.name.as_str());
@@ -1465,6 +1696,26 @@ pub fn completions(checked: &Checked, file: SourceId, offset: u32) -> Vec<Comple
     let word_at = |i: usize| tokens.get(i).filter(|t| t.token == Token::Ident).map(|t| &context[t.span.range()]);
     if let Some(options) = ask_options(&scope, context, &tokens) {
         return options;
+    }
+    if let Some(inputs) = do_inputs(&scope, context, &tokens) {
+        return inputs;
+    }
+    // Between the branches of a `do`: the ones it lacks.
+    if let Some(d) = do_at(body, offset as u32)
+        && d.head.end as usize <= offset
+        && !d.branches.iter().any(|b| b.body.span.start as usize <= offset && offset <= b.body.span.end as usize)
+    {
+        let line = before.trim_start();
+        if line.starts_with("on ") || line == "on" {
+            for b in missing_do_branches(d) {
+                out.push(keyword(b, Some(do_branch_detail(b))));
+            }
+        } else if context.is_empty() {
+            for b in missing_do_branches(d) {
+                out.push(keyword(&format!("on {b}"), Some(do_branch_detail(b))));
+            }
+        }
+        return out;
     }
     let in_params = matches!(body, Body::Flow(_)) && before.trim_start().starts_with("flow ");
     let in_inputs =
@@ -1542,8 +1793,16 @@ fn test_completions(scope: &ScriptScope, before: &str, context: &str, out: &mut 
     let ends_with_word =
         |w: &str| context == w || context.ends_with(&format!(" {w}")) || context.ends_with(&format!("\t{w}"));
     let in_input = before.rfind("input").is_some_and(|at| before[at..].contains('{') && !before[at..].contains('}'));
+    let words: Vec<&str> = context.split_whitespace().collect();
     if ends_with_word("expect value") {
         declared_values(scope, |_| true, out);
+    } else if let Some(outputs) = mock_outputs(scope, context) {
+        out.extend(outputs);
+    } else if let [.., "mock", name] = words.as_slice()
+        && scope.actions.contains_key(name)
+    {
+        out.push(keyword("ok", Some("the action answers with these outputs: `ok { FIELD: LITERAL, … }`")));
+        out.push(keyword("failed", Some("the action fails: the `do` takes `on failed`")));
     } else if ends_with_word("expect") {
         described(EXPECT_WORDS, out);
     } else if ends_with_word("reply") {
@@ -1593,6 +1852,72 @@ fn ask_options(scope: &ScriptScope, context: &str, tokens: &[crate::syntax::lexe
             out.push(keyword(option, Some(detail)));
         }
     }
+    Some(out)
+}
+
+/// Inside `mock NAME ok {` after `{` or `,`: the outputs of the action not given yet. None
+/// elsewhere.
+fn mock_outputs(scope: &ScriptScope, context: &str) -> Option<Vec<Completion>> {
+    let tokens = line_tokens(context);
+    let text = |i: usize| &context[tokens[i].span.range()];
+    let start = (0..tokens.len().saturating_sub(3)).rev().find(|&i| {
+        text(i) == "mock"
+            && tokens[i + 1].token == Token::Ident
+            && text(i + 2) == "ok"
+            && tokens[i + 3].token == Token::LBrace
+    })?;
+    let fields = start + 4..tokens.len();
+    if fields.clone().any(|i| tokens[i].token == Token::RBrace)
+        || !matches!(tokens.last().map(|t| t.token), Some(Token::LBrace | Token::Comma))
+    {
+        return None;
+    }
+    let def = scope.actions.get(text(start + 1))?;
+    let given: Vec<&str> = fields
+        .filter(|&i| tokens[i].token == Token::Ident && tokens.get(i + 1).is_some_and(|t| t.token == Token::Colon))
+        .map(text)
+        .collect();
+    let out = def
+        .outputs()
+        .filter(|f| !given.contains(&f.name.name.as_str()))
+        .map(|f| Completion {
+            label: f.name.name.clone(),
+            kind: CompletionKind::Field,
+            detail: Some(format!("output: {}", f.ty.ty.map_or("?", Type::name))),
+        })
+        .collect();
+    Some(out)
+}
+
+/// Inside `do NAME(` after `(` or `,`: the inputs of the action not given yet. None elsewhere.
+fn do_inputs(scope: &ScriptScope, context: &str, tokens: &[crate::syntax::lexer::Lexed]) -> Option<Vec<Completion>> {
+    let text = |i: usize| &context[tokens[i].span.range()];
+    let start = (0..tokens.len().saturating_sub(2)).rev().find(|&i| {
+        tokens[i].token == Token::Ident
+            && text(i) == "do"
+            && tokens[i + 1].token == Token::Ident
+            && tokens[i + 2].token == Token::LParen
+    })?;
+    let args = start + 3..tokens.len();
+    if args.clone().any(|i| tokens[i].token == Token::RParen)
+        || !matches!(tokens.last().map(|t| t.token), Some(Token::LParen | Token::Comma))
+    {
+        return None;
+    }
+    let def = scope.actions.get(text(start + 1))?;
+    let given: Vec<&str> = args
+        .filter(|&i| tokens[i].token == Token::Ident && tokens.get(i + 1).is_some_and(|t| t.token == Token::Eq))
+        .map(text)
+        .collect();
+    let out = def
+        .inputs()
+        .filter(|f| !given.contains(&f.name.name.as_str()))
+        .map(|f| Completion {
+            label: f.name.name.clone(),
+            kind: CompletionKind::Field,
+            detail: Some(format!("input: {}", f.ty.ty.map_or("?", Type::name))),
+        })
+        .collect();
     Some(out)
 }
 
@@ -2184,6 +2509,274 @@ handlers common_faq {
 
     fn symbols_of(file: &File) -> Vec<Option<String>> {
         symbols(file).into_iter().map(|s| s.detail).collect()
+    }
+
+    /// Actions (§13): one imported from `lookup.call`, one of the file, called in a flow and in
+    /// the script, their outputs read, and mocked by a test.
+    const ACTIONS: &str = r#"use std.zh.common
+use "./lookup.call"
+
+action send_link "发送还款链接" {
+  input { phone_tail: text, amount: money }
+  output { link: text }
+}
+
+flow fetch_balance (tail: text) {
+  do balance_lookup(account_tail = tail) timeout 2s {
+    on ok => {
+      say "您的欠款是{{balance_lookup.balance | money}}。"
+      return
+    }
+    on failed => {
+      say "系统繁忙。"
+      return
+    }
+  }
+}
+
+script remind "提醒" {
+  purpose service
+  input { account_tail: text, amount_due: money }
+  outcomes { done, refused }
+  let due: date = today
+
+  opening {
+    say "您好,这里是星海银行,本次通话将被录音。"
+    do balance_lookup(account_tail = account_tail) {
+      on ok => {
+        set due = balance_lookup.due
+        goto core
+      }
+      on failed => hangup refused
+    }
+  }
+  core {
+    call fetch_balance(account_tail)
+    do send_link(phone_tail = account_tail, amount = amount_due) {
+      on ok => {
+        sms "还款链接:{{send_link.link}}"
+        hangup done
+      }
+      on failed => hangup done
+    }
+  }
+}
+
+test "the link fails" for remind {
+  input { account_tail: "8831", amount_due: 3500.00 }
+  mock balance_lookup ok { balance: 3500.00, due: 2026-12-01 }
+  mock send_link failed
+  expect hangup done
+}
+"#;
+
+    const LOOKUP: &str = r#"action balance_lookup "查询欠款" {
+  input { account_tail: text }
+  output { balance: money, due: date }
+}
+"#;
+
+    fn actions_checked(main: &str) -> Checked {
+        let mut files = crate::check::MemoryFiles::default();
+        files.0.insert("lookup.call".into(), LOOKUP.into());
+        crate::check::check(vec![crate::source::Source::new("main.call", main)], &mut files)
+    }
+
+    #[test]
+    fn actions_check_clean() {
+        let checked = actions_checked(ACTIONS);
+        let errors: Vec<&crate::diagnostic::Diagnostic> =
+            checked.diagnostics.iter().filter(|d| d.code.starts_with('E')).collect();
+        assert!(errors.is_empty(), "{errors:#?}");
+    }
+
+    #[test]
+    fn actions_resolve_also_across_files() {
+        let checked = actions_checked(ACTIONS);
+        let lookup = checked.sources.find("lookup.call").expect("lookup.call is imported");
+        let index = index(&checked, SourceId(0));
+        let def_of = |line: &str, nth: usize, before: &str| {
+            let at = cursor(ACTIONS, line, nth, before) + 1;
+            let def = index.definition(at).unwrap_or_else(|| panic!("no definition in {line} after {before}"));
+            (def.file, checked.sources.get(def.file).text[def.span.range()].to_string(), def.span.start)
+        };
+        let in_lookup = |line: &str, before: &str| (lookup, cursor(LOOKUP, line, 0, before));
+        let at_def = |(file, name, start): (SourceId, String, u32)| ((file, start), name);
+        // The imported action: from a `do` in a flow and in a script, `NAME.FIELD`, a mock.
+        for (line, nth, before) in [
+            ("do balance_lookup(account_tail = tail)", 0, "do "),
+            ("do balance_lookup(account_tail = account_tail)", 0, "do "),
+            ("set due = balance_lookup.due", 0, "= "),
+            ("{{balance_lookup.balance", 0, "{{"),
+            ("mock balance_lookup", 0, "mock "),
+        ] {
+            let found = at_def(def_of(line, nth, before));
+            assert_eq!(found, (in_lookup("action balance_lookup", "action "), "balance_lookup".into()), "{line}");
+        }
+        // Its fields: an input given by a `do`, outputs read and mocked.
+        let found = at_def(def_of("do balance_lookup(account_tail = tail)", 0, "("));
+        assert_eq!(found, (in_lookup("input { account_tail", "input { "), "account_tail".into()));
+        let found = at_def(def_of("set due = balance_lookup.due", 0, "balance_lookup."));
+        assert_eq!(found, (in_lookup("due: date", ""), "due".into()));
+        let found = at_def(def_of("mock balance_lookup ok", 0, "ok { "));
+        assert_eq!(found, (in_lookup("balance: money", ""), "balance".into()));
+        // The action of this file.
+        let found = at_def(def_of("do send_link", 0, "do "));
+        assert_eq!(found, ((SourceId(0), cursor(ACTIONS, "action send_link", 0, "action ")), "send_link".into()));
+        let found = at_def(def_of("{{send_link.link}}", 0, "send_link."));
+        assert_eq!(found, ((SourceId(0), cursor(ACTIONS, "output { link", 0, "output { ")), "link".into()));
+        // References: the definition, the `do`s, the reads and the mock.
+        let at = cursor(ACTIONS, "mock balance_lookup", 0, "mock ") + 1;
+        let refs = index.references(at, true);
+        assert_eq!(refs.len(), 6, "{refs:?}");
+        assert_eq!(refs.iter().filter(|r| r.file == lookup).count(), 1, "{refs:?}");
+        assert_eq!(index.references(at, false).len(), 5);
+        let at = cursor(ACTIONS, "action send_link", 0, "action ") + 1;
+        let refs: Vec<&str> = index.references(at, true).iter().map(|r| &ACTIONS[r.span.range()]).collect();
+        assert_eq!(refs, ["send_link"; 4]);
+        // An output: its declaration and its read.
+        let at = cursor(ACTIONS, "{{send_link.link}}", 0, "send_link.") + 1;
+        assert_eq!(index.references(at, true).len(), 2);
+        // Rename: an imported action changes its definition and every site; not to a reserved
+        // word; a field is not renamed.
+        let places = index
+            .rename(&checked, cursor(ACTIONS, "set due = balance_lookup", 0, "= ") + 1, "lookup_balance")
+            .expect("renames");
+        assert_eq!(places.len(), 6);
+        assert_eq!(places.iter().filter(|p| p.file == lookup).count(), 1);
+        assert!(places.iter().all(|p| checked.sources.get(p.file).text[p.span.range()] == *"balance_lookup"));
+        let places = index.rename(&checked, cursor(ACTIONS, "do send_link", 0, "do ") + 1, "send_sms_link");
+        assert_eq!(places.expect("renames").len(), 4);
+        assert!(index.rename(&checked, cursor(ACTIONS, "do send_link", 0, "do ") + 1, "sms").is_err());
+        let err = index.rename(&checked, cursor(ACTIONS, "{{send_link.link}}", 0, "send_link.") + 1, "url");
+        assert!(err.is_err());
+        // In the imported file: the action and its fields are definitions.
+        let lookup_index = super::index(&checked, lookup);
+        let found = lookup_index.at(cursor(LOOKUP, "action balance_lookup", 0, "action ") + 1).expect("the action");
+        assert!(found.is_def && found.kind == Kind::Action, "{found:?}");
+        let found = lookup_index.at(cursor(LOOKUP, "due: date", 0, "") + 1).expect("an output");
+        assert!(found.is_def && found.kind == Kind::Field, "{found:?}");
+    }
+
+    #[test]
+    fn action_hovers() {
+        let checked = actions_checked(ACTIONS);
+        let index = index(&checked, SourceId(0));
+        let cases = [
+            ("do balance_lookup(account_tail = tail)", "do "),
+            ("do balance_lookup(account_tail = tail)", "("),
+            ("set due = balance_lookup.due", "= "),
+            ("set due = balance_lookup.due", "balance_lookup."),
+            ("action send_link", "action "),
+            ("input { phone_tail", "input { "),
+            ("do send_link(phone_tail", ", "),
+            ("{{send_link.link}}", "send_link."),
+            ("mock balance_lookup ok", "mock "),
+            ("mock balance_lookup ok", ", "),
+        ];
+        let mut out = String::new();
+        for (line, before) in cases {
+            let at = cursor(ACTIONS, line, 0, before) + 1;
+            let found = index.at(at).unwrap_or_else(|| panic!("nothing at {line} after {before}"));
+            out.push_str(&format!("## {:?} `{}` in `{line}`\n{}\n\n", found.kind, found.name, found.hover));
+        }
+        insta::assert_snapshot!(out);
+    }
+
+    #[test]
+    fn action_completions() {
+        let with = |line: &str, insert: &str| ACTIONS.replacen(line, &format!("{insert}\n{line}"), 1);
+        let cases = [
+            ("the actions after `do`", with("    call fetch_balance", "    do "), "    do \n", "do "),
+            (
+                "the inputs of `do NAME(`",
+                with("    call fetch_balance", "    do send_link("),
+                "    do send_link(\n",
+                "send_link(",
+            ),
+            (
+                "the inputs not given yet",
+                with("    call fetch_balance", "    do send_link(amount = amount_due, "),
+                "    do send_link(amount",
+                "amount_due, ",
+            ),
+            (
+                "the outputs after `NAME.`",
+                with("        goto core", "        set due = balance_lookup."),
+                "lookup.\n",
+                ".",
+            ),
+            (
+                "the outputs in a prompt",
+                ACTIONS.replacen("{{send_link.link}}", "{{send_link.}}", 1),
+                "{{send_link.}}",
+                "send_link.",
+            ),
+            (
+                "`ok` and `failed` after `on` in a `do`",
+                ACTIONS.replacen("      on failed => hangup refused", "      on ", 1),
+                "      on \n",
+                "on ",
+            ),
+            (
+                "the branch a `do` lacks, where a branch goes",
+                ACTIONS.replacen("      on failed => hangup refused", "      ", 1),
+                "    }\n      \n",
+                "    }\n      ",
+            ),
+            ("statements: `do` and `sms`", with("    call fetch_balance", "    "), "    \n    call fetch", "    "),
+            ("the actions after `mock`", with("  mock send_link", "  mock "), "  mock \n", "mock "),
+            ("after `mock NAME`", with("  mock send_link", "  mock send_link "), "  mock send_link \n", "send_link "),
+            (
+                "the outputs a mock has not given",
+                ACTIONS.replacen("  mock send_link failed", "  mock balance_lookup ok { balance: 1.00, ", 1),
+                "{ balance: 1.00, \n",
+                "1.00, ",
+            ),
+            ("test statements: `mock`", with("  expect hangup", "  "), "  \n  expect hangup", "  "),
+            ("after `expect`: `sms`", with("  expect hangup", "  expect "), "  expect \n", "expect "),
+        ];
+        let mut out = String::new();
+        for (what, src, line, before) in cases {
+            let checked = actions_checked(&src);
+            let at = cursor(&src, line, 0, before);
+            out.push_str(&format!("## {what}\n"));
+            list_completions(&completions(&checked, SourceId(0), at), &mut out);
+        }
+        insta::assert_snapshot!(out);
+    }
+
+    #[test]
+    fn an_action_without_outputs_hovers_without_an_output_block() {
+        let src = "action notify \"通知\" {\n  input { tail: text }\n}\n";
+        let checked = check_source("t.call", src);
+        let found = index(&checked, SourceId(0)).at(cursor(src, "notify", 0, "")).expect("the action").hover.clone();
+        assert!(
+            found.starts_with("```callscript\naction notify \"通知\" {\n  input { tail: text }\n}\n```"),
+            "{found}"
+        );
+        assert!(!found.contains("output {"), "{found}");
+    }
+
+    #[test]
+    fn outline_of_actions() {
+        let (file, _) = crate::syntax::parse(ACTIONS, SourceId(0));
+        let names: Vec<(String, SymbolKind, Option<String>)> =
+            symbols(&file).into_iter().map(|s| (s.name, s.kind, s.detail)).collect();
+        assert_eq!(
+            names[0],
+            (
+                "send_link".into(),
+                SymbolKind::Action,
+                Some("(phone_tail: text, amount: money) → link: text 发送还款链接".into())
+            )
+        );
+        assert_eq!(
+            names.iter().map(|n| n.1).collect::<Vec<_>>()[1..],
+            [SymbolKind::Flow, SymbolKind::Script, SymbolKind::Test]
+        );
+        let (file, _) = crate::syntax::parse(LOOKUP, SourceId(0));
+        assert_eq!(symbols_of(&file), [Some("(account_tail: text) → balance: money, due: date 查询欠款".to_string())]);
     }
 
     #[test]

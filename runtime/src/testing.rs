@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use callscript_compiler::bytecode::{AskId, Emotion, ScriptCode, StepId};
+use callscript_compiler::bytecode::{AskId, DoId, Emotion, ScriptCode, StepId};
 use callscript_compiler::span::{FileSpan, SourceId, Span};
 use callscript_compiler::syntax::ast::{self, Expect, ExprKind, Reply, TestStmtKind};
 use callscript_compiler::value::Value;
@@ -118,6 +118,8 @@ pub struct Coverage {
     pub steps: BTreeSet<StepId>,
     /// (ask, branch index); handlers have ask None.
     pub branches: BTreeSet<(Option<AskId>, u16)>,
+    /// (`do`, whether its `ok` branch): the branches of `do`s taken.
+    pub dos: BTreeSet<(DoId, bool)>,
 }
 
 /// A `mock` in force: the action, its outputs (None: `failed`), where it is written.
@@ -159,6 +161,10 @@ impl Run<'_> {
                 }
                 Note::Branch { ask, index, handler } => {
                     self.coverage.branches.insert((if *handler { None } else { *ask }, *index));
+                    None
+                }
+                Note::DoBranch { call, ok } => {
+                    self.coverage.dos.insert((*call, *ok));
                     None
                 }
                 // Tests see what is spoken; transcripts elsewhere use the masked text.
@@ -611,8 +617,9 @@ fn check_expect(run: &mut Run, call: &CallDriver, expect: &Expect) -> Option<(St
     }
 }
 
-/// Steps and branches no test reached, as (description, span) pairs, with the percentage of
-/// steps and branches covered.
+/// Steps and branches (of asks, of objection, `on ok` and `on failed` of each `do`) no test
+/// reached, as (description, span) pairs, with the percentage of steps and branches covered.
+/// A flow's steps and branches are the script's: its code is part of each script that calls it.
 pub fn uncovered(script: &ScriptCode, coverage: &Coverage) -> (Vec<(String, FileSpan)>, f64) {
     let mut missing = Vec::new();
     let mut total = 0usize;
@@ -634,6 +641,16 @@ pub fn uncovered(script: &ScriptCode, coverage: &Coverage) -> (Vec<(String, File
         total += 1;
         if !coverage.branches.contains(&(None, h as u16)) {
             missing.push(("objection handler".to_string(), handler.span));
+        }
+    }
+    for (d, code) in script.dos.iter().enumerate() {
+        let action = script.actions.get(code.action as usize).map_or("?", |a| a.name.as_str());
+        for (ok, span) in [(true, code.ok_span), (false, code.failed_span)] {
+            total += 1;
+            if !coverage.dos.contains(&(d as DoId, ok)) {
+                // Shown with its head: "`do lookup` branch `on failed`".
+                missing.push((format!("`do {action}` branch"), span));
+            }
         }
     }
     let percent = if total == 0 { 100.0 } else { 100.0 * (total - missing.len()) as f64 / total as f64 };

@@ -248,3 +248,94 @@ script act "动作时按键" {
     assert_eq!(result.outcome.as_deref(), Some("confirmed"), "{result:?}");
     assert_eq!((result.actions[0].ok, result.actions[0].latency_ms), (true, 900));
 }
+
+/// A `do` says which branch the action's answer took (§13): `ok` for an answer with every
+/// output of its type, `failed` for a failure and for an answer of the wrong shape.
+#[test]
+fn a_do_tells_the_branch_its_answer_takes() {
+    let text = r#"use std.zh.common
+action lookup {
+  input { tail: text }
+  output { balance: money }
+}
+script s {
+  purpose service
+  input { tail: text }
+  outcomes { paid, failed_lookup }
+  opening {
+    say "您好,本次通话将被录音。"
+    do lookup(tail = tail) {
+      on ok => hangup paid
+      on failed => hangup failed_lookup
+    }
+  }
+}
+"#;
+    let program = compile("do.call", text);
+    let exec = Executable::new(program).unwrap();
+    let script = &exec.program.scripts[0];
+    let ended_with = |answer: Result<Vec<(String, Value)>, String>| {
+        let inputs = vec![("tail".to_string(), Value::Text("8831".into()))];
+        let mut session = Session::start(Arc::clone(&exec), "s", inputs, CallContext::default()).unwrap();
+        let mut event = Event::Done;
+        let mut seen = Vec::new();
+        for _ in 0..20 {
+            match session.step(std::mem::replace(&mut event, Event::Done)) {
+                Action::CallAction { .. } => event = Event::ActionResult(answer.clone()),
+                Action::DoBranch { call, ok } => seen.push((call, ok)),
+                Action::Hangup { outcome } => return (seen, script.outcomes[outcome as usize].name.clone()),
+                _ => {}
+            }
+        }
+        panic!("the call did not end");
+    };
+    let balance = vec![("balance".to_string(), Value::Money(Money::from_cents(120_050)))];
+    assert_eq!(ended_with(Ok(balance)), (vec![(0, true)], "paid".to_string()));
+    assert_eq!(ended_with(Err("timeout".into())), (vec![(0, false)], "failed_lookup".to_string()));
+    let mistyped = vec![("balance".to_string(), Value::Text("many".into()))];
+    assert_eq!(ended_with(Ok(mistyped)), (vec![(0, false)], "failed_lookup".to_string()));
+}
+
+/// An answer the VM cannot read into the outputs is kept as a failure with its cause, not as
+/// `ok`: the transcript and the store agree with the branch taken.
+#[test]
+fn a_mistyped_answer_is_a_failed_call_in_the_log() {
+    use callscript_runtime::call::{CallDriver, Command, Input};
+    let program = compile(
+        "do.call",
+        r#"use std.zh.common
+action lookup {
+  output { balance: money }
+}
+script s {
+  purpose service
+  outcomes { paid, failed_lookup }
+  opening {
+    say "您好,本次通话将被录音。"
+    do lookup() {
+      on ok => hangup paid
+      on failed => hangup failed_lookup
+    }
+  }
+}
+"#,
+    );
+    let exec = Executable::new(program).unwrap();
+    let session = Session::start(Arc::clone(&exec), "s", Vec::new(), CallContext::default()).unwrap();
+    let mut driver = CallDriver::new(session, None);
+    driver.start(0);
+    while let Some(command) = driver.poll_command() {
+        match command {
+            Command::Play { .. } => driver.handle(2_000, Input::PromptFinished),
+            Command::CallAction { .. } => {
+                let mistyped = vec![("balance".to_string(), Value::Text("many".into()))];
+                driver.handle(2_300, Input::ActionResult(Ok(mistyped)));
+            }
+            _ => {}
+        }
+    }
+    let result = driver.result();
+    assert_eq!(result.outcome.as_deref(), Some("failed_lookup"));
+    assert!(!result.actions[0].ok, "{:?}", result.actions);
+    assert_eq!(result.actions[0].cause.as_deref(), Some("the answer does not hold every output with its type"));
+}

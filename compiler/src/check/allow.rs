@@ -88,6 +88,12 @@ fn collect_stmts<'a>(list: &'a [Stmt], out: &mut Vec<(&'a Allow, Span)>) {
                     collect_stmts(&b.body.stmts, out);
                 }
             }
+            StmtKind::Do(d) => {
+                for b in &d.branches {
+                    out.extend(b.allows.iter().map(|a| (a, b.span)));
+                    collect_stmts(&b.body.stmts, out);
+                }
+            }
             StmtKind::If(i) => {
                 collect_stmts(&i.then.stmts, out);
                 match &i.otherwise {

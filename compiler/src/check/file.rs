@@ -177,21 +177,11 @@ pub fn check_units(file: &ParsedFile, files: &[ParsedFile], found: &mut Vec<Diag
 fn recursion(file: &ParsedFile, files: &[ParsedFile], found: &mut Vec<Diagnostic>) {
     fn calls(def: &Flow) -> Vec<&Ident> {
         fn walk<'a>(stmts: &'a [Stmt], out: &mut Vec<&'a Ident>) {
-            for s in stmts {
-                match &s.kind {
-                    StmtKind::Call { flow, .. } => out.push(flow),
-                    StmtKind::Ask(a) => a.branches.iter().for_each(|b| walk(&b.body.stmts, out)),
-                    StmtKind::If(i) => {
-                        walk(&i.then.stmts, out);
-                        match &i.otherwise {
-                            Some(Else::Block(b)) => walk(&b.stmts, out),
-                            Some(Else::If(s)) => walk(std::slice::from_ref(&**s), out),
-                            None => {}
-                        }
-                    }
-                    _ => {}
+            visit_stmts(stmts, &mut |s| {
+                if let StmtKind::Call { flow, .. } = &s.kind {
+                    out.push(flow);
                 }
-            }
+            });
         }
         let mut out = Vec::new();
         walk(&def.body, &mut out);

@@ -91,23 +91,13 @@ fn unit_scope_of<'a>(files: &'a [ParsedFile], id: SourceId, unit: Unit<'a>) -> S
     scope::unit_scope(file, files, &base, unit, &mut ignored)
 }
 
-/// The `call`s under statements, in source order.
+/// The `call`s under statements (in branches of asks and `do`s too), in source order.
 fn calls_in<'a>(stmts: &'a [Stmt], out: &mut Vec<&'a Ident>) {
-    for stmt in stmts {
-        match &stmt.kind {
-            StmtKind::Call { flow, .. } => out.push(flow),
-            StmtKind::Ask(ask) => ask.branches.iter().for_each(|b| calls_in(&b.body.stmts, out)),
-            StmtKind::If(i) => {
-                calls_in(&i.then.stmts, out);
-                match &i.otherwise {
-                    Some(Else::Block(b)) => calls_in(&b.stmts, out),
-                    Some(Else::If(s)) => calls_in(std::slice::from_ref(&**s), out),
-                    None => {}
-                }
-            }
-            _ => {}
+    ast::visit_stmts(stmts, &mut |stmt| {
+        if let StmtKind::Call { flow, .. } = &stmt.kind {
+            out.push(flow);
         }
-    }
+    });
 }
 
 fn flow_stmts(def: &Flow) -> impl Iterator<Item = &[Stmt]> {
@@ -227,21 +217,11 @@ fn sensitive_params(scope: &ScriptScope, units: &Units) -> Vec<Vec<bool>> {
 type Site<'s, 'a> = (&'s ScriptScope<'a>, Option<usize>, Vec<&'a [Stmt]>);
 
 fn call_sites<'a>(stmts: &'a [Stmt], out: &mut Vec<(&'a Ident, &'a [Expr])>) {
-    for stmt in stmts {
-        match &stmt.kind {
-            StmtKind::Call { flow, args } => out.push((flow, args)),
-            StmtKind::Ask(ask) => ask.branches.iter().for_each(|b| call_sites(&b.body.stmts, out)),
-            StmtKind::If(i) => {
-                call_sites(&i.then.stmts, out);
-                match &i.otherwise {
-                    Some(Else::Block(b)) => call_sites(&b.stmts, out),
-                    Some(Else::If(s)) => call_sites(std::slice::from_ref(&**s), out),
-                    None => {}
-                }
-            }
-            _ => {}
+    ast::visit_stmts(stmts, &mut |stmt| {
+        if let StmtKind::Call { flow, args } = &stmt.kind {
+            out.push((flow, args));
         }
-    }
+    });
 }
 
 /// Expands an intent's phrases into the recogniser's forms (patterns were checked).
@@ -767,6 +747,12 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
         let action = self.code.actions.iter().position(|a| a.name == d.action.name).expect("checked action");
         let args = d.args.iter().map(|(n, e)| (n.name.clone(), self.expr(e))).collect();
         let id = DoId::try_from(self.code.dos.len()).expect(WITHIN_E009);
+        let body = |name: &str| {
+            d.branches
+                .iter()
+                .find(|b| b.patterns.iter().any(|p| matches!(&p.kind, PatternKind::Intent(i) if i.name == name)))
+        };
+        let head = |name: &str| self.at(body(name).map_or(d.head, |b| b.head));
         self.code.dos.push(DoCode {
             action: action as u16,
             args,
@@ -774,13 +760,10 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
             failed: u32::MAX,
             ok: u32::MAX,
             span: self.at(d.head),
+            ok_span: head("ok"),
+            failed_span: head("failed"),
         });
         self.emit(Instruction::Do(id), span);
-        let body = |name: &str| {
-            d.branches
-                .iter()
-                .find(|b| b.patterns.iter().any(|p| matches!(&p.kind, PatternKind::Intent(i) if i.name == name)))
-        };
         self.code.dos[id as usize].ok = self.pc();
         if let Some(b) = body("ok") {
             self.block(&b.body.stmts);

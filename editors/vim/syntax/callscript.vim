@@ -146,7 +146,7 @@ syn match callscriptDigitsLength contained "\<\d\+\%(\.\.\d\+\)\=\>"
 " on PATTERN, PATTERN [if EXPR] [limit N] => …
 syn region callscriptBranch matchgroup=callscriptOn start="\<on\>" matchgroup=callscriptArrow end="=>" end="\ze[{};]"
       \ contains=callscriptIntentRef,callscriptWildcard,callscriptPatternKw,callscriptIntentKw,
-      \ callscriptOption,callscriptString,callscriptNumber,callscriptGuard,callscriptComment
+      \ callscriptOption,callscriptString,callscriptNumber,callscriptGuard,callscriptComment,callscriptActionResult
 exe 'syn match callscriptIntentRef contained "' . s:id . '"'
 syn match callscriptWildcard "\<_\>"
 syn region callscriptGuard contained matchgroup=callscriptConditional start="\<if\>" end="\ze=>"
@@ -174,6 +174,28 @@ syn match callscriptOption "\%(\<callback\s\+\)\@<=on\>"
 syn match callscriptOption +\%(\<callback\>[^;{}"]*\)\@<=\<at\>+
 " expect no say "…"
 syn match callscriptTestKw "\%(\<expect\s\+\)\@<=no\>"
+
+" ---------------------------------------------------------------- actions and messages (section 13)
+" action NAME ["title"] { input { NAME: type … } output { NAME: type … } }
+syn keyword callscriptDecl action nextgroup=callscriptActionName skipwhite
+exe 'syn match callscriptActionName contained "' . s:id . '" nextgroup=callscriptActionTitle skipwhite'
+syn region callscriptActionTitle contained oneline start=+"+ skip=+\\\\\|\\"+ end=+"+
+      \ contains=callscriptBadEscape,callscriptEscape
+syn region callscriptOutputBlock matchgroup=callscriptDecl start="\<output\>\ze\s*{"
+      \ matchgroup=callscriptBrace end="}"
+      \ contains=callscriptInputBrace,callscriptParam,callscriptTypeKw,callscriptComment
+" do NAME(ARG = EXPR, …) [timeout D] { on ok => …; on failed => … }; mock NAME ok { … } / failed
+syn keyword callscriptFlow do nextgroup=callscriptActionRef skipwhite
+syn keyword callscriptTestKw mock nextgroup=callscriptActionRef skipwhite
+exe 'syn match callscriptActionRef contained "' . s:id . '" nextgroup=callscriptDoArgs,callscriptMockResult skipwhite'
+syn region callscriptDoArgs contained matchgroup=callscriptDelimiter start="(" end=")"
+      \ contains=callscriptArgName,@callscriptExpr,callscriptString,callscriptComment
+exe 'syn match callscriptArgName contained "' . s:id . '\ze\s*=[^=>]"'
+syn match callscriptMockResult contained "\<\%(ok\|failed\)\>"
+" the patterns of a do's branches
+syn keyword callscriptActionResult contained ok failed
+syn keyword callscriptStatement sms
+syn keyword callscriptOption with
 
 " ---------------------------------------------------------------- colours
 hi def link callscriptTodo          Todo
@@ -242,6 +264,12 @@ hi def link callscriptFlowTitle     String
 hi def link callscriptDelimiter     Delimiter
 hi def link callscriptFlowRef       Function
 hi def link callscriptSetName       Type
+hi def link callscriptActionName    Function
+hi def link callscriptActionTitle   String
+hi def link callscriptActionRef     Function
+hi def link callscriptArgName       Identifier
+hi def link callscriptMockResult    Keyword
+hi def link callscriptActionResult  Keyword
 
 let b:current_syntax = 'callscript'
 

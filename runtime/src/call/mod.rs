@@ -12,7 +12,7 @@ pub mod virtual_time;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use callscript_compiler::bytecode::{AskId, Emotion, OutcomeId, PatternCode, ScriptCode, StepId};
+use callscript_compiler::bytecode::{AskId, DoId, Emotion, OutcomeId, PatternCode, ScriptCode, StepId};
 use callscript_compiler::span::FileSpan;
 
 use crate::telephony::{ActionCall, CallResult, Delivery, Disposition, LetResult, Message, TranscriptLine};
@@ -134,6 +134,12 @@ pub enum Note {
         sensitive: bool,
     },
     Record(Record),
+    /// The `ok` (or `failed`) branch of `do` number `call` was taken: after the action's
+    /// answer, typed (an answer of the wrong shape takes `failed`).
+    DoBranch {
+        call: DoId,
+        ok: bool,
+    },
     /// An action answered or failed (§13) after `latency_ms`.
     Action {
         name: String,
@@ -563,6 +569,18 @@ impl CallDriver {
                         });
                     }
                 }
+                Action::DoBranch { call, ok } => {
+                    // An answer the VM could not read into the outputs is a failure, in the
+                    // transcript too (real calls check the shape before; a hand-made one may not).
+                    if !ok
+                        && let Some(Note::Action { result, .. }) =
+                            self.notes.iter_mut().rev().find(|n| matches!(n, Note::Action { .. }))
+                        && result.is_ok()
+                    {
+                        *result = Err("the answer does not hold every output with its type".into());
+                    }
+                    self.notes.push(Note::DoBranch { call, ok });
+                }
                 Action::Record(Record::Sms { text, log_text }) => {
                     self.pending_sms.push(Command::Sms { text: text.clone(), log_text: log_text.clone() });
                     self.notes.push(Note::Record(Record::Sms { text, log_text }));
@@ -717,7 +735,8 @@ pub fn result_of(exec: &Executable, script: &ScriptCode, notes: &[Note]) -> Call
             Note::Record(Record::Callback { after_ms }) => result.callback_ms = Some(*after_ms),
             Note::Record(Record::CallbackAt { date, time }) => result.callback_at = Some((*date, *time)),
             Note::Record(Record::Optout) => result.optout = true,
-            Note::Record(Record::Verify) => {}
+            // The transcript's action line says how the action answered.
+            Note::Record(Record::Verify) | Note::DoBranch { .. } => {}
             Note::Record(Record::Sms { text, log_text }) => {
                 let text = log_text.clone().unwrap_or_else(|| text.clone());
                 result.transcript.push(TranscriptLine::Sms { text: text.clone() });

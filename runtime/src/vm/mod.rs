@@ -186,6 +186,11 @@ pub enum Action {
         outcome: OutcomeId,
         data: Vec<Handover>,
     },
+    /// The `ok` (or `failed`) branch of `do` number `call` was taken (transcripts, coverage).
+    DoBranch {
+        call: DoId,
+        ok: bool,
+    },
     /// Call an action (§13); answer with [`Event::ActionResult`] (the driver keeps the timeout).
     CallAction {
         action: String,
@@ -478,7 +483,7 @@ impl Session {
     }
 
     /// The action answered: `ok` with every output of its type stores them and runs the `ok`
-    /// body; anything else runs the `failed` body.
+    /// body; anything else runs the `failed` body. Says which with [`Action::DoBranch`].
     fn action_result(&mut self, d: DoId, result: Result<Vec<(String, Value)>, String>) -> Action {
         let exec = Arc::clone(&self.exec);
         let script = &exec.program.scripts[self.script as usize];
@@ -503,7 +508,9 @@ impl Session {
             }
             Ok(values)
         });
+        // The body runs at the next event (`Done`), after the branch is told.
         self.state = State::Run;
+        let ok = checked.is_ok();
         match checked {
             Ok(values) => {
                 for (slot, v) in values {
@@ -515,7 +522,7 @@ impl Session {
             }
             Err(_) => self.pc = code.failed,
         }
-        self.run()
+        Action::DoBranch { call: d, ok }
     }
 
     fn listen(&mut self) -> Action {

@@ -129,6 +129,22 @@ test('snippets: a flow with parameters and return, a call, a handler set with li
   assert.match(set, /^\ton repeat => resume$/m);
 });
 
+test('snippets: an action with typed inputs and outputs, a do with both branches, a mock (section 13)', () => {
+  const snippets = readJson('snippets/callscript.json');
+  const byPrefix = (p) =>
+    Object.values(snippets).find((s) => [].concat(s.prefix).includes(p));
+  const body = (p) => [].concat(byPrefix(p).body).join('\n');
+  const action = body('action');
+  assert.match(action, /^action \$\{1:[a-z_]+\} "\$\{2:[^}]+\}" \{/);
+  assert.match(action, /^\tinput \{ \$\{3:[a-z_]+\}: \$\{4\|text,[a-z,]+\|\} \}$/m);
+  assert.match(action, /^\toutput \{ \$\{5:[a-z_]+\}: \$\{6\|[a-z,]+\|\} \}$/m);
+  const call = body('do');
+  assert.match(call, /^do \$\{1:[a-z_]+\}\(\$\{2:[a-z_]+\} = [^)]+\) timeout \$\{4:3s\} \{/);
+  assert.match(call, /^\ton ok => \{[^\n]*\$\{1:[a-z_]+\}\.[a-z_]+/m, 'an ok branch that reads an output');
+  assert.match(call, /^\ton failed => \{[^\n]*\bhangup\b/m, 'a failed branch that ends the call');
+  assert.match(body('mock'), /^mock \$\{1:[a-z_]+\} ok \{ \$\{2:[a-z_]+\}: /);
+});
+
 test('every regular expression in the grammar compiles in Oniguruma', async () => {
   const onig = require('vscode-oniguruma');
   const wasm = fs.readFileSync(require.resolve('vscode-oniguruma/release/onig.wasm'));
