@@ -48,6 +48,16 @@ pub enum IntentsAction {
         #[arg(long, value_enum, default_value = "human")]
         format: ReportFormat,
     },
+    /// Group a campaign's unrecognised replies and stated refusal reasons into clusters, with
+    /// counts, samples, proposed phrases and the nearest existing intent (§14).
+    Suggest {
+        campaign: PathBuf,
+        /// Leave out clusters heard fewer times than this.
+        #[arg(long, default_value_t = 2)]
+        min_count: u64,
+        #[arg(long, value_enum, default_value = "human")]
+        format: ReportFormat,
+    },
 }
 
 /// Human table or JSON.
@@ -294,6 +304,9 @@ pub fn main() -> i32 {
         Command::Clips { action: ClipsAction::Check { campaign } } => crate::clips::check(&campaign),
         Command::Intents { action: IntentsAction::Eval { file, data, script, format } } => {
             crate::intents::eval(&file, &data, script.as_deref(), format)
+        }
+        Command::Intents { action: IntentsAction::Suggest { campaign, min_count, format } } => {
+            crate::intents::suggest(&campaign, min_count, format)
         }
         Command::Fmt { paths, check } => crate::fmt::run(&paths, check),
         // The language server speaks its own protocol to the end and exits with its own status.

@@ -5,7 +5,10 @@ use std::io::Write as _;
 use std::path::Path;
 
 use callscript_runtime::campaign::{InputError, customers};
-use callscript_runtime::intents::{Evaluation, Judge, evaluate};
+use std::collections::BTreeMap;
+
+use callscript_runtime::intents::{Cluster, Evaluation, Judge, evaluate, nearest_intent};
+use callscript_runtime::store::Store as _;
 
 use crate::cli::ReportFormat;
 use crate::commands::compile_file;
@@ -96,4 +99,83 @@ fn human(r: &Evaluation) -> String {
         }
     }
     out
+}
+
+/// What `intents suggest` found, as `--format json` writes it.
+#[derive(serde::Serialize)]
+struct Suggestions {
+    campaign: String,
+    /// Replies that fell to `unknown` or `_`, grouped.
+    unrecognised: Vec<Cluster>,
+    /// The last words of customers whose call ended without a goal, grouped.
+    refusal_reasons: Vec<Cluster>,
+}
+
+pub fn suggest(path: &Path, min_count: u64, format: ReportFormat) -> CliResult {
+    let loaded = crate::campaign::load_settings(path)?;
+    let store = crate::campaign::open_existing_store(&loaded)?;
+    let id = &loaded.campaign.task_id;
+    let rows = store.attempt_rows(id)?;
+    let mut unrecognised: BTreeMap<String, u64> = BTreeMap::new();
+    let mut refusals: BTreeMap<String, u64> = BTreeMap::new();
+    for r in &rows {
+        for u in serde_json::from_str::<Vec<String>>(&r.unrecognised).unwrap_or_default() {
+            *unrecognised.entry(u).or_insert(0) += 1;
+        }
+        let connected = r.disposition == "answered" || r.disposition == "customer_hangup";
+        if connected && !r.goal {
+            let transcript = store.transcript(id, &r.customer_id, r.attempt)?.unwrap_or_default();
+            let lines: Vec<serde_json::Value> = serde_json::from_str(&transcript).unwrap_or_default();
+            let last = lines.iter().rev().find_map(|l| {
+                (l["kind"] == "reply" && l["silence"] == false)
+                    .then(|| l["text"].as_str().unwrap_or_default().to_string())
+                    .filter(|t| !t.is_empty() && !t.starts_with("[dtmf") && t != callscript_runtime::telephony::MASKED)
+            });
+            if let Some(words) = last {
+                *refusals.entry(words).or_insert(0) += 1;
+            }
+        }
+    }
+    // The script's intents, to name the nearest; without a script that compiles, none.
+    let compiled = crate::checking::check_campaign(path, "cn").ok().and_then(|(checked, _)| {
+        let program = checked.root_program()?.clone();
+        let tables = match &program.model {
+            Some(_) => program.intents.clone(),
+            None => callscript_compiler::lower::intents_in_scope(&checked, checked.files[0].id),
+        };
+        Some((tables, program.model.clone().map(callscript_compiler::learn::Classifier::new)))
+    });
+    let nearest = |members: &[(String, u64)]| {
+        compiled.as_ref().and_then(|(tables, model)| nearest_intent(tables, model.as_ref(), members))
+    };
+    let found = Suggestions {
+        campaign: id.clone(),
+        unrecognised: callscript_runtime::intents::suggest(&unrecognised, min_count, nearest),
+        refusal_reasons: callscript_runtime::intents::suggest(&refusals, min_count, nearest),
+    };
+    let text = match format {
+        ReportFormat::Json => serde_json::to_string_pretty(&found).expect("suggestions serialise") + "\n",
+        ReportFormat::Human => {
+            let mut out = format!("campaign {}\n", found.campaign);
+            for (title, clusters) in
+                [("unrecognised replies", &found.unrecognised), ("refusal reasons", &found.refusal_reasons)]
+            {
+                out.push_str(&format!("\n  {title}: {} groups\n", clusters.len()));
+                for c in clusters {
+                    out.push_str(&format!("\n  {:>6}  {}\n", c.count, c.samples.join(" / ")));
+                    if !c.phrases.is_empty() {
+                        let quoted: Vec<String> = c.phrases.iter().map(|p| format!("\"{p}\"")).collect();
+                        out.push_str(&format!("          phrases {}\n", quoted.join(", ")));
+                    }
+                    if let Some(n) = &c.nearest {
+                        out.push_str(&format!("          nearest intent: {} ({:.2})\n", n.intent, n.similarity));
+                    }
+                }
+            }
+            out
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes()).and_then(|()| out.flush()).map_err(CliError::io("cannot write the suggestions"))?;
+    Ok(Status::Success)
 }

@@ -538,3 +538,33 @@ fn simulate_explains_a_learned_intent() {
     assert_eq!((reply["intent"].as_str(), reply["by"].as_str()), (Some("paid_already"), Some("model")), "{reply}");
     assert!(reply["confidence"].as_f64().is_some_and(|c| (0.4..=1.0).contains(&c)), "{reply}");
 }
+
+/// `intents suggest` (§14) groups a campaign's unrecognised replies and the last words of
+/// calls that ended without a goal, with counts, samples, shared words and the nearest intent.
+#[test]
+fn intents_suggest_groups_what_the_script_did_not_understand() {
+    let dir = temp_dir("intents-suggest");
+    for f in ["loan_reminder.call", "customers.csv", "campaign.toml"] {
+        std::fs::copy(format!("examples/loan_reminder/{f}"), dir.join(f)).unwrap();
+    }
+    let campaign = dir.join("campaign.toml");
+    let text = std::fs::read_to_string(&campaign).unwrap().replace("enabled = true", "enabled = false");
+    std::fs::write(&campaign, text).unwrap();
+    let ran = callscript(&["run", campaign.to_str().unwrap(), "-q", "--start", "2026-11-24T00:00:00Z"]);
+    assert_eq!(ran.status.code(), Some(0), "{}", stderr(&ran));
+    let out = callscript(&["intents", "suggest", campaign.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let found: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let report = callscript(&["report", campaign.to_str().unwrap(), "--format", "json"]);
+    let report: serde_json::Value = serde_json::from_slice(&report.stdout).expect("JSON");
+    // The commonest unrecognised reply of the report leads the first group.
+    let (top, count) = (&report["unrecognised"][0][0], report["unrecognised"][0][1].as_u64().unwrap());
+    let first = &found["unrecognised"][0];
+    assert_eq!(&first["samples"][0], top, "{found}");
+    assert!(first["count"].as_u64().unwrap() >= count, "{found}");
+    assert!(first["phrases"].as_array().is_some_and(|p| !p.is_empty()), "{found}");
+    let refusals = found["refusal_reasons"].as_array().expect("refusal reasons");
+    assert!(refusals.iter().any(|c| c["nearest"]["intent"] == "complaint"), "{found}");
+    let human = callscript(&["intents", "suggest", campaign.to_str().unwrap()]);
+    assert!(stdout(&human).contains("unrecognised replies:"), "{}", stdout(&human));
+}

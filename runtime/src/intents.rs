@@ -147,3 +147,176 @@ pub fn evaluate(judge: &Judge, data: &[(String, String)]) -> Evaluation {
         by_model,
     }
 }
+
+/// A group of similar utterances the script did not understand (`intents suggest`, §14).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Cluster {
+    /// How many utterances (repeats included) the group holds.
+    pub count: u64,
+    /// Up to five of them, commonest first.
+    pub samples: Vec<String>,
+    /// Words the group shares: candidate `phrases` for a new or an existing intent.
+    pub phrases: Vec<String>,
+    /// The existing intent closest to the group, if any, and how close (0 to 1).
+    pub nearest: Option<Nearest>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Nearest {
+    pub intent: String,
+    pub similarity: f64,
+}
+
+/// Character bigrams of a normalised text (single characters for a one-character text).
+fn bigrams(text: &str) -> Vec<String> {
+    let chars: Vec<char> = callscript_compiler::extract::normalise(text).chars().collect();
+    let mut out: Vec<String> = if chars.len() < 2 {
+        chars.iter().map(|c| c.to_string()).collect()
+    } else {
+        chars.windows(2).map(|w| w.iter().collect()).collect()
+    };
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn jaccard(a: &[String], b: &[String]) -> f64 {
+    if a.is_empty() || b.is_empty() {
+        return 0.0;
+    }
+    let common = a.iter().filter(|x| b.binary_search(x).is_ok()).count();
+    common as f64 / (a.len() + b.len() - common) as f64
+}
+
+/// Pieces (two to ten characters) that at least half of `members` hold (counted with
+/// repeats): the most widely held first, the longer first among equals, none inside another
+/// kept one; at most three.
+fn shared_phrases(members: &[(String, u64)]) -> Vec<String> {
+    let total: u64 = members.iter().map(|(_, n)| n).sum();
+    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    for (text, n) in members {
+        let chars: Vec<char> = callscript_compiler::extract::normalise(text).chars().collect();
+        let mut seen: Vec<String> = Vec::new();
+        for len in 2..=10.min(chars.len()) {
+            for w in chars.windows(len) {
+                let g: String = w.iter().collect();
+                if !seen.contains(&g) {
+                    seen.push(g);
+                }
+            }
+        }
+        for g in seen {
+            *counts.entry(g).or_insert(0) += n;
+        }
+    }
+    let mut frequent: Vec<(String, u64)> = counts.into_iter().filter(|(_, n)| *n * 2 >= total).collect();
+    frequent.sort_by(|a, b| b.1.cmp(&a.1).then(b.0.chars().count().cmp(&a.0.chars().count())).then(a.0.cmp(&b.0)));
+    let mut kept: Vec<String> = Vec::new();
+    for (g, _) in frequent {
+        if !kept.iter().any(|k| k.contains(&g) || g.contains(k.as_str())) {
+            kept.push(g);
+        }
+        if kept.len() == 3 {
+            break;
+        }
+    }
+    kept
+}
+
+/// Groups utterances (with how often each was heard) by how many character bigrams they
+/// share: each utterance, commonest first, joins the first group whose first utterance it
+/// resembles (Jaccard ≥ 0.34), or starts a group. Groups under `min_count` are dropped.
+/// `nearest` names the closest intent of the script for a group's utterances.
+pub fn suggest(
+    utterances: &BTreeMap<String, u64>,
+    min_count: u64,
+    nearest: impl Fn(&[(String, u64)]) -> Option<Nearest>,
+) -> Vec<Cluster> {
+    let mut ordered: Vec<(&String, &u64)> = utterances.iter().collect();
+    ordered.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let mut groups: Vec<(Vec<String>, Vec<(String, u64)>)> = Vec::new();
+    for (text, n) in ordered {
+        let grams = bigrams(text);
+        if grams.is_empty() {
+            continue;
+        }
+        match groups.iter_mut().find(|(leader, _)| jaccard(leader, &grams) >= 0.34) {
+            Some((_, members)) => members.push((text.clone(), *n)),
+            None => groups.push((grams, vec![(text.clone(), *n)])),
+        }
+    }
+    let mut clusters: Vec<Cluster> = groups
+        .into_iter()
+        .map(|(_, members)| {
+            let count = members.iter().map(|(_, n)| n).sum();
+            Cluster {
+                count,
+                samples: members.iter().take(5).map(|(t, _)| t.clone()).collect(),
+                phrases: shared_phrases(&members),
+                nearest: nearest(&members),
+            }
+        })
+        .filter(|c| c.count >= min_count)
+        .collect();
+    clusters.sort_by(|a, b| b.count.cmp(&a.count).then(a.samples.cmp(&b.samples)));
+    clusters
+}
+
+/// The intent whose phrases (and, with a model, whose probability) are closest to a group:
+/// the model's mean probability when there is one, else the best bigram overlap between the
+/// group's utterances and the intent's literal phrase forms.
+pub fn nearest_intent(
+    tables: &[IntentTable],
+    classifier: Option<&Classifier>,
+    members: &[(String, u64)],
+) -> Option<Nearest> {
+    if let Some(model) = classifier {
+        let mut sums = vec![0f64; tables.len()];
+        let mut scores = Vec::new();
+        let total: u64 = members.iter().map(|(_, n)| n).sum();
+        for (text, n) in members {
+            model.probabilities(text, &mut scores);
+            for (s, p) in sums.iter_mut().zip(&scores) {
+                *s += f64::from(*p) * *n as f64;
+            }
+        }
+        let (best, sum) = sums.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1))?;
+        return Some(Nearest { intent: tables.get(best)?.name.clone(), similarity: round4(sum / total.max(1) as f64) });
+    }
+    let texts: Vec<Vec<String>> = members.iter().map(|(t, _)| bigrams(t)).collect();
+    tables
+        .iter()
+        .map(|t| {
+            let forms: Vec<Vec<String>> = t.forms.iter().map(|f| bigrams(&f.parts.concat())).collect();
+            let best = texts.iter().flat_map(|text| forms.iter().map(move |f| jaccard(text, f))).fold(0.0f64, f64::max);
+            (t.name.clone(), best)
+        })
+        .filter(|(_, s)| *s > 0.0)
+        .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+        .map(|(intent, s)| Nearest { intent, similarity: round4(s) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn similar_utterances_group_and_share_their_words() {
+        let heard: BTreeMap<String, u64> = [
+            ("这个我得问问家里人", 7),
+            ("我得问问家里人再说", 3),
+            ("问一下家里人", 2),
+            ("今天天气不错", 5),
+            ("在吃饭", 1),
+        ]
+        .into_iter()
+        .map(|(t, n)| (t.to_string(), n))
+        .collect();
+        let clusters = suggest(&heard, 2, |_| None);
+        let seen: Vec<(u64, &str)> = clusters.iter().map(|c| (c.count, c.samples[0].as_str())).collect();
+        assert_eq!(seen, [(10, "这个我得问问家里人"), (5, "今天天气不错"), (2, "问一下家里人")], "{clusters:?}");
+        assert_eq!(clusters[0].samples, ["这个我得问问家里人", "我得问问家里人再说"]);
+        assert_eq!(clusters[0].phrases[0], "我得问问家里人", "{:?}", clusters[0].phrases);
+        assert_eq!(clusters[1].phrases, ["今天天气不错"]);
+    }
+}
