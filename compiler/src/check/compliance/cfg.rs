@@ -447,12 +447,12 @@ impl Cfg {
                     }
                     if self.instance[w as usize] != k {
                         let best = escapes.entry(w).or_insert((u32::MAX, Via::Edge(v, edge)));
-                        if d + 1 < best.0 {
-                            *best = (d + 1, Via::Edge(v, edge));
+                        if plus(d, 1) < best.0 {
+                            *best = (plus(d, 1), Via::Edge(v, edge));
                         }
                         continue;
                     }
-                    relax(&mut p, &mut heap, w, d + 1, Pred::Edge(v, edge));
+                    relax(&mut p, &mut heap, w, plus(d, 1), Pred::Edge(v, edge));
                 }
                 let (callee, after) = self.call[v as usize];
                 if callee == NONE {
@@ -461,11 +461,11 @@ impl Cfg {
                 if after != NONE
                     && let Some((inside, _)) = p.ret[callee as usize]
                 {
-                    relax(&mut p, &mut heap, after, d + inside + 2, Pred::Returned(v));
+                    relax(&mut p, &mut heap, after, plus(d, plus(inside, 2)), Pred::Returned(v));
                 }
                 let out: Vec<(NodeId, u32)> = p.escape[callee as usize].iter().map(|(&t, &(l, _))| (t, l)).collect();
                 for (t, inside) in out {
-                    let d = d + 1 + inside;
+                    let d = plus(d, plus(1, inside));
                     if self.instance[t as usize] == k {
                         relax(&mut p, &mut heap, t, d, Pred::Escaped(v));
                     } else {
@@ -494,11 +494,11 @@ impl Cfg {
                 if p.local[v as usize] == u32::MAX {
                     continue;
                 }
-                let d = b + p.local[v as usize];
+                let d = plus(b, p.local[v as usize]);
                 p.dist[v as usize] = d;
                 let callee = self.call[v as usize].0;
-                if callee != NONE && !stop(v) && base[callee as usize].is_none_or(|best| (d + 1, v) < best) {
-                    base[callee as usize] = Some((d + 1, v));
+                if callee != NONE && !stop(v) && base[callee as usize].is_none_or(|best| (plus(d, 1), v) < best) {
+                    base[callee as usize] = Some((plus(d, 1), v));
                 }
             }
         }
@@ -669,6 +669,12 @@ impl Cfg {
         }
         q.from
     }
+}
+
+/// A path length: the lengths of paths through nested calls can double with each level, so
+/// they stop short of `u32::MAX` (which marks what is not reached).
+fn plus(a: u32, b: u32) -> u32 {
+    a.saturating_add(b).min(u32::MAX - 1)
 }
 
 /// How a node was first reached in its instance's search.
@@ -937,4 +943,296 @@ fn retry_owners(code: &ScriptCode) -> Vec<Option<AskId>> {
         }
     }
     owner
+}
+
+#[cfg(test)]
+mod reference;
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    /// The scripts of a source that checks without language errors.
+    fn scripts(src: &str) -> Vec<ScriptCode> {
+        let checked = crate::check::check_source("t.call", src);
+        checked.programs.into_iter().flat_map(|(_, p)| p.scripts).collect()
+    }
+
+    type Key = (At, Option<AskId>);
+
+    /// A pseudo-random choice per place, to pick facts, stops and targets.
+    fn pick(key: Key, seed: u32, one_in: u32) -> bool {
+        let x = match key.0 {
+            At::Instr(pc) => pc.wrapping_mul(2_654_435_761),
+            At::Listen(a) => (u32::from(a) + 7919).wrapping_mul(40_503),
+        };
+        (x.rotate_left(seed * 5 + 3) ^ seed.wrapping_mul(97)).is_multiple_of(one_in)
+    }
+
+    /// Every analysis of the summarised graph against the frame-based one: a place's result is
+    /// the combination over the frames it runs in (every frame must hold, a distance is the
+    /// nearest frame's, a place is reached from the sources in some frame).
+    fn same_as_reference(code: &ScriptCode) {
+        let new = Cfg::build(code);
+        let old = reference::Cfg::build(code);
+        let key = |n: NodeId| (new.nodes[n as usize].at, new.nodes[n as usize].ctx);
+        let old_key = |n: reference::NodeId| {
+            let node = old.nodes[n as usize];
+            let at = match node.at {
+                reference::At::Instr(pc) => At::Instr(pc),
+                reference::At::Listen(a) => At::Listen(a),
+            };
+            (at, node.ctx.map(|c| c.0))
+        };
+        let mut frames: HashMap<Key, Vec<reference::NodeId>> = HashMap::new();
+        for n in 0..old.len() as reference::NodeId {
+            frames.entry(old_key(n)).or_default().push(n);
+        }
+        let index: HashMap<Key, NodeId> = (0..new.len() as NodeId).map(|n| (key(n), n)).collect();
+        assert_eq!(index.len(), new.len(), "one node per place and context");
+        let mut places: Vec<&Key> = frames.keys().collect();
+        places.sort_by_key(|k| index.get(k));
+        for k in &places {
+            assert!(index.contains_key(k), "{k:?} is reached in the reference, not in the graph");
+        }
+        assert_eq!(frames.len(), new.len(), "the graph has places the reference never reaches");
+        let each = |f: &dyn Fn(&Key, NodeId, &[reference::NodeId])| {
+            for (k, olds) in &frames {
+                f(k, index[k], olds);
+            }
+        };
+        for seed in 0..12 {
+            let adds = |k: Key| {
+                if pick(k, seed, 3) {
+                    1u32 << (seed % 3)
+                } else if pick(k, seed + 11, 5) {
+                    8
+                } else {
+                    0
+                }
+            };
+            let facts = new.must(|n| adds(key(n)));
+            let old_facts = old.must(|n| adds(old_key(n)));
+            each(&|k, n, olds| {
+                let want = olds.iter().fold(u32::MAX, |acc, &o| acc & old_facts[o as usize]);
+                assert_eq!(facts[n as usize], want, "must at {k:?} (seed {seed})");
+            });
+
+            let stop = |k: Key| pick(k, seed + 3, 5);
+            let paths = new.shortest(|n| stop(key(n)));
+            let old_paths = old.shortest(|n| stop(old_key(n)));
+            each(&|k, n, olds| {
+                let want = olds.iter().filter_map(|&o| old_paths.distance(o)).min();
+                assert_eq!(paths.distance(n), want, "distance to {k:?} (seed {seed})");
+                let Some(path) = paths.to(&new, n) else { return };
+                assert_eq!(path.len() as u32, want.unwrap(), "the witness to {k:?} is as long as the distance");
+                let mut at = START;
+                for &(from, edge, to) in &path {
+                    assert_eq!(from, at, "the witness to {k:?} is connected");
+                    assert!(!stop(key(from)), "the witness to {k:?} passes a stop");
+                    let real = new.successors(from).contains(&(to, edge))
+                        || (edge == Edge::Return && new.is_return[from as usize]);
+                    assert!(real, "{from} -{edge:?}-> {to} on the witness to {k:?}");
+                    at = to;
+                }
+                assert_eq!(at, n);
+            });
+
+            let target = |k: Key| pick(k, seed + 5, 4);
+            let reaches = new.reaches_in_turn(|n| target(key(n)));
+            let old_reaches = old.reaches_in_turn(|n| target(old_key(n)));
+            let always = new.always_in_turn(|n| target(key(n)));
+            let old_always = old.always_in_turn(|n| target(old_key(n)));
+            each(&|k, n, olds| {
+                assert_eq!(
+                    reaches[n as usize],
+                    olds.iter().all(|&o| old_reaches[o as usize]),
+                    "reaches {k:?} ({seed})"
+                );
+                assert_eq!(always[n as usize], olds.iter().all(|&o| old_always[o as usize]), "always {k:?} ({seed})");
+            });
+
+            let source = |k: Key| pick(k, seed + 9, 7);
+            let from = new.reachable_from((0..new.len() as NodeId).filter(|&n| source(key(n))));
+            let mut old_from = vec![false; old.len()];
+            let mut work: Vec<reference::NodeId> =
+                (0..old.len() as reference::NodeId).filter(|&n| source(old_key(n))).collect();
+            for &n in &work {
+                old_from[n as usize] = true;
+            }
+            while let Some(v) = work.pop() {
+                for &(w, _) in old.successors(v) {
+                    if !old_from[w as usize] {
+                        old_from[w as usize] = true;
+                        work.push(w);
+                    }
+                }
+            }
+            each(&|k, n, olds| {
+                let want = olds.iter().any(|&o| old_from[o as usize]);
+                assert_eq!(from[n as usize].is_some(), want, "reachable from the sources: {k:?} ({seed})");
+            });
+        }
+    }
+
+    /// Flows nested and called several times, asks and handlers inside them, flows called from
+    /// handlers with asks of their own, a handler's `goto` out of every flow, `listen`,
+    /// `resume`, `retry`, an action, a flow that never returns.
+    const FLOWS: &str = r#"use std.zh.common
+outcomes { bye }
+action lookup {
+  input { t: text }
+  output { n: int }
+}
+flow leaf (t: text) {
+  say "叶子{{t}}"
+  ask "叶子问题?" retries 1 {
+    on yes => { verify; return }
+    on no => return
+    on silence, unknown => retry
+    on exhausted => hangup bye
+  }
+}
+flow ends () {
+  say "再见"
+  hangup bye
+}
+flow mid (t: text) {
+  step a {
+    call leaf(t)
+    say "中间{{t}}"
+    do lookup(t = t) {
+      on ok => { call leaf(t); goto b }
+      on failed => goto b
+    }
+  }
+  step b {
+    ask "继续?" {
+      on yes => return
+      on optout => { optout; return }
+      on dtmf "9" => call ends()
+      on _ => transfer "q"
+    }
+  }
+}
+flow top () {
+  call mid("x")
+  sms "短信"
+  call leaf("y")
+}
+script s {
+  purpose service
+  input { tail: text sensitive }
+  outcomes { done }
+  opening {
+    say "您好,本次通话将被录音。"
+    call top()
+    goto core
+  }
+  core {
+    step c1 {
+      ask "还款吗?" {
+        on yes => { call mid(tail); hangup done }
+        on _ => goto c2
+      }
+    }
+    step c2 {
+      say "尾号{{tail}}"
+      call ends()
+    }
+  }
+  objection {
+    on emotion angry, complaint => transfer "senior"
+    on busy => { call mid("忙"); hangup done }
+    on who => { say "我们是银行"; listen }
+    on repeat => resume
+    on no => goto c2
+  }
+}
+"#;
+
+    #[test]
+    fn every_analysis_agrees_with_the_frame_based_graph() {
+        let mut sources = vec![FLOWS.to_string(), nested(5)];
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+        for dir in ["tests/cases/ok", "tests/cases/err", "tests/cases/conversation", "examples"] {
+            let mut todo = vec![std::path::Path::new(root).join(dir)];
+            while let Some(path) = todo.pop() {
+                let Ok(entries) = std::fs::read_dir(&path) else { continue };
+                for entry in entries.flatten() {
+                    let p = entry.path();
+                    if p.is_dir() {
+                        todo.push(p);
+                    } else if p.extension().is_some_and(|e| e == "call") {
+                        sources.push(std::fs::read_to_string(&p).expect("readable"));
+                    }
+                }
+            }
+        }
+        let mut checked = 0;
+        for src in &sources {
+            for code in scripts(src) {
+                if !code.code.is_empty() {
+                    same_as_reference(&code);
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 30, "{checked} scripts");
+        assert!(!scripts(FLOWS).is_empty(), "the flow script checks clean");
+    }
+
+    /// `depth` flows, each calling the next twice, each with an ask (interrupted by the
+    /// script's handlers); the script calls the first. Written inline it would hold the last
+    /// flow 2^(depth-1) times.
+    pub(crate) fn nested(depth: usize) -> String {
+        let mut src = String::from("use std.zh.common\n");
+        for i in 0..depth {
+            src.push_str(&format!("flow f{i} () {{\n  say \"第{i}层\"\n"));
+            if i + 1 < depth {
+                src.push_str(&format!("  call f{next}()\n  call f{next}()\n", next = i + 1));
+            }
+            src.push_str("  ask \"继续吗?\" {\n    on yes => return\n    on _ => return\n  }\n}\n");
+        }
+        src.push_str(
+            "script s {\n  purpose service\n  outcomes { done }\n  opening {\n    say \"您好,本次通话将被录音。\"\n    call f0()\n    hangup done\n  }\n  objection {\n    on emotion angry, complaint => transfer \"senior\"\n    on who => { say \"我们是银行\"; listen }\n    on repeat => resume\n  }\n}\n",
+        );
+        src
+    }
+
+    #[test]
+    fn nested_flows_are_analysed_once_each() {
+        let src = nested(12);
+        let checked = crate::check::check_source("nested.call", &src);
+        let errors: Vec<_> = checked.diagnostics.iter().filter(|d| !d.code.starts_with('W')).collect();
+        assert!(errors.is_empty(), "{errors:?}");
+        let code = &checked.programs[0].1.scripts[0];
+        let cfg = Cfg::build(code);
+        // Every instruction once, a listen node per ask, and the handler code once per ask.
+        let handler_code = code.flows[0].pc - code.handlers.iter().map(|h| h.pc).min().unwrap();
+        let flow_code = code.code.len() as u32 - code.flows[0].pc;
+        assert!(handler_code < flow_code, "the handlers are a small part of the code");
+        assert!(
+            cfg.len() <= 2 * code.code.len() + code.asks.len() * handler_code as usize,
+            "{} nodes for {} instructions",
+            cfg.len(),
+            code.code.len()
+        );
+        assert!(cfg.len() <= 4 * code.code.len(), "{} nodes for {} instructions", cfg.len(), code.code.len());
+        // A copy per call chain had 2^12 - 1 copies of the flows' code.
+        let copies = reference::Cfg::build(code).len();
+        assert!(copies > 4095 * 4, "{copies}");
+        // The analyses still see through every call: the deepest question is reached, and its
+        // witness runs through twelve calls (each flow's first).
+        let paths = cfg.shortest(|_| false);
+        let last = code.flows.iter().find(|f| f.name == "f11").expect("the deepest flow").pc;
+        let deepest = (0..cfg.len() as NodeId).find(|&n| {
+            matches!(cfg.nodes[n as usize].at, At::Instr(pc) if pc > last)
+                && matches!(cfg.instruction(code, n), Some(Instruction::Ask(_)))
+        });
+        let path = paths.to(&cfg, deepest.expect("the deepest ask is reached")).expect("a witness");
+        assert_eq!(path.iter().filter(|(_, e, _)| *e == Edge::Call).count(), 12);
+    }
 }
