@@ -116,6 +116,8 @@ struct Instance {
     callers: Vec<NodeId>,
     /// Its `return` nodes.
     returns: Vec<NodeId>,
+    /// It holds a `call`.
+    calls: bool,
 }
 
 pub struct Cfg {
@@ -147,8 +149,20 @@ pub const START: NodeId = 0;
 /// The graph before it is laid out: nodes, successors, the node after each call.
 struct Raw {
     nodes: Vec<Node>,
-    succ: Vec<Vec<(NodeId, Edge)>>,
+    /// Successors of node `i`: `succ[start[i]..start[i + 1]]`.
+    start: Vec<u32>,
+    succ: Vec<(NodeId, Edge)>,
     after_call: Vec<NodeId>,
+}
+
+impl Raw {
+    fn new() -> Raw {
+        Raw { nodes: Vec::new(), start: vec![0], succ: Vec::new(), after_call: Vec::new() }
+    }
+
+    fn successors(&self, v: usize) -> &[(NodeId, Edge)] {
+        &self.succ[self.start[v] as usize..self.start[v + 1] as usize]
+    }
 }
 
 impl Cfg {
@@ -164,12 +178,7 @@ impl Cfg {
         let handler_start =
             code.handlers.iter().map(|h| h.pc).chain(code.flows.iter().map(|f| f.pc)).min().unwrap_or(n);
         if n == 0 {
-            return Cfg::assemble(
-                code,
-                &ask_pc,
-                handler_start,
-                &Raw { nodes: vec![], succ: vec![], after_call: vec![] },
-            );
+            return Cfg::assemble(code, &ask_pc, handler_start, &Raw::new()).0;
         }
         let owner = retry_owners(code);
         let mut builder = Builder {
@@ -182,31 +191,33 @@ impl Cfg {
             nodes: Vec::new(),
             queue: VecDeque::new(),
         };
-        let mut raw = Raw { nodes: Vec::new(), succ: Vec::new(), after_call: Vec::new() };
+        let mut raw = Raw::new();
         builder.id(Node { at: At::Instr(0), ctx: None });
+        // Nodes get ids in breadth-first order, so their successor lists can be laid out in
+        // id order as each node is taken from the queue.
+        let mut next = 0u32;
         while let Some(id) = builder.queue.pop_front() {
+            debug_assert_eq!(id, next);
+            next += 1;
             let node = builder.nodes[id as usize];
-            let succ: Vec<(NodeId, Edge)> =
-                builder.successors(node).into_iter().map(|(to, edge)| (builder.id(to), edge)).collect();
+            for (to, edge) in builder.successors(node) {
+                let to = builder.id(to);
+                raw.succ.push((to, edge));
+            }
+            raw.start.push(raw.succ.len() as u32);
             // The code after a call, reached when the flow returns (kept only if it does).
-            let after = match (node.at, node.ctx) {
-                (At::Instr(pc), ctx) if matches!(code.code[pc as usize], Instruction::Call(_)) && pc + 1 < n => {
-                    builder.id(builder.at(pc + 1, ctx))
+            let after = match node.at {
+                At::Instr(pc) if matches!(code.code[pc as usize], Instruction::Call(_)) && pc + 1 < n => {
+                    builder.id(builder.at(pc + 1, node.ctx))
                 }
                 _ => NONE,
             };
-            raw.succ.resize(id as usize + 1, Vec::new());
-            raw.after_call.resize(id as usize + 1, NONE);
-            raw.succ[id as usize] = succ;
-            raw.after_call[id as usize] = after;
+            raw.after_call.push(after);
         }
         raw.nodes = builder.nodes;
-        raw.succ.resize(raw.nodes.len(), Vec::new());
-        raw.after_call.resize(raw.nodes.len(), NONE);
-        let cfg = Cfg::assemble(code, &ask_pc, handler_start, &raw);
+        let (cfg, reached) = Cfg::assemble(code, &ask_pc, handler_start, &raw);
         // Drop the nodes no call reaches (the code after a call whose flow never returns, and
         // what only it leads to), keeping the others in order.
-        let reached = cfg.shortest(|_| false);
         if (0..cfg.len() as NodeId).all(|v| reached.reached(v)) {
             return cfg;
         }
@@ -219,18 +230,20 @@ impl Cfg {
             }
         }
         let renamed = |w: NodeId| if w == NONE { NONE } else { new_id[w as usize] };
-        let mut kept = Raw { nodes: Vec::new(), succ: Vec::new(), after_call: Vec::new() };
+        let mut kept = Raw::new();
         for v in (0..raw.nodes.len()).filter(|&v| new_id[v] != NONE) {
             kept.nodes.push(raw.nodes[v]);
             kept.succ
-                .push(raw.succ[v].iter().filter(|(w, _)| renamed(*w) != NONE).map(|&(w, e)| (renamed(w), e)).collect());
+                .extend(raw.successors(v).iter().filter(|(w, _)| renamed(*w) != NONE).map(|&(w, e)| (renamed(w), e)));
+            kept.start.push(kept.succ.len() as u32);
             kept.after_call.push(renamed(raw.after_call[v]));
         }
-        Cfg::assemble(code, &ask_pc, handler_start, &kept)
+        Cfg::assemble(code, &ask_pc, handler_start, &kept).0
     }
 
-    /// Lays out the successor lists and works out the instances and the calls' summaries.
-    fn assemble(code: &ScriptCode, ask_pc: &[u32], handler_start: u32, raw: &Raw) -> Cfg {
+    /// Lays out the successor lists and works out the instances and the calls' summaries; with
+    /// the shortest paths that stop nowhere (what is reached).
+    fn assemble(code: &ScriptCode, ask_pc: &[u32], handler_start: u32, raw: &Raw) -> (Cfg, Paths) {
         let len = raw.nodes.len();
         let mut flow_pcs: Vec<(u32, u32)> = code.flows.iter().enumerate().map(|(i, f)| (f.pc, i as u32)).collect();
         flow_pcs.sort_unstable();
@@ -264,14 +277,24 @@ impl Cfg {
         };
         let mut keys: HashMap<(u32, Option<AskId>), InstanceId> = HashMap::from([((NONE, None), MAIN)]);
         let mut instances =
-            vec![Instance { entry: START, nodes: Vec::new(), callers: Vec::new(), returns: Vec::new() }];
+            vec![Instance { entry: START, nodes: Vec::new(), callers: Vec::new(), returns: Vec::new(), calls: false }];
         let mut instance = vec![MAIN; len];
         let mut is_return = vec![false; len];
         for (v, node) in raw.nodes.iter().enumerate() {
-            let k = *keys.entry(key(node)).or_insert_with(|| {
-                instances.push(Instance { entry: NONE, nodes: Vec::new(), callers: Vec::new(), returns: Vec::new() });
-                (instances.len() - 1) as InstanceId
-            });
+            let k = if node.ctx.is_none() && pc_of(node) < handler_start {
+                MAIN
+            } else {
+                *keys.entry(key(node)).or_insert_with(|| {
+                    instances.push(Instance {
+                        entry: NONE,
+                        nodes: Vec::new(),
+                        callers: Vec::new(),
+                        returns: Vec::new(),
+                        calls: false,
+                    });
+                    (instances.len() - 1) as InstanceId
+                })
+            };
             instance[v] = k;
             instances[k as usize].nodes.push(v as NodeId);
             if let At::Instr(pc) = node.at
@@ -282,20 +305,16 @@ impl Cfg {
             }
         }
         let mut call = vec![(NONE, NONE); len];
-        let mut start = Vec::with_capacity(len + 1);
-        let mut succ = Vec::new();
-        start.push(0);
-        for (v, list) in raw.succ.iter().enumerate() {
-            for &(w, edge) in list {
+        for v in 0..len {
+            for &(w, edge) in raw.successors(v) {
                 if edge == Edge::Call {
                     let k = instance[w as usize];
                     instances[k as usize].entry = w;
                     instances[k as usize].callers.push(v as NodeId);
                     call[v] = (k, raw.after_call[v]);
+                    instances[instance[v] as usize].calls = true;
                 }
-                succ.push((w, edge));
             }
-            start.push(succ.len() as u32);
         }
         // Callees before callers: a depth-first post-order of the calls from instance 0.
         let mut callees: Vec<Vec<InstanceId>> = vec![Vec::new(); instances.len()];
@@ -323,8 +342,8 @@ impl Cfg {
         let count = instances.len();
         let mut cfg = Cfg {
             nodes: raw.nodes.clone(),
-            start,
-            succ,
+            start: raw.start.clone(),
+            succ: raw.succ.clone(),
             ask_pc: ask_pc.to_vec(),
             instance,
             instances,
@@ -334,12 +353,10 @@ impl Cfg {
             can_return: vec![false; count],
             escapes: vec![Vec::new(); count],
         };
-        if len > 0 {
-            let all = cfg.shortest(|_| false);
-            cfg.can_return = all.ret.iter().map(Option::is_some).collect();
-            cfg.escapes = all.escape.iter().map(|e| e.keys().copied().collect()).collect();
-        }
-        cfg
+        let all = cfg.shortest(|_| false);
+        cfg.can_return = all.ret.iter().map(Option::is_some).collect();
+        cfg.escapes = all.escape.iter().map(|e| e.keys().copied().collect()).collect();
+        (cfg, all)
     }
 
     pub fn len(&self) -> usize {
@@ -380,21 +397,94 @@ impl Cfg {
 
     /// Forward must-analysis over a lattice of up to 32 facts (bits): `result[n]` holds the
     /// facts true on every path from the start to `n` (before `n` runs); a node adds
-    /// `adds(n)`. The analysis is gen-only, so a fact is missing before `n` exactly when some
-    /// path reaches `n` without passing a node that adds it: one [`Cfg::shortest`] per fact
-    /// that some node adds (linear each). A fact no node adds holds nowhere.
+    /// `adds(n)`. The analysis is gen-only (out = in | adds), so a flow's effect is to add the
+    /// facts added on every way from its entry to a `return`, and what holds in a flow is what
+    /// holds at every call of it joined with what its own code adds from its entry. Each
+    /// instance is iterated with a worklist to the greatest fixed point from its entry
+    /// (callees first, a call adding its flow's facts; an escape, what is added up to it), then
+    /// the calls' facts are combined down from the start. Every set only shrinks, so each node
+    /// is revisited at most once per fact and the cost is linear in the graph.
     pub fn must(&self, adds: impl Fn(NodeId) -> u32) -> Vec<u32> {
-        let gens: Vec<u32> = (0..self.len() as NodeId).map(adds).collect();
-        let all = gens.iter().fold(0, |acc, g| acc | g);
-        let mut facts = vec![all; self.len()];
-        let mut rest = all;
-        while rest != 0 {
-            let bit = rest & rest.wrapping_neg();
-            rest &= !bit;
-            let without = self.shortest(|n| gens[n as usize] & bit != 0);
-            for (n, f) in facts.iter_mut().enumerate() {
-                if without.reached(n as NodeId) {
-                    *f &= !bit;
+        let len = self.len();
+        let gens: Vec<u32> = (0..len as NodeId).map(adds).collect();
+        let count = self.instances.len();
+        // From the entry of each node's instance.
+        let mut local = vec![u32::MAX; len];
+        let mut seen = vec![false; len];
+        // Per instance: added on every way from its entry to a return (None: it never
+        // returns), and to each of its escapes' targets.
+        let mut through: Vec<Option<u32>> = vec![None; count];
+        let mut escape: Vec<BTreeMap<NodeId, u32>> = vec![BTreeMap::new(); count];
+        let mut work = VecDeque::new();
+        for &k in &self.order {
+            let entry = self.entry(k);
+            if entry == NONE {
+                continue;
+            }
+            let mut out_of: BTreeMap<NodeId, u32> = BTreeMap::new();
+            // The entry's facts stay empty: the flow (or the call) begins with nothing done.
+            let meet = |w: NodeId, facts: u32, local: &mut [u32], seen: &mut [bool], work: &mut VecDeque<NodeId>| {
+                let before = local[w as usize];
+                let after = if w == entry { 0 } else { before & facts };
+                if after != before || !seen[w as usize] {
+                    local[w as usize] = after;
+                    seen[w as usize] = true;
+                    work.push_back(w);
+                }
+            };
+            meet(entry, 0, &mut local, &mut seen, &mut work);
+            while let Some(v) = work.pop_front() {
+                let out = local[v as usize] | gens[v as usize];
+                for &(w, edge) in self.successors(v) {
+                    if edge == Edge::Call {
+                        continue;
+                    }
+                    if self.instance[w as usize] != k {
+                        *out_of.entry(w).or_insert(u32::MAX) &= out;
+                        continue;
+                    }
+                    meet(w, out, &mut local, &mut seen, &mut work);
+                }
+                let (callee, after) = self.call[v as usize];
+                if callee == NONE {
+                    continue;
+                }
+                if after != NONE
+                    && let Some(added) = through[callee as usize]
+                {
+                    meet(after, out | added, &mut local, &mut seen, &mut work);
+                }
+                for (&t, &added) in &escape[callee as usize] {
+                    if self.instance[t as usize] == k {
+                        meet(t, out | added, &mut local, &mut seen, &mut work);
+                    } else {
+                        *out_of.entry(t).or_insert(u32::MAX) &= out | added;
+                    }
+                }
+            }
+            through[k as usize] = self.instances[k as usize]
+                .returns
+                .iter()
+                .filter(|&&r| seen[r as usize])
+                .map(|&r| local[r as usize] | gens[r as usize])
+                .reduce(|a, b| a & b);
+            escape[k as usize] = out_of;
+        }
+        // Callers first: what holds at every call of an instance holds in it.
+        let mut enter: Vec<Option<u32>> = vec![None; count];
+        enter[MAIN as usize] = Some(0);
+        let mut facts = vec![u32::MAX; len];
+        for &k in self.order.iter().rev() {
+            let Some(at_entry) = enter[k as usize] else { continue };
+            for &v in &self.instances[k as usize].nodes {
+                if !seen[v as usize] {
+                    continue;
+                }
+                facts[v as usize] = at_entry | local[v as usize];
+                let callee = self.call[v as usize].0;
+                if callee != NONE {
+                    let out = facts[v as usize] | gens[v as usize];
+                    enter[callee as usize] = Some(enter[callee as usize].map_or(out, |f| f & out));
                 }
             }
         }
@@ -419,7 +509,6 @@ impl Cfg {
         if len == 0 {
             return p;
         }
-        let mut heap = BinaryHeap::new();
         let mut seq = 0u32;
         for &k in &self.order {
             let entry = self.entry(k);
@@ -427,17 +516,23 @@ impl Cfg {
                 continue;
             }
             let mut escapes: BTreeMap<NodeId, (u32, Via)> = BTreeMap::new();
-            let mut relax =
-                |p: &mut Paths, heap: &mut BinaryHeap<Reverse<(u32, u32, NodeId)>>, w: NodeId, d: u32, why: Pred| {
-                    if d < p.local[w as usize] {
-                        p.local[w as usize] = d;
-                        p.pred[w as usize] = why;
-                        seq += 1;
-                        heap.push(Reverse((d, seq, w)));
-                    }
-                };
+            // Breadth-first where every edge has length 1 (no call), Dijkstra where a call's
+            // summary edge is longer; both take nodes in order of distance, then of arrival.
+            let mut heap = if self.instances[k as usize].calls {
+                Queue::Heap(BinaryHeap::new())
+            } else {
+                Queue::Fifo(VecDeque::new())
+            };
+            let mut relax = |p: &mut Paths, heap: &mut Queue, w: NodeId, d: u32, why: Pred| {
+                if d < p.local[w as usize] {
+                    p.local[w as usize] = d;
+                    p.pred[w as usize] = why;
+                    seq += 1;
+                    heap.push((d, seq, w));
+                }
+            };
             relax(&mut p, &mut heap, entry, 0, Pred::Entry);
-            while let Some(Reverse((d, _, v))) = heap.pop() {
+            while let Some((d, _, v)) = heap.pop() {
                 if d > p.local[v as usize] || stop(v) {
                     continue;
                 }
@@ -668,6 +763,29 @@ impl Cfg {
             }
         }
         q.from
+    }
+}
+
+/// The nodes a search has still to take, nearest first (then in order of arrival).
+enum Queue {
+    /// When every edge has length 1, arrival order is distance order.
+    Fifo(VecDeque<(u32, u32, NodeId)>),
+    Heap(BinaryHeap<Reverse<(u32, u32, NodeId)>>),
+}
+
+impl Queue {
+    fn push(&mut self, item: (u32, u32, NodeId)) {
+        match self {
+            Queue::Fifo(q) => q.push_back(item),
+            Queue::Heap(h) => h.push(Reverse(item)),
+        }
+    }
+
+    fn pop(&mut self) -> Option<(u32, u32, NodeId)> {
+        match self {
+            Queue::Fifo(q) => q.pop_front(),
+            Queue::Heap(h) => h.pop().map(|Reverse(item)| item),
+        }
     }
 }
 
