@@ -271,3 +271,26 @@ fn a_message_after_a_flow_follows_an_opt_out_only_where_that_call_does() {
     let found = findings(&src("sms \"【星海银行】再见\"; "));
     assert_eq!(found.iter().map(|f| f.0.as_str()).collect::<Vec<_>>(), ["CS010@11"], "{found:#?}");
 }
+
+#[test]
+fn a_handlers_goto_leaves_every_flow() {
+    // The flow's question can be interrupted by `on busy`, whose `goto` leaves the flow (and
+    // the `verify` after its call) behind.
+    let src = format!(
+        "use std.zh.common\nflow confirm () {{\n  ask \"是本人吗?\" {{\n    on yes => return\n    on _ => return\n  }}\n}}\nscript s {{\n  purpose service\n  input {{ tail: text sensitive }}\n  outcomes {{ done }}\n  opening {{\n    {NOTICE}\n    call confirm()\n    verify\n    goto core\n  }}\n  core {{\n    say \"尾号{{{{tail}}}}\"\n    hangup done\n  }}\n  objection {{\n    on emotion angry, complaint => transfer \"senior\"\n    on busy => goto core\n  }}\n}}\n"
+    );
+    let found = findings(&src);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].0, "CS002@19");
+    assert_eq!(
+        found[0].1,
+        [
+            "12: 1. the call starts here",
+            "14: 2. this call runs flow `confirm`",
+            "2: 3. then step `confirm`",
+            "3: 4. this question waits for an answer",
+            "24: 5. the objection handler for `busy` interrupts",
+            "18: 6. then step `core`; reached from here without `verify`",
+        ]
+    );
+}

@@ -25,18 +25,23 @@
 //! then it goes from the start down the calls, giving each instance what holds at the calls
 //! that enter it. A few edges leave an instance other than by returning (*escapes*): a handler's
 //! `goto` leaves every flow, and an ask of a flow run from handler code is interrupted by the
-//! handlers of the outer ask. An escape always goes to an instance below on the call stack, so
-//! an instance's summary also says where its escapes land (from its entry, how far), and the
-//! caller takes them as edges from the call. Each flow's instructions are thus analysed once
-//! per context: the cost is linear in the code, whatever the nesting of calls.
+//! handlers of the outer ask (whose `resume` goes back there). An escape always lands in an
+//! instance that is on the call stack below it (one that called it, or the script's own code),
+//! so an instance's summary also says where its escapes land (and how far, or with what facts,
+//! from its entry), and the caller takes them as edges from the call. Each flow's instructions
+//! are thus analysed once per context: the cost is linear in the code, whatever the nesting.
 //!
-//! - [`Cfg::shortest`]: per instance, Dijkstra from its entry over its own edges, the calls'
-//!   summary edges (the callee's shortest entry→`return` length avoiding the stop nodes) and
-//!   its callees' escapes; then the distance of a node is the shortest way to a call of its
-//!   instance plus its distance inside. [`Paths::to`] expands a summary edge into the callee's
-//!   lines, so a witness still names the call site, the flow's lines and its `return`.
-//! - [`Cfg::must`]: the analysis is gen-only, so a fact is missing before a node exactly when
-//!   some path reaches it without passing a node that adds it: one reachability per fact.
+//! - [`Cfg::shortest`]: per instance, Dijkstra from its entry (breadth-first where it makes no
+//!   call) over its own edges, the calls' summary edges (the callee's shortest entry→`return`
+//!   length avoiding the stop nodes) and its callees' escapes; then the distance of a node is
+//!   the shortest way to a call of its instance plus its distance inside. [`Paths::to`] expands
+//!   a summary edge into the callee's lines, so a witness still names the call site, the flow's
+//!   lines and its `return` (a witness is as long as its path: through nested flows that
+//!   returned, every line they ran).
+//! - [`Cfg::must`]: gen-only (out = in | adds), so a flow adds the facts added on every way from
+//!   its entry to a `return`, and inside a flow holds what holds at every call of it joined
+//!   with what the flow's own code added since its entry: per instance to a fixed point from
+//!   its entry, then down the calls.
 //! - [`Cfg::reaches_in_turn`], [`Cfg::always_in_turn`]: a `return` goes back to whichever call
 //!   ran the flow, so each node gets two values, with the flow's returns counted false and
 //!   true, solved once with the calls as summaries; a node's result holds for *every* calling
@@ -45,6 +50,9 @@
 //! - [`Cfg::reachable_from`]: forward reachability from a set of nodes reached in any calling
 //!   context, whose returns go to every call of their flow, while code entered by a call from
 //!   there returns only to that call.
+//!
+//! `cfg/reference.rs` keeps the former graph, a copy of each flow per call chain, as the tests'
+//! oracle: every analysis here is compared with it on the fixtures and on nested flows.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
