@@ -36,8 +36,9 @@
 //!   length avoiding the stop nodes) and its callees' escapes; then the distance of a node is
 //!   the shortest way to a call of its instance plus its distance inside. [`Paths::to`] expands
 //!   a summary edge into the callee's lines, so a witness still names the call site, the flow's
-//!   lines and its `return` (a witness is as long as its path: through nested flows that
-//!   returned, every line they ran).
+//!   lines and its `return` (a flow whose way through is longer than [`SHOWN_INSIDE`], as
+//!   nested calls make it by doubling at each level, is shown by its call and its return, so a
+//!   witness stays short where its path is exponentially long).
 //! - [`Cfg::must`]: gen-only (out = in | adds), so a flow adds the facts added on every way from
 //!   its entry to a `return`, and inside a flow holds what holds at every call of it joined
 //!   with what the flow's own code added since its entry: per instance to a fixed point from
@@ -824,6 +825,10 @@ enum Via {
     Call(NodeId),
 }
 
+/// The longest way through a flow that returned that a witness shows line by line; a longer
+/// one (nested calls can double its length at each level) is shown by its call and its return.
+const SHOWN_INSIDE: u32 = 400;
+
 /// Shortest paths from the start (see [`Cfg::shortest`]).
 pub struct Paths {
     /// From the start.
@@ -846,7 +851,9 @@ impl Paths {
 
     /// The path from the start to `n` as the edges taken, each with the node it leaves:
     /// `[(start, e1), (n1, e2), …]`, ending at `n` (which is not included). A call whose flow
-    /// returned is expanded into the flow's lines, from the call to its `return`.
+    /// returned is expanded into the flow's lines, from the call to its `return`, unless that
+    /// way is longer than [`SHOWN_INSIDE`] (then the path steps from the flow's entry to its
+    /// `return`).
     pub fn to(&self, cfg: &Cfg, n: NodeId) -> Option<Vec<(NodeId, Edge, NodeId)>> {
         if !self.reached(n) {
             return None;
@@ -876,9 +883,13 @@ impl Paths {
                 }
                 Pred::Returned(call) => {
                     let k = cfg.call[call as usize].0;
-                    let Some((_, ret)) = self.ret[k as usize] else { return };
+                    let Some((inside, ret)) = self.ret[k as usize] else { return };
                     out.push((ret, Edge::Return, at));
-                    self.back(cfg, ret, out);
+                    // A long way through the flow (nested calls double it at each level) is
+                    // shown by its call and its return only.
+                    if inside <= SHOWN_INSIDE {
+                        self.back(cfg, ret, out);
+                    }
                     out.push((call, Edge::Call, cfg.entry(k)));
                     at = call;
                 }
@@ -1360,5 +1371,26 @@ script s {
         });
         let path = paths.to(&cfg, deepest.expect("the deepest ask is reached")).expect("a witness");
         assert_eq!(path.iter().filter(|(_, e, _)| *e == Edge::Call).count(), 12);
+    }
+
+    #[test]
+    fn a_witness_through_deeply_nested_flows_stays_short() {
+        let src = nested(24);
+        let checked = crate::check::check_source("nested.call", &src);
+        let code = &checked.programs[0].1.scripts[0];
+        let cfg = Cfg::build(code);
+        assert!(cfg.len() <= 4 * code.code.len());
+        let paths = cfg.shortest(|_| false);
+        // The call ends after the first flow returned: some 2^24 instructions later.
+        let end = (0..cfg.len() as NodeId)
+            .find(|&n| matches!(cfg.instruction(code, n), Some(Instruction::Hangup(_))))
+            .expect("the hangup is reached");
+        assert!(paths.distance(end).unwrap() > 1 << 24);
+        let path = paths.to(&cfg, end).expect("a witness");
+        assert!(path.len() < 2_000, "{} steps", path.len());
+        let calls = path.iter().filter(|(_, e, _)| *e == Edge::Call).count();
+        let returns = path.iter().filter(|(_, e, _)| *e == Edge::Return).count();
+        assert_eq!(calls, returns, "each call shown returns");
+        assert!(path.first().is_some_and(|&(from, _, _)| from == START) && path.last().unwrap().2 == end);
     }
 }
