@@ -36,7 +36,7 @@
 //!   length avoiding the stop nodes) and its callees' escapes; then the distance of a node is
 //!   the shortest way to a call of its instance plus its distance inside. [`Paths::to`] expands
 //!   a summary edge into the callee's lines, so a witness still names the call site, the flow's
-//!   lines and its `return` (a flow whose way through is longer than [`SHOWN_INSIDE`], as
+//!   lines and its `return` (a flow whose way through is longer than `SHOWN_INSIDE`, as
 //!   nested calls make it by doubling at each level, is shown by its call and its return, so a
 //!   witness stays short where its path is exponentially long).
 //! - [`Cfg::must`]: gen-only (out = in | adds), so a flow adds the facts added on every way from
@@ -852,7 +852,7 @@ impl Paths {
     /// The path from the start to `n` as the edges taken, each with the node it leaves:
     /// `[(start, e1), (n1, e2), …]`, ending at `n` (which is not included). A call whose flow
     /// returned is expanded into the flow's lines, from the call to its `return`, unless that
-    /// way is longer than [`SHOWN_INSIDE`] (then the path steps from the flow's entry to its
+    /// way is longer than `SHOWN_INSIDE` (then the path steps from the flow's entry to its
     /// `return`).
     pub fn to(&self, cfg: &Cfg, n: NodeId) -> Option<Vec<(NodeId, Edge, NodeId)>> {
         if !self.reached(n) {
