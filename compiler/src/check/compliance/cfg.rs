@@ -187,7 +187,7 @@ impl Cfg {
         let handler_start =
             code.handlers.iter().map(|h| h.pc).chain(code.flows.iter().map(|f| f.pc)).min().unwrap_or(n);
         if n == 0 {
-            return Cfg::assemble(code, &ask_pc, handler_start, &Raw::new()).0;
+            return Cfg::assemble(code, &ask_pc, handler_start, Raw::new()).0;
         }
         let owner = retry_owners(code);
         let mut builder = Builder {
@@ -224,13 +224,13 @@ impl Cfg {
             raw.after_call.push(after);
         }
         raw.nodes = builder.nodes;
-        let (cfg, reached) = Cfg::assemble(code, &ask_pc, handler_start, &raw);
+        let (cfg, reached) = Cfg::assemble(code, &ask_pc, handler_start, raw);
         // Drop the nodes no call reaches (the code after a call whose flow never returns, and
         // what only it leads to), keeping the others in order.
         if (0..cfg.len() as NodeId).all(|v| reached.reached(v)) {
             return cfg;
         }
-        let mut new_id = vec![NONE; raw.nodes.len()];
+        let mut new_id = vec![NONE; cfg.len()];
         let mut next = 0;
         for (v, id) in new_id.iter_mut().enumerate() {
             if reached.reached(v as NodeId) {
@@ -240,19 +240,19 @@ impl Cfg {
         }
         let renamed = |w: NodeId| if w == NONE { NONE } else { new_id[w as usize] };
         let mut kept = Raw::new();
-        for v in (0..raw.nodes.len()).filter(|&v| new_id[v] != NONE) {
-            kept.nodes.push(raw.nodes[v]);
-            kept.succ
-                .extend(raw.successors(v).iter().filter(|(w, _)| renamed(*w) != NONE).map(|&(w, e)| (renamed(w), e)));
+        for v in (0..cfg.len()).filter(|&v| new_id[v] != NONE) {
+            kept.nodes.push(cfg.nodes[v]);
+            let succ = cfg.successors(v as NodeId).iter().filter(|(w, _)| renamed(*w) != NONE);
+            kept.succ.extend(succ.map(|&(w, e)| (renamed(w), e)));
             kept.start.push(kept.succ.len() as u32);
-            kept.after_call.push(renamed(raw.after_call[v]));
+            kept.after_call.push(renamed(cfg.call[v].1));
         }
-        Cfg::assemble(code, &ask_pc, handler_start, &kept).0
+        Cfg::assemble(code, &ask_pc, handler_start, kept).0
     }
 
     /// Lays out the successor lists and works out the instances and the calls' summaries; with
     /// the shortest paths that stop nowhere (what is reached).
-    fn assemble(code: &ScriptCode, ask_pc: &[u32], handler_start: u32, raw: &Raw) -> (Cfg, Paths) {
+    fn assemble(code: &ScriptCode, ask_pc: &[u32], handler_start: u32, raw: Raw) -> (Cfg, Paths) {
         let len = raw.nodes.len();
         let mut flow_pcs: Vec<(u32, u32)> = code.flows.iter().enumerate().map(|(i, f)| (f.pc, i as u32)).collect();
         flow_pcs.sort_unstable();
@@ -350,9 +350,9 @@ impl Cfg {
         }
         let count = instances.len();
         let mut cfg = Cfg {
-            nodes: raw.nodes.clone(),
-            start: raw.start.clone(),
-            succ: raw.succ.clone(),
+            nodes: raw.nodes,
+            start: raw.start,
+            succ: raw.succ,
             ask_pc: ask_pc.to_vec(),
             instance,
             instances,
