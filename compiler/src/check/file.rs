@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use crate::check::scope::{FlowRef, ScriptScope, Unit, duplicate, file_scope, script_scope, unit_scope, visible_flows};
-use crate::check::{ParsedFile, allow, flow, phrases, types};
+use crate::check::{ParsedFile, allow, flow, phrase_lints, types};
 use crate::diagnostic::Diagnostic;
 use crate::source::Sources;
 use crate::span::{SourceId, Span};
@@ -55,7 +55,7 @@ pub fn check_file<'a>(
     }
     let mut intent_scopes = vec![&base.intents];
     intent_scopes.extend(scripts.values().map(|s| &s.intents));
-    phrases::check_file_phrases(file, &intent_scopes, &mut found);
+    phrase_lints::check_file_phrases(file, &intent_scopes, &mut found);
     // File-level intents nobody uses, when the file has scripts that could use them.
     if !scripts.is_empty() {
         for item in &file.ast.items {
