@@ -303,6 +303,8 @@ PREFIX_CLASHES = {
     "not_my_card": {"是我,", "是的是的,"},
     "ask_who": {"我知道你们是银行的,"},
     "suspect_fraud": {"我知道你们是银行的,"},
+    "yes": {"不是,"},
+    "no": {"是我,", "是的是的,", "嗯对,"},
 }
 # Long rambles: a story before the point.
 RAMBLES = ["我跟你讲我这个月真的是家里事情太多了,", "你们天天打电话我也知道我也不想拖,",
