@@ -85,23 +85,22 @@ fn phrases_of<'a>(name: &'a str, file: SourceId, def: &'a Intent) -> Vec<Phrase<
 /// W010, W011 and W012 for the intents of `file`. `scopes` are the intents in scope at file
 /// level and in each script (a phrase of two scripts' own intents never competes).
 pub fn check_file_phrases(file: &ParsedFile, scopes: &[&HashMap<&str, IntentInfo<'_>>], found: &mut Vec<Diagnostic>) {
-    // Every phrase visible anywhere in the file, for the words longer phrases claim (W010).
-    let mut seen_intents = HashSet::new();
-    let mut visible: Vec<Phrase> = Vec::new();
+    // Every phrase visible anywhere in the file, parsed once: by intent for W012, and all of
+    // them for the words longer phrases claim (W010).
+    let mut by_intent: HashMap<(SourceId, Span), Vec<Phrase>> = HashMap::new();
     for scope in scopes {
         for (name, info) in scope.iter() {
-            if seen_intents.insert((info.file, info.def.name.span)) {
-                visible.extend(phrases_of(name, info.file, info.def));
-            }
+            by_intent.entry((info.file, info.def.name.span)).or_insert_with(|| phrases_of(name, info.file, info.def));
         }
     }
+    let visible: Vec<&Phrase> = by_intent.values().flatten().collect();
     let claims: Vec<&str> = visible
         .iter()
         .flat_map(|p| &p.forms)
         .filter(|f| f.chars().count() > 1 && !f.contains('…'))
         .map(String::as_str)
         .collect();
-    let mut own: Vec<&Phrase> = visible.iter().filter(|p| p.file == file.id).collect();
+    let mut own: Vec<&Phrase> = visible.iter().copied().filter(|p| p.file == file.id).collect();
     own.sort_by_key(|p| p.lit.span.start);
     // W011 says what a phrase with regex-like characters stands for; W010 would repeat it.
     let mut regex_like_at = HashSet::new();
@@ -120,7 +119,7 @@ pub fn check_file_phrases(file: &ParsedFile, scopes: &[&HashMap<&str, IntentInfo
     }
     let mut reported: HashSet<(Span, SourceId, Span)> = HashSet::new();
     for scope in scopes {
-        same_phrase(file.id, scope, &mut reported, found);
+        same_phrase(file.id, scope, &by_intent, &mut reported, found);
     }
 }
 
@@ -249,31 +248,27 @@ fn fold(text: &str) -> String {
 fn same_phrase(
     file: SourceId,
     scope: &HashMap<&str, IntentInfo<'_>>,
+    by_intent: &HashMap<(SourceId, Span), Vec<Phrase>>,
     reported: &mut HashSet<(Span, SourceId, Span)>,
     found: &mut Vec<Diagnostic>,
 ) {
-    let mut intents: Vec<(&&str, &IntentInfo)> = scope.iter().collect();
-    intents.sort_by_key(|(_, info)| info.order);
-    let mut first: HashMap<String, Phrase> = HashMap::new();
-    for (name, info) in intents {
-        for phrase in phrases_of(name, info.file, info.def) {
+    let mut intents: Vec<&IntentInfo> = scope.values().collect();
+    intents.sort_by_key(|info| info.order);
+    let mut first: HashMap<&str, &Phrase> = HashMap::new();
+    for info in intents {
+        for phrase in by_intent.get(&(info.file, info.def.name.span)).into_iter().flatten() {
             let mut earlier_seen = HashSet::new();
             for form in &phrase.forms {
-                let Some(earlier) = first.get(form) else { continue };
+                let Some(earlier) = first.get(form.as_str()) else { continue };
                 if earlier.intent == phrase.intent || !earlier_seen.insert(earlier.lit.span) {
                     continue;
                 }
                 if phrase.file == file && reported.insert((phrase.lit.span, earlier.file, earlier.lit.span)) {
-                    found.push(clash(file, &phrase, earlier, form));
+                    found.push(clash(file, phrase, earlier, form));
                 }
             }
             for form in &phrase.forms {
-                first.entry(form.clone()).or_insert_with(|| Phrase {
-                    intent: phrase.intent,
-                    file: phrase.file,
-                    lit: phrase.lit,
-                    forms: Vec::new(),
-                });
+                first.entry(form.as_str()).or_insert(phrase);
             }
         }
     }
