@@ -28,8 +28,8 @@ use crate::syntax::ast::{ClauseKind, Intent, StrLit};
 /// (但是, 只要), an apology (对不起), a meeting (开会, busy rather than "will"). Words where a
 /// negator stands right before the character (不行, 没有) are left out: the recogniser does not
 /// count a negated match anyway (§6). A word is not reported when a longer phrase of an intent
-/// the file defines or imports holds the character inside it (a `greeting` intent with `你好` claims 你好), since
-/// the longest match wins there (§6).
+/// the file defines or imports holds the character inside it (a `greeting` intent with `你好`
+/// claims 你好), since the longest match wins there (§6).
 pub const COMMON_WORDS: &[(char, &[&str])] = &[
     ('好', &["你好", "您好", "好像", "好多", "只好", "还好", "最好", "正好"]),
     ('行', &["银行", "进行", "行业", "执行", "旅行"]),
