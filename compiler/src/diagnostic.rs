@@ -154,6 +154,9 @@ pub const CODES: &[(&str, &str)] = &[
     ("W007", "@allow that suppresses nothing"),
     ("W008", "unused value"),
     ("W009", "branch that can never be taken"),
+    ("W010", "one-character phrase inside common words"),
+    ("W011", "phrase with characters that look like regex syntax"),
+    ("W012", "two intents with the same phrase"),
 ];
 
 /// The one-line title of a code, if it exists.

@@ -120,7 +120,7 @@ fn types_money_stays_money_and_int_widens() {
 
 #[test]
 fn shadowing_an_import_warns_and_a_local_duplicate_errors() {
-    let src = "use std.zh.common\nintent busy { phrases \"忙\" }\nintent busy { phrases \"很忙\" }\nscript s {\n  purpose service\n  outcomes { done }\n  opening { ask \"q\" { on busy => hangup done\n on _ => hangup done } }\n}\n";
+    let src = "use std.zh.common\nintent busy { phrases \"真忙\" }\nintent busy { phrases \"很忙\" }\nscript s {\n  purpose service\n  outcomes { done }\n  opening { ask \"q\" { on busy => hangup done\n on _ => hangup done } }\n}\n";
     assert_eq!(check_codes(src), ["W005@2", "E104@3"]);
 }
 
@@ -158,4 +158,50 @@ fn a_roots_program_keeps_only_the_files_it_reaches() {
         .map(|f| f.name.clone())
         .collect();
     assert_eq!(built, ["one.call", "lib/a.call", "lib/b.call"]);
+}
+
+/// A file of intents only (like the stdlib): the phrase lints of §14 still run on it.
+fn lint_codes(intents: &str) -> Vec<String> {
+    check_codes(intents).into_iter().filter(|c| c.starts_with("W01")).collect()
+}
+
+#[test]
+fn a_one_character_phrase_is_reported_unless_longer_phrases_claim_its_words() {
+    assert_eq!(lint_codes("intent ok { phrases \"行\" }\n"), ["W010@1"]);
+    // 帮忙 is the only word listed for 忙; a phrase `帮忙` claims it, so `忙` is fine.
+    assert_eq!(lint_codes("intent busy { phrases \"忙\" }\n"), ["W010@1"]);
+    assert_eq!(lint_codes("intent busy { phrases \"忙\" }\nintent help { phrases \"帮忙\" }\n"), Vec::<String>::new());
+    // Characters outside the table, and two-character phrases, are not reported.
+    assert_eq!(lint_codes("intent ok { phrases \"嗯\", \"行啊\" }\n"), Vec::<String>::new());
+    // A pattern that can leave one character is.
+    assert_eq!(lint_codes("intent ok { phrases \"[那]好\" }\n"), ["W010@1"]);
+}
+
+#[test]
+fn w010_on_a_top_level_intent_can_be_allowed() {
+    let src = "@allow(W010, \"行 alone is the usual answer here\")\nintent ok { phrases \"行\" }\n";
+    assert_eq!(check_codes(src), Vec::<String>::new());
+}
+
+#[test]
+fn regex_like_characters_warn_where_e404_does_not_apply() {
+    assert_eq!(lint_codes("intent a { phrases \"已经．＊还\" }\n"), ["W011@1"]);
+    assert_eq!(lint_codes("intent a { phrases \"还＄款\", \"a^b\" }\n"), ["W011@1", "W011@1"]);
+    // Money, a decimal point and a question mark are not regex syntax.
+    assert_eq!(lint_codes("intent a { phrases \"还了$100\", \"1．5万\", \"还了吗？\" }\n"), Vec::<String>::new());
+    // ASCII regex syntax is the error E404, not the warning as well.
+    assert_eq!(check_codes("intent a { phrases \"已经.*还\" }\n"), ["E404@1"]);
+}
+
+#[test]
+fn the_same_phrase_in_two_intents_of_one_scope() {
+    let src = "intent a { phrases \"还了\" }\nintent b { phrases \"[已经]还了\" }\n";
+    assert_eq!(lint_codes(src), ["W012@2"]);
+    // Normalisation: punctuation and width do not make phrases different.
+    assert_eq!(lint_codes("intent a { phrases \"还了。\" }\nintent b { phrases \"还了\" }\n"), ["W012@2"]);
+    // The same phrase twice in one intent is not this warning.
+    assert_eq!(lint_codes("intent a { phrases \"还了\", \"还了\" }\n"), Vec::<String>::new());
+    // Intents of two scripts never compete.
+    let scripts = "script s {\n  outcomes { done }\n  intent a { phrases \"还了\" }\n  opening { ask \"q\" { on a => hangup done\n on _ => hangup done } }\n}\nscript t {\n  outcomes { done }\n  intent b { phrases \"还了\" }\n  opening { ask \"q\" { on b => hangup done\n on _ => hangup done } }\n}\n";
+    assert_eq!(lint_codes(scripts), Vec::<String>::new());
 }

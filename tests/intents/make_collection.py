@@ -81,13 +81,13 @@ INTENTS = [
         "明天还", "明天就还", "我明天还", "明天一定还上", "明天给你还", "明天上午就存进去",
         "{tomorrow}还", "{tomorrow}我去还", "{tomorrow}之前还上", "明天发工资就还", "明天肯定还",
         "最晚明天", "明天转给你", "{tomorrow}把钱打进去", "今天没空明天还", "我明天去银行还",
-        "{tomorrow}一定处理", "明天吧明天还",
+        "{tomorrow}一定处理", "明天吧明天还", "今天,呃不对,明天还", "今天还不了明天吧",
     ]),
     ("promise_date_later", 130, [
         "{later}还", "{later}就还", "我{later}还", "{later}发工资了还", "{later}一定还上", "等{later}再还",
         "{later}之前还清", "最晚{later}", "{later}给你还了", "{later}才能还", "{reason},{later}还",
         "现在没钱,{later}还", "{later}钱到了就还", "等发工资吧{later}", "{later}左右还", "{later}我一次性还清",
-        "可能要{later}才有钱", "{later}肯定还",
+        "可能要{later}才有钱", "{later}肯定还", "明天,不是,后天还", "明天还,哦不对,下周吧",
     ]),
     ("already_paid", 150, [
         "我已经还了", "早就还了", "已经还清了", "昨天就还了", "我还过了", "已经存进去了", "我前天就转了",
@@ -284,12 +284,28 @@ HOMOPHONES = [
 ]
 REPEATABLE = ["好", "对", "是", "没有", "不是", "行", "嗯", "等一下", "马上", "我", "那个", "不"]
 SELF_CORRECTIONS = [("明天", "不是,后天"), ("今天", "呃明天"), ("五百", "不对,八百"),
-                    ("下周", "下下周"), ("我", "我我"), ("还", "还那个还")]
+                    ("下周", "下下周"), ("我", "我我"), ("还", "还那个还"), ("上午", "不对,下午"),
+                    ("十五号", "不是,二十号")]
+# A correction from one day to another changes what a promise means, so promises only get the
+# others; the cores of the promise intents hold corrected days with the label of the final day.
+DAY_CORRECTIONS = {"明天", "今天"}
+PROMISES = {"promise_today", "promise_tomorrow", "promise_date_later"}
 # Social words said before or after the real request (so a turn holds several intents' words).
 PREFIXES = ["喂你好,", "是我,", "嗯对,", "好的,", "知道了,", "哦,", "你好,我知道,", "是的是的,",
             "我跟你说,", "你听我说,", "不是,", "我知道你们是银行的,", "哎呀,", "这个事情啊,"]
 SUFFIXES = [",好吧", ",就这样", ",谢谢", ",拜拜", ",知道了", ",行吧", ",好不好", ",你放心",
             ",真的", ",我说的是真的", ",你们别催了"]
+# Openings that would contradict the request ("是我,他出差了不在").
+PREFIX_CLASHES = {
+    "wrong_number": {"是我,", "是的是的,", "嗯对,"},
+    "family_member": {"是我,", "是的是的,"},
+    "deny_debt": {"是我,", "是的是的,"},
+    "not_my_card": {"是我,", "是的是的,"},
+    "ask_who": {"我知道你们是银行的,"},
+    "suspect_fraud": {"我知道你们是银行的,"},
+    "yes": {"不是,"},
+    "no": {"是我,", "是的是的,", "嗯对,"},
+}
 # Long rambles: a story before the point.
 RAMBLES = ["我跟你讲我这个月真的是家里事情太多了,", "你们天天打电话我也知道我也不想拖,",
            "之前那个我也跟你们同事说过了,", "我这边情况是这样的啊,", "唉说起来就烦,",
@@ -340,8 +356,9 @@ def repeat_word(text, rng):
     return text.replace(w, w * n, 1)
 
 
-def self_correct(text, rng):
-    options = [(a, b) for a, b in SELF_CORRECTIONS if a in text]
+def self_correct(text, name, rng):
+    options = [(a, b) for a, b in SELF_CORRECTIONS
+               if a in text and not (name in PROMISES and a in DAY_CORRECTIONS)]
     if not options:
         return text
     a, b = rng.choice(options)
@@ -378,14 +395,16 @@ def messy(core, name, rng):
     if rng.random() < 0.2:
         text = homophone(text, rng)
     if rng.random() < 0.08:
-        text = self_correct(text, rng)
+        text = self_correct(text, name, rng)
     if rng.random() < 0.08:
         text = drop_char(text, rng)
     if rng.random() < 0.06:
         text = double_char(text, rng)
     if not short:
         if rng.random() < 0.15:
-            text = rng.choice(PREFIXES) + text
+            prefix = rng.choice(PREFIXES)
+            if prefix not in PREFIX_CLASHES.get(name, ()):
+                text = prefix + text
         if rng.random() < 0.12:
             text = text + rng.choice(SUFFIXES)
         if rng.random() < 0.07:

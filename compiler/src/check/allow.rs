@@ -56,10 +56,12 @@ pub fn collect_allows<'a>(script: &'a Script, out: &mut Vec<(&'a Allow, Span)>) 
     }
 }
 
-/// Every `@allow` of a flow or handler set of the file (§12): they cover findings in its code
+/// Every `@allow` of a file-level intent, flow or handler set of the file (§12): they cover findings in its code
 /// wherever it runs.
 pub fn collect_unit_allows<'a>(item: &'a Item, out: &mut Vec<(&'a Allow, Span)>) {
     match item {
+        // A file-level intent's (W003, W010–W012).
+        Item::Intent(i) => out.extend(i.allows.iter().map(|a| (a, i.span))),
         Item::Flow(f) => {
             out.extend(f.allows.iter().map(|a| (a, f.span)));
             collect_stmts(&f.body, out);

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use crate::check::scope::{FlowRef, ScriptScope, Unit, duplicate, file_scope, script_scope, unit_scope, visible_flows};
-use crate::check::{ParsedFile, allow, flow, types};
+use crate::check::{ParsedFile, allow, flow, phrase_lints, types};
 use crate::diagnostic::Diagnostic;
 use crate::source::Sources;
 use crate::span::{SourceId, Span};
@@ -53,6 +53,9 @@ pub fn check_file<'a>(
     for item in &file.ast.items {
         allow::collect_unit_allows(item, &mut allows);
     }
+    let mut intent_scopes = vec![&base.intents];
+    intent_scopes.extend(scripts.values().map(|s| &s.intents));
+    phrase_lints::check_file_phrases(file, &intent_scopes, &mut found);
     // File-level intents nobody uses, when the file has scripts that could use them.
     if !scripts.is_empty() {
         for item in &file.ast.items {

@@ -8,6 +8,7 @@ pub mod file;
 pub mod flow;
 pub mod intents;
 pub mod outputs;
+pub mod phrase_lints;
 pub mod scope;
 pub mod settings;
 pub mod types;

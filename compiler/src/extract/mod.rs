@@ -46,6 +46,7 @@ mod time;
 mod utterance;
 
 pub use number::{numerals_into, numerals_to_digits};
+pub(crate) use utterance::fold_width;
 pub use utterance::{normalise, normalise_with};
 
 use number::{Num, ScanBuffers, scan_into};
