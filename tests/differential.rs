@@ -129,7 +129,7 @@ fn replies_file(result: &CallResult) -> String {
     let mut out = String::new();
     for line in &result.transcript {
         match line {
-            TranscriptLine::Reply { text, silence, emotion } => {
+            TranscriptLine::Reply { text, silence, emotion, .. } => {
                 let reply = match spoken(text, *silence, *emotion) {
                     Spoken::Silence => "/silence".to_string(),
                     Spoken::Keys(keys) => format!("/dtmf {keys}"),
@@ -174,7 +174,7 @@ fn test_block(name: &str, script: &str, inputs: &[Input], result: &CallResult) -
                     writeln!(out, "  expect say {}", quoted(clear)).unwrap();
                 }
             }
-            TranscriptLine::Reply { text, silence, emotion } => {
+            TranscriptLine::Reply { text, silence, emotion, .. } => {
                 let reply = match spoken(text, *silence, *emotion) {
                     Spoken::Silence => "silence".to_string(),
                     Spoken::Keys(keys) => format!("dtmf {}", quoted(keys)),

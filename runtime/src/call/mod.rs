@@ -36,10 +36,12 @@ pub enum Input {
     PromptFinished,
     /// The customer started talking (voice activity).
     SpeechStarted,
-    /// An utterance ended; `text` is what the recogniser understood (empty: nothing).
+    /// An utterance ended; `text` is what the recogniser understood (empty: nothing), and
+    /// `emotion` what was heard besides the words (None: neutral). Words or an emotion make
+    /// an answer; an utterance with neither is not one.
     Heard {
         text: String,
-        emotion: Option<Emotion>,
+        emotion: Option<HeardEmotion>,
     },
     /// One key, as a phone sends them: sequences are assembled with the inter-key timer.
     Key(char),
@@ -76,6 +78,40 @@ pub enum Command {
     Hangup,
 }
 
+/// An emotion heard in an utterance, and why (LANGUAGE.md §15). Scripted and simulated
+/// customers say theirs with no reason; real calls give one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeardEmotion {
+    pub emotion: Emotion,
+    pub why: Vec<EmotionCause>,
+}
+
+impl From<Emotion> for HeardEmotion {
+    fn from(emotion: Emotion) -> HeardEmotion {
+        HeardEmotion { emotion, why: Vec::new() }
+    }
+}
+
+/// One reason an emotion was reported.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EmotionCause {
+    /// The utterance holds the anger vocabulary; the utterance.
+    Words(String),
+    /// How the voice compared with the customer's earlier speech, in words.
+    Voice(String),
+}
+
+impl EmotionCause {
+    /// How a transcript gives it; the words masked with an answer that is.
+    pub fn describe(&self, masked: bool) -> String {
+        match self {
+            EmotionCause::Words(_) if masked => format!("words: {MASK}"),
+            EmotionCause::Words(words) => format!("words: {words}"),
+            EmotionCause::Voice(voice) => voice.clone(),
+        }
+    }
+}
+
 /// How a prompt was cut short.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Cut {
@@ -97,7 +133,7 @@ impl Cut {
 /// The customer's turn as it reached the script.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Answer {
-    Said { text: String, emotion: Option<Emotion> },
+    Said { text: String, emotion: Option<HeardEmotion> },
     Keys(String),
     Silence,
 }
@@ -211,7 +247,7 @@ pub struct CallDriver {
     barged: bool,
     /// Input that came while a prompt played, kept for the next listen.
     early_keys: String,
-    early_words: Option<(String, Option<Emotion>)>,
+    early_words: Option<(String, Option<HeardEmotion>)>,
     actions: u32,
     /// The ask the call last listened for (whose capture decides what a turn may hold).
     listening_ask: Option<AskId>,
@@ -318,7 +354,9 @@ impl CallDriver {
     /// Keeps words or keys that came before the call listens, for the next listen.
     fn keep_early(&mut self, input: Input) {
         match input {
-            Input::Heard { text, emotion } if !text.trim().is_empty() => self.early_words = Some((text, emotion)),
+            Input::Heard { text, emotion } if is_answer(&text, emotion.as_ref()) => {
+                self.early_words = Some((text, emotion))
+            }
             Input::Key(k) => self.early_keys.push(k),
             Input::Keys(k) => self.early_keys.push_str(&k),
             _ => {}
@@ -449,10 +487,10 @@ impl CallDriver {
             Input::SpeechStarted => listening.speaking = true,
             Input::Heard { text, emotion } => {
                 listening.speaking = false;
-                if !text.trim().is_empty() {
+                if is_answer(&text, emotion.as_ref()) {
                     return self.answer(Answer::Said { text, emotion });
                 }
-                // Heard but not understood: keep listening until the timeout.
+                // Heard but neither understood nor felt: keep listening until the timeout.
             }
             _ => {}
         }
@@ -493,7 +531,9 @@ impl CallDriver {
 
     fn answer(&mut self, answer: Answer) {
         let event = match &answer {
-            Answer::Said { text, emotion } => Event::Utterance { text: text.clone(), emotion: *emotion },
+            Answer::Said { text, emotion } => {
+                Event::Utterance { text: text.clone(), emotion: emotion.as_ref().map(|e| e.emotion) }
+            }
             Answer::Keys(keys) => Event::Dtmf(keys.clone()),
             Answer::Silence => Event::Silence,
         };
@@ -654,6 +694,12 @@ impl CallDriver {
     }
 }
 
+/// Whether an utterance answers: it has words, or an emotion other than neutral (an angry
+/// shout the recogniser made nothing of still reaches `on emotion angry`).
+fn is_answer(text: &str, emotion: Option<&HeardEmotion>) -> bool {
+    !text.trim().is_empty() || emotion.is_some_and(|e| e.emotion != Emotion::Neutral)
+}
+
 /// How many keys the ask's patterns take at most (a one-key menu answers on the first key).
 fn keys_wanted(script: &ScriptCode, ask: AskId) -> usize {
     let ask_patterns = script.asks.get(ask as usize).into_iter().flat_map(|a| a.branches.iter());
@@ -714,17 +760,27 @@ pub fn result_of(exec: &Executable, script: &ScriptCode, notes: &[Note]) -> Call
                 cut: cut.map(Cut::name),
             }),
             Note::Heard { answer, sensitive } => result.transcript.push(match answer {
-                Answer::Silence => TranscriptLine::Reply { text: String::new(), silence: true, emotion: None },
+                Answer::Silence => {
+                    TranscriptLine::Reply { text: String::new(), silence: true, emotion: None, emotion_why: None }
+                }
                 Answer::Said { text, emotion } => {
                     // Words that may hold a sensitive value are never kept as unrecognised.
                     pending_words = (!sensitive).then_some(text.as_str());
-                    let emotion = emotion.filter(|e| *e != Emotion::Neutral).map(Emotion::name);
+                    let felt = emotion.as_ref().filter(|e| e.emotion != Emotion::Neutral);
+                    let emotion_why = felt
+                        .filter(|e| !e.why.is_empty())
+                        .map(|e| e.why.iter().map(|cause| cause.describe(*sensitive)).collect::<Vec<_>>().join("; "));
                     let text = if *sensitive { MASK.to_string() } else { text.clone() };
-                    TranscriptLine::Reply { text, silence: false, emotion }
+                    TranscriptLine::Reply { text, silence: false, emotion: felt.map(|e| e.emotion.name()), emotion_why }
                 }
                 Answer::Keys(keys) => {
                     let keys = if *sensitive { MASK } else { keys.as_str() };
-                    TranscriptLine::Reply { text: format!("[dtmf {keys}]"), silence: false, emotion: None }
+                    TranscriptLine::Reply {
+                        text: format!("[dtmf {keys}]"),
+                        silence: false,
+                        emotion: None,
+                        emotion_why: None,
+                    }
                 }
             }),
             Note::Captured { name, value, sensitive } => result.transcript.push(TranscriptLine::Captured {
@@ -786,4 +842,27 @@ pub fn result_of(exec: &Executable, script: &ScriptCode, notes: &[Note]) -> Call
         }
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_masked_answer_masks_the_words_that_made_it_angry_but_not_the_voice() {
+        let words = EmotionCause::Words("你们有病吧".into());
+        let voice = EmotionCause::Voice("voice +9.5 dB, pitch ×1.42 over the first utterance".into());
+        assert_eq!(words.describe(false), "words: 你们有病吧");
+        assert_eq!(words.describe(true), "words: ****");
+        assert_eq!(voice.describe(true), "voice +9.5 dB, pitch ×1.42 over the first utterance");
+    }
+
+    #[test]
+    fn words_or_a_feeling_make_an_answer() {
+        let angry = HeardEmotion::from(Emotion::Angry);
+        assert!(is_answer("是", None));
+        assert!(is_answer("", Some(&angry)));
+        assert!(!is_answer(" ", None));
+        assert!(!is_answer("", Some(&HeardEmotion::from(Emotion::Neutral))));
+    }
 }

@@ -4,10 +4,11 @@
 //!
 //! This module holds the trait, dispositions and call results; its children are what the
 //! implementations are made of: [`sim`] (virtual time), [`sip`] (real networks), and the
-//! pieces a real call uses: [`media`] (audio), [`speech`] (speech out), [`asr`] (speech in)
-//! and [`recording`] (encrypted recordings).
+//! pieces a real call uses: [`media`] (audio), [`speech`] (speech out), [`asr`] (speech in),
+//! [`emotion`] (anger in the words and the voice) and [`recording`] (encrypted recordings).
 
 pub mod asr;
+pub mod emotion;
 pub mod media;
 pub mod recording;
 pub mod sim;
@@ -72,9 +73,13 @@ pub enum TranscriptLine {
     Reply {
         text: String,
         silence: bool,
-        /// The emotion the recogniser heard, when not neutral.
+        /// The emotion heard, when not neutral.
         #[serde(skip_serializing_if = "Option::is_none")]
         emotion: Option<&'static str>,
+        /// Why it was reported on a real call (LANGUAGE.md §15): `words: 你们有病吧`, `voice
+        /// +9.5 dB, pitch ×1.42 over the first utterance`, both joined by `; `.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        emotion_why: Option<String>,
     },
     /// A value read from the answer into a `let` (§11): its literal form, `****` when the
     /// let is sensitive.
