@@ -410,3 +410,44 @@ script s "怒" {
         })]
     );
 }
+
+/// A customer who barges into the question with a long answer is still talking when the
+/// listen starts: its silence timer waits for the utterance to end instead of hearing silence.
+#[test]
+fn a_long_answer_that_barged_in_is_not_cut_by_the_listen_timeout() {
+    use callscript_runtime::call::{CallDriver, Command, Input};
+    let program = compile(
+        "long.call",
+        r#"use std.zh.common
+script s "长" {
+  purpose service
+  listen_timeout 2s
+  outcomes { agreed goal, quiet }
+  opening {
+    say "您好，这里是星海银行，本次通话将被录音。"
+    ask "请问您现在方便吗？" {
+      on yes => hangup agreed
+      on silence, unknown => hangup quiet
+    }
+  }
+  objection { on emotion angry, complaint => transfer "agents" }
+}
+"#,
+    );
+    let exec = Executable::new(program).unwrap();
+    let session = Session::start(Arc::clone(&exec), "s", Vec::new(), CallContext::default()).unwrap();
+    let mut driver = CallDriver::new(session, None);
+    driver.start(0);
+    assert!(matches!(driver.poll_command(), Some(Command::Play { .. })));
+    driver.handle(4_000, Input::PromptFinished);
+    assert!(matches!(driver.poll_command(), Some(Command::Play { .. })));
+    driver.handle(4_500, Input::SpeechStarted);
+    assert_eq!(driver.poll_command(), Some(Command::StopPlaying));
+    assert!(matches!(driver.poll_command(), Some(Command::Listen { .. })));
+    // Past the 2 s listen timeout, the customer still talking.
+    driver.handle(7_500, Input::Tick);
+    assert!(!driver.is_over(), "heard as silence while the customer talked");
+    driver.handle(8_000, Input::Heard { text: "方便的,你说吧".into(), emotion: None });
+    assert!(driver.is_over());
+    assert_eq!(driver.result().outcome.as_deref(), Some("agreed"));
+}

@@ -245,6 +245,9 @@ pub struct CallDriver {
     notes: Vec<Note>,
     /// The customer talked over an interruptible prompt: skip such prompts until the listen.
     barged: bool,
+    /// The customer started talking over a prompt and their utterance has not ended yet: the
+    /// next listen starts with them speaking, so its silence timer waits for the utterance.
+    talking_over: bool,
     /// Input that came while a prompt played, kept for the next listen.
     early_keys: String,
     early_words: Option<(String, Option<HeardEmotion>)>,
@@ -267,6 +270,7 @@ impl CallDriver {
             commands: VecDeque::new(),
             notes: Vec::new(),
             barged: false,
+            talking_over: false,
             early_keys: String::new(),
             early_words: None,
             actions: 0,
@@ -299,6 +303,10 @@ impl CallDriver {
             self.customer_left();
             return;
         }
+        if matches!(input, Input::Heard { .. }) {
+            // An utterance ended, whether or not anything listens to it.
+            self.talking_over = false;
+        }
         let phase = std::mem::replace(&mut self.phase, Phase::Stepping);
         match (phase, input) {
             (Phase::Playing { .. }, Input::PromptFinished) => self.advance(Event::Done),
@@ -313,6 +321,7 @@ impl CallDriver {
                 Phase::Playing { no_bargein: false },
                 input @ (Input::SpeechStarted | Input::Heard { .. } | Input::Key(_) | Input::Keys(_)),
             ) => {
+                self.talking_over = input == Input::SpeechStarted;
                 self.keep_early(input);
                 self.commands.push_back(Command::StopPlaying);
                 self.cut_last_prompt(Cut::Interrupted);
@@ -650,7 +659,7 @@ impl CallDriver {
                     let digits = self.session.script().asks.get(ask as usize).and_then(|a| a.capture?.kind.max_keys());
                     let mut listening = Listening {
                         silence_at: self.now + timeout_ms,
-                        speaking: false,
+                        speaking: std::mem::take(&mut self.talking_over),
                         keys: String::new(),
                         keys_wanted: keys_wanted(self.session.script(), ask).max(digits.unwrap_or(0)),
                         keys_complete_at: None,

@@ -767,7 +767,9 @@ impl Conversation<'_> {
                     tracing::debug!(call = self.call, ?voice, ?emotion, "heard {text:?}");
                     Input::Heard { text, emotion }
                 }
-                Happening::Utterance(_) | Happening::TransferProgress(..) => continue,
+                // Not heard (a disclosure plays on): the driver only learns the customer stopped.
+                Happening::Utterance(_) => Input::Heard { text: String::new(), emotion: None },
+                Happening::TransferProgress(..) => continue,
                 Happening::Key(k) => Input::Key(k),
                 Happening::Hangup => Input::CustomerHangup,
                 Happening::Deadline => Input::Tick,
