@@ -764,7 +764,9 @@ impl Conversation<'_> {
                 Happening::Utterance(pcm) if self.driver.hears_speech() => {
                     let (text, voice) = self.speech.understand(pcm, &format!("call-{}", self.call)).await;
                     let emotion = self.ear.hear(&self.speech.anger_words, self.speech.emotion, &text, voice);
-                    tracing::debug!(call = self.call, ?voice, ?emotion, "heard {text:?}");
+                    // The words stay out of the log: the answer may hold a sensitive value.
+                    let felt = emotion.as_ref().map(|e| e.emotion.name());
+                    tracing::debug!(call = self.call, ?voice, ?felt, "an utterance was heard");
                     Input::Heard { text, emotion }
                 }
                 // Not heard (a disclosure plays on): the driver only learns the customer stopped.
