@@ -188,7 +188,7 @@ pub(crate) fn open_store(loaded: &Loaded) -> Result<SqliteStore, CliError> {
 }
 
 /// The store of a campaign that must exist already (`report`): nothing is created.
-fn open_existing_store(loaded: &Loaded) -> Result<SqliteStore, CliError> {
+pub(crate) fn open_existing_store(loaded: &Loaded) -> Result<SqliteStore, CliError> {
     open_store_with(loaded, SqliteStore::open_existing)
 }
 

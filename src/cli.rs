@@ -35,6 +35,39 @@ pub enum DncAction {
 }
 
 #[derive(Subcommand)]
+pub enum IntentsAction {
+    /// Recognise labelled utterances (`text,intent` rows) against a script's intents and score
+    /// it: accuracy, macro F1, per-intent precision and recall, the top confusions (§14).
+    Eval {
+        file: PathBuf,
+        /// The CSV of labelled utterances.
+        data: PathBuf,
+        /// The script whose `confidence` applies (default: the file's first script).
+        #[arg(long)]
+        script: Option<String>,
+        #[arg(long, value_enum, default_value = "human")]
+        format: ReportFormat,
+    },
+    /// Group a campaign's unrecognised replies and stated refusal reasons into clusters, with
+    /// counts, samples, proposed phrases and the nearest existing intent (§14).
+    Suggest {
+        campaign: PathBuf,
+        /// Leave out clusters heard fewer times than this.
+        #[arg(long, default_value_t = 2)]
+        min_count: u64,
+        #[arg(long, value_enum, default_value = "human")]
+        format: ReportFormat,
+    },
+}
+
+/// Human table or JSON.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Human,
+    Json,
+}
+
+#[derive(Subcommand)]
 pub enum ClipsAction {
     /// List the prompt parts the campaign's clips manifest has no clip for (file:line:column
     /// in the script) and the values they cannot read; exit 1 if there are any.
@@ -150,6 +183,11 @@ pub enum Command {
         #[command(subcommand)]
         action: ClipsAction,
     },
+    /// Learned intents: how well a script understands labelled utterances (§14).
+    Intents {
+        #[command(subcommand)]
+        action: IntentsAction,
+    },
     /// Run the language server on standard input and output (editors start it).
     Lsp,
     /// Run a campaign (simulated telephony by default), then print its report.
@@ -264,6 +302,12 @@ pub fn main() -> i32 {
             })
         }
         Command::Clips { action: ClipsAction::Check { campaign } } => crate::clips::check(&campaign),
+        Command::Intents { action: IntentsAction::Eval { file, data, script, format } } => {
+            crate::intents::eval(&file, &data, script.as_deref(), format)
+        }
+        Command::Intents { action: IntentsAction::Suggest { campaign, min_count, format } } => {
+            crate::intents::suggest(&campaign, min_count, format)
+        }
         Command::Fmt { paths, check } => crate::fmt::run(&paths, check),
         // The language server speaks its own protocol to the end and exits with its own status.
         Command::Lsp => return crate::lsp::run(),

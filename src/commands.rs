@@ -277,6 +277,26 @@ struct TypedCustomer<R, W> {
     broken: Option<std::io::Error>,
 }
 
+/// How the learned model chose a turn's intent (§14): the intent, its confidence, and the
+/// n-grams of the customer's words that weighed most for it.
+fn learned_why(call: &CallDriver, r: callscript_runtime::vm::Recognition) -> String {
+    let exec = call.executable();
+    let name = exec.program.intents.get(r.intent as usize).map_or("?", |t| t.name.as_str());
+    let words = call.notes().iter().rev().find_map(|n| match n {
+        Note::Heard { answer: callscript_runtime::call::Answer::Said { text, .. }, .. } => Some(text.as_str()),
+        _ => None,
+    });
+    let why = match (&exec.classifier, words) {
+        (Some(model), Some(words)) => model.explain(words, r.intent, 3),
+        _ => Vec::new(),
+    };
+    let mut line = format!("intent {name} by the model, confidence {:.2}", f64::from(r.confidence_permille) / 1000.0);
+    if !why.is_empty() {
+        line.push_str(&format!(", from {}", why.iter().map(|w| format!("“{w}”")).collect::<Vec<_>>().join(" ")));
+    }
+    line
+}
+
 impl<R: BufRead, W: Write> TypedCustomer<R, W> {
     fn print(&mut self, line: &str) {
         if self.broken.is_none()
@@ -293,7 +313,7 @@ impl<R: BufRead, W: Write> TypedCustomer<R, W> {
         for note in &call.notes()[self.printed..] {
             let line = match note {
                 // Which branch the turn took, as written (the head up to `=>`).
-                Note::Branch { ask, index, handler } => {
+                Note::Branch { ask, index, handler, recognised } => {
                     let branch = if *handler {
                         script.handlers.get(*index as usize)
                     } else {
@@ -309,7 +329,10 @@ impl<R: BufRead, W: Write> TypedCustomer<R, W> {
                         continue;
                     };
                     let kind = if *handler { "objection handler" } else { "branch" };
-                    format!("  ({kind} `{head}`)")
+                    match recognised.filter(|r| r.by_model) {
+                        Some(r) => format!("  ({kind} `{head}`: {})", learned_why(call, r)),
+                        None => format!("  ({kind} `{head}`)"),
+                    }
                 }
                 // Which branch of a `do` the action's answer took (§13).
                 Note::DoBranch { call, ok } => {

@@ -19,6 +19,7 @@ pub mod commands;
 pub mod error;
 pub mod files;
 pub mod fmt;
+pub mod intents;
 pub mod lsp;
 pub mod recording;
 pub mod render;

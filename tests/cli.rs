@@ -496,3 +496,75 @@ fn dnc_import_names_the_line_of_a_bad_number() {
     assert!(stdout(&out).contains("imported 2 new numbers"), "{}", stdout(&out));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `intents eval` (§14): every labelled utterance against the script's intents in scope,
+/// phrases first and the learned model for the rest; a table, and the JSON of the spec.
+#[test]
+fn intents_eval_scores_a_script_against_labelled_utterances() {
+    let args = ["intents", "eval", "tests/cases/conversation/learned.call", "tests/learned/replies.csv"];
+    let out = callscript(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    insta::assert_snapshot!("intents_eval_human", stdout(&out));
+    let out = callscript(&[args[0], args[1], args[2], args[3], "--format", "json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    for key in ["total", "accuracy", "macro_f1", "unknown_rate", "per_intent", "confusion"] {
+        assert!(report.get(key).is_some(), "no `{key}` in {report}");
+    }
+    assert_eq!(report["total"], 11);
+    assert_eq!(report["per_intent"]["paid_already"]["recall"], 1.0, "{report}");
+    // A bad row is named by its line, and nothing is scored.
+    let dir = temp_dir("intents-eval");
+    let bad = dir.join("bad.csv");
+    std::fs::write(&bad, "text,intent\n已经还了,paid_already\n只有一个字段\n").unwrap();
+    let out = callscript(&[args[0], args[1], args[2], bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(stderr(&out).contains("bad.csv:3:1"), "{}", stderr(&out));
+}
+
+/// `simulate` says when the learned model chose the intent, with its confidence and the words
+/// that weighed most; the stored transcript says which intent decided and how.
+#[test]
+fn simulate_explains_a_learned_intent() {
+    let dir = temp_dir("simulate-learned");
+    let transcript = dir.join("t.json");
+    let out = callscript_with_stdin(
+        &["simulate", "tests/cases/conversation/learned.call", "--transcript", transcript.to_str().unwrap()],
+        "我们已经把这个钱已经存进去了,好好好\n",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    insta::assert_snapshot!("simulate_learned", stdout(&out));
+    let lines: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&transcript).unwrap()).unwrap();
+    let reply = lines.as_array().unwrap().iter().find(|l| l["kind"] == "reply").expect("a reply");
+    assert_eq!((reply["intent"].as_str(), reply["by"].as_str()), (Some("paid_already"), Some("model")), "{reply}");
+    assert!(reply["confidence"].as_f64().is_some_and(|c| (0.4..=1.0).contains(&c)), "{reply}");
+}
+
+/// `intents suggest` (§14) groups a campaign's unrecognised replies and the last words of
+/// calls that ended without a goal, with counts, samples, shared words and the nearest intent.
+#[test]
+fn intents_suggest_groups_what_the_script_did_not_understand() {
+    let dir = temp_dir("intents-suggest");
+    for f in ["loan_reminder.call", "customers.csv", "campaign.toml"] {
+        std::fs::copy(format!("examples/loan_reminder/{f}"), dir.join(f)).unwrap();
+    }
+    let campaign = dir.join("campaign.toml");
+    let text = std::fs::read_to_string(&campaign).unwrap().replace("enabled = true", "enabled = false");
+    std::fs::write(&campaign, text).unwrap();
+    let ran = callscript(&["run", campaign.to_str().unwrap(), "-q", "--start", "2026-11-24T00:00:00Z"]);
+    assert_eq!(ran.status.code(), Some(0), "{}", stderr(&ran));
+    let out = callscript(&["intents", "suggest", campaign.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let found: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let report = callscript(&["report", campaign.to_str().unwrap(), "--format", "json"]);
+    let report: serde_json::Value = serde_json::from_slice(&report.stdout).expect("JSON");
+    // The commonest unrecognised reply of the report leads the first group.
+    let (top, count) = (&report["unrecognised"][0][0], report["unrecognised"][0][1].as_u64().unwrap());
+    let first = &found["unrecognised"][0];
+    assert_eq!(&first["samples"][0], top, "{found}");
+    assert!(first["count"].as_u64().unwrap() >= count, "{found}");
+    assert!(first["phrases"].as_array().is_some_and(|p| !p.is_empty()), "{found}");
+    let refusals = found["refusal_reasons"].as_array().expect("refusal reasons");
+    assert!(refusals.iter().any(|c| c["nearest"]["intent"] == "complaint"), "{found}");
+    let human = callscript(&["intents", "suggest", campaign.to_str().unwrap()]);
+    assert!(stdout(&human).contains("unrecognised replies:"), "{}", stdout(&human));
+}

@@ -22,6 +22,9 @@ pub struct Program {
     pub files: Vec<SourceFile>,
     /// The jurisdiction of the compliance pack it was checked under (`""`: none).
     pub jurisdiction: String,
+    /// The model of learned intents (§14), trained from the intents' examples; None when no
+    /// intent in scope has any (the turn rule is then phrases only, as in version 1).
+    pub model: Option<crate::learn::IntentModel>,
 }
 
 /// A source file the program was compiled from (its text is kept for disassembly and
@@ -72,6 +75,8 @@ pub struct ScriptCode {
     pub listen_timeout_ms: u64,
     /// How long after the last key a `digits` entry is complete (§11's `digit_timeout`).
     pub digit_timeout_ms: u64,
+    /// §14's `confidence` in thousandths: the learned model decides a turn at or above it.
+    pub confidence_permille: u16,
     pub voice: Option<String>,
     /// Value slots: inputs first (in declaration order), then `let` values.
     pub slots: Vec<SlotDecl>,
@@ -573,7 +578,7 @@ script s {
 /// First bytes of a `.callc` file.
 pub const MAGIC: &[u8; 8] = b"CALLSCPT";
 /// Bumped whenever the serialised shape of [`Program`] changes.
-pub const FORMAT_VERSION: u32 = 6;
+pub const FORMAT_VERSION: u32 = 7;
 
 /// What stands before the program in a `.callc` file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

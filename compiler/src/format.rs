@@ -463,6 +463,11 @@ impl<'a> Printer<'a> {
                 self.braced(h.name.span.end, h.span.end - 1, &starts, false, &mut |p, i| p.branch(&h.handlers[i]));
             }
             Item::Action(a) => self.action(a),
+            Item::Examples(e) => {
+                self.word(e.span.start);
+                self.sp();
+                self.src(e.path.span);
+            }
         }
     }
 
@@ -569,6 +574,7 @@ impl<'a> Printer<'a> {
                     SettingValue::Word(w) => self.src(w.span),
                     SettingValue::Str(v) => self.src(v.span),
                     SettingValue::Duration(d) => self.src(d.span),
+                    SettingValue::Number { span, .. } => self.src(*span),
                     SettingValue::Missing => {}
                 }
             }
@@ -1169,6 +1175,7 @@ fn item_start(item: &Item) -> u32 {
         Item::Flow(f) => first_allow(&f.allows, f.span.start),
         Item::Handlers(h) => h.span.start,
         Item::Action(a) => a.span.start,
+        Item::Examples(e) => e.span.start,
     }
 }
 

@@ -200,7 +200,7 @@ pub fn index(checked: &Checked, file: SourceId) -> FileIndex {
                     }
                 }
             }
-            Item::Test(_) => {}
+            Item::Test(_) | Item::Examples(_) => {}
         }
     }
     for item in &parsed.ast.items {
@@ -318,6 +318,7 @@ fn intent_hover(def: &Intent, from: Option<&str>) -> String {
             ClauseKind::Phrases => "phrases",
             ClauseKind::Dtmf => "dtmf",
             ClauseKind::Regex => "regex",
+            ClauseKind::Examples => "examples",
         };
         let values: Vec<String> = clause.values.iter().map(|v| format!("`{}`", v.value)).collect();
         lines.push(format!("{word}: {}", values.join(", ")));

@@ -13,6 +13,7 @@ pub mod extract;
 pub mod filters;
 pub mod format;
 pub mod ide;
+pub mod learn;
 pub mod lower;
 pub mod pattern;
 pub mod source;

@@ -7,6 +7,7 @@ pub mod actions;
 pub mod call;
 pub mod campaign;
 pub mod http;
+pub mod intents;
 pub mod report;
 pub mod scheduler;
 pub mod store;

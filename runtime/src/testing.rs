@@ -159,7 +159,7 @@ impl Run<'_> {
                     self.coverage.steps.insert(*s);
                     step_name(Some(*s)).map(Line::Step)
                 }
-                Note::Branch { ask, index, handler } => {
+                Note::Branch { ask, index, handler, .. } => {
                     self.coverage.branches.insert((if *handler { None } else { *ask }, *index));
                     None
                 }

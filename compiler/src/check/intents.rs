@@ -4,6 +4,7 @@
 use crate::check::ParsedFile;
 use crate::diagnostic::Diagnostic;
 use crate::source::Sources;
+use crate::span::{FileSpan, SourceId, Span};
 use crate::syntax::ast::{ClauseKind, Intent, Item, Member, StrLit};
 
 /// Checks every intent of a file, top-level and inside scripts.
@@ -74,6 +75,15 @@ fn check_intent(file: &ParsedFile, intent: &Intent, diagnostics: &mut Vec<Diagno
                         );
                     }
                 }
+                ClauseKind::Examples => {
+                    if value.value.trim().is_empty() {
+                        diagnostics.push(
+                            Diagnostic::new("E405", file.id, value.span, "an example cannot be empty")
+                                .label("empty example")
+                                .with_help("write a whole utterance as customers say it, e.g. \"我昨天就还过了\""),
+                        );
+                    }
+                }
                 ClauseKind::Dtmf => {
                     let keys = &value.value;
                     if !is_dtmf_keys(keys) {
@@ -128,4 +138,80 @@ fn regex_in_phrase(file: &ParsedFile, phrase: &StrLit) -> Option<Diagnostic> {
 /// Keys of a phone keypad: 0–9, `*`, `#` and A–D, at least one.
 pub fn is_dtmf_keys(keys: &str) -> bool {
     !keys.is_empty() && keys.chars().all(|c| matches!(c, '0'..='9' | '*' | '#' | 'A'..='D'))
+}
+
+/// The rows of an examples file (§14): `text,intent`, an optional `text,intent` header first.
+/// A row without exactly those two fields, or with an empty text, is E407 at its line.
+pub fn read_examples(text: &str, id: SourceId, diagnostics: &mut Vec<Diagnostic>) -> Vec<super::ExampleRow> {
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
+    let mut rows = Vec::new();
+    let mut record = csv::StringRecord::new();
+    let mut first = true;
+    loop {
+        let start = reader.position().byte() as usize;
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {
+                let end = text[start..].find(['\r', '\n']).map_or(text.len(), |i| start + i);
+                let at = FileSpan::new(id, Span::new(start, end.max(start)));
+                let fields: Vec<&str> = record.iter().map(str::trim).collect();
+                let header = first && fields.len() == 2 && fields[0].eq_ignore_ascii_case("text");
+                first = false;
+                if header || fields.iter().all(|f| f.is_empty()) {
+                    continue;
+                }
+                match fields.as_slice() {
+                    [text, intent] if !text.is_empty() && !intent.is_empty() => {
+                        rows.push(super::ExampleRow { text: text.to_string(), intent: intent.to_string(), at })
+                    }
+                    _ => diagnostics.push(
+                        Diagnostic::new(
+                            "E407",
+                            id,
+                            at.span,
+                            format!("an examples row holds a text and an intent, not {} field(s)", fields.len()),
+                        )
+                        .label("this row")
+                        .with_help("write `utterance,intent_name`; quote a text that holds a comma"),
+                    ),
+                }
+            }
+            Err(e) => {
+                let at = Span::new(start, start);
+                diagnostics.push(
+                    Diagnostic::new("E407", id, at, format!("this examples file does not read as CSV: {e}"))
+                        .label("here")
+                        .with_help("rows are `utterance,intent_name`; quote a text that holds a comma or a quote"),
+                );
+                break;
+            }
+        }
+    }
+    rows
+}
+
+/// E408: an example row naming an intent the file does not see (declared or imported).
+pub fn check_examples(file: &ParsedFile, files: &[ParsedFile], diagnostics: &mut Vec<Diagnostic>) {
+    if file.examples.is_empty() {
+        return;
+    }
+    let mut ignored = Vec::new();
+    let scope = super::scope::file_scope(file, files, &mut ignored);
+    for row in &file.examples {
+        if scope.intents.contains_key(row.intent.as_str()) {
+            continue;
+        }
+        let mut d = Diagnostic::new(
+            "E408",
+            row.at.file,
+            row.at.span,
+            format!("the example names the intent `{}`, which is not declared or imported", row.intent),
+        )
+        .label("unknown intent");
+        d = match crate::suggest::closest(&row.intent, scope.intents.keys().copied()) {
+            Some(s) => d.with_help(format!("did you mean `{s}`?")),
+            None => d.with_help("declare the intent, or import the module that has it"),
+        };
+        diagnostics.push(d);
+    }
 }

@@ -46,6 +46,43 @@ impl Loader for MemoryFiles {
     }
 }
 
+/// Reads the `examples "file.csv"` files of file `id` (§14) through the loader, like imports;
+/// each becomes a source of the check, so a bad row is reported where it is.
+fn load_examples(
+    id: SourceId,
+    importer: &str,
+    files: &[ParsedFile],
+    sources: &mut Sources,
+    loader: &mut dyn Loader,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<ExampleRow> {
+    let Some(file) = files.iter().find(|f| f.id == id) else { return Vec::new() };
+    let mut rows = Vec::new();
+    for item in &file.ast.items {
+        let Item::Examples(e) = item else { continue };
+        match loader.load(importer, &e.path.value) {
+            Ok((name, text)) => {
+                let csv = match sources.find(&name) {
+                    Some(existing) => existing,
+                    None => sources.add(Source::new(name, text)),
+                };
+                rows.extend(intents::read_examples(&sources.get(csv).text, csv, diagnostics));
+            }
+            Err(reason) => diagnostics.push(
+                Diagnostic::new(
+                    "E406",
+                    id,
+                    e.path.span,
+                    format!("cannot read the examples `{}`: {reason}", e.path.value),
+                )
+                .label("this file could not be read")
+                .with_help("the path is relative to this file; the file holds `text,intent` rows"),
+            ),
+        }
+    }
+    rows
+}
+
 /// Resolves `path` relative to the folder of `importer`, lexically (`./`, `../`).
 pub fn join_path(importer: &str, path: &str) -> String {
     if path.starts_with('/') {
@@ -77,6 +114,17 @@ pub struct ParsedFile {
     pub imports: Vec<Option<SourceId>>,
     /// Given by the caller (not only imported): scripts and tests are checked only here.
     pub is_root: bool,
+    /// The rows of its `examples "file.csv"` items (§14), in order.
+    pub examples: Vec<ExampleRow>,
+}
+
+/// One labelled utterance of an `examples "file.csv"` file (§14).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExampleRow {
+    pub text: String,
+    pub intent: String,
+    /// The row in the CSV file (a source of the check, so diagnostics can point at it).
+    pub at: crate::span::FileSpan,
 }
 
 /// An `@allow` that suppressed a finding: kept for audit (JSON `allowed`, SARIF suppressions).
@@ -192,7 +240,7 @@ pub fn check_with(roots: Vec<Source>, loader: &mut dyn Loader, options: &CheckOp
         let id = sources.add(root);
         let (ast, diags) = crate::syntax::parse(&sources.get(id).text, id);
         diagnostics.extend(diags);
-        files.push(ParsedFile { id, ast, imports: Vec::new(), is_root: true });
+        files.push(ParsedFile { id, ast, imports: Vec::new(), is_root: true, examples: Vec::new() });
         queue.push(id);
     }
     // Load imports breadth-first; each file is parsed once however often it is imported.
@@ -249,15 +297,23 @@ pub fn check_with(roots: Vec<Source>, loader: &mut dyn Loader, options: &CheckOp
                     let new_id = sources.add(Source::new(name, text));
                     let (ast, diags) = crate::syntax::parse(&sources.get(new_id).text, new_id);
                     diagnostics.extend(diags);
-                    files.push(ParsedFile { id: new_id, ast, imports: Vec::new(), is_root: false });
+                    files.push(ParsedFile {
+                        id: new_id,
+                        ast,
+                        imports: Vec::new(),
+                        is_root: false,
+                        examples: Vec::new(),
+                    });
                     queue.push(new_id);
                     new_id
                 }
             };
             imports.push(Some(target));
         }
+        let examples = load_examples(id, &importer, &files, &mut sources, loader, &mut diagnostics);
         if let Some(f) = files.iter_mut().find(|f| f.id == id) {
             f.imports = imports;
+            f.examples = examples;
         }
     }
     import_cycles(&files, &mut diagnostics);
@@ -267,6 +323,7 @@ pub fn check_with(roots: Vec<Source>, loader: &mut dyn Loader, options: &CheckOp
     let pack = options.pack().ok();
     for file in &files {
         intents::check_file_intents(file, &sources, &mut diagnostics);
+        intents::check_examples(file, &files, &mut diagnostics);
         file::check_units(file, &files, &mut diagnostics);
     }
     for file in files.iter().filter(|f| f.is_root) {

@@ -554,6 +554,7 @@ fn new_scope<'a>(
             locale: "zh-CN".into(),
             listen_timeout_ms: 5_000,
             digit_timeout_ms: settings::DEFAULT_DIGIT_TIMEOUT_MS,
+            confidence: settings::DEFAULT_CONFIDENCE,
             ..Default::default()
         },
         steps: Vec::new(),

@@ -21,7 +21,12 @@ pub struct Settings {
     pub voice: Option<String>,
     /// `bargein off` (§12): every prompt of the script is uninterruptible.
     pub bargein_off: bool,
+    /// §14: the least probability at which the learned model's intent decides a turn.
+    pub confidence: f32,
 }
+
+/// §14's default `confidence`.
+pub const DEFAULT_CONFIDENCE: f32 = 0.5;
 
 /// §11's default `digit_timeout`.
 pub const DEFAULT_DIGIT_TIMEOUT_MS: u64 = 3_000;
@@ -29,8 +34,17 @@ pub const DEFAULT_DIGIT_TIMEOUT_MS: u64 = 3_000;
 pub const PURPOSES: &[&str] = &["collection", "marketing", "service", "verification"];
 pub const PRODUCTS: &[&str] = &["investment", "insurance", "deposit", "loan", "card"];
 /// The script settings, as §3, §11 and §12 list them (also what the editor completes).
-pub const SETTINGS: &[&str] =
-    &["purpose", "product", "locale", "max_duration", "listen_timeout", "digit_timeout", "voice", "bargein"];
+pub const SETTINGS: &[&str] = &[
+    "purpose",
+    "product",
+    "locale",
+    "max_duration",
+    "listen_timeout",
+    "digit_timeout",
+    "voice",
+    "bargein",
+    "confidence",
+];
 
 /// Reads one setting into `settings`: an unknown name, a second setting of one name or a
 /// value of the wrong kind is E111.
@@ -48,7 +62,7 @@ pub fn read<'a>(
         d = match closest(name, SETTINGS.iter().copied()) {
             Some(s) => d.with_help(format!("did you mean `{s}`?")),
             None => d.with_help(
-                "the settings are `purpose`, `product`, `locale`, `max_duration`, `listen_timeout`, `digit_timeout` and `voice`",
+                "the settings are `purpose`, `product`, `locale`, `max_duration`, `listen_timeout`, `digit_timeout`, `voice`, `bargein` and `confidence`",
             ),
         };
         diagnostics.push(d);
@@ -110,6 +124,10 @@ fn apply(id: SourceId, setting: &Setting, settings: &mut Settings, diagnostics: 
         ("max_duration", SettingValue::Duration(d)) => settings.max_duration_ms = Some(d.millis),
         ("listen_timeout", SettingValue::Duration(d)) => settings.listen_timeout_ms = d.millis,
         ("digit_timeout", SettingValue::Duration(d)) => settings.digit_timeout_ms = d.millis,
+        ("confidence", SettingValue::Number { value, .. }) if (0.0..=1.0).contains(value) => {
+            settings.confidence = *value as f32
+        }
+        ("confidence", _) => diagnostics.push(bad("a number from 0 to 1, such as `0.6` (§14)")),
         _ => diagnostics.push(bad("a duration such as `3m` or `6s`")),
     }
 }

@@ -25,6 +25,18 @@ pub fn lower(checked: &Checked, root: SourceId) -> Program {
     }
 }
 
+/// Every intent in scope of file `root` (declared or imported), in declaration order, as the
+/// recogniser's tables: what `intents eval` recognises against (§14). A program with a
+/// learned model already holds them all (`Program::intents`, whose order the model uses).
+pub fn intents_in_scope(checked: &Checked, root: SourceId) -> Vec<IntentTable> {
+    let Some(file) = checked.files.iter().find(|f| f.id == root) else { return Vec::new() };
+    let mut ignored = Vec::new();
+    let scope = scope::file_scope(file, &checked.files, &mut ignored);
+    let mut infos: Vec<&scope::IntentInfo> = scope.intents.values().collect();
+    infos.sort_by_key(|i| i.order);
+    infos.into_iter().map(|i| intent_table(i.def)).collect()
+}
+
 /// Lowers every script of the root file `root` of `files` (which must check without errors);
 /// the checker uses it to run the compliance rules before `Checked` exists. The pack decides
 /// which prompts barge-in cannot cut (its disclosures) and is recorded in the program. The
@@ -60,6 +72,7 @@ pub fn lower_file(files: &[ParsedFile], sources: &Sources, root: SourceId, pack:
         intents: Vec::new(),
         files: kept,
         jurisdiction: pack.map(|p| p.jurisdiction.clone()).unwrap_or_default(),
+        model: None,
     };
     let mut intent_ids: HashMap<(SourceId, u32), IntentId> = HashMap::new();
     for item in &file.ast.items {
@@ -80,7 +93,81 @@ pub fn lower_file(files: &[ParsedFile], sources: &Sources, root: SourceId, pack:
             program.scripts.push(code);
         }
     }
+    program.model = learned_model(&mut program.intents, &mut intent_ids, file, files);
     program
+}
+
+/// Trains the model of learned intents (§14) when the file or an import has examples. The
+/// model knows every intent in scope of the file, so that an utterance of an intent no branch
+/// names is recognised as that one (and is `unknown` to the turn), not forced into a
+/// candidate: intents no pattern names are appended to the program's table, after those the
+/// scripts use, keeping their ids. Without examples nothing changes (no model, no new intent).
+fn learned_model(
+    intents: &mut Vec<IntentTable>,
+    intent_ids: &mut HashMap<(SourceId, u32), IntentId>,
+    file: &ParsedFile,
+    files: &[ParsedFile],
+) -> Option<crate::learn::IntentModel> {
+    let mut ignored = Vec::new();
+    let scope = scope::file_scope(file, files, &mut ignored);
+    let mut in_scope: Vec<&scope::IntentInfo> = scope.intents.values().collect();
+    in_scope.sort_by_key(|i| i.order);
+    // The files whose examples count: this one and those it imports, directly or not.
+    let mut reached = vec![file.id];
+    let mut i = 0;
+    while i < reached.len() {
+        if let Some(f) = files.iter().find(|f| f.id == reached[i]) {
+            for id in f.imports.iter().flatten() {
+                if !reached.contains(id) {
+                    reached.push(*id);
+                }
+            }
+        }
+        i += 1;
+    }
+    let has_inline = in_scope.iter().any(|i| i.def.clauses.iter().any(|c| c.kind == ClauseKind::Examples));
+    let has_rows = reached.iter().any(|id| files.iter().any(|f| f.id == *id && !f.examples.is_empty()));
+    if !has_inline && !has_rows {
+        return None;
+    }
+    let mut samples = Vec::new();
+    for info in &in_scope {
+        let key = (info.file, info.def.name.span.start);
+        let id = *intent_ids.entry(key).or_insert_with(|| {
+            intents.push(intent_table(info.def));
+            (intents.len() - 1) as IntentId
+        });
+        for clause in &info.def.clauses {
+            for value in &clause.values {
+                match clause.kind {
+                    ClauseKind::Examples => {
+                        samples.push(crate::learn::Sample { text: value.value.clone(), intent: id })
+                    }
+                    // A phrase's forms are utterances too (gaps left out).
+                    ClauseKind::Phrases => {
+                        for form in crate::pattern::parse(&value.value).unwrap_or_default() {
+                            samples.push(crate::learn::Sample { text: form.parts.concat(), intent: id });
+                        }
+                    }
+                    ClauseKind::Dtmf | ClauseKind::Regex => {}
+                }
+            }
+        }
+    }
+    // File-level rows name intents as the file that holds them sees them.
+    for f in reached.iter().filter_map(|id| files.iter().find(|f| f.id == *id)) {
+        if f.examples.is_empty() {
+            continue;
+        }
+        let seen_there = scope::file_scope(f, files, &mut ignored);
+        for row in &f.examples {
+            let Some(info) = seen_there.intents.get(row.intent.as_str()) else { continue };
+            if let Some(id) = intent_ids.get(&(info.file, info.def.name.span.start)) {
+                samples.push(crate::learn::Sample { text: row.text.clone(), intent: *id });
+            }
+        }
+    }
+    crate::learn::train(&samples, intents.len() as u32)
 }
 
 /// The scope of a flow or handler set of file `id`.
@@ -238,6 +325,8 @@ pub fn intent_table(def: &ast::Intent) -> IntentTable {
                 }
                 ClauseKind::Dtmf => table.dtmf.push(value.value.clone()),
                 ClauseKind::Regex => table.regexes.push(value.value.clone()),
+                // Examples train the model (`learned_model`), they are not matched.
+                ClauseKind::Examples => {}
             }
         }
     }
@@ -286,6 +375,7 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
             max_duration_ms: s.max_duration_ms,
             listen_timeout_ms: s.listen_timeout_ms,
             digit_timeout_ms: s.digit_timeout_ms,
+            confidence_permille: (s.confidence * 1000.0).round() as u16,
             voice: s.voice.clone(),
             slots: Vec::new(),
             outcomes: Vec::new(),

@@ -88,6 +88,15 @@ pub enum Item {
     Handlers(HandlerSet),
     /// `action NAME ["title"] { input { … } output { … } }` (§13).
     Action(Action),
+    /// `examples "file.csv"`: labelled utterances (`text,intent` rows) for learned intents (§14).
+    Examples(ExamplesFile),
+}
+
+/// `examples "file.csv"` (§14): a path relative to the file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExamplesFile {
+    pub path: StrLit,
+    pub span: Span,
 }
 
 /// `flow NAME ["title"] (PARAMS) { lets; statements or steps }` (§12, §16.4).
@@ -222,6 +231,11 @@ pub enum SettingValue {
     Word(Ident),
     Str(StrLit),
     Duration(DurationLit),
+    /// A plain number (`confidence 0.6`, §14).
+    Number {
+        value: f64,
+        span: Span,
+    },
     Missing,
 }
 
@@ -336,6 +350,8 @@ pub enum ClauseKind {
     Phrases,
     Dtmf,
     Regex,
+    /// Real utterances the learned model is trained from (§14), not patterns.
+    Examples,
 }
 
 #[derive(Clone, Debug, PartialEq)]

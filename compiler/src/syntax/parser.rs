@@ -596,9 +596,14 @@ impl<'a> Parser<'a> {
                         "flow" => Some(Item::Flow(self.flow(allows))),
                         "handlers" => Some(Item::Handlers(self.handler_set())),
                         "action" => self.action_item().map(Item::Action),
+                        "examples" => {
+                            let start = self.bump().span;
+                            self.string("a CSV file's path in quotes")
+                                .map(|path| Item::Examples(ExamplesFile { span: start.to(path.span), path }))
+                        }
                         _ => {
                             self.unexpected(
-                                "`script`, `flow`, `handlers`, `intent`, `outcomes`, `action`, `use` or `test`",
+                                "`script`, `flow`, `handlers`, `intent`, `outcomes`, `action`, `examples`, `use` or `test`",
                             );
                             self.recover_item();
                             None
@@ -618,7 +623,9 @@ impl<'a> Parser<'a> {
                     );
                 }
                 _ => {
-                    self.unexpected("`script`, `flow`, `handlers`, `intent`, `outcomes`, `action`, `use` or `test`");
+                    self.unexpected(
+                        "`script`, `flow`, `handlers`, `intent`, `outcomes`, `action`, `examples`, `use` or `test`",
+                    );
                     self.recover_item();
                 }
             }
@@ -906,6 +913,11 @@ impl<'a> Parser<'a> {
                         SettingValue::Word(Ident { name: self.text(s).to_string(), span: s })
                     }
                     Token::Str => SettingValue::Str(self.string("a value")?),
+                    // `confidence` (§14) takes a number; every other number is a duration.
+                    Token::Decimal | Token::Int if word == "confidence" || self.at(Token::Decimal) => {
+                        let s = self.bump().span;
+                        SettingValue::Number { value: self.text(s).parse().unwrap_or(f64::NAN), span: s }
+                    }
                     Token::Duration | Token::Int => match self.duration("a duration") {
                         Some(d) => SettingValue::Duration(d),
                         None => SettingValue::Missing,
@@ -1055,8 +1067,10 @@ impl<'a> Parser<'a> {
                     ClauseKind::Dtmf
                 } else if self.at_word("regex") {
                     ClauseKind::Regex
+                } else if self.at_word("examples") {
+                    ClauseKind::Examples
                 } else {
-                    self.unexpected("`phrases`, `dtmf` or `regex`");
+                    self.unexpected("`phrases`, `examples`, `dtmf` or `regex`");
                     self.recover_statement();
                     continue;
                 };

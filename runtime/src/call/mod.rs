@@ -16,7 +16,9 @@ use callscript_compiler::bytecode::{AskId, DoId, Emotion, OutcomeId, PatternCode
 use callscript_compiler::span::FileSpan;
 
 use crate::telephony::{ActionCall, CallResult, Delivery, Disposition, LetResult, Message, TranscriptLine};
-use crate::vm::{Action, ActionInput, EndReason, Event, Executable, Handover, PieceKind, Record, Session, SpeechPiece};
+use crate::vm::{
+    Action, ActionInput, EndReason, Event, Executable, Handover, PieceKind, Recognition, Record, Session, SpeechPiece,
+};
 use callscript_compiler::value::Value;
 
 /// Most VM actions one call may take before it is ended as failed. A real call takes a few
@@ -148,6 +150,8 @@ pub enum Note {
         ask: Option<AskId>,
         index: u16,
         handler: bool,
+        /// The intent that decided the turn, by phrase or by the learned model (§14).
+        recognised: Option<Recognition>,
     },
     /// A prompt; `log_text` masks sensitive values. `span` is None for the runtime's own words.
     Said {
@@ -606,8 +610,8 @@ impl CallDriver {
             let action = self.session.step(std::mem::replace(&mut event, Event::Done));
             match action {
                 Action::EnterStep(step) => self.notes.push(Note::Step(step)),
-                Action::Branch { ask, index, handler, captured } => {
-                    self.notes.push(Note::Branch { ask, index, handler });
+                Action::Branch { ask, index, handler, captured, recognised } => {
+                    self.notes.push(Note::Branch { ask, index, handler, recognised });
                     if let Some(slot) = captured
                         && let Some((decl, value)) = self.session.values().nth(slot as usize)
                     {
@@ -738,7 +742,15 @@ pub fn result_of(exec: &Executable, script: &ScriptCode, notes: &[Note]) -> Call
                 result.last_step = Some(path.clone());
                 result.steps.push(path);
             }
-            Note::Branch { ask, index, handler } => {
+            Note::Branch { ask, index, handler, recognised } => {
+                // §14: with a learned model, the reply says which intent decided and how.
+                if let (Some(r), Some(_)) = (recognised, &exec.classifier)
+                    && let Some(TranscriptLine::Reply { intent, by, confidence, .. }) = result.transcript.last_mut()
+                {
+                    *intent = exec.program.intents.get(r.intent as usize).map(|t| t.name.clone());
+                    *by = Some(if r.by_model { "model" } else { "phrase" });
+                    *confidence = r.by_model.then_some(r.confidence_permille);
+                }
                 let taken = if *handler {
                     let h = script.handlers.get(*index as usize);
                     let name = h
@@ -769,9 +781,7 @@ pub fn result_of(exec: &Executable, script: &ScriptCode, notes: &[Note]) -> Call
                 cut: cut.map(Cut::name),
             }),
             Note::Heard { answer, sensitive } => result.transcript.push(match answer {
-                Answer::Silence => {
-                    TranscriptLine::Reply { text: String::new(), silence: true, emotion: None, emotion_why: None }
-                }
+                Answer::Silence => TranscriptLine::reply(String::new(), true, None),
                 Answer::Said { text, emotion } => {
                     // Words that may hold a sensitive value are never kept as unrecognised.
                     pending_words = (!sensitive).then_some(text.as_str());
@@ -780,16 +790,11 @@ pub fn result_of(exec: &Executable, script: &ScriptCode, notes: &[Note]) -> Call
                         .filter(|e| !e.why.is_empty())
                         .map(|e| e.why.iter().map(|cause| cause.describe(*sensitive)).collect::<Vec<_>>().join("; "));
                     let text = if *sensitive { MASK.to_string() } else { text.clone() };
-                    TranscriptLine::Reply { text, silence: false, emotion: felt.map(|e| e.emotion.name()), emotion_why }
+                    TranscriptLine::reply(text, false, felt.map(|e| e.emotion.name())).with_emotion_why(emotion_why)
                 }
                 Answer::Keys(keys) => {
                     let keys = if *sensitive { MASK } else { keys.as_str() };
-                    TranscriptLine::Reply {
-                        text: format!("[dtmf {keys}]"),
-                        silence: false,
-                        emotion: None,
-                        emotion_why: None,
-                    }
+                    TranscriptLine::reply(format!("[dtmf {keys}]"), false, None)
                 }
             }),
             Note::Captured { name, value, sensitive } => result.transcript.push(TranscriptLine::Captured {

@@ -80,6 +80,14 @@ pub enum TranscriptLine {
         /// +9.5 dB, pitch ×1.42 over the first utterance`, both joined by `; `.
         #[serde(skip_serializing_if = "Option::is_none")]
         emotion_why: Option<String>,
+        /// With a learned model (§14): the intent that decided the turn, `by` "phrase" or
+        /// "model", and the model's `confidence` (0 to 1). Absent in programs without one.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        intent: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        by: Option<&'static str>,
+        #[serde(skip_serializing_if = "Option::is_none", serialize_with = "as_fraction")]
+        confidence: Option<u16>,
     },
     /// A value read from the answer into a `let` (§11): its literal form, `****` when the
     /// let is sensitive.
@@ -96,6 +104,29 @@ pub enum TranscriptLine {
     Sms { text: String },
     /// What a transfer handed to the agent (§13), sensitive values masked.
     Handover { key: String, value: String },
+}
+
+impl TranscriptLine {
+    /// A reply line with no recognition noted (yet).
+    pub fn reply(text: String, silence: bool, emotion: Option<&'static str>) -> TranscriptLine {
+        TranscriptLine::Reply { text, silence, emotion, emotion_why: None, intent: None, by: None, confidence: None }
+    }
+
+    /// The line with why its emotion was reported (real calls, §15); other lines unchanged.
+    pub fn with_emotion_why(mut self, why: Option<String>) -> TranscriptLine {
+        if let TranscriptLine::Reply { emotion_why, .. } = &mut self {
+            *emotion_why = why;
+        }
+        self
+    }
+}
+
+/// Thousandths as a fraction (`830` → `0.83`).
+fn as_fraction<S: serde::Serializer>(permille: &Option<u16>, s: S) -> Result<S::Ok, S::Error> {
+    match permille {
+        Some(p) => s.serialize_f64(f64::from(*p) / 1000.0),
+        None => s.serialize_none(),
+    }
 }
 
 /// What a masked value is shown as: a sensitive let's value is not kept at all.

@@ -25,6 +25,8 @@ pub const STEP_BUDGET: u32 = 10_000;
 pub struct Executable {
     pub program: Program,
     pub recogniser: Recogniser,
+    /// The learned model (§14), when the program has one.
+    pub classifier: Option<callscript_compiler::learn::Classifier>,
     /// Byte offsets where each line of each source file starts, for transcripts' line numbers.
     line_starts: Vec<Vec<u32>>,
     /// Per script, which slots hold a sensitive value (`ScriptCode::tainted_slots`): computed
@@ -41,7 +43,8 @@ impl Executable {
             .map(|f| std::iter::once(0).chain(f.text.match_indices('\n').map(|(i, _)| i as u32 + 1)).collect())
             .collect();
         let tainted = program.scripts.iter().map(ScriptCode::tainted_slots).collect();
-        Ok(Arc::new(Executable { program, recogniser, line_starts, tainted }))
+        let classifier = program.model.clone().map(callscript_compiler::learn::Classifier::new);
+        Ok(Arc::new(Executable { program, recogniser, classifier, line_starts, tainted }))
     }
 
     /// Which slots of script `script` (its index) hold a sensitive value.
@@ -150,6 +153,16 @@ pub enum EndReason {
     },
 }
 
+/// How a turn's intent was recognised (§14): by a phrase, regex or key of the intent, or by
+/// the learned model with its confidence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Recognition {
+    pub intent: IntentId,
+    pub by_model: bool,
+    /// The model's probability in thousandths (1000 for a phrase).
+    pub confidence_permille: u16,
+}
+
 /// What the outside world must do next. Every action but `Listen` and the ending ones is
 /// answered with [`Event::Done`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -163,6 +176,9 @@ pub enum Action {
         handler: bool,
         /// A `captured` branch: the value now held by this slot was read from the answer.
         captured: Option<Slot>,
+        /// The intent that decided the turn, and how (§14); None for keys, silence, a
+        /// captured value or a catch-all.
+        recognised: Option<Recognition>,
     },
     /// Play a rendered prompt. `log_text` masks sensitive values for transcripts; `pieces`
     /// split `text` into written text and values for speech output.
@@ -260,6 +276,8 @@ pub struct Session {
     handler_call: Option<(usize, usize)>,
     /// Data for the next transfer (`Handover`).
     handover: Option<u32>,
+    /// How the intent of the turn being chosen was recognised, for the branch it leads to.
+    recognition: std::cell::Cell<Option<Recognition>>,
 }
 
 /// Why a session could not start.
@@ -373,6 +391,7 @@ impl Session {
             calls: Vec::new(),
             handler_call: None,
             handover: None,
+            recognition: std::cell::Cell::new(None),
         })
     }
 
@@ -720,7 +739,14 @@ impl Session {
                         collect(h, Choice::Handler(i))?;
                     }
                 }
-                let intent = exec.recogniser.best(text, &candidates).map(|(pos, score)| (owners[pos].clone(), score));
+                let intent = exec.recogniser.best(text, &candidates).map(|(pos, score)| {
+                    self.recognition.set(Some(Recognition {
+                        intent: candidates[pos],
+                        by_model: false,
+                        confidence_permille: 1000,
+                    }));
+                    (owners[pos].clone(), score)
+                });
                 // §11, §16.2: a captured value competes like an intent of the ask, scored by
                 // the characters it was read from; a tie goes to the ask's own intent, and
                 // beats an objection handler.
@@ -737,6 +763,7 @@ impl Session {
                     (Some((owner, intent_score)), Some((captured, score))) => {
                         let ask_intent = matches!(owner, Choice::Branch(_));
                         if score > intent_score || (score == intent_score && !ask_intent) {
+                            self.recognition.set(None);
                             Some(captured)
                         } else {
                             Some(owner)
@@ -744,7 +771,7 @@ impl Session {
                     }
                     (Some((owner, _)), None) => Some(owner),
                     (None, Some((captured, _))) => Some(captured),
-                    (None, None) => None,
+                    (None, None) => self.learned_choice(text, &candidates, &owners),
                 };
                 if chosen.is_some() {
                     return Ok(chosen);
@@ -800,7 +827,26 @@ impl Session {
         Ok(None)
     }
 
+    /// §14: when no phrase, regex or capture decides, the learned model ranks every intent in
+    /// scope; its best decides the turn if it is a candidate of the turn and its probability
+    /// reaches the script's `confidence`.
+    fn learned_choice(&self, text: &str, candidates: &[u32], owners: &[Choice]) -> Option<Choice> {
+        let prediction = self.exec.classifier.as_ref()?.predict(text)?;
+        let permille = (prediction.confidence * 1000.0).round() as u16;
+        if permille < self.script().confidence_permille {
+            return None;
+        }
+        let pos = candidates.iter().position(|c| *c == prediction.intent)?;
+        self.recognition.set(Some(Recognition {
+            intent: prediction.intent,
+            by_model: true,
+            confidence_permille: permille,
+        }));
+        Some(owners[pos].clone())
+    }
+
     fn take(&mut self, ask: AskId, choice: Choice) -> Action {
+        let recognised = self.recognition.take();
         let (pc, action) = match choice {
             Choice::Branch(i) | Choice::Captured(i, _) => {
                 let code = &self.script().asks[ask as usize];
@@ -812,6 +858,7 @@ impl Session {
                         index: i as u16,
                         handler: false,
                         captured: captured.map(|c| c.slot),
+                        recognised,
                     },
                 )
             }
@@ -821,7 +868,7 @@ impl Session {
                 self.interrupted = self.ask;
                 (
                     self.script().handlers[i].pc,
-                    Action::Branch { ask: Some(ask), index: i as u16, handler: true, captured: None },
+                    Action::Branch { ask: Some(ask), index: i as u16, handler: true, captured: None, recognised },
                 )
             }
         };

@@ -726,6 +726,7 @@ mod tests {
                     ClauseKind::Phrases => phrases.extend(values),
                     ClauseKind::Dtmf => dtmf.extend(values),
                     ClauseKind::Regex => regexes.extend(values),
+                    ClauseKind::Examples => {}
                 }
             }
             tables.push(table(&intent.name.name, &phrases, &dtmf, &regexes));
