@@ -6,6 +6,11 @@ pub const MODULES: &[(&str, &str)] = &[
     ("std.zh.callback", include_str!("../../stdlib/zh/callback.call")),
 ];
 
+/// Whether a source's name is a stdlib module's (`std.zh.common`), not an author's file.
+pub fn is_module_name(name: &str) -> bool {
+    MODULES.iter().any(|(p, _)| *p == name)
+}
+
 /// The source of a stdlib module, if it exists.
 pub fn module(path: &str) -> Option<&'static str> {
     MODULES.iter().find(|(p, _)| *p == path).map(|(_, text)| *text)

@@ -234,7 +234,9 @@ pub fn suggest(
 ) -> Vec<Cluster> {
     let mut ordered: Vec<(&String, &u64)> = utterances.iter().collect();
     ordered.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-    let mut groups: Vec<(Vec<String>, Vec<(String, u64)>)> = Vec::new();
+    // Each group: its first utterance's bigrams, and its utterances with their counts.
+    type Group = (Vec<String>, Vec<(String, u64)>);
+    let mut groups: Vec<Group> = Vec::new();
     for (text, n) in ordered {
         let grams = bigrams(text);
         if grams.is_empty() {

@@ -93,11 +93,13 @@ pub fn lower_file(files: &[ParsedFile], sources: &Sources, root: SourceId, pack:
             program.scripts.push(code);
         }
     }
-    program.model = learned_model(&mut program.intents, &mut intent_ids, file, files);
+    program.model = learned_model(&mut program.intents, &mut intent_ids, file, files, sources);
     program
 }
 
-/// Trains the model of learned intents (§14) when the file or an import has examples. The
+/// Trains the model of learned intents (§14) when the file or an import of the author's has
+/// examples (the standard library's examples join them then, but never make a model on their
+/// own: a script without examples behaves as in version 1). The
 /// model knows every intent in scope of the file, so that an utterance of an intent no branch
 /// names is recognised as that one (and is `unknown` to the turn), not forced into a
 /// candidate: intents no pattern names are appended to the program's table, after those the
@@ -107,7 +109,9 @@ fn learned_model(
     intent_ids: &mut HashMap<(SourceId, u32), IntentId>,
     file: &ParsedFile,
     files: &[ParsedFile],
+    sources: &Sources,
 ) -> Option<crate::learn::IntentModel> {
+    let authored = |id: SourceId| !crate::stdlib::is_module_name(&sources.get(id).name);
     let mut ignored = Vec::new();
     let scope = scope::file_scope(file, files, &mut ignored);
     let mut in_scope: Vec<&scope::IntentInfo> = scope.intents.values().collect();
@@ -125,8 +129,10 @@ fn learned_model(
         }
         i += 1;
     }
-    let has_inline = in_scope.iter().any(|i| i.def.clauses.iter().any(|c| c.kind == ClauseKind::Examples));
-    let has_rows = reached.iter().any(|id| files.iter().any(|f| f.id == *id && !f.examples.is_empty()));
+    let has_inline =
+        in_scope.iter().any(|i| authored(i.file) && i.def.clauses.iter().any(|c| c.kind == ClauseKind::Examples));
+    let has_rows =
+        reached.iter().any(|id| authored(*id) && files.iter().any(|f| f.id == *id && !f.examples.is_empty()));
     if !has_inline && !has_rows {
         return None;
     }

@@ -353,7 +353,7 @@ impl<'a> Analysis<'a> {
     /// The witness to `target`: numbered labels along the shortest path that avoids `avoid`,
     /// from the start; the last one says what was missing on the way (`suffix`, if any).
     fn witness(&self, avoid: Avoid, target: NodeId, suffix: &str) -> Vec<Label> {
-        let Some(path) = self.paths(avoid).to(target) else { return Vec::new() };
+        let Some(path) = self.paths(avoid).to(&self.cfg, target) else { return Vec::new() };
         let code = self.code;
         let mut labels: Vec<(FileSpan, String)> = Vec::new();
         if let Some(first) = code.steps.first() {

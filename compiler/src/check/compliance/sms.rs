@@ -4,7 +4,7 @@
 //! it. A branch counts only when all its patterns are `yes`: `on yes, other =>` is also reached
 //! through `other`, so its body is not a consent on every path (§16.7).
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 
 use super::cfg::{At, NodeId};
 use super::{Analysis, Avoid, normalise, static_text};
@@ -75,22 +75,8 @@ pub(super) fn check(a: &Analysis, out: &mut Vec<Diagnostic>) {
 /// Every `sms` reachable from an `optout` (forward search from all of them at once).
 fn after_optout(a: &Analysis, sms_nodes: &[(NodeId, u32)], out: &mut Vec<Diagnostic>) {
     let code = a.code;
-    let mut from: Vec<Option<NodeId>> = vec![None; a.cfg.len()];
-    let mut work = VecDeque::new();
-    for n in 0..a.cfg.len() as NodeId {
-        if a.cfg.instruction(code, n) == Some(Instruction::Optout) {
-            from[n as usize] = Some(n);
-            work.push_back(n);
-        }
-    }
-    while let Some(v) = work.pop_front() {
-        for &(w, _) in a.cfg.successors(v) {
-            if from[w as usize].is_none() {
-                from[w as usize] = from[v as usize];
-                work.push_back(w);
-            }
-        }
-    }
+    let optouts = (0..a.cfg.len() as NodeId).filter(|&n| a.cfg.instruction(code, n) == Some(Instruction::Optout));
+    let from = a.cfg.reachable_from(optouts);
     let mut reported = HashSet::new();
     for &(n, pc) in sms_nodes {
         let Some(optout) = from[n as usize] else { continue };
