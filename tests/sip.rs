@@ -983,3 +983,69 @@ fn transfer_data_rides_on_the_refer_target_and_is_stored_masked() {
     assert!(transcript.contains(r#"{"kind":"handover","key":"tail","value":"****"}"#), "{transcript}");
     assert!(!transcript.contains("8831"), "{transcript}");
 }
+
+/// `text` said by espeak-ng's Mandarin voice, through sox `effects`, as 8 kHz samples; None
+/// (the test skips) when either is missing and CALLSCRIPT_REQUIRE_ESPEAK is not set.
+fn generated_speech(dir: &Path, name: &str, text: &str, effects: &[&str]) -> Option<Vec<i16>> {
+    let runs = |tool: &str| Command::new(tool).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status();
+    if !(runs("espeak-ng").is_ok_and(|s| s.success()) && runs("sox").is_ok_and(|s| s.success())) {
+        assert!(std::env::var_os("CALLSCRIPT_REQUIRE_ESPEAK").is_none(), "espeak-ng and sox are required");
+        eprintln!("skipped: espeak-ng or sox is not installed");
+        return None;
+    }
+    let (wav, raw) = (dir.join(format!("{name}.wav")), dir.join(format!("{name}.raw")));
+    assert!(Command::new("espeak-ng").args(["-v", "cmn", "-w"]).arg(&wav).arg(text).status().unwrap().success());
+    let converted = Command::new("sox")
+        .arg(&wav)
+        .args(["-t", "raw", "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer", "-L"])
+        .arg(&raw)
+        .args(effects)
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(converted.success(), "sox failed");
+    Some(std::fs::read(&raw).unwrap().chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect())
+}
+
+/// LANGUAGE.md §15 on a real call: the customer answers calmly, then loud and high-pitched;
+/// the recogniser's words are neutral both times, so the voice alone takes the ask's
+/// `emotion angry` branch (a transfer), and the stored transcript says why.
+#[test]
+fn a_loud_high_voice_after_a_calm_one_reaches_the_angry_branch() {
+    if !sipp_available() {
+        return;
+    }
+    let dir = case_dir("answer_emotion");
+    let Some(calm) = generated_speech(&dir, "calm", "喂你好请问哪位", &["gain", "-12"]) else { return };
+    let Some(angry) = generated_speech(&dir, "angry", "我现在没空你们晚点再打吧", &["pitch", "500", "gain", "-2"])
+    else {
+        return;
+    };
+    let mut pcm = vec![0i16; 2_400];
+    pcm.extend(calm);
+    pcm.extend(vec![0i16; 9_600]);
+    pcm.extend(angry);
+    pcm.extend(vec![0i16; 8_000]);
+    std::fs::write(dir.join("emotion.pcap"), rtp_pcap(&pcm)).unwrap();
+    let (url, sessions) = mock_recogniser(&["喂你好请问哪位", "我现在没空你们晚点再打吧"]);
+    let sipp = Sipp::start("answer_emotion", &dir, "udp");
+    write_campaign(&dir, sipp.port, "", &format!("[speech]\nasr = \"{url}\"\n"));
+    std::fs::write(dir.join("check.call"), include_str!("sip/emotion.call")).unwrap();
+    let attempt = run_campaign(&dir);
+    let store = callscript_runtime::store::SqliteStore::open(&dir.join("campaign.db")).unwrap();
+    let transcript = callscript_runtime::store::Store::transcript(&store, "SIP_CHECK", "c1", 1).unwrap().unwrap();
+    assert_eq!(
+        (attempt.disposition.as_str(), attempt.outcome.as_str()),
+        ("answered", "escalated"),
+        "{attempt:?}\n{transcript}"
+    );
+    sipp.finish();
+    assert_eq!(sessions.lock().unwrap().len(), 2, "two utterances: {transcript}");
+    let lines: Vec<serde_json::Value> = serde_json::from_str(&transcript).unwrap();
+    let replies: Vec<&serde_json::Value> = lines.iter().filter(|l| l["kind"] == "reply").collect();
+    assert_eq!(replies.len(), 2, "{transcript}");
+    assert_eq!(replies[0]["emotion"], serde_json::Value::Null, "the first answer sets the baseline: {transcript}");
+    assert_eq!(replies[1]["emotion"], "angry", "{transcript}");
+    let why = replies[1]["emotion_why"].as_str().unwrap_or_default();
+    assert!(why.starts_with("voice +") && why.ends_with("over the first utterance"), "{transcript}");
+}

@@ -20,3 +20,28 @@ pub fn module(path: &str) -> Option<&'static str> {
 /// first, as it is the default.
 pub const PACKS: &[(&str, &str)] =
     &[("cn", include_str!("../../stdlib/compliance/cn.toml")), ("us", include_str!("../../stdlib/compliance/us.toml"))];
+
+/// The intent `name` of the stdlib module `path` as the recogniser's table, phrases expanded
+/// like any script's intent. Real calls listen for `std.zh.common`'s `angry` whatever the
+/// script imports (LANGUAGE.md §15: the stdlib anger vocabulary).
+pub fn intent_table(path: &str, name: &str) -> Option<crate::bytecode::IntentTable> {
+    let (file, _) = crate::syntax::parser::parse(module(path)?, crate::span::SourceId(0));
+    file.items.iter().find_map(|item| match item {
+        crate::syntax::ast::Item::Intent(intent) if intent.name.name == name => {
+            Some(crate::lower::intent_table(intent))
+        }
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_anger_vocabulary_is_read_from_the_common_module() {
+        let angry = super::intent_table("std.zh.common", "angry").unwrap();
+        assert_eq!(angry.name, "angry");
+        assert!(angry.forms.iter().any(|f| f.parts == ["有病吧"]), "{:?}", angry.forms);
+        assert!(super::intent_table("std.zh.common", "no_such_intent").is_none());
+        assert!(super::intent_table("std.zh.nowhere", "angry").is_none());
+    }
+}

@@ -339,3 +339,115 @@ script s {
     assert!(!result.actions[0].ok, "{:?}", result.actions);
     assert_eq!(result.actions[0].cause.as_deref(), Some("the answer does not hold every output with its type"));
 }
+
+/// Emotion on real calls (§15): a shout the recogniser made no words of still answers, and
+/// reaches `on emotion angry`; the transcript says why it was angry, masking nothing here.
+#[test]
+fn an_angry_voice_without_words_reaches_the_angry_branch_and_the_transcript_says_why() {
+    use callscript_runtime::call::{CallDriver, Command, EmotionCause, HeardEmotion, Input};
+    let program = compile(
+        "angry.call",
+        r#"use std.zh.common
+script s "怒" {
+  purpose service
+  outcomes { calm goal, escalated }
+  opening {
+    say "您好，这里是星海银行，本次通话将被录音。"
+    ask "请问是本人吗?" retries 2 {
+      on emotion angry => transfer "agents" outcome escalated
+      on yes => hangup calm
+      on silence, unknown => retry
+      on exhausted => hangup calm
+    }
+  }
+  objection { on emotion angry, complaint => transfer "agents" }
+}
+"#,
+    );
+    let exec = Executable::new(program).unwrap();
+    let session = Session::start(Arc::clone(&exec), "s", Vec::new(), CallContext::default()).unwrap();
+    let mut driver = CallDriver::new(session, None);
+    driver.start(0);
+    let mut now = 0;
+    let mut heard = vec![
+        // Neither words nor feeling: not an answer, the call keeps listening.
+        Input::Heard { text: String::new(), emotion: None },
+        Input::Heard {
+            text: String::new(),
+            emotion: Some(HeardEmotion {
+                emotion: Emotion::Angry,
+                why: vec![EmotionCause::Voice("voice +9.5 dB, pitch ×1.42 over the first utterance".into())],
+            }),
+        },
+    ]
+    .into_iter();
+    while !driver.is_over() {
+        let Some(command) = driver.poll_command() else {
+            now += 500;
+            let input = heard.next().expect("the call ends before the customer runs out of words");
+            driver.handle(now, input);
+            continue;
+        };
+        now += 100;
+        match command {
+            Command::Play { .. } => driver.handle(now, Input::PromptFinished),
+            Command::Transfer { .. } => driver.handle(now, Input::TransferResult(Ok(()))),
+            _ => {}
+        }
+    }
+    let result = driver.result();
+    assert_eq!(result.outcome.as_deref(), Some("escalated"), "{result:?}");
+    let lines = serde_json::to_value(&result.transcript).unwrap();
+    let replies: Vec<&serde_json::Value> = lines.as_array().unwrap().iter().filter(|l| l["kind"] == "reply").collect();
+    assert_eq!(
+        replies,
+        [&serde_json::json!({
+            "kind": "reply",
+            "text": "",
+            "silence": false,
+            "emotion": "angry",
+            "emotion_why": "voice +9.5 dB, pitch ×1.42 over the first utterance",
+        })]
+    );
+}
+
+/// A customer who barges into the question with a long answer is still talking when the
+/// listen starts: its silence timer waits for the utterance to end instead of hearing silence.
+#[test]
+fn a_long_answer_that_barged_in_is_not_cut_by_the_listen_timeout() {
+    use callscript_runtime::call::{CallDriver, Command, Input};
+    let program = compile(
+        "long.call",
+        r#"use std.zh.common
+script s "长" {
+  purpose service
+  listen_timeout 2s
+  outcomes { agreed goal, quiet }
+  opening {
+    say "您好，这里是星海银行，本次通话将被录音。"
+    ask "请问您现在方便吗？" {
+      on yes => hangup agreed
+      on silence, unknown => hangup quiet
+    }
+  }
+  objection { on emotion angry, complaint => transfer "agents" }
+}
+"#,
+    );
+    let exec = Executable::new(program).unwrap();
+    let session = Session::start(Arc::clone(&exec), "s", Vec::new(), CallContext::default()).unwrap();
+    let mut driver = CallDriver::new(session, None);
+    driver.start(0);
+    assert!(matches!(driver.poll_command(), Some(Command::Play { .. })));
+    driver.handle(4_000, Input::PromptFinished);
+    assert!(matches!(driver.poll_command(), Some(Command::Play { .. })));
+    driver.handle(4_500, Input::SpeechStarted);
+    assert_eq!(driver.poll_command(), Some(Command::StopPlaying));
+    assert!(matches!(driver.poll_command(), Some(Command::Listen { .. })));
+    // Past the 2 s listen timeout, the customer still talking.
+    driver.handle(7_500, Input::Tick);
+    assert!(!driver.is_over(), "heard as silence while the customer talked");
+    driver.handle(8_000, Input::Heard { text: "方便的,你说吧".into(), emotion: None });
+    assert!(driver.is_over());
+    assert_eq!(driver.result().outcome.as_deref(), Some("agreed"));
+}

@@ -171,6 +171,12 @@ pub enum Tts {
     Clips,
 }
 
+/// `[speech] emotion_loudness_db` when not written.
+pub const DEFAULT_EMOTION_LOUDNESS_DB: f32 = 6.0;
+
+/// `[speech] emotion_pitch_ratio` when not written.
+pub const DEFAULT_EMOTION_PITCH_RATIO: f32 = 1.2;
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Speech {
     pub tts: Tts,
@@ -187,6 +193,11 @@ pub struct Speech {
     pub vad_threshold: f32,
     /// The silence that ends an utterance.
     pub vad_hangover: SignedDuration,
+    /// Emotion on real calls (LANGUAGE.md §15): an utterance this many dB louder than the
+    /// customer's earlier speech, and `emotion_pitch_ratio` times higher, is angry.
+    pub emotion_loudness_db: f32,
+    /// The pitch over the customer's earlier speech that, with the loudness, is angry.
+    pub emotion_pitch_ratio: f32,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -872,7 +883,29 @@ impl Builder<'_> {
                 }
             })
         });
+        let emotion_loudness_db =
+            self.value("speech.emotion_loudness_db", raw.emotion_loudness_db, DEFAULT_EMOTION_LOUDNESS_DB, |v| {
+                if (1.0..=40.0).contains(&v) {
+                    Ok(v as f32)
+                } else {
+                    Err(format!(
+                        "emotion_loudness_db {v} is out of range; use 1 to 40 dB louder than the customer's earlier speech (default {DEFAULT_EMOTION_LOUDNESS_DB})"
+                    ))
+                }
+            });
+        let emotion_pitch_ratio =
+            self.value("speech.emotion_pitch_ratio", raw.emotion_pitch_ratio, DEFAULT_EMOTION_PITCH_RATIO, |v| {
+                if v > 1.0 && v <= 4.0 {
+                    Ok(v as f32)
+                } else {
+                    Err(format!(
+                        "emotion_pitch_ratio {v} is out of range; use a ratio above 1 and at most 4 over the customer's earlier pitch (default {DEFAULT_EMOTION_PITCH_RATIO})"
+                    ))
+                }
+            });
         Speech {
+            emotion_loudness_db,
+            emotion_pitch_ratio,
             tts,
             asr,
             clips: raw.clips,

@@ -112,6 +112,8 @@ pub struct RawSpeech {
     pub cache: Option<String>,
     pub vad_threshold: Option<f64>,
     pub vad_hangover: Option<String>,
+    pub emotion_loudness_db: Option<f64>,
+    pub emotion_pitch_ratio: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

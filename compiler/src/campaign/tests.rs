@@ -101,6 +101,22 @@ fn settings_that_do_not_fit() {
 }
 
 #[test]
+fn emotion_thresholds_have_defaults_ranges_and_their_place() {
+    let c = ok("");
+    assert_eq!((c.speech.emotion_loudness_db, c.speech.emotion_pitch_ratio), (6.0, 1.2));
+    let c = ok("[speech]\nemotion_loudness_db = 8\nemotion_pitch_ratio = 1.35\n");
+    assert_eq!((c.speech.emotion_loudness_db, c.speech.emotion_pitch_ratio), (8.0, 1.35));
+    assert_eq!(
+        toml("[speech]\nemotion_loudness_db = 0.5\nemotion_pitch_ratio = 1.0\n"),
+        [
+            "E604 4:23 emotion_loudness_db 0.5 is out of range; use 1 to 40 dB louder than the customer's earlier speech (default 6)",
+            "E604 5:23 emotion_pitch_ratio 1 is out of range; use a ratio above 1 and at most 4 over the customer's earlier pitch (default 1.2)",
+        ]
+    );
+    assert_eq!(toml("[speech]\nemotion_pitch_ratio = \"high\"\n")[0].split(' ').next(), Some("E602"));
+}
+
+#[test]
 fn scripts_and_ids() {
     assert_eq!(
         problems("task_id = \"a\\\"b\"\nscript = \"a.py\"\n", Shape::Toml),

@@ -318,7 +318,7 @@ fn call_sites<'a>(stmts: &'a [Stmt], out: &mut Vec<(&'a Ident, &'a [Expr])>) {
 }
 
 /// Expands an intent's phrases into the recogniser's forms (patterns were checked).
-fn intent_table(def: &ast::Intent) -> IntentTable {
+pub fn intent_table(def: &ast::Intent) -> IntentTable {
     let mut table =
         IntentTable { name: def.name.name.clone(), forms: Vec::new(), dtmf: Vec::new(), regexes: Vec::new() };
     for clause in &def.clauses {

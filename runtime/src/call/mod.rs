@@ -38,10 +38,12 @@ pub enum Input {
     PromptFinished,
     /// The customer started talking (voice activity).
     SpeechStarted,
-    /// An utterance ended; `text` is what the recogniser understood (empty: nothing).
+    /// An utterance ended; `text` is what the recogniser understood (empty: nothing), and
+    /// `emotion` what was heard besides the words (None: neutral). Words or an emotion make
+    /// an answer; an utterance with neither is not one.
     Heard {
         text: String,
-        emotion: Option<Emotion>,
+        emotion: Option<HeardEmotion>,
     },
     /// One key, as a phone sends them: sequences are assembled with the inter-key timer.
     Key(char),
@@ -78,6 +80,40 @@ pub enum Command {
     Hangup,
 }
 
+/// An emotion heard in an utterance, and why (LANGUAGE.md §15). Scripted and simulated
+/// customers say theirs with no reason; real calls give one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeardEmotion {
+    pub emotion: Emotion,
+    pub why: Vec<EmotionCause>,
+}
+
+impl From<Emotion> for HeardEmotion {
+    fn from(emotion: Emotion) -> HeardEmotion {
+        HeardEmotion { emotion, why: Vec::new() }
+    }
+}
+
+/// One reason an emotion was reported.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EmotionCause {
+    /// The utterance holds the anger vocabulary; the utterance.
+    Words(String),
+    /// How the voice compared with the customer's earlier speech, in words.
+    Voice(String),
+}
+
+impl EmotionCause {
+    /// How a transcript gives it; the words masked with an answer that is.
+    pub fn describe(&self, masked: bool) -> String {
+        match self {
+            EmotionCause::Words(_) if masked => format!("words: {MASK}"),
+            EmotionCause::Words(words) => format!("words: {words}"),
+            EmotionCause::Voice(voice) => voice.clone(),
+        }
+    }
+}
+
 /// How a prompt was cut short.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Cut {
@@ -99,7 +135,7 @@ impl Cut {
 /// The customer's turn as it reached the script.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Answer {
-    Said { text: String, emotion: Option<Emotion> },
+    Said { text: String, emotion: Option<HeardEmotion> },
     Keys(String),
     Silence,
 }
@@ -213,9 +249,12 @@ pub struct CallDriver {
     notes: Vec<Note>,
     /// The customer talked over an interruptible prompt: skip such prompts until the listen.
     barged: bool,
+    /// The customer started talking over a prompt and their utterance has not ended yet: the
+    /// next listen starts with them speaking, so its silence timer waits for the utterance.
+    talking_over: bool,
     /// Input that came while a prompt played, kept for the next listen.
     early_keys: String,
-    early_words: Option<(String, Option<Emotion>)>,
+    early_words: Option<(String, Option<HeardEmotion>)>,
     actions: u32,
     /// The ask the call last listened for (whose capture decides what a turn may hold).
     listening_ask: Option<AskId>,
@@ -235,6 +274,7 @@ impl CallDriver {
             commands: VecDeque::new(),
             notes: Vec::new(),
             barged: false,
+            talking_over: false,
             early_keys: String::new(),
             early_words: None,
             actions: 0,
@@ -267,6 +307,10 @@ impl CallDriver {
             self.customer_left();
             return;
         }
+        if matches!(input, Input::Heard { .. }) {
+            // An utterance ended, whether or not anything listens to it.
+            self.talking_over = false;
+        }
         let phase = std::mem::replace(&mut self.phase, Phase::Stepping);
         match (phase, input) {
             (Phase::Playing { .. }, Input::PromptFinished) => self.advance(Event::Done),
@@ -281,6 +325,7 @@ impl CallDriver {
                 Phase::Playing { no_bargein: false },
                 input @ (Input::SpeechStarted | Input::Heard { .. } | Input::Key(_) | Input::Keys(_)),
             ) => {
+                self.talking_over = input == Input::SpeechStarted;
                 self.keep_early(input);
                 self.commands.push_back(Command::StopPlaying);
                 self.cut_last_prompt(Cut::Interrupted);
@@ -322,7 +367,9 @@ impl CallDriver {
     /// Keeps words or keys that came before the call listens, for the next listen.
     fn keep_early(&mut self, input: Input) {
         match input {
-            Input::Heard { text, emotion } if !text.trim().is_empty() => self.early_words = Some((text, emotion)),
+            Input::Heard { text, emotion } if is_answer(&text, emotion.as_ref()) => {
+                self.early_words = Some((text, emotion))
+            }
             Input::Key(k) => self.early_keys.push(k),
             Input::Keys(k) => self.early_keys.push_str(&k),
             _ => {}
@@ -453,10 +500,10 @@ impl CallDriver {
             Input::SpeechStarted => listening.speaking = true,
             Input::Heard { text, emotion } => {
                 listening.speaking = false;
-                if !text.trim().is_empty() {
+                if is_answer(&text, emotion.as_ref()) {
                     return self.answer(Answer::Said { text, emotion });
                 }
-                // Heard but not understood: keep listening until the timeout.
+                // Heard but neither understood nor felt: keep listening until the timeout.
             }
             _ => {}
         }
@@ -497,7 +544,9 @@ impl CallDriver {
 
     fn answer(&mut self, answer: Answer) {
         let event = match &answer {
-            Answer::Said { text, emotion } => Event::Utterance { text: text.clone(), emotion: *emotion },
+            Answer::Said { text, emotion } => {
+                Event::Utterance { text: text.clone(), emotion: emotion.as_ref().map(|e| e.emotion) }
+            }
             Answer::Keys(keys) => Event::Dtmf(keys.clone()),
             Answer::Silence => Event::Silence,
         };
@@ -614,7 +663,7 @@ impl CallDriver {
                     let digits = self.session.script().asks.get(ask as usize).and_then(|a| a.capture?.kind.max_keys());
                     let mut listening = Listening {
                         silence_at: self.now + timeout_ms,
-                        speaking: false,
+                        speaking: std::mem::take(&mut self.talking_over),
                         keys: String::new(),
                         keys_wanted: keys_wanted(self.session.script(), ask).max(digits.unwrap_or(0)),
                         keys_complete_at: None,
@@ -656,6 +705,12 @@ impl CallDriver {
             }
         }
     }
+}
+
+/// Whether an utterance answers: it has words, or an emotion other than neutral (an angry
+/// shout the recogniser made nothing of still reaches `on emotion angry`).
+fn is_answer(text: &str, emotion: Option<&HeardEmotion>) -> bool {
+    !text.trim().is_empty() || emotion.is_some_and(|e| e.emotion != Emotion::Neutral)
 }
 
 /// How many keys the ask's patterns take at most (a one-key menu answers on the first key).
@@ -730,9 +785,12 @@ pub fn result_of(exec: &Executable, script: &ScriptCode, notes: &[Note]) -> Call
                 Answer::Said { text, emotion } => {
                     // Words that may hold a sensitive value are never kept as unrecognised.
                     pending_words = (!sensitive).then_some(text.as_str());
-                    let emotion = emotion.filter(|e| *e != Emotion::Neutral).map(Emotion::name);
+                    let felt = emotion.as_ref().filter(|e| e.emotion != Emotion::Neutral);
+                    let emotion_why = felt
+                        .filter(|e| !e.why.is_empty())
+                        .map(|e| e.why.iter().map(|cause| cause.describe(*sensitive)).collect::<Vec<_>>().join("; "));
                     let text = if *sensitive { MASK.to_string() } else { text.clone() };
-                    TranscriptLine::reply(text, false, emotion)
+                    TranscriptLine::reply(text, false, felt.map(|e| e.emotion.name())).with_emotion_why(emotion_why)
                 }
                 Answer::Keys(keys) => {
                     let keys = if *sensitive { MASK } else { keys.as_str() };
@@ -798,4 +856,27 @@ pub fn result_of(exec: &Executable, script: &ScriptCode, notes: &[Note]) -> Call
         }
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_masked_answer_masks_the_words_that_made_it_angry_but_not_the_voice() {
+        let words = EmotionCause::Words("你们有病吧".into());
+        let voice = EmotionCause::Voice("voice +9.5 dB, pitch ×1.42 over the first utterance".into());
+        assert_eq!(words.describe(false), "words: 你们有病吧");
+        assert_eq!(words.describe(true), "words: ****");
+        assert_eq!(voice.describe(true), "voice +9.5 dB, pitch ×1.42 over the first utterance");
+    }
+
+    #[test]
+    fn words_or_a_feeling_make_an_answer() {
+        let angry = HeardEmotion::from(Emotion::Angry);
+        assert!(is_answer("是", None));
+        assert!(is_answer("", Some(&angry)));
+        assert!(!is_answer(" ", None));
+        assert!(!is_answer("", Some(&HeardEmotion::from(Emotion::Neutral))));
+    }
 }

@@ -67,7 +67,8 @@ pub fn converse(driver: &mut CallDriver, customer: &mut dyn Customer) {
                     Turn::Say { text, emotion } => {
                         let started = now + REACTION_MS;
                         coming.push((started, Input::SpeechStarted));
-                        coming.push((started + speak_ms(&text), Input::Heard { text, emotion }));
+                        coming
+                            .push((started + speak_ms(&text), Input::Heard { text, emotion: emotion.map(Into::into) }));
                     }
                     Turn::Keys(keys) => coming.push((now + KEYS_MS, Input::Keys(keys))),
                     Turn::Silence => {}

@@ -157,10 +157,22 @@ pub fn audit_json(c: &Campaign) -> String {
             "calls_per_second": t.calls_per_second,
             "max_concurrent": t.max_concurrent,
         },
+        // How real calls hear the customer: what decides a turn's speech and its emotion (§15).
+        "speech": {
+            "vad_threshold": as_written(c.speech.vad_threshold),
+            "vad_hangover": duration_text(c.speech.vad_hangover),
+            "emotion_loudness_db": as_written(c.speech.emotion_loudness_db),
+            "emotion_pitch_ratio": as_written(c.speech.emotion_pitch_ratio),
+        },
         "transfer": c.transfer,
         "allow": c.allow,
     })
     .to_string()
+}
+
+/// A setting held as f32, as the file wrote it (1.2, not 1.2000000476837158).
+fn as_written(value: f32) -> f64 {
+    (f64::from(value) * 1e4).round() / 1e4
 }
 
 /// Types each name of a JSON task's template from its CSV column: int if every value is an
@@ -219,6 +231,9 @@ mod tests {
         assert_eq!(json["schedule"]["days"][0], "mon");
         assert_eq!(json["retry"]["backoff"], "30m");
         assert_eq!(json["telephony"]["kind"], "sim");
+        assert_eq!(json["speech"]["emotion_loudness_db"], 6.0);
+        assert_eq!(json["speech"]["emotion_pitch_ratio"].to_string(), "1.2");
+        assert_eq!(json["speech"]["vad_hangover"], "600ms");
     }
 
     /// The campaign model decides which gateways are valid; the user agent must dial each one.

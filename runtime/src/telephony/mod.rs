@@ -4,10 +4,11 @@
 //!
 //! This module holds the trait, dispositions and call results; its children are what the
 //! implementations are made of: [`sim`] (virtual time), [`sip`] (real networks), and the
-//! pieces a real call uses: [`media`] (audio), [`speech`] (speech out), [`asr`] (speech in)
-//! and [`recording`] (encrypted recordings).
+//! pieces a real call uses: [`media`] (audio), [`speech`] (speech out), [`asr`] (speech in),
+//! [`emotion`] (anger in the words and the voice) and [`recording`] (encrypted recordings).
 
 pub mod asr;
+pub mod emotion;
 pub mod media;
 pub mod recording;
 pub mod sim;
@@ -72,9 +73,13 @@ pub enum TranscriptLine {
     Reply {
         text: String,
         silence: bool,
-        /// The emotion the recogniser heard, when not neutral.
+        /// The emotion heard, when not neutral.
         #[serde(skip_serializing_if = "Option::is_none")]
         emotion: Option<&'static str>,
+        /// Why it was reported on a real call (LANGUAGE.md §15): `words: 你们有病吧`, `voice
+        /// +9.5 dB, pitch ×1.42 over the first utterance`, both joined by `; `.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        emotion_why: Option<String>,
         /// With a learned model (§14): the intent that decided the turn, `by` "phrase" or
         /// "model", and the model's `confidence` (0 to 1). Absent in programs without one.
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -104,7 +109,15 @@ pub enum TranscriptLine {
 impl TranscriptLine {
     /// A reply line with no recognition noted (yet).
     pub fn reply(text: String, silence: bool, emotion: Option<&'static str>) -> TranscriptLine {
-        TranscriptLine::Reply { text, silence, emotion, intent: None, by: None, confidence: None }
+        TranscriptLine::Reply { text, silence, emotion, emotion_why: None, intent: None, by: None, confidence: None }
+    }
+
+    /// The line with why its emotion was reported (real calls, §15); other lines unchanged.
+    pub fn with_emotion_why(mut self, why: Option<String>) -> TranscriptLine {
+        if let TranscriptLine::Reply { emotion_why, .. } = &mut self {
+            *emotion_why = why;
+        }
+        self
     }
 }
 

@@ -9,11 +9,13 @@
 //! - [`dtmf`]: RFC 4733 telephone-events and SIP INFO digits.
 //! - [`vad`]: energy voice-activity detection that cuts the caller's speech into utterances.
 //! - [`jitter`]: the incoming jitter buffer that turns RTP arrivals into one frame per tick.
+//! - [`voice`]: an utterance's loudness and pitch, for emotion on real calls.
 
 pub mod dtmf;
 pub mod g711;
 pub mod jitter;
 pub mod vad;
+pub mod voice;
 
 /// Telephony sample rate (Hz); also the RTP clock rate of G.711 and telephone-events.
 pub const SAMPLE_RATE: u32 = 8000;

@@ -23,9 +23,11 @@ use crate::actions::{Backends, Recipient};
 use crate::call::{CallDriver, Command, Input};
 use crate::campaign::Loaded;
 use crate::telephony::asr::{FunAsrConfig, hotwords_from_intents};
+use crate::telephony::emotion::{AngerWords, EmotionEar, EmotionThresholds};
 use crate::telephony::media::dtmf;
 use crate::telephony::media::g711::Codec;
 use crate::telephony::media::vad::{Vad, VadConfig, VadEvent};
+use crate::telephony::media::voice;
 use crate::telephony::recording::{Recorder, RecordingWriter};
 use crate::telephony::speech::{Speaker, SpeechError};
 use crate::telephony::{CallId, CallResult, DialRequest, Disposition};
@@ -46,11 +48,21 @@ pub struct Speech {
     pub tts: Tts,
     pub asr: Asr,
     pub vad: VadConfig,
+    /// How much louder and higher than the customer's earlier speech is angry (§15).
+    pub emotion: EmotionThresholds,
+    /// The words that are angry whatever the voice (§15).
+    pub anger_words: Arc<AngerWords>,
 }
 
 impl Default for Speech {
     fn default() -> Self {
-        Speech { tts: Tts::Silence, asr: Asr::KeysOnly, vad: VadConfig::default() }
+        Speech {
+            tts: Tts::Silence,
+            asr: Asr::KeysOnly,
+            vad: VadConfig::default(),
+            emotion: EmotionThresholds::default(),
+            anger_words: Arc::new(AngerWords::new(&[])),
+        }
     }
 }
 
@@ -116,7 +128,12 @@ impl Speech {
             hangover_ms: campaign.speech.vad_hangover.as_millis().clamp(0, u32::MAX as i128) as u32,
             ..VadConfig::default()
         };
-        Ok(Speech { tts, asr, vad })
+        let emotion = EmotionThresholds {
+            loudness_db: campaign.speech.emotion_loudness_db,
+            pitch_ratio: campaign.speech.emotion_pitch_ratio,
+        };
+        let anger_words = Arc::new(AngerWords::new(&program.intents));
+        Ok(Speech { tts, asr, vad, emotion, anger_words })
     }
 
     /// The customer's words in an utterance, if this deployment can hear them. A recogniser
@@ -136,6 +153,19 @@ impl Speech {
 
     fn hears_speech(&self) -> bool {
         matches!(self.asr, Asr::FunAsr(_))
+    }
+
+    /// What an answered call's utterance says and how it sounds: the recogniser and the voice
+    /// measurement run together, the measurement off the runtime's workers.
+    async fn understand(&self, pcm: Vec<i16>, name: &str) -> (String, Option<voice::Voice>) {
+        let pcm = Arc::new(pcm);
+        let speech_dbfs = self.vad.threshold_dbfs;
+        let measured = {
+            let pcm = Arc::clone(&pcm);
+            tokio::task::spawn_blocking(move || voice::analyse(&pcm, speech_dbfs))
+        };
+        let (text, measured) = tokio::join!(self.recognise(&pcm, name), measured);
+        (text.unwrap_or_default(), measured.ok().flatten())
     }
 }
 
@@ -235,6 +265,7 @@ async fn place(
         media,
         acting: None,
         messages: Vec::new(),
+        ear: EmotionEar::new(),
     };
     let mut result = conversation.run().await;
     out.close();
@@ -671,6 +702,8 @@ struct Conversation<'a> {
     acting: Option<Acting>,
     /// The text messages handed to the gateway, in the order the script sent them.
     messages: Vec<tokio::task::JoinHandle<Result<(), String>>>,
+    /// The customer's earlier voice on this call, the baseline for emotion (§15).
+    ear: EmotionEar,
 }
 
 impl Conversation<'_> {
@@ -729,10 +762,16 @@ impl Conversation<'_> {
                 }
                 Happening::SpeechStarted => Input::SpeechStarted,
                 Happening::Utterance(pcm) if self.driver.hears_speech() => {
-                    let text = self.speech.recognise(&pcm, &format!("call-{}", self.call)).await.unwrap_or_default();
-                    Input::Heard { text, emotion: None }
+                    let (text, voice) = self.speech.understand(pcm, &format!("call-{}", self.call)).await;
+                    let emotion = self.ear.hear(&self.speech.anger_words, self.speech.emotion, &text, voice);
+                    // The words stay out of the log: the answer may hold a sensitive value.
+                    let felt = emotion.as_ref().map(|e| e.emotion.name());
+                    tracing::debug!(call = self.call, ?voice, ?felt, "an utterance was heard");
+                    Input::Heard { text, emotion }
                 }
-                Happening::Utterance(_) | Happening::TransferProgress(..) => continue,
+                // Not heard (a disclosure plays on): the driver only learns the customer stopped.
+                Happening::Utterance(_) => Input::Heard { text: String::new(), emotion: None },
+                Happening::TransferProgress(..) => continue,
                 Happening::Key(k) => Input::Key(k),
                 Happening::Hangup => Input::CustomerHangup,
                 Happening::Deadline => Input::Tick,
