@@ -200,7 +200,7 @@ fn play_pieces_split_the_text_into_written_text_and_values() {
 /// the next question, and the action's latency is the time it took (§13).
 #[test]
 fn keys_pressed_while_an_action_runs_answer_the_next_question() {
-    use callscript_runtime::call::{CallDriver, Command, Input};
+    use callscript_runtime::call::{Command, Input};
     let program = compile(
         "act.call",
         r#"use std.zh.common
@@ -228,10 +228,7 @@ script act "动作时按键" {
 }
 "#,
     );
-    let exec = Executable::new(program).unwrap();
-    let session = Session::start(Arc::clone(&exec), "act", Vec::new(), CallContext::default()).unwrap();
-    let mut driver = CallDriver::new(session, None);
-    driver.start(0);
+    let mut driver = started(program, "act");
     assert!(matches!(driver.poll_command(), Some(Command::Play { .. })));
     driver.handle(3_000, Input::PromptFinished);
     assert!(matches!(driver.poll_command(), Some(Command::CallAction { ref action, .. }) if action == "lookup"));
@@ -300,7 +297,7 @@ script s {
 /// `ok`: the transcript and the store agree with the branch taken.
 #[test]
 fn a_mistyped_answer_is_a_failed_call_in_the_log() {
-    use callscript_runtime::call::{CallDriver, Command, Input};
+    use callscript_runtime::call::{Command, Input};
     let program = compile(
         "do.call",
         r#"use std.zh.common
@@ -320,10 +317,7 @@ script s {
 }
 "#,
     );
-    let exec = Executable::new(program).unwrap();
-    let session = Session::start(Arc::clone(&exec), "s", Vec::new(), CallContext::default()).unwrap();
-    let mut driver = CallDriver::new(session, None);
-    driver.start(0);
+    let mut driver = started(program, "s");
     while let Some(command) = driver.poll_command() {
         match command {
             Command::Play { .. } => driver.handle(2_000, Input::PromptFinished),
@@ -344,7 +338,7 @@ script s {
 /// reaches `on emotion angry`; the transcript says why it was angry, masking nothing here.
 #[test]
 fn an_angry_voice_without_words_reaches_the_angry_branch_and_the_transcript_says_why() {
-    use callscript_runtime::call::{CallDriver, Command, EmotionCause, HeardEmotion, Input};
+    use callscript_runtime::call::{Command, EmotionCause, HeardEmotion, Input};
     let program = compile(
         "angry.call",
         r#"use std.zh.common
@@ -364,10 +358,7 @@ script s "怒" {
 }
 "#,
     );
-    let exec = Executable::new(program).unwrap();
-    let session = Session::start(Arc::clone(&exec), "s", Vec::new(), CallContext::default()).unwrap();
-    let mut driver = CallDriver::new(session, None);
-    driver.start(0);
+    let mut driver = started(program, "s");
     let mut now = 0;
     let mut heard = vec![
         // Neither words nor feeling: not an answer, the call keeps listening.
@@ -415,7 +406,7 @@ script s "怒" {
 /// listen starts: its silence timer waits for the utterance to end instead of hearing silence.
 #[test]
 fn a_long_answer_that_barged_in_is_not_cut_by_the_listen_timeout() {
-    use callscript_runtime::call::{CallDriver, Command, Input};
+    use callscript_runtime::call::{Command, Input};
     let program = compile(
         "long.call",
         r#"use std.zh.common
@@ -434,10 +425,7 @@ script s "长" {
 }
 "#,
     );
-    let exec = Executable::new(program).unwrap();
-    let session = Session::start(Arc::clone(&exec), "s", Vec::new(), CallContext::default()).unwrap();
-    let mut driver = CallDriver::new(session, None);
-    driver.start(0);
+    let mut driver = started(program, "s");
     assert!(matches!(driver.poll_command(), Some(Command::Play { .. })));
     driver.handle(4_000, Input::PromptFinished);
     assert!(matches!(driver.poll_command(), Some(Command::Play { .. })));
@@ -450,4 +438,13 @@ script s "长" {
     driver.handle(8_000, Input::Heard { text: "方便的,你说吧".into(), emotion: None });
     assert!(driver.is_over());
     assert_eq!(driver.result().outcome.as_deref(), Some("agreed"));
+}
+
+/// A call of `script` (no inputs) answered at 0 ms: its driver, the first prompt queued.
+fn started(program: Program, script: &str) -> callscript_runtime::call::CallDriver {
+    let exec = Executable::new(program).unwrap();
+    let session = Session::start(Arc::clone(&exec), script, Vec::new(), CallContext::default()).unwrap();
+    let mut driver = callscript_runtime::call::CallDriver::new(session, None);
+    driver.start(0);
+    driver
 }
