@@ -6,11 +6,13 @@
 //! Every attempt is inserted before it is dialled; a unique key on (campaign, customer,
 //! attempt) makes a double dial impossible even across a crash.
 
+mod postgres;
 mod sqlite;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
 
+pub use postgres::PostgresStore;
 pub use sqlite::{APPLICATION_ID, SCHEMA_VERSION, SqliteStore};
 
 /// Why the store could not do what was asked, with the file it concerns.
@@ -61,6 +63,23 @@ pub enum StoreError {
         #[source]
         source: rusqlite::Error,
     },
+    /// The PostgreSQL store (CAMPAIGN.md §6), named by its URL without the password.
+    #[error("store {url}: {source}")]
+    Postgres {
+        url: String,
+        #[source]
+        source: ::postgres::Error,
+    },
+    #[error(
+        "the store {url} has schema version {found}, newer than this callscript ({supported}); use a newer callscript"
+    )]
+    NewerDatabase { url: String, found: i64, supported: i64 },
+    #[error(
+        "the store {url} is in use by another run: {holder}; one run per campaign store at a time until `callscript worker` shares it"
+    )]
+    LeasedDatabase { url: String, holder: Box<LeaseHolder> },
+    #[error("this run lost its lease on the store {url} to {holder}; it stops to avoid two runs on one store")]
+    LeaseLostDatabase { url: String, holder: String },
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
