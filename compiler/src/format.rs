@@ -861,11 +861,7 @@ impl<'a> Printer<'a> {
             StmtKind::Set { name, value } => {
                 self.word(at);
                 self.sp();
-                self.src(name.span);
-                self.sp();
-                self.raw("=");
-                self.sp();
-                self.expr(value);
+                self.assignment(name.span, value);
             }
             StmtKind::Error => self.src(s.span),
         }
@@ -903,6 +899,15 @@ impl<'a> Printer<'a> {
         }
     }
 
+    /// `NAME = EXPR` (a `set`, an argument of a `do`).
+    fn assignment(&mut self, name: Span, value: &Expr) {
+        self.src(name);
+        self.sp();
+        self.raw("=");
+        self.sp();
+        self.expr(value);
+    }
+
     /// `do NAME(…) [timeout D] { … }`; not inlined into `stmt`, whose frame is on the stack once
     /// per nesting level.
     #[inline(never)]
@@ -916,11 +921,7 @@ impl<'a> Printer<'a> {
                 self.raw(",");
                 self.sp();
             }
-            self.src(name.span);
-            self.sp();
-            self.raw("=");
-            self.sp();
-            self.expr(value);
+            self.assignment(name.span, value);
         }
         let close = self.token_at(d.args.last().map_or(d.action.span.end, |(_, v)| v.span.end));
         match close.filter(|t| t.token == Token::RParen) {

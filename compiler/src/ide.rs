@@ -1867,27 +1867,8 @@ fn mock_outputs(scope: &ScriptScope, context: &str) -> Option<Vec<Completion>> {
             && text(i + 2) == "ok"
             && tokens[i + 3].token == Token::LBrace
     })?;
-    let fields = start + 4..tokens.len();
-    if fields.clone().any(|i| tokens[i].token == Token::RBrace)
-        || !matches!(tokens.last().map(|t| t.token), Some(Token::LBrace | Token::Comma))
-    {
-        return None;
-    }
     let def = scope.actions.get(text(start + 1))?;
-    let given: Vec<&str> = fields
-        .filter(|&i| tokens[i].token == Token::Ident && tokens.get(i + 1).is_some_and(|t| t.token == Token::Colon))
-        .map(text)
-        .collect();
-    let out = def
-        .outputs()
-        .filter(|f| !given.contains(&f.name.name.as_str()))
-        .map(|f| Completion {
-            label: f.name.name.clone(),
-            kind: CompletionKind::Field,
-            detail: Some(format!("output: {}", f.ty.ty.map_or("?", Type::name))),
-        })
-        .collect();
-    Some(out)
+    fields_not_given(context, &tokens, start + 4, [Token::LBrace, Token::RBrace, Token::Colon], def.outputs(), "output")
 }
 
 /// Inside `do NAME(` after `(` or `,`: the inputs of the action not given yet. None elsewhere.
@@ -1899,24 +1880,37 @@ fn do_inputs(scope: &ScriptScope, context: &str, tokens: &[crate::syntax::lexer:
             && tokens[i + 1].token == Token::Ident
             && tokens[i + 2].token == Token::LParen
     })?;
-    let args = start + 3..tokens.len();
-    if args.clone().any(|i| tokens[i].token == Token::RParen)
-        || !matches!(tokens.last().map(|t| t.token), Some(Token::LParen | Token::Comma))
+    let def = scope.actions.get(text(start + 1))?;
+    fields_not_given(context, tokens, start + 3, [Token::LParen, Token::RParen, Token::Eq], def.inputs(), "input")
+}
+
+/// The fields not named yet in a list that opened at token `from` with `open` and is still
+/// open (no `close` since), the cursor after `open` or `,`: a field counts as named when it
+/// stands before `assign`. `kind` labels the completions (`input: money`).
+fn fields_not_given<'a>(
+    context: &str,
+    tokens: &[crate::syntax::lexer::Lexed],
+    from: usize,
+    [open, close, assign]: [Token; 3],
+    fields: impl Iterator<Item = &'a Field>,
+    kind: &str,
+) -> Option<Vec<Completion>> {
+    let list = from..tokens.len();
+    if list.clone().any(|i| tokens[i].token == close)
+        || !tokens.last().is_some_and(|t| t.token == open || t.token == Token::Comma)
     {
         return None;
     }
-    let def = scope.actions.get(text(start + 1))?;
-    let given: Vec<&str> = args
-        .filter(|&i| tokens[i].token == Token::Ident && tokens.get(i + 1).is_some_and(|t| t.token == Token::Eq))
-        .map(text)
+    let given: Vec<&str> = list
+        .filter(|&i| tokens[i].token == Token::Ident && tokens.get(i + 1).is_some_and(|t| t.token == assign))
+        .map(|i| &context[tokens[i].span.range()])
         .collect();
-    let out = def
-        .inputs()
+    let out = fields
         .filter(|f| !given.contains(&f.name.name.as_str()))
         .map(|f| Completion {
             label: f.name.name.clone(),
             kind: CompletionKind::Field,
-            detail: Some(format!("input: {}", f.ty.ty.map_or("?", Type::name))),
+            detail: Some(format!("{kind}: {}", f.ty.ty.map_or("?", Type::name))),
         })
         .collect();
     Some(out)

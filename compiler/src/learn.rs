@@ -219,28 +219,27 @@ impl Classifier {
         &self.model.weights[feature as usize * c..feature as usize * c + c]
     }
 
-    /// The probability of every intent, into `scores` (resized).
-    pub fn probabilities(&self, text: &str, scores: &mut Vec<f32>) {
-        let c = self.model.classes as usize;
-        let mut known: Vec<u32> = Vec::with_capacity(48);
-        let mut total = 0usize;
+    /// The text's distinct n-grams the model knows, and how many distinct n-grams it has.
+    fn known(&self, text: &str) -> (Vec<u32>, usize) {
         let mut seen: Vec<u64> = Vec::with_capacity(48);
         ngrams(text, |h, _| seen.push(h));
         seen.sort_unstable();
         seen.dedup();
-        for h in &seen {
-            total += 1;
-            if let Some(&f) = self.index.get(h) {
-                known.push(f);
-            }
-        }
+        let known = seen.iter().filter_map(|h| self.index.get(h).copied()).collect();
+        (known, seen.len())
+    }
+
+    /// The probability of every intent for a text of `total` n-grams of which `known` are the
+    /// model's, into `scores` (resized).
+    fn scores(&self, known: &[u32], total: usize, scores: &mut Vec<f32>) {
+        let c = self.model.classes as usize;
         scores.clear();
         scores.extend_from_slice(&self.model.bias);
         scores.resize(c, 0.0);
         if total > 0 {
             let value = self.model.scale / (total as f32).sqrt();
             let mut sums = vec![0i32; c];
-            for f in known {
+            for &f in known {
                 for (s, w) in sums.iter_mut().zip(self.weights(f)) {
                     *s += i32::from(*w);
                 }
@@ -252,13 +251,21 @@ impl Classifier {
         softmax_in_place(scores);
     }
 
-    /// The best intent and its probability; None for an empty text.
+    /// The probability of every intent, into `scores` (resized).
+    pub fn probabilities(&self, text: &str, scores: &mut Vec<f32>) {
+        let (known, total) = self.known(text);
+        self.scores(&known, total, scores);
+    }
+
+    /// The best intent and its probability; None for a text with nothing to read (empty once
+    /// normalised).
     pub fn predict(&self, text: &str) -> Option<Prediction> {
-        if normalise(text).is_empty() {
+        let (known, total) = self.known(text);
+        if total == 0 {
             return None;
         }
         let mut scores = Vec::new();
-        self.probabilities(text, &mut scores);
+        self.scores(&known, total, &mut scores);
         let (intent, confidence) =
             scores.iter().enumerate().fold((0, f32::MIN), |best, (i, p)| if *p > best.1 { (i, *p) } else { best });
         Some(Prediction { intent: intent as u32, confidence })

@@ -130,6 +130,27 @@ pub struct ScriptScope<'a> {
 }
 
 impl<'a> ScriptScope<'a> {
+    /// Declares an input, a parameter or a let named `name` (`what` for the reserved-word
+    /// check): a clash with another value than a built-in is a duplicate; true when declared.
+    fn declare_value(
+        &mut self,
+        id: SourceId,
+        name: &'a Ident,
+        what: &str,
+        ty: Option<Type>,
+        info: impl FnOnce(Type) -> ValueInfo,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) -> bool {
+        reserved_check(id, name, what, diagnostics);
+        let Some(ty) = ty else { return false };
+        if let Some(prev) = self.values.get(name.name.as_str()).filter(|v| v.kind != ValueKind::Builtin) {
+            diagnostics.push(duplicate(id, "value", &name.name, name.span, prev.span));
+            return false;
+        }
+        self.values.insert(&name.name, info(ty));
+        true
+    }
+
     /// The handler sets a script's `objection` includes, in place: `(index among the
     /// section's own handlers it stands before, set)`; unknown names are skipped (E117).
     pub fn includes(&self) -> Vec<(usize, SetRef<'a>)> {
@@ -344,6 +365,15 @@ pub struct FileScope<'a> {
     pub next_order: usize,
 }
 
+impl<'a> FileScope<'a> {
+    /// The intents in scope in declaration order (imports in `use` order, then the file's).
+    pub fn intents_in_order(&self) -> Vec<&IntentInfo<'a>> {
+        let mut infos: Vec<&IntentInfo<'a>> = self.intents.values().collect();
+        infos.sort_by_key(|i| i.order);
+        infos
+    }
+}
+
 /// Builds the file-wide scope: imports in `use` order (not transitive), then the file's own
 /// top-level intents and outcomes, which shadow imported ones with a warning.
 pub fn file_scope<'a>(
@@ -497,6 +527,11 @@ fn shadow_warning(file: SourceId, what: &str, name: &str, at: Span) -> Diagnosti
         .with_help("rename it if you meant a different one; the imported one is no longer reachable here")
 }
 
+/// What a `let` declares (of a script or a flow).
+fn let_info(l: &Let) -> impl FnOnce(Type) -> ValueInfo + '_ {
+    |ty| ValueInfo { ty, sensitive: l.sensitive, kind: ValueKind::Let, span: l.name.span, required: false }
+}
+
 fn reserved_check(file: SourceId, ident: &Ident, what: &str, diagnostics: &mut Vec<Diagnostic>) {
     if RESERVED.contains(&ident.name.as_str()) && !(what == "intent" && ident.name == "optout") {
         diagnostics.push(
@@ -594,39 +629,22 @@ pub fn script_scope<'a>(
             }
             Member::Inputs(block) => {
                 for input in &block.items {
-                    reserved_check(id, &input.name, "input", diagnostics);
-                    let Some(ty) = input.ty.ty else { continue };
-                    if let Some(prev) =
-                        scope.values.get(input.name.name.as_str()).filter(|v| v.kind != ValueKind::Builtin)
-                    {
-                        diagnostics.push(duplicate(id, "value", &input.name.name, input.name.span, prev.span));
-                        continue;
+                    let info = |ty| ValueInfo {
+                        ty,
+                        sensitive: input.sensitive,
+                        kind: ValueKind::Input,
+                        span: input.name.span,
+                        required: input.default.is_none(),
+                    };
+                    if scope.declare_value(id, &input.name, "input", input.ty.ty, info, diagnostics) {
+                        scope.inputs.push(input);
                     }
-                    scope.values.insert(
-                        &input.name.name,
-                        ValueInfo {
-                            ty,
-                            sensitive: input.sensitive,
-                            kind: ValueKind::Input,
-                            span: input.name.span,
-                            required: input.default.is_none(),
-                        },
-                    );
-                    scope.inputs.push(input);
                 }
             }
             Member::Let(l) => {
-                reserved_check(id, &l.name, "value", diagnostics);
-                let Some(ty) = l.ty.ty else { continue };
-                if let Some(prev) = scope.values.get(l.name.name.as_str()).filter(|v| v.kind != ValueKind::Builtin) {
-                    diagnostics.push(duplicate(id, "value", &l.name.name, l.name.span, prev.span));
-                    continue;
+                if scope.declare_value(id, &l.name, "value", l.ty.ty, let_info(l), diagnostics) {
+                    scope.lets.push(l);
                 }
-                scope.values.insert(
-                    &l.name.name,
-                    ValueInfo { ty, sensitive: l.sensitive, kind: ValueKind::Let, span: l.name.span, required: false },
-                );
-                scope.lets.push(l);
             }
             Member::Outcomes(block) => {
                 for o in &block.items {
@@ -893,30 +911,16 @@ pub fn unit_scope<'a>(
     scope.flow = Some(flow);
     reserved_check(id, &flow.name, "flow", diagnostics);
     for p in &flow.params {
-        reserved_check(id, &p.name, "parameter", diagnostics);
-        let Some(ty) = p.ty.ty else { continue };
-        if let Some(prev) = scope.values.get(p.name.name.as_str()).filter(|v| v.kind != ValueKind::Builtin) {
-            diagnostics.push(duplicate(id, "value", &p.name.name, p.name.span, prev.span));
-            continue;
+        let info =
+            |ty| ValueInfo { ty, sensitive: p.sensitive, kind: ValueKind::Input, span: p.name.span, required: true };
+        if scope.declare_value(id, &p.name, "parameter", p.ty.ty, info, diagnostics) {
+            scope.params.push(p);
         }
-        scope.values.insert(
-            &p.name.name,
-            ValueInfo { ty, sensitive: p.sensitive, kind: ValueKind::Input, span: p.name.span, required: true },
-        );
-        scope.params.push(p);
     }
     for l in &flow.lets {
-        reserved_check(id, &l.name, "value", diagnostics);
-        let Some(ty) = l.ty.ty else { continue };
-        if let Some(prev) = scope.values.get(l.name.name.as_str()).filter(|v| v.kind != ValueKind::Builtin) {
-            diagnostics.push(duplicate(id, "value", &l.name.name, l.name.span, prev.span));
-            continue;
+        if scope.declare_value(id, &l.name, "value", l.ty.ty, let_info(l), diagnostics) {
+            scope.lets.push(l);
         }
-        scope.values.insert(
-            &l.name.name,
-            ValueInfo { ty, sensitive: l.sensitive, kind: ValueKind::Let, span: l.name.span, required: false },
-        );
-        scope.lets.push(l);
     }
     if !flow.steps.is_empty() && !flow.body.is_empty() {
         diagnostics.push(

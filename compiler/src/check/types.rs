@@ -53,6 +53,21 @@ pub struct TypeChecker<'s, 'a> {
 }
 
 impl<'s, 'a> TypeChecker<'s, 'a> {
+    /// The starting values of the scope's lets (with their bounds) and its steps' statements:
+    /// what a script, a flow and a handler set have in common.
+    fn lets_and_steps(&mut self) {
+        let scope = self.scope;
+        for l in &scope.lets {
+            if let Some(ty) = l.ty.ty {
+                self.expect(&l.value, ty, &format!("the starting value of `{}`", l.name.name));
+                bounds(self, &l.name, ty, &l.bounds);
+            }
+        }
+        for step in &scope.steps {
+            self.stmts(step.stmts);
+        }
+    }
+
     fn diag(&self, code: &'static str, span: Span, message: String) -> Diagnostic {
         Diagnostic::new(code, self.scope.file, span, message)
     }
@@ -825,15 +840,7 @@ pub fn check_script<'a>(scope: &ScriptScope<'a>, usage: &mut Usage<'a>, diagnost
             }
         }
     }
-    for l in &scope.lets {
-        if let Some(ty) = l.ty.ty {
-            tc.expect(&l.value, ty, &format!("the starting value of `{}`", l.name.name));
-            bounds(&mut tc, &l.name, ty, &l.bounds);
-        }
-    }
-    for step in &scope.steps {
-        tc.stmts(step.stmts);
-    }
+    tc.lets_and_steps();
     if let Some(objection) = scope.objection {
         tc.branches(&objection.handlers);
         tc.stmts(&objection.body);
@@ -859,15 +866,7 @@ pub fn check_script<'a>(scope: &ScriptScope<'a>, usage: &mut Usage<'a>, diagnost
 pub fn check_unit<'a>(scope: &ScriptScope<'a>, diagnostics: &mut Vec<Diagnostic>) {
     let mut usage = Usage::default();
     let mut tc = TypeChecker { scope, usage: &mut usage, diagnostics };
-    for l in &scope.lets {
-        if let Some(ty) = l.ty.ty {
-            tc.expect(&l.value, ty, &format!("the starting value of `{}`", l.name.name));
-            bounds(&mut tc, &l.name, ty, &l.bounds);
-        }
-    }
-    for step in &scope.steps {
-        tc.stmts(step.stmts);
-    }
+    tc.lets_and_steps();
     if let Some(set) = scope.set {
         tc.branches(&set.handlers);
     }

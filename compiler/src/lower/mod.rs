@@ -32,9 +32,7 @@ pub fn intents_in_scope(checked: &Checked, root: SourceId) -> Vec<IntentTable> {
     let Some(file) = checked.files.iter().find(|f| f.id == root) else { return Vec::new() };
     let mut ignored = Vec::new();
     let scope = scope::file_scope(file, &checked.files, &mut ignored);
-    let mut infos: Vec<&scope::IntentInfo> = scope.intents.values().collect();
-    infos.sort_by_key(|i| i.order);
-    infos.into_iter().map(|i| intent_table(i.def)).collect()
+    scope.intents_in_order().into_iter().map(|i| intent_table(i.def)).collect()
 }
 
 /// Lowers every script of the root file `root` of `files` (which must check without errors);
@@ -58,8 +56,8 @@ pub fn lower_file(files: &[ParsedFile], sources: &Sources, root: SourceId, pack:
     }
     let kept = sources
         .iter()
-        .zip(reached)
-        .map(|((_, s), reached)| match reached {
+        .zip(&reached)
+        .map(|((_, s), reached)| match *reached {
             true => SourceFile { name: s.name.clone(), text: s.text.clone() },
             false => SourceFile { name: String::new(), text: String::new() },
         })
@@ -93,7 +91,7 @@ pub fn lower_file(files: &[ParsedFile], sources: &Sources, root: SourceId, pack:
             program.scripts.push(code);
         }
     }
-    program.model = learned_model(&mut program.intents, &mut intent_ids, file, files, sources);
+    program.model = learned_model(&mut program.intents, &mut intent_ids, &base, files, sources, &reached);
     program
 }
 
@@ -107,32 +105,19 @@ pub fn lower_file(files: &[ParsedFile], sources: &Sources, root: SourceId, pack:
 fn learned_model(
     intents: &mut Vec<IntentTable>,
     intent_ids: &mut HashMap<(SourceId, u32), IntentId>,
-    file: &ParsedFile,
+    base: &scope::FileScope,
     files: &[ParsedFile],
     sources: &Sources,
+    reached: &[bool],
 ) -> Option<crate::learn::IntentModel> {
     let authored = |id: SourceId| !crate::stdlib::is_module_name(&sources.get(id).name);
-    let mut ignored = Vec::new();
-    let scope = scope::file_scope(file, files, &mut ignored);
-    let mut in_scope: Vec<&scope::IntentInfo> = scope.intents.values().collect();
-    in_scope.sort_by_key(|i| i.order);
-    // The files whose examples count: this one and those it imports, directly or not.
-    let mut reached = vec![file.id];
-    let mut i = 0;
-    while i < reached.len() {
-        if let Some(f) = files.iter().find(|f| f.id == reached[i]) {
-            for id in f.imports.iter().flatten() {
-                if !reached.contains(id) {
-                    reached.push(*id);
-                }
-            }
-        }
-        i += 1;
-    }
+    let in_scope = base.intents_in_order();
+    // The files whose examples count: the root and those it imports, directly or not.
+    let with_rows: Vec<&ParsedFile> =
+        files.iter().filter(|f| reached.get(f.id.0 as usize) == Some(&true) && !f.examples.is_empty()).collect();
     let has_inline =
         in_scope.iter().any(|i| authored(i.file) && i.def.clauses.iter().any(|c| c.kind == ClauseKind::Examples));
-    let has_rows =
-        reached.iter().any(|id| authored(*id) && files.iter().any(|f| f.id == *id && !f.examples.is_empty()));
+    let has_rows = with_rows.iter().any(|f| authored(f.id));
     if !has_inline && !has_rows {
         return None;
     }
@@ -161,10 +146,8 @@ fn learned_model(
         }
     }
     // File-level rows name intents as the file that holds them sees them.
-    for f in reached.iter().filter_map(|id| files.iter().find(|f| f.id == *id)) {
-        if f.examples.is_empty() {
-            continue;
-        }
+    let mut ignored = Vec::new();
+    for f in with_rows {
         let seen_there = scope::file_scope(f, files, &mut ignored);
         for row in &f.examples {
             let Some(info) = seen_there.intents.get(row.intent.as_str()) else { continue };

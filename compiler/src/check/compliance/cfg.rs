@@ -1085,6 +1085,12 @@ fn retry_owners(code: &ScriptCode) -> Vec<Option<AskId>> {
 #[cfg(test)]
 mod reference;
 
+/// The nested-flow scripts `check`'s benchmark measures, for the tests' structural checks.
+#[cfg(test)]
+#[allow(dead_code)]
+#[path = "../../../benches/support/flows.rs"]
+mod bench_flows;
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -1435,23 +1441,7 @@ script s {
         assert_eq!(checked, 120);
     }
 
-    /// `depth` flows, each calling the next twice, each with an ask (interrupted by the
-    /// script's handlers); the script calls the first. Written inline it would hold the last
-    /// flow 2^(depth-1) times.
-    pub(crate) fn nested(depth: usize) -> String {
-        let mut src = String::from("use std.zh.common\n");
-        for i in 0..depth {
-            src.push_str(&format!("flow f{i} () {{\n  say \"第{i}层\"\n"));
-            if i + 1 < depth {
-                src.push_str(&format!("  call f{next}()\n  call f{next}()\n", next = i + 1));
-            }
-            src.push_str("  ask \"继续吗?\" {\n    on yes => return\n    on _ => return\n  }\n}\n");
-        }
-        src.push_str(
-            "script s {\n  purpose service\n  outcomes { done }\n  opening {\n    say \"您好,本次通话将被录音。\"\n    call f0()\n    hangup done\n  }\n  objection {\n    on emotion angry, complaint => transfer \"senior\"\n    on who => { say \"我们是银行\"; listen }\n    on repeat => resume\n  }\n}\n",
-        );
-        src
-    }
+    use super::bench_flows::nested;
 
     #[test]
     fn nested_flows_are_analysed_once_each() {
