@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "../runtime/tests/support/generated_speech.rs"]
+mod generated_speech;
 #[path = "sip/hostile.rs"]
 mod hostile;
 
@@ -984,43 +986,17 @@ fn transfer_data_rides_on_the_refer_target_and_is_stored_masked() {
     assert!(!transcript.contains("8831"), "{transcript}");
 }
 
-/// `text` said by espeak-ng's Mandarin voice, through sox `effects`, as 8 kHz samples; None
-/// (the test skips) when either is missing and CALLSCRIPT_REQUIRE_ESPEAK is not set.
-fn generated_speech(dir: &Path, name: &str, text: &str, effects: &[&str]) -> Option<Vec<i16>> {
-    let runs = |tool: &str| Command::new(tool).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status();
-    if !(runs("espeak-ng").is_ok_and(|s| s.success()) && runs("sox").is_ok_and(|s| s.success())) {
-        assert!(std::env::var_os("CALLSCRIPT_REQUIRE_ESPEAK").is_none(), "espeak-ng and sox are required");
-        eprintln!("skipped: espeak-ng or sox is not installed");
-        return None;
-    }
-    let (wav, raw) = (dir.join(format!("{name}.wav")), dir.join(format!("{name}.raw")));
-    assert!(Command::new("espeak-ng").args(["-v", "cmn", "-w"]).arg(&wav).arg(text).status().unwrap().success());
-    let converted = Command::new("sox")
-        .arg(&wav)
-        .args(["-t", "raw", "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer", "-L"])
-        .arg(&raw)
-        .args(effects)
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(converted.success(), "sox failed");
-    Some(std::fs::read(&raw).unwrap().chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect())
-}
-
 /// LANGUAGE.md §15 on a real call: the customer answers calmly, then loud and high-pitched;
 /// the recogniser's words are neutral both times, so the voice alone takes the ask's
 /// `emotion angry` branch (a transfer), and the stored transcript says why.
 #[test]
 fn a_loud_high_voice_after_a_calm_one_reaches_the_angry_branch() {
-    if !sipp_available() {
+    if !sipp_available() || !generated_speech::tools_available() {
         return;
     }
     let dir = case_dir("answer_emotion");
-    let Some(calm) = generated_speech(&dir, "calm", "喂你好请问哪位", &["gain", "-12"]) else { return };
-    let Some(angry) = generated_speech(&dir, "angry", "我现在没空你们晚点再打吧", &["pitch", "500", "gain", "-2"])
-    else {
-        return;
-    };
+    let calm = generated_speech::generated_speech(&dir, "calm", "喂你好请问哪位", generated_speech::CALM);
+    let angry = generated_speech::generated_speech(&dir, "angry", "我现在没空你们晚点再打吧", generated_speech::ANGRY);
     let mut pcm = vec![0i16; 2_400];
     pcm.extend(calm);
     pcm.extend(vec![0i16; 9_600]);

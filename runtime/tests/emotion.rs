@@ -7,7 +7,6 @@
 //! CALLSCRIPT_REQUIRE_ESPEAK is set (CI sets it).
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use callscript_runtime::call::EmotionCause;
 use callscript_runtime::telephony::emotion::{AngerWords, EmotionEar, EmotionThresholds};
@@ -16,45 +15,20 @@ use callscript_runtime::telephony::media::g711::Codec;
 use callscript_runtime::telephony::media::vad::{Vad, VadConfig, VadEvent};
 use callscript_runtime::telephony::media::voice::{self, Voice};
 
-fn tools_available() -> bool {
-    let runs = |tool: &str| Command::new(tool).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status();
-    let found = runs("espeak-ng").is_ok_and(|s| s.success()) && runs("sox").is_ok_and(|s| s.success());
-    if !found {
-        assert!(std::env::var_os("CALLSCRIPT_REQUIRE_ESPEAK").is_none(), "espeak-ng and sox are required");
-        eprintln!("skipped: espeak-ng or sox is not installed");
-    }
-    found
-}
+#[path = "support/generated_speech.rs"]
+mod generated_speech;
+use generated_speech::{ANGRY, CALM, generated_speech, tools_available};
 
 /// How the generated customer says a sentence.
 #[derive(Clone, Copy)]
 enum Said {
-    /// 12 dB under espeak-ng's own level, its own pitch.
     Calm,
-    /// 10 dB louder than calm and 500 cents (×1.33) higher.
     Angry,
 }
 
 /// `text` spoken by espeak-ng, shaped by sox, as 8 kHz 16-bit samples.
 fn speak(dir: &Path, name: &str, text: &str, said: Said) -> Vec<i16> {
-    let wav = dir.join(format!("{name}.wav"));
-    let raw = dir.join(format!("{name}.raw"));
-    let status = Command::new("espeak-ng").args(["-v", "cmn", "-w"]).arg(&wav).arg(text).status().unwrap();
-    assert!(status.success(), "espeak-ng failed");
-    let effects: &[&str] = match said {
-        Said::Calm => &["gain", "-12"],
-        Said::Angry => &["pitch", "500", "gain", "-2"],
-    };
-    let status = Command::new("sox")
-        .arg(&wav)
-        .args(["-t", "raw", "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer", "-L"])
-        .arg(&raw)
-        .args(effects)
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success(), "sox failed");
-    std::fs::read(&raw).unwrap().chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect()
+    generated_speech(dir, name, text, if matches!(said, Said::Calm) { CALM } else { ANGRY })
 }
 
 /// The utterance as a call hears it: over PCMU, cut by the VAD (with silence around it).
