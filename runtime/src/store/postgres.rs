@@ -168,10 +168,12 @@ impl PostgresStore {
         let url = shown(&self.url);
         let mut client = self.client.borrow_mut();
         let fail = |source| StoreError::Postgres { url: url.clone(), source };
-        client.batch_execute("CREATE TABLE IF NOT EXISTS callscript_schema (version BIGINT NOT NULL)").map_err(fail)?;
         loop {
             let mut tx = client.transaction().map_err(fail)?;
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).map_err(fail)?;
+            // Under the lock: two workers creating the table at once collide in PostgreSQL's
+            // catalogue, IF NOT EXISTS notwithstanding.
+            tx.batch_execute("CREATE TABLE IF NOT EXISTS callscript_schema (version BIGINT NOT NULL)").map_err(fail)?;
             let version: i64 =
                 tx.query_opt("SELECT version FROM callscript_schema", &[]).map_err(fail)?.map_or(0, |r| r.get(0));
             if version > SCHEMA_VERSION {
