@@ -11,10 +11,12 @@ use callscript_compiler::source::Source;
 use callscript_compiler::value::Value;
 use callscript_runtime::campaign::{self, InputError, Loaded, TelephonyKind, customers};
 use callscript_runtime::report;
+use callscript_runtime::scheduler::worker::{self, WorkerOptions};
 use callscript_runtime::scheduler::{
     self, Clock, PacedClock, Plan, Progress, RunOptions, VirtualClock, WaitReason, WallClock,
 };
-use callscript_runtime::store::{SqliteStore, Store};
+use callscript_runtime::store::queue::Pace;
+use callscript_runtime::store::{PostgresStore, SqliteStore, Store};
 use callscript_runtime::telephony::Telephony;
 use callscript_runtime::telephony::recording::Recorder;
 use callscript_runtime::telephony::sim::SimTelephony;
@@ -183,13 +185,25 @@ pub fn plan(
 }
 
 /// The store of a campaign, opened (created when it does not exist yet).
-pub(crate) fn open_store(loaded: &Loaded) -> Result<SqliteStore, CliError> {
-    open_store_with(loaded, SqliteStore::open)
+pub(crate) fn open_store(loaded: &Loaded) -> Result<Box<dyn Store>, CliError> {
+    match loaded.campaign.store.sqlite_path() {
+        Some(_) => Ok(Box::new(open_store_with(loaded, SqliteStore::open)?)),
+        None => Ok(Box::new(open_shared(loaded)?)),
+    }
 }
 
 /// The store of a campaign that must exist already (`report`): nothing is created.
-pub(crate) fn open_existing_store(loaded: &Loaded) -> Result<SqliteStore, CliError> {
-    open_store_with(loaded, SqliteStore::open_existing)
+pub(crate) fn open_existing_store(loaded: &Loaded) -> Result<Box<dyn Store>, CliError> {
+    match loaded.campaign.store.sqlite_path() {
+        Some(_) => Ok(Box::new(open_store_with(loaded, SqliteStore::open_existing)?)),
+        None => Ok(Box::new(open_shared(loaded)?)),
+    }
+}
+
+/// A campaign's shared store (`postgres://`, CAMPAIGN.md §6).
+fn open_shared(loaded: &Loaded) -> Result<PostgresStore, CliError> {
+    PostgresStore::connect(&loaded.campaign.store.url)
+        .map_err(|source| CliError::CampaignStore { campaign: loaded.path.display().to_string(), source })
 }
 
 fn open_store_with(
@@ -198,10 +212,7 @@ fn open_store_with(
 ) -> Result<SqliteStore, CliError> {
     let url = &loaded.campaign.store.url;
     let Some(path) = loaded.campaign.store.sqlite_path() else {
-        return Err(CliError::Refused(format!(
-            "{}: store `{url}`: only sqlite:// stores are available in this build",
-            loaded.path.display()
-        )));
+        return Err(CliError::Refused(format!("{}: store `{url}` is not an sqlite:// store", loaded.path.display())));
     };
     open(&loaded.resolve(path))
         .map_err(|source| CliError::CampaignStore { campaign: loaded.path.display().to_string(), source })
@@ -219,58 +230,160 @@ pub struct RunArgs {
     pub segments: Option<PathBuf>,
     pub accept_new_script: bool,
     pub quiet: bool,
+    /// `callscript worker`: one of several workers on a shared store; no report at the end.
+    pub worker: Option<WorkerArgs>,
+}
+
+/// What only `callscript worker` takes.
+pub struct WorkerArgs {
+    /// Leave when every customer is done (else keep waiting for new ones).
+    pub idle_exit: bool,
+}
+
+/// Sets the returned flag on Ctrl-C or SIGTERM: stop placing calls, let live calls finish, and
+/// leave the store ready to resume (a worker drains, then exits 0). Installed before the
+/// campaign loads, so a signal meanwhile is not fatal either.
+fn stop_on_signals() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+        rt.block_on(async {
+            let terminate = async {
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(mut s) => {
+                        s.recv().await;
+                    }
+                    Err(_) => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                () = terminate => {}
+            }
+            flag.store(true, Ordering::Relaxed);
+        });
+    });
+    stop
 }
 
 pub fn run(args: RunArgs) -> CliResult {
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&stop);
-    // Ctrl-C stops placing calls; live calls finish and the store stays ready to resume.
-    // Installed first, so a signal while the campaign loads is not fatal either.
-    let signals = std::thread::spawn(move || {
-        if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
-            rt.block_on(async {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    flag.store(true, Ordering::Relaxed);
-                }
-            });
-        }
-    });
-    drop(signals);
+    let stop = stop_on_signals();
     let (plan, loaded) = plan(&args.campaign, args.customers.as_deref(), args.segments.as_deref())?;
+    if loaded.campaign.store.sqlite_path().is_none() {
+        return run_shared(args, stop, plan, loaded);
+    }
+    if args.worker.is_some() {
+        return Err(CliError::Refused(format!(
+            "{}: `callscript worker` shares a campaign through a PostgreSQL store; set [store] url = \"postgres://user@host/db\" (CAMPAIGN.md §6), or use `callscript run` for one process",
+            setting_place(&loaded, "store.url")
+        )));
+    }
     let mut store = open_store(&loaded)?;
-    let start_ms = match &args.start {
+    let start_ms = start_moment(args.start.as_deref())?;
+    let mut telephony = telephony_for(&args.campaign, &loaded, &plan)?;
+    let bar = progress_bar(args.quiet, plan.customers.len());
+    let mut on_progress = progress_line(&bar, args.quiet);
+    // Real calls run on the wall clock; simulated ones on virtual time (paced by --speed).
+    let mut clock: Box<dyn Clock> = match (telephony.realtime(), args.speed) {
+        (true, _) => Box::new(WallClock),
+        (false, Some(speed)) => Box::new(PacedClock::new(start_ms, speed)),
+        (false, None) => Box::new(VirtualClock::new(start_ms)),
+    };
+    let started = std::time::Instant::now();
+    let options = RunOptions { clock: clock.as_mut(), stop, on_progress: Some(&mut on_progress) };
+    let summary = scheduler::run(&plan, store.as_mut(), telephony.as_mut(), args.accept_new_script, options);
+    bar.finish_and_clear();
+    let summary = summary?;
+    let clock_kind = if loaded.campaign.telephony.kind == TelephonyKind::Sim { "virtual" } else { "wall" };
+    print_summary(&plan, &summary, started, clock_kind);
+    print_report(&plan, store.as_ref())
+}
+
+/// `run` or `worker` on a shared store: this process is one worker of the campaign.
+fn run_shared(args: RunArgs, stop: Arc<AtomicBool>, plan: Plan, loaded: Loaded) -> CliResult {
+    let mut store = open_shared(&loaded)?;
+    let start_ms = start_moment(args.start.as_deref())?;
+    let mut telephony = telephony_for(&args.campaign, &loaded, &plan)?;
+    let speed = match (telephony.realtime(), args.speed) {
+        (true, _) => 0.0,
+        (false, Some(speed)) => speed,
+        (false, None) => {
+            return Err(CliError::Usage(
+                "workers share a simulated campaign's clock at a fixed speed: pass --speed N (e.g. --speed 600)".into(),
+            ));
+        }
+    };
+    let bar = progress_bar(args.quiet, plan.customers.len());
+    let mut on_progress = progress_line(&bar, args.quiet);
+    let now = jiff::Timestamp::now().as_millisecond();
+    let options = WorkerOptions {
+        pace: Pace { epoch_wall_ms: now, epoch_clock_ms: start_ms, speed },
+        lease_ms: loaded.campaign.store.lease.as_millis().clamp(1, i64::MAX as i128) as i64,
+        stop,
+        idle_exit: args.worker.as_ref().is_none_or(|w| w.idle_exit),
+        accept_new_script: args.accept_new_script,
+        on_progress: Some(&mut on_progress),
+    };
+    let started = std::time::Instant::now();
+    let summary = worker::work(&plan, &mut store, telephony.as_mut(), options);
+    bar.finish_and_clear();
+    let summary = summary?;
+    let clock_kind = if speed > 0.0 { "shared virtual" } else { "wall" };
+    print_summary(&plan, &summary, started, clock_kind);
+    if args.worker.is_some() {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(
+            out,
+            "{}",
+            if summary.finished { "every customer is done: this worker leaves" } else { "drained: this worker leaves" }
+        );
+        return Ok(Status::Success);
+    }
+    print_report(&plan, &store)
+}
+
+/// `--start`: where a campaign's virtual clock starts on its first run (default: now).
+fn start_moment(start: Option<&str>) -> Result<i64, CliError> {
+    match start {
         Some(s) => s
             .parse::<jiff::Timestamp>()
             .map(|t| t.as_millisecond())
-            .map_err(|e| CliError::Usage(format!("--start `{s}`: {e} (write e.g. 2026-11-24T00:00:00Z)")))?,
-        None => jiff::Timestamp::now().as_millisecond(),
-    };
-    let mut telephony: Box<dyn Telephony> = match loaded.campaign.telephony.kind {
-        TelephonyKind::Sip => Box::new(start_sip(&args.campaign, &loaded, &plan)?),
+            .map_err(|e| CliError::Usage(format!("--start `{s}`: {e} (write e.g. 2026-11-24T00:00:00Z)"))),
+        None => Ok(jiff::Timestamp::now().as_millisecond()),
+    }
+}
+
+fn telephony_for(file: &Path, loaded: &Loaded, plan: &Plan) -> Result<Box<dyn Telephony>, CliError> {
+    Ok(match loaded.campaign.telephony.kind {
+        TelephonyKind::Sip => Box::new(start_sip(file, loaded, plan)?),
         TelephonyKind::Sim => {
             let ring_timeout = loaded.campaign.telephony.ring_timeout.as_millis().clamp(0, u64::MAX as i128) as u64;
-            let mut sim = SimTelephony::new(loaded.campaign.sim.clone(), ring_timeout)
-                .with_actions(loaded.campaign.actions.clone());
-            // A resumed run draws from a fresh stream so it does not replay the first run's calls.
-            if let Ok(Some(stored)) = store.campaign(&plan.campaign_id) {
-                sim.reseed(stored.clock_ms as u64);
-            }
-            Box::new(sim)
+            Box::new(
+                SimTelephony::new(loaded.campaign.sim.clone(), ring_timeout)
+                    .with_actions(loaded.campaign.actions.clone()),
+            )
         }
-    };
-    let bar = if args.quiet || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        indicatif::ProgressBar::hidden()
-    } else {
-        let b = indicatif::ProgressBar::new(plan.customers.len() as u64);
-        b.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {msg} [{elapsed_precise}]")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-        );
-        b
-    };
+    })
+}
+
+fn progress_bar(quiet: bool, customers: usize) -> indicatif::ProgressBar {
+    if quiet || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        return indicatif::ProgressBar::hidden();
+    }
+    let b = indicatif::ProgressBar::new(customers as u64);
+    b.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {msg} [{elapsed_precise}]")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    b
+}
+
+/// The progress line, and each wait announced once (also without a terminal, a service's
+/// log, unless `--quiet`).
+fn progress_line(bar: &indicatif::ProgressBar, quiet: bool) -> impl FnMut(&Progress) + '_ {
     let mut announced = None;
-    let quiet = args.quiet;
-    let mut on_progress = |p: &Progress| {
+    move |p: &Progress| {
         let waiting = p.waiting.map(|w| {
             let what = match w.reason {
                 WaitReason::Window => "outside the call window; it opens",
@@ -278,7 +391,6 @@ pub fn run(args: RunArgs) -> CliResult {
             };
             format!("{what} at {}", clock_text(w.until_ms))
         });
-        // Said once per wait, also without a terminal (a service's log), unless --quiet.
         if waiting != announced {
             if let Some(text) = &waiting
                 && !quiet
@@ -297,29 +409,20 @@ pub fn run(args: RunArgs) -> CliResult {
             waiting.map(|w| format!(" · {w}")).unwrap_or_default()
         ));
         bar.tick();
-    };
-    // Real calls run on the wall clock; simulated ones on virtual time (paced by --speed).
-    let mut clock: Box<dyn Clock> = match (telephony.realtime(), args.speed) {
-        (true, _) => Box::new(WallClock),
-        (false, Some(speed)) => Box::new(PacedClock::new(start_ms, speed)),
-        (false, None) => Box::new(VirtualClock::new(start_ms)),
-    };
-    let started = std::time::Instant::now();
-    let options = RunOptions { clock: clock.as_mut(), stop, on_progress: Some(&mut on_progress) };
-    let summary = scheduler::run(&plan, &mut store, telephony.as_mut(), args.accept_new_script, options);
-    bar.finish_and_clear();
-    let summary = summary?;
+    }
+}
+
+fn print_summary(plan: &Plan, summary: &scheduler::Summary, started: std::time::Instant, clock_kind: &str) {
     let p = summary.progress;
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
         out,
-        "campaign {}: {} customers, {} calls placed ({} answered) in {:.2} s; {} clock at {}",
+        "campaign {}: {} customers, {} calls placed ({} answered) in {:.2} s; {clock_kind} clock at {}",
         plan.campaign_id,
         p.customers,
         p.placed,
         p.answered,
         started.elapsed().as_secs_f64(),
-        if loaded.campaign.telephony.kind == TelephonyKind::Sim { "virtual" } else { "wall" },
         clock_text(p.clock_ms)
     );
     if summary.recovered > 0 {
@@ -332,6 +435,10 @@ pub fn run(args: RunArgs) -> CliResult {
     if summary.stopped {
         let _ = writeln!(out, "stopped: live calls finished; run again to resume");
     }
+}
+
+fn print_report(plan: &Plan, store: &dyn Store) -> CliResult {
+    let mut out = std::io::stdout().lock();
     let _ = writeln!(out);
     let rows = store.attempt_rows(&plan.campaign_id)?;
     let steps = step_paths(&plan.exec.program, &plan.script);

@@ -190,6 +190,34 @@ pub enum Command {
     },
     /// Run the language server on standard input and output (editors start it).
     Lsp,
+    /// Be one of several workers of a campaign on a shared PostgreSQL store (CAMPAIGN.md §6):
+    /// claim due customers, call them, store the results; SIGTERM drains (no new calls, live
+    /// calls finish, exit 0).
+    Worker {
+        /// The campaign file (TOML, or the JSON task shape); its store must be `postgres://`.
+        campaign: PathBuf,
+        /// The speed of a simulated campaign's shared clock (a number; every worker the same).
+        #[arg(long, default_value = "max")]
+        speed: String,
+        /// Where the shared virtual clock starts when the campaign first runs (UTC).
+        #[arg(long)]
+        start: Option<String>,
+        /// The customer list (for JSON tasks, or to override the campaign's).
+        #[arg(long)]
+        customers: Option<PathBuf>,
+        /// Named segments (`name = "expression"`) for a JSON task's `customer_segment`.
+        #[arg(long)]
+        segments: Option<PathBuf>,
+        /// Join even though the script changed since the campaign started.
+        #[arg(long)]
+        accept_new_script: bool,
+        /// No progress bar.
+        #[arg(long, short)]
+        quiet: bool,
+        /// `on`: leave when every customer is done; `off`: keep waiting for new customers.
+        #[arg(long, value_enum, default_value = "on")]
+        idle_exit: OnOff,
+    },
     /// Run a campaign (simulated telephony by default), then print its report.
     Run {
         /// The campaign file (TOML, or the JSON task shape).
@@ -273,8 +301,23 @@ pub fn main() -> i32 {
                     segments,
                     accept_new_script,
                     quiet,
+                    worker: None,
                 })
             }),
+        Command::Worker { campaign, speed, start, customers, segments, accept_new_script, quiet, idle_exit } => {
+            run_speed(&speed).and_then(|speed| {
+                crate::campaign::run(crate::campaign::RunArgs {
+                    campaign,
+                    speed,
+                    start,
+                    customers,
+                    segments,
+                    accept_new_script,
+                    quiet,
+                    worker: Some(crate::campaign::WorkerArgs { idle_exit: idle_exit == OnOff::On }),
+                })
+            })
+        }
         Command::Report { campaign, format, attempts, output } => {
             crate::campaign::report_command(&campaign, &format, attempts, output.as_deref())
         }
@@ -320,6 +363,13 @@ pub fn main() -> i32 {
             e.exit_code()
         }
     }
+}
+
+/// A switch written `on` or `off`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnOff {
+    On,
+    Off,
 }
 
 /// `--speed`: a positive factor, or `max` (None: as fast as possible).

@@ -8,7 +8,6 @@ use callscript_runtime::campaign::{InputError, customers};
 use std::collections::BTreeMap;
 
 use callscript_runtime::intents::{Cluster, Evaluation, Judge, evaluate, nearest_intent};
-use callscript_runtime::store::Store as _;
 
 use crate::cli::ReportFormat;
 use crate::commands::compile_file;

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use callscript_runtime::campaign::Loaded;
-use callscript_runtime::store::{ExportRow, SqliteStore, Store};
+use callscript_runtime::store::{ExportRow, Store};
 use callscript_runtime::telephony::recording::{self, RecordingKey};
 
 use crate::campaign::open_store;
@@ -18,7 +18,7 @@ pub enum Source {
     File(PathBuf),
 }
 
-fn load(path: &Path) -> Result<(Loaded, SqliteStore), CliError> {
+fn load(path: &Path) -> Result<(Loaded, Box<dyn Store>), CliError> {
     let loaded = crate::campaign::load_settings(path)?;
     let store = open_store(&loaded)?;
     Ok((loaded, store))
@@ -52,7 +52,7 @@ pub fn export(campaign_path: &Path, source: Source, output: &Path, key_override:
             None => (None, Some(id)),
         },
         Source::File(f) => {
-            let known = stored_attempt(&store, campaign, &f);
+            let known = stored_attempt(store.as_ref(), campaign, &f);
             (Some(f), known)
         }
     };
@@ -102,7 +102,7 @@ pub fn export(campaign_path: &Path, source: Source, output: &Path, key_override:
 
 /// The attempt a recording file was stored for, so even a failed export of it is audited
 /// against its attempt.
-fn stored_attempt(store: &SqliteStore, campaign: &str, file: &Path) -> Option<i64> {
+fn stored_attempt(store: &dyn Store, campaign: &str, file: &Path) -> Option<i64> {
     let wanted = std::fs::canonicalize(file).ok()?;
     let rows = store.recordings(campaign).ok()?;
     rows.into_iter().find(|r| std::fs::canonicalize(&r.path).ok().as_ref() == Some(&wanted)).map(|r| r.attempt_id)

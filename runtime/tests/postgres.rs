@@ -245,7 +245,7 @@ fn migrations_apply_once_and_a_newer_schema_is_refused() {
     }
     let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
     let version: i64 = admin.query_one("SELECT version FROM callscript_schema", &[]).unwrap().get(0);
-    assert_eq!(version, 5);
+    assert_eq!(version, callscript_runtime::store::SCHEMA_VERSION);
     admin.batch_execute("UPDATE callscript_schema SET version = 99").unwrap();
     assert!(matches!(PostgresStore::connect(&url), Err(StoreError::NewerDatabase { found: 99, .. })));
 }

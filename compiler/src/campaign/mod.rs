@@ -211,6 +211,9 @@ pub struct Recording {
 pub struct Store {
     /// `sqlite://PATH` or `postgres://…`.
     pub url: String,
+    /// How long a worker's claim on its live calls lasts without a heartbeat (CAMPAIGN.md §6):
+    /// after it, another worker records them `failed`/`interrupted`.
+    pub lease: SignedDuration,
 }
 
 impl Store {
@@ -601,7 +604,16 @@ impl Builder<'_> {
                 );
             }
         }
-        let store = Store { url: raw.store.and_then(|s| s.url).unwrap_or_else(|| "sqlite://campaign.db".into()) };
+        let raw_store = raw.store.unwrap_or_default();
+        let lease = self.value("store.lease", raw_store.lease, SignedDuration::from_secs(30), |l| {
+            let lease = values::duration(&l, SignedDuration::from_secs(1))?;
+            // A worker beats every few seconds; a shorter lease would take over live workers.
+            if lease < SignedDuration::from_secs(3) || lease > SignedDuration::from_secs(3600) {
+                return Err(format!("lease `{l}` must be between 3s and 1h"));
+            }
+            Ok(lease)
+        });
+        let store = Store { url: raw_store.url.unwrap_or_else(|| "sqlite://campaign.db".into()), lease };
         if !store.url.starts_with("sqlite://") && !store.url.starts_with("postgres://") {
             self.invalid("store.url", format!("store url `{}` must start with sqlite:// or postgres://", store.url));
         } else if store.sqlite_path() == Some("") {

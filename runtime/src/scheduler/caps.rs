@@ -43,13 +43,19 @@ impl Caps {
 
     /// How many more calls `phone` may take on `date` under both caps.
     pub fn room(&self, phone: &str, date: Date, per_day: u32, per_7_days: u32) -> u32 {
-        per_day.saturating_sub(self.count(phone, date, 1)).min(per_7_days.saturating_sub(self.count(phone, date, 7)))
+        room(self.count(phone, date, 1), self.count(phone, date, 7), per_day, per_7_days)
     }
 
     /// Days remembered for `phone` (for tests: pruning keeps this small).
     pub fn days_kept(&self, phone: &str) -> usize {
         self.days.get(phone).map_or(0, BTreeMap::len)
     }
+}
+
+/// How many more calls a phone may take on a day it had `day` calls, with `week` calls on the
+/// 7 local days ending with it (CAMPAIGN.md §3: both caps, across campaigns).
+pub fn room(day: u32, week: u32, per_day: u32, per_7_days: u32) -> u32 {
+    per_day.saturating_sub(day).min(per_7_days.saturating_sub(week))
 }
 
 /// Customers waiting for a capped phone, first come first served.

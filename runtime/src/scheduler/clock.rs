@@ -86,6 +86,50 @@ impl Clock for PacedClock {
     }
 }
 
+/// The clock of a campaign that several workers share (CAMPAIGN.md §6): computed from an
+/// epoch they agree on through the store and each machine's wall clock, so every worker reads
+/// the same campaign time (to within the machines' clock skew). Speed 0 is the wall clock.
+#[derive(Clone, Debug)]
+pub struct SharedClock {
+    pace: crate::store::queue::Pace,
+}
+
+impl SharedClock {
+    pub fn new(pace: crate::store::queue::Pace) -> SharedClock {
+        SharedClock { pace }
+    }
+
+    /// Campaign milliseconds per wall millisecond (0: the wall clock).
+    pub fn speed(&self) -> f64 {
+        self.pace.speed
+    }
+
+    /// The campaign time at wall time `wall_ms`.
+    pub fn at(&self, wall_ms: Millis) -> Millis {
+        let p = &self.pace;
+        if p.speed <= 0.0 {
+            return wall_ms;
+        }
+        p.epoch_clock_ms + ((wall_ms - p.epoch_wall_ms) as f64 * p.speed) as Millis
+    }
+}
+
+impl Clock for SharedClock {
+    fn now(&self) -> Millis {
+        self.at(jiff::Timestamp::now().as_millisecond())
+    }
+
+    fn until(&self, t: Millis) -> Duration {
+        let ahead = (t - self.now()).max(0) as f64;
+        let speed = if self.pace.speed <= 0.0 { 1.0 } else { self.pace.speed };
+        Duration::from_secs_f64((ahead / speed / 1000.0).min(1e9))
+    }
+
+    fn reach(&mut self, _t: Millis) {}
+
+    fn resume_from(&mut self, _stored: Millis) {}
+}
+
 /// The wall clock (real networks): moments are due when they come.
 #[derive(Clone, Debug, Default)]
 pub struct WallClock;
@@ -126,6 +170,18 @@ mod tests {
         let wait = c.until(60_000);
         assert!(wait <= Duration::from_millis(60) && wait > Duration::from_millis(30), "{wait:?}");
         assert_eq!(c.until(-5), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_shared_clock_runs_from_its_epoch_at_its_speed() {
+        let pace = crate::store::queue::Pace { epoch_wall_ms: 1_000, epoch_clock_ms: 50_000, speed: 60.0 };
+        let c = SharedClock::new(pace);
+        assert_eq!(c.at(1_000), 50_000);
+        assert_eq!(c.at(2_000), 110_000, "a wall second is a minute");
+        let wall = SharedClock::new(crate::store::queue::Pace { speed: 0.0, ..pace });
+        assert_eq!(wall.at(123_456), 123_456, "speed 0 is the wall clock");
+        let ahead = c.until(c.now() + 60_000);
+        assert!(ahead <= Duration::from_secs(1) && ahead > Duration::from_millis(900), "{ahead:?}");
     }
 
     #[test]

@@ -12,6 +12,7 @@
 pub mod caps;
 pub mod clock;
 pub mod policy;
+pub mod worker;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
@@ -33,7 +34,7 @@ use crate::telephony::{CallId, CallResult, DialRequest, Telephony};
 use crate::vm::{CallContext, Executable, Session};
 
 use caps::{Caps, Parked};
-pub use clock::{Clock, Millis, PacedClock, VirtualClock, WallClock};
+pub use clock::{Clock, Millis, PacedClock, SharedClock, VirtualClock, WallClock};
 use policy::RetryPolicy;
 
 /// Everything a run needs, checked and loaded.
@@ -109,6 +110,8 @@ pub enum RunError {
         &now[..12.min(now.len())]
     )]
     ScriptChanged { stored: String, now: String },
+    #[error(transparent)]
+    Join(#[from] worker::JoinError),
 }
 
 /// The longest the loop sleeps at once, so a stop request is seen promptly.
@@ -263,11 +266,7 @@ fn resume<'p>(
     store.save_campaign(&plan.campaign_id, &plan.script_sha256, &plan.script, now, &settings_json)?;
     let recovered = store.interrupt_live(&plan.campaign_id)?;
 
-    // The trunk's own limits (SIP) tighten the schedule's, never loosen them.
-    let calls_per_second =
-        c.telephony.calls_per_second.map_or(c.schedule.calls_per_second, |t| t.min(c.schedule.calls_per_second));
-    let max_concurrent =
-        c.telephony.max_concurrent.map_or(c.schedule.max_concurrent, |t| t.min(c.schedule.max_concurrent));
+    let (calls_per_second, max_concurrent) = line_limits(c);
     let mut engine = Engine {
         plan,
         window: Window::from_schedule(&c.schedule),
@@ -283,7 +282,7 @@ fn resume<'p>(
         next_call: 1,
         next_token: i64::MIN,
         interval_ms: (1000.0 / calls_per_second).ceil().max(1.0) as i64,
-        max_concurrent: max_concurrent as u64,
+        max_concurrent,
         policy: RetryPolicy::from_campaign(c),
         durable: false,
     };
@@ -327,6 +326,16 @@ fn resume<'p>(
         }
     }
     Ok((engine, recovered))
+}
+
+/// The campaign's `calls_per_second` and `max_concurrent`: the trunk's own limits (SIP)
+/// tighten the schedule's, never loosen them.
+fn line_limits(c: &Campaign) -> (f64, u64) {
+    let calls_per_second =
+        c.telephony.calls_per_second.map_or(c.schedule.calls_per_second, |t| t.min(c.schedule.calls_per_second));
+    let max_concurrent =
+        c.telephony.max_concurrent.map_or(c.schedule.max_concurrent, |t| t.min(c.schedule.max_concurrent));
+    (calls_per_second, u64::from(max_concurrent))
 }
 
 struct CustomerState {

@@ -7,6 +7,8 @@
 //! attempt) makes a double dial impossible even across a crash.
 
 mod postgres;
+mod postgres_queue;
+pub mod queue;
 mod sqlite;
 
 use std::collections::HashSet;

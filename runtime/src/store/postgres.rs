@@ -3,11 +3,11 @@
 //! The schema version is kept in `callscript_schema`; migrations run under an advisory lock,
 //! one per transaction, so workers starting at once never apply one twice.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 
 use postgres::types::ToSql;
-use postgres::{Client, NoTls, Row};
+use postgres::{Client, GenericClient, NoTls, Row};
 
 use super::{
     AttemptRow, ExportRow, Finished, LeaseHolder, NewAttempt, PastAttempt, RecordingRow, Result, Store, StoreError,
@@ -15,7 +15,7 @@ use super::{
 };
 
 /// The schema version this callscript writes (the SQLite store's, same tables).
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// The key of the advisory lock migrations take ("CSc1", as SQLite's application id).
 const MIGRATION_LOCK: i64 = 0x4353_6331;
@@ -130,6 +130,42 @@ const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL,
         PRIMARY KEY (attempt_id, position)
     );",
+    // 6: several workers on one campaign (CAMPAIGN.md §6): each customer's place in the
+    // shared queue (with what a worker needs to call them, so any worker can), the workers and
+    // their heartbeats, each campaign's pace (the clock simulated workers share, the next dial
+    // token), the worker holding each live attempt, and the index the caps are counted with.
+    "CREATE TABLE campaign_customers (
+        campaign TEXT NOT NULL,
+        customer_id TEXT NOT NULL,
+        phone TEXT NOT NULL,
+        timezone TEXT,
+        inputs TEXT NOT NULL,
+        attempts BIGINT NOT NULL DEFAULT 0,
+        state TEXT NOT NULL DEFAULT 'open',
+        next_at_ms BIGINT NOT NULL,
+        PRIMARY KEY (campaign, customer_id)
+    );
+    CREATE INDEX campaign_customers_due ON campaign_customers (campaign, state, next_at_ms);
+    CREATE TABLE workers (
+        token TEXT PRIMARY KEY,
+        campaign TEXT NOT NULL,
+        host TEXT NOT NULL,
+        pid BIGINT NOT NULL,
+        started_ms BIGINT NOT NULL,
+        heartbeat_ms BIGINT NOT NULL,
+        expires_ms BIGINT NOT NULL,
+        draining BIGINT NOT NULL DEFAULT 0
+    );
+    CREATE TABLE campaign_pace (
+        campaign TEXT PRIMARY KEY,
+        epoch_wall_ms BIGINT NOT NULL,
+        epoch_clock_ms BIGINT NOT NULL,
+        speed DOUBLE PRECISION NOT NULL,
+        next_token_ms BIGINT NOT NULL
+    );
+    ALTER TABLE attempts ADD COLUMN worker TEXT;
+    CREATE INDEX attempts_by_phone_date ON attempts (phone, local_date);
+    CREATE INDEX attempts_live ON attempts (campaign, worker) WHERE state = 'live';",
 ];
 
 /// A connection string as shown in messages: the password left out.
@@ -145,9 +181,11 @@ pub fn shown(url: &str) -> String {
 }
 
 pub struct PostgresStore {
-    client: RefCell<Client>,
-    url: String,
+    pub(super) client: RefCell<Client>,
+    pub(super) url: String,
     in_transaction: bool,
+    /// Statements sent (each one round trip to the server), for the throughput benchmark.
+    pub(super) round_trips: Cell<u64>,
 }
 
 impl PostgresStore {
@@ -155,12 +193,26 @@ impl PostgresStore {
     /// [`SCHEMA_VERSION`]. A database whose schema is newer is refused.
     pub fn connect(url: &str) -> Result<PostgresStore> {
         let client = Client::connect(url, NoTls).map_err(|source| StoreError::Postgres { url: shown(url), source })?;
-        let mut store = PostgresStore { client: RefCell::new(client), url: url.to_string(), in_transaction: false };
+        let mut store = PostgresStore {
+            client: RefCell::new(client),
+            url: url.to_string(),
+            in_transaction: false,
+            round_trips: Cell::new(0),
+        };
         store.migrate()?;
         Ok(store)
     }
 
-    fn err(&self, source: postgres::Error) -> StoreError {
+    /// Statements sent to the server so far (each is one round trip).
+    pub fn round_trips(&self) -> u64 {
+        self.round_trips.get()
+    }
+
+    pub(super) fn trip(&self) {
+        self.round_trips.set(self.round_trips.get() + 1);
+    }
+
+    pub(super) fn err(&self, source: postgres::Error) -> StoreError {
         StoreError::Postgres { url: shown(&self.url), source }
     }
 
@@ -188,10 +240,12 @@ impl PostgresStore {
     }
 
     fn exec(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+        self.trip();
         self.client.borrow_mut().execute(sql, params).map_err(|e| self.err(e))
     }
 
     fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
+        self.trip();
         self.client.borrow_mut().query(sql, params).map_err(|e| self.err(e))
     }
 
@@ -215,6 +269,7 @@ impl PostgresStore {
 impl Store for PostgresStore {
     fn begin(&mut self) -> Result<()> {
         if !self.in_transaction {
+            self.trip();
             self.client.borrow_mut().batch_execute("BEGIN").map_err(|e| self.err(e))?;
             self.in_transaction = true;
         }
@@ -223,6 +278,7 @@ impl Store for PostgresStore {
 
     fn commit(&mut self) -> Result<()> {
         if self.in_transaction {
+            self.trip();
             self.client.borrow_mut().batch_execute("COMMIT").map_err(|e| self.err(e))?;
             self.in_transaction = false;
         }
@@ -349,55 +405,10 @@ impl Store for PostgresStore {
     }
 
     fn finish_attempt(&mut self, id: i64, f: &Finished) -> Result<()> {
-        let updated = self.exec(
-            "UPDATE attempts SET state = 'ended', disposition = $2, cause = $3, outcome = $4, goal = $5, ended_ms = $6,
-             talk_ms = $7, last_step = $8, callback_ms = $9 WHERE id = $1 AND state = 'live'",
-            &[
-                &id,
-                &f.disposition,
-                &f.cause,
-                &f.outcome,
-                &i64::from(f.goal),
-                &f.ended_ms,
-                &f.talk_ms,
-                &f.last_step,
-                &f.callback_ms,
-            ],
-        )?;
-        if updated == 0 {
-            return Ok(());
-        }
-        self.exec(
-            "INSERT INTO attempt_details (attempt_id, steps, tags, objections, unrecognised, transcript)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-            &[&id, &f.steps, &f.tags, &f.objections, &f.unrecognised, &f.transcript],
-        )?;
-        for (position, l) in f.lets.iter().enumerate() {
-            self.exec(
-                "INSERT INTO attempt_lets (attempt_id, position, name, type, value) VALUES ($1, $2, $3, $4, $5)",
-                &[&id, &(position as i64), &l.name, &l.ty, &l.value],
-            )?;
-        }
-        for (position, a) in f.actions.iter().enumerate() {
-            self.exec(
-                "INSERT INTO attempt_actions (attempt_id, position, name, ok, latency_ms, cause)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-                &[&id, &(position as i64), &a.name, &i64::from(a.ok), &a.latency_ms, &a.cause],
-            )?;
-        }
-        for (position, m) in f.messages.iter().enumerate() {
-            self.exec(
-                "INSERT INTO attempt_messages (attempt_id, position, text, status, cause) VALUES ($1, $2, $3, $4, $5)",
-                &[&id, &(position as i64), &m.text, &m.status, &m.cause],
-            )?;
-        }
-        for (position, (key, value)) in f.handover.iter().enumerate() {
-            self.exec(
-                "INSERT INTO attempt_handovers (attempt_id, position, key, value) VALUES ($1, $2, $3, $4)",
-                &[&id, &(position as i64), key, value],
-            )?;
-        }
-        Ok(())
+        let mut trips = 0;
+        let written = write_finished(&mut *self.client.borrow_mut(), &mut trips, id, f, None);
+        self.round_trips.set(self.round_trips.get() + trips);
+        written.map(|_| ()).map_err(|e| self.err(e))
     }
 
     fn past_attempts(&self, campaign: &str) -> Result<Vec<PastAttempt>> {
@@ -572,6 +583,94 @@ impl Store for PostgresStore {
             })
             .collect())
     }
+}
+
+/// Writes an attempt's result and details (lets, actions, messages, hand-overs) with `c` (a
+/// client or an open transaction); `worker`, when given, must still hold the attempt. False
+/// when the attempt is not live (already ended, or taken over from that worker). Counts the
+/// statements sent in `trips`.
+pub(super) fn write_finished(
+    c: &mut impl GenericClient,
+    trips: &mut u64,
+    id: i64,
+    f: &Finished,
+    worker: Option<&str>,
+) -> std::result::Result<bool, postgres::Error> {
+    *trips += 1;
+    let updated = c.execute(
+        "UPDATE attempts SET state = 'ended', disposition = $2, cause = $3, outcome = $4, goal = $5, ended_ms = $6,
+         talk_ms = $7, last_step = $8, callback_ms = $9
+         WHERE id = $1 AND state = 'live' AND ($10::TEXT IS NULL OR worker = $10)",
+        &[
+            &id,
+            &f.disposition,
+            &f.cause,
+            &f.outcome,
+            &i64::from(f.goal),
+            &f.ended_ms,
+            &f.talk_ms,
+            &f.last_step,
+            &f.callback_ms,
+            &worker,
+        ],
+    )?;
+    if updated == 0 {
+        return Ok(false);
+    }
+    *trips += 1;
+    c.execute(
+        "INSERT INTO attempt_details (attempt_id, steps, tags, objections, unrecognised, transcript)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        &[&id, &f.steps, &f.tags, &f.objections, &f.unrecognised, &f.transcript],
+    )?;
+    // Each list in one statement (arrays unnested), whatever its length: round trips are the
+    // cost of a shared store.
+    let positions = |n: usize| (0..n as i64).collect::<Vec<i64>>();
+    if !f.lets.is_empty() {
+        *trips += 1;
+        let names: Vec<&str> = f.lets.iter().map(|l| l.name.as_str()).collect();
+        let types: Vec<&str> = f.lets.iter().map(|l| l.ty.as_str()).collect();
+        let values: Vec<Option<&str>> = f.lets.iter().map(|l| l.value.as_deref()).collect();
+        c.execute(
+            "INSERT INTO attempt_lets (attempt_id, position, name, type, value)
+             SELECT $1, * FROM UNNEST($2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::TEXT[])",
+            &[&id, &positions(names.len()), &names, &types, &values],
+        )?;
+    }
+    if !f.actions.is_empty() {
+        *trips += 1;
+        let names: Vec<&str> = f.actions.iter().map(|a| a.name.as_str()).collect();
+        let oks: Vec<i64> = f.actions.iter().map(|a| i64::from(a.ok)).collect();
+        let latencies: Vec<i64> = f.actions.iter().map(|a| a.latency_ms).collect();
+        let causes: Vec<Option<&str>> = f.actions.iter().map(|a| a.cause.as_deref()).collect();
+        c.execute(
+            "INSERT INTO attempt_actions (attempt_id, position, name, ok, latency_ms, cause)
+             SELECT $1, * FROM UNNEST($2::BIGINT[], $3::TEXT[], $4::BIGINT[], $5::BIGINT[], $6::TEXT[])",
+            &[&id, &positions(names.len()), &names, &oks, &latencies, &causes],
+        )?;
+    }
+    if !f.messages.is_empty() {
+        *trips += 1;
+        let texts: Vec<&str> = f.messages.iter().map(|m| m.text.as_str()).collect();
+        let statuses: Vec<&str> = f.messages.iter().map(|m| m.status.as_str()).collect();
+        let causes: Vec<Option<&str>> = f.messages.iter().map(|m| m.cause.as_deref()).collect();
+        c.execute(
+            "INSERT INTO attempt_messages (attempt_id, position, text, status, cause)
+             SELECT $1, * FROM UNNEST($2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::TEXT[])",
+            &[&id, &positions(texts.len()), &texts, &statuses, &causes],
+        )?;
+    }
+    if !f.handover.is_empty() {
+        *trips += 1;
+        let keys: Vec<&str> = f.handover.iter().map(|(k, _)| k.as_str()).collect();
+        let values: Vec<&str> = f.handover.iter().map(|(_, v)| v.as_str()).collect();
+        c.execute(
+            "INSERT INTO attempt_handovers (attempt_id, position, key, value)
+             SELECT $1, * FROM UNNEST($2::BIGINT[], $3::TEXT[], $4::TEXT[])",
+            &[&id, &positions(keys.len()), &keys, &values],
+        )?;
+    }
+    Ok(true)
 }
 
 #[cfg(test)]

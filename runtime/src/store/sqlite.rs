@@ -17,7 +17,7 @@ use super::{
 };
 
 /// The current schema version; `migrate` brings older stores up to it.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// `PRAGMA application_id` of a CallScript store ("CSc1").
 pub const APPLICATION_ID: i64 = 0x4353_6331;
@@ -140,6 +140,42 @@ const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL,
         PRIMARY KEY (attempt_id, position)
     ) WITHOUT ROWID;",
+    // 6: several workers on one campaign (CAMPAIGN.md §6): each customer's place in the
+    // shared queue (with what a worker needs to call them, so any worker can), the workers and
+    // their heartbeats, each campaign's pace (the clock simulated workers share, the next dial
+    // token), the worker holding each live attempt, and the index the caps are counted with.
+    "CREATE TABLE campaign_customers (
+        campaign TEXT NOT NULL,
+        customer_id TEXT NOT NULL,
+        phone TEXT NOT NULL,
+        timezone TEXT,
+        inputs TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        state TEXT NOT NULL DEFAULT 'open',
+        next_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (campaign, customer_id)
+    );
+    CREATE INDEX campaign_customers_due ON campaign_customers (campaign, state, next_at_ms);
+    CREATE TABLE workers (
+        token TEXT PRIMARY KEY,
+        campaign TEXT NOT NULL,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        started_ms INTEGER NOT NULL,
+        heartbeat_ms INTEGER NOT NULL,
+        expires_ms INTEGER NOT NULL,
+        draining INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE campaign_pace (
+        campaign TEXT PRIMARY KEY,
+        epoch_wall_ms INTEGER NOT NULL,
+        epoch_clock_ms INTEGER NOT NULL,
+        speed REAL NOT NULL,
+        next_token_ms INTEGER NOT NULL
+    );
+    ALTER TABLE attempts ADD COLUMN worker TEXT;
+    CREATE INDEX attempts_by_phone_date ON attempts (phone, local_date);
+    CREATE INDEX attempts_live ON attempts (campaign, worker) WHERE state = 'live';",
 ];
 
 /// Maps SQLite's errors to the store's, with the file; "database is locked" becomes a clear
@@ -750,6 +786,41 @@ mod tests {
         dir.join("campaign.db")
     }
 
+    /// A store as the callscript of schema `version` made it.
+    fn build_at_version(path: &std::path::Path, version: usize) -> Connection {
+        let conn = Connection::open(path).unwrap();
+        for (i, sql) in MIGRATIONS[..version].iter().enumerate() {
+            conn.execute_batch(sql).unwrap();
+            conn.execute_batch(&format!("PRAGMA user_version = {}", i + 1)).unwrap();
+        }
+        conn
+    }
+
+    /// A schema 5 store (before several workers) upgrades: its attempts keep everything, with
+    /// no worker, and the shared queue's tables are there, empty.
+    #[test]
+    fn a_version_5_store_upgrades_with_the_shared_queue_tables() {
+        let path = temp_db("queue");
+        build_at_version(&path, 5)
+            .execute_batch(
+                "INSERT INTO attempts (id, campaign, customer_id, phone, attempt, started_ms, local_time, local_date,
+                 local_hour, state, disposition, ended_ms, script_sha256)
+                 VALUES (1, 'c', 'old', '+8613800000001', 1, 1, '2026-11-23T09:00:00+08:00', '2026-11-23', 9,
+                 'ended', 'busy', 2, 'x');",
+            )
+            .unwrap();
+        let store = SqliteStore::open(&path).unwrap();
+        let version: i64 = store.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let worker: Option<String> = store.conn.query_row("SELECT worker FROM attempts", [], |r| r.get(0)).unwrap();
+        assert_eq!(worker, None);
+        assert_eq!(store.attempt_rows("c").unwrap()[0].disposition, "busy");
+        for table in ["campaign_customers", "workers", "campaign_pace"] {
+            let n: i64 = store.conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0)).unwrap();
+            assert_eq!(n, 0, "{table}");
+        }
+    }
+
     #[test]
     fn a_version_1_store_migrates_and_keeps_its_rows() {
         let path = temp_db("migrate");
@@ -833,13 +904,7 @@ mod tests {
     #[test]
     fn a_version_4_store_upgrades_and_keeps_actions_messages_and_handovers() {
         let path = temp_db("actions");
-        {
-            let conn = Connection::open(&path).unwrap();
-            for (i, sql) in MIGRATIONS[..4].iter().enumerate() {
-                conn.execute_batch(sql).unwrap();
-                conn.execute_batch(&format!("PRAGMA user_version = {}", i + 1)).unwrap();
-            }
-        }
+        build_at_version(&path, 4);
         let mut store = SqliteStore::open(&path).unwrap();
         let actions = vec![
             StoredAction { name: "balance_lookup".into(), ok: true, latency_ms: 212, cause: None },

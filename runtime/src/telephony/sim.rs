@@ -207,7 +207,6 @@ pub fn converse_with(session: Session, rng: &mut Rng, max_duration_ms: Option<u6
 pub struct SimTelephony {
     shares: Sim,
     ring_timeout_ms: u64,
-    rng: Rng,
     pending: BinaryHeap<Reverse<(i64, CallId)>>,
     results: std::collections::HashMap<CallId, CallResult>,
     actions: Actions,
@@ -215,11 +214,9 @@ pub struct SimTelephony {
 
 impl SimTelephony {
     pub fn new(shares: Sim, ring_timeout_ms: u64) -> SimTelephony {
-        let rng = Rng::new(shares.seed);
         SimTelephony {
             shares,
             ring_timeout_ms,
-            rng,
             pending: BinaryHeap::new(),
             results: std::collections::HashMap::new(),
             actions: Actions::new(),
@@ -231,11 +228,18 @@ impl SimTelephony {
         self.actions = actions;
         self
     }
+}
 
-    /// Re-seeds for a resumed run so that it is reproducible from the resume point.
-    pub fn reseed(&mut self, salt: u64) {
-        self.rng = Rng::new(self.shares.seed ^ salt.wrapping_mul(0x2545_F491_4F6C_DD1D));
+/// The generator of one call: drawn from the seed, the customer and the attempt number alone,
+/// so a call plays out the same whichever worker places it, in whatever order, and after a
+/// resume (CAMPAIGN.md §6: several workers on one campaign give the totals of one).
+fn call_rng(seed: u64, customer_id: &str, attempt: u32) -> Rng {
+    // FNV-1a: stable across platforms and releases, unlike the standard library's hasher.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in customer_id.bytes().chain(attempt.to_le_bytes()) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
     }
+    Rng::new(seed ^ h)
 }
 
 impl Telephony for SimTelephony {
@@ -246,21 +250,22 @@ impl Telephony for SimTelephony {
 
     fn dial(&mut self, now_ms: i64, call: CallId, request: DialRequest) {
         let s = &self.shares;
-        let roll = self.rng.unit();
+        let rng = &mut call_rng(s.seed, &request.customer_id, request.attempt);
+        let roll = rng.unit();
         let mut result = if roll < s.answer {
-            let ring = self.rng.range(3_000, 20_000);
-            let mut r = converse_with(request.session, &mut self.rng, request.max_duration_ms, &self.actions);
+            let ring = rng.range(3_000, 20_000);
+            let mut r = converse_with(request.session, rng, request.max_duration_ms, &self.actions);
             r.ring_ms = ring;
             r
         } else {
             let (disposition, ring) = if roll < s.answer + s.busy {
-                (Disposition::Busy, self.rng.range(2_000, 6_000))
+                (Disposition::Busy, rng.range(2_000, 6_000))
             } else if roll < s.answer + s.busy + s.no_answer {
                 (Disposition::NoAnswer, self.ring_timeout_ms)
             } else if roll < s.answer + s.busy + s.no_answer + s.invalid_number {
-                (Disposition::InvalidNumber, self.rng.range(1_000, 4_000))
+                (Disposition::InvalidNumber, rng.range(1_000, 4_000))
             } else {
-                (Disposition::Failed, self.rng.range(500, 5_000))
+                (Disposition::Failed, rng.range(500, 5_000))
             };
             CallResult { disposition, ring_ms: ring, ..CallResult::default() }
         };
