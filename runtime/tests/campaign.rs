@@ -1,86 +1,23 @@
 //! Scheduler rules checked on the attempts export (CAMPAIGN.md §2–§3): random campaigns
 //! (windows, zones, caps, concurrency, CPS) never break a rule.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use callscript_compiler::check::check_source;
-use callscript_runtime::campaign::customers::{self, Customer};
-use callscript_runtime::campaign::schedule::Window;
-use callscript_runtime::campaign::{Campaign, parse_toml};
 use callscript_runtime::scheduler::{Plan, RunOptions, VirtualClock, run};
-use callscript_runtime::store::{AttemptRow, SqliteStore, Store};
+use callscript_runtime::store::{SqliteStore, Store};
 use callscript_runtime::telephony::sim::SimTelephony;
-use callscript_runtime::vm::Executable;
 use jiff::Timestamp;
-use jiff::tz::TimeZone;
 use proptest::prelude::*;
 
-const SCRIPT: &str = include_str!("../../examples/loan_reminder/loan_reminder.call");
-const ZONES: &[&str] = &["Asia/Shanghai", "America/New_York", "Europe/London", "Australia/Sydney", "Asia/Kolkata"];
+#[path = "support/campaigns.rs"]
+mod campaigns;
 
-fn exec() -> Arc<Executable> {
-    let checked = check_source("loan_reminder.call", SCRIPT);
-    assert_eq!(checked.error_count(), 0);
-    Executable::new(callscript_compiler::lower::lower(&checked, checked.files[0].id)).unwrap()
-}
-
-fn customers(exec: &Executable, n: usize, seed: u64) -> Vec<Customer> {
-    let mut csv = String::from("id,phone,customer_name,days_overdue,amount_due,account_tail,timezone\n");
-    for i in 0..n {
-        // Some customers share a phone: caps and the do-not-call list are per phone.
-        let phone = 13_800_000_000u64 + (i as u64 * 7 + seed) % (n as u64 * 9 / 10 + 1);
-        let zone = ZONES[(i + seed as usize) % ZONES.len()];
-        csv.push_str(&format!("c{i},{phone},客户{i},{},{}.50,{:04},{zone}\n", 3 + i % 30, 100 + i, i % 10_000));
-    }
-    customers::load("c.csv", &csv, &exec.program.scripts[0], "cn").unwrap()
-}
-
-#[derive(Clone, Debug)]
-struct Case {
-    start: u32,
-    end: u32,
-    days: Vec<&'static str>,
-    max_concurrent: u32,
-    cps: f64,
-    max_attempts: u32,
-    per_day: u32,
-    per_week: u32,
-    customers: usize,
-    seed: u64,
-}
-
-fn campaign(case: &Case) -> Campaign {
-    let days = case.days.iter().map(|d| format!("\"{d}\"")).collect::<Vec<_>>().join(", ");
-    let text = format!(
-        "task_id = \"T\"\nscript = \"s.call\"\n[schedule]\nstart_time = \"{:02}:{:02}\"\nend_time = \"{:02}:{:02}\"\ndays = [{days}]\nholidays = [\"2026-11-25\"]\nmax_concurrent = {}\ncalls_per_second = {}\n[retry]\nmax_attempts = {}\non = [\"busy\", \"no_answer\", \"failed\"]\nbackoff = \"20m\"\n[limits]\nper_customer_per_day = {}\nper_customer_per_7_days = {}\n[sim]\nseed = {}\n",
-        case.start / 60,
-        case.start % 60,
-        case.end / 60,
-        case.end % 60,
-        case.max_concurrent,
-        case.cps,
-        case.max_attempts,
-        case.per_day,
-        case.per_week,
-        case.seed
-    );
-    parse_toml("t.toml", &text).unwrap()
-}
+use campaigns::{Case, check_rules, plan};
 
 fn run_case(case: &Case, store: &mut SqliteStore, stop_after: Option<usize>) -> Plan {
-    let exec = exec();
-    let settings = campaign(case);
-    let plan = Plan {
-        campaign_id: "T".into(),
-        customers: customers(&exec, case.customers, case.seed),
-        settings,
-        script: "loan_reminder".into(),
-        script_sha256: exec.program.sources_sha256(),
-        exec,
-        allowed: "{}".into(),
-    };
+    let plan = plan(case);
     let mut tel = SimTelephony::new(plan.settings.sim.clone(), 30_000);
     let stop = Arc::new(AtomicBool::new(false));
     let start_ms = "2026-11-23T00:00:00Z".parse::<Timestamp>().unwrap().as_millisecond();
@@ -96,64 +33,6 @@ fn run_case(case: &Case, store: &mut SqliteStore, stop_after: Option<usize>) -> 
     let opts = RunOptions { clock: &mut clock, stop, on_progress: Some(&mut on_progress) };
     run(&plan, store, &mut tel, false, opts).unwrap();
     plan
-}
-
-/// Every rule, checked on the stored attempts.
-fn check_rules(plan: &Plan, rows: &[AttemptRow]) {
-    let c = &plan.settings;
-    let window = Window::from_schedule(&c.schedule);
-    let by_id: HashMap<&str, &Customer> = plan.customers.iter().map(|c| (c.id.as_str(), c)).collect();
-    let mut seen = HashSet::new();
-    let mut per_customer: HashMap<&str, u32> = HashMap::new();
-    let mut per_phone_day: HashMap<(&str, String), u32> = HashMap::new();
-    let mut starts: Vec<i64> = Vec::new();
-    let mut intervals: Vec<(i64, i64)> = Vec::new();
-    for r in rows {
-        assert!(seen.insert((r.customer_id.as_str(), r.attempt)), "({}, {}) twice", r.customer_id, r.attempt);
-        *per_customer.entry(&r.customer_id).or_insert(0) += 1;
-        let cust = by_id[r.customer_id.as_str()];
-        let tz = TimeZone::get(cust.timezone.as_deref().unwrap_or("Asia/Shanghai")).unwrap();
-        let local = Timestamp::from_millisecond(r.started_ms).unwrap().to_zoned_datetime(tz);
-        assert!(window.allows(&local), "{} attempt {} at {local} is outside the window", r.customer_id, r.attempt);
-        *per_phone_day.entry((r.phone.as_str(), local.date().to_string())).or_insert(0) += 1;
-        starts.push(r.started_ms);
-    }
-    for (id, n) in &per_customer {
-        assert!(*n <= c.retry.max_attempts, "{id} has {n} attempts");
-    }
-    for ((phone, day), n) in &per_phone_day {
-        assert!(*n <= c.limits.per_customer_per_day, "{phone} called {n} times on {day}");
-    }
-    // Rolling 7 local days per phone.
-    let mut days_of: HashMap<&str, Vec<(jiff::civil::Date, u32)>> = HashMap::new();
-    for ((phone, day), n) in &per_phone_day {
-        days_of.entry(phone).or_default().push((day.parse().unwrap(), *n));
-    }
-    for (phone, days) in &days_of {
-        for (d, _) in days {
-            let from = d.checked_sub(jiff::Span::new().days(6)).unwrap();
-            let total: u32 = days.iter().filter(|(x, _)| *x >= from && x <= d).map(|(_, n)| n).sum();
-            assert!(total <= c.limits.per_customer_per_7_days, "{phone}: {total} calls in the 7 days to {d}");
-        }
-    }
-    // calls_per_second: consecutive placements are at least one interval apart.
-    starts.sort_unstable();
-    let interval = (1000.0 / c.schedule.calls_per_second).ceil() as i64;
-    for w in starts.windows(2) {
-        assert!(w[1] - w[0] >= interval, "two calls {} ms apart", w[1] - w[0]);
-    }
-    // max_concurrent: sweep over starts and ends (an end frees its line before a start at the
-    // same instant).
-    for r in rows {
-        intervals.push((r.started_ms, 1));
-        intervals.push((r.ended_ms, -1));
-    }
-    intervals.sort_unstable();
-    let mut live = 0i64;
-    for (_, delta) in &intervals {
-        live += delta;
-        assert!(live <= c.schedule.max_concurrent as i64, "{live} calls live at once");
-    }
 }
 
 fn case_strategy() -> impl Strategy<Value = Case> {

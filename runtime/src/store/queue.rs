@@ -24,9 +24,13 @@ pub struct WorkerId {
 }
 
 impl WorkerId {
+    /// A new worker of this process: unique even for workers started in the same millisecond
+    /// (threads of one process, in tests and benchmarks).
     pub fn this_process(wall_ms: i64) -> WorkerId {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let me = super::LeaseHolder::this_process("", wall_ms, 0);
-        WorkerId { token: me.token, host: me.host, pid: me.pid }
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        WorkerId { token: format!("{}:{n}", me.token), host: me.host, pid: me.pid }
     }
 }
 
