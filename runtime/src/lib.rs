@@ -8,6 +8,7 @@ pub mod call;
 pub mod campaign;
 pub mod http;
 pub mod intents;
+pub mod metrics;
 pub mod report;
 pub mod scheduler;
 pub mod store;
