@@ -10,6 +10,7 @@ use callscript_compiler::bytecode::Program;
 use callscript_compiler::source::Source;
 use callscript_compiler::value::Value;
 use callscript_runtime::campaign::{self, InputError, Loaded, TelephonyKind, customers};
+use callscript_runtime::metrics::{self, Metrics};
 use callscript_runtime::report;
 use callscript_runtime::scheduler::worker::{self, WorkerOptions};
 use callscript_runtime::scheduler::{
@@ -238,6 +239,8 @@ pub struct RunArgs {
 pub struct WorkerArgs {
     /// Leave when every customer is done (else keep waiting for new ones).
     pub idle_exit: bool,
+    /// `--metrics ADDR`: serve `/metrics`, `/healthz` and `/readyz` there.
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 /// Sets the returned flag on Ctrl-C or SIGTERM: stop placing calls, let live calls finish, and
@@ -302,9 +305,15 @@ pub fn run(args: RunArgs) -> CliResult {
 
 /// `run` or `worker` on a shared store: this process is one worker of the campaign.
 fn run_shared(args: RunArgs, stop: Arc<AtomicBool>, plan: Plan, loaded: Loaded) -> CliResult {
+    // Served before the store is reached, so /readyz says "not ready" while it is.
+    let metrics = Arc::new(Metrics::new(&plan.campaign_id));
+    let _server = match args.worker.as_ref().and_then(|w| w.metrics) {
+        Some(addr) => Some(metrics::serve(addr, Arc::clone(&metrics)).map_err(|e| CliError::Refused(e.to_string()))?),
+        None => None,
+    };
     let mut store = open_shared(&loaded)?;
     let start_ms = start_moment(args.start.as_deref())?;
-    let mut telephony = telephony_for(&args.campaign, &loaded, &plan)?;
+    let mut telephony = telephony_with(&args.campaign, &loaded, &plan, Some(&metrics))?;
     let speed = match (telephony.realtime(), args.speed) {
         (true, _) => 0.0,
         (false, Some(speed)) => speed,
@@ -324,6 +333,7 @@ fn run_shared(args: RunArgs, stop: Arc<AtomicBool>, plan: Plan, loaded: Loaded) 
         idle_exit: args.worker.as_ref().is_none_or(|w| w.idle_exit),
         accept_new_script: args.accept_new_script,
         on_progress: Some(&mut on_progress),
+        metrics: Some(Arc::clone(&metrics)),
     };
     let started = std::time::Instant::now();
     let summary = worker::work(&plan, &mut store, telephony.as_mut(), options);
@@ -355,14 +365,26 @@ fn start_moment(start: Option<&str>) -> Result<i64, CliError> {
 }
 
 fn telephony_for(file: &Path, loaded: &Loaded, plan: &Plan) -> Result<Box<dyn Telephony>, CliError> {
+    telephony_with(file, loaded, plan, None)
+}
+
+/// The campaign's telephony, timing VM turns into `metrics` when given.
+fn telephony_with(
+    file: &Path,
+    loaded: &Loaded,
+    plan: &Plan,
+    metrics: Option<&Arc<Metrics>>,
+) -> Result<Box<dyn Telephony>, CliError> {
     Ok(match loaded.campaign.telephony.kind {
-        TelephonyKind::Sip => Box::new(start_sip(file, loaded, plan)?),
+        TelephonyKind::Sip => Box::new(start_sip(file, loaded, plan, metrics.cloned())?),
         TelephonyKind::Sim => {
             let ring_timeout = loaded.campaign.telephony.ring_timeout.as_millis().clamp(0, u64::MAX as i128) as u64;
-            Box::new(
-                SimTelephony::new(loaded.campaign.sim.clone(), ring_timeout)
-                    .with_actions(loaded.campaign.actions.clone()),
-            )
+            let sim = SimTelephony::new(loaded.campaign.sim.clone(), ring_timeout)
+                .with_actions(loaded.campaign.actions.clone());
+            Box::new(match metrics {
+                Some(m) => sim.with_metrics(Arc::clone(m)),
+                None => sim,
+            })
         }
     })
 }
@@ -545,7 +567,12 @@ pub fn dnc_import(file: &Path, campaign_path: &Path) -> CliResult {
 }
 
 /// Starts the SIP user agent for a `kind = "sip"` campaign.
-fn start_sip(file: &Path, loaded: &campaign::Loaded, plan: &scheduler::Plan) -> Result<SipTelephony, CliError> {
+fn start_sip(
+    file: &Path,
+    loaded: &campaign::Loaded,
+    plan: &scheduler::Plan,
+    metrics: Option<Arc<Metrics>>,
+) -> Result<SipTelephony, CliError> {
     let name = crate::files::display_name(file);
     // A setting's error is shown where the setting is written.
     let at_setting = |e: &dyn std::fmt::Display, setting: Option<&str>| match setting {
@@ -563,6 +590,6 @@ fn start_sip(file: &Path, loaded: &campaign::Loaded, plan: &scheduler::Plan) -> 
     // The key is checked (and the folder made) before any call is placed.
     let recorder = Recorder::for_campaign(loaded).map_err(|e| at_setting(&e, None))?;
     let backends = Arc::new(callscript_runtime::actions::Backends::from_campaign(&loaded.campaign));
-    SipTelephony::start(config, Services { speech: Arc::new(speech), recorder, backends })
+    SipTelephony::start(config, Services { speech: Arc::new(speech), recorder, backends, metrics })
         .map_err(|e| at_setting(&e, e.setting()))
 }

@@ -217,6 +217,9 @@ pub enum Command {
         /// `on`: leave when every customer is done; `off`: keep waiting for new customers.
         #[arg(long, value_enum, default_value = "on")]
         idle_exit: OnOff,
+        /// Serve `/metrics` (Prometheus), `/healthz` and `/readyz` on this address (e.g. 0.0.0.0:9464).
+        #[arg(long, value_name = "ADDR")]
+        metrics: Option<std::net::SocketAddr>,
     },
     /// Run a campaign (simulated telephony by default), then print its report.
     Run {
@@ -304,20 +307,28 @@ pub fn main() -> i32 {
                     worker: None,
                 })
             }),
-        Command::Worker { campaign, speed, start, customers, segments, accept_new_script, quiet, idle_exit } => {
-            run_speed(&speed).and_then(|speed| {
-                crate::campaign::run(crate::campaign::RunArgs {
-                    campaign,
-                    speed,
-                    start,
-                    customers,
-                    segments,
-                    accept_new_script,
-                    quiet,
-                    worker: Some(crate::campaign::WorkerArgs { idle_exit: idle_exit == OnOff::On }),
-                })
+        Command::Worker {
+            campaign,
+            speed,
+            start,
+            customers,
+            segments,
+            accept_new_script,
+            quiet,
+            idle_exit,
+            metrics,
+        } => run_speed(&speed).and_then(|speed| {
+            crate::campaign::run(crate::campaign::RunArgs {
+                campaign,
+                speed,
+                start,
+                customers,
+                segments,
+                accept_new_script,
+                quiet,
+                worker: Some(crate::campaign::WorkerArgs { idle_exit: idle_exit == OnOff::On, metrics }),
             })
-        }
+        }),
         Command::Report { campaign, format, attempts, output } => {
             crate::campaign::report_command(&campaign, &format, attempts, output.as_deref())
         }

@@ -262,8 +262,12 @@ fn our_calls(exec: &Arc<Executable>, calls: u64, window: usize) -> Run {
     let uas = Uas::start(&dir, "60s");
     let rt = sip_runtime();
     let ua = rt.block_on(UserAgent::start(config(uas.port))).unwrap();
-    let services =
-        Arc::new(Services { speech: Arc::new(Speech::default()), recorder: None, backends: Default::default() });
+    let services = Arc::new(Services {
+        speech: Arc::new(Speech::default()),
+        recorder: None,
+        backends: Default::default(),
+        metrics: None,
+    });
     let run = |n: u64, first: u64| {
         let ok = Arc::new(AtomicU64::new(0));
         let failed = Arc::new(AtomicU64::new(0));

@@ -58,6 +58,7 @@ fn worker(plan: &Plan, url: &str, speed: f64, stop: Arc<AtomicBool>) -> Summary 
         idle_exit: true,
         accept_new_script: false,
         on_progress: None,
+        metrics: None,
     };
     work(plan, &mut store, &mut tel, opts).unwrap()
 }
@@ -65,9 +66,8 @@ fn worker(plan: &Plan, url: &str, speed: f64, stop: Arc<AtomicBool>) -> Summary 
 /// `n` workers at once on one campaign.
 fn workers(plan: &Plan, url: &str, n: usize, speed: f64) -> Vec<Summary> {
     std::thread::scope(|s| {
-        let handles: Vec<_> = (0..n)
-            .map(|_| s.spawn(|| worker(plan, url, speed, Arc::new(AtomicBool::new(false)))))
-            .collect();
+        let handles: Vec<_> =
+            (0..n).map(|_| s.spawn(|| worker(plan, url, speed, Arc::new(AtomicBool::new(false))))).collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     })
 }

@@ -21,6 +21,7 @@ use jiff::tz::TimeZone;
 
 use super::{Clock, Millis, Plan, Progress, RunError, SharedClock, Summary, callback_delay, finished};
 use crate::campaign::schedule::Window;
+use crate::metrics::Metrics;
 use crate::store::queue::{
     Candidate, ClaimLimits, Claimant, Claimed, Ending, Joining, Local, Pace, Rules, SharedQueue, Verdict, WorkerId,
 };
@@ -53,6 +54,8 @@ pub struct WorkerOptions<'a> {
     pub idle_exit: bool,
     pub accept_new_script: bool,
     pub on_progress: Option<&'a mut dyn FnMut(&Progress)>,
+    /// `--metrics`: what `/metrics`, `/healthz` and `/readyz` report.
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 /// Why a worker cannot run this campaign.
@@ -146,7 +149,8 @@ pub fn work(
         queue.leave(&me)?;
         return Err(RunError::Join(JoinError::SpeedDiffers { campaign: joined.pace.speed, mine: opts.pace.speed }));
     }
-    let result = Worker::new(plan, &me, SharedClock::new(joined.pace), telephony).run(queue, &mut opts);
+    let metrics = opts.metrics.clone();
+    let result = Worker::new(plan, &me, SharedClock::new(joined.pace), telephony, metrics).run(queue, &mut opts);
     // Left only when done or drained; after a lost lease the row is gone already.
     if result.is_ok() {
         queue.leave(&me)?;
@@ -168,10 +172,17 @@ struct Worker<'p, 't> {
     live: HashMap<CallId, Claimed>,
     next_key: u64,
     progress: Progress,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl<'p, 't> Worker<'p, 't> {
-    fn new(plan: &'p Plan, me: &'p WorkerId, clock: SharedClock, telephony: &'t mut dyn Telephony) -> Self {
+    fn new(
+        plan: &'p Plan,
+        me: &'p WorkerId,
+        clock: SharedClock,
+        telephony: &'t mut dyn Telephony,
+        metrics: Option<Arc<Metrics>>,
+    ) -> Self {
         let (calls_per_second, max_concurrent) = super::line_limits(&plan.settings);
         let interval_ms = (1000.0 / calls_per_second).ceil().max(1.0) as i64;
         let speed = clock.speed().max(1.0);
@@ -200,6 +211,23 @@ impl<'p, 't> Worker<'p, 't> {
             live: HashMap::new(),
             next_key: 1,
             progress: Progress { customers: plan.customers.len(), ..Progress::default() },
+            metrics,
+        }
+    }
+
+    /// Runs a store operation, timing it for `callscript_store_seconds{op}`.
+    fn timed<T>(&self, op: &'static str, f: impl FnOnce() -> T) -> T {
+        let started = Instant::now();
+        let out = f();
+        if let Some(m) = &self.metrics {
+            m.store(op, started.elapsed());
+        }
+        out
+    }
+
+    fn metric(&self, record: impl FnOnce(&Metrics)) {
+        if let Some(m) = &self.metrics {
+            record(m);
         }
     }
 
@@ -221,21 +249,24 @@ impl<'p, 't> Worker<'p, 't> {
         let mut next_claim = Instant::now();
         let mut next_done_check = Instant::now();
         let mut last_report = Instant::now();
+        self.metric(|m| m.set_ready(true));
         loop {
+            self.metric(Metrics::alive);
             if !draining && opts.stop.load(Ordering::Relaxed) {
                 draining = true;
-                tracing::info!(
-                    "draining: no new calls; {} live calls finish first",
-                    self.live.len() + self.pending.len()
-                );
+                self.metric(|m| m.set_draining(true));
+                let live = self.live.len() + self.pending.len();
+                tracing::info!("draining: no new calls; {live} live calls finish first");
             }
             self.telephony.poll();
             if last_beat.elapsed() >= beat_every {
                 last_beat = Instant::now();
-                queue.heartbeat(self.me, campaign, wall(), lease_ms, self.clock.now())?;
+                let now = self.clock.now();
+                self.timed("heartbeat", || queue.heartbeat(self.me, campaign, wall(), lease_ms, now))?;
                 let policy = &self.policy;
-                recovered += queue
-                    .take_over(self.me, campaign, wall(), self.clock.now(), &|n, at| next_attempt(policy, n, at))?;
+                recovered += self.timed("take_over", || {
+                    queue.take_over(self.me, campaign, wall(), now, &|n, at| next_attempt(policy, n, at))
+                })?;
             }
             let now = self.clock.now();
             // Calls that ended, then calls due, then new claims.
@@ -244,6 +275,8 @@ impl<'p, 't> Worker<'p, 't> {
             {
                 let Some((at, call, result)) = self.telephony.pop_end() else { break };
                 self.call_ended(queue, call, &result, at.min(now))?;
+                // A line is free: claim at once rather than at the next poll.
+                next_claim = Instant::now();
             }
             while let Some(&Reverse((at, key))) = self.pending.peek()
                 && at <= now
@@ -260,7 +293,7 @@ impl<'p, 't> Worker<'p, 't> {
                     script_sha256: &self.plan.script_sha256,
                     allowed: &self.plan.allowed,
                 };
-                let claimed = queue.claim(&by, now, &self.limits, &self.rules)?;
+                let claimed = self.timed("claim", || queue.claim(&by, now, &self.limits, &self.rules))?;
                 // A full batch: more may be due at once; else look again a little later.
                 next_claim =
                     if claimed.len() >= self.limits.batch { Instant::now() } else { Instant::now() + CLAIM_POLL };
@@ -277,7 +310,7 @@ impl<'p, 't> Worker<'p, 't> {
             }
             if idle && opts.idle_exit && Instant::now() >= next_done_check {
                 next_done_check = Instant::now() + DONE_POLL;
-                let state = queue.queue_state(campaign)?;
+                let state = self.timed("queue_state", || queue.queue_state(campaign))?;
                 if state.open == 0 && state.live == 0 {
                     finished = true;
                     break;
@@ -347,6 +380,10 @@ impl<'p, 't> Worker<'p, 't> {
         self.live.insert(call, c);
         self.progress.placed += 1;
         self.progress.live = self.live.len() as u64;
+        self.metric(|m| {
+            m.placed();
+            m.set_live(self.live.len() as u64);
+        });
         Ok(())
     }
 
@@ -365,7 +402,7 @@ impl<'p, 't> Worker<'p, 't> {
         let recording = result.recording.as_ref().map(|(path, bytes)| (path.as_str(), *bytes as i64));
         let ending =
             Ending { result: &finished(result, callback, now), next_due_ms: next, opted_out: result.optout, recording };
-        let stored = queue.finish(self.me, &self.plan.campaign_id, &c, &ending)?;
+        let stored = self.timed("finish", || queue.finish(self.me, &self.plan.campaign_id, &c, &ending))?;
         if !stored {
             tracing::warn!(customer = %c.customer_id, attempt = c.attempt, "a call's result came after another worker took it over; not stored");
         }
@@ -374,6 +411,13 @@ impl<'p, 't> Worker<'p, 't> {
         if result.disposition.connected() {
             self.progress.answered += 1;
         }
+        self.metric(|m| {
+            m.set_live(self.live.len() as u64);
+            m.ended(result.disposition.name(), result.outcome.as_deref(), result.goal);
+            for a in &result.actions {
+                m.action(&a.name, a.ok, Duration::from_millis(a.latency_ms));
+            }
+        });
         Ok(())
     }
 }

@@ -210,6 +210,7 @@ pub struct SimTelephony {
     pending: BinaryHeap<Reverse<(i64, CallId)>>,
     results: std::collections::HashMap<CallId, CallResult>,
     actions: Actions,
+    metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
 }
 
 impl SimTelephony {
@@ -220,7 +221,15 @@ impl SimTelephony {
             pending: BinaryHeap::new(),
             results: std::collections::HashMap::new(),
             actions: Actions::new(),
+            metrics: None,
         }
+    }
+
+    /// A worker's metrics (`--metrics`): a simulated call runs its whole conversation at once,
+    /// so each call records its mean VM turn.
+    pub fn with_metrics(mut self, metrics: std::sync::Arc<crate::metrics::Metrics>) -> SimTelephony {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// The campaign's actions, answered from their `sim` (CAMPAIGN.md §5).
@@ -254,7 +263,11 @@ impl Telephony for SimTelephony {
         let roll = rng.unit();
         let mut result = if roll < s.answer {
             let ring = rng.range(3_000, 20_000);
+            let started = std::time::Instant::now();
             let mut r = converse_with(request.session, rng, request.max_duration_ms, &self.actions);
+            if let Some(metrics) = &self.metrics {
+                metrics.vm_turn(started.elapsed() / r.transcript.len().max(1) as u32);
+            }
             r.ring_ms = ring;
             r
         } else {

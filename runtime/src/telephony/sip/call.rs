@@ -41,6 +41,8 @@ pub struct Services {
     pub backends: Arc<Backends>,
     /// Records answered calls, encrypted, when `[recording]` is on.
     pub recorder: Option<Recorder>,
+    /// A worker's metrics (`--metrics`): each turn of the VM is timed here, where it runs.
+    pub metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 /// How prompts are voiced and the customer's speech is understood on real calls.
@@ -266,6 +268,7 @@ async fn place(
         acting: None,
         messages: Vec::new(),
         ear: EmotionEar::new(),
+        metrics: services.metrics.as_deref(),
     };
     let mut result = conversation.run().await;
     out.close();
@@ -704,6 +707,7 @@ struct Conversation<'a> {
     messages: Vec<tokio::task::JoinHandle<Result<(), String>>>,
     /// The customer's earlier voice on this call, the baseline for emotion (§15).
     ear: EmotionEar,
+    metrics: Option<&'a crate::metrics::Metrics>,
 }
 
 impl Conversation<'_> {
@@ -776,7 +780,11 @@ impl Conversation<'_> {
                 Happening::Hangup => Input::CustomerHangup,
                 Happening::Deadline => Input::Tick,
             };
+            let turn = Instant::now();
             self.driver.handle(elapsed(), input);
+            if let Some(metrics) = self.metrics {
+                metrics.vm_turn(turn.elapsed());
+            }
         }
         let mut result = self.driver.result();
         if !hangup_sent && !self.channel.hung_up && result.disposition != Disposition::CustomerHangup {
