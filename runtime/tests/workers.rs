@@ -204,7 +204,11 @@ fn a_dead_workers_live_calls_are_taken_over_once_its_lease_ran_out() {
     // The lost worker, back: its lease is gone, it may neither store a result nor claim.
     let result = Finished { disposition: "answered".into(), ended_ms: now, ..Finished::default() };
     let ending = Ending { result: &result, next_due_ms: None, opted_out: false, recording: None };
-    assert!(!gone.finish(&lost, "T", &claimed[0], &ending).unwrap(), "a taken-over result is not stored");
+    assert_eq!(
+        gone.finish(&lost, "T", &[(&claimed[0], ending)]).unwrap(),
+        [false],
+        "a taken-over result is not stored"
+    );
     assert!(matches!(gone.heartbeat(&lost, "T", now, 5_000, now), Err(StoreError::LeaseLostDatabase { .. })));
     assert!(matches!(gone.claim(&by, now, &limits(), &Open), Err(StoreError::LeaseLostDatabase { .. })));
     // The same (customer, attempt) is never claimed twice: the next claim is attempt 2.
@@ -255,7 +259,7 @@ fn max_concurrent_and_dial_tokens_are_campaign_wide() {
     // A call ends: one line frees.
     let result = Finished { disposition: "busy".into(), ended_ms: now + 100, ..Finished::default() };
     let ending = Ending { result: &result, next_due_ms: Some(now + 3_600_000), opted_out: false, recording: None };
-    assert!(sa.finish(&a, "T", &first[0], &ending).unwrap());
+    assert_eq!(sa.finish(&a, "T", &[(&first[0], ending)]).unwrap(), [true]);
     assert_eq!(claim(&mut sb, &b, now + 6_000).len(), 1);
 }
 

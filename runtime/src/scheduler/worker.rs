@@ -270,12 +270,16 @@ impl<'p, 't> Worker<'p, 't> {
             }
             let now = self.clock.now();
             // Calls that ended, then calls due, then new claims.
+            let mut ended = Vec::new();
             while let Some(end) = self.telephony.next_end()
                 && end <= now
             {
                 let Some((at, call, result)) = self.telephony.pop_end() else { break };
-                self.call_ended(queue, call, &result, at.min(now))?;
-                // A line is free: claim at once rather than at the next poll.
+                ended.push((call, result, at.min(now)));
+            }
+            if !ended.is_empty() {
+                self.calls_ended(queue, &ended)?;
+                // Lines are free: claim at once rather than at the next poll.
                 next_claim = Instant::now();
             }
             while let Some(&Reverse((at, key))) = self.pending.peek()
@@ -362,7 +366,7 @@ impl<'p, 't> Worker<'p, 't> {
                     ..Default::default()
                 };
                 let ending = Ending { result: &failed, next_due_ms: None, opted_out: false, recording: None };
-                queue.finish(self.me, &plan.campaign_id, &c, &ending)?;
+                queue.finish(self.me, &plan.campaign_id, &[(&c, ending)])?;
                 return Ok(());
             }
         };
@@ -387,37 +391,51 @@ impl<'p, 't> Worker<'p, 't> {
         Ok(())
     }
 
-    /// A call ended: its result and the customer's next attempt go to the store together.
-    fn call_ended(
+    /// Calls ended: each result and its customer's next attempt go to the store together, all
+    /// of them in one transaction.
+    fn calls_ended(
         &mut self,
         queue: &mut dyn SharedQueue,
-        call: CallId,
-        result: &crate::telephony::CallResult,
-        now: Millis,
+        ended: &[(CallId, crate::telephony::CallResult, Millis)],
     ) -> Result<(), RunError> {
-        let Some(c) = self.live.remove(&call) else { return Ok(()) };
-        let tz = self.rules.zone(c.timezone.as_deref());
-        let callback = callback_delay(result, &tz, now);
-        let next = self.policy.next_attempt(c.attempt, result.disposition.name(), callback, now);
-        let recording = result.recording.as_ref().map(|(path, bytes)| (path.as_str(), *bytes as i64));
-        let ending =
-            Ending { result: &finished(result, callback, now), next_due_ms: next, opted_out: result.optout, recording };
-        let stored = self.timed("finish", || queue.finish(self.me, &self.plan.campaign_id, &c, &ending))?;
-        if !stored {
-            tracing::warn!(customer = %c.customer_id, attempt = c.attempt, "a call's result came after another worker took it over; not stored");
+        let mut claims = Vec::with_capacity(ended.len());
+        let mut results = Vec::with_capacity(ended.len());
+        for (call, result, at) in ended {
+            let Some(c) = self.live.remove(call) else { continue };
+            let tz = self.rules.zone(c.timezone.as_deref());
+            let callback = callback_delay(result, &tz, *at);
+            let next = self.policy.next_attempt(c.attempt, result.disposition.name(), callback, *at);
+            results.push((finished(result, callback, *at), next, result));
+            claims.push(c);
+        }
+        let endings: Vec<(&Claimed, Ending)> = claims
+            .iter()
+            .zip(&results)
+            .map(|(c, (stored, next, result))| {
+                let recording = result.recording.as_ref().map(|(path, bytes)| (path.as_str(), *bytes as i64));
+                (c, Ending { result: stored, next_due_ms: *next, opted_out: result.optout, recording })
+            })
+            .collect();
+        let stored = self.timed("finish", || queue.finish(self.me, &self.plan.campaign_id, &endings))?;
+        for ((c, _), ok) in endings.iter().zip(stored) {
+            if !ok {
+                tracing::warn!(customer = %c.customer_id, attempt = c.attempt, "a call's result came after another worker took it over; not stored");
+            }
+        }
+        for (_, _, result) in &results {
+            self.progress.ended += 1;
+            if result.disposition.connected() {
+                self.progress.answered += 1;
+            }
+            self.metric(|m| {
+                m.ended(result.disposition.name(), result.outcome.as_deref(), result.goal);
+                for a in &result.actions {
+                    m.action(&a.name, a.ok, Duration::from_millis(a.latency_ms));
+                }
+            });
         }
         self.progress.live = self.live.len() as u64;
-        self.progress.ended += 1;
-        if result.disposition.connected() {
-            self.progress.answered += 1;
-        }
-        self.metric(|m| {
-            m.set_live(self.live.len() as u64);
-            m.ended(result.disposition.name(), result.outcome.as_deref(), result.goal);
-            for a in &result.actions {
-                m.action(&a.name, a.ok, Duration::from_millis(a.latency_ms));
-            }
-        });
+        self.metric(|m| m.set_live(self.live.len() as u64));
         Ok(())
     }
 }

@@ -586,8 +586,10 @@ impl Store for PostgresStore {
 }
 
 /// Writes an attempt's result and details (lets, actions, messages, hand-overs) with `c` (a
-/// client or an open transaction); `worker`, when given, must still hold the attempt. False
-/// when the attempt is not live (already ended, or taken over from that worker). Counts the
+/// client or an open transaction) in one statement: round trips are the cost of a shared store,
+/// so the lists go as unnested arrays and every insert is a data-modifying CTE over the
+/// attempt the UPDATE returns. `worker`, when given, must still hold the attempt. False when
+/// the attempt is not live (already ended, or taken over from that worker). Counts the
 /// statements sent in `trips`.
 pub(super) fn write_finished(
     c: &mut impl GenericClient,
@@ -596,11 +598,36 @@ pub(super) fn write_finished(
     f: &Finished,
     worker: Option<&str>,
 ) -> std::result::Result<bool, postgres::Error> {
+    let positions = |n: usize| (0..n as i64).collect::<Vec<i64>>();
+    let let_names: Vec<&str> = f.lets.iter().map(|l| l.name.as_str()).collect();
+    let let_types: Vec<&str> = f.lets.iter().map(|l| l.ty.as_str()).collect();
+    let let_values: Vec<Option<&str>> = f.lets.iter().map(|l| l.value.as_deref()).collect();
+    let action_names: Vec<&str> = f.actions.iter().map(|a| a.name.as_str()).collect();
+    let action_oks: Vec<i64> = f.actions.iter().map(|a| i64::from(a.ok)).collect();
+    let action_latencies: Vec<i64> = f.actions.iter().map(|a| a.latency_ms).collect();
+    let action_causes: Vec<Option<&str>> = f.actions.iter().map(|a| a.cause.as_deref()).collect();
+    let texts: Vec<&str> = f.messages.iter().map(|m| m.text.as_str()).collect();
+    let statuses: Vec<&str> = f.messages.iter().map(|m| m.status.as_str()).collect();
+    let message_causes: Vec<Option<&str>> = f.messages.iter().map(|m| m.cause.as_deref()).collect();
+    let keys: Vec<&str> = f.handover.iter().map(|(k, _)| k.as_str()).collect();
+    let values: Vec<&str> = f.handover.iter().map(|(_, v)| v.as_str()).collect();
     *trips += 1;
-    let updated = c.execute(
-        "UPDATE attempts SET state = 'ended', disposition = $2, cause = $3, outcome = $4, goal = $5, ended_ms = $6,
-         talk_ms = $7, last_step = $8, callback_ms = $9
-         WHERE id = $1 AND state = 'live' AND ($10::TEXT IS NULL OR worker = $10)",
+    let row = c.query_one(
+        "WITH a AS (
+             UPDATE attempts SET state = 'ended', disposition = $2, cause = $3, outcome = $4, goal = $5,
+             ended_ms = $6, talk_ms = $7, last_step = $8, callback_ms = $9
+             WHERE id = $1 AND state = 'live' AND ($10::TEXT IS NULL OR worker = $10) RETURNING id),
+         d AS (INSERT INTO attempt_details (attempt_id, steps, tags, objections, unrecognised, transcript)
+             SELECT id, $11, $12, $13, $14, $15 FROM a),
+         l AS (INSERT INTO attempt_lets (attempt_id, position, name, type, value)
+             SELECT a.id, v.* FROM a, UNNEST($16::BIGINT[], $17::TEXT[], $18::TEXT[], $19::TEXT[]) AS v),
+         x AS (INSERT INTO attempt_actions (attempt_id, position, name, ok, latency_ms, cause)
+             SELECT a.id, v.* FROM a, UNNEST($20::BIGINT[], $21::TEXT[], $22::BIGINT[], $23::BIGINT[], $24::TEXT[]) AS v),
+         m AS (INSERT INTO attempt_messages (attempt_id, position, text, status, cause)
+             SELECT a.id, v.* FROM a, UNNEST($25::BIGINT[], $26::TEXT[], $27::TEXT[], $28::TEXT[]) AS v),
+         h AS (INSERT INTO attempt_handovers (attempt_id, position, key, value)
+             SELECT a.id, v.* FROM a, UNNEST($29::BIGINT[], $30::TEXT[], $31::TEXT[]) AS v)
+         SELECT COUNT(*) FROM a",
         &[
             &id,
             &f.disposition,
@@ -612,65 +639,30 @@ pub(super) fn write_finished(
             &f.last_step,
             &f.callback_ms,
             &worker,
+            &f.steps,
+            &f.tags,
+            &f.objections,
+            &f.unrecognised,
+            &f.transcript,
+            &positions(let_names.len()),
+            &let_names,
+            &let_types,
+            &let_values,
+            &positions(action_names.len()),
+            &action_names,
+            &action_oks,
+            &action_latencies,
+            &action_causes,
+            &positions(texts.len()),
+            &texts,
+            &statuses,
+            &message_causes,
+            &positions(keys.len()),
+            &keys,
+            &values,
         ],
     )?;
-    if updated == 0 {
-        return Ok(false);
-    }
-    *trips += 1;
-    c.execute(
-        "INSERT INTO attempt_details (attempt_id, steps, tags, objections, unrecognised, transcript)
-         VALUES ($1, $2, $3, $4, $5, $6)",
-        &[&id, &f.steps, &f.tags, &f.objections, &f.unrecognised, &f.transcript],
-    )?;
-    // Each list in one statement (arrays unnested), whatever its length: round trips are the
-    // cost of a shared store.
-    let positions = |n: usize| (0..n as i64).collect::<Vec<i64>>();
-    if !f.lets.is_empty() {
-        *trips += 1;
-        let names: Vec<&str> = f.lets.iter().map(|l| l.name.as_str()).collect();
-        let types: Vec<&str> = f.lets.iter().map(|l| l.ty.as_str()).collect();
-        let values: Vec<Option<&str>> = f.lets.iter().map(|l| l.value.as_deref()).collect();
-        c.execute(
-            "INSERT INTO attempt_lets (attempt_id, position, name, type, value)
-             SELECT $1, * FROM UNNEST($2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::TEXT[])",
-            &[&id, &positions(names.len()), &names, &types, &values],
-        )?;
-    }
-    if !f.actions.is_empty() {
-        *trips += 1;
-        let names: Vec<&str> = f.actions.iter().map(|a| a.name.as_str()).collect();
-        let oks: Vec<i64> = f.actions.iter().map(|a| i64::from(a.ok)).collect();
-        let latencies: Vec<i64> = f.actions.iter().map(|a| a.latency_ms).collect();
-        let causes: Vec<Option<&str>> = f.actions.iter().map(|a| a.cause.as_deref()).collect();
-        c.execute(
-            "INSERT INTO attempt_actions (attempt_id, position, name, ok, latency_ms, cause)
-             SELECT $1, * FROM UNNEST($2::BIGINT[], $3::TEXT[], $4::BIGINT[], $5::BIGINT[], $6::TEXT[])",
-            &[&id, &positions(names.len()), &names, &oks, &latencies, &causes],
-        )?;
-    }
-    if !f.messages.is_empty() {
-        *trips += 1;
-        let texts: Vec<&str> = f.messages.iter().map(|m| m.text.as_str()).collect();
-        let statuses: Vec<&str> = f.messages.iter().map(|m| m.status.as_str()).collect();
-        let causes: Vec<Option<&str>> = f.messages.iter().map(|m| m.cause.as_deref()).collect();
-        c.execute(
-            "INSERT INTO attempt_messages (attempt_id, position, text, status, cause)
-             SELECT $1, * FROM UNNEST($2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::TEXT[])",
-            &[&id, &positions(texts.len()), &texts, &statuses, &causes],
-        )?;
-    }
-    if !f.handover.is_empty() {
-        *trips += 1;
-        let keys: Vec<&str> = f.handover.iter().map(|(k, _)| k.as_str()).collect();
-        let values: Vec<&str> = f.handover.iter().map(|(_, v)| v.as_str()).collect();
-        c.execute(
-            "INSERT INTO attempt_handovers (attempt_id, position, key, value)
-             SELECT $1, * FROM UNNEST($2::BIGINT[], $3::TEXT[], $4::TEXT[])",
-            &[&id, &positions(keys.len()), &keys, &values],
-        )?;
-    }
-    Ok(true)
+    Ok(row.get::<_, i64>(0) > 0)
 }
 
 #[cfg(test)]

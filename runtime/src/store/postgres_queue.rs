@@ -402,36 +402,47 @@ impl SharedQueue for PostgresStore {
         })
     }
 
-    fn finish(&mut self, me: &WorkerId, campaign: &str, claimed: &Claimed, ending: &Ending) -> Result<bool> {
-        let result = ending.result;
+    fn finish(&mut self, me: &WorkerId, campaign: &str, ended: &[(&Claimed, Ending)]) -> Result<Vec<bool>> {
+        if ended.is_empty() {
+            return Ok(Vec::new());
+        }
         self.in_tx(|tx| {
-            let mut trips = 0;
-            let written = write_finished(&mut tx.tx, &mut trips, claimed.row, result, Some(&me.token));
-            tx.trips += trips;
-            if !written? {
-                return Ok(false);
+            let mut stored = Vec::with_capacity(ended.len());
+            let (mut ids, mut states, mut due) = (Vec::new(), Vec::new(), Vec::new());
+            for (claimed, ending) in ended {
+                let result = ending.result;
+                let mut trips = 0;
+                let written = write_finished(&mut tx.tx, &mut trips, claimed.row, result, Some(&me.token));
+                tx.trips += trips;
+                stored.push(written?);
+                if !stored.last().copied().unwrap_or(false) {
+                    continue;
+                }
+                ids.push(claimed.customer_id.as_str());
+                states.push(if ending.next_due_ms.is_some() { "open" } else { "done" });
+                due.push(ending.next_due_ms.unwrap_or(result.ended_ms));
+                if ending.opted_out {
+                    tx.execute(
+                        "INSERT INTO dnc (phone, source, added_ms) VALUES ($1, 'optout', $2) ON CONFLICT (phone) DO NOTHING",
+                        &[&claimed.phone, &result.ended_ms],
+                    )?;
+                }
+                if let Some((path, bytes)) = ending.recording {
+                    tx.execute(
+                        "INSERT INTO recordings (attempt_id, campaign, path, created_ms, bytes) VALUES ($1, $2, $3, $4, $5)",
+                        &[&claimed.row, &campaign, &path, &result.ended_ms, &bytes],
+                    )?;
+                }
             }
-            let (state, due) = match ending.next_due_ms {
-                Some(at) => ("open", at),
-                None => ("done", result.ended_ms),
-            };
-            tx.execute(
-                "UPDATE campaign_customers SET state = $3, next_at_ms = $4 WHERE campaign = $1 AND customer_id = $2",
-                &[&campaign, &claimed.customer_id, &state, &due],
-            )?;
-            if ending.opted_out {
+            if !ids.is_empty() {
                 tx.execute(
-                    "INSERT INTO dnc (phone, source, added_ms) VALUES ($1, 'optout', $2) ON CONFLICT (phone) DO NOTHING",
-                    &[&claimed.phone, &result.ended_ms],
+                    "UPDATE campaign_customers c SET state = v.state, next_at_ms = v.due
+                     FROM UNNEST($2::TEXT[], $3::TEXT[], $4::BIGINT[]) AS v(id, state, due)
+                     WHERE c.campaign = $1 AND c.customer_id = v.id",
+                    &[&campaign, &ids, &states, &due],
                 )?;
             }
-            if let Some((path, bytes)) = ending.recording {
-                tx.execute(
-                    "INSERT INTO recordings (attempt_id, campaign, path, created_ms, bytes) VALUES ($1, $2, $3, $4, $5)",
-                    &[&claimed.row, &campaign, &path, &result.ended_ms, &bytes],
-                )?;
-            }
-            Ok(true)
+            Ok(stored)
         })
     }
 

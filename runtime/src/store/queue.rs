@@ -195,10 +195,11 @@ pub trait SharedQueue {
     /// Claims due customers at `now_ms`, within the limits, each checked against `rules`,
     /// do-not-call and the retry budget; commits their attempts before returning.
     fn claim(&mut self, by: &Claimant, now_ms: i64, limits: &ClaimLimits, rules: &dyn Rules) -> Result<Vec<Claimed>>;
-    /// Stores a claimed attempt's result and the customer's next due moment (`None`: done),
-    /// adding the phone to do-not-call when the customer opted out. False when the attempt
-    /// was taken over meanwhile (the result is then not stored).
-    fn finish(&mut self, me: &WorkerId, campaign: &str, claimed: &Claimed, ending: &Ending) -> Result<bool>;
+    /// Stores the results of claimed attempts that ended (in one transaction: committed
+    /// together as soon as they ended), each with its customer's next due moment (`None`:
+    /// done), adding the phone to do-not-call when the customer opted out. For each, false
+    /// when the attempt was taken over meanwhile (its result is then not stored).
+    fn finish(&mut self, me: &WorkerId, campaign: &str, ended: &[(&Claimed, Ending)]) -> Result<Vec<bool>>;
     /// How many customers are still open and how many attempts live, campaign-wide.
     fn queue_state(&mut self, campaign: &str) -> Result<QueueState>;
     /// Leaves: the worker's row goes (its live attempts must have ended).
