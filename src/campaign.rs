@@ -305,6 +305,12 @@ pub fn run(args: RunArgs) -> CliResult {
 
 /// `run` or `worker` on a shared store: this process is one worker of the campaign.
 fn run_shared(args: RunArgs, stop: Arc<AtomicBool>, plan: Plan, loaded: Loaded) -> CliResult {
+    let simulated = loaded.campaign.telephony.kind == TelephonyKind::Sim;
+    if simulated && args.speed.is_none() {
+        return Err(CliError::Usage(
+            "workers share a simulated campaign's clock at a fixed speed: pass --speed N (e.g. --speed 600)".into(),
+        ));
+    }
     // Served before the store is reached, so /readyz says "not ready" while it is.
     let metrics = Arc::new(Metrics::new(&plan.campaign_id));
     let _server = match args.worker.as_ref().and_then(|w| w.metrics) {
@@ -314,15 +320,7 @@ fn run_shared(args: RunArgs, stop: Arc<AtomicBool>, plan: Plan, loaded: Loaded) 
     let mut store = open_shared(&loaded)?;
     let start_ms = start_moment(args.start.as_deref())?;
     let mut telephony = telephony_with(&args.campaign, &loaded, &plan, Some(&metrics))?;
-    let speed = match (telephony.realtime(), args.speed) {
-        (true, _) => 0.0,
-        (false, Some(speed)) => speed,
-        (false, None) => {
-            return Err(CliError::Usage(
-                "workers share a simulated campaign's clock at a fixed speed: pass --speed N (e.g. --speed 600)".into(),
-            ));
-        }
-    };
+    let speed = if telephony.realtime() { 0.0 } else { args.speed.unwrap_or(1.0) };
     let bar = progress_bar(args.quiet, plan.customers.len());
     let mut on_progress = progress_line(&bar, args.quiet);
     let now = jiff::Timestamp::now().as_millisecond();

@@ -295,3 +295,28 @@ fn sigterm_drains_a_worker_that_serves_its_metrics_meanwhile() {
     assert!(state.open > 0, "{state:?}");
     assert!(store.attempt_rows("CHAOS").unwrap().iter().all(|r| r.cause.as_deref() != Some("interrupted")));
 }
+
+/// What a user reads when a worker cannot start.
+#[test]
+fn a_worker_without_a_shared_store_or_a_fixed_speed_is_refused() {
+    let run = |dir: &Path, args: &[&str]| {
+        let out = Command::new(bin()).args(args).current_dir(dir).env("NO_COLOR", "1").output().unwrap();
+        format!("exit {}\n{}", out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr))
+    };
+    let sqlite = campaign("refused-sqlite", 3, "sqlite://campaign.db");
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = busy.local_addr().unwrap().to_string();
+    let shared = campaign("refused-speed", 3, "postgres://callscript@127.0.0.1:9/none");
+    insta::assert_snapshot!(
+        "worker_refusals",
+        [
+            run(&sqlite, &["worker", "campaign.toml", "--speed", "60"]),
+            run(&shared, &["worker", "campaign.toml"]),
+            run(&shared, &["run", "campaign.toml"]),
+            run(&shared, &["worker", "campaign.toml", "--speed", "60"]),
+            run(&shared, &["worker", "campaign.toml", "--speed", "60", "--metrics", &taken]).replace(&taken, "ADDR"),
+        ]
+        .join("\n")
+    );
+    assert!(!sqlite.join("campaign.db").exists(), "a refused worker creates no store");
+}

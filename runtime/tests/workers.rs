@@ -284,3 +284,40 @@ fn a_stopped_worker_drains_and_another_finishes_the_campaign() {
     assert!(rest.finished);
     check_rules(&plan, &store.attempt_rows("T").unwrap());
 }
+
+#[test]
+fn a_worker_at_another_speed_than_the_running_ones_is_refused() {
+    let Some(url) = database("speed") else { return };
+    let plan = plan(&case(5, 1));
+    let now = Timestamp::now().as_millisecond();
+    let mut running = PostgresStore::connect(&url).unwrap();
+    let joining = Joining {
+        campaign: "T",
+        script_sha256: &plan.script_sha256,
+        script: "loan_reminder",
+        settings: "{}",
+        customers: &plan.customers,
+        pace: Pace { epoch_wall_ms: now, epoch_clock_ms: start_ms(), speed: 600.0 },
+        accept_new_script: false,
+        wall_ms: now,
+        lease_ms: 30_000,
+    };
+    running.join(&WorkerId::this_process(now), &joining).unwrap();
+    let mut store = PostgresStore::connect(&url).unwrap();
+    let mut tel = SimTelephony::new(plan.settings.sim.clone(), 30_000);
+    let opts = WorkerOptions {
+        pace: Pace { epoch_wall_ms: now, epoch_clock_ms: start_ms(), speed: 60.0 },
+        lease_ms: 30_000,
+        stop: Arc::new(AtomicBool::new(false)),
+        idle_exit: true,
+        accept_new_script: false,
+        on_progress: None,
+        metrics: None,
+    };
+    let refused = work(&plan, &mut store, &mut tel, opts).unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "the campaign's clock runs at speed 600 (set by the workers running it); start this worker with --speed 600, not 60"
+    );
+    assert_eq!(store.queue_state("T").unwrap().live, 0, "it placed nothing");
+}

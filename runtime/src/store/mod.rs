@@ -66,7 +66,7 @@ pub enum StoreError {
         source: rusqlite::Error,
     },
     /// The PostgreSQL store (CAMPAIGN.md §6), named by its URL without the password.
-    #[error("store {url}: {source}")]
+    #[error("store {url}: {}", with_causes(source))]
     Postgres {
         url: String,
         #[source]
@@ -85,6 +85,22 @@ pub enum StoreError {
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// An error and its causes in one line: the PostgreSQL client's own message ("error
+/// connecting to server") says nothing without the cause under it ("Connection refused").
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = c.source();
+    }
+    text
+}
 
 /// Who holds a store's run lease: the same row design for SQLite and PostgreSQL workers.
 #[derive(Clone, Debug, PartialEq, Eq)]

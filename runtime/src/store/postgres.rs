@@ -171,7 +171,7 @@ const MIGRATIONS: &[&str] = &[
 /// A connection string as shown in messages: the password left out.
 pub fn shown(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
+        (Some(scheme), Some(at)) if at > scheme && url[scheme + 3..at].contains(':') => {
             let credentials = &url[scheme + 3..at];
             let user = credentials.split(':').next().unwrap_or_default();
             format!("{}{user}:****{}", &url[..scheme + 3], &url[at..])
@@ -673,5 +673,6 @@ mod tests {
     fn passwords_are_not_shown() {
         assert_eq!(shown("postgres://bank:s3cret@127.0.0.1:5432/calls"), "postgres://bank:****@127.0.0.1:5432/calls");
         assert_eq!(shown("postgres://127.0.0.1/calls"), "postgres://127.0.0.1/calls");
+        assert_eq!(shown("postgres://bank@127.0.0.1/calls"), "postgres://bank@127.0.0.1/calls", "no password to hide");
     }
 }
