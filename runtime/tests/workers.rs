@@ -321,3 +321,50 @@ fn a_worker_at_another_speed_than_the_running_ones_is_refused() {
     );
     assert_eq!(store.queue_state("T").unwrap().live, 0, "it placed nothing");
 }
+
+#[test]
+fn a_worker_rides_out_lost_connections_to_the_store_and_loses_no_result() {
+    let Some(url) = database("outage") else { return };
+    let plan = plan(&case(200, 13));
+    let done = AtomicBool::new(false);
+    let summary = std::thread::scope(|s| {
+        let worker = s.spawn(|| {
+            let summary = worker(&plan, &url, 50_000.0, Arc::new(AtomicBool::new(false)));
+            done.store(true, Ordering::Relaxed);
+            summary
+        });
+        // Cut every connection of the worker to the server, a few times, while it calls.
+        let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        let mut cuts = 0;
+        while !done.load(Ordering::Relaxed) && cuts < 5 {
+            std::thread::sleep(std::time::Duration::from_millis(700));
+            let cut: i64 = admin
+                .query_one(
+                    "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity
+                     WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                    &[],
+                )
+                .unwrap()
+                .get(0);
+            cuts += cut;
+        }
+        assert!(cuts >= 2, "the connection was cut {cuts} times");
+        worker.join().unwrap()
+    });
+    assert!(summary.finished, "{summary:?}");
+    let store = PostgresStore::connect(&url).unwrap();
+    let rows = store.attempt_rows("T").unwrap();
+    check_rules(&plan, &rows);
+    // Every call placed was stored, and but for claims whose answer was lost with the
+    // connection (recorded interrupted), they are the calls of one process.
+    assert_eq!(
+        rows.len() as u64,
+        summary.progress.placed + rows.iter().filter(|r| r.cause.as_deref() == Some("interrupted")).count() as u64
+    );
+    let alone = calls_by_customer(&single_process(&plan, "outage"));
+    for (customer, calls) in calls_by_customer(&rows) {
+        if calls.iter().all(|c| c.1 != "failed") {
+            assert_eq!(Some(&calls), alone.get(&customer), "{customer}");
+        }
+    }
+}

@@ -22,6 +22,7 @@ use jiff::tz::TimeZone;
 use super::{Clock, Millis, Plan, Progress, RunError, SharedClock, Summary, callback_delay, finished};
 use crate::campaign::schedule::Window;
 use crate::metrics::Metrics;
+use crate::store::StoreError;
 use crate::store::queue::{
     Candidate, ClaimLimits, Claimant, Claimed, Ending, Joining, Local, Pace, Rules, SharedQueue, Verdict, WorkerId,
 };
@@ -173,7 +174,27 @@ struct Worker<'p, 't> {
     next_key: u64,
     progress: Progress,
     metrics: Option<Arc<Metrics>>,
+    /// Results not yet in the store (its connection was lost when their calls ended).
+    unsaved: Vec<Unsaved>,
+    /// While the store is unreachable: when to try connecting again.
+    outage: Option<Instant>,
+    /// Since when this worker is connected (it takes over no lease before being connected for
+    /// a lease: after an outage of the store everyone's lease looks expired, and the others
+    /// must have their turn to beat first).
+    online_since: Instant,
 }
+
+/// A result kept until the store takes it.
+struct Unsaved {
+    claimed: Claimed,
+    stored: crate::store::Finished,
+    next_due_ms: Option<i64>,
+    opted_out: bool,
+    recording: Option<(String, i64)>,
+}
+
+/// How long a worker waits between attempts to reach a lost store.
+const RECONNECT_EVERY: Duration = Duration::from_secs(1);
 
 impl<'p, 't> Worker<'p, 't> {
     fn new(
@@ -212,7 +233,89 @@ impl<'p, 't> Worker<'p, 't> {
             next_key: 1,
             progress: Progress { customers: plan.customers.len(), ..Progress::default() },
             metrics,
+            unsaved: Vec::new(),
+            outage: None,
+            online_since: Instant::now(),
         }
+    }
+
+    /// A store operation's result while connected: a lost connection starts an outage (the
+    /// worker goes on with its calls, keeps their results, and connects again) and gives None.
+    fn survive<T>(&mut self, result: Result<T, StoreError>) -> Result<Option<T>, RunError> {
+        match result {
+            Ok(value) => Ok(Some(value)),
+            Err(e) if e.is_connection_lost() => {
+                if self.outage.is_none() {
+                    tracing::warn!("the store is unreachable ({e}); calls go on, results are kept, connecting again");
+                    self.metric(|m| m.set_ready(false));
+                }
+                self.outage = Some(Instant::now() + RECONNECT_EVERY);
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Stores the results kept so far, if the store is reachable.
+    fn flush(&mut self, queue: &mut dyn SharedQueue) -> Result<(), RunError> {
+        if self.unsaved.is_empty() || self.outage.is_some() {
+            return Ok(());
+        }
+        let endings: Vec<(&Claimed, Ending)> = self
+            .unsaved
+            .iter()
+            .map(|u| {
+                let recording = u.recording.as_ref().map(|(path, bytes)| (path.as_str(), *bytes));
+                let ending =
+                    Ending { result: &u.stored, next_due_ms: u.next_due_ms, opted_out: u.opted_out, recording };
+                (&u.claimed, ending)
+            })
+            .collect();
+        let started = Instant::now();
+        let stored = queue.finish(self.me, &self.plan.campaign_id, &endings);
+        self.metric(|m| m.store("finish", started.elapsed()));
+        drop(endings);
+        let Some(stored) = self.survive(stored)? else { return Ok(()) };
+        for (u, ok) in self.unsaved.iter().zip(stored) {
+            if !ok {
+                tracing::warn!(customer = %u.claimed.customer_id, attempt = u.claimed.attempt, "a call's result came after another worker took it over; not stored");
+            }
+        }
+        self.unsaved.clear();
+        Ok(())
+    }
+
+    /// During an outage, at most once per [`RECONNECT_EVERY`]: connect again, record the
+    /// attempts a lost claim committed unseen, store the kept results, beat.
+    fn reconnect(&mut self, queue: &mut dyn SharedQueue, lease_ms: i64) -> Result<(), RunError> {
+        let Some(at) = self.outage else { return Ok(()) };
+        if Instant::now() < at {
+            return Ok(());
+        }
+        self.outage = None;
+        if self.survive(queue.reconnect())?.is_none() {
+            return Ok(());
+        }
+        let mut known: Vec<i64> = self.live.values().map(|c| c.row).collect();
+        known.extend(self.claimed.values().map(|c| c.row));
+        known.extend(self.unsaved.iter().map(|u| u.claimed.row));
+        let policy = &self.policy;
+        let now = self.clock.now();
+        let reconciled = queue.reconcile(self.me, &self.plan.campaign_id, &known, now, &|n, at| {
+            policy.next_attempt(n, "failed", None, at)
+        });
+        if self.survive(reconciled)?.is_none() {
+            return Ok(());
+        }
+        self.flush(queue)?;
+        let wall = Timestamp::now().as_millisecond();
+        let beat = queue.heartbeat(self.me, &self.plan.campaign_id, wall, lease_ms, now);
+        if self.survive(beat)?.is_some() && self.outage.is_none() {
+            tracing::info!("the store is reachable again");
+            self.online_since = Instant::now();
+            self.metric(|m| m.set_ready(true));
+        }
+        Ok(())
     }
 
     /// Runs a store operation, timing it for `callscript_store_seconds{op}`.
@@ -239,9 +342,11 @@ impl<'p, 't> Worker<'p, 't> {
         let wall = || Timestamp::now().as_millisecond();
         let next_attempt =
             |policy: &RetryPolicy, attempts: u32, at: i64| policy.next_attempt(attempts, "failed", None, at);
+        // At start, only workers whose process is gone from this host: leases are judged once
+        // this worker has been connected for one (see `online_since`).
         let mut recovered = {
             let policy = &self.policy;
-            queue.take_over(self.me, campaign, wall(), self.clock.now(), &|n, at| next_attempt(policy, n, at))?
+            queue.take_over(self.me, campaign, i64::MIN, self.clock.now(), &|n, at| next_attempt(policy, n, at))?
         };
         let mut draining = false;
         let mut finished = false;
@@ -259,14 +364,21 @@ impl<'p, 't> Worker<'p, 't> {
                 tracing::info!("draining: no new calls; {live} live calls finish first");
             }
             self.telephony.poll();
-            if last_beat.elapsed() >= beat_every {
+            self.reconnect(queue, lease_ms)?;
+            if self.outage.is_none() && last_beat.elapsed() >= beat_every {
                 last_beat = Instant::now();
                 let now = self.clock.now();
-                self.timed("heartbeat", || queue.heartbeat(self.me, campaign, wall(), lease_ms, now))?;
-                let policy = &self.policy;
-                recovered += self.timed("take_over", || {
-                    queue.take_over(self.me, campaign, wall(), now, &|n, at| next_attempt(policy, n, at))
-                })?;
+                let beat = self.timed("heartbeat", || queue.heartbeat(self.me, campaign, wall(), lease_ms, now));
+                if self.survive(beat)?.is_some() {
+                    // Leases are judged only after being connected for one (see `online_since`).
+                    let judge =
+                        if self.online_since.elapsed().as_millis() as i64 >= lease_ms { wall() } else { i64::MIN };
+                    let policy = &self.policy;
+                    let taken = self.timed("take_over", || {
+                        queue.take_over(self.me, campaign, judge, now, &|n, at| next_attempt(policy, n, at))
+                    });
+                    recovered += self.survive(taken)?.unwrap_or(0);
+                }
             }
             let now = self.clock.now();
             // Calls that ended, then calls due, then new claims.
@@ -290,14 +402,15 @@ impl<'p, 't> Worker<'p, 't> {
                     self.dial(queue, c)?;
                 }
             }
-            if !draining && Instant::now() >= next_claim {
+            if !draining && self.outage.is_none() && Instant::now() >= next_claim {
                 let by = Claimant {
                     me: self.me,
                     campaign,
                     script_sha256: &self.plan.script_sha256,
                     allowed: &self.plan.allowed,
                 };
-                let claimed = self.timed("claim", || queue.claim(&by, now, &self.limits, &self.rules))?;
+                let claimed = self.timed("claim", || queue.claim(&by, now, &self.limits, &self.rules));
+                let claimed = self.survive(claimed)?.unwrap_or_default();
                 // A full batch: more may be due at once; else look again a little later.
                 next_claim =
                     if claimed.len() >= self.limits.batch { Instant::now() } else { Instant::now() + CLAIM_POLL };
@@ -308,14 +421,18 @@ impl<'p, 't> Worker<'p, 't> {
                     self.claimed.insert(key, c);
                 }
             }
-            let idle = self.live.is_empty() && self.pending.is_empty();
+            // Idle: nothing on the line, waiting or unsaved.
+            let idle = self.live.is_empty() && self.pending.is_empty() && self.unsaved.is_empty();
             if idle && draining {
                 break;
             }
-            if idle && opts.idle_exit && Instant::now() >= next_done_check {
+            if idle && opts.idle_exit && self.outage.is_none() && Instant::now() >= next_done_check {
                 next_done_check = Instant::now() + DONE_POLL;
-                let state = self.timed("queue_state", || queue.queue_state(campaign))?;
-                if state.open == 0 && state.live == 0 {
+                let state = self.timed("queue_state", || queue.queue_state(campaign));
+                if let Some(state) = self.survive(state)?
+                    && state.open == 0
+                    && state.live == 0
+                {
                     finished = true;
                     break;
                 }
@@ -345,6 +462,7 @@ impl<'p, 't> Worker<'p, 't> {
         if finished {
             queue.heartbeat(self.me, campaign, wall(), lease_ms, self.progress.clock_ms)?;
         }
+
         if let Some(cb) = opts.on_progress.as_mut() {
             cb(&self.progress);
         }
@@ -365,9 +483,14 @@ impl<'p, 't> Worker<'p, 't> {
                     ended_ms: c.dial_at_ms,
                     ..Default::default()
                 };
-                let ending = Ending { result: &failed, next_due_ms: None, opted_out: false, recording: None };
-                queue.finish(self.me, &plan.campaign_id, &[(&c, ending)])?;
-                return Ok(());
+                self.unsaved.push(Unsaved {
+                    claimed: c,
+                    stored: failed,
+                    next_due_ms: None,
+                    opted_out: false,
+                    recording: None,
+                });
+                return self.flush(queue);
             }
         };
         let call = self.next_key;
@@ -392,37 +515,24 @@ impl<'p, 't> Worker<'p, 't> {
     }
 
     /// Calls ended: each result and its customer's next attempt go to the store together, all
-    /// of them in one transaction.
+    /// of them in one transaction (kept until the store is reachable again, if it is not).
     fn calls_ended(
         &mut self,
         queue: &mut dyn SharedQueue,
         ended: &[(CallId, crate::telephony::CallResult, Millis)],
     ) -> Result<(), RunError> {
-        let mut claims = Vec::with_capacity(ended.len());
-        let mut results = Vec::with_capacity(ended.len());
         for (call, result, at) in ended {
             let Some(c) = self.live.remove(call) else { continue };
             let tz = self.rules.zone(c.timezone.as_deref());
             let callback = callback_delay(result, &tz, *at);
             let next = self.policy.next_attempt(c.attempt, result.disposition.name(), callback, *at);
-            results.push((finished(result, callback, *at), next, result));
-            claims.push(c);
-        }
-        let endings: Vec<(&Claimed, Ending)> = claims
-            .iter()
-            .zip(&results)
-            .map(|(c, (stored, next, result))| {
-                let recording = result.recording.as_ref().map(|(path, bytes)| (path.as_str(), *bytes as i64));
-                (c, Ending { result: stored, next_due_ms: *next, opted_out: result.optout, recording })
-            })
-            .collect();
-        let stored = self.timed("finish", || queue.finish(self.me, &self.plan.campaign_id, &endings))?;
-        for ((c, _), ok) in endings.iter().zip(stored) {
-            if !ok {
-                tracing::warn!(customer = %c.customer_id, attempt = c.attempt, "a call's result came after another worker took it over; not stored");
-            }
-        }
-        for (_, _, result) in &results {
+            self.unsaved.push(Unsaved {
+                claimed: c,
+                stored: finished(result, callback, *at),
+                next_due_ms: next,
+                opted_out: result.optout,
+                recording: result.recording.as_ref().map(|(path, bytes)| (path.clone(), *bytes as i64)),
+            });
             self.progress.ended += 1;
             if result.disposition.connected() {
                 self.progress.answered += 1;
@@ -436,6 +546,6 @@ impl<'p, 't> Worker<'p, 't> {
         }
         self.progress.live = self.live.len() as u64;
         self.metric(|m| m.set_live(self.live.len() as u64));
-        Ok(())
+        self.flush(queue)
     }
 }

@@ -86,6 +86,27 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+impl StoreError {
+    /// Whether the connection to a shared store was lost (the server restarted, the network
+    /// dropped): a worker then keeps its calls going and its results in memory, and connects
+    /// again, instead of stopping.
+    pub fn is_connection_lost(&self) -> bool {
+        let StoreError::Postgres { source, .. } = self else { return false };
+        if source.is_closed() {
+            return true;
+        }
+        let mut cause = std::error::Error::source(source);
+        while let Some(c) = cause {
+            if c.downcast_ref::<std::io::Error>().is_some() {
+                return true;
+            }
+            cause = c.source();
+        }
+        // The server ended this session (an administrator, a restart).
+        source.code().is_some_and(|code| code.code().starts_with("57P") || code.code().starts_with("08"))
+    }
+}
+
 /// An error and its causes in one line: the PostgreSQL client's own message ("error
 /// connecting to server") says nothing without the cause under it ("Connection refused").
 fn with_causes(e: &dyn std::error::Error) -> String {

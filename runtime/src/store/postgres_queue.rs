@@ -221,26 +221,34 @@ impl SharedQueue for PostgresStore {
                  WHERE campaign = $1 AND worker = ANY($2) AND state = 'live' RETURNING customer_id, attempt",
                 &[&campaign, &gone, &clock_ms],
             )?;
-            let mut ids = Vec::new();
-            let mut states = Vec::new();
-            let mut due = Vec::new();
-            for r in &interrupted {
-                let attempt: i64 = r.get(1);
-                let next = next_attempt(attempt as u32, clock_ms);
-                ids.push(r.get::<_, String>(0));
-                states.push(if next.is_some() { "open" } else { "done" });
-                due.push(next.unwrap_or(clock_ms));
-            }
-            if !ids.is_empty() {
-                tx.execute(
-                    "UPDATE campaign_customers c SET state = v.state, next_at_ms = v.due
-                     FROM UNNEST($2::TEXT[], $3::TEXT[], $4::BIGINT[]) AS v(id, state, due)
-                     WHERE c.campaign = $1 AND c.customer_id = v.id",
-                    &[&campaign, &ids, &states, &due],
-                )?;
-            }
-            Ok(interrupted.len())
+            reopen(tx, campaign, &interrupted, clock_ms, next_attempt)
         })
+    }
+
+    fn reconcile(
+        &mut self,
+        me: &WorkerId,
+        campaign: &str,
+        known: &[i64],
+        clock_ms: i64,
+        next_attempt: &dyn Fn(u32, i64) -> Option<i64>,
+    ) -> Result<usize> {
+        self.in_tx(|tx| {
+            tx.execute("SELECT 1 FROM campaign_pace WHERE campaign = $1 FOR UPDATE", &[&campaign])?;
+            let unknown = tx.query(
+                "UPDATE attempts SET state = 'ended', disposition = 'failed', cause = 'interrupted', ended_ms = $3
+                 WHERE campaign = $1 AND worker = $2 AND state = 'live' AND NOT (id = ANY($4))
+                 RETURNING customer_id, attempt",
+                &[&campaign, &me.token, &clock_ms, &known],
+            )?;
+            reopen(tx, campaign, &unknown, clock_ms, next_attempt)
+        })
+    }
+
+    fn reconnect(&mut self) -> Result<()> {
+        let client = postgres::Client::connect(&self.url, postgres::NoTls).map_err(|e| self.err(e))?;
+        *self.client.borrow_mut() = client;
+        Ok(())
     }
 
     fn claim(&mut self, by: &Claimant, now: i64, limits: &ClaimLimits, rules: &dyn Rules) -> Result<Vec<Claimed>> {
@@ -469,6 +477,36 @@ impl SharedQueue for PostgresStore {
             .map_err(|e| self.err(e))?;
         Ok(())
     }
+}
+
+/// Puts the customers of interrupted attempts (`customer_id`, `attempt` rows) back in the
+/// queue: due again by the retry rule, or done. Returns how many.
+fn reopen(
+    tx: &mut Tx,
+    campaign: &str,
+    interrupted: &[postgres::Row],
+    clock_ms: i64,
+    next_attempt: &dyn Fn(u32, i64) -> Option<i64>,
+) -> std::result::Result<usize, TxError> {
+    let mut ids = Vec::new();
+    let mut states = Vec::new();
+    let mut due = Vec::new();
+    for r in interrupted {
+        let attempt: i64 = r.get(1);
+        let next = next_attempt(attempt as u32, clock_ms);
+        ids.push(r.get::<_, String>(0));
+        states.push(if next.is_some() { "open" } else { "done" });
+        due.push(next.unwrap_or(clock_ms));
+    }
+    if !ids.is_empty() {
+        tx.execute(
+            "UPDATE campaign_customers c SET state = v.state, next_at_ms = v.due
+             FROM UNNEST($2::TEXT[], $3::TEXT[], $4::BIGINT[]) AS v(id, state, due)
+             WHERE c.campaign = $1 AND c.customer_id = v.id",
+            &[&campaign, &ids, &states, &due],
+        )?;
+    }
+    Ok(interrupted.len())
 }
 
 /// This worker's row is gone: another took its live calls over after its lease ran out.

@@ -200,6 +200,20 @@ pub trait SharedQueue {
     /// done), adding the phone to do-not-call when the customer opted out. For each, false
     /// when the attempt was taken over meanwhile (its result is then not stored).
     fn finish(&mut self, me: &WorkerId, campaign: &str, ended: &[(&Claimed, Ending)]) -> Result<Vec<bool>>;
+    /// After the connection was lost and made again: this worker's live attempts that it does
+    /// not know (`known`: rows it dials, has on the line or holds results of) — a claim whose
+    /// commit went through while its answer was lost — are recorded `failed`/`interrupted`
+    /// at `clock_ms` and their customers put back through `next_attempt`. Returns how many.
+    fn reconcile(
+        &mut self,
+        me: &WorkerId,
+        campaign: &str,
+        known: &[i64],
+        clock_ms: i64,
+        next_attempt: &dyn Fn(u32, i64) -> Option<i64>,
+    ) -> Result<usize>;
+    /// Connects to the store again after the connection was lost.
+    fn reconnect(&mut self) -> Result<()>;
     /// How many customers are still open and how many attempts live, campaign-wide.
     fn queue_state(&mut self, campaign: &str) -> Result<QueueState>;
     /// Leaves: the worker's row goes (its live attempts must have ended).
