@@ -181,6 +181,7 @@ pub fn plan(
         script_sha256: sha,
         customers: list,
         allowed,
+        list: csv_path.file_name().map_or_else(|| csv_name.to_string(), |n| n.to_string_lossy().into_owned()),
     };
     Ok((plan, loaded))
 }

@@ -220,6 +220,7 @@ fn a_sensitive_let_is_kept_nowhere() {
         script_sha256: exec.program.sources_sha256(),
         exec,
         allowed: "{}".into(),
+        list: "customers.csv".into(),
         settings,
     };
     let mut store = SqliteStore::open(&db).unwrap();

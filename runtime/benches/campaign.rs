@@ -45,6 +45,7 @@ fn plan() -> Plan {
         exec,
         customers,
         allowed: "{}".into(),
+        list: "customers.csv".into(),
     }
 }
 

@@ -43,6 +43,7 @@ fn plan(n: usize) -> Plan {
         exec,
         customers,
         allowed: "{}".into(),
+        list: "customers.csv".into(),
     }
 }
 

@@ -30,6 +30,10 @@ fn attempt(customer: &'static str, n: u32) -> NewAttempt<'static> {
         local_hour: 9,
         script_sha256: "x",
         allowed: "{}",
+        segment: Some("overdue"),
+        zone: "Asia/Shanghai",
+        list: "customers.csv",
+        variant: "loan_reminder",
     }
 }
 

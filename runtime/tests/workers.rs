@@ -108,6 +108,12 @@ fn three_workers_keep_every_rule_and_place_the_calls_of_one_process() {
     // At most once per (customer, attempt); window, caps, budget, CPS and lines campaign-wide.
     check_rules(&plan, &rows);
     assert_eq!(summaries.iter().map(|s| s.progress.placed).sum::<u64>(), rows.len() as u64);
+    // Each attempt keeps where it came from, as on SQLite.
+    let by_id: std::collections::HashMap<&str, _> = plan.customers.iter().map(|c| (c.id.as_str(), c)).collect();
+    for r in &rows {
+        assert_eq!(r.zone, by_id[r.customer_id.as_str()].timezone, "{}", r.customer_id);
+        assert_eq!((r.list.as_deref(), r.variant.as_deref()), (Some("customers.csv"), Some("loan_reminder")));
+    }
     // Each call plays out from (seed, customer, attempt): the same calls as one process.
     let alone = single_process(&plan, "three");
     assert_eq!(calls_by_customer(&rows), calls_by_customer(&alone));
@@ -173,6 +179,7 @@ fn a_dead_workers_live_calls_are_taken_over_once_its_lease_ran_out() {
         script: "loan_reminder",
         settings: "{}",
         customers: &plan.customers,
+        list: "customers.csv",
         pace: Pace { epoch_wall_ms: wall_ms, epoch_clock_ms: start_ms(), speed: 0.0 },
         accept_new_script: false,
         wall_ms,
@@ -183,7 +190,14 @@ fn a_dead_workers_live_calls_are_taken_over_once_its_lease_ran_out() {
     let mut gone = PostgresStore::connect(&url).unwrap();
     let lost = WorkerId { token: "lost-host:4242:1".into(), host: "lost-host".into(), pid: 4242 };
     gone.join(&lost, &joining(now - 60_000)).unwrap();
-    let by = Claimant { me: &lost, campaign: "T", script_sha256: &plan.script_sha256, allowed: "{}" };
+    let by = Claimant {
+        me: &lost,
+        campaign: "T",
+        script_sha256: &plan.script_sha256,
+        allowed: "{}",
+        zone: "Asia/Shanghai",
+        variant: "loan_reminder",
+    };
     let claimed = gone.claim(&by, now, &limits(), &Open).unwrap();
     assert_eq!(claimed.len(), 5);
     let mut alive = PostgresStore::connect(&url).unwrap();
@@ -232,6 +246,7 @@ fn max_concurrent_and_dial_tokens_are_campaign_wide() {
             script: "loan_reminder",
             settings: "{}",
             customers: &plan.customers,
+            list: "customers.csv",
             pace: Pace { epoch_wall_ms: now, epoch_clock_ms: now, speed: 0.0 },
             accept_new_script: false,
             wall_ms: now,
@@ -245,7 +260,14 @@ fn max_concurrent_and_dial_tokens_are_campaign_wide() {
     join(&mut sb, &b);
     let lines = ClaimLimits { max_concurrent: 7, batch: 5, ..limits() };
     let claim = |s: &mut PostgresStore, me: &WorkerId, at: i64| {
-        let by = Claimant { me, campaign: "T", script_sha256: &plan.script_sha256, allowed: "{}" };
+        let by = Claimant {
+            me,
+            campaign: "T",
+            script_sha256: &plan.script_sha256,
+            allowed: "{}",
+            zone: "Asia/Shanghai",
+            variant: "loan_reminder",
+        };
         s.claim(&by, at, &lines, &Open).unwrap()
     };
     let first = claim(&mut sa, &a, now);
@@ -297,6 +319,7 @@ fn a_worker_at_another_speed_than_the_running_ones_is_refused() {
         script: "loan_reminder",
         settings: "{}",
         customers: &plan.customers,
+        list: "customers.csv",
         pace: Pace { epoch_wall_ms: now, epoch_clock_ms: start_ms(), speed: 600.0 },
         accept_new_script: false,
         wall_ms: now,

@@ -48,6 +48,8 @@ pub struct Plan {
     pub customers: Vec<Customer>,
     /// `[allow]` entries as JSON, stored with every attempt they cover.
     pub allowed: String,
+    /// The customer list's file name, stored with every attempt (the report's breakdown by list).
+    pub list: String,
 }
 
 /// Why nothing is being placed for a while.
@@ -583,6 +585,10 @@ impl Engine<'_> {
             local_hour: local.hour() as i64,
             script_sha256: &plan.script_sha256,
             allowed: &plan.allowed,
+            segment: cust.segment.as_deref(),
+            zone: cust.timezone.as_deref().unwrap_or(plan.settings.schedule.timezone.iana_name().unwrap_or("UTC")),
+            list: &plan.list,
+            variant: &plan.script,
         })?;
         self.caps.add(&cust.phone, date, 1);
         if self.durable {

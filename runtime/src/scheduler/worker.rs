@@ -137,6 +137,7 @@ pub fn work(
             script: &plan.script,
             settings: &crate::campaign::audit_json(&plan.settings),
             customers: &plan.customers,
+            list: &plan.list,
             pace: opts.pace,
             accept_new_script: opts.accept_new_script,
             wall_ms: wall(),
@@ -408,6 +409,8 @@ impl<'p, 't> Worker<'p, 't> {
                     campaign,
                     script_sha256: &self.plan.script_sha256,
                     allowed: &self.plan.allowed,
+                    zone: self.plan.settings.schedule.timezone.iana_name().unwrap_or("UTC"),
+                    variant: &self.plan.script,
                 };
                 let claimed = self.timed("claim", || queue.claim(&by, now, &self.limits, &self.rules));
                 let claimed = self.survive(claimed)?.unwrap_or_default();

@@ -220,6 +220,14 @@ pub struct NewAttempt<'a> {
     pub local_hour: i64,
     pub script_sha256: &'a str,
     pub allowed: &'a str,
+    /// The customer's `segment` column, if the list has one.
+    pub segment: Option<&'a str>,
+    /// The customer's time zone (the campaign's when the list gives none).
+    pub zone: &'a str,
+    /// The customer list's file name.
+    pub list: &'a str,
+    /// The script the call runs (A/B campaigns run two).
+    pub variant: &'a str,
 }
 
 /// A script's `let` as an attempt ended with it (LANGUAGE.md §11 "Results").
@@ -325,6 +333,13 @@ pub struct AttemptRow {
     /// The calls of actions and the text messages, in order.
     pub actions: Vec<StoredAction>,
     pub messages: Vec<StoredMessage>,
+    /// The script's tags (JSON list).
+    pub tags: String,
+    /// Where the attempt came from (None for attempts stored before schema 7).
+    pub segment: Option<String>,
+    pub zone: Option<String>,
+    pub list: Option<String>,
+    pub variant: Option<String>,
 }
 
 /// A recording of an attempt, as stored when its writer finished.

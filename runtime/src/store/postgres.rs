@@ -15,7 +15,7 @@ use super::{
 };
 
 /// The schema version this callscript writes (the SQLite store's, same tables).
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// The key of the advisory lock migrations take ("CSc1", as SQLite's application id).
 const MIGRATION_LOCK: i64 = 0x4353_6331;
@@ -166,6 +166,15 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE attempts ADD COLUMN worker TEXT;
     CREATE INDEX attempts_by_phone_date ON attempts (phone, local_date);
     CREATE INDEX attempts_live ON attempts (campaign, worker) WHERE state = 'live';",
+    // 7: where each attempt came from, for the report's breakdowns and A/B scripts (CAMPAIGN.md
+    // §7): the customer's segment, zone and list (the customer file's name), and the script
+    // (variant) it ran; the shared queue keeps segment and list with each customer.
+    "ALTER TABLE attempts ADD COLUMN segment TEXT;
+    ALTER TABLE attempts ADD COLUMN zone TEXT;
+    ALTER TABLE attempts ADD COLUMN list TEXT;
+    ALTER TABLE attempts ADD COLUMN variant TEXT;
+    ALTER TABLE campaign_customers ADD COLUMN segment TEXT;
+    ALTER TABLE campaign_customers ADD COLUMN list TEXT;",
 ];
 
 /// A connection string as shown in messages: the password left out.
@@ -386,8 +395,8 @@ impl Store for PostgresStore {
     fn begin_attempt(&mut self, a: &NewAttempt) -> Result<i64> {
         let rows = self.query(
             "INSERT INTO attempts (campaign, customer_id, phone, attempt, started_ms, local_time, local_date,
-             local_hour, state, script_sha256, allowed) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'live', $9, $10)
-             RETURNING id",
+             local_hour, state, script_sha256, allowed, segment, zone, list, variant)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'live', $9, $10, $11, $12, $13, $14) RETURNING id",
             &[
                 &a.campaign,
                 &a.customer_id,
@@ -399,6 +408,10 @@ impl Store for PostgresStore {
                 &a.local_hour,
                 &a.script_sha256,
                 &a.allowed,
+                &a.segment,
+                &a.zone,
+                &a.list,
+                &a.variant,
             ],
         )?;
         Ok(rows.first().map_or(0, |r| r.get(0)))
@@ -440,7 +453,8 @@ impl Store for PostgresStore {
         let rows = self.query(
             "SELECT customer_id, phone, attempt, started_ms, local_time, local_hour, COALESCE(disposition, 'unknown'),
              cause, outcome, goal, talk_ms, last_step, COALESCE(d.steps, '[]'), COALESCE(d.objections, '[]'),
-             COALESCE(d.unrecognised, '[]'), COALESCE(ended_ms, started_ms), state, a.id
+             COALESCE(d.unrecognised, '[]'), COALESCE(ended_ms, started_ms), state, a.id, COALESCE(d.tags, '[]'),
+             segment, zone, list, variant
              FROM attempts a LEFT JOIN attempt_details d ON d.attempt_id = a.id
              WHERE campaign = $1 AND state != 'live' ORDER BY started_ms, a.id",
             &[&campaign],
@@ -502,6 +516,11 @@ impl Store for PostgresStore {
                     lets: lets.remove(&id).unwrap_or_default(),
                     actions: actions.remove(&id).unwrap_or_default(),
                     messages: messages.remove(&id).unwrap_or_default(),
+                    tags: r.get(18),
+                    segment: r.get(19),
+                    zone: r.get(20),
+                    list: r.get(21),
+                    variant: r.get(22),
                 }
             })
             .collect())

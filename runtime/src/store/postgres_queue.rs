@@ -22,6 +22,14 @@ use super::{LeaseHolder, Result, StoreError};
 /// Customers added per statement when a worker joins.
 const SEED_CHUNK: usize = 2_000;
 
+/// What the queue keeps of a customer besides the rules' part.
+struct Kept {
+    /// The script's inputs, as JSON.
+    inputs: String,
+    segment: Option<String>,
+    list: Option<String>,
+}
+
 /// A transaction that counts its statements.
 struct Tx<'a> {
     tx: Transaction<'a>,
@@ -149,12 +157,13 @@ impl SharedQueue for PostgresStore {
                 let zones: Vec<Option<&str>> = chunk.iter().map(|c| c.timezone.as_deref()).collect();
                 let inputs: Vec<String> =
                     chunk.iter().map(|c| serde_json::to_string(&c.inputs).unwrap_or_else(|_| "[]".into())).collect();
+                let segments: Vec<Option<&str>> = chunk.iter().map(|c| c.segment.as_deref()).collect();
                 tx.execute(
-                    "INSERT INTO campaign_customers (campaign, customer_id, phone, timezone, inputs, next_at_ms)
-                     SELECT $1, id, phone, zone, inputs, $2
-                     FROM UNNEST($3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[]) AS c(id, phone, zone, inputs)
+                    "INSERT INTO campaign_customers (campaign, customer_id, phone, timezone, inputs, next_at_ms, segment, list)
+                     SELECT $1, id, phone, zone, inputs, $2, segment, $8
+                     FROM UNNEST($3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[]) AS c(id, phone, zone, inputs, segment)
                      ON CONFLICT (campaign, customer_id) DO NOTHING",
-                    &[&campaign, &now, &ids, &phones, &zones, &inputs],
+                    &[&campaign, &now, &ids, &phones, &zones, &inputs, &segments, &j.list],
                 )?;
             }
             tx.execute(
@@ -282,7 +291,7 @@ impl SharedQueue for PostgresStore {
             }
             // A few more than wanted: some may be held back by the window or the caps.
             let rows = tx.query(
-                "SELECT customer_id, phone, timezone, inputs, attempts FROM campaign_customers
+                "SELECT customer_id, phone, timezone, inputs, attempts, segment, list FROM campaign_customers
                  WHERE campaign = $1 AND state = 'open' AND next_at_ms <= $2
                  ORDER BY next_at_ms, customer_id LIMIT $3 FOR UPDATE SKIP LOCKED",
                 &[&campaign, &now, &((wanted + wanted / 2 + 4) as i64)],
@@ -290,7 +299,7 @@ impl SharedQueue for PostgresStore {
             if rows.is_empty() {
                 return Ok(Vec::new());
             }
-            let candidates: Vec<(Candidate, String)> = rows
+            let candidates: Vec<(Candidate, Kept)> = rows
                 .iter()
                 .map(|r| {
                     let c = Candidate {
@@ -299,7 +308,7 @@ impl SharedQueue for PostgresStore {
                         timezone: r.get(2),
                         attempts: r.get::<_, i64>(4) as u32,
                     };
-                    (c, r.get(3))
+                    (c, Kept { inputs: r.get(3), segment: r.get(5), list: r.get(6) })
                 })
                 .collect();
             let phones: Vec<&str> = candidates.iter().map(|(c, _)| c.phone.as_str()).collect();
@@ -376,7 +385,9 @@ impl SharedQueue for PostgresStore {
                         customer_id: c.customer_id.clone(),
                         phone: c.phone.clone(),
                         timezone: c.timezone.clone(),
-                        inputs: serde_json::from_str(inputs).unwrap_or_default(),
+                        inputs: serde_json::from_str(&inputs.inputs).unwrap_or_default(),
+                        segment: inputs.segment.clone(),
+                        list: inputs.list.clone(),
                         attempt: c.attempts + 1,
                         dial_at_ms: token,
                         local,
@@ -528,14 +539,34 @@ fn insert_attempts(tx: &mut Tx, by: &Claimant, claimed: &mut [Claimed]) -> std::
     let times: Vec<&str> = claimed.iter().map(|c| c.local.time.as_str()).collect();
     let dates: Vec<String> = claimed.iter().map(|c| c.local.date.to_string()).collect();
     let hours: Vec<i64> = claimed.iter().map(|c| c.local.hour).collect();
+    let zones: Vec<&str> = claimed.iter().map(|c| c.timezone.as_deref().unwrap_or(by.zone)).collect();
+    let segments: Vec<Option<&str>> = claimed.iter().map(|c| c.segment.as_deref()).collect();
+    let lists: Vec<Option<&str>> = claimed.iter().map(|c| c.list.as_deref()).collect();
     let rows = tx.query(
         "INSERT INTO attempts (campaign, customer_id, phone, attempt, started_ms, local_time, local_date, local_hour,
-         state, script_sha256, allowed, worker)
-         SELECT $1, id, phone, attempt, started, time, date, hour, 'live', $2, $3, $4
-         FROM UNNEST($5::TEXT[], $6::TEXT[], $7::BIGINT[], $8::BIGINT[], $9::TEXT[], $10::TEXT[], $11::BIGINT[])
-              AS a(id, phone, attempt, started, time, date, hour)
+         state, script_sha256, allowed, worker, variant, zone, segment, list)
+         SELECT $1, id, phone, attempt, started, time, date, hour, 'live', $2, $3, $4, $5, zone, segment, list
+         FROM UNNEST($6::TEXT[], $7::TEXT[], $8::BIGINT[], $9::BIGINT[], $10::TEXT[], $11::TEXT[], $12::BIGINT[],
+                     $13::TEXT[], $14::TEXT[], $15::TEXT[])
+              AS a(id, phone, attempt, started, time, date, hour, zone, segment, list)
          RETURNING id, customer_id",
-        &[&campaign, &sha, &allowed, &by.me.token, &ids, &phones, &attempts, &started, &times, &dates, &hours],
+        &[
+            &campaign,
+            &sha,
+            &allowed,
+            &by.me.token,
+            &by.variant,
+            &ids,
+            &phones,
+            &attempts,
+            &started,
+            &times,
+            &dates,
+            &hours,
+            &zones,
+            &segments,
+            &lists,
+        ],
     )?;
     tx.execute(
         "UPDATE campaign_customers c SET state = 'live', attempts = v.attempt

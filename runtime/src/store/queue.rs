@@ -51,6 +51,8 @@ pub struct Joining<'a> {
     pub script: &'a str,
     pub settings: &'a str,
     pub customers: &'a [Customer],
+    /// The customer list's file name, kept with each new customer.
+    pub list: &'a str,
     /// The pace this worker would start the campaign's clock with, if nobody runs it.
     pub pace: Pace,
     pub accept_new_script: bool,
@@ -132,6 +134,10 @@ pub struct Claimant<'a> {
     pub script_sha256: &'a str,
     /// `[allow]` entries as JSON, stored with every attempt.
     pub allowed: &'a str,
+    /// The zone of customers whose list gives none (the campaign's).
+    pub zone: &'a str,
+    /// The script the calls run.
+    pub variant: &'a str,
 }
 
 /// How a claimed attempt ended, as [`SharedQueue::finish`] stores it.
@@ -155,6 +161,9 @@ pub struct Claimed {
     pub timezone: Option<String>,
     /// The script's inputs, as the customer list gave them.
     pub inputs: Vec<(String, callscript_compiler::value::Value)>,
+    pub segment: Option<String>,
+    /// The customer list's file name.
+    pub list: Option<String>,
     pub attempt: u32,
     pub dial_at_ms: i64,
     pub local: Local,

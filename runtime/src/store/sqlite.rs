@@ -17,7 +17,7 @@ use super::{
 };
 
 /// The current schema version; `migrate` brings older stores up to it.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// `PRAGMA application_id` of a CallScript store ("CSc1").
 pub const APPLICATION_ID: i64 = 0x4353_6331;
@@ -176,6 +176,15 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE attempts ADD COLUMN worker TEXT;
     CREATE INDEX attempts_by_phone_date ON attempts (phone, local_date);
     CREATE INDEX attempts_live ON attempts (campaign, worker) WHERE state = 'live';",
+    // 7: where each attempt came from, for the report's breakdowns and A/B scripts (CAMPAIGN.md
+    // §7): the customer's segment, zone and list (the customer file's name), and the script
+    // (variant) it ran; the shared queue keeps segment and list with each customer.
+    "ALTER TABLE attempts ADD COLUMN segment TEXT;
+    ALTER TABLE attempts ADD COLUMN zone TEXT;
+    ALTER TABLE attempts ADD COLUMN list TEXT;
+    ALTER TABLE attempts ADD COLUMN variant TEXT;
+    ALTER TABLE campaign_customers ADD COLUMN segment TEXT;
+    ALTER TABLE campaign_customers ADD COLUMN list TEXT;",
 ];
 
 /// Maps SQLite's errors to the store's, with the file; "database is locked" becomes a clear
@@ -519,7 +528,8 @@ impl Store for SqliteStore {
     fn begin_attempt(&mut self, a: &NewAttempt) -> Result<i64> {
         self.exec(
             "INSERT INTO attempts (campaign, customer_id, phone, attempt, started_ms, local_time, local_date,
-             local_hour, state, script_sha256, allowed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'live', ?9, ?10)",
+             local_hour, state, script_sha256, allowed, segment, zone, list, variant)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'live', ?9, ?10, ?11, ?12, ?13, ?14)",
             params![
                 a.campaign,
                 a.customer_id,
@@ -530,7 +540,11 @@ impl Store for SqliteStore {
                 a.local_date,
                 a.local_hour,
                 a.script_sha256,
-                a.allowed
+                a.allowed,
+                a.segment,
+                a.zone,
+                a.list,
+                a.variant
             ],
         )?;
         Ok(self.conn.last_insert_rowid())
@@ -616,7 +630,8 @@ impl Store for SqliteStore {
         let rows: Vec<(i64, AttemptRow)> = self.rows(
             "SELECT customer_id, phone, attempt, started_ms, local_time, local_hour, COALESCE(disposition, 'unknown'),
              cause, outcome, goal, talk_ms, last_step, COALESCE(d.steps, '[]'), COALESCE(d.objections, '[]'),
-             COALESCE(d.unrecognised, '[]'), COALESCE(ended_ms, started_ms), state, a.id
+             COALESCE(d.unrecognised, '[]'), COALESCE(ended_ms, started_ms), state, a.id, COALESCE(d.tags, '[]'),
+             segment, zone, list, variant
              FROM attempts a LEFT JOIN attempt_details d ON d.attempt_id = a.id
              WHERE campaign = ?1 AND state != 'live' ORDER BY started_ms, id",
             [campaign],
@@ -642,6 +657,11 @@ impl Store for SqliteStore {
                     lets: Vec::new(),
                     actions: Vec::new(),
                     messages: Vec::new(),
+                    tags: r.get(18)?,
+                    segment: r.get(19)?,
+                    zone: r.get(20)?,
+                    list: r.get(21)?,
+                    variant: r.get(22)?,
                 };
                 Ok((r.get(17)?, row))
             },
@@ -819,6 +839,29 @@ mod tests {
             let n: i64 = store.conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0)).unwrap();
             assert_eq!(n, 0, "{table}");
         }
+    }
+
+    /// A schema 6 store upgrades: its attempts have no segment, zone, list or variant (the
+    /// report shows them as unknown); new attempts keep theirs.
+    #[test]
+    fn a_version_6_store_upgrades_and_new_attempts_keep_where_they_came_from() {
+        let path = temp_db("origin");
+        build_at_version(&path, 6)
+            .execute_batch(
+                "INSERT INTO attempts (id, campaign, customer_id, phone, attempt, started_ms, local_time, local_date,
+                 local_hour, state, disposition, ended_ms, script_sha256)
+                 VALUES (1, 'c', 'old', '+8613800000001', 1, 1, '2026-11-23T09:00:00+08:00', '2026-11-23', 9,
+                 'ended', 'busy', 2, 'x');",
+            )
+            .unwrap();
+        let mut store = SqliteStore::open(&path).unwrap();
+        let id = store.begin_attempt(&row("new", 1)).unwrap();
+        store.finish_attempt(id, &Finished { disposition: "answered".into(), ..Finished::default() }).unwrap();
+        let rows = store.attempt_rows("c").unwrap();
+        let origin = |r: &AttemptRow| (r.segment.clone(), r.zone.clone(), r.list.clone(), r.variant.clone());
+        assert_eq!(origin(&rows[0]), (None, None, None, None));
+        let s = |t: &str| Some(t.to_string());
+        assert_eq!(origin(&rows[1]), (s("overdue"), s("Asia/Shanghai"), s("customers.csv"), s("loan_reminder")));
     }
 
     #[test]
@@ -1002,6 +1045,10 @@ mod tests {
             local_hour: 9,
             script_sha256: "x",
             allowed: "{}",
+            segment: Some("overdue"),
+            zone: "Asia/Shanghai",
+            list: "customers.csv",
+            variant: "loan_reminder",
         }
     }
 

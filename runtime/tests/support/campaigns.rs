@@ -137,5 +137,6 @@ pub fn plan(case: &Case) -> Plan {
         script_sha256: exec.program.sources_sha256(),
         exec,
         allowed: "{}".into(),
+        list: "customers.csv".into(),
     }
 }
