@@ -115,6 +115,14 @@ fn dnc_recordings_and_the_export_log() {
     assert!(store.dnc_add("+8613800000001", "import", 1).unwrap());
     assert!(!store.dnc_add("+8613800000001", "import", 2).unwrap(), "once");
     assert!(store.dnc().unwrap().contains("+8613800000001"));
+    // `dnc list`, `export` and `remove` (CAMPAIGN.md §7) read and change the same table.
+    assert!(store.dnc_add("+8613800000000", "import", 0).unwrap());
+    let entries: Vec<(String, String, i64)> =
+        store.dnc_entries().unwrap().into_iter().map(|e| (e.phone, e.source, e.added_ms)).collect();
+    assert_eq!(entries, [("+8613800000000".into(), "import".into(), 0), ("+8613800000001".into(), "import".into(), 1)]);
+    assert!(store.dnc_remove("+8613800000000").unwrap());
+    assert!(!store.dnc_remove("+8613800000000").unwrap(), "no longer on the list");
+    assert!(!store.dnc().unwrap().contains("+8613800000000"));
     let rec =
         RecordingRow { attempt_id: 3, campaign: "c".into(), path: "/r/c-3.csrec".into(), created_ms: 5, bytes: 99 };
     store.add_recording(&rec).unwrap();

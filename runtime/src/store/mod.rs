@@ -342,6 +342,15 @@ pub struct AttemptRow {
     pub variant: Option<String>,
 }
 
+/// A number of the do-not-call list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DncEntry {
+    pub phone: String,
+    /// `import`, or what else added it.
+    pub source: String,
+    pub added_ms: i64,
+}
+
 /// A recording of an attempt, as stored when its writer finished.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RecordingRow {
@@ -405,6 +414,10 @@ pub trait Store {
 
     fn dnc_add(&mut self, phone: &str, source: &str, at_ms: i64) -> Result<bool>;
     fn dnc(&self) -> Result<HashSet<String>>;
+    /// The do-not-call list with where each number came from, in the order they were added.
+    fn dnc_entries(&self) -> Result<Vec<DncEntry>>;
+    /// Takes a number off the list; false when it was not on it.
+    fn dnc_remove(&mut self, phone: &str) -> Result<bool>;
 
     fn add_recording(&mut self, r: &RecordingRow) -> Result<()>;
     /// A campaign's recordings, oldest first.

@@ -10,8 +10,8 @@ use postgres::types::ToSql;
 use postgres::{Client, GenericClient, NoTls, Row};
 
 use super::{
-    AttemptRow, ExportRow, Finished, LeaseHolder, NewAttempt, PastAttempt, RecordingRow, Result, Store, StoreError,
-    StoredAction, StoredCampaign, StoredLet, StoredMessage,
+    AttemptRow, DncEntry, ExportRow, Finished, LeaseHolder, NewAttempt, PastAttempt, RecordingRow, Result, Store,
+    StoreError, StoredAction, StoredCampaign, StoredLet, StoredMessage,
 };
 
 /// The schema version this callscript writes (the SQLite store's, same tables).
@@ -545,6 +545,15 @@ impl Store for PostgresStore {
 
     fn dnc(&self) -> Result<HashSet<String>> {
         Ok(self.query("SELECT phone FROM dnc", &[])?.iter().map(|r| r.get(0)).collect())
+    }
+
+    fn dnc_entries(&self) -> Result<Vec<DncEntry>> {
+        let rows = self.query("SELECT phone, source, added_ms FROM dnc ORDER BY added_ms, phone", &[])?;
+        Ok(rows.iter().map(|r| DncEntry { phone: r.get(0), source: r.get(1), added_ms: r.get(2) }).collect())
+    }
+
+    fn dnc_remove(&mut self, phone: &str) -> Result<bool> {
+        Ok(self.exec("DELETE FROM dnc WHERE phone = $1", &[&phone])? > 0)
     }
 
     fn add_recording(&mut self, r: &RecordingRow) -> Result<()> {

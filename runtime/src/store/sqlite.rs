@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    AttemptRow, ExportRow, Finished, LeaseHolder, NewAttempt, PastAttempt, RecordingRow, Result, Store, StoreError,
-    StoredAction, StoredCampaign, StoredLet, StoredMessage,
+    AttemptRow, DncEntry, ExportRow, Finished, LeaseHolder, NewAttempt, PastAttempt, RecordingRow, Result, Store,
+    StoreError, StoredAction, StoredCampaign, StoredLet, StoredMessage,
 };
 
 /// The current schema version; `migrate` brings older stores up to it.
@@ -740,6 +740,16 @@ impl Store for SqliteStore {
         self.rows("SELECT phone FROM dnc", [], |r| r.get::<_, String>(0))
     }
 
+    fn dnc_entries(&self) -> Result<Vec<DncEntry>> {
+        self.rows("SELECT phone, source, added_ms FROM dnc ORDER BY added_ms, phone", [], |r| {
+            Ok(DncEntry { phone: r.get(0)?, source: r.get(1)?, added_ms: r.get(2)? })
+        })
+    }
+
+    fn dnc_remove(&mut self, phone: &str) -> Result<bool> {
+        Ok(self.exec("DELETE FROM dnc WHERE phone = ?1", [phone])? > 0)
+    }
+
     fn add_recording(&mut self, r: &RecordingRow) -> Result<()> {
         self.exec(
             "INSERT INTO recordings (attempt_id, campaign, path, created_ms, bytes) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -804,6 +814,21 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir.join("campaign.db")
+    }
+
+    /// The list reads back in the order numbers were added; removing says whether the number
+    /// was on it, and a removed number is dialled again (it is no longer in `dnc()`).
+    #[test]
+    fn dnc_entries_are_listed_and_removed() {
+        let mut store = SqliteStore::open(&temp_db("dnc-remove")).unwrap();
+        assert!(store.dnc_add("+8613800000002", "import", 20).unwrap());
+        assert!(store.dnc_add("+8613800000001", "import", 10).unwrap());
+        let phones: Vec<(String, i64)> =
+            store.dnc_entries().unwrap().into_iter().map(|e| (e.phone, e.added_ms)).collect();
+        assert_eq!(phones, [("+8613800000001".to_string(), 10), ("+8613800000002".to_string(), 20)]);
+        assert!(store.dnc_remove("+8613800000001").unwrap());
+        assert!(!store.dnc_remove("+8613800000001").unwrap(), "a number not on the list");
+        assert_eq!(store.dnc().unwrap(), HashSet::from(["+8613800000002".to_string()]));
     }
 
     /// A store as the callscript of schema `version` made it.
