@@ -26,7 +26,7 @@ if [ "$charts" -lt 8 ]; then
   echo "the rendered report has $charts charts, expected 8" >&2
   exit 1
 fi
-grep -q 'connect rate' "$work/dom.html"
+grep -q '接通率' "$work/dom.html"
 "$chrome" "${flags[@]}" --window-size=1000,2400 --screenshot="$work/report.png" "file://$work/report.html" 2>/dev/null
 size=$(stat -c %s "$work/report.png")
 if [ "$size" -lt 20000 ]; then
@@ -41,13 +41,18 @@ cp tests/lets/promise.call tests/lets/campaign.toml tests/lets/customers.csv "$w
 "$bin" run "$work/lets/campaign.toml" --start 2026-11-24T00:00:00Z -q > /dev/null
 "$bin" report "$work/lets/campaign.toml" --format html -o "$work/lets/report.html"
 "$chrome" "${flags[@]}" --dump-dom "file://$work/lets/report.html" > "$work/lets/dom.html" 2>/dev/null
-for expected in 'pay_amount · sum over [0-9]* goal calls</span><strong>[0-9,]*\.[0-9][0-9]<' \
-                'pay_amount · sum over [0-9]* promised calls' 'pay_date of promised calls, by date' '>2026-11-25<'; do
+for expected in 'pay_amount · 达成目标的通话 [0-9]* 笔合计</span><strong>[0-9,]*\.[0-9][0-9]<' \
+                'pay_amount · promised 通话 [0-9]* 笔合计' 'pay_date（promised 通话）按日期'; do
   if ! grep -q "$expected" "$work/lets/dom.html"; then
     echo "the rendered lets report lacks $expected" >&2
     exit 1
   fi
 done
+# A bar of the date chart: the date, then its bar (a text of its own in the SVG).
+if ! grep -A3 -x '2026-11-25' "$work/lets/dom.html" | grep -q '<rect'; then
+  echo "the rendered lets report has no bar for 2026-11-25" >&2
+  exit 1
+fi
 "$chrome" "${flags[@]}" --window-size=1000,1800 --screenshot="$work/lets/report.png" "file://$work/lets/report.html" 2>/dev/null
 cp "$work/lets/report.png" target/report-lets.png
 echo "lets report rendered in Chromium: money sum and date chart (target/report-lets.png)"

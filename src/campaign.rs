@@ -1,4 +1,4 @@
-//! `callscript run`, `report` and `dnc import`: loads a campaign (its script, checked like
+//! `callscript run` and `report`: loads a campaign (its script, checked like
 //! `callscript check`; its customers; its segment), then hands a plan to the runtime.
 
 use std::io::Write;
@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use callscript_compiler::bytecode::Program;
 use callscript_compiler::source::Source;
 use callscript_compiler::value::Value;
-use callscript_runtime::campaign::{self, InputError, Loaded, TelephonyKind, customers};
+use callscript_runtime::campaign::{self, Loaded, TelephonyKind, customers};
 use callscript_runtime::metrics::{self, Metrics};
 use callscript_runtime::report;
 use callscript_runtime::scheduler::worker::{self, WorkerOptions};
@@ -471,43 +471,80 @@ fn step_paths(program: &Program, script: &str) -> Vec<String> {
     program.script(script).map(|s| s.steps.iter().map(|st| st.path()).collect()).unwrap_or_default()
 }
 
-pub fn report_command(path: &Path, format: &str, attempts: bool, output: Option<&Path>) -> CliResult {
+/// `callscript report`: what to report on and how.
+pub struct ReportArgs<'a> {
+    pub campaign: &'a Path,
+    /// A second campaign: the two side by side.
+    pub other: Option<&'a Path>,
+    /// The two scripts of one A/B campaign side by side.
+    pub by_variant: bool,
+    pub format: &'a str,
+    /// Every attempt as CSV.
+    pub attempts: bool,
+    pub output: Option<&'a Path>,
+}
+
+/// A campaign's stored attempts, with what its script says about them.
+struct Stored {
+    id: String,
+    rows: Vec<callscript_runtime::store::AttemptRow>,
+    /// The script's steps in flow order (empty when the script no longer compiles).
+    steps: Vec<String>,
+    intent_titles: std::collections::BTreeMap<String, String>,
+}
+
+/// Reads a campaign's attempts from its store, and its script's steps and intent titles.
+fn stored(path: &Path) -> Result<Stored, CliError> {
     let loaded = load_settings(path)?;
     let store = open_existing_store(&loaded)?;
-    let id = &loaded.campaign.task_id;
-    if store.campaign(id)?.is_none() {
+    let id = loaded.campaign.task_id.clone();
+    if store.campaign(&id)?.is_none() {
         return Err(CliError::Refused(format!(
             "{}: campaign `{id}` has never run: its store holds no attempt of it",
             path.display()
         )));
     }
-    let rows = store.attempt_rows(id)?;
+    let rows = store.attempt_rows(&id)?;
     let unknown = rows.iter().filter(|r| r.state != "ended").count();
     if unknown > 0 {
         eprintln!(
             "warning: {unknown} attempts are in a state this callscript does not know; they are reported with their stored disposition (or `unknown`)"
         );
     }
-    let text = if attempts {
-        report::attempts_csv(&rows)
-    } else {
-        // Steps in flow order when the script still compiles; else in the order seen.
-        let steps = match crate::checking::check_campaign(path, "cn") {
-            Ok((checked, _)) => checked
+    // Steps in flow order when the script still compiles; else in the order the calls reached them.
+    let (steps, intent_titles) = match crate::checking::check_campaign(path, "cn") {
+        Ok((checked, _)) => (
+            checked
                 .root_program()
                 .and_then(|p| pick_script(p, loaded.campaign.script_name()).ok().map(|name| step_paths(p, &name)))
                 .unwrap_or_default(),
-            Err(_) => Vec::new(),
-        };
-        let r = report::build(id, &rows, &steps);
-        match format {
+            checked.intent_titles(),
+        ),
+        Err(_) => Default::default(),
+    };
+    Ok(Stored { id, rows, steps, intent_titles })
+}
+
+pub fn report_command(args: ReportArgs) -> CliResult {
+    let a = stored(args.campaign)?;
+    let single = |s: &Stored| report::build(&s.id, &s.rows, &s.steps).with_intent_titles(&s.intent_titles);
+    let text = if args.attempts {
+        report::attempts_csv(&a.rows)
+    } else if let Some(other) = args.other {
+        let b = stored(other)?;
+        render_comparison(&report::compare(single(&a), single(&b)), args.format)
+    } else if args.by_variant {
+        render_comparison(&by_variant(args.campaign, &a)?, args.format)
+    } else {
+        let r = single(&a);
+        match args.format {
             "json" => report::json(&r) + "\n",
             "html" => report::html(&r),
             _ => report::table(&r),
         }
     };
     // Every byte checked: a full disk or a closed pipe is an error, not a truncated success.
-    match output {
+    match args.output {
         Some(file) => std::fs::File::create(file)
             .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_all()))
             .map_err(CliError::io(format!("cannot write {}", file.display())))?,
@@ -521,48 +558,38 @@ pub fn report_command(path: &Path, format: &str, attempts: bool, output: Option<
     Ok(Status::Success)
 }
 
-/// `callscript dnc import FILE.csv --campaign CAMPAIGN`: reads a `phone` column.
-pub fn dnc_import(file: &Path, campaign_path: &Path) -> CliResult {
-    let loaded = load_settings(campaign_path)?;
-    let mut store = open_store(&loaded)?;
-    let name = crate::files::display_name(file);
-    let text = std::fs::read_to_string(file).map_err(CliError::io(format!("{name}: cannot read")))?;
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
-    let Some(col) = reader.headers().ok().and_then(|h| h.iter().position(|c| c.trim() == "phone")) else {
-        return Err(CliError::Input {
-            errors: vec![InputError::at(&name, 1, 1, "the header has no `phone` column")],
-            consequence: "nothing was imported",
-        });
+fn render_comparison(c: &report::Comparison, format: &str) -> String {
+    match format {
+        "json" => report::json_comparison(c) + "\n",
+        "html" => report::html_comparison(c),
+        _ => report::table_comparison(c),
+    }
+}
+
+/// The two scripts of an A/B campaign side by side, by the script each attempt ran (attempts
+/// stored before the store kept it are `unknown`). Each side's funnel has its own script's
+/// steps, in the order its calls reached them.
+fn by_variant(path: &Path, s: &Stored) -> Result<report::Comparison, CliError> {
+    let mut variants: std::collections::BTreeMap<String, Vec<callscript_runtime::store::AttemptRow>> =
+        Default::default();
+    for r in &s.rows {
+        let v = r.variant.clone().unwrap_or_else(|| report::labels::UNKNOWN.to_string());
+        variants.entry(v).or_default().push(r.clone());
+    }
+    let names: Vec<String> = variants.keys().cloned().collect();
+    let sides: Vec<report::Report> = variants
+        .into_iter()
+        .map(|(v, rows)| report::build(&format!("{} · {v}", s.id), &rows, &[]).with_intent_titles(&s.intent_titles))
+        .collect();
+    let Ok([a, b]) = <[report::Report; 2]>::try_from(sides) else {
+        return Err(CliError::Refused(format!(
+            "{}: --by variant compares the two scripts of an A/B campaign, but its attempts ran {} ({})",
+            path.display(),
+            names.len(),
+            names.join(", ")
+        )));
     };
-    let mut phones = Vec::new();
-    let mut errors = Vec::new();
-    // Lines counted as the customer list counts them (the reader's own count is off after \r\n).
-    let starts = customers::line_starts(&text);
-    for record in reader.records() {
-        match record {
-            Ok(r) => {
-                let line = r.position().map_or(0, |p| customers::record_line(&text, &starts, p.byte()));
-                let raw = r.get(col).unwrap_or("").trim();
-                match customers::e164(raw, &loaded.campaign.jurisdiction) {
-                    Some(p) => phones.push(p),
-                    None => errors.push(InputError::at(&name, line, col + 1, format!("`{raw}` is not a phone number"))),
-                }
-            }
-            Err(e) => errors.push(InputError::new(&name, e.to_string())),
-        }
-    }
-    if !errors.is_empty() {
-        return Err(CliError::Input { errors, consequence: "nothing was imported" });
-    }
-    let now = jiff::Timestamp::now().as_millisecond();
-    let mut added = 0;
-    store.begin()?;
-    for p in &phones {
-        added += usize::from(store.dnc_add(p, "import", now)?);
-    }
-    store.commit()?;
-    println!("imported {added} new numbers ({} in the file) into the do-not-call list", phones.len());
-    Ok(Status::Success)
+    Ok(report::compare(a, b))
 }
 
 /// Starts the SIP user agent for a `kind = "sip"` campaign.

@@ -32,6 +32,32 @@ pub enum DncAction {
         #[arg(long)]
         campaign: PathBuf,
     },
+    /// Print the list: each number, where it came from and when it was added (UTC).
+    List {
+        /// The campaign whose store holds the list.
+        #[arg(long)]
+        campaign: PathBuf,
+    },
+    /// Write the list as CSV (`phone,source,added_at`), every row or an error.
+    Export {
+        /// The campaign whose store holds the list.
+        #[arg(long)]
+        campaign: PathBuf,
+        /// Write to a file instead of standard output.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Take numbers off the list (given as arguments, or a CSV's `phone` column); exit 1 when
+    /// some were not on it.
+    Remove {
+        phones: Vec<String>,
+        /// A CSV file with a `phone` column.
+        #[arg(long, required_unless_present = "phones")]
+        file: Option<PathBuf>,
+        /// The campaign whose store holds the list.
+        #[arg(long)]
+        campaign: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -244,13 +270,19 @@ pub enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
-    /// Report on a campaign from its store: table, JSON, HTML, or every attempt as CSV.
+    /// Report on a campaign from its store: table, JSON, HTML, or every attempt as CSV. With a
+    /// second campaign, or `--by variant`, two reports side by side with their differences.
     Report {
         campaign: PathBuf,
+        /// A second campaign to compare with the first (A and B).
+        other: Option<PathBuf>,
+        /// Compare the two scripts of one A/B campaign (by the script each call ran).
+        #[arg(long, value_enum, conflicts_with = "other")]
+        by: Option<CompareBy>,
         #[arg(long, default_value = "table", value_parser = ["table", "json", "html"])]
         format: String,
         /// Every attempt as CSV instead of the summary, with a `let.NAME` column per let.
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["other", "by"])]
         attempts: bool,
         /// Write to a file instead of standard output.
         #[arg(short, long)]
@@ -329,10 +361,22 @@ pub fn main() -> i32 {
                 worker: Some(crate::campaign::WorkerArgs { idle_exit: idle_exit == OnOff::On, metrics }),
             })
         }),
-        Command::Report { campaign, format, attempts, output } => {
-            crate::campaign::report_command(&campaign, &format, attempts, output.as_deref())
+        Command::Report { campaign, other, by, format, attempts, output } => {
+            crate::campaign::report_command(crate::campaign::ReportArgs {
+                campaign: &campaign,
+                other: other.as_deref(),
+                by_variant: by == Some(CompareBy::Variant),
+                format: &format,
+                attempts,
+                output: output.as_deref(),
+            })
         }
-        Command::Dnc { action: DncAction::Import { file, campaign } } => crate::campaign::dnc_import(&file, &campaign),
+        Command::Dnc { action } => match action {
+            DncAction::Import { file, campaign } => crate::dnc::import(&file, &campaign),
+            DncAction::List { campaign } => crate::dnc::list(&campaign),
+            DncAction::Export { campaign, output } => crate::dnc::export(&campaign, output.as_deref()),
+            DncAction::Remove { phones, file, campaign } => crate::dnc::remove(&campaign, &phones, file.as_deref()),
+        },
         Command::Recording { action } => match action {
             RecordingAction::Export { campaign, attempt, file, output, key } => match (attempt, file) {
                 (Some(id), _) => crate::recording::export(&campaign, Source::Attempt(id), &output, key.as_deref()),
@@ -374,6 +418,13 @@ pub fn main() -> i32 {
             e.exit_code()
         }
     }
+}
+
+/// What `report --by` compares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompareBy {
+    /// The two scripts of an A/B campaign.
+    Variant,
 }
 
 /// A switch written `on` or `off`.

@@ -16,6 +16,7 @@ pub mod checking;
 pub mod cli;
 pub mod clips;
 pub mod commands;
+pub mod dnc;
 pub mod error;
 pub mod files;
 pub mod fmt;

@@ -497,6 +497,57 @@ fn dnc_import_names_the_line_of_a_bad_number() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// `dnc list`, `export` and `remove` (CAMPAIGN.md §7) on a store whose list was written with
+/// known times: the table, the CSV (to a file and to standard output, the same bytes), removal
+/// naming the numbers that were not on the list (exit 1), a bad number (exit 2, nothing
+/// removed), and an export to a full disk (an error, not a short file).
+#[test]
+fn dnc_list_export_and_remove() {
+    use callscript_runtime::store::{SqliteStore, Store};
+    let dir = temp_dir("dnc-list");
+    for f in ["loan_reminder.call", "customers.csv", "campaign.toml"] {
+        std::fs::copy(format!("examples/loan_reminder/{f}"), dir.join(f)).unwrap();
+    }
+    let mut store = SqliteStore::open(&dir.join("campaign.db")).unwrap();
+    store.dnc_add("+8613800000002", "import", 1_795_000_000_000).unwrap();
+    store.dnc_add("+8613800000001", "complaint", 1_795_000_060_000).unwrap();
+    store.dnc_add("+8613800000003", "import", 1_795_000_120_000).unwrap();
+    drop(store);
+    let campaign = dir.join("campaign.toml");
+    let dnc = |args: &[&str]| {
+        let mut all = vec!["dnc"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--campaign", campaign.to_str().unwrap()]);
+        callscript(&all)
+    };
+    let list = dnc(&["list"]);
+    assert_eq!(list.status.code(), Some(0), "{}", stderr(&list));
+    insta::assert_snapshot!("dnc_list", stdout(&list));
+    let csv = dir.join("dnc.csv");
+    let export = dnc(&["export", "-o", csv.to_str().unwrap()]);
+    assert_eq!(export.status.code(), Some(0), "{}", stderr(&export));
+    let written = std::fs::read_to_string(&csv).unwrap();
+    insta::assert_snapshot!("dnc_export", written);
+    assert_eq!(stdout(&dnc(&["export"])), written);
+    let full = dnc(&["export", "-o", "/dev/full"]);
+    assert_eq!(full.status.code(), Some(2));
+    assert!(stderr(&full).contains("cannot write /dev/full"), "{}", stderr(&full));
+
+    let removed = dnc(&["remove", "13800000001", "+8613800000009"]);
+    assert_eq!(removed.status.code(), Some(1), "one number was not on the list");
+    insta::assert_snapshot!("dnc_remove_some_missing", stdout(&removed));
+    let bad = dnc(&["remove", "13800000002", "not-a-phone"]);
+    assert_eq!(bad.status.code(), Some(2));
+    insta::assert_snapshot!("dnc_remove_bad_number", stderr(&bad));
+    let file = dir.join("remove.csv");
+    std::fs::write(&file, "name,phone\nb,13800000002\nc,13800000003\n").unwrap();
+    let removed = dnc(&["remove", "--file", file.to_str().unwrap()]);
+    assert_eq!(removed.status.code(), Some(0), "{}", stderr(&removed));
+    assert_eq!(stdout(&removed), "removed 2 numbers from the do-not-call list\n");
+    assert!(stdout(&dnc(&["list"])).ends_with("0 numbers on the do-not-call list\n"));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 /// `intents eval` (§14): every labelled utterance against the script's intents in scope,
 /// phrases first and the learned model for the rest; a table, and the JSON of the spec.
 #[test]

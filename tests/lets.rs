@@ -141,7 +141,9 @@ fn the_report_shows_the_lets_of_goal_calls() {
     insta::assert_snapshot!("lets_report_table", table);
     insta::assert_snapshot!("lets_report_json", report(&campaign, &["--format", "json"]));
     let html = report(&campaign, &["--format", "html"]);
-    for part in ["pay_amount · sum over", "promised calls</span>", "pay_date of promised calls, by date"] {
+    for part in
+        ["pay_amount · 达成目标的通话 10 笔合计", "promised 通话 6 笔合计</span>", "pay_date（promised 通话）按日期"]
+    {
         assert!(html.contains(part), "{part}");
     }
     insta::assert_snapshot!("lets_report_html", html);

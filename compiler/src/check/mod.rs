@@ -181,6 +181,32 @@ impl Checked {
     pub fn warning_count(&self) -> usize {
         self.diagnostics.iter().filter(|d| d.severity == Severity::Warning).count()
     }
+
+    /// The titles of the intents of every file read (`intent who "询问身份"`), by name, for
+    /// reports; an intent without a title is not listed. Where two files give one name
+    /// different titles, the first file's wins.
+    pub fn intent_titles(&self) -> std::collections::BTreeMap<String, String> {
+        let mut titles = std::collections::BTreeMap::new();
+        let mut add = |i: &ast::Intent| {
+            if let Some(label) = &i.label {
+                titles.entry(i.name.name.clone()).or_insert_with(|| label.value.clone());
+            }
+        };
+        for file in &self.files {
+            for item in &file.ast.items {
+                match item {
+                    Item::Intent(i) => add(i),
+                    Item::Script(s) => s.members.iter().for_each(|m| {
+                        if let ast::Member::Intent(i) = m {
+                            add(i)
+                        }
+                    }),
+                    _ => {}
+                }
+            }
+        }
+        titles
+    }
 }
 
 /// How to check: the compliance pack's jurisdiction, and a campaign file to check with the
