@@ -88,11 +88,14 @@ pub fn bars(items: &[Bar]) -> String {
 }
 
 /// Two bars per label, one per side of a comparison (`names` in the legend), each with its
-/// count and its percentage of its own side's base.
+/// count and its percentage of its own base. The bars' lengths are the percentages (a
+/// campaign of 30 customers compares with one of 3000; two rates of different bases compare).
 pub fn paired_bars(names: [&str; 2], rows: &[(String, [Bar; 2])]) -> String {
     let row = 40;
     let height = (rows.len().max(1) as u32) * row + 28;
-    let max = rows.iter().flat_map(|(_, pair)| pair.iter().map(|b| b.value)).max().unwrap_or(0);
+    // Shares in per-mille, to scale like counts.
+    let share = |b: &Bar| if b.base == 0 { 0 } else { b.value * 1000 / b.base };
+    let max = rows.iter().flat_map(|(_, pair)| pair.iter().map(share)).max().unwrap_or(0);
     svg(WIDTH, height, |area| {
         for (side, name) in names.iter().enumerate() {
             let x = BAR_START + side as i32 * 200;
@@ -103,7 +106,7 @@ pub fn paired_bars(names: [&str; 2], rows: &[(String, [Bar; 2])]) -> String {
             let y = i as i32 * row as i32 + 28;
             area.draw(&Text::new(label.clone(), (LABEL_END, y + 16), text_style(12.0, HPos::Right)))?;
             for (side, b) in pair.iter().enumerate() {
-                bar(area, y + side as i32 * 17, 15, width_of(b.value, max), SIDES[side], b.text())?;
+                bar(area, y + side as i32 * 17, 15, width_of(share(b), max), SIDES[side], b.text())?;
             }
         }
         Ok(())
