@@ -94,7 +94,7 @@ pub fn paired_bars(names: [&str; 2], rows: &[(String, [Bar; 2])]) -> String {
     let row = 40;
     let height = (rows.len().max(1) as u32) * row + 28;
     // Shares in per-mille, to scale like counts.
-    let share = |b: &Bar| if b.base == 0 { 0 } else { b.value * 1000 / b.base };
+    let share = |b: &Bar| (b.value * 1000).checked_div(b.base).unwrap_or(0);
     let max = rows.iter().flat_map(|(_, pair)| pair.iter().map(share)).max().unwrap_or(0);
     svg(WIDTH, height, |area| {
         for (side, name) in names.iter().enumerate() {
