@@ -187,7 +187,7 @@ pub fn plan(
 }
 
 /// The store of a campaign, opened (created when it does not exist yet).
-pub(crate) fn open_store(loaded: &Loaded) -> Result<Box<dyn Store>, CliError> {
+pub(crate) fn open_store(loaded: &Loaded) -> Result<Box<dyn Store + Send>, CliError> {
     match loaded.campaign.store.sqlite_path() {
         Some(_) => Ok(Box::new(open_store_with(loaded, SqliteStore::open)?)),
         None => Ok(Box::new(open_shared(loaded)?)),
@@ -195,7 +195,7 @@ pub(crate) fn open_store(loaded: &Loaded) -> Result<Box<dyn Store>, CliError> {
 }
 
 /// The store of a campaign that must exist already (`report`): nothing is created.
-pub(crate) fn open_existing_store(loaded: &Loaded) -> Result<Box<dyn Store>, CliError> {
+pub(crate) fn open_existing_store(loaded: &Loaded) -> Result<Box<dyn Store + Send>, CliError> {
     match loaded.campaign.store.sqlite_path() {
         Some(_) => Ok(Box::new(open_store_with(loaded, SqliteStore::open_existing)?)),
         None => Ok(Box::new(open_shared(loaded)?)),
@@ -511,8 +511,14 @@ fn stored(path: &Path) -> Result<Stored, CliError> {
             "warning: {unknown} attempts are in a state this callscript does not know; they are reported with their stored disposition (or `unknown`)"
         );
     }
-    // Steps in flow order when the script still compiles; else in the order the calls reached them.
-    let (steps, intent_titles) = match crate::checking::check_campaign(path, "cn") {
+    let (steps, intent_titles) = script_labels(path, &loaded);
+    Ok(Stored { id, rows, steps, intent_titles })
+}
+
+/// The script's steps in flow order and its intents' titles, for reports: when the script
+/// still compiles; else none (steps are then shown in the order the calls reached them).
+pub(crate) fn script_labels(path: &Path, loaded: &Loaded) -> (Vec<String>, std::collections::BTreeMap<String, String>) {
+    match crate::checking::check_campaign(path, "cn") {
         Ok((checked, _)) => (
             checked
                 .root_program()
@@ -521,8 +527,7 @@ fn stored(path: &Path) -> Result<Stored, CliError> {
             checked.intent_titles(),
         ),
         Err(_) => Default::default(),
-    };
-    Ok(Stored { id, rows, steps, intent_titles })
+    }
 }
 
 pub fn report_command(args: ReportArgs) -> CliResult {

@@ -270,6 +270,17 @@ pub enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Serve the campaign's web console: the live wallboard, the report, the calls with their
+    /// transcripts and recordings (behind an access token). Read-only; until Ctrl-C.
+    Serve {
+        campaign: PathBuf,
+        /// Where to listen (loopback unless told otherwise).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// The recording key for playing recordings (default: the campaign's `key_file`).
+        #[arg(long, value_name = "FILE")]
+        recording_key: Option<PathBuf>,
+    },
     /// Report on a campaign from its store: table, JSON, HTML, or every attempt as CSV. With a
     /// second campaign, or `--by variant`, two reports side by side with their differences.
     Report {
@@ -361,6 +372,9 @@ pub fn main() -> i32 {
                 worker: Some(crate::campaign::WorkerArgs { idle_exit: idle_exit == OnOff::On, metrics }),
             })
         }),
+        Command::Serve { campaign, listen, recording_key } => {
+            crate::serve::serve(&campaign, listen, recording_key.as_deref())
+        }
         Command::Report { campaign, other, by, format, attempts, output } => {
             crate::campaign::report_command(crate::campaign::ReportArgs {
                 campaign: &campaign,

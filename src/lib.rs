@@ -24,4 +24,5 @@ pub mod intents;
 pub mod lsp;
 pub mod recording;
 pub mod render;
+pub mod serve;
 pub mod snippet;

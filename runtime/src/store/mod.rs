@@ -305,9 +305,40 @@ pub struct StoredCampaign {
     pub finished: bool,
 }
 
+/// A campaign's live numbers, as the store counts them (the wallboard's, `callscript serve`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BoardCounts {
+    /// Attempts live now (every process on the store).
+    pub live: u64,
+    /// Attempts ended, answered among them (the customer picked up), goal outcomes.
+    pub ended: u64,
+    pub answered: u64,
+    pub goals: u64,
+    /// The latest start of any attempt (the campaign's clock as far as calls show it).
+    pub latest_start_ms: Option<i64>,
+    /// Attempts started within the window before the latest start.
+    pub recent_starts: u64,
+    /// Ended attempts by the customer's local hour, in order.
+    pub by_hour: Vec<HourCounts>,
+}
+
+/// Ended attempts of one local hour of the day.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HourCounts {
+    pub hour: i64,
+    pub attempts: u64,
+    pub answered: u64,
+    pub goals: u64,
+}
+
+/// The dispositions of a call the customer picked up, as SQL (`Disposition::connected`).
+pub(crate) const CONNECTED_SQL: &str = "('answered', 'customer_hangup')";
+
 /// One row of the `--attempts` export and the reports.
 #[derive(Clone, Debug, Default)]
 pub struct AttemptRow {
+    /// The store's id of the attempt (recordings refer to it).
+    pub id: i64,
     pub customer_id: String,
     pub phone: String,
     pub attempt: u32,
@@ -409,6 +440,9 @@ pub trait Store {
     fn placed_by_phone_and_date(&self) -> Result<Vec<(String, String, u32)>>;
     /// Every attempt of a campaign that is not live, for reports and the export, in order.
     fn attempt_rows(&self, campaign: &str) -> Result<Vec<AttemptRow>>;
+    /// The live numbers of a campaign, for the wallboard: `window_ms` is the span of
+    /// campaign time before the latest start over which starts are counted.
+    fn board(&self, campaign: &str, window_ms: i64) -> Result<BoardCounts>;
     /// The stored transcript of one attempt (JSON).
     fn transcript(&self, campaign: &str, customer_id: &str, attempt: u32) -> Result<Option<String>>;
 

@@ -10,8 +10,8 @@ use postgres::types::ToSql;
 use postgres::{Client, GenericClient, NoTls, Row};
 
 use super::{
-    AttemptRow, DncEntry, ExportRow, Finished, LeaseHolder, NewAttempt, PastAttempt, RecordingRow, Result, Store,
-    StoreError, StoredAction, StoredCampaign, StoredLet, StoredMessage,
+    AttemptRow, BoardCounts, CONNECTED_SQL, DncEntry, ExportRow, Finished, HourCounts, LeaseHolder, NewAttempt,
+    PastAttempt, RecordingRow, Result, Store, StoreError, StoredAction, StoredCampaign, StoredLet, StoredMessage,
 };
 
 /// The schema version this callscript writes (the SQLite store's, same tables).
@@ -496,6 +496,7 @@ impl Store for PostgresStore {
             .map(|r| {
                 let id: i64 = r.get(17);
                 AttemptRow {
+                    id,
                     customer_id: r.get(0),
                     phone: r.get(1),
                     attempt: r.get::<_, i64>(2) as u32,
@@ -524,6 +525,49 @@ impl Store for PostgresStore {
                 }
             })
             .collect())
+    }
+
+    fn board(&self, campaign: &str, window_ms: i64) -> Result<BoardCounts> {
+        let totals = format!(
+            "SELECT COALESCE(SUM(CASE WHEN state = 'live' THEN 1 ELSE 0 END), 0),
+             COALESCE(SUM(CASE WHEN state <> 'live' THEN 1 ELSE 0 END), 0),
+             COALESCE(SUM(CASE WHEN state <> 'live' AND disposition IN {CONNECTED_SQL} THEN 1 ELSE 0 END), 0),
+             COALESCE(CAST(SUM(goal) AS BIGINT), 0), MAX(started_ms) FROM attempts WHERE campaign = $1"
+        );
+        let row = self.query(&totals, &[&campaign])?;
+        let mut board = row
+            .first()
+            .map(|r| BoardCounts {
+                live: r.get::<_, i64>(0) as u64,
+                ended: r.get::<_, i64>(1) as u64,
+                answered: r.get::<_, i64>(2) as u64,
+                goals: r.get::<_, i64>(3) as u64,
+                latest_start_ms: r.get(4),
+                ..BoardCounts::default()
+            })
+            .unwrap_or_default();
+        if let Some(latest) = board.latest_start_ms {
+            let recent = self.query(
+                "SELECT COUNT(*) FROM attempts WHERE campaign = $1 AND started_ms > $2",
+                &[&campaign, &(latest - window_ms)],
+            )?;
+            board.recent_starts = recent.first().map_or(0, |r| r.get::<_, i64>(0) as u64);
+        }
+        let by_hour = format!(
+            "SELECT local_hour, COUNT(*), SUM(CASE WHEN disposition IN {CONNECTED_SQL} THEN 1 ELSE 0 END), CAST(SUM(goal) AS BIGINT)
+             FROM attempts WHERE campaign = $1 AND state <> 'live' GROUP BY local_hour ORDER BY local_hour"
+        );
+        board.by_hour = self
+            .query(&by_hour, &[&campaign])?
+            .iter()
+            .map(|r| HourCounts {
+                hour: r.get(0),
+                attempts: r.get::<_, i64>(1) as u64,
+                answered: r.get::<_, i64>(2) as u64,
+                goals: r.get::<_, i64>(3) as u64,
+            })
+            .collect();
+        Ok(board)
     }
 
     fn transcript(&self, campaign: &str, customer_id: &str, attempt: u32) -> Result<Option<String>> {

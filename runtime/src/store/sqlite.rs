@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    AttemptRow, DncEntry, ExportRow, Finished, LeaseHolder, NewAttempt, PastAttempt, RecordingRow, Result, Store,
-    StoreError, StoredAction, StoredCampaign, StoredLet, StoredMessage,
+    AttemptRow, BoardCounts, CONNECTED_SQL, DncEntry, ExportRow, Finished, HourCounts, LeaseHolder, NewAttempt,
+    PastAttempt, RecordingRow, Result, Store, StoreError, StoredAction, StoredCampaign, StoredLet, StoredMessage,
 };
 
 /// The current schema version; `migrate` brings older stores up to it.
@@ -637,6 +637,7 @@ impl Store for SqliteStore {
             [campaign],
             |r| {
                 let row = AttemptRow {
+                    id: r.get(17)?,
                     customer_id: r.get(0)?,
                     phone: r.get(1)?,
                     attempt: r.get(2)?,
@@ -715,6 +716,51 @@ impl Store for SqliteStore {
                 ..row
             })
             .collect())
+    }
+
+    fn board(&self, campaign: &str, window_ms: i64) -> Result<BoardCounts> {
+        let totals = format!(
+            "SELECT COALESCE(SUM(CASE WHEN state = 'live' THEN 1 ELSE 0 END), 0),
+             COALESCE(SUM(CASE WHEN state <> 'live' THEN 1 ELSE 0 END), 0),
+             COALESCE(SUM(CASE WHEN state <> 'live' AND disposition IN {CONNECTED_SQL} THEN 1 ELSE 0 END), 0),
+             COALESCE(CAST(SUM(goal) AS BIGINT), 0), MAX(started_ms) FROM attempts WHERE campaign = ?1"
+        );
+        let mut board: BoardCounts = self
+            .rows::<_, Vec<_>, _>(&totals, [campaign], |r| {
+                Ok(BoardCounts {
+                    live: r.get::<_, i64>(0)? as u64,
+                    ended: r.get::<_, i64>(1)? as u64,
+                    answered: r.get::<_, i64>(2)? as u64,
+                    goals: r.get::<_, i64>(3)? as u64,
+                    latest_start_ms: r.get(4)?,
+                    ..BoardCounts::default()
+                })
+            })?
+            .pop()
+            .unwrap_or_default();
+        if let Some(latest) = board.latest_start_ms {
+            board.recent_starts = self
+                .rows::<_, Vec<i64>, _>(
+                    "SELECT COUNT(*) FROM attempts WHERE campaign = ?1 AND started_ms > ?2",
+                    params![campaign, latest - window_ms],
+                    |r| r.get::<_, i64>(0),
+                )?
+                .pop()
+                .unwrap_or(0) as u64;
+        }
+        let by_hour = format!(
+            "SELECT local_hour, COUNT(*), SUM(CASE WHEN disposition IN {CONNECTED_SQL} THEN 1 ELSE 0 END), CAST(SUM(goal) AS BIGINT)
+             FROM attempts WHERE campaign = ?1 AND state <> 'live' GROUP BY local_hour ORDER BY local_hour"
+        );
+        board.by_hour = self.rows(&by_hour, [campaign], |r| {
+            Ok(HourCounts {
+                hour: r.get(0)?,
+                attempts: r.get::<_, i64>(1)? as u64,
+                answered: r.get::<_, i64>(2)? as u64,
+                goals: r.get::<_, i64>(3)? as u64,
+            })
+        })?;
+        Ok(board)
     }
 
     fn transcript(&self, campaign: &str, customer_id: &str, attempt: u32) -> Result<Option<String>> {
