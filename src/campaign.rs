@@ -14,7 +14,7 @@ use callscript_runtime::metrics::{self, Metrics};
 use callscript_runtime::report;
 use callscript_runtime::scheduler::worker::{self, WorkerOptions};
 use callscript_runtime::scheduler::{
-    self, Clock, PacedClock, Plan, Progress, RunOptions, VirtualClock, WaitReason, WallClock,
+    self, Clock, PacedClock, Plan, Progress, RunOptions, Variant, VirtualClock, WaitReason, WallClock,
 };
 use callscript_runtime::store::queue::Pace;
 use callscript_runtime::store::{PostgresStore, SqliteStore, Store};
@@ -40,25 +40,37 @@ pub(crate) fn load_settings(path: &Path) -> Result<Loaded, CliError> {
     Ok(campaign::load(path)?)
 }
 
-/// A campaign checked exactly like `callscript check CAMPAIGN` (its settings, its script,
-/// compliance and CS009), with the program to run; errors are printed.
+/// A campaign checked exactly like `callscript check CAMPAIGN` (its settings, its scripts,
+/// compliance and CS009), with each script to run (in the campaign's order: one, or several
+/// for A/B) as its program and the script's name in it; errors are printed.
 pub(crate) fn checked_campaign(
     path: &Path,
     customers_csv: Option<&str>,
-) -> Result<(Loaded, Program, String), CliError> {
+) -> Result<(Loaded, Vec<(Program, String)>), CliError> {
     let (checked, _) = crate::checking::check_campaign_with(path, "cn", customers_csv)?;
     if checked.error_count() > 0 {
         return Err(CliError::findings(checked, 1, Some("no call was placed: the campaign or its script has errors")));
     }
-    let (Some(campaign), Some(program)) = (checked.campaign.clone(), checked.root_program().cloned()) else {
+    let Some(campaign) = checked.campaign.clone() else {
         return Err(CliError::Refused(format!("{}: the campaign's script holds nothing to run", path.display())));
     };
     let loaded = Loaded::new(campaign, path);
-    let name = pick_script(&program, loaded.campaign.script_name())?;
-    if loaded.campaign.script_file().ends_with(".callc") {
-        stored_matches(&loaded.resolve(loaded.campaign.script_file()), &program)?;
+    let mut scripts = Vec::new();
+    for (choice, program) in loaded.campaign.scripts.iter().zip(checked.campaign_programs()) {
+        let Some(program) = program.cloned() else {
+            return Err(CliError::Refused(format!(
+                "{}: the campaign's script `{}` holds nothing to run",
+                path.display(),
+                choice.script
+            )));
+        };
+        let name = pick_script(&program, choice.name())?;
+        if choice.file().ends_with(".callc") {
+            stored_matches(&loaded.resolve(choice.file()), &program)?;
+        }
+        scripts.push((program, name));
     }
-    Ok((loaded, program, name))
+    Ok((loaded, scripts))
 }
 
 /// The program that runs from a `.callc` is the one just checked, lowered again from its
@@ -101,9 +113,19 @@ pub fn plan(
         }
         _ => None,
     };
-    let (loaded, program, script) = checked_campaign(path, csv_for_types.as_deref())?;
-    let exec = Executable::new(program).map_err(|e| CliError::Refused(e.to_string()))?;
-    let code = exec.program.script(&script).expect("picked script exists");
+    let (loaded, scripts) = checked_campaign(path, csv_for_types.as_deref())?;
+    let split = loaded.campaign.is_split();
+    let mut variants = Vec::with_capacity(scripts.len());
+    for ((program, script), choice) in scripts.into_iter().zip(&loaded.campaign.scripts) {
+        let exec = Executable::new(program).map_err(|e| CliError::Refused(e.to_string()))?;
+        variants.push(match split {
+            false => Variant::only(exec, script),
+            true => Variant::shared(exec, script, choice.share),
+        });
+    }
+    // The scripts of an A/B campaign take the same inputs (checked): the first reads the list.
+    let (exec, script) = (&variants[0].exec, &variants[0].script);
+    let code = exec.program.script(script).expect("picked script exists");
     let csv_path = match (customers_override, &loaded.campaign.customers) {
         (Some(p), _) => p.to_path_buf(),
         (None, Some(c)) => loaded.resolve(c),
@@ -156,7 +178,7 @@ pub fn plan(
         })?;
         let mut kept = Vec::with_capacity(list.len());
         for c in list {
-            let session = Session::start(Arc::clone(&exec), &script, c.inputs.clone(), CallContext::default())
+            let session = Session::start(Arc::clone(exec), script, c.inputs.clone(), CallContext::default())
                 .map_err(|e| CliError::Refused(format!("{csv_name}:{}: {e}", c.line)))?;
             match session.evaluate(&condition) {
                 Ok(Value::Bool(true)) => kept.push(c),
@@ -171,14 +193,11 @@ pub fn plan(
         }
         list = kept;
     }
-    let sha = exec.program.sources_sha256();
     let allowed = serde_json::to_string(&loaded.campaign.allow).unwrap_or_else(|_| "{}".into());
     let plan = Plan {
         campaign_id: loaded.campaign.task_id.clone(),
         settings: loaded.campaign.clone(),
-        exec,
-        script,
-        script_sha256: sha,
+        variants,
         customers: list,
         allowed,
         list: csv_path.file_name().map_or_else(|| csv_name.to_string(), |n| n.to_string_lossy().into_owned()),
@@ -462,13 +481,24 @@ fn print_report(plan: &Plan, store: &dyn Store) -> CliResult {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out);
     let rows = store.attempt_rows(&plan.campaign_id)?;
-    let steps = step_paths(&plan.exec.program, &plan.script);
+    let steps = plan_steps(plan.variants.iter().map(|v| (&v.exec.program, v.script.as_str())));
     let _ = write!(out, "{}", report::table(&report::build(&plan.campaign_id, &rows, &steps)));
     Ok(Status::Success)
 }
 
-fn step_paths(program: &Program, script: &str) -> Vec<String> {
-    program.script(script).map(|s| s.steps.iter().map(|st| st.path()).collect()).unwrap_or_default()
+/// The steps of the campaign's scripts in flow order: the first script's, then those of the
+/// others that it lacks.
+fn plan_steps<'p>(scripts: impl IntoIterator<Item = (&'p Program, &'p str)>) -> Vec<String> {
+    let mut steps: Vec<String> = Vec::new();
+    for (program, script) in scripts {
+        for step in program.script(script).map(|s| s.steps.as_slice()).unwrap_or_default() {
+            let path = step.path();
+            if !steps.contains(&path) {
+                steps.push(path);
+            }
+        }
+    }
+    steps
 }
 
 /// `callscript report`: what to report on and how.
@@ -520,10 +550,16 @@ fn stored(path: &Path) -> Result<Stored, CliError> {
 pub(crate) fn script_labels(path: &Path, loaded: &Loaded) -> (Vec<String>, std::collections::BTreeMap<String, String>) {
     match crate::checking::check_campaign(path, "cn") {
         Ok((checked, _)) => (
-            checked
-                .root_program()
-                .and_then(|p| pick_script(p, loaded.campaign.script_name()).ok().map(|name| step_paths(p, &name)))
-                .unwrap_or_default(),
+            {
+                let scripts: Vec<(&Program, String)> = loaded
+                    .campaign
+                    .scripts
+                    .iter()
+                    .zip(checked.campaign_programs())
+                    .filter_map(|(choice, p)| p.and_then(|p| pick_script(p, choice.name()).ok().map(|n| (p, n))))
+                    .collect();
+                plan_steps(scripts.iter().map(|(p, n)| (*p, n.as_str())))
+            },
             checked.intent_titles(),
         ),
         Err(_) => Default::default(),
@@ -614,10 +650,15 @@ fn start_sip(
         None => CliError::Refused(format!("{name}: {e}\nno call was placed")),
     };
     let config = SipConfig::from_campaign(&loaded.campaign).map_err(|e| at_setting(&e, e.setting()))?;
-    let program = &plan.exec.program;
-    let script =
-        program.script(&plan.script).ok_or_else(|| at_setting(&"the campaign's script is not in its program", None))?;
-    let speech = Speech::from_campaign(loaded, program, script).map_err(|e| at_setting(&e, None))?;
+    let mut scripts = Vec::with_capacity(plan.variants.len());
+    for v in &plan.variants {
+        let program = &v.exec.program;
+        let script = program
+            .script(&v.script)
+            .ok_or_else(|| at_setting(&"the campaign's script is not in its program", None))?;
+        scripts.push((program, script));
+    }
+    let speech = Speech::from_campaign(loaded, &scripts).map_err(|e| at_setting(&e, None))?;
     // The key is checked (and the folder made) before any call is placed.
     let recorder = Recorder::for_campaign(loaded).map_err(|e| at_setting(&e, None))?;
     let backends = Arc::new(callscript_runtime::actions::Backends::from_campaign(&loaded.campaign));

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use callscript_compiler::bytecode::Program;
 use callscript_compiler::campaign::{self, Shape, TaskTemplate};
-use callscript_compiler::check::{CheckOptions, Checked, MemoryFiles, NoFiles, check_with};
+use callscript_compiler::check::{CheckOptions, Checked, Loader, MemoryFiles, NoFiles, check_with};
 use callscript_compiler::source::Source;
 use callscript_compiler::span::{FileSpan, SourceId, Span};
 
@@ -72,24 +72,56 @@ pub fn check_campaign_with(
     if let Some(task) = &read.task {
         return Ok((check_task(&source, task, customers, &options), 1));
     }
-    let script_span = read.spans.at("script");
-    let script_path = path.parent().unwrap_or(Path::new("")).join(read.script_file());
-    if read.script_file().ends_with(".callc") {
-        // A `.callc` is checked from the sources it embeds, `@allow`s included (§9.7).
-        let bytes = std::fs::read(&script_path).map_err(CliError::io(format!(
-            "{}: cannot read the script {}",
-            at(script_span),
-            script_path.display()
-        )))?;
-        let program = load_callc(&script_path, &bytes)?;
-        let (roots, mut loader) = embedded_sources(&program);
-        let count = 1 + roots.len();
-        return Ok((check_with(roots, &mut loader, &options), count));
+    // Each distinct script file is one root, in the campaign's order (`script_roots`).
+    let folder = path.parent().unwrap_or(Path::new(""));
+    let mut roots: Vec<Source> = Vec::new();
+    let mut embedded = MemoryFiles::default();
+    let mut any_source = false;
+    let mut seen: Vec<&str> = Vec::new();
+    for (i, choice) in read.scripts.iter().enumerate() {
+        if seen.contains(&choice.file()) {
+            continue;
+        }
+        seen.push(choice.file());
+        let script_span = read.spans.at(&campaign::Campaign::script_key(i));
+        let script_path = folder.join(choice.file());
+        if choice.file().ends_with(".callc") {
+            // A `.callc` is checked from the sources it embeds, `@allow`s included (§9.7).
+            let bytes = std::fs::read(&script_path).map_err(CliError::io(format!(
+                "{}: cannot read the script {}",
+                at(script_span),
+                script_path.display()
+            )))?;
+            let program = load_callc(&script_path, &bytes)?;
+            let (root, MemoryFiles(imports)) = embedded_sources(&program);
+            roots.extend(root);
+            embedded.0.extend(imports);
+        } else {
+            let script_text = read_source(&script_path)
+                .map_err(|e| CliError::Refused(format!("{}: cannot read the script: {e}", at(script_span))))?;
+            roots.push(Source::new(display_name(&script_path), script_text));
+            any_source = true;
+        }
     }
-    let script_text = read_source(&script_path)
-        .map_err(|e| CliError::Refused(format!("{}: cannot read the script: {e}", at(script_span))))?;
-    let roots = vec![Source::new(display_name(&script_path), script_text)];
-    Ok((check_with(roots, &mut DiskLoader, &options), 2))
+    let count = 1 + roots.len();
+    let mut loader = ScriptFiles { embedded, disk: any_source };
+    Ok((check_with(roots, &mut loader, &options), count))
+}
+
+/// Where the imports of a campaign's scripts come from: a `.callc`'s embedded files, then (when
+/// the campaign names a `.call` source) the disk.
+struct ScriptFiles {
+    embedded: MemoryFiles,
+    disk: bool,
+}
+
+impl Loader for ScriptFiles {
+    fn load(&mut self, importer: &str, path: &str) -> Result<(String, String), String> {
+        match self.embedded.load(importer, path) {
+            Err(_) if self.disk => DiskLoader.load(importer, path),
+            found => found,
+        }
+    }
 }
 
 /// A JSON task: its `script_template` becomes a one-prompt script (inputs typed from the

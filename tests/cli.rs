@@ -619,3 +619,69 @@ fn intents_suggest_groups_what_the_script_did_not_understand() {
     let human = callscript(&["intents", "suggest", campaign.to_str().unwrap()]);
     assert!(stdout(&human).contains("unrecognised replies:"), "{}", stdout(&human));
 }
+
+/// An A/B campaign (issue 18) of the loan reminder and a B script: `check` and `run` take both
+/// scripts; the plan has each script with its share and its own hash (the hash of its file
+/// checked alone), and each stored attempt names its script. A campaign of one script keeps
+/// its program's sources hash, as before.
+#[test]
+fn an_ab_campaign_checks_and_runs_both_scripts() {
+    let dir = temp_dir("ab");
+    for f in ["loan_reminder.call", "customers.csv"] {
+        std::fs::copy(format!("examples/loan_reminder/{f}"), dir.join(f)).unwrap();
+    }
+    let script = std::fs::read_to_string("examples/loan_reminder/loan_reminder.call").unwrap();
+    let b = script
+        .replace("script loan_reminder \"逾期还款提醒\"", "script loan_reminder_b \"逾期还款提醒(B)\"")
+        .replace(" for loan_reminder {", " for loan_reminder_b {")
+        .replace("您好,这里是星海银行信用卡中心,本次通话将被录音。", "您好,星海银行信用卡中心来电,本次通话将被录音。");
+    std::fs::write(dir.join("loan_reminder_b.call"), b).unwrap();
+    let campaign = std::fs::read_to_string("examples/loan_reminder/campaign.toml")
+        .unwrap()
+        .replace(
+            "script = \"loan_reminder.call\"",
+            "script = [\"loan_reminder.call\", \"loan_reminder_b.call\"]\nsplit = [40, 60]",
+        )
+        .replace("enabled = true", "enabled = false");
+    let path = dir.join("campaign.toml");
+    std::fs::write(&path, campaign).unwrap();
+    let checked = callscript(&["check", path.to_str().unwrap()]);
+    assert_eq!(checked.status.code(), Some(0), "{}", stdout(&checked));
+    assert!(stdout(&checked).contains("in 3 files"), "{}", stdout(&checked));
+
+    let (plan, _) = callscript::campaign::plan(&path, None, None).unwrap();
+    let alone = |file: &str| {
+        let (checked, _) = callscript::cli::check_paths(&[dir.join(file)]).unwrap();
+        checked.root_program().unwrap().own_sources_sha256()
+    };
+    let variants: Vec<_> =
+        plan.variants.iter().map(|v| (v.script.as_str(), v.share, v.script_sha256.clone())).collect();
+    assert_eq!(
+        variants,
+        [("loan_reminder", 40, alone("loan_reminder.call")), ("loan_reminder_b", 60, alone("loan_reminder_b.call"))]
+    );
+
+    let ran = callscript(&["run", path.to_str().unwrap(), "-q", "--start", "2026-11-24T00:00:00Z"]);
+    assert_eq!(ran.status.code(), Some(0), "{}", stderr(&ran));
+    let store = callscript_runtime::store::SqliteStore::open_existing(&dir.join("campaign.db")).unwrap();
+    use callscript_runtime::store::Store;
+    let rows = store.attempt_rows(&plan.campaign_id).unwrap();
+    assert!(!rows.is_empty());
+    for r in &rows {
+        assert_eq!(r.variant.as_deref(), Some(plan.variant_of(&r.customer_id).script.as_str()), "{}", r.customer_id);
+    }
+    // The two scripts side by side, from the stored attempts.
+    let by_variant = callscript(&["report", path.to_str().unwrap(), "--by", "variant", "--format", "json"]);
+    assert_eq!(by_variant.status.code(), Some(0), "{}", stderr(&by_variant));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&by_variant)).unwrap();
+    let text = json.to_string();
+    assert!(text.contains("loan_reminder_b") && text.contains("· loan_reminder\""), "{text}");
+
+    // One script: the hash stored as it always was.
+    let (single, _) =
+        callscript::campaign::plan(Path::new("examples/loan_reminder/campaign.toml"), None, None).unwrap();
+    let program = &single.variants[0].exec.program;
+    assert_eq!((single.variants.len(), single.variants[0].share), (1, 100));
+    assert_eq!(single.script_sha256(), program.sources_sha256());
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -17,7 +17,7 @@ use callscript_runtime::call::CallDriver;
 use callscript_runtime::call::virtual_time::{self, Customer, Turn};
 use callscript_runtime::campaign::{customers, parse_toml};
 use callscript_runtime::report;
-use callscript_runtime::scheduler::{Plan, RunOptions, VirtualClock, run};
+use callscript_runtime::scheduler::{Plan, RunOptions, Variant, VirtualClock, run};
 use callscript_runtime::store::{SqliteStore, Store};
 use callscript_runtime::telephony::sim::SimTelephony;
 use callscript_runtime::telephony::{LetResult, MASKED};
@@ -218,9 +218,7 @@ fn a_sensitive_let_is_kept_nowhere() {
     let plan = Plan {
         campaign_id: "PROMISE_LETS".into(),
         customers: list,
-        script: "promise".into(),
-        script_sha256: exec.program.sources_sha256(),
-        exec,
+        variants: vec![Variant::only(exec, "promise")],
         allowed: "{}".into(),
         list: "customers.csv".into(),
         settings,

@@ -641,6 +641,24 @@ impl Program {
         hex(&hasher.finalize())
     }
 
+    /// SHA-256 over the files this program holds (its root file and every file the root
+    /// imports, directly or not), each as name and text, in name order, hex: unlike
+    /// [`Program::sources_sha256`], the same whatever other files were checked with it, so
+    /// each script of an A/B campaign has a hash of its own.
+    pub fn own_sources_sha256(&self) -> String {
+        use sha2::Digest;
+        let mut files: Vec<&SourceFile> = self.files.iter().filter(|f| !f.name.is_empty()).collect();
+        files.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut hasher = sha2::Sha256::new();
+        for f in files {
+            hasher.update((f.name.len() as u64).to_le_bytes());
+            hasher.update(f.name.as_bytes());
+            hasher.update((f.text.len() as u64).to_le_bytes());
+            hasher.update(f.text.as_bytes());
+        }
+        hex(&hasher.finalize())
+    }
+
     /// Serialises the program as a versioned `.callc` file.
     pub fn to_bytes(&self) -> Vec<u8> {
         let payload = postcard::to_stdvec(self).expect("a program serialises");

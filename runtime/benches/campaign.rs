@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use callscript_compiler::check::check_source;
 use callscript_runtime::campaign::customers;
 use callscript_runtime::campaign::parse_toml;
-use callscript_runtime::scheduler::{Plan, RunOptions, VirtualClock, run};
+use callscript_runtime::scheduler::{Plan, RunOptions, Variant, VirtualClock, run};
 use callscript_runtime::store::SqliteStore;
 use callscript_runtime::telephony::sim::{Rng, SimTelephony, converse};
 use callscript_runtime::vm::{CallContext, Executable, Session};
@@ -40,9 +40,7 @@ fn plan() -> Plan {
     Plan {
         campaign_id: "B".into(),
         settings,
-        script: "loan_reminder".into(),
-        script_sha256: exec.program.sources_sha256(),
-        exec,
+        variants: vec![Variant::only(exec, "loan_reminder")],
         customers,
         allowed: "{}".into(),
         list: "customers.csv".into(),
@@ -94,7 +92,7 @@ fn bench(c: &mut Criterion) {
             for i in 0..calls as usize {
                 let cust = &plan.customers[i % plan.customers.len()];
                 let session = Session::start(
-                    Arc::clone(&plan.exec),
+                    Arc::clone(&plan.variants[0].exec),
                     "loan_reminder",
                     cust.inputs.clone(),
                     CallContext::default(),
@@ -106,8 +104,13 @@ fn bench(c: &mut Criterion) {
     });
     group.finish();
     let cust = &plan.customers[0];
-    let session =
-        Session::start(Arc::clone(&plan.exec), "loan_reminder", cust.inputs.clone(), CallContext::default()).unwrap();
+    let session = Session::start(
+        Arc::clone(&plan.variants[0].exec),
+        "loan_reminder",
+        cust.inputs.clone(),
+        CallContext::default(),
+    )
+    .unwrap();
     println!("calls per run: {calls}; a live session owns {} bytes (program shared)", session.owned_bytes());
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use callscript_compiler::check::check_source;
 use callscript_runtime::campaign::customers;
 use callscript_runtime::campaign::parse_toml;
-use callscript_runtime::scheduler::{Plan, RunOptions, VirtualClock, run};
+use callscript_runtime::scheduler::{Plan, RunOptions, Variant, VirtualClock, run};
 use callscript_runtime::store::SqliteStore;
 use callscript_runtime::telephony::sim::SimTelephony;
 use callscript_runtime::vm::Executable;
@@ -38,9 +38,7 @@ fn plan(n: usize) -> Plan {
     Plan {
         campaign_id: "S".into(),
         settings,
-        script: "loan_reminder".into(),
-        script_sha256: exec.program.sources_sha256(),
-        exec,
+        variants: vec![Variant::only(exec, "loan_reminder")],
         customers,
         allowed: "{}".into(),
         list: "customers.csv".into(),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use callscript_runtime::scheduler::worker::{WorkerOptions, work};
-use callscript_runtime::scheduler::{Plan, RunOptions, Summary, VirtualClock, run};
+use callscript_runtime::scheduler::{Plan, RunOptions, Summary, VirtualClock, assign, run};
 use callscript_runtime::store::queue::{
     Candidate, ClaimLimits, Claimant, Ending, Joining, Local, Pace, Rules, SharedQueue, Verdict, WorkerId,
 };
@@ -22,7 +22,7 @@ mod postgres_server;
 #[path = "support/campaigns.rs"]
 mod campaigns;
 
-use campaigns::{Case, check_rules, plan};
+use campaigns::{Case, ab_plan, check_rules, plan};
 use postgres_server::database;
 
 const START: &str = "2026-11-23T00:00:00Z";
@@ -164,6 +164,36 @@ impl Rules for Open {
     }
 }
 
+/// An A/B campaign on three workers (issue 18): each claimed attempt stores the script its
+/// customer is assigned (`assign`, the scheduler's function) and that script's own hash, and
+/// the calls are those of one process on SQLite, scripts included.
+#[test]
+fn three_workers_give_each_customer_its_script_as_one_process_does() {
+    let Some(url) = database("ab") else { return };
+    let plan = ab_plan(&case(120, 13), 30);
+    let summaries = workers(&plan, &url, 3, 50_000.0);
+    assert!(summaries.iter().all(|s| s.finished), "every worker saw the campaign done");
+    let store = PostgresStore::connect(&url).unwrap();
+    let rows = store.attempt_rows("T").unwrap();
+    check_rules(&plan, &rows);
+    let mut db = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let stored =
+        db.query("SELECT customer_id, variant, script_sha256 FROM attempts WHERE campaign = 'T'", &[]).unwrap();
+    assert_eq!(stored.len(), rows.len());
+    for r in &stored {
+        let (customer, variant, sha): (String, String, String) = (r.get(0), r.get(1), r.get(2));
+        let expected = &plan.variants[assign("T", &customer, &[30, 70])];
+        assert_eq!((variant.as_str(), sha.as_str()), (expected.script.as_str(), expected.script_sha256.as_str()));
+    }
+    let scripts = |rows: &[AttemptRow]| -> BTreeMap<String, Option<String>> {
+        rows.iter().map(|r| (r.customer_id.clone(), r.variant.clone())).collect()
+    };
+    let alone = single_process(&plan, "ab");
+    assert_eq!(calls_by_customer(&rows), calls_by_customer(&alone));
+    assert_eq!(scripts(&rows), scripts(&alone));
+    assert_eq!(scripts(&rows).values().flatten().collect::<HashSet<_>>().len(), 2, "both scripts ran");
+}
+
 fn limits() -> ClaimLimits {
     ClaimLimits { max_concurrent: 100, interval_ms: 10, horizon_ms: 1_000, batch: 5, max_attempts: 3 }
 }
@@ -175,7 +205,7 @@ fn a_dead_workers_live_calls_are_taken_over_once_its_lease_ran_out() {
     let now = Timestamp::now().as_millisecond();
     let joining = |wall_ms: i64| Joining {
         campaign: "T",
-        script_sha256: &plan.script_sha256,
+        script_sha256: &plan.variants[0].script_sha256,
         script: "loan_reminder",
         settings: "{}",
         customers: &plan.customers,
@@ -190,14 +220,7 @@ fn a_dead_workers_live_calls_are_taken_over_once_its_lease_ran_out() {
     let mut gone = PostgresStore::connect(&url).unwrap();
     let lost = WorkerId { token: "lost-host:4242:1".into(), host: "lost-host".into(), pid: 4242 };
     gone.join(&lost, &joining(now - 60_000)).unwrap();
-    let by = Claimant {
-        me: &lost,
-        campaign: "T",
-        script_sha256: &plan.script_sha256,
-        allowed: "{}",
-        zone: "Asia/Shanghai",
-        variant: "loan_reminder",
-    };
+    let by = Claimant { me: &lost, campaign: "T", allowed: "{}", zone: "Asia/Shanghai", scripts: &plan };
     let claimed = gone.claim(&by, now, &limits(), &Open).unwrap();
     assert_eq!(claimed.len(), 5);
     let mut alive = PostgresStore::connect(&url).unwrap();
@@ -242,7 +265,7 @@ fn max_concurrent_and_dial_tokens_are_campaign_wide() {
     let join = |store: &mut PostgresStore, me: &WorkerId| {
         let joining = Joining {
             campaign: "T",
-            script_sha256: &plan.script_sha256,
+            script_sha256: &plan.variants[0].script_sha256,
             script: "loan_reminder",
             settings: "{}",
             customers: &plan.customers,
@@ -260,14 +283,7 @@ fn max_concurrent_and_dial_tokens_are_campaign_wide() {
     join(&mut sb, &b);
     let lines = ClaimLimits { max_concurrent: 7, batch: 5, ..limits() };
     let claim = |s: &mut PostgresStore, me: &WorkerId, at: i64| {
-        let by = Claimant {
-            me,
-            campaign: "T",
-            script_sha256: &plan.script_sha256,
-            allowed: "{}",
-            zone: "Asia/Shanghai",
-            variant: "loan_reminder",
-        };
+        let by = Claimant { me, campaign: "T", allowed: "{}", zone: "Asia/Shanghai", scripts: &plan };
         s.claim(&by, at, &lines, &Open).unwrap()
     };
     let first = claim(&mut sa, &a, now);
@@ -315,7 +331,7 @@ fn a_worker_at_another_speed_than_the_running_ones_is_refused() {
     let mut running = PostgresStore::connect(&url).unwrap();
     let joining = Joining {
         campaign: "T",
-        script_sha256: &plan.script_sha256,
+        script_sha256: &plan.variants[0].script_sha256,
         script: "loan_reminder",
         settings: "{}",
         customers: &plan.customers,

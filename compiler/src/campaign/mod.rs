@@ -22,7 +22,7 @@ use jiff::tz::TimeZone;
 
 use crate::diagnostic::Diagnostic;
 use crate::span::{SourceId, Span};
-pub use schema::{RawCampaign, RawSchedule};
+pub use schema::{RawCampaign, RawSchedule, RawScripts};
 pub use spans::Spans;
 pub use task::TaskTemplate;
 pub use values::Asr;
@@ -46,8 +46,10 @@ impl Shape {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Campaign {
     pub task_id: String,
-    /// `file.call`, `file.call#NAME` or a compiled `.callc`; for a JSON task, `(generated)`.
-    pub script: String,
+    /// The scripts it runs, each with its share of the customers: one script (share 100), or
+    /// several for an A/B campaign (`script = ["a.call", "b.call"]`, `split = [50, 50]`).
+    /// Never empty in a campaign read without errors.
+    pub scripts: Vec<ScriptChoice>,
     pub customers: Option<String>,
     pub segment: Option<String>,
     pub jurisdiction: String,
@@ -74,13 +76,36 @@ pub struct Campaign {
 }
 
 impl Campaign {
+    /// Several scripts share the customers (A/B).
+    pub fn is_split(&self) -> bool {
+        self.scripts.len() > 1
+    }
+
+    /// The key of the `i`th script's entry in the file, for diagnostics about it (`script.1`;
+    /// a single `script = "…"` falls back to `script`).
+    pub fn script_key(i: usize) -> String {
+        format!("script.{i}")
+    }
+}
+
+/// One script of a campaign (CAMPAIGN.md §1): `file.call`, `file.call#NAME` or a compiled
+/// `.callc` (for a JSON task, `(generated)`), and the share of the customers it calls.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScriptChoice {
+    /// As written, relative to the campaign file.
+    pub script: String,
+    /// Percent of the customers, 1–100; the shares of a campaign add up to 100.
+    pub share: u32,
+}
+
+impl ScriptChoice {
     /// The script's file, without `#NAME`.
-    pub fn script_file(&self) -> &str {
+    pub fn file(&self) -> &str {
         self.script.split_once('#').map_or(self.script.as_str(), |(file, _)| file)
     }
 
     /// The script chosen with `#NAME`, if any.
-    pub fn script_name(&self) -> Option<&str> {
+    pub fn name(&self) -> Option<&str> {
         self.script.split_once('#').map(|(_, name)| name)
     }
 }
@@ -281,15 +306,17 @@ pub use schema::RawSimValue;
 /// `[actions.NAME]`, messages need `[sms]`, and `sim` answers name the action's outputs with
 /// values of their types (a simulated campaign needs an answer for every output unless the
 /// action always fails). E603 for what is missing, E604 for what is wrong.
+/// `key` is the script's entry in the file (`script`, or `script.1` in an A/B campaign).
 pub fn check_script_needs(
     file: SourceId,
     campaign: &Campaign,
+    key: &str,
     code: &crate::bytecode::ScriptCode,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
     let spans = &campaign.spans;
     let missing = |message: String, help: String| {
-        Diagnostic::new("E603", file, spans.at("script"), message).label("the script is named here").with_help(help)
+        Diagnostic::new("E603", file, spans.at(key), message).label("the script is named here").with_help(help)
     };
     let mut called: Vec<&str> = code.dos.iter().map(|d| code.actions[d.action as usize].name.as_str()).collect();
     called.sort();
@@ -409,7 +436,11 @@ pub fn jurisdiction(text: &str, shape: Shape) -> Option<String> {
 
 /// A campaign with every default: what a file holding only `task_id` and `script` means.
 pub fn defaults(task_id: &str, script: &str) -> Campaign {
-    let raw = RawCampaign { task_id: Some(task_id.into()), script: Some(script.into()), ..RawCampaign::default() };
+    let raw = RawCampaign {
+        task_id: Some(task_id.into()),
+        script: Some(RawScripts::One(script.into())),
+        ..RawCampaign::default()
+    };
     let spans = Spans::default();
     let mut builder = Builder { file: SourceId(0), spans: &spans, diagnostics: Vec::new() };
     builder.campaign(raw, false)
@@ -536,29 +567,7 @@ impl Builder<'_> {
                 String::new()
             }
         };
-        let script = match raw.script {
-            Some(s) if generated => s,
-            Some(s) => {
-                let file = s.split_once('#').map_or(s.as_str(), |(f, _)| f);
-                if !file.ends_with(".call") && !file.ends_with(".callc") {
-                    self.invalid(
-                        "script",
-                        format!(
-                            "the script must be a `.call` source or a `.callc` built by `callscript build`, not `{s}`"
-                        ),
-                    );
-                }
-                s
-            }
-            None => {
-                self.missing(
-                    "script",
-                    "the campaign names no `script`",
-                    "add `script = \"loan_reminder.call\"` (a `.call` source or a `.callc`)",
-                );
-                String::new()
-            }
-        };
+        let scripts = self.scripts(raw.script, raw.split, generated);
         let jurisdiction = raw.jurisdiction.unwrap_or_else(|| DEFAULT_JURISDICTION.into());
         if let Err(message) = crate::check::compliance::pack(&jurisdiction) {
             self.invalid("jurisdiction", message);
@@ -633,7 +642,7 @@ impl Builder<'_> {
         let sms = raw.sms.map(|raw| self.sms(raw));
         Campaign {
             task_id,
-            script,
+            scripts,
             customers: raw.customers,
             segment: raw.segment,
             jurisdiction,
@@ -652,6 +661,107 @@ impl Builder<'_> {
             task: None,
             spans: Spans::default(),
         }
+    }
+
+    /// `script` (one file, or several with `split` for A/B) into the scripts and their shares.
+    fn scripts(&mut self, raw: Option<RawScripts>, mut split: Option<Vec<i64>>, generated: bool) -> Vec<ScriptChoice> {
+        let files = match raw {
+            None => {
+                self.missing(
+                    "script",
+                    "the campaign names no `script`",
+                    "add `script = \"loan_reminder.call\"` (a `.call` source or a `.callc`)",
+                );
+                return Vec::new();
+            }
+            Some(RawScripts::One(file)) if generated => return vec![ScriptChoice { script: file, share: 100 }],
+            Some(RawScripts::One(file)) => {
+                if split.take().is_some() {
+                    self.conflict(
+                        "split",
+                        "`split` shares the customers between scripts, but `script` names one".into(),
+                        "name each script in a list, `script = [\"a.call\", \"b.call\"]`, or remove `split`",
+                    );
+                }
+                vec![(file, "script".to_string())]
+            }
+            Some(RawScripts::Several(files)) => {
+                if files.is_empty() {
+                    self.invalid("script", "`script` is an empty list: name the script the campaign runs".into());
+                }
+                files.into_iter().enumerate().map(|(i, file)| (file, Campaign::script_key(i))).collect()
+            }
+        };
+        for (i, (file, key)) in files.iter().enumerate() {
+            let path = file.split_once('#').map_or(file.as_str(), |(f, _)| f);
+            if !path.ends_with(".call") && !path.ends_with(".callc") {
+                self.invalid(
+                    key,
+                    format!(
+                        "the script must be a `.call` source or a `.callc` built by `callscript build`, not `{file}`"
+                    ),
+                );
+            }
+            if files[..i].iter().any(|(earlier, _)| earlier == file) {
+                self.conflict(
+                    key,
+                    format!("`{file}` is named twice"),
+                    "each script of an A/B campaign is a different script; its share goes in `split`",
+                );
+            }
+        }
+        let shares = match split {
+            None if files.len() > 1 => {
+                self.diagnostics.push(
+                    Diagnostic::new(
+                        "E603",
+                        self.file,
+                        self.spans.at("script"),
+                        format!("the campaign names {} scripts but no `split`", files.len()),
+                    )
+                    .label("several scripts")
+                    .with_help(format!(
+                        "add `split = [{}]`: each script's share of the customers in percent, adding up to 100",
+                        vec!["50"; files.len()].join(", ")
+                    )),
+                );
+                vec![0; files.len()]
+            }
+            None => vec![100; files.len()],
+            Some(split) => {
+                if split.len() != files.len() {
+                    self.conflict(
+                        "split",
+                        format!("`split` has {} shares for {} scripts", split.len(), files.len()),
+                        "give one share per script, in the order of `script`",
+                    );
+                }
+                let shares: Vec<u32> = split
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &share)| {
+                        self.value(&format!("split.{i}"), Some(share), 0, |share| match share {
+                            0 => Err(format!(
+                                "a share of 0 never calls {}; remove the script instead",
+                                files.get(i).map_or("this script".to_string(), |(f, _)| format!("`{f}`"))
+                            )),
+                            1..=100 => Ok(share as u32),
+                            _ => Err(format!("a share is a percentage of the customers, 1 to 100, not {share}")),
+                        })
+                    })
+                    .collect();
+                let total: i64 = split.iter().sum();
+                if split.len() == files.len() && shares.iter().all(|s| *s > 0) && total != 100 {
+                    self.conflict(
+                        "split",
+                        format!("the shares of `split` add up to {total}, not 100"),
+                        "each share is a percentage of the customers: together they take every customer",
+                    );
+                }
+                shares
+            }
+        };
+        files.into_iter().zip(shares).map(|((script, _), share)| ScriptChoice { script, share }).collect()
     }
 
     /// An HTTP(S) URL with a host, as written.

@@ -5,12 +5,15 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawCampaign {
     pub task_id: Option<String>,
-    pub script: Option<String>,
+    pub script: Option<RawScripts>,
+    /// Each script's share of the customers, in percent, when `script` names several (A/B).
+    pub split: Option<Vec<i64>>,
     pub customers: Option<String>,
     pub segment: Option<String>,
     pub jurisdiction: Option<String>,
@@ -27,6 +30,36 @@ pub struct RawCampaign {
     /// `[actions.NAME]` (CAMPAIGN.md §5).
     pub actions: Option<BTreeMap<String, RawAction>>,
     pub sms: Option<RawSms>,
+}
+
+/// `script`: one file, or a list of them for an A/B campaign (with `split`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RawScripts {
+    One(String),
+    Several(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for RawScripts {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Scripts;
+        impl<'de> Visitor<'de> for Scripts {
+            type Value = RawScripts;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a script file in quotes, or a list of them")
+            }
+            fn visit_str<E: de::Error>(self, file: &str) -> Result<RawScripts, E> {
+                Ok(RawScripts::One(file.to_string()))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawScripts, A::Error> {
+                let mut files = Vec::new();
+                while let Some(file) = seq.next_element::<String>()? {
+                    files.push(file);
+                }
+                Ok(RawScripts::Several(files))
+            }
+        }
+        deserializer.deserialize_any(Scripts)
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -102,7 +102,7 @@ pub(super) fn parse(file: SourceId, text: &str) -> Result<Parsed, Diagnostic> {
     };
     let raw = RawCampaign {
         task_id: task.task_id,
-        script: Some("(generated)".into()),
+        script: Some(super::schema::RawScripts::One("(generated)".into())),
         jurisdiction: task.jurisdiction,
         schedule: task.schedule,
         ..RawCampaign::default()

@@ -126,9 +126,9 @@ fn scripts_and_ids() {
         ]
     );
     let c = ok("");
-    assert_eq!((c.script_file(), c.script_name()), ("a.call", None));
+    assert_eq!((c.scripts[0].file(), c.scripts[0].name(), c.scripts[0].share), ("a.call", None, 100));
     let c = read(SourceId(0), "task_id = \"t\"\nscript = \"x.call#second\"\n", Shape::Toml).campaign.unwrap();
-    assert_eq!((c.script_file(), c.script_name()), ("x.call", Some("second")));
+    assert_eq!((c.scripts[0].file(), c.scripts[0].name()), ("x.call", Some("second")));
     assert_eq!(toml("jurisdiction = \"mars\"\n")[0].split(' ').next(), Some("E604"));
 }
 
@@ -253,4 +253,51 @@ mod properties {
         assert!(read(SourceId(0), EXAMPLE, Shape::Toml).campaign.is_some());
         assert!(read(SourceId(0), TASK, Shape::Task).campaign.is_some());
     }
+}
+
+#[test]
+fn a_split_campaign_names_its_scripts_and_their_shares() {
+    let ab = |text: &str| problems(&format!("task_id = \"t\"\n{text}"), Shape::Toml);
+    let c =
+        read(SourceId(0), "task_id = \"t\"\nscript = [\"a.call\", \"b.call#two\"]\nsplit = [70, 30]\n", Shape::Toml)
+            .campaign
+            .unwrap();
+    let scripts: Vec<_> = c.scripts.iter().map(|s| (s.file(), s.name(), s.share)).collect();
+    assert_eq!(scripts, [("a.call", None, 70), ("b.call", Some("two"), 30)]);
+    assert!(c.is_split());
+    // A list of one needs no split; one script is not split.
+    assert_eq!(ok("").scripts.len(), 1);
+    assert!(!ok("").is_split());
+    assert!(ab("script = [\"a.call\"]\n").is_empty());
+    assert_eq!(
+        ab("script = [\"a.call\", \"b.call\"]\nsplit = [60, 30]\n"),
+        ["E605 3:9 the shares of `split` add up to 90, not 100"]
+    );
+    assert_eq!(
+        ab("script = [\"a.call\", \"b.call\", \"c.call\"]\nsplit = [50, 50]\n"),
+        ["E605 3:9 `split` has 2 shares for 3 scripts"]
+    );
+    assert_eq!(
+        ab("script = [\"a.call\", \"b.call\"]\nsplit = [100, 0]\n"),
+        ["E604 3:15 a share of 0 never calls `b.call`; remove the script instead"]
+    );
+    assert_eq!(
+        ab("script = [\"a.call\", \"b.call\"]\nsplit = [150, -50]\n"),
+        [
+            "E604 3:10 a share is a percentage of the customers, 1 to 100, not 150",
+            "E604 3:15 a share is a percentage of the customers, 1 to 100, not -50",
+        ]
+    );
+    assert_eq!(ab("script = [\"a.call\", \"b.call\"]\n"), ["E603 2:10 the campaign names 2 scripts but no `split`"]);
+    assert_eq!(
+        ab("script = \"a.call\"\nsplit = [50, 50]\n"),
+        ["E605 3:9 `split` shares the customers between scripts, but `script` names one"]
+    );
+    assert_eq!(ab("script = [\"a.call\", \"a.call\"]\nsplit = [50, 50]\n"), ["E605 2:21 `a.call` is named twice"]);
+    assert_eq!(
+        ab("script = [\"a.call\", \"b.py\"]\nsplit = [50, 50]\n"),
+        ["E604 2:21 the script must be a `.call` source or a `.callc` built by `callscript build`, not `b.py`"]
+    );
+    assert_eq!(ab("script = []\n"), ["E604 2:10 `script` is an empty list: name the script the campaign runs"]);
+    assert_eq!(ab("script = 3\n")[0].split(' ').take(2).collect::<Vec<_>>(), ["E602", "2:10"]);
 }

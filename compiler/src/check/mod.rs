@@ -165,6 +165,17 @@ impl Checked {
         self.programs.iter().find(|(id, _)| *id == root).map(|(_, p)| p)
     }
 
+    /// The program of each script of the campaign checked (in `campaign.scripts`' order), once
+    /// nothing is in error; empty without a campaign.
+    pub fn campaign_programs(&self) -> Vec<Option<&crate::bytecode::Program>> {
+        let Some(campaign) = &self.campaign else { return Vec::new() };
+        let clean = self.error_count() == 0;
+        script_roots(campaign, &self.files)
+            .into_iter()
+            .map(|root| root.filter(|_| clean).and_then(|r| self.program(r)))
+            .collect()
+    }
+
     /// The program of the (first) root file, once nothing is in error: what `build`,
     /// `run` and the tests execute.
     pub fn root_program(&self) -> Option<&crate::bytecode::Program> {
@@ -450,8 +461,11 @@ fn import_cycles(files: &[ParsedFile], diagnostics: &mut Vec<Diagnostic>) {
     }
 }
 
-/// Reads a campaign file into the model `run` uses (E600–E605), then CS009 on it for the
-/// purpose of its script (the root file's script named after `#` in `script`, else its first).
+/// Reads a campaign file into the model `run` uses (E600–E605), then, for each script it runs
+/// (the root file's script named after `#`, else its first), CS009 on the campaign for that
+/// script's purpose and what the script needs of the campaign. The roots come in the order of
+/// the campaign's distinct script files. Several scripts (A/B) must have names of their own
+/// (each attempt stores its script's name) and the same inputs (one customer list feeds them).
 fn run_campaign(
     campaign: &Source,
     pack: Option<&compliance::Pack>,
@@ -465,31 +479,129 @@ fn run_campaign(
     let read = crate::campaign::read(id, &campaign.text, crate::campaign::Shape::of_path(&campaign.name));
     diagnostics.extend(read.diagnostics);
     let parsed = read.campaign?;
-    let wanted = parsed.script_name();
-    let purpose = files
-        .iter()
-        .filter(|f| f.is_root)
-        .flat_map(|f| &f.ast.items)
-        .filter_map(|i| if let Item::Script(s) = i { Some(s) } else { None })
-        .find(|s| wanted.is_none_or(|w| s.name.name == w))
-        .and_then(|s| {
-            s.members.iter().find_map(|m| match m {
-                ast::Member::Setting(set) if set.name.name == "purpose" => match &set.value {
-                    ast::SettingValue::Word(w) => Some(w.name.clone()),
+    let mut purposes: Vec<String> = Vec::new();
+    // (entry as written, its key, its script's code) of each script found, to compare them.
+    let mut codes: Vec<(&str, String, &crate::bytecode::ScriptCode)> = Vec::new();
+    for (i, (choice, root)) in parsed.scripts.iter().zip(script_roots(&parsed, files)).enumerate() {
+        let Some(root) = root else { continue };
+        let wanted = choice.name();
+        let script = files
+            .iter()
+            .filter(|f| f.id == root)
+            .flat_map(|f| &f.ast.items)
+            .filter_map(|i| if let Item::Script(s) = i { Some(s) } else { None })
+            .find(|s| wanted.is_none_or(|w| s.name.name == w));
+        let purpose = script
+            .and_then(|s| {
+                s.members.iter().find_map(|m| match m {
+                    ast::Member::Setting(set) if set.name.name == "purpose" => match &set.value {
+                        ast::SettingValue::Word(w) => Some(w.name.clone()),
+                        _ => None,
+                    },
                     _ => None,
-                },
-                _ => None,
+                })
             })
-        });
-    if let Some(pack) = pack {
-        compliance::campaign::check(id, &parsed, purpose.as_deref().unwrap_or("service"), pack, diagnostics, allowed);
+            .unwrap_or_else(|| "service".into());
+        if let Some(pack) = pack
+            && !purposes.contains(&purpose)
+        {
+            compliance::campaign::check(id, &parsed, &purpose, pack, diagnostics, allowed);
+        }
+        purposes.push(purpose);
+        // The actions and messages of the script the campaign runs (CAMPAIGN.md §5).
+        let key = crate::campaign::Campaign::script_key(i);
+        let code = programs
+            .iter()
+            .filter(|(p, _)| *p == root)
+            .flat_map(|(_, p)| &p.scripts)
+            .find(|s| wanted.is_none_or(|w| s.name == w));
+        if let Some(code) = code {
+            crate::campaign::check_script_needs(id, &parsed, &key, code, diagnostics);
+            codes.push((&choice.script, key, code));
+        }
     }
-    // The actions and messages of the script the campaign runs (CAMPAIGN.md §5).
-    let code = programs.iter().flat_map(|(_, p)| &p.scripts).find(|s| wanted.is_none_or(|w| s.name == w));
-    if let Some(code) = code {
-        crate::campaign::check_script_needs(id, &parsed, code, diagnostics);
+    if let Some(((first_entry, _, first), others)) = codes.split_first() {
+        for (entry, key, code) in others {
+            let at = parsed.spans.at(key);
+            variant_fits(id, at, (first_entry, first), (entry, code), diagnostics);
+        }
+        for (n, (entry, key, code)) in codes.iter().enumerate() {
+            if let Some((earlier, _, _)) = codes[..n].iter().find(|(_, _, e)| e.name == code.name) {
+                diagnostics.push(
+                    Diagnostic::new(
+                        "E605",
+                        id,
+                        parsed.spans.at(key),
+                        format!("`{entry}` runs a script named `{}`, as `{earlier}` does", code.name),
+                    )
+                    .label("a second script of the same name")
+                    .with_help(
+                        "each attempt stores its script's name to tell the scripts apart: rename one (`script reminder_b …`)",
+                    ),
+                );
+            }
+        }
     }
     Some(parsed)
+}
+
+/// The root file of each script of `campaign`, in its order: the caller gives the roots in the
+/// order of the campaign's distinct script files (`a.call#one` and `a.call#two` share one).
+pub fn script_roots(campaign: &crate::campaign::Campaign, files: &[ParsedFile]) -> Vec<Option<SourceId>> {
+    let roots: Vec<SourceId> = files.iter().filter(|f| f.is_root).map(|f| f.id).collect();
+    let mut distinct: Vec<&str> = Vec::new();
+    campaign
+        .scripts
+        .iter()
+        .map(|choice| {
+            let index = distinct.iter().position(|f| *f == choice.file()).unwrap_or_else(|| {
+                distinct.push(choice.file());
+                distinct.len() - 1
+            });
+            roots.get(index).copied()
+        })
+        .collect()
+}
+
+/// A second script of an A/B campaign takes the customers of the first's list: it declares the
+/// same inputs, of the same types, each required (no default) in both or in neither.
+fn variant_fits(
+    file: SourceId,
+    at: Span,
+    (first_entry, first): (&str, &crate::bytecode::ScriptCode),
+    (entry, other): (&str, &crate::bytecode::ScriptCode),
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let inputs = |code: &crate::bytecode::ScriptCode| -> Vec<(String, crate::syntax::ast::Type, bool)> {
+        code.slots.iter().filter(|s| s.input).map(|s| (s.name.clone(), s.ty, s.init.is_none())).collect()
+    };
+    let (mine, theirs) = (inputs(first), inputs(other));
+    let mut problems = Vec::new();
+    for (name, ty, required) in &theirs {
+        match mine.iter().find(|(n, _, _)| n == name) {
+            None => problems.push(format!("`{entry}` has the input `{name}`, which `{first_entry}` lacks")),
+            Some((_, t, _)) if t != ty => {
+                problems.push(format!("the input `{name}` is {} in `{entry}` but {} in `{first_entry}`", ty.a(), t.a()))
+            }
+            Some((_, _, r)) if r != required => {
+                let (with, without) = if *required { (first_entry, entry) } else { (entry, first_entry) };
+                problems.push(format!("the input `{name}` has a default in `{with}` but none in `{without}`"));
+            }
+            Some(_) => {}
+        }
+    }
+    for (name, _, _) in &mine {
+        if !theirs.iter().any(|(n, _, _)| n == name) {
+            problems.push(format!("`{entry}` lacks the input `{name}` of `{first_entry}`"));
+        }
+    }
+    for problem in problems {
+        diagnostics.push(
+            Diagnostic::new("E605", file, at, format!("the scripts take different inputs: {problem}"))
+                .label("this script")
+                .with_help("one customer list feeds every script of an A/B campaign: declare the same inputs in each"),
+        );
+    }
 }
 
 /// Checks one in-memory source that imports only stdlib modules.

@@ -129,9 +129,17 @@ pub fn audit_json(c: &Campaign) -> String {
     use callscript_compiler::campaign::values::{clock_text, duration_text};
     let s = &c.schedule;
     let t = &c.telephony;
-    serde_json::json!({
+    // One script as it always was; an A/B campaign's scripts and split as the file writes them.
+    let (script, split) = match c.scripts.as_slice() {
+        [only] => (serde_json::json!(only.script), None),
+        several => (
+            serde_json::json!(several.iter().map(|s| &s.script).collect::<Vec<_>>()),
+            Some(several.iter().map(|s| s.share).collect::<Vec<_>>()),
+        ),
+    };
+    let mut json = serde_json::json!({
         "task_id": c.task_id,
-        "script": c.script,
+        "script": script,
         "customers": c.customers,
         "segment": c.segment,
         "jurisdiction": c.jurisdiction,
@@ -166,8 +174,11 @@ pub fn audit_json(c: &Campaign) -> String {
         },
         "transfer": c.transfer,
         "allow": c.allow,
-    })
-    .to_string()
+    });
+    if let Some(split) = split {
+        json["split"] = serde_json::json!(split);
+    }
+    json.to_string()
 }
 
 /// A setting held as f32, as the file wrote it (1.2, not 1.2000000476837158).

@@ -41,15 +41,111 @@ use policy::RetryPolicy;
 pub struct Plan {
     pub campaign_id: String,
     pub settings: Campaign,
-    pub exec: Arc<Executable>,
-    pub script: String,
-    pub script_sha256: String,
+    /// The scripts that share the customers: one, or several in an A/B campaign (in the
+    /// campaign's order, shares adding up to 100). Never empty.
+    pub variants: Vec<Variant>,
     /// Customers after the segment filter.
     pub customers: Vec<Customer>,
     /// `[allow]` entries as JSON, stored with every attempt they cover.
     pub allowed: String,
     /// The customer list's file name, stored with every attempt (the report's breakdown by list).
     pub list: String,
+}
+
+impl Plan {
+    /// The script that calls this customer: [`assign`] over the variants' shares, so the same
+    /// in every run, resume and worker.
+    pub fn variant_of(&self, customer_id: &str) -> &Variant {
+        if let [only] = self.variants.as_slice() {
+            return only;
+        }
+        let shares: Vec<u32> = self.variants.iter().map(|v| v.share).collect();
+        &self.variants[assign(&self.campaign_id, customer_id, &shares)]
+    }
+
+    /// The campaign's content hash, stored with it (a resume whose hash changed asks for
+    /// `--accept-new-script`): its one script's hash, or, for an A/B campaign, SHA-256 over each
+    /// variant's name, share and hash (a changed split moves customers, so it counts too).
+    pub fn script_sha256(&self) -> String {
+        match self.variants.as_slice() {
+            [only] => only.script_sha256.clone(),
+            several => {
+                use sha2::Digest;
+                let mut hasher = sha2::Sha256::new();
+                for v in several {
+                    hasher.update(format!("{}\0{}\0{}\n", v.script, v.share, v.script_sha256));
+                }
+                hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+            }
+        }
+    }
+
+    /// The scripts' names as stored with the campaign: `a` or `a, b`.
+    pub fn script_names(&self) -> String {
+        self.variants.iter().map(|v| v.script.as_str()).collect::<Vec<_>>().join(", ")
+    }
+}
+
+impl crate::store::queue::Scripts for Plan {
+    fn script_of(&self, customer_id: &str) -> (&str, &str) {
+        let v = self.variant_of(customer_id);
+        (&v.script, &v.script_sha256)
+    }
+}
+
+/// One script of a plan. Each attempt stores its variant's script name (`variant`) and hash.
+pub struct Variant {
+    pub exec: Arc<Executable>,
+    /// The script's name in its program.
+    pub script: String,
+    /// A campaign of one script: SHA-256 over its program's sources
+    /// ([`Program::sources_sha256`](callscript_compiler::bytecode::Program::sources_sha256)),
+    /// as always. A variant of an A/B campaign: over its own file and imports only
+    /// ([`Program::own_sources_sha256`](callscript_compiler::bytecode::Program::own_sources_sha256)).
+    pub script_sha256: String,
+    /// Percent of the customers it calls, 1–100.
+    pub share: u32,
+}
+
+impl Variant {
+    /// The only script of a campaign: every customer, the program's sources hash.
+    pub fn only(exec: Arc<Executable>, script: impl Into<String>) -> Variant {
+        let script_sha256 = exec.program.sources_sha256();
+        Variant { exec, script: script.into(), script_sha256, share: 100 }
+    }
+
+    /// One of several scripts sharing the customers, with `share` percent of them.
+    pub fn shared(exec: Arc<Executable>, script: impl Into<String>, share: u32) -> Variant {
+        let script_sha256 = exec.program.own_sources_sha256();
+        Variant { exec, script: script.into(), script_sha256, share }
+    }
+}
+
+/// Which of `shares` (percentages adding up to 100) a customer falls in: the first 8 bytes of
+/// SHA-256 over the campaign id and the customer id, as a number, modulo 100, against the
+/// running total of the shares. Stable: the same customer takes the same script in every run,
+/// resume and worker, whatever the list's order; across campaigns the draws are independent.
+pub fn assign(campaign_id: &str, customer_id: &str, shares: &[u32]) -> usize {
+    use sha2::Digest;
+    if shares.len() < 2 {
+        return 0;
+    }
+    let mut hasher = sha2::Sha256::new();
+    hasher.update((campaign_id.len() as u64).to_le_bytes());
+    hasher.update(campaign_id.as_bytes());
+    hasher.update(customer_id.as_bytes());
+    let digest = hasher.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    let point = (u64::from_be_bytes(first) % 100) as u32;
+    let mut total = 0;
+    for (i, share) in shares.iter().enumerate() {
+        total += share;
+        if point < total {
+            return i;
+        }
+    }
+    shares.len() - 1
 }
 
 /// Why nothing is being placed for a while.
@@ -257,15 +353,15 @@ fn resume<'p>(
 ) -> Result<(Engine<'p>, usize), RunError> {
     let c = &plan.settings;
     if let Some(stored) = store.campaign(&plan.campaign_id)? {
-        if stored.script_sha256 != plan.script_sha256 && !accept_new_script {
-            return Err(RunError::ScriptChanged { stored: stored.script_sha256, now: plan.script_sha256.clone() });
+        if stored.script_sha256 != plan.script_sha256() && !accept_new_script {
+            return Err(RunError::ScriptChanged { stored: stored.script_sha256, now: plan.script_sha256() });
         }
         clock.resume_from(stored.clock_ms);
     }
     let now = clock.now();
     // The campaign's settings as run, kept with it for audit.
     let settings_json = crate::campaign::audit_json(&plan.settings);
-    store.save_campaign(&plan.campaign_id, &plan.script_sha256, &plan.script, now, &settings_json)?;
+    store.save_campaign(&plan.campaign_id, &plan.script_sha256(), &plan.script_names(), now, &settings_json)?;
     let recovered = store.interrupt_live(&plan.campaign_id)?;
 
     let (calls_per_second, max_concurrent) = line_limits(c);
@@ -567,6 +663,7 @@ impl Engine<'_> {
     ) -> Result<(), RunError> {
         let plan = self.plan;
         let cust = &plan.customers[i];
+        let variant = plan.variant_of(&cust.id);
         let tz = &self.zones[self.states[i].tz];
         let local = Timestamp::from_millisecond(now).unwrap_or(Timestamp::UNIX_EPOCH).to_zoned_datetime(tz.clone());
         let date = local.date();
@@ -583,12 +680,12 @@ impl Engine<'_> {
             local_time: local.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
             local_date: date.to_string(),
             local_hour: local.hour() as i64,
-            script_sha256: &plan.script_sha256,
+            script_sha256: &variant.script_sha256,
             allowed: &plan.allowed,
             segment: cust.segment.as_deref(),
             zone: cust.timezone.as_deref().unwrap_or(plan.settings.schedule.timezone.iana_name().unwrap_or("UTC")),
             list: &plan.list,
-            variant: &plan.script,
+            variant: &variant.script,
         })?;
         self.caps.add(&cust.phone, date, 1);
         if self.durable {
@@ -598,7 +695,7 @@ impl Engine<'_> {
         // §11's `today` is the customer's local date.
         let today = crate::vm::today_of(date);
         let context = CallContext { attempt: attempt as i64, hour: local.hour() as i64, today };
-        let session = match Session::start(Arc::clone(&plan.exec), &plan.script, cust.inputs.clone(), context) {
+        let session = match Session::start(Arc::clone(&variant.exec), &variant.script, cust.inputs.clone(), context) {
             Ok(session) => session,
             Err(e) => {
                 let failed = Finished {
@@ -618,7 +715,7 @@ impl Engine<'_> {
         self.live.insert(call, Live { customer: i, row });
         progress.placed += 1;
         progress.live += 1;
-        let max_duration_ms = plan.exec.program.script(&plan.script).and_then(|x| x.max_duration_ms);
+        let max_duration_ms = variant.exec.program.script(&variant.script).and_then(|x| x.max_duration_ms);
         let request = DialRequest {
             phone: cust.phone.clone(),
             attempt_row: row,
@@ -776,5 +873,32 @@ mod tests {
         assert_eq!(delay(Day::new(2026, 11, 20), Clock::new(10, 0)), Some(0), "past: now");
         let later = CallResult { callback_ms: Some(7_200_000), ..CallResult::default() };
         assert_eq!(callback_delay(&later, &TimeZone::UTC, NOW), Some(7_200_000), "`callback in` as before");
+    }
+
+    /// A/B assignment: shares are kept within sampling error, every share gets its customers,
+    /// one script takes everyone, and a customer's script depends on the campaign and the
+    /// customer only.
+    #[test]
+    fn assignment_follows_the_shares_and_depends_on_campaign_and_customer_only() {
+        let count = |shares: &[u32]| {
+            let mut n = vec![0usize; shares.len()];
+            for i in 0..10_000 {
+                n[assign("LOAN_AB", &format!("C{i:05}"), shares)] += 1;
+            }
+            n
+        };
+        // 10,000 draws: the sd of a 70 % share is 0.46 points; 2 points is over 4 sd.
+        let n = count(&[70, 30]);
+        assert!((6_800..=7_200).contains(&n[0]), "{n:?}");
+        let n = count(&[1, 98, 1]);
+        assert!(n.iter().all(|&k| k > 50) && (9_600..=9_950).contains(&n[1]), "{n:?}");
+        assert_eq!(count(&[100]), [10_000]);
+        assert_eq!(assign("LOAN_AB", "C00001", &[50, 50]), assign("LOAN_AB", "C00001", &[50, 50]));
+        // Another campaign draws afresh: about half of the customers change script.
+        let moved = (0..1_000).filter(|i| {
+            let id = format!("C{i:05}");
+            assign("LOAN_AB", &id, &[50, 50]) != assign("CARD_AB", &id, &[50, 50])
+        });
+        assert!((400..=600).contains(&moved.count()));
     }
 }

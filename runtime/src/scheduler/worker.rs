@@ -129,12 +129,13 @@ pub fn work(
 ) -> Result<Summary, RunError> {
     let wall = || Timestamp::now().as_millisecond();
     let me = WorkerId::this_process(wall());
+    let script_sha256 = plan.script_sha256();
     let joined = queue.join(
         &me,
         &Joining {
             campaign: &plan.campaign_id,
-            script_sha256: &plan.script_sha256,
-            script: &plan.script,
+            script_sha256: &script_sha256,
+            script: &plan.script_names(),
             settings: &crate::campaign::audit_json(&plan.settings),
             customers: &plan.customers,
             list: &plan.list,
@@ -145,7 +146,7 @@ pub fn work(
         },
     )?;
     if let Some(stored) = joined.script_changed {
-        return Err(RunError::ScriptChanged { stored, now: plan.script_sha256.clone() });
+        return Err(RunError::ScriptChanged { stored, now: script_sha256 });
     }
     if joined.pace.speed != opts.pace.speed {
         queue.leave(&me)?;
@@ -407,10 +408,9 @@ impl<'p, 't> Worker<'p, 't> {
                 let by = Claimant {
                     me: self.me,
                     campaign,
-                    script_sha256: &self.plan.script_sha256,
                     allowed: &self.plan.allowed,
                     zone: self.plan.settings.schedule.timezone.iana_name().unwrap_or("UTC"),
-                    variant: &self.plan.script,
+                    scripts: self.plan,
                 };
                 let claimed = self.timed("claim", || queue.claim(&by, now, &self.limits, &self.rules));
                 let claimed = self.survive(claimed)?.unwrap_or_default();
@@ -476,8 +476,8 @@ impl<'p, 't> Worker<'p, 't> {
     fn dial(&mut self, queue: &mut dyn SharedQueue, c: Claimed) -> Result<(), RunError> {
         let context =
             CallContext { attempt: i64::from(c.attempt), hour: c.local.hour, today: crate::vm::today_of(c.local.date) };
-        let plan = self.plan;
-        let session = match Session::start(Arc::clone(&plan.exec), &plan.script, c.inputs.clone(), context) {
+        let variant = self.plan.variant_of(&c.customer_id);
+        let session = match Session::start(Arc::clone(&variant.exec), &variant.script, c.inputs.clone(), context) {
             Ok(session) => session,
             Err(e) => {
                 let failed = crate::store::Finished {
@@ -504,7 +504,7 @@ impl<'p, 't> Worker<'p, 't> {
             customer_id: c.customer_id.clone(),
             attempt: c.attempt,
             session,
-            max_duration_ms: plan.exec.program.script(&plan.script).and_then(|x| x.max_duration_ms),
+            max_duration_ms: variant.exec.program.script(&variant.script).and_then(|x| x.max_duration_ms),
         };
         self.telephony.dial(c.dial_at_ms, call, request);
         self.live.insert(call, c);

@@ -531,8 +531,9 @@ fn lease_lost(url: &str) -> StoreError {
 /// Inserts the claimed attempts (live, held by `me`) in one statement, fills in their row ids,
 /// and marks their customers live.
 fn insert_attempts(tx: &mut Tx, by: &Claimant, claimed: &mut [Claimed]) -> std::result::Result<(), postgres::Error> {
-    let (campaign, sha, allowed) = (by.campaign, by.script_sha256, by.allowed);
+    let (campaign, allowed) = (by.campaign, by.allowed);
     let ids: Vec<&str> = claimed.iter().map(|c| c.customer_id.as_str()).collect();
+    let (variants, shas): (Vec<&str>, Vec<&str>) = ids.iter().map(|id| by.scripts.script_of(id)).unzip();
     let phones: Vec<&str> = claimed.iter().map(|c| c.phone.as_str()).collect();
     let attempts: Vec<i64> = claimed.iter().map(|c| i64::from(c.attempt)).collect();
     let started: Vec<i64> = claimed.iter().map(|c| c.dial_at_ms).collect();
@@ -545,17 +546,17 @@ fn insert_attempts(tx: &mut Tx, by: &Claimant, claimed: &mut [Claimed]) -> std::
     let rows = tx.query(
         "INSERT INTO attempts (campaign, customer_id, phone, attempt, started_ms, local_time, local_date, local_hour,
          state, script_sha256, allowed, worker, variant, zone, segment, list)
-         SELECT $1, id, phone, attempt, started, time, date, hour, 'live', $2, $3, $4, $5, zone, segment, list
-         FROM UNNEST($6::TEXT[], $7::TEXT[], $8::BIGINT[], $9::BIGINT[], $10::TEXT[], $11::TEXT[], $12::BIGINT[],
-                     $13::TEXT[], $14::TEXT[], $15::TEXT[])
-              AS a(id, phone, attempt, started, time, date, hour, zone, segment, list)
+         SELECT $1, id, phone, attempt, started, time, date, hour, 'live', sha, $2, $3, variant, zone, segment, list
+         FROM UNNEST($4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[], $8::BIGINT[], $9::BIGINT[], $10::TEXT[],
+                     $11::TEXT[], $12::BIGINT[], $13::TEXT[], $14::TEXT[], $15::TEXT[])
+              AS a(variant, sha, id, phone, attempt, started, time, date, hour, zone, segment, list)
          RETURNING id, customer_id",
         &[
             &campaign,
-            &sha,
             &allowed,
             &by.me.token,
-            &by.variant,
+            &variants,
+            &shas,
             &ids,
             &phones,
             &attempts,

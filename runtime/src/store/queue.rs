@@ -126,18 +126,23 @@ pub struct ClaimLimits {
     pub max_attempts: u32,
 }
 
+/// The script each customer's calls run, lent to the store by the plan (its A/B assignment):
+/// the script's name, stored as the attempt's `variant`, and the script's hash.
+pub trait Scripts {
+    fn script_of(&self, customer_id: &str) -> (&str, &str);
+}
+
 /// Who claims, for which campaign, and what its attempts are stamped with.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct Claimant<'a> {
     pub me: &'a WorkerId,
     pub campaign: &'a str,
-    pub script_sha256: &'a str,
     /// `[allow]` entries as JSON, stored with every attempt.
     pub allowed: &'a str,
     /// The zone of customers whose list gives none (the campaign's).
     pub zone: &'a str,
-    /// The script the calls run.
-    pub variant: &'a str,
+    /// The script each customer's calls run, and its hash.
+    pub scripts: &'a dyn Scripts,
 }
 
 /// How a claimed attempt ended, as [`SharedQueue::finish`] stores it.

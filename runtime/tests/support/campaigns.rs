@@ -10,7 +10,7 @@ use callscript_compiler::check::check_source;
 use callscript_runtime::campaign::customers::{self, Customer};
 use callscript_runtime::campaign::schedule::Window;
 use callscript_runtime::campaign::{Campaign, parse_toml};
-use callscript_runtime::scheduler::Plan;
+use callscript_runtime::scheduler::{Plan, Variant};
 use callscript_runtime::store::AttemptRow;
 use callscript_runtime::vm::Executable;
 use jiff::Timestamp;
@@ -23,6 +23,30 @@ pub fn exec() -> Arc<Executable> {
     let checked = check_source("loan_reminder.call", SCRIPT);
     assert_eq!(checked.error_count(), 0);
     Executable::new(callscript_compiler::lower::lower(&checked, checked.files[0].id)).unwrap()
+}
+
+/// The loan reminder's B script, for A/B campaigns: the same inputs, a name and an opening of
+/// its own.
+pub fn exec_b() -> Arc<Executable> {
+    let text = SCRIPT
+        .replace("script loan_reminder \"逾期还款提醒\"", "script loan_reminder_b \"逾期还款提醒(B)\"")
+        .replace(" for loan_reminder {", " for loan_reminder_b {")
+        .replace("您好,这里是星海银行信用卡中心,本次通话将被录音。", "您好,星海银行信用卡中心来电,本次通话将被录音。");
+    let checked = check_source("loan_reminder_b.call", &text);
+    assert_eq!(checked.error_count(), 0);
+    Executable::new(callscript_compiler::lower::lower(&checked, checked.files[0].id)).unwrap()
+}
+
+/// [`plan`] as an A/B campaign: `share_a` percent of the customers to the loan reminder, the
+/// rest to its B script.
+pub fn ab_plan(case: &Case, share_a: u32) -> Plan {
+    Plan {
+        variants: vec![
+            Variant::shared(exec(), "loan_reminder", share_a),
+            Variant::shared(exec_b(), "loan_reminder_b", 100 - share_a),
+        ],
+        ..plan(case)
+    }
 }
 
 pub fn customers(exec: &Executable, n: usize, seed: u64) -> Vec<Customer> {
@@ -133,9 +157,7 @@ pub fn plan(case: &Case) -> Plan {
         campaign_id: "T".into(),
         customers: customers(&exec, case.customers, case.seed),
         settings: campaign(case),
-        script: "loan_reminder".into(),
-        script_sha256: exec.program.sources_sha256(),
-        exec,
+        variants: vec![Variant::only(exec, "loan_reminder")],
         allowed: "{}".into(),
         list: "customers.csv".into(),
     }

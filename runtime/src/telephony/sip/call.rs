@@ -108,11 +108,14 @@ impl Speech {
     }
 
     /// Speech settings of a campaign; hot words come from the compiled program's intents.
-    pub fn from_campaign(loaded: &Loaded, program: &Program, script: &ScriptCode) -> Result<Speech, SpeechError> {
+    /// `scripts`: every script the campaign runs (two or more in an A/B campaign), each with
+    /// its program; the recogniser's hotwords and the anger vocabulary come from all of them.
+    pub fn from_campaign(loaded: &Loaded, scripts: &[(&Program, &ScriptCode)]) -> Result<Speech, SpeechError> {
         let campaign = &loaded.campaign;
+        let intents: Vec<_> = scripts.iter().flat_map(|(program, _)| program.intents.iter().cloned()).collect();
         let asr = match &campaign.speech.asr {
             crate::campaign::Asr::FunAsr(url) => {
-                Asr::FunAsr(FunAsrConfig::new(url).with_hotwords(hotwords_from_intents(&program.intents)))
+                Asr::FunAsr(FunAsrConfig::new(url).with_hotwords(hotwords_from_intents(&intents)))
             }
             crate::campaign::Asr::Text | crate::campaign::Asr::Dtmf => Asr::KeysOnly,
         };
@@ -121,7 +124,9 @@ impl Speech {
             crate::campaign::Tts::Espeak | crate::campaign::Tts::Clips => {
                 let speaker = Speaker::new(loaded)?;
                 // Static parts are rendered once, before the first call.
-                speaker.prepare(program, script)?;
+                for (program, script) in scripts {
+                    speaker.prepare(program, script)?;
+                }
                 Tts::Voice(Arc::new(speaker))
             }
         };
@@ -134,7 +139,7 @@ impl Speech {
             loudness_db: campaign.speech.emotion_loudness_db,
             pitch_ratio: campaign.speech.emotion_pitch_ratio,
         };
-        let anger_words = Arc::new(AngerWords::new(&program.intents));
+        let anger_words = Arc::new(AngerWords::new(&intents));
         Ok(Speech { tts, asr, vad, emotion, anger_words })
     }
 
