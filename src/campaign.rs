@@ -520,7 +520,7 @@ struct Stored {
     rows: Vec<callscript_runtime::store::AttemptRow>,
     /// The script's steps in flow order (empty when the script no longer compiles).
     steps: Vec<String>,
-    intent_titles: std::collections::BTreeMap<String, String>,
+    titles: report::labels::ScriptTitles,
 }
 
 /// Reads a campaign's attempts from its store, and its script's steps and intent titles.
@@ -541,13 +541,13 @@ fn stored(path: &Path) -> Result<Stored, CliError> {
             "warning: {unknown} attempts are in a state this callscript does not know; they are reported with their stored disposition (or `unknown`)"
         );
     }
-    let (steps, intent_titles) = script_labels(path, &loaded);
-    Ok(Stored { id, rows, steps, intent_titles })
+    let (steps, titles) = script_labels(path, &loaded);
+    Ok(Stored { id, rows, steps, titles })
 }
 
-/// The script's steps in flow order and its intents' titles, for reports: when the script
+/// The script's steps in flow order and the titles of its intents and outcomes, for reports: when the script
 /// still compiles; else none (steps are then shown in the order the calls reached them).
-pub(crate) fn script_labels(path: &Path, loaded: &Loaded) -> (Vec<String>, std::collections::BTreeMap<String, String>) {
+pub(crate) fn script_labels(path: &Path, loaded: &Loaded) -> (Vec<String>, report::labels::ScriptTitles) {
     match crate::checking::check_campaign(path, "cn") {
         Ok((checked, _)) => (
             {
@@ -560,7 +560,7 @@ pub(crate) fn script_labels(path: &Path, loaded: &Loaded) -> (Vec<String>, std::
                     .collect();
                 plan_steps(scripts.iter().map(|(p, n)| (*p, n.as_str())))
             },
-            checked.intent_titles(),
+            report::labels::ScriptTitles { intents: checked.intent_titles(), outcomes: checked.outcome_titles() },
         ),
         Err(_) => Default::default(),
     }
@@ -568,7 +568,7 @@ pub(crate) fn script_labels(path: &Path, loaded: &Loaded) -> (Vec<String>, std::
 
 pub fn report_command(args: ReportArgs) -> CliResult {
     let a = stored(args.campaign)?;
-    let single = |s: &Stored| report::build(&s.id, &s.rows, &s.steps).with_intent_titles(&s.intent_titles);
+    let single = |s: &Stored| report::build(&s.id, &s.rows, &s.steps).with_titles(&s.titles);
     let text = if args.attempts {
         report::attempts_csv(&a.rows)
     } else if let Some(other) = args.other {
@@ -620,7 +620,7 @@ fn by_variant(path: &Path, s: &Stored) -> Result<report::Comparison, CliError> {
     let names: Vec<String> = variants.keys().cloned().collect();
     let sides: Vec<report::Report> = variants
         .into_iter()
-        .map(|(v, rows)| report::build(&format!("{} · {v}", s.id), &rows, &[]).with_intent_titles(&s.intent_titles))
+        .map(|(v, rows)| report::build(&format!("{} · {v}", s.id), &rows, &[]).with_titles(&s.titles))
         .collect();
     let Ok([a, b]) = <[report::Report; 2]>::try_from(sides) else {
         return Err(CliError::Refused(format!(

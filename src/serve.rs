@@ -35,7 +35,7 @@ pub fn serve(path: &Path, listen: SocketAddr, key_file: Option<&Path>) -> CliRes
     };
     let lines = u64::from(loaded.campaign.schedule.max_concurrent);
     let playable = key.is_some();
-    let console = Arc::new(Console::new(&id, store, steps, lines, key, token.clone()).with_intent_titles(titles));
+    let console = Arc::new(Console::new(&id, store, steps, lines, key, token.clone()).with_titles(titles));
     let stop = async {
         let terminate = async {
             match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {

@@ -640,6 +640,10 @@ impl<'a> Printer<'a> {
         self.braced(o.span.start + 1, o.span.end - 1, &starts, true, &mut |p, i| {
             let def = &o.items[i];
             p.src(def.name.span);
+            if let Some(title) = &def.title {
+                p.sp();
+                p.src(title.span);
+            }
             if def.goal {
                 p.sp();
                 p.raw("goal");

@@ -168,7 +168,7 @@ pub fn index(checked: &Checked, file: SourceId) -> FileIndex {
                         Kind::Outcome,
                         &o.name,
                         file,
-                        outcome_hover(&o.name.name, o.goal),
+                        outcome_hover(&o.name.name, o.title.as_ref().map(|t| t.value.as_str()), o.goal),
                     ));
                 }
             }
@@ -329,9 +329,10 @@ fn intent_hover(def: &Intent, from: Option<&str>) -> String {
     lines.join("\n\n")
 }
 
-fn outcome_hover(name: &str, goal: bool) -> String {
+fn outcome_hover(name: &str, title: Option<&str>, goal: bool) -> String {
     let kind = if goal { "a goal: counts as a conversion" } else { "not a goal" };
-    format!("{}\n\n{kind}", code(&format!("outcome {name}{}", if goal { " goal" } else { "" })))
+    let title = title.map(|t| format!(" {t:?}")).unwrap_or_default();
+    format!("{}\n\n{kind}", code(&format!("outcome {name}{title}{}", if goal { " goal" } else { "" })))
 }
 
 fn import_hover(display: &str, imported: &ParsedFile) -> String {
@@ -643,7 +644,7 @@ impl<'s> Walker<'_, 's> {
                             Kind::Outcome,
                             &o.name,
                             Some(FileSpan::new(file, o.name.span)),
-                            outcome_hover(&o.name.name, o.goal),
+                            outcome_hover(&o.name.name, o.title.as_ref().map(|t| t.value.as_str()), o.goal),
                         );
                     }
                 }
@@ -1158,7 +1159,9 @@ impl<'s> Walker<'_, 's> {
             Some(info) if scope::BUILTIN_OUTCOMES.contains(&name.name.as_str()) && info.span == Span::default() => {
                 (None, format!("{}\n\nbuilt in, never a goal", code(&format!("outcome {}", name.name))))
             }
-            Some(info) => (Some(FileSpan::new(info.file, info.span)), outcome_hover(&name.name, info.goal)),
+            Some(info) => {
+                (Some(FileSpan::new(info.file, info.span)), outcome_hover(&name.name, info.title.as_deref(), info.goal))
+            }
             None => (None, format!("no outcome `{}` in this script", name.name)),
         };
         self.push(Kind::Outcome, name, def, hover);
@@ -1983,7 +1986,7 @@ mod tests {
     use super::*;
     use crate::check::check_source;
 
-    const SRC: &str = "use std.zh.common\n\nscript s {\n  purpose service\n  input { amount: money }\n  outcomes { done goal }\n  intent pay \"付款\" { phrases \"还了\" }\n  opening {\n    say \"您好,本次通话将被录音。{{amount | money}}\"\n    ask \"还吗?\" {\n      on pay => goto core.later\n      on yes => hangup done\n      on _ => goto later\n    }\n  }\n  core {\n    step later { hangup done }\n  }\n}\n";
+    const SRC: &str = "use std.zh.common\n\nscript s {\n  purpose service\n  input { amount: money }\n  outcomes { done \"办结\" goal }\n  intent pay \"付款\" { phrases \"还了\" }\n  opening {\n    say \"您好,本次通话将被录音。{{amount | money}}\"\n    ask \"还吗?\" {\n      on pay => goto core.later\n      on yes => hangup done\n      on _ => goto later\n    }\n  }\n  core {\n    step later { hangup done }\n  }\n}\n";
 
     fn at(needle: &str, nth: usize) -> u32 {
         SRC.match_indices(needle).nth(nth).expect("needle").0 as u32 + 1
@@ -2005,6 +2008,8 @@ mod tests {
         assert!(filter.hover.contains("一千二百元五角"), "{}", filter.hover);
         let amount = index.at(at("amount |", 0)).expect("value");
         assert!(amount.hover.contains("money"), "{}", amount.hover);
+        let done = index.at(at("done", 1)).expect("outcome");
+        assert!(done.hover.contains("outcome done \"办结\" goal"), "{}", done.hover);
     }
 
     #[test]

@@ -218,6 +218,34 @@ impl Checked {
         }
         titles
     }
+
+    /// The titles of the outcomes of every file read (`promised "承诺还款" goal`), by name, for
+    /// reports, as [`Checked::intent_titles`]: untitled outcomes are not listed, and the first
+    /// file's title wins.
+    pub fn outcome_titles(&self) -> std::collections::BTreeMap<String, String> {
+        let mut titles = std::collections::BTreeMap::new();
+        let mut add = |block: &ast::Outcomes| {
+            for o in &block.items {
+                if let Some(title) = &o.title {
+                    titles.entry(o.name.name.clone()).or_insert_with(|| title.value.clone());
+                }
+            }
+        };
+        for file in &self.files {
+            for item in &file.ast.items {
+                match item {
+                    Item::Outcomes(block) => add(block),
+                    Item::Script(s) => s.members.iter().for_each(|m| {
+                        if let ast::Member::Outcomes(block) = m {
+                            add(block)
+                        }
+                    }),
+                    _ => {}
+                }
+            }
+        }
+        titles
+    }
 }
 
 /// How to check: the compliance pack's jurisdiction, and a campaign file to check with the

@@ -36,6 +36,8 @@ pub struct IntentInfo<'a> {
 #[derive(Clone, Debug)]
 pub struct OutcomeInfo {
     pub goal: bool,
+    /// Its title (`promised "承诺还款"`), shown on hover.
+    pub title: Option<String>,
     pub span: Span,
     pub file: SourceId,
     /// Built in (`transferred`, `timeout`) or imported: never reported as unused.
@@ -441,7 +443,13 @@ pub fn file_scope<'a>(
                         origin.insert(name, use_span);
                         scope.outcomes.insert(
                             name,
-                            OutcomeInfo { goal: o.goal, span: o.name.span, file: imported.id, external: true },
+                            OutcomeInfo {
+                                goal: o.goal,
+                                title: o.title.as_ref().map(|t| t.value.clone()),
+                                span: o.name.span,
+                                file: imported.id,
+                                external: true,
+                            },
                         );
                     }
                 }
@@ -481,9 +489,16 @@ pub fn file_scope<'a>(
                         }
                         diagnostics.push(shadow_warning(file.id, "outcome", name, o.name.span));
                     }
-                    scope
-                        .outcomes
-                        .insert(name, OutcomeInfo { goal: o.goal, span: o.name.span, file: file.id, external: false });
+                    scope.outcomes.insert(
+                        name,
+                        OutcomeInfo {
+                            goal: o.goal,
+                            title: o.title.as_ref().map(|t| t.value.clone()),
+                            span: o.name.span,
+                            file: file.id,
+                            external: false,
+                        },
+                    );
                 }
             }
             Item::Action(def) => {
@@ -573,7 +588,10 @@ fn new_scope<'a>(
     mut outcomes: HashMap<&'a str, OutcomeInfo>,
 ) -> ScriptScope<'a> {
     for name in BUILTIN_OUTCOMES {
-        outcomes.insert(name, OutcomeInfo { goal: false, span: Span::default(), file: file.id, external: true });
+        outcomes.insert(
+            name,
+            OutcomeInfo { goal: false, title: None, span: Span::default(), file: file.id, external: true },
+        );
     }
     ScriptScope {
         file: file.id,
@@ -666,9 +684,16 @@ pub fn script_scope<'a>(
                         diagnostics.push(shadow_warning(id, "outcome", name, o.name.span));
                     }
                     script_outcomes.insert(name, o.name.span);
-                    scope
-                        .outcomes
-                        .insert(name, OutcomeInfo { goal: o.goal, span: o.name.span, file: id, external: false });
+                    scope.outcomes.insert(
+                        name,
+                        OutcomeInfo {
+                            goal: o.goal,
+                            title: o.title.as_ref().map(|t| t.value.clone()),
+                            span: o.name.span,
+                            file: id,
+                            external: false,
+                        },
+                    );
                 }
             }
             Member::Intent(def) => {

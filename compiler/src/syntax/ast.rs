@@ -332,6 +332,8 @@ pub struct Outcomes {
 #[derive(Clone, Debug, PartialEq)]
 pub struct OutcomeDef {
     pub name: Ident,
+    /// `promised "承诺还款" goal`: the title reports show for it.
+    pub title: Option<StrLit>,
     pub goal: bool,
     pub span: Span,
 }

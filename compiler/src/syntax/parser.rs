@@ -1038,10 +1038,11 @@ impl<'a> Parser<'a> {
                     self.recover_statement();
                     continue;
                 };
+                let title = if self.at(Token::Str) { self.string("a title") } else { None };
                 let goal = self.eat_word("goal").is_some();
-                items.push(OutcomeDef { span: name.span.to(self.prev_span()), name, goal });
+                items.push(OutcomeDef { span: name.span.to(self.prev_span()), name, title, goal });
                 if !matches!(self.tokens[self.pos].token, Token::Newline | Token::Semi | Token::Comma | Token::RBrace) {
-                    self.unexpected("`goal`, `,` or a new line after an outcome");
+                    self.unexpected("a title, `goal`, `,` or a new line after an outcome");
                     self.recover_statement();
                 }
             }

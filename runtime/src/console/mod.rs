@@ -24,6 +24,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 
+use crate::report::labels::ScriptTitles;
 use crate::store::Store;
 use crate::telephony::recording::{self, RecordingKey};
 
@@ -40,8 +41,8 @@ pub struct Console {
     pub key: Option<RecordingKey>,
     /// The access token for transcripts and recordings.
     pub token: String,
-    /// The script's intents' titles, for the report.
-    pub intent_titles: std::collections::BTreeMap<String, String>,
+    /// The scripts' intent and outcome titles, for the report and the calls.
+    pub titles: ScriptTitles,
     store: Mutex<Box<dyn Store + Send>>,
     board: live::Cache,
 }
@@ -82,15 +83,15 @@ impl Console {
             lines,
             key,
             token,
-            intent_titles: Default::default(),
+            titles: ScriptTitles::default(),
             store: Mutex::new(store),
             board: live::Cache::default(),
         }
     }
 
-    /// The script's intents' titles (the report shows them).
-    pub fn with_intent_titles(mut self, titles: std::collections::BTreeMap<String, String>) -> Console {
-        self.intent_titles = titles;
+    /// The scripts' intent and outcome titles (the report and the calls show them).
+    pub fn with_titles(mut self, titles: ScriptTitles) -> Console {
+        self.titles = titles;
         self
     }
 
@@ -193,7 +194,7 @@ async fn readyz(State(console): State<Arc<Console>>) -> Response {
 async fn report_page(State(console): State<Arc<Console>>) -> Response {
     let built = blocking(&console, |c| {
         c.with_store(|s| s.attempt_rows(&c.campaign))
-            .map(|rows| crate::report::build(&c.campaign, &rows, &c.steps).with_intent_titles(&c.intent_titles))
+            .map(|rows| crate::report::build(&c.campaign, &rows, &c.steps).with_titles(&c.titles))
     })
     .await;
     match built {
@@ -300,7 +301,7 @@ async fn call_list(
     }
     let rows = blocking(&console, |c| c.with_store(|s| s.attempt_rows(&c.campaign))).await;
     match rows {
-        Ok(Ok(rows)) => Html(pages::call_list(&console.campaign, &rows, &filters)).into_response(),
+        Ok(Ok(rows)) => Html(pages::call_list(&console.campaign, &rows, &filters, &console.titles)).into_response(),
         Ok(Err(e)) => store_error(e),
         Err(r) => r,
     }
@@ -334,7 +335,7 @@ async fn call_page(
     .await;
     let page = match found {
         Ok(Ok(Some((row, transcript, playable)))) => {
-            Html(pages::call_page(&row, &transcript, playable)).into_response()
+            Html(pages::call_page(&row, &transcript, playable, &console.titles)).into_response()
         }
         Ok(Ok(None)) => {
             (StatusCode::NOT_FOUND, Html(pages::error_page("no such call in this campaign"))).into_response()

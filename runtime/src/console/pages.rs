@@ -5,6 +5,7 @@
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::Filters;
+use crate::report::labels::ScriptTitles;
 use crate::store::AttemptRow;
 
 const STYLE: &str = "body{font-family:system-ui,'Noto Sans CJK SC','WenQuanYi Micro Hei',sans-serif;margin:0;background:#f4f6f8;color:#1d2733}
@@ -137,6 +138,11 @@ fn disposition(id: &str) -> String {
     crate::report::labels::disposition_title(id).map_or_else(|| id.to_string(), |t| format!("{t} {id}"))
 }
 
+/// An outcome with its title (the script's, or the runtime's for a built-in one).
+fn outcome(id: &str, titles: &ScriptTitles) -> String {
+    titles.outcome(id).map_or_else(|| id.to_string(), |t| format!("{t} {id}"))
+}
+
 /// A filter's value, when one is given.
 fn given(v: &Option<String>) -> Option<&str> {
     v.as_deref().filter(|v| !v.is_empty())
@@ -171,7 +177,7 @@ pub fn matches(row: &AttemptRow, f: &Filters) -> bool {
 /// Rows per page of the call list.
 const PAGE: usize = 100;
 
-pub fn call_list(campaign: &str, rows: &[AttemptRow], f: &Filters) -> String {
+pub fn call_list(campaign: &str, rows: &[AttemptRow], f: &Filters, titles: &ScriptTitles) -> String {
     let found: Vec<&AttemptRow> = rows.iter().rev().filter(|r| matches(r, f)).collect();
     let page_no = f.page.unwrap_or(0);
     let shown = found.iter().skip(page_no * PAGE).take(PAGE);
@@ -219,7 +225,7 @@ pub fn call_list(campaign: &str, rows: &[AttemptRow], f: &Filters) -> String {
                             td { (masked_phone(&r.phone)) }
                             td { (r.attempt) }
                             td { (disposition(&r.disposition)) }
-                            td { (r.outcome.as_deref().unwrap_or("")) }
+                            td { (r.outcome.as_deref().map(|o| outcome(o, titles)).unwrap_or_default()) }
                             td { (tags_of(r).join(", ")) }
                             td { (format!("{:.0} s", r.talk_ms as f64 / 1000.0)) }
                         }
@@ -262,7 +268,7 @@ fn transcript_line(line: &serde_json::Value) -> Markup {
     }
 }
 
-pub fn call_page(row: &AttemptRow, transcript: &str, playable: bool) -> String {
+pub fn call_page(row: &AttemptRow, transcript: &str, playable: bool, titles: &ScriptTitles) -> String {
     let lines: Vec<serde_json::Value> = serde_json::from_str(transcript).unwrap_or_default();
     let steps: Vec<String> = serde_json::from_str(&row.steps).unwrap_or_default();
     let title = format!("{} · 第 {} 次", row.customer_id, row.attempt);
@@ -272,7 +278,7 @@ pub fn call_page(row: &AttemptRow, transcript: &str, playable: bool) -> String {
             h1 { (title) }
             p.meta {
                 (row.local_time) " · " (masked_phone(&row.phone)) " · " (disposition(&row.disposition))
-                @if let Some(o) = &row.outcome { " · " (o) }
+                @if let Some(o) = &row.outcome { " · " (outcome(o, titles)) }
                 @if let Some(c) = &row.cause { " · " (c) }
                 " · " (format!("{:.0} s", row.talk_ms as f64 / 1000.0))
             }

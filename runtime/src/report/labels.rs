@@ -1,7 +1,8 @@
 //! The words a report shows for the names it counts. Dispositions and the built-in outcomes
-//! have a fixed Chinese title (the runtime names them, not the script); an intent has the
-//! title its script gives it (`intent who "询问身份" { … }`). The language has no titles for
-//! outcomes or steps, so a script's own outcomes and steps are shown by their declared names.
+//! have a fixed Chinese title (the runtime names them, not the script); an intent or an
+//! outcome has the title its script gives it (`intent who "询问身份" { … }`,
+//! `outcomes { promised "承诺还款" goal }`). Steps have no titles in the language, and a name
+//! without a title is shown as declared.
 
 use std::collections::BTreeMap;
 
@@ -30,6 +31,20 @@ pub fn builtin_outcome_title(id: &str) -> Option<&'static str> {
         "timeout" => "通话超时",
         _ => return None,
     })
+}
+
+/// The titles a campaign's scripts give their intents and outcomes, by name.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ScriptTitles {
+    pub intents: BTreeMap<String, String>,
+    pub outcomes: BTreeMap<String, String>,
+}
+
+impl ScriptTitles {
+    /// An outcome's title: the script's, else the runtime's for a built-in one.
+    pub fn outcome(&self, id: &str) -> Option<String> {
+        self.outcomes.get(id).cloned().or_else(|| builtin_outcome_title(id).map(String::from))
+    }
 }
 
 /// The title of an objection named by an emotion (`emotion angry`).

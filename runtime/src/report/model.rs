@@ -300,7 +300,7 @@ fn top(counts: BTreeMap<String, u64>, n: usize) -> Vec<(String, u64)> {
 
 /// Builds the report. `steps` is the script's steps in flow order (for the funnel; empty: the
 /// steps in the order the calls reached them). The titles of the script's intents are added
-/// with [`Report::with_intent_titles`].
+/// with [`Report::with_titles`].
 pub fn build(campaign: &str, rows: &[AttemptRow], steps: &[String]) -> Report {
     let mut dispositions = BTreeMap::new();
     let mut outcomes = BTreeMap::new();
@@ -422,28 +422,28 @@ pub fn build(campaign: &str, rows: &[AttemptRow], steps: &[String]) -> Report {
         dispositions,
         outcomes,
     };
-    report.titles = titles(&report, &BTreeMap::new());
+    report.titles = titles(&report, &labels::ScriptTitles::default());
     report
 }
 
 impl Report {
-    /// The report with the titles the script gives its intents (`intent who "询问身份"`), by
-    /// name: the objections are named by their first intent.
-    pub fn with_intent_titles(mut self, intents: &BTreeMap<String, String>) -> Report {
-        self.titles = titles(&self, intents);
+    /// The report with the titles the scripts give their intents (`intent who "询问身份"`) and
+    /// outcomes (`promised "承诺还款" goal`): the objections are named by their first intent.
+    pub fn with_titles(mut self, script: &labels::ScriptTitles) -> Report {
+        self.titles = titles(&self, script);
         self
     }
 }
 
 /// The titles of the names the report counts.
-fn titles(r: &Report, intents: &BTreeMap<String, String>) -> Titles {
+fn titles(r: &Report, script: &labels::ScriptTitles) -> Titles {
     let own = |names: &mut dyn Iterator<Item = &String>, title: &dyn Fn(&str) -> Option<String>| {
         names.filter_map(|n| title(n).map(|t| (n.clone(), t))).collect::<BTreeMap<_, _>>()
     };
     Titles {
         dispositions: own(&mut r.dispositions.keys(), &|d| labels::disposition_title(d).map(String::from)),
-        outcomes: own(&mut r.outcomes.keys(), &|o| labels::builtin_outcome_title(o).map(String::from)),
-        intents: own(&mut r.top_objections.iter().map(|(o, _)| o), &|i| intents.get(i).cloned()),
+        outcomes: own(&mut r.outcomes.keys(), &|o| script.outcome(o)),
+        intents: own(&mut r.top_objections.iter().map(|(o, _)| o), &|i| script.intents.get(i).cloned()),
     }
 }
 
