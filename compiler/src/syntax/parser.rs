@@ -1038,8 +1038,20 @@ impl<'a> Parser<'a> {
                     self.recover_statement();
                     continue;
                 };
-                let title = if self.at(Token::Str) { self.string("a title") } else { None };
+                let mut title = if self.at(Token::Str) { self.string("a title") } else { None };
                 let goal = self.eat_word("goal").is_some();
+                if goal && title.is_none() && self.at(Token::Str) {
+                    // `done goal "已办结"`: the title is taken, and the author told where it goes.
+                    let late = self.string("a title");
+                    if let Some(late) = &late {
+                        self.error(
+                            Diagnostic::new("E001", self.file, late.span, "an outcome's title comes before `goal`")
+                                .label("the title")
+                                .with_help(format!("write `{} {} goal`", name.name, self.text(late.span))),
+                        );
+                    }
+                    title = late;
+                }
                 items.push(OutcomeDef { span: name.span.to(self.prev_span()), name, title, goal });
                 if !matches!(self.tokens[self.pos].token, Token::Newline | Token::Semi | Token::Comma | Token::RBrace) {
                     self.unexpected("a title, `goal`, `,` or a new line after an outcome");

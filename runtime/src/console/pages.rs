@@ -297,7 +297,7 @@ pub fn call_page(row: &AttemptRow, transcript: &str, playable: bool, titles: &Sc
                 }
             }
             h2 { "标签 Tags" }
-            p { (tags_of(row).join(", ")) }
+            p { @match tags_of(row).as_slice() { [] => "无 None", tags => (tags.join(", ")) } }
             @if !row.actions.is_empty() {
                 h2 { "系统调用 Actions" }
                 table {
