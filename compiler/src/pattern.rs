@@ -200,6 +200,15 @@ pub fn parse(text: &str) -> Result<Vec<Form>, PatternError> {
     if text.is_empty() {
         return Err(PatternError::new(0, 0, "this phrase is empty"));
     }
+    // Most phrases are plain words: their one form is the text itself, without a parse.
+    if !is_pattern(text) {
+        return Ok(vec![Form { parts: vec![text.to_string()] }]);
+    }
+    parse_tree(text)
+}
+
+/// [`parse`] through the grammar, for any text (plain words included).
+fn parse_tree(text: &str) -> Result<Vec<Form>, PatternError> {
     scan_structure(text)?;
     let mut pairs = PatternParser::parse(Rule::pattern, text).map_err(|e| from_pest(text, &e))?;
     let pattern = pairs.next().expect("pest returns the pattern rule");
@@ -536,6 +545,14 @@ fn to_form(tokens: &[Token<'_>]) -> Option<Form> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    proptest! {
+        /// The plain-words shortcut gives exactly what the grammar gives.
+        #[test]
+        fn plain_phrases_skip_the_grammar_with_the_same_forms(text in "[^()\\[\\]|…\\\\]{1,12}") {
+            prop_assert_eq!(parse(&text), parse_tree(&text));
+        }
+    }
 
     /// Forms written as strings, `…` between parts, for compact expectations.
     fn forms(text: &str) -> Vec<String> {
