@@ -480,9 +480,10 @@ fn print_summary(plan: &Plan, summary: &scheduler::Summary, started: std::time::
 fn print_report(plan: &Plan, store: &dyn Store) -> CliResult {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out);
-    let rows = store.attempt_rows(&plan.campaign_id)?;
+    let mut builder = report::ReportBuilder::default();
+    store.each_attempt(&plan.campaign_id, &mut |r| builder.add(&r))?;
     let steps = plan_steps(plan.variants.iter().map(|v| (&v.exec.program, v.script.as_str())));
-    let _ = write!(out, "{}", report::table(&report::build(&plan.campaign_id, &rows, &steps)));
+    let _ = write!(out, "{}", report::table(&builder.finish(&plan.campaign_id, &steps)));
     Ok(Status::Success)
 }
 
@@ -514,16 +515,41 @@ pub struct ReportArgs<'a> {
     pub output: Option<&'a Path>,
 }
 
-/// A campaign's stored attempts, with what its script says about them.
+/// A campaign's store, with what its script says about its attempts.
 struct Stored {
     id: String,
-    rows: Vec<callscript_runtime::store::AttemptRow>,
+    store: Box<dyn Store>,
     /// The script's steps in flow order (empty when the script no longer compiles).
     steps: Vec<String>,
     titles: report::labels::ScriptTitles,
 }
 
-/// Reads a campaign's attempts from its store, and its script's steps and intent titles.
+impl Stored {
+    /// Streams the campaign's attempts through `f`, then warns of attempts in a state this
+    /// callscript does not know.
+    fn each_attempt(&self, f: &mut dyn FnMut(callscript_runtime::store::AttemptRow)) -> Result<(), CliError> {
+        let mut unknown = 0usize;
+        self.store.each_attempt(&self.id, &mut |r| {
+            unknown += usize::from(r.state != "ended");
+            f(r)
+        })?;
+        if unknown > 0 {
+            eprintln!(
+                "warning: {unknown} attempts are in a state this callscript does not know; they are reported with their stored disposition (or `unknown`)"
+            );
+        }
+        Ok(())
+    }
+
+    /// The campaign's report, built as the attempts stream from the store.
+    fn report(&self) -> Result<report::Report, CliError> {
+        let mut builder = report::ReportBuilder::default();
+        self.each_attempt(&mut |r| builder.add(&r))?;
+        Ok(builder.finish(&self.id, &self.steps).with_titles(&self.titles))
+    }
+}
+
+/// Opens a campaign's store, and reads its script's steps and titles.
 fn stored(path: &Path) -> Result<Stored, CliError> {
     let loaded = load_settings(path)?;
     let store = open_existing_store(&loaded)?;
@@ -534,15 +560,8 @@ fn stored(path: &Path) -> Result<Stored, CliError> {
             path.display()
         )));
     }
-    let rows = store.attempt_rows(&id)?;
-    let unknown = rows.iter().filter(|r| r.state != "ended").count();
-    if unknown > 0 {
-        eprintln!(
-            "warning: {unknown} attempts are in a state this callscript does not know; they are reported with their stored disposition (or `unknown`)"
-        );
-    }
     let (steps, titles) = script_labels(path, &loaded);
-    Ok(Stored { id, rows, steps, titles })
+    Ok(Stored { id, store, steps, titles })
 }
 
 /// The script's steps in flow order and the titles of its intents and outcomes, for reports: when the script
@@ -568,32 +587,78 @@ pub(crate) fn script_labels(path: &Path, loaded: &Loaded) -> (Vec<String>, repor
 
 pub fn report_command(args: ReportArgs) -> CliResult {
     let a = stored(args.campaign)?;
-    let single = |s: &Stored| report::build(&s.id, &s.rows, &s.steps).with_titles(&s.titles);
-    let text = if args.attempts {
-        report::attempts_csv(&a.rows)
-    } else if let Some(other) = args.other {
+    if args.attempts {
+        return export_attempts(&a, args.output);
+    }
+    let text = if let Some(other) = args.other {
         let b = stored(other)?;
-        render_comparison(&report::compare(single(&a), single(&b)), args.format)
+        render_comparison(&report::compare(a.report()?, b.report()?), args.format)
     } else if args.by_variant {
         render_comparison(&by_variant(args.campaign, &a)?, args.format)
     } else {
-        let r = single(&a);
+        let r = a.report()?;
         match args.format {
             "json" => report::json(&r) + "\n",
             "html" => report::html(&r),
             _ => report::table(&r),
         }
     };
-    // Every byte checked: a full disk or a closed pipe is an error, not a truncated success.
-    match args.output {
-        Some(file) => std::fs::File::create(file)
-            .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_all()))
-            .map_err(CliError::io(format!("cannot write {}", file.display())))?,
+    write_output(args.output, "the report", &mut |out| Ok(out.write_all(text.as_bytes())?))
+}
+
+/// Every attempt as CSV, streamed: a first pass over the store finds the columns, a second
+/// writes the rows, so no attempt is held.
+fn export_attempts(s: &Stored, output: Option<&Path>) -> CliResult {
+    let mut columns = report::CsvColumns::default();
+    s.each_attempt(&mut |r| columns.add(&r))?;
+    let mut written = Ok(());
+    write_output(output, "the attempts", &mut |out| {
+        let mut csv = report::AttemptsCsv::new(out, std::mem::take(&mut columns)).map_err(std::io::Error::from)?;
+        s.store.each_attempt(&s.id, &mut |r| {
+            if written.is_ok() {
+                written = csv.write(&r);
+            }
+        })?;
+        std::mem::replace(&mut written, Ok(())).map_err(std::io::Error::from)?;
+        csv.finish()?;
+        Ok(())
+    })
+}
+
+/// What stops an output being written: the output itself, or the store it is read from.
+#[derive(Debug, thiserror::Error)]
+enum WriteFailure {
+    #[error(transparent)]
+    Output(#[from] std::io::Error),
+    #[error(transparent)]
+    Store(#[from] callscript_runtime::store::StoreError),
+}
+
+/// Writes to `output` (a file, synced) or standard output. Every byte checked: a full disk or a
+/// closed pipe is an error, not a truncated success.
+fn write_output(
+    output: Option<&Path>,
+    what: &str,
+    write: &mut dyn FnMut(&mut dyn Write) -> Result<(), WriteFailure>,
+) -> CliResult {
+    let failed = |e: WriteFailure, place: String| match e {
+        WriteFailure::Output(io) => CliError::io(place)(io),
+        WriteFailure::Store(store) => CliError::Store(store),
+    };
+    match output {
+        Some(file) => {
+            let place = format!("cannot write {}", file.display());
+            let f = std::fs::File::create(file).map_err(CliError::io(place.clone()))?;
+            let mut buffered = std::io::BufWriter::new(f);
+            write(&mut buffered).map_err(|e| failed(e, place.clone()))?;
+            let f = buffered.into_inner().map_err(|e| CliError::io(place.clone())(e.into_error()))?;
+            f.sync_all().map_err(CliError::io(place))?;
+        }
         None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes())
-                .and_then(|()| out.flush())
-                .map_err(CliError::io("cannot write the report"))?
+            let place = format!("cannot write {what}");
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            write(&mut out).map_err(|e| failed(e, place.clone()))?;
+            out.flush().map_err(CliError::io(place))?;
         }
     }
     Ok(Status::Success)
@@ -611,16 +676,15 @@ fn render_comparison(c: &report::Comparison, format: &str) -> String {
 /// stored before the store kept it are `unknown`). Each side's funnel has its own script's
 /// steps, in the order its calls reached them.
 fn by_variant(path: &Path, s: &Stored) -> Result<report::Comparison, CliError> {
-    let mut variants: std::collections::BTreeMap<String, Vec<callscript_runtime::store::AttemptRow>> =
-        Default::default();
-    for r in &s.rows {
+    let mut variants: std::collections::BTreeMap<String, report::ReportBuilder> = Default::default();
+    s.each_attempt(&mut |r| {
         let v = r.variant.clone().unwrap_or_else(|| report::labels::UNKNOWN.to_string());
-        variants.entry(v).or_default().push(r.clone());
-    }
+        variants.entry(v).or_default().add(&r);
+    })?;
     let names: Vec<String> = variants.keys().cloned().collect();
     let sides: Vec<report::Report> = variants
         .into_iter()
-        .map(|(v, rows)| report::build(&format!("{} · {v}", s.id), &rows, &[]).with_titles(&s.titles))
+        .map(|(v, builder)| builder.finish(&format!("{} · {v}", s.id), &[]).with_titles(&s.titles))
         .collect();
     let Ok([a, b]) = <[report::Report; 2]>::try_from(sides) else {
         return Err(CliError::Refused(format!(

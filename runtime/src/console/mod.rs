@@ -193,8 +193,12 @@ async fn readyz(State(console): State<Arc<Console>>) -> Response {
 
 async fn report_page(State(console): State<Arc<Console>>) -> Response {
     let built = blocking(&console, |c| {
-        c.with_store(|s| s.attempt_rows(&c.campaign))
-            .map(|rows| crate::report::build(&c.campaign, &rows, &c.steps).with_titles(&c.titles))
+        c.with_store(|s| {
+            let mut builder = crate::report::ReportBuilder::default();
+            s.each_attempt(&c.campaign, &mut |r| builder.add(&r))?;
+            Ok(builder)
+        })
+        .map(|builder| builder.finish(&c.campaign, &c.steps).with_titles(&c.titles))
     })
     .await;
     match built {

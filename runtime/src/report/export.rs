@@ -2,7 +2,7 @@
 
 use jiff::Timestamp;
 
-use super::model::let_names;
+use super::model::LetNames;
 use crate::store::AttemptRow;
 use crate::telephony::MASKED;
 
@@ -13,32 +13,65 @@ use crate::telephony::MASKED;
 /// sent a text message, an `actions` column (`NAME ok|failed LATENCYms`, `; `-separated) and
 /// an `sms` column (each message's status) follow.
 pub fn attempts_csv(rows: &[AttemptRow]) -> String {
-    let mut out = csv::Writer::from_writer(Vec::new());
-    let lets = let_names(rows);
-    let mut header = vec![
-        "customer_id".to_string(),
-        "attempt".into(),
-        "started_at".into(),
-        "local_time".into(),
-        "disposition".into(),
-        "outcome".into(),
-        "talk_seconds".into(),
-        "last_step".into(),
-        "cause".into(),
-    ];
-    header.extend(lets.iter().map(|name| format!("let.{name}")));
-    // Only campaigns whose calls act or send messages have these columns.
-    let acted = rows.iter().any(|r| !r.actions.is_empty());
-    let messaged = rows.iter().any(|r| !r.messages.is_empty());
-    if acted {
-        header.push("actions".into());
-    }
-    if messaged {
-        header.push("sms".into());
-    }
+    let mut columns = CsvColumns::default();
+    rows.iter().for_each(|r| columns.add(r));
     // Writing to memory cannot fail; a record that could not be written would be a bug here.
-    out.write_record(&header).expect("CSV to memory");
-    for r in rows {
+    let mut csv = AttemptsCsv::new(Vec::new(), columns).expect("CSV to memory");
+    rows.iter().for_each(|r| csv.write(r).expect("CSV to memory"));
+    String::from_utf8(csv.finish().expect("CSV to memory")).expect("CSV of UTF-8 fields is UTF-8")
+}
+
+/// The export's columns, which depend on every attempt: gathered in a first pass over them,
+/// so the rows can then be written as they stream from the store.
+#[derive(Default)]
+pub struct CsvColumns {
+    lets: LetNames,
+    acted: bool,
+    messaged: bool,
+}
+
+impl CsvColumns {
+    pub fn add(&mut self, r: &AttemptRow) {
+        self.lets.add(&r.lets);
+        self.acted |= !r.actions.is_empty();
+        self.messaged |= !r.messages.is_empty();
+    }
+}
+
+/// The attempts CSV written one attempt at a time ([`attempts_csv`] in one go).
+pub struct AttemptsCsv<W: std::io::Write> {
+    out: csv::Writer<W>,
+    columns: CsvColumns,
+}
+
+impl<W: std::io::Write> AttemptsCsv<W> {
+    /// Writes the header.
+    pub fn new(w: W, columns: CsvColumns) -> csv::Result<AttemptsCsv<W>> {
+        let mut out = csv::Writer::from_writer(w);
+        let mut header = vec![
+            "customer_id".to_string(),
+            "attempt".into(),
+            "started_at".into(),
+            "local_time".into(),
+            "disposition".into(),
+            "outcome".into(),
+            "talk_seconds".into(),
+            "last_step".into(),
+            "cause".into(),
+        ];
+        header.extend(columns.lets.names().iter().map(|name| format!("let.{name}")));
+        // Only campaigns whose calls act or send messages have these columns.
+        if columns.acted {
+            header.push("actions".into());
+        }
+        if columns.messaged {
+            header.push("sms".into());
+        }
+        out.write_record(&header)?;
+        Ok(AttemptsCsv { out, columns })
+    }
+
+    pub fn write(&mut self, r: &AttemptRow) -> csv::Result<()> {
         let started = Timestamp::from_millisecond(r.started_ms)
             .map(|t| t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
             .unwrap_or_default();
@@ -53,11 +86,11 @@ pub fn attempts_csv(rows: &[AttemptRow]) -> String {
             r.last_step.clone().unwrap_or_default(),
             r.cause.clone().unwrap_or_default(),
         ];
-        record.extend(lets.iter().map(|name| match r.lets.iter().find(|l| l.name == *name) {
+        record.extend(self.columns.lets.names().iter().map(|name| match r.lets.iter().find(|l| l.name == *name) {
             Some(l) => l.value.clone().unwrap_or_else(|| MASKED.to_string()),
             None => String::new(),
         }));
-        if acted {
+        if self.columns.acted {
             // `balance_lookup ok 212ms; balance_lookup failed 2000ms`
             let calls: Vec<String> = r
                 .actions
@@ -66,18 +99,22 @@ pub fn attempts_csv(rows: &[AttemptRow]) -> String {
                 .collect();
             record.push(calls.join("; "));
         }
-        if messaged {
+        if self.columns.messaged {
             record.push(r.messages.iter().map(|m| m.status.as_str()).collect::<Vec<_>>().join("; "));
         }
-        out.write_record(&record).expect("CSV to memory");
+        self.out.write_record(&record)
     }
-    String::from_utf8(out.into_inner().expect("CSV to memory")).expect("CSV of UTF-8 fields is UTF-8")
+
+    /// Flushes the CSV and hands back the writer.
+    pub fn finish(self) -> std::io::Result<W> {
+        self.out.into_inner().map_err(|e| e.into_error())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::model::with_lets;
+    use crate::report::model::{let_names, with_lets};
 
     /// Attempts of two versions of a script (the campaign resumed with `--accept-new-script`):
     /// one column per let, each script's declaration order kept, empty where an attempt has

@@ -13,11 +13,11 @@ mod model;
 mod table;
 
 pub use compare::{Comparison, Difference, compare};
-pub use export::attempts_csv;
+pub use export::{AttemptsCsv, CsvColumns, attempts_csv};
 pub use html::{html, html_comparison};
 pub use model::{
-    ActionFigures, Breakdowns, Bucket, Captured, FunnelStep, LetFigures, LetSummary, Report, Sum, Transfers, build,
-    let_names,
+    ActionFigures, Breakdowns, Bucket, Captured, FunnelStep, LetFigures, LetNames, LetSummary, Report, ReportBuilder,
+    Sum, Transfers, build, let_names,
 };
 pub use table::{table, table_comparison};
 

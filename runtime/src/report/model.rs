@@ -259,23 +259,14 @@ struct ActionCalls {
     causes: BTreeMap<String, u64>,
 }
 
-fn action_figures(rows: &[AttemptRow]) -> Vec<ActionFigures> {
-    let mut by_name: BTreeMap<&str, ActionCalls> = BTreeMap::new();
-    for a in rows.iter().flat_map(|r| &r.actions) {
-        let calls = by_name.entry(a.name.as_str()).or_default();
-        calls.latencies.push(a.latency_ms);
-        calls.ok += u64::from(a.ok);
-        if let Some(cause) = &a.cause {
-            *calls.causes.entry(cause.clone()).or_insert(0) += 1;
-        }
-    }
+fn action_figures(by_name: BTreeMap<String, ActionCalls>) -> Vec<ActionFigures> {
     by_name
         .into_iter()
         .map(|(name, ActionCalls { mut latencies, ok, causes })| {
             latencies.sort_unstable();
             let calls = latencies.len() as u64;
             ActionFigures {
-                name: name.to_string(),
+                name,
                 calls,
                 ok,
                 failed: calls - ok,
@@ -302,128 +293,195 @@ fn top(counts: BTreeMap<String, u64>, n: usize) -> Vec<(String, u64)> {
 /// steps in the order the calls reached them). The titles of the script's intents are added
 /// with [`Report::with_titles`].
 pub fn build(campaign: &str, rows: &[AttemptRow], steps: &[String]) -> Report {
-    let mut dispositions = BTreeMap::new();
-    let mut outcomes = BTreeMap::new();
-    let mut customers = HashSet::new();
-    let mut objections = BTreeMap::new();
-    let mut unrecognised = BTreeMap::new();
-    let mut tags = BTreeMap::new();
-    let mut reached: BTreeMap<String, u64> = BTreeMap::new();
-    let mut hung: BTreeMap<String, u64> = BTreeMap::new();
-    let mut seen_steps: Vec<String> = Vec::new();
-    // (step, the step a call came to it from) → calls.
-    let mut transitions: BTreeMap<(String, Option<String>), u64> = BTreeMap::new();
-    let mut by_hour: BTreeMap<i64, Bucket> = BTreeMap::new();
-    let mut by_attempt: BTreeMap<u32, Bucket> = BTreeMap::new();
-    let mut by_day: BTreeMap<String, Bucket> = BTreeMap::new();
-    let mut breakdowns = Breakdowns::default();
-    let (mut answered, mut goals, mut talk) = (0u64, 0u64, 0i64);
-    let known = |v: &Option<String>| v.clone().unwrap_or_else(|| UNKNOWN.to_string());
-    for r in rows {
-        customers.insert(r.customer_id.as_str());
-        *dispositions.entry(r.disposition.clone()).or_insert(0) += 1;
-        by_hour.entry(r.local_hour).or_default().count(r);
-        by_attempt.entry(r.attempt).or_default().count(r);
-        by_day.entry(local_date(&r.local_time)).or_default().count(r);
-        breakdowns.segment.entry(known(&r.segment)).or_default().count(r);
-        breakdowns.zone.entry(known(&r.zone)).or_default().count(r);
-        breakdowns.list.entry(known(&r.list)).or_default().count(r);
-        breakdowns.variant.entry(known(&r.variant)).or_default().count(r);
+    let mut builder = ReportBuilder::default();
+    rows.iter().for_each(|r| builder.add(r));
+    builder.finish(campaign, steps)
+}
+
+/// A report gathered one attempt at a time (`Store::each_attempt` streams them), so its
+/// memory grows with what the report shows (steps, outcomes, tags, distinct values), not with
+/// the attempts: a store of millions of calls is reported without holding its rows.
+#[derive(Default)]
+pub struct ReportBuilder {
+    attempts: u64,
+    answered: u64,
+    goals: u64,
+    talk_ms: i64,
+    dispositions: BTreeMap<String, u64>,
+    outcomes: BTreeMap<String, u64>,
+    /// Customers by a 64-bit hash of their id: 8 bytes each. Two ids share a hash with a
+    /// chance of about n²/2⁶⁵ (3 in a million at 10 million customers), which would count
+    /// one customer short.
+    customers: HashSet<u64>,
+    objections: BTreeMap<String, u64>,
+    unrecognised: BTreeMap<String, u64>,
+    tags: BTreeMap<String, u64>,
+    reached: BTreeMap<String, u64>,
+    hung: BTreeMap<String, u64>,
+    seen_steps: Vec<String>,
+    /// (step, the step a call came to it from) → calls.
+    transitions: BTreeMap<(String, Option<String>), u64>,
+    by_hour: BTreeMap<i64, Bucket>,
+    by_attempt: BTreeMap<u32, Bucket>,
+    by_day: BTreeMap<String, Bucket>,
+    breakdowns: Breakdowns,
+    actions: BTreeMap<String, ActionCalls>,
+    messages: BTreeMap<String, u64>,
+    transferred: u64,
+    transfer_failed: u64,
+    transfer_causes: BTreeMap<String, u64>,
+    lets: LetsSeen,
+}
+
+impl ReportBuilder {
+    /// Counts one stored attempt.
+    pub fn add(&mut self, r: &AttemptRow) {
+        let known = |v: &Option<String>| v.clone().unwrap_or_else(|| UNKNOWN.to_string());
+        self.attempts += 1;
+        self.customers.insert(customer_hash(&r.customer_id));
+        *self.dispositions.entry(r.disposition.clone()).or_insert(0) += 1;
+        self.by_hour.entry(r.local_hour).or_default().count(r);
+        self.by_attempt.entry(r.attempt).or_default().count(r);
+        self.by_day.entry(local_date(&r.local_time)).or_default().count(r);
+        let b = &mut self.breakdowns;
+        b.segment.entry(known(&r.segment)).or_default().count(r);
+        b.zone.entry(known(&r.zone)).or_default().count(r);
+        b.list.entry(known(&r.list)).or_default().count(r);
+        b.variant.entry(known(&r.variant)).or_default().count(r);
         if let Some(o) = &r.outcome {
-            *outcomes.entry(o.clone()).or_insert(0) += 1;
+            *self.outcomes.entry(o.clone()).or_insert(0) += 1;
         }
         if connected(r) {
-            answered += 1;
-            talk += r.talk_ms;
+            self.answered += 1;
+            self.talk_ms += r.talk_ms;
             let steps: Vec<String> = serde_json::from_str(&r.steps).unwrap_or_default();
-            merge_in_order(&mut seen_steps, &steps);
+            merge_in_order(&mut self.seen_steps, &steps);
             let mut seen = HashSet::new();
             let mut before: Option<String> = None;
             for s in steps {
                 if seen.insert(s.clone()) {
-                    *reached.entry(s.clone()).or_insert(0) += 1;
-                    *transitions.entry((s.clone(), before.clone())).or_insert(0) += 1;
+                    *self.reached.entry(s.clone()).or_insert(0) += 1;
+                    *self.transitions.entry((s.clone(), before.clone())).or_insert(0) += 1;
                 }
                 before = Some(s);
             }
             if r.disposition == "customer_hangup"
                 && let Some(s) = &r.last_step
             {
-                *hung.entry(s.clone()).or_insert(0) += 1;
+                *self.hung.entry(s.clone()).or_insert(0) += 1;
             }
         }
-        goals += u64::from(r.goal);
+        self.goals += u64::from(r.goal);
         for o in serde_json::from_str::<Vec<String>>(&r.objections).unwrap_or_default() {
-            *objections.entry(o).or_insert(0) += 1;
+            *self.objections.entry(o).or_insert(0) += 1;
         }
         for u in serde_json::from_str::<Vec<String>>(&r.unrecognised).unwrap_or_default() {
-            *unrecognised.entry(u).or_insert(0) += 1;
+            *self.unrecognised.entry(u).or_insert(0) += 1;
         }
         // A tag counts once per attempt, however often the call set it.
         let attempt_tags: std::collections::BTreeSet<String> =
             serde_json::from_str::<Vec<String>>(&r.tags).unwrap_or_default().into_iter().collect();
         for t in attempt_tags {
-            *tags.entry(t).or_insert(0) += 1;
+            *self.tags.entry(t).or_insert(0) += 1;
         }
-    }
-    let lets = let_summaries(rows);
-    let steps = if steps.is_empty() { &seen_steps } else { steps };
-    let funnel = steps
-        .iter()
-        .map(|s| {
-            // The commonest way in (ties: the step first in name order, for a stable report).
-            let way_in =
-                transitions.iter().filter(|((to, _), _)| to == s).max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)));
-            let (from, went_on, from_previous) = match way_in {
-                Some(((_, Some(from)), n)) => {
-                    (Some(from.clone()), *n, ratio(*n, reached.get(from).copied().unwrap_or(0)))
-                }
-                Some(((_, None), n)) => (None, *n, ratio(*n, answered)),
-                None => (None, 0, 0.0),
-            };
-            FunnelStep {
-                step: s.clone(),
-                reached: reached.get(s).copied().unwrap_or(0),
-                hung_up: hung.get(s).copied().unwrap_or(0),
-                from,
-                went_on,
-                from_previous,
+        for a in &r.actions {
+            let calls = self.actions.entry(a.name.clone()).or_default();
+            calls.latencies.push(a.latency_ms);
+            calls.ok += u64::from(a.ok);
+            if let Some(cause) = &a.cause {
+                *calls.causes.entry(cause.clone()).or_insert(0) += 1;
             }
-        })
-        .collect();
-    let attempts = rows.len() as u64;
-    let top_objections = top(objections, 10);
-    let mut report = Report {
-        campaign: campaign.to_string(),
-        attempts,
-        customers: customers.len() as u64,
-        answered,
-        goals,
-        connect_rate: ratio(answered, attempts),
-        conversion_rate: ratio(goals, answered),
-        avg_talk_seconds: if answered == 0 { 0.0 } else { (talk as f64 / answered as f64 / 100.0).round() / 10.0 },
-        funnel,
-        top_objections,
-        unrecognised: top(unrecognised, 10),
-        by_hour,
-        by_attempt,
-        lets,
-        actions: action_figures(rows),
-        messages: rows.iter().flat_map(|r| &r.messages).fold(BTreeMap::new(), |mut m, x| {
-            *m.entry(x.status.clone()).or_insert(0) += 1;
-            m
-        }),
-        by_day,
-        breakdowns,
-        tags: top(tags, usize::MAX),
-        transfers: transfers(rows),
-        captured: captured(rows),
-        titles: Titles::default(),
-        dispositions,
-        outcomes,
-    };
-    report.titles = titles(&report, &labels::ScriptTitles::default());
-    report
+        }
+        for m in &r.messages {
+            *self.messages.entry(m.status.clone()).or_insert(0) += 1;
+        }
+        match r.outcome.as_deref() {
+            Some("transferred") => self.transferred += 1,
+            Some("transfer_failed") => {
+                self.transfer_failed += 1;
+                *self.transfer_causes.entry(r.cause.clone().unwrap_or_else(|| UNKNOWN.to_string())).or_insert(0) += 1;
+            }
+            _ => {}
+        }
+        self.lets.add(r);
+    }
+
+    /// The report of the attempts counted.
+    pub fn finish(self, campaign: &str, steps: &[String]) -> Report {
+        let ReportBuilder { reached, hung, transitions, answered, attempts, goals, .. } = &self;
+        let steps = if steps.is_empty() { &self.seen_steps } else { steps };
+        let funnel = steps
+            .iter()
+            .map(|s| {
+                // The commonest way in (ties: the step first in name order, for a stable report).
+                let way_in =
+                    transitions.iter().filter(|((to, _), _)| to == s).max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)));
+                let (from, went_on, from_previous) = match way_in {
+                    Some(((_, Some(from)), n)) => {
+                        (Some(from.clone()), *n, ratio(*n, reached.get(from).copied().unwrap_or(0)))
+                    }
+                    Some(((_, None), n)) => (None, *n, ratio(*n, *answered)),
+                    None => (None, 0, 0.0),
+                };
+                FunnelStep {
+                    step: s.clone(),
+                    reached: reached.get(s).copied().unwrap_or(0),
+                    hung_up: hung.get(s).copied().unwrap_or(0),
+                    from,
+                    went_on,
+                    from_previous,
+                }
+            })
+            .collect();
+        let (answered, attempts, goals) = (*answered, *attempts, *goals);
+        let attempted = self.transferred + self.transfer_failed;
+        let mut report = Report {
+            campaign: campaign.to_string(),
+            attempts,
+            customers: self.customers.len() as u64,
+            answered,
+            goals,
+            connect_rate: ratio(answered, attempts),
+            conversion_rate: ratio(goals, answered),
+            avg_talk_seconds: if answered == 0 {
+                0.0
+            } else {
+                (self.talk_ms as f64 / answered as f64 / 100.0).round() / 10.0
+            },
+            funnel,
+            top_objections: top(self.objections, 10),
+            unrecognised: top(self.unrecognised, 10),
+            by_hour: self.by_hour,
+            by_attempt: self.by_attempt,
+            lets: self.lets.summaries(),
+            captured: self.lets.captured(),
+            actions: action_figures(self.actions),
+            messages: self.messages,
+            by_day: self.by_day,
+            breakdowns: self.breakdowns,
+            tags: top(self.tags, usize::MAX),
+            transfers: Transfers {
+                attempted,
+                transferred: self.transferred,
+                failed: self.transfer_failed,
+                success_rate: ratio(self.transferred, attempted),
+                causes: top(self.transfer_causes, 5),
+            },
+            titles: Titles::default(),
+            dispositions: self.dispositions,
+            outcomes: self.outcomes,
+        };
+        report.titles = titles(&report, &labels::ScriptTitles::default());
+        report
+    }
+}
+
+/// A stable 64-bit hash of a customer id (SipHash with fixed keys), for counting customers.
+fn customer_hash(id: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    id.hash(&mut h);
+    h.finish()
 }
 
 impl Report {
@@ -455,60 +513,6 @@ fn local_date(local_time: &str) -> String {
     }
 }
 
-fn transfers(rows: &[AttemptRow]) -> Transfers {
-    let mut causes = BTreeMap::new();
-    let (mut transferred, mut failed) = (0, 0);
-    for r in rows {
-        match r.outcome.as_deref() {
-            Some("transferred") => transferred += 1,
-            Some("transfer_failed") => {
-                failed += 1;
-                *causes.entry(r.cause.clone().unwrap_or_else(|| UNKNOWN.to_string())).or_insert(0) += 1;
-            }
-            _ => {}
-        }
-    }
-    let attempted = transferred + failed;
-    Transfers { attempted, transferred, failed, success_rate: ratio(transferred, attempted), causes: top(causes, 5) }
-}
-
-/// Each let over the connected calls, in declaration order (the union over the scripts).
-fn captured(rows: &[AttemptRow]) -> Vec<Captured> {
-    let names = let_names(rows);
-    let mut out: Vec<Captured> = Vec::new();
-    let mut values: Vec<BTreeMap<String, u64>> = Vec::new();
-    for name in &names {
-        out.push(Captured {
-            name: name.clone(),
-            ty: String::new(),
-            calls: 0,
-            sensitive: false,
-            top_values: Vec::new(),
-        });
-        values.push(BTreeMap::new());
-    }
-    for r in rows.iter().filter(|r| connected(r)) {
-        for l in &r.lets {
-            let Some(i) = names.iter().position(|n| *n == l.name) else { continue };
-            let c = &mut out[i];
-            c.ty.clone_from(&l.ty);
-            c.calls += 1;
-            match &l.value {
-                None => c.sensitive = true,
-                Some(v) if l.ty != "money" => *values[i].entry(v.clone()).or_insert(0) += 1,
-                Some(_) => {}
-            }
-        }
-    }
-    for (c, v) in out.iter_mut().zip(values) {
-        if !c.sensitive {
-            c.top_values = top(v, 10);
-        }
-    }
-    out.retain(|c| c.calls > 0);
-    out
-}
-
 /// Adds `list`'s items missing from `union`, each next to its neighbour in `list`: the union
 /// of several scripts' lets keeps every script's declaration order.
 fn merge_in_order<K: PartialEq + Clone>(union: &mut Vec<K>, list: &[K]) {
@@ -534,54 +538,139 @@ fn same_lets(a: &[StoredLet], b: &[StoredLet]) -> bool {
 /// The lets of the stored attempts, by name, in declaration order (the union over the
 /// scripts the attempts ran, when the script changed between runs).
 pub fn let_names(rows: &[AttemptRow]) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
-    let mut last: &[StoredLet] = &[];
-    for r in rows {
-        // Most attempts ran the same script as the one before: nothing new to merge.
-        if r.lets.is_empty() || same_lets(&r.lets, last) {
-            continue;
-        }
-        last = &r.lets;
-        let list: Vec<String> = r.lets.iter().map(|l| l.name.clone()).collect();
-        merge_in_order(&mut names, &list);
-    }
-    names
+    let mut names = LetNames::default();
+    rows.iter().for_each(|r| {
+        names.add(&r.lets);
+    });
+    names.names
 }
 
-/// Sums each `money` let and counts each `date` let by value over the goal calls. A let is
+/// [`let_names`] gathered one attempt at a time.
+#[derive(Default)]
+pub struct LetNames {
+    /// The lets of the last attempt whose lets were merged (most attempts ran the same script
+    /// as the one before: nothing new to merge).
+    last: Vec<StoredLet>,
+    names: Vec<String>,
+}
+
+impl LetNames {
+    /// Merges an attempt's lets; true when they differ from the last ones merged.
+    pub fn add(&mut self, lets: &[StoredLet]) -> bool {
+        if lets.is_empty() || same_lets(lets, &self.last) {
+            return false;
+        }
+        self.last = lets.to_vec();
+        let names: Vec<String> = lets.iter().map(|l| l.name.clone()).collect();
+        merge_in_order(&mut self.names, &names);
+        true
+    }
+
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+}
+
+/// The lets of the attempts as they are counted: their names in declaration order (the union
+/// over the scripts the attempts ran), each `money` let summed and each `date` let counted by
+/// value over the goal calls, and every let's values counted over the connected calls. A let is
 /// summarised when some attempt holds a value of it (a sensitive let never does); values that
 /// do not read as their type (a store edited by hand) are not counted.
-fn let_summaries(rows: &[AttemptRow]) -> Vec<LetSummary> {
-    let mut keys: Vec<(String, String)> = Vec::new();
-    let mut last: &[StoredLet] = &[];
-    for r in rows {
-        if r.lets.is_empty() || same_lets(&r.lets, last) {
-            continue;
+#[derive(Default)]
+struct LetsSeen {
+    /// Every let's name, in declaration order.
+    names: LetNames,
+    /// `money` and `date` lets that held a value, as (name, type), in declaration order.
+    summarised: Vec<(String, String)>,
+    summaries: BTreeMap<(String, String), LetSummary>,
+    /// Per let name: its figures over the connected calls, and its values' counts.
+    captured: BTreeMap<String, (Captured, BTreeMap<String, u64>)>,
+}
+
+impl LetsSeen {
+    fn add(&mut self, r: &AttemptRow) {
+        if self.names.add(&r.lets) {
+            let summarised: Vec<(String, String)> = r
+                .lets
+                .iter()
+                .filter(|l| l.value.is_some() && matches!(l.ty.as_str(), "money" | "date"))
+                .map(|l| (l.name.clone(), l.ty.clone()))
+                .collect();
+            merge_in_order(&mut self.summarised, &summarised);
         }
-        last = &r.lets;
-        let list: Vec<(String, String)> = r
-            .lets
-            .iter()
-            .filter(|l| l.value.is_some() && matches!(l.ty.as_str(), "money" | "date"))
-            .map(|l| (l.name.clone(), l.ty.clone()))
-            .collect();
-        merge_in_order(&mut keys, &list);
-    }
-    let mut summaries: Vec<LetSummary> = keys
-        .into_iter()
-        .map(|(name, ty)| LetSummary { all: LetFigures::new(&ty), by_outcome: BTreeMap::new(), name, ty })
-        .collect();
-    for r in rows.iter().filter(|r| r.goal) {
-        for l in &r.lets {
-            let Some(value) = &l.value else { continue };
-            let Some(s) = summaries.iter_mut().find(|s| s.name == l.name && s.ty == l.ty) else { continue };
-            if s.all.add(value) {
-                let outcome = r.outcome.clone().unwrap_or_default();
-                s.by_outcome.entry(outcome).or_insert_with(|| LetFigures::new(&l.ty)).add(value);
+        if r.goal {
+            for l in &r.lets {
+                let Some(value) = &l.value else { continue };
+                let key = (l.name.clone(), l.ty.clone());
+                if !self.summarised.contains(&key) {
+                    continue;
+                }
+                let s = self.summaries.entry(key).or_insert_with(|| LetSummary {
+                    name: l.name.clone(),
+                    ty: l.ty.clone(),
+                    all: LetFigures::new(&l.ty),
+                    by_outcome: BTreeMap::new(),
+                });
+                if s.all.add(value) {
+                    let outcome = r.outcome.clone().unwrap_or_default();
+                    s.by_outcome.entry(outcome).or_insert_with(|| LetFigures::new(&l.ty)).add(value);
+                }
+            }
+        }
+        if connected(r) {
+            for l in &r.lets {
+                let (c, values) = self.captured.entry(l.name.clone()).or_insert_with(|| {
+                    let c = Captured {
+                        name: l.name.clone(),
+                        ty: String::new(),
+                        calls: 0,
+                        sensitive: false,
+                        top_values: Vec::new(),
+                    };
+                    (c, BTreeMap::new())
+                });
+                c.ty.clone_from(&l.ty);
+                c.calls += 1;
+                match &l.value {
+                    None => c.sensitive = true,
+                    Some(v) if l.ty != "money" => *values.entry(v.clone()).or_insert(0) += 1,
+                    Some(_) => {}
+                }
             }
         }
     }
-    summaries
+
+    /// The `money` and `date` lets in declaration order, over the goal calls.
+    fn summaries(&self) -> Vec<LetSummary> {
+        self.summarised
+            .iter()
+            .map(|(name, ty)| {
+                self.summaries.get(&(name.clone(), ty.clone())).cloned().unwrap_or_else(|| LetSummary {
+                    name: name.clone(),
+                    ty: ty.clone(),
+                    all: LetFigures::new(ty),
+                    by_outcome: BTreeMap::new(),
+                })
+            })
+            .collect()
+    }
+
+    /// Each let over the connected calls, in declaration order.
+    fn captured(&self) -> Vec<Captured> {
+        self.names
+            .names()
+            .iter()
+            .filter_map(|name| self.captured.get(name))
+            .filter(|(c, _)| c.calls > 0)
+            .map(|(c, values)| {
+                let mut c = c.clone();
+                if !c.sensitive {
+                    c.top_values = top(values.clone(), 10);
+                }
+                c
+            })
+            .collect()
+    }
 }
 
 /// An attempt for the tests; `goal` is its goal outcome, if it reached one.
@@ -623,7 +712,7 @@ mod tests {
         actions.push(call(40, Some("HTTP status 503")));
         actions.push(call(2000, Some("no answer within 2000 ms")));
         let rows = vec![AttemptRow { actions, ..AttemptRow::default() }];
-        let figures = action_figures(&rows);
+        let figures = build("t", &rows, &[]).actions;
         assert_eq!(
             figures,
             [ActionFigures {

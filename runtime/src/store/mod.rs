@@ -440,6 +440,12 @@ pub trait Store {
     fn placed_by_phone_and_date(&self) -> Result<Vec<(String, String, u32)>>;
     /// Every attempt of a campaign that is not live, for reports and the export, in order.
     fn attempt_rows(&self, campaign: &str) -> Result<Vec<AttemptRow>>;
+    /// [`Store::attempt_rows`] one at a time, none held after `f` returns: reports of
+    /// millions of attempts stay flat in memory. The default collects them first.
+    fn each_attempt(&self, campaign: &str, f: &mut dyn FnMut(AttemptRow)) -> Result<()> {
+        self.attempt_rows(campaign)?.into_iter().for_each(f);
+        Ok(())
+    }
     /// The live numbers of a campaign, for the wallboard: `window_ms` is the span of
     /// campaign time before the latest start over which starts are counted.
     fn board(&self, campaign: &str, window_ms: i64) -> Result<BoardCounts>;

@@ -4,7 +4,7 @@
 //! in place, and a file that is empty or not ours is refused rather than taken for a new
 //! campaign.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::io::Read;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -193,6 +193,26 @@ trait Context<T> {
     fn ctx(self, path: &Path) -> Result<T>;
 }
 
+/// The details of the attempt at `key` (start, id) from a cursor in the attempts' order,
+/// skipping any of attempts before it (none, unless the store was edited by hand).
+fn take_for<T>(
+    cursor: &mut std::iter::Peekable<impl Iterator<Item = rusqlite::Result<((i64, i64), T)>>>,
+    key: (i64, i64),
+) -> rusqlite::Result<Vec<T>> {
+    let mut found = Vec::new();
+    while let Some(next) = cursor.peek() {
+        match next {
+            Ok((at, _)) if *at > key => break,
+            Ok((at, _)) if *at < key => {
+                cursor.next();
+            }
+            Ok(_) => found.push(cursor.next().expect("peeked")?.1),
+            Err(_) => return Err(cursor.next().expect("peeked").err().expect("an error")),
+        }
+    }
+    Ok(found)
+}
+
 impl<T> Context<T> for rusqlite::Result<T> {
     fn ctx(self, path: &Path) -> Result<T> {
         self.map_err(|source| {
@@ -356,6 +376,89 @@ impl SqliteStore {
     }
 
     /// Runs a query and collects every row through `map`.
+    /// The attempts of a campaign in start order, each with its lets, actions and messages:
+    /// four cursors in the same order, merged as they go, so no attempt is held after `f`.
+    fn stream_attempts(&self, campaign: &str, f: &mut dyn FnMut(AttemptRow)) -> rusqlite::Result<()> {
+        let mut attempts = self.conn.prepare(
+            "SELECT customer_id, phone, attempt, started_ms, local_time, local_hour, COALESCE(disposition, 'unknown'),
+             cause, outcome, goal, talk_ms, last_step, COALESCE(d.steps, '[]'), COALESCE(d.objections, '[]'),
+             COALESCE(d.unrecognised, '[]'), COALESCE(ended_ms, started_ms), state, a.id, COALESCE(d.tags, '[]'),
+             segment, zone, list, variant
+             FROM attempts a LEFT JOIN attempt_details d ON d.attempt_id = a.id
+             WHERE campaign = ?1 AND state != 'live' ORDER BY started_ms, a.id",
+        )?;
+        // Each detail table in the attempts' order (start, id), then its own position.
+        let detail = |columns: &str, table: &str| {
+            format!(
+                "SELECT a.started_ms, x.attempt_id, {columns} FROM {table} x JOIN attempts a ON a.id = x.attempt_id
+                 WHERE a.campaign = ?1 AND a.state != 'live' ORDER BY a.started_ms, a.id, x.position"
+            )
+        };
+        let mut lets = self.conn.prepare(&detail("x.name, x.type, x.value", "attempt_lets"))?;
+        let mut lets = lets
+            .query_map([campaign], |r| {
+                Ok(((r.get(0)?, r.get(1)?), StoredLet { name: r.get(2)?, ty: r.get(3)?, value: r.get(4)? }))
+            })?
+            .peekable();
+        let mut actions = self.conn.prepare(&detail("x.name, x.ok, x.latency_ms, x.cause", "attempt_actions"))?;
+        let mut actions = actions
+            .query_map([campaign], |r| {
+                let action = StoredAction {
+                    name: r.get(2)?,
+                    ok: r.get::<_, i64>(3)? != 0,
+                    latency_ms: r.get(4)?,
+                    cause: r.get(5)?,
+                };
+                Ok(((r.get(0)?, r.get(1)?), action))
+            })?
+            .peekable();
+        let mut messages = self.conn.prepare(&detail("x.text, x.status, x.cause", "attempt_messages"))?;
+        let mut messages = messages
+            .query_map([campaign], |r| {
+                Ok(((r.get(0)?, r.get(1)?), StoredMessage { text: r.get(2)?, status: r.get(3)?, cause: r.get(4)? }))
+            })?
+            .peekable();
+        let rows = attempts.query_map([campaign], |r| {
+            Ok(AttemptRow {
+                id: r.get(17)?,
+                customer_id: r.get(0)?,
+                phone: r.get(1)?,
+                attempt: r.get(2)?,
+                started_ms: r.get(3)?,
+                local_time: r.get(4)?,
+                local_hour: r.get(5)?,
+                disposition: r.get(6)?,
+                cause: r.get(7)?,
+                outcome: r.get(8)?,
+                goal: r.get::<_, i64>(9)? != 0,
+                talk_ms: r.get(10)?,
+                last_step: r.get(11)?,
+                steps: r.get(12)?,
+                objections: r.get(13)?,
+                unrecognised: r.get(14)?,
+                ended_ms: r.get(15)?,
+                state: r.get(16)?,
+                lets: Vec::new(),
+                actions: Vec::new(),
+                messages: Vec::new(),
+                tags: r.get(18)?,
+                segment: r.get(19)?,
+                zone: r.get(20)?,
+                list: r.get(21)?,
+                variant: r.get(22)?,
+            })
+        })?;
+        for row in rows {
+            let mut row = row?;
+            let key = (row.started_ms, row.id);
+            row.lets = take_for(&mut lets, key)?;
+            row.actions = take_for(&mut actions, key)?;
+            row.messages = take_for(&mut messages, key)?;
+            f(row);
+        }
+        Ok(())
+    }
+
     fn rows<T, C: FromIterator<T>, P: rusqlite::Params>(
         &self,
         sql: &str,
@@ -627,95 +730,25 @@ impl Store for SqliteStore {
     }
 
     fn attempt_rows(&self, campaign: &str) -> Result<Vec<AttemptRow>> {
-        let rows: Vec<(i64, AttemptRow)> = self.rows(
-            "SELECT customer_id, phone, attempt, started_ms, local_time, local_hour, COALESCE(disposition, 'unknown'),
-             cause, outcome, goal, talk_ms, last_step, COALESCE(d.steps, '[]'), COALESCE(d.objections, '[]'),
-             COALESCE(d.unrecognised, '[]'), COALESCE(ended_ms, started_ms), state, a.id, COALESCE(d.tags, '[]'),
-             segment, zone, list, variant
-             FROM attempts a LEFT JOIN attempt_details d ON d.attempt_id = a.id
-             WHERE campaign = ?1 AND state != 'live' ORDER BY started_ms, id",
-            [campaign],
-            |r| {
-                let row = AttemptRow {
-                    id: r.get(17)?,
-                    customer_id: r.get(0)?,
-                    phone: r.get(1)?,
-                    attempt: r.get(2)?,
-                    started_ms: r.get(3)?,
-                    local_time: r.get(4)?,
-                    local_hour: r.get(5)?,
-                    disposition: r.get(6)?,
-                    cause: r.get(7)?,
-                    outcome: r.get(8)?,
-                    goal: r.get::<_, i64>(9)? != 0,
-                    talk_ms: r.get(10)?,
-                    last_step: r.get(11)?,
-                    steps: r.get(12)?,
-                    objections: r.get(13)?,
-                    unrecognised: r.get(14)?,
-                    ended_ms: r.get(15)?,
-                    state: r.get(16)?,
-                    lets: Vec::new(),
-                    actions: Vec::new(),
-                    messages: Vec::new(),
-                    tags: r.get(18)?,
-                    segment: r.get(19)?,
-                    zone: r.get(20)?,
-                    list: r.get(21)?,
-                    variant: r.get(22)?,
-                };
-                Ok((r.get(17)?, row))
-            },
-        )?;
-        let mut lets: HashMap<i64, Vec<StoredLet>> = HashMap::new();
-        let stored: Vec<(i64, StoredLet)> = self.rows(
-            "SELECT l.attempt_id, l.name, l.type, l.value FROM attempt_lets l JOIN attempts a ON a.id = l.attempt_id
-             WHERE a.campaign = ?1 AND a.state != 'live' ORDER BY l.attempt_id, l.position",
-            [campaign],
-            |r| Ok((r.get(0)?, StoredLet { name: r.get(1)?, ty: r.get(2)?, value: r.get(3)? })),
-        )?;
-        for (id, l) in stored {
-            lets.entry(id).or_default().push(l);
+        let mut rows = Vec::new();
+        self.each_attempt(campaign, &mut |row| rows.push(row))?;
+        Ok(rows)
+    }
+
+    fn each_attempt(&self, campaign: &str, f: &mut dyn FnMut(AttemptRow)) -> Result<()> {
+        // One read transaction, so the four cursors see one snapshot while a campaign writes.
+        let own_transaction = self.conn.is_autocommit();
+        if own_transaction {
+            self.conn.execute_batch("BEGIN DEFERRED").ctx(&self.path)?;
         }
-        let mut actions: HashMap<i64, Vec<StoredAction>> = HashMap::new();
-        let stored: Vec<(i64, StoredAction)> = self.rows(
-            "SELECT x.attempt_id, x.name, x.ok, x.latency_ms, x.cause FROM attempt_actions x
-             JOIN attempts a ON a.id = x.attempt_id
-             WHERE a.campaign = ?1 AND a.state != 'live' ORDER BY x.attempt_id, x.position",
-            [campaign],
-            |r| {
-                let action = StoredAction {
-                    name: r.get(1)?,
-                    ok: r.get::<_, i64>(2)? != 0,
-                    latency_ms: r.get(3)?,
-                    cause: r.get(4)?,
-                };
-                Ok((r.get(0)?, action))
-            },
-        )?;
-        for (id, a) in stored {
-            actions.entry(id).or_default().push(a);
+        let streamed = self.stream_attempts(campaign, f).ctx(&self.path);
+        if own_transaction {
+            let end = self.conn.execute_batch("COMMIT").ctx(&self.path);
+            streamed?;
+            end
+        } else {
+            streamed
         }
-        let mut messages: HashMap<i64, Vec<StoredMessage>> = HashMap::new();
-        let stored: Vec<(i64, StoredMessage)> = self.rows(
-            "SELECT m.attempt_id, m.text, m.status, m.cause FROM attempt_messages m
-             JOIN attempts a ON a.id = m.attempt_id
-             WHERE a.campaign = ?1 AND a.state != 'live' ORDER BY m.attempt_id, m.position",
-            [campaign],
-            |r| Ok((r.get(0)?, StoredMessage { text: r.get(1)?, status: r.get(2)?, cause: r.get(3)? })),
-        )?;
-        for (id, m) in stored {
-            messages.entry(id).or_default().push(m);
-        }
-        Ok(rows
-            .into_iter()
-            .map(|(id, row)| AttemptRow {
-                lets: lets.remove(&id).unwrap_or_default(),
-                actions: actions.remove(&id).unwrap_or_default(),
-                messages: messages.remove(&id).unwrap_or_default(),
-                ..row
-            })
-            .collect())
     }
 
     fn board(&self, campaign: &str, window_ms: i64) -> Result<BoardCounts> {
