@@ -438,7 +438,8 @@ pub trait Store {
     fn past_attempts(&self, campaign: &str) -> Result<Vec<PastAttempt>>;
     /// Calls placed to each phone on each local date, across every campaign (for the caps).
     fn placed_by_phone_and_date(&self) -> Result<Vec<(String, String, u32)>>;
-    /// Every attempt of a campaign that is not live, for reports and the export, in order.
+    /// Every attempt of a campaign that is not live, for reports and the export, in the order
+    /// they were placed (the store's id).
     fn attempt_rows(&self, campaign: &str) -> Result<Vec<AttemptRow>>;
     /// [`Store::attempt_rows`] one at a time, none held after `f` returns: reports of
     /// millions of attempts stay flat in memory. The default collects them first.

@@ -175,6 +175,9 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE attempts ADD COLUMN variant TEXT;
     ALTER TABLE campaign_customers ADD COLUMN segment TEXT;
     ALTER TABLE campaign_customers ADD COLUMN list TEXT;",
+    // 8: a campaign's attempts in the order they were placed, read by reports as a stream
+    // without sorting (a million attempts: no temporary B-tree).
+    "CREATE INDEX attempts_by_campaign ON attempts (campaign, id);",
 ];
 
 /// A connection string as shown in messages: the password left out.
@@ -456,7 +459,7 @@ impl Store for PostgresStore {
              COALESCE(d.unrecognised, '[]'), COALESCE(ended_ms, started_ms), state, a.id, COALESCE(d.tags, '[]'),
              segment, zone, list, variant
              FROM attempts a LEFT JOIN attempt_details d ON d.attempt_id = a.id
-             WHERE campaign = $1 AND state != 'live' ORDER BY started_ms, a.id",
+             WHERE campaign = $1 AND state != 'live' ORDER BY a.id",
             &[&campaign],
         )?;
         let mut lets: HashMap<i64, Vec<StoredLet>> = HashMap::new();
