@@ -45,7 +45,7 @@ impl Bucket {
         self.answered += u64::from(connected(r));
         self.goals += u64::from(r.goal);
         if let Some(o) = &r.outcome {
-            *self.outcomes.entry(o.clone()).or_insert(0) += 1;
+            bump(&mut self.outcomes, o);
         }
         self.connect_rate = ratio(self.answered, self.attempts);
         self.conversion_rate = ratio(self.goals, self.answered);
@@ -312,7 +312,7 @@ pub struct ReportBuilder {
     /// Customers by a 64-bit hash of their id: 8 bytes each. Two ids share a hash with a
     /// chance of about n²/2⁶⁵ (3 in a million at 10 million customers), which would count
     /// one customer short.
-    customers: HashSet<u64>,
+    customers: HashSet<u64, std::hash::BuildHasherDefault<AlreadyHashed>>,
     objections: BTreeMap<String, u64>,
     unrecognised: BTreeMap<String, u64>,
     tags: BTreeMap<String, u64>,
@@ -336,32 +336,37 @@ pub struct ReportBuilder {
 impl ReportBuilder {
     /// Counts one stored attempt.
     pub fn add(&mut self, r: &AttemptRow) {
-        let known = |v: &Option<String>| v.clone().unwrap_or_else(|| UNKNOWN.to_string());
+        fn known(v: &Option<String>) -> &str {
+            v.as_deref().unwrap_or(UNKNOWN)
+        }
         self.attempts += 1;
         self.customers.insert(customer_hash(&r.customer_id));
-        *self.dispositions.entry(r.disposition.clone()).or_insert(0) += 1;
+        bump(&mut self.dispositions, &r.disposition);
         self.by_hour.entry(r.local_hour).or_default().count(r);
         self.by_attempt.entry(r.attempt).or_default().count(r);
-        self.by_day.entry(local_date(&r.local_time)).or_default().count(r);
+        bucket(&mut self.by_day, local_date(&r.local_time)).count(r);
         let b = &mut self.breakdowns;
-        b.segment.entry(known(&r.segment)).or_default().count(r);
-        b.zone.entry(known(&r.zone)).or_default().count(r);
-        b.list.entry(known(&r.list)).or_default().count(r);
-        b.variant.entry(known(&r.variant)).or_default().count(r);
+        bucket(&mut b.segment, known(&r.segment)).count(r);
+        bucket(&mut b.zone, known(&r.zone)).count(r);
+        bucket(&mut b.list, known(&r.list)).count(r);
+        bucket(&mut b.variant, known(&r.variant)).count(r);
         if let Some(o) = &r.outcome {
-            *self.outcomes.entry(o.clone()).or_insert(0) += 1;
+            bump(&mut self.outcomes, o);
         }
         if connected(r) {
             self.answered += 1;
             self.talk_ms += r.talk_ms;
             let steps: Vec<String> = serde_json::from_str(&r.steps).unwrap_or_default();
             merge_in_order(&mut self.seen_steps, &steps);
-            let mut seen = HashSet::new();
-            let mut before: Option<String> = None;
-            for s in steps {
-                if seen.insert(s.clone()) {
-                    *self.reached.entry(s.clone()).or_insert(0) += 1;
-                    *self.transitions.entry((s.clone(), before.clone())).or_insert(0) += 1;
+            // A call reaches a handful of steps: a list beats a set here.
+            let mut seen: Vec<&str> = Vec::with_capacity(steps.len());
+            let mut before: Option<&str> = None;
+            for s in &steps {
+                if !seen.contains(&s.as_str()) {
+                    seen.push(s);
+                    bump(&mut self.reached, s);
+                    let key = (s.clone(), before.map(str::to_string));
+                    *self.transitions.entry(key).or_insert(0) += 1;
                 }
                 before = Some(s);
             }
@@ -476,6 +481,23 @@ impl ReportBuilder {
     }
 }
 
+/// The hasher of a set of hashes: the value is its own hash.
+#[derive(Default)]
+struct AlreadyHashed(u64);
+
+impl std::hash::Hasher for AlreadyHashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u64s are hashed here; any other input still hashes, just slowly.
+        bytes.iter().for_each(|b| self.0 = self.0.rotate_left(8) ^ u64::from(*b));
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
 /// A stable 64-bit hash of a customer id (SipHash with fixed keys), for counting customers.
 fn customer_hash(id: &str) -> u64 {
     use std::hash::{Hash, Hasher};
@@ -506,11 +528,29 @@ fn titles(r: &Report, script: &labels::ScriptTitles) -> Titles {
 }
 
 /// The customer's local date of an attempt (`2026-11-24`), from its ISO 8601 local time.
-fn local_date(local_time: &str) -> String {
+fn local_date(local_time: &str) -> &str {
     match local_time.get(..10) {
-        Some(date) if Date::parse(date).is_some() => date.to_string(),
-        _ => UNKNOWN.to_string(),
+        Some(date) if Date::parse(date).is_some() => date,
+        _ => UNKNOWN,
     }
+}
+
+/// Adds one to `key`'s count, copying the key only the first time it is seen.
+fn bump(counts: &mut BTreeMap<String, u64>, key: &str) {
+    match counts.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            counts.insert(key.to_string(), 1);
+        }
+    }
+}
+
+/// `key`'s bucket, made (and the key copied) the first time it is seen.
+fn bucket<'m>(buckets: &'m mut BTreeMap<String, Bucket>, key: &str) -> &'m mut Bucket {
+    if !buckets.contains_key(key) {
+        buckets.insert(key.to_string(), Bucket::default());
+    }
+    buckets.get_mut(key).expect("inserted above")
 }
 
 /// Adds `list`'s items missing from `union`, each next to its neighbour in `list`: the union

@@ -399,9 +399,7 @@ impl SqliteStore {
         };
         let mut lets = self.conn.prepare(&detail("x.name, x.type, x.value", "attempt_lets"))?;
         let mut lets = lets
-            .query_map([campaign], |r| {
-                Ok((r.get(0)?, StoredLet { name: r.get(1)?, ty: r.get(2)?, value: r.get(3)? }))
-            })?
+            .query_map([campaign], |r| Ok((r.get(0)?, StoredLet { name: r.get(1)?, ty: r.get(2)?, value: r.get(3)? })))?
             .peekable();
         let mut actions = self.conn.prepare(&detail("x.name, x.ok, x.latency_ms, x.cause", "attempt_actions"))?;
         let mut actions = actions
@@ -743,14 +741,20 @@ impl Store for SqliteStore {
         if own_transaction {
             self.conn.execute_batch("BEGIN DEFERRED").ctx(&self.path)?;
         }
+        // Each page is read once: neither the page cache nor a memory map would be read again,
+        // and both would hold hundreds of megabytes of a large store.
+        let pragma = |name: &str| self.conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get::<_, i64>(0));
+        let (cache, mmap) = (pragma("cache_size").ctx(&self.path)?, pragma("mmap_size").ctx(&self.path)?);
+        self.conn.execute_batch("PRAGMA cache_size = -4096; PRAGMA mmap_size = 0;").ctx(&self.path)?;
         let streamed = self.stream_attempts(campaign, f).ctx(&self.path);
-        if own_transaction {
-            let end = self.conn.execute_batch("COMMIT").ctx(&self.path);
-            streamed?;
-            end
-        } else {
-            streamed
-        }
+        let restored = self
+            .conn
+            .execute_batch(&format!("PRAGMA cache_size = {cache}; PRAGMA mmap_size = {mmap};"))
+            .ctx(&self.path);
+        let end = if own_transaction { self.conn.execute_batch("COMMIT").ctx(&self.path) } else { Ok(()) };
+        streamed?;
+        restored?;
+        end
     }
 
     fn board(&self, campaign: &str, window_ms: i64) -> Result<BoardCounts> {
