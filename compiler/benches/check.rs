@@ -9,6 +9,10 @@
 //! checking the nested script costs the size of its code; `inline / nested` is the saving.
 
 use callscript_compiler::check::check_source;
+
+// The allocator of the `callscript` binary, so the figures are the command's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use callscript_compiler::span::SourceId;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
