@@ -303,9 +303,19 @@ async fn call_list(
         f.token = None;
         return with_cookie(true, &console.token, Redirect::to(&pages::list_link(&f)).into_response());
     }
-    let rows = blocking(&console, |c| c.with_store(|s| s.attempt_rows(&c.campaign))).await;
-    match rows {
-        Ok(Ok(rows)) => Html(pages::call_list(&console.campaign, &rows, &filters, &console.titles)).into_response(),
+    let page = {
+        let filters = filters.clone();
+        blocking(&console, move |c| {
+            c.with_store(|s| -> crate::store::Result<String> {
+                let mut list = pages::CallList::new(&filters);
+                s.each_attempt(&c.campaign, &mut |r| list.add_matching(r, &filters))?;
+                Ok(list.page(&c.campaign, &filters, &c.titles))
+            })
+        })
+        .await
+    };
+    match page {
+        Ok(Ok(page)) => Html(page).into_response(),
         Ok(Err(e)) => store_error(e),
         Err(r) => r,
     }
@@ -328,9 +338,7 @@ async fn call_page(
     };
     let found = blocking(&console, move |c| {
         c.with_store(|s| -> crate::store::Result<_> {
-            let row =
-                s.attempt_rows(&c.campaign)?.into_iter().find(|r| r.customer_id == customer && r.attempt == attempt);
-            let Some(row) = row else { return Ok(None) };
+            let Some(row) = s.attempt(&c.campaign, &customer, attempt)? else { return Ok(None) };
             let transcript = s.transcript(&c.campaign, &row.customer_id, row.attempt)?.unwrap_or_default();
             let recorded = s.recordings(&c.campaign)?.iter().any(|r| r.attempt_id == row.id);
             Ok(Some((row, transcript, recorded && c.key.is_some())))
@@ -363,8 +371,7 @@ async fn recording_wav(
     let decrypted = blocking(&console, move |c| -> Result<Option<Vec<u8>>, String> {
         let Some(key) = &c.key else { return Err("this console has no recording key".into()) };
         c.with_store(|s| {
-            let rows = s.attempt_rows(&c.campaign).map_err(|e| e.to_string())?;
-            let Some(row) = rows.into_iter().find(|r| r.customer_id == customer && r.attempt == attempt) else {
+            let Some(row) = s.attempt(&c.campaign, &customer, attempt).map_err(|e| e.to_string())? else {
                 return Ok(None);
             };
             let Some(file) =

@@ -177,66 +177,118 @@ pub fn matches(row: &AttemptRow, f: &Filters) -> bool {
 /// Rows per page of the call list.
 const PAGE: usize = 100;
 
-pub fn call_list(campaign: &str, rows: &[AttemptRow], f: &Filters, titles: &ScriptTitles) -> String {
-    let found: Vec<&AttemptRow> = rows.iter().rev().filter(|r| matches(r, f)).collect();
-    let page_no = f.page.unwrap_or(0);
-    let shown = found.iter().skip(page_no * PAGE).take(PAGE);
-    let values = |pick: fn(&AttemptRow) -> Vec<String>| {
-        let mut v: Vec<String> = rows.iter().flat_map(pick).collect();
-        v.sort();
-        v.dedup();
-        v
-    };
-    let dispositions = values(|r| vec![r.disposition.clone()]);
-    let outcomes = values(|r| r.outcome.iter().cloned().collect());
-    let tags = values(tags_of);
-    let segments = values(|r| r.segment.iter().cloned().collect());
-    let select = |name: &str, label: &str, options: &[String], chosen: &Option<String>| {
-        html! {
-            select name=(name) aria-label=(label) {
-                option value="" { (label) }
-                @for o in options {
-                    option value=(o) selected[chosen.as_deref() == Some(o.as_str())] { (o) }
-                }
-            }
+/// The call list gathered as the attempts stream from the store (oldest first): the filters'
+/// choices, how many calls match, and only the newest matches up to the page shown.
+pub struct CallList {
+    dispositions: std::collections::BTreeSet<String>,
+    outcomes: std::collections::BTreeSet<String>,
+    tags: std::collections::BTreeSet<String>,
+    segments: std::collections::BTreeSet<String>,
+    found: usize,
+    /// The newest matches, at most up to the end of the page shown.
+    newest: std::collections::VecDeque<AttemptRow>,
+    keep: usize,
+}
+
+impl CallList {
+    pub fn new(f: &Filters) -> CallList {
+        CallList {
+            dispositions: Default::default(),
+            outcomes: Default::default(),
+            tags: Default::default(),
+            segments: Default::default(),
+            found: 0,
+            newest: Default::default(),
+            keep: (f.page.unwrap_or(0) + 1).saturating_mul(PAGE),
         }
-    };
-    page(
-        &format!("{campaign} · 通话"),
-        html! {
-            h1 { (campaign) " · 通话 Calls" }
-            form method="get" action="/calls" {
-                input type="search" name="q" placeholder="客户号或手机尾号 Customer or phone ending" value=[f.q.as_deref()];
-                (select("disposition", "结果 Disposition", &dispositions, &f.disposition))
-                (select("outcome", "结局 Outcome", &outcomes, &f.outcome))
-                (select("tag", "标签 Tag", &tags, &f.tag))
-                (select("segment", "分群 Segment", &segments, &f.segment))
-                input type="date" name="date" value=[f.date.as_deref()];
-                button type="submit" id="search" { "搜索 Search" }
+    }
+
+    pub fn add_matching(&mut self, r: AttemptRow, f: &Filters) {
+        self.choices(&r);
+        if matches(&r, f) {
+            self.found += 1;
+            if self.newest.len() == self.keep {
+                self.newest.pop_front();
             }
-            p.meta { (found.len()) " calls" }
-            table id="calls" {
-                thead { tr { th { "时间 Local time" } th { "客户 Customer" } th { "手机 Phone" } th { "次 Attempt" } th { "结果 Disposition" } th { "结局 Outcome" } th { "标签 Tags" } th { "通话 Talk" } } }
-                tbody {
-                    @for r in shown {
-                        tr {
-                            td { (r.local_time) }
-                            td { a href=(format!("/calls/{}/{}", encode(&r.customer_id), r.attempt)) { (r.customer_id) } }
-                            td { (masked_phone(&r.phone)) }
-                            td { (r.attempt) }
-                            td { (disposition(&r.disposition)) }
-                            td { (r.outcome.as_deref().map(|o| outcome(o, titles)).unwrap_or_default()) }
-                            td { (tags_of(r).join(", ")) }
-                            td { (format!("{:.0} s", r.talk_ms as f64 / 1000.0)) }
-                        }
+            self.newest.push_back(r);
+        }
+    }
+
+    fn choices(&mut self, r: &AttemptRow) {
+        insert(&mut self.dispositions, &r.disposition);
+        if let Some(o) = &r.outcome {
+            insert(&mut self.outcomes, o);
+        }
+        for t in tags_of(r) {
+            self.tags.insert(t);
+        }
+        if let Some(s) = &r.segment {
+            insert(&mut self.segments, s);
+        }
+    }
+
+    pub fn page(self, campaign: &str, f: &Filters, titles: &ScriptTitles) -> String {
+        let page_no = f.page.unwrap_or(0);
+        let found = self.found;
+        let shown = self.newest.iter().rev().skip(page_no * PAGE).take(PAGE);
+        let dispositions: Vec<String> = self.dispositions.into_iter().collect();
+        let outcomes: Vec<String> = self.outcomes.into_iter().collect();
+        let tags: Vec<String> = self.tags.into_iter().collect();
+        let segments: Vec<String> = self.segments.into_iter().collect();
+        let select = |name: &str, label: &str, options: &[String], chosen: &Option<String>| {
+            html! {
+                select name=(name) aria-label=(label) {
+                    option value="" { (label) }
+                    @for o in options {
+                        option value=(o) selected[chosen.as_deref() == Some(o.as_str())] { (o) }
                     }
                 }
             }
-            @if found.len() > (page_no + 1) * PAGE {
-                p { a href=(format!("{}{}page={}", list_link(f), if list_link(f).contains('?') { "&" } else { "?" }, page_no + 1)) { "下一页 Next" } }
-            }
-        },
-    )
+        };
+        page(
+            &format!("{campaign} · 通话"),
+            html! {
+                h1 { (campaign) " · 通话 Calls" }
+                form method="get" action="/calls" {
+                    input type="search" name="q" placeholder="客户号或手机尾号 Customer or phone ending" value=[f.q.as_deref()];
+                    (select("disposition", "结果 Disposition", &dispositions, &f.disposition))
+                    (select("outcome", "结局 Outcome", &outcomes, &f.outcome))
+                    (select("tag", "标签 Tag", &tags, &f.tag))
+                    (select("segment", "分群 Segment", &segments, &f.segment))
+                    input type="date" name="date" value=[f.date.as_deref()];
+                    button type="submit" id="search" { "搜索 Search" }
+                }
+                p.meta { (found) " calls" }
+                table id="calls" {
+                    thead { tr { th { "时间 Local time" } th { "客户 Customer" } th { "手机 Phone" } th { "次 Attempt" } th { "结果 Disposition" } th { "结局 Outcome" } th { "标签 Tags" } th { "通话 Talk" } } }
+                    tbody {
+                        @for r in shown {
+                            tr {
+                                td { (r.local_time) }
+                                td { a href=(format!("/calls/{}/{}", encode(&r.customer_id), r.attempt)) { (r.customer_id) } }
+                                td { (masked_phone(&r.phone)) }
+                                td { (r.attempt) }
+                                td { (disposition(&r.disposition)) }
+                                td { (r.outcome.as_deref().map(|o| outcome(o, titles)).unwrap_or_default()) }
+                                td { (tags_of(r).join(", ")) }
+                                td { (format!("{:.0} s", r.talk_ms as f64 / 1000.0)) }
+                            }
+                        }
+                    }
+                }
+                @if found > (page_no + 1) * PAGE {
+                    p { a href=(format!("{}{}page={}", list_link(f), if list_link(f).contains('?') { "&" } else { "?" }, page_no + 1)) { "下一页 Next" } }
+                }
+            },
+        )
+    }
+}
+
+/// Adds a value to a set, copying it only when it is new.
+fn insert(set: &mut std::collections::BTreeSet<String>, value: &str) {
+    if !set.contains(value) {
+        set.insert(value.to_string());
+    }
 }
 
 /// One line of a stored transcript, as the page shows it.
@@ -316,4 +368,45 @@ pub fn call_page(row: &AttemptRow, transcript: &str, playable: bool, titles: &Sc
             }
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 250 matching calls streamed oldest first: each page shows the next hundred, newest
+    /// first, and only pages with more after them link on.
+    #[test]
+    fn the_call_list_pages_newest_first_from_a_stream() {
+        let row = |i: usize| AttemptRow {
+            customer_id: format!("C{i:03}"),
+            disposition: if i % 2 == 0 { "answered" } else { "busy" }.into(),
+            tags: "[]".into(),
+            ..AttemptRow::default()
+        };
+        let page = |n: usize, disposition: Option<&str>| {
+            let f = Filters { page: Some(n), disposition: disposition.map(String::from), ..Filters::default() };
+            let mut list = CallList::new(&f);
+            (0..500).for_each(|i| list.add_matching(row(i), &f));
+            let shown: Vec<usize> = list
+                .newest
+                .iter()
+                .rev()
+                .skip(n * PAGE)
+                .take(PAGE)
+                .map(|r| r.customer_id[1..].parse().unwrap())
+                .collect();
+            (list.found, shown, list.page("T", &f, &ScriptTitles::default()))
+        };
+        let (found, shown, html) = page(0, Some("answered"));
+        assert_eq!((found, shown.first(), shown.last(), shown.len()), (250, Some(&498), Some(&300), 100));
+        assert!(html.contains("page=1") && html.contains("250 calls"));
+        let (_, shown, html) = page(2, Some("answered"));
+        assert_eq!((shown.first(), shown.last(), shown.len()), (Some(&98), Some(&0), 50));
+        assert!(!html.contains("page=3"));
+        // Every call counts in the filters' choices, matching or not.
+        assert!(html.contains("value=\"busy\""));
+        let (found, _, _) = page(0, None);
+        assert_eq!(found, 500);
+    }
 }

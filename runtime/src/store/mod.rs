@@ -441,6 +441,16 @@ pub trait Store {
     /// Every attempt of a campaign that is not live, for reports and the export, in the order
     /// they were placed (the store's id).
     fn attempt_rows(&self, campaign: &str) -> Result<Vec<AttemptRow>>;
+    /// One attempt of a campaign (not live), as [`Store::attempt_rows`] holds it.
+    fn attempt(&self, campaign: &str, customer_id: &str, attempt: u32) -> Result<Option<AttemptRow>> {
+        let mut found = None;
+        self.each_attempt(campaign, &mut |r| {
+            if r.customer_id == customer_id && r.attempt == attempt {
+                found = Some(r);
+            }
+        })?;
+        Ok(found)
+    }
     /// [`Store::attempt_rows`] one at a time, none held after `f` returns: reports of
     /// millions of attempts stay flat in memory. The default collects them first.
     fn each_attempt(&self, campaign: &str, f: &mut dyn FnMut(AttemptRow)) -> Result<()> {

@@ -381,29 +381,42 @@ impl SqliteStore {
     /// Runs a query and collects every row through `map`.
     /// The attempts of a campaign in the order they were placed, each with its lets, actions and messages:
     /// four cursors in the same order, merged as they go, so no attempt is held after `f`.
-    fn stream_attempts(&self, campaign: &str, f: &mut dyn FnMut(AttemptRow)) -> rusqlite::Result<()> {
-        let mut attempts = self.conn.prepare(
+    /// `only`: the one attempt (customer, attempt number) to read, by the unique index.
+    fn stream_attempts(
+        &self,
+        campaign: &str,
+        only: Option<(&str, u32)>,
+        f: &mut dyn FnMut(AttemptRow),
+    ) -> rusqlite::Result<()> {
+        let (one, params): (&str, Vec<&dyn rusqlite::ToSql>) = match &only {
+            Some((customer, attempt)) => {
+                ("AND a.customer_id = ?2 AND a.attempt = ?3", vec![&campaign, customer, attempt])
+            }
+            None => ("", vec![&campaign]),
+        };
+        let params = params.as_slice();
+        let mut attempts = self.conn.prepare(&format!(
             "SELECT customer_id, phone, attempt, started_ms, local_time, local_hour, COALESCE(disposition, 'unknown'),
              cause, outcome, goal, talk_ms, last_step, COALESCE(d.steps, '[]'), COALESCE(d.objections, '[]'),
              COALESCE(d.unrecognised, '[]'), COALESCE(ended_ms, started_ms), state, a.id, COALESCE(d.tags, '[]'),
              segment, zone, list, variant
              FROM attempts a LEFT JOIN attempt_details d ON d.attempt_id = a.id
-             WHERE campaign = ?1 AND state != 'live' ORDER BY a.id",
-        )?;
+             WHERE campaign = ?1 AND state != 'live' {one} ORDER BY a.id"
+        ))?;
         // Each detail table in the attempts' order, then its own position.
         let detail = |columns: &str, table: &str| {
             format!(
                 "SELECT x.attempt_id, {columns} FROM attempts a JOIN {table} x ON x.attempt_id = a.id
-                 WHERE a.campaign = ?1 AND a.state != 'live' ORDER BY a.id, x.position"
+                 WHERE a.campaign = ?1 AND a.state != 'live' {one} ORDER BY a.id, x.position"
             )
         };
         let mut lets = self.conn.prepare(&detail("x.name, x.type, x.value", "attempt_lets"))?;
         let mut lets = lets
-            .query_map([campaign], |r| Ok((r.get(0)?, StoredLet { name: r.get(1)?, ty: r.get(2)?, value: r.get(3)? })))?
+            .query_map(params, |r| Ok((r.get(0)?, StoredLet { name: r.get(1)?, ty: r.get(2)?, value: r.get(3)? })))?
             .peekable();
         let mut actions = self.conn.prepare(&detail("x.name, x.ok, x.latency_ms, x.cause", "attempt_actions"))?;
         let mut actions = actions
-            .query_map([campaign], |r| {
+            .query_map(params, |r| {
                 let action = StoredAction {
                     name: r.get(1)?,
                     ok: r.get::<_, i64>(2)? != 0,
@@ -415,11 +428,11 @@ impl SqliteStore {
             .peekable();
         let mut messages = self.conn.prepare(&detail("x.text, x.status, x.cause", "attempt_messages"))?;
         let mut messages = messages
-            .query_map([campaign], |r| {
+            .query_map(params, |r| {
                 Ok((r.get(0)?, StoredMessage { text: r.get(1)?, status: r.get(2)?, cause: r.get(3)? }))
             })?
             .peekable();
-        let rows = attempts.query_map([campaign], |r| {
+        let rows = attempts.query_map(params, |r| {
             Ok(AttemptRow {
                 id: r.get(17)?,
                 customer_id: r.get(0)?,
@@ -746,7 +759,7 @@ impl Store for SqliteStore {
         let pragma = |name: &str| self.conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get::<_, i64>(0));
         let (cache, mmap) = (pragma("cache_size").ctx(&self.path)?, pragma("mmap_size").ctx(&self.path)?);
         self.conn.execute_batch("PRAGMA cache_size = -4096; PRAGMA mmap_size = 0;").ctx(&self.path)?;
-        let streamed = self.stream_attempts(campaign, f).ctx(&self.path);
+        let streamed = self.stream_attempts(campaign, None, f).ctx(&self.path);
         let restored = self
             .conn
             .execute_batch(&format!("PRAGMA cache_size = {cache}; PRAGMA mmap_size = {mmap};"))
@@ -755,6 +768,12 @@ impl Store for SqliteStore {
         streamed?;
         restored?;
         end
+    }
+
+    fn attempt(&self, campaign: &str, customer_id: &str, attempt: u32) -> Result<Option<AttemptRow>> {
+        let mut found = None;
+        self.stream_attempts(campaign, Some((customer_id, attempt)), &mut |r| found = Some(r)).ctx(&self.path)?;
+        Ok(found)
     }
 
     fn board(&self, campaign: &str, window_ms: i64) -> Result<BoardCounts> {
@@ -1046,6 +1065,12 @@ mod tests {
                 ("new", 2, "", false, &[][..])
             ]
         );
+        // One attempt read by its key is the row the stream holds.
+        for r in &rows {
+            let one = store.attempt("c", &r.customer_id, r.attempt).unwrap();
+            assert_eq!(format!("{one:?}"), format!("{:?}", Some(r)));
+        }
+        assert!(store.attempt("c", "new", 3).unwrap().is_none());
         // The masked let's value is NULL, not a placeholder that could pass for one.
         let masked: Option<String> =
             store.conn.query_row("SELECT value FROM attempt_lets WHERE name = 'id_tail'", [], |r| r.get(0)).unwrap();
