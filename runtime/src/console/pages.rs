@@ -380,7 +380,7 @@ mod tests {
     fn the_call_list_pages_newest_first_from_a_stream() {
         let row = |i: usize| AttemptRow {
             customer_id: format!("C{i:03}"),
-            disposition: if i % 2 == 0 { "answered" } else { "busy" }.into(),
+            disposition: if i.is_multiple_of(2) { "answered" } else { "busy" }.into(),
             tags: "[]".into(),
             ..AttemptRow::default()
         };
