@@ -40,8 +40,7 @@ fn slot(script: &ScriptCode, name: &str) -> u16 {
 }
 
 fn builtins() -> Builtins {
-    let context = CallContext::default();
-    Builtins { attempt: context.attempt, hour: context.hour, today: context.today }
+    CallContext::default().builtins()
 }
 
 /// An expression tree, emitted as the lowering emits postfix code.
