@@ -14,7 +14,8 @@ use callscript_compiler::bytecode::ScriptCode;
 use callscript_compiler::syntax::ast::Type;
 use callscript_compiler::value::{Date, Money, Time, Value};
 
-use super::customers::Customer;
+use super::InputError;
+use super::customers::{self, Customer};
 
 /// Why customers cannot be put into a table (the caller then keeps to the interpreter, whose
 /// session start reports the same problem per customer).
@@ -205,6 +206,29 @@ impl CustomerTable {
         Ok(builder.finish())
     }
 
+    /// Reads a customer list straight into columns, row by row, with the checks and the
+    /// `file:line:column` errors of [`customers::load`].
+    pub fn load_csv(
+        name: &str,
+        text: &str,
+        script: &ScriptCode,
+        jurisdiction: &str,
+    ) -> Result<CustomerTable, Vec<InputError>> {
+        let mut builder = TableBuilder::new(script);
+        let mut refused = None;
+        customers::load_each(name, text, script, jurisdiction, |c| {
+            if refused.is_none()
+                && let Err(e) = builder.push_row(c.line, c.inputs.iter().map(|(n, v)| (n.as_str(), v)))
+            {
+                refused = Some(InputError::at(name, c.line, 1, e.to_string()));
+            }
+        })?;
+        match refused {
+            Some(e) => Err(vec![e]),
+            None => Ok(builder.finish()),
+        }
+    }
+
     pub fn rows(&self) -> usize {
         self.lines.len()
     }
@@ -376,6 +400,20 @@ mod tests {
         assert!(table.columns()[0].validity.is_none());
         // Equal texts share an id.
         assert_eq!(table.texts().len(), 2);
+    }
+
+    #[test]
+    fn a_list_read_into_columns_is_the_list_loaded_then_put_in_columns() {
+        let csv = "phone,name,amount,days,due\n13800000001,张三,1200.50,3,2026-01-31\n13800000002,李四,5,,2026-02-01\n";
+        let customers = customers::load("c.csv", csv, &script(), "cn").unwrap();
+        let table = CustomerTable::load_csv("c.csv", csv, &script(), "cn").unwrap();
+        assert_eq!(table, CustomerTable::from_customers(&script(), &customers).unwrap());
+        let bad = "phone,name,amount,days,due\n13800000001,张三,12.345,3,2026-01-31\nabc,李四,5,,2026-02-01\n";
+        let errors = |e: Vec<InputError>| e.iter().map(|e| e.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            errors(CustomerTable::load_csv("c.csv", bad, &script(), "cn").unwrap_err()),
+            errors(customers::load("c.csv", bad, &script(), "cn").unwrap_err())
+        );
     }
 
     #[test]
