@@ -40,11 +40,12 @@ fn script() -> ScriptCode {
     callscript_compiler::lower::lower(&checked, checked.files[0].id).scripts.remove(0)
 }
 
-/// A deterministic list: overdue days 0..120, amounts 0.00..9999.99, due dates over two
-/// years, four regions, one customer in ten a VIP (the others leave it to its default).
+/// A deterministic list: overdue days 0..120, amounts 0.00..9999.99, due dates over the two
+/// years around `today`, four regions, one customer in ten a VIP (the others leave it to its
+/// default).
 fn table(script: &ScriptCode, rows: usize) -> CustomerTable {
     let regions: Vec<Value> = ["north", "south", "east", "west"].iter().map(|r| Value::Text(r.to_string())).collect();
-    let first_day = Date::new(2024, 1, 1).expect("a date").days();
+    let first_day = CallContext::default().today.days() - 365;
     let mut builder = TableBuilder::new(script);
     let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut next = move || {

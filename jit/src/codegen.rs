@@ -32,6 +32,28 @@ enum Kind {
 }
 
 impl Kind {
+    fn of_column(data: &ColumnData) -> Kind {
+        match data {
+            ColumnData::Int(_) => Kind::Int,
+            ColumnData::Money(_) => Kind::Money,
+            ColumnData::Date(_) => Kind::Date,
+            ColumnData::Time(_) => Kind::Time,
+            ColumnData::Bool(_) => Kind::Bool,
+            ColumnData::Text(_) => Kind::Text,
+        }
+    }
+
+    fn of_value(value: &Value) -> Kind {
+        match value {
+            Value::Int(_) => Kind::Int,
+            Value::Money(_) => Kind::Money,
+            Value::Date(_) => Kind::Date,
+            Value::Time(_) => Kind::Time,
+            Value::Bool(_) => Kind::Bool,
+            Value::Text(_) => Kind::Text,
+        }
+    }
+
     fn ir_type(self) -> ir::Type {
         if self == Kind::Bool { types::I8 } else { types::I64 }
     }
@@ -39,6 +61,27 @@ impl Kind {
     fn is_number(self) -> bool {
         matches!(self, Kind::Int | Kind::Money)
     }
+}
+
+/// An `and`/`or` whose right side is being compiled.
+#[derive(Clone, Copy)]
+struct Join {
+    /// The op index the right side ends before.
+    end: usize,
+    /// The stack's depth below the result.
+    depth: usize,
+    meet: Meet,
+}
+
+/// How the two sides of an `and`/`or` make its result.
+#[derive(Clone, Copy)]
+enum Meet {
+    /// The left side branched past the right side to this block, whose parameter is the result.
+    Block(Block),
+    /// The right side ran whatever the left side said: the result is `left & right`.
+    And(ir::Value),
+    /// … or `left | right`.
+    Or(ir::Value),
 }
 
 #[derive(Clone, Copy)]
@@ -327,13 +370,12 @@ impl<'a, 'f> Codegen<'a, 'f> {
 
     fn load(&mut self, column: usize) -> Typed {
         let data = &self.table.columns()[column].data;
-        let (kind, width) = match data {
-            ColumnData::Int(_) => (Kind::Int, 8),
-            ColumnData::Money(_) => (Kind::Money, 8),
-            ColumnData::Date(_) => (Kind::Date, 4),
-            ColumnData::Time(_) => (Kind::Time, 2),
-            ColumnData::Bool(_) => (Kind::Bool, 1),
-            ColumnData::Text(_) => (Kind::Text, 4),
+        let kind = Kind::of_column(data);
+        let width = match data {
+            ColumnData::Int(_) | ColumnData::Money(_) => 8,
+            ColumnData::Date(_) | ColumnData::Text(_) => 4,
+            ColumnData::Time(_) => 2,
+            ColumnData::Bool(_) => 1,
         };
         let b = &mut self.b;
         let offset = b.ins().imul_imm_s(self.row, width);
@@ -400,29 +442,83 @@ impl<'a, 'f> Codegen<'a, 'f> {
         Typed { kind: Kind::Date, value: sum }
     }
 
+    fn kind_of_slot(&self, slot: u16) -> Option<Kind> {
+        match self.slots.get(usize::from(slot))? {
+            SlotSource::Column(column) => Some(Kind::of_column(&self.table.columns()[*column].data)),
+            SlotSource::Computed(value) => Some(value.kind),
+        }
+    }
+
+    /// Whether `ops` (the right side of an `and`/`or`) can fail for no row: only values,
+    /// comparisons that need no widening, `not`, `and`/`or`, and days between two dates.
+    fn cannot_fail(&self, ops: &[ExprOp]) -> bool {
+        let mut kinds: Vec<Kind> = Vec::new();
+        for op in ops {
+            let pushed = match op {
+                ExprOp::Const(v) => Kind::of_value(v),
+                ExprOp::Load(slot) => match self.kind_of_slot(*slot) {
+                    Some(kind) => kind,
+                    None => return false,
+                },
+                ExprOp::Attempt | ExprOp::Hour | ExprOp::Weekday => Kind::Int,
+                ExprOp::Today => Kind::Date,
+                ExprOp::Not => match kinds.pop() {
+                    Some(Kind::Bool) => Kind::Bool,
+                    _ => return false,
+                },
+                // The left side's bool; the right side's follows.
+                ExprOp::And(_) | ExprOp::Or(_) => match kinds.pop() {
+                    Some(Kind::Bool) => continue,
+                    _ => return false,
+                },
+                _ => {
+                    let (Some(r), Some(l)) = (kinds.pop(), kinds.pop()) else { return false };
+                    match op {
+                        // `equal` never fails, whatever the types.
+                        ExprOp::Eq | ExprOp::Ne => Kind::Bool,
+                        ExprOp::Lt | ExprOp::Le | ExprOp::Gt | ExprOp::Ge
+                            if l == r && matches!(l, Kind::Int | Kind::Money | Kind::Date | Kind::Time) =>
+                        {
+                            Kind::Bool
+                        }
+                        ExprOp::Sub if l == Kind::Date && r == Kind::Date => Kind::Int,
+                        _ => return false,
+                    }
+                }
+            };
+            kinds.push(pushed);
+        }
+        kinds == [Kind::Bool]
+    }
+
     /// Compiles a postfix expression, as `eval` runs it.
     fn expr(&mut self, code: &ExprCode) -> Result<Typed, JitError> {
         let mut stack: Vec<Typed> = Vec::with_capacity(4);
-        // The joins of `and`/`or` still open: the op index each ends before, its block, and
-        // the stack depth below its result.
-        let mut joins: Vec<(usize, Block, usize)> = Vec::new();
+        // The `and`/`or`s whose right side is being compiled, innermost last.
+        let mut joins: Vec<Join> = Vec::new();
         let pop = |stack: &mut Vec<Typed>| stack.pop().ok_or_else(|| unsupported("malformed code (stack)"));
         for at in 0..=code.ops.len() {
-            // The right side of an `and`/`or` ends here: both ways meet with one bool.
-            while let Some(&(end, join, depth)) = joins.last()
+            // The right side of an `and`/`or` ends here: it and the left side make one bool.
+            while let Some(&Join { end, depth, meet }) = joins.last()
                 && end == at
             {
                 let right = pop(&mut stack)?;
                 if right.kind != Kind::Bool || stack.len() != depth {
                     return Err(unsupported("an and/or whose right side is not one condition"));
                 }
-                self.b.ins().jump(join, &[BlockArg::Value(right.value)]);
-                self.b.switch_to_block(join);
-                let value = self.b.append_block_param(join, types::I8);
+                let value = match meet {
+                    Meet::Block(join) => {
+                        self.b.ins().jump(join, &[BlockArg::Value(right.value)]);
+                        self.b.switch_to_block(join);
+                        self.b.append_block_param(join, types::I8)
+                    }
+                    Meet::And(left) => self.b.ins().band(left, right.value),
+                    Meet::Or(left) => self.b.ins().bor(left, right.value),
+                };
                 stack.push(Typed { kind: Kind::Bool, value });
                 joins.pop();
             }
-            if joins.iter().any(|&(end, _, _)| end <= at) {
+            if joins.iter().any(|join| join.end <= at) {
                 return Err(unsupported("malformed code (crossed jumps)"));
             }
             let Some(op) = code.ops.get(at) else { break };
@@ -462,6 +558,15 @@ impl<'a, 'f> Codegen<'a, 'f> {
                     if end > code.ops.len() {
                         return Err(unsupported("malformed code (jump past the end)"));
                     }
+                    let depth = stack.len();
+                    // A right side that cannot fail may run whatever the left side says: then
+                    // the two combine without a branch (rows seldom follow a pattern).
+                    if self.cannot_fail(&code.ops[at + 1..end]) {
+                        let meet =
+                            if matches!(op, ExprOp::And(_)) { Meet::And(left.value) } else { Meet::Or(left.value) };
+                        joins.push(Join { end, depth, meet });
+                        continue;
+                    }
                     let right = self.b.create_block();
                     let join = self.b.create_block();
                     let keep = [BlockArg::Value(left.value)];
@@ -471,7 +576,7 @@ impl<'a, 'f> Codegen<'a, 'f> {
                         _ => self.b.ins().brif(left.value, join, &keep, right, &[]),
                     };
                     self.b.switch_to_block(right);
-                    joins.push((end, join, stack.len()));
+                    joins.push(Join { end, depth, meet: Meet::Block(join) });
                     continue;
                 }
                 _ => {

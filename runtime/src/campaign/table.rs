@@ -100,7 +100,7 @@ impl Validity {
     /// All `rows` rows valid.
     fn all_valid(rows: usize) -> Validity {
         let mut bits = vec![0xff; rows.div_ceil(8)];
-        if rows % 8 != 0
+        if !rows.is_multiple_of(8)
             && let Some(last) = bits.last_mut()
         {
             *last = (1u8 << (rows % 8)) - 1;
