@@ -152,8 +152,8 @@ impl<'t> CompiledSegment<'t> {
     }
 }
 
-/// Each row's verdict from `segment`, or None when the JIT does not compile it (the reason
-/// comes back too): the caller then interprets every row.
+/// Each row's verdict from `condition`, compiled for `table`; an error when the JIT does not
+/// compile it, and the caller then interprets every row.
 pub fn select_all(
     condition: &ExprCode,
     script: &ScriptCode,
