@@ -118,7 +118,7 @@ fn leaf(ty: Ty) -> BoxedStrategy<E> {
             2 => prop_oneof![Just(load("a")), Just(load("b")), Just(load("ratio"))],
             2 => interesting_int().prop_map(|n| E::Leaf(ExprOp::Const(Value::Int(n)))),
             1 => Just(E::Leaf(ExprOp::Attempt)),
-            1 => Just(E::Leaf(ExprOp::Weekday)),
+            1 => prop_oneof![Just(E::Leaf(ExprOp::Weekday)), Just(E::Leaf(ExprOp::Hour))],
         ]
         .boxed(),
         Ty::Money => prop_oneof![
