@@ -280,6 +280,9 @@ proptest! {
         };
         let verdicts = segment.select(0..table.rows());
         prop_assert_eq!(verdicts.len(), rows.len());
+        // A range of rows gets the verdicts those rows get in the whole table.
+        let split = rows.len() / 3;
+        prop_assert_eq!(&segment.select(split..rows.len() + 5)[..], &verdicts[split..]);
         for (row, verdict) in rows.iter().zip(verdicts) {
             let reference = interpret(&exec, row, &condition);
             let agrees = matches!(

@@ -172,10 +172,11 @@ impl TextArena {
         self.ids.get(text).copied()
     }
 
-    pub fn get(&self, id: u32) -> &str {
-        let end = self.ends[id as usize] as usize;
+    /// The text of `id`; None for an id the arena did not give.
+    pub fn get(&self, id: u32) -> Option<&str> {
+        let end = *self.ends.get(id as usize)? as usize;
         let start = id.checked_sub(1).map_or(0, |prev| self.ends[prev as usize] as usize);
-        &self.bytes[start..end]
+        self.bytes.get(start..end)
     }
 
     /// How many distinct texts the arena holds.
@@ -247,22 +248,25 @@ impl CustomerTable {
     }
 
     /// The row's line in the customer list.
-    pub fn line(&self, row: usize) -> usize {
-        self.lines[row] as usize
+    pub fn line(&self, row: usize) -> Option<usize> {
+        self.lines.get(row).map(|&line| line as usize)
     }
 
-    /// The value of `column` in `row`; None when missing.
+    /// The value of `column` in `row`; None when missing (or past the last row).
     pub fn value(&self, column: &Column, row: usize) -> Option<Value> {
         if !column.is_valid(row) {
             return None;
         }
         Some(match &column.data {
-            ColumnData::Int(v) => Value::Int(v[row]),
-            ColumnData::Money(v) => Value::Money(Money::from_cents(v[row])),
-            ColumnData::Date(v) => Value::Date(Date::from_days(i64::from(v[row]))?),
-            ColumnData::Time(v) => Value::Time(Time::new((v[row] / 60) as u8, (v[row] % 60) as u8)?),
-            ColumnData::Bool(v) => Value::Bool(v[row] != 0),
-            ColumnData::Text(v) => Value::Text(self.texts.get(v[row]).to_string()),
+            ColumnData::Int(v) => Value::Int(*v.get(row)?),
+            ColumnData::Money(v) => Value::Money(Money::from_cents(*v.get(row)?)),
+            ColumnData::Date(v) => Value::Date(Date::from_days(i64::from(*v.get(row)?))?),
+            ColumnData::Time(v) => {
+                let minutes = *v.get(row)?;
+                Value::Time(Time::new((minutes / 60) as u8, (minutes % 60) as u8)?)
+            }
+            ColumnData::Bool(v) => Value::Bool(*v.get(row)? != 0),
+            ColumnData::Text(v) => Value::Text(self.texts.get(*v.get(row)?)?.to_string()),
         })
     }
 
@@ -393,7 +397,7 @@ mod tests {
         assert_eq!(table.rows(), 3);
         for (row, c) in customers.iter().enumerate() {
             assert_eq!(table.row_inputs(row), c.inputs, "row {row}");
-            assert_eq!(table.line(row), c.line);
+            assert_eq!(table.line(row), Some(c.line));
         }
         let days = &table.columns()[2];
         assert_eq!((days.is_valid(0), days.is_valid(1), days.is_valid(2)), (true, false, true));
