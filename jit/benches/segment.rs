@@ -6,15 +6,16 @@
 //! median of a few runs: a custom harness, as one pass over the interpreter takes seconds.
 
 use std::hint::black_box;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use callscript_compiler::bytecode::{ExprCode, ScriptCode};
+use callscript_compiler::bytecode::{ExprCode, Program, ScriptCode};
 use callscript_compiler::check::check_source;
 use callscript_compiler::value::{Date, Money, Value};
 use callscript_jit::CompiledSegment;
 use callscript_runtime::campaign::table::{ColumnData, CustomerTable, TableBuilder};
-use callscript_runtime::vm::CallContext;
 use callscript_runtime::vm::eval::{Builtins, eval};
+use callscript_runtime::vm::{CallContext, Executable, Session};
 
 const SCRIPT: &str = "script bench {
   purpose service
@@ -34,10 +35,13 @@ const SEGMENTS: [&str; 3] = [
 
 const RUNS: usize = 3;
 
-fn script() -> ScriptCode {
+/// Rows through a whole session each (microseconds apiece): enough for a rate.
+const SESSION_ROWS: usize = 1_000_000;
+
+fn program() -> Program {
     let checked = check_source("bench.call", SCRIPT);
     assert_eq!(checked.error_count(), 0, "the bench script checks");
-    callscript_compiler::lower::lower(&checked, checked.files[0].id).scripts.remove(0)
+    callscript_compiler::lower::lower(&checked, checked.files[0].id)
 }
 
 /// A deterministic list: overdue days 0..120, amounts 0.00..9999.99, due dates over the two
@@ -104,6 +108,18 @@ fn interpreted(table: &CustomerTable, condition: &ExprCode, builtins: Builtins) 
     kept
 }
 
+/// The segment as `plan` ran it before the JIT: a session started for each customer (its
+/// values, lets and defaults), then `evaluate`; over the first `rows` rows.
+fn with_sessions(table: &CustomerTable, exec: &Arc<Executable>, condition: &ExprCode, rows: usize) -> usize {
+    (0..rows.min(table.rows()))
+        .filter(|&row| {
+            let session = Session::start(Arc::clone(exec), "bench", table.row_inputs(row), CallContext::default())
+                .expect("the session starts");
+            session.evaluate(condition) == Ok(Value::Bool(true))
+        })
+        .count()
+}
+
 /// Verdicts into one buffer (0 drop, 1 keep, 2 interpret), then counted like the others.
 fn jit(segment: &CompiledSegment<'_>, out: &mut [u8]) -> usize {
     let done = segment.select_into(0, out);
@@ -165,7 +181,9 @@ fn per_second(rows: usize, time: Duration) -> f64 {
 fn main() {
     // `cargo bench` passes `--bench`; a filter or anything else is ignored.
     let rows: usize = std::env::var("SEGMENT_ROWS").ok().and_then(|n| n.parse().ok()).unwrap_or(10_000_000);
-    let script = script();
+    let program = program();
+    let script = program.scripts[0].clone();
+    let exec = Executable::new(program).expect("an executable");
     let built = Instant::now();
     let table = table(&script, rows);
     println!(
@@ -189,6 +207,10 @@ fn main() {
         let compile = median(compile_times);
         let segment = CompiledSegment::compile(&condition, &script, &table, builtins).expect("compiled");
         let (interpreter, kept_interpreted) = measure(|| interpreted(&table, &condition, builtins));
+        let session_rows = rows.min(SESSION_ROWS);
+        let sessions_start = Instant::now();
+        black_box(with_sessions(&table, &exec, &condition, session_rows));
+        let sessions = sessions_start.elapsed();
         let (native, kept_native) = measure(|| jit(&segment, &mut out));
         let (by_hand, kept_by_hand) = measure(|| hand_written(&table, index, builtins.today.days(), &mut out));
         assert_eq!((kept_native, kept_by_hand), (kept_interpreted, kept_interpreted), "{text}: the three agree");
@@ -202,9 +224,15 @@ fn main() {
             );
         }
         println!(
-            "  JIT / interpreter {:.1}x, JIT / hand-written {:.2}x",
+            "  a session per row {:>8.1} ms  {:>7.1} M rows/s  (first {session_rows} rows, once)",
+            sessions.as_secs_f64() * 1e3,
+            per_second(session_rows, sessions) / 1e6
+        );
+        println!(
+            "  JIT / interpreter {:.1}x, JIT / hand-written {:.2}x, JIT / a session per row {:.0}x",
             interpreter.as_secs_f64() / native.as_secs_f64(),
-            by_hand.as_secs_f64() / native.as_secs_f64()
+            by_hand.as_secs_f64() / native.as_secs_f64(),
+            per_second(rows, native) / per_second(session_rows, sessions)
         );
     }
 }

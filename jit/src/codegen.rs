@@ -295,6 +295,18 @@ impl<'a, 'f> Codegen<'a, 'f> {
 
     /// The column's value, or the input's default where the row has none.
     fn input_or_default(&mut self, column: usize, init: u32, ty: Type) -> Result<Typed, JitError> {
+        let kind = Kind::of_column(&self.table.columns()[column].data);
+        let code =
+            self.script.exprs.get(init as usize).ok_or_else(|| unsupported("a start value that does not exist"))?;
+        // A default that cannot fail (a constant, mostly) is computed for every row and picked
+        // without a branch: which rows leave a value empty follows no pattern.
+        if self.infallible_kind(&code.ops) == Some(kind) {
+            let missing = self.is_missing(column);
+            let given = self.load(column);
+            let default = self.expr(code)?;
+            let value = self.b.ins().select(missing, default.value, given.value);
+            return Ok(Typed { kind, value });
+        }
         let given = self.b.create_block();
         let default = self.b.create_block();
         let merge = self.b.create_block();
@@ -449,30 +461,35 @@ impl<'a, 'f> Codegen<'a, 'f> {
         }
     }
 
-    /// Whether `ops` (the right side of an `and`/`or`) can fail for no row: only values,
-    /// comparisons that need no widening, `not`, `and`/`or`, and days between two dates.
+    /// Whether `ops` (the right side of an `and`/`or`) can fail for no row.
     fn cannot_fail(&self, ops: &[ExprOp]) -> bool {
+        self.infallible_kind(ops) == Some(Kind::Bool)
+    }
+
+    /// The kind of the value `ops` compute when they can fail for no row: only values,
+    /// comparisons that need no widening, `not`, `and`/`or`, and days between two dates.
+    fn infallible_kind(&self, ops: &[ExprOp]) -> Option<Kind> {
         let mut kinds: Vec<Kind> = Vec::new();
         for op in ops {
             let pushed = match op {
                 ExprOp::Const(v) => Kind::of_value(v),
                 ExprOp::Load(slot) => match self.kind_of_slot(*slot) {
                     Some(kind) => kind,
-                    None => return false,
+                    None => return None,
                 },
                 ExprOp::Attempt | ExprOp::Hour | ExprOp::Weekday => Kind::Int,
                 ExprOp::Today => Kind::Date,
                 ExprOp::Not => match kinds.pop() {
                     Some(Kind::Bool) => Kind::Bool,
-                    _ => return false,
+                    _ => return None,
                 },
                 // The left side's bool; the right side's follows.
                 ExprOp::And(_) | ExprOp::Or(_) => match kinds.pop() {
                     Some(Kind::Bool) => continue,
-                    _ => return false,
+                    _ => return None,
                 },
                 _ => {
-                    let (Some(r), Some(l)) = (kinds.pop(), kinds.pop()) else { return false };
+                    let (Some(r), Some(l)) = (kinds.pop(), kinds.pop()) else { return None };
                     match op {
                         // `equal` never fails, whatever the types.
                         ExprOp::Eq | ExprOp::Ne => Kind::Bool,
@@ -482,13 +499,16 @@ impl<'a, 'f> Codegen<'a, 'f> {
                             Kind::Bool
                         }
                         ExprOp::Sub if l == Kind::Date && r == Kind::Date => Kind::Int,
-                        _ => return false,
+                        _ => return None,
                     }
                 }
             };
             kinds.push(pushed);
         }
-        kinds == [Kind::Bool]
+        match kinds[..] {
+            [kind] => Some(kind),
+            _ => None,
+        }
     }
 
     /// Compiles a postfix expression, as `eval` runs it.

@@ -13,16 +13,17 @@ use callscript_runtime::vm::eval::Builtins;
 use callscript_runtime::vm::{CallContext, Executable, Session};
 use proptest::prelude::*;
 
-/// Inputs of every type, some with defaults (a row may leave those empty), and lets computed
-/// from them at the session's start (which can fail: `ratio` divides by `b`).
+/// Inputs of every type, some with defaults (a row may leave those empty; `c`'s can overflow,
+/// `k`'s is widened), and lets computed from them at the session's start (which can fail:
+/// `ratio` divides by `b`).
 const SCRIPT: &str = "script s {
   purpose service
-  input { a: int, b: int = 7, m: money, n: money = 12.50, d: date, t: text, f: bool = false, h: time }
+  input { a: int, b: int = 7, m: money, n: money = 12.50, d: date, t: text, f: bool = false, h: time, c: int = a * 1000000, k: money = 12 }
   let ratio: int = a / b
   let due: date = d + 30
   let owed: money = m + 1
   outcomes { done }
-  opening { say \"本次通话将被录音{{a}}{{b}}{{m}}\"; say \"{{n}}{{d}}{{t}}\"; say \"{{h}}{{ratio}}\"; say \"{{due}}{{owed}}\"; hangup done }
+  opening { say \"本次通话将被录音{{a}}{{b}}{{m}}\"; say \"{{n}}{{d}}{{t}}\"; say \"{{h}}{{ratio}}\"; say \"{{due}}{{owed}}\"; say \"{{c}}{{k}}\"; hangup done }
 }
 ";
 
@@ -115,14 +116,14 @@ fn interesting_date() -> impl Strategy<Value = Date> {
 fn leaf(ty: Ty) -> BoxedStrategy<E> {
     match ty {
         Ty::Int => prop_oneof![
-            2 => prop_oneof![Just(load("a")), Just(load("b")), Just(load("ratio"))],
+            2 => prop_oneof![Just(load("a")), Just(load("b")), Just(load("ratio")), Just(load("c"))],
             2 => interesting_int().prop_map(|n| E::Leaf(ExprOp::Const(Value::Int(n)))),
             1 => Just(E::Leaf(ExprOp::Attempt)),
             1 => prop_oneof![Just(E::Leaf(ExprOp::Weekday)), Just(E::Leaf(ExprOp::Hour))],
         ]
         .boxed(),
         Ty::Money => prop_oneof![
-            2 => prop_oneof![Just(load("m")), Just(load("n")), Just(load("owed"))],
+            2 => prop_oneof![Just(load("m")), Just(load("n")), Just(load("owed")), Just(load("k"))],
             2 => interesting_int().prop_map(|c| E::Leaf(ExprOp::Const(Value::Money(Money::from_cents(c))))),
         ]
         .boxed(),
@@ -224,8 +225,9 @@ fn arb_row() -> impl Strategy<Value = Vec<(&'static str, Value)>> {
         prop_oneof![Just("north"), Just("south"), Just("")],
         proptest::option::of(any::<bool>()),
         (0u8..24, 0u8..60),
+        (proptest::option::of(interesting_int()), proptest::option::of(interesting_int())),
     )
-        .prop_map(|(a, b, (m, n), d, t, f, (hour, minute))| {
+        .prop_map(|(a, b, (m, n), d, t, f, (hour, minute), (c, k))| {
             let mut row = vec![
                 ("a", Value::Int(a)),
                 ("m", Value::Money(Money::from_cents(m))),
@@ -241,6 +243,12 @@ fn arb_row() -> impl Strategy<Value = Vec<(&'static str, Value)>> {
             }
             if let Some(f) = f {
                 row.push(("f", Value::Bool(f)));
+            }
+            if let Some(c) = c {
+                row.push(("c", Value::Int(c)));
+            }
+            if let Some(k) = k {
+                row.push(("k", Value::Money(Money::from_cents(k))));
             }
             row
         })
