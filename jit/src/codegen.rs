@@ -1,6 +1,11 @@
 //! Cranelift IR for a segment: the loop over rows, the session's start (defaults and lets,
 //! as `Session::start` computes them) and the expression, following `eval` case by case.
-//! Any case where `eval` fails jumps to the row's `Interpret` verdict.
+//!
+//! A row's code has no branch but one: every case where `eval` fails sets a flag, read once at
+//! the row's end (then the verdict is `Interpret`). Both sides of an `and`/`or` run, and
+//! defaults are computed for every row, with their failures counted only where `eval` would
+//! run them; nothing that runs for nothing can trap (a division that would fail divides by 1).
+//! Rows follow no pattern, so branches on their values would be mispredicted half the time.
 
 use std::collections::HashMap;
 
@@ -11,7 +16,7 @@ use callscript_runtime::campaign::table::{ColumnData, CustomerTable};
 use callscript_runtime::vm::DEFAULT_TODAY;
 use callscript_runtime::vm::eval::Builtins;
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::{self, AbiParam, Block, BlockArg, InstBuilder, MemFlagsData, types};
+use cranelift_codegen::ir::{self, AbiParam, BlockArg, InstBuilder, MemFlagsData, types};
 use cranelift_codegen::isa::TargetFrontendConfig;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::JITModule;
@@ -43,21 +48,6 @@ impl Kind {
         }
     }
 
-    fn of_value(value: &Value) -> Kind {
-        match value {
-            Value::Int(_) => Kind::Int,
-            Value::Money(_) => Kind::Money,
-            Value::Date(_) => Kind::Date,
-            Value::Time(_) => Kind::Time,
-            Value::Bool(_) => Kind::Bool,
-            Value::Text(_) => Kind::Text,
-        }
-    }
-
-    fn ir_type(self) -> ir::Type {
-        if self == Kind::Bool { types::I8 } else { types::I64 }
-    }
-
     fn is_number(self) -> bool {
         matches!(self, Kind::Int | Kind::Money)
     }
@@ -70,18 +60,11 @@ struct Join {
     end: usize,
     /// The stack's depth below the result.
     depth: usize,
-    meet: Meet,
-}
-
-/// How the two sides of an `and`/`or` make its result.
-#[derive(Clone, Copy)]
-enum Meet {
-    /// The left side branched past the right side to this block, whose parameter is the result.
-    Block(Block),
-    /// The right side ran whatever the left side said: the result is `left & right`.
-    And(ir::Value),
-    /// … or `left | right`.
-    Or(ir::Value),
+    is_and: bool,
+    left: ir::Value,
+    /// The row's failure flag before the right side (whose own failures count only where
+    /// `eval` runs it).
+    failed_before: Option<ir::Value>,
 }
 
 #[derive(Clone, Copy)]
@@ -149,8 +132,8 @@ struct Codegen<'a, 'f> {
     columns: Vec<ir::Value>,
     validity: Vec<Option<ir::Value>>,
     slots: Vec<SlotSource>,
-    /// Where a row goes when the interpreter must decide it.
-    interpret: Block,
+    /// Set (an `i8` 1) where the interpreter must decide the row; None while nothing can fail.
+    failed: Option<ir::Value>,
     /// Ids for constant texts no row holds: equal to each other when equal, never to a row's.
     absent_texts: HashMap<String, u32>,
 }
@@ -216,7 +199,7 @@ impl<'a, 'f> Codegen<'a, 'f> {
             columns,
             validity,
             slots: Vec::new(),
-            interpret,
+            failed: None,
             absent_texts: HashMap::new(),
         };
         code.start_session()?;
@@ -224,8 +207,13 @@ impl<'a, 'f> Codegen<'a, 'f> {
         if result.kind != Kind::Bool {
             return Err(unsupported("a segment that is not a condition"));
         }
+        let failed = code.failed;
         let mut b = code.b;
-        b.ins().jump(next, &[BlockArg::Value(result.value)]);
+        let verdict = [BlockArg::Value(result.value)];
+        match failed {
+            Some(failed) => b.ins().brif(failed, interpret, &[], next, &verdict),
+            None => b.ins().jump(next, &verdict),
+        };
 
         b.switch_to_block(interpret);
         let verdict = b.ins().iconst(types::I8, i64::from(VERDICT_INTERPRET));
@@ -293,37 +281,20 @@ impl<'a, 'f> Codegen<'a, 'f> {
         })
     }
 
-    /// The column's value, or the input's default where the row has none.
+    /// The column's value, or the input's default where the row has none (computed for every
+    /// row, its failures counted where it is used).
     fn input_or_default(&mut self, column: usize, init: u32, ty: Type) -> Result<Typed, JitError> {
-        let kind = Kind::of_column(&self.table.columns()[column].data);
-        let code =
-            self.script.exprs.get(init as usize).ok_or_else(|| unsupported("a start value that does not exist"))?;
-        // A default that cannot fail (a constant, mostly) is computed for every row and picked
-        // without a branch: which rows leave a value empty follows no pattern.
-        if self.infallible_kind(&code.ops) == Some(kind) {
-            let missing = self.is_missing(column);
-            let given = self.load(column);
-            let default = self.expr(code)?;
-            let value = self.b.ins().select(missing, default.value, given.value);
-            return Ok(Typed { kind, value });
-        }
-        let given = self.b.create_block();
-        let default = self.b.create_block();
-        let merge = self.b.create_block();
         let missing = self.is_missing(column);
-        self.b.ins().brif(missing, default, &[], given, &[]);
-        self.b.switch_to_block(given);
-        let value = self.load(column);
-        self.b.ins().jump(merge, &[BlockArg::Value(value.value)]);
-        self.b.switch_to_block(default);
-        let fallback = self.start_value(init, ty)?;
-        if fallback.kind != value.kind {
+        let given = self.load(column);
+        let failed_before = self.failed.take();
+        let default = self.start_value(init, ty)?;
+        if default.kind != given.kind {
             return Err(unsupported("a default of another type than its input"));
         }
-        self.b.ins().jump(merge, &[BlockArg::Value(fallback.value)]);
-        self.b.switch_to_block(merge);
-        let merged = self.b.append_block_param(merge, value.kind.ir_type());
-        Ok(Typed { kind: value.kind, value: merged })
+        let default_failed = self.failed.take().map(|f| self.b.ins().band(missing, f));
+        self.failed = self.either(failed_before, default_failed);
+        let value = self.b.ins().select(missing, default.value, given.value);
+        Ok(Typed { kind: given.kind, value })
     }
 
     fn blank(&mut self, ty: Type) -> Typed {
@@ -402,11 +373,18 @@ impl<'a, 'f> Codegen<'a, 'f> {
         Typed { kind, value }
     }
 
-    /// Continues only when `condition` (an `i8`) is 0; else the row goes to the interpreter.
+    /// Leaves the row to the interpreter where `condition` (an `i8`) is 1.
     fn interpret_if(&mut self, condition: ir::Value) {
-        let go_on = self.b.create_block();
-        self.b.ins().brif(condition, self.interpret, &[], go_on, &[]);
-        self.b.switch_to_block(go_on);
+        self.failed = self.either(self.failed, Some(condition));
+    }
+
+    /// Either flag set.
+    fn either(&mut self, a: Option<ir::Value>, b: Option<ir::Value>) -> Option<ir::Value> {
+        match (a, b) {
+            (Some(a), Some(b)) => Some(self.b.ins().bor(a, b)),
+            (a, None) => a,
+            (None, b) => b,
+        }
     }
 
     /// `int` as `money` (`Money::from_int`): cents, the row interpreted on overflow.
@@ -430,17 +408,20 @@ impl<'a, 'f> Codegen<'a, 'f> {
         value
     }
 
-    /// `checked_div` / `checked_rem`: a zero divisor and `MIN / -1` go to the interpreter.
+    /// `checked_div` / `checked_rem`: a zero divisor and `MIN / -1` go to the interpreter, and
+    /// divide by 1 meanwhile (the hardware would trap).
     fn divide(&mut self, op: &ExprOp, l: ir::Value, r: ir::Value) -> ir::Value {
         let zero = self.b.ins().icmp_imm_s(IntCC::Equal, r, 0);
-        self.interpret_if(zero);
         let min = self.b.ins().icmp_imm_s(IntCC::Equal, l, i64::MIN);
         let minus_one = self.b.ins().icmp_imm_s(IntCC::Equal, r, -1);
         let overflows = self.b.ins().band(min, minus_one);
-        self.interpret_if(overflows);
+        let fails = self.b.ins().bor(zero, overflows);
+        self.interpret_if(fails);
+        let one = self.b.ins().iconst(types::I64, 1);
+        let divisor = self.b.ins().select(fails, one, r);
         match op {
-            ExprOp::Div => self.b.ins().sdiv(l, r),
-            _ => self.b.ins().srem(l, r),
+            ExprOp::Div => self.b.ins().sdiv(l, divisor),
+            _ => self.b.ins().srem(l, divisor),
         }
     }
 
@@ -454,63 +435,6 @@ impl<'a, 'f> Codegen<'a, 'f> {
         Typed { kind: Kind::Date, value: sum }
     }
 
-    fn kind_of_slot(&self, slot: u16) -> Option<Kind> {
-        match self.slots.get(usize::from(slot))? {
-            SlotSource::Column(column) => Some(Kind::of_column(&self.table.columns()[*column].data)),
-            SlotSource::Computed(value) => Some(value.kind),
-        }
-    }
-
-    /// Whether `ops` (the right side of an `and`/`or`) can fail for no row.
-    fn cannot_fail(&self, ops: &[ExprOp]) -> bool {
-        self.infallible_kind(ops) == Some(Kind::Bool)
-    }
-
-    /// The kind of the value `ops` compute when they can fail for no row: only values,
-    /// comparisons that need no widening, `not`, `and`/`or`, and days between two dates.
-    fn infallible_kind(&self, ops: &[ExprOp]) -> Option<Kind> {
-        let mut kinds: Vec<Kind> = Vec::new();
-        for op in ops {
-            let pushed = match op {
-                ExprOp::Const(v) => Kind::of_value(v),
-                ExprOp::Load(slot) => match self.kind_of_slot(*slot) {
-                    Some(kind) => kind,
-                    None => return None,
-                },
-                ExprOp::Attempt | ExprOp::Hour | ExprOp::Weekday => Kind::Int,
-                ExprOp::Today => Kind::Date,
-                ExprOp::Not => match kinds.pop() {
-                    Some(Kind::Bool) => Kind::Bool,
-                    _ => return None,
-                },
-                // The left side's bool; the right side's follows.
-                ExprOp::And(_) | ExprOp::Or(_) => match kinds.pop() {
-                    Some(Kind::Bool) => continue,
-                    _ => return None,
-                },
-                _ => {
-                    let (Some(r), Some(l)) = (kinds.pop(), kinds.pop()) else { return None };
-                    match op {
-                        // `equal` never fails, whatever the types.
-                        ExprOp::Eq | ExprOp::Ne => Kind::Bool,
-                        ExprOp::Lt | ExprOp::Le | ExprOp::Gt | ExprOp::Ge
-                            if l == r && matches!(l, Kind::Int | Kind::Money | Kind::Date | Kind::Time) =>
-                        {
-                            Kind::Bool
-                        }
-                        ExprOp::Sub if l == Kind::Date && r == Kind::Date => Kind::Int,
-                        _ => return None,
-                    }
-                }
-            };
-            kinds.push(pushed);
-        }
-        match kinds[..] {
-            [kind] => Some(kind),
-            _ => None,
-        }
-    }
-
     /// Compiles a postfix expression, as `eval` runs it.
     fn expr(&mut self, code: &ExprCode) -> Result<Typed, JitError> {
         let mut stack: Vec<Typed> = Vec::with_capacity(4);
@@ -519,22 +443,19 @@ impl<'a, 'f> Codegen<'a, 'f> {
         let pop = |stack: &mut Vec<Typed>| stack.pop().ok_or_else(|| unsupported("malformed code (stack)"));
         for at in 0..=code.ops.len() {
             // The right side of an `and`/`or` ends here: it and the left side make one bool.
-            while let Some(&Join { end, depth, meet }) = joins.last()
+            while let Some(&Join { end, depth, is_and, left, failed_before }) = joins.last()
                 && end == at
             {
                 let right = pop(&mut stack)?;
                 if right.kind != Kind::Bool || stack.len() != depth {
                     return Err(unsupported("an and/or whose right side is not one condition"));
                 }
-                let value = match meet {
-                    Meet::Block(join) => {
-                        self.b.ins().jump(join, &[BlockArg::Value(right.value)]);
-                        self.b.switch_to_block(join);
-                        self.b.append_block_param(join, types::I8)
-                    }
-                    Meet::And(left) => self.b.ins().band(left, right.value),
-                    Meet::Or(left) => self.b.ins().bor(left, right.value),
-                };
+                // `eval` runs the right side where the left side is true (`and`), false (`or`).
+                let runs = if is_and { left } else { self.b.ins().bxor_imm_s(left, 1) };
+                let right_failed = self.failed.take().map(|f| self.b.ins().band(runs, f));
+                self.failed = self.either(failed_before, right_failed);
+                let value =
+                    if is_and { self.b.ins().band(left, right.value) } else { self.b.ins().bor(left, right.value) };
                 stack.push(Typed { kind: Kind::Bool, value });
                 joins.pop();
             }
@@ -578,25 +499,9 @@ impl<'a, 'f> Codegen<'a, 'f> {
                     if end > code.ops.len() {
                         return Err(unsupported("malformed code (jump past the end)"));
                     }
-                    let depth = stack.len();
-                    // A right side that cannot fail may run whatever the left side says: then
-                    // the two combine without a branch (rows seldom follow a pattern).
-                    if self.cannot_fail(&code.ops[at + 1..end]) {
-                        let meet =
-                            if matches!(op, ExprOp::And(_)) { Meet::And(left.value) } else { Meet::Or(left.value) };
-                        joins.push(Join { end, depth, meet });
-                        continue;
-                    }
-                    let right = self.b.create_block();
-                    let join = self.b.create_block();
-                    let keep = [BlockArg::Value(left.value)];
-                    // `false and …` / `true or …` is the left side; else the right side decides.
-                    match op {
-                        ExprOp::And(_) => self.b.ins().brif(left.value, right, &[], join, &keep),
-                        _ => self.b.ins().brif(left.value, join, &keep, right, &[]),
-                    };
-                    self.b.switch_to_block(right);
-                    joins.push(Join { end, depth, meet: Meet::Block(join) });
+                    let is_and = matches!(op, ExprOp::And(_));
+                    let failed_before = self.failed.take();
+                    joins.push(Join { end, depth: stack.len(), is_and, left: left.value, failed_before });
                     continue;
                 }
                 _ => {
