@@ -27,6 +27,8 @@ pub enum TableError {
     WrongType { input: String, expected: &'static str, found: Value },
     #[error("the table holds at most {} rows", u32::MAX)]
     TooManyRows,
+    #[error("the table holds at most {} different texts", u32::MAX)]
+    TooManyTexts,
 }
 
 /// The values of one column, in row order.
@@ -150,21 +152,21 @@ impl Column {
 pub struct TextArena {
     bytes: String,
     /// Where text `id` ends in `bytes` (it starts where `id - 1` ends).
-    ends: Vec<u32>,
+    ends: Vec<usize>,
     ids: HashMap<Box<str>, u32>,
 }
 
 impl TextArena {
-    /// The id of `text`, added when new.
-    pub fn intern(&mut self, text: &str) -> u32 {
+    /// The id of `text`, added when new; None when ids ran out.
+    pub fn intern(&mut self, text: &str) -> Option<u32> {
         if let Some(&id) = self.ids.get(text) {
-            return id;
+            return Some(id);
         }
-        let id = self.ends.len() as u32;
+        let id = u32::try_from(self.ends.len()).ok()?;
         self.bytes.push_str(text);
-        self.ends.push(self.bytes.len() as u32);
+        self.ends.push(self.bytes.len());
         self.ids.insert(text.into(), id);
-        id
+        Some(id)
     }
 
     /// The id of `text` when some row holds it.
@@ -174,8 +176,8 @@ impl TextArena {
 
     /// The text of `id`; None for an id the arena did not give.
     pub fn get(&self, id: u32) -> Option<&str> {
-        let end = *self.ends.get(id as usize)? as usize;
-        let start = id.checked_sub(1).map_or(0, |prev| self.ends[prev as usize] as usize);
+        let end = *self.ends.get(id as usize)?;
+        let start = id.checked_sub(1).map_or(0, |prev| self.ends[prev as usize]);
         self.bytes.get(start..end)
     }
 
@@ -291,7 +293,7 @@ impl CustomerTable {
                 c.data.len() * width + c.validity.as_ref().map_or(0, |v| v.bits.len())
             })
             .sum();
-        values + self.lines.len() * 4 + self.texts.bytes.len() + self.texts.ends.len() * 4
+        values + self.lines.len() * 4 + self.texts.bytes.len() + self.texts.ends.len() * size_of::<usize>()
     }
 }
 
@@ -354,7 +356,7 @@ impl TableBuilder {
                 (ColumnData::Date(v), Value::Date(d)) => v.push(d.days() as i32),
                 (ColumnData::Time(v), Value::Time(t)) => v.push(u16::from(t.hour) * 60 + u16::from(t.minute)),
                 (ColumnData::Bool(v), Value::Bool(b)) => v.push(u8::from(*b)),
-                (ColumnData::Text(v), Value::Text(t)) => v.push(self.texts.intern(t)),
+                (ColumnData::Text(v), Value::Text(t)) => v.push(self.texts.intern(t).ok_or(TableError::TooManyTexts)?),
                 _ => return Err(wrong()),
             }
             self.given[index] = true;
