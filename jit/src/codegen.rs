@@ -282,7 +282,7 @@ impl<'a, 'f> Codegen<'a, 'f> {
     }
 
     /// The column's value, or the input's default where the row has none (computed for every
-    /// row, its failures counted where it is used).
+    /// row, its failures counted only where the row has no value).
     fn input_or_default(&mut self, column: usize, init: u32, ty: Type) -> Result<Typed, JitError> {
         let missing = self.is_missing(column);
         let given = self.load(column);
