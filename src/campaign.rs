@@ -6,10 +6,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use callscript_compiler::bytecode::Program;
+use callscript_compiler::bytecode::{ExprCode, Program, ScriptCode};
 use callscript_compiler::source::Source;
 use callscript_compiler::value::Value;
-use callscript_runtime::campaign::{self, Loaded, TelephonyKind, customers};
+use callscript_jit::Verdict;
+use callscript_runtime::campaign::customers::{self, Customer};
+use callscript_runtime::campaign::table::CustomerTable;
+use callscript_runtime::campaign::{self, Loaded, TelephonyKind};
 use callscript_runtime::metrics::{self, Metrics};
 use callscript_runtime::report;
 use callscript_runtime::scheduler::worker::{self, WorkerOptions};
@@ -176,22 +179,7 @@ pub fn plan(
                 diags.iter().map(|d| format!("{origin}: segment `{expr}`: [{}] {}", d.code, d.message)).collect();
             CliError::Refused(lines.join("\n"))
         })?;
-        let mut kept = Vec::with_capacity(list.len());
-        for c in list {
-            let session = Session::start(Arc::clone(exec), script, c.inputs.clone(), CallContext::default())
-                .map_err(|e| CliError::Refused(format!("{csv_name}:{}: {e}", c.line)))?;
-            match session.evaluate(&condition) {
-                Ok(Value::Bool(true)) => kept.push(c),
-                Ok(_) => {}
-                Err(e) => {
-                    return Err(CliError::Refused(format!(
-                        "{csv_name}:{}: the segment cannot be computed: {}",
-                        c.line, e.0
-                    )));
-                }
-            }
-        }
-        list = kept;
+        list = select_segment(&condition, exec, script, code, list, &csv_name)?;
     }
     let allowed = serde_json::to_string(&loaded.campaign.allow).unwrap_or_else(|_| "{}".into());
     let plan = Plan {
@@ -203,6 +191,53 @@ pub fn plan(
         list: csv_path.file_name().map_or_else(|| csv_name.to_string(), |n| n.to_string_lossy().into_owned()),
     };
     Ok((plan, loaded))
+}
+
+/// The customers in the segment, in list order. The segment runs as native code over the
+/// list's columns when the JIT compiles it (CAMPAIGN.md §8); the interpreter decides each row
+/// the compiled code leaves to it (one that fails, or reads a value the row lacks) and every
+/// row when the JIT does not compile the segment, so what is kept and every error message are
+/// the interpreter's.
+fn select_segment(
+    condition: &ExprCode,
+    exec: &Arc<Executable>,
+    script: &str,
+    code: &ScriptCode,
+    list: Vec<Customer>,
+    csv_name: &str,
+) -> Result<Vec<Customer>, CliError> {
+    let context = CallContext::default();
+    let interpret = |c: &Customer| -> Result<bool, CliError> {
+        let session = Session::start(Arc::clone(exec), script, c.inputs.clone(), context)
+            .map_err(|e| CliError::Refused(format!("{csv_name}:{}: {e}", c.line)))?;
+        match session.evaluate(condition) {
+            Ok(value) => Ok(value == Value::Bool(true)),
+            Err(e) => Err(CliError::Refused(format!("{csv_name}:{}: the segment cannot be computed: {}", c.line, e.0))),
+        }
+    };
+    let verdicts = match CustomerTable::from_customers(code, &list) {
+        Ok(table) => callscript_jit::select_all(condition, code, &table, context.builtins()).map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    let verdicts = match verdicts {
+        Ok(verdicts) => verdicts,
+        Err(reason) => {
+            tracing::debug!(%reason, "the segment is interpreted");
+            vec![Verdict::Interpret; list.len()]
+        }
+    };
+    let mut kept = Vec::with_capacity(list.len());
+    for (c, verdict) in list.into_iter().zip(verdicts) {
+        let keep = match verdict {
+            Verdict::Keep => true,
+            Verdict::Drop => false,
+            Verdict::Interpret => interpret(&c)?,
+        };
+        if keep {
+            kept.push(c);
+        }
+    }
+    Ok(kept)
 }
 
 /// The store of a campaign, opened (created when it does not exist yet).

@@ -685,3 +685,54 @@ fn an_ab_campaign_checks_and_runs_both_scripts() {
     assert_eq!(single.script_sha256(), program.sources_sha256());
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A campaign's segment keeps exactly the customers the interpreter keeps, whether the JIT
+/// compiles it (CAMPAIGN.md §8) or leaves it to the interpreter (text concatenation), and a
+/// segment that fails on a row names the row with the interpreter's message.
+#[test]
+fn segments_keep_what_the_interpreter_keeps() {
+    use callscript_compiler::value::Value;
+    use callscript_runtime::campaign::customers;
+    use callscript_runtime::vm::{CallContext, Session};
+    let dir = temp_dir("segments");
+    for f in ["loan_reminder.call", "customers.csv"] {
+        std::fs::copy(format!("examples/loan_reminder/{f}"), dir.join(f)).unwrap();
+    }
+    let base = std::fs::read_to_string("examples/loan_reminder/campaign.toml").unwrap();
+    let campaign = dir.join("campaign.toml");
+    let with_segment = |segment: &str| {
+        let toml = base.replace("segment = \"days_overdue >= 3\"", &format!("segment = {segment:?}"));
+        std::fs::write(&campaign, toml).unwrap();
+    };
+    let csv = std::fs::read_to_string(dir.join("customers.csv")).unwrap();
+    for segment in [
+        "days_overdue >= 3",
+        "days_overdue > 30 and amount_due >= 5000.00",
+        "not (amount_due * 3 > 10000.00) or account_tail == \"3936\"",
+        "balance == 0.00 and promised_date == today and days_overdue % 7 == 1",
+        "customer_name + \"!\" != \"吴晶!\" and days_overdue < 10",
+    ] {
+        with_segment(segment);
+        let (plan, _) = callscript::campaign::plan(&campaign, None, None).unwrap();
+        let (exec, script) = (&plan.variants[0].exec, &plan.variants[0].script);
+        let code = exec.program.script(script).unwrap();
+        let condition = callscript_compiler::lower::compile_condition(segment, code).unwrap();
+        let all = customers::load("customers.csv", &csv, code, "cn").unwrap();
+        let expected: Vec<&str> = all
+            .iter()
+            .filter(|c| {
+                let session = Session::start(exec.clone(), script, c.inputs.clone(), CallContext::default()).unwrap();
+                session.evaluate(&condition) == Ok(Value::Bool(true))
+            })
+            .map(|c| c.id.as_str())
+            .collect();
+        let kept: Vec<&str> = plan.customers.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(kept, expected, "{segment}");
+        assert!(!kept.is_empty() && kept.len() < all.len(), "{segment} keeps some: {}", kept.len());
+    }
+    // The first customer is 15 days overdue.
+    with_segment("amount_due / (days_overdue - 15) > 0.00");
+    let err = callscript::campaign::plan(&campaign, None, None).err().unwrap().to_string();
+    assert!(err.contains("customers.csv:2: the segment cannot be computed: division by zero"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -4,7 +4,8 @@
 //! every kind of input required, one with every input defaulted), for both jurisdictions.
 //! What must hold: every error has a position inside the file; a loaded list is non-empty,
 //! its ids unique, its phones E.164, its rows in file order, every required input present; no
-//! error quotes a cell of a `sensitive` input.
+//! error quotes a cell of a `sensitive` input. The list read straight into columns
+//! (`CustomerTable::load_csv`) is the loaded list put into columns, or the same errors.
 #![no_main]
 
 use std::collections::HashSet;
@@ -14,6 +15,7 @@ use callscript_compiler::bytecode::ScriptCode;
 use callscript_compiler::check::check_source;
 use callscript_runtime::campaign::InputError;
 use callscript_runtime::campaign::customers::{self, Customer};
+use callscript_runtime::campaign::table::CustomerTable;
 use libfuzzer_sys::fuzz_target;
 
 /// Every input type, all required; `phone` is also a sensitive input (so the phone and
@@ -74,11 +76,20 @@ fuzz_target!(|data: &[u8]| {
     };
     for script in SCRIPTS.iter() {
         for jurisdiction in ["cn", "us"] {
+            let table = CustomerTable::load_csv("c.csv", &text, script, jurisdiction);
             match customers::load("c.csv", &text, script, jurisdiction) {
-                Ok(list) => loaded(&text, script, jurisdiction, &list),
+                Ok(list) => {
+                    loaded(&text, script, jurisdiction, &list);
+                    assert_eq!(table.as_ref().ok(), CustomerTable::from_customers(script, &list).ok().as_ref());
+                    let table = table.expect("the list put into columns");
+                    for (row, customer) in list.iter().enumerate() {
+                        assert_eq!(table.row_inputs(row), customer.inputs, "row {row} reads back");
+                    }
+                }
                 Err(errors) => {
                     assert!(!errors.is_empty());
                     refused(&text, script, &errors);
+                    assert_eq!(table.err(), Some(errors), "the same errors from the columns");
                 }
             }
         }

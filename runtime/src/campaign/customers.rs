@@ -130,6 +130,21 @@ pub fn decode(name: &str, bytes: Vec<u8>) -> Result<String, InputError> {
 
 /// Loads and checks the customer list against the script's inputs.
 pub fn load(name: &str, text: &str, script: &ScriptCode, jurisdiction: &str) -> Result<Vec<Customer>, Vec<InputError>> {
+    let mut customers = Vec::new();
+    load_each(name, text, script, jurisdiction, |c| customers.push(c))?;
+    Ok(customers)
+}
+
+/// [`load`], handing each customer to `each` as it is read instead of keeping them all (so a
+/// list of millions can go into columns, `table::load_csv`); every problem is still reported,
+/// at the end. Returns how many customers the list holds.
+pub fn load_each(
+    name: &str,
+    text: &str,
+    script: &ScriptCode,
+    jurisdiction: &str,
+    mut each: impl FnMut(Customer),
+) -> Result<usize, Vec<InputError>> {
     let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::Headers).from_reader(text.as_bytes());
     let headers = match reader.headers() {
         Ok(h) => h.clone(),
@@ -201,7 +216,7 @@ pub fn load(name: &str, text: &str, script: &ScriptCode, jurisdiction: &str) -> 
         let end = starts.get(line).copied().unwrap_or(text.len());
         text[start..end].trim_end_matches(['\r', '\n'])
     };
-    let mut customers = Vec::new();
+    let mut count = 0;
     let mut seen_ids: HashMap<String, usize> = HashMap::new();
     for result in reader.records() {
         let record = match result {
@@ -289,12 +304,13 @@ pub fn load(name: &str, text: &str, script: &ScriptCode, jurisdiction: &str) -> 
             }
         }
         let segment = column.get("segment").map(|&c| cell(c).to_string());
-        customers.push(Customer { id, phone, timezone, inputs: values, segment, line });
+        each(Customer { id, phone, timezone, inputs: values, segment, line });
+        count += 1;
     }
-    if errors.is_empty() && customers.is_empty() {
+    if errors.is_empty() && count == 0 {
         errors.push(InputError::at(name, 2, 1, "the customer list has a header but no customers".to_string()));
     }
-    if errors.is_empty() { Ok(customers) } else { Err(errors) }
+    if errors.is_empty() { Ok(count) } else { Err(errors) }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 
 pub mod customers;
 pub mod schedule;
+pub mod table;
 
 use std::path::{Path, PathBuf};
 

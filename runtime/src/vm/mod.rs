@@ -79,6 +79,13 @@ pub fn today_of(day: jiff::civil::Date) -> Date {
     Date::new(day.year().into(), day.month() as u8, day.day() as u8).unwrap_or(DEFAULT_TODAY)
 }
 
+impl CallContext {
+    /// What expressions read of the call (a compiled segment takes the same).
+    pub fn builtins(&self) -> Builtins {
+        Builtins { attempt: self.attempt, hour: self.hour, today: self.today }
+    }
+}
+
 impl Default for CallContext {
     fn default() -> Self {
         CallContext { attempt: 1, hour: 10, today: DEFAULT_TODAY }
@@ -354,7 +361,7 @@ impl Session {
                 (_, v) => v,
             });
         }
-        let builtins = Builtins { attempt: context.attempt, hour: context.hour, today: context.today };
+        let builtins = context.builtins();
         let mut slots: Vec<Value> = Vec::with_capacity(code.slots.len());
         for (decl, value) in code.slots.iter().zip(given) {
             let v = match (value, decl.init) {
@@ -559,7 +566,7 @@ impl Session {
     }
 
     fn builtins(&self) -> Builtins {
-        Builtins { attempt: self.context.attempt, hour: self.context.hour, today: self.context.today }
+        self.context.builtins()
     }
 
     fn play(&mut self, prompt: PromptId, then_listen: bool) -> Action {

@@ -1,0 +1,451 @@
+//! The customer list as columns (CAMPAIGN.md §8): one typed column per script input, so a
+//! segment reads a few dense arrays instead of a struct per customer, and native code (the
+//! segment JIT) can walk them with plain loads.
+//!
+//! Ints and money (cents) are `i64`, dates `i32` days since 1970-01-01, times `u16` minutes
+//! after midnight, bools `u8`, texts `u32` ids into one arena where equal texts share one id
+//! (so text equality is id equality). A value the row does not give (an input left to its
+//! default) is marked missing in the column's validity bitmap; columns without missing values
+//! have no bitmap.
+
+use std::collections::HashMap;
+
+use callscript_compiler::bytecode::ScriptCode;
+use callscript_compiler::syntax::ast::Type;
+use callscript_compiler::value::{Date, Money, Time, Value};
+
+use super::InputError;
+use super::customers::{self, Customer};
+
+/// Why customers cannot be put into a table (the caller then keeps to the interpreter, whose
+/// session start reports the same problem per customer).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TableError {
+    #[error("`{0}` is not an input of the script")]
+    UnknownInput(String),
+    #[error("input `{input}` is {expected}, but a row holds {found:?}")]
+    WrongType { input: String, expected: &'static str, found: Value },
+    #[error("the table holds at most {} rows", u32::MAX)]
+    TooManyRows,
+    #[error("the table holds at most {} different texts", u32::MAX)]
+    TooManyTexts,
+}
+
+/// The values of one column, in row order.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ColumnData {
+    Int(Vec<i64>),
+    /// Cents.
+    Money(Vec<i64>),
+    /// Days since 1970-01-01.
+    Date(Vec<i32>),
+    /// Minutes after midnight.
+    Time(Vec<u16>),
+    /// 0 or 1.
+    Bool(Vec<u8>),
+    /// Ids into the table's [`TextArena`].
+    Text(Vec<u32>),
+}
+
+impl ColumnData {
+    fn new(ty: Type) -> ColumnData {
+        match ty {
+            Type::Int => ColumnData::Int(Vec::new()),
+            Type::Money => ColumnData::Money(Vec::new()),
+            Type::Date => ColumnData::Date(Vec::new()),
+            Type::Time => ColumnData::Time(Vec::new()),
+            Type::Bool => ColumnData::Bool(Vec::new()),
+            Type::Text => ColumnData::Text(Vec::new()),
+        }
+    }
+
+    /// The start of the values, for native code that reads them by row index.
+    pub fn as_ptr(&self) -> *const u8 {
+        match self {
+            ColumnData::Int(v) | ColumnData::Money(v) => v.as_ptr().cast(),
+            ColumnData::Date(v) => v.as_ptr().cast(),
+            ColumnData::Time(v) => v.as_ptr().cast(),
+            ColumnData::Bool(v) => v.as_ptr(),
+            ColumnData::Text(v) => v.as_ptr().cast(),
+        }
+    }
+
+    /// Appends a placeholder for a missing value (its bit in the validity bitmap says so).
+    fn push_placeholder(&mut self) {
+        match self {
+            ColumnData::Int(v) | ColumnData::Money(v) => v.push(0),
+            ColumnData::Date(v) => v.push(0),
+            ColumnData::Time(v) => v.push(0),
+            ColumnData::Bool(v) => v.push(0),
+            ColumnData::Text(v) => v.push(0),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            ColumnData::Int(v) | ColumnData::Money(v) => v.len(),
+            ColumnData::Date(v) => v.len(),
+            ColumnData::Time(v) => v.len(),
+            ColumnData::Bool(v) => v.len(),
+            ColumnData::Text(v) => v.len(),
+        }
+    }
+}
+
+/// One bit per row, set when the row has a value.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Validity {
+    bits: Vec<u8>,
+}
+
+impl Validity {
+    /// All `rows` rows valid.
+    fn all_valid(rows: usize) -> Validity {
+        let mut bits = vec![0xff; rows.div_ceil(8)];
+        if !rows.is_multiple_of(8)
+            && let Some(last) = bits.last_mut()
+        {
+            *last = (1u8 << (rows % 8)) - 1;
+        }
+        Validity { bits }
+    }
+
+    fn push(&mut self, row: usize, valid: bool) {
+        if row / 8 == self.bits.len() {
+            self.bits.push(0);
+        }
+        if valid {
+            self.bits[row / 8] |= 1 << (row % 8);
+        }
+    }
+
+    pub fn is_valid(&self, row: usize) -> bool {
+        self.bits.get(row / 8).is_some_and(|b| b & (1 << (row % 8)) != 0)
+    }
+
+    /// The bitmap's bytes: row `r` is bit `r % 8` of byte `r / 8`.
+    pub fn as_ptr(&self) -> *const u8 {
+        self.bits.as_ptr()
+    }
+}
+
+/// A script input as a column.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Column {
+    pub name: String,
+    /// The input's slot in the script.
+    pub slot: u16,
+    pub ty: Type,
+    pub data: ColumnData,
+    /// None when every row has a value.
+    pub validity: Option<Validity>,
+}
+
+impl Column {
+    pub fn is_valid(&self, row: usize) -> bool {
+        self.validity.as_ref().is_none_or(|v| v.is_valid(row))
+    }
+}
+
+/// Every distinct text of the table once; equal texts have one id.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TextArena {
+    bytes: String,
+    /// Where text `id` ends in `bytes` (it starts where `id - 1` ends).
+    ends: Vec<usize>,
+    ids: HashMap<Box<str>, u32>,
+}
+
+impl TextArena {
+    /// The id of `text`, added when new; None when ids ran out.
+    pub fn intern(&mut self, text: &str) -> Option<u32> {
+        if let Some(&id) = self.ids.get(text) {
+            return Some(id);
+        }
+        let id = u32::try_from(self.ends.len()).ok()?;
+        self.bytes.push_str(text);
+        self.ends.push(self.bytes.len());
+        self.ids.insert(text.into(), id);
+        Some(id)
+    }
+
+    /// The id of `text` when some row holds it.
+    pub fn id(&self, text: &str) -> Option<u32> {
+        self.ids.get(text).copied()
+    }
+
+    /// The text of `id`; None for an id the arena did not give.
+    pub fn get(&self, id: u32) -> Option<&str> {
+        let end = *self.ends.get(id as usize)?;
+        let start = id.checked_sub(1).map_or(0, |prev| self.ends[prev as usize]);
+        self.bytes.get(start..end)
+    }
+
+    /// How many distinct texts the arena holds.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+}
+
+/// The customers' inputs as columns, with each row's line in the CSV for error messages.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CustomerTable {
+    columns: Vec<Column>,
+    texts: TextArena,
+    lines: Vec<u32>,
+}
+
+impl CustomerTable {
+    /// The columns of `customers` (as [`super::customers::load`] gives them) for `script`'s inputs.
+    pub fn from_customers(script: &ScriptCode, customers: &[Customer]) -> Result<CustomerTable, TableError> {
+        let mut builder = TableBuilder::new(script);
+        for c in customers {
+            builder.push_row(c.line, c.inputs.iter().map(|(name, value)| (name.as_str(), value)))?;
+        }
+        Ok(builder.finish())
+    }
+
+    /// Reads a customer list straight into columns, row by row, with the checks and the
+    /// `file:line:column` errors of [`customers::load`].
+    pub fn load_csv(
+        name: &str,
+        text: &str,
+        script: &ScriptCode,
+        jurisdiction: &str,
+    ) -> Result<CustomerTable, Vec<InputError>> {
+        let mut builder = TableBuilder::new(script);
+        let mut refused = None;
+        customers::load_each(name, text, script, jurisdiction, |c| {
+            if refused.is_none()
+                && let Err(e) = builder.push_row(c.line, c.inputs.iter().map(|(n, v)| (n.as_str(), v)))
+            {
+                refused = Some(InputError::at(name, c.line, 1, e.to_string()));
+            }
+        })?;
+        match refused {
+            Some(e) => Err(vec![e]),
+            None => Ok(builder.finish()),
+        }
+    }
+
+    pub fn rows(&self) -> usize {
+        self.lines.len()
+    }
+
+    pub fn columns(&self) -> &[Column] {
+        &self.columns
+    }
+
+    /// The column of the input in `slot`.
+    pub fn column_of_slot(&self, slot: u16) -> Option<&Column> {
+        self.columns.iter().find(|c| c.slot == slot)
+    }
+
+    pub fn texts(&self) -> &TextArena {
+        &self.texts
+    }
+
+    /// The row's line in the customer list.
+    pub fn line(&self, row: usize) -> Option<usize> {
+        self.lines.get(row).map(|&line| line as usize)
+    }
+
+    /// The value of `column` in `row`; None when missing (or past the last row).
+    pub fn value(&self, column: &Column, row: usize) -> Option<Value> {
+        if !column.is_valid(row) {
+            return None;
+        }
+        Some(match &column.data {
+            ColumnData::Int(v) => Value::Int(*v.get(row)?),
+            ColumnData::Money(v) => Value::Money(Money::from_cents(*v.get(row)?)),
+            ColumnData::Date(v) => Value::Date(Date::from_days(i64::from(*v.get(row)?))?),
+            ColumnData::Time(v) => {
+                let minutes = *v.get(row)?;
+                Value::Time(Time::new((minutes / 60) as u8, (minutes % 60) as u8)?)
+            }
+            ColumnData::Bool(v) => Value::Bool(*v.get(row)? != 0),
+            ColumnData::Text(v) => Value::Text(self.texts.get(*v.get(row)?)?.to_string()),
+        })
+    }
+
+    /// The inputs the row gives, by name, as a session starts from them (the interpreter's view
+    /// of the row).
+    pub fn row_inputs(&self, row: usize) -> Vec<(String, Value)> {
+        self.columns.iter().filter_map(|c| Some((c.name.clone(), self.value(c, row)?))).collect()
+    }
+
+    /// Bytes the table holds (values, bitmaps, texts; not the hash index of the arena).
+    pub fn data_bytes(&self) -> usize {
+        let values: usize = self
+            .columns
+            .iter()
+            .map(|c| {
+                let width = match c.data {
+                    ColumnData::Int(_) | ColumnData::Money(_) => 8,
+                    ColumnData::Date(_) | ColumnData::Text(_) => 4,
+                    ColumnData::Time(_) => 2,
+                    ColumnData::Bool(_) => 1,
+                };
+                c.data.len() * width + c.validity.as_ref().map_or(0, |v| v.bits.len())
+            })
+            .sum();
+        values + self.lines.len() * 4 + self.texts.bytes.len() + self.texts.ends.len() * size_of::<usize>()
+    }
+}
+
+/// Builds a [`CustomerTable`] row by row.
+#[derive(Debug)]
+pub struct TableBuilder {
+    columns: Vec<Column>,
+    /// Per column: whether the current row gave it, reset for each row.
+    given: Vec<bool>,
+    texts: TextArena,
+    lines: Vec<u32>,
+}
+
+impl TableBuilder {
+    /// An empty table with a column per input of `script`, in slot order.
+    pub fn new(script: &ScriptCode) -> TableBuilder {
+        let columns: Vec<Column> = script
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.input)
+            .map(|(slot, s)| Column {
+                name: s.name.clone(),
+                slot: slot as u16,
+                ty: s.ty,
+                data: ColumnData::new(s.ty),
+                validity: None,
+            })
+            .collect();
+        let given = vec![false; columns.len()];
+        TableBuilder { columns, given, texts: TextArena::default(), lines: Vec::new() }
+    }
+
+    /// Appends a row: its line in the list and the inputs it gives (the others are missing).
+    /// After an error the builder holds a partial row: drop it.
+    pub fn push_row<'a>(
+        &mut self,
+        line: usize,
+        inputs: impl IntoIterator<Item = (&'a str, &'a Value)>,
+    ) -> Result<(), TableError> {
+        let row = self.lines.len();
+        if row >= u32::MAX as usize {
+            return Err(TableError::TooManyRows);
+        }
+        self.given.fill(false);
+        for (name, value) in inputs {
+            let index = self
+                .columns
+                .iter()
+                .position(|c| c.name == name)
+                .ok_or_else(|| TableError::UnknownInput(name.to_string()))?;
+            let column = &mut self.columns[index];
+            let expected = column.ty.name();
+            let wrong = || TableError::WrongType { input: name.to_string(), expected, found: value.clone() };
+            match (&mut column.data, value) {
+                (ColumnData::Int(v), Value::Int(n)) => v.push(*n),
+                (ColumnData::Money(v), Value::Money(m)) => v.push(m.cents()),
+                // A session widens an int to money (§9.5); one too large is its error to report.
+                (ColumnData::Money(v), Value::Int(n)) => v.push(Money::from_int(*n).ok_or_else(wrong)?.cents()),
+                (ColumnData::Date(v), Value::Date(d)) => v.push(d.days() as i32),
+                (ColumnData::Time(v), Value::Time(t)) => v.push(u16::from(t.hour) * 60 + u16::from(t.minute)),
+                (ColumnData::Bool(v), Value::Bool(b)) => v.push(u8::from(*b)),
+                (ColumnData::Text(v), Value::Text(t)) => v.push(self.texts.intern(t).ok_or(TableError::TooManyTexts)?),
+                _ => return Err(wrong()),
+            }
+            self.given[index] = true;
+        }
+        for (column, &given) in self.columns.iter_mut().zip(&self.given) {
+            if !given {
+                column.data.push_placeholder();
+                // The first missing value: every earlier row had one.
+                column.validity.get_or_insert_with(|| Validity::all_valid(row)).push(row, false);
+            } else if let Some(validity) = &mut column.validity {
+                validity.push(row, true);
+            }
+        }
+        self.lines.push(line as u32);
+        Ok(())
+    }
+
+    pub fn finish(self) -> CustomerTable {
+        CustomerTable { columns: self.columns, texts: self.texts, lines: self.lines }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use callscript_compiler::check::check_source;
+
+    fn script() -> ScriptCode {
+        let src = "script s {\n  purpose service\n  input { name: text, amount: money, days: int = 0, due: date, paid: bool = false }\n  outcomes { done }\n  opening { say \"本次通话将被录音{{name}}{{amount}}{{days}}{{due}}\"; hangup done }\n}\n";
+        let checked = check_source("s.call", src);
+        assert_eq!(checked.error_count(), 0);
+        callscript_compiler::lower::lower(&checked, checked.files[0].id).scripts.remove(0)
+    }
+
+    #[test]
+    fn rows_read_back_as_given_with_missing_values_marked() {
+        let csv = "phone,name,amount,days,due,paid\n13800000001,张三,1200.50,3,2026-01-31,true\n13800000002,李四,5,,2026-02-01,\n13800000003,张三,0.01,9,2026-02-02,false\n";
+        let customers = super::super::customers::load("c.csv", csv, &script(), "cn").unwrap();
+        let table = CustomerTable::from_customers(&script(), &customers).unwrap();
+        assert_eq!(table.rows(), 3);
+        for (row, c) in customers.iter().enumerate() {
+            assert_eq!(table.row_inputs(row), c.inputs, "row {row}");
+            assert_eq!(table.line(row), Some(c.line));
+        }
+        let days = &table.columns()[2];
+        assert_eq!((days.is_valid(0), days.is_valid(1), days.is_valid(2)), (true, false, true));
+        assert!(table.columns()[0].validity.is_none());
+        // Equal texts share an id.
+        assert_eq!(table.texts().len(), 2);
+    }
+
+    #[test]
+    fn a_list_read_into_columns_is_the_list_loaded_then_put_in_columns() {
+        let csv = "phone,name,amount,days,due\n13800000001,张三,1200.50,3,2026-01-31\n13800000002,李四,5,,2026-02-01\n";
+        let customers = customers::load("c.csv", csv, &script(), "cn").unwrap();
+        let table = CustomerTable::load_csv("c.csv", csv, &script(), "cn").unwrap();
+        assert_eq!(table, CustomerTable::from_customers(&script(), &customers).unwrap());
+        let bad = "phone,name,amount,days,due\n13800000001,张三,12.345,3,2026-01-31\nabc,李四,5,,2026-02-01\n";
+        let errors = |e: Vec<InputError>| e.iter().map(|e| e.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            errors(CustomerTable::load_csv("c.csv", bad, &script(), "cn").unwrap_err()),
+            errors(customers::load("c.csv", bad, &script(), "cn").unwrap_err())
+        );
+    }
+
+    #[test]
+    fn a_value_of_another_type_is_refused() {
+        let mut builder = TableBuilder::new(&script());
+        let err = builder.push_row(2, [("days", &Value::Text("x".into()))]).unwrap_err();
+        assert!(matches!(err, TableError::WrongType { .. }));
+        assert!(matches!(builder.push_row(2, [("nope", &Value::Int(1))]), Err(TableError::UnknownInput(_))));
+    }
+
+    #[test]
+    fn validity_bits_cross_byte_boundaries() {
+        let mut builder = TableBuilder::new(&script());
+        let name = Value::Text("a".into());
+        for row in 0..20 {
+            let days = Value::Int(row);
+            let mut inputs = vec![("name", &name)];
+            if row % 7 != 3 {
+                inputs.push(("days", &days));
+            }
+            builder.push_row(row as usize + 2, inputs).unwrap();
+        }
+        let table = builder.finish();
+        let days = table.column_of_slot(2).unwrap();
+        for row in 0..20 {
+            assert_eq!(days.is_valid(row), row % 7 != 3, "row {row}");
+        }
+    }
+}
