@@ -109,6 +109,38 @@ pub fn plan(
     customers_override: Option<&Path>,
     segments: Option<&Path>,
 ) -> Result<(Plan, Loaded), CliError> {
+    planned(path, customers_override, segments).map(|(plan, loaded, _)| (plan, loaded))
+}
+
+/// How the customer list was cut down to the campaign's segment (`callscript segment`).
+#[derive(Debug)]
+pub struct SegmentPlan {
+    /// Customers in the list, and per value of its `segment` column (when it has one).
+    pub listed: usize,
+    pub by_column: std::collections::BTreeMap<String, usize>,
+    /// The expression and where it was written, with what it reads and how it ran.
+    pub expression: Option<(String, String)>,
+    pub reads: Vec<String>,
+    pub engine: Option<SegmentEngine>,
+    /// A named segment of a JSON task chosen by the list's `segment` column.
+    pub named: Option<String>,
+}
+
+/// How a segment expression ran over the list.
+#[derive(Debug)]
+pub enum SegmentEngine {
+    /// Compiled with Cranelift; `interpreted` rows were left to the interpreter.
+    Jit { compile: std::time::Duration, run: std::time::Duration, interpreted: usize },
+    /// Every row through the interpreter, and why the JIT did not compile it.
+    Interpreter { why: String, run: std::time::Duration },
+}
+
+/// [`plan`], and how the segment was applied.
+fn planned(
+    path: &Path,
+    customers_override: Option<&Path>,
+    segments: Option<&Path>,
+) -> Result<(Plan, Loaded, SegmentPlan), CliError> {
     // A JSON task's inputs are its template's names, typed from the customer list.
     let csv_for_types = match customers_override {
         Some(csv) if path.extension().and_then(|e| e.to_str()) == Some("json") => {
@@ -144,6 +176,19 @@ pub fn plan(
     let no_call = |errors| CliError::Input { errors, consequence: "no call was placed" };
     let csv_text = customers::decode(&csv_name, csv_bytes).map_err(|e| no_call(vec![e]))?;
     let mut list = customers::load(&csv_name, &csv_text, code, &loaded.campaign.jurisdiction).map_err(no_call)?;
+    let mut explained = SegmentPlan {
+        listed: list.len(),
+        by_column: std::collections::BTreeMap::new(),
+        expression: None,
+        reads: Vec::new(),
+        engine: None,
+        named: None,
+    };
+    for c in &list {
+        if let Some(s) = &c.segment {
+            *explained.by_column.entry(s.clone()).or_insert(0) += 1;
+        }
+    }
     // The segment: an expression of the script language, or a named segment (JSON tasks).
     let segment_name = loaded.campaign.task.as_ref().and_then(|t| t.segment_name.clone());
     let segment_expr = match (&loaded.campaign.segment, &segment_name, segments) {
@@ -169,6 +214,7 @@ pub fn plan(
                 )));
             }
             list.retain(|c| c.segment.as_deref() == Some(name.as_str()));
+            explained.named = Some(name.clone());
             None
         }
         (None, None, _) => None,
@@ -179,7 +225,11 @@ pub fn plan(
                 diags.iter().map(|d| format!("{origin}: segment `{expr}`: [{}] {}", d.code, d.message)).collect();
             CliError::Refused(lines.join("\n"))
         })?;
-        list = select_segment(&condition, exec, script, code, list, &csv_name)?;
+        explained.reads = reads(&condition, code);
+        let (kept, engine) = select_segment(&condition, exec, script, code, list, &csv_name)?;
+        list = kept;
+        explained.engine = Some(engine);
+        explained.expression = Some((expr, origin));
     }
     let allowed = serde_json::to_string(&loaded.campaign.allow).unwrap_or_else(|_| "{}".into());
     let plan = Plan {
@@ -190,7 +240,87 @@ pub fn plan(
         allowed,
         list: csv_path.file_name().map_or_else(|| csv_name.to_string(), |n| n.to_string_lossy().into_owned()),
     };
-    Ok((plan, loaded))
+    Ok((plan, loaded, explained))
+}
+
+/// What a segment expression reads: the script's values and the built-ins, in the order first
+/// read, each with its type.
+fn reads(condition: &ExprCode, code: &ScriptCode) -> Vec<String> {
+    use callscript_compiler::bytecode::ExprOp;
+    let mut names: Vec<String> = Vec::new();
+    for op in &condition.ops {
+        let name = match op {
+            ExprOp::Load(slot) => match code.slots.get(usize::from(*slot)) {
+                Some(s) => format!("{} ({} {})", s.name, s.ty.name(), if s.input { "input" } else { "let" }),
+                None => continue,
+            },
+            ExprOp::Attempt => "attempt (int)".into(),
+            ExprOp::Hour => "hour (int)".into(),
+            ExprOp::Today => "today (date)".into(),
+            ExprOp::Weekday => "weekday (int)".into(),
+            _ => continue,
+        };
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
+}
+
+/// `callscript segment CAMPAIGN [--explain]`: the list, the segment's customers, and the plan.
+pub fn segment_command(
+    path: &Path,
+    explain: bool,
+    customers_override: Option<&Path>,
+    segments: Option<&Path>,
+) -> CliResult {
+    let (plan, _, s) = planned(path, customers_override, segments)?;
+    let share = |n: usize| if s.listed == 0 { 0.0 } else { n as f64 * 100.0 / s.listed as f64 };
+    let mut out = String::new();
+    let line = |out: &mut String, label: &str, value: String| out.push_str(&format!("  {label:<22} {value}\n"));
+    out.push_str(&format!("campaign {} · {}\n", plan.campaign_id, plan.list));
+    line(&mut out, "customers listed", s.listed.to_string());
+    if !s.by_column.is_empty() {
+        out.push_str("  by the list's `segment` column\n");
+        for (name, n) in &s.by_column {
+            out.push_str(&format!("    {name:<20} {n:>9}  {:.1}%\n", share(*n)));
+        }
+    }
+    match (&s.expression, &s.named) {
+        (Some((expr, origin)), _) => line(&mut out, "segment", format!("{expr}   ({origin})")),
+        (None, Some(name)) => line(&mut out, "segment", format!("`{name}` of the list's `segment` column")),
+        (None, None) => line(&mut out, "segment", "none: every customer".into()),
+    }
+    let kept = plan.customers.len();
+    line(&mut out, "in the segment", format!("{kept}  {:.1}%", share(kept)));
+    if explain {
+        out.push_str("  plan\n");
+        if !s.reads.is_empty() {
+            line(&mut out, "  reads", s.reads.join(", "));
+        }
+        let ms = |d: &std::time::Duration| format!("{:.2} ms", d.as_secs_f64() * 1000.0);
+        match &s.engine {
+            Some(SegmentEngine::Jit { compile, run, interpreted }) => {
+                line(&mut out, "  runs as", "native code (Cranelift JIT) over the list's columns".into());
+                line(&mut out, "  compiled in", ms(compile));
+                line(&mut out, "  selected in", format!("{} (the whole list)", ms(run)));
+                line(
+                    &mut out,
+                    "  interpreted rows",
+                    format!("{interpreted} (rows that fail or lack a value: the interpreter decides)"),
+                );
+            }
+            Some(SegmentEngine::Interpreter { why, run }) => {
+                line(&mut out, "  runs as", "the interpreter, row by row".into());
+                line(&mut out, "  because", why.clone());
+                line(&mut out, "  selected in", format!("{} (the whole list)", ms(run)));
+            }
+            None => line(&mut out, "  runs as", "nothing to evaluate".into()),
+        }
+    }
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(out.as_bytes()).and_then(|()| stdout.flush()).map_err(CliError::io("cannot write the segment"))?;
+    Ok(Status::Success)
 }
 
 /// The customers in the segment, in list order. The segment runs as native code over the
@@ -205,7 +335,8 @@ fn select_segment(
     code: &ScriptCode,
     list: Vec<Customer>,
     csv_name: &str,
-) -> Result<Vec<Customer>, CliError> {
+) -> Result<(Vec<Customer>, SegmentEngine), CliError> {
+    let started = std::time::Instant::now();
     let context = CallContext::default();
     let interpret = |c: &Customer| -> Result<bool, CliError> {
         let session = Session::start(Arc::clone(exec), script, c.inputs.clone(), context)
@@ -215,17 +346,27 @@ fn select_segment(
             Err(e) => Err(CliError::Refused(format!("{csv_name}:{}: the segment cannot be computed: {}", c.line, e.0))),
         }
     };
+    let mut compile = None;
     let verdicts = match CustomerTable::from_customers(code, &list) {
-        Ok(table) => callscript_jit::select_all(condition, code, &table, context.builtins()).map_err(|e| e.to_string()),
+        Ok(table) => {
+            let compiling = std::time::Instant::now();
+            callscript_jit::CompiledSegment::compile(condition, code, &table, context.builtins())
+                .map(|segment| {
+                    compile = Some(compiling.elapsed());
+                    segment.select(0..table.rows())
+                })
+                .map_err(|e| e.to_string())
+        }
         Err(e) => Err(e.to_string()),
     };
-    let verdicts = match verdicts {
-        Ok(verdicts) => verdicts,
+    let (verdicts, why) = match verdicts {
+        Ok(verdicts) => (verdicts, None),
         Err(reason) => {
             tracing::debug!(%reason, "the segment is interpreted");
-            vec![Verdict::Interpret; list.len()]
+            (vec![Verdict::Interpret; list.len()], Some(reason))
         }
     };
+    let interpreted = verdicts.iter().filter(|v| **v == Verdict::Interpret).count();
     let mut kept = Vec::with_capacity(list.len());
     for (c, verdict) in list.into_iter().zip(verdicts) {
         let keep = match verdict {
@@ -237,7 +378,12 @@ fn select_segment(
             kept.push(c);
         }
     }
-    Ok(kept)
+    let run = started.elapsed();
+    let engine = match (compile, why) {
+        (Some(compile), None) => SegmentEngine::Jit { compile, run, interpreted },
+        (_, why) => SegmentEngine::Interpreter { why: why.unwrap_or_default(), run },
+    };
+    Ok((kept, engine))
 }
 
 /// The store of a campaign, opened (created when it does not exist yet).

@@ -270,6 +270,21 @@ pub enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// How many customers the campaign's segment holds (and each named segment of the list),
+    /// without calling anyone; `--explain` adds the plan: columns read, JIT or interpreter.
+    Segment {
+        /// The campaign file (TOML, or the JSON task shape).
+        campaign: PathBuf,
+        /// Also the plan: the columns the segment reads, how it runs and what that cost.
+        #[arg(long)]
+        explain: bool,
+        /// The customer list (for JSON tasks, or to override the campaign's).
+        #[arg(long)]
+        customers: Option<PathBuf>,
+        /// Named segments (`name = "expression"`) for a JSON task's `customer_segment`.
+        #[arg(long)]
+        segments: Option<PathBuf>,
+    },
     /// Serve the campaign's web console: the live wallboard, the report, the calls with their
     /// transcripts and recordings (behind an access token). Read-only; until Ctrl-C.
     Serve {
@@ -372,6 +387,9 @@ pub fn main() -> i32 {
                 worker: Some(crate::campaign::WorkerArgs { idle_exit: idle_exit == OnOff::On, metrics }),
             })
         }),
+        Command::Segment { campaign, explain, customers, segments } => {
+            crate::campaign::segment_command(&campaign, explain, customers.as_deref(), segments.as_deref())
+        }
         Command::Serve { campaign, listen, recording_key } => {
             crate::serve::serve(&campaign, listen, recording_key.as_deref())
         }

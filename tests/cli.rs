@@ -736,3 +736,44 @@ fn segments_keep_what_the_interpreter_keeps() {
     assert!(err.contains("customers.csv:2: the segment cannot be computed: division by zero"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `segment`: the list, the segment's customers and, with `--explain`, the plan: what the
+/// segment reads and whether it runs as native code or in the interpreter (with why). Times
+/// vary, so they are masked in the snapshots.
+#[test]
+fn segment_counts_customers_and_explains_the_plan() {
+    let masked = |o: &Output| {
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(o));
+        let mut text = stdout(o);
+        while let Some(at) = text.find(" ms") {
+            let start = text[..at].rfind(|c: char| !(c.is_ascii_digit() || c == '.')).map_or(0, |i| i + 1);
+            text.replace_range(start..at + 3, "[time]");
+        }
+        text
+    };
+    let jit = callscript(&["segment", "examples/loan_reminder/campaign.toml", "--explain"]);
+    insta::assert_snapshot!("segment_jit", masked(&jit));
+
+    // A segment the JIT does not compile (text joined with `+`) runs in the interpreter.
+    let dir = temp_dir("segment");
+    for f in ["loan_reminder.call", "customers.csv"] {
+        std::fs::copy(format!("examples/loan_reminder/{f}"), dir.join(f)).unwrap();
+    }
+    let campaign = std::fs::read_to_string("examples/loan_reminder/campaign.toml").unwrap().replace(
+        "segment = \"days_overdue >= 3\"",
+        "segment = \"customer_name + \\\"先生\\\" == \\\"王伟先生\\\" or days_overdue > 60\"",
+    );
+    std::fs::write(dir.join("campaign.toml"), campaign).unwrap();
+    let interpreted = callscript(&["segment", dir.join("campaign.toml").to_str().unwrap(), "--explain"]);
+    let text = masked(&interpreted).replace(&dir.display().to_string(), "[dir]");
+    insta::assert_snapshot!("segment_interpreted", text);
+
+    // A JSON task's named segment, chosen by the list's `segment` column: every value counted.
+    let task = dir.join("task.json");
+    std::fs::write(&task, r#"{ "task_id": "T", "customer_segment": "overdue_3_days", "script_template": "您好,本次通话将被录音。{{customer_name}},请尽快还款。" }"#).unwrap();
+    let csv = dir.join("named.csv");
+    std::fs::write(&csv, "id,phone,customer_name,segment\nc1,13800000001,张三,overdue_3_days\nc2,13800000002,李四,overdue_1_day\nc3,13800000003,王五,overdue_3_days\n").unwrap();
+    let named = callscript(&["segment", task.to_str().unwrap(), "--customers", csv.to_str().unwrap()]);
+    insta::assert_snapshot!("segment_named", masked(&named));
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -15,7 +15,7 @@ use super::{
 };
 
 /// The schema version this callscript writes (the SQLite store's, same tables).
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// The key of the advisory lock migrations take ("CSc1", as SQLite's application id).
 const MIGRATION_LOCK: i64 = 0x4353_6331;
@@ -749,5 +749,13 @@ mod tests {
         assert_eq!(shown("postgres://bank:s3cret@127.0.0.1:5432/calls"), "postgres://bank:****@127.0.0.1:5432/calls");
         assert_eq!(shown("postgres://127.0.0.1/calls"), "postgres://127.0.0.1/calls");
         assert_eq!(shown("postgres://bank@127.0.0.1/calls"), "postgres://bank@127.0.0.1/calls", "no password to hide");
+    }
+
+    /// A migration added without raising the version would make every store "newer" than
+    /// this callscript; both stores move together.
+    #[test]
+    fn the_schema_version_is_the_number_of_migrations_in_both_stores() {
+        assert_eq!(SCHEMA_VERSION, MIGRATIONS.len() as i64);
+        assert_eq!(SCHEMA_VERSION, crate::store::sqlite::SCHEMA_VERSION);
     }
 }

@@ -913,6 +913,11 @@ impl Store for SqliteStore {
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_schema_version_is_the_number_of_migrations() {
+        assert_eq!(SCHEMA_VERSION, MIGRATIONS.len() as i64);
+    }
+
     fn temp_db(name: &str) -> std::path::PathBuf {
         let dir = std::env::temp_dir().join(format!("callscript-store-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
