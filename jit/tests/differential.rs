@@ -342,16 +342,7 @@ fn compiled_segments_of_the_language_select_like_the_interpreter() {
         "not f and (ratio > 2 or owed > 100)",
         "h >= 09:00 and due > today",
     ] {
-        let condition = condition(&script, text);
-        let segment = CompiledSegment::compile(&condition, &script, &table, builtins()).expect(text);
-        for (row, verdict) in rows.iter().zip(segment.select(0..table.rows())) {
-            let expected = match interpret(&exec, row, &condition) {
-                Ok(Value::Bool(true)) => Verdict::Keep,
-                Ok(_) => Verdict::Drop,
-                Err(_) => Verdict::Interpret,
-            };
-            assert_eq!(verdict, expected, "{text} on {row:?}");
-        }
+        compiled_agrees(&script, &exec, &table, &rows, text);
     }
 }
 
@@ -376,15 +367,26 @@ fn a_short_circuit_shields_a_failing_right_side() {
         .collect();
     let table = table(&script, &rows);
     for text in ["f and a * 2 > 0", "not f or a + 1 > 0", "a < 5 and (f or a - 1 > 0)", "a > 5 or 10 / a > 1"] {
-        let condition = condition(&script, text);
-        let segment = CompiledSegment::compile(&condition, &script, &table, builtins()).expect(text);
-        for (row, verdict) in rows.iter().zip(segment.select(0..table.rows())) {
-            let expected = match interpret(&exec, row, &condition) {
-                Ok(Value::Bool(true)) => Verdict::Keep,
-                Ok(_) => Verdict::Drop,
-                Err(_) => Verdict::Interpret,
-            };
-            assert_eq!(verdict, expected, "{text} on {row:?}");
-        }
+        compiled_agrees(&script, &exec, &table, &rows, text);
+    }
+}
+
+/// Every row's verdict from the compiled `text` is what the interpreter says of that row.
+fn compiled_agrees(
+    script: &ScriptCode,
+    exec: &Arc<Executable>,
+    table: &CustomerTable,
+    rows: &[Vec<(&'static str, Value)>],
+    text: &str,
+) {
+    let condition = condition(script, text);
+    let segment = CompiledSegment::compile(&condition, script, table, builtins()).expect(text);
+    for (row, verdict) in rows.iter().zip(segment.select(0..table.rows())) {
+        let expected = match interpret(exec, row, &condition) {
+            Ok(Value::Bool(true)) => Verdict::Keep,
+            Ok(_) => Verdict::Drop,
+            Err(_) => Verdict::Interpret,
+        };
+        assert_eq!(verdict, expected, "{text} on {row:?}");
     }
 }

@@ -198,22 +198,11 @@ impl Checked {
     /// different titles, the first file's wins.
     pub fn intent_titles(&self) -> std::collections::BTreeMap<String, String> {
         let mut titles = std::collections::BTreeMap::new();
-        let mut add = |i: &ast::Intent| {
-            if let Some(label) = &i.label {
+        for declared in self.titled() {
+            if let Titled::Intent(i) = declared
+                && let Some(label) = &i.label
+            {
                 titles.entry(i.name.name.clone()).or_insert_with(|| label.value.clone());
-            }
-        };
-        for file in &self.files {
-            for item in &file.ast.items {
-                match item {
-                    Item::Intent(i) => add(i),
-                    Item::Script(s) => s.members.iter().for_each(|m| {
-                        if let ast::Member::Intent(i) = m {
-                            add(i)
-                        }
-                    }),
-                    _ => {}
-                }
             }
         }
         titles
@@ -224,28 +213,40 @@ impl Checked {
     /// file's title wins.
     pub fn outcome_titles(&self) -> std::collections::BTreeMap<String, String> {
         let mut titles = std::collections::BTreeMap::new();
-        let mut add = |block: &ast::Outcomes| {
-            for o in &block.items {
-                if let Some(title) = &o.title {
-                    titles.entry(o.name.name.clone()).or_insert_with(|| title.value.clone());
-                }
-            }
-        };
-        for file in &self.files {
-            for item in &file.ast.items {
-                match item {
-                    Item::Outcomes(block) => add(block),
-                    Item::Script(s) => s.members.iter().for_each(|m| {
-                        if let ast::Member::Outcomes(block) = m {
-                            add(block)
-                        }
-                    }),
-                    _ => {}
+        for declared in self.titled() {
+            if let Titled::Outcomes(block) = declared {
+                for o in &block.items {
+                    if let Some(title) = &o.title {
+                        titles.entry(o.name.name.clone()).or_insert_with(|| title.value.clone());
+                    }
                 }
             }
         }
         titles
     }
+
+    /// Every intent and outcomes block of every file read, the files' own and the scripts',
+    /// in the order they are written.
+    fn titled(&self) -> impl Iterator<Item = Titled<'_>> {
+        self.files.iter().flat_map(|f| &f.ast.items).flat_map(|item| -> Box<dyn Iterator<Item = Titled<'_>> + '_> {
+            match item {
+                Item::Intent(i) => Box::new(std::iter::once(Titled::Intent(i))),
+                Item::Outcomes(block) => Box::new(std::iter::once(Titled::Outcomes(block))),
+                Item::Script(s) => Box::new(s.members.iter().filter_map(|m| match m {
+                    ast::Member::Intent(i) => Some(Titled::Intent(i)),
+                    ast::Member::Outcomes(block) => Some(Titled::Outcomes(block)),
+                    _ => None,
+                })),
+                _ => Box::new(std::iter::empty()),
+            }
+        })
+    }
+}
+
+/// A declaration that may carry a title for reports.
+enum Titled<'a> {
+    Intent(&'a ast::Intent),
+    Outcomes(&'a ast::Outcomes),
 }
 
 /// How to check: the compliance pack's jurisdiction, and a campaign file to check with the

@@ -44,6 +44,19 @@ pub struct OutcomeInfo {
     pub external: bool,
 }
 
+impl OutcomeInfo {
+    /// An outcome as declared in `file`; `external` when it comes from an import.
+    fn declared(o: &OutcomeDef, file: SourceId, external: bool) -> OutcomeInfo {
+        OutcomeInfo {
+            goal: o.goal,
+            title: o.title.as_ref().map(|t| t.value.clone()),
+            span: o.name.span,
+            file,
+            external,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ValueKind {
     Input,
@@ -441,16 +454,7 @@ pub fn file_scope<'a>(
                             continue;
                         }
                         origin.insert(name, use_span);
-                        scope.outcomes.insert(
-                            name,
-                            OutcomeInfo {
-                                goal: o.goal,
-                                title: o.title.as_ref().map(|t| t.value.clone()),
-                                span: o.name.span,
-                                file: imported.id,
-                                external: true,
-                            },
-                        );
+                        scope.outcomes.insert(name, OutcomeInfo::declared(o, imported.id, true));
                     }
                 }
                 Item::Action(def) => {
@@ -489,16 +493,7 @@ pub fn file_scope<'a>(
                         }
                         diagnostics.push(shadow_warning(file.id, "outcome", name, o.name.span));
                     }
-                    scope.outcomes.insert(
-                        name,
-                        OutcomeInfo {
-                            goal: o.goal,
-                            title: o.title.as_ref().map(|t| t.value.clone()),
-                            span: o.name.span,
-                            file: file.id,
-                            external: false,
-                        },
-                    );
+                    scope.outcomes.insert(name, OutcomeInfo::declared(o, file.id, false));
                 }
             }
             Item::Action(def) => {
@@ -684,16 +679,7 @@ pub fn script_scope<'a>(
                         diagnostics.push(shadow_warning(id, "outcome", name, o.name.span));
                     }
                     script_outcomes.insert(name, o.name.span);
-                    scope.outcomes.insert(
-                        name,
-                        OutcomeInfo {
-                            goal: o.goal,
-                            title: o.title.as_ref().map(|t| t.value.clone()),
-                            span: o.name.span,
-                            file: id,
-                            external: false,
-                        },
-                    );
+                    scope.outcomes.insert(name, OutcomeInfo::declared(o, id, false));
                 }
             }
             Member::Intent(def) => {
