@@ -72,20 +72,15 @@ pub fn check_campaign_with(
     if let Some(task) = &read.task {
         return Ok((check_task(&source, task, customers, &options), 1));
     }
-    // Each distinct script file is one root, in the campaign's order (`script_roots`).
+    // Each distinct script file is one root, in the order of `Campaign::script_files`.
     let folder = path.parent().unwrap_or(Path::new(""));
     let mut roots: Vec<Source> = Vec::new();
     let mut embedded = MemoryFiles::default();
     let mut any_source = false;
-    let mut seen: Vec<&str> = Vec::new();
-    for (i, choice) in read.scripts.iter().enumerate() {
-        if seen.contains(&choice.file()) {
-            continue;
-        }
-        seen.push(choice.file());
+    for (i, file) in read.script_files() {
         let script_span = read.spans.at(&campaign::Campaign::script_key(i));
-        let script_path = folder.join(choice.file());
-        if choice.file().ends_with(".callc") {
+        let script_path = folder.join(file);
+        if file.ends_with(".callc") {
             // A `.callc` is checked from the sources it embeds, `@allow`s included (§9.7).
             let bytes = std::fs::read(&script_path).map_err(CliError::io(format!(
                 "{}: cannot read the script {}",

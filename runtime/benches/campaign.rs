@@ -86,31 +86,21 @@ fn bench(c: &mut Criterion) {
     });
     // Baseline: the same number of calls, each a session with the simulated customer, and no
     // scheduler or store around it.
+    let start = |i: usize| {
+        let cust = &plan.customers[i % plan.customers.len()];
+        Session::start(Arc::clone(&plan.variants[0].exec), "loan_reminder", cust.inputs.clone(), CallContext::default())
+            .unwrap()
+    };
     group.bench_function("sessions_only", |b| {
         b.iter(|| {
             let mut rng = Rng::new(1);
             for i in 0..calls as usize {
-                let cust = &plan.customers[i % plan.customers.len()];
-                let session = Session::start(
-                    Arc::clone(&plan.variants[0].exec),
-                    "loan_reminder",
-                    cust.inputs.clone(),
-                    CallContext::default(),
-                )
-                .unwrap();
-                std::hint::black_box(converse(session, &mut rng, None));
+                std::hint::black_box(converse(start(i), &mut rng, None));
             }
         })
     });
     group.finish();
-    let cust = &plan.customers[0];
-    let session = Session::start(
-        Arc::clone(&plan.variants[0].exec),
-        "loan_reminder",
-        cust.inputs.clone(),
-        CallContext::default(),
-    )
-    .unwrap();
+    let session = start(0);
     println!("calls per run: {calls}; a live session owns {} bytes (program shared)", session.owned_bytes());
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -81,6 +81,18 @@ impl Campaign {
         self.scripts.len() > 1
     }
 
+    /// The distinct script files, each with the index of its first entry, in the campaign's
+    /// order: one root file each (`a.call#one` and `a.call#two` share one).
+    pub fn script_files(&self) -> Vec<(usize, &str)> {
+        let mut files: Vec<(usize, &str)> = Vec::new();
+        for (i, choice) in self.scripts.iter().enumerate() {
+            if !files.iter().any(|(_, f)| *f == choice.file()) {
+                files.push((i, choice.file()));
+            }
+        }
+        files
+    }
+
     /// The key of the `i`th script's entry in the file, for diagnostics about it (`script.1`;
     /// a single `script = "…"` falls back to `script`).
     pub fn script_key(i: usize) -> String {

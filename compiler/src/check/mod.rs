@@ -575,19 +575,15 @@ fn run_campaign(
 }
 
 /// The root file of each script of `campaign`, in its order: the caller gives the roots in the
-/// order of the campaign's distinct script files (`a.call#one` and `a.call#two` share one).
+/// order of [`Campaign::script_files`](crate::campaign::Campaign::script_files).
 pub fn script_roots(campaign: &crate::campaign::Campaign, files: &[ParsedFile]) -> Vec<Option<SourceId>> {
     let roots: Vec<SourceId> = files.iter().filter(|f| f.is_root).map(|f| f.id).collect();
-    let mut distinct: Vec<&str> = Vec::new();
+    let distinct = campaign.script_files();
     campaign
         .scripts
         .iter()
         .map(|choice| {
-            let index = distinct.iter().position(|f| *f == choice.file()).unwrap_or_else(|| {
-                distinct.push(choice.file());
-                distinct.len() - 1
-            });
-            roots.get(index).copied()
+            distinct.iter().position(|(_, f)| *f == choice.file()).and_then(|index| roots.get(index).copied())
         })
         .collect()
 }

@@ -192,6 +192,13 @@ pub struct LetSummary {
     pub by_outcome: BTreeMap<String, LetFigures>,
 }
 
+impl LetSummary {
+    /// A let no goal call has counted yet.
+    fn empty(name: &str, ty: &str) -> LetSummary {
+        LetSummary { name: name.into(), ty: ty.into(), all: LetFigures::new(ty), by_outcome: BTreeMap::new() }
+    }
+}
+
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Report {
     pub campaign: String,
@@ -373,7 +380,7 @@ impl ReportBuilder {
             if r.disposition == "customer_hangup"
                 && let Some(s) = &r.last_step
             {
-                *self.hung.entry(s.clone()).or_insert(0) += 1;
+                bump(&mut self.hung, s);
             }
         }
         self.goals += u64::from(r.goal);
@@ -398,13 +405,13 @@ impl ReportBuilder {
             }
         }
         for m in &r.messages {
-            *self.messages.entry(m.status.clone()).or_insert(0) += 1;
+            bump(&mut self.messages, &m.status);
         }
         match r.outcome.as_deref() {
             Some("transferred") => self.transferred += 1,
             Some("transfer_failed") => {
                 self.transfer_failed += 1;
-                *self.transfer_causes.entry(r.cause.clone().unwrap_or_else(|| UNKNOWN.to_string())).or_insert(0) += 1;
+                bump(&mut self.transfer_causes, r.cause.as_deref().unwrap_or(UNKNOWN));
             }
             _ => {}
         }
@@ -641,16 +648,11 @@ impl LetsSeen {
         if r.goal {
             for l in &r.lets {
                 let Some(value) = &l.value else { continue };
-                let key = (l.name.clone(), l.ty.clone());
-                if !self.summarised.contains(&key) {
+                if !self.summarised.iter().any(|(name, ty)| *name == l.name && *ty == l.ty) {
                     continue;
                 }
-                let s = self.summaries.entry(key).or_insert_with(|| LetSummary {
-                    name: l.name.clone(),
-                    ty: l.ty.clone(),
-                    all: LetFigures::new(&l.ty),
-                    by_outcome: BTreeMap::new(),
-                });
+                let key = (l.name.clone(), l.ty.clone());
+                let s = self.summaries.entry(key).or_insert_with(|| LetSummary::empty(&l.name, &l.ty));
                 if s.all.add(value) {
                     let outcome = r.outcome.clone().unwrap_or_default();
                     s.by_outcome.entry(outcome).or_insert_with(|| LetFigures::new(&l.ty)).add(value);
@@ -685,12 +687,7 @@ impl LetsSeen {
         self.summarised
             .iter()
             .map(|(name, ty)| {
-                self.summaries.get(&(name.clone(), ty.clone())).cloned().unwrap_or_else(|| LetSummary {
-                    name: name.clone(),
-                    ty: ty.clone(),
-                    all: LetFigures::new(ty),
-                    by_outcome: BTreeMap::new(),
-                })
+                self.summaries.get(&(name.clone(), ty.clone())).cloned().unwrap_or_else(|| LetSummary::empty(name, ty))
             })
             .collect()
     }

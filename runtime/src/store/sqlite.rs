@@ -378,7 +378,6 @@ impl SqliteStore {
         }
     }
 
-    /// Runs a query and collects every row through `map`.
     /// The attempts of a campaign in the order they were placed, each with its lets, actions and messages:
     /// four cursors in the same order, merged as they go, so no attempt is held after `f`.
     /// `only`: the one attempt (customer, attempt number) to read, by the unique index.
@@ -472,6 +471,7 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// Runs a query and collects every row through `map`.
     fn rows<T, C: FromIterator<T>, P: rusqlite::Params>(
         &self,
         sql: &str,
