@@ -10,8 +10,8 @@ use callscript_compiler::bytecode::{ExprCode, Program, ScriptCode};
 use callscript_compiler::source::Source;
 use callscript_compiler::value::Value;
 use callscript_jit::Verdict;
-use callscript_runtime::campaign::customers::{self, Customer};
-use callscript_runtime::campaign::table::CustomerTable;
+use callscript_runtime::campaign::customers;
+use callscript_runtime::campaign::list::CustomerList;
 use callscript_runtime::campaign::{self, Loaded, TelephonyKind};
 use callscript_runtime::metrics::{self, Metrics};
 use callscript_runtime::report;
@@ -175,7 +175,9 @@ fn planned(
     let csv_bytes = std::fs::read(&csv_path).map_err(CliError::io(format!("{csv_name}: cannot read")))?;
     let no_call = |errors| CliError::Input { errors, consequence: "no call was placed" };
     let csv_text = customers::decode(&csv_name, csv_bytes).map_err(|e| no_call(vec![e]))?;
-    let mut list = customers::load(&csv_name, &csv_text, code, &loaded.campaign.jurisdiction).map_err(no_call)?;
+    let mut list =
+        CustomerList::load_csv(&csv_name, &csv_text, code, &loaded.campaign.jurisdiction).map_err(no_call)?;
+    drop(csv_text);
     let mut explained = SegmentPlan {
         listed: list.len(),
         by_column: std::collections::BTreeMap::new(),
@@ -184,9 +186,12 @@ fn planned(
         engine: None,
         named: None,
     };
-    for c in &list {
-        if let Some(s) = &c.segment {
-            *explained.by_column.entry(s.clone()).or_insert(0) += 1;
+    for i in 0..list.len() {
+        if let Some(s) = list.segment(i) {
+            match explained.by_column.get_mut(s) {
+                Some(n) => *n += 1,
+                None => _ = explained.by_column.insert(s.to_string(), 1),
+            }
         }
     }
     // The segment: an expression of the script language, or a named segment (JSON tasks).
@@ -208,12 +213,13 @@ fn planned(
             }
         }
         (None, Some(name), None) => {
-            if list.iter().all(|c| c.segment.is_none()) {
+            if !list.has_segments() {
                 return Err(CliError::Usage(format!(
                     "the task names segment `{name}`, but the customers have no `segment` column (or pass --segments FILE)"
                 )));
             }
-            list.retain(|c| c.segment.as_deref() == Some(name.as_str()));
+            let keep: Vec<bool> = (0..list.len()).map(|i| list.segment(i) == Some(name.as_str())).collect();
+            list.retain(&keep);
             explained.named = Some(name.clone());
             None
         }
@@ -226,8 +232,7 @@ fn planned(
             CliError::Refused(lines.join("\n"))
         })?;
         explained.reads = reads(&condition, code);
-        let (kept, engine) = select_segment(&condition, exec, script, code, list, &csv_name)?;
-        list = kept;
+        let engine = select_segment(&condition, exec, script, code, &mut list, &csv_name)?;
         explained.engine = Some(engine);
         explained.expression = Some((expr, origin));
     }
@@ -323,7 +328,7 @@ pub fn segment_command(
     Ok(Status::Success)
 }
 
-/// The customers in the segment, in list order. The segment runs as native code over the
+/// Keeps the customers in the segment, in list order. The segment runs as native code over the
 /// list's columns when the JIT compiles it (CAMPAIGN.md §8); the interpreter decides each row
 /// the compiled code leaves to it (one that fails, or reads a value the row lacks) and every
 /// row when the JIT does not compile the segment, so what is kept and every error message are
@@ -333,32 +338,29 @@ fn select_segment(
     exec: &Arc<Executable>,
     script: &str,
     code: &ScriptCode,
-    list: Vec<Customer>,
+    list: &mut CustomerList,
     csv_name: &str,
-) -> Result<(Vec<Customer>, SegmentEngine), CliError> {
+) -> Result<SegmentEngine, CliError> {
     let started = std::time::Instant::now();
     let context = CallContext::default();
-    let interpret = |c: &Customer| -> Result<bool, CliError> {
-        let session = Session::start(Arc::clone(exec), script, c.inputs.clone(), context)
-            .map_err(|e| CliError::Refused(format!("{csv_name}:{}: {e}", c.line)))?;
+    let interpret = |i: usize| -> Result<bool, CliError> {
+        let line = list.line(i);
+        let session = Session::start(Arc::clone(exec), script, list.inputs(i), context)
+            .map_err(|e| CliError::Refused(format!("{csv_name}:{line}: {e}")))?;
         match session.evaluate(condition) {
             Ok(value) => Ok(value == Value::Bool(true)),
-            Err(e) => Err(CliError::Refused(format!("{csv_name}:{}: the segment cannot be computed: {}", c.line, e.0))),
+            Err(e) => Err(CliError::Refused(format!("{csv_name}:{line}: the segment cannot be computed: {}", e.0))),
         }
     };
     let mut compile = None;
-    let verdicts = match CustomerTable::from_customers(code, &list) {
-        Ok(table) => {
-            let compiling = std::time::Instant::now();
-            callscript_jit::CompiledSegment::compile(condition, code, &table, context.builtins())
-                .map(|segment| {
-                    compile = Some(compiling.elapsed());
-                    segment.select(0..table.rows())
-                })
-                .map_err(|e| e.to_string())
-        }
-        Err(e) => Err(e.to_string()),
-    };
+    let table = list.table();
+    let compiling = std::time::Instant::now();
+    let verdicts = callscript_jit::CompiledSegment::compile(condition, code, table, context.builtins())
+        .map(|segment| {
+            compile = Some(compiling.elapsed());
+            segment.select(0..table.rows())
+        })
+        .map_err(|e| e.to_string());
     let (verdicts, why) = match verdicts {
         Ok(verdicts) => (verdicts, None),
         Err(reason) => {
@@ -367,23 +369,21 @@ fn select_segment(
         }
     };
     let interpreted = verdicts.iter().filter(|v| **v == Verdict::Interpret).count();
-    let mut kept = Vec::with_capacity(list.len());
-    for (c, verdict) in list.into_iter().zip(verdicts) {
-        let keep = match verdict {
+    let mut keep = Vec::with_capacity(verdicts.len());
+    for (i, verdict) in verdicts.into_iter().enumerate() {
+        keep.push(match verdict {
             Verdict::Keep => true,
             Verdict::Drop => false,
-            Verdict::Interpret => interpret(&c)?,
-        };
-        if keep {
-            kept.push(c);
-        }
+            Verdict::Interpret => interpret(i)?,
+        });
     }
+    list.retain(&keep);
     let run = started.elapsed();
     let engine = match (compile, why) {
         (Some(compile), None) => SegmentEngine::Jit { compile, run, interpreted },
         (_, why) => SegmentEngine::Interpreter { why: why.unwrap_or_default(), run },
     };
-    Ok((kept, engine))
+    Ok(engine)
 }
 
 /// The store of a campaign, opened (created when it does not exist yet).

@@ -278,6 +278,29 @@ impl CustomerTable {
         self.columns.iter().filter_map(|c| Some((c.name.clone(), self.value(c, row)?))).collect()
     }
 
+    /// Keeps the rows whose `keep` is true, in order (one entry per row). Texts no row holds
+    /// any more stay in the arena: ids do not move.
+    pub fn retain(&mut self, keep: &[bool]) {
+        for column in &mut self.columns {
+            if let Some(validity) = &column.validity {
+                let mut kept = Validity::default();
+                let rows = (0..keep.len()).filter(|&r| keep[r]);
+                for (new_row, old_row) in rows.enumerate() {
+                    kept.push(new_row, validity.is_valid(old_row));
+                }
+                column.validity = Some(kept);
+            }
+            match &mut column.data {
+                ColumnData::Int(v) | ColumnData::Money(v) => retain_rows(v, keep),
+                ColumnData::Date(v) => retain_rows(v, keep),
+                ColumnData::Time(v) => retain_rows(v, keep),
+                ColumnData::Bool(v) => retain_rows(v, keep),
+                ColumnData::Text(v) => retain_rows(v, keep),
+            }
+        }
+        retain_rows(&mut self.lines, keep);
+    }
+
     /// Bytes the table holds (values, bitmaps, texts; not the hash index of the arena).
     pub fn data_bytes(&self) -> usize {
         let values: usize = self
@@ -295,6 +318,13 @@ impl CustomerTable {
             .sum();
         values + self.lines.len() * 4 + self.texts.bytes.len() + self.texts.ends.len() * size_of::<usize>()
     }
+}
+
+/// Keeps the values whose `keep` is true (one entry per value), in order.
+pub(super) fn retain_rows<T>(values: &mut Vec<T>, keep: &[bool]) {
+    let mut verdicts = keep.iter();
+    values.retain(|_| verdicts.next().copied().unwrap_or(false));
+    values.shrink_to_fit();
 }
 
 /// Builds a [`CustomerTable`] row by row.
