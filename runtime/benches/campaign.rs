@@ -88,8 +88,7 @@ fn bench(c: &mut Criterion) {
     // scheduler or store around it.
     let start = |i: usize| {
         let inputs = plan.customers.inputs(i % plan.customers.len());
-        Session::start(Arc::clone(&plan.variants[0].exec), "loan_reminder", inputs, CallContext::default())
-            .unwrap()
+        Session::start(Arc::clone(&plan.variants[0].exec), "loan_reminder", inputs, CallContext::default()).unwrap()
     };
     group.bench_function("sessions_only", |b| {
         b.iter(|| {

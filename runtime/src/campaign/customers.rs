@@ -327,7 +327,7 @@ pub fn load_each(
                 errors.push(InputError::at(
                     name,
                     line,
-                    char_col(&record, phone_col, line_text),
+                    char_col(record, phone_col, line_text),
                     format!("{} in column `phone` is not a phone number", show(phone_col, cell(phone_col))),
                 ));
                 continue;
@@ -358,7 +358,7 @@ pub fn load_each(
             errors.push(InputError::at(
                 name,
                 line,
-                char_col(&record, c, line_text),
+                char_col(record, c, line_text),
                 format!("{} in column `timezone` is not a time zone (use a name such as Asia/Shanghai)", show(c, tz)),
             ));
         }
@@ -373,7 +373,7 @@ pub fn load_each(
                 errors.push(InputError::at(
                     name,
                     line,
-                    char_col(&record, *col, line_text),
+                    char_col(record, *col, line_text),
                     format!("column `{input}` is empty, but the input is required"),
                 ));
                 continue;
@@ -383,7 +383,7 @@ pub fn load_each(
                 Err(problem) => errors.push(InputError::at(
                     name,
                     line,
-                    char_col(&record, *col, line_text),
+                    char_col(record, *col, line_text),
                     format!("{} {problem} in column `{input}` ({})", show(*col, raw), ty.name()),
                 )),
             }

@@ -1,10 +1,9 @@
 //! A campaign's customers as the scheduler holds them (CAMPAIGN.md §8): no struct per
 //! customer, but a few dense arrays: the script's inputs as a [`CustomerTable`], the ids in
-//! one string, each row's phone as an index into the distinct phones (each phone a `u64`), and
-//! time zones and segments as small indexes into their distinct names. A million customers of
-//! the loan reminder take about 60 bytes each; a [`Customer`] is built only where one is
-//! needed whole (a call's inputs, the shared queue's seeding, tests).
-
+//! one string, each phone as one `u64`, and time zones and segments as small indexes into
+//! their distinct names. A million customers of the loan reminder take about 60 bytes each; a
+//! [`Customer`] is built only where one is needed whole (a call's inputs, the shared queue's
+//! seeding, tests).
 use std::fmt;
 
 use hashbrown::HashMap;
@@ -74,9 +73,8 @@ pub struct CustomerList {
     /// Every customer's id, one after another; `id_ends[i]` is where customer `i`'s ends.
     ids: String,
     id_ends: Vec<u32>,
-    /// Per customer: its phone's index in `phones`.
-    phone_of: Vec<u32>,
-    /// Distinct phones, in order of first appearance.
+    /// Per customer: its phone (8 bytes: as small as an index into distinct phones would be
+    /// with the phones themselves, and no map to build while loading).
     phones: Vec<Phone>,
     /// Per customer: its zone in `zones` (0: the campaign's).
     zone_of: Vec<u16>,
@@ -110,20 +108,23 @@ impl CustomerList {
                 inputs: TableBuilder::new(script).finish(),
                 ids: String::new(),
                 id_ends: Vec::with_capacity(rows),
-                phone_of: Vec::with_capacity(rows),
                 phones: Vec::with_capacity(rows),
                 zone_of: Vec::with_capacity(rows),
                 zones: Names::default(),
                 segment_of: Vec::with_capacity(rows),
                 segments: Names::default(),
             },
-            phone_index: HashMap::with_capacity(rows),
         }
     }
 
     /// Reads a customer list straight into columns, with the checks and the
     /// `file:line:column` errors of [`customers::load`].
-    pub fn load_csv(name: &str, text: &str, script: &ScriptCode, jurisdiction: &str) -> Result<CustomerList, Vec<InputError>> {
+    pub fn load_csv(
+        name: &str,
+        text: &str,
+        script: &ScriptCode,
+        jurisdiction: &str,
+    ) -> Result<CustomerList, Vec<InputError>> {
         // One row a line, at most: the columns grow once.
         let lines = text.bytes().filter(|&b| b == b'\n').count();
         let mut builder = CustomerList::builder(script, lines);
@@ -177,7 +178,7 @@ impl CustomerList {
     }
 
     pub fn phone(&self, i: usize) -> Phone {
-        self.phones[self.phone_of[i] as usize]
+        self.phones[i]
     }
 
     /// The customer's time zone when the list gives one (else the campaign's).
@@ -249,7 +250,7 @@ impl CustomerList {
             id_ends.push(ids.len() as u32);
         }
         (self.ids, self.id_ends) = (ids, id_ends);
-        retain_rows(&mut self.phone_of, keep);
+        retain_rows(&mut self.phones, keep);
         retain_rows(&mut self.zone_of, keep);
         retain_rows(&mut self.segment_of, keep);
     }
@@ -259,7 +260,6 @@ impl CustomerList {
         self.inputs.data_bytes()
             + self.ids.len()
             + self.id_ends.len() * 4
-            + self.phone_of.len() * 4
             + self.phones.len() * 8
             + self.zone_of.len() * 2
             + self.segment_of.len() * 4
@@ -270,7 +270,6 @@ impl CustomerList {
 struct ListBuilder {
     inputs: TableBuilder,
     list: CustomerList,
-    phone_index: HashMap<Phone, u32>,
 }
 
 impl ListBuilder {
@@ -282,12 +281,7 @@ impl ListBuilder {
         }
         self.inputs.push_row(c.line, c.inputs.iter().map(|(n, v)| (*n, v)))?;
         let list = &mut self.list;
-        let next = list.phones.len() as u32;
-        let index = *self.phone_index.entry(phone).or_insert(next);
-        if index == next {
-            list.phones.push(phone);
-        }
-        list.phone_of.push(index);
+        list.phones.push(phone);
         list.ids.push_str(c.id);
         list.id_ends.push(list.ids.len() as u32);
         list.zone_of.push(zone);
@@ -323,7 +317,6 @@ mod tests {
         let list = CustomerList::load_csv("c.csv", CSV, &script(), "cn").unwrap();
         assert_eq!(list.customers().collect::<Vec<_>>(), loaded);
         assert_eq!(list.phone(0), list.phone(2), "one phone, one key");
-        assert_eq!(list.phones.len(), 2);
         assert!(list.has_segments());
         let bad = "phone,name,amount\n13800000001,张三,12.345\n";
         assert_eq!(
@@ -348,7 +341,13 @@ mod tests {
         let mut csv = String::from("id,phone,name,amount,days,timezone\n");
         for i in 0..10_000 {
             let zone = ["Asia/Shanghai", "Asia/Singapore", ""][i % 3];
-            csv.push_str(&format!("L{i:07},{},客户{i},{}.{:02},{},{zone}\n", 13_800_000_000u64 + i as u64, i * 7, i % 100, i % 60));
+            csv.push_str(&format!(
+                "L{i:07},{},客户{i},{}.{:02},{},{zone}\n",
+                13_800_000_000u64 + i as u64,
+                i * 7,
+                i % 100,
+                i % 60
+            ));
         }
         let list = CustomerList::load_csv("c.csv", &csv, &script(), "cn").unwrap();
         assert_eq!(list.len(), 10_000);
