@@ -253,11 +253,9 @@ impl Reader<'_> {
     }
 
     fn bad_call(&mut self, span: Span, message: String, help: &str) {
-        self.diagnostics.push(
-            Diagnostic::new("E211", SourceId(0), span, message)
-                .label("here")
-                .with_help(format!("{help}; `quantile(COLUMN, N)` is the row's N-tile (1 to N) of COLUMN over the whole list")),
-        );
+        self.diagnostics.push(Diagnostic::new("E211", SourceId(0), span, message).label("here").with_help(format!(
+            "{help}; `quantile(COLUMN, N)` is the row's N-tile (1 to N) of COLUMN over the whole list"
+        )));
     }
 
     /// `quantile(COLUMN, N)`: the derived column's name (`quantile(amount_due, 4)`), meaning,
