@@ -32,7 +32,7 @@ use crate::error::{CliError, CliResult, Status};
 
 /// `file:line:column` of a setting's value in the campaign file (its table, or the file's
 /// start, when it is not written), for errors found after the campaign was read.
-fn setting_place(loaded: &Loaded, key: &str) -> String {
+pub(crate) fn setting_place(loaded: &Loaded, key: &str) -> String {
     let text = std::fs::read_to_string(&loaded.path).unwrap_or_default();
     let at = Source::new("", text).line_col(loaded.campaign.spans.at(key).start);
     format!("{}:{}:{}", crate::files::display_name(&loaded.path), at.line, at.column)
@@ -124,6 +124,8 @@ pub struct SegmentPlan {
     pub engine: Option<SegmentEngine>,
     /// A named segment of a JSON task chosen by the list's `segment` column.
     pub named: Option<String>,
+    /// The RFM grid of the whole list and the day recency counts to, with `[rfm]`.
+    pub rfm: Option<(callscript_runtime::campaign::rfm::Grid, callscript_compiler::value::Date)>,
 }
 
 /// How a segment expression ran over the list.
@@ -176,6 +178,7 @@ fn planned(
     let no_call = |errors| CliError::Input { errors, consequence: "no call was placed" };
     let csv_text = customers::decode(&csv_name, csv_bytes).map_err(|e| no_call(vec![e]))?;
     let mut list = customers::load(&csv_name, &csv_text, code, &loaded.campaign.jurisdiction).map_err(no_call)?;
+    let measures = crate::rfm::measures(&loaded, &csv_name, &csv_text)?;
     let mut explained = SegmentPlan {
         listed: list.len(),
         by_column: std::collections::BTreeMap::new(),
@@ -183,6 +186,7 @@ fn planned(
         reads: Vec::new(),
         engine: None,
         named: None,
+        rfm: measures.as_ref().map(|m| (callscript_runtime::campaign::rfm::grid(m), m.as_of)),
     };
     for c in &list {
         if let Some(s) = &c.segment {
@@ -220,14 +224,18 @@ fn planned(
         (None, None, _) => None,
     };
     if let Some((expr, origin)) = segment_expr {
-        let condition = callscript_compiler::lower::compile_condition(&expr, code).map_err(|diags| {
-            let lines: Vec<String> =
-                diags.iter().map(|d| format!("{origin}: segment `{expr}`: [{}] {}", d.code, d.message)).collect();
-            CliError::Refused(lines.join("\n"))
-        })?;
-        explained.reads = reads(&condition, code);
-        let (kept, engine) = select_segment(&condition, exec, script, code, list, &csv_name)?;
+        let segment =
+            callscript_compiler::segment::compile(&expr, code, loaded.campaign.rfm.as_ref()).map_err(|diags| {
+                let lines: Vec<String> =
+                    diags.iter().map(|d| format!("{origin}: segment `{expr}`: [{}] {}", d.code, d.message)).collect();
+                CliError::Refused(lines.join("\n"))
+            })?;
+        explained.reads = reads(&segment);
+        // RFM values and quantiles are inputs of a copy of the script, for the segment only.
+        let exec = crate::rfm::with_derived(&segment, measures.as_ref(), exec, &mut list, &csv_name)?;
+        let (kept, engine) = select_segment(&segment.code, &exec, script, &segment.script, list, &csv_name)?;
         list = kept;
+        crate::rfm::strip(&segment, &mut list);
         explained.engine = Some(engine);
         explained.expression = Some((expr, origin));
     }
@@ -245,13 +253,20 @@ fn planned(
 
 /// What a segment expression reads: the script's values and the built-ins, in the order first
 /// read, each with its type.
-fn reads(condition: &ExprCode, code: &ScriptCode) -> Vec<String> {
+fn reads(segment: &callscript_compiler::segment::Segment) -> Vec<String> {
     use callscript_compiler::bytecode::ExprOp;
     let mut names: Vec<String> = Vec::new();
-    for op in &condition.ops {
+    for op in &segment.code.ops {
         let name = match op {
-            ExprOp::Load(slot) => match code.slots.get(usize::from(*slot)) {
-                Some(s) => format!("{} ({} {})", s.name, s.ty.name(), if s.input { "input" } else { "let" }),
+            ExprOp::Load(slot) => match segment.script.slots.get(usize::from(*slot)) {
+                Some(s) => {
+                    let kind = match (segment.derived_at(*slot), s.input) {
+                        (Some(_), _) => "derived over the whole list",
+                        (None, true) => "input",
+                        (None, false) => "let",
+                    };
+                    format!("{} ({} {kind})", s.name, s.ty.name())
+                }
                 None => continue,
             },
             ExprOp::Attempt => "attempt (int)".into(),
@@ -293,6 +308,9 @@ pub fn segment_command(
     }
     let kept = plan.customers.len();
     line(&mut out, "in the segment", format!("{kept}  {:.1}%", share(kept)));
+    if let (true, Some((grid, as_of))) = (explain, &s.rfm) {
+        out.push_str(&crate::rfm::render_grid(grid, *as_of));
+    }
     if explain {
         out.push_str("  plan\n");
         if !s.reads.is_empty() {

@@ -1,0 +1,149 @@
+//! The segment's RFM values and quantiles for `run` and `segment` (CAMPAIGN.md §8): the
+//! `[rfm]` columns read from the list, the derived columns a segment reads handed to it as
+//! inputs of a copy of the script, and the RFM grid `segment --explain` prints.
+
+use std::sync::Arc;
+
+use callscript_compiler::segment::Segment;
+use callscript_compiler::value::{Date, Money};
+use callscript_runtime::campaign::customers::Customer;
+use callscript_runtime::campaign::rfm::{self, Grid, Measures, RfmError, SCORES};
+use callscript_runtime::campaign::{InputError, Loaded};
+use callscript_runtime::vm::Executable;
+
+use crate::error::CliError;
+
+/// Rows missing a value a segment reads that are each reported; the others are counted.
+const SHOWN_GAPS: usize = 20;
+
+/// The day `recency_days` counts to: `[rfm] as_of`, else today in the campaign's zone.
+pub(crate) fn as_of(loaded: &Loaded) -> Date {
+    let campaign = &loaded.campaign;
+    campaign.rfm.as_ref().and_then(|r| r.as_of).unwrap_or_else(|| {
+        let today = campaign.schedule.timezone.to_datetime(jiff::Timestamp::now()).date();
+        callscript_runtime::vm::today_of(today)
+    })
+}
+
+/// The `[rfm]` columns of the list, when the campaign declares them; a column the list lacks
+/// is refused at its `[rfm]` key, bad cells at theirs.
+pub(crate) fn measures(loaded: &Loaded, csv_name: &str, csv_text: &str) -> Result<Option<Measures>, CliError> {
+    let Some(declared) = &loaded.campaign.rfm else { return Ok(None) };
+    match rfm::read_measures(csv_name, csv_text, declared, as_of(loaded)) {
+        Ok(measures) => Ok(Some(measures)),
+        Err(RfmError::Cells(errors)) => Err(CliError::Input { errors, consequence: "no call was placed" }),
+        Err(e @ RfmError::MissingColumn { key, .. }) => Err(CliError::Refused(format!(
+            "{}: {e} ({csv_name})\nno call was placed",
+            crate::campaign::setting_place(loaded, &format!("rfm.{key}"))
+        ))),
+    }
+}
+
+/// The program the segment runs in: `exec` with `script` replaced by the segment's copy (its
+/// inputs plus the derived columns), and each customer given the derived values as inputs.
+/// A row without a value the segment reads is an error at its line, as a required input
+/// left empty is: no call is placed. Undo with [`strip`].
+pub(crate) fn with_derived(
+    segment: &Segment,
+    measures: Option<&Measures>,
+    exec: &Arc<Executable>,
+    list: &mut [Customer],
+    csv_name: &str,
+) -> Result<Arc<Executable>, CliError> {
+    if segment.derived.is_empty() {
+        return Ok(Arc::clone(exec));
+    }
+    let rows: Vec<usize> = match measures {
+        Some(m) => list.iter().map(|c| m.row_of_line(c.line).unwrap_or(usize::MAX)).collect(),
+        None => (0..list.len()).collect(),
+    };
+    let input = |row: usize, name: &str| list[row].inputs.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+    let (columns, gaps) = rfm::derive(&segment.derived, measures, &rows, &input);
+    if !gaps.is_empty() {
+        let mut errors: Vec<InputError> = gaps
+            .iter()
+            .take(SHOWN_GAPS)
+            .map(|g| InputError {
+                file: csv_name.to_string(),
+                line: Some(list[g.row].line),
+                column: None,
+                message: format!("the segment reads `{}`, but `{}` is empty on this row", g.derived, g.column),
+            })
+            .collect();
+        if gaps.len() > SHOWN_GAPS {
+            errors.push(InputError::new(
+                csv_name,
+                format!("and {} more rows lack a value the segment reads", gaps.len() - SHOWN_GAPS),
+            ));
+        }
+        return Err(CliError::Input { errors, consequence: "no call was placed" });
+    }
+    for (row, customer) in list.iter_mut().enumerate() {
+        for (d, column) in segment.derived.iter().zip(&columns) {
+            if let Some(value) = &column[row] {
+                customer.inputs.push((d.name.clone(), value.clone()));
+            }
+        }
+    }
+    let mut program = exec.program.clone();
+    if let Some(code) = program.scripts.iter_mut().find(|s| s.name == segment.script.name) {
+        *code = segment.script.clone();
+    }
+    Executable::new(program).map_err(CliError::Refused)
+}
+
+/// Takes the derived values [`with_derived`] gave back off the customers.
+pub(crate) fn strip(segment: &Segment, list: &mut [Customer]) {
+    if segment.derived.is_empty() {
+        return;
+    }
+    for customer in list {
+        customer.inputs.retain(|(name, _)| !segment.derived.iter().any(|d| d.name == *name));
+    }
+}
+
+/// The RFM grid as `segment --explain` prints it.
+pub(crate) fn render_grid(grid: &Grid, as_of: Date) -> String {
+    let mut out = String::new();
+    let scores = 1..=SCORES as usize;
+    let table = |out: &mut String, title: &str, cell: &dyn Fn(usize, usize) -> String| {
+        out.push_str(&format!("    {title}\n      {:<4}", "R\\F"));
+        for f in scores.clone() {
+            out.push_str(&format!("{:>12}", format!("F{f}")));
+        }
+        out.push('\n');
+        for r in scores.clone().rev() {
+            out.push_str(&format!("      {:<4}", format!("R{r}")));
+            for f in scores.clone() {
+                out.push_str(&format!("{:>12}", cell(r - 1, f - 1)));
+            }
+            out.push('\n');
+        }
+    };
+    out.push_str(&format!("  RFM (scores 1–5 by quintile; recency counted to {as_of})\n"));
+    let keys: Vec<_> = grid.ranges.iter().map(|(m, ..)| m.key()).collect();
+    if keys.contains(&"recency") && keys.contains(&"frequency") {
+        table(&mut out, "customers by R (5: most recent) and F (5: most frequent)", &|r, f| {
+            grid.cells[r][f].to_string()
+        });
+        if let Some(sums) = &grid.monetary {
+            table(&mut out, "monetary sum by R and F", &|r, f| Money::from_cents(sums[r][f]).to_string());
+        }
+        if grid.unscored > 0 {
+            out.push_str(&format!("    {} customers have no R or F score (an empty cell)\n", grid.unscored));
+        }
+    }
+    out.push_str("    each score's values (lowest – highest)\n");
+    for (measure, column, ranges) in &grid.ranges {
+        let letter = measure.key()[..1].to_uppercase();
+        out.push_str(&format!("      {letter} {column}\n"));
+        for (score, range) in ranges.iter().enumerate() {
+            let range = range.as_ref().map_or_else(
+                || "none".to_string(),
+                |(lo, hi)| format!("{} – {}", lo.literal_text(), hi.literal_text()),
+            );
+            out.push_str(&format!("        {} {range}\n", score + 1));
+        }
+    }
+    out
+}
