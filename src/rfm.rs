@@ -2,6 +2,7 @@
 //! `[rfm]` columns read from the list, the derived columns a segment reads handed to it as
 //! inputs of a copy of the script, and the RFM grid `segment --explain` prints.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use callscript_compiler::segment::Segment;
@@ -60,20 +61,34 @@ pub(crate) fn with_derived(
     let input = |row: usize, name: &str| list[row].inputs.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
     let (columns, gaps) = rfm::derive(&segment.derived, measures, &rows, &input);
     if !gaps.is_empty() {
-        let mut errors: Vec<InputError> = gaps
-            .iter()
+        // One error per row: what the segment reads there, and the cells that are empty.
+        let mut rows: BTreeMap<usize, (Vec<String>, Vec<String>)> = BTreeMap::new();
+        for g in gaps {
+            let (reads, empty) = rows.entry(g.row).or_default();
+            reads.push(format!("`{}`", g.derived));
+            if !empty.contains(&format!("`{}`", g.column)) {
+                empty.push(format!("`{}`", g.column));
+            }
+        }
+        let count = rows.len();
+        let mut errors: Vec<InputError> = rows
+            .into_iter()
             .take(SHOWN_GAPS)
-            .map(|g| InputError {
+            .map(|(row, (reads, empty))| InputError {
                 file: csv_name.to_string(),
-                line: Some(list[g.row].line),
+                line: Some(list[row].line),
                 column: None,
-                message: format!("the segment reads `{}`, but `{}` is empty on this row", g.derived, g.column),
+                message: format!(
+                    "the segment reads {}, but {} is empty on this row",
+                    reads.join(", "),
+                    empty.join(", ")
+                ),
             })
             .collect();
-        if gaps.len() > SHOWN_GAPS {
+        if count > SHOWN_GAPS {
             errors.push(InputError::new(
                 csv_name,
-                format!("and {} more rows lack a value the segment reads", gaps.len() - SHOWN_GAPS),
+                format!("and {} more rows lack a value the segment reads", count - SHOWN_GAPS),
             ));
         }
         return Err(CliError::Input { errors, consequence: "no call was placed" });

@@ -333,3 +333,93 @@ impl Reader<'_> {
         Some((column_name, Derived::Quantile { of, groups }, Type::Int, sensitive))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn script() -> ScriptCode {
+        let src = "script s {\n  purpose service\n  input { name: text, amount: money, due: date, frequency: int = 0 }\n  outcomes { done }\n  opening { say \"本次通话将被录音{{name}}{{amount}}{{due}}{{frequency}}\"; hangup done }\n}\n";
+        let checked = crate::check::check_source("s.call", src);
+        assert_eq!(checked.error_count(), 0);
+        crate::lower::lower(&checked, checked.files[0].id).scripts.remove(0)
+    }
+
+    fn rfm(recency: bool) -> Rfm {
+        Rfm {
+            recency: recency.then(|| "last".to_string()),
+            frequency: Some("count".into()),
+            monetary: Some("spent".into()),
+            as_of: None,
+        }
+    }
+
+    fn errors(text: &str, rfm: Option<&Rfm>) -> Vec<String> {
+        compile(text, &script(), rfm).unwrap_err().iter().map(|d| format!("[{}] {}", d.code, d.message)).collect()
+    }
+
+    #[test]
+    fn rfm_values_and_quantiles_become_input_slots_after_the_scripts() {
+        let s = compile(
+            "rfm_score == \"555\" and quantile(amount, 4) >= 3 and quantile(recency_days, 10) == 1 and monetary > 10.00",
+            &script(),
+            Some(&rfm(true)),
+        )
+        .unwrap();
+        let first = script().slots.len() as Slot;
+        let names: Vec<(Slot, &str, Type)> = s.derived.iter().map(|d| (d.slot, d.name.as_str(), d.ty)).collect();
+        assert_eq!(
+            names,
+            [
+                (first, "rfm_score", Type::Text),
+                (first + 1, "quantile(amount, 4)", Type::Int),
+                (first + 2, "quantile(recency_days, 10)", Type::Int),
+                (first + 3, "monetary", Type::Money),
+            ]
+        );
+        assert_eq!(s.derived[2].derived, Derived::Quantile { of: QuantileOf::Measure(Measure::Recency), groups: 10 });
+        assert!(s.script.slots[first as usize..].iter().all(|d| d.input && d.init.is_none()));
+        // A name read twice is one column.
+        let twice = compile("r_score >= 4 or r_score == 1", &script(), Some(&rfm(true))).unwrap();
+        assert_eq!(twice.derived.len(), 1);
+    }
+
+    #[test]
+    fn a_script_value_shadows_an_rfm_value() {
+        // The script has an input `frequency`: the segment reads it, not `[rfm] frequency`.
+        let s = compile("frequency > 3", &script(), None).unwrap();
+        assert!(s.derived.is_empty());
+        let q = compile("quantile(frequency, 4) == 4", &script(), None).unwrap();
+        assert_eq!(q.derived[0].derived, Derived::Quantile { of: QuantileOf::Input("frequency".into()), groups: 4 });
+    }
+
+    #[test]
+    fn rfm_values_need_their_columns_and_calls_their_form() {
+        assert_eq!(
+            errors("recency_days < 30", None),
+            ["[E211] `recency_days` needs the campaign's `[rfm]` to name recency = \"COLUMN\""]
+        );
+        assert_eq!(
+            errors("rfm_score == \"555\"", Some(&rfm(false))),
+            ["[E211] `rfm_score` needs the campaign's `[rfm]` to name recency = \"COLUMN\""]
+        );
+        assert_eq!(
+            errors("quantile(name, 4) == 1 or quantile(amount, 1) == 1 or quantile(amount) == 1", None),
+            [
+                "[E211] `quantile` orders numbers, amounts or dates, but `name` is a `text`",
+                "[E211] the number of groups of `quantile` is a whole number from 2 to 100",
+                "[E211] `quantile` takes a column and a number of groups, but this call gives 1",
+            ]
+        );
+        assert_eq!(
+            errors("top(amount) or quantile(amount + 1.00, 4) == 1 or quantile(nope, 4) == 1", None),
+            [
+                "[E211] there is no function `top`",
+                "[E211] `quantile` groups a column: name it",
+                "[E211] there is no input `nope`",
+            ]
+        );
+        // The call is an int: compared with text, it is a type error like any other.
+        assert_eq!(errors("quantile(amount, 4) == \"4\"", None), ["[E202] an `int` cannot be compared with a `text`"]);
+    }
+}
