@@ -111,10 +111,13 @@ impl<'s, 'a> TypeChecker<'s, 'a> {
                     Typed { ty: None, sensitive: false }
                 }
             },
-            ExprKind::Call(name, _) => {
+            ExprKind::Call(name, args) => {
                 // A segment's calls are read before it is checked (`crate::segment`): a call
-                // met here is in a script.
+                // met here is in a script. Its arguments are still read (their names used).
                 self.report(crate::segment::misplaced_call(self.scope.file, name));
+                for arg in args {
+                    self.expr(arg);
+                }
                 Typed { ty: None, sensitive: false }
             }
             ExprKind::Field(action, field) => {
