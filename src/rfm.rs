@@ -136,7 +136,7 @@ pub(crate) fn render_grid(grid: &Grid, as_of: Date) -> String {
         }
     };
     out.push_str(&format!("  RFM (scores 1–5 by quintile; recency counted to {as_of})\n"));
-    let keys: Vec<_> = grid.ranges.iter().map(|(m, ..)| m.key()).collect();
+    let keys: Vec<_> = grid.ranges.iter().map(|r| r.measure.key()).collect();
     if keys.contains(&"recency") && keys.contains(&"frequency") {
         table(&mut out, "customers by R (5: most recent) and F (5: most frequent)", &|r, f| {
             grid.cells[r][f].to_string()
@@ -149,10 +149,10 @@ pub(crate) fn render_grid(grid: &Grid, as_of: Date) -> String {
         }
     }
     out.push_str("    each score's values (lowest – highest)\n");
-    for (measure, column, ranges) in &grid.ranges {
-        let letter = measure.key()[..1].to_uppercase();
-        out.push_str(&format!("      {letter} {column}\n"));
-        for (score, range) in ranges.iter().enumerate() {
+    for measure in &grid.ranges {
+        let letter = measure.measure.key()[..1].to_uppercase();
+        out.push_str(&format!("      {letter} {}\n", measure.column));
+        for (score, range) in measure.ranges.iter().enumerate() {
             let range = range.as_ref().map_or_else(
                 || "none".to_string(),
                 |(lo, hi)| format!("{} – {}", lo.literal_text(), hi.literal_text()),

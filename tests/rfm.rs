@@ -54,6 +54,9 @@ fn quintiles(values: &[i64]) -> Vec<u32> {
         .collect()
 }
 
+/// Whether R, F and M scores are in a segment.
+type Keep = dyn Fn(u32, u32, u32) -> bool;
+
 /// Per customer id of the example: its R, F and M scores, from the list alone.
 fn scores() -> HashMap<String, (u32, u32, u32)> {
     let list = std::fs::read_to_string(format!("{EXAMPLE}/customers.csv")).unwrap();
@@ -75,7 +78,7 @@ fn scores() -> HashMap<String, (u32, u32, u32)> {
 #[test]
 fn rfm_segments_keep_the_customers_their_scores_say_in_the_jit_and_the_interpreter() {
     let scores = scores();
-    let ids = |keep: &dyn Fn(u32, u32, u32) -> bool| -> Vec<String> {
+    let ids = |keep: &Keep| -> Vec<String> {
         let list = std::fs::read_to_string(format!("{EXAMPLE}/customers.csv")).unwrap();
         list.lines()
             .skip(1)
@@ -86,7 +89,7 @@ fn rfm_segments_keep_the_customers_their_scores_say_in_the_jit_and_the_interpret
             })
             .collect()
     };
-    let cases: [(&str, &str, &dyn Fn(u32, u32, u32) -> bool); 3] = [
+    let cases: [(&str, &str, &Keep); 3] = [
         ("rfm_score == \"555\"", "rfm_score + \"\" == \"555\"", &|r, f, m| (r, f, m) == (5, 5, 5)),
         ("r_score >= 4 and m_score >= 3", "r_score >= 4 and m_score >= 3 and rfm_score + \"\" != \"\"", &|r, _, m| {
             r >= 4 && m >= 3

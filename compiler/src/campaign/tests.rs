@@ -309,7 +309,10 @@ fn rfm_names_columns_each_optional() {
     assert_eq!(rfm.columns().collect::<Vec<_>>(), [("frequency", "txn_count")]);
     assert_eq!(rfm.as_of, crate::value::Date::parse("2026-11-24"));
     assert_eq!(ok("").rfm, None);
-    assert_eq!(toml("[rfm]\nrecency = \"d\"\nrecncy = \"x\"\n"), ["E601 5:1 unknown key `recncy` in the campaign file"]);
+    assert_eq!(
+        toml("[rfm]\nrecency = \"d\"\nrecncy = \"x\"\n"),
+        ["E601 5:1 unknown key `recncy` in the campaign file"]
+    );
     assert_eq!(
         toml("[rfm]\nrecency = \" \"\nfrequency = \"id\"\nmonetary = \"x\"\nas_of = \"x\"\n"),
         [

@@ -96,7 +96,7 @@ impl Measures {
 /// column. Rows the CSV reader cannot read are skipped: the loader reports them.
 pub fn read_measures(name: &str, text: &str, rfm: &Rfm, as_of: Date) -> Result<Measures, RfmError> {
     let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::Headers).from_reader(text.as_bytes());
-    let headers = reader.headers().map(Clone::clone).unwrap_or_default();
+    let headers = reader.headers().cloned().unwrap_or_default();
     let mut wanted: Vec<(Measure, &str, usize)> = Vec::new();
     for measure in Measure::ALL {
         let Some(column) = measure.column(rfm) else { continue };
@@ -284,11 +284,19 @@ pub struct Grid {
     pub cells: [[usize; SCORES as usize]; SCORES as usize],
     /// The monetary sum of each cell, in cents (when `[rfm]` names monetary).
     pub monetary: Option<[[i64; SCORES as usize]; SCORES as usize]>,
-    /// Per measure declared: its column, and per score the lowest and highest value in it
-    /// (recency as dates).
-    pub ranges: Vec<(Measure, String, Vec<Option<(Value, Value)>>)>,
+    /// Per measure declared, each score's values.
+    pub ranges: Vec<ScoreRanges>,
     /// Rows without an R or an F score (a cell left empty).
     pub unscored: usize,
+}
+
+/// A measure's quintile boundaries: its column, and per score (1–5) the lowest and highest
+/// value holding it (recency as dates), None for a score no row has.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScoreRanges {
+    pub measure: Measure,
+    pub column: String,
+    pub ranges: Vec<Option<(Value, Value)>>,
 }
 
 /// The grid over every row of `measures`. Needs recency and frequency for the cells; the
@@ -310,7 +318,7 @@ pub fn grid(measures: &Measures) -> Grid {
             _ => measure_value(measure, v),
         };
         let ranges = ranges.into_iter().map(|r| r.map(|(lo, hi)| (shown(lo), shown(hi)))).collect();
-        grid.ranges.push((measure, column.column.clone(), ranges));
+        grid.ranges.push(ScoreRanges { measure, column: column.column.clone(), ranges });
     }
     let (r, f) = (measures.scores(Measure::Recency), measures.scores(Measure::Frequency));
     let money = measures.monetary.as_ref();
@@ -477,7 +485,7 @@ mod tests {
         assert_eq!(grid.cells[4][4], 1);
         assert_eq!(grid.cells.iter().flatten().sum::<usize>(), 4);
         assert_eq!(grid.monetary.unwrap()[4][4], 500_000);
-        let (measure, column, ranges) = &grid.ranges[0];
+        let ScoreRanges { measure, column, ranges } = &grid.ranges[0];
         assert_eq!((*measure, column.as_str()), (Measure::Recency, "last"));
         assert_eq!(
             ranges[4],
