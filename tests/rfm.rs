@@ -151,9 +151,9 @@ fn segment_explain_prints_the_rfm_grid() {
     insta::assert_snapshot!("segment_rfm_explain", text);
 }
 
-/// What is refused, and where it is reported: `[rfm]` settings by `check` (at the value in the
-/// campaign file), segment built-ins and list columns by `segment` and `run` (at the segment,
-/// the `[rfm]` key or the list's cell).
+/// What is refused, and where it is reported: `[rfm]` settings and the segment by `check` (at
+/// the value in the campaign file, or the place in the segment), list columns by `segment` and
+/// `run` (at the `[rfm]` key or the list's cell).
 #[test]
 fn bad_rfm_settings_segments_and_cells_are_reported_where_they_are() {
     let mut report = String::new();
@@ -196,7 +196,7 @@ fn bad_rfm_settings_segments_and_cells_are_reported_where_they_are() {
             )
         },
         &keep,
-        "segment",
+        "check",
     );
     case("a column the list does not have", &|c| c.replace("\"txn_count\"", "\"txn_total\""), &keep, "segment");
     case(

@@ -133,9 +133,6 @@ pub fn compile(text: &str, script: &ScriptCode, rfm: Option<&Rfm>) -> Result<Seg
     }
     let mut reader = Reader { script, rfm, derived: Vec::new(), diagnostics: Vec::new() };
     reader.expr(&mut expr);
-    if !reader.diagnostics.is_empty() {
-        return Err(reader.diagnostics);
-    }
     let mut augmented = script.clone();
     let mut derived = Vec::with_capacity(reader.derived.len());
     for (name, ty, what, sensitive) in reader.derived {
@@ -155,8 +152,61 @@ pub fn compile(text: &str, script: &ScriptCode, rfm: Option<&Rfm>) -> Result<Seg
         });
         derived.push(DerivedSlot { slot, name, ty, derived: what });
     }
-    let code = crate::lower::condition_code(&expr, &augmented)?;
-    Ok(Segment { code, script: augmented, derived })
+    // What was refused above is an `Error` node now: the rest is still checked, once.
+    let mut diagnostics = reader.diagnostics;
+    match crate::lower::condition_code(&expr, &augmented) {
+        Ok(code) if diagnostics.is_empty() => Ok(Segment { code, script: augmented, derived }),
+        Ok(_) => Err(diagnostics),
+        Err(more) => {
+            diagnostics.extend(more);
+            Err(diagnostics)
+        }
+    }
+}
+
+/// A diagnostic of the segment written as `segment = "…"` in a campaign file (`file`, the
+/// value at `value`), moved there: at its place inside the value when the value is written
+/// without escapes (its text is then the segment's, byte for byte), else on the whole value.
+pub fn in_campaign(mut d: Diagnostic, file: SourceId, value: Span, campaign: &str, segment: &str) -> Diagnostic {
+    let raw = campaign.get(value.start as usize + 1..(value.end as usize).saturating_sub(1)).unwrap_or("");
+    let places = raw_offsets(raw).filter(|(text, _)| text == segment).map(|(_, places)| places);
+    let at = |span: Span| match &places {
+        Some(places) => {
+            let place = |i: u32| value.start + 1 + places.get(i as usize).copied().unwrap_or(0) as u32;
+            Span { start: place(span.start), end: place(span.end) }
+        }
+        None => value,
+    };
+    d.primary.at = crate::span::FileSpan::new(file, at(d.primary.at.span));
+    for label in &mut d.secondary {
+        label.at = crate::span::FileSpan::new(file, at(label.at.span));
+    }
+    d.message = format!("segment: {}", d.message);
+    d
+}
+
+/// A TOML string's inside as written (`rfm_score == \"555\"`): the text it means, and where
+/// each byte of that text (and its end) stands in `raw`. None for what it cannot read.
+fn raw_offsets(raw: &str) -> Option<(String, Vec<usize>)> {
+    let mut text = String::with_capacity(raw.len());
+    let mut places = Vec::with_capacity(raw.len() + 1);
+    let mut chars = raw.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        let meant = match c {
+            '\\' => match chars.next()?.1 {
+                'u' | 'U' => return None,
+                'n' => '\n',
+                't' => '\t',
+                'r' => '\r',
+                other => other,
+            },
+            c => c,
+        };
+        places.extend(std::iter::repeat_n(at, meant.len_utf8()));
+        text.push(meant);
+    }
+    places.push(raw.len());
+    Some((text, places))
 }
 
 /// E211 for a call in a script: functions are for a campaign's segment only.
@@ -184,7 +234,11 @@ struct Reader<'a> {
 impl Reader<'_> {
     fn expr(&mut self, expr: &mut Expr) {
         match &mut expr.kind {
-            ExprKind::Name(ident) => self.name(ident),
+            ExprKind::Name(ident) => {
+                if !self.name(ident) {
+                    expr.kind = ExprKind::Error;
+                }
+            }
             ExprKind::Unary(_, inner) | ExprKind::Paren(inner) => self.expr(inner),
             ExprKind::Binary(_, lhs, rhs) => {
                 self.expr(lhs);
@@ -203,12 +257,13 @@ impl Reader<'_> {
     }
 
     /// A script value (these come first: a script's `frequency` input is what it says), else
-    /// an RFM value when `[rfm]` declares what it needs.
-    fn name(&mut self, ident: &Ident) {
+    /// an RFM value when `[rfm]` declares what it needs. False when it is an RFM value `[rfm]`
+    /// does not declare (reported).
+    fn name(&mut self, ident: &Ident) -> bool {
         if self.script.slots.iter().any(|s| s.name == ident.name) {
-            return;
+            return true;
         }
-        let Some(&(_, ty)) = RFM_VALUES.iter().find(|(n, _)| *n == ident.name) else { return };
+        let Some(&(_, ty)) = RFM_VALUES.iter().find(|(n, _)| *n == ident.name) else { return true };
         let what = Measure::ALL
             .into_iter()
             .find_map(|m| {
@@ -227,9 +282,10 @@ impl Reader<'_> {
             needs.iter().filter(|m| self.rfm.and_then(|r| m.column(r)).is_none()).map(|m| m.key()).collect();
         if undeclared.is_empty() {
             self.add(ident.name.clone(), ty, what, false);
-        } else {
-            self.undeclared(ident, &undeclared);
+            return true;
         }
+        self.undeclared(ident, &undeclared);
+        false
     }
 
     fn undeclared(&mut self, ident: &Ident, keys: &[&str]) {
@@ -421,5 +477,23 @@ mod tests {
         );
         // The call is an int: compared with text, it is a type error like any other.
         assert_eq!(errors("quantile(amount, 4) == \"4\"", None), ["[E202] an `int` cannot be compared with a `text`"]);
+    }
+
+    /// A segment's diagnostic lands on its words in the file, escapes counted as written.
+    #[test]
+    fn diagnostics_point_into_the_value_as_written() {
+        let campaign = "segment = \"x == \\\"a\\\" and nope\"\n";
+        let value = Span::new(10, campaign.len() - 1);
+        let segment = "x == \"a\" and nope";
+        let nope = segment.find("nope").unwrap();
+        let d = Diagnostic::new("E103", SourceId(0), Span::new(nope, nope + 4), "no `nope`");
+        let moved = in_campaign(d.clone(), SourceId(3), value, campaign, segment);
+        let at = moved.primary.at.span;
+        assert_eq!(&campaign[at.start as usize..at.end as usize], "nope");
+        assert_eq!((moved.primary.at.file, moved.message.as_str()), (SourceId(3), "segment: no `nope`"));
+        // A value that is not the segment as written (a `\u` escape): the whole value.
+        let other = "segment = \"\\u0078 > 1\"\n";
+        let value = Span::new(10, other.len() - 1);
+        assert_eq!(in_campaign(d, SourceId(3), value, other, "x > 1").primary.at.span, value);
     }
 }
