@@ -234,11 +234,7 @@ struct Reader<'a> {
 impl Reader<'_> {
     fn expr(&mut self, expr: &mut Expr) {
         match &mut expr.kind {
-            ExprKind::Name(ident) => {
-                if !self.name(ident) {
-                    expr.kind = ExprKind::Error;
-                }
-            }
+            ExprKind::Name(ident) if !self.name(ident) => expr.kind = ExprKind::Error,
             ExprKind::Unary(_, inner) | ExprKind::Paren(inner) => self.expr(inner),
             ExprKind::Binary(_, lhs, rhs) => {
                 self.expr(lhs);
