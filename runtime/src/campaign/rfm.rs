@@ -208,54 +208,45 @@ pub fn derive(
         rows.iter().map(|&r| scores.get(r).copied().flatten()).collect()
     };
     let column_name = |measure: Measure| m.get(measure).map_or_else(String::new, |c| c.column.clone());
+    // A row's cell of `measure` is empty (or the row is not in the list `measures` read).
+    let empty =
+        |measure: Measure, row: usize| m.get(measure).is_none_or(|c| c.values.get(row).is_none_or(Option::is_none));
+    let int = |v: Option<u32>| v.map(|v| Value::Int(v.into()));
     let mut gaps = Vec::new();
     let mut columns = Vec::with_capacity(derived.len());
     for d in derived {
-        let (values, source): (Vec<Option<Value>>, Vec<String>) = match &d.derived {
+        // The values, and the measures they are made of.
+        let (values, made_of): (Vec<Option<Value>>, Vec<Measure>) = match &d.derived {
             Derived::Value(measure) => {
                 let values = m.values(*measure, rows).into_iter().map(|v| v.map(|v| measure_value(*measure, v)));
-                (values.collect(), vec![column_name(*measure)])
+                (values.collect(), vec![*measure])
             }
-            Derived::Score(measure) => (
-                at_rows(m.scores(*measure)).into_iter().map(|s| s.map(|s| Value::Int(s.into()))).collect(),
-                vec![column_name(*measure)],
-            ),
+            Derived::Score(measure) => (at_rows(m.scores(*measure)).into_iter().map(int).collect(), vec![*measure]),
             Derived::RfmScore => {
                 let [r, f, mm] = Measure::ALL.map(|measure| at_rows(m.scores(measure)));
                 let values = (0..rows.len()).map(|i| Some(Value::Text(format!("{}{}{}", r[i]?, f[i]?, mm[i]?))));
-                (values.collect(), Measure::ALL.map(column_name).to_vec())
+                (values.collect(), Measure::ALL.to_vec())
             }
-            Derived::Quantile { of, groups: g } => {
-                let (values, source) = match of {
-                    QuantileOf::Measure(measure) => (m.values(*measure, rows), column_name(*measure)),
-                    QuantileOf::Input(name) => {
-                        let values = (0..rows.len()).map(|i| input(i, name).as_ref().and_then(ordinal)).collect();
-                        (values, name.clone())
-                    }
-                };
-                (groups(&values, *g).into_iter().map(|q| q.map(|q| Value::Int(q.into()))).collect(), vec![source])
+            Derived::Quantile { of: QuantileOf::Measure(measure), groups: g } => {
+                (groups(&m.values(*measure, rows), *g).into_iter().map(int).collect(), vec![*measure])
+            }
+            Derived::Quantile { of: QuantileOf::Input(name), groups: g } => {
+                let values: Vec<Option<i64>> =
+                    (0..rows.len()).map(|i| input(i, name).as_ref().and_then(ordinal)).collect();
+                (groups(&values, *g).into_iter().map(int).collect(), Vec::new())
             }
         };
-        for (row, value) in values.iter().enumerate() {
-            if value.is_none() {
-                let column = source
-                    .iter()
-                    .find(|c| {
-                        m.get_by_column(c).is_some_and(|col| col.values.get(rows[row]).is_some_and(Option::is_none))
-                    })
-                    .unwrap_or(&source[0]);
-                gaps.push(Gap { row, derived: d.name.clone(), column: column.clone() });
-            }
+        for row in (0..values.len()).filter(|&row| values[row].is_none()) {
+            let column = match (&d.derived, made_of.iter().find(|&&measure| empty(measure, rows[row]))) {
+                (Derived::Quantile { of: QuantileOf::Input(name), .. }, _) => name.clone(),
+                (_, Some(measure)) => column_name(*measure),
+                (_, None) => String::new(),
+            };
+            gaps.push(Gap { row, derived: d.name.clone(), column });
         }
         columns.push(values);
     }
     (columns, gaps)
-}
-
-impl Measures {
-    fn get_by_column(&self, column: &str) -> Option<&MeasureColumn> {
-        Measure::ALL.into_iter().filter_map(|m| self.get(m)).find(|c| c.column == column)
-    }
 }
 
 /// A measure's value as the segment reads it.
