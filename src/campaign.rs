@@ -10,7 +10,8 @@ use callscript_compiler::bytecode::{ExprCode, Program, ScriptCode};
 use callscript_compiler::source::Source;
 use callscript_compiler::value::Value;
 use callscript_jit::Verdict;
-use callscript_runtime::campaign::customers::{self, Customer};
+use callscript_runtime::campaign::customers;
+use callscript_runtime::campaign::list::CustomerList;
 use callscript_runtime::campaign::table::CustomerTable;
 use callscript_runtime::campaign::{self, Loaded, TelephonyKind};
 use callscript_runtime::metrics::{self, Metrics};
@@ -177,8 +178,10 @@ fn planned(
     let csv_bytes = std::fs::read(&csv_path).map_err(CliError::io(format!("{csv_name}: cannot read")))?;
     let no_call = |errors| CliError::Input { errors, consequence: "no call was placed" };
     let csv_text = customers::decode(&csv_name, csv_bytes).map_err(|e| no_call(vec![e]))?;
-    let mut list = customers::load(&csv_name, &csv_text, code, &loaded.campaign.jurisdiction).map_err(no_call)?;
+    let mut list =
+        CustomerList::load_csv(&csv_name, &csv_text, code, &loaded.campaign.jurisdiction).map_err(no_call)?;
     let measures = crate::rfm::measures(&loaded, &csv_name, &csv_text)?;
+    drop(csv_text);
     let mut explained = SegmentPlan {
         listed: list.len(),
         by_column: std::collections::BTreeMap::new(),
@@ -188,9 +191,12 @@ fn planned(
         named: None,
         rfm: measures.as_ref().map(|m| (callscript_runtime::campaign::rfm::grid(m), m.as_of)),
     };
-    for c in &list {
-        if let Some(s) = &c.segment {
-            *explained.by_column.entry(s.clone()).or_insert(0) += 1;
+    for i in 0..list.len() {
+        if let Some(s) = list.segment(i) {
+            match explained.by_column.get_mut(s) {
+                Some(n) => *n += 1,
+                None => _ = explained.by_column.insert(s.to_string(), 1),
+            }
         }
     }
     // The segment: an expression of the script language, or a named segment (JSON tasks).
@@ -212,12 +218,13 @@ fn planned(
             }
         }
         (None, Some(name), None) => {
-            if list.iter().all(|c| c.segment.is_none()) {
+            if !list.has_segments() {
                 return Err(CliError::Usage(format!(
                     "the task names segment `{name}`, but the customers have no `segment` column (or pass --segments FILE)"
                 )));
             }
-            list.retain(|c| c.segment.as_deref() == Some(name.as_str()));
+            let keep: Vec<bool> = (0..list.len()).map(|i| list.segment(i) == Some(name.as_str())).collect();
+            list.retain(&keep);
             explained.named = Some(name.clone());
             None
         }
@@ -231,11 +238,10 @@ fn planned(
                 CliError::Refused(lines.join("\n"))
             })?;
         explained.reads = reads(&segment);
-        // RFM values and quantiles are inputs of a copy of the script, for the segment only.
-        let exec = crate::rfm::with_derived(&segment, measures.as_ref(), exec, &mut list, &csv_name)?;
-        let (kept, engine) = select_segment(&segment.code, &exec, script, &segment.script, list, &csv_name)?;
-        list = kept;
-        crate::rfm::strip(&segment, &mut list);
+        // RFM values and quantiles: columns of a copy of the table, inputs of a copy of the script.
+        let (exec, derived) = crate::rfm::with_derived(&segment, measures.as_ref(), exec, &list, &csv_name)?;
+        let engine =
+            select_segment(&segment.code, &exec, script, &segment.script, &mut list, derived.as_ref(), &csv_name)?;
         explained.engine = Some(engine);
         explained.expression = Some((expr, origin));
     }
@@ -341,42 +347,41 @@ pub fn segment_command(
     Ok(Status::Success)
 }
 
-/// The customers in the segment, in list order. The segment runs as native code over the
+/// Keeps the customers in the segment, in list order. The segment runs as native code over the
 /// list's columns when the JIT compiles it (CAMPAIGN.md §8); the interpreter decides each row
 /// the compiled code leaves to it (one that fails, or reads a value the row lacks) and every
 /// row when the JIT does not compile the segment, so what is kept and every error message are
-/// the interpreter's.
+/// the interpreter's. `derived`: the list's table with the segment's RFM and quantile columns,
+/// when it reads some (`rfm::with_derived`).
 fn select_segment(
     condition: &ExprCode,
     exec: &Arc<Executable>,
     script: &str,
     code: &ScriptCode,
-    list: Vec<Customer>,
+    list: &mut CustomerList,
+    derived: Option<&CustomerTable>,
     csv_name: &str,
-) -> Result<(Vec<Customer>, SegmentEngine), CliError> {
+) -> Result<SegmentEngine, CliError> {
     let started = std::time::Instant::now();
     let context = CallContext::default();
-    let interpret = |c: &Customer| -> Result<bool, CliError> {
-        let session = Session::start(Arc::clone(exec), script, c.inputs.clone(), context)
-            .map_err(|e| CliError::Refused(format!("{csv_name}:{}: {e}", c.line)))?;
+    let table = derived.unwrap_or(list.table());
+    let interpret = |i: usize| -> Result<bool, CliError> {
+        let line = table.line(i).unwrap_or(0);
+        let session = Session::start(Arc::clone(exec), script, table.row_inputs(i), context)
+            .map_err(|e| CliError::Refused(format!("{csv_name}:{line}: {e}")))?;
         match session.evaluate(condition) {
             Ok(value) => Ok(value == Value::Bool(true)),
-            Err(e) => Err(CliError::Refused(format!("{csv_name}:{}: the segment cannot be computed: {}", c.line, e.0))),
+            Err(e) => Err(CliError::Refused(format!("{csv_name}:{line}: the segment cannot be computed: {}", e.0))),
         }
     };
     let mut compile = None;
-    let verdicts = match CustomerTable::from_customers(code, &list) {
-        Ok(table) => {
-            let compiling = std::time::Instant::now();
-            callscript_jit::CompiledSegment::compile(condition, code, &table, context.builtins())
-                .map(|segment| {
-                    compile = Some(compiling.elapsed());
-                    segment.select(0..table.rows())
-                })
-                .map_err(|e| e.to_string())
-        }
-        Err(e) => Err(e.to_string()),
-    };
+    let compiling = std::time::Instant::now();
+    let verdicts = callscript_jit::CompiledSegment::compile(condition, code, table, context.builtins())
+        .map(|segment| {
+            compile = Some(compiling.elapsed());
+            segment.select(0..table.rows())
+        })
+        .map_err(|e| e.to_string());
     let (verdicts, why) = match verdicts {
         Ok(verdicts) => (verdicts, None),
         Err(reason) => {
@@ -385,23 +390,21 @@ fn select_segment(
         }
     };
     let interpreted = verdicts.iter().filter(|v| **v == Verdict::Interpret).count();
-    let mut kept = Vec::with_capacity(list.len());
-    for (c, verdict) in list.into_iter().zip(verdicts) {
-        let keep = match verdict {
+    let mut keep = Vec::with_capacity(verdicts.len());
+    for (i, verdict) in verdicts.into_iter().enumerate() {
+        keep.push(match verdict {
             Verdict::Keep => true,
             Verdict::Drop => false,
-            Verdict::Interpret => interpret(&c)?,
-        };
-        if keep {
-            kept.push(c);
-        }
+            Verdict::Interpret => interpret(i)?,
+        });
     }
+    list.retain(&keep);
     let run = started.elapsed();
     let engine = match (compile, why) {
         (Some(compile), None) => SegmentEngine::Jit { compile, run, interpreted },
         (_, why) => SegmentEngine::Interpreter { why: why.unwrap_or_default(), run },
     };
-    Ok((kept, engine))
+    Ok(engine)
 }
 
 /// The store of a campaign, opened (created when it does not exist yet).

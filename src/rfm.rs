@@ -1,14 +1,16 @@
 //! The segment's RFM values and quantiles for `run` and `segment` (CAMPAIGN.md §8): the
-//! `[rfm]` columns read from the list, the derived columns a segment reads handed to it as
-//! inputs of a copy of the script, and the RFM grid `segment --explain` prints.
+//! `[rfm]` columns read from the list, the derived columns a segment reads added to a copy of
+//! the list's table as inputs of a copy of the script, and the RFM grid `segment --explain`
+//! prints.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use callscript_compiler::segment::Segment;
 use callscript_compiler::value::{Date, Money};
-use callscript_runtime::campaign::customers::Customer;
+use callscript_runtime::campaign::list::CustomerList;
 use callscript_runtime::campaign::rfm::{self, Grid, Measures, RfmError, SCORES};
+use callscript_runtime::campaign::table::CustomerTable;
 use callscript_runtime::campaign::{InputError, Loaded};
 use callscript_runtime::vm::Executable;
 
@@ -40,81 +42,74 @@ pub(crate) fn measures(loaded: &Loaded, csv_name: &str, csv_text: &str) -> Resul
     }
 }
 
-/// The program the segment runs in: `exec` with `script` replaced by the segment's copy (its
-/// inputs plus the derived columns), and each customer given the derived values as inputs.
-/// A row without a value the segment reads is an error at its line, as a required input
-/// left empty is: no call is placed. Undo with [`strip`].
+/// What the segment runs over when it reads RFM values or quantiles: `exec` with `script`
+/// replaced by the segment's copy (its inputs plus the derived columns), and a copy of the
+/// list's table with those columns; `(exec, None)` when it reads none. A row without a value
+/// the segment reads is an error at its line, as a required input left empty is: no call is
+/// placed.
 pub(crate) fn with_derived(
     segment: &Segment,
     measures: Option<&Measures>,
     exec: &Arc<Executable>,
-    list: &mut [Customer],
+    list: &CustomerList,
     csv_name: &str,
-) -> Result<Arc<Executable>, CliError> {
+) -> Result<(Arc<Executable>, Option<CustomerTable>), CliError> {
     if segment.derived.is_empty() {
-        return Ok(Arc::clone(exec));
+        return Ok((Arc::clone(exec), None));
     }
     let rows: Vec<usize> = match measures {
-        Some(m) => list.iter().map(|c| m.row_of_line(c.line).unwrap_or(usize::MAX)).collect(),
+        Some(m) => (0..list.len()).map(|i| m.row_of_line(list.line(i)).unwrap_or(usize::MAX)).collect(),
         None => (0..list.len()).collect(),
     };
-    let input = |row: usize, name: &str| list[row].inputs.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+    let table = list.table();
+    let input = |row: usize, name: &str| {
+        let column = table.columns().iter().find(|c| c.name == name)?;
+        table.value(column, row)
+    };
     let (columns, gaps) = rfm::derive(&segment.derived, measures, &rows, &input);
     if !gaps.is_empty() {
-        // One error per row: what the segment reads there, and the cells that are empty.
-        let mut rows: BTreeMap<usize, (Vec<String>, Vec<String>)> = BTreeMap::new();
-        for g in gaps {
-            let (reads, empty) = rows.entry(g.row).or_default();
-            reads.push(format!("`{}`", g.derived));
-            if !empty.contains(&format!("`{}`", g.column)) {
-                empty.push(format!("`{}`", g.column));
-            }
-        }
-        let count = rows.len();
-        let mut errors: Vec<InputError> = rows
-            .into_iter()
-            .take(SHOWN_GAPS)
-            .map(|(row, (reads, empty))| InputError {
-                file: csv_name.to_string(),
-                line: Some(list[row].line),
-                column: None,
-                message: format!(
-                    "the segment reads {}, but {} is empty on this row",
-                    reads.join(", "),
-                    empty.join(", ")
-                ),
-            })
-            .collect();
-        if count > SHOWN_GAPS {
-            errors.push(InputError::new(
-                csv_name,
-                format!("and {} more rows lack a value the segment reads", count - SHOWN_GAPS),
-            ));
-        }
-        return Err(CliError::Input { errors, consequence: "no call was placed" });
+        return Err(CliError::Input { errors: gap_errors(gaps, list, csv_name), consequence: "no call was placed" });
     }
-    for (row, customer) in list.iter_mut().enumerate() {
-        for (d, column) in segment.derived.iter().zip(&columns) {
-            if let Some(value) = &column[row] {
-                customer.inputs.push((d.name.clone(), value.clone()));
-            }
-        }
+    let mut derived = table.clone();
+    for (d, values) in segment.derived.iter().zip(&columns) {
+        derived.append_column(&d.name, d.slot, d.ty, values).map_err(|e| CliError::Refused(e.to_string()))?;
     }
     let mut program = exec.program.clone();
     if let Some(code) = program.scripts.iter_mut().find(|s| s.name == segment.script.name) {
         *code = segment.script.clone();
     }
-    Executable::new(program).map_err(CliError::Refused)
+    Ok((Executable::new(program).map_err(CliError::Refused)?, Some(derived)))
 }
 
-/// Takes the derived values [`with_derived`] gave back off the customers.
-pub(crate) fn strip(segment: &Segment, list: &mut [Customer]) {
-    if segment.derived.is_empty() {
-        return;
+/// One error per row that lacks a value the segment reads: what it reads there, and the cells
+/// that are empty; the first [`SHOWN_GAPS`] rows, then how many more.
+fn gap_errors(gaps: Vec<rfm::Gap>, list: &CustomerList, csv_name: &str) -> Vec<InputError> {
+    let mut rows: BTreeMap<usize, (Vec<String>, Vec<String>)> = BTreeMap::new();
+    for g in gaps {
+        let (reads, empty) = rows.entry(g.row).or_default();
+        reads.push(format!("`{}`", g.derived));
+        if !empty.contains(&format!("`{}`", g.column)) {
+            empty.push(format!("`{}`", g.column));
+        }
     }
-    for customer in list {
-        customer.inputs.retain(|(name, _)| !segment.derived.iter().any(|d| d.name == *name));
+    let count = rows.len();
+    let mut errors: Vec<InputError> = rows
+        .into_iter()
+        .take(SHOWN_GAPS)
+        .map(|(row, (reads, empty))| InputError {
+            file: csv_name.to_string(),
+            line: Some(list.line(row)),
+            column: None,
+            message: format!("the segment reads {}, but {} is empty on this row", reads.join(", "), empty.join(", ")),
+        })
+        .collect();
+    if count > SHOWN_GAPS {
+        errors.push(InputError::new(
+            csv_name,
+            format!("and {} more rows lack a value the segment reads", count - SHOWN_GAPS),
+        ));
     }
+    errors
 }
 
 /// The RFM grid as `segment --explain` prints it.

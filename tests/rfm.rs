@@ -35,7 +35,7 @@ fn with_segment(segment: &str) -> impl Fn(String) -> String + '_ {
 /// The ids the campaign's segment keeps, in list order.
 fn kept(campaign: &Path) -> Vec<String> {
     let (plan, _) = callscript::campaign::plan(campaign, None, None).unwrap();
-    plan.customers.iter().map(|c| c.id.clone()).collect()
+    (0..plan.customers.len()).map(|i| plan.customers.id(i).to_string()).collect()
 }
 
 /// Each value's quintile by sorting: ties take the middle of the places they hold.

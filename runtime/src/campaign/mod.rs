@@ -4,6 +4,7 @@
 //! customer list.
 
 pub mod customers;
+pub mod list;
 pub mod rfm;
 pub mod schedule;
 pub mod table;
