@@ -130,8 +130,9 @@ pub(crate) fn render_grid(grid: &Grid, as_of: Date) -> String {
             out.push('\n');
         }
     };
-    out.push_str(&format!("  RFM (scores 1–5 by quintile; recency counted to {as_of})\n"));
     let keys: Vec<_> = grid.ranges.iter().map(|r| r.measure.key()).collect();
+    let counted = if keys.contains(&"recency") { format!("; recency counted to {as_of}") } else { String::new() };
+    out.push_str(&format!("  RFM (scores 1–5 by quintile{counted})\n"));
     if keys.contains(&"recency") && keys.contains(&"frequency") {
         table(&mut out, "customers by R (5: most recent) and F (5: most frequent)", &|r, f| {
             grid.cells[r][f].to_string()
