@@ -5,14 +5,15 @@
 //! the loan reminder take about 60 bytes each; a [`Customer`] is built only where one is
 //! needed whole (a call's inputs, the shared queue's seeding, tests).
 
-use std::collections::HashMap;
 use std::fmt;
+
+use hashbrown::HashMap;
 
 use callscript_compiler::bytecode::ScriptCode;
 use callscript_compiler::value::Value;
 
 use super::InputError;
-use super::customers::{self, Customer};
+use super::customers::{self, Customer, Row};
 use super::table::{CustomerTable, TableBuilder, TableError, retain_rows};
 
 /// An E.164 number (`+` and 1–15 digits) in one word: the digits as a number, their count in
@@ -99,35 +100,39 @@ pub enum ListError {
 }
 
 impl CustomerList {
-    /// An empty list for `script`'s inputs.
-    fn builder(script: &ScriptCode) -> ListBuilder {
+    /// An empty list for `script`'s inputs, with room for `rows` customers.
+    fn builder(script: &ScriptCode, rows: usize) -> ListBuilder {
+        let mut inputs = TableBuilder::new(script);
+        inputs.reserve(rows);
         ListBuilder {
-            inputs: TableBuilder::new(script),
+            inputs,
             list: CustomerList {
                 inputs: TableBuilder::new(script).finish(),
                 ids: String::new(),
-                id_ends: Vec::new(),
-                phone_of: Vec::new(),
-                phones: Vec::new(),
-                zone_of: Vec::new(),
+                id_ends: Vec::with_capacity(rows),
+                phone_of: Vec::with_capacity(rows),
+                phones: Vec::with_capacity(rows),
+                zone_of: Vec::with_capacity(rows),
                 zones: Names::default(),
-                segment_of: Vec::new(),
+                segment_of: Vec::with_capacity(rows),
                 segments: Names::default(),
             },
-            phone_index: HashMap::new(),
+            phone_index: HashMap::with_capacity(rows),
         }
     }
 
     /// Reads a customer list straight into columns, with the checks and the
     /// `file:line:column` errors of [`customers::load`].
     pub fn load_csv(name: &str, text: &str, script: &ScriptCode, jurisdiction: &str) -> Result<CustomerList, Vec<InputError>> {
-        let mut builder = CustomerList::builder(script);
+        // One row a line, at most: the columns grow once.
+        let lines = text.bytes().filter(|&b| b == b'\n').count();
+        let mut builder = CustomerList::builder(script, lines);
         let mut refused = None;
-        customers::load_each(name, text, script, jurisdiction, |c| {
+        customers::load_each(name, text, script, jurisdiction, |row| {
             if refused.is_none()
-                && let Err(e) = builder.push(&c)
+                && let Err(e) = builder.push(row)
             {
-                refused = Some(InputError::at(name, c.line, 1, e.to_string()));
+                refused = Some(InputError::at(name, row.line, 1, e.to_string()));
             }
         })?;
         match refused {
@@ -141,9 +146,18 @@ impl CustomerList {
         script: &ScriptCode,
         customers: impl IntoIterator<Item = &'c Customer>,
     ) -> Result<CustomerList, ListError> {
-        let mut builder = CustomerList::builder(script);
+        let mut builder = CustomerList::builder(script, 0);
         for c in customers {
-            builder.push(c)?;
+            let inputs: Vec<(&str, Value)> = c.inputs.iter().map(|(n, v)| (n.as_str(), v.clone())).collect();
+            let row = Row {
+                id: &c.id,
+                phone: &c.phone,
+                timezone: c.timezone.as_deref(),
+                inputs: &inputs,
+                segment: c.segment.as_deref(),
+                line: c.line,
+            };
+            builder.push(&row)?;
         }
         Ok(builder.finish())
     }
@@ -260,13 +274,13 @@ struct ListBuilder {
 }
 
 impl ListBuilder {
-    fn push(&mut self, c: &Customer) -> Result<(), ListError> {
-        let phone = Phone::parse(&c.phone).ok_or_else(|| ListError::Phone(c.phone.clone()))?;
-        let zone = u16::try_from(self.list.zones.id(c.timezone.as_deref())).map_err(|_| ListError::TooManyZones)?;
+    fn push(&mut self, c: &Row) -> Result<(), ListError> {
+        let phone = Phone::parse(c.phone).ok_or_else(|| ListError::Phone(c.phone.to_string()))?;
+        let zone = u16::try_from(self.list.zones.id(c.timezone)).map_err(|_| ListError::TooManyZones)?;
         if self.list.ids.len() + c.id.len() > u32::MAX as usize {
             return Err(ListError::TooManyIds);
         }
-        self.inputs.push_row(c.line, c.inputs.iter().map(|(n, v)| (n.as_str(), v)))?;
+        self.inputs.push_row(c.line, c.inputs.iter().map(|(n, v)| (*n, v)))?;
         let list = &mut self.list;
         let next = list.phones.len() as u32;
         let index = *self.phone_index.entry(phone).or_insert(next);
@@ -274,10 +288,10 @@ impl ListBuilder {
             list.phones.push(phone);
         }
         list.phone_of.push(index);
-        list.ids.push_str(&c.id);
+        list.ids.push_str(c.id);
         list.id_ends.push(list.ids.len() as u32);
         list.zone_of.push(zone);
-        list.segment_of.push(list.segments.id(c.segment.as_deref()));
+        list.segment_of.push(list.segments.id(c.segment));
         Ok(())
     }
 

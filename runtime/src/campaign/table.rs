@@ -8,14 +8,15 @@
 //! default) is marked missing in the column's validity bitmap; columns without missing values
 //! have no bitmap.
 
-use std::collections::HashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::{DefaultHashBuilder, HashTable};
 
 use callscript_compiler::bytecode::ScriptCode;
 use callscript_compiler::syntax::ast::Type;
 use callscript_compiler::value::{Date, Money, Time, Value};
 
-use super::InputError;
-use super::customers::{self, Customer};
+use super::customers::Customer;
 
 /// Why customers cannot be put into a table (the caller then keeps to the interpreter, whose
 /// session start reports the same problem per customer).
@@ -177,38 +178,49 @@ impl Column {
     }
 }
 
-/// Every distinct text of the table once; equal texts have one id.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// Every distinct text of the table once; equal texts have one id. The index holds ids only
+/// (hashing the text in the arena): a list of ten million different names costs 5 bytes a
+/// name in it, where a map from owned strings cost about 50.
+#[derive(Clone, Default)]
 pub struct TextArena {
     bytes: String,
     /// Where text `id` ends in `bytes` (it starts where `id - 1` ends).
-    ends: Vec<usize>,
-    ids: HashMap<Box<str>, u32>,
+    ends: Vec<u32>,
+    index: HashTable<u32>,
+    hasher: DefaultHashBuilder,
 }
 
 impl TextArena {
-    /// The id of `text`, added when new; None when ids ran out.
+    fn slice<'a>(bytes: &'a str, ends: &[u32], id: u32) -> Option<&'a str> {
+        let end = *ends.get(id as usize)? as usize;
+        let start = id.checked_sub(1).map_or(0, |prev| ends[prev as usize] as usize);
+        bytes.get(start..end)
+    }
+
+    /// The id of `text`, added when new; None when ids (or the arena's 4 GB) ran out.
     pub fn intern(&mut self, text: &str) -> Option<u32> {
-        if let Some(&id) = self.ids.get(text) {
+        let TextArena { bytes, ends, index, hasher } = self;
+        let hash = hasher.hash_one(text);
+        if let Some(&id) = index.find(hash, |&id| Self::slice(bytes, ends, id) == Some(text)) {
             return Some(id);
         }
-        let id = u32::try_from(self.ends.len()).ok()?;
-        self.bytes.push_str(text);
-        self.ends.push(self.bytes.len());
-        self.ids.insert(text.into(), id);
+        let id = u32::try_from(ends.len()).ok()?;
+        let end = u32::try_from(bytes.len() + text.len()).ok()?;
+        bytes.push_str(text);
+        ends.push(end);
+        index.insert_unique(hash, id, |&id| hasher.hash_one(Self::slice(bytes, ends, id).unwrap_or("")));
         Some(id)
     }
 
     /// The id of `text` when some row holds it.
     pub fn id(&self, text: &str) -> Option<u32> {
-        self.ids.get(text).copied()
+        let hash = self.hasher.hash_one(text);
+        self.index.find(hash, |&id| self.get(id) == Some(text)).copied()
     }
 
     /// The text of `id`; None for an id the arena did not give.
     pub fn get(&self, id: u32) -> Option<&str> {
-        let end = *self.ends.get(id as usize)?;
-        let start = id.checked_sub(1).map_or(0, |prev| self.ends[prev as usize]);
-        self.bytes.get(start..end)
+        Self::slice(&self.bytes, &self.ends, id)
     }
 
     /// How many distinct texts the arena holds.
@@ -218,6 +230,23 @@ impl TextArena {
 
     pub fn is_empty(&self) -> bool {
         self.ends.is_empty()
+    }
+
+    /// Bytes held: the texts, their ends and the index.
+    fn data_bytes(&self) -> usize {
+        self.bytes.len() + self.ends.len() * 4 + self.index.capacity() * 5
+    }
+}
+
+impl PartialEq for TextArena {
+    fn eq(&self, other: &TextArena) -> bool {
+        (&self.bytes, &self.ends) == (&other.bytes, &other.ends)
+    }
+}
+
+impl std::fmt::Debug for TextArena {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TextArena").field("texts", &self.ends.len()).field("bytes", &self.bytes.len()).finish()
     }
 }
 
@@ -237,29 +266,6 @@ impl CustomerTable {
             builder.push_row(c.line, c.inputs.iter().map(|(name, value)| (name.as_str(), value)))?;
         }
         Ok(builder.finish())
-    }
-
-    /// Reads a customer list straight into columns, row by row, with the checks and the
-    /// `file:line:column` errors of [`customers::load`].
-    pub fn load_csv(
-        name: &str,
-        text: &str,
-        script: &ScriptCode,
-        jurisdiction: &str,
-    ) -> Result<CustomerTable, Vec<InputError>> {
-        let mut builder = TableBuilder::new(script);
-        let mut refused = None;
-        customers::load_each(name, text, script, jurisdiction, |c| {
-            if refused.is_none()
-                && let Err(e) = builder.push_row(c.line, c.inputs.iter().map(|(n, v)| (n.as_str(), v)))
-            {
-                refused = Some(InputError::at(name, c.line, 1, e.to_string()));
-            }
-        })?;
-        match refused {
-            Some(e) => Err(vec![e]),
-            None => Ok(builder.finish()),
-        }
     }
 
     pub fn rows(&self) -> usize {
@@ -356,7 +362,7 @@ impl CustomerTable {
         retain_rows(&mut self.lines, keep);
     }
 
-    /// Bytes the table holds (values, bitmaps, texts; not the hash index of the arena).
+    /// Bytes the table holds (values, bitmaps, texts and their index).
     pub fn data_bytes(&self) -> usize {
         let values: usize = self
             .columns
@@ -371,7 +377,7 @@ impl CustomerTable {
                 c.data.len() * width + c.validity.as_ref().map_or(0, |v| v.bits.len())
             })
             .sum();
-        values + self.lines.len() * 4 + self.texts.bytes.len() + self.texts.ends.len() * size_of::<usize>()
+        values + self.lines.len() * 4 + self.texts.data_bytes()
     }
 }
 
@@ -410,6 +416,20 @@ impl TableBuilder {
             .collect();
         let given = vec![false; columns.len()];
         TableBuilder { columns, given, texts: TextArena::default(), lines: Vec::new() }
+    }
+
+    /// Room for `rows` more rows in every column.
+    pub fn reserve(&mut self, rows: usize) {
+        for column in &mut self.columns {
+            match &mut column.data {
+                ColumnData::Int(v) | ColumnData::Money(v) => v.reserve(rows),
+                ColumnData::Date(v) => v.reserve(rows),
+                ColumnData::Time(v) => v.reserve(rows),
+                ColumnData::Bool(v) => v.reserve(rows),
+                ColumnData::Text(v) => v.reserve(rows),
+            }
+        }
+        self.lines.reserve(rows);
     }
 
     /// Appends a row: its line in the list and the inputs it gives (the others are missing).
@@ -475,20 +495,6 @@ mod tests {
         assert!(table.columns()[0].validity.is_none());
         // Equal texts share an id.
         assert_eq!(table.texts().len(), 2);
-    }
-
-    #[test]
-    fn a_list_read_into_columns_is_the_list_loaded_then_put_in_columns() {
-        let csv = "phone,name,amount,days,due\n13800000001,张三,1200.50,3,2026-01-31\n13800000002,李四,5,,2026-02-01\n";
-        let customers = customers::load("c.csv", csv, &script(), "cn").unwrap();
-        let table = CustomerTable::load_csv("c.csv", csv, &script(), "cn").unwrap();
-        assert_eq!(table, CustomerTable::from_customers(&script(), &customers).unwrap());
-        let bad = "phone,name,amount,days,due\n13800000001,张三,12.345,3,2026-01-31\nabc,李四,5,,2026-02-01\n";
-        let errors = |e: Vec<InputError>| e.iter().map(|e| e.to_string()).collect::<Vec<_>>();
-        assert_eq!(
-            errors(CustomerTable::load_csv("c.csv", bad, &script(), "cn").unwrap_err()),
-            errors(customers::load("c.csv", bad, &script(), "cn").unwrap_err())
-        );
     }
 
     #[test]

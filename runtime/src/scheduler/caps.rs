@@ -4,7 +4,9 @@
 //! capped phone's customers wait in one queue woken once a day, instead of every one of them
 //! being re-admitted every day (which made phones shared by many customers quadratic).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use hashbrown::HashMap;
 
 use jiff::civil::Date;
 use smallvec::SmallVec;
