@@ -508,7 +508,8 @@ mod tests {
     #[test]
     fn an_appended_column_reads_back_like_an_input() {
         let csv = "phone,name,amount,days,due\n13800000001,张三,1200.50,3,2026-01-31\n13800000002,李四,5,,2026-02-01\n";
-        let mut table = CustomerTable::load_csv("c.csv", csv, &script(), "cn").unwrap();
+        let customers = super::super::customers::load("c.csv", csv, &script(), "cn").unwrap();
+        let mut table = CustomerTable::from_customers(&script(), &customers).unwrap();
         let score = [Some(Value::Text("555".into())), None];
         table.append_column("rfm_score", 9, Type::Text, &score).unwrap();
         let column = table.column_of_slot(9).unwrap();
