@@ -30,6 +30,8 @@ pub enum TableError {
     TooManyRows,
     #[error("the table holds at most {} different texts", u32::MAX)]
     TooManyTexts,
+    #[error("a column of {found} values for a table of {rows} rows")]
+    ColumnLength { rows: usize, found: usize },
 }
 
 /// The values of one column, in row order.
@@ -145,6 +147,34 @@ pub struct Column {
 impl Column {
     pub fn is_valid(&self, row: usize) -> bool {
         self.validity.as_ref().is_none_or(|v| v.is_valid(row))
+    }
+
+    /// Appends `value` (its text interned in `texts`); the caller marks the row valid.
+    fn push(&mut self, value: &Value, texts: &mut TextArena) -> Result<(), TableError> {
+        let expected = self.ty.name();
+        let wrong = || TableError::WrongType { input: self.name.clone(), expected, found: value.clone() };
+        match (&mut self.data, value) {
+            (ColumnData::Int(v), Value::Int(n)) => v.push(*n),
+            (ColumnData::Money(v), Value::Money(m)) => v.push(m.cents()),
+            // A session widens an int to money (§9.5); one too large is its error to report.
+            (ColumnData::Money(v), Value::Int(n)) => v.push(Money::from_int(*n).ok_or_else(wrong)?.cents()),
+            (ColumnData::Date(v), Value::Date(d)) => v.push(d.days() as i32),
+            (ColumnData::Time(v), Value::Time(t)) => v.push(u16::from(t.hour) * 60 + u16::from(t.minute)),
+            (ColumnData::Bool(v), Value::Bool(b)) => v.push(u8::from(*b)),
+            (ColumnData::Text(v), Value::Text(t)) => v.push(texts.intern(t).ok_or(TableError::TooManyTexts)?),
+            _ => return Err(wrong()),
+        }
+        Ok(())
+    }
+
+    /// Records whether `row` (just pushed) has a value.
+    fn mark(&mut self, row: usize, valid: bool) {
+        if !valid {
+            // The first missing value: every earlier row had one.
+            self.validity.get_or_insert_with(|| Validity::all_valid(row)).push(row, false);
+        } else if let Some(validity) = &mut self.validity {
+            validity.push(row, true);
+        }
     }
 }
 
@@ -284,6 +314,31 @@ impl CustomerTable {
         self.columns.iter().filter_map(|c| Some((c.name.clone(), self.value(c, row)?))).collect()
     }
 
+    /// Adds a column for the input in `slot` (one value per row, None for a missing one): a
+    /// segment's derived column (`super::rfm`), which the JIT and [`Self::row_inputs`] then
+    /// read like any input's.
+    pub fn append_column(
+        &mut self,
+        name: &str,
+        slot: u16,
+        ty: Type,
+        values: &[Option<Value>],
+    ) -> Result<(), TableError> {
+        if values.len() != self.rows() {
+            return Err(TableError::ColumnLength { rows: self.rows(), found: values.len() });
+        }
+        let mut column = Column { name: name.to_string(), slot, ty, data: ColumnData::new(ty), validity: None };
+        for (row, value) in values.iter().enumerate() {
+            match value {
+                Some(value) => column.push(value, &mut self.texts)?,
+                None => column.data.push_placeholder(),
+            }
+            column.mark(row, value.is_some());
+        }
+        self.columns.push(column);
+        Ok(())
+    }
+
     /// Keeps the rows whose `keep` is true, in order (one entry per row). Texts no row holds
     /// any more stay in the arena: ids do not move.
     pub fn retain(&mut self, keep: &[bool]) {
@@ -395,30 +450,14 @@ impl TableBuilder {
                 .iter()
                 .position(|c| c.name == name)
                 .ok_or_else(|| TableError::UnknownInput(name.to_string()))?;
-            let column = &mut self.columns[index];
-            let expected = column.ty.name();
-            let wrong = || TableError::WrongType { input: name.to_string(), expected, found: value.clone() };
-            match (&mut column.data, value) {
-                (ColumnData::Int(v), Value::Int(n)) => v.push(*n),
-                (ColumnData::Money(v), Value::Money(m)) => v.push(m.cents()),
-                // A session widens an int to money (§9.5); one too large is its error to report.
-                (ColumnData::Money(v), Value::Int(n)) => v.push(Money::from_int(*n).ok_or_else(wrong)?.cents()),
-                (ColumnData::Date(v), Value::Date(d)) => v.push(d.days() as i32),
-                (ColumnData::Time(v), Value::Time(t)) => v.push(u16::from(t.hour) * 60 + u16::from(t.minute)),
-                (ColumnData::Bool(v), Value::Bool(b)) => v.push(u8::from(*b)),
-                (ColumnData::Text(v), Value::Text(t)) => v.push(self.texts.intern(t).ok_or(TableError::TooManyTexts)?),
-                _ => return Err(wrong()),
-            }
+            self.columns[index].push(value, &mut self.texts)?;
             self.given[index] = true;
         }
         for (column, &given) in self.columns.iter_mut().zip(&self.given) {
             if !given {
                 column.data.push_placeholder();
-                // The first missing value: every earlier row had one.
-                column.validity.get_or_insert_with(|| Validity::all_valid(row)).push(row, false);
-            } else if let Some(validity) = &mut column.validity {
-                validity.push(row, true);
             }
+            column.mark(row, given);
         }
         self.lines.push(line as u32);
         Ok(())
@@ -464,6 +503,26 @@ mod tests {
         let err = builder.push_row(2, [("days", &Value::Text("x".into()))]).unwrap_err();
         assert!(matches!(err, TableError::WrongType { .. }));
         assert!(matches!(builder.push_row(2, [("nope", &Value::Int(1))]), Err(TableError::UnknownInput(_))));
+    }
+
+    #[test]
+    fn an_appended_column_reads_back_like_an_input() {
+        let csv = "phone,name,amount,days,due\n13800000001,张三,1200.50,3,2026-01-31\n13800000002,李四,5,,2026-02-01\n";
+        let customers = super::super::customers::load("c.csv", csv, &script(), "cn").unwrap();
+        let mut table = CustomerTable::from_customers(&script(), &customers).unwrap();
+        let score = [Some(Value::Text("555".into())), None];
+        table.append_column("rfm_score", 9, Type::Text, &score).unwrap();
+        let column = table.column_of_slot(9).unwrap();
+        assert_eq!((table.value(column, 0), column.is_valid(1)), (score[0].clone(), false));
+        assert_eq!(table.row_inputs(0).last(), Some(&("rfm_score".to_string(), Value::Text("555".into()))));
+        assert_eq!(
+            table.append_column("q", 10, Type::Int, &[Some(Value::Int(1))]),
+            Err(TableError::ColumnLength { rows: 2, found: 1 })
+        );
+        assert!(matches!(
+            table.append_column("q", 10, Type::Int, &[Some(Value::Bool(true)), None]),
+            Err(TableError::WrongType { .. })
+        ));
     }
 
     #[test]
