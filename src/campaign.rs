@@ -127,6 +127,9 @@ pub struct SegmentPlan {
     pub named: Option<String>,
     /// The RFM grid of the whole list and the day recency counts to, with `[rfm]`.
     pub rfm: Option<(callscript_runtime::campaign::rfm::Grid, callscript_compiler::value::Date)>,
+    /// The CSV's size and the whole list's in columns (CAMPAIGN.md §8: within 2× the CSV).
+    pub csv_bytes: usize,
+    pub list_bytes: usize,
 }
 
 /// How a segment expression ran over the list.
@@ -181,6 +184,7 @@ fn planned(
     let mut list =
         CustomerList::load_csv(&csv_name, &csv_text, code, &loaded.campaign.jurisdiction).map_err(no_call)?;
     let measures = crate::rfm::measures(&loaded, &csv_name, &csv_text)?;
+    let csv_size = csv_text.len();
     drop(csv_text);
     let mut explained = SegmentPlan {
         listed: list.len(),
@@ -190,6 +194,8 @@ fn planned(
         engine: None,
         named: None,
         rfm: measures.as_ref().map(|m| (callscript_runtime::campaign::rfm::grid(m), m.as_of)),
+        csv_bytes: csv_size,
+        list_bytes: list.data_bytes(),
     };
     for i in 0..list.len() {
         if let Some(s) = list.segment(i) {
@@ -319,6 +325,14 @@ pub fn segment_command(
     }
     if explain {
         out.push_str("  plan\n");
+        let mb = |bytes: usize| bytes as f64 / 1e6;
+        let held = format!(
+            "{:.2} MB in columns, {:.2}× the CSV's {:.2} MB",
+            mb(s.list_bytes),
+            s.list_bytes as f64 / s.csv_bytes.max(1) as f64,
+            mb(s.csv_bytes)
+        );
+        line(&mut out, "  list held", held);
         if !s.reads.is_empty() {
             line(&mut out, "  reads", s.reads.join(", "));
         }
