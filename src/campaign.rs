@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use callscript_compiler::bytecode::{ExprCode, Program, ScriptCode};
+use callscript_compiler::bytecode::Program;
 use callscript_compiler::source::Source;
 use callscript_compiler::value::Value;
 use callscript_jit::Verdict;
@@ -246,8 +246,10 @@ fn planned(
         explained.reads = reads(&segment);
         // RFM values and quantiles: columns of a copy of the table, inputs of a copy of the script.
         let (exec, derived) = crate::rfm::with_derived(&segment, measures.as_ref(), exec, &list, &csv_name)?;
-        let engine =
-            select_segment(&segment.code, &exec, script, &segment.script, &mut list, derived.as_ref(), &csv_name)?;
+        // A segment's `today` is the day recency counts to: `[rfm] as_of`, else today in the
+        // campaign's zone (not a call's day: no call is placed yet).
+        let context = CallContext { today: crate::rfm::as_of(&loaded), ..CallContext::default() };
+        let engine = select_segment(&segment, &exec, script, context, &mut list, derived.as_ref(), &csv_name)?;
         explained.engine = Some(engine);
         explained.expression = Some((expr, origin));
     }
@@ -368,16 +370,16 @@ pub fn segment_command(
 /// the interpreter's. `derived`: the list's table with the segment's RFM and quantile columns,
 /// when it reads some (`rfm::with_derived`).
 fn select_segment(
-    condition: &ExprCode,
+    segment: &callscript_compiler::segment::Segment,
     exec: &Arc<Executable>,
     script: &str,
-    code: &ScriptCode,
+    context: CallContext,
     list: &mut CustomerList,
     derived: Option<&CustomerTable>,
     csv_name: &str,
 ) -> Result<SegmentEngine, CliError> {
     let started = std::time::Instant::now();
-    let context = CallContext::default();
+    let (condition, code) = (&segment.code, &segment.script);
     let table = derived.unwrap_or(list.table());
     let interpret = |i: usize| -> Result<bool, CliError> {
         let line = table.line(i).unwrap_or(0);
