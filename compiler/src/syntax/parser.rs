@@ -110,20 +110,19 @@ struct Parser<'a> {
 
 impl<'a> Parser<'a> {
     fn new(src: &'a str, file: SourceId, lexed: Vec<Lexed>) -> Parser<'a> {
-        let mut tokens = Vec::with_capacity(lexed.len());
         let mut comments = Vec::new();
         let mut open_braces = 0usize;
-        for l in lexed {
+        // Filtered in place: a second token vector would double the parse's largest buffer.
+        let mut tokens = lexed;
+        tokens.retain(|l| {
             match l.token {
                 Token::Comment => comments.push(l.span),
                 Token::LBrace => open_braces += 1,
                 Token::RBrace => open_braces = open_braces.saturating_sub(1),
                 _ => {}
             }
-            if l.token != Token::Comment {
-                tokens.push(l);
-            }
-        }
+            l.token != Token::Comment
+        });
         Parser {
             src,
             file,
@@ -418,9 +417,14 @@ impl<'a> Parser<'a> {
     }
 
     fn string(&mut self, what: &str) -> Option<StrLit> {
+        let span = self.string_span(what)?;
+        Some(self.unescape(span))
+    }
+
+    /// The span of a string token, or reports what was expected instead.
+    fn string_span(&mut self, what: &str) -> Option<Span> {
         if self.at(Token::Str) {
-            let span = self.bump().span;
-            Some(self.unescape(span))
+            Some(self.bump().span)
         } else {
             self.unexpected(what);
             if self.at(Token::UnterminatedStr) {
@@ -432,11 +436,22 @@ impl<'a> Parser<'a> {
 
     /// Resolves escapes of a string token, keeping each character's file offset.
     fn unescape(&mut self, span: Span) -> StrLit {
+        let inner = span.len().saturating_sub(2);
+        let mut value = String::with_capacity(inner);
+        let mut char_offsets = Vec::with_capacity(inner);
+        self.escapes(span, |c, at| {
+            value.push(c);
+            char_offsets.push(at);
+        });
+        StrLit { value, span, char_offsets }
+    }
+
+    /// Reports the bad escapes of a string token and gives `each` every resolved character with
+    /// its file offset.
+    fn escapes(&mut self, span: Span, mut each: impl FnMut(char, u32)) {
         let raw = self.text(span);
         let inner = &raw[1..raw.len() - 1];
         let base = span.start + 1;
-        let mut value = String::with_capacity(inner.len());
-        let mut char_offsets = Vec::with_capacity(inner.len());
         let mut chars = inner.char_indices().peekable();
         while let Some((i, c)) = chars.next() {
             let at = base + i as u32;
@@ -450,8 +465,7 @@ impl<'a> Parser<'a> {
                     '{' => '{',
                     // Phrase-pattern escapes (§9.6) pass through for the pattern parser.
                     '(' | ')' | '[' | ']' | '|' | '…' => {
-                        value.push('\\');
-                        char_offsets.push(at);
+                        each('\\', at);
                         e
                     }
                     other => {
@@ -464,14 +478,11 @@ impl<'a> Parser<'a> {
                         other
                     }
                 };
-                value.push(resolved);
-                char_offsets.push(at);
+                each(resolved, at);
             } else {
-                value.push(c);
-                char_offsets.push(at);
+                each(c, at);
             }
         }
-        StrLit { value, span, char_offsets }
     }
 
     fn duration(&mut self, what: &str) -> Option<DurationLit> {
@@ -1803,15 +1814,17 @@ impl<'a> Parser<'a> {
     // ---- prompts ------------------------------------------------------------------------
 
     fn prompt(&mut self, what: &str) -> Option<Prompt> {
-        let lit = self.string(what)?;
-        Some(self.split_prompt(&lit))
+        let span = self.string_span(what)?;
+        // Only the escapes' errors: the segments are read from the raw text.
+        self.escapes(span, |_, _| {});
+        Some(self.split_prompt(span))
     }
 
     /// Splits a string literal into text and `{{ expr | filter }}` segments. Works on the
     /// raw source so that `\{` stays literal and spans of expressions point into the file.
-    fn split_prompt(&mut self, lit: &StrLit) -> Prompt {
-        let raw = self.text(lit.span);
-        let inner_start = lit.span.start as usize + 1;
+    fn split_prompt(&mut self, span: Span) -> Prompt {
+        let raw = self.text(span);
+        let inner_start = span.start as usize + 1;
         let inner = &raw[1..raw.len() - 1];
         let mut segments = Vec::new();
         let mut text = String::new();
@@ -1863,7 +1876,7 @@ impl<'a> Parser<'a> {
         if !text.is_empty() {
             segments.push(Segment::Text { text, span: Span::new(text_start, inner_start + inner.len()) });
         }
-        Prompt { segments, span: lit.span }
+        Prompt { segments, span }
     }
 
     fn interpolation(&mut self, text: &str, offset: u32, whole: Span) -> (Expr, Option<Ident>) {
