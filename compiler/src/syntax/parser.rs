@@ -1320,6 +1320,9 @@ impl<'a> Parser<'a> {
         let close = self.close_brace(open);
         self.nl_insensitive = saved;
         self.leave();
+        // The tree of a large script is most of the check's memory: no spare capacity in the
+        // lists it holds per statement.
+        stmts.shrink_to_fit();
         Block { stmts, braced: true, span: open.to(close) }
     }
 
@@ -1625,6 +1628,7 @@ impl<'a> Parser<'a> {
         self.close_brace(open);
         self.nl_insensitive = saved;
         self.leave();
+        branches.shrink_to_fit();
         branches
     }
 
@@ -1707,6 +1711,7 @@ impl<'a> Parser<'a> {
             }
             self.skip_newlines();
         }
+        patterns.shrink_to_fit();
         let mut limit = None;
         let mut guard = None;
         loop {
@@ -1876,6 +1881,7 @@ impl<'a> Parser<'a> {
         if !text.is_empty() {
             segments.push(Segment::Text { text, span: Span::new(text_start, inner_start + inner.len()) });
         }
+        segments.shrink_to_fit();
         Prompt { segments, span }
     }
 
