@@ -807,7 +807,7 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
             prompt,
             timeout_ms: ask.timeout.map(|t| t.millis).unwrap_or(self.listen_timeout_ms),
             retries: ask.retries.map(|r| r.value.clamp(0, u32::MAX as i64) as u32).unwrap_or(0),
-            branches: Vec::new(),
+            branches: Vec::with_capacity(ask.branches.len()),
             span: self.at(ask.head),
             step: self.current_step,
             capture: ask.capture.as_ref().map(|c| self.capture(c)),
@@ -871,7 +871,9 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
     }
 
     fn branch(&mut self, branch: &'a Branch, handler: bool) -> BranchCode {
-        let patterns = branch.patterns.iter().filter_map(|p| self.pattern(p)).collect();
+        let mut patterns: Vec<PatternCode> = branch.patterns.iter().filter_map(|p| self.pattern(p)).collect();
+        // A program is kept for each script checked: no spare capacity in its small lists.
+        patterns.shrink_to_fit();
         let guard = branch.guard.as_ref().map(|g| self.expr(g));
         let limit = if handler {
             match branch.limit {
@@ -944,6 +946,7 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
         let mut ops = Vec::new();
         let mut sensitive = false;
         expr_ops(expr, &self.slots, &self.code.slots, &mut ops, &mut sensitive);
+        ops.shrink_to_fit();
         self.code.exprs.push(ExprCode { ops, span: self.at(expr.span), sensitive });
         (self.code.exprs.len() - 1) as ExprId
     }

@@ -586,7 +586,8 @@ pub struct Branch {
     pub allows: Vec<Allow>,
     pub patterns: Vec<Pattern>,
     pub limit: Option<IntLit>,
-    pub guard: Option<Expr>,
+    /// Boxed: most branches have none, and an ask holds several branches.
+    pub guard: Option<Box<Expr>>,
     pub body: Block,
     /// Span of `on PATTERNS … =>`, for labels.
     pub head: Span,

@@ -1720,7 +1720,7 @@ impl<'a> Parser<'a> {
                 limit = self.int("the handler's limit (a number)");
             } else if self.at_word("if") && guard.is_none() {
                 self.bump();
-                guard = Some(self.expr());
+                guard = Some(Box::new(self.expr()));
             } else {
                 break;
             }
