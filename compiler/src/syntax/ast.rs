@@ -442,13 +442,15 @@ pub enum StmtKind {
     Retry(Option<Prompt>),
     Resume,
     Goto(Target),
-    If(If),
+    /// Boxed, like the rare large fields below: a statement is as large as its largest kind,
+    /// and a large script holds millions of them.
+    If(Box<If>),
     Verify,
     Tag(StrLit),
     Callback(DurationLit),
     Optout,
     Transfer {
-        queue: StrLit,
+        queue: Box<StrLit>,
         outcome: Option<Ident>,
         /// `with { KEY: EXPR, … }`: data handed to the agent (§13).
         with: Vec<(Ident, Expr)>,
@@ -461,7 +463,7 @@ pub enum StmtKind {
     Sms(Prompt),
     Set {
         name: Ident,
-        value: Expr,
+        value: Box<Expr>,
     },
     /// `call NAME(ARGS)`: runs a flow (§12).
     Call {
@@ -474,8 +476,8 @@ pub enum StmtKind {
     Listen,
     /// `callback at TIME` / `callback on DATE [at TIME]` (§12).
     CallbackAt {
-        date: Option<Expr>,
-        time: Option<Expr>,
+        date: Option<Box<Expr>>,
+        time: Option<Box<Expr>>,
     },
     /// A statement that failed to parse (already reported).
     Error,

@@ -1346,7 +1346,7 @@ impl<'a> Parser<'a> {
         // build must take MAX_DEPTH levels on a 2 MiB thread.
         let nested = match self.peek_text() {
             "ask" => Some(self.ask().map(StmtKind::Ask)),
-            "if" => Some(self.if_stmt().map(StmtKind::If)),
+            "if" => Some(self.if_stmt().map(|i| StmtKind::If(Box::new(i)))),
             "do" => Some(self.do_stmt().map(StmtKind::Do)),
             _ => None,
         };
@@ -1404,10 +1404,10 @@ impl<'a> Parser<'a> {
                 if self.eat_word("in").is_some() {
                     self.duration("a duration such as `2h`").map(StmtKind::Callback)
                 } else if self.eat_word("at").is_some() {
-                    Some(StmtKind::CallbackAt { date: None, time: Some(self.expr()) })
+                    Some(StmtKind::CallbackAt { date: None, time: Some(Box::new(self.expr())) })
                 } else if self.eat_word("on").is_some() {
-                    let date = self.expr_bp(4);
-                    let time = if self.eat_word("at").is_some() { Some(self.expr()) } else { None };
+                    let date = Box::new(self.expr_bp(4));
+                    let time = if self.eat_word("at").is_some() { Some(Box::new(self.expr())) } else { None };
                     Some(StmtKind::CallbackAt { date: Some(date), time })
                 } else {
                     self.unexpected(
@@ -1459,7 +1459,7 @@ impl<'a> Parser<'a> {
                         None
                     };
                     let with = if self.eat_word("with").is_some() { self.test_inputs()? } else { Vec::new() };
-                    Some(StmtKind::Transfer { queue, outcome, with })
+                    Some(StmtKind::Transfer { queue: Box::new(queue), outcome, with })
                 })
             }
             "sms" => {
@@ -1477,7 +1477,7 @@ impl<'a> Parser<'a> {
                         self.unexpected("`=` and the new value");
                         return None;
                     }
-                    let value = self.expr();
+                    let value = Box::new(self.expr());
                     Some(StmtKind::Set { name, value })
                 })
             }
@@ -1803,7 +1803,7 @@ impl<'a> Parser<'a> {
                 let inner = self.if_stmt()?;
                 Some(Else::If(Box::new(Stmt {
                     allows: Vec::new(),
-                    kind: StmtKind::If(inner),
+                    kind: StmtKind::If(Box::new(inner)),
                     span: start.to(self.prev_span()),
                 })))
             } else {
