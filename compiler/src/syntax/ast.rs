@@ -56,8 +56,16 @@ impl Prompt {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Segment {
-    Text { text: String, span: Span },
-    Interp { expr: Expr, filter: Option<Ident>, span: Span },
+    Text {
+        text: String,
+        span: Span,
+    },
+    /// `expr` boxed: a prompt holds more text than values.
+    Interp {
+        expr: Box<Expr>,
+        filter: Option<Ident>,
+        span: Span,
+    },
 }
 
 /// `@allow(CODE, "reason")` before an item, statement, branch, step or section.
@@ -659,8 +667,9 @@ pub enum ExprKind {
     Date(Date),
     Time(Time),
     Name(Ident),
-    /// `NAME.FIELD`: an output of an action, after its `ok` branch (§13).
-    Field(Ident, Ident),
+    /// `NAME.FIELD`: an output of an action, after its `ok` branch (§13). The field is boxed:
+    /// an expression is as large as its largest kind.
+    Field(Ident, Box<Ident>),
     Unary(UnaryOp, Box<Expr>),
     Binary(BinaryOp, Box<Expr>, Box<Expr>),
     Paren(Box<Expr>),

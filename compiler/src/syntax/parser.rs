@@ -1869,7 +1869,7 @@ impl<'a> Parser<'a> {
                     (inner_start + expr_start) as u32,
                     Span::new(open, close),
                 );
-                segments.push(Segment::Interp { expr, filter, span: Span::new(open, close) });
+                segments.push(Segment::Interp { expr: Box::new(expr), filter, span: Span::new(open, close) });
                 i = expr_end + 2;
                 text_start = inner_start + i;
                 continue;
@@ -2002,7 +2002,7 @@ impl<'a> Parser<'a> {
         if self.at(Token::Dot) && self.tokens.get(self.pos + 1).is_some_and(|t| t.token == Token::Ident) {
             self.bump();
             if let Some(field) = self.ident("a field name") {
-                return Expr { span: span.to(field.span), kind: ExprKind::Field(name, field) };
+                return Expr { span: span.to(field.span), kind: ExprKind::Field(name, Box::new(field)) };
             }
         }
         Expr { kind: ExprKind::Name(name), span }
