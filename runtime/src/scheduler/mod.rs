@@ -13,6 +13,7 @@ pub mod caps;
 pub mod clock;
 pub mod policy;
 pub mod worker;
+mod writes;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
@@ -27,9 +28,7 @@ use jiff::tz::TimeZone;
 use crate::campaign::Campaign;
 use crate::campaign::list::{CustomerList, Phone};
 use crate::campaign::schedule::Window;
-use crate::store::{
-    Finished, LeaseHolder, NewAttempt, RecordingRow, Store, StoreError, StoredAction, StoredLet, StoredMessage,
-};
+use crate::store::{Finished, LeaseHolder, Store, StoreError, StoredAction, StoredLet, StoredMessage};
 use crate::telephony::{CallId, CallResult, DialRequest, Telephony};
 use crate::vm::{CallContext, Executable, Session};
 
@@ -56,11 +55,16 @@ impl Plan {
     /// The script that calls this customer: [`assign`] over the variants' shares, so the same
     /// in every run, resume and worker.
     pub fn variant_of(&self, customer_id: &str) -> &Variant {
-        if let [only] = self.variants.as_slice() {
-            return only;
+        &self.variants[self.variant_index(customer_id)]
+    }
+
+    /// [`Plan::variant_of`] as an index into the variants.
+    pub fn variant_index(&self, customer_id: &str) -> usize {
+        if self.variants.len() < 2 {
+            return 0;
         }
         let shares: Vec<u32> = self.variants.iter().map(|v| v.share).collect();
-        &self.variants[assign(&self.campaign_id, customer_id, &shares)]
+        assign(&self.campaign_id, customer_id, &shares)
     }
 
     /// The campaign's content hash, stored with it (a resume whose hash changed asks for
@@ -210,6 +214,9 @@ pub enum RunError {
     ScriptChanged { stored: String, now: String },
     #[error(transparent)]
     Join(#[from] worker::JoinError),
+    /// The store's writer thread stopped (its error is the run's).
+    #[error("the store's writer stopped")]
+    WriterStopped,
 }
 
 /// The longest the loop sleeps at once, so a stop request is seen promptly.
@@ -231,7 +238,7 @@ const ANNOUNCE_WAITS_OVER_MS: i64 = 60_000;
 /// holder) and given back at the end.
 pub fn run(
     plan: &Plan,
-    store: &mut dyn Store,
+    store: &mut (dyn Store + Send),
     telephony: &mut dyn Telephony,
     accept_new_script: bool,
     opts: RunOptions,
@@ -250,24 +257,50 @@ pub fn run(
 
 fn run_leased(
     plan: &Plan,
-    store: &mut dyn Store,
+    store: &mut (dyn Store + Send),
     telephony: &mut dyn Telephony,
     accept_new_script: bool,
     mut opts: RunOptions,
     holder: &LeaseHolder,
 ) -> Result<Summary, RunError> {
-    let clock = &mut *opts.clock;
-    let (mut engine, recovered) = resume(plan, store, clock, accept_new_script)?;
+    let (mut engine, recovered) = resume(plan, store, opts.clock, accept_new_script)?;
     // Calls that leave the process (SIP) need each attempt durable before the dial and each
-    // result durable as soon as the call ends; simulated ones are batched.
+    // result durable as soon as the call ends; simulated ones are batched, and written by a
+    // thread of their own.
     engine.durable = telephony.needs_durable_dial();
+    store.begin()?;
+    if engine.durable {
+        let mut writes = writes::Writes::Direct { store, holder };
+        return run_loop(&mut engine, &mut writes, telephony, &mut opts, recovered);
+    }
+    std::thread::scope(|scope| {
+        let (queue, written) = std::sync::mpsc::sync_channel(writes::QUEUE);
+        let writer = scope.spawn(move || writes::write_behind(plan, store, holder, written));
+        let mut writes = writes::Writes::Behind { queue, next_ticket: 1 };
+        let summary = run_loop(&mut engine, &mut writes, telephony, &mut opts, recovered);
+        drop(writes);
+        let written = writer.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        // The writer's own error explains a loop that stopped because the writer did.
+        written?;
+        summary
+    })
+}
+
+fn run_loop(
+    engine: &mut Engine,
+    writes: &mut writes::Writes,
+    telephony: &mut dyn Telephony,
+    opts: &mut RunOptions,
+    recovered: usize,
+) -> Result<Summary, RunError> {
+    let plan = engine.plan;
+    let clock = &mut *opts.clock;
     let mut progress = Progress { customers: plan.customers.len(), clock_ms: clock.now(), ..Progress::default() };
     let mut stopping = false;
     let mut since_commit = 0u32;
     let mut last_commit = Instant::now();
     let mut last_report = Instant::now();
     let mut last_beat = Instant::now();
-    store.begin()?;
 
     loop {
         if !stopping && opts.stop.load(Ordering::Relaxed) {
@@ -278,11 +311,7 @@ fn run_leased(
         telephony.poll();
         if last_beat.elapsed() >= HEARTBEAT {
             last_beat = Instant::now();
-            let now = Timestamp::now().as_millisecond();
-            store.renew_lease(holder, now, now + LEASE_TTL_MS)?;
-            store.set_clock(&plan.campaign_id, clock.now(), false)?;
-            store.commit()?;
-            store.begin()?;
+            writes.checkpoint(plan, clock.now(), true, true)?;
         }
         let next = engine.next_event(telephony, clock.now(), progress.live);
         let Some((t, event)) = next else {
@@ -306,10 +335,10 @@ fn run_leased(
         match event {
             Event::CallEnd => {
                 if let Some((_, call, result)) = telephony.pop_end() {
-                    engine.call_ended(call, &result, now, stopping, store, &mut progress)?;
+                    engine.call_ended(call, result, now, stopping, writes, &mut progress)?;
                 }
             }
-            Event::Dispatch => engine.dispatch(now, store, telephony, &mut progress)?,
+            Event::Dispatch => engine.dispatch(now, writes, telephony, &mut progress)?,
             Event::Ready => engine.ready_due(now),
         }
         since_commit += 1;
@@ -317,9 +346,7 @@ fn run_leased(
             since_commit = 0;
             if last_commit.elapsed() >= BATCH_COMMIT_EVERY {
                 last_commit = Instant::now();
-                store.set_clock(&plan.campaign_id, now, false)?;
-                store.commit()?;
-                store.begin()?;
+                writes.checkpoint(plan, now, false, true)?;
             }
         }
         report(&mut opts.on_progress, &mut progress, now, &mut last_report);
@@ -327,8 +354,7 @@ fn run_leased(
     let finished = !stopping && engine.states.iter().all(|s| s.done);
     progress.clock_ms = clock.now();
     progress.waiting = None;
-    store.set_clock(&plan.campaign_id, progress.clock_ms, finished)?;
-    store.commit()?;
+    writes.close(plan, progress.clock_ms, finished)?;
     if let Some(cb) = opts.on_progress.as_mut() {
         cb(&progress);
     }
@@ -651,13 +677,13 @@ impl Engine<'_> {
     fn dispatch(
         &mut self,
         now: Millis,
-        store: &mut dyn Store,
+        writes: &mut writes::Writes,
         telephony: &mut dyn Telephony,
         progress: &mut Progress,
     ) -> Result<(), RunError> {
         while let Some(i) = self.eligible.pop_front() {
             match self.admit(i, now) {
-                Admit::Now => return self.place(i, now, store, telephony, progress),
+                Admit::Now => return self.place(i, now, writes, telephony, progress),
                 other => self.file(i, now, other),
             }
         }
@@ -669,61 +695,42 @@ impl Engine<'_> {
         &mut self,
         i: usize,
         now: Millis,
-        store: &mut dyn Store,
+        writes: &mut writes::Writes,
         telephony: &mut dyn Telephony,
         progress: &mut Progress,
     ) -> Result<(), RunError> {
         let plan = self.plan;
         let customers = &plan.customers;
-        let (id, phone) = (customers.id(i), customers.phone(i));
-        let phone_text = phone.to_string();
-        let variant = plan.variant_of(id);
-        let tz = self.zone(i);
-        let local = Timestamp::from_millisecond(now).unwrap_or(Timestamp::UNIX_EPOCH).to_zoned_datetime(tz.clone());
+        let id = customers.id(i);
+        let variant_index = plan.variant_index(id);
+        let variant = &plan.variants[variant_index];
+        let local =
+            Timestamp::from_millisecond(now).unwrap_or(Timestamp::UNIX_EPOCH).to_zoned_datetime(self.zone(i).clone());
         let date = local.date();
+        let hour = local.hour() as i64;
         self.next_token = now + self.interval_ms;
         let s = &mut self.states[i];
         s.attempts += 1;
         let attempt = s.attempts;
-        let row = store.begin_attempt(&NewAttempt {
-            campaign: &plan.campaign_id,
-            customer_id: id,
-            phone: &phone_text,
-            attempt,
-            started_ms: now,
-            local_time: local.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
-            local_date: date.to_string(),
-            local_hour: local.hour() as i64,
-            script_sha256: &variant.script_sha256,
-            allowed: &plan.allowed,
-            segment: customers.segment(i),
-            zone: customers.timezone(i).unwrap_or(plan.settings.schedule.timezone.iana_name().unwrap_or("UTC")),
-            list: &plan.list,
-            variant: &variant.script,
-        })?;
+        let start = writes::AttemptStart { customer: i, attempt, started_ms: now, local, variant: variant_index };
+        let row = writes.begin_attempt(plan, start)?;
+        let phone = customers.phone(i);
         self.caps.add(phone, date, 1);
         if self.durable {
-            store.commit()?;
-            store.begin()?;
+            writes.checkpoint(plan, now, false, true)?;
         }
         // §11's `today` is the customer's local date.
         let today = crate::vm::today_of(date);
-        let context = CallContext { attempt: attempt as i64, hour: local.hour() as i64, today };
+        let context = CallContext { attempt: attempt as i64, hour, today };
         let session = match Session::start(Arc::clone(&variant.exec), &variant.script, customers.inputs(i), context) {
             Ok(session) => session,
             Err(e) => {
-                let failed = Finished {
-                    disposition: "failed".into(),
-                    cause: Some(format!("could not start: {e}")),
-                    ended_ms: now,
-                    ..Finished::default()
-                };
-                store.finish_attempt(row, &failed)?;
-                s.done = true;
+                writes.could_not_start(row, e.to_string(), now)?;
+                self.states[i].done = true;
                 return Ok(());
             }
         };
-        s.live = true;
+        self.states[i].live = true;
         let call = self.next_call;
         self.next_call += 1;
         self.live.insert(call, Live { customer: i, row });
@@ -731,7 +738,7 @@ impl Engine<'_> {
         progress.live += 1;
         let max_duration_ms = variant.exec.program.script(&variant.script).and_then(|x| x.max_duration_ms);
         let request = DialRequest {
-            phone: phone_text,
+            phone: phone.to_string(),
             attempt_row: row,
             customer_id: id.to_string(),
             attempt,
@@ -748,42 +755,33 @@ impl Engine<'_> {
     fn call_ended(
         &mut self,
         call: CallId,
-        result: &CallResult,
+        result: CallResult,
         now: Millis,
         stopping: bool,
-        store: &mut dyn Store,
+        writes: &mut writes::Writes,
         progress: &mut Progress,
     ) -> Result<(), RunError> {
         let Some(l) = self.live.remove(&call) else { return Ok(()) };
         let plan = self.plan;
         let phone = plan.customers.phone(l.customer);
-        let callback = callback_delay(result, self.zone(l.customer), now);
-        store.finish_attempt(l.row, &finished(result, callback, now))?;
-        if let Some((path, bytes)) = &result.recording {
-            store.add_recording(&RecordingRow {
-                attempt_id: l.row,
-                campaign: plan.campaign_id.clone(),
-                path: path.clone(),
-                created_ms: now,
-                bytes: *bytes as i64,
-            })?;
-        }
-        if result.optout && self.dnc.insert(phone) {
-            store.dnc_add(&phone.to_string(), "optout", now)?;
+        let callback = callback_delay(&result, self.zone(l.customer), now);
+        let (optout, connected) = (result.optout, result.disposition.connected());
+        let disposition = result.disposition;
+        writes.finish_attempt(plan, l.row, result, callback, now)?;
+        if optout && self.dnc.insert(phone) {
+            writes.dnc_add(phone.to_string(), now)?;
         }
         if self.durable {
-            store.set_clock(&plan.campaign_id, now, false)?;
-            store.commit()?;
-            store.begin()?;
+            writes.checkpoint(plan, now, false, true)?;
         }
         progress.live -= 1;
         progress.ended += 1;
-        if result.disposition.connected() {
+        if connected {
             progress.answered += 1;
         }
         let s = &mut self.states[l.customer];
         s.live = false;
-        match self.policy.next_attempt(s.attempts, result.disposition.name(), callback, now) {
+        match self.policy.next_attempt(s.attempts, disposition.name(), callback, now) {
             // Stopping: the customer stays open in the store for the next run.
             Some(_) if stopping => {}
             Some(at) => self.push(at, Item::Customer(l.customer as u32)),

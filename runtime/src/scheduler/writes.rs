@@ -1,0 +1,258 @@
+//! Where the loop's writes go. Real calls write straight to the store, in order, each attempt
+//! durable before its dial ([`Writes::Direct`]). Simulated calls hand their writes to a writer
+//! thread that owns the store ([`Writes::Behind`]): the store's work (about half of a
+//! simulated campaign's) runs on one core while the scheduler and the calls run on another.
+//! The writer applies the writes in the order they were sent, commits when told to, and stops
+//! at its first error, which the run then returns; a crash loses what was not committed, as
+//! the batched store always did, and a resumed run continues from the last commit.
+
+use std::collections::HashMap;
+use std::sync::mpsc::{Receiver, SyncSender};
+
+use jiff::ZonedDateTime;
+
+use crate::store::{LeaseHolder, NewAttempt, RecordingRow, Store, StoreError};
+use crate::telephony::CallResult;
+
+use super::{LEASE_TTL_MS, Millis, Plan, RunError, finished};
+
+/// Writes queued for the writer thread at most; the loop waits when it is that far ahead.
+pub(super) const QUEUE: usize = 4_096;
+
+/// An attempt about to be dialled.
+pub(super) struct AttemptStart {
+    pub customer: usize,
+    pub attempt: u32,
+    pub started_ms: Millis,
+    /// The moment in the customer's zone.
+    pub local: ZonedDateTime,
+    pub variant: usize,
+}
+
+/// One write for the writer thread. Rows are named by tickets the loop hands out; the writer
+/// knows which store row each ticket became.
+pub(super) enum Write {
+    Begin {
+        ticket: i64,
+        start: AttemptStart,
+    },
+    Finish {
+        ticket: i64,
+        result: Box<CallResult>,
+        callback: Option<i64>,
+        now: Millis,
+    },
+    CouldNotStart {
+        ticket: i64,
+        cause: String,
+        now: Millis,
+    },
+    Dnc {
+        phone: String,
+        now: Millis,
+    },
+    /// The campaign's clock, a lease renewal when due, and a commit (then a new transaction
+    /// unless this is the run's last).
+    Checkpoint {
+        clock_ms: Millis,
+        finished: bool,
+        renew_lease: bool,
+        then_begin: bool,
+    },
+}
+
+pub(super) enum Writes<'s> {
+    Direct { store: &'s mut (dyn Store + Send), holder: &'s LeaseHolder },
+    Behind { queue: SyncSender<Write>, next_ticket: i64 },
+}
+
+impl Writes<'_> {
+    fn send(queue: &SyncSender<Write>, write: Write) -> Result<(), RunError> {
+        // A closed queue: the writer stopped at an error, which the run returns.
+        queue.send(write).map_err(|_| RunError::WriterStopped)
+    }
+
+    /// Writes the attempt (before its dial); the row to finish it by.
+    pub fn begin_attempt(&mut self, plan: &Plan, start: AttemptStart) -> Result<i64, RunError> {
+        match self {
+            Writes::Direct { store, .. } => Ok(begin(&mut **store, plan, &start)?),
+            Writes::Behind { queue, next_ticket } => {
+                let ticket = *next_ticket;
+                *next_ticket += 1;
+                Self::send(queue, Write::Begin { ticket, start })?;
+                Ok(ticket)
+            }
+        }
+    }
+
+    pub fn finish_attempt(
+        &mut self,
+        plan: &Plan,
+        row: i64,
+        result: CallResult,
+        callback: Option<i64>,
+        now: Millis,
+    ) -> Result<(), RunError> {
+        match self {
+            Writes::Direct { store, .. } => Ok(finish(&mut **store, plan, row, &result, callback, now)?),
+            Writes::Behind { queue, .. } => {
+                Self::send(queue, Write::Finish { ticket: row, result: Box::new(result), callback, now })
+            }
+        }
+    }
+
+    pub fn could_not_start(&mut self, row: i64, cause: String, now: Millis) -> Result<(), RunError> {
+        match self {
+            Writes::Direct { store, .. } => Ok(could_not_start(&mut **store, row, cause, now)?),
+            Writes::Behind { queue, .. } => Self::send(queue, Write::CouldNotStart { ticket: row, cause, now }),
+        }
+    }
+
+    pub fn dnc_add(&mut self, phone: String, now: Millis) -> Result<(), RunError> {
+        match self {
+            Writes::Direct { store, .. } => Ok(store.dnc_add(&phone, "optout", now).map(drop)?),
+            Writes::Behind { queue, .. } => Self::send(queue, Write::Dnc { phone, now }),
+        }
+    }
+
+    /// Commits what was written, with the campaign's clock (and a lease renewal when due).
+    pub fn checkpoint(
+        &mut self,
+        plan: &Plan,
+        clock_ms: Millis,
+        renew_lease: bool,
+        then_begin: bool,
+    ) -> Result<(), RunError> {
+        self.checkpoint_as(plan, clock_ms, false, renew_lease, then_begin)
+    }
+
+    /// The run's last commit: the clock, and whether every customer is done.
+    pub fn close(&mut self, plan: &Plan, clock_ms: Millis, finished: bool) -> Result<(), RunError> {
+        self.checkpoint_as(plan, clock_ms, finished, false, false)
+    }
+
+    fn checkpoint_as(
+        &mut self,
+        plan: &Plan,
+        clock_ms: Millis,
+        finished: bool,
+        renew_lease: bool,
+        then_begin: bool,
+    ) -> Result<(), RunError> {
+        match self {
+            Writes::Direct { store, holder } => {
+                Ok(checkpoint(&mut **store, plan, holder, clock_ms, finished, renew_lease, then_begin)?)
+            }
+            Writes::Behind { queue, .. } => {
+                Self::send(queue, Write::Checkpoint { clock_ms, finished, renew_lease, then_begin })
+            }
+        }
+    }
+}
+
+/// The writer thread: applies the writes in order until the queue closes or a write fails.
+pub(super) fn write_behind(
+    plan: &Plan,
+    store: &mut (dyn Store + Send),
+    holder: &LeaseHolder,
+    queue: Receiver<Write>,
+) -> Result<(), StoreError> {
+    // Each ticket's row, from its attempt's start to its end.
+    let mut rows: HashMap<i64, i64> = HashMap::new();
+    for write in queue {
+        match write {
+            Write::Begin { ticket, start } => _ = rows.insert(ticket, begin(store, plan, &start)?),
+            Write::Finish { ticket, result, callback, now } => {
+                if let Some(row) = rows.remove(&ticket) {
+                    finish(store, plan, row, &result, callback, now)?;
+                }
+            }
+            Write::CouldNotStart { ticket, cause, now } => {
+                if let Some(row) = rows.remove(&ticket) {
+                    could_not_start(store, row, cause, now)?;
+                }
+            }
+            Write::Dnc { phone, now } => _ = store.dnc_add(&phone, "optout", now)?,
+            Write::Checkpoint { clock_ms, finished, renew_lease, then_begin } => {
+                checkpoint(store, plan, holder, clock_ms, finished, renew_lease, then_begin)?
+            }
+        }
+    }
+    Ok(())
+}
+
+fn begin(store: &mut (dyn Store + Send), plan: &Plan, start: &AttemptStart) -> Result<i64, StoreError> {
+    let customers = &plan.customers;
+    let i = start.customer;
+    let variant = &plan.variants[start.variant];
+    let phone = customers.phone(i).to_string();
+    let local = &start.local;
+    store.begin_attempt(&NewAttempt {
+        campaign: &plan.campaign_id,
+        customer_id: customers.id(i),
+        phone: &phone,
+        attempt: start.attempt,
+        started_ms: start.started_ms,
+        local_time: local.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
+        local_date: local.date().to_string(),
+        local_hour: local.hour() as i64,
+        script_sha256: &variant.script_sha256,
+        allowed: &plan.allowed,
+        segment: customers.segment(i),
+        zone: customers.timezone(i).unwrap_or(plan.settings.schedule.timezone.iana_name().unwrap_or("UTC")),
+        list: &plan.list,
+        variant: &variant.script,
+    })
+}
+
+fn finish(
+    store: &mut (dyn Store + Send),
+    plan: &Plan,
+    row: i64,
+    result: &CallResult,
+    callback: Option<i64>,
+    now: Millis,
+) -> Result<(), StoreError> {
+    store.finish_attempt(row, &finished(result, callback, now))?;
+    if let Some((path, bytes)) = &result.recording {
+        store.add_recording(&RecordingRow {
+            attempt_id: row,
+            campaign: plan.campaign_id.clone(),
+            path: path.clone(),
+            created_ms: now,
+            bytes: *bytes as i64,
+        })?;
+    }
+    Ok(())
+}
+
+fn could_not_start(store: &mut (dyn Store + Send), row: i64, cause: String, now: Millis) -> Result<(), StoreError> {
+    let failed = crate::store::Finished {
+        disposition: "failed".into(),
+        cause: Some(format!("could not start: {cause}")),
+        ended_ms: now,
+        ..crate::store::Finished::default()
+    };
+    store.finish_attempt(row, &failed)
+}
+
+fn checkpoint(
+    store: &mut (dyn Store + Send),
+    plan: &Plan,
+    holder: &LeaseHolder,
+    clock_ms: Millis,
+    finished: bool,
+    renew_lease: bool,
+    then_begin: bool,
+) -> Result<(), StoreError> {
+    if renew_lease {
+        let now = jiff::Timestamp::now().as_millisecond();
+        store.renew_lease(holder, now, now + LEASE_TTL_MS)?;
+    }
+    store.set_clock(&plan.campaign_id, clock_ms, finished)?;
+    store.commit()?;
+    if then_begin {
+        store.begin()?;
+    }
+    Ok(())
+}
