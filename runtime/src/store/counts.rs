@@ -258,6 +258,22 @@ impl<T> Grouped<T> {
         }
     }
 
+    /// Adds the items of `later` (seen after these), each to the item of its key here with
+    /// `combine`, or after these when its key is new.
+    fn merge(&mut self, later: Grouped<T>, mut combine: impl FnMut(&mut T, T)) {
+        let mut keys: Vec<(usize, Box<[u8]>)> = later.index.into_iter().map(|(key, at)| (at, key)).collect();
+        keys.sort_unstable_by_key(|(at, _)| *at);
+        for ((_, key), item) in keys.into_iter().zip(later.items) {
+            match self.index.get(&key) {
+                Some(at) => combine(&mut self.items[*at], item),
+                None => {
+                    self.index.insert(key, self.items.len());
+                    self.items.push(item);
+                }
+            }
+        }
+    }
+
     /// [`Grouped::entry`] with a `make` that may fail.
     fn try_entry<E>(&mut self, key: &[u8], make: impl FnOnce() -> Result<T, E>) -> Result<&mut T, E> {
         let at = match self.index.get(key) {
@@ -412,6 +428,27 @@ impl Counter {
         for m in &r.messages {
             self.messages(&m.status, 1);
         }
+    }
+
+    /// Adds what `later` counted, attempts placed after this counter's.
+    pub fn merge(&mut self, mut later: Counter) {
+        self.end_shape();
+        later.end_shape();
+        self.groups.merge(later.groups, |g, more| {
+            g.attempts += more.attempts;
+            g.talk_ms += more.talk_ms;
+        });
+        self.customers.extend(later.customers);
+        self.customers_counted += later.customers_counted;
+        self.unknown_states += later.unknown_states;
+        self.shapes.merge(later.shapes, |_, _| {});
+        self.goal_lets.merge(later.goal_lets, |g, more| g.calls += more.calls);
+        self.captured.merge(later.captured, |held, (_, n, last)| {
+            held.1 += n;
+            held.2 = last;
+        });
+        self.actions.merge(later.actions, |a, (_, n)| a.1 += n);
+        self.messages.merge(later.messages, |m, (_, n)| m.1 += n);
     }
 
     pub fn finish(mut self) -> AttemptCounts {
