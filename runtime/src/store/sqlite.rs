@@ -508,20 +508,25 @@ impl SqliteStore {
             })?;
         let (Some(first), Some(last)) = (first, last) else { return Ok(()) };
         // Exact, from the unique index: every customer, less those whose attempts are all live.
-        let customers: i64 = self.conn.query_row(
-            "SELECT (SELECT COUNT(DISTINCT customer_id) FROM attempts WHERE campaign = ?1)
-             - (SELECT COUNT(DISTINCT customer_id) FROM attempts a INDEXED BY attempts_live
-                WHERE campaign = ?1 AND state = 'live' AND NOT EXISTS (SELECT 1 FROM attempts b
-                WHERE b.campaign = ?1 AND b.customer_id = a.customer_id AND b.state != 'live'))",
-            [campaign],
-            |r| r.get(0),
-        )?;
-        counter.customers(customers as u64);
+        let customers = |counter: &mut Counter| {
+            let n: i64 = self.conn.query_row(
+                "SELECT (SELECT COUNT(DISTINCT customer_id) FROM attempts WHERE campaign = ?1)
+                 - (SELECT COUNT(DISTINCT customer_id) FROM attempts a INDEXED BY attempts_live
+                    WHERE campaign = ?1 AND state = 'live' AND NOT EXISTS (SELECT 1 FROM attempts b
+                    WHERE b.campaign = ?1 AND b.customer_id = a.customer_id AND b.state != 'live'))",
+                [campaign],
+                |r| r.get(0),
+            )?;
+            counter.customers(n as u64);
+            Ok(())
+        };
         // A second connection costs about a millisecond: worth it from a few thousand attempts.
         if last - first < 2_000 || self.in_transaction {
+            customers(counter)?;
             return count_range(&self.conn, campaign, (first, last), counter);
         }
-        let middle = first + (last - first) / 2;
+        // This thread counts the customers too: it takes a little less than half the ids.
+        let middle = first + (last - first) * 9 / 20;
         let path = &self.path;
         let later = std::thread::scope(|scope| {
             let later = scope.spawn(move || {
@@ -535,13 +540,14 @@ impl SqliteStore {
                 conn.execute_batch("COMMIT")?;
                 Ok(later)
             });
-            let earlier = count_range(&self.conn, campaign, (first, middle), counter);
+            let earlier = customers(counter).and_then(|()| count_range(&self.conn, campaign, (first, middle), counter));
             let later = later.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             earlier.and(later)
         })?;
         counter.merge(later);
         Ok(())
     }
+
     /// Runs a query and collects every row through `map`.
     fn rows<T, C: FromIterator<T>, P: rusqlite::Params>(
         &self,
