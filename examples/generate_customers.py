@@ -8,6 +8,7 @@ import csv
 import os
 import random
 import sys
+from datetime import date, timedelta
 
 ROWS = int(sys.argv[1]) if len(sys.argv) > 1 else 3000
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -68,7 +69,16 @@ def card(rng):
     write("card_activation", ["id", "phone", "customer_name", "card_tail", "annual_fee_waived", "annual_fee", "card_name", "timezone"], rows)
 
 
-def wealth(rng):
+def rfm(rng):
+    """Last transaction date, transactions and their total over the year to 2026-11-23 (the
+    columns of the campaign's [rfm]): a few very active customers, many occasional ones."""
+    count = max(1, int(rng.lognormvariate(1.6, 1.0)))
+    last = date(2026, 11, 23) - timedelta(days=min(364, int(rng.expovariate(1 / (20 + 300 / count)))))
+    amount = sum(rng.lognormvariate(8.5, 1.1) for _ in range(min(count, 50))) * max(1, count / 50)
+    return [last.isoformat(), count, f"{amount:.2f}"]
+
+
+def wealth(rng, rfm_rng):
     products = [("星海月月盈30天", "2.10%-2.50%", 30, "1000.00", 1), ("星海季季享90天", "2.60%-3.20%", 90, "10000.00", 2),
                 ("星海半年享180天", "2.80%-3.40%", 180, "50000.00", 2), ("星海年年丰365天", "3.00%-3.60%", 365, "10000.00", 3),
                 ("星海权益精选", "4.00%-6.00%", 365, "10000.00", 4)]
@@ -76,9 +86,10 @@ def wealth(rng):
     for i, phone in enumerate(phones(rng, ROWS), 1):
         p = rng.choice(products)
         rows.append([f"W{i:05}", phone, name(rng), p[0], p[1], p[2], p[3], p[4], rng.choice([1, 2, 2, 3, 3, 3, 4, 5]),
-                     "true" if rng.random() < 0.85 else "false", zone(rng)])
+                     "true" if rng.random() < 0.85 else "false", zone(rng)] + rfm(rfm_rng))
     write("wealth_marketing", ["id", "phone", "customer_name", "product_name", "rate", "term_days", "min_amount",
-                               "product_risk", "customer_risk", "marketing_consent", "timezone"], rows)
+                               "product_risk", "customer_risk", "marketing_consent", "timezone",
+                               "last_txn_date", "txn_count", "txn_amount"], rows)
 
 
 def survey(rng):
@@ -93,5 +104,5 @@ def survey(rng):
 if __name__ == "__main__":
     loan(random.Random(1124))
     card(random.Random(1125))
-    wealth(random.Random(1126))
+    wealth(random.Random(1126), random.Random(1128))
     survey(random.Random(1127))

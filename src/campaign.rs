@@ -10,7 +10,8 @@ use callscript_compiler::bytecode::{ExprCode, Program, ScriptCode};
 use callscript_compiler::source::Source;
 use callscript_compiler::value::Value;
 use callscript_jit::Verdict;
-use callscript_runtime::campaign::customers::{self, Customer};
+use callscript_runtime::campaign::customers;
+use callscript_runtime::campaign::list::CustomerList;
 use callscript_runtime::campaign::table::CustomerTable;
 use callscript_runtime::campaign::{self, Loaded, TelephonyKind};
 use callscript_runtime::metrics::{self, Metrics};
@@ -32,7 +33,7 @@ use crate::error::{CliError, CliResult, Status};
 
 /// `file:line:column` of a setting's value in the campaign file (its table, or the file's
 /// start, when it is not written), for errors found after the campaign was read.
-fn setting_place(loaded: &Loaded, key: &str) -> String {
+pub(crate) fn setting_place(loaded: &Loaded, key: &str) -> String {
     let text = std::fs::read_to_string(&loaded.path).unwrap_or_default();
     let at = Source::new("", text).line_col(loaded.campaign.spans.at(key).start);
     format!("{}:{}:{}", crate::files::display_name(&loaded.path), at.line, at.column)
@@ -124,6 +125,8 @@ pub struct SegmentPlan {
     pub engine: Option<SegmentEngine>,
     /// A named segment of a JSON task chosen by the list's `segment` column.
     pub named: Option<String>,
+    /// The RFM grid of the whole list and the day recency counts to, with `[rfm]`.
+    pub rfm: Option<(callscript_runtime::campaign::rfm::Grid, callscript_compiler::value::Date)>,
 }
 
 /// How a segment expression ran over the list.
@@ -175,7 +178,10 @@ fn planned(
     let csv_bytes = std::fs::read(&csv_path).map_err(CliError::io(format!("{csv_name}: cannot read")))?;
     let no_call = |errors| CliError::Input { errors, consequence: "no call was placed" };
     let csv_text = customers::decode(&csv_name, csv_bytes).map_err(|e| no_call(vec![e]))?;
-    let mut list = customers::load(&csv_name, &csv_text, code, &loaded.campaign.jurisdiction).map_err(no_call)?;
+    let mut list =
+        CustomerList::load_csv(&csv_name, &csv_text, code, &loaded.campaign.jurisdiction).map_err(no_call)?;
+    let measures = crate::rfm::measures(&loaded, &csv_name, &csv_text)?;
+    drop(csv_text);
     let mut explained = SegmentPlan {
         listed: list.len(),
         by_column: std::collections::BTreeMap::new(),
@@ -183,10 +189,14 @@ fn planned(
         reads: Vec::new(),
         engine: None,
         named: None,
+        rfm: measures.as_ref().map(|m| (callscript_runtime::campaign::rfm::grid(m), m.as_of)),
     };
-    for c in &list {
-        if let Some(s) = &c.segment {
-            *explained.by_column.entry(s.clone()).or_insert(0) += 1;
+    for i in 0..list.len() {
+        if let Some(s) = list.segment(i) {
+            match explained.by_column.get_mut(s) {
+                Some(n) => *n += 1,
+                None => _ = explained.by_column.insert(s.to_string(), 1),
+            }
         }
     }
     // The segment: an expression of the script language, or a named segment (JSON tasks).
@@ -208,26 +218,30 @@ fn planned(
             }
         }
         (None, Some(name), None) => {
-            if list.iter().all(|c| c.segment.is_none()) {
+            if !list.has_segments() {
                 return Err(CliError::Usage(format!(
                     "the task names segment `{name}`, but the customers have no `segment` column (or pass --segments FILE)"
                 )));
             }
-            list.retain(|c| c.segment.as_deref() == Some(name.as_str()));
+            let keep: Vec<bool> = (0..list.len()).map(|i| list.segment(i) == Some(name.as_str())).collect();
+            list.retain(&keep);
             explained.named = Some(name.clone());
             None
         }
         (None, None, _) => None,
     };
     if let Some((expr, origin)) = segment_expr {
-        let condition = callscript_compiler::lower::compile_condition(&expr, code).map_err(|diags| {
-            let lines: Vec<String> =
-                diags.iter().map(|d| format!("{origin}: segment `{expr}`: [{}] {}", d.code, d.message)).collect();
-            CliError::Refused(lines.join("\n"))
-        })?;
-        explained.reads = reads(&condition, code);
-        let (kept, engine) = select_segment(&condition, exec, script, code, list, &csv_name)?;
-        list = kept;
+        let segment =
+            callscript_compiler::segment::compile(&expr, code, loaded.campaign.rfm.as_ref()).map_err(|diags| {
+                let lines: Vec<String> =
+                    diags.iter().map(|d| format!("{origin}: segment `{expr}`: [{}] {}", d.code, d.message)).collect();
+                CliError::Refused(lines.join("\n"))
+            })?;
+        explained.reads = reads(&segment);
+        // RFM values and quantiles: columns of a copy of the table, inputs of a copy of the script.
+        let (exec, derived) = crate::rfm::with_derived(&segment, measures.as_ref(), exec, &list, &csv_name)?;
+        let engine =
+            select_segment(&segment.code, &exec, script, &segment.script, &mut list, derived.as_ref(), &csv_name)?;
         explained.engine = Some(engine);
         explained.expression = Some((expr, origin));
     }
@@ -245,13 +259,20 @@ fn planned(
 
 /// What a segment expression reads: the script's values and the built-ins, in the order first
 /// read, each with its type.
-fn reads(condition: &ExprCode, code: &ScriptCode) -> Vec<String> {
+fn reads(segment: &callscript_compiler::segment::Segment) -> Vec<String> {
     use callscript_compiler::bytecode::ExprOp;
     let mut names: Vec<String> = Vec::new();
-    for op in &condition.ops {
+    for op in &segment.code.ops {
         let name = match op {
-            ExprOp::Load(slot) => match code.slots.get(usize::from(*slot)) {
-                Some(s) => format!("{} ({} {})", s.name, s.ty.name(), if s.input { "input" } else { "let" }),
+            ExprOp::Load(slot) => match segment.script.slots.get(usize::from(*slot)) {
+                Some(s) => {
+                    let kind = match (segment.derived_at(*slot), s.input) {
+                        (Some(_), _) => "derived over the whole list",
+                        (None, true) => "input",
+                        (None, false) => "let",
+                    };
+                    format!("{} ({} {kind})", s.name, s.ty.name())
+                }
                 None => continue,
             },
             ExprOp::Attempt => "attempt (int)".into(),
@@ -293,6 +314,9 @@ pub fn segment_command(
     }
     let kept = plan.customers.len();
     line(&mut out, "in the segment", format!("{kept}  {:.1}%", share(kept)));
+    if let (true, Some((grid, as_of))) = (explain, &s.rfm) {
+        out.push_str(&crate::rfm::render_grid(grid, *as_of));
+    }
     if explain {
         out.push_str("  plan\n");
         if !s.reads.is_empty() {
@@ -323,42 +347,41 @@ pub fn segment_command(
     Ok(Status::Success)
 }
 
-/// The customers in the segment, in list order. The segment runs as native code over the
+/// Keeps the customers in the segment, in list order. The segment runs as native code over the
 /// list's columns when the JIT compiles it (CAMPAIGN.md §8); the interpreter decides each row
 /// the compiled code leaves to it (one that fails, or reads a value the row lacks) and every
 /// row when the JIT does not compile the segment, so what is kept and every error message are
-/// the interpreter's.
+/// the interpreter's. `derived`: the list's table with the segment's RFM and quantile columns,
+/// when it reads some (`rfm::with_derived`).
 fn select_segment(
     condition: &ExprCode,
     exec: &Arc<Executable>,
     script: &str,
     code: &ScriptCode,
-    list: Vec<Customer>,
+    list: &mut CustomerList,
+    derived: Option<&CustomerTable>,
     csv_name: &str,
-) -> Result<(Vec<Customer>, SegmentEngine), CliError> {
+) -> Result<SegmentEngine, CliError> {
     let started = std::time::Instant::now();
     let context = CallContext::default();
-    let interpret = |c: &Customer| -> Result<bool, CliError> {
-        let session = Session::start(Arc::clone(exec), script, c.inputs.clone(), context)
-            .map_err(|e| CliError::Refused(format!("{csv_name}:{}: {e}", c.line)))?;
+    let table = derived.unwrap_or(list.table());
+    let interpret = |i: usize| -> Result<bool, CliError> {
+        let line = table.line(i).unwrap_or(0);
+        let session = Session::start(Arc::clone(exec), script, table.row_inputs(i), context)
+            .map_err(|e| CliError::Refused(format!("{csv_name}:{line}: {e}")))?;
         match session.evaluate(condition) {
             Ok(value) => Ok(value == Value::Bool(true)),
-            Err(e) => Err(CliError::Refused(format!("{csv_name}:{}: the segment cannot be computed: {}", c.line, e.0))),
+            Err(e) => Err(CliError::Refused(format!("{csv_name}:{line}: the segment cannot be computed: {}", e.0))),
         }
     };
     let mut compile = None;
-    let verdicts = match CustomerTable::from_customers(code, &list) {
-        Ok(table) => {
-            let compiling = std::time::Instant::now();
-            callscript_jit::CompiledSegment::compile(condition, code, &table, context.builtins())
-                .map(|segment| {
-                    compile = Some(compiling.elapsed());
-                    segment.select(0..table.rows())
-                })
-                .map_err(|e| e.to_string())
-        }
-        Err(e) => Err(e.to_string()),
-    };
+    let compiling = std::time::Instant::now();
+    let verdicts = callscript_jit::CompiledSegment::compile(condition, code, table, context.builtins())
+        .map(|segment| {
+            compile = Some(compiling.elapsed());
+            segment.select(0..table.rows())
+        })
+        .map_err(|e| e.to_string());
     let (verdicts, why) = match verdicts {
         Ok(verdicts) => (verdicts, None),
         Err(reason) => {
@@ -367,23 +390,21 @@ fn select_segment(
         }
     };
     let interpreted = verdicts.iter().filter(|v| **v == Verdict::Interpret).count();
-    let mut kept = Vec::with_capacity(list.len());
-    for (c, verdict) in list.into_iter().zip(verdicts) {
-        let keep = match verdict {
+    let mut keep = Vec::with_capacity(verdicts.len());
+    for (i, verdict) in verdicts.into_iter().enumerate() {
+        keep.push(match verdict {
             Verdict::Keep => true,
             Verdict::Drop => false,
-            Verdict::Interpret => interpret(&c)?,
-        };
-        if keep {
-            kept.push(c);
-        }
+            Verdict::Interpret => interpret(i)?,
+        });
     }
+    list.retain(&keep);
     let run = started.elapsed();
     let engine = match (compile, why) {
         (Some(compile), None) => SegmentEngine::Jit { compile, run, interpreted },
         (_, why) => SegmentEngine::Interpreter { why: why.unwrap_or_default(), run },
     };
-    Ok((kept, engine))
+    Ok(engine)
 }
 
 /// The store of a campaign, opened (created when it does not exist yet).

@@ -24,5 +24,6 @@ pub mod intents;
 pub mod lsp;
 pub mod recording;
 pub mod render;
+mod rfm;
 pub mod serve;
 pub mod snippet;

@@ -15,7 +15,8 @@ use callscript_compiler::syntax::ast::Type;
 use callscript_compiler::value::{Date, Money, Value};
 use callscript_runtime::call::CallDriver;
 use callscript_runtime::call::virtual_time::{self, Customer, Turn};
-use callscript_runtime::campaign::{customers, parse_toml};
+use callscript_runtime::campaign::list::CustomerList;
+use callscript_runtime::campaign::parse_toml;
 use callscript_runtime::report;
 use callscript_runtime::scheduler::{Plan, RunOptions, Variant, VirtualClock, run};
 use callscript_runtime::store::{SqliteStore, Store};
@@ -214,7 +215,7 @@ fn a_sensitive_let_is_kept_nowhere() {
     let db = dir.join("campaign.db");
     let exec = Executable::new(sensitive_amount()).unwrap();
     let settings = parse_toml("campaign.toml", include_str!("lets/campaign.toml")).unwrap();
-    let list = customers::load("customers.csv", CUSTOMERS, &exec.program.scripts[0], "cn").unwrap();
+    let list = CustomerList::load_csv("customers.csv", CUSTOMERS, &exec.program.scripts[0], "cn").unwrap();
     let plan = Plan {
         campaign_id: "PROMISE_LETS".into(),
         customers: list,

@@ -115,6 +115,7 @@ pub const CODES: &[(&str, &str)] = &[
     ("E206", "bad bounds of a number"),
     ("E207", "wrong number of arguments to a flow"),
     ("E210", "inputs of a `do` missing or given twice"),
+    ("E211", "an RFM value or function a segment cannot use, or a function in a script"),
     ("E300", "body does not end the turn"),
     ("E301", "call can run off the end of the script"),
     ("E302", "ask cannot handle silence or unknown speech"),

@@ -1009,6 +1009,8 @@ impl<'a> Printer<'a> {
             | ExprKind::Time(_)
             | ExprKind::Name(_)
             | ExprKind::Field(..)
+            // A call stands only in a campaign's segment, never in a file this formats.
+            | ExprKind::Call(..)
             | ExprKind::Error => self.src(e.span),
             ExprKind::Unary(UnaryOp::Neg, inner) => {
                 self.word(e.span.start);

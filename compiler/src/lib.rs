@@ -16,6 +16,7 @@ pub mod ide;
 pub mod learn;
 pub mod lower;
 pub mod pattern;
+pub mod segment;
 pub mod source;
 pub mod span;
 pub mod stdlib;

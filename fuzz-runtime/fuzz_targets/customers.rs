@@ -5,7 +5,7 @@
 //! What must hold: every error has a position inside the file; a loaded list is non-empty,
 //! its ids unique, its phones E.164, its rows in file order, every required input present; no
 //! error quotes a cell of a `sensitive` input. The list read straight into columns
-//! (`CustomerTable::load_csv`) is the loaded list put into columns, or the same errors.
+//! (`CustomerList::load_csv`) gives back the loaded customers, or the same errors.
 #![no_main]
 
 use std::collections::HashSet;
@@ -15,6 +15,7 @@ use callscript_compiler::bytecode::ScriptCode;
 use callscript_compiler::check::check_source;
 use callscript_runtime::campaign::InputError;
 use callscript_runtime::campaign::customers::{self, Customer};
+use callscript_runtime::campaign::list::CustomerList;
 use callscript_runtime::campaign::table::CustomerTable;
 use libfuzzer_sys::fuzz_target;
 
@@ -76,12 +77,14 @@ fuzz_target!(|data: &[u8]| {
     };
     for script in SCRIPTS.iter() {
         for jurisdiction in ["cn", "us"] {
-            let table = CustomerTable::load_csv("c.csv", &text, script, jurisdiction);
+            let columns = CustomerList::load_csv("c.csv", &text, script, jurisdiction);
             match customers::load("c.csv", &text, script, jurisdiction) {
                 Ok(list) => {
                     loaded(&text, script, jurisdiction, &list);
-                    assert_eq!(table.as_ref().ok(), CustomerTable::from_customers(script, &list).ok().as_ref());
-                    let table = table.expect("the list put into columns");
+                    let columns = columns.expect("the list put into columns");
+                    assert_eq!(columns.customers().collect::<Vec<_>>(), list, "the same customers from the columns");
+                    let table = CustomerTable::from_customers(script, &list).expect("the inputs put into columns");
+                    assert_eq!(&table, columns.table());
                     for (row, customer) in list.iter().enumerate() {
                         assert_eq!(table.row_inputs(row), customer.inputs, "row {row} reads back");
                     }
@@ -89,7 +92,7 @@ fuzz_target!(|data: &[u8]| {
                 Err(errors) => {
                     assert!(!errors.is_empty());
                     refused(&text, script, &errors);
-                    assert_eq!(table.err(), Some(errors), "the same errors from the columns");
+                    assert_eq!(columns.err(), Some(errors), "the same errors from the columns");
                 }
             }
         }

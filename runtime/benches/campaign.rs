@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use callscript_compiler::check::check_source;
-use callscript_runtime::campaign::customers;
+use callscript_runtime::campaign::list::CustomerList;
 use callscript_runtime::campaign::parse_toml;
 use callscript_runtime::scheduler::{Plan, RunOptions, Variant, VirtualClock, run};
 use callscript_runtime::store::SqliteStore;
@@ -31,7 +31,7 @@ fn plan() -> Plan {
             i % 10_000
         ));
     }
-    let customers = customers::load("c.csv", &csv, &exec.program.scripts[0], "cn").unwrap();
+    let customers = CustomerList::load_csv("c.csv", &csv, &exec.program.scripts[0], "cn").unwrap();
     let settings = parse_toml(
         "b.toml",
         "task_id = \"B\"\nscript = \"s.call\"\n[schedule]\nstart_time = \"00:00\"\nend_time = \"24:00\"\nmax_concurrent = 2000\ncalls_per_second = 1000\n[limits]\nper_customer_per_day = 3\nper_customer_per_7_days = 9\n",
@@ -87,9 +87,8 @@ fn bench(c: &mut Criterion) {
     // Baseline: the same number of calls, each a session with the simulated customer, and no
     // scheduler or store around it.
     let start = |i: usize| {
-        let cust = &plan.customers[i % plan.customers.len()];
-        Session::start(Arc::clone(&plan.variants[0].exec), "loan_reminder", cust.inputs.clone(), CallContext::default())
-            .unwrap()
+        let inputs = plan.customers.inputs(i % plan.customers.len());
+        Session::start(Arc::clone(&plan.variants[0].exec), "loan_reminder", inputs, CallContext::default()).unwrap()
     };
     group.bench_function("sessions_only", |b| {
         b.iter(|| {

@@ -10,7 +10,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use callscript_compiler::check::check_source;
-use callscript_runtime::campaign::customers;
+use callscript_runtime::campaign::list::CustomerList;
 use callscript_runtime::campaign::parse_toml;
 use callscript_runtime::scheduler::{Plan, RunOptions, Variant, VirtualClock, run};
 use callscript_runtime::store::SqliteStore;
@@ -29,7 +29,7 @@ fn plan(n: usize) -> Plan {
         let phone = 13_000_000_000u64 + i as u64 % PHONES;
         csv.push_str(&format!("c{i},{phone},客户{i},{},{}.50,{:04}\n", 3 + i % 30, 100 + i, i % 10_000));
     }
-    let customers = customers::load("c.csv", &csv, &exec.program.scripts[0], "cn").unwrap();
+    let customers = CustomerList::load_csv("c.csv", &csv, &exec.program.scripts[0], "cn").unwrap();
     let settings = parse_toml(
         "b.toml",
         "task_id = \"S\"\nscript = \"s.call\"\n[schedule]\nstart_time = \"09:00\"\nend_time = \"18:00\"\ndays = [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\"]\nmax_concurrent = 50\ncalls_per_second = 10\n[retry]\nmax_attempts = 1\n[limits]\nper_customer_per_day = 1\nper_customer_per_7_days = 7\n",

@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+use callscript_runtime::campaign::list::CustomerList;
 use callscript_runtime::scheduler::{Plan, RunOptions, Summary, VirtualClock, assign, run};
 use callscript_runtime::store::{SqliteStore, Store};
 use callscript_runtime::telephony::sim::SimTelephony;
@@ -201,7 +202,9 @@ fn an_ab_campaign_shares_its_customers_stably() {
 
     // Another run of the same campaign, its list in the reverse order: the same assignment.
     let mut reversed = ab_plan(&case, 50);
-    reversed.customers.reverse();
+    let code = &reversed.variants[0].exec.program.scripts[0];
+    let backwards: Vec<_> = reversed.customers.customers().collect();
+    reversed.customers = CustomerList::from_customers(code, backwards.iter().rev()).unwrap();
     let (mut other, _) = temp_store("ab-reversed");
     assert!(run_plan(&reversed, &mut other, None).finished);
     let again: HashMap<String, String> =

@@ -69,6 +69,8 @@ pub struct Campaign {
     pub actions: BTreeMap<String, ActionConfig>,
     /// `[sms]`: the text-message gateway, when the script sends messages.
     pub sms: Option<SmsConfig>,
+    /// `[rfm]`: the customer list's columns behind the segment's RFM built-ins.
+    pub rfm: Option<Rfm>,
     /// For the JSON task shape: the template the script is generated from.
     pub task: Option<TaskTemplate>,
     /// Where each value is written, for diagnostics about it.
@@ -290,6 +292,33 @@ pub struct ActionConfig {
     pub sim: BTreeMap<String, schema::RawSimValue>,
     pub fail_rate: f64,
 }
+
+/// `[rfm]` (CAMPAIGN.md §8): which columns of the customer list hold each customer's last
+/// transaction date, transaction count and amount. The columns need not be script inputs; the
+/// list is read for them when a segment (or `segment --explain`) uses them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rfm {
+    /// A date column (`yyyy-mm-dd`): `recency_days` counts the days from it to `as_of`.
+    pub recency: Option<String>,
+    /// A whole-number column (at least 0): `frequency`.
+    pub frequency: Option<String>,
+    /// An amount column (`1200.50`): `monetary`.
+    pub monetary: Option<String>,
+    /// The day `recency_days` counts to; None: the day the list is read, in the campaign's zone.
+    pub as_of: Option<crate::value::Date>,
+}
+
+impl Rfm {
+    /// The key (`recency`, `frequency`, `monetary`) and column of each declared measure.
+    pub fn columns(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        [("recency", &self.recency), ("frequency", &self.frequency), ("monetary", &self.monetary)]
+            .into_iter()
+            .filter_map(|(key, column)| Some((key, column.as_deref()?)))
+    }
+}
+
+/// Columns of the customer list with a meaning of their own: an `[rfm]` measure cannot be one.
+pub const RESERVED_COLUMNS: &[&str] = &["phone", "id", "timezone", "segment"];
 
 /// `[sms]`: the gateway that sends text messages (POST `{"to", "text", "campaign",
 /// "customer_id", "attempt"}`).
@@ -652,6 +681,7 @@ impl Builder<'_> {
             })
             .collect();
         let sms = raw.sms.map(|raw| self.sms(raw));
+        let rfm = raw.rfm.map(|raw| self.rfm(raw));
         Campaign {
             task_id,
             scripts,
@@ -670,6 +700,7 @@ impl Builder<'_> {
             allow,
             actions,
             sms,
+            rfm,
             task: None,
             spans: Spans::default(),
         }
@@ -822,6 +853,40 @@ impl Builder<'_> {
             }
         };
         ActionConfig { url, timeout, headers, sim, fail_rate }
+    }
+
+    fn rfm(&mut self, raw: schema::RawRfm) -> Rfm {
+        let as_of = self.value("rfm.as_of", raw.as_of, None, |d| {
+            crate::value::Date::parse(d.trim())
+                .map(Some)
+                .ok_or_else(|| format!("`{d}` is not a date; write it as yyyy-mm-dd, e.g. \"2026-12-01\""))
+        });
+        let rfm = Rfm { recency: raw.recency, frequency: raw.frequency, monetary: raw.monetary, as_of };
+        let mut named: Vec<(&str, &str)> = Vec::new();
+        for (key, column) in rfm.columns() {
+            let path = format!("rfm.{key}");
+            if column.trim().is_empty() {
+                self.invalid(&path, format!("[rfm] {key} names no column"));
+            } else if RESERVED_COLUMNS.contains(&column) {
+                self.invalid(&path, format!("[rfm] {key} cannot be the list's `{column}` column"));
+            } else if let Some((first, _)) = named.iter().find(|(_, c)| *c == column) {
+                // One column cannot be two measures: its quintiles would score one thing twice.
+                self.conflict(
+                    &path,
+                    format!("[rfm] {key} names the column `{column}`, which {first} names too"),
+                    "each of recency, frequency and monetary is a column of its own",
+                );
+            }
+            named.push((key, column));
+        }
+        if named.is_empty() {
+            self.diagnostics.push(
+                Diagnostic::new("E603", self.file, self.spans.at("rfm"), "[rfm] names no column")
+                    .label("[rfm]")
+                    .with_help("name the list's columns: recency = \"last_txn_date\", frequency = \"txn_count\", monetary = \"txn_amount\""),
+            );
+        }
+        rfm
     }
 
     fn sms(&mut self, raw: schema::RawSms) -> SmsConfig {

@@ -30,6 +30,8 @@ pub struct RawCampaign {
     /// `[actions.NAME]` (CAMPAIGN.md §5).
     pub actions: Option<BTreeMap<String, RawAction>>,
     pub sms: Option<RawSms>,
+    /// `[rfm]`: the list's columns behind the segment's RFM built-ins (CAMPAIGN.md §8).
+    pub rfm: Option<RawRfm>,
 }
 
 /// `script`: one file, or a list of them for an A/B campaign (with `split`).
@@ -80,6 +82,15 @@ pub enum RawSimValue {
     Int(i64),
     Float(f64),
     Text(String),
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRfm {
+    pub recency: Option<String>,
+    pub frequency: Option<String>,
+    pub monetary: Option<String>,
+    pub as_of: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

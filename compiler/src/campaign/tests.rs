@@ -301,3 +301,29 @@ fn a_split_campaign_names_its_scripts_and_their_shares() {
     assert_eq!(ab("script = []\n"), ["E604 2:10 `script` is an empty list: name the script the campaign runs"]);
     assert_eq!(ab("script = 3\n")[0].split(' ').take(2).collect::<Vec<_>>(), ["E602", "2:10"]);
 }
+
+#[test]
+fn rfm_names_columns_each_optional() {
+    let c = ok("[rfm]\nfrequency = \"txn_count\"\nas_of = \"2026-11-24\"\n");
+    let rfm = c.rfm.unwrap();
+    assert_eq!(rfm.columns().collect::<Vec<_>>(), [("frequency", "txn_count")]);
+    assert_eq!(rfm.as_of, crate::value::Date::parse("2026-11-24"));
+    assert_eq!(ok("").rfm, None);
+    assert_eq!(
+        toml("[rfm]\nrecency = \"d\"\nrecncy = \"x\"\n"),
+        ["E601 5:1 unknown key `recncy` in the campaign file"]
+    );
+    assert_eq!(
+        toml("[rfm]\nrecency = \" \"\nfrequency = \"id\"\nmonetary = \"x\"\nas_of = \"x\"\n"),
+        [
+            "E604 7:9 `x` is not a date; write it as yyyy-mm-dd, e.g. \"2026-12-01\"",
+            "E604 4:11 [rfm] recency names no column",
+            "E604 5:13 [rfm] frequency cannot be the list's `id` column",
+        ]
+    );
+    assert_eq!(
+        toml("[rfm]\nrecency = \"d\"\nmonetary = \"d\"\n"),
+        ["E605 5:12 [rfm] monetary names the column `d`, which recency names too"]
+    );
+    assert_eq!(toml("[rfm]\n"), ["E603 3:1 [rfm] names no column"]);
+}

@@ -571,6 +571,15 @@ fn run_campaign(
             }
         }
     }
+    // The segment over the first script's values (the scripts share their inputs), with the
+    // campaign's `[rfm]`: what `run` would refuse, at its place in the file.
+    if let (Some(segment), Some((_, _, code))) = (&parsed.segment, codes.first())
+        && let Err(found) = crate::segment::compile(segment, code, parsed.rfm.as_ref())
+    {
+        let value = parsed.spans.at("segment");
+        diagnostics
+            .extend(found.into_iter().map(|d| crate::segment::in_campaign(d, id, value, &campaign.text, segment)));
+    }
     Some(parsed)
 }
 

@@ -96,6 +96,10 @@ impl<'s, 'a> TypeChecker<'s, 'a> {
                     let names = self.scope.values.keys().copied();
                     let suggestion = closest(&ident.name, names);
                     let help = match suggestion {
+                        _ if crate::segment::RFM_VALUES.iter().any(|(n, _)| *n == ident.name) => format!(
+                            "`{}` is an RFM value of a campaign's `segment` (CAMPAIGN.md §8), not of a script",
+                            ident.name
+                        ),
                         Some(s) => format!("did you mean `{s}`?"),
                         None => "declare it in `input { … }` or with `let`".to_string(),
                     };
@@ -107,6 +111,15 @@ impl<'s, 'a> TypeChecker<'s, 'a> {
                     Typed { ty: None, sensitive: false }
                 }
             },
+            ExprKind::Call(name, args) => {
+                // A segment's calls are read before it is checked (`crate::segment`): a call
+                // met here is in a script. Its arguments are still read (their names used).
+                self.report(crate::segment::misplaced_call(self.scope.file, name));
+                for arg in args {
+                    self.expr(arg);
+                }
+                Typed { ty: None, sensitive: false }
+            }
             ExprKind::Field(action, field) => {
                 let Some(def) = self.action(action) else { return Typed { ty: None, sensitive: false } };
                 match def.outputs().find(|f| f.name.name == field.name) {

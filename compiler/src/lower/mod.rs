@@ -1010,7 +1010,8 @@ fn expr_ops(expr: &Expr, slots: &HashMap<&str, Slot>, decls: &[SlotDecl], ops: &
                 BinaryOp::And | BinaryOp::Or => unreachable!("handled above"),
             });
         }
-        ExprKind::Error => ops.push(ExprOp::Const(Value::Bool(false))),
+        // A checked script holds no call; a segment's become names first (`crate::segment`).
+        ExprKind::Call(..) | ExprKind::Error => ops.push(ExprOp::Const(Value::Bool(false))),
     }
 }
 
@@ -1030,14 +1031,20 @@ fn bound(ty: Type, expr: &Option<Expr>) -> Option<Value> {
 /// Compiles a standalone expression over a compiled script's values (a campaign's `segment`):
 /// type-checked like script code; it must be a condition (`bool`).
 pub fn compile_condition(text: &str, script: &ScriptCode) -> Result<ExprCode, Vec<crate::diagnostic::Diagnostic>> {
+    let (expr, diagnostics) = crate::syntax::parse_expr(text, SourceId(0));
+    if !diagnostics.is_empty() {
+        return Err(diagnostics);
+    }
+    condition_code(&expr, script)
+}
+
+/// A parsed condition type-checked and lowered over `script`'s values (file 0).
+pub(crate) fn condition_code(expr: &Expr, script: &ScriptCode) -> Result<ExprCode, Vec<crate::diagnostic::Diagnostic>> {
     use crate::check::scope::{ScriptScope, ValueInfo, ValueKind};
     use crate::check::settings::Settings;
     use crate::check::types::{TypeChecker, Usage};
     let file = SourceId(0);
-    let (expr, mut diagnostics) = crate::syntax::parse_expr(text, file);
-    if !diagnostics.is_empty() {
-        return Err(diagnostics);
-    }
+    let mut diagnostics = Vec::new();
     let dummy = Script {
         allows: Vec::new(),
         name: Ident { name: script.name.clone(), span: Span::default() },
@@ -1077,7 +1084,7 @@ pub fn compile_condition(text: &str, script: &ScriptCode) -> Result<ExprCode, Ve
         sensitive_actions: Default::default(),
     };
     let mut usage = Usage::default();
-    let typed = TypeChecker { scope: &scope, usage: &mut usage, diagnostics: &mut diagnostics }.expr(&expr);
+    let typed = TypeChecker { scope: &scope, usage: &mut usage, diagnostics: &mut diagnostics }.expr(expr);
     if let Some(ty) = typed.ty
         && ty != Type::Bool
     {
@@ -1099,7 +1106,7 @@ pub fn compile_condition(text: &str, script: &ScriptCode) -> Result<ExprCode, Ve
         script.slots.iter().enumerate().map(|(i, s)| (s.name.as_str(), i as Slot)).collect();
     let mut ops = Vec::new();
     let mut sensitive = false;
-    expr_ops(&expr, &slots, &script.slots, &mut ops, &mut sensitive);
+    expr_ops(expr, &slots, &script.slots, &mut ops, &mut sensitive);
     Ok(ExprCode { ops, span: FileSpan::new(file, expr.span), sensitive })
 }
 

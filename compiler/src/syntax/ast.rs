@@ -512,6 +512,7 @@ impl Expr {
                 l.names(f);
                 r.names(f);
             }
+            ExprKind::Call(_, args) => args.iter().for_each(|a| a.names(f)),
             _ => {}
         }
     }
@@ -661,6 +662,9 @@ pub enum ExprKind {
     Unary(UnaryOp, Box<Expr>),
     Binary(BinaryOp, Box<Expr>, Box<Expr>),
     Paren(Box<Expr>),
+    /// `NAME(ARG, …)`: a function of a campaign's segment (`quantile(amount, 4)`, CAMPAIGN.md
+    /// §8); a script has none (E211).
+    Call(Ident, Vec<Expr>),
     Error,
 }
 

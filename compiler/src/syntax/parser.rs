@@ -1986,7 +1986,30 @@ impl<'a> Parser<'a> {
                 return Expr { span: span.to(field.span), kind: ExprKind::Field(name, field) };
             }
         }
+        // `quantile(x, 4)`: only with the `(` right after the name, so a name that ends one
+        // expression never swallows a parenthesis that starts the next.
+        if self.at(Token::LParen) && self.peek_span().start == span.end {
+            return self.call(name);
+        }
         Expr { kind: ExprKind::Name(name), span }
+    }
+
+    /// The arguments of `NAME(…)`, the name read.
+    fn call(&mut self, name: Ident) -> Expr {
+        self.bump();
+        self.nl_insensitive += 1;
+        let mut args = Vec::new();
+        while !self.at(Token::RParen) && !self.at(Token::Eof) {
+            args.push(self.expr());
+            if self.eat(Token::Comma).is_none() {
+                break;
+            }
+        }
+        if self.eat(Token::RParen).is_none() {
+            self.unexpected("`,` or `)`");
+        }
+        self.nl_insensitive -= 1;
+        Expr { span: name.span.to(self.prev_span()), kind: ExprKind::Call(name, args) }
     }
 
     fn prefix(&mut self) -> Expr {

@@ -131,19 +131,91 @@ pub fn decode(name: &str, bytes: Vec<u8>) -> Result<String, InputError> {
 /// Loads and checks the customer list against the script's inputs.
 pub fn load(name: &str, text: &str, script: &ScriptCode, jurisdiction: &str) -> Result<Vec<Customer>, Vec<InputError>> {
     let mut customers = Vec::new();
-    load_each(name, text, script, jurisdiction, |c| customers.push(c))?;
+    load_each(name, text, script, jurisdiction, |row| customers.push(row.customer()))?;
     Ok(customers)
 }
 
+/// One customer as [`load_each`] reads it, borrowed from the list and the loader: nothing is
+/// kept per row unless the caller keeps it.
+#[derive(Debug)]
+pub struct Row<'a> {
+    pub id: &'a str,
+    /// E.164.
+    pub phone: &'a str,
+    pub timezone: Option<&'a str>,
+    /// The inputs the row gives, in slot order.
+    pub inputs: &'a [(&'a str, Value)],
+    pub segment: Option<&'a str>,
+    pub line: usize,
+}
+
+impl Row<'_> {
+    pub fn customer(&self) -> Customer {
+        Customer {
+            id: self.id.to_string(),
+            phone: self.phone.to_string(),
+            timezone: self.timezone.map(str::to_string),
+            inputs: self.inputs.iter().map(|(n, v)| (n.to_string(), v.clone())).collect(),
+            segment: self.segment.map(str::to_string),
+            line: self.line,
+        }
+    }
+}
+
+/// The ids seen so far with the line of each, for "listed twice": the ids one after another
+/// in one string and an index of positions (a few bytes an id, where a map of owned strings
+/// cost tens: lists run to millions).
+#[derive(Default)]
+struct SeenIds {
+    ids: String,
+    ends: Vec<usize>,
+    lines: Vec<u32>,
+    index: hashbrown::HashTable<u32>,
+    hasher: hashbrown::DefaultHashBuilder,
+}
+
+impl SeenIds {
+    fn with_capacity(rows: usize) -> SeenIds {
+        SeenIds {
+            ends: Vec::with_capacity(rows),
+            lines: Vec::with_capacity(rows),
+            index: hashbrown::HashTable::with_capacity(rows),
+            ..SeenIds::default()
+        }
+    }
+
+    fn id<'a>(ids: &'a str, ends: &[usize], at: u32) -> &'a str {
+        let end = ends[at as usize];
+        let start = at.checked_sub(1).map_or(0, |p| ends[p as usize]);
+        &ids[start..end]
+    }
+
+    /// Adds `id` first seen on `line`; the line of its first sighting when it was seen before.
+    fn insert(&mut self, id: &str, line: usize) -> Option<usize> {
+        use std::hash::BuildHasher;
+        let SeenIds { ids, ends, lines, index, hasher } = self;
+        let hash = hasher.hash_one(id);
+        if let Some(&at) = index.find(hash, |&at| Self::id(ids, ends, at) == id) {
+            return Some(lines[at as usize] as usize);
+        }
+        let at = ends.len() as u32;
+        ids.push_str(id);
+        ends.push(ids.len());
+        lines.push(line.min(u32::MAX as usize) as u32);
+        index.insert_unique(hash, at, |&at| hasher.hash_one(Self::id(ids, ends, at)));
+        None
+    }
+}
+
 /// [`load`], handing each customer to `each` as it is read instead of keeping them all (so a
-/// list of millions can go into columns, `table::load_csv`); every problem is still reported,
-/// at the end. Returns how many customers the list holds.
+/// list of millions can go into columns, [`super::list::CustomerList::load_csv`]); every
+/// problem is still reported, at the end. Returns how many customers the list holds.
 pub fn load_each(
     name: &str,
     text: &str,
     script: &ScriptCode,
     jurisdiction: &str,
-    mut each: impl FnMut(Customer),
+    mut each: impl FnMut(&Row),
 ) -> Result<usize, Vec<InputError>> {
     let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::Headers).from_reader(text.as_bytes());
     let headers = match reader.headers() {
@@ -217,8 +289,17 @@ pub fn load_each(
         text[start..end].trim_end_matches(['\r', '\n'])
     };
     let mut count = 0;
-    let mut seen_ids: HashMap<String, usize> = HashMap::new();
-    for result in reader.records() {
+    let mut seen_ids = SeenIds::with_capacity(starts.len());
+    // Zones are few: each name is looked up once.
+    let mut zone_known: HashMap<String, bool> = HashMap::new();
+    let mut values: Vec<(&str, Value)> = Vec::with_capacity(inputs.len());
+    let mut record = csv::StringRecord::new();
+    loop {
+        let result = match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => Ok(&record),
+            Err(e) => Err(e),
+        };
         let record = match result {
             Ok(r) => r,
             Err(e) => {
@@ -246,38 +327,42 @@ pub fn load_each(
                 errors.push(InputError::at(
                     name,
                     line,
-                    char_col(&record, phone_col, line_text),
+                    char_col(record, phone_col, line_text),
                     format!("{} in column `phone` is not a phone number", show(phone_col, cell(phone_col))),
                 ));
                 continue;
             }
         };
-        let id = column.get("id").map(|&c| cell(c).to_string()).filter(|s| !s.is_empty()).unwrap_or(phone.clone());
-        if let Some(first) = seen_ids.insert(id.clone(), line) {
+        let id = column.get("id").map(|&c| cell(c)).filter(|s| !s.is_empty()).unwrap_or(&phone);
+        if let Some(first) = seen_ids.insert(id, line) {
             errors.push(InputError::at(
                 name,
                 line,
                 1,
                 format!(
                     "customer {} is listed twice (first on line {first})",
-                    column.get("id").map_or_else(|| show(phone_col, &id), |&c| show(c, &id))
+                    column.get("id").map_or_else(|| show(phone_col, id), |&c| show(c, id))
                 ),
             ));
             continue;
         }
-        let timezone = column.get("timezone").map(|&c| cell(c).to_string()).filter(|s| !s.is_empty());
-        if let Some(tz) = &timezone
-            && jiff::tz::TimeZone::get(tz).is_err()
+        let timezone = column.get("timezone").map(|&c| cell(c)).filter(|s| !s.is_empty());
+        let mut known = |tz: &str| match zone_known.get(tz) {
+            Some(&known) => known,
+            None => *zone_known.entry(tz.to_string()).or_insert(jiff::tz::TimeZone::get(tz).is_ok()),
+        };
+        if let Some(tz) = timezone
+            && !known(tz)
         {
             let c = column["timezone"];
             errors.push(InputError::at(
                 name,
                 line,
-                char_col(&record, c, line_text),
+                char_col(record, c, line_text),
                 format!("{} in column `timezone` is not a time zone (use a name such as Asia/Shanghai)", show(c, tz)),
             ));
         }
-        let mut values = Vec::with_capacity(inputs.len());
+        values.clear();
         for (input, ty, required, col) in &inputs {
             let Some(col) = col else { continue };
             let raw = cell(*col);
@@ -288,23 +373,23 @@ pub fn load_each(
                 errors.push(InputError::at(
                     name,
                     line,
-                    char_col(&record, *col, line_text),
+                    char_col(record, *col, line_text),
                     format!("column `{input}` is empty, but the input is required"),
                 ));
                 continue;
             }
             match parse_value(*ty, raw) {
-                Ok(v) => values.push((input.to_string(), v)),
+                Ok(v) => values.push((input, v)),
                 Err(problem) => errors.push(InputError::at(
                     name,
                     line,
-                    char_col(&record, *col, line_text),
+                    char_col(record, *col, line_text),
                     format!("{} {problem} in column `{input}` ({})", show(*col, raw), ty.name()),
                 )),
             }
         }
-        let segment = column.get("segment").map(|&c| cell(c).to_string());
-        each(Customer { id, phone, timezone, inputs: values, segment, line });
+        let segment = column.get("segment").map(|&c| cell(c));
+        each(&Row { id, phone: &phone, timezone, inputs: &values, segment, line });
         count += 1;
     }
     if errors.is_empty() && count == 0 {

@@ -4,6 +4,8 @@
 //! customer list.
 
 pub mod customers;
+pub mod list;
+pub mod rfm;
 pub mod schedule;
 pub mod table;
 
@@ -179,6 +181,15 @@ pub fn audit_json(c: &Campaign) -> String {
     if let Some(split) = split {
         json["split"] = serde_json::json!(split);
     }
+    // Who the segment keeps depends on them (as_of null: the day the list was read).
+    if let Some(rfm) = &c.rfm {
+        json["rfm"] = serde_json::json!({
+            "recency": rfm.recency,
+            "frequency": rfm.frequency,
+            "monetary": rfm.monetary,
+            "as_of": rfm.as_of.map(|d| d.to_string()),
+        });
+    }
     json.to_string()
 }
 
@@ -246,6 +257,18 @@ mod tests {
         assert_eq!(json["speech"]["emotion_loudness_db"], 6.0);
         assert_eq!(json["speech"]["emotion_pitch_ratio"].to_string(), "1.2");
         assert_eq!(json["speech"]["vad_hangover"], "600ms");
+        assert!(json.get("rfm").is_none());
+        let rfm = callscript_compiler::campaign::Rfm {
+            recency: Some("last_txn_date".into()),
+            frequency: None,
+            monetary: Some("txn_amount".into()),
+            as_of: callscript_compiler::value::Date::parse("2026-11-24"),
+        };
+        let json: serde_json::Value = serde_json::from_str(&audit_json(&Campaign { rfm: Some(rfm), ..c })).unwrap();
+        assert_eq!(
+            json["rfm"],
+            serde_json::json!({ "recency": "last_txn_date", "frequency": null, "monetary": "txn_amount", "as_of": "2026-11-24" })
+        );
     }
 
     /// The campaign model decides which gateways are valid; the user agent must dial each one.

@@ -8,14 +8,15 @@
 //! default) is marked missing in the column's validity bitmap; columns without missing values
 //! have no bitmap.
 
-use std::collections::HashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::{DefaultHashBuilder, HashTable};
 
 use callscript_compiler::bytecode::ScriptCode;
 use callscript_compiler::syntax::ast::Type;
 use callscript_compiler::value::{Date, Money, Time, Value};
 
-use super::InputError;
-use super::customers::{self, Customer};
+use super::customers::Customer;
 
 /// Why customers cannot be put into a table (the caller then keeps to the interpreter, whose
 /// session start reports the same problem per customer).
@@ -29,6 +30,8 @@ pub enum TableError {
     TooManyRows,
     #[error("the table holds at most {} different texts", u32::MAX)]
     TooManyTexts,
+    #[error("a column of {found} values for a table of {rows} rows")]
+    ColumnLength { rows: usize, found: usize },
 }
 
 /// The values of one column, in row order.
@@ -145,40 +148,79 @@ impl Column {
     pub fn is_valid(&self, row: usize) -> bool {
         self.validity.as_ref().is_none_or(|v| v.is_valid(row))
     }
+
+    /// Appends `value` (its text interned in `texts`); the caller marks the row valid.
+    fn push(&mut self, value: &Value, texts: &mut TextArena) -> Result<(), TableError> {
+        let expected = self.ty.name();
+        let wrong = || TableError::WrongType { input: self.name.clone(), expected, found: value.clone() };
+        match (&mut self.data, value) {
+            (ColumnData::Int(v), Value::Int(n)) => v.push(*n),
+            (ColumnData::Money(v), Value::Money(m)) => v.push(m.cents()),
+            // A session widens an int to money (§9.5); one too large is its error to report.
+            (ColumnData::Money(v), Value::Int(n)) => v.push(Money::from_int(*n).ok_or_else(wrong)?.cents()),
+            (ColumnData::Date(v), Value::Date(d)) => v.push(d.days() as i32),
+            (ColumnData::Time(v), Value::Time(t)) => v.push(u16::from(t.hour) * 60 + u16::from(t.minute)),
+            (ColumnData::Bool(v), Value::Bool(b)) => v.push(u8::from(*b)),
+            (ColumnData::Text(v), Value::Text(t)) => v.push(texts.intern(t).ok_or(TableError::TooManyTexts)?),
+            _ => return Err(wrong()),
+        }
+        Ok(())
+    }
+
+    /// Records whether `row` (just pushed) has a value.
+    fn mark(&mut self, row: usize, valid: bool) {
+        if !valid {
+            // The first missing value: every earlier row had one.
+            self.validity.get_or_insert_with(|| Validity::all_valid(row)).push(row, false);
+        } else if let Some(validity) = &mut self.validity {
+            validity.push(row, true);
+        }
+    }
 }
 
-/// Every distinct text of the table once; equal texts have one id.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// Every distinct text of the table once; equal texts have one id. The index holds ids only
+/// (hashing the text in the arena): a list of ten million different names costs 5 bytes a
+/// name in it, where a map from owned strings cost about 50.
+#[derive(Clone, Default)]
 pub struct TextArena {
     bytes: String,
     /// Where text `id` ends in `bytes` (it starts where `id - 1` ends).
-    ends: Vec<usize>,
-    ids: HashMap<Box<str>, u32>,
+    ends: Vec<u32>,
+    index: HashTable<u32>,
+    hasher: DefaultHashBuilder,
 }
 
 impl TextArena {
-    /// The id of `text`, added when new; None when ids ran out.
+    fn slice<'a>(bytes: &'a str, ends: &[u32], id: u32) -> Option<&'a str> {
+        let end = *ends.get(id as usize)? as usize;
+        let start = id.checked_sub(1).map_or(0, |prev| ends[prev as usize] as usize);
+        bytes.get(start..end)
+    }
+
+    /// The id of `text`, added when new; None when ids (or the arena's 4 GB) ran out.
     pub fn intern(&mut self, text: &str) -> Option<u32> {
-        if let Some(&id) = self.ids.get(text) {
+        let TextArena { bytes, ends, index, hasher } = self;
+        let hash = hasher.hash_one(text);
+        if let Some(&id) = index.find(hash, |&id| Self::slice(bytes, ends, id) == Some(text)) {
             return Some(id);
         }
-        let id = u32::try_from(self.ends.len()).ok()?;
-        self.bytes.push_str(text);
-        self.ends.push(self.bytes.len());
-        self.ids.insert(text.into(), id);
+        let id = u32::try_from(ends.len()).ok()?;
+        let end = u32::try_from(bytes.len() + text.len()).ok()?;
+        bytes.push_str(text);
+        ends.push(end);
+        index.insert_unique(hash, id, |&id| hasher.hash_one(Self::slice(bytes, ends, id).unwrap_or("")));
         Some(id)
     }
 
     /// The id of `text` when some row holds it.
     pub fn id(&self, text: &str) -> Option<u32> {
-        self.ids.get(text).copied()
+        let hash = self.hasher.hash_one(text);
+        self.index.find(hash, |&id| self.get(id) == Some(text)).copied()
     }
 
     /// The text of `id`; None for an id the arena did not give.
     pub fn get(&self, id: u32) -> Option<&str> {
-        let end = *self.ends.get(id as usize)?;
-        let start = id.checked_sub(1).map_or(0, |prev| self.ends[prev as usize]);
-        self.bytes.get(start..end)
+        Self::slice(&self.bytes, &self.ends, id)
     }
 
     /// How many distinct texts the arena holds.
@@ -188,6 +230,23 @@ impl TextArena {
 
     pub fn is_empty(&self) -> bool {
         self.ends.is_empty()
+    }
+
+    /// Bytes held: the texts, their ends and the index.
+    fn data_bytes(&self) -> usize {
+        self.bytes.len() + self.ends.len() * 4 + self.index.capacity() * 5
+    }
+}
+
+impl PartialEq for TextArena {
+    fn eq(&self, other: &TextArena) -> bool {
+        (&self.bytes, &self.ends) == (&other.bytes, &other.ends)
+    }
+}
+
+impl std::fmt::Debug for TextArena {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TextArena").field("texts", &self.ends.len()).field("bytes", &self.bytes.len()).finish()
     }
 }
 
@@ -207,29 +266,6 @@ impl CustomerTable {
             builder.push_row(c.line, c.inputs.iter().map(|(name, value)| (name.as_str(), value)))?;
         }
         Ok(builder.finish())
-    }
-
-    /// Reads a customer list straight into columns, row by row, with the checks and the
-    /// `file:line:column` errors of [`customers::load`].
-    pub fn load_csv(
-        name: &str,
-        text: &str,
-        script: &ScriptCode,
-        jurisdiction: &str,
-    ) -> Result<CustomerTable, Vec<InputError>> {
-        let mut builder = TableBuilder::new(script);
-        let mut refused = None;
-        customers::load_each(name, text, script, jurisdiction, |c| {
-            if refused.is_none()
-                && let Err(e) = builder.push_row(c.line, c.inputs.iter().map(|(n, v)| (n.as_str(), v)))
-            {
-                refused = Some(InputError::at(name, c.line, 1, e.to_string()));
-            }
-        })?;
-        match refused {
-            Some(e) => Err(vec![e]),
-            None => Ok(builder.finish()),
-        }
     }
 
     pub fn rows(&self) -> usize {
@@ -278,7 +314,55 @@ impl CustomerTable {
         self.columns.iter().filter_map(|c| Some((c.name.clone(), self.value(c, row)?))).collect()
     }
 
-    /// Bytes the table holds (values, bitmaps, texts; not the hash index of the arena).
+    /// Adds a column for the input in `slot` (one value per row, None for a missing one): a
+    /// segment's derived column (`super::rfm`), which the JIT and [`Self::row_inputs`] then
+    /// read like any input's.
+    pub fn append_column(
+        &mut self,
+        name: &str,
+        slot: u16,
+        ty: Type,
+        values: &[Option<Value>],
+    ) -> Result<(), TableError> {
+        if values.len() != self.rows() {
+            return Err(TableError::ColumnLength { rows: self.rows(), found: values.len() });
+        }
+        let mut column = Column { name: name.to_string(), slot, ty, data: ColumnData::new(ty), validity: None };
+        for (row, value) in values.iter().enumerate() {
+            match value {
+                Some(value) => column.push(value, &mut self.texts)?,
+                None => column.data.push_placeholder(),
+            }
+            column.mark(row, value.is_some());
+        }
+        self.columns.push(column);
+        Ok(())
+    }
+
+    /// Keeps the rows whose `keep` is true, in order (one entry per row). Texts no row holds
+    /// any more stay in the arena: ids do not move.
+    pub fn retain(&mut self, keep: &[bool]) {
+        for column in &mut self.columns {
+            if let Some(validity) = &column.validity {
+                let mut kept = Validity::default();
+                let rows = (0..keep.len()).filter(|&r| keep[r]);
+                for (new_row, old_row) in rows.enumerate() {
+                    kept.push(new_row, validity.is_valid(old_row));
+                }
+                column.validity = Some(kept);
+            }
+            match &mut column.data {
+                ColumnData::Int(v) | ColumnData::Money(v) => retain_rows(v, keep),
+                ColumnData::Date(v) => retain_rows(v, keep),
+                ColumnData::Time(v) => retain_rows(v, keep),
+                ColumnData::Bool(v) => retain_rows(v, keep),
+                ColumnData::Text(v) => retain_rows(v, keep),
+            }
+        }
+        retain_rows(&mut self.lines, keep);
+    }
+
+    /// Bytes the table holds (values, bitmaps, texts and their index).
     pub fn data_bytes(&self) -> usize {
         let values: usize = self
             .columns
@@ -293,8 +377,15 @@ impl CustomerTable {
                 c.data.len() * width + c.validity.as_ref().map_or(0, |v| v.bits.len())
             })
             .sum();
-        values + self.lines.len() * 4 + self.texts.bytes.len() + self.texts.ends.len() * size_of::<usize>()
+        values + self.lines.len() * 4 + self.texts.data_bytes()
     }
+}
+
+/// Keeps the values whose `keep` is true (one entry per value), in order.
+pub(super) fn retain_rows<T>(values: &mut Vec<T>, keep: &[bool]) {
+    let mut verdicts = keep.iter();
+    values.retain(|_| verdicts.next().copied().unwrap_or(false));
+    values.shrink_to_fit();
 }
 
 /// Builds a [`CustomerTable`] row by row.
@@ -327,6 +418,20 @@ impl TableBuilder {
         TableBuilder { columns, given, texts: TextArena::default(), lines: Vec::new() }
     }
 
+    /// Room for `rows` more rows in every column.
+    pub fn reserve(&mut self, rows: usize) {
+        for column in &mut self.columns {
+            match &mut column.data {
+                ColumnData::Int(v) | ColumnData::Money(v) => v.reserve(rows),
+                ColumnData::Date(v) => v.reserve(rows),
+                ColumnData::Time(v) => v.reserve(rows),
+                ColumnData::Bool(v) => v.reserve(rows),
+                ColumnData::Text(v) => v.reserve(rows),
+            }
+        }
+        self.lines.reserve(rows);
+    }
+
     /// Appends a row: its line in the list and the inputs it gives (the others are missing).
     /// After an error the builder holds a partial row: drop it.
     pub fn push_row<'a>(
@@ -345,30 +450,14 @@ impl TableBuilder {
                 .iter()
                 .position(|c| c.name == name)
                 .ok_or_else(|| TableError::UnknownInput(name.to_string()))?;
-            let column = &mut self.columns[index];
-            let expected = column.ty.name();
-            let wrong = || TableError::WrongType { input: name.to_string(), expected, found: value.clone() };
-            match (&mut column.data, value) {
-                (ColumnData::Int(v), Value::Int(n)) => v.push(*n),
-                (ColumnData::Money(v), Value::Money(m)) => v.push(m.cents()),
-                // A session widens an int to money (§9.5); one too large is its error to report.
-                (ColumnData::Money(v), Value::Int(n)) => v.push(Money::from_int(*n).ok_or_else(wrong)?.cents()),
-                (ColumnData::Date(v), Value::Date(d)) => v.push(d.days() as i32),
-                (ColumnData::Time(v), Value::Time(t)) => v.push(u16::from(t.hour) * 60 + u16::from(t.minute)),
-                (ColumnData::Bool(v), Value::Bool(b)) => v.push(u8::from(*b)),
-                (ColumnData::Text(v), Value::Text(t)) => v.push(self.texts.intern(t).ok_or(TableError::TooManyTexts)?),
-                _ => return Err(wrong()),
-            }
+            self.columns[index].push(value, &mut self.texts)?;
             self.given[index] = true;
         }
         for (column, &given) in self.columns.iter_mut().zip(&self.given) {
             if !given {
                 column.data.push_placeholder();
-                // The first missing value: every earlier row had one.
-                column.validity.get_or_insert_with(|| Validity::all_valid(row)).push(row, false);
-            } else if let Some(validity) = &mut column.validity {
-                validity.push(row, true);
             }
+            column.mark(row, given);
         }
         self.lines.push(line as u32);
         Ok(())
@@ -409,25 +498,31 @@ mod tests {
     }
 
     #[test]
-    fn a_list_read_into_columns_is_the_list_loaded_then_put_in_columns() {
-        let csv = "phone,name,amount,days,due\n13800000001,张三,1200.50,3,2026-01-31\n13800000002,李四,5,,2026-02-01\n";
-        let customers = customers::load("c.csv", csv, &script(), "cn").unwrap();
-        let table = CustomerTable::load_csv("c.csv", csv, &script(), "cn").unwrap();
-        assert_eq!(table, CustomerTable::from_customers(&script(), &customers).unwrap());
-        let bad = "phone,name,amount,days,due\n13800000001,张三,12.345,3,2026-01-31\nabc,李四,5,,2026-02-01\n";
-        let errors = |e: Vec<InputError>| e.iter().map(|e| e.to_string()).collect::<Vec<_>>();
-        assert_eq!(
-            errors(CustomerTable::load_csv("c.csv", bad, &script(), "cn").unwrap_err()),
-            errors(customers::load("c.csv", bad, &script(), "cn").unwrap_err())
-        );
-    }
-
-    #[test]
     fn a_value_of_another_type_is_refused() {
         let mut builder = TableBuilder::new(&script());
         let err = builder.push_row(2, [("days", &Value::Text("x".into()))]).unwrap_err();
         assert!(matches!(err, TableError::WrongType { .. }));
         assert!(matches!(builder.push_row(2, [("nope", &Value::Int(1))]), Err(TableError::UnknownInput(_))));
+    }
+
+    #[test]
+    fn an_appended_column_reads_back_like_an_input() {
+        let csv = "phone,name,amount,days,due\n13800000001,张三,1200.50,3,2026-01-31\n13800000002,李四,5,,2026-02-01\n";
+        let customers = super::super::customers::load("c.csv", csv, &script(), "cn").unwrap();
+        let mut table = CustomerTable::from_customers(&script(), &customers).unwrap();
+        let score = [Some(Value::Text("555".into())), None];
+        table.append_column("rfm_score", 9, Type::Text, &score).unwrap();
+        let column = table.column_of_slot(9).unwrap();
+        assert_eq!((table.value(column, 0), column.is_valid(1)), (score[0].clone(), false));
+        assert_eq!(table.row_inputs(0).last(), Some(&("rfm_score".to_string(), Value::Text("555".into()))));
+        assert_eq!(
+            table.append_column("q", 10, Type::Int, &[Some(Value::Int(1))]),
+            Err(TableError::ColumnLength { rows: 2, found: 1 })
+        );
+        assert!(matches!(
+            table.append_column("q", 10, Type::Int, &[Some(Value::Bool(true)), None]),
+            Err(TableError::WrongType { .. })
+        ));
     }
 
     #[test]

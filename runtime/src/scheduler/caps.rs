@@ -4,51 +4,58 @@
 //! capped phone's customers wait in one queue woken once a day, instead of every one of them
 //! being re-admitted every day (which made phones shared by many customers quadratic).
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use hashbrown::HashMap;
 
 use jiff::civil::Date;
+use smallvec::SmallVec;
+
+use crate::campaign::list::Phone;
 
 /// Days kept per phone: the 7-day window plus a day for zones on either side of UTC.
 const KEEP_DAYS: i64 = 9;
 
+/// A phone's calls by local date, oldest first; two days inline, since most phones of a
+/// campaign are called on one or two days.
+type Days = SmallVec<[(Date, u32); 2]>;
+
 #[derive(Default)]
 pub struct Caps {
-    /// Phone → (local date → calls placed).
-    days: HashMap<String, BTreeMap<Date, u32>>,
+    days: HashMap<Phone, Days>,
 }
 
 impl Caps {
-    pub fn add(&mut self, phone: &str, date: Date, n: u32) {
-        let days = match self.days.get_mut(phone) {
-            Some(d) => d,
-            None => self.days.entry(phone.to_string()).or_default(),
-        };
-        *days.entry(date).or_insert(0) += n;
+    pub fn add(&mut self, phone: Phone, date: Date, n: u32) {
+        let days = self.days.entry(phone).or_default();
+        match days.binary_search_by_key(&date, |(d, _)| *d) {
+            Ok(at) => days[at].1 += n,
+            Err(at) => days.insert(at, (date, n)),
+        }
         // Forget what no window can see any more (relative to the newest day of the phone).
-        if let Some(newest) = days.keys().next_back().copied()
+        if let Some(&(newest, _)) = days.last()
             && let Ok(horizon) = newest.checked_sub(jiff::Span::new().days(KEEP_DAYS))
         {
-            while days.first_key_value().is_some_and(|(d, _)| *d < horizon) {
-                days.pop_first();
-            }
+            let old = days.iter().take_while(|(d, _)| *d < horizon).count();
+            days.drain(..old);
         }
     }
 
     /// Calls to `phone` on the `days_back` local days ending with `date`.
-    pub fn count(&self, phone: &str, date: Date, days_back: i32) -> u32 {
-        let Some(days) = self.days.get(phone) else { return 0 };
+    pub fn count(&self, phone: Phone, date: Date, days_back: i32) -> u32 {
+        let Some(days) = self.days.get(&phone) else { return 0 };
         let from = date.checked_sub(jiff::Span::new().days(days_back as i64 - 1)).unwrap_or(date);
-        days.range(from..=date).map(|(_, c)| c).sum()
+        days.iter().filter(|(d, _)| (from..=date).contains(d)).map(|(_, c)| c).sum()
     }
 
     /// How many more calls `phone` may take on `date` under both caps.
-    pub fn room(&self, phone: &str, date: Date, per_day: u32, per_7_days: u32) -> u32 {
+    pub fn room(&self, phone: Phone, date: Date, per_day: u32, per_7_days: u32) -> u32 {
         room(self.count(phone, date, 1), self.count(phone, date, 7), per_day, per_7_days)
     }
 
     /// Days remembered for `phone` (for tests: pruning keeps this small).
-    pub fn days_kept(&self, phone: &str) -> usize {
-        self.days.get(phone).map_or(0, BTreeMap::len)
+    pub fn days_kept(&self, phone: Phone) -> usize {
+        self.days.get(&phone).map_or(0, |d| d.len())
     }
 }
 
@@ -61,24 +68,24 @@ pub fn room(day: u32, week: u32, per_day: u32, per_7_days: u32) -> u32 {
 /// Customers waiting for a capped phone, first come first served.
 #[derive(Default)]
 pub struct Parked {
-    by_phone: HashMap<String, VecDeque<usize>>,
+    by_phone: HashMap<Phone, VecDeque<usize>>,
 }
 
 impl Parked {
     /// Parks a customer; true when the phone had no one waiting (its wake-up must be set).
-    pub fn park(&mut self, phone: &str, customer: usize) -> bool {
-        let queue = self.by_phone.entry(phone.to_string()).or_default();
+    pub fn park(&mut self, phone: Phone, customer: usize) -> bool {
+        let queue = self.by_phone.entry(phone).or_default();
         queue.push_back(customer);
         queue.len() == 1
     }
 
     /// Takes up to `n` customers off the phone's queue; the first still waiting, if any.
-    pub fn release(&mut self, phone: &str, n: usize) -> (Vec<usize>, Option<usize>) {
-        let Some(queue) = self.by_phone.get_mut(phone) else { return (Vec::new(), None) };
+    pub fn release(&mut self, phone: Phone, n: usize) -> (Vec<usize>, Option<usize>) {
+        let Some(queue) = self.by_phone.get_mut(&phone) else { return (Vec::new(), None) };
         let out: Vec<usize> = queue.drain(..n.min(queue.len())).collect();
         let next = queue.front().copied();
         if next.is_none() {
-            self.by_phone.remove(phone);
+            self.by_phone.remove(&phone);
         }
         (out, next)
     }
@@ -92,6 +99,14 @@ impl Parked {
 mod tests {
     use super::*;
 
+    fn p() -> Phone {
+        Phone::parse("+8613800000001").unwrap()
+    }
+
+    fn q() -> Phone {
+        Phone::parse("+8613800000002").unwrap()
+    }
+
     fn day(n: i64) -> Date {
         jiff::civil::date(2026, 11, 1).checked_add(jiff::Span::new().days(n)).unwrap()
     }
@@ -100,27 +115,27 @@ mod tests {
     fn counts_over_one_and_seven_days_and_forgets_old_days() {
         let mut caps = Caps::default();
         for d in 0..100 {
-            caps.add("p", day(d), 1);
+            caps.add(p(), day(d), 1);
         }
-        assert_eq!(caps.count("p", day(99), 1), 1);
-        assert_eq!(caps.count("p", day(99), 7), 7);
-        assert_eq!(caps.count("q", day(99), 7), 0);
-        assert!(caps.days_kept("p") <= KEEP_DAYS as usize + 1, "{}", caps.days_kept("p"));
+        assert_eq!(caps.count(p(), day(99), 1), 1);
+        assert_eq!(caps.count(p(), day(99), 7), 7);
+        assert_eq!(caps.count(q(), day(99), 7), 0);
+        assert!(caps.days_kept(p()) <= KEEP_DAYS as usize + 1, "{}", caps.days_kept(p()));
         // A customer of the same phone in a zone a day behind still counts right.
-        caps.add("p", day(98), 1);
-        assert_eq!(caps.count("p", day(98), 1), 2);
-        assert_eq!(caps.room("p", day(99), 3, 10), 2);
-        assert_eq!(caps.room("p", day(99), 3, 8), 0);
+        caps.add(p(), day(98), 1);
+        assert_eq!(caps.count(p(), day(98), 1), 2);
+        assert_eq!(caps.room(p(), day(99), 3, 10), 2);
+        assert_eq!(caps.room(p(), day(99), 3, 8), 0);
     }
 
     #[test]
     fn parked_customers_leave_in_order() {
         let mut parked = Parked::default();
-        assert!(parked.park("p", 1));
-        assert!(!parked.park("p", 2));
-        assert!(!parked.park("p", 3));
-        assert_eq!(parked.release("p", 2), (vec![1, 2], Some(3)));
-        assert_eq!(parked.release("p", 5), (vec![3], None));
-        assert!(parked.park("p", 4), "an emptied phone needs a new wake-up");
+        assert!(parked.park(p(), 1));
+        assert!(!parked.park(p(), 2));
+        assert!(!parked.park(p(), 3));
+        assert_eq!(parked.release(p(), 2), (vec![1, 2], Some(3)));
+        assert_eq!(parked.release(p(), 5), (vec![3], None));
+        assert!(parked.park(p(), 4), "an emptied phone needs a new wake-up");
     }
 }

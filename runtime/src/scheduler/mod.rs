@@ -25,7 +25,7 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 
 use crate::campaign::Campaign;
-use crate::campaign::customers::Customer;
+use crate::campaign::list::{CustomerList, Phone};
 use crate::campaign::schedule::Window;
 use crate::store::{
     Finished, LeaseHolder, NewAttempt, RecordingRow, Store, StoreError, StoredAction, StoredLet, StoredMessage,
@@ -45,7 +45,7 @@ pub struct Plan {
     /// campaign's order, shares adding up to 100). Never empty.
     pub variants: Vec<Variant>,
     /// Customers after the segment filter.
-    pub customers: Vec<Customer>,
+    pub customers: CustomerList,
     /// `[allow]` entries as JSON, stored with every attempt they cover.
     pub allowed: String,
     /// The customer list's file name, stored with every attempt (the report's breakdown by list).
@@ -217,8 +217,12 @@ const MAX_WAIT: Duration = Duration::from_millis(200);
 /// How long a run's lease lasts without a heartbeat, and how often it beats.
 const LEASE_TTL_MS: i64 = 30_000;
 const HEARTBEAT: Duration = Duration::from_secs(5);
-/// Batched stores (virtual time) commit at least every this many events.
-const EVENTS_PER_COMMIT: u32 = 20_000;
+/// Batched stores (virtual time) commit about this often: a crash loses at most this much
+/// simulated work (the campaign resumes from the last commit), and fewer, larger
+/// transactions write each page of the store fewer times.
+const BATCH_COMMIT_EVERY: Duration = Duration::from_secs(1);
+/// Events between looks at the wall clock for [`BATCH_COMMIT_EVERY`].
+const EVENTS_PER_CLOCK_LOOK: u32 = 1_000;
 /// A wait shorter than this is not announced.
 const ANNOUNCE_WAITS_OVER_MS: i64 = 60_000;
 
@@ -260,6 +264,7 @@ fn run_leased(
     let mut progress = Progress { customers: plan.customers.len(), clock_ms: clock.now(), ..Progress::default() };
     let mut stopping = false;
     let mut since_commit = 0u32;
+    let mut last_commit = Instant::now();
     let mut last_report = Instant::now();
     let mut last_beat = Instant::now();
     store.begin()?;
@@ -308,11 +313,14 @@ fn run_leased(
             Event::Ready => engine.ready_due(now),
         }
         since_commit += 1;
-        if since_commit >= EVENTS_PER_COMMIT {
+        if since_commit >= EVENTS_PER_CLOCK_LOOK {
             since_commit = 0;
-            store.set_clock(&plan.campaign_id, now, false)?;
-            store.commit()?;
-            store.begin()?;
+            if last_commit.elapsed() >= BATCH_COMMIT_EVERY {
+                last_commit = Instant::now();
+                store.set_clock(&plan.campaign_id, now, false)?;
+                store.commit()?;
+                store.begin()?;
+            }
         }
         report(&mut opts.on_progress, &mut progress, now, &mut last_report);
     }
@@ -365,14 +373,20 @@ fn resume<'p>(
     let recovered = store.interrupt_live(&plan.campaign_id)?;
 
     let (calls_per_second, max_concurrent) = line_limits(c);
+    let customers = &plan.customers;
+    // The list's zones by its indexes; 0, no zone given, is the campaign's.
+    let zones = std::iter::once(c.schedule.timezone.clone())
+        .chain(customers.zone_names().map(|name| TimeZone::get(name).unwrap_or(TimeZone::UTC)))
+        .collect();
+    let dnc = store.dnc()?.iter().filter_map(|p| Phone::parse(p)).collect();
     let mut engine = Engine {
         plan,
         window: Window::from_schedule(&c.schedule),
-        zones: vec![c.schedule.timezone.clone()],
-        states: Vec::with_capacity(plan.customers.len()),
+        zones,
+        states: vec![CustomerState::default(); customers.len()],
         caps: Caps::default(),
         parked: Parked::default(),
-        dnc: store.dnc()?,
+        dnc,
         ready: BinaryHeap::new(),
         seq: 0,
         eligible: VecDeque::new(),
@@ -384,43 +398,36 @@ fn resume<'p>(
         policy: RetryPolicy::from_campaign(c),
         durable: false,
     };
-    // Time zones, interned.
-    let mut zone_index: HashMap<&str, usize> = HashMap::new();
-    let mut by_id: HashMap<&str, usize> = HashMap::with_capacity(plan.customers.len());
-    for (i, cust) in plan.customers.iter().enumerate() {
-        let tz = match &cust.timezone {
-            None => 0,
-            Some(name) => *zone_index.entry(name).or_insert_with(|| {
-                engine.zones.push(TimeZone::get(name).unwrap_or(TimeZone::UTC));
-                engine.zones.len() - 1
-            }),
-        };
-        engine.states.push(CustomerState { attempts: 0, done: false, live: false, tz, next_at: now });
-        by_id.insert(&cust.id, i);
-    }
     for (phone, date, n) in store.placed_by_phone_and_date()? {
-        if let Ok(d) = date.parse::<Date>() {
-            engine.caps.add(&phone, d, n);
+        if let (Some(phone), Ok(d)) = (Phone::parse(&phone), date.parse::<Date>()) {
+            engine.caps.add(phone, d, n);
         }
     }
-    for past in store.past_attempts(&plan.campaign_id)? {
-        let Some(&i) = by_id.get(past.customer_id.as_str()) else { continue };
-        let s = &mut engine.states[i];
-        s.attempts = s.attempts.max(past.attempt);
-        match engine.policy.next_attempt(s.attempts, &past.disposition, past.callback_ms, past.ended_ms) {
-            Some(at) => {
-                s.done = false;
-                s.next_at = at;
+    // A resumed campaign: each customer's attempts so far, and when the next one is due.
+    let past = store.past_attempts(&plan.campaign_id)?;
+    let mut next_at: HashMap<usize, Millis> = HashMap::new();
+    if !past.is_empty() {
+        let by_id: HashMap<&str, usize> = (0..customers.len()).map(|i| (customers.id(i), i)).collect();
+        for past in &past {
+            let Some(&i) = by_id.get(past.customer_id.as_str()) else { continue };
+            let s = &mut engine.states[i];
+            s.attempts = s.attempts.max(past.attempt);
+            match engine.policy.next_attempt(s.attempts, &past.disposition, past.callback_ms, past.ended_ms) {
+                Some(at) => {
+                    s.done = false;
+                    next_at.insert(i, at);
+                }
+                None => s.done = true,
             }
-            None => s.done = true,
         }
     }
+    drop(past);
     for i in 0..engine.states.len() {
         let s = &mut engine.states[i];
         s.done |= s.attempts >= engine.policy.max_attempts;
         if !s.done {
-            let at = s.next_at.max(now);
-            engine.push(at, Item::Customer(i));
+            let at = next_at.get(&i).map_or(now, |&at| at.max(now));
+            engine.push(at, Item::Customer(i as u32));
         }
     }
     Ok((engine, recovered))
@@ -436,13 +443,13 @@ fn line_limits(c: &Campaign) -> (f64, u64) {
     (calls_per_second, u64::from(max_concurrent))
 }
 
+/// What the scheduler knows of a customer between events: 8 bytes (its zone, phone and
+/// inputs are in the list).
+#[derive(Clone, Copy, Default)]
 struct CustomerState {
     attempts: u32,
     done: bool,
     live: bool,
-    tz: usize,
-    /// When a resumed customer may be called next.
-    next_at: Millis,
 }
 
 struct Live {
@@ -454,11 +461,11 @@ struct Live {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Item {
     /// A customer to check against the rules.
-    Customer(usize),
+    Customer(u32),
     /// A customer held back only by the call window (told apart for the waiting notice).
-    WindowOpens(usize),
+    WindowOpens(u32),
     /// The wake-up of the capped phone of this customer (the first of its queue).
-    Phone(usize),
+    Phone(u32),
 }
 
 /// The next thing the loop does.
@@ -487,7 +494,7 @@ struct Engine<'p> {
     states: Vec<CustomerState>,
     caps: Caps,
     parked: Parked,
-    dnc: HashSet<String>,
+    dnc: HashSet<Phone>,
     ready: BinaryHeap<Reverse<(Millis, u64, Item)>>,
     seq: u64,
     /// Customers every rule allows, waiting for a line and a token, first come first served.
@@ -550,10 +557,10 @@ impl Engine<'_> {
         let Some(Reverse((_, _, item))) = self.ready.pop() else { return };
         match item {
             Item::Customer(i) | Item::WindowOpens(i) => {
-                let admit = self.admit(i, now);
-                self.file(i, now, admit);
+                let admit = self.admit(i as usize, now);
+                self.file(i as usize, now, admit);
             }
-            Item::Phone(i) => self.wake_phone(i, now),
+            Item::Phone(i) => self.wake_phone(i as usize, now),
         }
     }
 
@@ -561,7 +568,7 @@ impl Engine<'_> {
     fn file(&mut self, i: usize, now: Millis, admit: Admit) {
         match admit {
             Admit::Now => self.eligible.push_back(i),
-            Admit::Window(at) => self.push(at, Item::WindowOpens(i)),
+            Admit::Window(at) => self.push(at, Item::WindowOpens(i as u32)),
             Admit::Capped => self.park(i, now),
             Admit::Never => self.states[i].done = true,
         }
@@ -570,20 +577,20 @@ impl Engine<'_> {
     /// A capped customer waits in its phone's queue; the phone wakes once, at the start of
     /// its next allowed local day.
     fn park(&mut self, i: usize, now: Millis) {
-        let phone = &self.plan.customers[i].phone;
+        let phone = self.plan.customers.phone(i);
         if self.parked.park(phone, i) {
             self.wake_phone_later(i, now);
         }
     }
 
     fn wake_phone_later(&mut self, i: usize, now: Millis) {
-        let tz = &self.zones[self.states[i].tz];
+        let tz = self.zone(i);
         let now = Timestamp::from_millisecond(now).unwrap_or(Timestamp::UNIX_EPOCH);
         match self.window.next_day_start(now, tz) {
-            Some(t) => self.push(t.as_millisecond(), Item::Phone(i)),
+            Some(t) => self.push(t.as_millisecond(), Item::Phone(i as u32)),
             // No allowed day ahead: everyone waiting on this phone is done.
             None => {
-                let (waiting, _) = self.parked.release(&self.plan.customers[i].phone, usize::MAX);
+                let (waiting, _) = self.parked.release(self.plan.customers.phone(i), usize::MAX);
                 for w in waiting {
                     self.states[w].done = true;
                 }
@@ -595,41 +602,46 @@ impl Engine<'_> {
     /// for today; the rest wait for the next day.
     fn wake_phone(&mut self, i: usize, now: Millis) {
         let plan = self.plan;
-        let phone = &plan.customers[i].phone;
+        let phone = plan.customers.phone(i);
         let limits = &plan.settings.limits;
         let date = self.local_date(i, now);
         let room = self.caps.room(phone, date, limits.per_customer_per_day, limits.per_customer_per_7_days);
         let (released, next) = self.parked.release(phone, room as usize);
         for c in released {
-            self.push(now, Item::Customer(c));
+            self.push(now, Item::Customer(c as u32));
         }
         if let Some(first) = next {
             self.wake_phone_later(first, now);
         }
     }
 
+    /// The customer's time zone: the list's, or the campaign's.
+    fn zone(&self, i: usize) -> &TimeZone {
+        &self.zones[usize::from(self.plan.customers.zone_index(i))]
+    }
+
     fn local_date(&self, i: usize, at: Millis) -> Date {
-        let tz = &self.zones[self.states[i].tz];
+        let tz = self.zone(i);
         Timestamp::from_millisecond(at).unwrap_or(Timestamp::UNIX_EPOCH).to_zoned_datetime(tz.clone()).date()
     }
 
     /// The customer-level rules at `now`: budget, do-not-call, window, days, holidays and
     /// caps (in the customer's zone).
     fn admit(&self, i: usize, now: Millis) -> Admit {
-        let cust = &self.plan.customers[i];
+        let phone = self.plan.customers.phone(i);
         let s = &self.states[i];
-        if s.done || s.live || self.dnc.contains(&cust.phone) || s.attempts >= self.policy.max_attempts {
+        if s.done || s.live || self.dnc.contains(&phone) || s.attempts >= self.policy.max_attempts {
             return Admit::Never;
         }
         let limits = &self.plan.settings.limits;
-        let tz = &self.zones[s.tz];
+        let tz = self.zone(i);
         let at = Timestamp::from_millisecond(now).unwrap_or(Timestamp::UNIX_EPOCH);
         let Some(start) = self.window.next_start(at, tz) else { return Admit::Never };
         if start > at {
             return Admit::Window(start.as_millisecond());
         }
         let date = at.to_zoned_datetime(tz.clone()).date();
-        if self.caps.room(&cust.phone, date, limits.per_customer_per_day, limits.per_customer_per_7_days) == 0 {
+        if self.caps.room(phone, date, limits.per_customer_per_day, limits.per_customer_per_7_days) == 0 {
             return Admit::Capped;
         }
         Admit::Now
@@ -662,9 +674,11 @@ impl Engine<'_> {
         progress: &mut Progress,
     ) -> Result<(), RunError> {
         let plan = self.plan;
-        let cust = &plan.customers[i];
-        let variant = plan.variant_of(&cust.id);
-        let tz = &self.zones[self.states[i].tz];
+        let customers = &plan.customers;
+        let (id, phone) = (customers.id(i), customers.phone(i));
+        let phone_text = phone.to_string();
+        let variant = plan.variant_of(id);
+        let tz = self.zone(i);
         let local = Timestamp::from_millisecond(now).unwrap_or(Timestamp::UNIX_EPOCH).to_zoned_datetime(tz.clone());
         let date = local.date();
         self.next_token = now + self.interval_ms;
@@ -673,8 +687,8 @@ impl Engine<'_> {
         let attempt = s.attempts;
         let row = store.begin_attempt(&NewAttempt {
             campaign: &plan.campaign_id,
-            customer_id: &cust.id,
-            phone: &cust.phone,
+            customer_id: id,
+            phone: &phone_text,
             attempt,
             started_ms: now,
             local_time: local.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
@@ -682,12 +696,12 @@ impl Engine<'_> {
             local_hour: local.hour() as i64,
             script_sha256: &variant.script_sha256,
             allowed: &plan.allowed,
-            segment: cust.segment.as_deref(),
-            zone: cust.timezone.as_deref().unwrap_or(plan.settings.schedule.timezone.iana_name().unwrap_or("UTC")),
+            segment: customers.segment(i),
+            zone: customers.timezone(i).unwrap_or(plan.settings.schedule.timezone.iana_name().unwrap_or("UTC")),
             list: &plan.list,
             variant: &variant.script,
         })?;
-        self.caps.add(&cust.phone, date, 1);
+        self.caps.add(phone, date, 1);
         if self.durable {
             store.commit()?;
             store.begin()?;
@@ -695,7 +709,7 @@ impl Engine<'_> {
         // §11's `today` is the customer's local date.
         let today = crate::vm::today_of(date);
         let context = CallContext { attempt: attempt as i64, hour: local.hour() as i64, today };
-        let session = match Session::start(Arc::clone(&variant.exec), &variant.script, cust.inputs.clone(), context) {
+        let session = match Session::start(Arc::clone(&variant.exec), &variant.script, customers.inputs(i), context) {
             Ok(session) => session,
             Err(e) => {
                 let failed = Finished {
@@ -717,9 +731,9 @@ impl Engine<'_> {
         progress.live += 1;
         let max_duration_ms = variant.exec.program.script(&variant.script).and_then(|x| x.max_duration_ms);
         let request = DialRequest {
-            phone: cust.phone.clone(),
+            phone: phone_text,
             attempt_row: row,
-            customer_id: cust.id.clone(),
+            customer_id: id.to_string(),
             attempt,
             session,
             max_duration_ms,
@@ -742,8 +756,8 @@ impl Engine<'_> {
     ) -> Result<(), RunError> {
         let Some(l) = self.live.remove(&call) else { return Ok(()) };
         let plan = self.plan;
-        let cust = &plan.customers[l.customer];
-        let callback = callback_delay(result, &self.zones[self.states[l.customer].tz], now);
+        let phone = plan.customers.phone(l.customer);
+        let callback = callback_delay(result, self.zone(l.customer), now);
         store.finish_attempt(l.row, &finished(result, callback, now))?;
         if let Some((path, bytes)) = &result.recording {
             store.add_recording(&RecordingRow {
@@ -754,8 +768,8 @@ impl Engine<'_> {
                 bytes: *bytes as i64,
             })?;
         }
-        if result.optout && self.dnc.insert(cust.phone.clone()) {
-            store.dnc_add(&cust.phone, "optout", now)?;
+        if result.optout && self.dnc.insert(phone) {
+            store.dnc_add(&phone.to_string(), "optout", now)?;
         }
         if self.durable {
             store.set_clock(&plan.campaign_id, now, false)?;
@@ -772,7 +786,7 @@ impl Engine<'_> {
         match self.policy.next_attempt(s.attempts, result.disposition.name(), callback, now) {
             // Stopping: the customer stays open in the store for the next run.
             Some(_) if stopping => {}
-            Some(at) => self.push(at, Item::Customer(l.customer)),
+            Some(at) => self.push(at, Item::Customer(l.customer as u32)),
             None => s.done = true,
         }
         Ok(())

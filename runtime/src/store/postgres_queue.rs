@@ -151,13 +151,17 @@ impl SharedQueue for PostgresStore {
             };
             // New customers are due from the campaign's present.
             let now = pace.epoch_clock_ms + ((j.wall_ms - pace.epoch_wall_ms) as f64 * pace.speed) as i64;
-            for chunk in j.customers.chunks(SEED_CHUNK) {
-                let ids: Vec<&str> = chunk.iter().map(|c| c.id.as_str()).collect();
-                let phones: Vec<&str> = chunk.iter().map(|c| c.phone.as_str()).collect();
-                let zones: Vec<Option<&str>> = chunk.iter().map(|c| c.timezone.as_deref()).collect();
-                let inputs: Vec<String> =
-                    chunk.iter().map(|c| serde_json::to_string(&c.inputs).unwrap_or_else(|_| "[]".into())).collect();
-                let segments: Vec<Option<&str>> = chunk.iter().map(|c| c.segment.as_deref()).collect();
+            let list = j.customers;
+            for start in (0..list.len()).step_by(SEED_CHUNK) {
+                let chunk = start..(start + SEED_CHUNK).min(list.len());
+                let ids: Vec<&str> = chunk.clone().map(|i| list.id(i)).collect();
+                let phones: Vec<String> = chunk.clone().map(|i| list.phone(i).to_string()).collect();
+                let zones: Vec<Option<&str>> = chunk.clone().map(|i| list.timezone(i)).collect();
+                let inputs: Vec<String> = chunk
+                    .clone()
+                    .map(|i| serde_json::to_string(&list.inputs(i)).unwrap_or_else(|_| "[]".into()))
+                    .collect();
+                let segments: Vec<Option<&str>> = chunk.map(|i| list.segment(i)).collect();
                 tx.execute(
                     "INSERT INTO campaign_customers (campaign, customer_id, phone, timezone, inputs, next_at_ms, segment, list)
                      SELECT $1, id, phone, zone, inputs, $2, segment, $8

@@ -12,7 +12,7 @@
 use jiff::civil::Date;
 
 use super::{Finished, Result};
-use crate::campaign::customers::Customer;
+use crate::campaign::list::CustomerList;
 
 /// A worker as it registers and beats.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,7 +50,7 @@ pub struct Joining<'a> {
     pub script_sha256: &'a str,
     pub script: &'a str,
     pub settings: &'a str,
-    pub customers: &'a [Customer],
+    pub customers: &'a CustomerList,
     /// The customer list's file name, kept with each new customer.
     pub list: &'a str,
     /// The pace this worker would start the campaign's clock with, if nobody runs it.

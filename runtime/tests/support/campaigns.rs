@@ -7,7 +7,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use callscript_compiler::check::check_source;
-use callscript_runtime::campaign::customers::{self, Customer};
+use callscript_runtime::campaign::customers::Customer;
+use callscript_runtime::campaign::list::CustomerList;
 use callscript_runtime::campaign::schedule::Window;
 use callscript_runtime::campaign::{Campaign, parse_toml};
 use callscript_runtime::scheduler::{Plan, Variant};
@@ -49,7 +50,7 @@ pub fn ab_plan(case: &Case, share_a: u32) -> Plan {
     }
 }
 
-pub fn customers(exec: &Executable, n: usize, seed: u64) -> Vec<Customer> {
+pub fn customers(exec: &Executable, n: usize, seed: u64) -> CustomerList {
     let mut csv = String::from("id,phone,customer_name,days_overdue,amount_due,account_tail,timezone\n");
     for i in 0..n {
         // Some customers share a phone: caps and the do-not-call list are per phone.
@@ -57,7 +58,7 @@ pub fn customers(exec: &Executable, n: usize, seed: u64) -> Vec<Customer> {
         let zone = ZONES[(i + seed as usize) % ZONES.len()];
         csv.push_str(&format!("c{i},{phone},客户{i},{},{}.50,{:04},{zone}\n", 3 + i % 30, 100 + i, i % 10_000));
     }
-    customers::load("c.csv", &csv, &exec.program.scripts[0], "cn").unwrap()
+    CustomerList::load_csv("c.csv", &csv, &exec.program.scripts[0], "cn").unwrap()
 }
 
 #[derive(Clone, Debug)]
@@ -96,7 +97,8 @@ pub fn campaign(case: &Case) -> Campaign {
 pub fn check_rules(plan: &Plan, rows: &[AttemptRow]) {
     let c = &plan.settings;
     let window = Window::from_schedule(&c.schedule);
-    let by_id: HashMap<&str, &Customer> = plan.customers.iter().map(|c| (c.id.as_str(), c)).collect();
+    let all: Vec<Customer> = plan.customers.customers().collect();
+    let by_id: HashMap<&str, &Customer> = all.iter().map(|c| (c.id.as_str(), c)).collect();
     let mut seen = HashSet::new();
     let mut per_customer: HashMap<&str, u32> = HashMap::new();
     let mut per_phone_day: HashMap<(&str, String), u32> = HashMap::new();
