@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use callscript_compiler::bytecode::{ExprCode, Program, ScriptCode};
+use callscript_compiler::bytecode::Program;
 use callscript_compiler::source::Source;
 use callscript_compiler::value::Value;
 use callscript_jit::Verdict;
@@ -127,6 +127,9 @@ pub struct SegmentPlan {
     pub named: Option<String>,
     /// The RFM grid of the whole list and the day recency counts to, with `[rfm]`.
     pub rfm: Option<(callscript_runtime::campaign::rfm::Grid, callscript_compiler::value::Date)>,
+    /// The CSV's size and the whole list's in columns (CAMPAIGN.md §8: within 2× the CSV).
+    pub csv_bytes: usize,
+    pub list_bytes: usize,
 }
 
 /// How a segment expression ran over the list.
@@ -181,6 +184,7 @@ fn planned(
     let mut list =
         CustomerList::load_csv(&csv_name, &csv_text, code, &loaded.campaign.jurisdiction).map_err(no_call)?;
     let measures = crate::rfm::measures(&loaded, &csv_name, &csv_text)?;
+    let csv_size = csv_text.len();
     drop(csv_text);
     let mut explained = SegmentPlan {
         listed: list.len(),
@@ -190,6 +194,8 @@ fn planned(
         engine: None,
         named: None,
         rfm: measures.as_ref().map(|m| (callscript_runtime::campaign::rfm::grid(m), m.as_of)),
+        csv_bytes: csv_size,
+        list_bytes: list.data_bytes(),
     };
     for i in 0..list.len() {
         if let Some(s) = list.segment(i) {
@@ -240,8 +246,10 @@ fn planned(
         explained.reads = reads(&segment);
         // RFM values and quantiles: columns of a copy of the table, inputs of a copy of the script.
         let (exec, derived) = crate::rfm::with_derived(&segment, measures.as_ref(), exec, &list, &csv_name)?;
-        let engine =
-            select_segment(&segment.code, &exec, script, &segment.script, &mut list, derived.as_ref(), &csv_name)?;
+        // A segment's `today` is the day recency counts to: `[rfm] as_of`, else today in the
+        // campaign's zone (not a call's day: no call is placed yet).
+        let context = CallContext { today: crate::rfm::as_of(&loaded), ..CallContext::default() };
+        let engine = select_segment(&segment, &exec, script, context, &mut list, derived.as_ref(), &csv_name)?;
         explained.engine = Some(engine);
         explained.expression = Some((expr, origin));
     }
@@ -319,6 +327,14 @@ pub fn segment_command(
     }
     if explain {
         out.push_str("  plan\n");
+        let mb = |bytes: usize| bytes as f64 / 1e6;
+        let held = format!(
+            "{:.2} MB in columns, {:.2}× the CSV's {:.2} MB",
+            mb(s.list_bytes),
+            s.list_bytes as f64 / s.csv_bytes.max(1) as f64,
+            mb(s.csv_bytes)
+        );
+        line(&mut out, "  list held", held);
         if !s.reads.is_empty() {
             line(&mut out, "  reads", s.reads.join(", "));
         }
@@ -354,16 +370,16 @@ pub fn segment_command(
 /// the interpreter's. `derived`: the list's table with the segment's RFM and quantile columns,
 /// when it reads some (`rfm::with_derived`).
 fn select_segment(
-    condition: &ExprCode,
+    segment: &callscript_compiler::segment::Segment,
     exec: &Arc<Executable>,
     script: &str,
-    code: &ScriptCode,
+    context: CallContext,
     list: &mut CustomerList,
     derived: Option<&CustomerTable>,
     csv_name: &str,
 ) -> Result<SegmentEngine, CliError> {
     let started = std::time::Instant::now();
-    let context = CallContext::default();
+    let (condition, code) = (&segment.code, &segment.script);
     let table = derived.unwrap_or(list.table());
     let interpret = |i: usize| -> Result<bool, CliError> {
         let line = table.line(i).unwrap_or(0);

@@ -1,7 +1,7 @@
 //! One root file's language checks: every script's types, flow and unused names, and every
 //! test, gathered before `@allow` is applied (see [`super::allow`]).
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::check::scope::{FlowRef, ScriptScope, Unit, duplicate, file_scope, script_scope, unit_scope, visible_flows};
 use crate::check::{ParsedFile, allow, flow, phrase_lints, types};
@@ -29,8 +29,8 @@ pub fn check_file<'a>(
 ) -> FileFindings<'a> {
     let mut found = Vec::new();
     let base = file_scope(file, files, &mut found);
-    let mut scripts: HashMap<&str, ScriptScope> = HashMap::new();
-    let mut used_intents: HashMap<&str, ()> = HashMap::new();
+    let mut scripts: HashMap<&str, ScriptScope> = HashMap::default();
+    let mut used_intents: HashMap<&str, ()> = HashMap::default();
     let mut allows: Vec<(&Allow, Span)> = Vec::new();
     for item in &file.ast.items {
         if let Item::Script(script) = item {
@@ -157,7 +157,7 @@ fn unused(scope: &ScriptScope, usage: &types::Usage, diagnostics: &mut Vec<Diagn
 pub fn check_units(file: &ParsedFile, files: &[ParsedFile], found: &mut Vec<Diagnostic>) {
     let mut scratch = Vec::new();
     let base = file_scope(file, files, &mut scratch);
-    let mut names: HashMap<&str, Span> = HashMap::new();
+    let mut names: HashMap<&str, Span> = HashMap::default();
     for item in &file.ast.items {
         let (unit, name) = match item {
             Item::Flow(f) => (Unit::Flow(f), &f.name),
@@ -191,7 +191,7 @@ fn recursion(file: &ParsedFile, files: &[ParsedFile], found: &mut Vec<Diagnostic
         def.steps.iter().for_each(|s| walk(&s.body.stmts, &mut out));
         out
     }
-    let mut visible: HashMap<crate::span::SourceId, HashMap<&str, FlowRef>> = HashMap::new();
+    let mut visible: HashMap<crate::span::SourceId, HashMap<&str, FlowRef>> = HashMap::default();
     let own = visible_flows(file, files);
     for item in &file.ast.items {
         let Item::Flow(def) = item else { continue };

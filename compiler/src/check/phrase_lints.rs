@@ -12,7 +12,7 @@
 //!
 //! Phrases with errors (E400, E401, E404) are left to those errors.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use crate::check::ParsedFile;
 use crate::check::scope::IntentInfo;
@@ -69,7 +69,7 @@ fn forms(lit: &StrLit) -> Option<Vec<String>> {
     } else {
         vec![normalise(&lit.value)]
     };
-    let mut seen = HashSet::new();
+    let mut seen = HashSet::default();
     Some(forms.into_iter().filter(|f| !f.is_empty() && seen.insert(f.clone())).collect())
 }
 
@@ -87,7 +87,7 @@ fn phrases_of<'a>(name: &'a str, file: SourceId, def: &'a Intent) -> Vec<Phrase<
 pub fn check_file_phrases(file: &ParsedFile, scopes: &[&HashMap<&str, IntentInfo<'_>>], found: &mut Vec<Diagnostic>) {
     // Every phrase visible anywhere in the file, parsed once: by intent for W012, and all of
     // them for the words longer phrases claim (W010).
-    let mut by_intent: HashMap<(SourceId, Span), Vec<Phrase>> = HashMap::new();
+    let mut by_intent: HashMap<(SourceId, Span), Vec<Phrase>> = HashMap::default();
     for scope in scopes {
         for (name, info) in scope.iter() {
             by_intent.entry((info.file, info.def.name.span)).or_insert_with(|| phrases_of(name, info.file, info.def));
@@ -103,7 +103,7 @@ pub fn check_file_phrases(file: &ParsedFile, scopes: &[&HashMap<&str, IntentInfo
     let mut own: Vec<&Phrase> = visible.iter().copied().filter(|p| p.file == file.id).collect();
     own.sort_by_key(|p| p.lit.span.start);
     // W011 says what a phrase with regex-like characters stands for; W010 would repeat it.
-    let mut regex_like_at = HashSet::new();
+    let mut regex_like_at = HashSet::default();
     for def in own_intents(file) {
         for lit in def.clauses.iter().filter(|c| c.kind == ClauseKind::Phrases).flat_map(|c| &c.values) {
             if let Some(d) = regex_like(file.id, lit) {
@@ -117,7 +117,7 @@ pub fn check_file_phrases(file: &ParsedFile, scopes: &[&HashMap<&str, IntentInfo
             found.push(d);
         }
     }
-    let mut reported: HashSet<(Span, SourceId, Span)> = HashSet::new();
+    let mut reported: HashSet<(Span, SourceId, Span)> = HashSet::default();
     for scope in scopes {
         same_phrase(file.id, scope, &by_intent, &mut reported, found);
     }
@@ -254,10 +254,10 @@ fn same_phrase(
 ) {
     let mut intents: Vec<&IntentInfo> = scope.values().collect();
     intents.sort_by_key(|info| info.order);
-    let mut first: HashMap<&str, &Phrase> = HashMap::new();
+    let mut first: HashMap<&str, &Phrase> = HashMap::default();
     for info in intents {
         for phrase in by_intent.get(&(info.file, info.def.name.span)).into_iter().flatten() {
-            let mut earlier_seen = HashSet::new();
+            let mut earlier_seen = HashSet::default();
             for form in &phrase.forms {
                 let Some(earlier) = first.get(form.as_str()) else { continue };
                 if earlier.intent == phrase.intent || !earlier_seen.insert(earlier.lit.span) {

@@ -2,7 +2,7 @@
 //! intents and values. [`ScriptScope`] is built once and shared by the type and flow checks,
 //! the compliance rules, lowering and the LSP.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::check::settings::Settings;
 use crate::check::{ParsedFile, settings};
@@ -141,7 +141,7 @@ pub struct ScriptScope<'a> {
     pub actions: HashMap<&'a str, &'a Action>,
     /// Actions some `do` of the script sends a sensitive value: their outputs are sensitive
     /// (§16.6).
-    pub sensitive_actions: std::collections::HashSet<&'a str>,
+    pub sensitive_actions: rustc_hash::FxHashSet<&'a str>,
 }
 
 impl<'a> ScriptScope<'a> {
@@ -183,7 +183,7 @@ impl<'a> ScriptScope<'a> {
         self.flow_ends.borrow_mut().insert(f.key(), None);
         let flows = match self.files.iter().find(|p| p.id == f.file) {
             Some(file) => visible_flows(file, self.files),
-            None => HashMap::new(),
+            None => HashMap::default(),
         };
         let last: &[Stmt] = match f.def.steps.last() {
             Some(step) => &step.body.stmts,
@@ -396,12 +396,16 @@ pub fn file_scope<'a>(
     files: &'a [ParsedFile],
     diagnostics: &mut Vec<Diagnostic>,
 ) -> FileScope<'a> {
-    let mut scope =
-        FileScope { intents: HashMap::new(), outcomes: HashMap::new(), actions: HashMap::new(), next_order: 0 };
+    let mut scope = FileScope {
+        intents: HashMap::default(),
+        outcomes: HashMap::default(),
+        actions: HashMap::default(),
+        next_order: 0,
+    };
     let uses: Vec<&Use> =
         file.ast.items.iter().filter_map(|i| if let Item::Use(u) = i { Some(u) } else { None }).collect();
     // Which `use` brought each imported name, to point at both when two imports clash.
-    let mut origin: HashMap<&str, Span> = HashMap::new();
+    let mut origin: HashMap<&str, Span> = HashMap::default();
     for (n, imported) in file.imports.iter().enumerate() {
         let Some(imported) = imported.and_then(|id| files.iter().find(|f| f.id == id)) else { continue };
         let use_span = uses.get(n).map(|u| u.span).unwrap_or_default();
@@ -464,8 +468,8 @@ pub fn file_scope<'a>(
             }
         }
     }
-    let mut local_intents: HashMap<&str, Span> = HashMap::new();
-    let mut local_actions: HashMap<&str, Span> = HashMap::new();
+    let mut local_intents: HashMap<&str, Span> = HashMap::default();
+    let mut local_actions: HashMap<&str, Span> = HashMap::default();
     for item in &file.ast.items {
         match item {
             Item::Intent(def) => {
@@ -606,8 +610,8 @@ fn new_scope<'a>(
             ..Default::default()
         },
         steps: Vec::new(),
-        step_names: HashMap::new(),
-        sections: HashMap::new(),
+        step_names: HashMap::default(),
+        sections: HashMap::default(),
         objection: None,
         intents: base.intents.clone(),
         actions: base.actions.clone(),
@@ -630,11 +634,11 @@ pub fn script_scope<'a>(
     let id = file.id;
     reserved_check(id, &script.name, "script", diagnostics);
     let mut scope = new_scope(file, files, script, base, base.outcomes.clone());
-    let mut seen_settings: HashMap<&str, Span> = HashMap::new();
+    let mut seen_settings: HashMap<&str, Span> = HashMap::default();
     let mut sections: Vec<&'a Section> = Vec::new();
     let mut order = base.next_order;
-    let mut script_intents: HashMap<&str, Span> = HashMap::new();
-    let mut script_outcomes: HashMap<&str, Span> = HashMap::new();
+    let mut script_intents: HashMap<&str, Span> = HashMap::default();
+    let mut script_outcomes: HashMap<&str, Span> = HashMap::default();
     for member in &script.members {
         match member {
             Member::Setting(setting) => {
@@ -757,7 +761,7 @@ pub fn script_scope<'a>(
                 implicit: true,
             });
         } else {
-            let mut seen: HashMap<&str, Span> = HashMap::new();
+            let mut seen: HashMap<&str, Span> = HashMap::default();
             for step in &section.steps {
                 let name = step.name.name.as_str();
                 if SectionKind::from_name(name).is_none() {
@@ -820,7 +824,7 @@ pub fn script_scope<'a>(
         );
     }
     // §16.6: an action sent a sensitive value answers with sensitive outputs.
-    let mut sensitive_actions = std::collections::HashSet::new();
+    let mut sensitive_actions = rustc_hash::FxHashSet::default();
     let mut visit = |stmt: &'a Stmt| {
         if let StmtKind::Do(d) = &stmt.kind {
             let mut sensitive = false;
@@ -865,7 +869,7 @@ fn has_return(stmt: &Stmt) -> bool {
 /// The flows a file sees: those of its imports (in `use` order, not transitive), then its own,
 /// which win.
 pub fn visible_flows<'a>(file: &'a ParsedFile, files: &'a [ParsedFile]) -> HashMap<&'a str, FlowRef<'a>> {
-    let mut out = HashMap::new();
+    let mut out = HashMap::default();
     let imported = file.imports.iter().flatten().filter_map(|id| files.iter().find(|f| f.id == *id));
     for f in imported.chain(std::iter::once(file)) {
         for item in &f.ast.items {
@@ -879,7 +883,7 @@ pub fn visible_flows<'a>(file: &'a ParsedFile, files: &'a [ParsedFile]) -> HashM
 
 /// The handler sets a file sees, like [`visible_flows`].
 pub fn visible_sets<'a>(file: &'a ParsedFile, files: &'a [ParsedFile]) -> HashMap<&'a str, SetRef<'a>> {
-    let mut out = HashMap::new();
+    let mut out = HashMap::default();
     let imported = file.imports.iter().flatten().filter_map(|id| files.iter().find(|f| f.id == *id));
     for f in imported.chain(std::iter::once(file)) {
         for item in &f.ast.items {
@@ -955,7 +959,7 @@ pub fn unit_scope<'a>(
             implicit: true,
         });
     } else {
-        let mut seen: HashMap<&str, Span> = HashMap::new();
+        let mut seen: HashMap<&str, Span> = HashMap::default();
         for step in &flow.steps {
             let name = step.name.name.as_str();
             reserved_check(id, &step.name, "step", diagnostics);

@@ -1,7 +1,7 @@
 //! Script settings (LANGUAGE.md §3): which names there are, each read once, with its kind of
 //! value checked and defaults applied.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::diagnostic::Diagnostic;
 use crate::span::{SourceId, Span};

@@ -1,7 +1,7 @@
 //! Lowering of a checked file to [`Program`] bytecode. Runs only on files without errors; it
 //! re-derives each script's scope with the same builder the checker uses.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use crate::bytecode::*;
 use crate::check::compliance::Pack;
@@ -72,7 +72,7 @@ pub fn lower_file(files: &[ParsedFile], sources: &Sources, root: SourceId, pack:
         jurisdiction: pack.map(|p| p.jurisdiction.clone()).unwrap_or_default(),
         model: None,
     };
-    let mut intent_ids: HashMap<(SourceId, u32), IntentId> = HashMap::new();
+    let mut intent_ids: HashMap<(SourceId, u32), IntentId> = HashMap::default();
     for item in &file.ast.items {
         if let Item::Script(script) = item {
             let scope = scope::script_scope(file, files, script, &base, &mut ignored);
@@ -184,7 +184,7 @@ fn flow_stmts(def: &Flow) -> impl Iterator<Item = &[Stmt]> {
 /// order first met (names resolve in the file of the code that calls).
 fn reachable_flows<'a>(scope: &ScriptScope<'a>, files: &'a [ParsedFile]) -> Vec<FlowRef<'a>> {
     let mut out: Vec<FlowRef<'a>> = Vec::new();
-    let mut seen: HashSet<(SourceId, u32)> = HashSet::new();
+    let mut seen: HashSet<(SourceId, u32)> = HashSet::default();
     let mut visit = |names: Vec<&'a Ident>, visible: &HashMap<&'a str, FlowRef<'a>>, out: &mut Vec<FlowRef<'a>>| {
         for name in names {
             if let Some(f) = visible.get(name.name.as_str())
@@ -384,7 +384,7 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
         ScriptLowering {
             listen_timeout_ms: s.listen_timeout_ms,
             bargein_off: s.bargein_off,
-            flow_ids: HashMap::new(),
+            flow_ids: HashMap::default(),
             flow_slots: Vec::new(),
             flow_ends: Vec::new(),
             in_ask: 0,
@@ -392,10 +392,10 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
             intents,
             intent_ids,
             code,
-            slots: HashMap::new(),
+            slots: HashMap::default(),
             goto_fixups: Vec::new(),
             current_step: 0,
-            text_ids: HashMap::new(),
+            text_ids: HashMap::default(),
             pack,
         }
     }
@@ -499,7 +499,7 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
         for (i, (f, fs)) in units.flows.iter().zip(units.flow_scopes).enumerate() {
             self.flow_ids.insert(f.key(), FlowId::try_from(i).expect(WITHIN_E009));
             self.flow_ends.push(scope.flow_ends_call(*f));
-            let mut map = HashMap::new();
+            let mut map = HashMap::default();
             let params =
                 f.def.params.iter().enumerate().filter(|(_, p)| fs.params.iter().any(|q| std::ptr::eq(*q, *p)));
             let decls: Vec<_> = params
@@ -574,7 +574,7 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
                 // bodies see no value of the script.
                 for (_, set) in units.set_scopes.iter().filter(|(at, _)| *at == i) {
                     self.scope = set;
-                    self.slots = HashMap::new();
+                    self.slots = HashMap::default();
                     for handler in set.set.map(|s| s.handlers.as_slice()).unwrap_or(&[]) {
                         let branch = self.branch(handler, true);
                         self.code.handlers.push(branch);
@@ -807,7 +807,7 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
             prompt,
             timeout_ms: ask.timeout.map(|t| t.millis).unwrap_or(self.listen_timeout_ms),
             retries: ask.retries.map(|r| r.value.clamp(0, u32::MAX as i64) as u32).unwrap_or(0),
-            branches: Vec::new(),
+            branches: Vec::with_capacity(ask.branches.len()),
             span: self.at(ask.head),
             step: self.current_step,
             capture: ask.capture.as_ref().map(|c| self.capture(c)),
@@ -871,7 +871,9 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
     }
 
     fn branch(&mut self, branch: &'a Branch, handler: bool) -> BranchCode {
-        let patterns = branch.patterns.iter().filter_map(|p| self.pattern(p)).collect();
+        let mut patterns: Vec<PatternCode> = branch.patterns.iter().filter_map(|p| self.pattern(p)).collect();
+        // A program is kept for each script checked: no spare capacity in its small lists.
+        patterns.shrink_to_fit();
         let guard = branch.guard.as_ref().map(|g| self.expr(g));
         let limit = if handler {
             match branch.limit {
@@ -944,6 +946,7 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
         let mut ops = Vec::new();
         let mut sensitive = false;
         expr_ops(expr, &self.slots, &self.code.slots, &mut ops, &mut sensitive);
+        ops.shrink_to_fit();
         self.code.exprs.push(ExprCode { ops, span: self.at(expr.span), sensitive });
         (self.code.exprs.len() - 1) as ExprId
     }
@@ -1066,21 +1069,21 @@ pub(crate) fn condition_code(expr: &Expr, script: &ScriptCode) -> Result<ExprCod
         flow: None,
         set: None,
         files: &[],
-        flows: HashMap::new(),
-        sets: HashMap::new(),
+        flows: HashMap::default(),
+        sets: HashMap::default(),
         params: Vec::new(),
         flow_ends: Default::default(),
         settings: Settings::default(),
         steps: Vec::new(),
-        step_names: HashMap::new(),
-        sections: HashMap::new(),
+        step_names: HashMap::default(),
+        sections: HashMap::default(),
         objection: None,
-        intents: HashMap::new(),
-        outcomes: HashMap::new(),
+        intents: HashMap::default(),
+        outcomes: HashMap::default(),
         values,
         inputs: Vec::new(),
         lets: Vec::new(),
-        actions: HashMap::new(),
+        actions: HashMap::default(),
         sensitive_actions: Default::default(),
     };
     let mut usage = Usage::default();

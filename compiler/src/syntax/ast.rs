@@ -56,8 +56,16 @@ impl Prompt {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Segment {
-    Text { text: String, span: Span },
-    Interp { expr: Expr, filter: Option<Ident>, span: Span },
+    Text {
+        text: String,
+        span: Span,
+    },
+    /// `expr` boxed: a prompt holds more text than values.
+    Interp {
+        expr: Box<Expr>,
+        filter: Option<Ident>,
+        span: Span,
+    },
 }
 
 /// `@allow(CODE, "reason")` before an item, statement, branch, step or section.
@@ -442,13 +450,15 @@ pub enum StmtKind {
     Retry(Option<Prompt>),
     Resume,
     Goto(Target),
-    If(If),
+    /// Boxed, like the rare large fields below: a statement is as large as its largest kind,
+    /// and a large script holds millions of them.
+    If(Box<If>),
     Verify,
     Tag(StrLit),
     Callback(DurationLit),
     Optout,
     Transfer {
-        queue: StrLit,
+        queue: Box<StrLit>,
         outcome: Option<Ident>,
         /// `with { KEY: EXPR, … }`: data handed to the agent (§13).
         with: Vec<(Ident, Expr)>,
@@ -461,7 +471,7 @@ pub enum StmtKind {
     Sms(Prompt),
     Set {
         name: Ident,
-        value: Expr,
+        value: Box<Expr>,
     },
     /// `call NAME(ARGS)`: runs a flow (§12).
     Call {
@@ -474,8 +484,8 @@ pub enum StmtKind {
     Listen,
     /// `callback at TIME` / `callback on DATE [at TIME]` (§12).
     CallbackAt {
-        date: Option<Expr>,
-        time: Option<Expr>,
+        date: Option<Box<Expr>>,
+        time: Option<Box<Expr>>,
     },
     /// A statement that failed to parse (already reported).
     Error,
@@ -587,7 +597,8 @@ pub struct Branch {
     pub allows: Vec<Allow>,
     pub patterns: Vec<Pattern>,
     pub limit: Option<IntLit>,
-    pub guard: Option<Expr>,
+    /// Boxed: most branches have none, and an ask holds several branches.
+    pub guard: Option<Box<Expr>>,
     pub body: Block,
     /// Span of `on PATTERNS … =>`, for labels.
     pub head: Span,
@@ -657,8 +668,9 @@ pub enum ExprKind {
     Date(Date),
     Time(Time),
     Name(Ident),
-    /// `NAME.FIELD`: an output of an action, after its `ok` branch (§13).
-    Field(Ident, Ident),
+    /// `NAME.FIELD`: an output of an action, after its `ok` branch (§13). The field is boxed:
+    /// an expression is as large as its largest kind.
+    Field(Ident, Box<Ident>),
     Unary(UnaryOp, Box<Expr>),
     Binary(BinaryOp, Box<Expr>, Box<Expr>),
     Paren(Box<Expr>),

@@ -110,20 +110,19 @@ struct Parser<'a> {
 
 impl<'a> Parser<'a> {
     fn new(src: &'a str, file: SourceId, lexed: Vec<Lexed>) -> Parser<'a> {
-        let mut tokens = Vec::with_capacity(lexed.len());
         let mut comments = Vec::new();
         let mut open_braces = 0usize;
-        for l in lexed {
+        // Filtered in place: a second token vector would double the parse's largest buffer.
+        let mut tokens = lexed;
+        tokens.retain(|l| {
             match l.token {
                 Token::Comment => comments.push(l.span),
                 Token::LBrace => open_braces += 1,
                 Token::RBrace => open_braces = open_braces.saturating_sub(1),
                 _ => {}
             }
-            if l.token != Token::Comment {
-                tokens.push(l);
-            }
-        }
+            l.token != Token::Comment
+        });
         Parser {
             src,
             file,
@@ -418,9 +417,14 @@ impl<'a> Parser<'a> {
     }
 
     fn string(&mut self, what: &str) -> Option<StrLit> {
+        let span = self.string_span(what)?;
+        Some(self.unescape(span))
+    }
+
+    /// The span of a string token, or reports what was expected instead.
+    fn string_span(&mut self, what: &str) -> Option<Span> {
         if self.at(Token::Str) {
-            let span = self.bump().span;
-            Some(self.unescape(span))
+            Some(self.bump().span)
         } else {
             self.unexpected(what);
             if self.at(Token::UnterminatedStr) {
@@ -432,11 +436,22 @@ impl<'a> Parser<'a> {
 
     /// Resolves escapes of a string token, keeping each character's file offset.
     fn unescape(&mut self, span: Span) -> StrLit {
+        let inner = span.len().saturating_sub(2);
+        let mut value = String::with_capacity(inner);
+        let mut char_offsets = Vec::with_capacity(inner);
+        self.escapes(span, |c, at| {
+            value.push(c);
+            char_offsets.push(at);
+        });
+        StrLit { value, span, char_offsets }
+    }
+
+    /// Reports the bad escapes of a string token and gives `each` every resolved character with
+    /// its file offset.
+    fn escapes(&mut self, span: Span, mut each: impl FnMut(char, u32)) {
         let raw = self.text(span);
         let inner = &raw[1..raw.len() - 1];
         let base = span.start + 1;
-        let mut value = String::with_capacity(inner.len());
-        let mut char_offsets = Vec::with_capacity(inner.len());
         let mut chars = inner.char_indices().peekable();
         while let Some((i, c)) = chars.next() {
             let at = base + i as u32;
@@ -450,8 +465,7 @@ impl<'a> Parser<'a> {
                     '{' => '{',
                     // Phrase-pattern escapes (§9.6) pass through for the pattern parser.
                     '(' | ')' | '[' | ']' | '|' | '…' => {
-                        value.push('\\');
-                        char_offsets.push(at);
+                        each('\\', at);
                         e
                     }
                     other => {
@@ -464,14 +478,11 @@ impl<'a> Parser<'a> {
                         other
                     }
                 };
-                value.push(resolved);
-                char_offsets.push(at);
+                each(resolved, at);
             } else {
-                value.push(c);
-                char_offsets.push(at);
+                each(c, at);
             }
         }
-        StrLit { value, span, char_offsets }
     }
 
     fn duration(&mut self, what: &str) -> Option<DurationLit> {
@@ -1309,6 +1320,9 @@ impl<'a> Parser<'a> {
         let close = self.close_brace(open);
         self.nl_insensitive = saved;
         self.leave();
+        // The tree of a large script is most of the check's memory: no spare capacity in the
+        // lists it holds per statement.
+        stmts.shrink_to_fit();
         Block { stmts, braced: true, span: open.to(close) }
     }
 
@@ -1332,7 +1346,7 @@ impl<'a> Parser<'a> {
         // build must take MAX_DEPTH levels on a 2 MiB thread.
         let nested = match self.peek_text() {
             "ask" => Some(self.ask().map(StmtKind::Ask)),
-            "if" => Some(self.if_stmt().map(StmtKind::If)),
+            "if" => Some(self.if_stmt().map(|i| StmtKind::If(Box::new(i)))),
             "do" => Some(self.do_stmt().map(StmtKind::Do)),
             _ => None,
         };
@@ -1390,10 +1404,10 @@ impl<'a> Parser<'a> {
                 if self.eat_word("in").is_some() {
                     self.duration("a duration such as `2h`").map(StmtKind::Callback)
                 } else if self.eat_word("at").is_some() {
-                    Some(StmtKind::CallbackAt { date: None, time: Some(self.expr()) })
+                    Some(StmtKind::CallbackAt { date: None, time: Some(Box::new(self.expr())) })
                 } else if self.eat_word("on").is_some() {
-                    let date = self.expr_bp(4);
-                    let time = if self.eat_word("at").is_some() { Some(self.expr()) } else { None };
+                    let date = Box::new(self.expr_bp(4));
+                    let time = if self.eat_word("at").is_some() { Some(Box::new(self.expr())) } else { None };
                     Some(StmtKind::CallbackAt { date: Some(date), time })
                 } else {
                     self.unexpected(
@@ -1445,7 +1459,7 @@ impl<'a> Parser<'a> {
                         None
                     };
                     let with = if self.eat_word("with").is_some() { self.test_inputs()? } else { Vec::new() };
-                    Some(StmtKind::Transfer { queue, outcome, with })
+                    Some(StmtKind::Transfer { queue: Box::new(queue), outcome, with })
                 })
             }
             "sms" => {
@@ -1463,7 +1477,7 @@ impl<'a> Parser<'a> {
                         self.unexpected("`=` and the new value");
                         return None;
                     }
-                    let value = self.expr();
+                    let value = Box::new(self.expr());
                     Some(StmtKind::Set { name, value })
                 })
             }
@@ -1614,6 +1628,7 @@ impl<'a> Parser<'a> {
         self.close_brace(open);
         self.nl_insensitive = saved;
         self.leave();
+        branches.shrink_to_fit();
         branches
     }
 
@@ -1696,6 +1711,7 @@ impl<'a> Parser<'a> {
             }
             self.skip_newlines();
         }
+        patterns.shrink_to_fit();
         let mut limit = None;
         let mut guard = None;
         loop {
@@ -1704,7 +1720,7 @@ impl<'a> Parser<'a> {
                 limit = self.int("the handler's limit (a number)");
             } else if self.at_word("if") && guard.is_none() {
                 self.bump();
-                guard = Some(self.expr());
+                guard = Some(Box::new(self.expr()));
             } else {
                 break;
             }
@@ -1787,7 +1803,7 @@ impl<'a> Parser<'a> {
                 let inner = self.if_stmt()?;
                 Some(Else::If(Box::new(Stmt {
                     allows: Vec::new(),
-                    kind: StmtKind::If(inner),
+                    kind: StmtKind::If(Box::new(inner)),
                     span: start.to(self.prev_span()),
                 })))
             } else {
@@ -1803,15 +1819,17 @@ impl<'a> Parser<'a> {
     // ---- prompts ------------------------------------------------------------------------
 
     fn prompt(&mut self, what: &str) -> Option<Prompt> {
-        let lit = self.string(what)?;
-        Some(self.split_prompt(&lit))
+        let span = self.string_span(what)?;
+        // Only the escapes' errors: the segments are read from the raw text.
+        self.escapes(span, |_, _| {});
+        Some(self.split_prompt(span))
     }
 
     /// Splits a string literal into text and `{{ expr | filter }}` segments. Works on the
     /// raw source so that `\{` stays literal and spans of expressions point into the file.
-    fn split_prompt(&mut self, lit: &StrLit) -> Prompt {
-        let raw = self.text(lit.span);
-        let inner_start = lit.span.start as usize + 1;
+    fn split_prompt(&mut self, span: Span) -> Prompt {
+        let raw = self.text(span);
+        let inner_start = span.start as usize + 1;
         let inner = &raw[1..raw.len() - 1];
         let mut segments = Vec::new();
         let mut text = String::new();
@@ -1851,7 +1869,7 @@ impl<'a> Parser<'a> {
                     (inner_start + expr_start) as u32,
                     Span::new(open, close),
                 );
-                segments.push(Segment::Interp { expr, filter, span: Span::new(open, close) });
+                segments.push(Segment::Interp { expr: Box::new(expr), filter, span: Span::new(open, close) });
                 i = expr_end + 2;
                 text_start = inner_start + i;
                 continue;
@@ -1863,7 +1881,8 @@ impl<'a> Parser<'a> {
         if !text.is_empty() {
             segments.push(Segment::Text { text, span: Span::new(text_start, inner_start + inner.len()) });
         }
-        Prompt { segments, span: lit.span }
+        segments.shrink_to_fit();
+        Prompt { segments, span }
     }
 
     fn interpolation(&mut self, text: &str, offset: u32, whole: Span) -> (Expr, Option<Ident>) {
@@ -1983,7 +2002,7 @@ impl<'a> Parser<'a> {
         if self.at(Token::Dot) && self.tokens.get(self.pos + 1).is_some_and(|t| t.token == Token::Ident) {
             self.bump();
             if let Some(field) = self.ident("a field name") {
-                return Expr { span: span.to(field.span), kind: ExprKind::Field(name, field) };
+                return Expr { span: span.to(field.span), kind: ExprKind::Field(name, Box::new(field)) };
             }
         }
         // `quantile(x, 4)`: only with the `(` right after the name, so a name that ends one

@@ -116,6 +116,50 @@ pub fn record_line(text: &str, starts: &[usize], at: u64) -> usize {
     starts.partition_point(|&start| start <= at + skipped)
 }
 
+/// [`record_line`] for records read in order, as a reader goes forward: it counts the line
+/// ends from the last record to this one, so a list of millions needs neither a table of line
+/// starts nor a search in it per row; the text of a line is found only for an error that
+/// quotes it.
+pub struct Lines<'t> {
+    text: &'t str,
+    /// Line ends before `at` are counted in `line`.
+    at: usize,
+    line: usize,
+    starts: std::cell::OnceCell<Vec<usize>>,
+}
+
+impl<'t> Lines<'t> {
+    pub fn new(text: &'t str) -> Lines<'t> {
+        Lines { text, at: 0, line: 1, starts: std::cell::OnceCell::new() }
+    }
+
+    /// The 1-based line of the record the CSV reader places at byte `at` (see [`record_line`]).
+    pub fn of_record(&mut self, at: u64) -> usize {
+        let bytes = self.text.as_bytes();
+        let at = (at as usize).min(bytes.len());
+        let skipped = bytes[at..].iter().take_while(|b| matches!(b, b'\r' | b'\n')).count();
+        let to = at + skipped;
+        if to < self.at {
+            (self.at, self.line) = (0, 1);
+        }
+        for i in self.at..to {
+            if bytes[i] == b'\n' || (bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n')) {
+                self.line += 1;
+            }
+        }
+        self.at = to;
+        self.line
+    }
+
+    /// Line `line` without its line end.
+    pub fn text_of(&self, line: usize) -> &'t str {
+        let starts = self.starts.get_or_init(|| line_starts(self.text));
+        let start = starts[line.clamp(1, starts.len()) - 1];
+        let end = starts.get(line).copied().unwrap_or(self.text.len());
+        self.text[start..end].trim_end_matches(['\r', '\n'])
+    }
+}
+
 /// The customer list's bytes as text; invalid UTF-8 is an error naming its line and column.
 pub fn decode(name: &str, bytes: Vec<u8>) -> Result<String, InputError> {
     String::from_utf8(bytes).map_err(|e| {
@@ -282,14 +326,9 @@ pub fn load_each(
         }
         line_text.chars().count().max(1)
     };
-    let starts = line_starts(text);
-    let text_of_line = |line: usize| -> &str {
-        let start = starts[line.clamp(1, starts.len()) - 1];
-        let end = starts.get(line).copied().unwrap_or(text.len());
-        text[start..end].trim_end_matches(['\r', '\n'])
-    };
+    let mut lines = Lines::new(text);
     let mut count = 0;
-    let mut seen_ids = SeenIds::with_capacity(starts.len());
+    let mut seen_ids = SeenIds::with_capacity(text.bytes().filter(|&b| b == b'\n').count());
     // Zones are few: each name is looked up once.
     let mut zone_known: HashMap<String, bool> = HashMap::new();
     let mut values: Vec<(&str, Value)> = Vec::with_capacity(inputs.len());
@@ -303,13 +342,13 @@ pub fn load_each(
         let record = match result {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map_or(1, |p| record_line(text, &starts, p.byte()));
+                let line = e.position().map_or(1, |p| lines.of_record(p.byte()));
                 errors.push(InputError::at(name, line, 1, format!("this row cannot be read: {e}")));
                 continue;
             }
         };
-        let line = record.position().map_or(1, |p| record_line(text, &starts, p.byte()));
-        let line_text = text_of_line(line);
+        let line = record.position().map_or(1, |p| lines.of_record(p.byte()));
+        let line_text = || lines.text_of(line);
         if record.len() != headers.len() {
             errors.push(InputError::at(
                 name,
@@ -327,7 +366,7 @@ pub fn load_each(
                 errors.push(InputError::at(
                     name,
                     line,
-                    char_col(record, phone_col, line_text),
+                    char_col(record, phone_col, line_text()),
                     format!("{} in column `phone` is not a phone number", show(phone_col, cell(phone_col))),
                 ));
                 continue;
@@ -358,7 +397,7 @@ pub fn load_each(
             errors.push(InputError::at(
                 name,
                 line,
-                char_col(record, c, line_text),
+                char_col(record, c, line_text()),
                 format!("{} in column `timezone` is not a time zone (use a name such as Asia/Shanghai)", show(c, tz)),
             ));
         }
@@ -373,7 +412,7 @@ pub fn load_each(
                 errors.push(InputError::at(
                     name,
                     line,
-                    char_col(record, *col, line_text),
+                    char_col(record, *col, line_text()),
                     format!("column `{input}` is empty, but the input is required"),
                 ));
                 continue;
@@ -383,7 +422,7 @@ pub fn load_each(
                 Err(problem) => errors.push(InputError::at(
                     name,
                     line,
-                    char_col(record, *col, line_text),
+                    char_col(record, *col, line_text()),
                     format!("{} {problem} in column `{input}` ({})", show(*col, raw), ty.name()),
                 )),
             }

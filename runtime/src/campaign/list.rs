@@ -79,7 +79,8 @@ pub struct CustomerList {
     /// Per customer: its zone in `zones` (0: the campaign's).
     zone_of: Vec<u16>,
     zones: Names,
-    /// Per customer: its `segment` column in `segments` (0: none).
+    /// Per customer: its `segment` column in `segments` (0: none); empty while no customer
+    /// has one (most lists have no such column).
     segment_of: Vec<u32>,
     segments: Names,
 }
@@ -111,7 +112,7 @@ impl CustomerList {
                 phones: Vec::with_capacity(rows),
                 zone_of: Vec::with_capacity(rows),
                 zones: Names::default(),
-                segment_of: Vec::with_capacity(rows),
+                segment_of: Vec::new(),
                 segments: Names::default(),
             },
         }
@@ -199,7 +200,7 @@ impl CustomerList {
 
     /// The `segment` column, when the list has one.
     pub fn segment(&self, i: usize) -> Option<&str> {
-        self.segments.get(self.segment_of[i])
+        self.segments.get(self.segment_of.get(i).copied().unwrap_or(0))
     }
 
     /// The customer's line in the list.
@@ -285,7 +286,11 @@ impl ListBuilder {
         list.ids.push_str(c.id);
         list.id_ends.push(list.ids.len() as u32);
         list.zone_of.push(zone);
-        list.segment_of.push(list.segments.id(c.segment));
+        if c.segment.is_some() || !list.segment_of.is_empty() {
+            // The first customer with a segment: those before it had none.
+            list.segment_of.resize(list.zone_of.len() - 1, 0);
+            list.segment_of.push(list.segments.id(c.segment));
+        }
         Ok(())
     }
 

@@ -15,7 +15,7 @@ use callscript_compiler::syntax::ast::Type;
 use callscript_compiler::value::{Date, Money, Value};
 
 use super::InputError;
-use super::customers::{line_starts, parse_value, record_line};
+use super::customers::{Lines, parse_value};
 
 /// The scores of `r_score`, `f_score`, `m_score`: quintiles.
 pub const SCORES: u32 = 5;
@@ -105,13 +105,13 @@ pub fn read_measures(name: &str, text: &str, rfm: &Rfm, as_of: Date) -> Result<M
             None => return Err(RfmError::MissingColumn { key: measure.key(), column: column.to_string() }),
         }
     }
-    let starts = line_starts(text);
+    let mut lines = Lines::new(text);
     let mut measures = Measures::empty(as_of);
     let mut read: Vec<MeasureColumn> =
         wanted.iter().map(|(_, column, _)| MeasureColumn { column: column.to_string(), values: Vec::new() }).collect();
     let mut errors = Vec::new();
     for record in reader.records().filter_map(Result::ok) {
-        let line = record.position().map_or(1, |p| record_line(text, &starts, p.byte()));
+        let line = record.position().map_or(1, |p| lines.of_record(p.byte()));
         for ((measure, column, field), out) in wanted.iter().zip(&mut read) {
             let raw = record.get(*field).unwrap_or("").trim();
             match cell(*measure, raw) {

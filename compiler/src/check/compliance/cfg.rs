@@ -56,7 +56,9 @@
 //! oracle: every analysis here is compared with it on the fixtures and on nested flows.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+
+use rustc_hash::FxHashMap;
 
 use crate::bytecode::{AskId, Instruction, PromptId, ScriptCode};
 
@@ -196,7 +198,8 @@ impl Cfg {
             handler_start,
             ask_pc: &ask_pc,
             owner: &owner,
-            ids: HashMap::new(),
+            plain: vec![NONE; n as usize + code.asks.len()],
+            ids: FxHashMap::default(),
             nodes: Vec::new(),
             queue: VecDeque::new(),
         };
@@ -284,7 +287,7 @@ impl Cfg {
                 None => (NONE, None),
             }
         };
-        let mut keys: HashMap<(u32, Option<AskId>), InstanceId> = HashMap::from([((NONE, None), MAIN)]);
+        let mut keys: FxHashMap<(u32, Option<AskId>), InstanceId> = FxHashMap::from_iter([((NONE, None), MAIN)]);
         let mut instances =
             vec![Instance { entry: START, nodes: Vec::new(), callers: Vec::new(), returns: Vec::new(), calls: false }];
         let mut instance = vec![MAIN; len];
@@ -932,7 +935,11 @@ struct Builder<'c> {
     handler_start: u32,
     ask_pc: &'c [u32],
     owner: &'c [Option<AskId>],
-    ids: HashMap<Node, NodeId>,
+    /// The ids of the nodes without a context, by pc, then by ask for the listen nodes: most
+    /// nodes are these, and a lookup here costs no hashing.
+    plain: Vec<NodeId>,
+    /// The ids of the nodes with a context (handler code copied per ask).
+    ids: FxHashMap<Node, NodeId>,
     nodes: Vec<Node>,
     queue: VecDeque<NodeId>,
 }
@@ -941,14 +948,19 @@ type Ctx = Option<AskId>;
 
 impl Builder<'_> {
     fn id(&mut self, node: Node) -> NodeId {
-        if let Some(&id) = self.ids.get(&node) {
-            return id;
+        let next = self.nodes.len() as NodeId;
+        let id = match (node.ctx, node.at) {
+            (None, At::Instr(pc)) => &mut self.plain[pc as usize],
+            (None, At::Listen(a)) => &mut self.plain[self.n as usize + a as usize],
+            (Some(_), _) => self.ids.entry(node).or_insert(NONE),
+        };
+        if *id != NONE {
+            return *id;
         }
-        let id = self.nodes.len() as NodeId;
+        *id = next;
         self.nodes.push(node);
-        self.ids.insert(node, id);
-        self.queue.push_back(id);
-        id
+        self.queue.push_back(next);
+        next
     }
 
     /// The node at `pc` reached from code run for `ctx`: the script's own code has no context

@@ -11,8 +11,8 @@ use crate::span::{FileSpan, Span};
 pub(super) fn recording(a: &Analysis, out: &mut Vec<Diagnostic>) {
     let code = a.code;
     let notice = &a.pack.recording.all_of;
-    for (p, nodes) in a.prompt_nodes().into_iter().enumerate() {
-        let first = nodes.into_iter().filter(|&n| a.facts[n as usize] & PROMPTED == 0);
+    for (p, nodes) in a.prompt_nodes.iter().enumerate() {
+        let first = nodes.iter().copied().filter(|&n| a.facts[n as usize] & PROMPTED == 0);
         let Some(node) = a.nearest(Avoid::Prompt, first) else { continue };
         let prompt = &code.prompts[p];
         if notice.holds(&normalise(&static_text(prompt))) {

@@ -66,7 +66,6 @@ pub(super) fn prompt_length(a: &Analysis, out: &mut Vec<Diagnostic>) {
     let code = a.code;
     let limits = &a.pack.limits;
     let rate = limits.chars_per_second.max(1);
-    let nodes = a.prompt_nodes();
     let locale = Locale::from_tag(&code.locale).unwrap_or_default();
     for (p, prompt) in code.prompts.iter().enumerate() {
         let units: u32 = prompt
@@ -101,7 +100,7 @@ pub(super) fn prompt_length(a: &Analysis, out: &mut Vec<Diagnostic>) {
             .with_help(
                 "split it into shorter prompts, or allow it in place with the reason: `@allow(CS008, \"legal text must be read in full\")`",
             );
-        d = a.with_shortest_path(d, nodes[p].iter().copied());
+        d = a.with_shortest_path(d, a.prompt_nodes[p].iter().copied());
         out.push(d);
     }
 }

@@ -304,8 +304,52 @@ pub(crate) struct Analysis<'a> {
     /// Per prompt: it holds the risk disclosure.
     pub risk_prompt: Vec<bool>,
     /// The nodes of each instruction (one, or one per interrupted ask in handler code).
-    pub by_pc: Vec<Vec<NodeId>>,
+    pub by_pc: Groups,
+    /// The reached nodes of each prompt, by prompt (its instructions' in pc order).
+    pub prompt_nodes: Groups,
     paths: [OnceCell<Paths>; 4],
+}
+
+/// Nodes grouped by a key (an instruction, a prompt), each group in the order given, laid out
+/// in one list: a list per key would be an allocation per instruction of a large script.
+pub(crate) struct Groups {
+    /// The nodes of key `i`: `nodes[start[i]..start[i + 1]]`.
+    start: Vec<u32>,
+    nodes: Vec<NodeId>,
+}
+
+impl Groups {
+    /// Groups the `(key, node)` pairs of `items` (read twice: to count, then to place) under
+    /// `keys` keys.
+    fn new(keys: usize, items: impl Iterator<Item = (usize, NodeId)> + Clone) -> Groups {
+        let mut start = vec![0u32; keys + 1];
+        for (key, _) in items.clone() {
+            start[key + 1] += 1;
+        }
+        for i in 0..keys {
+            start[i + 1] += start[i];
+        }
+        let mut next = start.clone();
+        let mut nodes = vec![0; start[keys] as usize];
+        for (key, n) in items {
+            nodes[next[key] as usize] = n;
+            next[key] += 1;
+        }
+        Groups { start, nodes }
+    }
+
+    /// The nodes of each key, in key order.
+    pub fn iter(&self) -> impl Iterator<Item = &[NodeId]> {
+        self.start.windows(2).map(|w| &self.nodes[w[0] as usize..w[1] as usize])
+    }
+}
+
+impl std::ops::Index<usize> for Groups {
+    type Output = [NodeId];
+
+    fn index(&self, key: usize) -> &[NodeId] {
+        &self.nodes[self.start[key] as usize..self.start[key + 1] as usize]
+    }
 }
 
 impl<'a> Analysis<'a> {
@@ -326,13 +370,15 @@ impl<'a> Analysis<'a> {
             }
             adds
         });
-        let mut by_pc = vec![Vec::new(); code.code.len()];
-        for (n, node) in cfg.nodes.iter().enumerate() {
-            if let At::Instr(pc) = node.at {
-                by_pc[pc as usize].push(n as NodeId);
-            }
-        }
-        Analysis { program, code, pack, cfg, facts, risk_prompt, by_pc, paths: Default::default() }
+        let instr = cfg.nodes.iter().enumerate().filter_map(|(n, node)| match node.at {
+            At::Instr(pc) => Some((pc as usize, n as NodeId)),
+            At::Listen(_) => None,
+        });
+        let by_pc = Groups::new(code.code.len(), instr);
+        // `by_pc.nodes` holds the instructions' nodes in pc order.
+        let prompts = by_pc.nodes.iter().filter_map(|&n| cfg.prompt(code, n).map(|p| (p as usize, n)));
+        let prompt_nodes = Groups::new(code.prompts.len(), prompts);
+        Analysis { program, code, pack, cfg, facts, risk_prompt, by_pc, prompt_nodes, paths: Default::default() }
     }
 
     fn paths(&self, avoid: Avoid) -> &Paths {
@@ -445,19 +491,6 @@ impl<'a> Analysis<'a> {
     fn nearest(&self, avoid: Avoid, nodes: impl Iterator<Item = NodeId>) -> Option<NodeId> {
         let paths = self.paths(avoid);
         nodes.filter_map(|n| paths.distance(n).map(|d| (d, n))).min().map(|(_, n)| n)
-    }
-
-    /// Every reached node of each prompt, by prompt.
-    fn prompt_nodes(&self) -> Vec<Vec<NodeId>> {
-        let mut out = vec![Vec::new(); self.code.prompts.len()];
-        for nodes in &self.by_pc {
-            for &n in nodes {
-                if let Some(p) = self.cfg.prompt(self.code, n) {
-                    out[p as usize].push(n);
-                }
-            }
-        }
-        out
     }
 
     fn finding(&self, code: &'static str, at: FileSpan, message: String) -> Diagnostic {

@@ -30,7 +30,6 @@ pub(super) fn check(a: &Analysis, out: &mut Vec<Diagnostic>) {
             }
         }
     }
-    let nodes = a.prompt_nodes();
     for (p, prompt) in code.prompts.iter().enumerate() {
         // (segment, start, end, phrase, list) of every counting match.
         let mut matches: Vec<(usize, usize, usize, &str, &Forbidden)> = Vec::new();
@@ -75,7 +74,7 @@ pub(super) fn check(a: &Analysis, out: &mut Vec<Diagnostic>) {
                 .with_help(format!(
                     "rephrase it ({rule_id}); a phrase directly after a negator is a disclosure and does not count (`不{phrase}`)"
                 ));
-            d = a.with_shortest_path(d, nodes[p].iter().copied());
+            d = a.with_shortest_path(d, a.prompt_nodes[p].iter().copied());
             out.push(d);
         }
     }

@@ -25,11 +25,11 @@ pub(super) fn check(a: &Analysis, out: &mut Vec<Diagnostic>) {
             .filter_map(|seg| if let PromptSegment::Value { expr, .. } = seg { Some(*expr) } else { None })
             .collect()
     };
-    for (p, nodes) in a.prompt_nodes().into_iter().enumerate() {
-        sites.push((nodes, prompt_exprs(p as u32), "spoken"));
+    for (p, nodes) in a.prompt_nodes.iter().enumerate() {
+        sites.push((nodes.to_vec(), prompt_exprs(p as u32), "spoken"));
     }
     for (pc, instruction) in code.code.iter().enumerate() {
-        let nodes = a.by_pc[pc].clone();
+        let nodes = a.by_pc[pc].to_vec();
         match *instruction {
             Instruction::Sms(p) => sites.push((nodes, prompt_exprs(p), "sent in a text message")),
             Instruction::Handover(h) => {
