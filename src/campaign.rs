@@ -699,7 +699,7 @@ fn print_report(plan: &Plan, store: &dyn Store) -> CliResult {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out);
     let mut builder = report::ReportBuilder::default();
-    store.each_attempt(&plan.campaign_id, &mut |r| builder.add(&r))?;
+    builder.add_counts(&store.attempt_counts(&plan.campaign_id)?);
     let steps = plan_steps(plan.variants.iter().map(|v| (&v.exec.program, v.script.as_str())));
     let _ = write!(out, "{}", report::table(&builder.finish(&plan.campaign_id, &steps)));
     Ok(Status::Success)
@@ -746,24 +746,30 @@ impl Stored {
     /// Streams the campaign's attempts through `f`, then warns of attempts in a state this
     /// callscript does not know.
     fn each_attempt(&self, f: &mut dyn FnMut(callscript_runtime::store::AttemptRow)) -> Result<(), CliError> {
-        let mut unknown = 0usize;
+        let mut unknown = 0u64;
         self.store.each_attempt(&self.id, &mut |r| {
-            unknown += usize::from(r.state != "ended");
+            unknown += u64::from(r.state != "ended");
             f(r)
         })?;
-        if unknown > 0 {
-            eprintln!(
-                "warning: {unknown} attempts are in a state this callscript does not know; they are reported with their stored disposition (or `unknown`)"
-            );
-        }
+        warn_unknown_states(unknown);
         Ok(())
     }
 
-    /// The campaign's report, built as the attempts stream from the store.
+    /// The campaign's report, from the store's grouped attempts.
     fn report(&self) -> Result<report::Report, CliError> {
+        let counts = self.store.attempt_counts(&self.id)?;
+        warn_unknown_states(counts.unknown_states);
         let mut builder = report::ReportBuilder::default();
-        self.each_attempt(&mut |r| builder.add(&r))?;
+        builder.add_counts(&counts);
         Ok(builder.finish(&self.id, &self.steps).with_titles(&self.titles))
+    }
+}
+
+fn warn_unknown_states(unknown: u64) {
+    if unknown > 0 {
+        eprintln!(
+            "warning: {unknown} attempts are in a state this callscript does not know; they are reported with their stored disposition (or `unknown`)"
+        );
     }
 }
 

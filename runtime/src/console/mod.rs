@@ -195,7 +195,7 @@ async fn report_page(State(console): State<Arc<Console>>) -> Response {
     let built = blocking(&console, |c| {
         c.with_store(|s| {
             let mut builder = crate::report::ReportBuilder::default();
-            s.each_attempt(&c.campaign, &mut |r| builder.add(&r))?;
+            builder.add_counts(&s.attempt_counts(&c.campaign)?);
             Ok(builder)
         })
         .map(|builder| builder.finish(&c.campaign, &c.steps).with_titles(&c.titles))

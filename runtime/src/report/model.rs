@@ -3,13 +3,15 @@
 //! summed (money) and counted by value (date) over the goal calls, and every let's values are
 //! counted over the connected calls ("captured values").
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use callscript_compiler::value::{Date, Money};
 use serde::Serialize;
 
 use super::labels::{self, Titles, UNKNOWN};
-use crate::store::{AttemptRow, StoredLet};
+use crate::store::{
+    AttemptCounts, AttemptKey, AttemptRow, CustomerSet, StoredAction, StoredLet, connected, customer_hash, summed,
+};
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct FunnelStep {
@@ -40,21 +42,17 @@ pub struct Bucket {
 }
 
 impl Bucket {
-    fn count(&mut self, r: &AttemptRow) {
-        self.attempts += 1;
-        self.answered += u64::from(connected(r));
-        self.goals += u64::from(r.goal);
-        if let Some(o) = &r.outcome {
-            bump(&mut self.outcomes, o);
+    /// Counts `n` attempts of key `k`.
+    fn count(&mut self, k: &AttemptKey<&str>, n: u64) {
+        self.attempts += n;
+        self.answered += n * u64::from(connected(k.disposition));
+        self.goals += n * u64::from(k.goal);
+        if let Some(o) = k.outcome {
+            bump(&mut self.outcomes, o, n);
         }
         self.connect_rate = ratio(self.answered, self.attempts);
         self.conversion_rate = ratio(self.goals, self.answered);
     }
-}
-
-/// Whether the customer picked up (the script ran, to its end or to a hang-up).
-fn connected(r: &AttemptRow) -> bool {
-    r.disposition == "answered" || r.disposition == "customer_hangup"
 }
 
 /// The attempts grouped by where they came from (CAMPAIGN.md §7): `unknown` for attempts stored
@@ -103,8 +101,8 @@ pub struct Captured {
 pub struct Sum(i128);
 
 impl Sum {
-    fn add(&mut self, m: Money) {
-        self.0 += i128::from(m.cents());
+    fn add(&mut self, m: Money, n: u64) {
+        self.0 += i128::from(m.cents()) * i128::from(n);
     }
 
     /// `486250.00`, as money literals are written.
@@ -158,20 +156,20 @@ impl LetFigures {
         }
     }
 
-    /// Counts a value of the let's type; false when it does not read as one.
-    fn add(&mut self, value: &str) -> bool {
+    /// Counts a value of the let's type held by `n` calls; false when it does not read as one.
+    fn add(&mut self, value: &str, n: u64) -> bool {
         match (&mut self.sum, &mut self.by_value) {
             (Some(sum), _) => match Money::parse(value) {
-                Some(m) => sum.add(m),
+                Some(m) => sum.add(m, n),
                 None => return false,
             },
             (_, Some(by_value)) => match Date::parse(value) {
-                Some(d) => *by_value.entry(d.to_string()).or_insert(0) += 1,
+                Some(d) => *by_value.entry(d.to_string()).or_insert(0) += n,
                 None => return false,
             },
             _ => return false,
         }
-        self.goal_calls_with_value += 1;
+        self.goal_calls_with_value += n;
         true
     }
 }
@@ -305,9 +303,11 @@ pub fn build(campaign: &str, rows: &[AttemptRow], steps: &[String]) -> Report {
     builder.finish(campaign, steps)
 }
 
-/// A report gathered one attempt at a time (`Store::each_attempt` streams them), so its
-/// memory grows with what the report shows (steps, outcomes, tags, distinct values), not with
-/// the attempts: a store of millions of calls is reported without holding its rows.
+/// A report gathered one attempt at a time (`Store::each_attempt` streams them), or from the
+/// store's grouped attempts (`Store::attempt_counts`, the same figures: each group counts as
+/// its attempts would), so its memory grows with what the report shows (steps, outcomes, tags,
+/// distinct values), not with the attempts: a store of millions of calls is reported without
+/// holding its rows.
 #[derive(Default)]
 pub struct ReportBuilder {
     attempts: u64,
@@ -316,10 +316,9 @@ pub struct ReportBuilder {
     talk_ms: i64,
     dispositions: BTreeMap<String, u64>,
     outcomes: BTreeMap<String, u64>,
-    /// Customers by a 64-bit hash of their id: 8 bytes each. Two ids share a hash with a
-    /// chance of about n²/2⁶⁵ (3 in a million at 10 million customers), which would count
-    /// one customer short.
-    customers: HashSet<u64, std::hash::BuildHasherDefault<AlreadyHashed>>,
+    /// Customers by a 64-bit hash of their id (8 bytes each), and those the store counted.
+    customers: CustomerSet,
+    customers_counted: u64,
     objections: BTreeMap<String, u64>,
     unrecognised: BTreeMap<String, u64>,
     tags: BTreeMap<String, u64>,
@@ -343,27 +342,66 @@ pub struct ReportBuilder {
 impl ReportBuilder {
     /// Counts one stored attempt.
     pub fn add(&mut self, r: &AttemptRow) {
-        fn known(v: &Option<String>) -> &str {
-            v.as_deref().unwrap_or(UNKNOWN)
-        }
-        self.attempts += 1;
         self.customers.insert(customer_hash(&r.customer_id));
-        bump(&mut self.dispositions, &r.disposition);
-        self.by_hour.entry(r.local_hour).or_default().count(r);
-        self.by_attempt.entry(r.attempt).or_default().count(r);
-        bucket(&mut self.by_day, local_date(&r.local_time)).count(r);
-        let b = &mut self.breakdowns;
-        bucket(&mut b.segment, known(&r.segment)).count(r);
-        bucket(&mut b.zone, known(&r.zone)).count(r);
-        bucket(&mut b.list, known(&r.list)).count(r);
-        bucket(&mut b.variant, known(&r.variant)).count(r);
-        if let Some(o) = &r.outcome {
-            bump(&mut self.outcomes, o);
+        self.count(&AttemptKey::of(r), 1, r.talk_ms);
+        for a in &r.actions {
+            self.action(a, 1);
         }
-        if connected(r) {
-            self.answered += 1;
-            self.talk_ms += r.talk_ms;
-            let steps: Vec<String> = serde_json::from_str(&r.steps).unwrap_or_default();
+        for m in &r.messages {
+            bump(&mut self.messages, &m.status, 1);
+        }
+        self.lets.add(r);
+    }
+
+    /// Counts a store's grouped attempts ([`crate::store::Store::attempt_counts`]) as [`add`]
+    /// counts each of their attempts.
+    ///
+    /// [`add`]: ReportBuilder::add
+    pub fn add_counts(&mut self, c: &AttemptCounts) {
+        self.customers_counted += c.customers;
+        for g in &c.groups {
+            self.count(&g.key.view(), g.attempts, g.talk_ms);
+        }
+        for shape in &c.let_shapes {
+            self.lets.shape(shape);
+        }
+        for g in &c.goal_lets {
+            self.lets.goal_value(g.outcome.as_deref(), &g.value, g.calls);
+        }
+        for (l, n) in &c.captured {
+            self.lets.captured_value(l, *n);
+        }
+        for (a, n) in &c.actions {
+            self.action(a, *n);
+        }
+        for (status, n) in &c.messages {
+            bump(&mut self.messages, status, *n);
+        }
+    }
+
+    /// Counts `n` attempts of key `k` (their lets, actions and messages aside) that talked
+    /// `talk_ms` in all.
+    fn count(&mut self, k: &AttemptKey<&str>, n: u64, talk_ms: i64) {
+        fn known(v: Option<&str>) -> &str {
+            v.unwrap_or(UNKNOWN)
+        }
+        self.attempts += n;
+        bump(&mut self.dispositions, k.disposition, n);
+        self.by_hour.entry(k.local_hour).or_default().count(k, n);
+        self.by_attempt.entry(k.attempt).or_default().count(k, n);
+        bucket(&mut self.by_day, local_date(k.local_time)).count(k, n);
+        let b = &mut self.breakdowns;
+        bucket(&mut b.segment, known(k.segment)).count(k, n);
+        bucket(&mut b.zone, known(k.zone)).count(k, n);
+        bucket(&mut b.list, known(k.list)).count(k, n);
+        bucket(&mut b.variant, known(k.variant)).count(k, n);
+        if let Some(o) = k.outcome {
+            bump(&mut self.outcomes, o, n);
+        }
+        if connected(k.disposition) {
+            self.answered += n;
+            self.talk_ms += talk_ms;
+            let steps: Vec<String> = serde_json::from_str(k.steps).unwrap_or_default();
             merge_in_order(&mut self.seen_steps, &steps);
             // A call reaches a handful of steps: a list beats a set here.
             let mut seen: Vec<&str> = Vec::with_capacity(steps.len());
@@ -371,51 +409,52 @@ impl ReportBuilder {
             for s in &steps {
                 if !seen.contains(&s.as_str()) {
                     seen.push(s);
-                    bump(&mut self.reached, s);
+                    bump(&mut self.reached, s, n);
                     let key = (s.clone(), before.map(str::to_string));
-                    *self.transitions.entry(key).or_insert(0) += 1;
+                    *self.transitions.entry(key).or_insert(0) += n;
                 }
                 before = Some(s);
             }
-            if r.disposition == "customer_hangup"
-                && let Some(s) = &r.last_step
+            if k.disposition == "customer_hangup"
+                && let Some(s) = k.last_step
             {
-                bump(&mut self.hung, s);
+                bump(&mut self.hung, s, n);
             }
         }
-        self.goals += u64::from(r.goal);
-        for o in serde_json::from_str::<Vec<String>>(&r.objections).unwrap_or_default() {
-            *self.objections.entry(o).or_insert(0) += 1;
+        self.goals += n * u64::from(k.goal);
+        for o in serde_json::from_str::<Vec<String>>(k.objections).unwrap_or_default() {
+            bump(&mut self.objections, &o, n);
         }
-        for u in serde_json::from_str::<Vec<String>>(&r.unrecognised).unwrap_or_default() {
-            *self.unrecognised.entry(u).or_insert(0) += 1;
+        for u in serde_json::from_str::<Vec<String>>(k.unrecognised).unwrap_or_default() {
+            bump(&mut self.unrecognised, &u, n);
         }
         // A tag counts once per attempt, however often the call set it.
         let attempt_tags: std::collections::BTreeSet<String> =
-            serde_json::from_str::<Vec<String>>(&r.tags).unwrap_or_default().into_iter().collect();
+            serde_json::from_str::<Vec<String>>(k.tags).unwrap_or_default().into_iter().collect();
         for t in attempt_tags {
-            *self.tags.entry(t).or_insert(0) += 1;
+            bump(&mut self.tags, &t, n);
         }
-        for a in &r.actions {
-            let calls = self.actions.entry(a.name.clone()).or_default();
-            calls.latencies.push(a.latency_ms);
-            calls.ok += u64::from(a.ok);
-            if let Some(cause) = &a.cause {
-                *calls.causes.entry(cause.clone()).or_insert(0) += 1;
-            }
-        }
-        for m in &r.messages {
-            bump(&mut self.messages, &m.status);
-        }
-        match r.outcome.as_deref() {
-            Some("transferred") => self.transferred += 1,
+        match k.outcome {
+            Some("transferred") => self.transferred += n,
             Some("transfer_failed") => {
-                self.transfer_failed += 1;
-                bump(&mut self.transfer_causes, r.cause.as_deref().unwrap_or(UNKNOWN));
+                self.transfer_failed += n;
+                bump(&mut self.transfer_causes, k.cause.unwrap_or(UNKNOWN), n);
             }
             _ => {}
         }
-        self.lets.add(r);
+    }
+
+    /// Counts `n` calls of an action that answered alike.
+    fn action(&mut self, a: &StoredAction, n: u64) {
+        if !self.actions.contains_key(&a.name) {
+            self.actions.insert(a.name.clone(), ActionCalls::default());
+        }
+        let calls = self.actions.get_mut(&a.name).expect("inserted above");
+        calls.latencies.extend(std::iter::repeat_n(a.latency_ms, n as usize));
+        calls.ok += n * u64::from(a.ok);
+        if let Some(cause) = &a.cause {
+            bump(&mut calls.causes, cause, n);
+        }
     }
 
     /// The report of the attempts counted.
@@ -450,7 +489,7 @@ impl ReportBuilder {
         let mut report = Report {
             campaign: campaign.to_string(),
             attempts,
-            customers: self.customers.len() as u64,
+            customers: self.customers.len() as u64 + self.customers_counted,
             answered,
             goals,
             connect_rate: ratio(answered, attempts),
@@ -488,31 +527,6 @@ impl ReportBuilder {
     }
 }
 
-/// The hasher of a set of hashes: the value is its own hash.
-#[derive(Default)]
-struct AlreadyHashed(u64);
-
-impl std::hash::Hasher for AlreadyHashed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        // Only u64s are hashed here; any other input still hashes, just slowly.
-        bytes.iter().for_each(|b| self.0 = self.0.rotate_left(8) ^ u64::from(*b));
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-/// A stable 64-bit hash of a customer id (SipHash with fixed keys), for counting customers.
-fn customer_hash(id: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::hash::DefaultHasher::new();
-    id.hash(&mut h);
-    h.finish()
-}
-
 impl Report {
     /// The report with the titles the scripts give their intents (`intent who "询问身份"`) and
     /// outcomes (`promised "承诺还款" goal`): the objections are named by their first intent.
@@ -542,12 +556,12 @@ fn local_date(local_time: &str) -> &str {
     }
 }
 
-/// Adds one to `key`'s count, copying the key only the first time it is seen.
-fn bump(counts: &mut BTreeMap<String, u64>, key: &str) {
+/// Adds `n` to `key`'s count, copying the key only the first time it is seen.
+fn bump(counts: &mut BTreeMap<String, u64>, key: &str, n: u64) {
     match counts.get_mut(key) {
-        Some(n) => *n += 1,
+        Some(count) => *count += n,
         None => {
-            counts.insert(key.to_string(), 1);
+            counts.insert(key.to_string(), n);
         }
     }
 }
@@ -636,49 +650,63 @@ struct LetsSeen {
 
 impl LetsSeen {
     fn add(&mut self, r: &AttemptRow) {
-        if self.names.add(&r.lets) {
-            let summarised: Vec<(String, String)> = r
-                .lets
+        self.shape(&r.lets);
+        if r.goal {
+            for l in &r.lets {
+                self.goal_value(r.outcome.as_deref(), l, 1);
+            }
+        }
+        if connected(&r.disposition) {
+            for l in &r.lets {
+                self.captured_value(l, 1);
+            }
+        }
+    }
+
+    /// Merges the names of an attempt's lets (only whether each holds a value is read).
+    fn shape(&mut self, lets: &[StoredLet]) {
+        if self.names.add(lets) {
+            let summarised: Vec<(String, String)> = lets
                 .iter()
-                .filter(|l| l.value.is_some() && matches!(l.ty.as_str(), "money" | "date"))
+                .filter(|l| l.value.is_some() && summed(&l.ty))
                 .map(|l| (l.name.clone(), l.ty.clone()))
                 .collect();
             merge_in_order(&mut self.summarised, &summarised);
         }
-        if r.goal {
-            for l in &r.lets {
-                let Some(value) = &l.value else { continue };
-                if !self.summarised.iter().any(|(name, ty)| *name == l.name && *ty == l.ty) {
-                    continue;
-                }
-                let key = (l.name.clone(), l.ty.clone());
-                let s = self.summaries.entry(key).or_insert_with(|| LetSummary::empty(&l.name, &l.ty));
-                if s.all.add(value) {
-                    let outcome = r.outcome.clone().unwrap_or_default();
-                    s.by_outcome.entry(outcome).or_insert_with(|| LetFigures::new(&l.ty)).add(value);
-                }
-            }
+    }
+
+    /// Counts a let's value held at the end of `n` goal calls of `outcome`.
+    fn goal_value(&mut self, outcome: Option<&str>, l: &StoredLet, n: u64) {
+        let Some(value) = &l.value else { return };
+        if !self.summarised.iter().any(|(name, ty)| *name == l.name && *ty == l.ty) {
+            return;
         }
-        if connected(r) {
-            for l in &r.lets {
-                let (c, values) = self.captured.entry(l.name.clone()).or_insert_with(|| {
-                    let c = Captured {
-                        name: l.name.clone(),
-                        ty: String::new(),
-                        calls: 0,
-                        sensitive: false,
-                        top_values: Vec::new(),
-                    };
-                    (c, BTreeMap::new())
-                });
-                c.ty.clone_from(&l.ty);
-                c.calls += 1;
-                match &l.value {
-                    None => c.sensitive = true,
-                    Some(v) if l.ty != "money" => *values.entry(v.clone()).or_insert(0) += 1,
-                    Some(_) => {}
-                }
-            }
+        let key = (l.name.clone(), l.ty.clone());
+        let s = self.summaries.entry(key).or_insert_with(|| LetSummary::empty(&l.name, &l.ty));
+        if s.all.add(value, n) {
+            let outcome = outcome.unwrap_or_default().to_string();
+            s.by_outcome.entry(outcome).or_insert_with(|| LetFigures::new(&l.ty)).add(value, n);
+        }
+    }
+
+    /// Counts a let as `n` connected calls ended with it.
+    fn captured_value(&mut self, l: &StoredLet, n: u64) {
+        let (c, values) = self.captured.entry(l.name.clone()).or_insert_with(|| {
+            let c = Captured {
+                name: l.name.clone(),
+                ty: String::new(),
+                calls: 0,
+                sensitive: false,
+                top_values: Vec::new(),
+            };
+            (c, BTreeMap::new())
+        });
+        c.ty.clone_from(&l.ty);
+        c.calls += n;
+        match &l.value {
+            None => c.sensitive = true,
+            Some(v) if l.ty != "money" => bump(values, v, n),
+            Some(_) => {}
         }
     }
 

@@ -6,6 +6,7 @@
 //! Every attempt is inserted before it is dialled; a unique key on (campaign, customer,
 //! attempt) makes a double dial impossible even across a crash.
 
+pub(crate) mod counts;
 mod postgres;
 mod postgres_queue;
 pub mod queue;
@@ -14,6 +15,8 @@ mod sqlite;
 use std::collections::HashSet;
 use std::path::PathBuf;
 
+pub use counts::{AttemptCounts, AttemptGroup, AttemptKey, GoalLet};
+pub(crate) use counts::{CustomerSet, connected, customer_hash, summed};
 pub use postgres::PostgresStore;
 pub use sqlite::{APPLICATION_ID, SCHEMA_VERSION, SqliteStore};
 
@@ -456,6 +459,14 @@ pub trait Store {
     fn each_attempt(&self, campaign: &str, f: &mut dyn FnMut(AttemptRow)) -> Result<()> {
         self.attempt_rows(campaign)?.into_iter().for_each(f);
         Ok(())
+    }
+    /// The campaign's attempts that are not live, grouped as a report reads them (what
+    /// `report::ReportBuilder::add_counts` makes the report of): each distinct value is read
+    /// once, not once per attempt. The default groups [`Store::each_attempt`]'s rows.
+    fn attempt_counts(&self, campaign: &str) -> Result<AttemptCounts> {
+        let mut counter = counts::Counter::default();
+        self.each_attempt(campaign, &mut |r| counter.row(&r))?;
+        Ok(counter.finish())
     }
     /// The live numbers of a campaign, for the wallboard: `window_ms` is the span of
     /// campaign time before the latest start over which starts are counted.

@@ -10,8 +10,9 @@ use postgres::types::ToSql;
 use postgres::{Client, GenericClient, NoTls, Row};
 
 use super::{
-    AttemptRow, BoardCounts, CONNECTED_SQL, DncEntry, ExportRow, Finished, HourCounts, LeaseHolder, NewAttempt,
-    PastAttempt, RecordingRow, Result, Store, StoreError, StoredAction, StoredCampaign, StoredLet, StoredMessage,
+    AttemptCounts, AttemptGroup, AttemptKey, AttemptRow, BoardCounts, CONNECTED_SQL, DncEntry, ExportRow, Finished,
+    GoalLet, HourCounts, LeaseHolder, NewAttempt, PastAttempt, RecordingRow, Result, Store, StoreError, StoredAction,
+    StoredCampaign, StoredLet, StoredMessage,
 };
 
 /// The schema version this callscript writes (the SQLite store's, same tables).
@@ -262,6 +263,135 @@ impl PostgresStore {
     fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
         self.trip();
         self.client.borrow_mut().query(sql, params).map_err(|e| self.err(e))
+    }
+
+    /// [`Store::attempt_counts`] in SQL: the server groups (hash aggregates), only the groups
+    /// travel. As `counts::Counter` groups: the cause kept for failed transfers only, the last
+    /// step for hang-ups only, the local time's date, a money let's captured value as the
+    /// empty text. Customers are counted exactly (the SQLite store by 64-bit hashes).
+    fn count_attempts(&self, campaign: &str) -> Result<AttemptCounts> {
+        const OF_CAMPAIGN: &str = "JOIN attempts a ON a.id = x.attempt_id WHERE a.campaign = $1 AND a.state <> 'live'";
+        let groups = self.query(
+            "SELECT COALESCE(disposition, 'unknown'), outcome, goal,
+             CASE WHEN outcome = 'transfer_failed' THEN cause END, local_hour, attempt, substr(local_time, 1, 10),
+             segment, zone, list, variant, CASE WHEN disposition = 'customer_hangup' THEN last_step END,
+             COALESCE(d.steps, '[]'), COALESCE(d.objections, '[]'), COALESCE(d.unrecognised, '[]'),
+             COALESCE(d.tags, '[]'), COUNT(*), CAST(SUM(talk_ms) AS BIGINT)
+             FROM attempts a LEFT JOIN attempt_details d ON d.attempt_id = a.id
+             WHERE campaign = $1 AND state <> 'live'
+             GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 ORDER BY MIN(a.id)",
+            &[&campaign],
+        )?;
+        let groups = groups
+            .iter()
+            .map(|r| AttemptGroup {
+                key: AttemptKey {
+                    disposition: r.get(0),
+                    outcome: r.get(1),
+                    goal: r.get::<_, i64>(2) != 0,
+                    cause: r.get(3),
+                    local_hour: r.get(4),
+                    attempt: r.get::<_, i64>(5) as u32,
+                    local_time: r.get(6),
+                    segment: r.get(7),
+                    zone: r.get(8),
+                    list: r.get(9),
+                    variant: r.get(10),
+                    last_step: r.get(11),
+                    steps: r.get(12),
+                    objections: r.get(13),
+                    unrecognised: r.get(14),
+                    tags: r.get(15),
+                },
+                attempts: r.get::<_, i64>(16) as u64,
+                talk_ms: r.get(17),
+            })
+            .collect();
+        let totals = self.query(
+            "SELECT COUNT(DISTINCT customer_id), COUNT(*) FILTER (WHERE state <> 'ended') FROM attempts
+             WHERE campaign = $1 AND state <> 'live'",
+            &[&campaign],
+        )?;
+        let total = |i: usize| totals.first().map_or(0, |r| r.get::<_, i64>(i) as u64);
+        let shapes = self.query(
+            &format!(
+                "SELECT names, types, held FROM (SELECT x.attempt_id, array_agg(x.name ORDER BY x.position) AS names,
+                 array_agg(x.type ORDER BY x.position) AS types,
+                 array_agg(x.value IS NOT NULL ORDER BY x.position) AS held
+                 FROM attempt_lets x {OF_CAMPAIGN} GROUP BY x.attempt_id) s
+                 GROUP BY names, types, held ORDER BY MIN(attempt_id)"
+            ),
+            &[&campaign],
+        )?;
+        let let_shapes = shapes
+            .iter()
+            .map(|r| {
+                let (names, types, held): (Vec<String>, Vec<String>, Vec<bool>) = (r.get(0), r.get(1), r.get(2));
+                names
+                    .into_iter()
+                    .zip(types)
+                    .zip(held)
+                    .map(|((name, ty), held)| StoredLet { name, ty, value: held.then(String::new) })
+                    .collect()
+            })
+            .collect();
+        let goal_lets = self.query(
+            &format!(
+                "SELECT a.outcome, x.name, x.type, x.value, COUNT(*) FROM attempt_lets x {OF_CAMPAIGN}
+                 AND a.goal <> 0 AND x.value IS NOT NULL AND x.type IN ('money', 'date') GROUP BY 1, 2, 3, 4"
+            ),
+            &[&campaign],
+        )?;
+        let goal_lets = goal_lets
+            .iter()
+            .map(|r| GoalLet {
+                outcome: r.get(0),
+                value: StoredLet { name: r.get(1), ty: r.get(2), value: r.get(3) },
+                calls: r.get::<_, i64>(4) as u64,
+            })
+            .collect();
+        let captured = self.query(
+            &format!(
+                "SELECT x.name, x.type, CASE WHEN x.type = 'money' AND x.value IS NOT NULL THEN '' ELSE x.value END,
+                 COUNT(*) FROM attempt_lets x {OF_CAMPAIGN} AND a.disposition IN {CONNECTED_SQL}
+                 GROUP BY 1, 2, 3 ORDER BY MAX(a.id)"
+            ),
+            &[&campaign],
+        )?;
+        let captured = captured
+            .iter()
+            .map(|r| (StoredLet { name: r.get(0), ty: r.get(1), value: r.get(2) }, r.get::<_, i64>(3) as u64))
+            .collect();
+        let actions = self.query(
+            &format!(
+                "SELECT x.name, x.ok, x.latency_ms, x.cause, COUNT(*) FROM attempt_actions x {OF_CAMPAIGN}
+                 GROUP BY 1, 2, 3, 4"
+            ),
+            &[&campaign],
+        )?;
+        let actions = actions
+            .iter()
+            .map(|r| {
+                let action =
+                    StoredAction { name: r.get(0), ok: r.get::<_, i64>(1) != 0, latency_ms: r.get(2), cause: r.get(3) };
+                (action, r.get::<_, i64>(4) as u64)
+            })
+            .collect();
+        let messages = self.query(
+            &format!("SELECT x.status, COUNT(*) FROM attempt_messages x {OF_CAMPAIGN} GROUP BY 1"),
+            &[&campaign],
+        )?;
+        let messages = messages.iter().map(|r| (r.get(0), r.get::<_, i64>(1) as u64)).collect();
+        Ok(AttemptCounts {
+            groups,
+            customers: total(0),
+            unknown_states: total(1),
+            let_shapes,
+            goal_lets,
+            captured,
+            actions,
+            messages,
+        })
     }
 
     fn lease(&self) -> Result<Option<LeaseHolder>> {
@@ -531,6 +661,20 @@ impl Store for PostgresStore {
                 }
             })
             .collect())
+    }
+
+    fn attempt_counts(&self, campaign: &str) -> Result<AttemptCounts> {
+        // One snapshot for the seven queries while workers write.
+        let own_transaction = !self.in_transaction;
+        let run = |sql: &str| self.client.borrow_mut().batch_execute(sql).map_err(|e| self.err(e));
+        if own_transaction {
+            run("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
+        }
+        let counted = self.count_attempts(campaign);
+        if own_transaction {
+            run(if counted.is_ok() { "COMMIT" } else { "ROLLBACK" })?;
+        }
+        counted
     }
 
     fn board(&self, campaign: &str, window_ms: i64) -> Result<BoardCounts> {

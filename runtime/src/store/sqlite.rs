@@ -11,9 +11,11 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
+use super::counts::{Counter, LetsOf};
 use super::{
-    AttemptRow, BoardCounts, CONNECTED_SQL, DncEntry, ExportRow, Finished, HourCounts, LeaseHolder, NewAttempt,
-    PastAttempt, RecordingRow, Result, Store, StoreError, StoredAction, StoredCampaign, StoredLet, StoredMessage,
+    AttemptCounts, AttemptKey, AttemptRow, BoardCounts, CONNECTED_SQL, DncEntry, ExportRow, Finished, HourCounts,
+    LeaseHolder, NewAttempt, PastAttempt, RecordingRow, Result, Store, StoreError, StoredAction, StoredCampaign,
+    StoredLet, StoredMessage,
 };
 
 /// The current schema version; `migrate` brings older stores up to it.
@@ -475,6 +477,81 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// Runs `read`, a read of a whole campaign, in one read transaction (its cursors see one
+    /// snapshot while a campaign writes). Each page is read once: neither the page cache nor a
+    /// memory map would be read again, and both would hold hundreds of megabytes of a large
+    /// store.
+    fn scan(&self, read: impl FnOnce() -> rusqlite::Result<()>) -> Result<()> {
+        let own_transaction = self.conn.is_autocommit();
+        if own_transaction {
+            self.conn.execute_batch("BEGIN DEFERRED").ctx(&self.path)?;
+        }
+        let pragma = |name: &str| self.conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get::<_, i64>(0));
+        let (cache, mmap) = (pragma("cache_size").ctx(&self.path)?, pragma("mmap_size").ctx(&self.path)?);
+        self.conn.execute_batch("PRAGMA cache_size = -4096; PRAGMA mmap_size = 0;").ctx(&self.path)?;
+        let read = read().ctx(&self.path);
+        let restored = self
+            .conn
+            .execute_batch(&format!("PRAGMA cache_size = {cache}; PRAGMA mmap_size = {mmap};"))
+            .ctx(&self.path);
+        let end = if own_transaction { self.conn.execute_batch("COMMIT").ctx(&self.path) } else { Ok(()) };
+        read?;
+        restored?;
+        end
+    }
+
+    /// Groups a campaign's attempts as a report reads them. A large campaign is read in two
+    /// halves of its ids at once, the later one on a second connection and thread (the work is
+    /// the store's cursors and grouping, not the disk): each attempt is read with its lets in
+    /// one snapshot, though the halves' snapshots may differ by calls that ended in between.
+    /// Within a batch of writes, one connection reads all (a second would not see the batch).
+    fn count_attempts(&self, campaign: &str, counter: &mut Counter) -> rusqlite::Result<()> {
+        let (first, last): (Option<i64>, Option<i64>) =
+            self.conn.query_row("SELECT MIN(id), MAX(id) FROM attempts WHERE campaign = ?1", [campaign], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+        let (Some(first), Some(last)) = (first, last) else { return Ok(()) };
+        // Exact, from the unique index: every customer, less those whose attempts are all live.
+        let customers = |counter: &mut Counter| {
+            let n: i64 = self.conn.query_row(
+                "SELECT (SELECT COUNT(DISTINCT customer_id) FROM attempts WHERE campaign = ?1)
+                 - (SELECT COUNT(DISTINCT customer_id) FROM attempts a INDEXED BY attempts_live
+                    WHERE campaign = ?1 AND state = 'live' AND NOT EXISTS (SELECT 1 FROM attempts b
+                    WHERE b.campaign = ?1 AND b.customer_id = a.customer_id AND b.state != 'live'))",
+                [campaign],
+                |r| r.get(0),
+            )?;
+            counter.customers(n as u64);
+            Ok(())
+        };
+        // A second connection costs about a millisecond: worth it from a few thousand attempts.
+        if last - first < 2_000 || self.in_transaction {
+            customers(counter)?;
+            return count_range(&self.conn, campaign, (first, last), counter);
+        }
+        // This thread counts the customers too: it takes a little less than half the ids.
+        let middle = first + (last - first) * 9 / 20;
+        let path = &self.path;
+        let later = std::thread::scope(|scope| {
+            let later = scope.spawn(move || {
+                let conn = Connection::open_with_flags(
+                    path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+                )?;
+                conn.execute_batch("PRAGMA busy_timeout = 5000; PRAGMA cache_size = -4096; BEGIN DEFERRED")?;
+                let mut later = Counter::default();
+                count_range(&conn, campaign, (middle + 1, last), &mut later)?;
+                conn.execute_batch("COMMIT")?;
+                Ok(later)
+            });
+            let earlier = customers(counter).and_then(|()| count_range(&self.conn, campaign, (first, middle), counter));
+            let later = later.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            earlier.and(later)
+        })?;
+        counter.merge(later);
+        Ok(())
+    }
+
     /// Runs a query and collects every row through `map`.
     fn rows<T, C: FromIterator<T>, P: rusqlite::Params>(
         &self,
@@ -524,6 +601,144 @@ impl SqliteStore {
             _ => Ok(()),
         }
     }
+}
+
+/// The attempts of a campaign whose ids are in `range` (inclusive), grouped into `counter`:
+/// the attempts with their details in one cursor, then the lets, actions and messages each in
+/// one cursor over the range (no lookup of the attempt per row), read against what the first
+/// cursor kept of each attempt. Keys are grouped by their bytes, trimmed in SQL as
+/// `AttemptKey::trimmed` trims (text is read as text only for a new group). The transcripts
+/// are never read.
+fn count_range(
+    conn: &Connection,
+    campaign: &str,
+    (first, last): (i64, i64),
+    counter: &mut Counter,
+) -> rusqlite::Result<()> {
+    // Per id from `first`: 0 for no attempt of the campaign (or a live one), else 1 + the
+    // outcome's place in `outcomes`, times 4, + 2 for a goal + 1 when connected.
+    let mut kept = vec![0u32; usize::try_from(last - first + 1).unwrap_or(0)];
+    let mut outcomes: Vec<Option<String>> = Vec::new();
+    let mut attempts = conn.prepare(&format!(
+        "SELECT a.id, talk_ms, state != 'ended', COALESCE(disposition, 'unknown') IN {CONNECTED_SQL},
+         COALESCE(disposition, 'unknown'), outcome, goal, CASE WHEN outcome = 'transfer_failed' THEN cause END,
+         local_hour, attempt, substr(local_time, 1, 10), segment, zone, list, variant,
+         CASE WHEN disposition = 'customer_hangup' THEN last_step END, COALESCE(d.steps, '[]'),
+         COALESCE(d.objections, '[]'), COALESCE(d.unrecognised, '[]'), COALESCE(d.tags, '[]')
+         FROM attempts a LEFT JOIN attempt_details d ON d.attempt_id = a.id
+         WHERE campaign = ?1 AND a.id BETWEEN ?2 AND ?3 AND state != 'live' ORDER BY a.id"
+    ))?;
+    let key_columns = 4..20;
+    let mut encoded = Vec::new();
+    let mut rows = attempts.query(params![campaign, first, last])?;
+    while let Some(r) = rows.next()? {
+        encoded.clear();
+        for column in key_columns.clone() {
+            put_value(&mut encoded, r.get_ref(column)?);
+        }
+        counter.attempt_encoded(&encoded, r.get(1)?, || attempt_key(r))?;
+        counter.unknown_state(r.get(2)?);
+        let outcome = text_or_null(r, 5)?;
+        let outcome = match outcomes.iter().position(|o| o.as_deref() == outcome) {
+            Some(at) => at,
+            None => {
+                outcomes.push(outcome.map(String::from));
+                outcomes.len() - 1
+            }
+        };
+        let (goal, connected) = (r.get::<_, i64>(6)? != 0, r.get::<_, bool>(3)?);
+        let id: i64 = r.get(0)?;
+        kept[(id - first) as usize] = (1 + outcome as u32) * 4 + 2 * u32::from(goal) + u32::from(connected);
+    }
+    let of = |id: i64| {
+        let k = *kept.get(usize::try_from(id - first).ok()?)?;
+        (k != 0).then(|| LetsOf {
+            id,
+            goal: k & 2 != 0,
+            outcome: outcomes[(k / 4 - 1) as usize].as_deref(),
+            connected: k & 1 != 0,
+        })
+    };
+    let range = |columns: &str, table: &str| {
+        format!(
+            "SELECT attempt_id, {columns} FROM {table} WHERE attempt_id BETWEEN ?1 AND ?2
+             ORDER BY attempt_id, position"
+        )
+    };
+    let mut lets = conn.prepare(&range("name, type, value", "attempt_lets"))?;
+    let mut rows = lets.query([first, last])?;
+    while let Some(r) = rows.next()? {
+        if let Some(of) = of(r.get(0)?) {
+            counter.let_value(of, text(r, 1)?, text(r, 2)?, text_or_null(r, 3)?);
+        }
+    }
+    let mut actions = conn.prepare(&range("name, ok, latency_ms, cause", "attempt_actions"))?;
+    let mut rows = actions.query([first, last])?;
+    while let Some(r) = rows.next()? {
+        if of(r.get(0)?).is_some() {
+            counter.action(text(r, 1)?, r.get::<_, i64>(2)? != 0, r.get(3)?, text_or_null(r, 4)?);
+        }
+    }
+    let mut messages = conn.prepare(&range("status", "attempt_messages"))?;
+    let mut rows = messages.query([first, last])?;
+    while let Some(r) = rows.next()? {
+        if of(r.get(0)?).is_some() {
+            counter.messages(text(r, 1)?, 1);
+        }
+    }
+    Ok(())
+}
+
+/// The key of a row of `count_range`'s first cursor (its columns 4 to 19).
+fn attempt_key(r: &rusqlite::Row<'_>) -> rusqlite::Result<AttemptKey> {
+    let owned = |column: usize| text_or_null(r, column).map(|v| v.map(String::from));
+    let text = |column: usize| text(r, column).map(String::from);
+    Ok(AttemptKey {
+        disposition: text(4)?,
+        outcome: owned(5)?,
+        goal: r.get::<_, i64>(6)? != 0,
+        cause: owned(7)?,
+        local_hour: r.get(8)?,
+        attempt: r.get(9)?,
+        local_time: text(10)?,
+        segment: owned(11)?,
+        zone: owned(12)?,
+        list: owned(13)?,
+        variant: owned(14)?,
+        last_step: owned(15)?,
+        steps: text(16)?,
+        objections: text(17)?,
+        unrecognised: text(18)?,
+        tags: text(19)?,
+    })
+}
+
+/// Writes a column's value with its type and length, so that no two rows encode alike.
+fn put_value(buf: &mut Vec<u8>, v: rusqlite::types::ValueRef<'_>) {
+    use rusqlite::types::ValueRef;
+    let (tag, bytes): (u8, &[u8]) = match v {
+        ValueRef::Null => return buf.push(0),
+        ValueRef::Integer(i) => return buf.extend([1].into_iter().chain(i.to_le_bytes())),
+        ValueRef::Real(f) => return buf.extend([2].into_iter().chain(f.to_bits().to_le_bytes())),
+        ValueRef::Text(t) => (3, t),
+        ValueRef::Blob(b) => (4, b),
+    };
+    buf.push(tag);
+    buf.extend((bytes.len() as u64).to_le_bytes());
+    buf.extend(bytes);
+}
+
+/// A text column of a row, borrowed from the cursor.
+fn text<'r>(r: &'r rusqlite::Row<'_>, column: usize) -> rusqlite::Result<&'r str> {
+    text_or_null(r, column)?
+        .ok_or_else(|| rusqlite::Error::InvalidColumnType(column, "NULL".into(), rusqlite::types::Type::Null))
+}
+
+/// A text column of a row that may be NULL, borrowed from the cursor.
+fn text_or_null<'r>(r: &'r rusqlite::Row<'_>, column: usize) -> rusqlite::Result<Option<&'r str>> {
+    r.get_ref(column)?
+        .as_str_or_null()
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, Box::new(e)))
 }
 
 fn sorted(names: &HashSet<String>) -> String {
@@ -753,25 +968,13 @@ impl Store for SqliteStore {
     }
 
     fn each_attempt(&self, campaign: &str, f: &mut dyn FnMut(AttemptRow)) -> Result<()> {
-        // One read transaction, so the four cursors see one snapshot while a campaign writes.
-        let own_transaction = self.conn.is_autocommit();
-        if own_transaction {
-            self.conn.execute_batch("BEGIN DEFERRED").ctx(&self.path)?;
-        }
-        // Each page is read once: neither the page cache nor a memory map would be read again,
-        // and both would hold hundreds of megabytes of a large store.
-        let pragma = |name: &str| self.conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get::<_, i64>(0));
-        let (cache, mmap) = (pragma("cache_size").ctx(&self.path)?, pragma("mmap_size").ctx(&self.path)?);
-        self.conn.execute_batch("PRAGMA cache_size = -4096; PRAGMA mmap_size = 0;").ctx(&self.path)?;
-        let streamed = self.stream_attempts(campaign, None, f).ctx(&self.path);
-        let restored = self
-            .conn
-            .execute_batch(&format!("PRAGMA cache_size = {cache}; PRAGMA mmap_size = {mmap};"))
-            .ctx(&self.path);
-        let end = if own_transaction { self.conn.execute_batch("COMMIT").ctx(&self.path) } else { Ok(()) };
-        streamed?;
-        restored?;
-        end
+        self.scan(|| self.stream_attempts(campaign, None, f))
+    }
+
+    fn attempt_counts(&self, campaign: &str) -> Result<AttemptCounts> {
+        let mut counter = Counter::default();
+        self.scan(|| self.count_attempts(campaign, &mut counter))?;
+        Ok(counter.finish())
     }
 
     fn attempt(&self, campaign: &str, customer_id: &str, attempt: u32) -> Result<Option<AttemptRow>> {

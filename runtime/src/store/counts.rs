@@ -1,0 +1,489 @@
+//! A campaign's attempts as a report reads them ([`Store::attempt_counts`](super::Store)):
+//! attempts grouped by what the report reads of them, each group with how many attempts it
+//! holds, so a report of a million attempts reads each distinct value once instead of once per
+//! attempt. The store only groups; `report::ReportBuilder` computes every figure, from groups as
+//! from single attempts.
+
+use std::collections::HashSet;
+use std::convert::Infallible;
+
+use rustc_hash::FxHashMap;
+
+use super::{AttemptRow, StoredAction, StoredLet};
+
+/// What a report reads of an attempt itself (its lets, actions and messages aside). `S` is
+/// `String` when held, `&str` when read from a row.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AttemptKey<S = String> {
+    pub disposition: S,
+    pub outcome: Option<S>,
+    pub goal: bool,
+    /// What went wrong; grouped attempts keep it only for a failed transfer (the report names
+    /// no other cause).
+    pub cause: Option<S>,
+    pub local_hour: i64,
+    pub attempt: u32,
+    /// The customer's local time; grouped attempts keep its date (first ten characters).
+    pub local_time: S,
+    pub segment: Option<S>,
+    pub zone: Option<S>,
+    pub list: Option<S>,
+    pub variant: Option<S>,
+    /// The step the call ended in; grouped attempts keep it only when the customer hung up.
+    pub last_step: Option<S>,
+    /// The JSON lists as stored.
+    pub steps: S,
+    pub objections: S,
+    pub unrecognised: S,
+    pub tags: S,
+}
+
+impl AttemptKey<String> {
+    /// The key borrowed, as a row is read.
+    pub fn view(&self) -> AttemptKey<&str> {
+        AttemptKey {
+            disposition: &self.disposition,
+            outcome: self.outcome.as_deref(),
+            goal: self.goal,
+            cause: self.cause.as_deref(),
+            local_hour: self.local_hour,
+            attempt: self.attempt,
+            local_time: &self.local_time,
+            segment: self.segment.as_deref(),
+            zone: self.zone.as_deref(),
+            list: self.list.as_deref(),
+            variant: self.variant.as_deref(),
+            last_step: self.last_step.as_deref(),
+            steps: &self.steps,
+            objections: &self.objections,
+            unrecognised: &self.unrecognised,
+            tags: &self.tags,
+        }
+    }
+}
+
+impl<'a> AttemptKey<&'a str> {
+    /// An attempt's key, every field as stored.
+    pub fn of(r: &'a AttemptRow) -> AttemptKey<&'a str> {
+        AttemptKey {
+            disposition: &r.disposition,
+            outcome: r.outcome.as_deref(),
+            goal: r.goal,
+            cause: r.cause.as_deref(),
+            local_hour: r.local_hour,
+            attempt: r.attempt,
+            local_time: &r.local_time,
+            segment: r.segment.as_deref(),
+            zone: r.zone.as_deref(),
+            list: r.list.as_deref(),
+            variant: r.variant.as_deref(),
+            last_step: r.last_step.as_deref(),
+            steps: &r.steps,
+            objections: &r.objections,
+            unrecognised: &r.unrecognised,
+            tags: &r.tags,
+        }
+    }
+
+    /// The key without what the report does not read, so that attempts differing only there
+    /// share a group: the cause of anything but a failed transfer, the last step of a call
+    /// the customer did not hang up, the local time past its date.
+    pub(crate) fn trimmed(mut self) -> AttemptKey<&'a str> {
+        if self.outcome != Some("transfer_failed") {
+            self.cause = None;
+        }
+        if self.disposition != "customer_hangup" {
+            self.last_step = None;
+        }
+        // Ten characters, as SQL's substr(local_time, 1, 10): the report reads the first ten
+        // bytes, which a prefix of at least ten bytes keeps.
+        self.local_time =
+            self.local_time.char_indices().nth(10).map_or(self.local_time, |(at, _)| &self.local_time[..at]);
+        self
+    }
+
+    fn owned(&self) -> AttemptKey {
+        let s = |v: Option<&str>| v.map(str::to_string);
+        AttemptKey {
+            disposition: self.disposition.into(),
+            outcome: s(self.outcome),
+            goal: self.goal,
+            cause: s(self.cause),
+            local_hour: self.local_hour,
+            attempt: self.attempt,
+            local_time: self.local_time.into(),
+            segment: s(self.segment),
+            zone: s(self.zone),
+            list: s(self.list),
+            variant: s(self.variant),
+            last_step: s(self.last_step),
+            steps: self.steps.into(),
+            objections: self.objections.into(),
+            unrecognised: self.unrecognised.into(),
+            tags: self.tags.into(),
+        }
+    }
+
+    fn encode(&self, buf: &mut Vec<u8>) {
+        buf.clear();
+        put(buf, Some(self.disposition));
+        put(buf, self.outcome);
+        buf.push(u8::from(self.goal));
+        put(buf, self.cause);
+        buf.extend(self.local_hour.to_le_bytes());
+        buf.extend(self.attempt.to_le_bytes());
+        for v in [Some(self.local_time), self.segment, self.zone, self.list, self.variant, self.last_step] {
+            put(buf, v);
+        }
+        for v in [self.steps, self.objections, self.unrecognised, self.tags] {
+            put(buf, Some(v));
+        }
+    }
+}
+
+/// Attempts that share their [`AttemptKey`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttemptGroup {
+    pub key: AttemptKey,
+    pub attempts: u64,
+    /// Their talk time, summed.
+    pub talk_ms: i64,
+}
+
+/// A `money` or `date` let's value at the end of goal calls that reached one outcome.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GoalLet {
+    pub outcome: Option<String>,
+    pub value: StoredLet,
+    pub calls: u64,
+}
+
+/// A campaign's attempts that are not live, grouped ([`Store::attempt_counts`](super::Store)).
+/// Memory grows with the distinct values, not with the attempts (save the goal calls' distinct
+/// `money` and `date` values).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AttemptCounts {
+    /// In the order of their first attempt (the order calls were placed in).
+    pub groups: Vec<AttemptGroup>,
+    /// Distinct customers.
+    pub customers: u64,
+    /// Attempts in a state this callscript does not know (neither live nor ended).
+    pub unknown_states: u64,
+    /// The distinct lists of lets attempts ended with (names, types, and whether each holds a
+    /// value: a value is the empty text), in the order of their first attempt.
+    pub let_shapes: Vec<Vec<StoredLet>>,
+    /// The `money` and `date` lets' values over the goal calls.
+    pub goal_lets: Vec<GoalLet>,
+    /// Each let over the connected calls, by value (a `money` let's value is the empty text:
+    /// only summed over goal calls), with how many calls held it; in the order of the last
+    /// call that held it.
+    pub captured: Vec<(StoredLet, u64)>,
+    /// The calls of actions, by name, result, latency and cause.
+    pub actions: Vec<(StoredAction, u64)>,
+    /// Text messages by status.
+    pub messages: Vec<(String, u64)>,
+}
+
+/// Whether the report sums (`money`) or counts by value (`date`) a let of this type over the
+/// goal calls.
+pub(crate) fn summed(ty: &str) -> bool {
+    matches!(ty, "money" | "date")
+}
+
+/// Whether the customer picked up (the script ran, to its end or to a hang-up).
+pub(crate) fn connected(disposition: &str) -> bool {
+    disposition == "answered" || disposition == "customer_hangup"
+}
+
+/// A stable 64-bit hash of a customer id (SipHash with fixed keys), for counting customers in
+/// 8 bytes each. Two ids share a hash with a chance of about n²/2⁶⁵ (3 in a million at 10
+/// million customers), which would count one customer short.
+pub(crate) fn customer_hash(id: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    id.hash(&mut h);
+    h.finish()
+}
+
+/// A set of [`customer_hash`]es.
+pub(crate) type CustomerSet = HashSet<u64, std::hash::BuildHasherDefault<AlreadyHashed>>;
+
+/// The hasher of a set of hashes: the value is its own hash.
+#[derive(Default)]
+pub(crate) struct AlreadyHashed(u64);
+
+impl std::hash::Hasher for AlreadyHashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u64s are hashed here; any other input still hashes, just slowly.
+        bytes.iter().for_each(|b| self.0 = self.0.rotate_left(8) ^ u64::from(*b));
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// Writes an optional text with its length, so that no two keys encode alike.
+fn put(buf: &mut Vec<u8>, v: Option<&str>) {
+    match v {
+        None => buf.push(0),
+        Some(s) => {
+            buf.push(1);
+            buf.extend((s.len() as u64).to_le_bytes());
+            buf.extend(s.as_bytes());
+        }
+    }
+}
+
+/// Items looked up by an encoded key, in the order they were first seen.
+struct Grouped<T> {
+    /// Fx: a million lookups of keys a few hundred bytes long, which no one else chooses.
+    index: FxHashMap<Box<[u8]>, usize>,
+    items: Vec<T>,
+}
+
+impl<T> Default for Grouped<T> {
+    fn default() -> Self {
+        Grouped { index: FxHashMap::default(), items: Vec::new() }
+    }
+}
+
+impl<T> Grouped<T> {
+    /// The item of `key`, made the first time it is seen.
+    fn entry(&mut self, key: &[u8], make: impl FnOnce() -> T) -> &mut T {
+        match self.try_entry(key, || Ok::<_, Infallible>(make())) {
+            Ok(item) => item,
+        }
+    }
+
+    /// Adds the items of `later` (seen after these), each to the item of its key here with
+    /// `combine`, or after these when its key is new.
+    fn merge(&mut self, later: Grouped<T>, mut combine: impl FnMut(&mut T, T)) {
+        let mut keys: Vec<(usize, Box<[u8]>)> = later.index.into_iter().map(|(key, at)| (at, key)).collect();
+        keys.sort_unstable_by_key(|(at, _)| *at);
+        for ((_, key), item) in keys.into_iter().zip(later.items) {
+            match self.index.get(&key) {
+                Some(at) => combine(&mut self.items[*at], item),
+                None => {
+                    self.index.insert(key, self.items.len());
+                    self.items.push(item);
+                }
+            }
+        }
+    }
+
+    /// [`Grouped::entry`] with a `make` that may fail.
+    fn try_entry<E>(&mut self, key: &[u8], make: impl FnOnce() -> Result<T, E>) -> Result<&mut T, E> {
+        let at = match self.index.get(key) {
+            Some(at) => *at,
+            None => {
+                self.items.push(make()?);
+                self.index.insert(key.into(), self.items.len() - 1);
+                self.items.len() - 1
+            }
+        };
+        Ok(&mut self.items[at])
+    }
+}
+
+/// What the report reads of an attempt to count its lets.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LetsOf<'a> {
+    pub id: i64,
+    pub goal: bool,
+    pub outcome: Option<&'a str>,
+    pub connected: bool,
+}
+
+/// Gathers [`AttemptCounts`] from attempts read one at a time, in the order they were placed
+/// (each attempt's lets in declaration order), without holding any of them.
+#[derive(Default)]
+pub(crate) struct Counter {
+    groups: Grouped<AttemptGroup>,
+    customers: CustomerSet,
+    /// Customers the store counted itself (beside `customers`).
+    customers_counted: u64,
+    unknown_states: u64,
+    /// The attempt whose lets are being read, and their shape so far (encoded).
+    shape_of: Option<i64>,
+    shape: Vec<u8>,
+    shapes: Grouped<Vec<StoredLet>>,
+    goal_lets: Grouped<GoalLet>,
+    /// With the id of the last attempt that held each.
+    captured: Grouped<(StoredLet, u64, i64)>,
+    actions: Grouped<(StoredAction, u64)>,
+    messages: Grouped<(String, u64)>,
+    scratch: Vec<u8>,
+}
+
+impl Counter {
+    /// Counts one attempt (its lets, actions and messages come through their own calls).
+    pub fn attempt(&mut self, customer_id: &str, state: &str, talk_ms: i64, key: AttemptKey<&str>) {
+        self.customers.insert(customer_hash(customer_id));
+        self.unknown_state(state != "ended");
+        let key = key.trimmed();
+        let mut encoded = std::mem::take(&mut self.scratch);
+        key.encode(&mut encoded);
+        let Ok(()) = self.attempt_encoded(&encoded, talk_ms, || Ok::<_, Infallible>(key.owned()));
+        self.scratch = encoded;
+    }
+
+    /// Counts one attempt whose key, trimmed (as `AttemptKey::trimmed` does), is `encoded` (in
+    /// any encoding where keys differ when their fields do, the same for all the attempts);
+    /// `key` makes the key the first time it is seen. For a store that reads its rows' bytes.
+    pub fn attempt_encoded<E>(
+        &mut self,
+        encoded: &[u8],
+        talk_ms: i64,
+        key: impl FnOnce() -> Result<AttemptKey, E>,
+    ) -> Result<(), E> {
+        let make = || key().map(|key| AttemptGroup { key, attempts: 0, talk_ms: 0 });
+        let group = self.groups.try_entry(encoded, make)?;
+        group.attempts += 1;
+        group.talk_ms += talk_ms;
+        Ok(())
+    }
+
+    /// Counts an attempt in a state this callscript does not know, when `unknown`.
+    pub fn unknown_state(&mut self, unknown: bool) {
+        self.unknown_states += u64::from(unknown);
+    }
+
+    /// Customers the store counted itself (when it does not pass them to [`Counter::attempt`]).
+    pub fn customers(&mut self, n: u64) {
+        self.customers_counted += n;
+    }
+
+    /// Counts one let of an attempt; an attempt's lets come together, in declaration order.
+    pub fn let_value(&mut self, of: LetsOf<'_>, name: &str, ty: &str, value: Option<&str>) {
+        if self.shape_of != Some(of.id) {
+            self.end_shape();
+            self.shape_of = Some(of.id);
+        }
+        put(&mut self.shape, Some(name));
+        put(&mut self.shape, Some(ty));
+        self.shape.push(u8::from(value.is_some()));
+        let stored =
+            |value: Option<&str>| StoredLet { name: name.into(), ty: ty.into(), value: value.map(String::from) };
+        if let (true, Some(v)) = (of.goal, value)
+            && summed(ty)
+        {
+            self.scratch.clear();
+            for part in [of.outcome, Some(name), Some(ty), Some(v)] {
+                put(&mut self.scratch, part);
+            }
+            let outcome = of.outcome.map(String::from);
+            self.goal_lets.entry(&self.scratch, || GoalLet { outcome, value: stored(value), calls: 0 }).calls += 1;
+        }
+        if of.connected {
+            // A money let's values are summed over goal calls, never listed.
+            let value = value.map(|v| if ty == "money" { "" } else { v });
+            self.scratch.clear();
+            for part in [Some(name), Some(ty), value] {
+                put(&mut self.scratch, part);
+            }
+            let held = self.captured.entry(&self.scratch, || (stored(value), 0, of.id));
+            held.1 += 1;
+            held.2 = of.id;
+        }
+    }
+
+    /// Ends the shape of the attempt whose lets were read last.
+    fn end_shape(&mut self) {
+        if self.shape_of.take().is_none() {
+            return;
+        }
+        let shape = std::mem::take(&mut self.shape);
+        self.shapes.entry(&shape, || decode_shape(&shape));
+        self.shape = shape;
+        self.shape.clear();
+    }
+
+    pub fn action(&mut self, name: &str, ok: bool, latency_ms: i64, cause: Option<&str>) {
+        self.scratch.clear();
+        put(&mut self.scratch, Some(name));
+        self.scratch.push(u8::from(ok));
+        self.scratch.extend(latency_ms.to_le_bytes());
+        put(&mut self.scratch, cause);
+        let make = || (StoredAction { name: name.into(), ok, latency_ms, cause: cause.map(String::from) }, 0);
+        self.actions.entry(&self.scratch, make).1 += 1;
+    }
+
+    pub fn messages(&mut self, status: &str, n: u64) {
+        self.messages.entry(status.as_bytes(), || (status.into(), 0)).1 += n;
+    }
+
+    /// Counts an attempt as [`Store::each_attempt`](super::Store) reads it.
+    pub fn row(&mut self, r: &AttemptRow) {
+        self.attempt(&r.customer_id, &r.state, r.talk_ms, AttemptKey::of(r));
+        let of = LetsOf { id: r.id, goal: r.goal, outcome: r.outcome.as_deref(), connected: connected(&r.disposition) };
+        for l in &r.lets {
+            self.let_value(of, &l.name, &l.ty, l.value.as_deref());
+        }
+        for a in &r.actions {
+            self.action(&a.name, a.ok, a.latency_ms, a.cause.as_deref());
+        }
+        for m in &r.messages {
+            self.messages(&m.status, 1);
+        }
+    }
+
+    /// Adds what `later` counted, attempts placed after this counter's.
+    pub fn merge(&mut self, mut later: Counter) {
+        self.end_shape();
+        later.end_shape();
+        self.groups.merge(later.groups, |g, more| {
+            g.attempts += more.attempts;
+            g.talk_ms += more.talk_ms;
+        });
+        self.customers.extend(later.customers);
+        self.customers_counted += later.customers_counted;
+        self.unknown_states += later.unknown_states;
+        self.shapes.merge(later.shapes, |_, _| {});
+        self.goal_lets.merge(later.goal_lets, |g, more| g.calls += more.calls);
+        self.captured.merge(later.captured, |held, (_, n, last)| {
+            held.1 += n;
+            held.2 = last;
+        });
+        self.actions.merge(later.actions, |a, (_, n)| a.1 += n);
+        self.messages.merge(later.messages, |m, (_, n)| m.1 += n);
+    }
+
+    pub fn finish(mut self) -> AttemptCounts {
+        self.end_shape();
+        let mut captured = self.captured.items;
+        captured.sort_by_key(|(_, _, last)| *last);
+        AttemptCounts {
+            groups: self.groups.items,
+            customers: self.customers.len() as u64 + self.customers_counted,
+            unknown_states: self.unknown_states,
+            let_shapes: self.shapes.items,
+            goal_lets: self.goal_lets.items,
+            captured: captured.into_iter().map(|(l, n, _)| (l, n)).collect(),
+            actions: self.actions.items,
+            messages: self.messages.items,
+        }
+    }
+}
+
+/// The lets of an encoded shape (values are the empty text where one was held).
+fn decode_shape(mut bytes: &[u8]) -> Vec<StoredLet> {
+    fn text(bytes: &mut &[u8]) -> String {
+        let (len, rest) = bytes[1..].split_at(8);
+        let len = u64::from_le_bytes(len.try_into().expect("8 bytes")) as usize;
+        let (s, rest) = rest.split_at(len);
+        *bytes = rest;
+        String::from_utf8_lossy(s).into_owned()
+    }
+    let mut lets = Vec::new();
+    while !bytes.is_empty() {
+        let name = text(&mut bytes);
+        let ty = text(&mut bytes);
+        let value = (bytes[0] == 1).then(String::new);
+        bytes = &bytes[1..];
+        lets.push(StoredLet { name, ty, value });
+    }
+    lets
+}
