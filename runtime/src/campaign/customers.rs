@@ -438,11 +438,12 @@ pub fn load_each(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use callscript_compiler::check::check_source;
 
-    fn script() -> ScriptCode {
+    /// A script with a text, a money and a defaulted int input (the list tests' too).
+    pub(in crate::campaign) fn script() -> ScriptCode {
         let src = "script s {\n  purpose service\n  input { name: text, amount: money, days: int = 0 }\n  outcomes { done }\n  opening { say \"本次通话将被录音{{name}}{{amount}}{{days}}\"; hangup done }\n}\n";
         let checked = check_source("s.call", src);
         assert_eq!(checked.error_count(), 0);

@@ -305,14 +305,7 @@ impl ListBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use callscript_compiler::check::check_source;
-
-    fn script() -> ScriptCode {
-        let src = "script s {\n  purpose service\n  input { name: text, amount: money, days: int = 0 }\n  outcomes { done }\n  opening { say \"本次通话将被录音{{name}}{{amount}}{{days}}\"; hangup done }\n}\n";
-        let checked = check_source("s.call", src);
-        assert_eq!(checked.error_count(), 0);
-        callscript_compiler::lower::lower(&checked, checked.files[0].id).scripts.remove(0)
-    }
+    use crate::campaign::customers::tests::script;
 
     const CSV: &str = "id,phone,name,amount,days,timezone,segment\nc1,13800000001,张三,1200.50,3,Asia/Shanghai,a\nc2,010-12345678,李四,5,,,\nc3,13800000001,王五,7.00,9,Asia/Singapore,b\n";
 
