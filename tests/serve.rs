@@ -254,6 +254,7 @@ fn in_a_browser_a_user_finds_a_call_and_plays_its_recording() {
     assert_eq!(browser.url().unwrap(), format!("{base}/calls"));
     browser.type_into("input[name=q]", &customer).unwrap();
     browser.click("#search").unwrap();
+    browser.wait_until("return location.search.includes('q=') && document.readyState === 'complete';").unwrap();
     let found =
         browser.run("return [...document.querySelectorAll('#calls tbody a')].map(a => a.textContent);").unwrap();
     assert!(found.as_array().is_some_and(|a| !a.is_empty() && a.iter().all(|c| c == customer.as_str())), "{found}");

@@ -123,6 +123,19 @@ impl Browser {
         self.call("POST", "/execute/sync", json!({"script": script, "args": []}))
     }
 
+    /// Runs `script` until it returns true, for at most 10 s: a click that submits a form
+    /// returns before the next page is there.
+    pub fn wait_until(&self, script: &str) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.run(script)? != Value::Bool(true) {
+            if Instant::now() > deadline {
+                return Err(format!("waited 10 s for `{script}`"));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(())
+    }
+
     /// Runs `script` until it calls `arguments[arguments.length - 1](value)`.
     pub fn run_async(&self, script: &str) -> Result<Value, String> {
         self.call("POST", "/execute/async", json!({"script": script, "args": []}))
