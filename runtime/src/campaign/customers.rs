@@ -175,7 +175,7 @@ pub fn decode(name: &str, bytes: Vec<u8>) -> Result<String, InputError> {
 /// Loads and checks the customer list against the script's inputs.
 pub fn load(name: &str, text: &str, script: &ScriptCode, jurisdiction: &str) -> Result<Vec<Customer>, Vec<InputError>> {
     let mut customers = Vec::new();
-    load_each(name, text, script, jurisdiction, |row| customers.push(row.customer()))?;
+    load_each(name, text, rows_hint(text), script, jurisdiction, |row| customers.push(row.customer()))?;
     Ok(customers)
 }
 
@@ -251,12 +251,20 @@ impl SeenIds {
     }
 }
 
+/// How many rows `text` holds, about: its line feeds (for reserving room; a file whose lines
+/// end with a lone `\r` has none).
+pub fn rows_hint(text: &str) -> usize {
+    text.bytes().filter(|&b| b == b'\n').count()
+}
+
 /// [`load`], handing each customer to `each` as it is read instead of keeping them all (so a
 /// list of millions can go into columns, [`super::list::CustomerList::load_csv`]); every
-/// problem is still reported, at the end. Returns how many customers the list holds.
+/// problem is still reported, at the end. `rows_hint`: [`rows_hint`] of `text`, counted once
+/// by a caller that reserves room too. Returns how many customers the list holds.
 pub fn load_each(
     name: &str,
     text: &str,
+    rows_hint: usize,
     script: &ScriptCode,
     jurisdiction: &str,
     mut each: impl FnMut(&Row),
@@ -328,7 +336,7 @@ pub fn load_each(
     };
     let mut lines = Lines::new(text);
     let mut count = 0;
-    let mut seen_ids = SeenIds::with_capacity(text.bytes().filter(|&b| b == b'\n').count());
+    let mut seen_ids = SeenIds::with_capacity(rows_hint);
     // Zones are few: each name is looked up once.
     let mut zone_known: HashMap<String, bool> = HashMap::new();
     let mut values: Vec<(&str, Value)> = Vec::with_capacity(inputs.len());

@@ -126,11 +126,11 @@ impl CustomerList {
         script: &ScriptCode,
         jurisdiction: &str,
     ) -> Result<CustomerList, Vec<InputError>> {
-        // One row a line, at most: the columns grow once.
-        let lines = text.bytes().filter(|&b| b == b'\n').count();
-        let mut builder = CustomerList::builder(script, lines);
+        // The columns grow once; the loader's index of ids too.
+        let rows = customers::rows_hint(text);
+        let mut builder = CustomerList::builder(script, rows);
         let mut refused = None;
-        customers::load_each(name, text, script, jurisdiction, |row| {
+        customers::load_each(name, text, rows, script, jurisdiction, |row| {
             if refused.is_none()
                 && let Err(e) = builder.push(row)
             {

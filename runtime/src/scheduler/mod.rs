@@ -270,12 +270,13 @@ fn run_leased(
     engine.durable = telephony.needs_durable_dial();
     store.begin()?;
     if engine.durable {
-        let mut writes = writes::Writes::Direct { store, holder };
+        let mut writes = writes::Writes::Direct(writes::Writer::new(plan, store, holder));
         return run_loop(&mut engine, &mut writes, telephony, &mut opts, recovered);
     }
     std::thread::scope(|scope| {
         let (queue, written) = std::sync::mpsc::sync_channel(writes::QUEUE);
-        let writer = scope.spawn(move || writes::write_behind(plan, store, holder, written));
+        let writer = writes::Writer::new(plan, store, holder);
+        let writer = scope.spawn(move || writes::write_behind(writer, written));
         let mut writes = writes::Writes::Behind { queue, next_ticket: 1 };
         let summary = run_loop(&mut engine, &mut writes, telephony, &mut opts, recovered);
         drop(writes);
@@ -311,7 +312,7 @@ fn run_loop(
         telephony.poll();
         if last_beat.elapsed() >= HEARTBEAT {
             last_beat = Instant::now();
-            writes.checkpoint(plan, clock.now(), true, true)?;
+            writes.checkpoint(clock.now(), true)?;
         }
         let next = engine.next_event(telephony, clock.now(), progress.live);
         let Some((t, event)) = next else {
@@ -346,7 +347,7 @@ fn run_loop(
             since_commit = 0;
             if last_commit.elapsed() >= BATCH_COMMIT_EVERY {
                 last_commit = Instant::now();
-                writes.checkpoint(plan, now, false, true)?;
+                writes.checkpoint(now, false)?;
             }
         }
         report(&mut opts.on_progress, &mut progress, now, &mut last_report);
@@ -354,7 +355,7 @@ fn run_loop(
     let finished = !stopping && engine.states.iter().all(|s| s.done);
     progress.clock_ms = clock.now();
     progress.waiting = None;
-    writes.close(plan, progress.clock_ms, finished)?;
+    writes.close(progress.clock_ms, finished)?;
     if let Some(cb) = opts.on_progress.as_mut() {
         cb(&progress);
     }
@@ -480,7 +481,7 @@ struct CustomerState {
 
 struct Live {
     customer: usize,
-    row: i64,
+    row: writes::AttemptRow,
 }
 
 /// What waits in the ready queue.
@@ -713,11 +714,11 @@ impl Engine<'_> {
         s.attempts += 1;
         let attempt = s.attempts;
         let start = writes::AttemptStart { customer: i, attempt, started_ms: now, local, variant: variant_index };
-        let row = writes.begin_attempt(plan, start)?;
+        let row = writes.begin_attempt(start)?;
         let phone = customers.phone(i);
         self.caps.add(phone, date, 1);
         if self.durable {
-            writes.checkpoint(plan, now, false, true)?;
+            writes.checkpoint(now, false)?;
         }
         // §11's `today` is the customer's local date.
         let today = crate::vm::today_of(date);
@@ -725,7 +726,7 @@ impl Engine<'_> {
         let session = match Session::start(Arc::clone(&variant.exec), &variant.script, customers.inputs(i), context) {
             Ok(session) => session,
             Err(e) => {
-                writes.could_not_start(row, e.to_string(), now)?;
+                writes.write(writes::Write::CouldNotStart { row, cause: e.to_string(), now })?;
                 self.states[i].done = true;
                 return Ok(());
             }
@@ -739,7 +740,7 @@ impl Engine<'_> {
         let max_duration_ms = variant.exec.program.script(&variant.script).and_then(|x| x.max_duration_ms);
         let request = DialRequest {
             phone: phone.to_string(),
-            attempt_row: row,
+            attempt_row: row.number(),
             customer_id: id.to_string(),
             attempt,
             session,
@@ -767,12 +768,12 @@ impl Engine<'_> {
         let callback = callback_delay(&result, self.zone(l.customer), now);
         let (optout, connected) = (result.optout, result.disposition.connected());
         let disposition = result.disposition;
-        writes.finish_attempt(plan, l.row, result, callback, now)?;
+        writes.write(writes::Write::Finish { row: l.row, result: Box::new(result), callback, now })?;
         if optout && self.dnc.insert(phone) {
-            writes.dnc_add(phone.to_string(), now)?;
+            writes.write(writes::Write::Dnc { phone: phone.to_string(), now })?;
         }
         if self.durable {
-            writes.checkpoint(plan, now, false, true)?;
+            writes.checkpoint(now, false)?;
         }
         progress.live -= 1;
         progress.ended += 1;

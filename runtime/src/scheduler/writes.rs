@@ -29,21 +29,38 @@ pub(super) struct AttemptStart {
     pub variant: usize,
 }
 
-/// One write for the writer thread. Rows are named by tickets the loop hands out; the writer
-/// knows which store row each ticket became.
+/// An attempt's row: the store's id (written straight), or a ticket the writer thread knows
+/// the row of (written behind).
+#[derive(Clone, Copy, Debug)]
+pub(super) enum AttemptRow {
+    Stored(i64),
+    Ticket(i64),
+}
+
+impl AttemptRow {
+    /// The number a dial carries (a recording is named by it; only real calls record, and
+    /// theirs are written straight).
+    pub fn number(self) -> i64 {
+        match self {
+            AttemptRow::Stored(n) | AttemptRow::Ticket(n) => n,
+        }
+    }
+}
+
+/// One write, in the order the loop makes them.
 pub(super) enum Write {
     Begin {
         ticket: i64,
         start: AttemptStart,
     },
     Finish {
-        ticket: i64,
+        row: AttemptRow,
         result: Box<CallResult>,
         callback: Option<i64>,
         now: Millis,
     },
     CouldNotStart {
-        ticket: i64,
+        row: AttemptRow,
         cause: String,
         now: Millis,
     },
@@ -61,122 +78,100 @@ pub(super) enum Write {
     },
 }
 
-pub(super) enum Writes<'s> {
-    Direct { store: &'s mut (dyn Store + Send), holder: &'s LeaseHolder },
-    Behind { queue: SyncSender<Write>, next_ticket: i64 },
+/// What carries out the writes on the store: the loop itself, or the writer thread.
+pub(super) struct Writer<'s> {
+    plan: &'s Plan,
+    store: &'s mut (dyn Store + Send),
+    holder: &'s LeaseHolder,
+    /// Each ticket's row, from its attempt's start to its end.
+    rows: HashMap<i64, i64>,
 }
 
-impl Writes<'_> {
-    fn send(queue: &SyncSender<Write>, write: Write) -> Result<(), RunError> {
-        // A closed queue: the writer stopped at an error, which the run returns.
-        queue.send(write).map_err(|_| RunError::WriterStopped)
+impl<'s> Writer<'s> {
+    pub fn new(plan: &'s Plan, store: &'s mut (dyn Store + Send), holder: &'s LeaseHolder) -> Writer<'s> {
+        Writer { plan, store, holder, rows: HashMap::new() }
     }
 
-    /// Writes the attempt (before its dial); the row to finish it by.
-    pub fn begin_attempt(&mut self, plan: &Plan, start: AttemptStart) -> Result<i64, RunError> {
-        match self {
-            Writes::Direct { store, .. } => Ok(begin(&mut **store, plan, &start)?),
-            Writes::Behind { queue, next_ticket } => {
-                let ticket = *next_ticket;
-                *next_ticket += 1;
-                Self::send(queue, Write::Begin { ticket, start })?;
-                Ok(ticket)
-            }
+    fn row(&mut self, row: AttemptRow) -> Option<i64> {
+        match row {
+            AttemptRow::Stored(id) => Some(id),
+            AttemptRow::Ticket(ticket) => self.rows.remove(&ticket),
         }
     }
 
-    pub fn finish_attempt(
-        &mut self,
-        plan: &Plan,
-        row: i64,
-        result: CallResult,
-        callback: Option<i64>,
-        now: Millis,
-    ) -> Result<(), RunError> {
-        match self {
-            Writes::Direct { store, .. } => Ok(finish(&mut **store, plan, row, &result, callback, now)?),
-            Writes::Behind { queue, .. } => {
-                Self::send(queue, Write::Finish { ticket: row, result: Box::new(result), callback, now })
-            }
-        }
-    }
-
-    pub fn could_not_start(&mut self, row: i64, cause: String, now: Millis) -> Result<(), RunError> {
-        match self {
-            Writes::Direct { store, .. } => Ok(could_not_start(&mut **store, row, cause, now)?),
-            Writes::Behind { queue, .. } => Self::send(queue, Write::CouldNotStart { ticket: row, cause, now }),
-        }
-    }
-
-    pub fn dnc_add(&mut self, phone: String, now: Millis) -> Result<(), RunError> {
-        match self {
-            Writes::Direct { store, .. } => Ok(store.dnc_add(&phone, "optout", now).map(drop)?),
-            Writes::Behind { queue, .. } => Self::send(queue, Write::Dnc { phone, now }),
-        }
-    }
-
-    /// Commits what was written, with the campaign's clock (and a lease renewal when due).
-    pub fn checkpoint(
-        &mut self,
-        plan: &Plan,
-        clock_ms: Millis,
-        renew_lease: bool,
-        then_begin: bool,
-    ) -> Result<(), RunError> {
-        self.checkpoint_as(plan, clock_ms, false, renew_lease, then_begin)
-    }
-
-    /// The run's last commit: the clock, and whether every customer is done.
-    pub fn close(&mut self, plan: &Plan, clock_ms: Millis, finished: bool) -> Result<(), RunError> {
-        self.checkpoint_as(plan, clock_ms, finished, false, false)
-    }
-
-    fn checkpoint_as(
-        &mut self,
-        plan: &Plan,
-        clock_ms: Millis,
-        finished: bool,
-        renew_lease: bool,
-        then_begin: bool,
-    ) -> Result<(), RunError> {
-        match self {
-            Writes::Direct { store, holder } => {
-                Ok(checkpoint(&mut **store, plan, holder, clock_ms, finished, renew_lease, then_begin)?)
-            }
-            Writes::Behind { queue, .. } => {
-                Self::send(queue, Write::Checkpoint { clock_ms, finished, renew_lease, then_begin })
-            }
-        }
-    }
-}
-
-/// The writer thread: applies the writes in order until the queue closes or a write fails.
-pub(super) fn write_behind(
-    plan: &Plan,
-    store: &mut (dyn Store + Send),
-    holder: &LeaseHolder,
-    queue: Receiver<Write>,
-) -> Result<(), StoreError> {
-    // Each ticket's row, from its attempt's start to its end.
-    let mut rows: HashMap<i64, i64> = HashMap::new();
-    for write in queue {
+    fn apply(&mut self, write: Write) -> Result<(), StoreError> {
+        let (plan, store) = (self.plan, &mut *self.store);
         match write {
-            Write::Begin { ticket, start } => _ = rows.insert(ticket, begin(store, plan, &start)?),
-            Write::Finish { ticket, result, callback, now } => {
-                if let Some(row) = rows.remove(&ticket) {
-                    finish(store, plan, row, &result, callback, now)?;
+            Write::Begin { ticket, start } => _ = self.rows.insert(ticket, begin(store, plan, &start)?),
+            Write::Finish { row, result, callback, now } => {
+                if let Some(row) = self.row(row) {
+                    finish(self.store, plan, row, &result, callback, now)?;
                 }
             }
-            Write::CouldNotStart { ticket, cause, now } => {
-                if let Some(row) = rows.remove(&ticket) {
-                    could_not_start(store, row, cause, now)?;
+            Write::CouldNotStart { row, cause, now } => {
+                if let Some(row) = self.row(row) {
+                    could_not_start(self.store, row, cause, now)?;
                 }
             }
             Write::Dnc { phone, now } => _ = store.dnc_add(&phone, "optout", now)?,
             Write::Checkpoint { clock_ms, finished, renew_lease, then_begin } => {
-                checkpoint(store, plan, holder, clock_ms, finished, renew_lease, then_begin)?
+                if renew_lease {
+                    let now = jiff::Timestamp::now().as_millisecond();
+                    store.renew_lease(self.holder, now, now + LEASE_TTL_MS)?;
+                }
+                store.set_clock(&plan.campaign_id, clock_ms, finished)?;
+                store.commit()?;
+                if then_begin {
+                    store.begin()?;
+                }
             }
         }
+        Ok(())
+    }
+}
+
+pub(super) enum Writes<'s> {
+    Direct(Writer<'s>),
+    Behind { queue: SyncSender<Write>, next_ticket: i64 },
+}
+
+impl Writes<'_> {
+    /// Writes the attempt (before its dial); the row to finish it by.
+    pub fn begin_attempt(&mut self, start: AttemptStart) -> Result<AttemptRow, RunError> {
+        match self {
+            Writes::Direct(writer) => Ok(AttemptRow::Stored(begin(writer.store, writer.plan, &start)?)),
+            Writes::Behind { next_ticket, .. } => {
+                let ticket = *next_ticket;
+                *next_ticket += 1;
+                self.write(Write::Begin { ticket, start })?;
+                Ok(AttemptRow::Ticket(ticket))
+            }
+        }
+    }
+
+    pub fn write(&mut self, write: Write) -> Result<(), RunError> {
+        match self {
+            Writes::Direct(writer) => Ok(writer.apply(write)?),
+            // A closed queue: the writer stopped at an error, which the run returns.
+            Writes::Behind { queue, .. } => queue.send(write).map_err(|_| RunError::WriterStopped),
+        }
+    }
+
+    /// Commits what was written, with the campaign's clock (and a lease renewal when due).
+    pub fn checkpoint(&mut self, clock_ms: Millis, renew_lease: bool) -> Result<(), RunError> {
+        self.write(Write::Checkpoint { clock_ms, finished: false, renew_lease, then_begin: true })
+    }
+
+    /// The run's last commit: the clock, and whether every customer is done.
+    pub fn close(&mut self, clock_ms: Millis, finished: bool) -> Result<(), RunError> {
+        self.write(Write::Checkpoint { clock_ms, finished, renew_lease: false, then_begin: false })
+    }
+}
+
+/// The writer thread: applies the writes in order until the queue closes or a write fails.
+pub(super) fn write_behind(mut writer: Writer, queue: Receiver<Write>) -> Result<(), StoreError> {
+    for write in queue {
+        writer.apply(write)?;
     }
     Ok(())
 }
@@ -234,25 +229,4 @@ fn could_not_start(store: &mut (dyn Store + Send), row: i64, cause: String, now:
         ..crate::store::Finished::default()
     };
     store.finish_attempt(row, &failed)
-}
-
-fn checkpoint(
-    store: &mut (dyn Store + Send),
-    plan: &Plan,
-    holder: &LeaseHolder,
-    clock_ms: Millis,
-    finished: bool,
-    renew_lease: bool,
-    then_begin: bool,
-) -> Result<(), StoreError> {
-    if renew_lease {
-        let now = jiff::Timestamp::now().as_millisecond();
-        store.renew_lease(holder, now, now + LEASE_TTL_MS)?;
-    }
-    store.set_clock(&plan.campaign_id, clock_ms, finished)?;
-    store.commit()?;
-    if then_begin {
-        store.begin()?;
-    }
-    Ok(())
 }
