@@ -4,19 +4,19 @@
 //! script's actions from `sim` (failing at `fail_rate`), keeping each action call (latency, ok
 //! or the cause), each message and each handed-over value in the attempt's stored transcript.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use callscript_runtime::store::{SqliteStore, Store};
 
 mod support;
-use support::callscript;
+use support::{callscript, scratch};
+use tempfile::TempDir;
 
-fn copy(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("callscript-actions-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
+/// The campaign of `tests/actions/`, copied to a fresh folder removed with the guard.
+fn copy(name: &str) -> TempDir {
+    let dir = scratch(&format!("actions-{name}"));
     for f in ["remind.call", "campaign.toml", "customers.csv"] {
-        std::fs::copy(Path::new("tests/actions").join(f), dir.join(f)).unwrap();
+        std::fs::copy(Path::new("tests/actions").join(f), dir.path().join(f)).unwrap();
     }
     dir
 }
@@ -24,7 +24,7 @@ fn copy(name: &str) -> PathBuf {
 /// `check` on the campaign with `edit` applied to its text: (exit code, output).
 fn check_edited(name: &str, edit: impl Fn(String) -> String) -> (Option<i32>, String) {
     let dir = copy(name);
-    let campaign = dir.join("campaign.toml");
+    let campaign = dir.path().join("campaign.toml");
     let text = std::fs::read_to_string(&campaign).unwrap();
     std::fs::write(&campaign, edit(text)).unwrap();
     let out = callscript(&["check", campaign.to_str().unwrap()]);
@@ -74,10 +74,10 @@ fn what_the_script_needs_of_the_campaign_is_checked() {
 #[test]
 fn a_simulated_campaign_answers_actions_from_sim_and_stores_them() {
     let dir = copy("run");
-    let campaign = dir.join("campaign.toml");
+    let campaign = dir.path().join("campaign.toml");
     let out = callscript(&["run", campaign.to_str().unwrap(), "-q", "--start", "2026-11-24T00:00:00Z"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    let store = SqliteStore::open_existing(&dir.join("campaign.db")).expect("the store");
+    let store = SqliteStore::open_existing(&dir.path().join("campaign.db")).expect("the store");
     let rows = store.attempt_rows("ACTIONS_SIM").expect("attempts");
     assert_eq!(rows.len(), 40);
     let (mut ok, mut failed, mut sms, mut handed) = (0, 0, 0, 0);

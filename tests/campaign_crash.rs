@@ -4,9 +4,13 @@
 //! with the export.
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
+
+#[path = "support/scratch.rs"]
+mod scratch;
+use scratch::scratch;
 
 const SCRIPT: &str = include_str!("../examples/loan_reminder/loan_reminder.call");
 const ZONES: &[&str] = &["Asia/Shanghai", "America/New_York", "Europe/London", "Australia/Sydney"];
@@ -110,19 +114,16 @@ fn check_export(dir: &Path) -> usize {
     rows
 }
 
-fn temp(name: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("callscript-crash-{name}-{}", std::process::id()))
-}
-
 #[test]
 fn kill_nine_at_twenty_points_then_resume() {
-    let straight = temp("straight");
-    setup(&straight, 1200);
+    let straight_tmp = scratch("crash-straight");
+    let straight = straight_tmp.path();
+    setup(straight, 1200);
     let started = std::time::Instant::now();
-    let status = run_args(&straight).status().unwrap();
+    let status = run_args(straight).status().unwrap();
     assert!(status.success());
     let full_run = started.elapsed();
-    let straight_rows = check_export(&straight);
+    let straight_rows = check_export(straight);
     assert!(straight_rows >= 1200);
 
     // Kill points spread over the run's length (deterministic pseudo-random spread).
@@ -132,33 +133,31 @@ fn kill_nine_at_twenty_points_then_resume() {
         x ^= x >> 7;
         x ^= x << 17;
         let at = Duration::from_micros(x % (full_run.as_micros() as u64 + 1));
-        let dir = temp(&format!("kill{k}"));
-        let _ = std::fs::remove_dir_all(&dir);
-        setup(&dir, 1200);
-        let mut child = run_args(&dir).spawn().unwrap();
+        let tmp = scratch(&format!("crash-kill{k}"));
+        let dir = tmp.path();
+        setup(dir, 1200);
+        let mut child = run_args(dir).spawn().unwrap();
         std::thread::sleep(at);
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
-        let resumed = run_args(&dir).output().unwrap();
+        let resumed = run_args(dir).output().unwrap();
         assert!(resumed.status.success(), "resume after kill {k}: {}", String::from_utf8_lossy(&resumed.stderr));
-        let rows = check_export(&dir);
+        let rows = check_export(dir);
         assert!(rows >= 1200, "kill {k}: only {rows} attempts");
-        let _ = std::fs::remove_dir_all(&dir);
     }
-    let _ = std::fs::remove_dir_all(&straight);
 }
 
 /// Ctrl-C (SIGINT) stops placing calls, lets live calls finish, exits 0, and a second run
 /// resumes to the end without breaking a rule.
 #[test]
 fn ctrl_c_stops_cleanly_and_the_campaign_resumes() {
-    let dir = temp("sigint");
-    let _ = std::fs::remove_dir_all(&dir);
-    setup(&dir, 300);
+    let tmp = scratch("crash-sigint");
+    let dir = tmp.path();
+    setup(dir, 300);
     // Paced virtual time, so the run is still going when the signal arrives.
     let child = Command::new(bin())
         .args(["run", "campaign.toml", "--start", "2026-11-23T00:00:00Z", "-q", "--speed", "20000"])
-        .current_dir(&dir)
+        .current_dir(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -170,10 +169,9 @@ fn ctrl_c_stops_cleanly_and_the_campaign_resumes() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("stopped: live calls finished"), "{text}");
-    let resumed = run_args(&dir).output().unwrap();
+    let resumed = run_args(dir).output().unwrap();
     assert!(resumed.status.success());
-    assert!(check_export(&dir) >= 300);
-    let _ = std::fs::remove_dir_all(&dir);
+    assert!(check_export(dir) >= 300);
 }
 
 /// stderr with the run's own directory, process id, host and lease times replaced, for
@@ -223,12 +221,12 @@ fn mode(path: &Path) -> u32 {
 /// the first run is unharmed and finishes every customer. The store and its WAL are 0600.
 #[test]
 fn a_second_run_on_a_busy_store_is_refused_and_the_first_is_unharmed() {
-    let dir = temp("busy");
-    let _ = std::fs::remove_dir_all(&dir);
-    setup(&dir, 300);
+    let tmp = scratch("crash-busy");
+    let dir = tmp.path();
+    setup(dir, 300);
     let first = Command::new(bin())
         .args(["run", "campaign.toml", "--start", "2026-11-23T00:00:00Z", "-q", "--speed", "20000"])
-        .current_dir(&dir)
+        .current_dir(dir)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -239,66 +237,63 @@ fn a_second_run_on_a_busy_store_is_refused_and_the_first_is_unharmed() {
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(300));
-    let second = run_args(&dir).output().unwrap();
+    let second = run_args(dir).output().unwrap();
     assert_eq!(second.status.code(), Some(2), "{}", String::from_utf8_lossy(&second.stderr));
     let message = String::from_utf8_lossy(&second.stderr).to_string();
     assert!(message.contains(&format!("process {} ", first.id())), "{message}");
-    insta::assert_snapshot!("second_run_refused", redact(&second.stderr, &dir));
+    insta::assert_snapshot!("second_run_refused", redact(&second.stderr, dir));
     for suffix in ["", "-wal", "-shm"] {
         assert_eq!(mode(&dir.join(format!("campaign.db{suffix}"))), 0o600, "campaign.db{suffix}");
     }
     let out = first.wait_with_output().unwrap();
     assert!(out.status.success(), "the first run was harmed: {}", String::from_utf8_lossy(&out.stderr));
-    assert!(check_export(&dir) >= 300);
-    let _ = std::fs::remove_dir_all(&dir);
+    assert!(check_export(dir) >= 300);
 }
 
 /// `report` of a campaign that never ran exits 2 and creates nothing; an empty or foreign
 /// `campaign.db` is refused by `run` and `report` and left as it was.
 #[test]
 fn never_run_empty_and_foreign_stores_are_refused() {
-    let dir = temp("never");
-    let _ = std::fs::remove_dir_all(&dir);
-    setup(&dir, 3);
-    let report = Command::new(bin()).args(["report", "campaign.toml"]).current_dir(&dir).output().unwrap();
+    let tmp = scratch("crash-never");
+    let dir = tmp.path();
+    setup(dir, 3);
+    let report = Command::new(bin()).args(["report", "campaign.toml"]).current_dir(dir).output().unwrap();
     assert_eq!(report.status.code(), Some(2));
-    insta::assert_snapshot!("report_never_run", redact(&report.stderr, &dir));
+    insta::assert_snapshot!("report_never_run", redact(&report.stderr, dir));
     assert!(!dir.join("campaign.db").exists(), "report created a store");
 
     std::fs::write(dir.join("campaign.db"), b"").unwrap();
-    let run = run_args(&dir).output().unwrap();
+    let run = run_args(dir).output().unwrap();
     assert_eq!(run.status.code(), Some(2));
-    insta::assert_snapshot!("run_empty_store", redact(&run.stderr, &dir));
+    insta::assert_snapshot!("run_empty_store", redact(&run.stderr, dir));
     assert_eq!(std::fs::metadata(dir.join("campaign.db")).unwrap().len(), 0, "the empty file was touched");
 
     std::fs::write(dir.join("campaign.db"), "id,phone\nc1,+8613800000001\n").unwrap();
-    let report = Command::new(bin()).args(["report", "campaign.toml"]).current_dir(&dir).output().unwrap();
+    let report = Command::new(bin()).args(["report", "campaign.toml"]).current_dir(dir).output().unwrap();
     assert_eq!(report.status.code(), Some(2));
-    insta::assert_snapshot!("report_foreign_store", redact(&report.stderr, &dir));
-    let _ = std::fs::remove_dir_all(&dir);
+    insta::assert_snapshot!("report_foreign_store", redact(&report.stderr, dir));
 }
 
 /// `report --attempts` to a full disk fails instead of passing a truncated file as success.
 #[test]
 fn a_report_to_a_full_disk_fails() {
-    let dir = temp("full");
-    let _ = std::fs::remove_dir_all(&dir);
-    setup(&dir, 20);
-    assert!(run_args(&dir).status().unwrap().success());
+    let tmp = scratch("crash-full");
+    let dir = tmp.path();
+    setup(dir, 20);
+    assert!(run_args(dir).status().unwrap().success());
     let to_file = Command::new(bin())
         .args(["report", "campaign.toml", "--attempts", "-o", "/dev/full"])
-        .current_dir(&dir)
+        .current_dir(dir)
         .output()
         .unwrap();
     assert_eq!(to_file.status.code(), Some(2));
-    insta::assert_snapshot!("report_to_full_file", redact(&to_file.stderr, &dir));
+    insta::assert_snapshot!("report_to_full_file", redact(&to_file.stderr, dir));
     let to_stdout = Command::new(bin())
         .args(["report", "campaign.toml", "--attempts"])
-        .current_dir(&dir)
+        .current_dir(dir)
         .stdout(std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap())
         .output()
         .unwrap();
     assert_eq!(to_stdout.status.code(), Some(2));
-    insta::assert_snapshot!("report_to_full_stdout", redact(&to_stdout.stderr, &dir));
-    let _ = std::fs::remove_dir_all(&dir);
+    insta::assert_snapshot!("report_to_full_stdout", redact(&to_stdout.stderr, dir));
 }

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::Output;
 
 mod support;
-use support::callscript;
+use support::{callscript, scratch};
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
@@ -32,12 +32,6 @@ fn callscript_with_stdin(args: &[&str], input: &str) -> Output {
     let _ = stdin.write_all(input.as_bytes());
     drop(stdin);
     child.wait_with_output().expect("the binary ends")
-}
-
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("callscript-cli-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
 }
 
 #[test]
@@ -150,7 +144,8 @@ fn us_campaign(dir: &Path, jurisdiction: &str) -> std::path::PathBuf {
 /// a campaign's own jurisdiction wins over the flag.
 #[test]
 fn test_and_simulate_take_the_jurisdiction() {
-    let dir = temp_dir("jurisdiction");
+    let tmp = scratch("cli-jurisdiction");
+    let dir = tmp.path();
     let script = dir.join("greet.call");
     std::fs::write(&script, US_SCRIPT).unwrap();
     let replies = dir.join("replies.txt");
@@ -178,8 +173,8 @@ fn test_and_simulate_take_the_jurisdiction() {
     assert!(stdout(&simulated).contains("call ended: done"), "{}", stdout(&simulated));
 
     // A campaign's own jurisdiction wins over the flag, for its script's tests and simulation.
-    let us = us_campaign(&dir, "us");
-    let cn = us_campaign(&dir, "cn");
+    let us = us_campaign(dir, "us");
+    let cn = us_campaign(dir, "cn");
     let (us, cn) = (us.to_str().unwrap(), cn.to_str().unwrap());
     for (args, code) in [
         (vec!["test", us], 0),
@@ -203,7 +198,8 @@ fn test_and_simulate_take_the_jurisdiction() {
 
 #[test]
 fn build_then_disasm() {
-    let dir = temp_dir("build");
+    let tmp = scratch("cli-build");
+    let dir = tmp.path();
     let out_file = dir.join("loan.callc");
     let out = callscript(&["build", "examples/loan_reminder/loan_reminder.call", "-o", out_file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -214,7 +210,8 @@ fn build_then_disasm() {
 
 #[test]
 fn damaged_bytecode_is_a_clear_error() {
-    let dir = temp_dir("damaged");
+    let tmp = scratch("cli-damaged");
+    let dir = tmp.path();
     let good = dir.join("good.callc");
     assert_eq!(
         callscript(&["build", "examples/card_activation/card_activation.call", "-o", good.to_str().unwrap()])
@@ -257,7 +254,8 @@ fn damaged_bytecode_is_a_clear_error() {
 
 #[test]
 fn simulate_from_a_replies_file() {
-    let dir = temp_dir("simulate");
+    let tmp = scratch("cli-simulate");
+    let dir = tmp.path();
     let replies = dir.join("replies.txt");
     std::fs::write(
         &replies,
@@ -288,7 +286,8 @@ fn simulate_from_a_replies_file() {
 /// masks a sensitive capture and the answer it came from.
 #[test]
 fn simulate_shows_branches_and_captures() {
-    let dir = temp_dir("simulate-capture");
+    let tmp = scratch("cli-simulate-capture");
+    let dir = tmp.path();
     let replies = dir.join("replies.txt");
     let transcript = dir.join("transcript.json");
     std::fs::write(&replies, "/dtmf 12*8831#\n下周一\n三千五\n对\n").unwrap();
@@ -369,7 +368,8 @@ fn help_lists_the_commands() {
 /// refused with CS001 pointing into the JSON string; with the notice it runs.
 #[test]
 fn seed_json_task_is_checked_and_runs() {
-    let dir = temp_dir("task");
+    let tmp = scratch("cli-task");
+    let dir = tmp.path();
     let task = dir.join("task.json");
     let json = r#"{ "task_id": "LOAN_REMIND_20231101", "customer_segment": "overdue_3_days",
   "script_template": "您好,{{customer_name}},您的贷款已逾期{{days}}天,请尽快还款至账号{{account}}。",
@@ -395,7 +395,8 @@ fn seed_json_task_is_checked_and_runs() {
 /// (CS009, times, counts, unknown keys, the task id), and nothing is dialled when it is wrong.
 #[test]
 fn json_task_is_checked_like_toml() {
-    let dir = temp_dir("task-rules");
+    let tmp = scratch("cli-task-rules");
+    let dir = tmp.path();
     let task = dir.join("task.json");
     let csv = dir.join("customers.csv");
     std::fs::write(&csv, "id,phone,customer_name\nc1,13800000001,张三\n").unwrap();
@@ -443,13 +444,13 @@ fn json_task_is_checked_like_toml() {
     // And inside the pack's limits it runs.
     let (status, err) = run(&json(r#"{ "start_time": "09:00", "end_time": "18:00" }"#, ""));
     assert_eq!(status, Some(0), "{err}");
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// `check campaign.toml` refuses exactly what `run` refuses, with a code and the value's place.
 #[test]
 fn toml_campaign_check_and_run_agree() {
-    let dir = temp_dir("toml-rules");
+    let tmp = scratch("cli-toml-rules");
+    let dir = tmp.path();
     std::fs::copy("examples/loan_reminder/loan_reminder.call", dir.join("loan_reminder.call")).unwrap();
     std::fs::copy("examples/loan_reminder/customers.csv", dir.join("customers.csv")).unwrap();
     let base = std::fs::read_to_string("examples/loan_reminder/campaign.toml").unwrap();
@@ -470,14 +471,14 @@ fn toml_campaign_check_and_run_agree() {
         assert!(stdout(&checked).contains("campaign.toml:"), "{}", stdout(&checked));
         assert!(!dir.join("campaign.db").exists(), "a refused campaign creates no store");
     }
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// `dnc import` names the line of a bad number as an editor shows it, also in a file saved with
 /// `\r\n` line ends (the CSV reader's own count is one line short there), and imports nothing.
 #[test]
 fn dnc_import_names_the_line_of_a_bad_number() {
-    let dir = temp_dir("dnc");
+    let tmp = scratch("cli-dnc");
+    let dir = tmp.path();
     for f in ["loan_reminder.call", "customers.csv", "campaign.toml"] {
         std::fs::copy(format!("examples/loan_reminder/{f}"), dir.join(f)).unwrap();
     }
@@ -494,7 +495,6 @@ fn dnc_import_names_the_line_of_a_bad_number() {
     let out = import();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).contains("imported 2 new numbers"), "{}", stdout(&out));
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// `dnc list`, `export` and `remove` (CAMPAIGN.md §7) on a store whose list was written with
@@ -504,7 +504,8 @@ fn dnc_import_names_the_line_of_a_bad_number() {
 #[test]
 fn dnc_list_export_and_remove() {
     use callscript_runtime::store::{SqliteStore, Store};
-    let dir = temp_dir("dnc-list");
+    let tmp = scratch("cli-dnc-list");
+    let dir = tmp.path();
     for f in ["loan_reminder.call", "customers.csv", "campaign.toml"] {
         std::fs::copy(format!("examples/loan_reminder/{f}"), dir.join(f)).unwrap();
     }
@@ -545,7 +546,6 @@ fn dnc_list_export_and_remove() {
     assert_eq!(removed.status.code(), Some(0), "{}", stderr(&removed));
     assert_eq!(stdout(&removed), "removed 2 numbers from the do-not-call list\n");
     assert!(stdout(&dnc(&["list"])).ends_with("0 numbers on the do-not-call list\n"));
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// `intents eval` (§14): every labelled utterance against the script's intents in scope,
@@ -564,7 +564,8 @@ fn intents_eval_scores_a_script_against_labelled_utterances() {
     assert_eq!(report["total"], 11);
     assert_eq!(report["per_intent"]["paid_already"]["recall"], 1.0, "{report}");
     // A bad row is named by its line, and nothing is scored.
-    let dir = temp_dir("intents-eval");
+    let tmp = scratch("cli-intents-eval");
+    let dir = tmp.path();
     let bad = dir.join("bad.csv");
     std::fs::write(&bad, "text,intent\n已经还了,paid_already\n只有一个字段\n").unwrap();
     let out = callscript(&[args[0], args[1], args[2], bad.to_str().unwrap()]);
@@ -576,7 +577,8 @@ fn intents_eval_scores_a_script_against_labelled_utterances() {
 /// that weighed most; the stored transcript says which intent decided and how.
 #[test]
 fn simulate_explains_a_learned_intent() {
-    let dir = temp_dir("simulate-learned");
+    let tmp = scratch("cli-simulate-learned");
+    let dir = tmp.path();
     let transcript = dir.join("t.json");
     let out = callscript_with_stdin(
         &["simulate", "tests/cases/conversation/learned.call", "--transcript", transcript.to_str().unwrap()],
@@ -594,7 +596,8 @@ fn simulate_explains_a_learned_intent() {
 /// calls that ended without a goal, with counts, samples, shared words and the nearest intent.
 #[test]
 fn intents_suggest_groups_what_the_script_did_not_understand() {
-    let dir = temp_dir("intents-suggest");
+    let tmp = scratch("cli-intents-suggest");
+    let dir = tmp.path();
     for f in ["loan_reminder.call", "customers.csv", "campaign.toml"] {
         std::fs::copy(format!("examples/loan_reminder/{f}"), dir.join(f)).unwrap();
     }
@@ -626,7 +629,8 @@ fn intents_suggest_groups_what_the_script_did_not_understand() {
 /// its program's sources hash, as before.
 #[test]
 fn an_ab_campaign_checks_and_runs_both_scripts() {
-    let dir = temp_dir("ab");
+    let tmp = scratch("cli-ab");
+    let dir = tmp.path();
     for f in ["loan_reminder.call", "customers.csv"] {
         std::fs::copy(format!("examples/loan_reminder/{f}"), dir.join(f)).unwrap();
     }
@@ -683,7 +687,6 @@ fn an_ab_campaign_checks_and_runs_both_scripts() {
     let program = &single.variants[0].exec.program;
     assert_eq!((single.variants.len(), single.variants[0].share), (1, 100));
     assert_eq!(single.script_sha256(), program.sources_sha256());
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// A campaign's segment keeps exactly the customers the interpreter keeps, whether the JIT
@@ -694,7 +697,8 @@ fn segments_keep_what_the_interpreter_keeps() {
     use callscript_compiler::value::Value;
     use callscript_runtime::campaign::customers;
     use callscript_runtime::vm::{CallContext, Session};
-    let dir = temp_dir("segments");
+    let tmp = scratch("cli-segments");
+    let dir = tmp.path();
     for f in ["loan_reminder.call", "customers.csv"] {
         std::fs::copy(format!("examples/loan_reminder/{f}"), dir.join(f)).unwrap();
     }
@@ -734,7 +738,6 @@ fn segments_keep_what_the_interpreter_keeps() {
     with_segment("amount_due / (days_overdue - 15) > 0.00");
     let err = callscript::campaign::plan(&campaign, None, None).err().unwrap().to_string();
     assert!(err.contains("customers.csv:2: the segment cannot be computed: division by zero"), "{err}");
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// `segment`: the list, the segment's customers and, with `--explain`, the plan: what the
@@ -755,7 +758,8 @@ fn segment_counts_customers_and_explains_the_plan() {
     insta::assert_snapshot!("segment_jit", masked(&jit));
 
     // A segment the JIT does not compile (text joined with `+`) runs in the interpreter.
-    let dir = temp_dir("segment");
+    let tmp = scratch("cli-segment");
+    let dir = tmp.path();
     for f in ["loan_reminder.call", "customers.csv"] {
         std::fs::copy(format!("examples/loan_reminder/{f}"), dir.join(f)).unwrap();
     }
@@ -775,5 +779,4 @@ fn segment_counts_customers_and_explains_the_plan() {
     std::fs::write(&csv, "id,phone,customer_name,segment\nc1,13800000001,张三,overdue_3_days\nc2,13800000002,李四,overdue_1_day\nc3,13800000003,王五,overdue_3_days\n").unwrap();
     let named = callscript(&["segment", task.to_str().unwrap(), "--customers", csv.to_str().unwrap()]);
     insta::assert_snapshot!("segment_named", masked(&named));
-    std::fs::remove_dir_all(&dir).ok();
 }

@@ -4,7 +4,8 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 mod support;
-use support::callscript;
+use support::{callscript, scratch};
+use tempfile::TempDir;
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
@@ -18,10 +19,10 @@ fn stderr(o: &Output) -> String {
 const SCHEDULE: &str = "[schedule]\nstart_time = \"09:00\"\nend_time = \"18:00\"\ntimezone = \"Asia/Shanghai\"\n[retry]\nmax_attempts = 3\n[limits]\nper_customer_per_day = 1\nper_customer_per_7_days = 3\n";
 
 /// A campaign of `tests/cases/ok/minimal.call` with the given clips manifest, in a fresh folder.
-fn minimal_campaign(name: &str, manifest: &str) -> PathBuf {
+fn minimal_campaign(name: &str, manifest: &str) -> (TempDir, PathBuf) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = std::env::temp_dir().join(format!("callscript-clips-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let tmp = scratch(&format!("clips-{name}"));
+    let dir = tmp.path();
     let script = root.join("tests/cases/ok/minimal.call");
     let campaign = format!(
         "task_id = \"t\"\nscript = {:?}\n{SCHEDULE}[transfer]\nsenior = \"sip:1@127.0.0.1\"\n[speech]\ntts = \"clips\"\nclips = \"manifest.toml\"\n",
@@ -30,7 +31,8 @@ fn minimal_campaign(name: &str, manifest: &str) -> PathBuf {
     std::fs::write(dir.join("campaign.toml"), campaign).expect("campaign");
     let clip = root.join("examples/loan_reminder/clips/words/0.wav").display().to_string();
     std::fs::write(dir.join("manifest.toml"), manifest.replace("CLIP", &clip)).expect("manifest");
-    dir.join("campaign.toml")
+    let campaign = dir.join("campaign.toml");
+    (tmp, campaign)
 }
 
 #[test]
@@ -43,7 +45,7 @@ fn the_example_lists_what_has_no_clip() {
 #[test]
 fn complete_clips_pass() {
     // Full-width and ASCII punctuation match each other; "再见" alone covers "再见。".
-    let campaign = minimal_campaign(
+    let (_dir, campaign) = minimal_campaign(
         "complete",
         "[clips]\n\"您好, 本次通话将被录音。\" = \"CLIP\"\n\"请问您是本人吗?\" = \"CLIP\"\n\"再见\" = \"CLIP\"\n",
     );
@@ -54,7 +56,7 @@ fn complete_clips_pass() {
 
 #[test]
 fn broken_clips_name_the_manifest_line() {
-    let campaign = minimal_campaign("broken", "[clips]\n\"您好\" = \"CLIP\"\n\"再见\" = \"nothing.wav\"\n");
+    let (_dir, campaign) = minimal_campaign("broken", "[clips]\n\"您好\" = \"CLIP\"\n\"再见\" = \"nothing.wav\"\n");
     let out = callscript(&["clips", "check", campaign.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);

@@ -2,7 +2,7 @@
 //! schema, the witness in JSON, campaigns and jurisdictions on the command line.
 
 mod support;
-use support::callscript;
+use support::{callscript, scratch};
 
 fn json(args: &[&str]) -> serde_json::Value {
     let out = callscript(args);
@@ -99,9 +99,8 @@ fn campaigns_are_checked_with_their_script() {
     let out = callscript(&["check", "tests/cases/err/CS009_campaign_window/campaign.toml"]);
     assert_eq!(out.status.code(), Some(1));
 
-    let dir = std::env::temp_dir().join(format!("callscript-campaign-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let bad = dir.join("campaign.toml");
+    let dir = scratch("compliance-campaign");
+    let bad = dir.path().join("campaign.toml");
     std::fs::write(&bad, "script = \"x.call\"\n[schedule]\nstart_time = 9\n").unwrap();
     // Problems of the campaign file are findings (exit 1) with codes and places, as in a script.
     let out = callscript(&["check", "--format", "json", bad.to_str().unwrap()]);
@@ -122,7 +121,6 @@ fn campaigns_are_checked_with_their_script() {
         "{v}"
     );
     assert!(d["message"].as_str().unwrap().contains("`eu`"), "{v}");
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// What the loan reminder needs of its campaign besides the schedule: its balance lookup and
@@ -130,11 +128,11 @@ fn campaigns_are_checked_with_their_script() {
 const BACKENDS: &str = "\n[actions.balance_lookup]\nurl = \"http://127.0.0.1:9300/balance\"\n\
     sim = { balance = \"900.00\", due = \"2026-11-30\" }\n\n[sms]\nurl = \"http://127.0.0.1:9400/sms\"\n";
 
-/// A fresh folder holding `loan.callc` (built from the loan reminder example) and a one-row
-/// `customers.csv` for it.
-fn callc_campaign_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("callscript-callc-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+/// A fresh folder (removed with the guard) holding `loan.callc` (built from the loan reminder
+/// example) and a one-row `customers.csv` for it.
+fn callc_campaign_dir(name: &str) -> tempfile::TempDir {
+    let tmp = scratch(&format!("callc-{name}"));
+    let dir = tmp.path();
     let callc = dir.join("loan.callc");
     let built = callscript(&["build", "examples/loan_reminder/loan_reminder.call", "-o", callc.to_str().unwrap()]);
     assert_eq!(built.status.code(), Some(0), "{}", String::from_utf8_lossy(&built.stderr));
@@ -144,14 +142,15 @@ fn callc_campaign_dir(name: &str) -> std::path::PathBuf {
          L1,13800000001,张三,15,4031.49,3936,Asia/Shanghai\n",
     )
     .unwrap();
-    dir
+    tmp
 }
 
 /// A campaign whose script is a compiled `.callc` is checked like one naming the source: its
 /// embedded sources go through CS001–CS009 and CS009 runs on the campaign, before any call.
 #[test]
 fn a_callc_campaign_outside_the_window_is_refused_before_any_call() {
-    let dir = callc_campaign_dir("campaign");
+    let tmp = callc_campaign_dir("campaign");
+    let dir = tmp.path();
     let campaign = |start: &str, end: &str| {
         format!(
             "task_id = \"CALLC\"\nscript = \"loan.callc\"\ncustomers = \"customers.csv\"\njurisdiction = \"cn\"\n\n\
@@ -187,14 +186,14 @@ fn a_callc_campaign_outside_the_window_is_refused_before_any_call() {
     std::fs::write(&toml, campaign("09:00", "18:00")).unwrap();
     let ran = callscript(&run);
     assert_eq!(ran.status.code(), Some(0), "{}", shown(&ran));
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// A `.callc` whose bytecode is not what its embedded sources compile to is refused.
 #[test]
 fn a_callc_that_does_not_match_its_sources_is_refused() {
     use callscript_compiler::bytecode::Program;
-    let dir = callc_campaign_dir("forged");
+    let tmp = callc_campaign_dir("forged");
+    let dir = tmp.path();
     let callc = dir.join("loan.callc");
     // A program whose recording notice barge-in may cut, with the sources left as they were.
     let (_, mut program) = Program::from_bytes(&std::fs::read(&callc).unwrap()).unwrap();
@@ -217,5 +216,4 @@ fn a_callc_that_does_not_match_its_sources_is_refused() {
     let err = String::from_utf8_lossy(&out.stderr).replace(&format!("{}/", dir.display()), "<dir>/");
     insta::assert_snapshot!("callc_not_from_its_sources", err);
     assert!(!dir.join("campaign.db").exists());
-    std::fs::remove_dir_all(&dir).ok();
 }

@@ -19,7 +19,7 @@ use callscript_compiler::value::{Money, Value};
 use callscript_runtime::telephony::sim::{Actions, Rng, converse_with};
 use callscript_runtime::telephony::{CallResult, Disposition, TranscriptLine};
 use callscript_runtime::vm::{CallContext, Executable, Session};
-use support::callscript;
+use support::{callscript, scratch};
 
 /// An input as `simulate --input` takes it, as a `test` block writes it, and as a value.
 struct Input {
@@ -208,8 +208,8 @@ fn test_block(name: &str, script: &str, inputs: &[Input], result: &CallResult) -
 
 #[test]
 fn sim_simulate_and_test_agree_on_every_transcript() {
-    let dir = std::env::temp_dir().join(format!("callscript-differential-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = scratch("differential");
+    let dir = tmp.path();
     let root = env!("CARGO_MANIFEST_DIR");
     let mut compared = 0;
     let actions = actions();
@@ -273,5 +273,4 @@ fn sim_simulate_and_test_agree_on_every_transcript() {
     }
     assert_eq!(compared, 120);
     assert!(answered > 0 && failed > 0, "{answered} actions answered, {failed} failed");
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -8,6 +8,10 @@ use std::process::{Command, Output, Stdio};
 
 use callscript_compiler::format::format;
 
+#[path = "support/scratch.rs"]
+mod scratch;
+use scratch::scratch;
+
 fn callscript(args: &[&str], dir: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_callscript"))
         .args(args)
@@ -19,13 +23,6 @@ fn callscript(args: &[&str], dir: &Path) -> Output {
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("callscript-fmt-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
 }
 
 fn copy_tree(from: &Path, to: &Path) {
@@ -82,7 +79,8 @@ fn comments(dir: &Path) -> Vec<String> {
 
 #[test]
 fn formatting_every_example_and_fixture_keeps_its_meaning() {
-    let dir = temp_dir("all");
+    let tmp = scratch("fmt-all");
+    let dir = tmp.path();
     for part in ["examples", "stdlib", "tests/cases"] {
         copy_tree(&repo().join(part), &dir.join(part));
     }
@@ -98,7 +96,7 @@ fn formatting_every_example_and_fixture_keeps_its_meaning() {
     units.sort();
     let before: Vec<(Vec<String>, Vec<String>)> = units.iter().map(|u| (findings(u), comments(u))).collect();
 
-    let first = callscript(&["fmt", "."], &dir);
+    let first = callscript(&["fmt", "."], dir);
     // Fixtures with syntax errors are refused (exit 1) with their errors, and left as they were.
     assert_eq!(first.status.code(), Some(1), "{}", String::from_utf8_lossy(&first.stderr));
     let stderr = String::from_utf8_lossy(&first.stderr);
@@ -117,25 +115,24 @@ fn formatting_every_example_and_fixture_keeps_its_meaning() {
         assert_eq!(&comments(unit), comments_before, "comments changed in {}", unit.display());
     }
     // A second run changes nothing: `--check` lists no file.
-    let second = callscript(&["fmt", "--check", "."], &dir);
+    let second = callscript(&["fmt", "--check", "."], dir);
     assert_eq!(String::from_utf8_lossy(&second.stdout), "", "a second run would change these");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn check_lists_files_and_changes_nothing() {
-    let dir = temp_dir("check");
+    let tmp = scratch("fmt-check");
+    let dir = tmp.path();
     let messy = "script s{purpose service\nopening{hangup done}}\n";
     std::fs::write(dir.join("messy.call"), messy).unwrap();
     std::fs::write(dir.join("clean.call"), format(messy).unwrap()).unwrap();
-    let out = callscript(&["fmt", "--check", "."], &dir);
+    let out = callscript(&["fmt", "--check", "."], dir);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "./messy.call\n");
     assert_eq!(std::fs::read_to_string(dir.join("messy.call")).unwrap(), messy);
-    assert_eq!(callscript(&["fmt", "messy.call"], &dir).status.code(), Some(0));
-    assert_eq!(callscript(&["fmt", "--check", "messy.call", "clean.call"], &dir).status.code(), Some(0));
-    assert_eq!(callscript(&["fmt", "missing.call"], &dir).status.code(), Some(2));
-    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(callscript(&["fmt", "messy.call"], dir).status.code(), Some(0));
+    assert_eq!(callscript(&["fmt", "--check", "messy.call", "clean.call"], dir).status.code(), Some(0));
+    assert_eq!(callscript(&["fmt", "missing.call"], dir).status.code(), Some(2));
 }
 
 /// Runs `callscript ARGS` with `input` on its standard input, written from a thread of its own
@@ -209,19 +206,19 @@ fn stdin_over_the_limit_or_not_utf8_is_refused() {
 #[test]
 fn in_place_keeps_permissions_and_links() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = temp_dir("in-place");
+    let tmp = scratch("fmt-in-place");
+    let dir = tmp.path();
     let messy = "script s{purpose service\nopening{hangup done}}\n";
     std::fs::write(dir.join("real.call"), messy).unwrap();
     std::fs::set_permissions(dir.join("real.call"), std::fs::Permissions::from_mode(0o640)).unwrap();
     std::os::unix::fs::symlink("real.call", dir.join("link.call")).unwrap();
-    let out = callscript(&["fmt", "link.call"], &dir);
+    let out = callscript(&["fmt", "link.call"], dir);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(std::fs::read_to_string(dir.join("real.call")).unwrap(), format(messy).unwrap());
     assert!(std::fs::symlink_metadata(dir.join("link.call")).unwrap().file_type().is_symlink());
     assert_eq!(std::fs::metadata(dir.join("real.call")).unwrap().permissions().mode() & 0o777, 0o640);
     let mut left: Vec<String> =
-        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     left.sort();
     assert_eq!(left, ["link.call", "real.call"]);
-    let _ = std::fs::remove_dir_all(&dir);
 }

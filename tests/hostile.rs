@@ -2,18 +2,12 @@
 //! tokens, deep nesting, long chains, bad bytes, imports of devices and pipes. Each must end
 //! with exit 1 or 2 and a clear message, never an abort, a panic or a hang.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
 mod support;
-use support::callscript;
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("callscript-hostile-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
+use support::{callscript, scratch};
 
 /// What the user sees: findings go to standard output, errors to standard error.
 fn shown(o: &Output) -> String {
@@ -46,8 +40,9 @@ fn run(args: &[&str], codes: &[i32]) -> Output {
 
 #[test]
 fn a_200_kb_chinese_comment_checks() {
-    let dir = temp_dir("comment");
-    let file = write(&dir, "zh.call", format!("// {}\n{}", "中文注释".repeat(17_000), script("")));
+    let tmp = scratch("hostile-comment");
+    let dir = tmp.path();
+    let file = write(dir, "zh.call", format!("// {}\n{}", "中文注释".repeat(17_000), script("")));
     assert!(std::fs::metadata(&file).expect("written").len() > 200_000);
     run(&["check", &file], &[0]);
     run(&["fmt", "--check", &file], &[0, 1]);
@@ -55,19 +50,21 @@ fn a_200_kb_chinese_comment_checks() {
 
 #[test]
 fn a_10_mb_string_checks() {
-    let dir = temp_dir("string");
-    let file = write(&dir, "long.call", script(&format!("    say \"{}\"", "长".repeat(3_500_000))));
+    let tmp = scratch("hostile-string");
+    let dir = tmp.path();
+    let file = write(dir, "long.call", script(&format!("    say \"{}\"", "长".repeat(3_500_000))));
     // CS008 finds the prompt far too long to say; the point is that it ends.
     run(&["check", &file], &[0, 1]);
 }
 
 #[test]
 fn deep_nesting_is_one_e008() {
-    let dir = temp_dir("nesting");
-    let blocks = write(&dir, "blocks.call", script(&format!("    {}{}", "if a {".repeat(5_000), "}".repeat(5_000))));
+    let tmp = scratch("hostile-nesting");
+    let dir = tmp.path();
+    let blocks = write(dir, "blocks.call", script(&format!("    {}{}", "if a {".repeat(5_000), "}".repeat(5_000))));
     let parens =
-        write(&dir, "parens.call", script(&format!("    set x = {}1{}", "(".repeat(100_000), ")".repeat(100_000))));
-    let asks = write(&dir, "asks.call", script(&"    ask \"好吗？\" { on _ => ".repeat(2_000)));
+        write(dir, "parens.call", script(&format!("    set x = {}1{}", "(".repeat(100_000), ")".repeat(100_000))));
+    let asks = write(dir, "asks.call", script(&"    ask \"好吗？\" { on _ => ".repeat(2_000)));
     for file in [&blocks, &parens, &asks] {
         let out = run(&["check", file], &[1]);
         assert_eq!(shown(&out).matches("[E008]").count(), 1, "{}", shown(&out));
@@ -78,10 +75,11 @@ fn deep_nesting_is_one_e008() {
 
 #[test]
 fn long_chains_stay_linear() {
-    let dir = temp_dir("chains");
-    let sum = write(&dir, "sum.call", script(&format!("    set x = 1{}", " + 1".repeat(1_000_000))));
+    let tmp = scratch("hostile-chains");
+    let dir = tmp.path();
+    let sum = write(dir, "sum.call", script(&format!("    set x = 1{}", " + 1".repeat(1_000_000))));
     let elifs = write(
-        &dir,
+        dir,
         "elif.call",
         script(&format!("    if a {{ hangup done }}{}", " else if a { hangup done }".repeat(1_000_000))),
     );
@@ -93,12 +91,13 @@ fn long_chains_stay_linear() {
 
 #[test]
 fn invalid_utf8_names_line_and_column() {
-    let dir = temp_dir("utf8");
+    let tmp = scratch("hostile-utf8");
+    let dir = tmp.path();
     let mut bytes = script("").into_bytes();
     let at = bytes.iter().position(|&b| b == b'\n').expect("a newline") + 1;
     // Line 2 starts with "  purpose": the bad byte is its third character.
     bytes[at + 2] = 0xff;
-    let file = write(&dir, "bad.call", &bytes);
+    let file = write(dir, "bad.call", &bytes);
     let out = run(&["check", &file], &[2]);
     assert!(shown(&out).contains(&format!("{file}:2:3: the file is not valid UTF-8 (byte 0xff)")), "{}", shown(&out));
     let out = run(&["fmt", "--check", &file], &[2]);
@@ -107,12 +106,13 @@ fn invalid_utf8_names_line_and_column() {
 
 #[test]
 fn imports_of_devices_and_pipes_are_refused_at_once() {
-    let dir = temp_dir("imports");
+    let tmp = scratch("hostile-imports");
+    let dir = tmp.path();
     let fifo = dir.join("pipe.call");
     let made = std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo runs");
     assert!(made.success());
-    let zero = write(&dir, "zero.call", format!("use \"/dev/zero\"\n{}", script("")));
-    let pipe = write(&dir, "pipe_user.call", format!("use \"./pipe.call\"\n{}", script("")));
+    let zero = write(dir, "zero.call", format!("use \"/dev/zero\"\n{}", script("")));
+    let pipe = write(dir, "pipe_user.call", format!("use \"./pipe.call\"\n{}", script("")));
     for file in [&zero, &pipe] {
         let out = run(&["check", file], &[1]);
         assert!(shown(&out).contains("[E106]") && shown(&out).contains("not a regular file"), "{}", shown(&out));
@@ -124,9 +124,9 @@ fn imports_of_devices_and_pipes_are_refused_at_once() {
 
 #[test]
 fn a_5_mb_line_is_not_echoed_whole() {
-    let dir = temp_dir("longline");
-    let file =
-        write(&dir, "line.call", script(&format!("    say \"{}\" $ {}", "长".repeat(10), "x".repeat(5_000_000))));
+    let tmp = scratch("hostile-longline");
+    let dir = tmp.path();
+    let file = write(dir, "line.call", script(&format!("    say \"{}\" $ {}", "长".repeat(10), "x".repeat(5_000_000))));
     let out = run(&["check", &file], &[1]);
     assert!(out.stdout.len() + out.stderr.len() < 20_000, "{} bytes printed", out.stdout.len() + out.stderr.len());
     assert!(shown(&out).contains("[E003]"), "{}", shown(&out));

@@ -25,28 +25,24 @@ use callscript_runtime::telephony::{LetResult, MASKED};
 use callscript_runtime::vm::{CallContext, Executable, Session};
 
 mod support;
-use support::callscript;
+use support::{callscript, scratch};
+use tempfile::TempDir;
 
 const SCRIPT: &str = include_str!("lets/promise.call");
 const CUSTOMERS: &str = include_str!("lets/customers.csv");
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("callscript-lets-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
-/// The campaign of `tests/lets/`, copied to a fresh folder and run in virtual time.
-fn ran_campaign(name: &str) -> PathBuf {
-    let dir = temp_dir(name);
+/// The campaign of `tests/lets/`, copied to a fresh folder (removed with the guard) and run
+/// in virtual time.
+fn ran_campaign(name: &str) -> (TempDir, PathBuf) {
+    let tmp = scratch(&format!("lets-{name}"));
+    let dir = tmp.path();
     for f in ["promise.call", "campaign.toml", "customers.csv"] {
         std::fs::copy(Path::new("tests/lets").join(f), dir.join(f)).unwrap();
     }
     let campaign = dir.join("campaign.toml");
     let out = callscript(&["run", campaign.to_str().unwrap(), "-q", "--start", "2026-11-24T00:00:00Z"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    campaign
+    (tmp, campaign)
 }
 
 fn report(campaign: &Path, args: &[&str]) -> String {
@@ -75,7 +71,7 @@ fn promises_due() -> HashMap<String, (Money, Date)> {
 /// exactly those of the customers' own amounts and due dates.
 #[test]
 fn lets_are_columns_of_the_export_and_summed_in_the_report() {
-    let campaign = ran_campaign("e2e");
+    let (_dir, campaign) = ran_campaign("e2e");
     let csv = report(&campaign, &["--attempts"]);
     let mut reader = csv::Reader::from_reader(csv.as_bytes());
     let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
@@ -130,13 +126,12 @@ fn lets_are_columns_of_the_export_and_summed_in_the_report() {
         value["type"] = ty.into();
     }
     assert_eq!(json["lets"], serde_json::json!([amount, date]));
-    std::fs::remove_dir_all(campaign.parent().unwrap()).ok();
 }
 
 /// The report in its three forms, as a collections manager reads it.
 #[test]
 fn the_report_shows_the_lets_of_goal_calls() {
-    let campaign = ran_campaign("forms");
+    let (_dir, campaign) = ran_campaign("forms");
     let table = report(&campaign, &[]);
     assert!(table.contains("pay_amount (money)"), "{table}");
     insta::assert_snapshot!("lets_report_table", table);
@@ -148,7 +143,6 @@ fn the_report_shows_the_lets_of_goal_calls() {
         assert!(html.contains(part), "{part}");
     }
     insta::assert_snapshot!("lets_report_html", html);
-    std::fs::remove_dir_all(campaign.parent().unwrap()).ok();
 }
 
 fn compile(text: &str) -> Program {
@@ -211,8 +205,8 @@ fn a_call_ends_with_its_lets_and_a_sensitive_one_is_masked() {
 /// the export (`****`) nor the report (not aggregated); the other let is reported as usual.
 #[test]
 fn a_sensitive_let_is_kept_nowhere() {
-    let dir = temp_dir("sensitive");
-    let db = dir.join("campaign.db");
+    let dir = scratch("lets-sensitive");
+    let db = dir.path().join("campaign.db");
     let exec = Executable::new(sensitive_amount()).unwrap();
     let settings = parse_toml("campaign.toml", include_str!("lets/campaign.toml")).unwrap();
     let list = CustomerList::load_csv("customers.csv", CUSTOMERS, &exec.program.scripts[0], "cn").unwrap();
@@ -257,7 +251,6 @@ fn a_sensitive_let_is_kept_nowhere() {
     let names: Vec<&str> = summary.lets.iter().map(|l| l.name.as_str()).collect();
     assert_eq!(names, ["pay_date"], "only the lets that are not sensitive are aggregated");
     assert_eq!(summary.lets[0].all.goal_calls_with_value, goals);
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// A let computed from a sensitive input is sensitive too (§9.5): its value is not kept with

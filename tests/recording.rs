@@ -1,12 +1,17 @@
 //! End to end: recordings made with the runtime's recorder are listed, exported to WAV and
 //! audited by the binary; a tampered recording's export fails with a clear message.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use callscript_runtime::campaign;
 use callscript_runtime::store::{RecordingRow, SqliteStore, Store};
 use callscript_runtime::telephony::recording::Recorder;
+use tempfile::TempDir;
+
+#[path = "support/scratch.rs"]
+mod scratch;
+use scratch::scratch;
 
 /// Runs the binary in `dir` as user `auditor`.
 fn callscript(dir: &Path, args: &[&str]) -> Output {
@@ -33,10 +38,9 @@ fn write_key(path: &Path, hex: &str, mode: u32) {
 const KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 
 /// A campaign folder with a key, a store and two finished recordings (attempts 7 and 8).
-fn campaign_with_recordings(name: &str) -> (PathBuf, Vec<i16>, Vec<i16>) {
-    let dir = std::env::temp_dir().join(format!("callscript-recording-e2e-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+fn campaign_with_recordings(name: &str) -> (TempDir, Vec<i16>, Vec<i16>) {
+    let tmp = scratch(&format!("recording-e2e-{name}"));
+    let dir = tmp.path();
     write_key(&dir.join("rec.key"), KEY, 0o600);
     std::fs::write(
         dir.join("campaign.toml"),
@@ -60,7 +64,7 @@ fn campaign_with_recordings(name: &str) -> (PathBuf, Vec<i16>, Vec<i16>) {
         let row = RecordingRow { attempt_id: attempt, campaign: "loan".into(), path, created_ms: started_ms, bytes };
         store.add_recording(&row).unwrap();
     }
-    (dir, ours, theirs)
+    (tmp, ours, theirs)
 }
 
 fn redact(text: &str, dir: &Path) -> String {
@@ -70,12 +74,13 @@ fn redact(text: &str, dir: &Path) -> String {
 #[cfg(unix)]
 #[test]
 fn export_list_and_audit() {
-    let (dir, ours, theirs) = campaign_with_recordings("export");
-    let list = callscript(&dir, &["recording", "list", "campaign.toml"]);
+    let (tmp, ours, theirs) = campaign_with_recordings("export");
+    let dir = tmp.path();
+    let list = callscript(dir, &["recording", "list", "campaign.toml"]);
     assert_eq!(list.status.code(), Some(0), "{}", text(&list.stderr));
-    insta::assert_snapshot!("recording_list", redact(&text(&list.stdout), &dir));
+    insta::assert_snapshot!("recording_list", redact(&text(&list.stdout), dir));
 
-    let out = callscript(&dir, &["recording", "export", "campaign.toml", "--attempt", "7", "-o", "seven.wav"]);
+    let out = callscript(dir, &["recording", "export", "campaign.toml", "--attempt", "7", "-o", "seven.wav"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "exported attempt 7 (customer C7, 1.5 s) to seven.wav\n");
     let wav = std::fs::read(dir.join("seven.wav")).unwrap();
@@ -93,7 +98,7 @@ fn export_list_and_audit() {
     // By file, with the key given on the command line.
     let file = dir.join("recordings/loan-8.csrec");
     let file = file.to_str().unwrap();
-    let out = callscript(&dir, &["recording", "export", "campaign.toml", file, "--key", "rec.key", "-o", "eight.wav"]);
+    let out = callscript(dir, &["recording", "export", "campaign.toml", file, "--key", "rec.key", "-o", "eight.wav"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 
     // Tampered: one byte of the second chunk flipped; by file, the store still knows its attempt.
@@ -102,7 +107,7 @@ fn export_list_and_audit() {
     let at = bytes.len() - 200;
     bytes[at] ^= 0x40;
     std::fs::write(file, &bytes).unwrap();
-    let out = callscript(&dir, &["recording", "export", "campaign.toml", file, "-o", "bad.wav"]);
+    let out = callscript(dir, &["recording", "export", "campaign.toml", file, "-o", "bad.wav"]);
     assert_eq!(out.status.code(), Some(2));
     std::fs::write(file, &original).unwrap();
 
@@ -111,22 +116,22 @@ fn export_list_and_audit() {
     let at = bytes.len() - 200;
     bytes[at] ^= 0x40;
     std::fs::write(file, &bytes).unwrap();
-    let out = callscript(&dir, &["recording", "export", "campaign.toml", "--attempt", "8", "-o", "bad.wav"]);
+    let out = callscript(dir, &["recording", "export", "campaign.toml", "--attempt", "8", "-o", "bad.wav"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(!dir.join("bad.wav").exists(), "a failed export writes nothing");
-    insta::assert_snapshot!("recording_export_tampered", redact(&text(&out.stderr), &dir));
+    insta::assert_snapshot!("recording_export_tampered", redact(&text(&out.stderr), dir));
 
-    let out = callscript(&dir, &["recording", "export", "campaign.toml", "--attempt", "99", "-o", "none.wav"]);
+    let out = callscript(dir, &["recording", "export", "campaign.toml", "--attempt", "99", "-o", "none.wav"]);
     assert_eq!(out.status.code(), Some(2));
-    insta::assert_snapshot!("recording_export_unknown_attempt", redact(&text(&out.stderr), &dir));
+    insta::assert_snapshot!("recording_export_unknown_attempt", redact(&text(&out.stderr), dir));
 
     write_key(&dir.join("open.key"), KEY, 0o644);
     let out = callscript(
-        &dir,
+        dir,
         &["recording", "export", "campaign.toml", "--attempt", "7", "--key", "open.key", "-o", "x.wav"],
     );
     assert_eq!(out.status.code(), Some(2));
-    insta::assert_snapshot!("recording_export_open_key", redact(&text(&out.stderr), &dir));
+    insta::assert_snapshot!("recording_export_open_key", redact(&text(&out.stderr), dir));
 
     // Every attempt is in the audit log, with who ran it and why it failed.
     let exports = SqliteStore::open(&dir.join("campaign.db")).unwrap().exports().unwrap();
@@ -144,7 +149,7 @@ fn export_list_and_audit() {
         ]
     );
     assert!(exports[3].error.as_deref().unwrap_or("").contains("chunk 1 fails authentication"), "{exports:?}");
-    let audit = callscript(&dir, &["recording", "audit", "campaign.toml"]);
+    let audit = callscript(dir, &["recording", "audit", "campaign.toml"]);
     assert_eq!(audit.status.code(), Some(0));
     let shown = text(&audit.stdout);
     assert_eq!(shown.lines().filter(|l| l.contains(" failed ")).count(), 4, "{shown}");
@@ -162,15 +167,14 @@ fn export_list_and_audit() {
 #[test]
 fn keygen_writes_a_private_key_once() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = std::env::temp_dir().join(format!("callscript-recording-e2e-keygen-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let out = callscript(&dir, &["recording", "keygen", "new.key"]);
+    let tmp = scratch("recording-e2e-keygen");
+    let dir = tmp.path();
+    let out = callscript(dir, &["recording", "keygen", "new.key"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let key = dir.join("new.key");
     assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
     assert!(callscript_runtime::telephony::recording::RecordingKey::load(&key).is_ok());
-    let again = callscript(&dir, &["recording", "keygen", "new.key"]);
+    let again = callscript(dir, &["recording", "keygen", "new.key"]);
     assert_eq!(again.status.code(), Some(2), "an existing key is never overwritten");
     assert!(text(&again.stderr).contains("new.key: cannot write the key"), "{}", text(&again.stderr));
 }
@@ -178,7 +182,8 @@ fn keygen_writes_a_private_key_once() {
 #[cfg(unix)]
 #[test]
 fn a_run_refuses_an_open_key_file() {
-    let (dir, _, _) = campaign_with_recordings("run");
+    let (tmp, _, _) = campaign_with_recordings("run");
+    let dir = tmp.path();
     write_key(&dir.join("rec.key"), KEY, 0o640);
     std::fs::write(dir.join("loan.call"), "").unwrap();
     let loaded = campaign::load(&dir.join("campaign.toml")).unwrap();

@@ -9,14 +9,8 @@ use std::path::{Path, PathBuf};
 use callscript_runtime::store::{Finished, NewAttempt, SqliteStore, Store, StoredLet};
 
 mod support;
-use support::callscript;
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("callscript-report-v2-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
+use support::{callscript, scratch};
+use tempfile::TempDir;
 
 /// One stored attempt: who, when (customer's local time), where from, how it ended.
 struct Attempt {
@@ -149,9 +143,11 @@ fn attempts() -> Vec<Attempt> {
     ]
 }
 
-/// A copy of `tests/lets/`'s campaign (task `PROMISE_LETS`) whose store holds `attempts`.
-fn campaign_with(name: &str, attempts: &[Attempt]) -> PathBuf {
-    let dir = temp_dir(name);
+/// A copy of `tests/lets/`'s campaign (task `PROMISE_LETS`) whose store holds `attempts`, in a
+/// folder removed with the guard.
+fn campaign_with(name: &str, attempts: &[Attempt]) -> (TempDir, PathBuf) {
+    let tmp = scratch(&format!("report-v2-{name}"));
+    let dir = tmp.path();
     for f in ["promise.call", "campaign.toml", "customers.csv"] {
         std::fs::copy(Path::new("tests/lets").join(f), dir.join(f)).unwrap();
     }
@@ -209,7 +205,8 @@ fn campaign_with(name: &str, attempts: &[Attempt]) -> PathBuf {
             )
             .unwrap();
     }
-    dir.join("campaign.toml")
+    let campaign = dir.join("campaign.toml");
+    (tmp, campaign)
 }
 
 fn report(args: &[&str]) -> (i32, String, String) {
@@ -226,7 +223,7 @@ fn ok(args: &[&str]) -> String {
 /// The table and the JSON of the fixed store, as a collections manager reads them.
 #[test]
 fn report_table_and_json() {
-    let campaign = campaign_with("one", &attempts());
+    let (_dir, campaign) = campaign_with("one", &attempts());
     let path = campaign.to_str().unwrap();
     insta::assert_snapshot!("report_v2_table", ok(&["report", path]));
     let json = ok(&["report", path, "--format", "json"]);
@@ -249,7 +246,6 @@ fn report_table_and_json() {
     assert_eq!(value["tags"][0], serde_json::json!(["hardship_plan", 2]));
     assert_eq!(value["titles"]["intents"]["cannot_pay"], serde_json::Value::Null, "only names the report shows");
     insta::assert_snapshot!("report_v2_json", json);
-    std::fs::remove_dir_all(campaign.parent().unwrap()).ok();
 }
 
 /// The visible text of a page: tags dropped (with their attributes).
@@ -274,7 +270,7 @@ fn visible(html: &str) -> String {
 /// the dispositions and the script's intents, a percentage on every bar.
 #[test]
 fn report_html_has_every_section_in_chinese() {
-    let campaign = campaign_with("html", &attempts());
+    let (_dir, campaign) = campaign_with("html", &attempts());
     let html = ok(&["report", campaign.to_str().unwrap(), "--format", "html"]);
     assert!(!html.contains("<script") && !html.contains("src=") && !html.contains("href="), "self-contained");
     for h in ["趋势", "结果", "漏斗", "转人工", "标签", "分组", "采集的信息", "客户怎么说"] {
@@ -306,15 +302,14 @@ fn report_html_has_every_section_in_chinese() {
     }
     // Bars carry their share: a disposition of the twelve attempts, a tag of the eight connected.
     assert!(text.contains("1 · 8.3%") && text.contains("2 · 25.0%"), "{text}");
-    std::fs::remove_dir_all(campaign.parent().unwrap()).ok();
 }
 
 /// `report A B`: two campaigns side by side, with their differences.
 #[test]
 fn two_campaigns_side_by_side() {
     let all = attempts();
-    let a = campaign_with("a", &all);
-    let b = campaign_with("b", &all[..6]);
+    let (_a_dir, a) = campaign_with("a", &all);
+    let (_b_dir, b) = campaign_with("b", &all[..6]);
     let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
     let table = ok(&["report", a, b]).replace(a, "A/campaign.toml").replace(b, "B/campaign.toml");
     insta::assert_snapshot!("report_v2_compare_table", table);
@@ -325,19 +320,16 @@ fn two_campaigns_side_by_side() {
     assert_eq!((&connect["a"], &connect["b"], &connect["change"]), (&0.6667.into(), &0.5.into(), &(-0.1667).into()));
     let html = ok(&["report", a, b, "--format", "html"]);
     assert!(html.contains("<h2>关键指标</h2>") && html.contains("变化（B − A）"), "{html}");
-    for dir in [a, b] {
-        std::fs::remove_dir_all(Path::new(dir).parent().unwrap()).ok();
-    }
 }
 
 /// `report A --by variant`: the two scripts of one A/B campaign; a campaign that ran one
 /// script has nothing to compare.
 #[test]
 fn two_scripts_of_one_campaign_side_by_side() {
-    let campaign = campaign_with("ab", &attempts());
+    let (_dir, campaign) = campaign_with("ab", &attempts());
     let path = campaign.to_str().unwrap();
     insta::assert_snapshot!("report_v2_by_variant", ok(&["report", path, "--by", "variant"]));
-    let single = campaign_with("single", &attempts()[..3]);
+    let (_single_dir, single) = campaign_with("single", &attempts()[..3]);
     let (code, _, stderr) = report(&["report", single.to_str().unwrap(), "--by", "variant"]);
     assert_eq!(code, 2);
     insta::assert_snapshot!(
@@ -346,7 +338,4 @@ fn two_scripts_of_one_campaign_side_by_side() {
     );
     let (code, _, stderr) = report(&["report", path, "--attempts", "--by", "variant"]);
     assert_eq!(code, 2, "{stderr}");
-    for dir in [campaign, single] {
-        std::fs::remove_dir_all(dir.parent().unwrap()).ok();
-    }
 }

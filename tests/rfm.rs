@@ -5,23 +5,24 @@
 mod support;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use support::callscript;
+use support::{callscript, scratch};
+use tempfile::TempDir;
 
 const EXAMPLE: &str = "examples/wealth_marketing";
 
-/// A copy of the wealth marketing example in a folder of its own, with `edit` applied to its
-/// campaign file and `csv` to its list.
-fn example(name: &str, edit: &dyn Fn(String) -> String, csv: &dyn Fn(String) -> String) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("callscript-rfm-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+/// A copy of the wealth marketing example in a folder of its own (removed with the guard), with
+/// `edit` applied to its campaign file and `csv` to its list.
+fn example(name: &str, edit: &dyn Fn(String) -> String, csv: &dyn Fn(String) -> String) -> TempDir {
+    let tmp = scratch(&format!("rfm-{name}"));
+    let dir = tmp.path();
     std::fs::copy(format!("{EXAMPLE}/wealth_marketing.call"), dir.join("wealth_marketing.call")).unwrap();
     let list = std::fs::read_to_string(format!("{EXAMPLE}/customers.csv")).unwrap();
     std::fs::write(dir.join("customers.csv"), csv(list)).unwrap();
     let campaign = std::fs::read_to_string(format!("{EXAMPLE}/campaign.toml")).unwrap();
     std::fs::write(dir.join("campaign.toml"), edit(campaign)).unwrap();
-    dir
+    tmp
 }
 
 /// The example's campaign with another segment.
@@ -103,8 +104,7 @@ fn rfm_segments_keep_the_customers_their_scores_say_in_the_jit_and_the_interpret
         assert!(!expected.is_empty(), "{jit} keeps some");
         for segment in [jit, interpreted] {
             let dir = example(&format!("agree{i}"), &with_segment(segment), &|csv| csv);
-            assert_eq!(kept(&dir.join("campaign.toml")), expected, "{segment}");
-            std::fs::remove_dir_all(&dir).ok();
+            assert_eq!(kept(&dir.path().join("campaign.toml")), expected, "{segment}");
         }
     }
     // Values and quantiles: the JIT and the interpreter agree.
@@ -127,11 +127,9 @@ fn rfm_segments_keep_the_customers_their_scores_say_in_the_jit_and_the_interpret
     {
         let jit_dir = example(&format!("jit{i}"), &with_segment(jit), &|csv| csv);
         let interpreted_dir = example(&format!("interpreted{i}"), &with_segment(interpreted), &|csv| csv);
-        let (a, b) = (kept(&jit_dir.join("campaign.toml")), kept(&interpreted_dir.join("campaign.toml")));
+        let (a, b) = (kept(&jit_dir.path().join("campaign.toml")), kept(&interpreted_dir.path().join("campaign.toml")));
         assert!(!a.is_empty() && a.len() < 3000, "{jit}: {}", a.len());
         assert_eq!(a, b, "{jit}");
-        std::fs::remove_dir_all(&jit_dir).ok();
-        std::fs::remove_dir_all(&interpreted_dir).ok();
     }
 }
 
@@ -159,12 +157,11 @@ fn bad_rfm_settings_segments_and_cells_are_reported_where_they_are() {
     let mut report = String::new();
     let mut case = |title: &str, edit: &dyn Fn(String) -> String, csv: &dyn Fn(String) -> String, command: &str| {
         let dir = example("refused", edit, csv);
-        let campaign = dir.join("campaign.toml");
+        let campaign = dir.path().join("campaign.toml");
         let out = callscript(&[command, campaign.to_str().unwrap()]);
         let shown = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-            .replace(&dir.display().to_string(), "[dir]");
+            .replace(&dir.path().display().to_string(), "[dir]");
         report.push_str(&format!("## {title} ({command}: exit {:?})\n{shown}\n", out.status.code()));
-        std::fs::remove_dir_all(&dir).ok();
     };
     let keep = |csv: String| csv;
     case("an unknown key", &|c| c.replace("as_of = ", "as_off = "), &keep, "check");

@@ -5,15 +5,20 @@
 //! plays its recording to the end.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use callscript_runtime::store::{Finished, NewAttempt, RecordingRow, SqliteStore, Store};
 use callscript_runtime::telephony::recording::{RecordingKey, RecordingMeta, RecordingWriter};
 
+#[path = "support/scratch.rs"]
+mod scratch;
 #[path = "support/webdriver.rs"]
 mod webdriver;
+
+use scratch::scratch;
+use tempfile::TempDir;
 
 const TOKEN: &str = "0123456789abcdef0123456789abcdef";
 const CUSTOMERS: usize = 60;
@@ -28,10 +33,10 @@ fn tail(i: usize) -> String {
 }
 
 /// The loan reminder with `CUSTOMERS` customers, run to its end on SQLite, with recordings
-/// on (the simulator records nothing; the test writes one).
-fn campaign(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("callscript-serve-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+/// on (the simulator records nothing; the test writes one), in a folder removed with the guard.
+fn campaign(name: &str) -> TempDir {
+    let tmp = scratch(&format!("serve-{name}"));
+    let dir = tmp.path();
     std::fs::create_dir_all(dir.join("keys")).unwrap();
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/loan_reminder");
     std::fs::copy(example.join("loan_reminder.call"), dir.join("loan_reminder.call")).unwrap();
@@ -48,15 +53,15 @@ fn campaign(name: &str) -> PathBuf {
     }
     std::fs::write(dir.join("customers.csv"), csv).unwrap();
     let keygen =
-        Command::new(bin()).args(["recording", "keygen", "keys/recording.key"]).current_dir(&dir).output().unwrap();
+        Command::new(bin()).args(["recording", "keygen", "keys/recording.key"]).current_dir(dir).output().unwrap();
     assert!(keygen.status.success(), "{}", String::from_utf8_lossy(&keygen.stderr));
     let run = Command::new(bin())
         .args(["run", "campaign.toml", "--start", "2026-11-24T00:00:00Z", "-q"])
-        .current_dir(&dir)
+        .current_dir(dir)
         .output()
         .unwrap();
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
-    dir
+    tmp
 }
 
 /// Records two seconds of tone for the first answered call, as a SIP call would have.
@@ -147,9 +152,10 @@ fn assert_nothing_sensitive(what: &str, body: &str) {
 
 #[test]
 fn the_console_serves_the_wallboard_report_and_calls_behind_the_token() {
-    let dir = campaign("http");
-    let (customer, attempt) = record_one(&dir);
-    let served = serve(&dir);
+    let tmp = campaign("http");
+    let dir = tmp.path();
+    let (customer, attempt) = record_one(dir);
+    let served = serve(dir);
     let addr = &served.addr;
 
     // Open: the wallboard, its numbers, the report, health.
@@ -244,9 +250,10 @@ fn in_a_browser_a_user_finds_a_call_and_plays_its_recording() {
         eprintln!("skipped: chromedriver is not installed");
         return;
     }
-    let dir = campaign("browser");
-    let (customer, attempt) = record_one(&dir);
-    let served = serve(&dir);
+    let tmp = campaign("browser");
+    let dir = tmp.path();
+    let (customer, attempt) = record_one(dir);
+    let served = serve(dir);
     let base = format!("http://{}", served.addr);
     let browser = webdriver::Browser::start().unwrap();
     // The link `serve` prints: the token becomes a cookie and leaves the address bar.

@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -26,6 +26,11 @@ mod postgres_server;
 #[allow(dead_code)]
 mod campaigns;
 
+#[path = "support/scratch.rs"]
+mod scratch;
+use scratch::scratch;
+use tempfile::TempDir;
+
 const SCRIPT: &str = include_str!("../examples/loan_reminder/loan_reminder.call");
 const START: &str = "2026-11-23T00:50:00Z";
 /// Virtual milliseconds per wall millisecond: a campaign day (12 hours of window) in 29 s.
@@ -36,11 +41,10 @@ fn bin() -> &'static str {
 }
 
 /// A campaign folder: the loan reminder, `customers` generated customers (some sharing a
-/// phone, in three zones), on the store `url`.
-fn campaign(name: &str, customers: usize, url: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("callscript-workers-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+/// phone, in three zones), on the store `url`; removed with the guard.
+fn campaign(name: &str, customers: usize, url: &str) -> TempDir {
+    let tmp = scratch(&format!("workers-{name}"));
+    let dir = tmp.path();
     std::fs::write(dir.join("loan_reminder.call"), SCRIPT).unwrap();
     let mut csv = String::from("id,phone,customer_name,days_overdue,amount_due,account_tail,timezone\n");
     let zones = ["Asia/Shanghai", "Asia/Urumqi", "Asia/Hong_Kong"];
@@ -102,7 +106,7 @@ seed = 17
 "#
     );
     std::fs::write(dir.join("campaign.toml"), toml).unwrap();
-    dir
+    tmp
 }
 
 fn worker(dir: &Path, extra: &[&str]) -> Child {
@@ -146,8 +150,9 @@ fn calls(rows: &[AttemptRow]) -> BTreeMap<(String, u32), (String, Option<String>
 fn three_workers_killed_at_random_lose_nothing_and_keep_every_rule() {
     let Some(url) = postgres_server::database("chaos") else { return };
     let customers = 20_000;
-    let dir = campaign("chaos", customers, &url);
-    let mut workers = Workers((0..3).map(|_| Some(worker(&dir, &[]))).collect());
+    let tmp = campaign("chaos", customers, &url);
+    let dir = tmp.path();
+    let mut workers = Workers((0..3).map(|_| Some(worker(dir, &[]))).collect());
     let mut dice = Dice(0x5EED);
     let mut kills = 0;
     let deadline = Instant::now() + Duration::from_secs(600);
@@ -179,7 +184,7 @@ fn three_workers_killed_at_random_lose_nothing_and_keep_every_rule() {
                 child.kill().unwrap();
                 child.wait().unwrap();
                 kills += 1;
-                workers.0[i] = Some(worker(&dir, &[]));
+                workers.0[i] = Some(worker(dir, &[]));
             }
             next_kill = Instant::now() + Duration::from_millis(1_000 + dice.below(1_500));
         }
@@ -199,10 +204,11 @@ fn three_workers_killed_at_random_lose_nothing_and_keep_every_rule() {
     campaigns::check_rules(&plan, &rows);
 
     // The same input in one process.
-    let single = campaign("single", customers, "sqlite://campaign.db");
+    let single_tmp = campaign("single", customers, "sqlite://campaign.db");
+    let single = single_tmp.path();
     let out = Command::new(bin())
         .args(["run", "campaign.toml", "--start", START, "-q"])
-        .current_dir(&single)
+        .current_dir(single)
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -262,10 +268,11 @@ fn get(addr: &str, path: &str) -> (u16, String) {
 #[test]
 fn sigterm_drains_a_worker_that_serves_its_metrics_meanwhile() {
     let Some(url) = postgres_server::database("drain") else { return };
-    let dir = campaign("drain", 2_000, &url);
+    let tmp = campaign("drain", 2_000, &url);
+    let dir = tmp.path();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let addr = format!("127.0.0.1:{port}");
-    let mut workers = Workers(vec![Some(worker(&dir, &["--metrics", &addr]))]);
+    let mut workers = Workers(vec![Some(worker(dir, &["--metrics", &addr]))]);
     let until = Instant::now() + Duration::from_secs(30);
     let body = loop {
         assert!(Instant::now() < until, "no calls placed within 30 s");
@@ -303,18 +310,20 @@ fn a_worker_without_a_shared_store_or_a_fixed_speed_is_refused() {
         let out = Command::new(bin()).args(args).current_dir(dir).env("NO_COLOR", "1").output().unwrap();
         format!("exit {}\n{}", out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr))
     };
-    let sqlite = campaign("refused-sqlite", 3, "sqlite://campaign.db");
+    let sqlite_tmp = campaign("refused-sqlite", 3, "sqlite://campaign.db");
+    let sqlite = sqlite_tmp.path();
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let taken = busy.local_addr().unwrap().to_string();
-    let shared = campaign("refused-speed", 3, "postgres://callscript@127.0.0.1:9/none");
+    let shared_tmp = campaign("refused-speed", 3, "postgres://callscript@127.0.0.1:9/none");
+    let shared = shared_tmp.path();
     insta::assert_snapshot!(
         "worker_refusals",
         [
-            run(&sqlite, &["worker", "campaign.toml", "--speed", "60"]),
-            run(&shared, &["worker", "campaign.toml"]),
-            run(&shared, &["run", "campaign.toml"]),
-            run(&shared, &["worker", "campaign.toml", "--speed", "60"]),
-            run(&shared, &["worker", "campaign.toml", "--speed", "60", "--metrics", &taken]).replace(&taken, "ADDR"),
+            run(sqlite, &["worker", "campaign.toml", "--speed", "60"]),
+            run(shared, &["worker", "campaign.toml"]),
+            run(shared, &["run", "campaign.toml"]),
+            run(shared, &["worker", "campaign.toml", "--speed", "60"]),
+            run(shared, &["worker", "campaign.toml", "--speed", "60", "--metrics", &taken]).replace(&taken, "ADDR"),
         ]
         .join("\n")
     );

@@ -15,6 +15,9 @@ use callscript_runtime::telephony::sim::{Rng, SimTelephony, converse};
 use callscript_runtime::vm::{CallContext, Executable, Session};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
+#[path = "../tests/support/scratch.rs"]
+mod scratch;
+
 const SCRIPT: &str = include_str!("../../examples/loan_reminder/loan_reminder.call");
 const CUSTOMERS: usize = 20_000;
 
@@ -49,8 +52,8 @@ fn plan() -> Plan {
 
 fn bench(c: &mut Criterion) {
     let plan = plan();
-    let dir = std::env::temp_dir().join(format!("callscript-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = scratch::scratch("bench-campaign");
+    let dir = scratch.path();
     let mut calls = 0u64;
     // How many calls one run places (every customer, plus retries).
     {
@@ -101,7 +104,6 @@ fn bench(c: &mut Criterion) {
     group.finish();
     let session = start(0);
     println!("calls per run: {calls}; a live session owns {} bytes (program shared)", session.owned_bytes());
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 criterion_group!(benches, bench);

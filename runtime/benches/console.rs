@@ -8,6 +8,7 @@
 //!
 //! `cargo bench -p callscript-runtime --bench console`
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,14 +18,14 @@ use callscript_runtime::console::{self, Console};
 use callscript_runtime::store::{Finished, NewAttempt, SqliteStore, Store};
 use tower::ServiceExt;
 
+#[path = "../tests/support/scratch.rs"]
+mod scratch;
+
 const ATTEMPTS: usize = 20_000;
 const WALLBOARDS: usize = 100;
 
-fn store() -> SqliteStore {
-    let dir = std::env::temp_dir().join(format!("callscript-bench-console-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut store = SqliteStore::open(&dir.join("c.db")).unwrap();
+fn store(path: &Path) -> SqliteStore {
+    let mut store = SqliteStore::open(path).unwrap();
     store.begin().unwrap();
     for i in 0..ATTEMPTS {
         let id = format!("c{i}");
@@ -77,8 +78,19 @@ fn main() {
         return;
     }
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let cached = Arc::new(Console::new("C", Box::new(store()), Vec::new(), 50, None, "t".repeat(32)));
-    let uncached = Arc::new(Console::new("C", Box::new(store()), Vec::new(), 50, None, "t".repeat(32)).without_cache());
+    let dir = scratch::scratch("bench-console");
+    let cached = Arc::new(Console::new(
+        "C",
+        Box::new(store(&dir.path().join("cached.db"))),
+        Vec::new(),
+        50,
+        None,
+        "t".repeat(32),
+    ));
+    let uncached = Arc::new(
+        Console::new("C", Box::new(store(&dir.path().join("uncached.db"))), Vec::new(), 50, None, "t".repeat(32))
+            .without_cache(),
+    );
     let mut with_cache = Vec::new();
     let mut without = Vec::new();
     for _ in 0..5 {

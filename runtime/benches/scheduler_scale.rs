@@ -18,6 +18,9 @@ use callscript_runtime::telephony::sim::SimTelephony;
 use callscript_runtime::vm::Executable;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
+#[path = "../tests/support/scratch.rs"]
+mod scratch;
+
 const SCRIPT: &str = include_str!("../../examples/loan_reminder/loan_reminder.call");
 const PHONES: u64 = 5;
 
@@ -55,8 +58,8 @@ fn campaign(plan: &Plan, path: &std::path::Path) -> u64 {
 }
 
 fn bench(c: &mut Criterion) {
-    let dir = std::env::temp_dir().join(format!("callscript-scale-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = scratch::scratch("scale");
+    let dir = scratch.path();
     let mut group = c.benchmark_group("shared_phones");
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(10));
@@ -81,7 +84,6 @@ fn bench(c: &mut Criterion) {
         });
     }
     group.finish();
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 criterion_group!(benches, bench);

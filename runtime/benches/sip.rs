@@ -20,7 +20,7 @@
 //! "Measured: real telephony".
 
 use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -37,6 +37,9 @@ use callscript_runtime::telephony::sip::{sdp, ua::UserAgent};
 use callscript_runtime::telephony::{DialRequest, Disposition};
 use callscript_runtime::vm::{CallContext, Executable, Session};
 use rsipstack::dialog::invitation::InviteOption;
+
+#[path = "../tests/support/scratch.rs"]
+mod scratch;
 
 /// The benchmark's script: the call is answered, the script hangs up at once (BYE from us).
 /// A session still starts and steps per call; no prompt is voiced.
@@ -112,11 +115,10 @@ fn free_port() -> u16 {
     StdUdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-fn work_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("callscript-bench-sip-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// SIPp's working folder, removed with the guard: declare it before the `Uas` that runs in it,
+/// so the UAS is stopped first.
+fn work_dir(name: &str) -> tempfile::TempDir {
+    scratch::scratch(&format!("bench-sip-{name}"))
 }
 
 /// SIPp's built-in UAS (180, 200 with SDP, waits for ACK and our BYE), 4 MB buffers. It stops
@@ -259,7 +261,7 @@ impl Run {
 /// `calls` calls through our user agent, at most `window` at once, against a fresh UAS.
 fn our_calls(exec: &Arc<Executable>, calls: u64, window: usize) -> Run {
     let dir = work_dir("ours");
-    let uas = Uas::start(&dir, "60s");
+    let uas = Uas::start(dir.path(), "60s");
     let rt = sip_runtime();
     let ua = rt.block_on(UserAgent::start(config(uas.port))).unwrap();
     let services = Arc::new(Services {
@@ -322,7 +324,6 @@ fn our_calls(exec: &Arc<Executable>, calls: u64, window: usize) -> Run {
     let peer_cpu_s = uas.cpu_s() - peer0;
     drop(ua);
     rt.shutdown_timeout(Duration::from_secs(1));
-    let _ = std::fs::remove_dir_all(&dir);
     Run { ok, failed: failed + (calls - ok - failed), seconds, cpu_s, peer_cpu_s }
 }
 
@@ -330,7 +331,7 @@ fn our_calls(exec: &Arc<Executable>, calls: u64, window: usize) -> Run {
 /// with no RTP socket, media or VM session.
 fn bare_calls(calls: u64, window: usize) -> Run {
     let dir = work_dir("bare");
-    let uas = Uas::start(&dir, "60s");
+    let uas = Uas::start(dir.path(), "60s");
     let rt = sip_runtime();
     let ua = rt.block_on(UserAgent::start(config(uas.port))).unwrap();
     let offer_addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
@@ -375,14 +376,13 @@ fn bare_calls(calls: u64, window: usize) -> Run {
     let peer_cpu_s = uas.cpu_s() - peer0;
     drop(ua);
     rt.shutdown_timeout(Duration::from_secs(1));
-    let _ = std::fs::remove_dir_all(&dir);
     Run { ok, failed: calls - ok, seconds, cpu_s, peer_cpu_s }
 }
 
 /// The baseline: SIPp's UAC (INVITE, ACK, BYE at once) against a fresh UAS, same window.
 fn sipp_calls(calls: u64, window: usize) -> Run {
     let dir = work_dir("sipp");
-    let uas = Uas::start(&dir, "60s");
+    let uas = Uas::start(dir.path(), "60s");
     let peer0 = uas.cpu_s();
     let port = free_port();
     let media = free_port();
@@ -393,7 +393,7 @@ fn sipp_calls(calls: u64, window: usize) -> Run {
         .args(["-m", &calls.to_string(), "-r", "1000000", "-rp", "1000", "-l", &window.to_string(), "-d", "0"])
         .args(["-buff_size", BUFFER, "-max_socket", "65000", "-nostdin", "-timeout", "50s"])
         .args(["-trace_stat", "-stf", "stat.csv", "-fd", "1"])
-        .current_dir(&dir)
+        .current_dir(dir.path())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -413,7 +413,7 @@ fn sipp_calls(calls: u64, window: usize) -> Run {
     }
     let seconds = started.elapsed().as_secs_f64();
     let peer_cpu_s = uas.cpu_s() - peer0;
-    let stat = std::fs::read_to_string(dir.join("stat.csv")).unwrap_or_default();
+    let stat = std::fs::read_to_string(dir.path().join("stat.csv")).unwrap_or_default();
     let mut lines = stat.lines();
     let header: Vec<&str> = lines.next().unwrap_or("").split(';').collect();
     let last: Vec<&str> = lines.last().unwrap_or("").split(';').collect();
@@ -427,7 +427,6 @@ fn sipp_calls(calls: u64, window: usize) -> Run {
     };
     let ok = field("SuccessfulCall(C)");
     let failed = field("FailedCall(C)");
-    let _ = std::fs::remove_dir_all(&dir);
     Run { ok, failed: failed.max(calls - ok.min(calls)), seconds, cpu_s, peer_cpu_s }
 }
 
@@ -641,7 +640,7 @@ fn memory() {
     }
     let k: usize = std::env::var("CALLSCRIPT_BENCH_DIALOGS").ok().and_then(|v| v.parse().ok()).unwrap_or(5_000);
     let dir = work_dir("memory");
-    let uas = Uas::start(&dir, "90s");
+    let uas = Uas::start(dir.path(), "90s");
     let rt = sip_runtime();
     let ua = rt.block_on(UserAgent::start(config(uas.port))).unwrap();
     let offer_addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
@@ -781,5 +780,4 @@ fn memory() {
     }
     drop(ua);
     rt.shutdown_timeout(Duration::from_secs(1));
-    let _ = std::fs::remove_dir_all(&dir);
 }

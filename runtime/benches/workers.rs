@@ -27,6 +27,9 @@ mod postgres_server;
 #[allow(dead_code)]
 mod campaigns;
 
+#[path = "../tests/support/scratch.rs"]
+mod scratch;
+
 const CUSTOMERS: usize = 4_000;
 const ROUNDS: usize = 3;
 const START: &str = "2026-11-23T00:00:00Z";
@@ -90,10 +93,8 @@ fn shared(plan: &Plan, workers: usize, round: usize) -> (f64, f64) {
 
 /// The single-process scheduler on SQLite, virtual time: calls per wall second.
 fn alone(plan: &Plan, round: usize) -> f64 {
-    let dir = std::env::temp_dir().join(format!("callscript-bench-workers-{}-{round}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut store = SqliteStore::open(&dir.join("c.db")).unwrap();
+    let dir = scratch::scratch(&format!("bench-workers-{round}"));
+    let mut store = SqliteStore::open(&dir.path().join("c.db")).unwrap();
     let mut tel = SimTelephony::new(plan.settings.sim.clone(), 30_000);
     let mut clock = VirtualClock::new(start_ms());
     let started = Instant::now();
@@ -101,7 +102,6 @@ fn alone(plan: &Plan, round: usize) -> f64 {
     let summary = run(plan, &mut store, &mut tel, false, opts).unwrap();
     let rate = summary.progress.placed as f64 / started.elapsed().as_secs_f64();
     let _ = store.attempt_rows(&plan.campaign_id);
-    let _ = std::fs::remove_dir_all(&dir);
     rate
 }
 

@@ -12,6 +12,9 @@ use callscript_runtime::telephony::media::dtmf::sender_packets;
 use callscript_runtime::telephony::media::g711::Codec;
 use callscript_runtime::telephony::recording::{RecordingKey, RecordingMeta, RecordingWriter};
 
+#[path = "../tests/support/scratch.rs"]
+mod scratch;
+
 /// The corpus folder, the first argument (default `corpus`).
 fn corpus() -> PathBuf {
     std::env::args_os().nth(1).map_or_else(|| PathBuf::from("corpus"), PathBuf::from)
@@ -113,11 +116,10 @@ fn jitter() {
 
 fn recording() {
     let key = RecordingKey::from_bytes([7; 32]);
-    let dir = std::env::temp_dir().join(format!("callscript-seed-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temporary folder");
+    // The recordings are made here, then copied into the corpus (the output, which stays).
+    let dir = scratch::scratch("seed");
     for (name, seconds) in [("short", 0.2), ("chunks", 2.5)] {
-        let path = dir.join(name);
-        let _ = std::fs::remove_file(&path);
+        let path = dir.path().join(name);
         let meta = RecordingMeta { campaign: "FUZZ".into(), attempt_id: 1, customer_id: "c1".into(), started_ms: 0 };
         let mut writer = RecordingWriter::create(&path, &key, &meta).expect("writer");
         let samples = (8_000.0 * seconds) as usize;
@@ -126,7 +128,6 @@ fn recording() {
         writer.finish().expect("finished");
         write("recording", name, &std::fs::read(&path).expect("read back"));
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn main() {

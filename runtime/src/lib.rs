@@ -16,3 +16,8 @@ pub mod store;
 pub mod telephony;
 pub mod testing;
 pub mod vm;
+
+/// Scratch folders for the unit tests: the helper the integration tests and benchmarks share.
+#[cfg(test)]
+#[path = "../tests/support/scratch.rs"]
+mod scratch;

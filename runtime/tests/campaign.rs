@@ -14,8 +14,11 @@ use proptest::prelude::*;
 
 #[path = "support/campaigns.rs"]
 mod campaigns;
+#[path = "support/scratch.rs"]
+mod scratch;
 
 use campaigns::{Case, ab_plan, check_rules, plan};
+use scratch::scratch;
 
 fn run_case(case: &Case, store: &mut SqliteStore, stop_after: Option<usize>) -> Plan {
     let plan = plan(case);
@@ -71,17 +74,12 @@ fn case_strategy() -> impl Strategy<Value = Case> {
         })
 }
 
-fn temp_store(name: &str) -> (SqliteStore, std::path::PathBuf) {
-    let dir = std::env::temp_dir().join(format!("callscript-campaign-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("{}.db", rand_suffix()));
-    (SqliteStore::open(&path).unwrap(), path)
-}
-
-fn rand_suffix() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    N.fetch_add(1, Ordering::Relaxed)
+/// A new store in a fresh folder, removed with the guard (drop the store first: it is declared
+/// after the guard, so it is).
+fn temp_store(name: &str) -> (tempfile::TempDir, SqliteStore, std::path::PathBuf) {
+    let dir = scratch(&format!("campaign-{name}"));
+    let path = dir.path().join("campaign.db");
+    (dir, SqliteStore::open(&path).unwrap(), path)
 }
 
 proptest! {
@@ -89,13 +87,11 @@ proptest! {
 
     #[test]
     fn random_campaigns_keep_every_rule(case in case_strategy()) {
-        let (mut store, path) = temp_store("prop");
+        let (_dir, mut store, _) = temp_store("prop");
         let plan = run_case(&case, &mut store, None);
         let rows = store.attempt_rows("T").unwrap();
         check_rules(&plan, &rows);
         prop_assert!(!rows.is_empty());
-        drop(store);
-        let _ = std::fs::remove_file(path);
     }
 }
 
@@ -113,7 +109,7 @@ fn stopping_and_resuming_keeps_every_rule() {
         customers: 300,
         seed: 7,
     };
-    let (mut store, _) = temp_store("resume");
+    let (_dir, mut store, _) = temp_store("resume");
     for stop_after in [3, 10, 40] {
         run_case(&case, &mut store, Some(stop_after));
     }
@@ -139,7 +135,7 @@ fn optout_is_honoured_by_later_campaigns() {
         customers: 100,
         seed: 3,
     };
-    let (mut store, _) = temp_store("dnc");
+    let (_dir, mut store, _) = temp_store("dnc");
     store.dnc_add("+8613800000005", "import", 0).unwrap();
     let plan = run_case(&case, &mut store, None);
     let rows = store.attempt_rows("T").unwrap();
@@ -168,7 +164,7 @@ fn an_ab_campaign_shares_its_customers_stably() {
         seed: 5,
     };
     let plan = ab_plan(&case, 50);
-    let (mut store, path) = temp_store("ab");
+    let (_dir, mut store, path) = temp_store("ab");
     let stopped = run_plan(&plan, &mut store, Some(1));
     let before = store.attempt_rows("T").unwrap().len();
     let resumed = run_plan(&plan, &mut store, None);
@@ -205,7 +201,7 @@ fn an_ab_campaign_shares_its_customers_stably() {
     let code = &reversed.variants[0].exec.program.scripts[0];
     let backwards: Vec<_> = reversed.customers.customers().collect();
     reversed.customers = CustomerList::from_customers(code, backwards.iter().rev()).unwrap();
-    let (mut other, _) = temp_store("ab-reversed");
+    let (_other_dir, mut other, _) = temp_store("ab-reversed");
     assert!(run_plan(&reversed, &mut other, None).finished);
     let again: HashMap<String, String> =
         other.attempt_rows("T").unwrap().into_iter().map(|r| (r.customer_id, r.variant.unwrap())).collect();

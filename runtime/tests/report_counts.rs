@@ -12,6 +12,8 @@ use callscript_runtime::store::{
 
 #[path = "support/postgres_server.rs"]
 mod postgres_server;
+#[path = "support/scratch.rs"]
+mod scratch;
 
 /// A deterministic generator (SplitMix64), so the attempts vary the same way every run.
 struct Pick(u64);
@@ -212,13 +214,10 @@ fn same_reports(store: &dyn Store) {
 
 #[test]
 fn grouped_attempts_make_the_report_of_each_attempt_on_sqlite() {
-    let dir = std::env::temp_dir().join(format!("callscript-report-counts-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut store = SqliteStore::open(&dir.join("campaign.db")).unwrap();
+    let dir = scratch::scratch("report-counts");
+    let mut store = SqliteStore::open(&dir.path().join("campaign.db")).unwrap();
     fill(&mut store, 3_000);
     same_reports(&store);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -21,9 +21,12 @@ mod postgres_server;
 
 #[path = "support/campaigns.rs"]
 mod campaigns;
+#[path = "support/scratch.rs"]
+mod scratch;
 
 use campaigns::{Case, ab_plan, check_rules, plan};
 use postgres_server::database;
+use scratch::scratch;
 
 const START: &str = "2026-11-23T00:00:00Z";
 
@@ -85,10 +88,8 @@ fn calls_by_customer(rows: &[AttemptRow]) -> BTreeMap<String, Vec<(u32, String, 
 }
 
 fn single_process(plan: &Plan, name: &str) -> Vec<AttemptRow> {
-    let dir = std::env::temp_dir().join(format!("callscript-workers-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut store = SqliteStore::open(&dir.join("c.db")).unwrap();
+    let dir = scratch(&format!("workers-{name}"));
+    let mut store = SqliteStore::open(&dir.path().join("c.db")).unwrap();
     let mut tel = SimTelephony::new(plan.settings.sim.clone(), 30_000);
     let mut clock = VirtualClock::new(start_ms());
     let opts = RunOptions { clock: &mut clock, stop: Arc::new(AtomicBool::new(false)), on_progress: None };

@@ -11,3 +11,6 @@ pub fn callscript(args: &[&str]) -> Output {
         .output()
         .expect("the binary runs")
 }
+
+mod scratch;
+pub use scratch::scratch;

@@ -282,9 +282,8 @@ mod tests {
 
     #[test]
     fn a_file_that_is_not_utf8_names_its_place() {
-        let dir = std::env::temp_dir().join(format!("cs-campaign-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("c.toml");
+        let dir = crate::scratch::scratch("campaign-utf8");
+        let path = dir.path().join("c.toml");
         std::fs::write(&path, b"task_id = \"t\"\nscript = \"\xff.call\"\n").unwrap();
         let err = load(&path).unwrap_err().to_string();
         assert!(err.ends_with("line 2, column 11: not UTF-8 text"), "{err}");
@@ -293,6 +292,5 @@ mod tests {
             LoadError::Invalid { diagnostics, .. } => assert_eq!(diagnostics[0].code, "E604"),
             other => panic!("{other}"),
         }
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1125,18 +1125,19 @@ mod tests {
         assert_eq!(SCHEMA_VERSION, MIGRATIONS.len() as i64);
     }
 
-    fn temp_db(name: &str) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("callscript-store-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir.join("campaign.db")
+    /// A store's path in a fresh folder, removed with the guard.
+    fn temp_db(name: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = crate::scratch::scratch(&format!("store-{name}"));
+        let path = dir.path().join("campaign.db");
+        (dir, path)
     }
 
     /// The list reads back in the order numbers were added; removing says whether the number
     /// was on it, and a removed number is dialled again (it is no longer in `dnc()`).
     #[test]
     fn dnc_entries_are_listed_and_removed() {
-        let mut store = SqliteStore::open(&temp_db("dnc-remove")).unwrap();
+        let (_dir, path) = temp_db("dnc-remove");
+        let mut store = SqliteStore::open(&path).unwrap();
         assert!(store.dnc_add("+8613800000002", "import", 20).unwrap());
         assert!(store.dnc_add("+8613800000001", "import", 10).unwrap());
         let phones: Vec<(String, i64)> =
@@ -1161,7 +1162,7 @@ mod tests {
     /// no worker, and the shared queue's tables are there, empty.
     #[test]
     fn a_version_5_store_upgrades_with_the_shared_queue_tables() {
-        let path = temp_db("queue");
+        let (_dir, path) = temp_db("queue");
         build_at_version(&path, 5)
             .execute_batch(
                 "INSERT INTO attempts (id, campaign, customer_id, phone, attempt, started_ms, local_time, local_date,
@@ -1186,7 +1187,7 @@ mod tests {
     /// report shows them as unknown); new attempts keep theirs.
     #[test]
     fn a_version_6_store_upgrades_and_new_attempts_keep_where_they_came_from() {
-        let path = temp_db("origin");
+        let (_dir, path) = temp_db("origin");
         build_at_version(&path, 6)
             .execute_batch(
                 "INSERT INTO attempts (id, campaign, customer_id, phone, attempt, started_ms, local_time, local_date,
@@ -1207,7 +1208,7 @@ mod tests {
 
     #[test]
     fn a_version_1_store_migrates_and_keeps_its_rows() {
-        let path = temp_db("migrate");
+        let (_dir, path) = temp_db("migrate");
         {
             let conn = Connection::open(&path).unwrap();
             conn.execute_batch(MIGRATIONS[0]).unwrap();
@@ -1230,7 +1231,7 @@ mod tests {
     /// one: its attempt keeps everything and has no lets, and new calls store theirs.
     #[test]
     fn a_version_3_store_upgrades_and_keeps_lets_of_new_calls() {
-        let path = temp_db("upgrade");
+        let (_dir, path) = temp_db("upgrade");
         {
             let conn = Connection::open(&path).unwrap();
             conn.execute_batch("PRAGMA journal_mode = WAL;").unwrap();
@@ -1293,7 +1294,7 @@ mod tests {
     /// order with its attempt and read back with it.
     #[test]
     fn a_version_4_store_upgrades_and_keeps_actions_messages_and_handovers() {
-        let path = temp_db("actions");
+        let (_dir, path) = temp_db("actions");
         build_at_version(&path, 4);
         let mut store = SqliteStore::open(&path).unwrap();
         let actions = vec![
@@ -1334,7 +1335,7 @@ mod tests {
     #[test]
     fn an_old_store_opened_by_two_processes_at_once_migrates_once() {
         for round in 0..10 {
-            let path = temp_db(&format!("race{round}"));
+            let (_dir, path) = temp_db(&format!("race{round}"));
             {
                 let conn = Connection::open(&path).unwrap();
                 conn.execute_batch("PRAGMA journal_mode = WAL;").unwrap();
@@ -1362,7 +1363,8 @@ mod tests {
 
     #[test]
     fn exports_are_logged_in_order() {
-        let mut store = SqliteStore::open(&temp_db("exports")).unwrap();
+        let (_dir, path) = temp_db("exports");
+        let mut store = SqliteStore::open(&path).unwrap();
         let ok = ExportRow {
             id: 0,
             path: "/r/c-3.csrec".into(),
@@ -1405,7 +1407,7 @@ mod tests {
 
     #[test]
     fn a_new_store_and_its_wal_are_private() {
-        let path = temp_db("private");
+        let (_dir, path) = temp_db("private");
         let mut store = SqliteStore::open(&path).unwrap();
         store.begin().unwrap();
         store.begin_attempt(&row("a", 1)).unwrap();
@@ -1422,7 +1424,7 @@ mod tests {
 
     #[test]
     fn an_old_world_readable_store_is_made_private() {
-        let path = temp_db("chmod");
+        let (_dir, path) = temp_db("chmod");
         drop(SqliteStore::open(&path).unwrap());
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         drop(SqliteStore::open(&path).unwrap());
@@ -1431,7 +1433,7 @@ mod tests {
 
     #[test]
     fn empty_and_foreign_files_are_refused_and_left_alone() {
-        let path = temp_db("foreign");
+        let (_dir, path) = temp_db("foreign");
         std::fs::write(&path, b"").unwrap();
         let e = SqliteStore::open(&path).err().unwrap();
         assert!(matches!(e, StoreError::Empty { .. }), "{e}");
@@ -1454,7 +1456,7 @@ mod tests {
 
     #[test]
     fn open_existing_creates_nothing() {
-        let path = temp_db("missing");
+        let (_dir, path) = temp_db("missing");
         let e = SqliteStore::open_existing(&path).err().unwrap();
         assert!(matches!(e, StoreError::Missing { .. }), "{e}");
         assert!(std::fs::read_dir(path.parent().unwrap()).unwrap().next().is_none());
@@ -1462,7 +1464,7 @@ mod tests {
 
     #[test]
     fn a_second_run_is_refused_by_name_and_the_first_keeps_its_lease() {
-        let path = temp_db("lease");
+        let (_dir, path) = temp_db("lease");
         let mut first = SqliteStore::open(&path).unwrap();
         let me = LeaseHolder::this_process("c", 1_000, 30_000);
         first.acquire_lease(&me).unwrap();
@@ -1484,7 +1486,7 @@ mod tests {
 
     #[test]
     fn rows_in_an_unknown_state_are_exported_not_dropped() {
-        let path = temp_db("state");
+        let (_dir, path) = temp_db("state");
         let mut store = SqliteStore::open(&path).unwrap();
         let a = store.begin_attempt(&row("a", 1)).unwrap();
         store.finish_attempt(a, &Finished { disposition: "answered".into(), ..Finished::default() }).unwrap();

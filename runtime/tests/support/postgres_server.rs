@@ -55,9 +55,10 @@ fn start() -> Option<Server> {
         eprintln!("skipped: PostgreSQL is not installed");
         return None;
     };
-    let dir = std::env::temp_dir().join(format!("callscript-pg-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    // Removed with the guard if the server cannot be started; once it runs, the shell below
+    // owns the folder: the data must outlive the server, so it stops the server, then removes it.
+    let scratch = tempfile::Builder::new().prefix("callscript-pg-").tempdir().unwrap();
+    let dir = scratch.path().to_path_buf();
     if is_root() {
         Command::new("chown").args(["-R", "postgres:postgres"]).arg(&dir).status().unwrap();
     }
@@ -89,6 +90,7 @@ fn start() -> Option<Server> {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let _ = scratch.keep();
     let url = format!("postgres://callscript@127.0.0.1:{port}/postgres");
     let until = Instant::now() + Duration::from_secs(30);
     while postgres::Client::connect(&url, postgres::NoTls).is_err() {

@@ -1,13 +1,7 @@
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::*;
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("callscript-recording-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use crate::scratch::scratch;
 
 fn meta() -> RecordingMeta {
     RecordingMeta {
@@ -44,10 +38,10 @@ fn chunk_offset(bytes: &[u8], i: usize) -> usize {
 
 #[test]
 fn roundtrip_keeps_both_channels() {
-    let dir = temp_dir("roundtrip");
+    let dir = scratch("recording-roundtrip");
     let key = RecordingKey::generate().unwrap();
     for frames in [0, 1, 8_192, 8_193, 40_000] {
-        let path = dir.join(format!("{frames}.csrec"));
+        let path = dir.path().join(format!("{frames}.csrec"));
         let (ours, theirs) = record(&path, &key, frames);
         let d = decrypt(&path, &key).unwrap();
         assert_eq!(d.meta, meta());
@@ -57,9 +51,9 @@ fn roundtrip_keeps_both_channels() {
 
 #[test]
 fn shorter_side_is_padded_with_silence() {
-    let dir = temp_dir("pad");
+    let dir = scratch("recording-pad");
     let key = RecordingKey::generate().unwrap();
-    let path = dir.join("a.csrec");
+    let path = dir.path().join("a.csrec");
     let mut w = RecordingWriter::create(&path, &key, &meta()).unwrap();
     w.write(&[1, 2, 3], &[9]).unwrap();
     w.finish().unwrap();
@@ -68,9 +62,9 @@ fn shorter_side_is_padded_with_silence() {
 
 #[test]
 fn nothing_is_in_plaintext_on_disk() {
-    let dir = temp_dir("plain");
+    let dir = scratch("recording-plain");
     let key = RecordingKey::generate().unwrap();
-    let path = dir.join("a.csrec");
+    let path = dir.path().join("a.csrec");
     let (ours, theirs) = record(&path, &key, 20_000);
     let file = std::fs::read(&path).unwrap();
     let plain: Vec<u8> =
@@ -89,9 +83,9 @@ fn nothing_is_in_plaintext_on_disk() {
 
 #[test]
 fn a_tampered_byte_names_its_chunk() {
-    let dir = temp_dir("tamper");
+    let dir = scratch("recording-tamper");
     let key = RecordingKey::generate().unwrap();
-    let path = dir.join("a.csrec");
+    let path = dir.path().join("a.csrec");
     record(&path, &key, 40_000);
     let mut bytes = std::fs::read(&path).unwrap();
     let at = chunk_offset(&bytes, 2) + 100;
@@ -105,9 +99,9 @@ fn a_tampered_byte_names_its_chunk() {
 
 #[test]
 fn a_tampered_header_is_refused() {
-    let dir = temp_dir("header");
+    let dir = scratch("recording-header");
     let key = RecordingKey::generate().unwrap();
-    let path = dir.join("a.csrec");
+    let path = dir.path().join("a.csrec");
     record(&path, &key, 100);
     let mut bytes = std::fs::read(&path).unwrap();
     bytes[25] ^= 1; // inside the sealed details
@@ -120,9 +114,9 @@ fn a_tampered_header_is_refused() {
 
 #[test]
 fn truncation_is_detected() {
-    let dir = temp_dir("truncate");
+    let dir = scratch("recording-truncate");
     let key = RecordingKey::generate().unwrap();
-    let path = dir.join("a.csrec");
+    let path = dir.path().join("a.csrec");
     record(&path, &key, 40_000);
     let bytes = std::fs::read(&path).unwrap();
     // Cut at a chunk boundary: every remaining chunk is intact but none is the final one.
@@ -143,9 +137,9 @@ fn truncation_is_detected() {
 
 #[test]
 fn bytes_after_the_final_chunk_are_refused() {
-    let dir = temp_dir("trailing");
+    let dir = scratch("recording-trailing");
     let key = RecordingKey::generate().unwrap();
-    let path = dir.join("a.csrec");
+    let path = dir.path().join("a.csrec");
     record(&path, &key, 8_192); // exactly one full chunk, sealed as final
     let mut bytes = std::fs::read(&path).unwrap();
     bytes.extend_from_slice(b"more");
@@ -155,9 +149,9 @@ fn bytes_after_the_final_chunk_are_refused() {
 
 #[test]
 fn swapped_chunks_are_detected() {
-    let dir = temp_dir("swap");
+    let dir = scratch("recording-swap");
     let key = RecordingKey::generate().unwrap();
-    let path = dir.join("a.csrec");
+    let path = dir.path().join("a.csrec");
     record(&path, &key, 40_000);
     let mut bytes = std::fs::read(&path).unwrap();
     let (a, b) = (chunk_offset(&bytes, 1), chunk_offset(&bytes, 2));
@@ -171,9 +165,9 @@ fn swapped_chunks_are_detected() {
 
 #[test]
 fn a_chunk_from_another_recording_is_refused() {
-    let dir = temp_dir("splice");
+    let dir = scratch("recording-splice");
     let key = RecordingKey::generate().unwrap();
-    let (a, b) = (dir.join("a.csrec"), dir.join("b.csrec"));
+    let (a, b) = (dir.path().join("a.csrec"), dir.path().join("b.csrec"));
     record(&a, &key, 20_000);
     record(&b, &key, 20_000);
     let mut bytes_a = std::fs::read(&a).unwrap();
@@ -186,8 +180,8 @@ fn a_chunk_from_another_recording_is_refused() {
 
 #[test]
 fn a_wrong_key_is_refused() {
-    let dir = temp_dir("wrongkey");
-    let path = dir.join("a.csrec");
+    let dir = scratch("recording-wrongkey");
+    let path = dir.path().join("a.csrec");
     record(&path, &RecordingKey::generate().unwrap(), 100);
     let err = decrypt(&path, &RecordingKey::generate().unwrap()).unwrap_err();
     assert!(matches!(err, RecordingError::WrongKey { .. }), "{err}");
@@ -196,9 +190,9 @@ fn a_wrong_key_is_refused() {
 
 #[test]
 fn an_unfinished_writer_leaves_an_incomplete_file() {
-    let dir = temp_dir("unfinished");
+    let dir = scratch("recording-unfinished");
     let key = RecordingKey::generate().unwrap();
-    let path = dir.join("a.csrec");
+    let path = dir.path().join("a.csrec");
     let (ours, theirs) = pattern(20_000);
     let mut writer = RecordingWriter::create(&path, &key, &meta()).unwrap();
     writer.write(&ours, &theirs).unwrap();
@@ -209,8 +203,8 @@ fn an_unfinished_writer_leaves_an_incomplete_file() {
 
 #[test]
 fn an_existing_file_is_not_overwritten() {
-    let dir = temp_dir("exists");
-    let path = dir.join("a.csrec");
+    let dir = scratch("recording-exists");
+    let path = dir.path().join("a.csrec");
     std::fs::write(&path, b"x").unwrap();
     let err = RecordingWriter::create(&path, &RecordingKey::generate().unwrap(), &meta()).unwrap_err();
     assert!(err.to_string().contains("cannot create the recording"), "{err}");
@@ -218,9 +212,9 @@ fn an_existing_file_is_not_overwritten() {
 
 #[test]
 fn wav_export_has_a_stereo_header() {
-    let dir = temp_dir("wav");
+    let dir = scratch("recording-wav");
     let key = RecordingKey::generate().unwrap();
-    let path = dir.join("a.csrec");
+    let path = dir.path().join("a.csrec");
     record(&path, &key, 1_000);
     let mut wav = Vec::new();
     assert_eq!(decrypt_to_wav(&path, &key, &mut wav).unwrap(), meta());
@@ -243,32 +237,32 @@ fn write_key(path: &Path, bytes: &[u8], mode: u32) {
 #[cfg(unix)]
 #[test]
 fn key_files_hex_raw_and_permissions() {
-    let dir = temp_dir("keys");
+    let dir = scratch("recording-keys");
     let key = RecordingKey::generate().unwrap();
-    let hex = dir.join("hex.key");
+    let hex = dir.path().join("hex.key");
     write_key(&hex, format!("{}\n", key.to_hex()).as_bytes(), 0o600);
     assert_eq!(RecordingKey::load(&hex).unwrap(), key);
-    let upper = dir.join("upper.key");
+    let upper = dir.path().join("upper.key");
     write_key(&upper, key.to_hex().to_uppercase().as_bytes(), 0o400);
     assert_eq!(RecordingKey::load(&upper).unwrap(), key);
-    let raw = dir.join("raw.key");
+    let raw = dir.path().join("raw.key");
     write_key(&raw, key.bytes(), 0o600);
     assert_eq!(RecordingKey::load(&raw).unwrap(), key);
 
-    let open = dir.join("open.key");
+    let open = dir.path().join("open.key");
     write_key(&open, key.to_hex().as_bytes(), 0o644);
     let err = RecordingKey::load(&open).unwrap_err().to_string();
     assert!(err.contains("open.key") && err.contains("mode 0644") && err.contains("chmod 600"), "{err}");
 
-    let short = dir.join("short.key");
+    let short = dir.path().join("short.key");
     write_key(&short, b"abc\n", 0o600);
     let err = RecordingKey::load(&short).unwrap_err().to_string();
     assert!(err.contains("short.key") && err.contains("holds 4 bytes"), "{err}");
-    let bad = dir.join("bad.key");
+    let bad = dir.path().join("bad.key");
     write_key(&bad, format!("{}zz", &key.to_hex()[..62]).as_bytes(), 0o600);
     let err = RecordingKey::load(&bad).unwrap_err().to_string();
     assert!(err.contains("character 63 is not hexadecimal"), "{err}");
-    let missing = RecordingKey::load(&dir.join("none.key")).unwrap_err().to_string();
+    let missing = RecordingKey::load(&dir.path().join("none.key")).unwrap_err().to_string();
     assert!(missing.contains("none.key: the recording key file does not exist; create one with"), "{missing}");
 }
 

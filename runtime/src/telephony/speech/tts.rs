@@ -197,8 +197,8 @@ mod tests {
 
     #[test]
     fn the_cache_makes_once_and_keeps_on_disk() {
-        let dir = std::env::temp_dir().join(format!("callscript-tts-cache-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let scratch = crate::scratch::scratch("tts-cache");
+        let dir = scratch.path().join("cache");
         let key = SpeechCache::key("engine", "您好");
         assert_ne!(key, SpeechCache::key("engine", "您好。"));
         assert_ne!(key, SpeechCache::key("other engine", "您好"));
@@ -218,6 +218,5 @@ mod tests {
         let again = SpeechCache::new(Some(dir.clone()));
         let audio = again.get_or_make(key, || Err(SpeechError::Engine("not called".into()))).unwrap();
         assert_eq!(&*audio, &[1, -2, 300]);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }
