@@ -4,11 +4,14 @@
 
 use std::collections::HashMap;
 
+use smallvec::SmallVec;
+
 use callscript_compiler::bytecode::ScriptCode;
 use callscript_compiler::syntax::ast::Type;
 use callscript_compiler::value::{Date, Money, Time, Value};
 
 use super::InputError;
+use super::table::Cell;
 
 /// One customer as loaded.
 #[derive(Clone, Debug, PartialEq)]
@@ -27,36 +30,69 @@ pub struct Customer {
 
 /// Normalises a phone number to E.164 with the jurisdiction's country code.
 pub fn e164(raw: &str, jurisdiction: &str) -> Option<String> {
-    let cleaned: String = raw.chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')')).collect();
-    if let Some(rest) = cleaned.strip_prefix('+') {
-        return (rest.len() >= 8 && rest.len() <= 15 && rest.bytes().all(|b| b.is_ascii_digit())).then_some(cleaned);
+    let mut out = String::new();
+    e164_into(raw, jurisdiction, &mut out).then_some(out)
+}
+
+/// [`e164`] written into `out` (a loader of millions of rows reuses one buffer); false when
+/// `raw` is not a phone number.
+pub fn e164_into(raw: &str, jurisdiction: &str, out: &mut String) -> bool {
+    out.clear();
+    let mut digits = raw.chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')'));
+    let plus = raw.trim_start_matches([' ', '-', '(', ')']).starts_with('+');
+    if plus {
+        digits.next();
     }
-    if !cleaned.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+    // Everything but the separators must be an ASCII digit.
+    let start = out.len();
+    for c in digits {
+        if !c.is_ascii_digit() {
+            return false;
+        }
+        out.push(c);
     }
-    match jurisdiction {
-        "us" => match cleaned.len() {
-            10 => Some(format!("+1{cleaned}")),
-            11 if cleaned.starts_with('1') => Some(format!("+{cleaned}")),
-            _ => None,
-        },
-        _ => match cleaned.len() {
-            // Mobile numbers: 11 digits starting with 1.
-            11 if cleaned.starts_with('1') => Some(format!("+86{cleaned}")),
-            // Landlines with the trunk prefix 0: 010 12345678 → +86 10 12345678.
-            10..=12 if cleaned.starts_with('0') => Some(format!("+86{}", &cleaned[1..])),
-            13 if cleaned.starts_with("86") => Some(format!("+{cleaned}")),
-            _ => None,
-        },
-    }
+    let cleaned = &out[start..];
+    let n = cleaned.len();
+    let prefix = if plus {
+        if !(8..=15).contains(&n) {
+            return false;
+        }
+        "+"
+    } else {
+        match jurisdiction {
+            "us" => match n {
+                10 => "+1",
+                11 if cleaned.starts_with('1') => "+",
+                _ => return false,
+            },
+            _ => match n {
+                // Mobile numbers: 11 digits starting with 1.
+                11 if cleaned.starts_with('1') => "+86",
+                // Landlines with the trunk prefix 0: 010 12345678 → +86 10 12345678.
+                10..=12 if cleaned.starts_with('0') => {
+                    out.replace_range(..1, "+86");
+                    return true;
+                }
+                13 if cleaned.starts_with("86") => "+",
+                _ => return false,
+            },
+        }
+    };
+    out.insert_str(0, prefix);
+    true
 }
 
 /// Parses one cell as a value of an input's type; the error says what is wrong without
 /// quoting the cell (the caller decides how much of it may be shown).
 pub fn parse_value(ty: Type, raw: &str) -> Result<Value, &'static str> {
+    parse_cell(ty, raw).map(|cell| cell.to_value())
+}
+
+/// [`parse_value`] with a text borrowed from `raw`.
+fn parse_cell(ty: Type, raw: &str) -> Result<Cell<'_>, &'static str> {
     let raw = raw.trim();
-    Ok(match ty {
-        Type::Text => Value::Text(raw.to_string()),
+    Ok(Cell::Value(match ty {
+        Type::Text => return Ok(Cell::Text(raw)),
         Type::Int => Value::Int(raw.parse().map_err(|_| "is not a whole number")?),
         Type::Money => {
             let m = Money::parse(raw).ok_or("is not an amount of money (write 1200.50)")?;
@@ -72,7 +108,12 @@ pub fn parse_value(ty: Type, raw: &str) -> Result<Value, &'static str> {
         }),
         Type::Date => Value::Date(Date::parse(raw).ok_or("is not a date (write 2026-11-24)")?),
         Type::Time => Value::Time(Time::parse(raw).ok_or("is not a time of day (write 15:30)")?),
-    })
+    }))
+}
+
+/// Characters in UTF-8 `bytes` (those that do not continue a character).
+fn chars_in(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b & 0xC0 != 0x80).count()
 }
 
 /// The longest cell (in characters) an error message quotes; longer ones are cut.
@@ -188,7 +229,7 @@ pub struct Row<'a> {
     pub phone: &'a str,
     pub timezone: Option<&'a str>,
     /// The inputs the row gives, in slot order.
-    pub inputs: &'a [(&'a str, Value)],
+    pub inputs: &'a [(&'a str, Cell<'a>)],
     pub segment: Option<&'a str>,
     pub line: usize,
 }
@@ -199,56 +240,98 @@ impl Row<'_> {
             id: self.id.to_string(),
             phone: self.phone.to_string(),
             timezone: self.timezone.map(str::to_string),
-            inputs: self.inputs.iter().map(|(n, v)| (n.to_string(), v.clone())).collect(),
+            inputs: self.inputs.iter().map(|(n, v)| (n.to_string(), v.to_value())).collect(),
             segment: self.segment.map(str::to_string),
             line: self.line,
         }
     }
 }
 
-/// The ids seen so far with the line of each, for "listed twice": the ids one after another
-/// in one string and an index of positions (a few bytes an id, where a map of owned strings
-/// cost tens: lists run to millions).
+/// The ids of a list with the line of each, for "listed twice": the ids one after another in
+/// one string, and (hash, position) pairs sorted once at the end, so that repeats are found by
+/// one sort instead of a hash table probed at random per row (lists run to millions, and the
+/// probes missed the cache on every row).
 #[derive(Default)]
 struct SeenIds {
     ids: String,
-    ends: Vec<usize>,
+    ends: Vec<u32>,
     lines: Vec<u32>,
-    index: hashbrown::HashTable<u32>,
+    /// Per id: its 32-bit hash in the high half, its position in the low half.
+    keys: Vec<u64>,
     hasher: hashbrown::DefaultHashBuilder,
 }
+
+/// The ids of one list run past what [`SeenIds`] indexes.
+#[derive(Debug, thiserror::Error)]
+#[error("the list holds more than {} bytes of customer ids; split it", u32::MAX)]
+struct TooManyIds;
 
 impl SeenIds {
     fn with_capacity(rows: usize) -> SeenIds {
         SeenIds {
             ends: Vec::with_capacity(rows),
             lines: Vec::with_capacity(rows),
-            index: hashbrown::HashTable::with_capacity(rows),
+            keys: Vec::with_capacity(rows),
             ..SeenIds::default()
         }
     }
 
-    fn id<'a>(ids: &'a str, ends: &[usize], at: u32) -> &'a str {
-        let end = ends[at as usize];
-        let start = at.checked_sub(1).map_or(0, |p| ends[p as usize]);
-        &ids[start..end]
+    fn id(&self, at: u32) -> &str {
+        let end = self.ends[at as usize] as usize;
+        let start = at.checked_sub(1).map_or(0, |p| self.ends[p as usize] as usize);
+        &self.ids[start..end]
     }
 
-    /// Adds `id` first seen on `line`; the line of its first sighting when it was seen before.
-    fn insert(&mut self, id: &str, line: usize) -> Option<usize> {
-        use std::hash::BuildHasher;
-        let SeenIds { ids, ends, lines, index, hasher } = self;
-        let hash = hasher.hash_one(id);
-        if let Some(&at) = index.find(hash, |&at| Self::id(ids, ends, at) == id) {
-            return Some(lines[at as usize] as usize);
-        }
-        let at = ends.len() as u32;
-        ids.push_str(id);
-        ends.push(ids.len());
-        lines.push(line.min(u32::MAX as usize) as u32);
-        index.insert_unique(hash, at, |&at| hasher.hash_one(Self::id(ids, ends, at)));
-        None
+    fn line(&self, at: u32) -> usize {
+        self.lines[at as usize] as usize
     }
+
+    /// Adds `id`, read on `line`.
+    fn push(&mut self, id: &str, line: usize) -> Result<(), TooManyIds> {
+        use std::hash::BuildHasher;
+        let at = u32::try_from(self.ends.len()).map_err(|_| TooManyIds)?;
+        let end = u32::try_from(self.ids.len() + id.len()).map_err(|_| TooManyIds)?;
+        self.ids.push_str(id);
+        self.ends.push(end);
+        self.lines.push(line.min(u32::MAX as usize) as u32);
+        let hash = self.hasher.hash_one(id) as u32;
+        self.keys.push(u64::from(hash) << 32 | u64::from(at));
+        Ok(())
+    }
+
+    /// Each id listed again, as (its position, the position of its first listing), in list
+    /// order.
+    fn repeats(mut self) -> (SeenIds, Vec<(u32, u32)>) {
+        let mut keys = std::mem::take(&mut self.keys);
+        keys.sort_unstable();
+        let mut repeats = Vec::new();
+        for run in keys.chunk_by(|a, b| a >> 32 == b >> 32).filter(|run| run.len() > 1) {
+            // Positions ascend within a run: the first equal id before `at` is its first listing
+            // (a third listing names the first, not the second).
+            for (i, &key) in run.iter().enumerate().skip(1) {
+                let at = key as u32;
+                if let Some(&first) = run[..i].iter().find(|&&k| self.id(k as u32) == self.id(at)) {
+                    repeats.push((at, first as u32));
+                }
+            }
+        }
+        repeats.sort_unstable();
+        (self, repeats)
+    }
+}
+
+/// Two lists of errors in line order as one, `first`'s before `then`'s on the same line.
+fn merge_by_line(first: Vec<InputError>, then: Vec<InputError>) -> Vec<InputError> {
+    let mut merged = Vec::with_capacity(first.len() + then.len());
+    let mut then = then.into_iter().peekable();
+    for e in first {
+        while let Some(t) = then.next_if(|t| t.line < e.line) {
+            merged.push(t);
+        }
+        merged.push(e);
+    }
+    merged.extend(then);
+    merged
 }
 
 /// How many rows `text` holds, about: its line feeds (for reserving room; a file whose lines
@@ -324,37 +407,40 @@ pub fn load_each(
         return Err(errors);
     }
     // The character column where each field starts, for error positions.
-    let char_col = |record: &csv::StringRecord, field: usize, line_text: &str| -> usize {
+    let char_col = |record: &csv::ByteRecord, field: usize, line_text: &str| -> usize {
         let mut col = 1;
         for (i, f) in record.iter().enumerate() {
             if i == field {
                 return col;
             }
-            col += f.chars().count() + 1;
+            col += chars_in(f) + 1;
         }
         line_text.chars().count().max(1)
     };
+    let phone_col = column["phone"];
+    let id_col = column.get("id").copied();
+    let zone_col = column.get("timezone").copied();
+    let segment_col = column.get("segment").copied();
     let mut lines = Lines::new(text);
     let mut count = 0;
     let mut seen_ids = SeenIds::with_capacity(rows_hint);
     // Zones are few: each name is looked up once.
     let mut zone_known: HashMap<String, bool> = HashMap::new();
-    let mut values: Vec<(&str, Value)> = Vec::with_capacity(inputs.len());
-    let mut record = csv::StringRecord::new();
+    let mut phone = String::new();
+    // Bytes, not a `StringRecord`: the text is UTF-8 already, and only the cells read are
+    // turned into `str`.
+    let mut record = csv::ByteRecord::new();
     loop {
-        let result = match reader.read_record(&mut record) {
+        match reader.read_byte_record(&mut record) {
             Ok(false) => break,
-            Ok(true) => Ok(&record),
-            Err(e) => Err(e),
-        };
-        let record = match result {
-            Ok(r) => r,
+            Ok(true) => {}
             Err(e) => {
                 let line = e.position().map_or(1, |p| lines.of_record(p.byte()));
                 errors.push(InputError::at(name, line, 1, format!("this row cannot be read: {e}")));
                 continue;
             }
-        };
+        }
+        let record = &record;
         let line = record.position().map_or(1, |p| lines.of_record(p.byte()));
         let line_text = || lines.text_of(line);
         if record.len() != headers.len() {
@@ -366,42 +452,30 @@ pub fn load_each(
             ));
             continue;
         }
-        let cell = |col: usize| record.get(col).unwrap_or("").trim();
-        let phone_col = column["phone"];
-        let phone = match e164(cell(phone_col), jurisdiction) {
-            Some(p) => p,
-            None => {
-                errors.push(InputError::at(
-                    name,
-                    line,
-                    char_col(record, phone_col, line_text()),
-                    format!("{} in column `phone` is not a phone number", show(phone_col, cell(phone_col))),
-                ));
-                continue;
-            }
-        };
-        let id = column.get("id").map(|&c| cell(c)).filter(|s| !s.is_empty()).unwrap_or(&phone);
-        if let Some(first) = seen_ids.insert(id, line) {
+        // Cells of a UTF-8 text split at ASCII commas and quotes are UTF-8.
+        let cell = |col: usize| record.get(col).and_then(|f| std::str::from_utf8(f).ok()).unwrap_or("").trim();
+        if !e164_into(cell(phone_col), jurisdiction, &mut phone) {
             errors.push(InputError::at(
                 name,
                 line,
-                1,
-                format!(
-                    "customer {} is listed twice (first on line {first})",
-                    column.get("id").map_or_else(|| show(phone_col, id), |&c| show(c, id))
-                ),
+                char_col(record, phone_col, line_text()),
+                format!("{} in column `phone` is not a phone number", show(phone_col, cell(phone_col))),
             ));
             continue;
         }
-        let timezone = column.get("timezone").map(|&c| cell(c)).filter(|s| !s.is_empty());
+        let id = id_col.map(cell).filter(|s| !s.is_empty()).unwrap_or(&phone);
+        if let Err(full) = seen_ids.push(id, line) {
+            errors.push(InputError::at(name, line, 1, full.to_string()));
+            break;
+        }
+        let timezone = zone_col.map(cell).filter(|s| !s.is_empty());
         let mut known = |tz: &str| match zone_known.get(tz) {
             Some(&known) => known,
             None => *zone_known.entry(tz.to_string()).or_insert(jiff::tz::TimeZone::get(tz).is_ok()),
         };
-        if let Some(tz) = timezone
+        if let (Some(tz), Some(c)) = (timezone, zone_col)
             && !known(tz)
         {
-            let c = column["timezone"];
             errors.push(InputError::at(
                 name,
                 line,
@@ -409,7 +483,7 @@ pub fn load_each(
                 format!("{} in column `timezone` is not a time zone (use a name such as Asia/Shanghai)", show(c, tz)),
             ));
         }
-        values.clear();
+        let mut values: SmallVec<[(&str, Cell); 8]> = SmallVec::new();
         for (input, ty, required, col) in &inputs {
             let Some(col) = col else { continue };
             let raw = cell(*col);
@@ -425,7 +499,7 @@ pub fn load_each(
                 ));
                 continue;
             }
-            match parse_value(*ty, raw) {
+            match parse_cell(*ty, raw) {
                 Ok(v) => values.push((input, v)),
                 Err(problem) => errors.push(InputError::at(
                     name,
@@ -435,9 +509,26 @@ pub fn load_each(
                 )),
             }
         }
-        let segment = column.get("segment").map(|&c| cell(c));
+        let segment = segment_col.map(cell);
         each(&Row { id, phone: &phone, timezone, inputs: &values, segment, line });
         count += 1;
+    }
+    let (seen_ids, repeats) = seen_ids.repeats();
+    if !repeats.is_empty() {
+        let listed_twice = repeats.iter().map(|&(at, first)| {
+            let id = seen_ids.id(at);
+            InputError::at(
+                name,
+                seen_ids.line(at),
+                1,
+                format!(
+                    "customer {} is listed twice (first on line {})",
+                    show(id_col.unwrap_or(phone_col), id),
+                    seen_ids.line(first)
+                ),
+            )
+        });
+        errors = merge_by_line(listed_twice.collect(), errors);
     }
     if errors.is_empty() && count == 0 {
         errors.push(InputError::at(name, 2, 1, "the customer list has a header but no customers".to_string()));
@@ -468,6 +559,38 @@ pub(super) mod tests {
         assert_eq!(customers[1].timezone, None);
     }
 
+    /// The rules of [`e164`] as first written (a copy per number), which the buffered
+    /// version must keep.
+    fn e164_reference(raw: &str, jurisdiction: &str) -> Option<String> {
+        let cleaned: String = raw.chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')')).collect();
+        if let Some(rest) = cleaned.strip_prefix('+') {
+            return (rest.len() >= 8 && rest.len() <= 15 && rest.bytes().all(|b| b.is_ascii_digit()))
+                .then_some(cleaned);
+        }
+        if !cleaned.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        match (jurisdiction, cleaned.len()) {
+            ("us", 10) => Some(format!("+1{cleaned}")),
+            ("us", 11) if cleaned.starts_with('1') => Some(format!("+{cleaned}")),
+            ("us", _) => None,
+            (_, 11) if cleaned.starts_with('1') => Some(format!("+86{cleaned}")),
+            (_, 10..=12) if cleaned.starts_with('0') => Some(format!("+86{}", &cleaned[1..])),
+            (_, 13) if cleaned.starts_with("86") => Some(format!("+{cleaned}")),
+            _ => None,
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn phones_normalise_as_the_rules_say(
+            raw in "[-+() 0-9a１٣]{0,18}|\\(?\\+?(86)?[01][0-9 -]{6,14}",
+            jurisdiction in proptest::sample::select(vec!["cn", "us", "sg"]),
+        ) {
+            proptest::prop_assert_eq!(e164(&raw, jurisdiction), e164_reference(&raw, jurisdiction));
+        }
+    }
+
     #[test]
     fn every_bad_cell_is_reported_with_line_and_column() {
         let csv = "id,phone,name,amount,timezone\nc1,13800000001,张三,12.345,Asia/Shanghai\nc2,abc,李四,5,\nc3,13800000003,王五,7,Mars/Base\nc1,13800000004,赵六,8,\n";
@@ -482,6 +605,41 @@ pub(super) mod tests {
                 "c.csv:5:1: customer `c1` is listed twice (first on line 2)",
             ]
         );
+    }
+
+    /// Repeats are found after the last row (by one sort): each names the first listing, and
+    /// comes in line order with the other errors, first on its own line.
+    #[test]
+    fn an_id_listed_three_times_names_its_first_line_each_time() {
+        let csv = "id,phone,name,amount\nc1,13800000001,张三,1\nc2,13800000002,李四,2\nc1,13800000003,王五,x\nc2,abc,赵六,4\nc1,13800000005,钱七,5\n";
+        assert_eq!(
+            errors(csv),
+            [
+                "c.csv:4:1: customer `c1` is listed twice (first on line 2)",
+                "c.csv:4:19: `x` is not an amount of money (write 1200.50) in column `amount` (money)",
+                "c.csv:5:4: `abc` in column `phone` is not a phone number",
+                "c.csv:6:1: customer `c1` is listed twice (first on line 2)",
+            ]
+        );
+    }
+
+    proptest::proptest! {
+        /// Whatever the ids, those listed again are exactly the ones a set would find.
+        #[test]
+        fn repeats_are_exactly_the_ids_seen_before(ids in proptest::collection::vec("[a-c]{0,2}", 0..60)) {
+            let mut seen = SeenIds::with_capacity(0);
+            for (i, id) in ids.iter().enumerate() {
+                seen.push(id, i + 2).unwrap();
+            }
+            let (_, repeats) = seen.repeats();
+            let mut expected = Vec::new();
+            for (i, id) in ids.iter().enumerate() {
+                if let Some(first) = ids[..i].iter().position(|x| x == id) {
+                    expected.push((i as u32, first as u32));
+                }
+            }
+            proptest::prop_assert_eq!(repeats, expected);
+        }
     }
 
     fn errors(csv: &str) -> Vec<String> {

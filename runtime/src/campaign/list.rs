@@ -13,7 +13,7 @@ use callscript_compiler::value::Value;
 
 use super::InputError;
 use super::customers::{self, Customer, Row};
-use super::table::{CustomerTable, TableBuilder, TableError, retain_rows};
+use super::table::{Cell, CustomerTable, TableBuilder, TableError, retain_rows};
 
 /// An E.164 number (`+` and 1–15 digits) in one word: the digits as a number, their count in
 /// the top byte (so a leading zero survives). Caps, parking and do-not-call key on it.
@@ -150,7 +150,7 @@ impl CustomerList {
     ) -> Result<CustomerList, ListError> {
         let mut builder = CustomerList::builder(script, 0);
         for c in customers {
-            let inputs: Vec<(&str, Value)> = c.inputs.iter().map(|(n, v)| (n.as_str(), v.clone())).collect();
+            let inputs: Vec<(&str, Cell)> = c.inputs.iter().map(|(n, v)| (n.as_str(), Cell::from(v))).collect();
             let row = Row {
                 id: &c.id,
                 phone: &c.phone,

@@ -34,6 +34,39 @@ pub enum TableError {
     ColumnLength { rows: usize, found: usize },
 }
 
+/// A value as a row hands it to the table: a text borrowed from where it was read (a list of
+/// millions of names is not copied into a `String` per row on its way into the arena), any
+/// other type as its value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cell<'a> {
+    Text(&'a str),
+    Value(Value),
+}
+
+impl Cell<'_> {
+    pub fn to_value(&self) -> Value {
+        match self {
+            Cell::Text(t) => Value::Text(t.to_string()),
+            Cell::Value(v) => v.clone(),
+        }
+    }
+}
+
+impl<'a> From<&'a Value> for Cell<'a> {
+    fn from(value: &'a Value) -> Cell<'a> {
+        match value {
+            Value::Text(t) => Cell::Text(t),
+            v => Cell::Value(v.clone()),
+        }
+    }
+}
+
+impl<'a> From<&Cell<'a>> for Cell<'a> {
+    fn from(cell: &Cell<'a>) -> Cell<'a> {
+        cell.clone()
+    }
+}
+
 /// The values of one column, in row order.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ColumnData {
@@ -149,20 +182,25 @@ impl Column {
         self.validity.as_ref().is_none_or(|v| v.is_valid(row))
     }
 
-    /// Appends `value` (its text interned in `texts`); the caller marks the row valid.
-    fn push(&mut self, value: &Value, texts: &mut TextArena) -> Result<(), TableError> {
+    /// Appends `cell` (its text interned in `texts`); the caller marks the row valid.
+    fn push(&mut self, cell: Cell, texts: &mut TextArena) -> Result<(), TableError> {
         let expected = self.ty.name();
-        let wrong = || TableError::WrongType { input: self.name.clone(), expected, found: value.clone() };
-        match (&mut self.data, value) {
-            (ColumnData::Int(v), Value::Int(n)) => v.push(*n),
-            (ColumnData::Money(v), Value::Money(m)) => v.push(m.cents()),
+        let wrong = |cell: &Cell| TableError::WrongType { input: self.name.clone(), expected, found: cell.to_value() };
+        match (&mut self.data, &cell) {
+            (ColumnData::Text(v), Cell::Text(t)) => v.push(texts.intern(t).ok_or(TableError::TooManyTexts)?),
+            (ColumnData::Int(v), Cell::Value(Value::Int(n))) => v.push(*n),
+            (ColumnData::Money(v), Cell::Value(Value::Money(m))) => v.push(m.cents()),
             // A session widens an int to money (§9.5); one too large is its error to report.
-            (ColumnData::Money(v), Value::Int(n)) => v.push(Money::from_int(*n).ok_or_else(wrong)?.cents()),
-            (ColumnData::Date(v), Value::Date(d)) => v.push(d.days() as i32),
-            (ColumnData::Time(v), Value::Time(t)) => v.push(u16::from(t.hour) * 60 + u16::from(t.minute)),
-            (ColumnData::Bool(v), Value::Bool(b)) => v.push(u8::from(*b)),
-            (ColumnData::Text(v), Value::Text(t)) => v.push(texts.intern(t).ok_or(TableError::TooManyTexts)?),
-            _ => return Err(wrong()),
+            (ColumnData::Money(v), Cell::Value(Value::Int(n))) => {
+                v.push(Money::from_int(*n).ok_or_else(|| wrong(&cell))?.cents())
+            }
+            (ColumnData::Date(v), Cell::Value(Value::Date(d))) => v.push(d.days() as i32),
+            (ColumnData::Time(v), Cell::Value(Value::Time(t))) => v.push(u16::from(t.hour) * 60 + u16::from(t.minute)),
+            (ColumnData::Bool(v), Cell::Value(Value::Bool(b))) => v.push(u8::from(*b)),
+            (ColumnData::Text(v), Cell::Value(Value::Text(t))) => {
+                v.push(texts.intern(t).ok_or(TableError::TooManyTexts)?)
+            }
+            _ => return Err(wrong(&cell)),
         }
         Ok(())
     }
@@ -330,7 +368,7 @@ impl CustomerTable {
         let mut column = Column { name: name.to_string(), slot, ty, data: ColumnData::new(ty), validity: None };
         for (row, value) in values.iter().enumerate() {
             match value {
-                Some(value) => column.push(value, &mut self.texts)?,
+                Some(value) => column.push(value.into(), &mut self.texts)?,
                 None => column.data.push_placeholder(),
             }
             column.mark(row, value.is_some());
@@ -434,10 +472,10 @@ impl TableBuilder {
 
     /// Appends a row: its line in the list and the inputs it gives (the others are missing).
     /// After an error the builder holds a partial row: drop it.
-    pub fn push_row<'a>(
+    pub fn push_row<'a, C: Into<Cell<'a>>>(
         &mut self,
         line: usize,
-        inputs: impl IntoIterator<Item = (&'a str, &'a Value)>,
+        inputs: impl IntoIterator<Item = (&'a str, C)>,
     ) -> Result<(), TableError> {
         let row = self.lines.len();
         if row >= u32::MAX as usize {
@@ -450,7 +488,7 @@ impl TableBuilder {
                 .iter()
                 .position(|c| c.name == name)
                 .ok_or_else(|| TableError::UnknownInput(name.to_string()))?;
-            self.columns[index].push(value, &mut self.texts)?;
+            self.columns[index].push(value.into(), &mut self.texts)?;
             self.given[index] = true;
         }
         for (column, &given) in self.columns.iter_mut().zip(&self.given) {
