@@ -130,6 +130,21 @@ pub struct SegmentPlan {
     /// The CSV's size and the whole list's in columns (CAMPAIGN.md §8: within 2× the CSV).
     pub csv_bytes: usize,
     pub list_bytes: usize,
+    /// The scripts' `if` conditions computed per customer before the calls.
+    pub guards: FixedGuards,
+}
+
+/// How the scripts' fixed `if` conditions (`ScriptCode::fixed_guards`) were computed per
+/// customer.
+#[derive(Debug, Default)]
+pub struct FixedGuards {
+    /// Conditions that read nothing a call changes, over all scripts, and those compiled.
+    pub fixed: usize,
+    pub compiled: usize,
+    pub compile: std::time::Duration,
+    pub run: std::time::Duration,
+    /// Why a condition was left to the calls (the first reason).
+    pub refused: Option<String>,
 }
 
 /// How a segment expression ran over the list.
@@ -196,6 +211,7 @@ fn planned(
         rfm: measures.as_ref().map(|m| (callscript_runtime::campaign::rfm::grid(m), m.as_of)),
         csv_bytes: csv_size,
         list_bytes: list.data_bytes(),
+        guards: FixedGuards::default(),
     };
     for i in 0..list.len() {
         if let Some(s) = list.segment(i) {
@@ -253,6 +269,7 @@ fn planned(
         explained.engine = Some(engine);
         explained.expression = Some((expr, origin));
     }
+    explained.guards = fix_guards(&variants, &mut list);
     let allowed = serde_json::to_string(&loaded.campaign.allow).unwrap_or_else(|_| "{}".into());
     let plan = Plan {
         campaign_id: loaded.campaign.task_id.clone(),
@@ -357,10 +374,79 @@ pub fn segment_command(
             }
             None => line(&mut out, "  runs as", "nothing to evaluate".into()),
         }
+        let g = &s.guards;
+        if g.fixed > 0 {
+            line(
+                &mut out,
+                "  if conditions",
+                format!(
+                    "{} of {} computed per customer before the calls (JIT: compiled in {}, ran in {})",
+                    g.compiled,
+                    g.fixed,
+                    ms(&g.compile),
+                    ms(&g.run)
+                ),
+            );
+            if let Some(why) = &g.refused {
+                line(&mut out, "  left to the calls", why.clone());
+            }
+        }
     }
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(out.as_bytes()).and_then(|()| stdout.flush()).map_err(CliError::io("cannot write the segment"))?;
     Ok(Status::Success)
+}
+
+/// Computes each script's fixed `if` conditions (they read nothing a call changes) for every
+/// customer with the segment JIT over the list's columns, so that calls take the value instead
+/// of evaluating the condition. A condition the JIT does not compile, and a customer whose
+/// value the compiled code leaves to the interpreter, are evaluated by the calls as always.
+fn fix_guards(variants: &[Variant], list: &mut CustomerList) -> FixedGuards {
+    let mut done = FixedGuards::default();
+    for (v, variant) in variants.iter().enumerate() {
+        let Some(code) = variant.exec.program.script(&variant.script) else { continue };
+        // The table's columns are the first script's inputs; a variant that numbers its
+        // inputs otherwise would read the wrong column, so its conditions stay interpreted.
+        let same_layout = list.table().columns().iter().all(|c| {
+            code.slots.get(usize::from(c.slot)).is_some_and(|s| s.input && s.name == c.name && s.ty == c.ty)
+        });
+        let guards = code.fixed_guards();
+        done.fixed += guards.len();
+        if !same_layout {
+            done.refused.get_or_insert_with(|| format!("script `{}` orders its inputs otherwise", variant.script));
+            continue;
+        }
+        for expr in guards {
+            let values = match guard_values(&code.exprs[expr as usize], code, list.table(), &mut done) {
+                Ok(values) => values,
+                Err(e) => {
+                    done.refused.get_or_insert_with(|| e.to_string());
+                    continue;
+                }
+            };
+            if list.fix_guard(v, expr, values).is_ok() {
+                done.compiled += 1;
+            }
+        }
+    }
+    done
+}
+
+/// A condition's value for every row of `table` (0 false, 1 true, 2 for the interpreter).
+fn guard_values(
+    condition: &callscript_compiler::bytecode::ExprCode,
+    code: &callscript_compiler::bytecode::ScriptCode,
+    table: &CustomerTable,
+    done: &mut FixedGuards,
+) -> Result<Vec<u8>, callscript_jit::JitError> {
+    let compiling = std::time::Instant::now();
+    let compiled = callscript_jit::CompiledSegment::compile(condition, code, table, CallContext::default().builtins())?;
+    done.compile += compiling.elapsed();
+    let running = std::time::Instant::now();
+    let mut values = vec![u8::MAX; table.rows()];
+    compiled.select_into(0, &mut values);
+    done.run += running.elapsed();
+    Ok(values)
 }
 
 /// Keeps the customers in the segment, in list order. The segment runs as native code over the

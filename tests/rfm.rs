@@ -141,9 +141,14 @@ fn segment_explain_prints_the_rfm_grid() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let text: String = String::from_utf8_lossy(&out.stdout)
         .lines()
-        .map(|l| match l.find(" ms") {
-            Some(at) => format!("{}[time]{}\n", &l[..=l[..at].rfind(' ').unwrap()], &l[at + 3..]),
-            None => format!("{l}\n"),
+        .map(|l| {
+            // Every duration on the line (`1.25 ms`) as `[time]`.
+            let mut l = l.to_string();
+            while let Some(at) = l.find(" ms") {
+                let start = l[..at].rfind(' ').unwrap() + 1;
+                l.replace_range(start..at + 3, "[time]");
+            }
+            format!("{l}\n")
         })
         .collect();
     insta::assert_snapshot!("segment_rfm_explain", text);

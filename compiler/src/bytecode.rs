@@ -493,6 +493,68 @@ impl ScriptCode {
         }
     }
 
+    /// The `if` conditions whose value is fixed for a customer before the call starts: they
+    /// read only inputs and `let`s that nothing changes during a call (no `set`, capture,
+    /// action output or flow parameter writes them) and lets started from such values, and
+    /// none of what a call's moment gives (`attempt`, `hour`, `today`, `weekday`). A campaign
+    /// can compute these once per customer over the list's columns (the segment JIT) instead
+    /// of once per call; the interpreter stays the reference for every other condition.
+    pub fn fixed_guards(&self) -> Vec<ExprId> {
+        let of_the_moment = |e: &ExprCode| {
+            e.ops.iter().any(|op| matches!(op, ExprOp::Attempt | ExprOp::Hour | ExprOp::Today | ExprOp::Weekday))
+        };
+        let mut written = vec![false; self.slots.len()];
+        let mut write = |slot: Slot| {
+            if let Some(w) = written.get_mut(slot as usize) {
+                *w = true;
+            }
+        };
+        for i in &self.code {
+            if let Instruction::Set(slot, _) = i {
+                write(*slot);
+            }
+        }
+        self.asks.iter().filter_map(|a| a.capture).for_each(|c| write(c.slot));
+        self.actions.iter().flat_map(|a| &a.outputs).for_each(|(_, _, slot)| write(*slot));
+        let mut fixed: Vec<bool> = self
+            .slots
+            .iter()
+            .zip(&written)
+            .map(|(s, &w)| !w && !s.local && !s.output && (s.input || s.init.is_some()))
+            .collect();
+        // A let is fixed when its starting value reads fixed slots only: a fixed point, as
+        // lets read lets.
+        let reads_fixed = |e: &ExprCode, fixed: &[bool]| {
+            !of_the_moment(e)
+                && e.ops.iter().all(|op| !matches!(op, ExprOp::Load(s) if fixed.get(*s as usize) != Some(&true)))
+        };
+        loop {
+            let mut changed = false;
+            for (i, slot) in self.slots.iter().enumerate() {
+                let init = slot.init.and_then(|e| self.exprs.get(e as usize));
+                if fixed[i] && init.is_some_and(|e| !reads_fixed(e, &fixed)) {
+                    fixed[i] = false;
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        let mut guards: Vec<ExprId> = self
+            .code
+            .iter()
+            .filter_map(|i| match i {
+                Instruction::JumpUnless(e, _) => Some(*e),
+                _ => None,
+            })
+            .filter(|&e| self.exprs.get(e as usize).is_some_and(|e| reads_fixed(e, &fixed)))
+            .collect();
+        guards.sort_unstable();
+        guards.dedup();
+        guards
+    }
+
     /// Marks every expression that reads a sensitive value (a slot of [`ScriptCode::tainted_slots`])
     /// as sensitive, so transcripts and logs mask a `let` computed from a sensitive input where
     /// it is spoken, like the input itself. The slots keep their declared `sensitive`.
@@ -570,6 +632,49 @@ script s {
             })
             .collect();
         assert_eq!(spoken, [false, true], "{{{{greeting}}}} is plain, {{{{copy}}}} sensitive");
+    }
+
+    /// Only conditions over values no call changes, and not of the call's moment, are fixed.
+    #[test]
+    fn fixed_guards_read_only_what_no_call_changes() {
+        let text = r#"use std.zh.common
+script s {
+  purpose service
+  input { amount: money, days: int, vip: bool = false }
+  let big: bool = amount > 1000
+  let late: bool = days > 30
+  let today_big: bool = big and hour > 9
+  let said: text = ""
+  outcomes { done }
+  opening {
+    say "本次通话将被录音。"
+    set late = false
+    if big { say "大额" }
+    if vip or days > 3 { say "提醒" }
+    if late { say "逾期" }
+    if today_big { say "今天" }
+    if attempt > 1 { say "再次" }
+    ask "请问您怎么称呼?" capture said {
+      on captured => { if said == "王" { say "好" }; hangup done }
+      on _ => hangup done
+    }
+  }
+  objection { on emotion angry, complaint => transfer "senior" }
+}
+"#;
+        let checked = crate::check::check_source("s.call", text);
+        assert_eq!(checked.error_count(), 0, "{:?}", checked.diagnostics);
+        let program = crate::lower::lower(&checked, checked.files[0].id);
+        let code = &program.scripts[0];
+        let conditions: Vec<&str> = code
+            .fixed_guards()
+            .iter()
+            .map(|&e| {
+                let span = code.exprs[e as usize].span.span;
+                &text[span.start as usize..span.end as usize]
+            })
+            .collect();
+        assert_eq!(conditions, ["big", "vip or days > 3"]);
     }
 }
 

@@ -448,3 +448,42 @@ fn started(program: Program, script: &str) -> callscript_runtime::call::CallDriv
     driver.start(0);
     driver
 }
+
+/// A condition computed before the call (`Session::fix_guards`) is taken as given, not
+/// evaluated; one not given is evaluated as always.
+#[test]
+fn a_fixed_condition_is_taken_as_given() {
+    let text = r#"use std.zh.common
+script s {
+  purpose service
+  input { vip: bool }
+  outcomes { done }
+  opening {
+    say "本次通话将被录音。"
+    if vip { say "贵宾您好" } else { say "您好" }
+    hangup done
+  }
+}
+"#;
+    let program = compile("s.call", text);
+    let guard = program.scripts[0].fixed_guards()[0];
+    let exec = Executable::new(program).unwrap();
+    let second_prompt = |fixed: Option<bool>| {
+        let inputs = vec![("vip".to_string(), Value::Bool(true))];
+        let mut session = Session::start(Arc::clone(&exec), "s", inputs, CallContext::default()).unwrap();
+        session.fix_guards(fixed.map(|v| (guard, v)));
+        let mut plays = Vec::new();
+        for _ in 0..10 {
+            match session.step(Event::Done) {
+                Action::Play { text, .. } => plays.push(text),
+                Action::Hangup { .. } => break,
+                _ => {}
+            }
+        }
+        plays[1].clone()
+    };
+    assert_eq!(second_prompt(None), "贵宾您好");
+    assert_eq!(second_prompt(Some(true)), "贵宾您好");
+    // Only a wrong value given shows that the value is taken rather than evaluated.
+    assert_eq!(second_prompt(Some(false)), "您好");
+}

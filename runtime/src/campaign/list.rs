@@ -8,7 +8,7 @@ use std::fmt;
 
 use hashbrown::HashMap;
 
-use callscript_compiler::bytecode::ScriptCode;
+use callscript_compiler::bytecode::{ExprId, ScriptCode};
 use callscript_compiler::value::Value;
 
 use super::InputError;
@@ -83,6 +83,19 @@ pub struct CustomerList {
     /// has one (most lists have no such column).
     segment_of: Vec<u32>,
     segments: Names,
+    /// Conditions of the scripts computed per customer before the calls
+    /// ([`CustomerList::fix_guard`]); kept in step with the customers when they are retained.
+    guards: Vec<FixedGuard>,
+}
+
+/// One script's condition (`ScriptCode::fixed_guards`) for every customer.
+#[derive(Clone, Debug)]
+struct FixedGuard {
+    /// The campaign's variant whose script it is.
+    variant: usize,
+    expr: ExprId,
+    /// Per customer: 0 false, 1 true, anything else unknown (the session evaluates it).
+    values: Vec<u8>,
 }
 
 /// Why a customer cannot join a list.
@@ -114,6 +127,7 @@ impl CustomerList {
                 zones: Names::default(),
                 segment_of: Vec::new(),
                 segments: Names::default(),
+                guards: Vec::new(),
             },
         }
     }
@@ -254,6 +268,35 @@ impl CustomerList {
         retain_rows(&mut self.phones, keep);
         retain_rows(&mut self.zone_of, keep);
         retain_rows(&mut self.segment_of, keep);
+        for guard in &mut self.guards {
+            retain_rows(&mut guard.values, keep);
+        }
+    }
+
+    /// Keeps the value of condition `expr` of variant `variant`'s script for every customer
+    /// (`values[i]`: 0 false, 1 true, anything else unknown), so that calls take it instead of
+    /// evaluating it. The caller vouches that the condition reads nothing a call changes.
+    pub fn fix_guard(&mut self, variant: usize, expr: ExprId, values: Vec<u8>) -> Result<(), TableError> {
+        if values.len() != self.len() {
+            return Err(TableError::ColumnLength { rows: self.len(), found: values.len() });
+        }
+        self.guards.retain(|g| (g.variant, g.expr) != (variant, expr));
+        self.guards.push(FixedGuard { variant, expr, values });
+        Ok(())
+    }
+
+    /// The conditions of variant `variant`'s script known for customer `i`, with their values.
+    pub fn fixed_guards(&self, variant: usize, i: usize) -> impl Iterator<Item = (ExprId, bool)> + '_ {
+        self.guards.iter().filter(move |g| g.variant == variant).filter_map(move |g| match g.values.get(i) {
+            Some(0) => Some((g.expr, false)),
+            Some(1) => Some((g.expr, true)),
+            _ => None,
+        })
+    }
+
+    /// How many conditions are fixed per customer, over all variants.
+    pub fn fixed_guard_count(&self) -> usize {
+        self.guards.len()
     }
 
     /// Bytes the list holds (the columns and arenas, not the hash indexes of its names).
@@ -264,6 +307,7 @@ impl CustomerList {
             + self.phones.len() * 8
             + self.zone_of.len() * 2
             + self.segment_of.len() * 4
+            + self.guards.iter().map(|g| g.values.len()).sum::<usize>()
     }
 }
 

@@ -724,7 +724,10 @@ impl Engine<'_> {
         let today = crate::vm::today_of(date);
         let context = CallContext { attempt: attempt as i64, hour, today };
         let session = match Session::start(Arc::clone(&variant.exec), &variant.script, customers.inputs(i), context) {
-            Ok(session) => session,
+            Ok(mut session) => {
+                session.fix_guards(customers.fixed_guards(variant_index, i));
+                session
+            }
             Err(e) => {
                 writes.write(writes::Write::CouldNotStart { row, cause: e.to_string(), now })?;
                 self.states[i].done = true;

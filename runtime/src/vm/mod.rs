@@ -285,6 +285,8 @@ pub struct Session {
     handover: Option<u32>,
     /// How the intent of the turn being chosen was recognised, for the branch it leads to.
     recognition: std::cell::Cell<Option<Recognition>>,
+    /// Conditions whose value was computed before the call ([`Session::fix_guards`]).
+    fixed_guards: Vec<(ExprId, bool)>,
 }
 
 /// Why a session could not start.
@@ -399,7 +401,17 @@ impl Session {
             handler_call: None,
             handover: None,
             recognition: std::cell::Cell::new(None),
+            fixed_guards: Vec::new(),
         })
+    }
+
+    /// Gives the values of conditions computed before the call, for this customer, over the
+    /// list's columns (`ScriptCode::fixed_guards`: they read nothing a call changes). The
+    /// session takes them instead of evaluating those conditions; a condition not given is
+    /// evaluated as always, so giving none changes nothing.
+    pub fn fix_guards(&mut self, guards: impl IntoIterator<Item = (ExprId, bool)>) {
+        self.fixed_guards.clear();
+        self.fixed_guards.extend(guards);
     }
 
     pub fn script(&self) -> &ScriptCode {
@@ -984,7 +996,8 @@ impl Session {
                 }
                 Instruction::Jump(target) => self.pc = target,
                 Instruction::JumpUnless(cond, target) => {
-                    match eval(&script.exprs[cond as usize], &self.slots, self.builtins()) {
+                    let fixed = self.fixed_guards.iter().find(|(e, _)| *e == cond).map(|&(_, v)| Value::Bool(v));
+                    match fixed.map_or_else(|| eval(&script.exprs[cond as usize], &self.slots, self.builtins()), Ok) {
                         Ok(Value::Bool(true)) => {}
                         Ok(Value::Bool(false)) => self.pc = target,
                         Ok(_) => return self.fail("a condition is not true or false".into()),
