@@ -407,9 +407,10 @@ fn fix_guards(variants: &[Variant], list: &mut CustomerList) -> FixedGuards {
         let Some(code) = variant.exec.program.script(&variant.script) else { continue };
         // The table's columns are the first script's inputs; a variant that numbers its
         // inputs otherwise would read the wrong column, so its conditions stay interpreted.
-        let same_layout = list.table().columns().iter().all(|c| {
-            code.slots.get(usize::from(c.slot)).is_some_and(|s| s.input && s.name == c.name && s.ty == c.ty)
-        });
+        let same_layout =
+            list.table().columns().iter().all(|c| {
+                code.slots.get(usize::from(c.slot)).is_some_and(|s| s.input && s.name == c.name && s.ty == c.ty)
+            });
         let guards = code.fixed_guards();
         done.fixed += guards.len();
         if !same_layout {

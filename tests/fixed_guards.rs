@@ -25,9 +25,12 @@ fn agree_with_interpreter(plan: &Plan) -> (usize, usize, usize) {
         let code = variant.exec.program.script(&variant.script).unwrap();
         for i in 0..plan.customers.len() {
             let known: Vec<_> = plan.customers.fixed_guards(v, i).collect();
-            let Ok(session) =
-                Session::start(Arc::clone(&variant.exec), &variant.script, plan.customers.inputs(i), CallContext::default())
-            else {
+            let Ok(session) = Session::start(
+                Arc::clone(&variant.exec),
+                &variant.script,
+                plan.customers.inputs(i),
+                CallContext::default(),
+            ) else {
                 assert!(known.is_empty(), "customer {i}: a session that cannot start has no fixed condition");
                 refused += 1;
                 continue;
@@ -39,7 +42,9 @@ fn agree_with_interpreter(plan: &Plan) -> (usize, usize, usize) {
                         assert_eq!(Value::Bool(value), truth, "customer {i}, condition {expr}");
                         given += 1;
                     }
-                    (Some(_), Err(e)) => panic!("customer {i}, condition {expr}: a value where the interpreter fails ({e:?})"),
+                    (Some(_), Err(e)) => {
+                        panic!("customer {i}, condition {expr}: a value where the interpreter fails ({e:?})")
+                    }
                     (None, Err(_)) => failing += 1,
                     (None, Ok(_)) => {}
                 }
@@ -64,7 +69,10 @@ fn the_examples_fixed_conditions_are_the_interpreters() {
 fn segment_explain_says_how_many_conditions_are_computed_before_the_calls() {
     let out = callscript(&["segment", "--explain", "examples/card_activation/campaign.toml"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("if conditions        2 of 2 computed per customer before the calls (JIT: compiled in"), "{text}");
+    assert!(
+        text.contains("if conditions        2 of 2 computed per customer before the calls (JIT: compiled in"),
+        "{text}"
+    );
 }
 
 const SCRIPT: &str = r#"use std.zh.common
@@ -119,7 +127,8 @@ desk = "sip:7200@127.0.0.1:5090"
 fn int_cell() -> impl Strategy<Value = String> {
     prop_oneof![
         (-20i64..20).prop_map(|n| n.to_string()),
-        prop_oneof![Just(i64::MAX), Just(i64::MIN), Just(3_037_000_500), Just(-3_037_000_500)].prop_map(|n| n.to_string()),
+        prop_oneof![Just(i64::MAX), Just(i64::MIN), Just(3_037_000_500), Just(-3_037_000_500)]
+            .prop_map(|n| n.to_string()),
         any::<i64>().prop_map(|n| n.to_string()),
     ]
 }
