@@ -612,9 +612,7 @@ script s {
   objection { on emotion angry, complaint => transfer "senior" }
 }
 "#;
-        let checked = crate::check::check_source("s.call", text);
-        assert_eq!(checked.error_count(), 0, "{:?}", checked.diagnostics);
-        let program = crate::lower::lower(&checked, checked.files[0].id);
+        let program = lowered(text);
         let code = &program.scripts[0];
         let names: Vec<&str> = code.slots.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["tail", "name", "first", "copy", "greeting"]);
@@ -632,6 +630,13 @@ script s {
             })
             .collect();
         assert_eq!(spoken, [false, true], "{{{{greeting}}}} is plain, {{{{copy}}}} sensitive");
+    }
+
+    /// `text` checked (without errors) and lowered.
+    fn lowered(text: &str) -> Program {
+        let checked = crate::check::check_source("s.call", text);
+        assert_eq!(checked.error_count(), 0, "{:?}", checked.diagnostics);
+        crate::lower::lower(&checked, checked.files[0].id)
     }
 
     /// Only conditions over values no call changes, and not of the call's moment, are fixed.
@@ -662,9 +667,7 @@ script s {
   objection { on emotion angry, complaint => transfer "senior" }
 }
 "#;
-        let checked = crate::check::check_source("s.call", text);
-        assert_eq!(checked.error_count(), 0, "{:?}", checked.diagnostics);
-        let program = crate::lower::lower(&checked, checked.files[0].id);
+        let program = lowered(text);
         let code = &program.scripts[0];
         let conditions: Vec<&str> = code
             .fixed_guards()
