@@ -1,8 +1,11 @@
-//! A campaign's attempts as a report reads them ([`Store::attempt_counts`](super::Store)):
-//! attempts grouped by what the report reads of them, each group with how many attempts it
-//! holds, so a report of a million attempts reads each distinct value once instead of once per
-//! attempt. The store only groups; `report::ReportBuilder` computes every figure, from groups as
-//! from single attempts.
+//! A campaign's attempts as a report reads them ([`Store::attempt_counts`](super::Store)): each
+//! figure tallied on its own, with how many attempts it holds, so a report of a million attempts
+//! reads each distinct value once instead of once per attempt, and holds what the report shows
+//! (the sum of the breakdowns' distinct values, not their product). What happened in the
+//! attempts is grouped by [`Happened`]; each breakdown (hour, attempt number, day, segment, zone,
+//! list, script) counts its attempts by [`By`] and [`Ending`], all its bucket reads. The store
+//! only tallies; `report::ReportBuilder` computes every figure, from tallies as from single
+//! attempts.
 
 use std::collections::HashSet;
 use std::convert::Infallible;
@@ -11,24 +14,16 @@ use rustc_hash::FxHashMap;
 
 use super::{AttemptRow, StoredAction, StoredLet};
 
-/// What a report reads of an attempt itself (its lets, actions and messages aside). `S` is
-/// `String` when held, `&str` when read from a row.
+/// What happened in an attempt, as the report reads it beside the breakdowns (its lets,
+/// actions and messages aside). `S` is `String` when held, `&str` when read from a row.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct AttemptKey<S = String> {
+pub struct Happened<S = String> {
     pub disposition: S,
     pub outcome: Option<S>,
     pub goal: bool,
     /// What went wrong; grouped attempts keep it only for a failed transfer (the report names
     /// no other cause).
     pub cause: Option<S>,
-    pub local_hour: i64,
-    pub attempt: u32,
-    /// The customer's local time; grouped attempts keep its date (first ten characters).
-    pub local_time: S,
-    pub segment: Option<S>,
-    pub zone: Option<S>,
-    pub list: Option<S>,
-    pub variant: Option<S>,
     /// The step the call ended in; grouped attempts keep it only when the customer hung up.
     pub last_step: Option<S>,
     /// The JSON lists as stored.
@@ -38,21 +33,14 @@ pub struct AttemptKey<S = String> {
     pub tags: S,
 }
 
-impl AttemptKey<String> {
-    /// The key borrowed, as a row is read.
-    pub fn view(&self) -> AttemptKey<&str> {
-        AttemptKey {
+impl Happened<String> {
+    /// Borrowed, as a row is read.
+    pub fn view(&self) -> Happened<&str> {
+        Happened {
             disposition: &self.disposition,
             outcome: self.outcome.as_deref(),
             goal: self.goal,
             cause: self.cause.as_deref(),
-            local_hour: self.local_hour,
-            attempt: self.attempt,
-            local_time: &self.local_time,
-            segment: self.segment.as_deref(),
-            zone: self.zone.as_deref(),
-            list: self.list.as_deref(),
-            variant: self.variant.as_deref(),
             last_step: self.last_step.as_deref(),
             steps: &self.steps,
             objections: &self.objections,
@@ -62,21 +50,14 @@ impl AttemptKey<String> {
     }
 }
 
-impl<'a> AttemptKey<&'a str> {
-    /// An attempt's key, every field as stored.
-    pub fn of(r: &'a AttemptRow) -> AttemptKey<&'a str> {
-        AttemptKey {
+impl<'a> Happened<&'a str> {
+    /// What happened in an attempt, every field as stored.
+    pub fn of(r: &'a AttemptRow) -> Happened<&'a str> {
+        Happened {
             disposition: &r.disposition,
             outcome: r.outcome.as_deref(),
             goal: r.goal,
             cause: r.cause.as_deref(),
-            local_hour: r.local_hour,
-            attempt: r.attempt,
-            local_time: &r.local_time,
-            segment: r.segment.as_deref(),
-            zone: r.zone.as_deref(),
-            list: r.list.as_deref(),
-            variant: r.variant.as_deref(),
             last_step: r.last_step.as_deref(),
             steps: &r.steps,
             objections: &r.objections,
@@ -85,37 +66,31 @@ impl<'a> AttemptKey<&'a str> {
         }
     }
 
-    /// The key without what the report does not read, so that attempts differing only there
-    /// share a group: the cause of anything but a failed transfer, the last step of a call
-    /// the customer did not hang up, the local time past its date.
-    pub(crate) fn trimmed(mut self) -> AttemptKey<&'a str> {
+    /// How the attempt ended, as a breakdown's bucket reads it.
+    pub fn ending(&self) -> Ending<&'a str> {
+        Ending { connected: connected(self.disposition), goal: self.goal, outcome: self.outcome }
+    }
+
+    /// Without what the report does not read, so that attempts differing only there share a
+    /// group: the cause of anything but a failed transfer, the last step of a call the
+    /// customer did not hang up.
+    pub(crate) fn trimmed(mut self) -> Happened<&'a str> {
         if self.outcome != Some("transfer_failed") {
             self.cause = None;
         }
         if self.disposition != "customer_hangup" {
             self.last_step = None;
         }
-        // Ten characters, as SQL's substr(local_time, 1, 10): the report reads the first ten
-        // bytes, which a prefix of at least ten bytes keeps.
-        self.local_time =
-            self.local_time.char_indices().nth(10).map_or(self.local_time, |(at, _)| &self.local_time[..at]);
         self
     }
 
-    fn owned(&self) -> AttemptKey {
+    fn owned(&self) -> Happened {
         let s = |v: Option<&str>| v.map(str::to_string);
-        AttemptKey {
+        Happened {
             disposition: self.disposition.into(),
             outcome: s(self.outcome),
             goal: self.goal,
             cause: s(self.cause),
-            local_hour: self.local_hour,
-            attempt: self.attempt,
-            local_time: self.local_time.into(),
-            segment: s(self.segment),
-            zone: s(self.zone),
-            list: s(self.list),
-            variant: s(self.variant),
             last_step: s(self.last_step),
             steps: self.steps.into(),
             objections: self.objections.into(),
@@ -130,24 +105,154 @@ impl<'a> AttemptKey<&'a str> {
         put(buf, self.outcome);
         buf.push(u8::from(self.goal));
         put(buf, self.cause);
-        buf.extend(self.local_hour.to_le_bytes());
-        buf.extend(self.attempt.to_le_bytes());
-        for v in [Some(self.local_time), self.segment, self.zone, self.list, self.variant, self.last_step] {
-            put(buf, v);
-        }
+        put(buf, self.last_step);
         for v in [self.steps, self.objections, self.unrecognised, self.tags] {
             put(buf, Some(v));
         }
     }
 }
 
-/// Attempts that share their [`AttemptKey`].
+/// How an attempt ended, all a breakdown's bucket reads of it: whether the customer picked up,
+/// whether it reached a goal, its outcome.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Ending<S = String> {
+    pub connected: bool,
+    pub goal: bool,
+    pub outcome: Option<S>,
+}
+
+impl Ending<String> {
+    /// Borrowed, as a row is read.
+    pub fn view(&self) -> Ending<&str> {
+        Ending { connected: self.connected, goal: self.goal, outcome: self.outcome.as_deref() }
+    }
+}
+
+impl Ending<&str> {
+    fn owned(&self) -> Ending {
+        Ending { connected: self.connected, goal: self.goal, outcome: self.outcome.map(String::from) }
+    }
+
+    fn encode(&self, buf: &mut Vec<u8>) {
+        buf.push(u8::from(self.connected) * 2 + u8::from(self.goal));
+        put(buf, self.outcome);
+    }
+}
+
+/// Where and when an attempt was placed, in one of the report's breakdowns: its bucket there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum By<S = String> {
+    /// The customer's local hour.
+    Hour(i64),
+    /// The attempt's number for its customer.
+    Attempt(u32),
+    /// The customer's local time; tallied attempts keep its date (first ten characters).
+    Day(S),
+    Segment(Option<S>),
+    Zone(Option<S>),
+    List(Option<S>),
+    /// The script the call ran.
+    Variant(Option<S>),
+}
+
+/// The breakdowns, one bucket each per attempt.
+pub const BREAKDOWNS: usize = 7;
+
+impl By<String> {
+    /// Borrowed, as a row is read.
+    pub fn view(&self) -> By<&str> {
+        match self {
+            By::Hour(h) => By::Hour(*h),
+            By::Attempt(a) => By::Attempt(*a),
+            By::Day(t) => By::Day(t),
+            By::Segment(v) => By::Segment(v.as_deref()),
+            By::Zone(v) => By::Zone(v.as_deref()),
+            By::List(v) => By::List(v.as_deref()),
+            By::Variant(v) => By::Variant(v.as_deref()),
+        }
+    }
+}
+
+impl<'a> By<&'a str> {
+    /// An attempt's bucket in each breakdown, every field as stored.
+    pub fn of(r: &'a AttemptRow) -> [By<&'a str>; BREAKDOWNS] {
+        [
+            By::Hour(r.local_hour),
+            By::Attempt(r.attempt),
+            By::Day(&r.local_time),
+            By::Segment(r.segment.as_deref()),
+            By::Zone(r.zone.as_deref()),
+            By::List(r.list.as_deref()),
+            By::Variant(r.variant.as_deref()),
+        ]
+    }
+
+    /// Without what the report does not read: the local time past its date. Ten characters,
+    /// as SQL's substr(local_time, 1, 10): the report reads the first ten bytes, which a prefix
+    /// of at least ten bytes keeps.
+    pub(crate) fn trimmed(self) -> By<&'a str> {
+        match self {
+            By::Day(t) => By::Day(t.char_indices().nth(10).map_or(t, |(at, _)| &t[..at])),
+            other => other,
+        }
+    }
+
+    fn owned(&self) -> By {
+        let s = |v: &Option<&str>| v.map(str::to_string);
+        match self {
+            By::Hour(h) => By::Hour(*h),
+            By::Attempt(a) => By::Attempt(*a),
+            By::Day(t) => By::Day(t.to_string()),
+            By::Segment(v) => By::Segment(s(v)),
+            By::Zone(v) => By::Zone(s(v)),
+            By::List(v) => By::List(s(v)),
+            By::Variant(v) => By::Variant(s(v)),
+        }
+    }
+
+    fn encode(&self, buf: &mut Vec<u8>) {
+        match self {
+            By::Hour(h) => {
+                buf.push(0);
+                buf.extend(h.to_le_bytes());
+            }
+            By::Attempt(a) => {
+                buf.push(1);
+                buf.extend(a.to_le_bytes());
+            }
+            By::Day(t) => {
+                buf.push(2);
+                put(buf, Some(t));
+            }
+            By::Segment(v) | By::Zone(v) | By::List(v) | By::Variant(v) => {
+                let tag = match self {
+                    By::Segment(_) => 3,
+                    By::Zone(_) => 4,
+                    By::List(_) => 5,
+                    _ => 6,
+                };
+                buf.push(tag);
+                put(buf, *v);
+            }
+        }
+    }
+}
+
+/// Attempts in which the same happened ([`Happened`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AttemptGroup {
-    pub key: AttemptKey,
+    pub happened: Happened,
     pub attempts: u64,
     /// Their talk time, summed.
     pub talk_ms: i64,
+}
+
+/// Attempts in one bucket of a breakdown that ended alike.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tally {
+    pub by: By,
+    pub ending: Ending,
+    pub attempts: u64,
 }
 
 /// A `money` or `date` let's value at the end of goal calls that reached one outcome.
@@ -158,13 +263,15 @@ pub struct GoalLet {
     pub calls: u64,
 }
 
-/// A campaign's attempts that are not live, grouped ([`Store::attempt_counts`](super::Store)).
-/// Memory grows with the distinct values, not with the attempts (save the goal calls' distinct
-/// `money` and `date` values).
+/// A campaign's attempts that are not live, tallied ([`Store::attempt_counts`](super::Store)).
+/// Memory grows with the distinct values of each figure, not with the attempts nor with the
+/// product of the breakdowns (save the goal calls' distinct `money` and `date` values).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AttemptCounts {
-    /// In the order of their first attempt (the order calls were placed in).
+    /// What happened, in the order of their first attempt (the order calls were placed in).
     pub groups: Vec<AttemptGroup>,
+    /// Each breakdown's buckets by how their attempts ended, in no particular order.
+    pub tallies: Vec<Tally>,
     /// Distinct customers.
     pub customers: u64,
     /// Attempts in a state this callscript does not know (neither live nor ended).
@@ -301,7 +408,10 @@ pub(crate) struct LetsOf<'a> {
 /// (each attempt's lets in declaration order), without holding any of them.
 #[derive(Default)]
 pub(crate) struct Counter {
-    groups: Grouped<AttemptGroup>,
+    /// With how the group's attempts ended, encoded (for their tallies' keys).
+    groups: Grouped<(AttemptGroup, Box<[u8]>)>,
+    tallies: Grouped<Tally>,
+    tally_key: Vec<u8>,
     customers: CustomerSet,
     /// Customers the store counted itself (beside `customers`).
     customers_counted: u64,
@@ -320,29 +430,52 @@ pub(crate) struct Counter {
 
 impl Counter {
     /// Counts one attempt (its lets, actions and messages come through their own calls).
-    pub fn attempt(&mut self, customer_id: &str, state: &str, talk_ms: i64, key: AttemptKey<&str>) {
+    pub fn attempt(
+        &mut self,
+        customer_id: &str,
+        state: &str,
+        talk_ms: i64,
+        happened: Happened<&str>,
+        by: [By<&str>; BREAKDOWNS],
+    ) {
         self.customers.insert(customer_hash(customer_id));
         self.unknown_state(state != "ended");
-        let key = key.trimmed();
+        let happened = happened.trimmed();
         let mut encoded = std::mem::take(&mut self.scratch);
-        key.encode(&mut encoded);
-        let Ok(()) = self.attempt_encoded(&encoded, talk_ms, || Ok::<_, Infallible>(key.owned()));
+        happened.encode(&mut encoded);
+        let Ok(()) = self.attempt_encoded(&encoded, talk_ms, || Ok::<_, Infallible>(happened.owned()), by);
         self.scratch = encoded;
     }
 
-    /// Counts one attempt whose key, trimmed (as `AttemptKey::trimmed` does), is `encoded` (in
-    /// any encoding where keys differ when their fields do, the same for all the attempts);
-    /// `key` makes the key the first time it is seen. For a store that reads its rows' bytes.
+    /// Counts one attempt in which what happened, trimmed (as `Happened::trimmed` does), is
+    /// `encoded` (in any encoding where two differ when their fields do, the same for all the
+    /// attempts); `happened` makes it the first time it is seen. For a store that reads its
+    /// rows' bytes. `by` is the attempt's bucket in each breakdown.
     pub fn attempt_encoded<E>(
         &mut self,
         encoded: &[u8],
         talk_ms: i64,
-        key: impl FnOnce() -> Result<AttemptKey, E>,
+        happened: impl FnOnce() -> Result<Happened, E>,
+        by: [By<&str>; BREAKDOWNS],
     ) -> Result<(), E> {
-        let make = || key().map(|key| AttemptGroup { key, attempts: 0, talk_ms: 0 });
-        let group = self.groups.try_entry(encoded, make)?;
+        let make = || {
+            happened().map(|happened| {
+                let mut ending = Vec::new();
+                happened.view().ending().encode(&mut ending);
+                (AttemptGroup { happened, attempts: 0, talk_ms: 0 }, ending.into_boxed_slice())
+            })
+        };
+        let (group, ending) = self.groups.try_entry(encoded, make)?;
         group.attempts += 1;
         group.talk_ms += talk_ms;
+        for by in by {
+            let by = by.trimmed();
+            self.tally_key.clear();
+            by.encode(&mut self.tally_key);
+            self.tally_key.extend_from_slice(ending);
+            let make = || Tally { by: by.owned(), ending: group.happened.view().ending().owned(), attempts: 0 };
+            self.tallies.entry(&self.tally_key, make).attempts += 1;
+        }
         Ok(())
     }
 
@@ -417,7 +550,7 @@ impl Counter {
 
     /// Counts an attempt as [`Store::each_attempt`](super::Store) reads it.
     pub fn row(&mut self, r: &AttemptRow) {
-        self.attempt(&r.customer_id, &r.state, r.talk_ms, AttemptKey::of(r));
+        self.attempt(&r.customer_id, &r.state, r.talk_ms, Happened::of(r), By::of(r));
         let of = LetsOf { id: r.id, goal: r.goal, outcome: r.outcome.as_deref(), connected: connected(&r.disposition) };
         for l in &r.lets {
             self.let_value(of, &l.name, &l.ty, l.value.as_deref());
@@ -434,10 +567,11 @@ impl Counter {
     pub fn merge(&mut self, mut later: Counter) {
         self.end_shape();
         later.end_shape();
-        self.groups.merge(later.groups, |g, more| {
+        self.groups.merge(later.groups, |(g, _), (more, _)| {
             g.attempts += more.attempts;
             g.talk_ms += more.talk_ms;
         });
+        self.tallies.merge(later.tallies, |t, more| t.attempts += more.attempts);
         self.customers.extend(later.customers);
         self.customers_counted += later.customers_counted;
         self.unknown_states += later.unknown_states;
@@ -456,7 +590,8 @@ impl Counter {
         let mut captured = self.captured.items;
         captured.sort_by_key(|(_, _, last)| *last);
         AttemptCounts {
-            groups: self.groups.items,
+            groups: self.groups.items.into_iter().map(|(g, _)| g).collect(),
+            tallies: self.tallies.items,
             customers: self.customers.len() as u64 + self.customers_counted,
             unknown_states: self.unknown_states,
             let_shapes: self.shapes.items,

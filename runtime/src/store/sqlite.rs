@@ -13,7 +13,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, pa
 
 use super::counts::{Counter, LetsOf};
 use super::{
-    AttemptCounts, AttemptKey, AttemptRow, BoardCounts, CONNECTED_SQL, DncEntry, ExportRow, Finished, HourCounts,
+    AttemptCounts, AttemptRow, BoardCounts, By, CONNECTED_SQL, DncEntry, ExportRow, Finished, Happened, HourCounts,
     LeaseHolder, NewAttempt, PastAttempt, RecordingRow, Result, Store, StoreError, StoredAction, StoredCampaign,
     StoredLet, StoredMessage,
 };
@@ -606,9 +606,9 @@ impl SqliteStore {
 /// The attempts of a campaign whose ids are in `range` (inclusive), grouped into `counter`:
 /// the attempts with their details in one cursor, then the lets, actions and messages each in
 /// one cursor over the range (no lookup of the attempt per row), read against what the first
-/// cursor kept of each attempt. Keys are grouped by their bytes, trimmed in SQL as
-/// `AttemptKey::trimmed` trims (text is read as text only for a new group). The transcripts
-/// are never read.
+/// cursor kept of each attempt. What happened is grouped by its columns' bytes, trimmed in SQL
+/// as `Happened::trimmed` trims (read as text only for a new group); the breakdowns' columns
+/// are borrowed from the cursor. The transcripts are never read.
 fn count_range(
     conn: &Connection,
     campaign: &str,
@@ -622,21 +622,30 @@ fn count_range(
     let mut attempts = conn.prepare(&format!(
         "SELECT a.id, talk_ms, state != 'ended', COALESCE(disposition, 'unknown') IN {CONNECTED_SQL},
          COALESCE(disposition, 'unknown'), outcome, goal, CASE WHEN outcome = 'transfer_failed' THEN cause END,
-         local_hour, attempt, substr(local_time, 1, 10), segment, zone, list, variant,
          CASE WHEN disposition = 'customer_hangup' THEN last_step END, COALESCE(d.steps, '[]'),
-         COALESCE(d.objections, '[]'), COALESCE(d.unrecognised, '[]'), COALESCE(d.tags, '[]')
+         COALESCE(d.objections, '[]'), COALESCE(d.unrecognised, '[]'), COALESCE(d.tags, '[]'),
+         local_hour, attempt, substr(local_time, 1, 10), segment, zone, list, variant
          FROM attempts a LEFT JOIN attempt_details d ON d.attempt_id = a.id
          WHERE campaign = ?1 AND a.id BETWEEN ?2 AND ?3 AND state != 'live' ORDER BY a.id"
     ))?;
-    let key_columns = 4..20;
+    let happened_columns = 4..13;
     let mut encoded = Vec::new();
     let mut rows = attempts.query(params![campaign, first, last])?;
     while let Some(r) = rows.next()? {
         encoded.clear();
-        for column in key_columns.clone() {
+        for column in happened_columns.clone() {
             put_value(&mut encoded, r.get_ref(column)?);
         }
-        counter.attempt_encoded(&encoded, r.get(1)?, || attempt_key(r))?;
+        let by = [
+            By::Hour(r.get(13)?),
+            By::Attempt(r.get(14)?),
+            By::Day(text(r, 15)?),
+            By::Segment(text_or_null(r, 16)?),
+            By::Zone(text_or_null(r, 17)?),
+            By::List(text_or_null(r, 18)?),
+            By::Variant(text_or_null(r, 19)?),
+        ];
+        counter.attempt_encoded(&encoded, r.get(1)?, || happened(r), by)?;
         counter.unknown_state(r.get(2)?);
         let outcome = text_or_null(r, 5)?;
         let outcome = match outcomes.iter().position(|o| o.as_deref() == outcome) {
@@ -689,27 +698,20 @@ fn count_range(
     Ok(())
 }
 
-/// The key of a row of `count_range`'s first cursor (its columns 4 to 19).
-fn attempt_key(r: &rusqlite::Row<'_>) -> rusqlite::Result<AttemptKey> {
+/// What happened in the attempt of a row of `count_range`'s first cursor (its columns 4 to 12).
+fn happened(r: &rusqlite::Row<'_>) -> rusqlite::Result<Happened> {
     let owned = |column: usize| text_or_null(r, column).map(|v| v.map(String::from));
     let text = |column: usize| text(r, column).map(String::from);
-    Ok(AttemptKey {
+    Ok(Happened {
         disposition: text(4)?,
         outcome: owned(5)?,
         goal: r.get::<_, i64>(6)? != 0,
         cause: owned(7)?,
-        local_hour: r.get(8)?,
-        attempt: r.get(9)?,
-        local_time: text(10)?,
-        segment: owned(11)?,
-        zone: owned(12)?,
-        list: owned(13)?,
-        variant: owned(14)?,
-        last_step: owned(15)?,
-        steps: text(16)?,
-        objections: text(17)?,
-        unrecognised: text(18)?,
-        tags: text(19)?,
+        last_step: owned(8)?,
+        steps: text(9)?,
+        objections: text(10)?,
+        unrecognised: text(11)?,
+        tags: text(12)?,
     })
 }
 
