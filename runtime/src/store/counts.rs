@@ -210,30 +210,13 @@ impl<'a> By<&'a str> {
         }
     }
 
+    /// Its value, encoded apart from the other values of its breakdown.
     fn encode(&self, buf: &mut Vec<u8>) {
         match self {
-            By::Hour(h) => {
-                buf.push(0);
-                buf.extend(h.to_le_bytes());
-            }
-            By::Attempt(a) => {
-                buf.push(1);
-                buf.extend(a.to_le_bytes());
-            }
-            By::Day(t) => {
-                buf.push(2);
-                put(buf, Some(t));
-            }
-            By::Segment(v) | By::Zone(v) | By::List(v) | By::Variant(v) => {
-                let tag = match self {
-                    By::Segment(_) => 3,
-                    By::Zone(_) => 4,
-                    By::List(_) => 5,
-                    _ => 6,
-                };
-                buf.push(tag);
-                put(buf, *v);
-            }
+            By::Hour(h) => buf.extend(h.to_le_bytes()),
+            By::Attempt(a) => buf.extend(a.to_le_bytes()),
+            By::Day(t) => put(buf, Some(t)),
+            By::Segment(v) | By::Zone(v) | By::List(v) | By::Variant(v) => put(buf, *v),
         }
     }
 }
@@ -366,32 +349,121 @@ impl<T> Grouped<T> {
     }
 
     /// Adds the items of `later` (seen after these), each to the item of its key here with
-    /// `combine`, or after these when its key is new.
-    fn merge(&mut self, later: Grouped<T>, mut combine: impl FnMut(&mut T, T)) {
+    /// `combine`, or after these when its key is new. Returns where each of `later`'s items
+    /// went here, by its place there.
+    fn merge(&mut self, later: Grouped<T>, mut combine: impl FnMut(&mut T, T)) -> Vec<usize> {
         let mut keys: Vec<(usize, Box<[u8]>)> = later.index.into_iter().map(|(key, at)| (at, key)).collect();
         keys.sort_unstable_by_key(|(at, _)| *at);
+        let mut went = Vec::with_capacity(keys.len());
         for ((_, key), item) in keys.into_iter().zip(later.items) {
             match self.index.get(&key) {
-                Some(at) => combine(&mut self.items[*at], item),
+                Some(at) => {
+                    went.push(*at);
+                    combine(&mut self.items[*at], item);
+                }
                 None => {
+                    went.push(self.items.len());
                     self.index.insert(key, self.items.len());
                     self.items.push(item);
                 }
             }
         }
+        went
     }
 
     /// [`Grouped::entry`] with a `make` that may fail.
     fn try_entry<E>(&mut self, key: &[u8], make: impl FnOnce() -> Result<T, E>) -> Result<&mut T, E> {
-        let at = match self.index.get(key) {
+        let at = self.place(key, make)?;
+        Ok(&mut self.items[at])
+    }
+
+    /// The place of `key`'s item, made the first time it is seen.
+    fn place<E>(&mut self, key: &[u8], make: impl FnOnce() -> Result<T, E>) -> Result<usize, E> {
+        Ok(match self.index.get(key) {
             Some(at) => *at,
             None => {
                 self.items.push(make()?);
                 self.index.insert(key.into(), self.items.len() - 1);
                 self.items.len() - 1
             }
-        };
-        Ok(&mut self.items[at])
+        })
+    }
+}
+
+/// How the attempts a counter has seen ended ([`Ending`]), each by its place in the counter.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct EndingAt(u32);
+
+/// Each breakdown's buckets by how their attempts ended, as they are counted: values and endings
+/// numbered as they are first seen, the last value of each breakdown looked up first (the
+/// attempts come in the order they were placed: the day, the list, the script rarely change
+/// from one to the next).
+#[derive(Default)]
+struct Tallies {
+    /// By their encoding ([`Ending::encode`]).
+    endings: Grouped<Ending>,
+    /// Each breakdown's values by the encoding its caller chose.
+    values: [Grouped<By>; BREAKDOWNS],
+    /// Each breakdown's last value looked up: its encoding and its place in `values`.
+    last: [(Vec<u8>, usize); BREAKDOWNS],
+    /// Each breakdown's attempts by (value, ending).
+    counts: [FxHashMap<(u32, u32), u64>; BREAKDOWNS],
+}
+
+impl Tallies {
+    /// The place of an ending.
+    fn ending(&mut self, e: &Ending<&str>, scratch: &mut Vec<u8>) -> EndingAt {
+        scratch.clear();
+        e.encode(scratch);
+        let Ok(at) = self.endings.place(scratch, || Ok::<_, Infallible>(e.owned()));
+        EndingAt(at as u32)
+    }
+
+    /// Counts an attempt that ended as `ending` in bucket `encoded` of breakdown `breakdown`
+    /// (of [`By::of`]'s); `by` makes the bucket's value the first time it is seen.
+    fn count<E>(
+        &mut self,
+        breakdown: usize,
+        encoded: &[u8],
+        ending: EndingAt,
+        by: impl FnOnce() -> Result<By, E>,
+    ) -> Result<(), E> {
+        let last = &mut self.last[breakdown];
+        if last.0 != encoded || self.values[breakdown].items.is_empty() {
+            last.1 = self.values[breakdown].place(encoded, by)?;
+            last.0.clear();
+            last.0.extend_from_slice(encoded);
+        }
+        *self.counts[breakdown].entry((last.1 as u32, ending.0)).or_insert(0) += 1;
+        Ok(())
+    }
+
+    /// Adds what `later` counted; returns where `later`'s endings went here.
+    fn merge(&mut self, later: Tallies) -> Vec<usize> {
+        let endings = self.endings.merge(later.endings, |_, _| {});
+        for (b, (values, counts)) in later.values.into_iter().zip(later.counts).enumerate() {
+            let values = self.values[b].merge(values, |_, _| {});
+            for ((v, e), n) in counts {
+                *self.counts[b].entry((values[v as usize] as u32, endings[e as usize] as u32)).or_insert(0) += n;
+            }
+        }
+        endings
+    }
+
+    fn finish(self) -> Vec<Tally> {
+        let Tallies { endings, values, counts, .. } = self;
+        values
+            .iter()
+            .zip(counts)
+            .flat_map(|(values, counts)| {
+                let endings = &endings.items;
+                counts.into_iter().map(move |((v, e), attempts)| Tally {
+                    by: values.items[v as usize].clone(),
+                    ending: endings[e as usize].clone(),
+                    attempts,
+                })
+            })
+            .collect()
     }
 }
 
@@ -408,10 +480,9 @@ pub(crate) struct LetsOf<'a> {
 /// (each attempt's lets in declaration order), without holding any of them.
 #[derive(Default)]
 pub(crate) struct Counter {
-    /// With how the group's attempts ended, encoded (for their tallies' keys).
-    groups: Grouped<(AttemptGroup, Box<[u8]>)>,
-    tallies: Grouped<Tally>,
-    tally_key: Vec<u8>,
+    /// With how the group's attempts ended.
+    groups: Grouped<(AttemptGroup, EndingAt)>,
+    tallies: Tallies,
     customers: CustomerSet,
     /// Customers the store counted itself (beside `customers`).
     customers_counted: u64,
@@ -426,6 +497,7 @@ pub(crate) struct Counter {
     actions: Grouped<(StoredAction, u64)>,
     messages: Grouped<(String, u64)>,
     scratch: Vec<u8>,
+    scratch_ending: Vec<u8>,
 }
 
 impl Counter {
@@ -443,40 +515,49 @@ impl Counter {
         let happened = happened.trimmed();
         let mut encoded = std::mem::take(&mut self.scratch);
         happened.encode(&mut encoded);
-        let Ok(()) = self.attempt_encoded(&encoded, talk_ms, || Ok::<_, Infallible>(happened.owned()), by);
+        let Ok(ending) = self.attempt_encoded(&encoded, talk_ms, || Ok::<_, Infallible>(happened.owned()));
+        for (breakdown, by) in by.into_iter().enumerate() {
+            let by = by.trimmed();
+            encoded.clear();
+            by.encode(&mut encoded);
+            let Ok(()) = self.tally_encoded(breakdown, &encoded, ending, || Ok::<_, Infallible>(by.owned()));
+        }
         self.scratch = encoded;
     }
 
     /// Counts one attempt in which what happened, trimmed (as `Happened::trimmed` does), is
     /// `encoded` (in any encoding where two differ when their fields do, the same for all the
     /// attempts); `happened` makes it the first time it is seen. For a store that reads its
-    /// rows' bytes. `by` is the attempt's bucket in each breakdown.
+    /// rows' bytes; each of the attempt's buckets follows ([`Counter::tally_encoded`]), with
+    /// how it ended (returned).
     pub fn attempt_encoded<E>(
         &mut self,
         encoded: &[u8],
         talk_ms: i64,
         happened: impl FnOnce() -> Result<Happened, E>,
-        by: [By<&str>; BREAKDOWNS],
-    ) -> Result<(), E> {
-        let make = || {
-            happened().map(|happened| {
-                let mut ending = Vec::new();
-                happened.view().ending().encode(&mut ending);
-                (AttemptGroup { happened, attempts: 0, talk_ms: 0 }, ending.into_boxed_slice())
-            })
-        };
+    ) -> Result<EndingAt, E> {
+        let tallies = &mut self.tallies;
+        let scratch = &mut self.scratch_ending;
+        let make = || happened().map(|h| (tallies.ending(&h.view().ending(), scratch), h));
+        let make = || make().map(|(ending, happened)| (AttemptGroup { happened, attempts: 0, talk_ms: 0 }, ending));
         let (group, ending) = self.groups.try_entry(encoded, make)?;
         group.attempts += 1;
         group.talk_ms += talk_ms;
-        for by in by {
-            let by = by.trimmed();
-            self.tally_key.clear();
-            by.encode(&mut self.tally_key);
-            self.tally_key.extend_from_slice(ending);
-            let make = || Tally { by: by.owned(), ending: group.happened.view().ending().owned(), attempts: 0 };
-            self.tallies.entry(&self.tally_key, make).attempts += 1;
-        }
-        Ok(())
+        Ok(*ending)
+    }
+
+    /// Counts an attempt that ended as `ending` in one bucket of a breakdown (its place in
+    /// [`By::of`]'s list), whose value, trimmed (as `By::trimmed` does), is `encoded` (in any
+    /// encoding where two differ when they do, the same for all the attempts); `by` makes the
+    /// value the first time it is seen.
+    pub fn tally_encoded<E>(
+        &mut self,
+        breakdown: usize,
+        encoded: &[u8],
+        ending: EndingAt,
+        by: impl FnOnce() -> Result<By, E>,
+    ) -> Result<(), E> {
+        self.tallies.count(breakdown, encoded, ending, by)
     }
 
     /// Counts an attempt in a state this callscript does not know, when `unknown`.
@@ -567,11 +648,15 @@ impl Counter {
     pub fn merge(&mut self, mut later: Counter) {
         self.end_shape();
         later.end_shape();
-        self.groups.merge(later.groups, |(g, _), (more, _)| {
+        let endings = self.tallies.merge(later.tallies);
+        let mut groups = later.groups;
+        for (_, ending) in &mut groups.items {
+            *ending = EndingAt(endings[ending.0 as usize] as u32);
+        }
+        self.groups.merge(groups, |(g, _), (more, _)| {
             g.attempts += more.attempts;
             g.talk_ms += more.talk_ms;
         });
-        self.tallies.merge(later.tallies, |t, more| t.attempts += more.attempts);
         self.customers.extend(later.customers);
         self.customers_counted += later.customers_counted;
         self.unknown_states += later.unknown_states;
@@ -591,7 +676,7 @@ impl Counter {
         captured.sort_by_key(|(_, _, last)| *last);
         AttemptCounts {
             groups: self.groups.items.into_iter().map(|(g, _)| g).collect(),
-            tallies: self.tallies.items,
+            tallies: self.tallies.finish(),
             customers: self.customers.len() as u64 + self.customers_counted,
             unknown_states: self.unknown_states,
             let_shapes: self.shapes.items,

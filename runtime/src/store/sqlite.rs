@@ -636,16 +636,12 @@ fn count_range(
         for column in happened_columns.clone() {
             put_value(&mut encoded, r.get_ref(column)?);
         }
-        let by = [
-            By::Hour(r.get(13)?),
-            By::Attempt(r.get(14)?),
-            By::Day(text(r, 15)?),
-            By::Segment(text_or_null(r, 16)?),
-            By::Zone(text_or_null(r, 17)?),
-            By::List(text_or_null(r, 18)?),
-            By::Variant(text_or_null(r, 19)?),
-        ];
-        counter.attempt_encoded(&encoded, r.get(1)?, || happened(r), by)?;
+        let ending = counter.attempt_encoded(&encoded, r.get(1)?, || happened(r))?;
+        for (breakdown, column) in BY_COLUMNS.enumerate() {
+            encoded.clear();
+            put_value(&mut encoded, r.get_ref(column)?);
+            counter.tally_encoded(breakdown, &encoded, ending, || by(r, column))?;
+        }
         counter.unknown_state(r.get(2)?);
         let outcome = text_or_null(r, 5)?;
         let outcome = match outcomes.iter().position(|o| o.as_deref() == outcome) {
@@ -696,6 +692,24 @@ fn count_range(
         }
     }
     Ok(())
+}
+
+/// The columns of `count_range`'s first cursor that place an attempt in each breakdown, in
+/// [`By::of`]'s order.
+const BY_COLUMNS: std::ops::Range<usize> = 13..20;
+
+/// The value of a row of `count_range`'s first cursor in a breakdown (one of [`BY_COLUMNS`]).
+fn by(r: &rusqlite::Row<'_>, column: usize) -> rusqlite::Result<By> {
+    let owned = |column: usize| text_or_null(r, column).map(|v| v.map(String::from));
+    Ok(match column {
+        13 => By::Hour(r.get(column)?),
+        14 => By::Attempt(r.get(column)?),
+        15 => By::Day(text(r, column)?.into()),
+        16 => By::Segment(owned(column)?),
+        17 => By::Zone(owned(column)?),
+        18 => By::List(owned(column)?),
+        _ => By::Variant(owned(column)?),
+    })
 }
 
 /// What happened in the attempt of a row of `count_range`'s first cursor (its columns 4 to 12).
