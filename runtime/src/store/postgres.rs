@@ -10,9 +10,9 @@ use postgres::types::ToSql;
 use postgres::{Client, GenericClient, NoTls, Row};
 
 use super::{
-    AttemptCounts, AttemptGroup, AttemptRow, BoardCounts, By, Ending, Happened, Tally, CONNECTED_SQL, DncEntry, ExportRow, Finished,
-    GoalLet, HourCounts, LeaseHolder, NewAttempt, PastAttempt, RecordingRow, Result, Store, StoreError, StoredAction,
-    StoredCampaign, StoredLet, StoredMessage,
+    AttemptCounts, AttemptGroup, AttemptRow, BoardCounts, By, CONNECTED_SQL, DncEntry, Ending, ExportRow, Finished,
+    GoalLet, Happened, HourCounts, LeaseHolder, NewAttempt, PastAttempt, RecordingRow, Result, Store, StoreError,
+    StoredAction, StoredCampaign, StoredLet, StoredMessage, Tally,
 };
 
 /// The schema version this callscript writes (the SQLite store's, same tables).
