@@ -394,6 +394,13 @@ impl<T> Grouped<T> {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct EndingAt(u32);
 
+impl EndingAt {
+    /// Its place in [`Counter::endings`].
+    pub fn place(self) -> u32 {
+        self.0
+    }
+}
+
 /// Each breakdown's buckets by how their attempts ended, as they are counted: values and endings
 /// numbered as they are first seen, the last value of each breakdown looked up first (the
 /// attempts come in the order they were placed: the day, the list, the script rarely change
@@ -558,6 +565,11 @@ impl Counter {
         by: impl FnOnce() -> Result<By, E>,
     ) -> Result<(), E> {
         self.tallies.count(breakdown, encoded, ending, by)
+    }
+
+    /// How the attempts counted so far ended, by their [`EndingAt::place`].
+    pub fn endings(&self) -> &[Ending] {
+        &self.tallies.endings.items
     }
 
     /// Counts an attempt in a state this callscript does not know, when `unknown`.
