@@ -426,25 +426,6 @@ impl Tallies {
         EndingAt(at as u32)
     }
 
-    /// Counts an attempt that ended as `ending` in bucket `encoded` of breakdown `breakdown`
-    /// (of [`By::of`]'s); `by` makes the bucket's value the first time it is seen.
-    fn count<E>(
-        &mut self,
-        breakdown: usize,
-        encoded: &[u8],
-        ending: EndingAt,
-        by: impl FnOnce() -> Result<By, E>,
-    ) -> Result<(), E> {
-        let last = &mut self.last[breakdown];
-        if last.0 != encoded || self.values[breakdown].items.is_empty() {
-            last.1 = self.values[breakdown].place(encoded, by)?;
-            last.0.clear();
-            last.0.extend_from_slice(encoded);
-        }
-        *self.counts[breakdown].entry((last.1 as u32, ending.0)).or_insert(0) += 1;
-        Ok(())
-    }
-
     /// Adds what `later` counted; returns where `later`'s endings went here.
     fn merge(&mut self, later: Tallies) -> Vec<usize> {
         let endings = self.endings.merge(later.endings, |_, _| {});
@@ -564,7 +545,15 @@ impl Counter {
         ending: EndingAt,
         by: impl FnOnce() -> Result<By, E>,
     ) -> Result<(), E> {
-        self.tallies.count(breakdown, encoded, ending, by)
+        let t = &mut self.tallies;
+        let last = &mut t.last[breakdown];
+        if last.0 != encoded || t.values[breakdown].items.is_empty() {
+            last.1 = t.values[breakdown].place(encoded, by)?;
+            last.0.clear();
+            last.0.extend_from_slice(encoded);
+        }
+        *t.counts[breakdown].entry((last.1 as u32, ending.0)).or_insert(0) += 1;
+        Ok(())
     }
 
     /// How the attempts counted so far ended, by their [`EndingAt::place`].
@@ -718,4 +707,63 @@ fn decode_shape(mut bytes: &[u8]) -> Vec<StoredLet> {
         lets.push(StoredLet { name, ty, value });
     }
     lets
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{ReportBuilder, json};
+
+    /// The trait's default path (`Counter::row`), read in two halves merged as a store reads a
+    /// large campaign, makes the report of each row; each figure is tallied once.
+    #[test]
+    fn tallied_rows_make_the_report_of_each_row() {
+        let rows: Vec<AttemptRow> = (0..240usize)
+            .map(|i| {
+                let disposition = ["answered", "customer_hangup", "busy", "no_answer"][i % 4];
+                let outcome = (i % 4 < 2).then(|| ["promised", "refused", "transfer_failed"][i % 3].to_string());
+                AttemptRow {
+                    id: i as i64,
+                    customer_id: format!("c{}", i % 90),
+                    attempt: 1 + (i % 3) as u32,
+                    local_time: format!("2026-11-{:02}T{:02}:00:00+08:00", 20 + i % 5, 9 + i % 7),
+                    local_hour: 9 + (i % 7) as i64,
+                    disposition: disposition.into(),
+                    cause: Some(["busy agents", "sip 486"][i % 2].into()),
+                    goal: outcome.as_deref() == Some("promised"),
+                    outcome,
+                    talk_ms: (i * 1_000) as i64,
+                    last_step: Some(["opening", "core.remind"][i % 2].into()),
+                    steps: ["[\"opening\",\"core.remind\"]", "[\"opening\"]", "[]"][i % 3].into(),
+                    objections: ["[]", "[\"busy\"]"][i % 2].into(),
+                    unrecognised: "[]".into(),
+                    tags: ["[]", "[\"hardship_plan\",\"hardship_plan\"]"][i % 2].into(),
+                    state: "ended".into(),
+                    segment: [None, Some("vip".to_string())][i % 2].clone(),
+                    zone: Some(["Asia/Shanghai", "Europe/London"][i / 120].into()),
+                    list: Some("customers.csv".into()),
+                    variant: Some(["a", "b"][i % 2].into()),
+                    ..AttemptRow::default()
+                }
+            })
+            .collect();
+        let mut one_by_one = ReportBuilder::default();
+        rows.iter().for_each(|r| one_by_one.add(r));
+        let (mut earlier, mut later) = (Counter::default(), Counter::default());
+        rows[..100].iter().for_each(|r| earlier.row(r));
+        rows[100..].iter().for_each(|r| later.row(r));
+        earlier.merge(later);
+        let counts = earlier.finish();
+        let mut tallied = ReportBuilder::default();
+        tallied.add_counts(&counts);
+        assert_eq!(json(&one_by_one.finish("c", &[])), json(&tallied.finish("c", &[])));
+        // 7 hours, 3 attempt numbers, 5 days, 2 segments, 2 zones, 1 list, 2 scripts.
+        let values = 7 + 3 + 5 + 2 + 2 + 1 + 2;
+        let endings = counts.tallies.iter().map(|t| &t.ending).collect::<Vec<_>>();
+        let distinct = endings.iter().enumerate().filter(|(i, e)| !endings[..*i].contains(e)).count();
+        assert!(counts.tallies.len() <= values * distinct, "{} tallies", counts.tallies.len());
+        for (i, t) in counts.tallies.iter().enumerate() {
+            assert!(!counts.tallies[..i].iter().any(|u| (&u.by, &u.ending) == (&t.by, &t.ending)), "{t:?} twice");
+        }
+    }
 }
