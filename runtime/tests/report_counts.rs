@@ -1,4 +1,4 @@
-//! A report from the store's grouped attempts (`Store::attempt_counts`) is the report of its
+//! A report from the store's tallied attempts (`Store::attempt_counts`) is the report of its
 //! attempts one at a time (`ReportBuilder::add`, the reference), on both stores, over attempts
 //! as varied as a campaign makes them: every disposition, goals and not, failed transfers,
 //! segments, zones, lists and scripts (some unknown), lets of each type (masked, unreadable, a
@@ -205,6 +205,15 @@ fn same_reports(store: &dyn Store) {
             let (one_by_one, grouped) = both_ways(store, campaign, &steps);
             assert_eq!(one_by_one, grouped, "campaign {campaign}");
         }
+    }
+    // Each figure once: the halves a store reads at once are merged, not listed side by side.
+    let counts = store.attempt_counts("c").unwrap();
+    for (i, t) in counts.tallies.iter().enumerate() {
+        let twin = counts.tallies[..i].iter().any(|u| (&u.by, &u.ending) == (&t.by, &t.ending));
+        assert!(!twin, "{t:?} tallied twice");
+    }
+    for (i, g) in counts.groups.iter().enumerate() {
+        assert!(!counts.groups[..i].iter().any(|h| h.happened == g.happened), "{g:?} grouped twice");
     }
     let (one_by_one, _) = both_ways(store, "c", &[]);
     for shown in ["transfer_failed", "busy agents", "pay_amount", "channel", "balance_lookup", "vip", "unknown"] {

@@ -10,7 +10,8 @@ use serde::Serialize;
 
 use super::labels::{self, Titles, UNKNOWN};
 use crate::store::{
-    AttemptCounts, AttemptKey, AttemptRow, CustomerSet, StoredAction, StoredLet, connected, customer_hash, summed,
+    AttemptCounts, AttemptRow, By, CustomerSet, Ending, Happened, StoredAction, StoredLet, connected, customer_hash,
+    summed,
 };
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -42,12 +43,12 @@ pub struct Bucket {
 }
 
 impl Bucket {
-    /// Counts `n` attempts of key `k`.
-    fn count(&mut self, k: &AttemptKey<&str>, n: u64) {
+    /// Counts `n` attempts that ended as `e`.
+    fn count(&mut self, e: &Ending<&str>, n: u64) {
         self.attempts += n;
-        self.answered += n * u64::from(connected(k.disposition));
-        self.goals += n * u64::from(k.goal);
-        if let Some(o) = k.outcome {
+        self.answered += n * u64::from(e.connected);
+        self.goals += n * u64::from(e.goal);
+        if let Some(o) = e.outcome {
             bump(&mut self.outcomes, o, n);
         }
         self.connect_rate = ratio(self.answered, self.attempts);
@@ -304,8 +305,8 @@ pub fn build(campaign: &str, rows: &[AttemptRow], steps: &[String]) -> Report {
 }
 
 /// A report gathered one attempt at a time (`Store::each_attempt` streams them), or from the
-/// store's grouped attempts (`Store::attempt_counts`, the same figures: each group counts as
-/// its attempts would), so its memory grows with what the report shows (steps, outcomes, tags,
+/// store's tallies of attempts (`Store::attempt_counts`, the same figures: each tally counts
+/// as its attempts would), so its memory grows with what the report shows (steps, outcomes, tags,
 /// distinct values), not with the attempts: a store of millions of calls is reported without
 /// holding its rows.
 #[derive(Default)]
@@ -343,7 +344,11 @@ impl ReportBuilder {
     /// Counts one stored attempt.
     pub fn add(&mut self, r: &AttemptRow) {
         self.customers.insert(customer_hash(&r.customer_id));
-        self.count(&AttemptKey::of(r), 1, r.talk_ms);
+        let happened = Happened::of(r);
+        self.count(&happened, 1, r.talk_ms);
+        for by in By::of(r) {
+            self.tally(by, &happened.ending(), 1);
+        }
         for a in &r.actions {
             self.action(a, 1);
         }
@@ -353,14 +358,17 @@ impl ReportBuilder {
         self.lets.add(r);
     }
 
-    /// Counts a store's grouped attempts ([`crate::store::Store::attempt_counts`]) as [`add`]
+    /// Counts a store's tallied attempts ([`crate::store::Store::attempt_counts`]) as [`add`]
     /// counts each of their attempts.
     ///
     /// [`add`]: ReportBuilder::add
     pub fn add_counts(&mut self, c: &AttemptCounts) {
         self.customers_counted += c.customers;
         for g in &c.groups {
-            self.count(&g.key.view(), g.attempts, g.talk_ms);
+            self.count(&g.happened.view(), g.attempts, g.talk_ms);
+        }
+        for t in &c.tallies {
+            self.tally(t.by.view(), &t.ending.view(), t.attempts);
         }
         for shape in &c.let_shapes {
             self.lets.shape(shape);
@@ -379,22 +387,11 @@ impl ReportBuilder {
         }
     }
 
-    /// Counts `n` attempts of key `k` (their lets, actions and messages aside) that talked
-    /// `talk_ms` in all.
-    fn count(&mut self, k: &AttemptKey<&str>, n: u64, talk_ms: i64) {
-        fn known(v: Option<&str>) -> &str {
-            v.unwrap_or(UNKNOWN)
-        }
+    /// Counts `n` attempts in which `k` happened (their breakdowns, lets, actions and messages
+    /// aside) that talked `talk_ms` in all.
+    fn count(&mut self, k: &Happened<&str>, n: u64, talk_ms: i64) {
         self.attempts += n;
         bump(&mut self.dispositions, k.disposition, n);
-        self.by_hour.entry(k.local_hour).or_default().count(k, n);
-        self.by_attempt.entry(k.attempt).or_default().count(k, n);
-        bucket(&mut self.by_day, local_date(k.local_time)).count(k, n);
-        let b = &mut self.breakdowns;
-        bucket(&mut b.segment, known(k.segment)).count(k, n);
-        bucket(&mut b.zone, known(k.zone)).count(k, n);
-        bucket(&mut b.list, known(k.list)).count(k, n);
-        bucket(&mut b.variant, known(k.variant)).count(k, n);
         if let Some(o) = k.outcome {
             bump(&mut self.outcomes, o, n);
         }
@@ -442,6 +439,24 @@ impl ReportBuilder {
             }
             _ => {}
         }
+    }
+
+    /// Counts `n` attempts in a breakdown's bucket that ended as `e`.
+    fn tally(&mut self, by: By<&str>, e: &Ending<&str>, n: u64) {
+        fn known(v: Option<&str>) -> &str {
+            v.unwrap_or(UNKNOWN)
+        }
+        let b = &mut self.breakdowns;
+        let bucket = match by {
+            By::Hour(h) => self.by_hour.entry(h).or_default(),
+            By::Attempt(a) => self.by_attempt.entry(a).or_default(),
+            By::Day(t) => bucket(&mut self.by_day, local_date(t)),
+            By::Segment(v) => bucket(&mut b.segment, known(v)),
+            By::Zone(v) => bucket(&mut b.zone, known(v)),
+            By::List(v) => bucket(&mut b.list, known(v)),
+            By::Variant(v) => bucket(&mut b.variant, known(v)),
+        };
+        bucket.count(e, n);
     }
 
     /// Counts `n` calls of an action that answered alike.

@@ -1,8 +1,11 @@
-//! A campaign's attempts as a report reads them ([`Store::attempt_counts`](super::Store)):
-//! attempts grouped by what the report reads of them, each group with how many attempts it
-//! holds, so a report of a million attempts reads each distinct value once instead of once per
-//! attempt. The store only groups; `report::ReportBuilder` computes every figure, from groups as
-//! from single attempts.
+//! A campaign's attempts as a report reads them ([`Store::attempt_counts`](super::Store)): each
+//! figure tallied on its own, with how many attempts it holds, so a report of a million attempts
+//! reads each distinct value once instead of once per attempt, and holds what the report shows
+//! (the sum of the breakdowns' distinct values, not their product). What happened in the
+//! attempts is grouped by [`Happened`]; each breakdown (hour, attempt number, day, segment, zone,
+//! list, script) counts its attempts by [`By`] and [`Ending`], all its bucket reads. The store
+//! only tallies; `report::ReportBuilder` computes every figure, from tallies as from single
+//! attempts.
 
 use std::collections::HashSet;
 use std::convert::Infallible;
@@ -11,24 +14,16 @@ use rustc_hash::FxHashMap;
 
 use super::{AttemptRow, StoredAction, StoredLet};
 
-/// What a report reads of an attempt itself (its lets, actions and messages aside). `S` is
-/// `String` when held, `&str` when read from a row.
+/// What happened in an attempt, as the report reads it beside the breakdowns (its lets,
+/// actions and messages aside). `S` is `String` when held, `&str` when read from a row.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct AttemptKey<S = String> {
+pub struct Happened<S = String> {
     pub disposition: S,
     pub outcome: Option<S>,
     pub goal: bool,
     /// What went wrong; grouped attempts keep it only for a failed transfer (the report names
     /// no other cause).
     pub cause: Option<S>,
-    pub local_hour: i64,
-    pub attempt: u32,
-    /// The customer's local time; grouped attempts keep its date (first ten characters).
-    pub local_time: S,
-    pub segment: Option<S>,
-    pub zone: Option<S>,
-    pub list: Option<S>,
-    pub variant: Option<S>,
     /// The step the call ended in; grouped attempts keep it only when the customer hung up.
     pub last_step: Option<S>,
     /// The JSON lists as stored.
@@ -38,21 +33,14 @@ pub struct AttemptKey<S = String> {
     pub tags: S,
 }
 
-impl AttemptKey<String> {
-    /// The key borrowed, as a row is read.
-    pub fn view(&self) -> AttemptKey<&str> {
-        AttemptKey {
+impl Happened<String> {
+    /// Borrowed, as a row is read.
+    pub fn view(&self) -> Happened<&str> {
+        Happened {
             disposition: &self.disposition,
             outcome: self.outcome.as_deref(),
             goal: self.goal,
             cause: self.cause.as_deref(),
-            local_hour: self.local_hour,
-            attempt: self.attempt,
-            local_time: &self.local_time,
-            segment: self.segment.as_deref(),
-            zone: self.zone.as_deref(),
-            list: self.list.as_deref(),
-            variant: self.variant.as_deref(),
             last_step: self.last_step.as_deref(),
             steps: &self.steps,
             objections: &self.objections,
@@ -62,21 +50,14 @@ impl AttemptKey<String> {
     }
 }
 
-impl<'a> AttemptKey<&'a str> {
-    /// An attempt's key, every field as stored.
-    pub fn of(r: &'a AttemptRow) -> AttemptKey<&'a str> {
-        AttemptKey {
+impl<'a> Happened<&'a str> {
+    /// What happened in an attempt, every field as stored.
+    pub fn of(r: &'a AttemptRow) -> Happened<&'a str> {
+        Happened {
             disposition: &r.disposition,
             outcome: r.outcome.as_deref(),
             goal: r.goal,
             cause: r.cause.as_deref(),
-            local_hour: r.local_hour,
-            attempt: r.attempt,
-            local_time: &r.local_time,
-            segment: r.segment.as_deref(),
-            zone: r.zone.as_deref(),
-            list: r.list.as_deref(),
-            variant: r.variant.as_deref(),
             last_step: r.last_step.as_deref(),
             steps: &r.steps,
             objections: &r.objections,
@@ -85,37 +66,31 @@ impl<'a> AttemptKey<&'a str> {
         }
     }
 
-    /// The key without what the report does not read, so that attempts differing only there
-    /// share a group: the cause of anything but a failed transfer, the last step of a call
-    /// the customer did not hang up, the local time past its date.
-    pub(crate) fn trimmed(mut self) -> AttemptKey<&'a str> {
+    /// How the attempt ended, as a breakdown's bucket reads it.
+    pub fn ending(&self) -> Ending<&'a str> {
+        Ending { connected: connected(self.disposition), goal: self.goal, outcome: self.outcome }
+    }
+
+    /// Without what the report does not read, so that attempts differing only there share a
+    /// group: the cause of anything but a failed transfer, the last step of a call the
+    /// customer did not hang up.
+    pub(crate) fn trimmed(mut self) -> Happened<&'a str> {
         if self.outcome != Some("transfer_failed") {
             self.cause = None;
         }
         if self.disposition != "customer_hangup" {
             self.last_step = None;
         }
-        // Ten characters, as SQL's substr(local_time, 1, 10): the report reads the first ten
-        // bytes, which a prefix of at least ten bytes keeps.
-        self.local_time =
-            self.local_time.char_indices().nth(10).map_or(self.local_time, |(at, _)| &self.local_time[..at]);
         self
     }
 
-    fn owned(&self) -> AttemptKey {
+    fn owned(&self) -> Happened {
         let s = |v: Option<&str>| v.map(str::to_string);
-        AttemptKey {
+        Happened {
             disposition: self.disposition.into(),
             outcome: s(self.outcome),
             goal: self.goal,
             cause: s(self.cause),
-            local_hour: self.local_hour,
-            attempt: self.attempt,
-            local_time: self.local_time.into(),
-            segment: s(self.segment),
-            zone: s(self.zone),
-            list: s(self.list),
-            variant: s(self.variant),
             last_step: s(self.last_step),
             steps: self.steps.into(),
             objections: self.objections.into(),
@@ -130,24 +105,137 @@ impl<'a> AttemptKey<&'a str> {
         put(buf, self.outcome);
         buf.push(u8::from(self.goal));
         put(buf, self.cause);
-        buf.extend(self.local_hour.to_le_bytes());
-        buf.extend(self.attempt.to_le_bytes());
-        for v in [Some(self.local_time), self.segment, self.zone, self.list, self.variant, self.last_step] {
-            put(buf, v);
-        }
+        put(buf, self.last_step);
         for v in [self.steps, self.objections, self.unrecognised, self.tags] {
             put(buf, Some(v));
         }
     }
 }
 
-/// Attempts that share their [`AttemptKey`].
+/// How an attempt ended, all a breakdown's bucket reads of it: whether the customer picked up,
+/// whether it reached a goal, its outcome.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Ending<S = String> {
+    pub connected: bool,
+    pub goal: bool,
+    pub outcome: Option<S>,
+}
+
+impl Ending<String> {
+    /// Borrowed, as a row is read.
+    pub fn view(&self) -> Ending<&str> {
+        Ending { connected: self.connected, goal: self.goal, outcome: self.outcome.as_deref() }
+    }
+}
+
+impl Ending<&str> {
+    fn owned(&self) -> Ending {
+        Ending { connected: self.connected, goal: self.goal, outcome: self.outcome.map(String::from) }
+    }
+
+    fn encode(&self, buf: &mut Vec<u8>) {
+        buf.push(u8::from(self.connected) * 2 + u8::from(self.goal));
+        put(buf, self.outcome);
+    }
+}
+
+/// Where and when an attempt was placed, in one of the report's breakdowns: its bucket there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum By<S = String> {
+    /// The customer's local hour.
+    Hour(i64),
+    /// The attempt's number for its customer.
+    Attempt(u32),
+    /// The customer's local time; tallied attempts keep its date (first ten characters).
+    Day(S),
+    Segment(Option<S>),
+    Zone(Option<S>),
+    List(Option<S>),
+    /// The script the call ran.
+    Variant(Option<S>),
+}
+
+/// The breakdowns, one bucket each per attempt.
+pub const BREAKDOWNS: usize = 7;
+
+impl By<String> {
+    /// Borrowed, as a row is read.
+    pub fn view(&self) -> By<&str> {
+        match self {
+            By::Hour(h) => By::Hour(*h),
+            By::Attempt(a) => By::Attempt(*a),
+            By::Day(t) => By::Day(t),
+            By::Segment(v) => By::Segment(v.as_deref()),
+            By::Zone(v) => By::Zone(v.as_deref()),
+            By::List(v) => By::List(v.as_deref()),
+            By::Variant(v) => By::Variant(v.as_deref()),
+        }
+    }
+}
+
+impl<'a> By<&'a str> {
+    /// An attempt's bucket in each breakdown, every field as stored.
+    pub fn of(r: &'a AttemptRow) -> [By<&'a str>; BREAKDOWNS] {
+        [
+            By::Hour(r.local_hour),
+            By::Attempt(r.attempt),
+            By::Day(&r.local_time),
+            By::Segment(r.segment.as_deref()),
+            By::Zone(r.zone.as_deref()),
+            By::List(r.list.as_deref()),
+            By::Variant(r.variant.as_deref()),
+        ]
+    }
+
+    /// Without what the report does not read: the local time past its date. Ten characters,
+    /// as SQL's substr(local_time, 1, 10): the report reads the first ten bytes, which a prefix
+    /// of at least ten bytes keeps.
+    pub(crate) fn trimmed(self) -> By<&'a str> {
+        match self {
+            By::Day(t) => By::Day(t.char_indices().nth(10).map_or(t, |(at, _)| &t[..at])),
+            other => other,
+        }
+    }
+
+    fn owned(&self) -> By {
+        let s = |v: &Option<&str>| v.map(str::to_string);
+        match self {
+            By::Hour(h) => By::Hour(*h),
+            By::Attempt(a) => By::Attempt(*a),
+            By::Day(t) => By::Day(t.to_string()),
+            By::Segment(v) => By::Segment(s(v)),
+            By::Zone(v) => By::Zone(s(v)),
+            By::List(v) => By::List(s(v)),
+            By::Variant(v) => By::Variant(s(v)),
+        }
+    }
+
+    /// Its value, encoded apart from the other values of its breakdown.
+    fn encode(&self, buf: &mut Vec<u8>) {
+        match self {
+            By::Hour(h) => buf.extend(h.to_le_bytes()),
+            By::Attempt(a) => buf.extend(a.to_le_bytes()),
+            By::Day(t) => put(buf, Some(t)),
+            By::Segment(v) | By::Zone(v) | By::List(v) | By::Variant(v) => put(buf, *v),
+        }
+    }
+}
+
+/// Attempts in which the same happened ([`Happened`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AttemptGroup {
-    pub key: AttemptKey,
+    pub happened: Happened,
     pub attempts: u64,
     /// Their talk time, summed.
     pub talk_ms: i64,
+}
+
+/// Attempts in one bucket of a breakdown that ended alike.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tally {
+    pub by: By,
+    pub ending: Ending,
+    pub attempts: u64,
 }
 
 /// A `money` or `date` let's value at the end of goal calls that reached one outcome.
@@ -158,13 +246,15 @@ pub struct GoalLet {
     pub calls: u64,
 }
 
-/// A campaign's attempts that are not live, grouped ([`Store::attempt_counts`](super::Store)).
-/// Memory grows with the distinct values, not with the attempts (save the goal calls' distinct
-/// `money` and `date` values).
+/// A campaign's attempts that are not live, tallied ([`Store::attempt_counts`](super::Store)).
+/// Memory grows with the distinct values of each figure, not with the attempts nor with the
+/// product of the breakdowns (save the goal calls' distinct `money` and `date` values).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AttemptCounts {
-    /// In the order of their first attempt (the order calls were placed in).
+    /// What happened, in the order of their first attempt (the order calls were placed in).
     pub groups: Vec<AttemptGroup>,
+    /// Each breakdown's buckets by how their attempts ended, in no particular order.
+    pub tallies: Vec<Tally>,
     /// Distinct customers.
     pub customers: u64,
     /// Attempts in a state this callscript does not know (neither live nor ended).
@@ -259,32 +349,109 @@ impl<T> Grouped<T> {
     }
 
     /// Adds the items of `later` (seen after these), each to the item of its key here with
-    /// `combine`, or after these when its key is new.
-    fn merge(&mut self, later: Grouped<T>, mut combine: impl FnMut(&mut T, T)) {
+    /// `combine`, or after these when its key is new. Returns where each of `later`'s items
+    /// went here, by its place there.
+    fn merge(&mut self, later: Grouped<T>, mut combine: impl FnMut(&mut T, T)) -> Vec<usize> {
         let mut keys: Vec<(usize, Box<[u8]>)> = later.index.into_iter().map(|(key, at)| (at, key)).collect();
         keys.sort_unstable_by_key(|(at, _)| *at);
+        let mut went = Vec::with_capacity(keys.len());
         for ((_, key), item) in keys.into_iter().zip(later.items) {
             match self.index.get(&key) {
-                Some(at) => combine(&mut self.items[*at], item),
+                Some(at) => {
+                    went.push(*at);
+                    combine(&mut self.items[*at], item);
+                }
                 None => {
+                    went.push(self.items.len());
                     self.index.insert(key, self.items.len());
                     self.items.push(item);
                 }
             }
         }
+        went
     }
 
     /// [`Grouped::entry`] with a `make` that may fail.
     fn try_entry<E>(&mut self, key: &[u8], make: impl FnOnce() -> Result<T, E>) -> Result<&mut T, E> {
-        let at = match self.index.get(key) {
+        let at = self.place(key, make)?;
+        Ok(&mut self.items[at])
+    }
+
+    /// The place of `key`'s item, made the first time it is seen.
+    fn place<E>(&mut self, key: &[u8], make: impl FnOnce() -> Result<T, E>) -> Result<usize, E> {
+        Ok(match self.index.get(key) {
             Some(at) => *at,
             None => {
                 self.items.push(make()?);
                 self.index.insert(key.into(), self.items.len() - 1);
                 self.items.len() - 1
             }
-        };
-        Ok(&mut self.items[at])
+        })
+    }
+}
+
+/// How the attempts a counter has seen ended ([`Ending`]), each by its place in the counter.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct EndingAt(u32);
+
+impl EndingAt {
+    /// Its place in [`Counter::endings`].
+    pub fn place(self) -> u32 {
+        self.0
+    }
+}
+
+/// Each breakdown's buckets by how their attempts ended, as they are counted: values and endings
+/// numbered as they are first seen, the last value of each breakdown looked up first (the
+/// attempts come in the order they were placed: the day, the list, the script rarely change
+/// from one to the next).
+#[derive(Default)]
+struct Tallies {
+    /// By their encoding ([`Ending::encode`]).
+    endings: Grouped<Ending>,
+    /// Each breakdown's values by the encoding its caller chose.
+    values: [Grouped<By>; BREAKDOWNS],
+    /// Each breakdown's last value looked up: its encoding and its place in `values`.
+    last: [(Vec<u8>, usize); BREAKDOWNS],
+    /// Each breakdown's attempts by (value, ending).
+    counts: [FxHashMap<(u32, u32), u64>; BREAKDOWNS],
+}
+
+impl Tallies {
+    /// The place of an ending.
+    fn ending(&mut self, e: &Ending<&str>, scratch: &mut Vec<u8>) -> EndingAt {
+        scratch.clear();
+        e.encode(scratch);
+        let Ok(at) = self.endings.place(scratch, || Ok::<_, Infallible>(e.owned()));
+        EndingAt(at as u32)
+    }
+
+    /// Adds what `later` counted; returns where `later`'s endings went here.
+    fn merge(&mut self, later: Tallies) -> Vec<usize> {
+        let endings = self.endings.merge(later.endings, |_, _| {});
+        for (b, (values, counts)) in later.values.into_iter().zip(later.counts).enumerate() {
+            let values = self.values[b].merge(values, |_, _| {});
+            for ((v, e), n) in counts {
+                *self.counts[b].entry((values[v as usize] as u32, endings[e as usize] as u32)).or_insert(0) += n;
+            }
+        }
+        endings
+    }
+
+    fn finish(self) -> Vec<Tally> {
+        let Tallies { endings, values, counts, .. } = self;
+        values
+            .iter()
+            .zip(counts)
+            .flat_map(|(values, counts)| {
+                let endings = &endings.items;
+                counts.into_iter().map(move |((v, e), attempts)| Tally {
+                    by: values.items[v as usize].clone(),
+                    ending: endings[e as usize].clone(),
+                    attempts,
+                })
+            })
+            .collect()
     }
 }
 
@@ -301,7 +468,9 @@ pub(crate) struct LetsOf<'a> {
 /// (each attempt's lets in declaration order), without holding any of them.
 #[derive(Default)]
 pub(crate) struct Counter {
-    groups: Grouped<AttemptGroup>,
+    /// With how the group's attempts ended.
+    groups: Grouped<(AttemptGroup, EndingAt)>,
+    tallies: Tallies,
     customers: CustomerSet,
     /// Customers the store counted itself (beside `customers`).
     customers_counted: u64,
@@ -316,34 +485,80 @@ pub(crate) struct Counter {
     actions: Grouped<(StoredAction, u64)>,
     messages: Grouped<(String, u64)>,
     scratch: Vec<u8>,
+    scratch_ending: Vec<u8>,
 }
 
 impl Counter {
     /// Counts one attempt (its lets, actions and messages come through their own calls).
-    pub fn attempt(&mut self, customer_id: &str, state: &str, talk_ms: i64, key: AttemptKey<&str>) {
+    pub fn attempt(
+        &mut self,
+        customer_id: &str,
+        state: &str,
+        talk_ms: i64,
+        happened: Happened<&str>,
+        by: [By<&str>; BREAKDOWNS],
+    ) {
         self.customers.insert(customer_hash(customer_id));
         self.unknown_state(state != "ended");
-        let key = key.trimmed();
+        let happened = happened.trimmed();
         let mut encoded = std::mem::take(&mut self.scratch);
-        key.encode(&mut encoded);
-        let Ok(()) = self.attempt_encoded(&encoded, talk_ms, || Ok::<_, Infallible>(key.owned()));
+        happened.encode(&mut encoded);
+        let Ok(ending) = self.attempt_encoded(&encoded, talk_ms, || Ok::<_, Infallible>(happened.owned()));
+        for (breakdown, by) in by.into_iter().enumerate() {
+            let by = by.trimmed();
+            encoded.clear();
+            by.encode(&mut encoded);
+            let Ok(()) = self.tally_encoded(breakdown, &encoded, ending, || Ok::<_, Infallible>(by.owned()));
+        }
         self.scratch = encoded;
     }
 
-    /// Counts one attempt whose key, trimmed (as `AttemptKey::trimmed` does), is `encoded` (in
-    /// any encoding where keys differ when their fields do, the same for all the attempts);
-    /// `key` makes the key the first time it is seen. For a store that reads its rows' bytes.
+    /// Counts one attempt in which what happened, trimmed (as `Happened::trimmed` does), is
+    /// `encoded` (in any encoding where two differ when their fields do, the same for all the
+    /// attempts); `happened` makes it the first time it is seen. For a store that reads its
+    /// rows' bytes; each of the attempt's buckets follows ([`Counter::tally_encoded`]), with
+    /// how it ended (returned).
     pub fn attempt_encoded<E>(
         &mut self,
         encoded: &[u8],
         talk_ms: i64,
-        key: impl FnOnce() -> Result<AttemptKey, E>,
-    ) -> Result<(), E> {
-        let make = || key().map(|key| AttemptGroup { key, attempts: 0, talk_ms: 0 });
-        let group = self.groups.try_entry(encoded, make)?;
+        happened: impl FnOnce() -> Result<Happened, E>,
+    ) -> Result<EndingAt, E> {
+        let tallies = &mut self.tallies;
+        let scratch = &mut self.scratch_ending;
+        let make = || happened().map(|h| (tallies.ending(&h.view().ending(), scratch), h));
+        let make = || make().map(|(ending, happened)| (AttemptGroup { happened, attempts: 0, talk_ms: 0 }, ending));
+        let (group, ending) = self.groups.try_entry(encoded, make)?;
         group.attempts += 1;
         group.talk_ms += talk_ms;
+        Ok(*ending)
+    }
+
+    /// Counts an attempt that ended as `ending` in one bucket of a breakdown (its place in
+    /// [`By::of`]'s list), whose value, trimmed (as `By::trimmed` does), is `encoded` (in any
+    /// encoding where two differ when they do, the same for all the attempts); `by` makes the
+    /// value the first time it is seen.
+    pub fn tally_encoded<E>(
+        &mut self,
+        breakdown: usize,
+        encoded: &[u8],
+        ending: EndingAt,
+        by: impl FnOnce() -> Result<By, E>,
+    ) -> Result<(), E> {
+        let t = &mut self.tallies;
+        let last = &mut t.last[breakdown];
+        if last.0 != encoded || t.values[breakdown].items.is_empty() {
+            last.1 = t.values[breakdown].place(encoded, by)?;
+            last.0.clear();
+            last.0.extend_from_slice(encoded);
+        }
+        *t.counts[breakdown].entry((last.1 as u32, ending.0)).or_insert(0) += 1;
         Ok(())
+    }
+
+    /// How the attempts counted so far ended, by their [`EndingAt::place`].
+    pub fn endings(&self) -> &[Ending] {
+        &self.tallies.endings.items
     }
 
     /// Counts an attempt in a state this callscript does not know, when `unknown`.
@@ -417,7 +632,7 @@ impl Counter {
 
     /// Counts an attempt as [`Store::each_attempt`](super::Store) reads it.
     pub fn row(&mut self, r: &AttemptRow) {
-        self.attempt(&r.customer_id, &r.state, r.talk_ms, AttemptKey::of(r));
+        self.attempt(&r.customer_id, &r.state, r.talk_ms, Happened::of(r), By::of(r));
         let of = LetsOf { id: r.id, goal: r.goal, outcome: r.outcome.as_deref(), connected: connected(&r.disposition) };
         for l in &r.lets {
             self.let_value(of, &l.name, &l.ty, l.value.as_deref());
@@ -434,7 +649,12 @@ impl Counter {
     pub fn merge(&mut self, mut later: Counter) {
         self.end_shape();
         later.end_shape();
-        self.groups.merge(later.groups, |g, more| {
+        let endings = self.tallies.merge(later.tallies);
+        let mut groups = later.groups;
+        for (_, ending) in &mut groups.items {
+            *ending = EndingAt(endings[ending.0 as usize] as u32);
+        }
+        self.groups.merge(groups, |(g, _), (more, _)| {
             g.attempts += more.attempts;
             g.talk_ms += more.talk_ms;
         });
@@ -456,7 +676,8 @@ impl Counter {
         let mut captured = self.captured.items;
         captured.sort_by_key(|(_, _, last)| *last);
         AttemptCounts {
-            groups: self.groups.items,
+            groups: self.groups.items.into_iter().map(|(g, _)| g).collect(),
+            tallies: self.tallies.finish(),
             customers: self.customers.len() as u64 + self.customers_counted,
             unknown_states: self.unknown_states,
             let_shapes: self.shapes.items,
@@ -486,4 +707,63 @@ fn decode_shape(mut bytes: &[u8]) -> Vec<StoredLet> {
         lets.push(StoredLet { name, ty, value });
     }
     lets
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{ReportBuilder, json};
+
+    /// The trait's default path (`Counter::row`), read in two halves merged as a store reads a
+    /// large campaign, makes the report of each row; each figure is tallied once.
+    #[test]
+    fn tallied_rows_make_the_report_of_each_row() {
+        let rows: Vec<AttemptRow> = (0..240usize)
+            .map(|i| {
+                let disposition = ["answered", "customer_hangup", "busy", "no_answer"][i % 4];
+                let outcome = (i % 4 < 2).then(|| ["promised", "refused", "transfer_failed"][i % 3].to_string());
+                AttemptRow {
+                    id: i as i64,
+                    customer_id: format!("c{}", i % 90),
+                    attempt: 1 + (i % 3) as u32,
+                    local_time: format!("2026-11-{:02}T{:02}:00:00+08:00", 20 + i % 5, 9 + i % 7),
+                    local_hour: 9 + (i % 7) as i64,
+                    disposition: disposition.into(),
+                    cause: Some(["busy agents", "sip 486"][i % 2].into()),
+                    goal: outcome.as_deref() == Some("promised"),
+                    outcome,
+                    talk_ms: (i * 1_000) as i64,
+                    last_step: Some(["opening", "core.remind"][i % 2].into()),
+                    steps: ["[\"opening\",\"core.remind\"]", "[\"opening\"]", "[]"][i % 3].into(),
+                    objections: ["[]", "[\"busy\"]"][i % 2].into(),
+                    unrecognised: "[]".into(),
+                    tags: ["[]", "[\"hardship_plan\",\"hardship_plan\"]"][i % 2].into(),
+                    state: "ended".into(),
+                    segment: [None, Some("vip".to_string())][i % 2].clone(),
+                    zone: Some(["Asia/Shanghai", "Europe/London"][i / 120].into()),
+                    list: Some("customers.csv".into()),
+                    variant: Some(["a", "b"][i % 2].into()),
+                    ..AttemptRow::default()
+                }
+            })
+            .collect();
+        let mut one_by_one = ReportBuilder::default();
+        rows.iter().for_each(|r| one_by_one.add(r));
+        let (mut earlier, mut later) = (Counter::default(), Counter::default());
+        rows[..100].iter().for_each(|r| earlier.row(r));
+        rows[100..].iter().for_each(|r| later.row(r));
+        earlier.merge(later);
+        let counts = earlier.finish();
+        let mut tallied = ReportBuilder::default();
+        tallied.add_counts(&counts);
+        assert_eq!(json(&one_by_one.finish("c", &[])), json(&tallied.finish("c", &[])));
+        // 7 hours, 3 attempt numbers, 5 days, 2 segments, 2 zones, 1 list, 2 scripts.
+        let values = 7 + 3 + 5 + 2 + 2 + 1 + 2;
+        let endings = counts.tallies.iter().map(|t| &t.ending).collect::<Vec<_>>();
+        let distinct = endings.iter().enumerate().filter(|(i, e)| !endings[..*i].contains(e)).count();
+        assert!(counts.tallies.len() <= values * distinct, "{} tallies", counts.tallies.len());
+        for (i, t) in counts.tallies.iter().enumerate() {
+            assert!(!counts.tallies[..i].iter().any(|u| (&u.by, &u.ending) == (&t.by, &t.ending)), "{t:?} twice");
+        }
+    }
 }

@@ -15,7 +15,7 @@ mod sqlite;
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-pub use counts::{AttemptCounts, AttemptGroup, AttemptKey, GoalLet};
+pub use counts::{AttemptCounts, AttemptGroup, BREAKDOWNS, By, Ending, GoalLet, Happened, Tally};
 pub(crate) use counts::{CustomerSet, connected, customer_hash, summed};
 pub use postgres::PostgresStore;
 pub use sqlite::{APPLICATION_ID, SCHEMA_VERSION, SqliteStore};
@@ -460,9 +460,10 @@ pub trait Store {
         self.attempt_rows(campaign)?.into_iter().for_each(f);
         Ok(())
     }
-    /// The campaign's attempts that are not live, grouped as a report reads them (what
-    /// `report::ReportBuilder::add_counts` makes the report of): each distinct value is read
-    /// once, not once per attempt. The default groups [`Store::each_attempt`]'s rows.
+    /// The campaign's attempts that are not live, tallied as a report reads them (what
+    /// `report::ReportBuilder::add_counts` makes the report of): each figure on its own, each
+    /// distinct value read once, not once per attempt. The default tallies
+    /// [`Store::each_attempt`]'s rows.
     fn attempt_counts(&self, campaign: &str) -> Result<AttemptCounts> {
         let mut counter = counts::Counter::default();
         self.each_attempt(campaign, &mut |r| counter.row(&r))?;

@@ -10,9 +10,9 @@ use postgres::types::ToSql;
 use postgres::{Client, GenericClient, NoTls, Row};
 
 use super::{
-    AttemptCounts, AttemptGroup, AttemptKey, AttemptRow, BoardCounts, CONNECTED_SQL, DncEntry, ExportRow, Finished,
-    GoalLet, HourCounts, LeaseHolder, NewAttempt, PastAttempt, RecordingRow, Result, Store, StoreError, StoredAction,
-    StoredCampaign, StoredLet, StoredMessage,
+    AttemptCounts, AttemptGroup, AttemptRow, BoardCounts, By, CONNECTED_SQL, DncEntry, Ending, ExportRow, Finished,
+    GoalLet, Happened, HourCounts, LeaseHolder, NewAttempt, PastAttempt, RecordingRow, Result, Store, StoreError,
+    StoredAction, StoredCampaign, StoredLet, StoredMessage, Tally,
 };
 
 /// The schema version this callscript writes (the SQLite store's, same tables).
@@ -265,46 +265,70 @@ impl PostgresStore {
         self.client.borrow_mut().query(sql, params).map_err(|e| self.err(e))
     }
 
-    /// [`Store::attempt_counts`] in SQL: the server groups (hash aggregates), only the groups
-    /// travel. As `counts::Counter` groups: the cause kept for failed transfers only, the last
-    /// step for hang-ups only, the local time's date, a money let's captured value as the
-    /// empty text. Customers are counted exactly (the SQLite store by 64-bit hashes).
+    /// [`Store::attempt_counts`] in SQL: the server groups (hash aggregates), only the tallies
+    /// travel; the breakdowns in one scan (grouping sets). As `counts::Counter` tallies: the
+    /// cause kept for failed transfers only, the last step for hang-ups only, the local time's
+    /// date, a money let's captured value as the empty text. Customers are counted exactly
+    /// (the SQLite store by 64-bit hashes).
     fn count_attempts(&self, campaign: &str) -> Result<AttemptCounts> {
         const OF_CAMPAIGN: &str = "JOIN attempts a ON a.id = x.attempt_id WHERE a.campaign = $1 AND a.state <> 'live'";
         let groups = self.query(
             "SELECT COALESCE(disposition, 'unknown'), outcome, goal,
-             CASE WHEN outcome = 'transfer_failed' THEN cause END, local_hour, attempt, substr(local_time, 1, 10),
-             segment, zone, list, variant, CASE WHEN disposition = 'customer_hangup' THEN last_step END,
+             CASE WHEN outcome = 'transfer_failed' THEN cause END,
+             CASE WHEN disposition = 'customer_hangup' THEN last_step END,
              COALESCE(d.steps, '[]'), COALESCE(d.objections, '[]'), COALESCE(d.unrecognised, '[]'),
              COALESCE(d.tags, '[]'), COUNT(*), CAST(SUM(talk_ms) AS BIGINT)
              FROM attempts a LEFT JOIN attempt_details d ON d.attempt_id = a.id
              WHERE campaign = $1 AND state <> 'live'
-             GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 ORDER BY MIN(a.id)",
+             GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9 ORDER BY MIN(a.id)",
             &[&campaign],
         )?;
         let groups = groups
             .iter()
             .map(|r| AttemptGroup {
-                key: AttemptKey {
+                happened: Happened {
                     disposition: r.get(0),
                     outcome: r.get(1),
                     goal: r.get::<_, i64>(2) != 0,
                     cause: r.get(3),
-                    local_hour: r.get(4),
-                    attempt: r.get::<_, i64>(5) as u32,
-                    local_time: r.get(6),
-                    segment: r.get(7),
-                    zone: r.get(8),
-                    list: r.get(9),
-                    variant: r.get(10),
-                    last_step: r.get(11),
-                    steps: r.get(12),
-                    objections: r.get(13),
-                    unrecognised: r.get(14),
-                    tags: r.get(15),
+                    last_step: r.get(4),
+                    steps: r.get(5),
+                    objections: r.get(6),
+                    unrecognised: r.get(7),
+                    tags: r.get(8),
                 },
-                attempts: r.get::<_, i64>(16) as u64,
-                talk_ms: r.get(17),
+                attempts: r.get::<_, i64>(9) as u64,
+                talk_ms: r.get(10),
+            })
+            .collect();
+        // GROUPING(...) has a bit per breakdown, the first the highest, set for those a row is
+        // not grouped by: each row is grouped by one.
+        const BREAKDOWNS: &str = "local_hour, attempt, substr(local_time, 1, 10), segment, zone, list, variant";
+        let connected = format!("COALESCE(disposition, 'unknown') IN {CONNECTED_SQL}");
+        let tallies = self.query(
+            &format!(
+                "SELECT GROUPING({BREAKDOWNS}), {BREAKDOWNS}, {connected}, goal, outcome, COUNT(*) FROM attempts
+                 WHERE campaign = $1 AND state <> 'live'
+                 GROUP BY {connected}, goal, outcome,
+                 GROUPING SETS ((local_hour), (attempt), (substr(local_time, 1, 10)), (segment), (zone), (list), (variant))"
+            ),
+            &[&campaign],
+        )?;
+        let tallies = tallies
+            .iter()
+            .map(|r| {
+                let grouped_by = (0..7).find(|b| r.get::<_, i32>(0) & (1 << (6 - b)) == 0);
+                let by = match grouped_by {
+                    Some(0) => By::Hour(r.get(1)),
+                    Some(1) => By::Attempt(r.get::<_, i64>(2) as u32),
+                    Some(2) => By::Day(r.get(3)),
+                    Some(3) => By::Segment(r.get(4)),
+                    Some(4) => By::Zone(r.get(5)),
+                    Some(5) => By::List(r.get(6)),
+                    _ => By::Variant(r.get(7)),
+                };
+                let ending = Ending { connected: r.get(8), goal: r.get::<_, i64>(9) != 0, outcome: r.get(10) };
+                Tally { by, ending, attempts: r.get::<_, i64>(11) as u64 }
             })
             .collect();
         let totals = self.query(
@@ -384,6 +408,7 @@ impl PostgresStore {
         let messages = messages.iter().map(|r| (r.get(0), r.get::<_, i64>(1) as u64)).collect();
         Ok(AttemptCounts {
             groups,
+            tallies,
             customers: total(0),
             unknown_states: total(1),
             let_shapes,

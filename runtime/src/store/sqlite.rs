@@ -13,7 +13,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, pa
 
 use super::counts::{Counter, LetsOf};
 use super::{
-    AttemptCounts, AttemptKey, AttemptRow, BoardCounts, CONNECTED_SQL, DncEntry, ExportRow, Finished, HourCounts,
+    AttemptCounts, AttemptRow, BoardCounts, By, CONNECTED_SQL, DncEntry, ExportRow, Finished, Happened, HourCounts,
     LeaseHolder, NewAttempt, PastAttempt, RecordingRow, Result, Store, StoreError, StoredAction, StoredCampaign,
     StoredLet, StoredMessage,
 };
@@ -606,9 +606,9 @@ impl SqliteStore {
 /// The attempts of a campaign whose ids are in `range` (inclusive), grouped into `counter`:
 /// the attempts with their details in one cursor, then the lets, actions and messages each in
 /// one cursor over the range (no lookup of the attempt per row), read against what the first
-/// cursor kept of each attempt. Keys are grouped by their bytes, trimmed in SQL as
-/// `AttemptKey::trimmed` trims (text is read as text only for a new group). The transcripts
-/// are never read.
+/// cursor kept of each attempt. What happened is grouped by its columns' bytes, trimmed in SQL
+/// as `Happened::trimmed` trims (read as text only for a new group); the breakdowns' columns
+/// are borrowed from the cursor. The transcripts are never read.
 fn count_range(
     conn: &Connection,
     campaign: &str,
@@ -616,48 +616,38 @@ fn count_range(
     counter: &mut Counter,
 ) -> rusqlite::Result<()> {
     // Per id from `first`: 0 for no attempt of the campaign (or a live one), else 1 + the
-    // outcome's place in `outcomes`, times 4, + 2 for a goal + 1 when connected.
+    // place of how it ended in the counter's endings.
     let mut kept = vec![0u32; usize::try_from(last - first + 1).unwrap_or(0)];
-    let mut outcomes: Vec<Option<String>> = Vec::new();
-    let mut attempts = conn.prepare(&format!(
-        "SELECT a.id, talk_ms, state != 'ended', COALESCE(disposition, 'unknown') IN {CONNECTED_SQL},
-         COALESCE(disposition, 'unknown'), outcome, goal, CASE WHEN outcome = 'transfer_failed' THEN cause END,
-         local_hour, attempt, substr(local_time, 1, 10), segment, zone, list, variant,
+    let mut attempts = conn.prepare(
+        "SELECT a.id, talk_ms, state != 'ended', COALESCE(disposition, 'unknown'), outcome, goal, CASE WHEN outcome = 'transfer_failed' THEN cause END,
          CASE WHEN disposition = 'customer_hangup' THEN last_step END, COALESCE(d.steps, '[]'),
-         COALESCE(d.objections, '[]'), COALESCE(d.unrecognised, '[]'), COALESCE(d.tags, '[]')
+         COALESCE(d.objections, '[]'), COALESCE(d.unrecognised, '[]'), COALESCE(d.tags, '[]'),
+         local_hour, attempt, substr(local_time, 1, 10), segment, zone, list, variant
          FROM attempts a LEFT JOIN attempt_details d ON d.attempt_id = a.id
-         WHERE campaign = ?1 AND a.id BETWEEN ?2 AND ?3 AND state != 'live' ORDER BY a.id"
-    ))?;
-    let key_columns = 4..20;
+         WHERE campaign = ?1 AND a.id BETWEEN ?2 AND ?3 AND state != 'live' ORDER BY a.id",
+    )?;
     let mut encoded = Vec::new();
     let mut rows = attempts.query(params![campaign, first, last])?;
     while let Some(r) = rows.next()? {
         encoded.clear();
-        for column in key_columns.clone() {
+        for column in HAPPENED_COLUMNS {
             put_value(&mut encoded, r.get_ref(column)?);
         }
-        counter.attempt_encoded(&encoded, r.get(1)?, || attempt_key(r))?;
+        let ending = counter.attempt_encoded(&encoded, r.get(1)?, || happened(r))?;
+        for (breakdown, column) in BY_COLUMNS.enumerate() {
+            encoded.clear();
+            put_value(&mut encoded, r.get_ref(column)?);
+            counter.tally_encoded(breakdown, &encoded, ending, || by(r, column))?;
+        }
         counter.unknown_state(r.get(2)?);
-        let outcome = text_or_null(r, 5)?;
-        let outcome = match outcomes.iter().position(|o| o.as_deref() == outcome) {
-            Some(at) => at,
-            None => {
-                outcomes.push(outcome.map(String::from));
-                outcomes.len() - 1
-            }
-        };
-        let (goal, connected) = (r.get::<_, i64>(6)? != 0, r.get::<_, bool>(3)?);
         let id: i64 = r.get(0)?;
-        kept[(id - first) as usize] = (1 + outcome as u32) * 4 + 2 * u32::from(goal) + u32::from(connected);
+        kept[(id - first) as usize] = 1 + ending.place();
     }
+    let endings = counter.endings().to_vec();
     let of = |id: i64| {
         let k = *kept.get(usize::try_from(id - first).ok()?)?;
-        (k != 0).then(|| LetsOf {
-            id,
-            goal: k & 2 != 0,
-            outcome: outcomes[(k / 4 - 1) as usize].as_deref(),
-            connected: k & 1 != 0,
-        })
+        let ending = endings.get(k.checked_sub(1)? as usize)?;
+        Some(LetsOf { id, goal: ending.goal, outcome: ending.outcome.as_deref(), connected: ending.connected })
     };
     let range = |columns: &str, table: &str| {
         format!(
@@ -689,27 +679,44 @@ fn count_range(
     Ok(())
 }
 
-/// The key of a row of `count_range`'s first cursor (its columns 4 to 19).
-fn attempt_key(r: &rusqlite::Row<'_>) -> rusqlite::Result<AttemptKey> {
+/// The columns of `count_range`'s first cursor that say what happened in an attempt, in
+/// [`Happened`]'s order.
+const HAPPENED_COLUMNS: std::ops::Range<usize> = 3..12;
+
+/// The columns of `count_range`'s first cursor that place an attempt in each breakdown, in
+/// [`By::of`]'s order.
+const BY_COLUMNS: std::ops::Range<usize> = 12..19;
+
+/// The value of a row of `count_range`'s first cursor in a breakdown (one of [`BY_COLUMNS`]).
+fn by(r: &rusqlite::Row<'_>, column: usize) -> rusqlite::Result<By> {
     let owned = |column: usize| text_or_null(r, column).map(|v| v.map(String::from));
-    let text = |column: usize| text(r, column).map(String::from);
-    Ok(AttemptKey {
-        disposition: text(4)?,
-        outcome: owned(5)?,
-        goal: r.get::<_, i64>(6)? != 0,
-        cause: owned(7)?,
-        local_hour: r.get(8)?,
-        attempt: r.get(9)?,
-        local_time: text(10)?,
-        segment: owned(11)?,
-        zone: owned(12)?,
-        list: owned(13)?,
-        variant: owned(14)?,
-        last_step: owned(15)?,
-        steps: text(16)?,
-        objections: text(17)?,
-        unrecognised: text(18)?,
-        tags: text(19)?,
+    Ok(match column - BY_COLUMNS.start {
+        0 => By::Hour(r.get(column)?),
+        1 => By::Attempt(r.get(column)?),
+        2 => By::Day(text(r, column)?.into()),
+        3 => By::Segment(owned(column)?),
+        4 => By::Zone(owned(column)?),
+        5 => By::List(owned(column)?),
+        _ => By::Variant(owned(column)?),
+    })
+}
+
+/// What happened in the attempt of a row of `count_range`'s first cursor (its
+/// [`HAPPENED_COLUMNS`]).
+fn happened(r: &rusqlite::Row<'_>) -> rusqlite::Result<Happened> {
+    let column = |i: usize| HAPPENED_COLUMNS.start + i;
+    let owned = |i: usize| text_or_null(r, column(i)).map(|v| v.map(String::from));
+    let text = |i: usize| text(r, column(i)).map(String::from);
+    Ok(Happened {
+        disposition: text(0)?,
+        outcome: owned(1)?,
+        goal: r.get::<_, i64>(column(2))? != 0,
+        cause: owned(3)?,
+        last_step: owned(4)?,
+        steps: text(5)?,
+        objections: text(6)?,
+        unrecognised: text(7)?,
+        tags: text(8)?,
     })
 }
 
