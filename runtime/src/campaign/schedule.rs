@@ -1,7 +1,7 @@
 //! Time rules of CAMPAIGN.md §2–§3 in the customer's own time zone: the call window, days,
 //! holidays, and the earliest moment a call may start.
 
-use jiff::civil::{Date, Time};
+use jiff::civil::{Date, DateTime, Time};
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ZonedDateTime};
 
@@ -31,8 +31,13 @@ impl Window {
 
     /// Whether a call may start at this local moment.
     pub fn allows(&self, local: &ZonedDateTime) -> bool {
+        self.allows_local(local.datetime())
+    }
+
+    /// [`Window::allows`] on the local date and time alone (no zone to carry).
+    pub fn allows_local(&self, local: DateTime) -> bool {
         let time = local.time();
-        self.day_allowed(local.date()) && self.start <= time && time < self.end
+        self.start <= time && time < self.end && self.day_allowed(local.date())
     }
 
     /// The earliest moment at or after `at` when a call may start in `tz` (None: never, e.g.
