@@ -305,6 +305,7 @@ fn run_loop(
     let mut last_commit = Instant::now();
     let mut last_report = Instant::now();
     let mut last_beat = Instant::now();
+    let mut passes = 0u32;
 
     loop {
         if !stopping && opts.stop.load(Ordering::Relaxed) {
@@ -313,7 +314,11 @@ fn run_loop(
         }
         // Collect calls that ended meanwhile, without waiting.
         telephony.poll();
-        if last_beat.elapsed() >= HEARTBEAT {
+        // The wall clock is looked at for the heartbeat on every pass when calls are real (a
+        // pass can wait long), on every 16th otherwise (a pass waits at most MAX_WAIT: 3.2 s
+        // at most between looks, well inside the lease).
+        passes = passes.wrapping_add(1);
+        if (engine.durable || passes % 16 == 0) && last_beat.elapsed() >= HEARTBEAT {
             last_beat = Instant::now();
             writes.checkpoint(clock.now(), true)?;
         }

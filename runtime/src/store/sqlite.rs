@@ -589,6 +589,44 @@ impl SqliteStore {
     }
 
     /// Runs one cached statement; returns the rows it changed.
+    /// An attempt's row: live (`end` None: its end's columns empty, as `finish_attempt` finds
+    /// them) or ended with `end` (its details are the caller's).
+    fn insert_attempt(&self, a: &NewAttempt, end: Option<&Finished>) -> Result<i64> {
+        self.exec(
+            "INSERT INTO attempts (campaign, customer_id, phone, attempt, started_ms, local_time, local_date,
+             local_hour, state, script_sha256, allowed, segment, zone, list, variant, disposition, cause, outcome,
+             goal, ended_ms, talk_ms, last_step, callback_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
+             ?21, ?22, ?23)",
+            params![
+                a.campaign,
+                a.customer_id,
+                a.phone,
+                a.attempt,
+                a.started_ms,
+                a.local_time,
+                a.local_date,
+                a.local_hour,
+                if end.is_some() { "ended" } else { "live" },
+                a.script_sha256,
+                a.allowed,
+                a.segment,
+                a.zone,
+                a.list,
+                a.variant,
+                end.map(|f| f.disposition.as_str()),
+                end.and_then(|f| f.cause.as_deref()),
+                end.and_then(|f| f.outcome.as_deref()),
+                end.map_or(0, |f| f.goal as i64),
+                end.map(|f| f.ended_ms),
+                end.map_or(0, |f| f.talk_ms),
+                end.and_then(|f| f.last_step.as_deref()),
+                end.and_then(|f| f.callback_ms)
+            ],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
     /// What an ended attempt said and did: its details, lets, actions, messages, handover.
     fn insert_details(&self, id: i64, f: &Finished) -> Result<()> {
         self.exec(
@@ -927,28 +965,7 @@ impl Store for SqliteStore {
     }
 
     fn begin_attempt(&mut self, a: &NewAttempt) -> Result<i64> {
-        self.exec(
-            "INSERT INTO attempts (campaign, customer_id, phone, attempt, started_ms, local_time, local_date,
-             local_hour, state, script_sha256, allowed, segment, zone, list, variant)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'live', ?9, ?10, ?11, ?12, ?13, ?14)",
-            params![
-                a.campaign,
-                a.customer_id,
-                a.phone,
-                a.attempt,
-                a.started_ms,
-                a.local_time,
-                a.local_date,
-                a.local_hour,
-                a.script_sha256,
-                a.allowed,
-                a.segment,
-                a.zone,
-                a.list,
-                a.variant
-            ],
-        )?;
-        Ok(self.conn.last_insert_rowid())
+        self.insert_attempt(a, None)
     }
 
     fn finish_attempt(&mut self, id: i64, f: &Finished) -> Result<()> {
@@ -974,38 +991,7 @@ impl Store for SqliteStore {
     }
 
     fn record_attempt(&mut self, a: &NewAttempt, f: &Finished) -> Result<i64> {
-        self.exec(
-            "INSERT INTO attempts (campaign, customer_id, phone, attempt, started_ms, local_time, local_date,
-             local_hour, state, script_sha256, allowed, segment, zone, list, variant, disposition, cause, outcome,
-             goal, ended_ms, talk_ms, last_step, callback_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'ended', ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
-             ?20, ?21, ?22)",
-            params![
-                a.campaign,
-                a.customer_id,
-                a.phone,
-                a.attempt,
-                a.started_ms,
-                a.local_time,
-                a.local_date,
-                a.local_hour,
-                a.script_sha256,
-                a.allowed,
-                a.segment,
-                a.zone,
-                a.list,
-                a.variant,
-                f.disposition,
-                f.cause,
-                f.outcome,
-                f.goal as i64,
-                f.ended_ms,
-                f.talk_ms,
-                f.last_step,
-                f.callback_ms
-            ],
-        )?;
-        let id = self.conn.last_insert_rowid();
+        let id = self.insert_attempt(a, Some(f))?;
         self.insert_details(id, f)?;
         Ok(id)
     }
