@@ -318,7 +318,7 @@ fn run_loop(
         // pass can wait long), on every 16th otherwise (a pass waits at most MAX_WAIT: 3.2 s
         // at most between looks, well inside the lease).
         passes = passes.wrapping_add(1);
-        if (engine.durable || passes % 16 == 0) && last_beat.elapsed() >= HEARTBEAT {
+        if (engine.durable || passes.is_multiple_of(16)) && last_beat.elapsed() >= HEARTBEAT {
             last_beat = Instant::now();
             writes.checkpoint(clock.now(), true)?;
         }
