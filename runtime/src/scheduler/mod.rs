@@ -16,6 +16,7 @@ mod ready;
 pub mod worker;
 mod writes;
 
+use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
 
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -410,13 +411,14 @@ fn resume<'p>(
     let (calls_per_second, max_concurrent) = line_limits(c);
     let customers = &plan.customers;
     // The list's zones by its indexes; 0, no zone given, is the campaign's.
-    let zones = std::iter::once(c.schedule.timezone.clone())
+    let zones: Vec<TimeZone> = std::iter::once(c.schedule.timezone.clone())
         .chain(customers.zone_names().map(|name| TimeZone::get(name).unwrap_or(TimeZone::UTC)))
         .collect();
     let dnc = store.dnc()?.iter().filter_map(|p| Phone::parse(p)).collect();
     let mut engine = Engine {
         plan,
         window: Window::from_schedule(&c.schedule),
+        next_starts: (0..zones.len()).map(|_| Cell::new(None)).collect(),
         zones,
         states: vec![CustomerState::default(); customers.len()],
         caps: Caps::default(),
@@ -491,6 +493,9 @@ struct Live {
     row: writes::AttemptRow,
 }
 
+/// A window start as `admit` keeps it: (local date, start, latest start passed over).
+type NextStart = Option<(Date, Timestamp, Option<Timestamp>)>;
+
 /// What waits in the ready queue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Item {
@@ -525,6 +530,9 @@ struct Engine<'p> {
     plan: &'p Plan,
     window: Window,
     zones: Vec<TimeZone>,
+    /// Per zone (as `zones`): the last window start `admit` found from outside the window, for
+    /// the local date it was asked on, with the latest start it passed over.
+    next_starts: Vec<Cell<NextStart>>,
     states: Vec<CustomerState>,
     caps: Caps,
     parked: Parked,
@@ -671,7 +679,20 @@ impl Engine<'_> {
         // Inside the window (most customers, most of the time): one conversion to local time.
         let local = tz.to_datetime(at);
         if !self.window.allows_local(local) {
-            let Some(start) = self.window.next_start(at, tz) else { return Admit::Never };
+            // The customers a window's close or opening re-files share their zone's answer
+            // for the day (exact: the same days passed over, all before `at`).
+            let date = local.date();
+            let memo = &self.next_starts[usize::from(self.plan.customers.zone_index(i))];
+            let start = match memo.get() {
+                Some((d, start, passed)) if d == date && start >= at && passed.is_none_or(|p| p < at) => start,
+                _ => {
+                    let Some((start, passed)) = self.window.next_start_outside(date, at, tz) else {
+                        return Admit::Never;
+                    };
+                    memo.set(Some((date, start, passed)));
+                    start
+                }
+            };
             if start > at {
                 return Admit::Window(start.as_millisecond());
             }
