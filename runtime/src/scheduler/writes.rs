@@ -95,7 +95,13 @@ pub(super) struct Writer<'s> {
     /// started in (the store's ids are that order); a commit writes the rest, live when
     /// they have not ended, so what a commit leaves is what writing each begin at once did.
     pending: VecDeque<Pending>,
+    /// Attempts held at most: past it the front is written live (a long call at the front
+    /// holds every later one, with its result, until the next commit).
+    hold: usize,
 }
+
+/// [`Writer::hold`]: a few seconds of calls at simulated speeds.
+const HOLD: usize = 8_192;
 
 struct Pending {
     ticket: i64,
@@ -110,7 +116,7 @@ enum End {
 
 impl<'s> Writer<'s> {
     pub fn new(plan: &'s Plan, store: &'s mut (dyn Store + Send), holder: &'s LeaseHolder) -> Writer<'s> {
-        Writer { plan, store, holder, rows: HashMap::new(), pending: VecDeque::new() }
+        Writer { plan, store, holder, rows: HashMap::new(), pending: VecDeque::new(), hold: HOLD }
     }
 
     /// The row of an attempt already in the store; None for a ticket still pending (whose
@@ -134,7 +140,7 @@ impl<'s> Writer<'s> {
     /// the live ones too.
     fn write_pending(&mut self, all: bool) -> Result<(), StoreError> {
         while let Some(p) = self.pending.front() {
-            if p.end.is_none() && !all {
+            if p.end.is_none() && !all && self.pending.len() <= self.hold {
                 break;
             }
             let Some(p) = self.pending.pop_front() else { break };
@@ -160,6 +166,9 @@ impl<'s> Writer<'s> {
         match write {
             Write::Begin { ticket, start } => {
                 self.pending.push_back(Pending { ticket, start, end: None });
+                if self.pending.len() > self.hold {
+                    self.write_pending(false)?;
+                }
             }
             Write::Finish { row, result, callback, now } => {
                 if let Some((row, End::Finished { result, callback, now })) =
@@ -367,12 +376,13 @@ mod tests {
     /// Plays `ops` on a store: through the writer thread's `Writer` (tickets, attempts held
     /// until their end), or each write straight to the store as the loop once made them.
     /// Stops without a last commit (a crash) unless `close`.
-    fn play(path: &std::path::Path, ops: &[Op], held: bool, close: bool) {
+    fn play(path: &std::path::Path, ops: &[Op], held: bool, close: bool, hold: usize) {
         let plan = plan(ops.len().max(1));
         let mut store = SqliteStore::open(path).unwrap();
         let holder = LeaseHolder::this_process("T", 0, 1);
         store.begin().unwrap();
         let mut writer = Writer::new(&plan, &mut store, &holder);
+        writer.hold = hold;
         let mut live: Vec<(usize, AttemptRow)> = Vec::new();
         let mut started = 0;
         for &op in ops {
@@ -458,11 +468,15 @@ mod tests {
         /// same values, live where the call was still on (so a crash leaves those for the next
         /// run's `interrupt_live`), nothing after the last commit.
         #[test]
-        fn held_attempts_commit_as_straight_writes_did(ops in proptest::collection::vec(op(), 0..60), close: bool) {
+        fn held_attempts_commit_as_straight_writes_did(
+            ops in proptest::collection::vec(op(), 0..60),
+            close: bool,
+            hold in prop_oneof![Just(HOLD), 0usize..4],
+        ) {
             let dir = tempfile::tempdir().unwrap();
             let (held, straight) = (dir.path().join("held.db"), dir.path().join("straight.db"));
-            play(&held, &ops, true, close);
-            play(&straight, &ops, false, close);
+            play(&held, &ops, true, close, hold);
+            play(&straight, &ops, false, close, hold);
             let rows = rows(&held);
             prop_assert_eq!(&rows, &self::rows(&straight));
             let ids: Vec<i64> = rows.iter().map(|r| r.split(' ').next().unwrap().parse().unwrap()).collect();
@@ -478,7 +492,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.db");
         let ops = [Op::Begin, Op::Begin, Op::End(1, false), Op::Checkpoint, Op::Begin, Op::End(0, false)];
-        play(&path, &ops, true, false);
+        play(&path, &ops, true, false, HOLD);
         let rows = rows(&path);
         assert_eq!(rows.len(), 2, "{rows:?}");
         assert!(rows[0].starts_with("1 c0 1 ") && rows[0].contains(" live None "), "{rows:?}");
