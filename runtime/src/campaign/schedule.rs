@@ -1,7 +1,7 @@
 //! Time rules of CAMPAIGN.md §2–§3 in the customer's own time zone: the call window, days,
 //! holidays, and the earliest moment a call may start.
 
-use jiff::civil::{Date, Time};
+use jiff::civil::{Date, DateTime, Time};
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ZonedDateTime};
 
@@ -31,8 +31,13 @@ impl Window {
 
     /// Whether a call may start at this local moment.
     pub fn allows(&self, local: &ZonedDateTime) -> bool {
+        self.allows_local(local.datetime())
+    }
+
+    /// [`Window::allows`] on the local date and time alone (no zone to carry).
+    pub fn allows_local(&self, local: DateTime) -> bool {
         let time = local.time();
-        self.day_allowed(local.date()) && self.start <= time && time < self.end
+        self.start <= time && time < self.end && self.day_allowed(local.date())
     }
 
     /// The earliest moment at or after `at` when a call may start in `tz` (None: never, e.g.
@@ -42,15 +47,29 @@ impl Window {
         if self.allows(&local) {
             return Some(at);
         }
+        self.next_start_outside(local.date(), at, tz).map(|(start, _)| start)
+    }
+
+    /// [`Window::next_start`] from `at`, outside the window on its local `date`: the start,
+    /// and the latest start of an allowed day it passed over (already before `at`). The same
+    /// start holds for any moment of that date outside the window that is after the passed
+    /// one and not after the start (the scheduler keeps it per zone and date).
+    pub fn next_start_outside(
+        &self,
+        mut date: Date,
+        at: Timestamp,
+        tz: &TimeZone,
+    ) -> Option<(Timestamp, Option<Timestamp>)> {
         let start = self.start;
-        let mut date = local.date();
+        let mut passed: Option<Timestamp> = None;
         for _ in 0..370 {
             if self.day_allowed(date) {
                 let candidate = date.to_datetime(start).to_zoned_datetime(tz.clone()).ok()?.timestamp();
                 if candidate >= at {
-                    return Some(candidate);
+                    return Some((candidate, passed));
                 }
                 // Today, but the window already started: if it is still open we returned above.
+                passed = passed.max(Some(candidate));
             }
             date = date.tomorrow().ok()?;
         }
@@ -75,6 +94,40 @@ mod tests {
         schedule.days.truncate(5);
         schedule.holidays = vec![jiff::civil::date(2026, 11, 27)];
         Window::from_schedule(&schedule)
+    }
+
+    proptest::proptest! {
+        /// What the scheduler keeps per zone and date: a start found from one moment outside
+        /// the window is the start from any other moment of that local date outside it that
+        /// is after every start passed over and not after the found one (zones with and
+        /// without daylight saving, windows of any hours).
+        #[test]
+        fn a_start_found_from_outside_the_window_holds_for_that_dates_moments(
+            first in 0i64..400 * 86_400,
+            delta in -86_400i64..86_400,
+            zone in 0usize..4,
+            start in 0i8..23,
+            hours in 1i8..12,
+        ) {
+            let tz = TimeZone::get(["Asia/Shanghai", "America/New_York", "Europe/London", "Australia/Sydney"][zone]).unwrap();
+            let mut w = window();
+            w.start = Time::new(start, 30, 0, 0).unwrap();
+            w.end = Time::new((start + hours).min(23), 45, 0, 0).unwrap();
+            let base = "2026-01-01T00:00:00Z".parse::<Timestamp>().unwrap().as_second();
+            let at0 = Timestamp::from_second(base + first).unwrap();
+            let at1 = Timestamp::from_second(base + first + delta).unwrap();
+            let (l0, l1) = (tz.to_datetime(at0), tz.to_datetime(at1));
+            if !w.allows_local(l0)
+                && !w.allows_local(l1)
+                && l0.date() == l1.date()
+                && let Some((found, passed)) = w.next_start_outside(l0.date(), at0, &tz)
+            {
+                proptest::prop_assert_eq!(w.next_start(at0, &tz), Some(found));
+                if found >= at1 && passed.is_none_or(|p| p < at1) {
+                    proptest::prop_assert_eq!(w.next_start(at1, &tz), Some(found));
+                }
+            }
+        }
     }
 
     #[test]

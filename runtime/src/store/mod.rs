@@ -437,6 +437,15 @@ pub trait Store {
     /// Inserts an attempt before it is dialled; fails when that (customer, attempt) exists.
     fn begin_attempt(&mut self, a: &NewAttempt) -> Result<i64>;
     fn finish_attempt(&mut self, id: i64, f: &Finished) -> Result<()>;
+    /// An attempt whose call already ended, written once with its end (what
+    /// [`Store::begin_attempt`] then [`Store::finish_attempt`] leave): the writer thread of a
+    /// simulated campaign holds an attempt until its end when both fall in one batch. Its id
+    /// is the next, as `begin_attempt`'s. The default is those two writes.
+    fn record_attempt(&mut self, a: &NewAttempt, f: &Finished) -> Result<i64> {
+        let id = self.begin_attempt(a)?;
+        self.finish_attempt(id, f)?;
+        Ok(id)
+    }
     /// Every attempt of a campaign, in order, to rebuild the scheduler's state.
     fn past_attempts(&self, campaign: &str) -> Result<Vec<PastAttempt>>;
     /// Calls placed to each phone on each local date, across every campaign (for the caps).

@@ -21,6 +21,24 @@ use super::{
 /// The current schema version; `migrate` brings older stores up to it.
 pub const SCHEMA_VERSION: i64 = 9;
 
+/// Lets written by one statement at most.
+const LETS_AT_ONCE: usize = 8;
+
+/// `INSERT INTO attempt_lets` of 1 to [`LETS_AT_ONCE`] rows.
+static LETS_SQL: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+    (1..=LETS_AT_ONCE)
+        .map(|n| {
+            let rows: Vec<String> = (0..n)
+                .map(|k| {
+                    let p = k * 5;
+                    format!("(?{}, ?{}, ?{}, ?{}, ?{})", p + 1, p + 2, p + 3, p + 4, p + 5)
+                })
+                .collect();
+            format!("INSERT INTO attempt_lets (attempt_id, position, name, type, value) VALUES {}", rows.join(", "))
+        })
+        .collect()
+});
+
 /// `PRAGMA application_id` of a CallScript store ("CSc1").
 pub const APPLICATION_ID: i64 = 0x4353_6331;
 
@@ -291,6 +309,9 @@ impl SqliteStore {
              PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 10000; PRAGMA mmap_size = 268435456;",
         )
         .ctx(path)?;
+        // Room for every statement a run repeats (the lets' several among them): a statement
+        // pushed out of the cache is compiled again the next time.
+        conn.set_prepared_statement_cache_capacity(64);
         let mut store = SqliteStore { conn, path: path.to_path_buf(), in_transaction: false };
         store.identify()?;
         store.migrate()?;
@@ -568,6 +589,89 @@ impl SqliteStore {
     }
 
     /// Runs one cached statement; returns the rows it changed.
+    /// An attempt's row: live (`end` None: its end's columns empty, as `finish_attempt` finds
+    /// them) or ended with `end` (its details are the caller's).
+    fn insert_attempt(&self, a: &NewAttempt, end: Option<&Finished>) -> Result<i64> {
+        self.exec(
+            "INSERT INTO attempts (campaign, customer_id, phone, attempt, started_ms, local_time, local_date,
+             local_hour, state, script_sha256, allowed, segment, zone, list, variant, disposition, cause, outcome,
+             goal, ended_ms, talk_ms, last_step, callback_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
+             ?21, ?22, ?23)",
+            params![
+                a.campaign,
+                a.customer_id,
+                a.phone,
+                a.attempt,
+                a.started_ms,
+                a.local_time,
+                a.local_date,
+                a.local_hour,
+                if end.is_some() { "ended" } else { "live" },
+                a.script_sha256,
+                a.allowed,
+                a.segment,
+                a.zone,
+                a.list,
+                a.variant,
+                end.map(|f| f.disposition.as_str()),
+                end.and_then(|f| f.cause.as_deref()),
+                end.and_then(|f| f.outcome.as_deref()),
+                end.map_or(0, |f| f.goal as i64),
+                end.map(|f| f.ended_ms),
+                end.map_or(0, |f| f.talk_ms),
+                end.and_then(|f| f.last_step.as_deref()),
+                end.and_then(|f| f.callback_ms)
+            ],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// What an ended attempt said and did: its details, lets, actions, messages, handover.
+    fn insert_details(&self, id: i64, f: &Finished) -> Result<()> {
+        self.exec(
+            "INSERT INTO attempt_details (attempt_id, steps, tags, objections, unrecognised, transcript)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![id, f.steps, f.tags, f.objections, f.unrecognised, f.transcript],
+        )?;
+        // The lets in statements of up to LETS_AT_ONCE rows (a script has a few; one statement
+        // each was a quarter of a simulated call's statements).
+        for (chunk, lets) in f.lets.chunks(LETS_AT_ONCE).enumerate() {
+            let sql = &LETS_SQL[lets.len() - 1];
+            let mut statement = self.conn.prepare_cached(sql).ctx(&self.path)?;
+            for (k, l) in lets.iter().enumerate() {
+                let position = (chunk * LETS_AT_ONCE + k) as i64;
+                let at = k * 5;
+                statement.raw_bind_parameter(at + 1, id).ctx(&self.path)?;
+                statement.raw_bind_parameter(at + 2, position).ctx(&self.path)?;
+                statement.raw_bind_parameter(at + 3, &l.name).ctx(&self.path)?;
+                statement.raw_bind_parameter(at + 4, &l.ty).ctx(&self.path)?;
+                statement.raw_bind_parameter(at + 5, &l.value).ctx(&self.path)?;
+            }
+            statement.raw_execute().ctx(&self.path)?;
+        }
+        for (position, a) in f.actions.iter().enumerate() {
+            self.exec(
+                "INSERT INTO attempt_actions (attempt_id, position, name, ok, latency_ms, cause)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![id, position as i64, a.name, a.ok as i64, a.latency_ms, a.cause],
+            )?;
+        }
+        for (position, m) in f.messages.iter().enumerate() {
+            self.exec(
+                "INSERT INTO attempt_messages (attempt_id, position, text, status, cause) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![id, position as i64, m.text, m.status, m.cause],
+            )?;
+        }
+        for (position, (key, value)) in f.handover.iter().enumerate() {
+            self.exec(
+                "INSERT INTO attempt_handovers (attempt_id, position, key, value) VALUES (?1, ?2, ?3, ?4)",
+                params![id, position as i64, key, value],
+            )?;
+        }
+        Ok(())
+    }
+
     fn exec<P: rusqlite::Params>(&self, sql: &str, params: P) -> Result<usize> {
         self.conn.prepare_cached(sql).and_then(|mut s| s.execute(params)).ctx(&self.path)
     }
@@ -868,28 +972,7 @@ impl Store for SqliteStore {
     }
 
     fn begin_attempt(&mut self, a: &NewAttempt) -> Result<i64> {
-        self.exec(
-            "INSERT INTO attempts (campaign, customer_id, phone, attempt, started_ms, local_time, local_date,
-             local_hour, state, script_sha256, allowed, segment, zone, list, variant)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'live', ?9, ?10, ?11, ?12, ?13, ?14)",
-            params![
-                a.campaign,
-                a.customer_id,
-                a.phone,
-                a.attempt,
-                a.started_ms,
-                a.local_time,
-                a.local_date,
-                a.local_hour,
-                a.script_sha256,
-                a.allowed,
-                a.segment,
-                a.zone,
-                a.list,
-                a.variant
-            ],
-        )?;
-        Ok(self.conn.last_insert_rowid())
+        self.insert_attempt(a, None)
     }
 
     fn finish_attempt(&mut self, id: i64, f: &Finished) -> Result<()> {
@@ -909,38 +992,15 @@ impl Store for SqliteStore {
             ],
         )?;
         if updated > 0 {
-            self.exec(
-                "INSERT INTO attempt_details (attempt_id, steps, tags, objections, unrecognised, transcript)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![id, f.steps, f.tags, f.objections, f.unrecognised, f.transcript],
-            )?;
-            for (position, l) in f.lets.iter().enumerate() {
-                self.exec(
-                    "INSERT INTO attempt_lets (attempt_id, position, name, type, value) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![id, position as i64, l.name, l.ty, l.value],
-                )?;
-            }
-            for (position, a) in f.actions.iter().enumerate() {
-                self.exec(
-                    "INSERT INTO attempt_actions (attempt_id, position, name, ok, latency_ms, cause)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![id, position as i64, a.name, a.ok as i64, a.latency_ms, a.cause],
-                )?;
-            }
-            for (position, m) in f.messages.iter().enumerate() {
-                self.exec(
-                    "INSERT INTO attempt_messages (attempt_id, position, text, status, cause) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![id, position as i64, m.text, m.status, m.cause],
-                )?;
-            }
-            for (position, (key, value)) in f.handover.iter().enumerate() {
-                self.exec(
-                    "INSERT INTO attempt_handovers (attempt_id, position, key, value) VALUES (?1, ?2, ?3, ?4)",
-                    params![id, position as i64, key, value],
-                )?;
-            }
+            self.insert_details(id, f)?;
         }
         Ok(())
+    }
+
+    fn record_attempt(&mut self, a: &NewAttempt, f: &Finished) -> Result<i64> {
+        let id = self.insert_attempt(a, Some(f))?;
+        self.insert_details(id, f)?;
+        Ok(id)
     }
 
     fn past_attempts(&self, campaign: &str) -> Result<Vec<PastAttempt>> {
