@@ -433,19 +433,27 @@ fn fix_guards(variants: &[Variant], list: &mut CustomerList) -> FixedGuards {
     done
 }
 
-/// A condition's value for every row of `table` (0 false, 1 true, 2 for the interpreter).
+/// A condition's value for every row of `table`: None where the compiled code leaves the row
+/// to the interpreter.
 fn guard_values(
     condition: &callscript_compiler::bytecode::ExprCode,
     code: &callscript_compiler::bytecode::ScriptCode,
     table: &CustomerTable,
     done: &mut FixedGuards,
-) -> Result<Vec<u8>, callscript_jit::JitError> {
+) -> Result<Vec<Option<bool>>, callscript_jit::JitError> {
     let compiling = std::time::Instant::now();
     let compiled = callscript_jit::CompiledSegment::compile(condition, code, table, CallContext::default().builtins())?;
     done.compile += compiling.elapsed();
     let running = std::time::Instant::now();
-    let mut values = vec![u8::MAX; table.rows()];
-    compiled.select_into(0, &mut values);
+    let values = compiled
+        .select(0..table.rows())
+        .into_iter()
+        .map(|verdict| match verdict {
+            Verdict::Keep => Some(true),
+            Verdict::Drop => Some(false),
+            Verdict::Interpret => None,
+        })
+        .collect();
     done.run += running.elapsed();
     Ok(values)
 }

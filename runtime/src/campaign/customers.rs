@@ -44,14 +44,13 @@ pub fn e164_into(raw: &str, jurisdiction: &str, out: &mut String) -> bool {
         digits.next();
     }
     // Everything but the separators must be an ASCII digit.
-    let start = out.len();
     for c in digits {
         if !c.is_ascii_digit() {
             return false;
         }
         out.push(c);
     }
-    let cleaned = &out[start..];
+    let cleaned = out.as_str();
     let n = cleaned.len();
     let prefix = if plus {
         if !(8..=15).contains(&n) {
@@ -301,7 +300,7 @@ impl SeenIds {
 
     /// Each id listed again, as (its position, the position of its first listing), in list
     /// order.
-    fn repeats(mut self) -> (SeenIds, Vec<(u32, u32)>) {
+    fn repeats(&mut self) -> Vec<(u32, u32)> {
         let mut keys = std::mem::take(&mut self.keys);
         keys.sort_unstable();
         let mut repeats = Vec::new();
@@ -316,7 +315,7 @@ impl SeenIds {
             }
         }
         repeats.sort_unstable();
-        (self, repeats)
+        repeats
     }
 }
 
@@ -513,7 +512,7 @@ pub fn load_each(
         each(&Row { id, phone: &phone, timezone, inputs: &values, segment, line });
         count += 1;
     }
-    let (seen_ids, repeats) = seen_ids.repeats();
+    let repeats = seen_ids.repeats();
     if !repeats.is_empty() {
         let listed_twice = repeats.iter().map(|&(at, first)| {
             let id = seen_ids.id(at);
@@ -631,7 +630,7 @@ pub(super) mod tests {
             for (i, id) in ids.iter().enumerate() {
                 seen.push(id, i + 2).unwrap();
             }
-            let (_, repeats) = seen.repeats();
+            let repeats = seen.repeats();
             let mut expected = Vec::new();
             for (i, id) in ids.iter().enumerate() {
                 if let Some(first) = ids[..i].iter().position(|x| x == id) {

@@ -94,8 +94,8 @@ struct FixedGuard {
     /// The campaign's variant whose script it is.
     variant: usize,
     expr: ExprId,
-    /// Per customer: 0 false, 1 true, anything else unknown (the session evaluates it).
-    values: Vec<u8>,
+    /// Per customer: its value, or None where the session evaluates it.
+    values: Vec<Option<bool>>,
 }
 
 /// Why a customer cannot join a list.
@@ -274,9 +274,9 @@ impl CustomerList {
     }
 
     /// Keeps the value of condition `expr` of variant `variant`'s script for every customer
-    /// (`values[i]`: 0 false, 1 true, anything else unknown), so that calls take it instead of
-    /// evaluating it. The caller vouches that the condition reads nothing a call changes.
-    pub fn fix_guard(&mut self, variant: usize, expr: ExprId, values: Vec<u8>) -> Result<(), TableError> {
+    /// (`values[i]`, None where unknown), so that calls take it instead of evaluating it. The
+    /// caller vouches that the condition reads nothing a call changes.
+    pub fn fix_guard(&mut self, variant: usize, expr: ExprId, values: Vec<Option<bool>>) -> Result<(), TableError> {
         if values.len() != self.len() {
             return Err(TableError::ColumnLength { rows: self.len(), found: values.len() });
         }
@@ -287,11 +287,10 @@ impl CustomerList {
 
     /// The conditions of variant `variant`'s script known for customer `i`, with their values.
     pub fn fixed_guards(&self, variant: usize, i: usize) -> impl Iterator<Item = (ExprId, bool)> + '_ {
-        self.guards.iter().filter(move |g| g.variant == variant).filter_map(move |g| match g.values.get(i) {
-            Some(0) => Some((g.expr, false)),
-            Some(1) => Some((g.expr, true)),
-            _ => None,
-        })
+        self.guards
+            .iter()
+            .filter(move |g| g.variant == variant)
+            .filter_map(move |g| Some((g.expr, g.values.get(i).copied().flatten()?)))
     }
 
     /// How many conditions are fixed per customer, over all variants.
