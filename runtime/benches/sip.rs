@@ -11,19 +11,20 @@
 //!   and the bytes of a VM session.
 //!
 //! `cargo bench -p callscript-runtime --bench sip` runs all three, each in a process of its
-//! own; `-- signalling`, `-- media` or `-- memory` runs one (`-- ours` and `-- bare` run one
+//! own; `-- signalling`, `-- media` or `-- memory` runs one (`-- ours` and `-- stack` run one
 //! side of `signalling`, for a profiler). Every part stops by itself within about a minute.
 //! Needs SIPp (Debian `sip-tester`) for `signalling` and `memory`. Knobs (environment):
 //! `CALLSCRIPT_BENCH_CALLS` (30000), `CALLSCRIPT_BENCH_WINDOW` (1000 calls in progress),
-//! `CALLSCRIPT_BENCH_DIALOGS` (5000), `CALLSCRIPT_BENCH_MEDIA_N` (500,1000,2000,2500),
+//! `CALLSCRIPT_BENCH_DIALOGS` (10000), `CALLSCRIPT_BENCH_MEDIA_N` (500,1000,2000,2500),
 //! `CALLSCRIPT_BENCH_WORKERS` (2). Results and how to read them: docs/architecture.md,
 //! "Measured: real telephony".
 
+use std::alloc::GlobalAlloc;
 use std::net::{SocketAddr, UdpSocket as StdUdpSocket};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use callscript_compiler::check::check_source;
@@ -33,18 +34,46 @@ use callscript_runtime::telephony::media::vad::{Vad, VadConfig};
 use callscript_runtime::telephony::sip::SipConfig;
 use callscript_runtime::telephony::sip::call::{self, Services, Speech};
 use callscript_runtime::telephony::sip::rtp::{Inbound, OutStream, Pacer, spawn_receiver};
-use callscript_runtime::telephony::sip::{sdp, ua::UserAgent};
+use callscript_runtime::telephony::sip::{sdp, stack, ua::UserAgent};
 use callscript_runtime::telephony::{DialRequest, Disposition};
 use callscript_runtime::vm::{CallContext, Executable, Session};
-use rsipstack::dialog::invitation::InviteOption;
 
 #[path = "../tests/support/scratch.rs"]
 mod scratch;
 
 // The allocator of the `callscript` binary (src/main.rs): with glibc's, malloc and free were a
-// fifth of our side's profile, a cost the product does not pay.
+// fifth of our side's profile, a cost the product does not pay. It counts the bytes in use, for
+// `memory` (one relaxed atomic add per allocation, everywhere).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: Counting = Counting;
+
+static HEAP_IN_USE: AtomicUsize = AtomicUsize::new(0);
+
+struct Counting;
+
+// SAFETY: every call is mimalloc's; the counter only adds and subtracts the sizes asked for.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        HEAP_IN_USE.fetch_add(layout.size(), Ordering::Relaxed);
+        unsafe { mimalloc::MiMalloc.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        HEAP_IN_USE.fetch_add(layout.size(), Ordering::Relaxed);
+        unsafe { mimalloc::MiMalloc.alloc_zeroed(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        HEAP_IN_USE.fetch_sub(layout.size(), Ordering::Relaxed);
+        unsafe { mimalloc::MiMalloc.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        HEAP_IN_USE.fetch_add(new_size, Ordering::Relaxed);
+        HEAP_IN_USE.fetch_sub(layout.size(), Ordering::Relaxed);
+        unsafe { mimalloc::MiMalloc.realloc(ptr, layout, new_size) }
+    }
+}
 
 /// The benchmark's script: the call is answered, the script hangs up at once (BYE from us).
 /// A session still starts and steps per call; no prompt is voiced.
@@ -78,12 +107,12 @@ fn main() {
     for part in &parts {
         match part.as_str() {
             "signalling" => signalling(),
-            // Ours alone, for a profiler.
-            "bare" => {
+            // One side alone, for a profiler.
+            "stack" => {
                 let calls = std::env::var("CALLSCRIPT_BENCH_CALLS").ok().and_then(|v| v.parse().ok()).unwrap_or(30_000);
-                let r = bare_calls(calls, 1_000);
+                let r = stack_calls(&executable("bench_hangup.call", HANGUP_SCRIPT), calls, 1_000);
                 println!(
-                    "bare: {:.0} calls/s, {} ok, {} failed, {:.1} µs CPU per call",
+                    "stack: {:.0} calls/s, {} ok, {} failed, {:.1} µs CPU per call",
                     r.rate(),
                     r.ok,
                     r.failed,
@@ -172,41 +201,13 @@ fn cpu_seconds(stat: &str) -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
-unsafe extern "C" {
-    /// glibc: gives free heap pages back to the kernel, so RSS shows live memory.
-    fn malloc_trim(pad: usize) -> i32;
-    /// glibc: the allocator's counters over all arenas.
-    fn mallinfo2() -> MallInfo2;
-}
-
-#[repr(C)]
-struct MallInfo2 {
-    arena: usize,
-    ordblks: usize,
-    smblks: usize,
-    hblks: usize,
-    hblkhd: usize,
-    usmblks: usize,
-    fsmblks: usize,
-    uordblks: usize,
-    fordblks: usize,
-    keepcost: usize,
-}
-
-/// Bytes the program has allocated and not freed (heap in use plus mmapped blocks).
+/// Bytes the program has allocated and not freed.
 fn heap_in_use() -> usize {
-    // SAFETY: mallinfo2 only reads glibc's counters.
-    let m = unsafe { mallinfo2() };
-    let _ = (m.arena, m.ordblks, m.smblks, m.hblks, m.usmblks, m.fsmblks, m.fordblks, m.keepcost);
-    m.uordblks + m.hblkhd
+    HEAP_IN_USE.load(Ordering::Relaxed)
 }
 
-/// Resident memory after returning free heap pages (live memory, not the allocator's cache).
+/// Resident memory (with the allocator's cached pages).
 fn rss_kb() -> u64 {
-    // SAFETY: malloc_trim only walks glibc's own arenas.
-    unsafe {
-        malloc_trim(0);
-    }
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     status
         .lines()
@@ -332,16 +333,44 @@ fn our_calls(exec: &Arc<Executable>, calls: u64, window: usize) -> Run {
     Run { ok, failed: failed + (calls - ok - failed), seconds, cpu_s, peer_cpu_s }
 }
 
-/// The stack's floor: the same user agent's dialog layer alone (INVITE, ACK, BYE at once),
-/// with no RTP socket, media or VM session.
-fn bare_calls(calls: u64, window: usize) -> Run {
-    let dir = work_dir("bare");
+/// Our own sans-IO stack (`sip::stack`) over its driver, with a VM session per call as in
+/// `our_calls` (started when answered, stepped until it hangs up): no RTP socket or media.
+fn stack_calls(exec: &Arc<Executable>, calls: u64, window: usize) -> Run {
+    use callscript_runtime::call::{CallDriver, Command as CallCommand};
+    use callscript_runtime::telephony::sip::stack::{self, Event, Stack};
+    let dir = work_dir("stack");
     let uas = Uas::start(dir.path(), "60s");
     let rt = sip_runtime();
-    let ua = rt.block_on(UserAgent::start(config(uas.port))).unwrap();
+    let gateway: SocketAddr = format!("127.0.0.1:{}", uas.port).parse().unwrap();
+    let handle = rt.block_on(async {
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).unwrap();
+        let _ = socket.set_recv_buffer_size(4 << 20);
+        let _ = socket.set_send_buffer_size(4 << 20);
+        socket.set_nonblocking(true).unwrap();
+        socket.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into()).unwrap();
+        let socket = tokio::net::UdpSocket::from_std(socket.into()).unwrap();
+        let local = socket.local_addr().unwrap();
+        let (t1, t2, linger) = stack::Config::timers(Duration::from_secs(4));
+        let config = stack::Config {
+            local,
+            gateway,
+            reliable: false,
+            from: "sip:95555@bank.example".into(),
+            contact: format!("sip:95555@{local}"),
+            callee_host: gateway.to_string(),
+            invite_headers: vec![],
+            user_agent: "CallScript/bench".into(),
+            credential: None,
+            t1,
+            t2,
+            linger,
+        };
+        stack::driver::start(stack::driver::Wire::udp(socket), Stack::new(config))
+    });
     let offer_addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
     let run = |n: u64, first: u64| {
         let ok = Arc::new(AtomicU64::new(0));
+        let failed = Arc::new(AtomicU64::new(0));
         let started = Instant::now();
         let stop = Instant::now() + Duration::from_secs(50);
         rt.block_on(async {
@@ -351,22 +380,43 @@ fn bare_calls(calls: u64, window: usize) -> Run {
                     break;
                 }
                 let permit = Arc::clone(&lines).acquire_owned().await.unwrap();
-                let (ua, ok) = (Arc::clone(&ua), ok.clone());
+                let session =
+                    Session::start(Arc::clone(exec), "bench_hangup", Vec::new(), CallContext::default()).unwrap();
+                let (handle, ok, failed) = (handle.clone(), ok.clone(), failed.clone());
                 tokio::spawn(async move {
-                    let (states, state_tx) = ua.call_states();
-                    let option = InviteOption {
-                        call_id: Some(states.call_id().to_string()),
-                        ..ua.invite(&format!("1380{:07}", first + i), sdp::offer(offer_addr, i)).unwrap()
-                    };
-                    let (dialog, invite) = ua.dialogs.do_invite_async(option, state_tx).unwrap();
-                    if let Ok(Ok((_, Some(r)))) = invite.await
-                        && r.status_code.code() == 200
-                        && dialog.bye().await.is_ok()
-                    {
+                    let key = first + i;
+                    let offer = sdp::offer(offer_addr, key).into_bytes();
+                    let mut events = handle.invite(key, &format!("1380{key:07}"), offer).unwrap();
+                    let mut driver = CallDriver::new(session, None);
+                    let mut done = false;
+                    while let Some(event) = events.recv().await {
+                        match *event {
+                            Event::Answered(_) => {
+                                driver.start(0);
+                                while let Some(command) = driver.poll_command() {
+                                    if command == CallCommand::Hangup {
+                                        handle.bye(key);
+                                    }
+                                }
+                            }
+                            Event::Done { status, .. } => {
+                                done = status == Some(200) && driver.is_over();
+                                break;
+                            }
+                            Event::Failed(f) => {
+                                if failed.fetch_add(1, Ordering::Relaxed) < 3 {
+                                    eprintln!("failed call: {f:?}");
+                                }
+                                break;
+                            }
+                            _ => {}
+                        }
+                    }
+                    handle.release(key);
+                    if done && driver.result().outcome.as_deref() == Some("done") {
                         ok.fetch_add(1, Ordering::Relaxed);
                     }
-                    ua.dialogs.remove_dialog(&dialog.id());
-                    drop((states, permit));
+                    drop(permit);
                 });
             }
             let _ = tokio::time::timeout_at(stop.into(), lines.acquire_many(window as u32)).await;
@@ -379,7 +429,7 @@ fn bare_calls(calls: u64, window: usize) -> Run {
     let (ok, seconds) = run(calls, 0);
     let cpu_s = cpu_seconds("/proc/self/stat") - cpu0;
     let peer_cpu_s = uas.cpu_s() - peer0;
-    drop(ua);
+    drop(handle);
     rt.shutdown_timeout(Duration::from_secs(1));
     Run { ok, failed: calls - ok, seconds, cpu_s, peer_cpu_s }
 }
@@ -445,7 +495,7 @@ fn signalling() {
     println!("signalling: {calls} calls, at most {window} in progress, SIPp UAS (`-sn uas`, 4 MB buffers)");
     let base = sipp_calls(calls, window);
     let ours = our_calls(&exec, calls, window);
-    let bare = bare_calls(calls, window);
+    let own = stack_calls(&exec, calls, window);
     let base2 = sipp_calls(calls, window);
     let show = |name: &str, r: &Run| {
         println!(
@@ -460,13 +510,14 @@ fn signalling() {
     };
     show("SIPp UAC (baseline, before)", &base);
     show("CallScript UA + VM session per call", &ours);
-    show("rsipstack dialogs alone (floor)", &bare);
+    show("the stack alone + VM session per call", &own);
     show("SIPp UAC (baseline, after)", &base2);
     let baseline = (base.rate() + base2.rate()) / 2.0;
     println!(
-        "  ratio ours / SIPp: {:.2}; ours / rsipstack alone: {:.2}",
+        "  ratio ours / SIPp: {:.2}; the stack alone / SIPp: {:.2} (CPU per call {:.2}×)",
         ours.rate() / baseline,
-        ours.rate() / bare.rate()
+        own.rate() / baseline,
+        (own.cpu_s / own.ok.max(1) as f64) / ((base.cpu_s + base2.cpu_s) / (base.ok + base2.ok).max(1) as f64)
     );
 }
 
@@ -643,126 +694,91 @@ fn memory() {
     if !sipp_available() {
         return;
     }
-    let k: usize = std::env::var("CALLSCRIPT_BENCH_DIALOGS").ok().and_then(|v| v.parse().ok()).unwrap_or(5_000);
+    let k: usize = std::env::var("CALLSCRIPT_BENCH_DIALOGS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
     let dir = work_dir("memory");
     let uas = Uas::start(dir.path(), "90s");
     let rt = sip_runtime();
     let ua = rt.block_on(UserAgent::start(config(uas.port))).unwrap();
     let offer_addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
     let t1x64 = ua.config.t1x64;
-    // Opens `count` dialogs (INVITE, 200, ACK), `rate` per second; returns them confirmed.
+    // Opens `count` dialogs (INVITE, 200, ACK), 5,000 a second; returns them answered, each
+    // as its call task would hold it (the leg and its events).
     let open = |count: usize, first: usize| {
         rt.block_on(async {
             let mut held = Vec::with_capacity(count);
-            let mut invites = Vec::with_capacity(count);
             let mut ticker = tokio::time::interval(Duration::from_millis(1));
             for i in 0..count {
                 if i % 5 == 0 {
-                    ticker.tick().await; // 5,000 INVITEs a second
+                    ticker.tick().await;
                 }
-                let (states, state_tx) = ua.call_states();
-                let option = InviteOption {
-                    call_id: Some(states.call_id().to_string()),
-                    ..ua.invite(&format!("1390{:07}", first + i), sdp::offer(offer_addr, i as u64)).unwrap()
-                };
-                let (dialog, invite) = ua.dialogs.do_invite_async(option, state_tx).unwrap();
-                invites.push(invite);
-                held.push((dialog, states));
+                let key = (first + i) as u64;
+                held.push(ua.invite(key, &format!("1390{key:07}"), sdp::offer(offer_addr, key)).unwrap());
             }
             let mut answered = 0;
-            for invite in invites {
-                if let Ok(Ok((_, Some(r)))) = invite.await
-                    && r.status_code.code() == 200
-                {
-                    answered += 1;
+            for leg in held.iter_mut() {
+                let leg: &mut callscript_runtime::telephony::sip::ua::CallLeg = leg;
+                while let Some(event) = leg.events.recv().await {
+                    match *event {
+                        stack::Event::Answered(_) => {
+                            answered += 1;
+                            break;
+                        }
+                        stack::Event::Failed(_) => break,
+                        _ => {}
+                    }
                 }
-            }
-            // A call task reads its dialog's states as they come; so do we (unread, each holds
-            // a copy of a response).
-            for (_, states) in held.iter_mut() {
-                let states: &mut callscript_runtime::telephony::sip::ua::CallStates = states;
-                while states.try_recv().is_some() {}
             }
             (held, answered)
         })
     };
-    let close = |held: Vec<_>| {
-        rt.block_on(async {
-            let mut byes = Vec::new();
-            for (dialog, states) in held {
-                let dialogs = Arc::clone(&ua.dialogs);
-                byes.push(tokio::spawn(async move {
-                    let dialog: rsipstack::dialog::invite_dialog::InviteDialog = dialog;
-                    let _ = dialog.bye().await;
-                    dialogs.remove_dialog(&dialog.id());
-                    drop(states);
-                }));
-                if byes.len() % 5 == 0 {
-                    tokio::time::sleep(Duration::from_millis(1)).await;
+    // Dropping a leg hangs it up (BYE): 5,000 a second.
+    let close = |held: Vec<callscript_runtime::telephony::sip::ua::CallLeg>| {
+        rt.block_on(async move {
+            let mut held = held.into_iter();
+            loop {
+                let batch: Vec<_> = held.by_ref().take(5).collect();
+                if batch.is_empty() {
+                    break;
                 }
-            }
-            for b in byes {
-                let _ = b.await;
+                drop(batch);
+                tokio::time::sleep(Duration::from_millis(1)).await;
             }
         })
     };
-    // A client INVITE transaction runs 64×T1 after the 2xx (absorbing retransmissions), then
-    // rsipstack keeps it as finished (its last message, the ACK) for another 64×T1.
-    let settle = || std::thread::sleep(2 * t1x64 + Duration::from_secs(1));
+    // The INVITE's ACK is kept 64×T1 for retransmitted 2xx, a BYE's transaction as long.
+    let settle = || std::thread::sleep(t1x64 + Duration::from_secs(1));
     let state = |when: &str| {
-        let stats = ua.dialogs.endpoint.get_stats();
-        println!(
-            "  {when:<8} RSS {:>7} kB  heap in use {:>7} kB  dialogs {:>5}  transactions running {:>5} finished {:>5} waiting ACK {:>5}",
-            rss_kb(),
-            heap_in_use() / 1024,
-            ua.dialogs.len(),
-            stats.running_transactions,
-            stats.finished_transactions,
-            stats.waiting_ack
-        );
+        println!("  {when:<8} heap in use {:>8} kB  RSS {:>7} kB", heap_in_use() / 1024, rss_kb());
     };
-    println!("memory: {k} dialogs against a SIPp UAS (answers, waits for BYE); RSS after malloc_trim");
+    println!("memory: {k} dialogs against a SIPp UAS (answers, waits for BYE); heap counted by the bench's allocator");
     state("start");
-    // Warm up with the same number of dialogs, so allocator arenas and tables have grown once.
+    // Warm up with the same number of dialogs, so allocator pages and tables have grown once.
     let (held, _) = open(k, 1_000_000);
     state("warm");
     close(held);
     settle();
     state("closed");
-    let (before, heap_before) = (rss_kb(), heap_in_use());
+    let heap_before = heap_in_use();
     let (held, answered) = open(k, 0);
-    let fresh = rss_kb();
+    let heap_fresh = heap_in_use();
     state("answered");
-    // Transactions end 64×T1 after the dialogs confirmed: what stays is the dialogs.
     settle();
-    let (holding, heap_holding) = (rss_kb(), heap_in_use());
+    let heap_holding = heap_in_use();
     state("holding");
     close(held);
     settle();
     state("closed");
     drop(uas);
-    let per = |rss: u64| (rss.saturating_sub(before)) as f64 * 1024.0 / answered.max(1) as f64;
+    let per = |heap: usize| heap.saturating_sub(heap_before) as f64 / answered.max(1) as f64;
     println!("  {answered} of {k} answered and confirmed");
-    // A tokio mpsc channel allocates its first block of 32 slots when it is made.
-    let block = |size: usize| 32 * size;
     println!(
-        "  tokio channel blocks (32 slots): DialogState {} B, TransactionEvent {} B, TransactionCommand {} B",
-        block(std::mem::size_of::<rsipstack::dialog::dialog::DialogState>()),
-        block(std::mem::size_of::<rsipstack::transaction::transaction::TransactionEvent>()),
-        block(std::mem::size_of::<rsipstack::dialog::dialog::TransactionCommand>()),
+        "  per dialog, just answered (with its ACK, kept 64×T1 = {} s): {:.0} bytes",
+        t1x64.as_secs(),
+        per(heap_fresh)
     );
     println!(
-        "  per dialog, just confirmed (with its INVITE transaction, kept 2 × 64×T1 = {} s): {:.0} bytes",
-        2 * t1x64.as_secs(),
-        per(fresh)
-    );
-    println!(
-        "  signalling per live dialog (transactions gone): {:.0} bytes (ΔRSS / dialogs; goal ≤ 4096)",
-        per(holding)
-    );
-    println!(
-        "  of which allocated and live: {:.0} bytes (Δ heap in use / dialogs; the rest is pages kept by fragmentation)",
-        heap_holding.saturating_sub(heap_before) as f64 / answered.max(1) as f64
+        "  signalling per live dialog (leg in the stack, the call's events channel): {:.0} bytes of heap (goal ≤ 4096)",
+        per(heap_holding)
     );
     for (name, source, script, inputs) in [
         ("bench_hangup.call", HANGUP_SCRIPT, "bench_hangup", vec![]),

@@ -40,35 +40,74 @@ fn sdp() {
     }
 }
 
+/// Datagrams for the `sip_response` target, NUL between them: answers to the INVITE its
+/// stack (`stack::loopback(7)`) sends, then the far end's requests in the dialog.
 fn sip_response() {
-    let head = "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-1;received=127.0.0.1\r\nFrom: <sip:95555@bank.example>;tag=a\r\nTo: <sip:+8613800000001@127.0.0.1:5060>;tag=b\r\nCall-ID: x@callscript\r\n";
+    use callscript_runtime::telephony::sip::stack;
+    let mut line = stack::loopback(7);
+    line.invite(std::time::Instant::now(), 1, "13800000001", b"v=0\r\n".to_vec()).expect("a valid callee");
+    let invite = String::from_utf8(line.poll_transmit().expect("the INVITE").bytes).expect("text");
+    let header = |name: &str| {
+        invite.lines().find(|l| l.to_ascii_lowercase().starts_with(name)).expect("our INVITE has it").to_string()
+    };
+    let (via, from, to, call_id) = (header("via:"), header("from:"), header("to:"), header("call-id:"));
+    let local_tag = from.rsplit_once("tag=").map(|(_, t)| t.to_string()).expect("a From tag");
     let body =
         "v=0\r\no=gw 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40010 RTP/AVP 0 101\r\n";
-    let cases = [
+    let response = |status: &str, cseq: &str, extra: &str, body: &str| {
+        format!(
+            "SIP/2.0 {status}\r\n{via}\r\n{from}\r\n{to};tag=gw\r\n{call_id}\r\nCSeq: {cseq}\r\n{extra}Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let request = |method: &str, cseq: u32, extra: &str, body: &str| {
+        format!(
+            "{method} sip:95555@127.0.0.1:5070 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKgw{cseq}\r\n\
+             From: <sip:13800000001@127.0.0.1>;tag=gw\r\nTo: <sip:95555@bank.example>;tag={local_tag}\r\n{call_id}\r\n\
+             CSeq: {cseq} {method}\r\n{extra}Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    let contact = "Contact: <sip:gw@127.0.0.1:5060>\r\nRecord-Route: <sip:sbc@127.0.0.1;lr>\r\n";
+    let ok = response("200 OK", "1 INVITE", &format!("{contact}Content-Type: application/sdp\r\n"), body);
+    let cases: Vec<(&str, Vec<String>)> = vec![
         (
-            "ok_contact",
-            "200 OK",
-            "1 INVITE",
-            "Contact: <sip:gw@127.0.0.1:5060>\r\nContent-Type: application/sdp\r\n",
-            body,
+            "answered",
+            vec![response("100 Trying", "1 INVITE", "", ""), response("180 Ringing", "1 INVITE", "", ""), ok.clone()],
         ),
-        ("ok_no_contact", "200 OK", "1 INVITE", "Content-Type: application/sdp\r\n", body),
-        ("ok_bye", "200 OK", "2 BYE", "", ""),
-        ("ringing", "180 Ringing", "1 INVITE", "Contact: <sip:gw@127.0.0.1:5060>\r\n", ""),
-        ("busy", "486 Busy Here", "1 INVITE", "", ""),
+        ("ok_no_contact", vec![response("200 OK", "1 INVITE", "Content-Type: application/sdp\r\n", body)]),
+        (
+            "early_media_busy",
+            vec![
+                response("183 Session Progress", "1 INVITE", "Content-Type: application/sdp\r\n", body),
+                response("486 Busy Here", "1 INVITE", "", ""),
+            ],
+        ),
         (
             "challenge",
-            "407 Proxy Authentication Required",
-            "1 INVITE",
-            "Proxy-Authenticate: Digest realm=\"gw\", nonce=\"abc\", qop=\"auth\"\r\n",
-            "",
+            vec![response(
+                "407 Proxy Authentication Required",
+                "1 INVITE",
+                "Proxy-Authenticate: Digest realm=\"gw\", nonce=\"abc\", qop=\"auth\"\r\n",
+                "",
+            )],
         ),
-        ("malformed_status", "99 Not A Status", "1 INVITE", "", ""),
+        (
+            "dialog",
+            vec![
+                ok.clone(),
+                ok.clone(),
+                request("INFO", 1, "Content-Type: application/dtmf-relay\r\n", "Signal=1\r\nDuration=160\r\n"),
+                request("NOTIFY", 2, "Event: refer\r\nSubscription-State: terminated\r\n", "SIP/2.0 200 OK\r\n"),
+                request("INVITE", 3, "", ""),
+                request("BYE", 4, "", ""),
+                response("202 Accepted", "2 REFER", "", ""),
+            ],
+        ),
+        ("malformed_status", vec![response("99 Not A Status", "1 INVITE", "", "")]),
     ];
-    for (name, status, cseq, extra, body) in cases {
-        let text =
-            format!("SIP/2.0 {status}\r\n{head}CSeq: {cseq}\r\n{extra}Content-Length: {}\r\n\r\n{body}", body.len());
-        write("sip_response", name, text.as_bytes());
+    for (name, datagrams) in cases {
+        write("sip_response", name, datagrams.join("\0").as_bytes());
     }
 }
 

@@ -6,8 +6,8 @@
 pub mod call;
 pub mod error;
 pub mod rtp;
-pub mod screen;
 pub mod sdp;
+pub mod stack;
 pub mod ua;
 
 pub use error::{SdpError, SipError};

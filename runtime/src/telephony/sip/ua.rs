@@ -1,107 +1,29 @@
-//! The SIP user agent: one rsipstack endpoint and dialog layer for the whole campaign, the
-//! loop that routes in-dialog requests (BYE, INFO, NOTIFY) to their calls, optional
-//! REGISTER, and the trunk's own limits, applied before an INVITE leaves.
+//! The SIP user agent: our sans-IO stack (`stack/`) and its driver for the whole campaign,
+//! optional REGISTER, and the trunk's own limits, applied before an INVITE leaves.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use std::collections::HashMap;
-
-use rsipstack::dialog::authenticate::Credential;
-use rsipstack::dialog::dialog::{Dialog, DialogState, DialogStateSender};
-use rsipstack::dialog::dialog_layer::DialogLayer;
-use rsipstack::dialog::invitation::InviteOption;
-use rsipstack::rsip::{self, Header, Uri};
-use rsipstack::transaction::endpoint::EndpointOption;
-use rsipstack::transport::{SipAddr, TransportLayer, udp::UdpConnection};
-use rsipstack::{EndpointBuilder, transport::tcp::TcpConnection};
+use rsipstack::rsip::Uri;
 use tokio::sync::Semaphore;
-use tokio_util::sync::CancellationToken;
 
 use super::rtp::Pacer;
+use super::stack::{self, Event, Key, Stack, driver};
 use super::{SipConfig, SipError};
 
 /// The campaign's SIP side.
 pub struct UserAgent {
     pub config: SipConfig,
-    pub dialogs: Arc<DialogLayer>,
+    /// The stack's driver: calls send their requests through it and get their events.
+    pub stack: driver::Handle,
     pub pacer: Arc<Pacer>,
     /// Our SIP address (what Contact and Via carry).
     pub local: SocketAddr,
     /// Where our RTP sockets bind and what the SDP offers: the bind address, or, when that is
     /// a wildcard, the address the gateway is reached from.
     pub media_ip: std::net::IpAddr,
-    gateway: SipAddr,
-    contact: Uri,
-    /// From, parsed once.
-    caller: Uri,
-    /// The host part of request URIs (`sip:PHONE@host`).
-    callee_host: String,
     trunk: Trunk,
-    /// Where every dialog reports its states (see [`Router`]).
-    states: DialogStateSender,
-    router: Arc<Router>,
-    cancel: CancellationToken,
-}
-
-/// Every dialog's states come in on one channel and go to their call by Call-ID. A channel of
-/// rsipstack's own per dialog would cost 9.7 KB from the start (a tokio channel allocates its
-/// first block of 32 slots when made, and a `DialogState` is 304 bytes); a call's own channel
-/// of boxed states costs 256 bytes.
-#[derive(Default)]
-struct Router {
-    calls: std::sync::Mutex<HashMap<String, tokio::sync::mpsc::UnboundedSender<Box<DialogState>>>>,
-}
-
-impl Router {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, tokio::sync::mpsc::UnboundedSender<Box<DialogState>>>> {
-        self.calls.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-async fn route_states(router: Arc<Router>, mut states: tokio::sync::mpsc::UnboundedReceiver<DialogState>) {
-    while let Some(state) = states.recv().await {
-        let call = router.lock().get(&state.id().call_id).cloned();
-        if let Some(call) = call {
-            let _ = call.send(Box::new(state));
-        }
-    }
-}
-
-/// One call's dialog states (its Call-ID's), for as long as it lives.
-pub struct CallStates {
-    call_id: String,
-    states: tokio::sync::mpsc::UnboundedReceiver<Box<DialogState>>,
-    router: Arc<Router>,
-}
-
-impl CallStates {
-    pub fn call_id(&self) -> &str {
-        &self.call_id
-    }
-
-    /// The next state; None once the user agent is gone.
-    pub async fn recv(&mut self) -> Option<DialogState> {
-        self.states.recv().await.map(|s| *s)
-    }
-
-    /// A state that already came, if any.
-    pub fn try_recv(&mut self) -> Option<DialogState> {
-        self.states.try_recv().ok().map(|s| *s)
-    }
-}
-
-impl Drop for CallStates {
-    fn drop(&mut self) {
-        self.router.lock().remove(&self.call_id);
-    }
-}
-
-impl Drop for UserAgent {
-    fn drop(&mut self) {
-        self.cancel.cancel();
-    }
 }
 
 /// The trunk's limits: concurrent dialogs and INVITEs per second, never a burst.
@@ -114,15 +36,45 @@ struct Trunk {
 /// Held for a call's life: its line on the trunk.
 pub struct Line(#[allow(dead_code)] Option<tokio::sync::OwnedSemaphorePermit>);
 
+/// One call's leg in the stack, for as long as the call task holds it: its events, and the
+/// requests it sends. Dropped (the call is over, or its task ended or was aborted), the stack
+/// hangs up or cancels whatever is still up and forgets it.
+pub struct CallLeg {
+    pub key: Key,
+    pub events: driver::Events,
+    stack: driver::Handle,
+}
+
+impl CallLeg {
+    pub fn cancel(&self) {
+        self.stack.cancel(self.key);
+    }
+
+    pub fn bye(&self) {
+        self.stack.bye(self.key);
+    }
+
+    pub fn refer(&self, target: &str, referred_by: &str) {
+        self.stack.refer(self.key, target, referred_by);
+    }
+}
+
+impl Drop for CallLeg {
+    fn drop(&mut self) {
+        self.stack.release(self.key);
+    }
+}
+
+/// The REGISTER's key: calls are keyed by their `CallId`s, which count up from 0.
+const REGISTRATION: Key = u64::MAX;
+
 impl UserAgent {
-    /// Binds the transport and starts the endpoint (on the current tokio runtime).
+    /// Binds the transport and starts the stack's driver (on the current tokio runtime).
     pub async fn start(config: SipConfig) -> Result<Arc<UserAgent>, SipError> {
-        let cancel = CancellationToken::new();
-        let transport = TransportLayer::new(cancel.clone());
         let (gateway_uri, gateway_socket) = super::gateway_address(&config.gateway)?;
         let tcp = config.transport == "tcp";
         let local_bind: SocketAddr = config.local.parse().map_err(|_| SipError::LocalAddress(config.local.clone()))?;
-        let local = if tcp {
+        let (wire, local) = if tcp {
             // Our own stream, so TCP_NODELAY is set (SIP-NOTES: 11.8 ms median setup without it).
             let socket = if gateway_socket.is_ipv6() {
                 tokio::net::TcpSocket::new_v6()
@@ -135,82 +87,50 @@ impl UserAgent {
             let stream = socket.connect(gateway_socket).await.map_err(|e| tcp_error(&config, e))?;
             stream.set_nodelay(true).map_err(|e| tcp_error(&config, e))?;
             let local = stream.local_addr().map_err(|e| tcp_error(&config, e))?;
-            let addr = SipAddr { r#type: Some(rsip::transport::Transport::Tcp), addr: local.into() };
-            let connection = TcpConnection::from_stream(stream, addr, Some(cancel.child_token()))
-                .map_err(|e| tcp_error(&config, e))?;
-            transport.add_connection(connection.into());
-            local
+            (driver::Wire::tcp(stream, gateway_socket), local)
         } else {
             let socket = udp_socket(local_bind).map_err(|e| bind_error(&config, e))?;
-            let connection = UdpConnection::from_socket(Arc::new(socket), None, Some(cancel.child_token()))
-                .await
-                .map_err(|e| bind_error(&config, e))?;
-            let local = connection.get_addr().get_socketaddr().map_err(|e| bind_error(&config, e))?;
-            transport.add_transport(connection.into());
-            local
+            let local = socket.local_addr().map_err(|e| bind_error(&config, e))?;
+            (driver::Wire::udp(socket), local)
         };
-        let option = EndpointOption {
-            // Transactions of ended calls are kept 64×T1; 32 s at T1 = 500 ms holds memory for
-            // nothing on a loopback trunk. T1 stays the RFC default.
-            t1x64: config.t1x64,
-            callid_suffix: Some("callscript".into()),
-            ..EndpointOption::default()
-        };
-        let endpoint = EndpointBuilder::new()
-            .with_cancel_token(cancel.clone())
-            .with_transport_layer(transport)
-            .with_user_agent(concat!("CallScript/", env!("CARGO_PKG_VERSION")))
-            .with_option(option)
-            .with_inspector(Box::new(super::screen::Screen))
-            .build();
-        let incoming = endpoint.incoming_transactions().map_err(|e| SipError::Stack(e.to_string()))?;
-        let dialogs = Arc::new(DialogLayer::new(endpoint.inner.clone()));
-        let serve = endpoint.inner.clone();
-        tokio::spawn(async move {
-            let _ = serve.serve().await;
-        });
-        tokio::spawn(route_incoming(Arc::clone(&dialogs), incoming));
         let media_ip = if local.ip().is_unspecified() { route_to(gateway_socket)? } else { local.ip() };
-        let router = Arc::new(Router::default());
-        let (states, all_states) = dialogs.new_dialog_state_channel();
-        tokio::spawn(route_states(Arc::clone(&router), all_states));
-        let transport_param = if tcp { vec![rsip::Param::Transport(rsip::transport::Transport::Tcp)] } else { vec![] };
-        let contact = Uri {
-            scheme: Some(rsip::Scheme::Sip),
-            auth: Some(rsip::Auth { user: config.contact_user(), password: None }),
-            // Bound to a wildcard: tell the peer the address it can reach us at.
-            host_with_port: SocketAddr::new(media_ip, local.port()).into(),
-            params: transport_param,
-            headers: vec![],
+        // Bound to a wildcard: tell the peer the address it can reach us at.
+        let reachable = SocketAddr::new(media_ip, local.port());
+        Uri::try_from(config.from.as_str())
+            .map_err(|e| SipError::From { from: config.from.clone(), reason: e.to_string() })?;
+        let (t1, t2, linger) = stack::Config::timers(config.t1x64);
+        let credential = match (&config.auth_user, &config.auth_password) {
+            (Some(user), Some(password)) => {
+                Some(stack::digest::Credential { user: user.clone(), password: password.clone() })
+            }
+            _ => None,
         };
-        let gateway = SipAddr {
-            r#type: Some(if tcp { rsip::transport::Transport::Tcp } else { rsip::transport::Transport::Udp }),
-            addr: gateway_socket.into(),
+        let stack_config = stack::Config {
+            local: reachable,
+            gateway: gateway_socket,
+            reliable: tcp,
+            from: config.from.clone(),
+            contact: format!("sip:{}@{reachable}{}", config.contact_user(), if tcp { ";transport=tcp" } else { "" }),
+            // Request URIs are `sip:PHONE@host[:port]` of the gateway.
+            callee_host: gateway_uri.host_with_port.to_string(),
+            invite_headers: config
+                .asserted_identity
+                .iter()
+                .map(|pai| format!("P-Asserted-Identity: <{pai}>"))
+                .collect(),
+            user_agent: concat!("CallScript/", env!("CARGO_PKG_VERSION")).into(),
+            credential,
+            t1,
+            t2,
+            linger,
         };
+        let stack = driver::start(wire, Stack::new(stack_config));
         let trunk = Trunk {
             lines: config.max_concurrent.map(|n| Arc::new(Semaphore::new(n as usize))),
             interval: config.calls_per_second.map(|cps| Duration::from_secs_f64(1.0 / cps)).unwrap_or(Duration::ZERO),
             next_invite: tokio::sync::Mutex::new(tokio::time::Instant::now()),
         };
-        let caller = Uri::try_from(config.from.as_str())
-            .map_err(|e| SipError::From { from: config.from.clone(), reason: e.to_string() })?;
-        // Request URIs are `sip:PHONE@host[:port]` of the gateway.
-        let callee_host = gateway_uri.host_with_port.to_string();
-        let ua = Arc::new(UserAgent {
-            config,
-            dialogs,
-            pacer: Pacer::start(),
-            local,
-            media_ip,
-            gateway,
-            contact,
-            caller,
-            callee_host,
-            trunk,
-            states,
-            router,
-            cancel,
-        });
+        let ua = Arc::new(UserAgent { config, stack, pacer: Pacer::start(), local, media_ip, trunk });
         if ua.config.register {
             ua.register().await?;
         }
@@ -234,86 +154,28 @@ impl UserAgent {
         Line(permit)
     }
 
-    /// A new call's Call-ID and the channel of its dialog's states, routed before the INVITE
-    /// leaves; pass the sender with [`UserAgent::invite`]'s option to `do_invite_async`.
-    pub fn call_states(&self) -> (CallStates, DialogStateSender) {
-        let call_id = rsipstack::transaction::make_call_id(Some("callscript"), Default::default()).value().to_string();
-        let (tx, states) = tokio::sync::mpsc::unbounded_channel();
-        self.router.lock().insert(call_id.clone(), tx);
-        (CallStates { call_id, states, router: Arc::clone(&self.router) }, self.states.clone())
-    }
-
-    /// The INVITE for one customer.
-    pub fn invite(&self, phone: &str, offer: String) -> Result<InviteOption, SipError> {
-        let callee = Uri::try_from(format!("sip:{phone}@{}", self.callee_host).as_str())
+    /// INVITEs one customer with the offer; `key` names the call in the stack (its `CallId`).
+    pub fn invite(&self, key: Key, phone: &str, offer: String) -> Result<CallLeg, SipError> {
+        let events = self
+            .stack
+            .invite(key, phone, offer.into_bytes())
             .map_err(|e| SipError::Callee { phone: phone.into(), reason: e.to_string() })?;
-        let caller = self.caller.clone();
-        let mut headers = Vec::new();
-        if let Some(pai) = &self.config.asserted_identity {
-            headers.push(Header::Other("P-Asserted-Identity".into(), format!("<{pai}>")));
-        }
-        Ok(InviteOption {
-            caller,
-            callee,
-            destination: Some(self.gateway.clone()),
-            content_type: Some("application/sdp".into()),
-            offer: Some(offer.into_bytes()),
-            contact: self.contact.clone(),
-            credential: self.credential(),
-            headers: (!headers.is_empty()).then_some(headers),
-            ..InviteOption::default()
-        })
-    }
-
-    fn credential(&self) -> Option<Credential> {
-        let (user, password) = (self.config.auth_user.clone()?, self.config.auth_password.clone()?);
-        Some(Credential { username: user, password, realm: None, auth_username: None })
+        Ok(CallLeg { key, events, stack: self.stack.clone() })
     }
 
     /// REGISTER with the gateway (some trunks want it before they take INVITEs).
     async fn register(&self) -> Result<(), SipError> {
-        let mut registration =
-            rsipstack::dialog::registration::Registration::new(self.dialogs.endpoint.clone(), self.credential());
         let gateway = || self.config.gateway.clone();
-        let server = Uri::try_from(self.config.gateway.as_str())
-            .map_err(|e| SipError::GatewayUri { gateway: gateway(), reason: e.to_string() })?;
-        let response = registration
-            .register(server, Some(self.config.register_expires))
-            .await
-            .map_err(|e| SipError::Register { gateway: gateway(), reason: e.to_string() })?;
-        let code = response.status_code.code();
-        if !(200..300).contains(&code) {
-            return Err(SipError::RegisterRefused {
-                gateway: gateway(),
-                status: format!("{code} {}", response.status_code),
-            });
-        }
-        Ok(())
-    }
-}
-
-/// Routes requests inside our dialogs to them (their states reach each call's channel);
-/// anything else is not ours.
-async fn route_incoming(dialogs: Arc<DialogLayer>, mut incoming: rsipstack::transaction::TransactionReceiver) {
-    while let Some(mut tx) = incoming.recv().await {
-        match dialogs.match_dialog(&tx) {
-            Some(mut dialog @ Dialog::Invite(_)) => {
-                tokio::spawn(async move {
-                    let _ = dialog.handle(&mut tx).await;
-                });
+        let mut events = self.stack.register(REGISTRATION, &self.config.gateway, self.config.register_expires);
+        let answer = events.recv().await.map(|e| *e);
+        self.stack.release(REGISTRATION);
+        match answer {
+            Some(Event::Done { status: Some(code), .. }) if (200..300).contains(&code) => Ok(()),
+            Some(Event::Done { status: Some(code), reason, .. }) => {
+                Err(SipError::RegisterRefused { gateway: gateway(), status: format!("{code} {reason}") })
             }
-            _ => {
-                let status = match tx.original.method {
-                    rsip::Method::Ack => continue,
-                    rsip::Method::Options => rsip::StatusCode::OK,
-                    // We only call out: an INVITE to us is refused, not answered.
-                    rsip::Method::Invite => rsip::StatusCode::Forbidden,
-                    _ => rsip::StatusCode::CallTransactionDoesNotExist,
-                };
-                tokio::spawn(async move {
-                    let _ = tx.reply(status).await;
-                });
-            }
+            Some(Event::Done { status: None, reason, .. }) => Err(SipError::Register { gateway: gateway(), reason }),
+            other => Err(SipError::Register { gateway: gateway(), reason: format!("unexpected: {other:?}") }),
         }
     }
 }
