@@ -472,7 +472,8 @@ pub trait Store {
     /// The campaign's attempts that are not live, tallied as a report reads them (what
     /// `report::ReportBuilder::add_counts` makes the report of): each figure on its own, each
     /// distinct value read once, not once per attempt. The default tallies
-    /// [`Store::each_attempt`]'s rows.
+    /// [`Store::each_attempt`]'s rows; the SQLite store keeps the tallies as attempts end and
+    /// reads those, the PostgreSQL store groups in SQL.
     fn attempt_counts(&self, campaign: &str) -> Result<AttemptCounts> {
         let mut counter = counts::Counter::default();
         self.each_attempt(campaign, &mut |r| counter.row(&r))?;

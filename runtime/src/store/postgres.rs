@@ -16,7 +16,7 @@ use super::{
 };
 
 /// The schema version this callscript writes (the SQLite store's, same tables).
-pub const SCHEMA_VERSION: i64 = 9;
+pub const SCHEMA_VERSION: i64 = 10;
 
 /// The key of the advisory lock migrations take ("CSc1", as SQLite's application id).
 const MIGRATION_LOCK: i64 = 0x4353_6331;
@@ -181,6 +181,9 @@ const MIGRATIONS: &[&str] = &[
     "CREATE INDEX attempts_by_campaign ON attempts (campaign, id);",
     // 9: SQLite's drops its index by phone; here every claim checks the caps through it, so
     // it stays (the versions of both stores move together).
+    "SELECT 1;",
+    // 10: SQLite keeps each campaign's report tallies as its attempts end; here reports group
+    // in SQL (hash aggregates over every worker's attempts), so nothing is kept.
     "SELECT 1;",
 ];
 

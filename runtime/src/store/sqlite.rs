@@ -4,22 +4,23 @@
 //! in place, and a file that is empty or not ours is refused rather than taken for a new
 //! campaign.
 
-use std::collections::HashSet;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
-use super::counts::{Counter, LetsOf};
+use super::counts::{Counter, Kept, Kind, LetsOf};
 use super::{
-    AttemptCounts, AttemptRow, BoardCounts, By, CONNECTED_SQL, DncEntry, ExportRow, Finished, Happened, HourCounts,
-    LeaseHolder, NewAttempt, PastAttempt, RecordingRow, Result, Store, StoreError, StoredAction, StoredCampaign,
-    StoredLet, StoredMessage,
+    AttemptCounts, AttemptRow, BREAKDOWNS, BoardCounts, By, CONNECTED_SQL, DncEntry, ExportRow, Finished, Happened,
+    HourCounts, LeaseHolder, NewAttempt, PastAttempt, RecordingRow, Result, Store, StoreError, StoredAction,
+    StoredCampaign, StoredLet, StoredMessage,
 };
 
 /// The current schema version; `migrate` brings older stores up to it.
-pub const SCHEMA_VERSION: i64 = 9;
+pub const SCHEMA_VERSION: i64 = 10;
 
 /// Lets written by one statement at most.
 const LETS_AT_ONCE: usize = 8;
@@ -212,6 +213,24 @@ const MIGRATIONS: &[&str] = &[
     // scan), while every attempt inserted into it landed on a random page: on a million-call
     // campaign it doubled the store's work and rewrote most of its pages at every commit.
     "DROP INDEX attempts_by_phone_date;",
+    // 10: each campaign's report tallies (issue 19), kept as attempts end, so that a report
+    // reads a few thousand rows instead of every attempt: the items of `counts::Counter` as
+    // `Kept` (a kind, the item's value encoded, its count and talk time, and the first and last
+    // place it was counted at, which order the report's lists), each the sum of the batches
+    // that counted it. A campaign's tallies hold every attempt that is not live once it is in
+    // `report_tallied`: a campaign is from its first save when it has no attempt yet; those of
+    // an older store are tallied from their attempts by the first report that can write.
+    "CREATE TABLE report_tallies (
+        campaign TEXT NOT NULL,
+        kind INTEGER NOT NULL,
+        key BLOB NOT NULL,
+        count INTEGER NOT NULL,
+        talk_ms INTEGER NOT NULL,
+        first_mark INTEGER NOT NULL,
+        last_mark INTEGER NOT NULL,
+        PRIMARY KEY (campaign, kind, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE report_tallied (campaign TEXT PRIMARY KEY);",
 ];
 
 /// Maps SQLite's errors to the store's, with the file; "database is locked" becomes a clear
@@ -258,6 +277,10 @@ pub struct SqliteStore {
     conn: Connection,
     path: PathBuf,
     in_transaction: bool,
+    /// The open batch's attempts that ended, counted by campaign: added to the kept tallies
+    /// (`report_tallies`) with the batch's commit, so the tallies and the attempts move
+    /// together.
+    ended: RefCell<HashMap<String, Counter>>,
 }
 
 /// The first 16 bytes of every SQLite database file.
@@ -312,7 +335,8 @@ impl SqliteStore {
         // Room for every statement a run repeats (the lets' several among them): a statement
         // pushed out of the cache is compiled again the next time.
         conn.set_prepared_statement_cache_capacity(64);
-        let mut store = SqliteStore { conn, path: path.to_path_buf(), in_transaction: false };
+        let mut store =
+            SqliteStore { conn, path: path.to_path_buf(), in_transaction: false, ended: RefCell::default() };
         store.identify()?;
         store.migrate()?;
         Ok(store)
@@ -329,7 +353,7 @@ impl SqliteStore {
         let built = (|| -> Result<()> {
             let conn = Connection::open(&temp).ctx(&temp)?;
             conn.execute_batch("PRAGMA journal_mode = WAL;").ctx(&temp)?;
-            let mut store = SqliteStore { conn, path: temp.clone(), in_transaction: false };
+            let mut store = SqliteStore { conn, path: temp.clone(), in_transaction: false, ended: RefCell::default() };
             store.migrate()?;
             // Closing the last connection checkpoints and removes the WAL.
             store.conn.close().map_err(|(_, e)| e).ctx(&temp)
@@ -532,17 +556,8 @@ impl SqliteStore {
                 Ok((r.get(0)?, r.get(1)?))
             })?;
         let (Some(first), Some(last)) = (first, last) else { return Ok(()) };
-        // Exact, from the unique index: every customer, less those whose attempts are all live.
         let customers = |counter: &mut Counter| {
-            let n: i64 = self.conn.query_row(
-                "SELECT (SELECT COUNT(DISTINCT customer_id) FROM attempts WHERE campaign = ?1)
-                 - (SELECT COUNT(DISTINCT customer_id) FROM attempts a INDEXED BY attempts_live
-                    WHERE campaign = ?1 AND state = 'live' AND NOT EXISTS (SELECT 1 FROM attempts b
-                    WHERE b.campaign = ?1 AND b.customer_id = a.customer_id AND b.state != 'live'))",
-                [campaign],
-                |r| r.get(0),
-            )?;
-            counter.customers(n as u64);
+            counter.customers(count_customers(&self.conn, campaign)?);
             Ok(())
         };
         // A second connection costs about a millisecond: worth it from a few thousand attempts.
@@ -571,6 +586,129 @@ impl SqliteStore {
         })?;
         counter.merge(later);
         Ok(())
+    }
+
+    /// Runs `write` in the open batch, or in a transaction of its own: an attempt's rows and its
+    /// tallies land together.
+    fn atomically<T>(&mut self, write: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        if self.in_transaction {
+            return write(self);
+        }
+        self.begin()?;
+        match write(self) {
+            Ok(done) => self.commit().map(|()| done),
+            Err(e) => {
+                self.ended.get_mut().clear();
+                self.in_transaction = false;
+                // The error is the write's; a failed rollback leaves nothing more to say.
+                _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    /// Counts an attempt of `campaign` that ended, for the batch's commit to keep.
+    fn ended_in(&self, campaign: &str, id: i64, by: [By<&str>; BREAKDOWNS], f: &Finished) {
+        let mut ended = self.ended.borrow_mut();
+        match ended.get_mut(campaign) {
+            Some(counter) => counter.ended(id, by, f),
+            None => ended.entry(campaign.to_string()).or_default().ended(id, by, f),
+        }
+    }
+
+    /// Adds the batch's ended attempts to the kept tallies (in the batch).
+    fn keep_ended(&self) -> Result<()> {
+        let ended = std::mem::take(&mut *self.ended.borrow_mut());
+        for (campaign, mut counter) in ended {
+            self.keep(&campaign, &counter.kept())?;
+        }
+        Ok(())
+    }
+
+    /// Adds items to a campaign's kept tallies.
+    fn keep(&self, campaign: &str, kept: &[Kept]) -> Result<()> {
+        let mut add = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO report_tallies (campaign, kind, key, count, talk_ms, first_mark, last_mark)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (campaign, kind, key) DO UPDATE SET count = count + excluded.count,
+                 talk_ms = talk_ms + excluded.talk_ms, first_mark = min(first_mark, excluded.first_mark),
+                 last_mark = max(last_mark, excluded.last_mark)",
+            )
+            .ctx(&self.path)?;
+        for k in kept {
+            let row = params![campaign, k.kind.number(), k.key, k.count as i64, k.talk_ms, k.first, k.last];
+            add.execute(row).ctx(&self.path)?;
+        }
+        Ok(())
+    }
+
+    /// A campaign's attempts counted: from its kept tallies when they hold them all (a few
+    /// thousand rows, and the customers from the unique index), else from the attempts
+    /// themselves, which are then kept if this read can write at once.
+    fn read_counts(&self, campaign: &str) -> rusqlite::Result<Counter> {
+        let tallied: bool = self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM report_tallied WHERE campaign = ?1)",
+            [campaign],
+            |r| r.get(0),
+        )?;
+        if tallied {
+            let mut stmt = self.conn.prepare(
+                "SELECT kind, key, count, talk_ms, first_mark, last_mark FROM report_tallies WHERE campaign = ?1",
+            )?;
+            let mut rows = stmt.query([campaign])?;
+            let (mut kept, mut readable) = (Vec::new(), true);
+            while let Some(r) = rows.next()? {
+                let Some(kind) = Kind::of_number(r.get(0)?) else {
+                    readable = false;
+                    break;
+                };
+                let count = r.get::<_, i64>(2)? as u64;
+                kept.push(Kept { kind, key: r.get(1)?, count, talk_ms: r.get(3)?, first: r.get(4)?, last: r.get(5)? });
+            }
+            // Tallies this callscript cannot read (edited by hand) are counted again.
+            if readable && let Some(mut counter) = Counter::from_kept(kept) {
+                counter.customers(count_customers(&self.conn, campaign)?);
+                return Ok(counter);
+            }
+        }
+        let mut counter = Counter::default();
+        self.count_attempts(campaign, &mut counter)?;
+        let kept = counter.kept();
+        if !kept.is_empty() {
+            self.try_keep(campaign, &kept);
+        }
+        Ok(counter)
+    }
+
+    /// Keeps a campaign's tallies counted from its attempts in this read, when the store's
+    /// write lock is free now and no batch was committed since the read began (SQLite refuses
+    /// to turn such a read into a write): a report never waits for a run, nor keeps tallies a
+    /// run has moved past. Otherwise nothing is kept, and a later report counts again.
+    fn try_keep(&self, campaign: &str, kept: &[Kept]) {
+        let keep = || -> Result<()> {
+            self.conn.execute_batch("SAVEPOINT keep_tallies").ctx(&self.path)?;
+            let written = self
+                .exec("DELETE FROM report_tallies WHERE campaign = ?1", [campaign])
+                .and_then(|_| self.keep(campaign, kept))
+                .and_then(|()| self.exec("INSERT OR IGNORE INTO report_tallied (campaign) VALUES (?1)", [campaign]));
+            let end =
+                if written.is_ok() { "RELEASE keep_tallies" } else { "ROLLBACK TO keep_tallies; RELEASE keep_tallies" };
+            self.conn.execute_batch(end).ctx(&self.path)?;
+            written.map(drop)
+        };
+        if self.in_transaction {
+            // This batch holds the write lock already.
+            _ = keep();
+            return;
+        }
+        if self.conn.busy_timeout(std::time::Duration::ZERO).is_ok() {
+            // Kept or not, the report is the same; a store that cannot be written (read-only,
+            // busy, full) is counted again next time.
+            _ = keep();
+            _ = self.conn.busy_timeout(std::time::Duration::from_millis(5_000));
+        }
     }
 
     /// Runs a query and collects every row through `map`.
@@ -707,6 +845,20 @@ impl SqliteStore {
     }
 }
 
+/// A campaign's customers with an attempt that is not live. Exact, from the unique index:
+/// every customer, less those whose attempts are all live.
+fn count_customers(conn: &Connection, campaign: &str) -> rusqlite::Result<u64> {
+    let n: i64 = conn.query_row(
+        "SELECT (SELECT COUNT(DISTINCT customer_id) FROM attempts WHERE campaign = ?1)
+         - (SELECT COUNT(DISTINCT customer_id) FROM attempts a INDEXED BY attempts_live
+            WHERE campaign = ?1 AND state = 'live' AND NOT EXISTS (SELECT 1 FROM attempts b
+            WHERE b.campaign = ?1 AND b.customer_id = a.customer_id AND b.state != 'live'))",
+        [campaign],
+        |r| r.get(0),
+    )?;
+    Ok(n as u64)
+}
+
 /// The attempts of a campaign whose ids are in `range` (inclusive), grouped into `counter`:
 /// the attempts with their details in one cursor, then the lets, actions and messages each in
 /// one cursor over the range (no lookup of the attempt per row), read against what the first
@@ -737,14 +889,14 @@ fn count_range(
         for column in HAPPENED_COLUMNS {
             put_value(&mut encoded, r.get_ref(column)?);
         }
-        let ending = counter.attempt_encoded(&encoded, r.get(1)?, || happened(r))?;
+        let id: i64 = r.get(0)?;
+        let ending = counter.attempt_encoded(id, &encoded, r.get(1)?, || happened(r))?;
         for (breakdown, column) in BY_COLUMNS.enumerate() {
             encoded.clear();
             put_value(&mut encoded, r.get_ref(column)?);
             counter.tally_encoded(breakdown, &encoded, ending, || by(r, column))?;
         }
         counter.unknown_state(r.get(2)?);
-        let id: i64 = r.get(0)?;
         kept[(id - first) as usize] = 1 + ending.place();
     }
     let endings = counter.endings().to_vec();
@@ -766,18 +918,21 @@ fn count_range(
             counter.let_value(of, text(r, 1)?, text(r, 2)?, text_or_null(r, 3)?);
         }
     }
-    let mut actions = conn.prepare(&range("name, ok, latency_ms, cause", "attempt_actions"))?;
+    let mut actions = conn.prepare(&range("position, name, ok, latency_ms, cause", "attempt_actions"))?;
     let mut rows = actions.query([first, last])?;
     while let Some(r) = rows.next()? {
-        if of(r.get(0)?).is_some() {
-            counter.action(text(r, 1)?, r.get::<_, i64>(2)? != 0, r.get(3)?, text_or_null(r, 4)?);
+        let id = r.get(0)?;
+        if of(id).is_some() {
+            let (position, ok) = (r.get::<_, i64>(1)? as usize, r.get::<_, i64>(3)? != 0);
+            counter.action(id, position, text(r, 2)?, ok, r.get(4)?, text_or_null(r, 5)?);
         }
     }
-    let mut messages = conn.prepare(&range("status", "attempt_messages"))?;
+    let mut messages = conn.prepare(&range("position, status", "attempt_messages"))?;
     let mut rows = messages.query([first, last])?;
     while let Some(r) = rows.next()? {
-        if of(r.get(0)?).is_some() {
-            counter.messages(text(r, 1)?, 1);
+        let id = r.get(0)?;
+        if of(id).is_some() {
+            counter.messages(id, r.get::<_, i64>(1)? as usize, text(r, 2)?, 1);
         }
     }
     Ok(())
@@ -884,6 +1039,7 @@ impl Store for SqliteStore {
 
     fn commit(&mut self) -> Result<()> {
         if self.in_transaction {
+            self.keep_ended()?;
             self.conn.execute_batch("COMMIT").ctx(&self.path)?;
             self.in_transaction = false;
         }
@@ -948,6 +1104,12 @@ impl Store for SqliteStore {
              ON CONFLICT(id) DO UPDATE SET script_sha256 = ?2, script_name = ?3, settings = ?5",
             params![id, sha, script, clock_ms, settings],
         )?;
+        // A campaign without attempts is tallied from its first: its tallies (none) hold them all.
+        self.exec(
+            "INSERT OR IGNORE INTO report_tallied (campaign) SELECT ?1
+             WHERE NOT EXISTS (SELECT 1 FROM attempts WHERE campaign = ?1)",
+            [id],
+        )?;
         Ok(())
     }
 
@@ -964,11 +1126,25 @@ impl Store for SqliteStore {
     }
 
     fn interrupt_live(&mut self, campaign: &str) -> Result<usize> {
-        self.exec(
-            "UPDATE attempts SET state = 'ended', disposition = 'failed', cause = 'interrupted', ended_ms = started_ms
-             WHERE campaign = ?1 AND state = 'live'",
-            [campaign],
-        )
+        self.atomically(|store| {
+            let live: Vec<i64> = store.rows(
+                "SELECT id FROM attempts INDEXED BY attempts_live WHERE campaign = ?1 AND state = 'live'",
+                [campaign],
+                |r| r.get(0),
+            )?;
+            let interrupted = store.exec(
+                "UPDATE attempts SET state = 'ended', disposition = 'failed', cause = 'interrupted', ended_ms = started_ms
+                 WHERE campaign = ?1 AND state = 'live'",
+                [campaign],
+            )?;
+            // Counted as a report reads them (a crash is rare; its attempts are few).
+            let mut counter = Counter::default();
+            for id in live {
+                count_range(&store.conn, campaign, (id, id), &mut counter).ctx(&store.path)?;
+            }
+            store.keep(campaign, &counter.kept())?;
+            Ok(interrupted)
+        })
     }
 
     fn begin_attempt(&mut self, a: &NewAttempt) -> Result<i64> {
@@ -976,31 +1152,69 @@ impl Store for SqliteStore {
     }
 
     fn finish_attempt(&mut self, id: i64, f: &Finished) -> Result<()> {
-        let updated = self.exec(
-            "UPDATE attempts SET state = 'ended', disposition = ?2, cause = ?3, outcome = ?4, goal = ?5, ended_ms = ?6,
-             talk_ms = ?7, last_step = ?8, callback_ms = ?9 WHERE id = ?1 AND state = 'live'",
-            params![
-                id,
-                f.disposition,
-                f.cause,
-                f.outcome,
-                f.goal as i64,
-                f.ended_ms,
-                f.talk_ms,
-                f.last_step,
-                f.callback_ms
-            ],
-        )?;
-        if updated > 0 {
-            self.insert_details(id, f)?;
-        }
-        Ok(())
+        self.atomically(|store| {
+            let updated = store.exec(
+                "UPDATE attempts SET state = 'ended', disposition = ?2, cause = ?3, outcome = ?4, goal = ?5,
+                 ended_ms = ?6, talk_ms = ?7, last_step = ?8, callback_ms = ?9 WHERE id = ?1 AND state = 'live'",
+                params![
+                    id,
+                    f.disposition,
+                    f.cause,
+                    f.outcome,
+                    f.goal as i64,
+                    f.ended_ms,
+                    f.talk_ms,
+                    f.last_step,
+                    f.callback_ms
+                ],
+            )?;
+            if updated == 0 {
+                return Ok(());
+            }
+            store.insert_details(id, f)?;
+            // Where it was placed (`record_attempt` has it at hand).
+            let (campaign, by) = store
+                .conn
+                .prepare_cached(
+                    "SELECT campaign, local_hour, attempt, local_time, segment, zone, list, variant FROM attempts
+                     WHERE id = ?1",
+                )
+                .and_then(|mut placed| {
+                    placed.query_row([id], |r| {
+                        let by: [By; BREAKDOWNS] = [
+                            By::Hour(r.get(1)?),
+                            By::Attempt(r.get(2)?),
+                            By::Day(r.get(3)?),
+                            By::Segment(r.get(4)?),
+                            By::Zone(r.get(5)?),
+                            By::List(r.get(6)?),
+                            By::Variant(r.get(7)?),
+                        ];
+                        Ok((r.get::<_, String>(0)?, by))
+                    })
+                })
+                .ctx(&store.path)?;
+            store.ended_in(&campaign, id, by.each_ref().map(By::view), f);
+            Ok(())
+        })
     }
 
     fn record_attempt(&mut self, a: &NewAttempt, f: &Finished) -> Result<i64> {
-        let id = self.insert_attempt(a, Some(f))?;
-        self.insert_details(id, f)?;
-        Ok(id)
+        self.atomically(|store| {
+            let id = store.insert_attempt(a, Some(f))?;
+            store.insert_details(id, f)?;
+            let by = [
+                By::Hour(a.local_hour),
+                By::Attempt(a.attempt),
+                By::Day(a.local_time.as_str()),
+                By::Segment(a.segment),
+                By::Zone(Some(a.zone)),
+                By::List(Some(a.list)),
+                By::Variant(Some(a.variant)),
+            ];
+            store.ended_in(a.campaign, id, by, f);
+            Ok(id)
+        })
     }
 
     fn past_attempts(&self, campaign: &str) -> Result<Vec<PastAttempt>> {
@@ -1039,9 +1253,14 @@ impl Store for SqliteStore {
     }
 
     fn attempt_counts(&self, campaign: &str) -> Result<AttemptCounts> {
-        let mut counter = Counter::default();
-        self.scan(|| self.count_attempts(campaign, &mut counter))?;
-        Ok(counter.finish())
+        // The open batch's attempts join the tallies it will commit.
+        self.keep_ended()?;
+        let mut counter = None;
+        self.scan(|| {
+            counter = Some(self.read_counts(campaign)?);
+            Ok(())
+        })?;
+        Ok(counter.unwrap_or_default().finish())
     }
 
     fn attempt(&self, campaign: &str, customer_id: &str, attempt: u32) -> Result<Option<AttemptRow>> {
@@ -1182,6 +1401,10 @@ impl Store for SqliteStore {
         )
     }
 }
+
+#[cfg(test)]
+#[path = "kept_tests.rs"]
+mod kept_tests;
 
 #[cfg(test)]
 mod tests {
