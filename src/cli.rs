@@ -326,6 +326,22 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// Whether the command may run for long (a campaign, the console, the language server, an
+    /// interactive simulation): the others exit once done, and keep the memory they free
+    /// (`allocator.rs`).
+    fn stays_up(&self) -> bool {
+        matches!(
+            self,
+            Command::Run { .. }
+                | Command::Worker { .. }
+                | Command::Serve { .. }
+                | Command::Lsp
+                | Command::Simulate { .. }
+        )
+    }
+}
+
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -347,6 +363,9 @@ pub fn main() -> i32 {
         .with_target(false)
         .without_time()
         .try_init();
+    if !cli.command.stays_up() {
+        crate::allocator::keep_freed_memory();
+    }
     let result = match cli.command {
         Command::Check { paths, format, jurisdiction } => crate::checking::run(&paths, format, &jurisdiction),
         Command::Build { file, output, jurisdiction } => crate::commands::build(&file, output, &jurisdiction),

@@ -11,6 +11,7 @@ macro_rules! say_err {
 }
 pub(crate) use say_err;
 
+pub mod allocator;
 pub mod campaign;
 pub mod checking;
 pub mod cli;

@@ -1820,8 +1820,11 @@ impl<'a> Parser<'a> {
 
     fn prompt(&mut self, what: &str) -> Option<Prompt> {
         let span = self.string_span(what)?;
-        // Only the escapes' errors: the segments are read from the raw text.
-        self.escapes(span, |_, _| {});
+        // Only the escapes' errors: the segments are read from the raw text. Most prompts have
+        // no `\` at all, and then no escape to report: one byte scan instead of decoding them.
+        if self.text(span).contains('\\') {
+            self.escapes(span, |_, _| {});
+        }
         Some(self.split_prompt(span))
     }
 
@@ -1831,7 +1834,9 @@ impl<'a> Parser<'a> {
         let raw = self.text(span);
         let inner_start = span.start as usize + 1;
         let inner = &raw[1..raw.len() - 1];
-        let mut segments = Vec::new();
+        // At most a text before each interpolation and one after the last: sized once, so
+        // that neither growing nor `shrink_to_fit` below copies the list.
+        let mut segments = Vec::with_capacity(2 * inner.matches("{{").count() + 1);
         let mut text = String::new();
         let mut text_start = inner_start;
         let mut i = 0;
@@ -1874,9 +1879,11 @@ impl<'a> Parser<'a> {
                 text_start = inner_start + i;
                 continue;
             }
-            let c = inner[i..].chars().next().unwrap_or(' ');
-            text.push(c);
-            i += c.len_utf8();
+            // The plain text up to the next escape or `{`, copied at once: both are ASCII, so
+            // the run ends on a character boundary.
+            let run = bytes[i + 1..].iter().position(|&b| b == b'\\' || b == b'{').map_or(inner.len(), |n| i + 1 + n);
+            text.push_str(&inner[i..run]);
+            i = run;
         }
         if !text.is_empty() {
             segments.push(Segment::Text { text, span: Span::new(text_start, inner_start + inner.len()) });
