@@ -221,7 +221,7 @@ async fn place(
     let negotiated = match sdp::answer(&response) {
         Ok(n) => n,
         Err(e) => {
-            channel.leg.bye();
+            channel.leg.bye(ua.config.t1x64).await;
             out.close();
             return Ok(CallResult {
                 disposition: Disposition::Failed,
@@ -348,7 +348,7 @@ async fn ring(ua: &UserAgent, speech: &Arc<Speech>, channel: &mut Channel) -> Ri
                     Event::Answered(body) => {
                         // Answered as our CANCEL left: the call is not wanted any more.
                         if let Some((disposition, cause)) = cancelled {
-                            channel.leg.bye();
+                            channel.leg.bye(ua.config.t1x64).await;
                             return Ringing::Ended(disposition, Some(cause));
                         }
                         return Ringing::Answered(body);
@@ -670,7 +670,10 @@ impl Conversation<'_> {
                         let transferred = self.transfer(&queue, &data).await;
                         self.driver.handle(elapsed(), Input::TransferResult(transferred));
                     }
-                    Command::Hangup => hangup_sent = self.hang_up().await,
+                    Command::Hangup => {
+                        self.hang_up().await;
+                        hangup_sent = true;
+                    }
                 }
             }
             if self.driver.is_over() {
@@ -800,11 +803,10 @@ impl Conversation<'_> {
         }
     }
 
-    /// Sends BYE (the stack sees it answered, or gives up after 64×T1, after the call ends).
-    async fn hang_up(&mut self) -> bool {
+    /// Sends BYE and waits for its answer (64×T1 at most).
+    async fn hang_up(&mut self) {
         self.out.stop_playing();
-        self.channel.leg.bye();
-        true
+        self.channel.leg.bye(self.ua.config.t1x64).await;
     }
 }
 

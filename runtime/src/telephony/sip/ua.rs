@@ -50,8 +50,21 @@ impl CallLeg {
         self.stack.cancel(self.key);
     }
 
-    pub fn bye(&self) {
+    /// Hangs up and waits for the BYE's answer, at most `within`: the call's end is reported
+    /// only once the BYE has left (a campaign that ends with this call would otherwise stop the
+    /// stack's driver before it sent it). The status, or None when none came (or the far end
+    /// had already hung up).
+    pub async fn bye(&mut self, within: Duration) -> Option<u16> {
         self.stack.bye(self.key);
+        let answer = async {
+            while let Some(event) = self.events.recv().await {
+                if let Event::Done { method: rsipstack::rsip::Method::Bye, status, .. } = *event {
+                    return status;
+                }
+            }
+            None
+        };
+        tokio::time::timeout(within, answer).await.ok().flatten()
     }
 
     pub fn refer(&self, target: &str, referred_by: &str) {
