@@ -24,6 +24,12 @@ pub fn answer(credential: &Credential, response: &rsip::Response, method: &rsip:
     });
     let text = if proxy { proxy_challenge.or(www) } else { www.or(proxy_challenge) }?;
     let challenge = WwwAuthenticate::parse(&text).ok()?;
+    // Values we quote back: a quote, backslash or control character would break the header.
+    let quotable = |v: &str| !v.bytes().any(|b| b.is_ascii_control() || b == b'"' || b == b'\\');
+    let opaque_ok = challenge.opaque.as_deref().is_none_or(quotable);
+    if !quotable(&challenge.realm) || !quotable(&challenge.nonce) || !opaque_ok {
+        return None;
+    }
     let uri = rsip::Uri::try_from(uri).ok()?;
     let cnonce = format!("{:016x}", cnonce_seed(&challenge.nonce));
     let qop = match challenge.qop {

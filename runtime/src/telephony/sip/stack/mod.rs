@@ -306,6 +306,40 @@ pub fn loopback(seed: u64) -> Stack {
     )
 }
 
+/// The `sip_response` fuzz target's exchange, here so its findings replay as unit tests: a
+/// call ringing on [`loopback`]`(7)`, then up to eight datagrams (NUL between them), each
+/// followed by what a call might do (REFER, BYE) and a second of virtual time, then a release
+/// and the end of every timer. Panics if the stack sends what rsip cannot read or holds a call
+/// after its timers have run.
+pub fn exchange(data: &[u8]) {
+    let mut stack = loopback(7);
+    let mut now = Instant::now();
+    stack.invite(now, 1, "13800000001", b"v=0\r\n".to_vec()).expect("a valid callee");
+    let check = |stack: &mut Stack| {
+        while let Some(transmit) = stack.poll_transmit() {
+            assert!(SipMessage::try_from(transmit.bytes.as_slice()).is_ok(), "we sent what rsip cannot read");
+        }
+        while stack.poll_event().is_some() {}
+    };
+    check(&mut stack);
+    let gateway = stack.config.gateway;
+    for datagram in data.split(|b| *b == 0).take(8) {
+        stack.receive(now, gateway, datagram);
+        let _ = stack.refer(now, 1, "sip:queue@127.0.0.1", "sip:callscript@localhost");
+        let _ = stack.bye(now, 1);
+        check(&mut stack);
+        now += Duration::from_secs(1);
+        stack.on_time(now);
+        check(&mut stack);
+    }
+    let _ = stack.cancel(now, 1);
+    stack.release(now, 1);
+    now += Duration::from_secs(120);
+    stack.on_time(now);
+    check(&mut stack);
+    assert_eq!(stack.legs(), 0, "everything is let go once its timers have run");
+}
+
 /// Characters a phone number may bring into a URI's user part unescaped (RFC 3261 §25.1:
 /// unreserved and user-unreserved, without the ones that would end a header value).
 fn valid_user(user: &str) -> bool {
@@ -859,23 +893,13 @@ impl Stack {
         if (200..300).contains(&code) {
             leg.txs.remove(index);
             leg.txs.retain(|t| t.method != rsip::Method::Cancel || t.state != TxState::Trying);
-            let remote_tag = response.to_header().ok().and_then(|t| wire::param(t.value(), "tag")).map(Box::from);
-            leg.remote_tag = remote_tag;
-            // No Contact (RFC 3261 §12.1.2 wants one): the callee's URI, which reaches the
-            // gateway like every request.
-            if let Some(contact) = response
-                .contact_header()
-                .ok()
-                .and_then(|c| wire::entries(c.value()).first().map(|e| wire::uri_of(e).to_string()))
-            {
+            leg.remote_tag = wire::to_tag(response).map(Box::from);
+            // No usable Contact (RFC 3261 §12.1.2 wants one): the callee's URI, which reaches
+            // the gateway like every request.
+            if let Some(contact) = wire::remote_target(response) {
                 leg.target = contact.into();
             }
-            let mut route: Vec<Box<str>> = Vec::new();
-            for header in response.record_route_headers() {
-                route.extend(wire::entries(header.value()).into_iter().map(Box::from));
-            }
-            route.reverse();
-            leg.route = route.into_boxed_slice();
+            leg.route = wire::route_set(response);
             leg.offer = None;
             let cancelled = leg.cancel != Cancel::No;
             let ack = self.ack_bytes(slot, None, None, cseq);
@@ -898,7 +922,7 @@ impl Stack {
         }
         // 300–699: ACK on the INVITE's branch, kept to answer retransmissions (Timer D).
         let branch = leg.txs[index].branch.clone();
-        let to_tag = response.to_header().ok().and_then(|t| wire::param(t.value(), "tag")).unwrap_or("").to_string();
+        let to_tag = wire::to_tag(response).unwrap_or("").to_string();
         let ack = self.ack_bytes(slot, Some(&branch), Some(&to_tag), cseq);
         self.out.push_back(Transmit { to: self.config.gateway, bytes: ack.clone() });
         let linger = if self.config.reliable { Duration::ZERO } else { self.config.linger };
@@ -946,14 +970,11 @@ impl Stack {
             return;
         }
         if leg.phase == Phase::Over && leg.remote_tag.is_none() {
-            leg.remote_tag = response.to_header().ok().and_then(|t| wire::param(t.value(), "tag")).map(Box::from);
-            if let Some(contact) = response
-                .contact_header()
-                .ok()
-                .and_then(|c| wire::entries(c.value()).first().map(|e| wire::uri_of(e).to_string()))
-            {
+            leg.remote_tag = wire::to_tag(response).map(Box::from);
+            if let Some(contact) = wire::remote_target(response) {
                 leg.target = contact.into();
             }
+            leg.route = wire::route_set(response);
             let ack = self.ack_bytes(slot, None, None, cseq);
             self.out.push_back(Transmit { to: self.config.gateway, bytes: ack });
             let leg = self.legs[slot as usize].as_mut().expect("slot");
@@ -988,11 +1009,18 @@ impl Stack {
             to_tag.as_deref() == Some(&*leg.local_tag)
         });
         let (code, reason, event) = match (slot, &request.method) {
+            // A BYE ends a confirmed dialog; before the 2xx there is none to end (the callee
+            // may not BYE an early dialog, RFC 3261 §15), and the INVITE goes on.
             (Some(slot), rsip::Method::Bye) => {
                 let leg = self.legs[slot as usize].as_mut().expect("slot");
-                let live = leg.phase == Phase::Confirmed;
-                leg.phase = Phase::Over;
-                (200, "OK", live.then_some(Event::HungUp))
+                match leg.phase {
+                    Phase::Confirmed => {
+                        leg.phase = Phase::Over;
+                        (200, "OK", Some(Event::HungUp))
+                    }
+                    Phase::Over => (200, "OK", None),
+                    Phase::Calling | Phase::Early => (481, "Call/Transaction Does Not Exist", None),
+                }
             }
             (Some(_), rsip::Method::Info) => {
                 let content_type = wire::header(&request.headers, "content-type").unwrap_or_default();

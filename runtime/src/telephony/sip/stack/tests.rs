@@ -393,3 +393,10 @@ fn a_callee_that_would_break_the_uri_is_refused() {
     assert!(matches!(line.stack.invite(line.now, 1, "a>b", vec![]), Err(StackError::Callee(_))));
     assert!(line.requests().is_empty());
 }
+
+/// Inputs the `sip_response` fuzz target found, replayed (`regressions/`).
+#[test]
+fn fuzz_findings_replay() {
+    exchange(include_bytes!("regressions/crash-96eea358"));
+    exchange(include_bytes!("regressions/crash-7c1b2cc6"));
+}

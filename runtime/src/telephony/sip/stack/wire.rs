@@ -135,6 +135,53 @@ pub fn entries(value: &str) -> Vec<&str> {
     out
 }
 
+/// What may stand in a tag or a header value we copy into our requests: RFC 3261's token
+/// characters. Anything else from a peer is not copied (it could break our message).
+pub fn is_token(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b))
+}
+
+/// A response's To tag, when it is a token.
+pub fn to_tag(response: &rsip::Response) -> Option<&str> {
+    response.to_header().ok().and_then(|t| param(t.value(), "tag")).filter(|t| is_token(t))
+}
+
+/// A URI we can put in a request line or a Route: rsip reads it, and it has no whitespace,
+/// angle brackets or quotes of its own.
+fn usable_uri(uri: &str) -> bool {
+    !uri.is_empty()
+        && !uri.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control() || b"<>\"".contains(&b))
+        && rsip::Uri::try_from(uri).is_ok()
+}
+
+/// The 2xx's Contact URI, the dialog's remote target, when usable.
+pub fn remote_target(response: &rsip::Response) -> Option<String> {
+    let contact = response.contact_header().ok()?;
+    let uri = uri_of(entries(contact.value()).first()?);
+    usable_uri(uri).then(|| uri.to_string())
+}
+
+/// The 2xx's Record-Route, reversed into our Route set (§12.1.2), each entry as `<uri>` with
+/// its parameters when they are tokens; an entry we cannot copy safely is left out.
+pub fn route_set(response: &rsip::Response) -> Box<[Box<str>]> {
+    let mut route: Vec<Box<str>> = Vec::new();
+    for header in response.record_route_headers() {
+        for entry in entries(header.value()) {
+            let uri = uri_of(entry);
+            let params = entry.rfind('>').map_or("", |end| &entry[end + 1..]);
+            let params_ok = params.split(';').skip(1).all(|p| {
+                let (key, value) = p.split_once('=').unwrap_or((p, "x"));
+                is_token(key.trim()) && is_token(value.trim())
+            });
+            if usable_uri(uri) && params_ok {
+                route.push(format!("<{uri}>{}", params.trim()).into());
+            }
+        }
+    }
+    route.reverse();
+    route.into_boxed_slice()
+}
+
 /// The fields every message that comes in is matched by.
 pub struct Keys<'a> {
     pub call_id: &'a str,
