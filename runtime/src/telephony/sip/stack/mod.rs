@@ -154,6 +154,19 @@ struct Leg {
     wake: Option<Instant>,
 }
 
+impl Leg {
+    /// The dialog a 2xx makes: the far end's tag, its Contact as the target (none usable: the
+    /// callee's URI stays, which reaches the gateway like every request; RFC 3261 §12.1.2
+    /// wants one) and the route.
+    fn enter_dialog(&mut self, response: &rsip::Response) {
+        self.remote_tag = wire::to_tag(response).map(Box::from);
+        if let Some(contact) = wire::remote_target(response) {
+            self.target = contact.into();
+        }
+        self.route = wire::route_set(response);
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
     /// INVITE sent, no provisional response yet.
@@ -756,12 +769,12 @@ impl Stack {
         let reliable = self.config.reliable;
         let t2 = self.config.t2;
         let gateway = self.config.gateway;
-        let mut timed_out: Vec<(rsip::Method, TxState)> = Vec::new();
+        let mut timed_out: Vec<rsip::Method> = Vec::new();
         let leg = self.legs[slot as usize].as_mut().expect("slot");
         leg.txs.retain_mut(|tx| {
             if tx.expires <= now {
                 if tx.state != TxState::Completed {
-                    timed_out.push((tx.method, tx.state));
+                    timed_out.push(tx.method);
                 }
                 return false;
             }
@@ -789,7 +802,7 @@ impl Stack {
             leg.txs.retain(|t| t.method != rsip::Method::Invite);
             self.emit(slot, Event::Failed(Failure::CancelUnanswered));
         }
-        for (method, _) in timed_out {
+        for method in timed_out {
             let leg = self.legs[slot as usize].as_mut().expect("slot");
             match method {
                 rsip::Method::Invite if matches!(leg.phase, Phase::Calling | Phase::Early) => {
@@ -893,13 +906,7 @@ impl Stack {
         if (200..300).contains(&code) {
             leg.txs.remove(index);
             leg.txs.retain(|t| t.method != rsip::Method::Cancel || t.state != TxState::Trying);
-            leg.remote_tag = wire::to_tag(response).map(Box::from);
-            // No usable Contact (RFC 3261 §12.1.2 wants one): the callee's URI, which reaches
-            // the gateway like every request.
-            if let Some(contact) = wire::remote_target(response) {
-                leg.target = contact.into();
-            }
-            leg.route = wire::route_set(response);
+            leg.enter_dialog(response);
             leg.offer = None;
             let cancelled = leg.cancel != Cancel::No;
             let ack = self.ack_bytes(slot, None, None, cseq);
@@ -907,7 +914,6 @@ impl Stack {
             let leg = self.legs[slot as usize].as_mut().expect("slot");
             leg.ack = (!self.config.reliable).then(|| (ack.into_boxed_slice(), now + self.config.linger));
             if cancelled || leg.released {
-                leg.phase = Phase::Confirmed;
                 self.send_in_dialog(now, slot, rsip::Method::Bye, &[], None);
                 self.legs[slot as usize].as_mut().expect("slot").phase = Phase::Over;
                 if cancelled {
@@ -970,20 +976,10 @@ impl Stack {
             return;
         }
         if leg.phase == Phase::Over && leg.remote_tag.is_none() {
-            leg.remote_tag = wire::to_tag(response).map(Box::from);
-            if let Some(contact) = wire::remote_target(response) {
-                leg.target = contact.into();
-            }
-            leg.route = wire::route_set(response);
+            leg.enter_dialog(response);
             let ack = self.ack_bytes(slot, None, None, cseq);
             self.out.push_back(Transmit { to: self.config.gateway, bytes: ack });
-            let leg = self.legs[slot as usize].as_mut().expect("slot");
-            leg.phase = Phase::Confirmed;
-            let was_released = std::mem::replace(&mut leg.released, true);
             self.send_in_dialog(now, slot, rsip::Method::Bye, &[], None);
-            let leg = self.legs[slot as usize].as_mut().expect("slot");
-            leg.phase = Phase::Over;
-            leg.released = was_released;
         } else {
             self.dropped += 1;
         }
