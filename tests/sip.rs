@@ -399,6 +399,14 @@ fn a_key_by_rfc4733_events_completes_the_script() {
 }
 
 #[test]
+fn a_key_by_rfc4733_events_reaches_the_call_on_a_shared_rtp_port() {
+    // SIPp sends its RTP from the address its answer names: the shared socket routes by it.
+    let dir = case_dir("answer_rfc4733_shared");
+    let expected = ("answered", "confirmed", "closing");
+    check_in(&dir, "answer_rfc4733", "media_ports = \"shared\"", "", expected);
+}
+
+#[test]
 fn bye_in_the_middle_of_a_prompt_is_a_customer_hangup_at_its_step() {
     check("bye_mid_prompt", "", "customer_hangup", "", "opening");
 }

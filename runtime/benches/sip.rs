@@ -3,10 +3,10 @@
 //! - `signalling`: calls per second through our user agent (INVITE, 200, ACK, a VM session
 //!   per call, BYE from us) against a SIPp UAS, and SIPp's own UAC against the same kind of
 //!   UAS as the baseline.
-//! - `media`: two-way G.711 calls, our one pacer sending and a receiver per call decoding
-//!   (jitter buffer, VAD), with a peer thread playing the far ends; p50/p99 packet lateness
-//!   with streams spread over the 20 ms period against the same pacer with every stream in
-//!   one phase.
+//! - `media`: two-way G.711 calls on the media plane (a worker per core sends, reads, plays
+//!   out through the jitter buffer, decodes and runs the VAD), with a peer thread playing the
+//!   far ends from a socket each; p50/p99 packet lateness, frames decoded, and CPU, with a
+//!   socket per call against shared sockets in the same run.
 //! - `memory`: RSS growth per answered-and-confirmed dialog held open against a SIPp UAS,
 //!   and the bytes of a VM session.
 //!
@@ -15,8 +15,8 @@
 //! side of `signalling`, for a profiler). Every part stops by itself within about a minute.
 //! Needs SIPp (Debian `sip-tester`) for `signalling` and `memory`. Knobs (environment):
 //! `CALLSCRIPT_BENCH_CALLS` (30000), `CALLSCRIPT_BENCH_WINDOW` (1000 calls in progress),
-//! `CALLSCRIPT_BENCH_DIALOGS` (10000), `CALLSCRIPT_BENCH_MEDIA_N` (500,1000,2000,2500),
-//! `CALLSCRIPT_BENCH_WORKERS` (2). Results and how to read them: docs/architecture.md,
+//! `CALLSCRIPT_BENCH_DIALOGS` (10000), `CALLSCRIPT_BENCH_MEDIA_N` (1000,2000,2500),
+//! `CALLSCRIPT_BENCH_WORKERS` (2), `CALLSCRIPT_BENCH_MEDIA_WORKERS` (one per core). Results and how to read them: docs/architecture.md,
 //! "Measured: real telephony".
 
 use std::alloc::GlobalAlloc;
@@ -30,10 +30,10 @@ use std::time::{Duration, Instant};
 use callscript_compiler::check::check_source;
 use callscript_runtime::telephony::media::FRAME_SAMPLES;
 use callscript_runtime::telephony::media::g711::Codec;
-use callscript_runtime::telephony::media::vad::{Vad, VadConfig};
+use callscript_runtime::telephony::media::vad::VadConfig;
 use callscript_runtime::telephony::sip::SipConfig;
 use callscript_runtime::telephony::sip::call::{self, Services, Speech};
-use callscript_runtime::telephony::sip::rtp::{Inbound, OutStream, Pacer, spawn_receiver};
+use callscript_runtime::telephony::sip::rtp::{MediaPlane, MediaPorts};
 use callscript_runtime::telephony::sip::{sdp, stack, ua::UserAgent};
 use callscript_runtime::telephony::{DialRequest, Disposition};
 use callscript_runtime::vm::{CallContext, Executable, Session};
@@ -237,6 +237,9 @@ fn config(port: u16) -> SipConfig {
         max_concurrent: None,
         t1x64: Duration::from_secs(4),
         transfer: Default::default(),
+        // SIPp's UAS answers every call with its one media port: only ports of our own tell
+        // its calls apart.
+        media_ports: MediaPorts::PerCall,
     }
 }
 
@@ -525,22 +528,17 @@ fn signalling() {
 // Media
 
 const MEDIA_SECONDS: u64 = 10;
-const BASELINE_SECONDS: u64 = 5;
 
-/// The far ends: one thread sends each call's 20 ms packet (spread over the period) and
-/// drains what our pacer sends to its one socket.
+/// The far ends: one thread, a socket per call (as a gateway gives each call its own media
+/// address), sending each call's 20 ms packet in its phase of the period and reading what our
+/// side sent it.
 fn peer(
-    targets: Vec<SocketAddr>,
-    sink: StdUdpSocket,
+    far_ends: Vec<(StdUdpSocket, SocketAddr)>,
     stop: Arc<AtomicBool>,
     measure: Arc<AtomicBool>,
 ) -> std::thread::JoinHandle<(u64, u64, f64)> {
     std::thread::spawn(move || {
         let mut cpu_from = None;
-        let out = StdUdpSocket::bind("127.0.0.1:0").unwrap();
-        let _ = socket2::SockRef::from(&out).set_send_buffer_size(4 << 20);
-        let _ = socket2::SockRef::from(&sink).set_recv_buffer_size(4 << 20);
-        sink.set_nonblocking(true).unwrap();
         let mut payload = vec![0u8; 12 + FRAME_SAMPLES];
         payload[0] = 0x80;
         // A quiet voice-band tone, so the VAD has work to do.
@@ -562,16 +560,16 @@ fn peer(
                 std::thread::sleep(wait);
             }
             let round = tick / 20;
-            for (i, target) in targets.iter().enumerate().skip((tick % 20) as usize).step_by(20) {
+            for (i, (socket, target)) in far_ends.iter().enumerate().skip((tick % 20) as usize).step_by(20) {
                 payload[2..4].copy_from_slice(&(round as u16).to_be_bytes());
                 payload[4..8].copy_from_slice(&((round * FRAME_SAMPLES as u64) as u32).to_be_bytes());
                 payload[8..12].copy_from_slice(&(i as u32).to_be_bytes());
-                if out.send_to(&payload, target).is_ok() {
+                if socket.send_to(&payload, target).is_ok() {
                     sent += 1;
                 }
-            }
-            while sink.recv_from(&mut buf).is_ok() {
-                received += 1;
+                while socket.recv(&mut buf).is_ok() {
+                    received += 1;
+                }
             }
         }
         let cpu = cpu_seconds("/proc/thread-self/stat") - cpu_from.unwrap_or(0.0);
@@ -585,104 +583,89 @@ struct MediaRun {
     packets: u64,
     delivered: u64,
     frames: u64,
-    peer_sent: u64,
     cpu_s: f64,
     peer_cpu_s: f64,
 }
 
-/// `n` two-way calls for `seconds`; `in_phase` puts every stream in the same millisecond.
-fn media_run(n: usize, seconds: u64, in_phase: bool) -> MediaRun {
+/// `n` two-way calls for `seconds` on the media plane with `ports`.
+fn media_run(n: usize, seconds: u64, ports: MediaPorts) -> MediaRun {
     let rt = sip_runtime();
-    let sink = StdUdpSocket::bind("127.0.0.1:0").unwrap();
-    let sink_addr = sink.local_addr().unwrap();
-    let frames = Arc::new(AtomicU64::new(0));
-    let (pacer, streams, targets) = rt.block_on(async {
-        let pacer = Pacer::start();
-        let mut streams = Vec::new();
-        let mut targets = Vec::new();
-        for i in 0..n {
-            let socket = Arc::new(tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap());
-            targets.push(socket.local_addr().unwrap());
-            let out = OutStream::new(Arc::clone(&socket), i as u32, false);
-            out.connect(sink_addr, Codec::Pcmu);
-            if in_phase {
-                pacer.add_in_phase(&out, 0);
-            } else {
-                pacer.add(&out);
-            }
-            let (tx, mut rx) = tokio::sync::mpsc::channel(64);
-            spawn_receiver(socket, Arc::new(std::sync::Mutex::new(None)), tx);
-            let frames = Arc::clone(&frames);
-            // The call task's side: every frame through the VAD, as a listening call does.
-            tokio::spawn(async move {
-                let mut vad = Vad::new(VadConfig::default());
-                while let Some(input) = rx.recv().await {
-                    if let Inbound::Audio(frame) = input {
-                        std::hint::black_box(vad.push(&frame));
-                        frames.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            });
-            streams.push(out);
-        }
-        (pacer, streams, targets)
-    });
+    let workers = std::env::var("CALLSCRIPT_BENCH_MEDIA_WORKERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(MediaPlane::default_workers);
+    let plane = MediaPlane::start(std::net::Ipv4Addr::LOCALHOST.into(), ports, workers).unwrap();
+    let mut streams = Vec::new();
+    let mut far_ends = Vec::new();
+    for i in 0..n {
+        let far = StdUdpSocket::bind("127.0.0.1:0").unwrap();
+        far.set_nonblocking(true).unwrap();
+        let stream = plane.open(i as u32).unwrap();
+        stream.connect(far.local_addr().unwrap(), Codec::Pcmu, None).unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+        stream.hear(VadConfig::default(), tx);
+        stream.send();
+        // The call's task: it hears of speech and utterances only.
+        rt.spawn(async move { while rx.recv().await.is_some() {} });
+        far_ends.push((far, stream.local_addr()));
+        streams.push(stream);
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let measure = Arc::new(AtomicBool::new(false));
-    let far = peer(targets, sink, Arc::clone(&stop), Arc::clone(&measure));
+    let far = peer(far_ends, Arc::clone(&stop), Arc::clone(&measure));
     // One second to settle (jitter buffers fill), then measure from fresh statistics.
     std::thread::sleep(Duration::from_secs(1));
-    let reset = |p: &Pacer| {
-        p.stats.lateness.lock().unwrap().iter_mut().for_each(|b| *b = 0);
-        p.stats.packets.store(0, Ordering::Relaxed);
-    };
-    reset(&pacer);
-    let frames0 = frames.load(Ordering::Relaxed);
+    plane.stats.lateness.lock().unwrap().iter_mut().for_each(|b| *b = 0);
+    plane.stats.packets.store(0, Ordering::Relaxed);
+    let frames0 = plane.stats.frames_decoded.load(Ordering::Relaxed);
     let cpu0 = cpu_seconds("/proc/self/stat");
     measure.store(true, Ordering::Relaxed);
     std::thread::sleep(Duration::from_secs(seconds));
     let cpu_s = cpu_seconds("/proc/self/stat") - cpu0;
-    let (p50, p99) = (pacer.stats.quantile_ms(0.50), pacer.stats.quantile_ms(0.99));
-    let packets = pacer.stats.packets.load(Ordering::Relaxed);
-    let frames = frames.load(Ordering::Relaxed) - frames0;
+    let (p50, p99) = (plane.stats.quantile_ms(0.50), plane.stats.quantile_ms(0.99));
+    let packets = plane.stats.packets.load(Ordering::Relaxed);
+    let frames = plane.stats.frames_decoded.load(Ordering::Relaxed) - frames0;
     stop.store(true, Ordering::Relaxed);
-    let (peer_sent, delivered, peer_cpu_s) = far.join().unwrap();
-    for s in &streams {
-        s.close();
-    }
+    let (_peer_sent, delivered, peer_cpu_s) = far.join().unwrap();
     drop(streams);
-    drop(pacer);
+    drop(plane);
     rt.shutdown_timeout(Duration::from_secs(1));
-    MediaRun { p50, p99, packets, delivered, frames, peer_sent, cpu_s, peer_cpu_s }
+    MediaRun { p50, p99, packets, delivered, frames, cpu_s, peer_cpu_s }
 }
 
 fn media() {
     println!(
-        "media: two-way PCMU calls (our pacer → peer, peer → our receivers with jitter buffer and VAD), \
-         SipTelephony's runtime (2 workers) + one peer thread; {MEDIA_SECONDS} s per N, baseline {BASELINE_SECONDS} s"
+        "media: two-way PCMU calls on the media plane ({} workers: send, receive, jitter buffer, decode, VAD), \
+         a peer thread with a socket per far end; {MEDIA_SECONDS} s per N",
+        MediaPlane::default_workers()
     );
     // CALLSCRIPT_BENCH_MEDIA_N=1500,1750 measures other counts.
     let counts: Vec<usize> = std::env::var("CALLSCRIPT_BENCH_MEDIA_N")
         .ok()
         .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
-        .unwrap_or_else(|| vec![500, 1_000, 2_000, 2_500]);
+        .unwrap_or_else(|| vec![1_000, 2_000, 2_500]);
     for n in counts {
-        for (in_phase, seconds) in [(false, MEDIA_SECONDS), (true, BASELINE_SECONDS)] {
-            let r = media_run(n, seconds, in_phase);
-            let expected = n as f64 * 50.0 * seconds as f64;
+        // CALLSCRIPT_BENCH_MEDIA_PORTS=shared (or per_call) runs one kind, for a profiler.
+        let only = std::env::var("CALLSCRIPT_BENCH_MEDIA_PORTS").ok();
+        for ports in [MediaPorts::PerCall, MediaPorts::Shared] {
+            let name = if ports == MediaPorts::Shared { "shared" } else { "per_call" };
+            if only.as_deref().is_some_and(|o| o != name) {
+                continue;
+            }
+            let r = media_run(n, MEDIA_SECONDS, ports);
+            let expected = n as f64 * 50.0 * MEDIA_SECONDS as f64;
             println!(
-                "  N={n:>5} {:<20} p50 {:>4.1} ms  p99 {:>4.1} ms  sent {:>5.1}%  received {:>5.1}%  decoded {:>5.1}%  CPU ours {:>4.2} + peer {:>4.2} cores",
-                if in_phase { "one phase (baseline)" } else { "spread phases" },
+                "  N={n:>5} {:<16} p50 {:>4.1} ms  p99 {:>4.1} ms  sent {:>5.1}%  received {:>5.1}%  decoded {:>5.1}%  CPU ours {:>4.2} + peer {:>4.2} cores",
+                format!("{ports:?}"),
                 r.p50,
                 r.p99,
                 100.0 * r.packets as f64 / expected,
-                // Over the whole run including the settle second, of what the pacer sent.
-                100.0 * r.delivered as f64 / (n as f64 * 50.0 * (seconds + 1) as f64),
+                // Over the whole run including the settle second, of what should have been sent.
+                100.0 * r.delivered as f64 / (n as f64 * 50.0 * (MEDIA_SECONDS + 1) as f64),
                 100.0 * r.frames as f64 / expected,
-                (r.cpu_s - r.peer_cpu_s) / seconds as f64,
-                r.peer_cpu_s / seconds as f64,
+                (r.cpu_s - r.peer_cpu_s) / MEDIA_SECONDS as f64,
+                r.peer_cpu_s / MEDIA_SECONDS as f64,
             );
-            let _ = r.peer_sent;
         }
     }
 }

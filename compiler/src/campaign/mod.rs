@@ -164,6 +164,17 @@ pub enum Transport {
     Tcp,
 }
 
+/// How real calls get their RTP ports (`media_ports`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MediaPorts {
+    /// A socket of its own per call: works with any gateway.
+    #[default]
+    PerCall,
+    /// One socket per media worker, calls told apart by the far end's media address: for
+    /// trunks and SBCs that give each call its own (CAMPAIGN.md §8, docs/campaigns.md).
+    Shared,
+}
+
 impl Transport {
     pub fn name(self) -> &'static str {
         match self {
@@ -188,6 +199,7 @@ pub struct Telephony {
     pub from: Option<String>,
     pub local: Option<SocketAddr>,
     pub transport: Transport,
+    pub media_ports: MediaPorts,
     pub ring_timeout: SignedDuration,
     pub auth_user: Option<String>,
     pub auth_password_env: Option<String>,
@@ -1005,6 +1017,12 @@ impl Builder<'_> {
             "tcp" => Ok(Transport::Tcp),
             _ => Err(format!("transport `{t}` is not supported; use \"udp\" or \"tcp\"")),
         });
+        let media_ports =
+            self.value("telephony.media_ports", raw.media_ports, MediaPorts::PerCall, |m| match m.as_str() {
+                "per_call" => Ok(MediaPorts::PerCall),
+                "shared" => Ok(MediaPorts::Shared),
+                _ => Err(format!("media_ports `{m}` is not one of \"per_call\" or \"shared\"")),
+            });
         let local = self.value("telephony.local", raw.local, None, |l| {
             l.parse::<SocketAddr>()
                 .map(Some)
@@ -1035,6 +1053,7 @@ impl Builder<'_> {
             from: raw.from,
             local,
             transport,
+            media_ports,
             ring_timeout,
             auth_user: raw.auth_user,
             auth_password_env: raw.auth_password_env,

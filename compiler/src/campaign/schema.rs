@@ -136,6 +136,7 @@ pub struct RawTelephony {
     pub from: Option<String>,
     pub local: Option<String>,
     pub transport: Option<String>,
+    pub media_ports: Option<String>,
     pub ring_timeout: Option<String>,
     pub auth_user: Option<String>,
     pub auth_password_env: Option<String>,

@@ -98,6 +98,13 @@ fn settings_that_do_not_fit() {
     let sip = ok("[telephony]\nkind = \"sip\"\ngateway = \"sip:127.0.0.1:5090\"\ntransport = \"tcp\"\n");
     assert_eq!(sip.telephony.gateway.unwrap().address, "127.0.0.1:5090".parse().unwrap());
     assert_eq!(sip.telephony.transport, Transport::Tcp);
+    assert_eq!(sip.telephony.media_ports, MediaPorts::PerCall, "a socket per call unless asked");
+    let shared = ok("[telephony]\nkind = \"sip\"\ngateway = \"sip:127.0.0.1:5090\"\nmedia_ports = \"shared\"\n");
+    assert_eq!(shared.telephony.media_ports, MediaPorts::Shared);
+    assert_eq!(
+        toml("[telephony]\nkind = \"sim\"\nmedia_ports = \"pooled\"\n"),
+        ["E604 5:15 media_ports `pooled` is not one of \"per_call\" or \"shared\""]
+    );
 }
 
 #[test]

@@ -2,15 +2,14 @@
 //! response (CAMPAIGN.md §2), then the script's conversation over RTP — prompts out, the
 //! customer's speech and keys in, barge-in, transfer by REFER, and BYE.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rsipstack::rsip;
-use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use super::rtp::{Frame, Inbound, OutStream, spawn_receiver};
+use super::rtp::{Inbound, MediaStream, RecordingTap};
 use super::sdp;
 use super::stack::{Event, Failure};
 use super::ua::{CallLeg, UserAgent};
@@ -24,7 +23,7 @@ use crate::telephony::asr::{FunAsrConfig, hotwords_from_intents};
 use crate::telephony::emotion::{AngerWords, EmotionEar, EmotionThresholds};
 use crate::telephony::media::dtmf;
 use crate::telephony::media::g711::Codec;
-use crate::telephony::media::vad::{Vad, VadConfig, VadEvent};
+use crate::telephony::media::vad::VadConfig;
 use crate::telephony::media::voice;
 use crate::telephony::recording::{Recorder, RecordingWriter};
 use crate::telephony::speech::{Speaker, SpeechError};
@@ -190,23 +189,18 @@ async fn place(
     request: DialRequest,
 ) -> Result<CallResult, String> {
     let speech = &services.speech;
-    let socket = UdpSocket::bind((ua.media_ip, 0)).await.map_err(|e| format!("no RTP port: {e}"))?;
-    let socket = Arc::new(socket);
-    let rtp_addr = socket.local_addr().map_err(|e| e.to_string())?;
-    let offer = sdp::offer(rtp_addr, call ^ 0x5eed_0000);
+    let out = ua.media.open((call as u32).wrapping_mul(2_654_435_761)).map_err(|e| e.to_string())?;
+    let offer = sdp::offer(out.local_addr(), call ^ 0x5eed_0000);
     let leg = ua.invite(call, &request.phone, offer).map_err(|e| e.to_string())?;
     let call_id = ua.stack.call_id(call);
-    let recording = services.recorder.is_some();
-    let out = OutStream::new(Arc::clone(&socket), (call as u32).wrapping_mul(2_654_435_761), recording);
-    let event_pt = Arc::new(Mutex::new(None));
     let (inbound_tx, inbound) = mpsc::channel(64);
-    let mut receiver =
-        Some(Receiver { socket: Arc::clone(&socket), event_pt: Arc::clone(&event_pt), inbound: inbound_tx });
-    if speech.hears_speech() {
-        // Early media (a carrier announcement) is only listened to when a recogniser can hear it.
-        receiver.take().expect("just made").spawn();
+    let mut hearing = Some(inbound_tx);
+    if speech.hears_speech() && out.hears_before_answer() {
+        // Early media (a carrier announcement) is only listened to when a recogniser can hear
+        // it, and on a port of the call's own (a shared one routes by the answer's address).
+        out.hear(speech.vad, hearing.take().expect("just made"));
     }
-    let mut channel = Channel { leg, inbound, vad: Vad::new(speech.vad), hung_up: false, tape: None };
+    let mut channel = Channel { leg, inbound, hung_up: false, tape: None };
 
     let rang = Instant::now();
     let answer = ring(ua, speech, &mut channel).await;
@@ -232,8 +226,15 @@ async fn place(
         }
     };
     let codec = Codec::from_payload_type(negotiated.payload_type).unwrap_or(Codec::Pcmu);
-    *event_pt.lock().unwrap_or_else(|e| e.into_inner()) = negotiated.event_payload_type;
-    out.connect(negotiated.remote, codec);
+    if let Err(e) = out.connect(negotiated.remote, codec, negotiated.event_payload_type) {
+        channel.leg.bye(ua.config.t1x64).await;
+        return Ok(CallResult {
+            disposition: Disposition::Failed,
+            cause: Some(e.to_string()),
+            ring_ms,
+            ..CallResult::default()
+        });
+    }
     let mut recording_error = None;
     if let Some(recorder) = &services.recorder {
         let started_ms = jiff::Timestamp::now().as_millisecond();
@@ -244,7 +245,7 @@ async fn place(
         }
     }
     let talk_started = Instant::now();
-    let media = Some(Media { receiver });
+    let media = Some(Media { hearing });
     let driver = CallDriver::new(request.session, request.max_duration_ms);
     let recipient = Arc::new(Recipient {
         phone: request.phone.clone(),
@@ -286,26 +287,14 @@ async fn place(
     Ok(result)
 }
 
-/// The call's RTP receiver, spawned when the call needs to hear (see [`Media`]).
-struct Receiver {
-    socket: Arc<UdpSocket>,
-    event_pt: Arc<Mutex<Option<u8>>>,
-    inbound: mpsc::Sender<Inbound>,
-}
-
-impl Receiver {
-    fn spawn(self) {
-        spawn_receiver(self.socket, self.event_pt, self.inbound);
-    }
-}
-
 /// An answered call's media, started with the script's first prompt, listen or transfer: a
 /// script that hangs up at once (a wrong number, a closed campaign) sends no RTP and runs no
 /// receiver, which at thousands of calls a second is most of a short call's cost after the
 /// stack's own.
 struct Media {
-    /// None when it already runs (from the ringing, with a recogniser).
-    receiver: Option<Receiver>,
+    /// Where the stream tells what it hears; None when it already hears (from the ringing,
+    /// with a recogniser).
+    hearing: Option<mpsc::Sender<Inbound>>,
 }
 
 enum Ringing {
@@ -373,10 +362,9 @@ async fn ring(ua: &UserAgent, speech: &Arc<Speech>, channel: &mut Channel) -> Ri
                 }
             }
             input = channel.inbound.recv() => {
-                if let Some(Inbound::Audio(frame)) = input
+                if let Some(Inbound::Utterance(pcm)) = input
                     && speech.hears_speech()
                     && hearing.is_none()
-                    && let Some(Happening::Utterance(pcm)) = channel.hear(&frame)
                 {
                     let speech = Arc::clone(speech);
                     hearing = Some(tokio::spawn(async move { speech.recognise(&pcm, "early-media").await }));
@@ -436,14 +424,13 @@ struct Channel {
     /// The call in the stack: its events, and where BYE, CANCEL and REFER go.
     leg: CallLeg,
     inbound: mpsc::Receiver<Inbound>,
-    vad: Vad,
     hung_up: bool,
     /// The answered call's recording, fed as audio comes in.
     tape: Option<Tape>,
 }
 
 /// Starts recording: both directions go to a writer task off the runtime's workers.
-fn conversation_tape(channel: &mut Channel, writer: RecordingWriter, out: &Arc<OutStream>) {
+fn conversation_tape(channel: &mut Channel, writer: RecordingWriter, out: &MediaStream) {
     let (tx, mut rx) = mpsc::channel::<(Vec<i16>, Vec<i16>)>(16);
     let task = tokio::task::spawn_blocking(move || {
         let mut writer = writer;
@@ -456,13 +443,13 @@ fn conversation_tape(channel: &mut Channel, writer: RecordingWriter, out: &Arc<O
     });
     let every = Duration::from_secs(1);
     let flush = tokio::time::interval_at(Instant::now() + every, every);
-    channel.tape = Some(Tape { out: Arc::clone(out), theirs: Vec::new(), tx, task, flush });
+    channel.tape = Some(Tape { tap: out.start_recording(), theirs: Vec::new(), tx, task, flush });
 }
 
 /// Pairs what we sent (taken from the out stream) with what the customer sent, a second at a
 /// time, so the stereo file keeps both sides in step.
 struct Tape {
-    out: Arc<OutStream>,
+    tap: RecordingTap,
     theirs: Vec<i16>,
     tx: mpsc::Sender<(Vec<i16>, Vec<i16>)>,
     task: tokio::task::JoinHandle<Result<(String, u64), crate::telephony::recording::RecordingError>>,
@@ -471,14 +458,11 @@ struct Tape {
 }
 
 impl Tape {
-    fn hear(&mut self, frame: &Frame) {
-        self.theirs.extend_from_slice(frame);
-    }
-
     /// Hands the last second to the writer. The customer's side is cut or padded to our
     /// length: our packets leave on the pacer's clock, theirs arrive on the network's.
     async fn flush(&mut self) {
-        let ours = self.out.take_sent();
+        let (ours, heard) = self.tap.take();
+        self.theirs.extend_from_slice(&heard);
         let n = ours.len().min(self.theirs.len());
         let mut theirs: Vec<i16> = self.theirs.drain(..n).collect();
         theirs.resize(ours.len(), 0);
@@ -554,14 +538,8 @@ impl Channel {
                 input = self.inbound.recv() => {
                     match input {
                         Some(Inbound::Key(k)) => return Happening::Key(k),
-                        Some(Inbound::Audio(frame)) => {
-                            if let Some(tape) = self.tape.as_mut() {
-                                tape.hear(&frame);
-                            }
-                            if let Some(h) = self.hear(&frame) {
-                                return h;
-                            }
-                        }
+                        Some(Inbound::SpeechStarted) => return Happening::SpeechStarted,
+                        Some(Inbound::Utterance(pcm)) => return Happening::Utterance(pcm),
                         None => {
                             self.hung_up = true;
                             return Happening::Hangup;
@@ -569,14 +547,6 @@ impl Channel {
                     }
                 }
             }
-        }
-    }
-
-    fn hear(&mut self, frame: &Frame) -> Option<Happening> {
-        match self.vad.push(frame) {
-            VadEvent::SpeechStarted => Some(Happening::SpeechStarted),
-            VadEvent::UtteranceEnded { samples } => Some(Happening::Utterance(samples)),
-            _ => None,
         }
     }
 
@@ -617,7 +587,7 @@ struct Conversation<'a> {
     backends: &'a Arc<Backends>,
     /// Who is called, for actions and text messages.
     recipient: Arc<Recipient>,
-    out: &'a Arc<OutStream>,
+    out: &'a MediaStream,
     channel: Channel,
     driver: CallDriver,
     call: CallId,
@@ -733,12 +703,12 @@ impl Conversation<'_> {
         result
     }
 
-    /// Starts sending (from the pacer, in the next phase) and hearing, once.
+    /// Starts sending (from the media plane, in its next free phase) and hearing, once.
     fn start_media(&mut self) {
         if let Some(media) = self.media.take() {
-            self.ua.pacer.add(self.out);
-            if let Some(receiver) = media.receiver {
-                receiver.spawn();
+            self.out.send();
+            if let Some(hearing) = media.hearing {
+                self.out.hear(self.speech.vad, hearing);
             }
         }
     }

@@ -37,6 +37,8 @@ pub enum SipError {
     Callee { phone: String, reason: String },
     #[error("REGISTER with {gateway} failed: {reason}")]
     Register { gateway: String, reason: String },
+    #[error("cannot start the media plane: {0}")]
+    Media(#[source] super::rtp::MediaError),
     #[error("REGISTER with {gateway} was refused: {status}")]
     RegisterRefused { gateway: String, status: String },
 }

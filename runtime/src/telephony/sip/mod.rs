@@ -45,6 +45,8 @@ pub struct SipConfig {
     pub t1x64: Duration,
     /// Queue name → SIP URI for `transfer "queue"`.
     pub transfer: BTreeMap<String, String>,
+    /// A socket per call, or shared per media worker (`media_ports`).
+    pub media_ports: rtp::MediaPorts,
 }
 
 impl SipConfig {
@@ -75,6 +77,10 @@ impl SipConfig {
             max_concurrent: t.max_concurrent,
             t1x64: Duration::from_secs(4),
             transfer: c.transfer.clone(),
+            media_ports: match t.media_ports {
+                callscript_compiler::campaign::MediaPorts::PerCall => rtp::MediaPorts::PerCall,
+                callscript_compiler::campaign::MediaPorts::Shared => rtp::MediaPorts::Shared,
+            },
         })
     }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use rsipstack::rsip::Uri;
 use tokio::sync::Semaphore;
 
-use super::rtp::Pacer;
+use super::rtp::MediaPlane;
 use super::stack::{self, Event, Key, Stack, driver};
 use super::{SipConfig, SipError};
 
@@ -17,7 +17,8 @@ pub struct UserAgent {
     pub config: SipConfig,
     /// The stack's driver: calls send their requests through it and get their events.
     pub stack: driver::Handle,
-    pub pacer: Arc<Pacer>,
+    /// Every call's RTP.
+    pub media: Arc<MediaPlane>,
     /// Our SIP address (what Contact and Via carry).
     pub local: SocketAddr,
     /// Where our RTP sockets bind and what the SDP offers: the bind address, or, when that is
@@ -143,7 +144,9 @@ impl UserAgent {
             interval: config.calls_per_second.map(|cps| Duration::from_secs_f64(1.0 / cps)).unwrap_or(Duration::ZERO),
             next_invite: tokio::sync::Mutex::new(tokio::time::Instant::now()),
         };
-        let ua = Arc::new(UserAgent { config, stack, pacer: Pacer::start(), local, media_ip, trunk });
+        let media =
+            MediaPlane::start(media_ip, config.media_ports, MediaPlane::default_workers()).map_err(SipError::Media)?;
+        let ua = Arc::new(UserAgent { config, stack, media, local, media_ip, trunk });
         if ua.config.register {
             ua.register().await?;
         }
