@@ -1,4 +1,4 @@
-//! The RTP receiver (`sip::rtp::Listener`, what each call's receive task runs): datagrams
+//! The RTP receiver (`sip::rtp::Listener`, what the media plane runs for each call): datagrams
 //! (each a 2-byte big-endian length, then its bytes) interleaved with 20 ms ticks. Never a
 //! panic; every tick after the first audio gives exactly one frame; the jitter buffer's
 //! backlog stays bounded.

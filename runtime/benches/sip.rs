@@ -16,7 +16,9 @@
 //! Needs SIPp (Debian `sip-tester`) for `signalling` and `memory`. Knobs (environment):
 //! `CALLSCRIPT_BENCH_CALLS` (30000), `CALLSCRIPT_BENCH_WINDOW` (1000 calls in progress),
 //! `CALLSCRIPT_BENCH_DIALOGS` (10000), `CALLSCRIPT_BENCH_MEDIA_N` (1000,2000,2500),
-//! `CALLSCRIPT_BENCH_WORKERS` (2), `CALLSCRIPT_BENCH_MEDIA_WORKERS` (one per core). Results and how to read them: docs/architecture.md,
+//! `CALLSCRIPT_BENCH_WORKERS` (2), `CALLSCRIPT_BENCH_MEDIA_WORKERS` (one per core),
+//! `CALLSCRIPT_BENCH_MEDIA_PORTS` (per_call or shared: one kind only), `CALLSCRIPT_BENCH_TALK`
+//! (turns, or continuous). Results and how to read them: docs/architecture.md,
 //! "Measured: real telephony".
 
 use std::alloc::GlobalAlloc;
@@ -529,23 +531,52 @@ fn signalling() {
 
 const MEDIA_SECONDS: u64 = 10;
 
+/// How the far ends talk: in turns (each speaks 2 s in every 5, starting at a moment of its
+/// own, as customers in calls placed over time do), or all at once without pause (every call
+/// an utterance cut at the VAD's 15 s limit, all in step: the worst case for the VAD's memory).
+#[derive(Clone, Copy, PartialEq)]
+enum Talk {
+    Turns,
+    Continuous,
+}
+
+impl Talk {
+    fn from_env() -> Talk {
+        match std::env::var("CALLSCRIPT_BENCH_TALK").as_deref() {
+            Ok("continuous") => Talk::Continuous,
+            _ => Talk::Turns,
+        }
+    }
+
+    /// Whether far end `i` speaks in its packet `round` (20 ms each).
+    fn speaks(self, i: usize, round: u64) -> bool {
+        match self {
+            Talk::Continuous => true,
+            Talk::Turns => (round * 20 + (i as u64 * 7_919) % 5_000) % 5_000 < 2_000,
+        }
+    }
+}
+
 /// The far ends: one thread, a socket per call (as a gateway gives each call its own media
 /// address), sending each call's 20 ms packet in its phase of the period and reading what our
 /// side sent it.
 fn peer(
     far_ends: Vec<(StdUdpSocket, SocketAddr)>,
+    talk: Talk,
     stop: Arc<AtomicBool>,
     measure: Arc<AtomicBool>,
 ) -> std::thread::JoinHandle<(u64, u64, f64)> {
     std::thread::spawn(move || {
         let mut cpu_from = None;
-        let mut payload = vec![0u8; 12 + FRAME_SAMPLES];
-        payload[0] = 0x80;
-        // A quiet voice-band tone, so the VAD has work to do.
+        // A voice-band tone at about -34 dBFS (over the VAD's -35), so the VAD has work to do,
+        // and silence.
         let tone: Vec<i16> = (0..FRAME_SAMPLES).map(|n| ((n as f64 * 0.35).sin() * 900.0) as i16).collect();
-        let mut encoded = Vec::new();
-        Codec::Pcmu.encode(&tone, &mut encoded);
-        payload[12..].copy_from_slice(&encoded);
+        let packet = |pcm: &[i16]| {
+            let mut packet = vec![0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+            Codec::Pcmu.encode(pcm, &mut packet);
+            packet
+        };
+        let (mut speech, mut silence) = (packet(&tone), packet(&[0; FRAME_SAMPLES]));
         let start = Instant::now();
         let mut tick = 0u64;
         let (mut sent, mut received) = (0u64, 0u64);
@@ -561,13 +592,16 @@ fn peer(
             }
             let round = tick / 20;
             for (i, (socket, target)) in far_ends.iter().enumerate().skip((tick % 20) as usize).step_by(20) {
+                let payload = if talk.speaks(i, round) { &mut speech } else { &mut silence };
                 payload[2..4].copy_from_slice(&(round as u16).to_be_bytes());
                 payload[4..8].copy_from_slice(&((round * FRAME_SAMPLES as u64) as u32).to_be_bytes());
                 payload[8..12].copy_from_slice(&(i as u32).to_be_bytes());
-                if socket.send_to(&payload, target).is_ok() {
+                if socket.send_to(payload, target).is_ok() {
                     sent += 1;
                 }
-                while socket.recv(&mut buf).is_ok() {
+                // One packet of ours a period: one read a period keeps up (a second waiting one
+                // is read next time), without a system call that finds nothing.
+                if socket.recv(&mut buf).is_ok() {
                     received += 1;
                 }
             }
@@ -585,6 +619,9 @@ struct MediaRun {
     frames: u64,
     cpu_s: f64,
     peer_cpu_s: f64,
+    /// Heap of the streams as opened, and while running.
+    heap_streams: usize,
+    heap_running: usize,
 }
 
 /// `n` two-way calls for `seconds` on the media plane with `ports`.
@@ -597,22 +634,30 @@ fn media_run(n: usize, seconds: u64, ports: MediaPorts) -> MediaRun {
     let plane = MediaPlane::start(std::net::Ipv4Addr::LOCALHOST.into(), ports, workers).unwrap();
     let mut streams = Vec::new();
     let mut far_ends = Vec::new();
+    let mut events = Vec::new();
+    let heap_before = heap_in_use();
     for i in 0..n {
         let far = StdUdpSocket::bind("127.0.0.1:0").unwrap();
         far.set_nonblocking(true).unwrap();
         let stream = plane.open(i as u32).unwrap();
         stream.connect(far.local_addr().unwrap(), Codec::Pcmu, None).unwrap();
-        let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
         stream.hear(VadConfig::default(), tx);
         stream.send();
-        // The call's task: it hears of speech and utterances only.
-        rt.spawn(async move { while rx.recv().await.is_some() {} });
+        events.push(rx);
         far_ends.push((far, stream.local_addr()));
         streams.push(stream);
     }
+    // The media state of each call (stream, its channel of events to the call): the far ends'
+    // list and the benchmark's own vectors are counted too, a few dozen bytes a call.
+    let heap_streams = heap_in_use().saturating_sub(heap_before);
+    for mut rx in events {
+        // The call's task: it hears of speech and utterances only.
+        rt.spawn(async move { while rx.recv().await.is_some() {} });
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let measure = Arc::new(AtomicBool::new(false));
-    let far = peer(far_ends, Arc::clone(&stop), Arc::clone(&measure));
+    let far = peer(far_ends, Talk::from_env(), Arc::clone(&stop), Arc::clone(&measure));
     // One second to settle (jitter buffers fill), then measure from fresh statistics.
     std::thread::sleep(Duration::from_secs(1));
     plane.stats.lateness.lock().unwrap().iter_mut().for_each(|b| *b = 0);
@@ -622,6 +667,9 @@ fn media_run(n: usize, seconds: u64, ports: MediaPorts) -> MediaRun {
     measure.store(true, Ordering::Relaxed);
     std::thread::sleep(Duration::from_secs(seconds));
     let cpu_s = cpu_seconds("/proc/self/stat") - cpu0;
+    // Everything since, call tasks included: jitter buffers, the VAD's pre-roll and the
+    // utterances being heard.
+    let heap_running = heap_in_use().saturating_sub(heap_before);
     let (p50, p99) = (plane.stats.quantile_ms(0.50), plane.stats.quantile_ms(0.99));
     let packets = plane.stats.packets.load(Ordering::Relaxed);
     let frames = plane.stats.frames_decoded.load(Ordering::Relaxed) - frames0;
@@ -630,14 +678,15 @@ fn media_run(n: usize, seconds: u64, ports: MediaPorts) -> MediaRun {
     drop(streams);
     drop(plane);
     rt.shutdown_timeout(Duration::from_secs(1));
-    MediaRun { p50, p99, packets, delivered, frames, cpu_s, peer_cpu_s }
+    MediaRun { p50, p99, packets, delivered, frames, cpu_s, peer_cpu_s, heap_streams, heap_running }
 }
 
 fn media() {
     println!(
         "media: two-way PCMU calls on the media plane ({} workers: send, receive, jitter buffer, decode, VAD), \
-         a peer thread with a socket per far end; {MEDIA_SECONDS} s per N",
-        MediaPlane::default_workers()
+         a peer thread with a socket per far end talking {}; {MEDIA_SECONDS} s per N",
+        MediaPlane::default_workers(),
+        if Talk::from_env() == Talk::Turns { "in turns" } else { "continuously" }
     );
     // CALLSCRIPT_BENCH_MEDIA_N=1500,1750 measures other counts.
     let counts: Vec<usize> = std::env::var("CALLSCRIPT_BENCH_MEDIA_N")
@@ -655,8 +704,8 @@ fn media() {
             let r = media_run(n, MEDIA_SECONDS, ports);
             let expected = n as f64 * 50.0 * MEDIA_SECONDS as f64;
             println!(
-                "  N={n:>5} {:<16} p50 {:>4.1} ms  p99 {:>4.1} ms  sent {:>5.1}%  received {:>5.1}%  decoded {:>5.1}%  CPU ours {:>4.2} + peer {:>4.2} cores",
-                format!("{ports:?}"),
+                "  N={n:>5} {:<8} p50 {:>4.1} ms  p99 {:>4.1} ms  sent {:>5.1}%  received {:>5.1}%  decoded {:>5.1}%  CPU ours {:>4.2} + peer {:>4.2} cores  heap/call {:>5} B opened, {:>6} B running",
+                name,
                 r.p50,
                 r.p99,
                 100.0 * r.packets as f64 / expected,
@@ -665,6 +714,8 @@ fn media() {
                 100.0 * r.frames as f64 / expected,
                 (r.cpu_s - r.peer_cpu_s) / MEDIA_SECONDS as f64,
                 r.peer_cpu_s / MEDIA_SECONDS as f64,
+                r.heap_streams / n,
+                r.heap_running / n,
             );
         }
     }
