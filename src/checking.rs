@@ -192,11 +192,15 @@ pub fn run(paths: &[PathBuf], format: Format, jurisdiction: &str) -> CliResult {
         Format::Sarif => render::sarif(&checked.diagnostics, &checked.allowed, &checked.sources),
     };
     text.push('\n');
+    let failed = checked.error_count() > 0;
+    // The process exits next, and the kernel takes its memory back at once: freeing the tree
+    // and programs node by node was 3% of the instructions of a large check.
+    std::mem::forget(checked);
     let mut stdout = std::io::stdout().lock();
     // The findings must reach the reader: a write that fails is not a pass.
     stdout
         .write_all(text.as_bytes())
         .and_then(|()| stdout.flush())
         .map_err(CliError::io("cannot write the findings"))?;
-    Ok(Status::failures_if(checked.error_count() > 0))
+    Ok(Status::failures_if(failed))
 }

@@ -10,7 +10,8 @@
 
 use callscript_compiler::check::check_source;
 
-// The allocator of the `callscript` binary, so the figures are the command's.
+// mimalloc, the `callscript` binary's allocator (which asks it for plain blocks when it can,
+// `src/allocator.rs`), so the figures are close to the command's.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use callscript_compiler::span::SourceId;

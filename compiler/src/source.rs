@@ -17,11 +17,37 @@ pub struct LineCol {
     pub column: usize,
 }
 
+/// Where each line starts: 0, then the offset after each newline. The text is read 8 bytes at a
+/// time, a word's newlines found at once as the high bits of its zero bytes after an xor;
+/// `match_indices('\n')` started a search at each newline (123M instructions for the
+/// 540k-line generated script, 56M now).
+fn line_starts(text: &str) -> Vec<u32> {
+    const NEWLINES: u64 = u64::from_ne_bytes([b'\n'; 8]);
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let bytes = text.as_bytes();
+    let mut starts = vec![0];
+    let mut words = bytes.chunks_exact(8);
+    for (n, word) in words.by_ref().enumerate() {
+        let x = u64::from_le_bytes(word.try_into().expect("8 bytes")) ^ NEWLINES;
+        // After the xor a newline is a zero byte. `(x & LOW7) + LOW7` sets a byte's high bit
+        // when one of its low seven bits is set (never carrying into the next byte), `| x` when
+        // its own high bit is: the high bits left clear, inverted, are the zero bytes.
+        let mut newlines = !(((x & LOW7) + LOW7) | x | LOW7);
+        while newlines != 0 {
+            starts.push((n * 8 + newlines.trailing_zeros() as usize / 8 + 1) as u32);
+            newlines &= newlines - 1;
+        }
+    }
+    let rest = bytes.len() - words.remainder().len();
+    starts
+        .extend(words.remainder().iter().enumerate().filter(|(_, b)| **b == b'\n').map(|(i, _)| (rest + i + 1) as u32));
+    starts
+}
+
 impl Source {
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> Source {
         let text = text.into();
-        let mut line_starts = vec![0];
-        line_starts.extend(text.match_indices('\n').map(|(i, _)| i as u32 + 1));
+        let line_starts = line_starts(&text);
         Source { name: name.into(), text, line_starts }
     }
 
@@ -117,5 +143,21 @@ mod tests {
         assert_eq!(s.line_col(9), LineCol { line: 2, column: 3 });
         assert_eq!(s.line_col(4), LineCol { line: 2, column: 1 }); // inside 您
         assert_eq!(s.line_col(99), LineCol { line: 3, column: 1 });
+    }
+
+    #[test]
+    fn line_starts_agree_with_a_search_for_each_newline() {
+        // Newlines at both ends of the 8-byte words, in the remainder, and none at all.
+        let mut texts = vec![String::new(), "x".into(), "\n".into(), "您好\r\n\n".repeat(30)];
+        for at in [0, 62, 63, 64, 65, 127, 128, 130] {
+            let mut text = "a".repeat(131);
+            text.replace_range(at..=at, "\n");
+            texts.push(text);
+        }
+        for text in texts {
+            let searched: Vec<u32> =
+                std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i as u32 + 1)).collect();
+            assert_eq!(line_starts(&text), searched, "{text:?}");
+        }
     }
 }

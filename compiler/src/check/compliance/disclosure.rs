@@ -1,7 +1,7 @@
 //! CS001 (the recording is announced in the first prompt of every path) and CS006 (the risk
 //! disclosure plays before every goal outcome of wealth and insurance marketing).
 
-use super::{Analysis, Avoid, PROMPTED, RISK_DISCLOSED, normalise, static_text};
+use super::{Analysis, Avoid, PROMPTED, RISK_DISCLOSED, contains_phrase, normalise, static_text};
 use crate::bytecode::{Instruction, PromptCode, PromptSegment};
 use crate::diagnostic::Diagnostic;
 use crate::span::{FileSpan, Span};
@@ -35,7 +35,7 @@ pub(super) fn recording(a: &Analysis, out: &mut Vec<Diagnostic>) {
 pub(super) fn risk(a: &Analysis, out: &mut Vec<Diagnostic>) {
     let rule = &a.pack.risk_disclosure;
     let code = a.code;
-    if !a.purpose_is(&rule.purposes) || !code.product.as_ref().is_some_and(|p| rule.products.contains(p)) {
+    if !rule.applies_to(code) {
         return;
     }
     // Looked for once, at the first finding.
@@ -136,7 +136,7 @@ fn near_miss(a: &Analysis, prompt: &PromptCode) -> Option<NearMiss> {
     let kept = kept_chars(prompt);
     let mut near = NearMiss { parts: Vec::new(), labels: Vec::new() };
     for group in groups {
-        if group.iter().any(|alt| text.contains(alt.as_str())) {
+        if group.iter().any(|alt| contains_phrase(&text, alt)) {
             continue;
         }
         // The closest window over every alternative: (differences, window start, alternative).

@@ -143,7 +143,7 @@ pub struct Requirement(pub Vec<Vec<String>>);
 impl Requirement {
     /// Whether `text` (already [`normalise`]d) holds every group.
     pub fn holds(&self, normalised: &str) -> bool {
-        self.0.iter().all(|group| group.iter().any(|alt| normalised.contains(alt.as_str())))
+        self.0.iter().all(|group| group.iter().any(|alt| contains_phrase(normalised, alt)))
     }
 
     fn normalise(&mut self) {
@@ -195,6 +195,13 @@ pub struct RiskDisclosure {
     pub source: String,
 }
 
+impl RiskDisclosure {
+    /// Whether CS006 applies to a script: one of the purposes, selling one of the products.
+    fn applies_to(&self, code: &ScriptCode) -> bool {
+        self.purposes.contains(&code.purpose) && code.product.as_ref().is_some_and(|p| self.products.contains(p))
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Forbidden {
@@ -224,7 +231,8 @@ impl Pack {
     /// interrupted halfway).
     pub fn never_cut(&self, text: &str) -> bool {
         let text = normalise(text);
-        self.recording.all_of.holds(&text) || self.risk_disclosure.all_of.0.iter().flatten().any(|p| text.contains(p))
+        self.recording.all_of.holds(&text)
+            || self.risk_disclosure.all_of.0.iter().flatten().any(|p| contains_phrase(&text, p))
     }
 
     /// The campaign limits for a purpose (the first entry that names it, else a general one).
@@ -291,6 +299,15 @@ pub fn normalise(text: &str) -> String {
         }
     }
     out
+}
+
+/// Whether `text` holds `phrase`: `str::contains` for the short texts of prompts, which it
+/// searched with a Two-Way table set up for each call (about 500 instructions for a prompt of
+/// a few dozen bytes, and lowering alone asks three times a prompt); this scans the bytes.
+/// Both are UTF-8, so a match of the bytes is a match of whole characters.
+fn contains_phrase(text: &str, phrase: &str) -> bool {
+    let Some((&first, rest)) = phrase.as_bytes().split_first() else { return true };
+    text.as_bytes().windows(phrase.len()).any(|window| window[0] == first && &window[1..] == rest)
 }
 
 /// The CJK Unified Ideographs block: alphanumeric, each its own lower case, so [`normalise`]
@@ -375,8 +392,13 @@ impl std::ops::Index<usize> for Groups {
 impl<'a> Analysis<'a> {
     fn new(program: &'a Program, code: &'a ScriptCode, pack: &'a Pack) -> Analysis<'a> {
         let cfg = Cfg::build(code);
-        let risk_prompt: Vec<bool> =
-            code.prompts.iter().map(|p| pack.risk_disclosure.all_of.holds(&normalise(&static_text(p)))).collect();
+        // Only CS006 asks which prompts hold the risk disclosure: other scripts skip the search.
+        let risk_applies = pack.risk_disclosure.applies_to(code);
+        let risk_prompt: Vec<bool> = code
+            .prompts
+            .iter()
+            .map(|p| risk_applies && pack.risk_disclosure.all_of.holds(&normalise(&static_text(p))))
+            .collect();
         let facts = cfg.must(|n| {
             let mut adds = 0;
             if let Some(p) = cfg.prompt(code, n) {
@@ -570,6 +592,17 @@ mod tests {
         }
         let err = pack("xx").unwrap_err();
         assert!(err.contains("`cn`, `us`"), "{err}");
+    }
+
+    #[test]
+    fn contains_phrase_agrees_with_str_contains() {
+        let texts = ["", "本次通话将被录音", "通话", "话", "this call is recorded", "ab", "a"];
+        let phrases = ["", "通话", "录音", "本次通话将被录音。", "通", "recorded", "b", "abc", "将被"];
+        for text in texts {
+            for phrase in phrases {
+                assert_eq!(contains_phrase(text, phrase), text.contains(phrase), "{text:?} {phrase:?}");
+            }
+        }
     }
 
     #[test]

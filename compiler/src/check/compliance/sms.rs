@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 
 use super::cfg::{At, NodeId};
-use super::{Analysis, Avoid, normalise, static_text};
+use super::{Analysis, Avoid, contains_phrase, normalise, static_text};
 use crate::bytecode::{Instruction, PatternCode};
 use crate::diagnostic::Diagnostic;
 
@@ -35,7 +35,7 @@ pub(super) fn check(a: &Analysis, out: &mut Vec<Diagnostic>) {
         .iter()
         .filter(|ask| {
             let question = normalise(&static_text(&code.prompts[ask.prompt as usize]));
-            words.iter().any(|w| question.contains(w.as_str()))
+            words.iter().any(|w| contains_phrase(&question, w))
         })
         .flat_map(|ask| &ask.branches)
         .filter(|b| {
