@@ -172,8 +172,11 @@ fn each_call_hears_its_own_far_end_on_either_kind_of_port() {
         // Interleaved: A loud, B quieter, each with its own key.
         let (to_a, to_b) = (a.local_addr(), b.local_addr());
         let talker = std::thread::spawn(move || {
-            let mut heard = Vec::new();
+            let (mut of_a, mut of_b) = (Vec::new(), Vec::new());
             let deadline = Instant::now() + Duration::from_secs(10);
+            let done = |heard: &[Inbound]| {
+                heard.iter().filter(|e| matches!(e, Inbound::Utterance(_) | Inbound::Key(_))).count() >= 2
+            };
             for n in 0.. {
                 far_a.speak(to_a, if n < 15 { 12_000 } else { 0 });
                 far_b.speak(to_b, if n < 15 { 3_000 } else { 0 });
@@ -183,38 +186,18 @@ fn each_call_hears_its_own_far_end_on_either_kind_of_port() {
                 }
                 std::thread::sleep(Duration::from_millis(20));
                 while let Ok(e) = heard_a.try_recv() {
-                    heard.push(('a', e));
+                    of_a.push(e);
                 }
                 while let Ok(e) = heard_b.try_recv() {
-                    heard.push(('b', e));
+                    of_b.push(e);
                 }
-                let done = |who| {
-                    heard
-                        .iter()
-                        .filter(|(w, e)| *w == who && matches!(e, Inbound::Utterance(_) | Inbound::Key(_)))
-                        .count()
-                        >= 2
-                };
-                if done('a') && done('b') || Instant::now() > deadline {
-                    return heard;
+                if done(&of_a) && done(&of_b) || Instant::now() > deadline {
+                    return (of_a, of_b);
                 }
             }
             unreachable!()
         });
-        let heard = talker.join().unwrap();
-        let of = |who| heard.iter().filter(|(w, _)| *w == who).map(|(_, e)| e).collect::<Vec<_>>();
-        let (of_a, of_b): (Vec<Inbound>, Vec<Inbound>) = {
-            let own = |v: Vec<&Inbound>| {
-                v.into_iter()
-                    .map(|e| match e {
-                        Inbound::SpeechStarted => Inbound::SpeechStarted,
-                        Inbound::Utterance(s) => Inbound::Utterance(s.clone()),
-                        Inbound::Key(k) => Inbound::Key(*k),
-                    })
-                    .collect()
-            };
-            (own(of('a')), own(of('b')))
-        };
+        let (of_a, of_b) = talker.join().unwrap();
         assert_eq!(keys(&of_a), "1", "{ports:?}: A's key, once, and only A's");
         assert_eq!(keys(&of_b), "2", "{ports:?}");
         assert_eq!(of_a.first(), Some(&Inbound::SpeechStarted), "{ports:?}");
