@@ -42,7 +42,7 @@ fn heard_on_a_call(pcm: &[i16]) -> Vec<i16> {
         Codec::Pcmu.encode(frame, &mut bytes);
         Codec::Pcmu.decode(&bytes, &mut decoded);
         if let VadEvent::UtteranceEnded { samples } = vad.push(&decoded) {
-            return samples;
+            return samples.into_samples();
         }
     }
     panic!("the VAD heard no utterance");

@@ -61,7 +61,80 @@ pub enum VadEvent {
     /// Still inside an utterance (speech, or a pause shorter than the hangover).
     Speaking,
     /// The utterance is over: its audio, from the pre-roll to a short silent tail.
-    UtteranceEnded { samples: Vec<i16> },
+    UtteranceEnded { samples: Utterance },
+}
+
+/// Samples in each of an utterance's chunks: a second.
+const CHUNK: usize = SAMPLE_RATE as usize;
+
+/// An utterance's audio as the VAD gathers it: in chunks of a second, so a long utterance never
+/// grows (copies, and faults in fresh pages for) one large buffer on the thread that hears it:
+/// the media plane's workers, where 2,000 callers talking at once stalled every call. Whoever
+/// takes it joins the chunks ([`Utterance::into_samples`]), on its own thread.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Utterance {
+    chunks: Vec<Vec<i16>>,
+    len: usize,
+}
+
+impl Utterance {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The samples in order, without joining the chunks.
+    pub fn iter(&self) -> impl Iterator<Item = &i16> {
+        self.chunks.iter().flatten()
+    }
+
+    /// The audio as one buffer.
+    pub fn into_samples(mut self) -> Vec<i16> {
+        if self.chunks.len() == 1 {
+            return self.chunks.pop().unwrap_or_default();
+        }
+        let mut samples = Vec::with_capacity(self.len);
+        for chunk in &self.chunks {
+            samples.extend_from_slice(chunk);
+        }
+        samples
+    }
+
+    fn extend(&mut self, mut samples: &[i16]) {
+        while !samples.is_empty() {
+            if self.chunks.last().is_none_or(|chunk| chunk.len() == CHUNK) {
+                self.chunks.push(Vec::with_capacity(CHUNK));
+            }
+            let chunk = self.chunks.last_mut().expect("just made");
+            let taken = (CHUNK - chunk.len()).min(samples.len());
+            chunk.extend_from_slice(&samples[..taken]);
+            samples = &samples[taken..];
+            self.len += taken;
+        }
+    }
+
+    fn truncate(&mut self, len: usize) {
+        while self.len > len {
+            let Some(chunk) = self.chunks.last_mut() else { return };
+            let cut = (self.len - len).min(chunk.len());
+            chunk.truncate(chunk.len() - cut);
+            self.len -= cut;
+            if chunk.is_empty() {
+                self.chunks.pop();
+            }
+        }
+    }
+}
+
+impl From<Vec<i16>> for Utterance {
+    fn from(samples: Vec<i16>) -> Utterance {
+        let mut utterance = Utterance::default();
+        utterance.extend(&samples);
+        utterance
+    }
 }
 
 /// The detector's settings in samples, so frames of any length are timed alike.
@@ -90,7 +163,7 @@ enum State {
     /// Waiting for speech; `onset` holds a loud burst not yet long enough to count.
     Quiet { onset: Vec<i16> },
     /// Inside an utterance; `trailing_silence` counts quiet samples since the last speech.
-    Speaking { utterance: Vec<i16>, trailing_silence: usize },
+    Speaking { utterance: Utterance, trailing_silence: usize },
 }
 
 /// An energy voice-activity detector fed one frame at a time.
@@ -135,13 +208,17 @@ impl Vad {
                 if onset.len() < self.limits.min_speech.max(1) {
                     return VadEvent::Silence;
                 }
-                let mut utterance: Vec<i16> = self.pre_roll.drain(..).collect();
-                utterance.append(onset);
+                let mut utterance = Utterance::default();
+                let (older, newer) = self.pre_roll.as_slices();
+                utterance.extend(older);
+                utterance.extend(newer);
+                self.pre_roll.clear();
+                utterance.extend(onset);
                 self.state = State::Speaking { utterance, trailing_silence: 0 };
                 VadEvent::SpeechStarted
             }
             State::Speaking { utterance, trailing_silence } => {
-                utterance.extend_from_slice(frame);
+                utterance.extend(frame);
                 *trailing_silence = if loud { 0 } else { *trailing_silence + frame.len() };
                 let finished = *trailing_silence >= self.limits.hangover;
                 let full = utterance.len() >= self.limits.max_utterance;
@@ -210,11 +287,11 @@ mod tests {
         std::iter::repeat_n(frame, count)
     }
 
-    fn utterances(events: &[VadEvent]) -> Vec<&Vec<i16>> {
+    fn utterances(events: &[VadEvent]) -> Vec<Vec<i16>> {
         events
             .iter()
             .filter_map(|event| match event {
-                VadEvent::UtteranceEnded { samples } => Some(samples),
+                VadEvent::UtteranceEnded { samples } => Some(samples.clone().into_samples()),
                 _ => None,
             })
             .collect()
@@ -269,7 +346,7 @@ mod tests {
         assert!(events[100..].iter().all(|event| *event == VadEvent::Silence));
 
         // 200 ms of pre-roll, 1 s of speech, 200 ms of tail.
-        let utterance = utterances(&events)[0];
+        let utterance = &utterances(&events)[0];
         assert_eq!(utterance.len(), (10 + 50 + 10) * FRAME_SAMPLES);
         let speech_part = &utterance[10 * FRAME_SAMPLES..60 * FRAME_SAMPLES];
         assert_eq!(speech_part, speech().repeat(50));
@@ -284,7 +361,7 @@ mod tests {
         let quiet = |n: i16| vec![n; FRAME_SAMPLES];
         let frames = (1..=15).map(quiet).chain(repeat(speech(), 10)).chain(repeat(silence(), 30));
         let events = run(&mut vad, frames);
-        let utterance = utterances(&events)[0];
+        let utterance = &utterances(&events)[0];
         let pre_roll: Vec<i16> = utterance.chunks(FRAME_SAMPLES).take(10).map(|frame| frame[0]).collect();
         assert_eq!(pre_roll, (6..=15).collect::<Vec<i16>>());
     }
@@ -311,7 +388,7 @@ mod tests {
         let frames =
             repeat(speech(), 2).chain(repeat(silence(), 1)).chain(repeat(speech(), 6)).chain(repeat(silence(), 30));
         let events = run(&mut vad, frames);
-        let utterance = utterances(&events)[0];
+        let utterance = &utterances(&events)[0];
         // The 2-frame burst and the gap precede the 6 counted frames, within the pre-roll.
         assert_eq!(utterance.len(), (3 + 6 + 10) * FRAME_SAMPLES);
         assert_eq!(&utterance[..2 * FRAME_SAMPLES], speech().repeat(2));
@@ -403,6 +480,26 @@ mod tests {
         let mut vad = Vad::new(VadConfig { threshold_dbfs: -35.0, ..config });
         let events = run(&mut vad, repeat(speech(), 4));
         assert_eq!(events[0], VadEvent::SpeechStarted);
-        assert_eq!(events[1], VadEvent::UtteranceEnded { samples: speech().repeat(2) });
+        assert_eq!(events[1], VadEvent::UtteranceEnded { samples: speech().repeat(2).into() });
+    }
+
+    #[test]
+    fn an_utterance_keeps_its_samples_in_order_across_chunks() {
+        let samples: Vec<i16> = (0..3 * CHUNK + 123).map(|n| (n % 30_000) as i16).collect();
+        let mut utterance = Utterance::default();
+        for piece in samples.chunks(FRAME_SAMPLES + 7) {
+            utterance.extend(piece);
+        }
+        assert_eq!(utterance.len(), samples.len());
+        assert_eq!(utterance.chunks.len(), 4, "a second a chunk");
+        assert!(utterance.chunks.iter().all(|c| c.capacity() == CHUNK), "no chunk grew past its second");
+        assert!(utterance.iter().copied().eq(samples.iter().copied()));
+        // Cut back over a chunk's edge, as the hangover's excess silence is.
+        let mut cut = utterance.clone();
+        cut.truncate(2 * CHUNK - 5);
+        assert_eq!(cut.len(), 2 * CHUNK - 5);
+        assert_eq!(cut.into_samples(), samples[..2 * CHUNK - 5]);
+        assert_eq!(utterance.into_samples(), samples);
+        assert!(Utterance::default().into_samples().is_empty());
     }
 }

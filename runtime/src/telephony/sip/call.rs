@@ -362,11 +362,11 @@ async fn ring(ua: &UserAgent, speech: &Arc<Speech>, channel: &mut Channel) -> Ri
                 }
             }
             input = channel.inbound.recv() => {
-                if let Some(Inbound::Utterance(pcm)) = input
+                if let Some(Inbound::Utterance(utterance)) = input
                     && speech.hears_speech()
                     && hearing.is_none()
                 {
-                    let speech = Arc::clone(speech);
+                    let (speech, pcm) = (Arc::clone(speech), utterance.into_samples());
                     hearing = Some(tokio::spawn(async move { speech.recognise(&pcm, "early-media").await }));
                 }
             }
@@ -539,7 +539,7 @@ impl Channel {
                     match input {
                         Some(Inbound::Key(k)) => return Happening::Key(k),
                         Some(Inbound::SpeechStarted) => return Happening::SpeechStarted,
-                        Some(Inbound::Utterance(pcm)) => return Happening::Utterance(pcm),
+                        Some(Inbound::Utterance(utterance)) => return Happening::Utterance(utterance.into_samples()),
                         None => {
                             self.hung_up = true;
                             return Happening::Hangup;

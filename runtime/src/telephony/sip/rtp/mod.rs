@@ -13,6 +13,7 @@ use std::sync::atomic::AtomicU64;
 use crate::telephony::media::dtmf::DtmfReceiver;
 use crate::telephony::media::g711::Codec;
 use crate::telephony::media::jitter::{JitterBuffer, Playout};
+use crate::telephony::media::vad::Utterance;
 use crate::telephony::media::{FRAME_SAMPLES, SAMPLE_RATE};
 
 /// One 20 ms frame of 8 kHz audio.
@@ -91,8 +92,8 @@ pub fn parse_rtp(packet: &[u8]) -> Option<(u8, u16, u32, u32, &[u8])> {
 pub enum Inbound {
     /// The VAD heard speech start (barge-in).
     SpeechStarted,
-    /// An utterance ended: its audio, for the recogniser.
-    Utterance(Vec<i16>),
+    /// An utterance ended: its audio, for the recogniser (joined on the call's task).
+    Utterance(Utterance),
     /// A key, from an RFC 4733 telephone event.
     Key(char),
 }

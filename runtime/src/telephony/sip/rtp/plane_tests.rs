@@ -117,6 +117,15 @@ fn a_stream_sends_queued_audio_then_silence_in_numbered_packets() {
     assert!(plane.stats.packets.load(Ordering::Relaxed) >= 3);
 }
 
+#[cfg(target_os = "linux")]
+#[test]
+fn the_plane_turns_transparent_huge_pages_off() {
+    let _plane = MediaPlane::start(LOOPBACK, MediaPorts::Shared, 1).unwrap();
+    // SAFETY: a query without pointers.
+    let disabled = unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) };
+    assert_eq!(disabled, 1);
+}
+
 #[test]
 fn a_dropped_stream_stops_sending() {
     let plane = MediaPlane::start(LOOPBACK, MediaPorts::Shared, 1).unwrap();
@@ -137,7 +146,7 @@ fn a_dropped_stream_stops_sending() {
 
 fn heard_level(heard: &[Inbound]) -> Option<i16> {
     heard.iter().find_map(|e| match e {
-        Inbound::Utterance(samples) => samples.iter().map(|s| s.unsigned_abs()).max().map(|m| m as i16),
+        Inbound::Utterance(utterance) => utterance.iter().map(|s| s.unsigned_abs()).max().map(|m| m as i16),
         _ => None,
     })
 }
