@@ -148,6 +148,8 @@ struct Leg {
     ack: Option<(Box<[u8]>, Instant)>,
     cancel: Cancel,
     authorised: bool,
+    /// The To tags of other branches' 2xx (a forking proxy), ACKed and hung up.
+    forks: Vec<Box<str>>,
     /// The caller let go: no more events.
     released: bool,
     /// When this leg last asked to be woken (see [`Stack::schedule`]).
@@ -209,6 +211,8 @@ struct ClientTx {
     retransmit_at: Option<Instant>,
     /// Timer B or F while in progress, then the end of the lingering.
     expires: Instant,
+    /// Ours alone, the call hears nothing of it: the BYE of another branch's dialog.
+    quiet: bool,
 }
 
 /// A response we sent to a request that came in, sent again for its retransmissions.
@@ -560,6 +564,7 @@ impl Stack {
             ack: None,
             cancel: Cancel::No,
             authorised: false,
+            forks: Vec::new(),
             released: false,
             wake: None,
         };
@@ -723,6 +728,7 @@ impl Stack {
             interval: t1,
             retransmit_at: (!self.config.reliable).then_some(now + t1),
             expires: now + self.config.linger,
+            quiet: false,
         };
         self.legs[slot as usize].as_mut().expect("slot").txs.push(tx);
         self.schedule(now, slot);
@@ -773,7 +779,7 @@ impl Stack {
         let leg = self.legs[slot as usize].as_mut().expect("slot");
         leg.txs.retain_mut(|tx| {
             if tx.expires <= now {
-                if tx.state != TxState::Completed {
+                if tx.state != TxState::Completed && !tx.quiet {
                     timed_out.push(tx.method);
                 }
                 return false;
@@ -882,6 +888,9 @@ impl Stack {
                 tx.state = TxState::Completed;
                 tx.retransmit_at = None;
                 tx.expires = now + if self.config.reliable { Duration::ZERO } else { self.config.t2 };
+                if tx.quiet {
+                    return;
+                }
                 let challenged = matches!(code, 401 | 407) && method == rsip::Method::Register;
                 if challenged && self.retry_with_credentials(now, slot, &response) {
                     return;
@@ -970,6 +979,13 @@ impl Stack {
     /// 2xx from a leg we no longer want (after a Timer B) is ACKed and hung up.
     fn late_2xx(&mut self, now: Instant, slot: u32, response: &rsip::Response, cseq: u32) {
         let leg = self.legs[slot as usize].as_mut().expect("slot");
+        if let (Some(tag), Some(ours)) = (wire::to_tag(response), leg.remote_tag.as_deref())
+            && tag != ours
+        {
+            let tag = tag.to_string();
+            self.hang_up_fork(now, slot, response, cseq, &tag);
+            return;
+        }
         if let Some((ack, _)) = &leg.ack {
             let bytes = ack.to_vec();
             self.out.push_back(Transmit { to: self.config.gateway, bytes });
@@ -983,6 +999,32 @@ impl Stack {
         } else {
             self.dropped += 1;
         }
+    }
+
+    /// Another branch answered too (a forking proxy): that dialog is ACKed and hung up at once
+    /// (RFC 3261 §13.2.2.4) and the call keeps the first. A retransmission of its 2xx gets the
+    /// ACK again, not another BYE.
+    fn hang_up_fork(&mut self, now: Instant, slot: u32, response: &rsip::Response, cseq: u32, tag: &str) {
+        let (ack_branch, bye_branch) = (self.ids.branch(), self.ids.branch());
+        let leg = self.legs[slot as usize].as_ref().expect("slot");
+        let known = leg.forks.iter().any(|fork| **fork == *tag);
+        let target: Box<str> = wire::remote_target(response).map(Box::from).unwrap_or_else(|| leg.target.clone());
+        let route = wire::route_set(response);
+        let in_fork = |method: &'static str, branch: &str, cseq: u32| {
+            wire::Request { uri: &target, to_tag: Some(tag), route: &route, ..self.request(leg, method, branch, cseq) }
+                .to_bytes()
+        };
+        let ack = in_fork("ACK", &ack_branch, cseq);
+        let bye_cseq = leg.cseq + 1;
+        let bye = (!known).then(|| in_fork("BYE", &bye_branch, bye_cseq));
+        self.out.push_back(Transmit { to: self.config.gateway, bytes: ack });
+        let Some(bye) = bye else { return };
+        let leg = self.legs[slot as usize].as_mut().expect("slot");
+        leg.forks.push(tag.into());
+        leg.cseq = bye_cseq;
+        self.start_tx(now, slot, rsip::Method::Bye, bye_branch, bye_cseq, bye);
+        let leg = self.legs[slot as usize].as_mut().expect("slot");
+        leg.txs.last_mut().expect("just started").quiet = true;
     }
 
     fn on_request(&mut self, now: Instant, from: SocketAddr, request: rsip::Request) {

@@ -166,6 +166,53 @@ fn a_call_is_invited_answered_acked_and_hung_up() {
 }
 
 #[test]
+fn a_second_branchs_2xx_is_acked_and_hung_up_and_the_call_keeps_the_first() {
+    let mut line = Line::new(config());
+    let invite = answered(&mut line);
+    // A forking proxy lets another phone's 200 through: its own tag, Contact and route.
+    let fork = reply(
+        &invite,
+        200,
+        Some("other"),
+        "Contact: <sip:1381@127.0.0.1:5062>\r\nRecord-Route: <sip:proxy.example;lr>\r\n",
+        "v=0 other",
+    );
+    line.feed(&fork);
+    let sent = line.requests();
+    assert_eq!(sent.iter().map(|r| r.method.clone()).collect::<Vec<_>>(), [rsip::Method::Ack, rsip::Method::Bye]);
+    for request in &sent {
+        assert!(request.to_header().unwrap().value().ends_with(";tag=other"), "{request}");
+        assert_eq!(request.uri.to_string(), "sip:1381@127.0.0.1:5062", "to the other branch's Contact");
+        let route = request.headers.iter().map(|h| h.to_string()).find(|h| h.starts_with("Route"));
+        assert_eq!(route.as_deref(), Some("Route: <sip:proxy.example;lr>"));
+    }
+    assert_eq!(cseq(&sent[0]), "1 ACK");
+    assert_eq!(cseq(&sent[1]), "2 BYE");
+    // Its 200 again: the ACK again, no second BYE; the BYE's answer is not the call's business.
+    line.feed(&fork);
+    assert_eq!(line.requests().iter().map(|r| r.method.clone()).collect::<Vec<_>>(), [rsip::Method::Ack]);
+    line.feed(&reply(&sent[1], 200, Some("other"), "", ""));
+    assert!(line.events().is_empty(), "the call heard nothing of the other branch");
+    // The call's own dialog is untouched: its BYE goes to the first branch, with the next CSeq.
+    line.stack.bye(line.now, 7).unwrap();
+    let bye = line.request();
+    assert!(bye.to_header().unwrap().value().ends_with(";tag=far"));
+    assert_eq!(cseq(&bye), "3 BYE");
+    line.feed(&reply(&bye, 200, Some("far"), "", ""));
+    assert_eq!(line.events(), vec![Event::Done { method: rsip::Method::Bye, status: Some(200), reason: "OK".into() }]);
+}
+
+#[test]
+fn a_second_branchs_bye_that_times_out_is_not_reported_to_the_call() {
+    let mut line = Line::new(config());
+    let invite = answered(&mut line);
+    line.feed(&reply(&invite, 200, Some("other"), "", ""));
+    assert_eq!(line.requests().len(), 2, "ACK and BYE");
+    line.wait(Duration::from_secs(40));
+    assert!(line.events().is_empty());
+}
+
+#[test]
 fn an_unanswered_invite_is_sent_again_at_t1_doubling_then_times_out() {
     let mut line = Line::new(config());
     line.stack.invite(line.now, 1, "1", vec![]).unwrap();
