@@ -179,7 +179,7 @@ fn a_second_branchs_2xx_is_acked_and_hung_up_and_the_call_keeps_the_first() {
     );
     line.feed(&fork);
     let sent = line.requests();
-    assert_eq!(sent.iter().map(|r| r.method.clone()).collect::<Vec<_>>(), [rsip::Method::Ack, rsip::Method::Bye]);
+    assert_eq!(sent.iter().map(|r| r.method).collect::<Vec<_>>(), [rsip::Method::Ack, rsip::Method::Bye]);
     for request in &sent {
         assert!(request.to_header().unwrap().value().ends_with(";tag=other"), "{request}");
         assert_eq!(request.uri.to_string(), "sip:1381@127.0.0.1:5062", "to the other branch's Contact");
@@ -190,7 +190,7 @@ fn a_second_branchs_2xx_is_acked_and_hung_up_and_the_call_keeps_the_first() {
     assert_eq!(cseq(&sent[1]), "2 BYE");
     // Its 200 again: the ACK again, no second BYE; the BYE's answer is not the call's business.
     line.feed(&fork);
-    assert_eq!(line.requests().iter().map(|r| r.method.clone()).collect::<Vec<_>>(), [rsip::Method::Ack]);
+    assert_eq!(line.requests().iter().map(|r| r.method).collect::<Vec<_>>(), [rsip::Method::Ack]);
     line.feed(&reply(&sent[1], 200, Some("other"), "", ""));
     assert!(line.events().is_empty(), "the call heard nothing of the other branch");
     // The call's own dialog is untouched: its BYE goes to the first branch, with the next CSeq.
