@@ -15,23 +15,9 @@ mod postgres_server;
 #[path = "support/scratch.rs"]
 mod scratch;
 
-/// A deterministic generator (SplitMix64), so the attempts vary the same way every run.
-struct Pick(u64);
-
-impl Pick {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let z = (self.0 ^ (self.0 >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        let z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn of<'a, T: ?Sized>(&mut self, items: &[&'a T]) -> &'a T {
-        items[(self.next() % items.len() as u64) as usize]
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-}
+#[path = "support/pick.rs"]
+mod pick;
+use pick::Pick;
 
 fn text_list(pick: &mut Pick, items: &[&str], most: u64) -> String {
     let n = pick.next() % (most + 1);

@@ -10,23 +10,9 @@ use super::*;
 use crate::report::{ReportBuilder, json};
 use crate::store::AttemptCounts;
 
-/// A deterministic generator (SplitMix64): each step's attempt from its seed.
-struct Pick(u64);
-
-impl Pick {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let z = (self.0 ^ (self.0 >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        let z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn of<T: Copy>(&mut self, items: &[T]) -> T {
-        items[(self.next() % items.len() as u64) as usize]
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-}
+#[path = "../../tests/support/pick.rs"]
+mod pick;
+use pick::Pick;
 
 const CAMPAIGNS: [&str; 2] = ["c", "d"];
 
