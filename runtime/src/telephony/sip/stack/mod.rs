@@ -221,6 +221,9 @@ struct Answered {
     bytes: Vec<u8>,
 }
 
+/// Slots from which an emptied table is compacted ([`Stack::compact`]).
+const COMPACT_FROM: usize = 4_096;
+
 /// The sans-IO user agent client. See the module's documentation.
 pub struct Stack {
     config: Config,
@@ -242,6 +245,9 @@ pub struct Stack {
     call_ids: CallIds,
     /// Messages dropped as unreadable or not ours, for the logs and tests.
     pub dropped: u64,
+    /// Legs freed since the table was last compacted: it is looked at once per half a table
+    /// of them, so compacting costs O(1) a leg however the live ones lie.
+    freed_since_compact: usize,
 }
 
 /// Call-IDs, tags and branches: unique per process run (a counter) and across runs and hosts
@@ -384,6 +390,7 @@ impl Stack {
             timers: BinaryHeap::new(),
             answered: HashMap::new(),
             answered_order: VecDeque::new(),
+            freed_since_compact: 0,
             out: VecDeque::new(),
             events: VecDeque::new(),
             ids,
@@ -635,7 +642,32 @@ impl Stack {
                 self.by_key.remove(&leg.key);
             }
             self.free.push(slot);
+            self.compact();
         }
+    }
+
+    /// Gives back what a peak left: once fewer than a quarter of the slots are in use (and
+    /// there are thousands), trailing free slots are dropped and the maps sized to what is
+    /// left; looked at once per half a table of legs freed, or when the last one goes. A peak
+    /// of 10,000 dialogs kept 5.4 MB after they all ended.
+    fn compact(&mut self) {
+        self.freed_since_compact += 1;
+        let live = self.by_call_id.len();
+        let due = self.freed_since_compact * 2 >= self.legs.len() || live == 0;
+        if self.legs.len() < COMPACT_FROM || live * 4 > self.legs.len() || !due {
+            return;
+        }
+        self.freed_since_compact = 0;
+        while self.legs.last().is_some_and(Option::is_none) {
+            self.legs.pop();
+        }
+        let slots = self.legs.len() as u32;
+        self.free.retain(|&slot| slot < slots);
+        self.legs.shrink_to(live * 2);
+        self.free.shrink_to(live * 2);
+        self.by_call_id.shrink_to(live * 2);
+        self.by_key.shrink_to(live * 2);
+        self.timers.shrink_to(live * 4);
     }
 
     // --- sending --------------------------------------------------------------------------

@@ -213,6 +213,30 @@ fn a_second_branchs_bye_that_times_out_is_not_reported_to_the_call() {
 }
 
 #[test]
+fn the_slot_table_shrinks_once_a_peak_has_passed() {
+    let mut line = Line::new(config());
+    for key in 0..10_000 {
+        line.stack.invite(line.now, key, "13800000000", b"v=0\r\n".to_vec()).unwrap();
+    }
+    line.sent();
+    assert_eq!(line.stack.legs(), 10_000);
+    let peak = line.stack.legs.capacity();
+    // Every INVITE gives up (Timer B), the calls let go, and their transactions linger out.
+    for key in 0..10_000 {
+        line.stack.release(line.now, key);
+    }
+    line.wait(Duration::from_secs(80));
+    line.sent();
+    line.events();
+    assert_eq!(line.stack.legs(), 0);
+    assert!(line.stack.legs.capacity() < peak / 4, "{} slots kept of {peak}", line.stack.legs.capacity());
+    assert!(line.stack.by_call_id.capacity() < 4_096 && line.stack.timers.capacity() < 16_384);
+    // And calls are placed as before.
+    line.stack.invite(line.now, 20_000, "13800000000", b"v=0\r\n".to_vec()).unwrap();
+    assert_eq!(line.request().method, rsip::Method::Invite);
+}
+
+#[test]
 fn an_unanswered_invite_is_sent_again_at_t1_doubling_then_times_out() {
     let mut line = Line::new(config());
     line.stack.invite(line.now, 1, "1", vec![]).unwrap();
