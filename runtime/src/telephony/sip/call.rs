@@ -207,8 +207,8 @@ async fn place(
     let ring_ms = rang.elapsed().as_millis() as u64;
     let response = match answer {
         Ringing::Answered(body) => body,
+        // The stream stops as `out` drops, on every way out of here.
         Ringing::Ended(disposition, cause) => {
-            out.close();
             return Ok(CallResult { disposition, cause, ring_ms, ..CallResult::default() });
         }
     };
@@ -216,7 +216,6 @@ async fn place(
         Ok(n) => n,
         Err(e) => {
             channel.leg.bye(ua.config.t1x64).await;
-            out.close();
             return Ok(CallResult {
                 disposition: Disposition::Failed,
                 cause: Some(format!("answered with unusable SDP: {e}")),
@@ -269,6 +268,7 @@ async fn place(
         metrics: services.metrics.as_deref(),
     };
     let mut result = conversation.run().await;
+    // Stopped before the tape takes its last second.
     out.close();
     if let Some(tape) = conversation.channel.tape.take() {
         match tape.finish().await {
@@ -459,7 +459,8 @@ struct Tape {
 
 impl Tape {
     /// Hands the last second to the writer. The customer's side is cut or padded to our
-    /// length: our packets leave on the pacer's clock, theirs arrive on the network's.
+    /// length: the plane plays theirs out only once their audio has begun (and while hearing),
+    /// ours from the first packet sent.
     async fn flush(&mut self) {
         let (ours, heard) = self.tap.take();
         self.theirs.extend_from_slice(&heard);

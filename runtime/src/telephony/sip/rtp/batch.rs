@@ -114,6 +114,21 @@ impl RecvBatch {
         Ok(n)
     }
 
+    /// Reads the socket until it is empty, handing each non-empty batch to `each` (a read
+    /// error ends it like an empty socket: the next tick reads again).
+    pub fn read_dry(&mut self, socket: &UdpSocket, mut each: impl FnMut(&RecvBatch)) {
+        loop {
+            let n = self.recv(socket).unwrap_or(0);
+            if n == 0 {
+                return;
+            }
+            each(self);
+            if n < self.buffers.len() {
+                return;
+            }
+        }
+    }
+
     /// The datagrams of the last read, with where each came from.
     pub fn datagrams(&self) -> impl Iterator<Item = (&[u8], Option<SocketAddr>)> {
         (0..self.filled).map(|i| (&self.buffers[i][..self.lengths[i]], self.sources[i]))

@@ -50,6 +50,8 @@ pub enum MediaError {
          already has; the two could not be told apart (media_ports = \"per_call\" works with such gateways)"
     )]
     AddressInUse { remote: SocketAddr },
+    #[error("cannot start a media worker thread: {0}")]
+    Worker(#[source] std::io::Error),
 }
 
 /// Datagrams read per `recvmmsg`.
@@ -63,7 +65,6 @@ pub struct MediaPlane {
     workers: Vec<Arc<Worker>>,
     next: AtomicUsize,
     ip: IpAddr,
-    ports: MediaPorts,
     pub stats: Arc<PacerStats>,
 }
 
@@ -93,25 +94,25 @@ impl MediaPlane {
     pub fn start(ip: IpAddr, ports: MediaPorts, workers: usize) -> Result<Arc<MediaPlane>, MediaError> {
         no_huge_pages();
         let stats = Arc::new(PacerStats { lateness: Mutex::new(vec![0; LATENESS_BUCKETS]), ..PacerStats::default() });
-        let mut started = Vec::new();
+        // Built first, so a worker that cannot start stops those already running (its Drop).
+        let mut plane = MediaPlane { workers: Vec::new(), next: AtomicUsize::new(0), ip, stats };
         for n in 0..workers.max(1) {
             let shared = match ports {
                 MediaPorts::PerCall => None,
                 MediaPorts::Shared => {
-                    let socket = bind(ip, SHARED_SOCKET_BUFFER).map_err(|source| MediaError::Bind { ip, source })?;
-                    let local = socket.local_addr().map_err(|source| MediaError::Bind { ip, source })?;
+                    let (socket, local) = bind(ip, SHARED_SOCKET_BUFFER)?;
                     Some(SharedSocket { socket, local, routes: Mutex::new(FxHashMap::default()) })
                 }
             };
             let worker = Arc::new(Worker { arriving: Mutex::new(Vec::new()), shared, stop: AtomicBool::new(false) });
-            let (pacing, stats) = (Arc::clone(&worker), Arc::clone(&stats));
+            let (pacing, stats) = (Arc::clone(&worker), Arc::clone(&plane.stats));
             std::thread::Builder::new()
                 .name(format!("callscript-rtp-{n}"))
                 .spawn(move || pace(&pacing, &stats))
-                .map_err(|source| MediaError::Bind { ip, source })?;
-            started.push(worker);
+                .map_err(MediaError::Worker)?;
+            plane.workers.push(worker);
         }
-        Ok(Arc::new(MediaPlane { workers: started, next: AtomicUsize::new(0), ip, ports, stats }))
+        Ok(Arc::new(plane))
     }
 
     /// Worker threads for this machine: one per core.
@@ -123,13 +124,11 @@ impl MediaPlane {
     /// `ssrc` names our side's packets.
     pub fn open(&self, ssrc: u32) -> Result<MediaStream, MediaError> {
         let worker = &self.workers[self.next.fetch_add(1, Ordering::Relaxed) % self.workers.len()];
-        let (socket, local) = match (&worker.shared, self.ports) {
-            (Some(shared), _) => (None, shared.local),
-            (None, _) => {
-                let ip = self.ip;
+        let (socket, local) = match &worker.shared {
+            Some(shared) => (None, shared.local),
+            None => {
                 // The kernel's default buffers: a call's socket holds at most a frame or two.
-                let socket = bind(ip, 0).map_err(|source| MediaError::Bind { ip, source })?;
-                let local = socket.local_addr().map_err(|source| MediaError::Bind { ip, source })?;
+                let (socket, local) = bind(self.ip, 0)?;
                 (Some(socket), local)
             }
         };
@@ -160,17 +159,24 @@ fn no_huge_pages() {
     }
 }
 
-fn bind(ip: IpAddr, buffers: usize) -> std::io::Result<UdpSocket> {
+/// A non-blocking UDP socket on a free port of `ip` (with `buffers` bytes each way, when not
+/// 0), and the address it got.
+fn bind(ip: IpAddr, buffers: usize) -> Result<(UdpSocket, SocketAddr), MediaError> {
     use socket2::{Domain, Protocol, Socket, Type};
-    let domain = if ip.is_ipv6() { Domain::IPV6 } else { Domain::IPV4 };
-    let socket = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
-    if buffers > 0 {
-        let _ = socket.set_recv_buffer_size(buffers);
-        let _ = socket.set_send_buffer_size(buffers);
-    }
-    socket.set_nonblocking(true)?;
-    socket.bind(&SocketAddr::new(ip, 0).into())?;
-    Ok(socket.into())
+    let bound = || {
+        let domain = if ip.is_ipv6() { Domain::IPV6 } else { Domain::IPV4 };
+        let socket = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))?;
+        if buffers > 0 {
+            let _ = socket.set_recv_buffer_size(buffers);
+            let _ = socket.set_send_buffer_size(buffers);
+        }
+        socket.set_nonblocking(true)?;
+        socket.bind(&SocketAddr::new(ip, 0).into())?;
+        let socket = UdpSocket::from(socket);
+        let local = socket.local_addr()?;
+        Ok((socket, local))
+    };
+    bound().map_err(|source| MediaError::Bind { ip, source })
 }
 
 /// One call's media, as the call's task holds it. Dropped (the call ended, or its task
@@ -472,23 +478,26 @@ fn pace(worker: &Worker, stats: &PacerStats) {
             if let Some(socket) = &stream.socket
                 && state.hearing.is_some()
             {
-                drain(socket, &mut received, &mut state);
+                received.read_dry(socket, |datagrams| {
+                    for (datagram, _) in datagrams.datagrams() {
+                        state.take_datagram(datagram);
+                    }
+                });
             }
             decoded += u64::from(state.play_out());
-            match (&stream.socket, &worker.shared) {
-                (Some(own), _) => {
+            match &stream.socket {
+                Some(own) => {
                     packet.clear();
                     if let Some(remote) = state.next_packet(&mut packet) {
                         drop(state);
                         // A full socket buffer drops this packet, as the network would.
                         let _ = own.send_to(&packet, remote);
                         sent += 1;
-                        let late = Instant::now().saturating_duration_since(due);
-                        lateness[((late.as_micros() / 100) as usize).min(LATENESS_BUCKETS - 1)] += 1;
+                        count_late(&mut lateness, due, 1);
                     }
                 }
-                (None, Some(_)) => outgoing.push(|bytes| state.next_packet(bytes)),
-                (None, None) => {}
+                // No socket of its own: the stream is on its worker's shared one.
+                None => outgoing.push(|bytes| state.next_packet(bytes)),
             }
             true
         });
@@ -499,8 +508,7 @@ fn pace(worker: &Worker, stats: &PacerStats) {
             outgoing.send(&shared.socket);
             sent += batch;
             // Every packet of the batch left with the one system call: all as late as it.
-            let late = Instant::now().saturating_duration_since(due);
-            lateness[((late.as_micros() / 100) as usize).min(LATENESS_BUCKETS - 1)] += batch;
+            count_late(&mut lateness, due, batch);
         }
         stats.ticks.fetch_add(1, Ordering::Relaxed);
         stats.frames_decoded.fetch_add(decoded, Ordering::Relaxed);
@@ -514,40 +522,24 @@ fn pace(worker: &Worker, stats: &PacerStats) {
     }
 }
 
+/// Counts `packets` that left now against `due` in the lateness histogram (0.1 ms buckets).
+fn count_late(lateness: &mut [u64; LATENESS_BUCKETS], due: Instant, packets: u64) {
+    let late = Instant::now().saturating_duration_since(due);
+    lateness[((late.as_micros() / 100) as usize).min(LATENESS_BUCKETS - 1)] += packets;
+}
+
 /// Reads a shared socket dry, each datagram to the stream its source address belongs to.
 /// Datagrams from addresses no live call has (a far end that already hung up, a stranger)
 /// are dropped.
 fn route(shared: &SharedSocket, received: &mut RecvBatch) {
-    loop {
-        let n = received.recv(&shared.socket).unwrap_or(0);
-        if n == 0 {
-            return;
-        }
-        {
-            let routes = shared.routes.lock().unwrap_or_else(|e| e.into_inner());
-            for (datagram, source) in received.datagrams() {
-                if let Some(stream) = source.and_then(|s| routes.get(&s)).and_then(Weak::upgrade) {
-                    stream.lock().take_datagram(datagram);
-                }
+    received.read_dry(&shared.socket, |datagrams| {
+        let routes = shared.routes.lock().unwrap_or_else(|e| e.into_inner());
+        for (datagram, source) in datagrams.datagrams() {
+            if let Some(stream) = source.and_then(|s| routes.get(&s)).and_then(Weak::upgrade) {
+                stream.lock().take_datagram(datagram);
             }
         }
-        if n < RECV_BATCH {
-            return;
-        }
-    }
-}
-
-/// Reads a call's own socket dry.
-fn drain(socket: &UdpSocket, received: &mut RecvBatch, state: &mut StreamState) {
-    loop {
-        let n = received.recv(socket).unwrap_or(0);
-        for (datagram, _) in received.datagrams() {
-            state.take_datagram(datagram);
-        }
-        if n < RECV_BATCH {
-            return;
-        }
-    }
+    });
 }
 
 #[cfg(test)]
