@@ -196,6 +196,11 @@ impl CustomerList {
         self.phones[i]
     }
 
+    /// Every customer's phone, by index.
+    pub fn phones(&self) -> &[Phone] {
+        &self.phones
+    }
+
     /// The customer's time zone when the list gives one (else the campaign's).
     pub fn timezone(&self, i: usize) -> Option<&str> {
         self.zones.get(self.zone_of[i].into())

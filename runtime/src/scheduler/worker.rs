@@ -98,7 +98,7 @@ impl Rules for CampaignRules<'_> {
             Some(_) => {
                 let local = at.to_zoned_datetime(tz);
                 Verdict::Call(Local {
-                    time: local.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
+                    time: super::local_time_text(&local),
                     date: local.date(),
                     hour: local.hour() as i64,
                 })
@@ -392,7 +392,7 @@ impl<'p, 't> Worker<'p, 't> {
                 ended.push((call, result, at.min(now)));
             }
             if !ended.is_empty() {
-                self.calls_ended(queue, &ended)?;
+                self.calls_ended(queue, ended)?;
                 // Lines are free: claim at once rather than at the next poll.
                 next_claim = Instant::now();
             }
@@ -522,20 +522,13 @@ impl<'p, 't> Worker<'p, 't> {
     fn calls_ended(
         &mut self,
         queue: &mut dyn SharedQueue,
-        ended: &[(CallId, crate::telephony::CallResult, Millis)],
+        ended: Vec<(CallId, crate::telephony::CallResult, Millis)>,
     ) -> Result<(), RunError> {
-        for (call, result, at) in ended {
-            let Some(c) = self.live.remove(call) else { continue };
+        for (call, mut result, at) in ended {
+            let Some(c) = self.live.remove(&call) else { continue };
             let tz = self.rules.zone(c.timezone.as_deref());
-            let callback = callback_delay(result, &tz, *at);
-            let next = self.policy.next_attempt(c.attempt, result.disposition.name(), callback, *at);
-            self.unsaved.push(Unsaved {
-                claimed: c,
-                stored: finished(result, callback, *at),
-                next_due_ms: next,
-                opted_out: result.optout,
-                recording: result.recording.as_ref().map(|(path, bytes)| (path.clone(), *bytes as i64)),
-            });
+            let callback = callback_delay(&result, &tz, at);
+            let next = self.policy.next_attempt(c.attempt, result.disposition.name(), callback, at);
             self.progress.ended += 1;
             if result.disposition.connected() {
                 self.progress.answered += 1;
@@ -545,6 +538,14 @@ impl<'p, 't> Worker<'p, 't> {
                 for a in &result.actions {
                     m.action(&a.name, a.ok, Duration::from_millis(a.latency_ms));
                 }
+            });
+            let (opted_out, recording) = (result.optout, result.recording.take());
+            self.unsaved.push(Unsaved {
+                claimed: c,
+                stored: finished(result, callback, at),
+                next_due_ms: next,
+                opted_out,
+                recording: recording.map(|(path, bytes)| (path, bytes as i64)),
             });
         }
         self.progress.live = self.live.len() as u64;

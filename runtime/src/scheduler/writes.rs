@@ -11,10 +11,9 @@ use std::sync::mpsc::{Receiver, SyncSender};
 
 use jiff::ZonedDateTime;
 
-use crate::store::{LeaseHolder, NewAttempt, RecordingRow, Store, StoreError};
-use crate::telephony::CallResult;
+use crate::store::{Finished, LeaseHolder, NewAttempt, RecordingRow, Store, StoreError};
 
-use super::{LEASE_TTL_MS, Millis, Plan, RunError, finished};
+use super::{LEASE_TTL_MS, Millis, Plan, RunError};
 
 /// Batches of writes queued for the writer thread at most; the loop waits when it is that
 /// far ahead.
@@ -56,11 +55,12 @@ pub(super) enum Write {
         ticket: i64,
         start: AttemptStart,
     },
+    /// A call's end, as the store keeps it (made on the loop's thread, which has less to do
+    /// than the writer's), with its recording.
     Finish {
         row: AttemptRow,
-        result: Box<CallResult>,
-        callback: Option<i64>,
-        now: Millis,
+        end: Box<Finished>,
+        recording: Option<(String, u64)>,
     },
     CouldNotStart {
         row: AttemptRow,
@@ -109,9 +109,10 @@ struct Pending {
     end: Option<End>,
 }
 
-enum End {
-    Finished { result: Box<CallResult>, callback: Option<i64>, now: Millis },
-    CouldNotStart { cause: String, now: Millis },
+/// An attempt's end and its recording.
+struct End {
+    end: Box<Finished>,
+    recording: Option<(String, u64)>,
 }
 
 impl<'s> Writer<'s> {
@@ -137,29 +138,52 @@ impl<'s> Writer<'s> {
     }
 
     /// Writes the pending attempts from the front: the ended ones, and with `all` (a commit)
-    /// the live ones too.
+    /// the live ones too. Ended attempts go to the store together (a statement for many).
     fn write_pending(&mut self, all: bool) -> Result<(), StoreError> {
+        let mut ended: Vec<(AttemptStart, End)> = Vec::new();
         while let Some(p) = self.pending.front() {
             if p.end.is_none() && !all && self.pending.len() <= self.hold {
                 break;
             }
             let Some(p) = self.pending.pop_front() else { break };
-            let (plan, store) = (self.plan, &mut *self.store);
             match p.end {
-                None => _ = self.rows.insert(p.ticket, begin(store, plan, &p.start)?),
-                Some(End::Finished { result, callback, now }) => {
-                    let phone = plan.customers.phone(p.start.customer).to_string();
-                    let attempt = new_attempt(plan, &p.start, &phone);
-                    let row = store.record_attempt(&attempt, &finished(&result, callback, now))?;
-                    add_recording(store, plan, row, &result, now)?;
-                }
-                Some(End::CouldNotStart { cause, now }) => {
-                    let phone = plan.customers.phone(p.start.customer).to_string();
-                    _ = store.record_attempt(&new_attempt(plan, &p.start, &phone), &not_started(cause, now))?;
+                Some(end) => ended.push((p.start, end)),
+                None => {
+                    // A live one keeps its place among the ids: those ended before it go first.
+                    self.record(&mut ended)?;
+                    self.rows.insert(p.ticket, begin(self.store, self.plan, &p.start)?);
                 }
             }
         }
+        self.record(&mut ended)
+    }
+
+    /// Writes attempts that ended, in order, and empties `ended`.
+    fn record(&mut self, ended: &mut Vec<(AttemptStart, End)>) -> Result<(), StoreError> {
+        if ended.is_empty() {
+            return Ok(());
+        }
+        let plan = self.plan;
+        let phones: Vec<String> =
+            ended.iter().map(|(start, _)| plan.customers.phone(start.customer).to_string()).collect();
+        let rows: Vec<NewAttempt> =
+            ended.iter().zip(&phones).map(|((start, _), phone)| new_attempt(plan, start, phone)).collect();
+        let refs: Vec<(&NewAttempt, &Finished)> =
+            rows.iter().zip(ended.iter()).map(|(a, (_, e))| (a, &*e.end)).collect();
+        let ids = self.store.record_attempts(&refs)?;
+        for ((_, end), id) in ended.drain(..).zip(ids) {
+            add_recording(self.store, plan, id, end)?;
+        }
         Ok(())
+    }
+
+    /// An attempt ended: written now when its row is in the store, else kept with it.
+    fn finish(&mut self, row: AttemptRow, end: End) -> Result<(), StoreError> {
+        if let Some((row, end)) = self.ended(row, end) {
+            self.store.finish_attempt(row, &end.end)?;
+            add_recording(self.store, self.plan, row, end)?;
+        }
+        self.write_pending(false)
     }
 
     fn apply(&mut self, write: Write) -> Result<(), StoreError> {
@@ -170,23 +194,9 @@ impl<'s> Writer<'s> {
                     self.write_pending(false)?;
                 }
             }
-            Write::Finish { row, result, callback, now } => {
-                if let Some((row, End::Finished { result, callback, now })) =
-                    self.ended(row, End::Finished { result, callback, now })
-                {
-                    let plan = self.plan;
-                    self.store.finish_attempt(row, &finished(&result, callback, now))?;
-                    add_recording(self.store, plan, row, &result, now)?;
-                }
-                self.write_pending(false)?;
-            }
+            Write::Finish { row, end, recording } => self.finish(row, End { end, recording })?,
             Write::CouldNotStart { row, cause, now } => {
-                if let Some((row, End::CouldNotStart { cause, now })) =
-                    self.ended(row, End::CouldNotStart { cause, now })
-                {
-                    self.store.finish_attempt(row, &not_started(cause, now))?;
-                }
-                self.write_pending(false)?;
+                self.finish(row, End { end: Box::new(not_started(&cause, now)), recording: None })?
             }
             Write::Dnc { phone, now } => _ = self.store.dnc_add(&phone, "optout", now)?,
             Write::Checkpoint { clock_ms, finished, renew_lease, then_begin } => {
@@ -274,14 +284,19 @@ fn new_attempt<'p>(plan: &'p Plan, start: &AttemptStart, phone: &'p str) -> NewA
     let i = start.customer;
     let variant = &plan.variants[start.variant];
     let local = &start.local;
+    let local_time = super::local_time_text(local);
     NewAttempt {
         campaign: &plan.campaign_id,
         customer_id: customers.id(i),
         phone,
         attempt: start.attempt,
         started_ms: start.started_ms,
-        local_time: local.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
-        local_date: local.date().to_string(),
+        // The date is the time's first ten characters (`YYYY-MM-DD`) in four-digit years.
+        local_date: match local_time.get(..11) {
+            Some(day) if day.ends_with('T') => day[..10].to_string(),
+            _ => local.date().to_string(),
+        },
+        local_time,
         local_hour: local.hour() as i64,
         script_sha256: &variant.script_sha256,
         allowed: &plan.allowed,
@@ -292,26 +307,20 @@ fn new_attempt<'p>(plan: &'p Plan, start: &AttemptStart, phone: &'p str) -> NewA
     }
 }
 
-fn add_recording(
-    store: &mut (dyn Store + Send),
-    plan: &Plan,
-    row: i64,
-    result: &CallResult,
-    now: Millis,
-) -> Result<(), StoreError> {
-    if let Some((path, bytes)) = &result.recording {
+fn add_recording(store: &mut (dyn Store + Send), plan: &Plan, row: i64, end: End) -> Result<(), StoreError> {
+    if let Some((path, bytes)) = end.recording {
         store.add_recording(&RecordingRow {
             attempt_id: row,
             campaign: plan.campaign_id.clone(),
-            path: path.clone(),
-            created_ms: now,
-            bytes: *bytes as i64,
+            path,
+            created_ms: end.end.ended_ms,
+            bytes: bytes as i64,
         })?;
     }
     Ok(())
 }
 
-fn not_started(cause: String, now: Millis) -> crate::store::Finished {
+fn not_started(cause: &str, now: Millis) -> Finished {
     crate::store::Finished {
         disposition: "failed".into(),
         cause: Some(format!("could not start: {cause}")),
@@ -325,7 +334,9 @@ mod tests {
     use super::*;
     use crate::campaign::list::CustomerList;
     use crate::scheduler::Variant;
+    use crate::scheduler::finished;
     use crate::store::SqliteStore;
+    use crate::telephony::CallResult;
     use crate::telephony::Disposition;
     use crate::vm::Executable;
     use proptest::prelude::*;
@@ -404,7 +415,7 @@ mod tests {
                     let write = if failed {
                         Write::CouldNotStart { row, cause: "boom".into(), now }
                     } else {
-                        Write::Finish { row, result: result(i), callback: None, now }
+                        Write::Finish { row, end: Box::new(finished(*result(i), None, now)), recording: None }
                     };
                     writer.apply(write).unwrap();
                 }

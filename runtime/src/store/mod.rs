@@ -446,6 +446,11 @@ pub trait Store {
         self.finish_attempt(id, f)?;
         Ok(id)
     }
+    /// Attempts whose calls already ended, each written as [`Store::record_attempt`] writes
+    /// it, in order (their ids, in the same order); a store may write many in one statement.
+    fn record_attempts(&mut self, ended: &[(&NewAttempt, &Finished)]) -> Result<Vec<i64>> {
+        ended.iter().map(|(a, f)| self.record_attempt(a, f)).collect()
+    }
     /// Every attempt of a campaign, in order, to rebuild the scheduler's state.
     fn past_attempts(&self, campaign: &str) -> Result<Vec<PastAttempt>>;
     /// Calls placed to each phone on each local date, across every campaign (for the caps).

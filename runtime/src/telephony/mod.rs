@@ -284,3 +284,198 @@ pub trait Telephony {
         std::thread::sleep(timeout);
     }
 }
+
+/// A transcript as the store keeps it: what `serde_json::to_string` writes, byte for byte, with
+/// prompts and plain replies (nearly every line) written directly. serde's keys and escapes
+/// were a twentieth of a simulated campaign's work.
+pub fn transcript_json(lines: &[TranscriptLine]) -> String {
+    let mut out = String::with_capacity(lines.iter().map(|l| line_len(l) + 48).sum::<usize>() + 2);
+    out.push('[');
+    for (k, line) in lines.iter().enumerate() {
+        if k > 0 {
+            out.push(',');
+        }
+        match line {
+            TranscriptLine::Prompt { text, line, cut } => {
+                out.push_str(r#"{"kind":"prompt","text":"#);
+                push_json_str(&mut out, text);
+                out.push_str(r#","line":"#);
+                match line {
+                    Some(n) => out.push_str(itoa::Buffer::new().format(*n)),
+                    None => out.push_str("null"),
+                }
+                if let Some(cut) = cut {
+                    out.push_str(r#","cut":"#);
+                    push_json_str(&mut out, cut);
+                }
+                out.push('}');
+            }
+            TranscriptLine::Reply {
+                text,
+                silence,
+                emotion,
+                emotion_why: None,
+                intent: None,
+                by: None,
+                confidence: None,
+            } => {
+                out.push_str(r#"{"kind":"reply","text":"#);
+                push_json_str(&mut out, text);
+                out.push_str(if *silence { r#","silence":true"# } else { r#","silence":false"# });
+                if let Some(emotion) = emotion {
+                    out.push_str(r#","emotion":"#);
+                    push_json_str(&mut out, emotion);
+                }
+                out.push('}');
+            }
+            other => out.push_str(&serde_json::to_string(other).unwrap_or_default()),
+        }
+    }
+    out.push(']');
+    out
+}
+
+/// A list of texts as JSON (`["opening","core.remind"]`), as `serde_json::to_string` writes it.
+pub fn strings_json(items: &[String]) -> String {
+    let mut out = String::with_capacity(items.iter().map(|s| s.len() + 3).sum::<usize>() + 2);
+    out.push('[');
+    for (k, item) in items.iter().enumerate() {
+        if k > 0 {
+            out.push(',');
+        }
+        push_json_str(&mut out, item);
+    }
+    out.push(']');
+    out
+}
+
+fn line_len(line: &TranscriptLine) -> usize {
+    match line {
+        TranscriptLine::Prompt { text, .. } | TranscriptLine::Reply { text, .. } | TranscriptLine::Sms { text } => {
+            text.len()
+        }
+        _ => 32,
+    }
+}
+
+/// A JSON string as serde_json writes one: `"`, `\` and control characters escaped (the
+/// usual five by letter, the rest as `\u00XX`), everything else as it is.
+fn push_json_str(out: &mut String, text: &str) {
+    out.push('"');
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    // Eight bytes at a time past those that need no escape (nearly all: Chinese text is
+    // bytes of 0x80 and up).
+    let mut at = 0;
+    while at < bytes.len() {
+        if let Some(word) = bytes.get(at..at + 8) {
+            let word = u64::from_le_bytes(word.try_into().unwrap_or_default());
+            if !needs_escape(word) {
+                at += 8;
+                continue;
+            }
+        }
+        let b = bytes[at];
+        at += 1;
+        if b >= 0x20 && b != b'"' && b != b'\\' {
+            continue;
+        }
+        let at = at - 1;
+        out.push_str(&text[start..at]);
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x08 => out.push_str("\\b"),
+            0x0c => out.push_str("\\f"),
+            _ => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.push_str("\\u00");
+                out.push(HEX[(b >> 4) as usize] as char);
+                out.push(HEX[(b & 0xf) as usize] as char);
+            }
+        }
+        start = at + 1;
+    }
+    out.push_str(&text[start..]);
+    out.push('"');
+}
+
+/// Whether any of the word's eight bytes is a control character, `"` or `\\`.
+fn needs_escape(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let zero_in = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS != 0;
+    word.wrapping_sub(0x20 * ONES) & !word & HIGHS != 0
+        || zero_in(word ^ (b'"' as u64 * ONES))
+        || zero_in(word ^ (b'\\' as u64 * ONES))
+}
+
+#[cfg(test)]
+mod json_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn text() -> impl Strategy<Value = String> {
+        // Control characters, quotes, backslashes, Chinese and emoji among plain letters.
+        proptest::collection::vec(
+            prop_oneof![
+                Just('"'),
+                Just('\\'),
+                Just('/'),
+                (0u32..0x20).prop_map(|c| char::from_u32(c).unwrap()),
+                Just('\u{7f}'),
+                Just('您'),
+                Just('😀'),
+                proptest::char::range('a', 'z'),
+            ],
+            0..12,
+        )
+        .prop_map(|chars| chars.into_iter().collect())
+    }
+
+    fn line() -> impl Strategy<Value = TranscriptLine> {
+        let cut = prop_oneof![Just(None), Just(Some("interrupted")), Just(Some("skipped"))];
+        let emotion = prop_oneof![Just(None), Just(Some("angry")), Just(Some("anxious"))];
+        prop_oneof![
+            (text(), proptest::option::of(0usize..100_000), cut).prop_map(|(text, line, cut)| TranscriptLine::Prompt {
+                text,
+                line,
+                cut
+            }),
+            (text(), any::<bool>(), emotion.clone())
+                .prop_map(|(text, silence, emotion)| TranscriptLine::reply(text, silence, emotion)),
+            (text(), any::<bool>(), emotion, proptest::option::of(text()), proptest::option::of(0u16..=1000)).prop_map(
+                |(text, silence, emotion, intent, confidence)| TranscriptLine::Reply {
+                    text,
+                    silence,
+                    emotion,
+                    emotion_why: intent.clone(),
+                    intent,
+                    by: Some("model"),
+                    confidence,
+                }
+            ),
+            (text(), text()).prop_map(|(name, value)| TranscriptLine::Captured { name, value }),
+            (text(), any::<bool>(), any::<u64>(), proptest::option::of(text()))
+                .prop_map(|(name, ok, latency_ms, cause)| TranscriptLine::Action { name, ok, latency_ms, cause }),
+            text().prop_map(|text| TranscriptLine::Sms { text }),
+            (text(), text()).prop_map(|(key, value)| TranscriptLine::Handover { key, value }),
+        ]
+    }
+
+    proptest! {
+        /// The store's JSON is serde_json's, byte for byte, for every kind of line and text.
+        #[test]
+        fn transcript_json_is_serde_json(lines in proptest::collection::vec(line(), 0..8)) {
+            prop_assert_eq!(transcript_json(&lines), serde_json::to_string(&lines).unwrap());
+        }
+
+        #[test]
+        fn strings_json_is_serde_json(items in proptest::collection::vec(text(), 0..6)) {
+            prop_assert_eq!(strings_json(&items), serde_json::to_string(&items).unwrap());
+        }
+    }
+}
