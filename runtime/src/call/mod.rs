@@ -429,7 +429,7 @@ impl CallDriver {
     /// script's lets are taken as they stand now, without the value of a sensitive one
     /// (declared so, or computed from a sensitive value).
     pub fn result(&self) -> CallResult {
-        let mut result = result_of(&self.exec, self.session.script(), &self.notes);
+        let mut result = result_of(&self.exec, self.session.script_index(), &self.notes);
         result.talk_ms = self.now;
         let sensitive = self.exec.tainted_slots(self.session.script_index()).iter().copied();
         result.lets = self
@@ -731,16 +731,17 @@ fn keys_wanted(script: &ScriptCode, ask: AskId) -> usize {
 pub const MASK: &str = crate::telephony::MASKED;
 
 /// Folds a call's log into its result (CAMPAIGN.md §4's columns), the same for every telephony.
-pub fn result_of(exec: &Executable, script: &ScriptCode, notes: &[Note]) -> CallResult {
+pub fn result_of(exec: &Executable, script_index: usize, notes: &[Note]) -> CallResult {
+    let script = &exec.program.scripts[script_index];
     let mut result = CallResult { disposition: Disposition::Answered, ..CallResult::default() };
     // The customer's last words, kept until the branch they led to is known.
     let mut pending_words: Option<&str> = None;
     for note in notes {
         match note {
             Note::Step(s) => {
-                let path = script.steps[*s as usize].path();
-                result.last_step = Some(path.clone());
-                result.steps.push(path);
+                let path = exec.step_path(script_index, *s as usize);
+                result.last_step = Some(path.to_string());
+                result.steps.push(path.to_string());
             }
             Note::Branch { ask, index, handler, recognised } => {
                 // §14: with a learned model, the reply says which intent decided and how.

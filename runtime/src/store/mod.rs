@@ -62,6 +62,11 @@ pub enum StoreError {
         #[source]
         source: rusqlite::Error,
     },
+    #[error(
+        "store {}: a batch of attempts was given ids up to {got} where {expected} was due; nothing of the batch is kept",
+        path.display()
+    )]
+    IdsOutOfOrder { path: PathBuf, expected: i64, got: i64 },
     #[error("store {}: {source}", path.display())]
     Sqlite {
         path: PathBuf,

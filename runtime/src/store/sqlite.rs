@@ -22,19 +22,23 @@ use super::{
 /// The current schema version; `migrate` brings older stores up to it.
 pub const SCHEMA_VERSION: i64 = 10;
 
-/// Rows written by one multi-row `INSERT` at most: a statement's own work (binding, reset,
-/// the statement cache's look-up by text) was about a third of writing a simulated call.
-const ROWS_AT_ONCE: usize = 16;
+/// Attempts written by one multi-row `INSERT` at most: a statement's own work (binding,
+/// reset, the statement cache's look-up by its text) was about a third of writing a
+/// simulated call's attempt.
+const ATTEMPTS_AT_ONCE: usize = 16;
 /// Lets written by one statement at most (a script has a few per call).
 const LETS_AT_ONCE: usize = 32;
 
-/// An `INSERT` of `rows` rows of `columns` parameters each: `head VALUES (?1, ?2), (?3, ?4)`.
+/// An `INSERT OR FAIL` of `rows` rows of `columns` parameters each: `head VALUES (?1, ?2),
+/// (?3, ?4)`. `OR FAIL`, and no explicit rowid: SQLite then writes many rows without a
+/// statement journal (a copy of every page the statement touches, so that a conflict half
+/// way could undo it; a conflict fails the run's whole transaction here anyway).
 fn insert_rows_sql(head: &str, columns: usize, rows: usize) -> String {
     let row = |k: usize| {
         let params: Vec<String> = (1..=columns).map(|c| format!("?{}", k * columns + c)).collect();
         format!("({})", params.join(", "))
     };
-    format!("{head} VALUES {}", (0..rows).map(row).collect::<Vec<_>>().join(", "))
+    format!("INSERT OR FAIL INTO {head} VALUES {}", (0..rows).map(row).collect::<Vec<_>>().join(", "))
 }
 
 /// The `INSERT`s of 1 to `most` rows of a table, by row count.
@@ -42,28 +46,20 @@ fn insert_sqls(head: &str, columns: usize, most: usize) -> Vec<String> {
     (1..=most).map(|rows| insert_rows_sql(head, columns, rows)).collect()
 }
 
-/// An ended attempt's row, with its id.
-const ATTEMPT_COLUMNS: usize = 24;
+/// An ended attempt's row (its id is SQLite's next).
+const ATTEMPT_COLUMNS: usize = 23;
 static ATTEMPTS_SQL: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
     insert_sqls(
-        "INSERT INTO attempts (id, campaign, customer_id, phone, attempt, started_ms, local_time, local_date,
-         local_hour, state, script_sha256, allowed, segment, zone, list, variant, disposition, cause, outcome,
-         goal, ended_ms, talk_ms, last_step, callback_ms)",
+        "attempts (campaign, customer_id, phone, attempt, started_ms, local_time, local_date, local_hour, state,
+         script_sha256, allowed, segment, zone, list, variant, disposition, cause, outcome, goal, ended_ms,
+         talk_ms, last_step, callback_ms)",
         ATTEMPT_COLUMNS,
-        ROWS_AT_ONCE,
-    )
-});
-const DETAIL_COLUMNS: usize = 6;
-static DETAILS_SQL: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
-    insert_sqls(
-        "INSERT INTO attempt_details (attempt_id, steps, tags, objections, unrecognised, transcript)",
-        DETAIL_COLUMNS,
-        ROWS_AT_ONCE,
+        ATTEMPTS_AT_ONCE,
     )
 });
 const LET_COLUMNS: usize = 5;
 static LETS_SQL: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
-    insert_sqls("INSERT INTO attempt_lets (attempt_id, position, name, type, value)", LET_COLUMNS, LETS_AT_ONCE)
+    insert_sqls("attempt_lets (attempt_id, position, name, type, value)", LET_COLUMNS, LETS_AT_ONCE)
 });
 
 /// The page size of a new store. A store is mostly appended to (attempts, their details and
@@ -792,12 +788,18 @@ impl SqliteStore {
         Ok(self.conn.last_insert_rowid())
     }
 
-    /// Ended attempts' rows (ids from `first_id` on), in one statement.
-    fn insert_ended_attempts(&self, first_id: i64, ended: &[(&NewAttempt, &Finished)]) -> Result<()> {
+    /// Ended attempts' rows, in one statement; their ids, in order. SQLite gives each row the
+    /// largest id so far plus one, so a statement's rows are consecutive, ending with
+    /// `last_insert_rowid`; that they followed the store's largest is checked, never assumed.
+    fn insert_ended_attempts(&self, ended: &[(&NewAttempt, &Finished)]) -> Result<Vec<i64>> {
+        let largest: i64 = self
+            .conn
+            .prepare_cached("SELECT COALESCE(MAX(id), 0) FROM attempts")
+            .and_then(|mut s| s.query_row([], |r| r.get(0)))
+            .ctx(&self.path)?;
         let mut statement = self.conn.prepare_cached(&ATTEMPTS_SQL[ended.len() - 1]).ctx(&self.path)?;
         for (k, (a, f)) in ended.iter().enumerate() {
             let values: [&dyn rusqlite::ToSql; ATTEMPT_COLUMNS] = [
-                &(first_id + k as i64),
                 &a.campaign,
                 &a.customer_id,
                 &a.phone,
@@ -827,22 +829,24 @@ impl SqliteStore {
             }
         }
         statement.raw_execute().ctx(&self.path)?;
-        Ok(())
+        let last = self.conn.last_insert_rowid();
+        let count = ended.len() as i64;
+        if last != largest + count {
+            return Err(StoreError::IdsOutOfOrder { path: self.path.clone(), expected: largest + count, got: last });
+        }
+        Ok((largest + 1..=last).collect())
     }
 
-    /// What ended attempts said and did: their details and lets (a statement for many), and
+    /// What ended attempts said and did: their details (a row per statement: the id is the
+    /// row's own, which a statement of many would journal), lets (a statement for many), and
     /// their actions, messages and handover.
     fn insert_details(&self, ended: &[(i64, &Finished)]) -> Result<()> {
-        for chunk in ended.chunks(ROWS_AT_ONCE) {
-            let mut statement = self.conn.prepare_cached(&DETAILS_SQL[chunk.len() - 1]).ctx(&self.path)?;
-            for (k, (id, f)) in chunk.iter().enumerate() {
-                let values: [&dyn rusqlite::ToSql; DETAIL_COLUMNS] =
-                    [id, &f.steps, &f.tags, &f.objections, &f.unrecognised, &f.transcript];
-                for (c, value) in values.into_iter().enumerate() {
-                    statement.raw_bind_parameter(k * DETAIL_COLUMNS + c + 1, value).ctx(&self.path)?;
-                }
-            }
-            statement.raw_execute().ctx(&self.path)?;
+        for &(id, f) in ended {
+            self.exec(
+                "INSERT INTO attempt_details (attempt_id, steps, tags, objections, unrecognised, transcript)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![id, f.steps, f.tags, f.objections, f.unrecognised, f.transcript],
+            )?;
         }
         let lets: Vec<(i64, usize, &StoredLet)> =
             ended.iter().flat_map(|&(id, f)| f.lets.iter().enumerate().map(move |(at, l)| (id, at, l))).collect();
@@ -1285,17 +1289,9 @@ impl Store for SqliteStore {
             return Ok(Vec::new());
         }
         self.atomically(|store| {
-            // The ids `INSERT` would give one by one (the largest so far, plus one), written
-            // out: a multi-row statement reports only its last. The write lock is held from
-            // the first write of the transaction, so none is taken meanwhile.
-            let last: i64 = store
-                .conn
-                .prepare_cached("SELECT COALESCE(MAX(id), 0) FROM attempts")
-                .and_then(|mut s| s.query_row([], |r| r.get(0)))
-                .ctx(&store.path)?;
-            let ids: Vec<i64> = (1..=ended.len() as i64).map(|k| last + k).collect();
-            for (chunk, first) in ended.chunks(ROWS_AT_ONCE).zip(ids.iter().step_by(ROWS_AT_ONCE)) {
-                store.insert_ended_attempts(*first, chunk)?;
+            let mut ids = Vec::with_capacity(ended.len());
+            for chunk in ended.chunks(ATTEMPTS_AT_ONCE) {
+                ids.extend(store.insert_ended_attempts(chunk)?);
             }
             let details: Vec<(i64, &Finished)> = ids.iter().zip(ended).map(|(&id, &(_, f))| (id, f)).collect();
             store.insert_details(&details)?;

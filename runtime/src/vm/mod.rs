@@ -32,6 +32,8 @@ pub struct Executable {
     /// Per script, which slots hold a sensitive value (`ScriptCode::tainted_slots`): computed
     /// once here, read at the end of every call.
     tainted: Vec<Vec<bool>>,
+    /// Per script, each step's path (`core.remind`): every call's result lists its steps.
+    step_paths: Vec<Vec<String>>,
 }
 
 impl Executable {
@@ -44,12 +46,18 @@ impl Executable {
             .collect();
         let tainted = program.scripts.iter().map(ScriptCode::tainted_slots).collect();
         let classifier = program.model.clone().map(callscript_compiler::learn::Classifier::new);
-        Ok(Arc::new(Executable { program, recogniser, classifier, line_starts, tainted }))
+        let step_paths = program.scripts.iter().map(|s| s.steps.iter().map(|step| step.path()).collect()).collect();
+        Ok(Arc::new(Executable { program, recogniser, classifier, line_starts, tainted, step_paths }))
     }
 
     /// Which slots of script `script` (its index) hold a sensitive value.
     pub fn tainted_slots(&self, script: usize) -> &[bool] {
         self.tainted.get(script).map_or(&[], Vec::as_slice)
+    }
+
+    /// The path of step `step` of script `script` (its indexes); empty if there is none.
+    pub fn step_path(&self, script: usize, step: usize) -> &str {
+        self.step_paths.get(script).and_then(|steps| steps.get(step)).map_or("", String::as_str)
     }
 
     /// The 1-based source line of a span.
