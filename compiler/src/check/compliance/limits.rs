@@ -120,7 +120,9 @@ pub fn spoken_units(text: &str) -> u32 {
             units += 1;
         } else if c == '%' {
             units += 3;
-        } else if super::CJK_IDEOGRAPHS.contains(&c) || (!c.is_ascii() && c.is_alphanumeric()) {
+        } else if super::CJK_IDEOGRAPHS.contains(&c)
+            || (!c.is_ascii() && !super::CJK_PUNCTUATION.iter().any(|p| p.contains(&c)) && c.is_alphanumeric())
+        {
             units += 1;
         }
     }
