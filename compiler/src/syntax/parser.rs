@@ -106,6 +106,8 @@ struct Parser<'a> {
     /// indentation end a block (see [`Parser::dedented`]), so recovery never changes the parse
     /// of a file whose braces balance, however it is laid out.
     brace_missing: bool,
+    /// The statements of the blocks being parsed, innermost last (see [`Parser::block`]).
+    stmts: Vec<Stmt>,
 }
 
 impl<'a> Parser<'a> {
@@ -137,6 +139,7 @@ impl<'a> Parser<'a> {
             ended_by_indent: false,
             line_starts: std::cell::OnceCell::new(),
             brace_missing: open_braces > 0,
+            stmts: Vec::new(),
         }
     }
 
@@ -1307,22 +1310,25 @@ impl<'a> Parser<'a> {
         }
         let saved = self.nl_insensitive;
         self.nl_insensitive = 0;
-        let mut stmts = Vec::new();
+        // The statements gather on the parser's stack (a nested block takes its own off before
+        // this one goes on), then move into a list of their number: the tree of a large script
+        // is most of the check's memory, and a list grown for each block had to be shrunk to
+        // fit again (a reallocation and a copy per block).
+        let base = self.stmts.len();
         loop {
             self.skip_separators();
             let allows = self.allows();
             if matches!(self.peek(), Token::RBrace | Token::Eof) || self.dedented(open, BLOCK_END_WORDS) {
                 break;
             }
-            stmts.push(self.stmt(allows));
+            let stmt = self.stmt(allows);
+            self.stmts.push(stmt);
             self.end_of_statement();
         }
         let close = self.close_brace(open);
         self.nl_insensitive = saved;
         self.leave();
-        // The tree of a large script is most of the check's memory: no spare capacity in the
-        // lists it holds per statement.
-        stmts.shrink_to_fit();
+        let stmts = self.stmts.drain(base..).collect();
         Block { stmts, braced: true, span: open.to(close) }
     }
 
@@ -1882,7 +1888,7 @@ impl<'a> Parser<'a> {
             }
             // The plain text up to the next escape or `{`, copied at once: both are ASCII, so
             // the run ends on a character boundary.
-            let run = bytes[i + 1..].iter().position(|&b| b == b'\\' || b == b'{').map_or(inner.len(), |n| i + 1 + n);
+            let run = memchr::memchr2(b'\\', b'{', &bytes[i + 1..]).map_or(inner.len(), |n| i + 1 + n);
             text.push_str(&inner[i..run]);
             i = run;
         }
