@@ -113,7 +113,7 @@ impl FileIndex {
         if !is_identifier(new_name) {
             return Err(format!("`{new_name}` is not a name"));
         }
-        if RESERVED.contains(&new_name) && !(found.kind == Kind::Intent && new_name == "optout") {
+        if is_reserved(new_name) && !(found.kind == Kind::Intent && new_name == "optout") {
             return Err(format!("`{new_name}` is a reserved word"));
         }
         if found.kind == Kind::Step && SectionKind::from_name(new_name).is_some() {

@@ -2,6 +2,8 @@
 //! silence and unknown speech, goto targets, no running off the end, no loop without an ask,
 //! and unreachable steps.
 
+use std::borrow::Cow;
+
 use crate::check::scope::ScriptScope;
 use crate::diagnostic::Diagnostic;
 use crate::span::Span;
@@ -237,22 +239,10 @@ impl<'s, 'a> Flow<'s, 'a> {
     /// A pattern already taken by an earlier unguarded branch of the same ask (or handler list)
     /// can never fire again.
     fn repeated_patterns(&mut self, branches: &[Branch]) {
-        let key = |p: &Pattern| -> String {
-            match &p.kind {
-                PatternKind::Intent(i) => i.name.clone(),
-                PatternKind::Dtmf(d) => format!("dtmf \"{}\"", d.value),
-                PatternKind::Emotion(e) => format!("emotion {}", e.name),
-                PatternKind::Silence => "silence".into(),
-                PatternKind::Unknown => "unknown".into(),
-                PatternKind::Any => "_".into(),
-                PatternKind::Exhausted => "exhausted".into(),
-                PatternKind::Captured => "captured".into(),
-            }
-        };
-        let mut taken: Vec<(String, Span)> = Vec::new();
+        let mut taken: Vec<(Cow<str>, Span)> = Vec::new();
         for b in branches {
             for p in &b.patterns {
-                let k = key(p);
+                let k = pattern_key(p);
                 if let Some((_, first)) = taken.iter().find(|(t, _)| *t == k) {
                     self.push(
                         Diagnostic::new(
@@ -269,7 +259,7 @@ impl<'s, 'a> Flow<'s, 'a> {
             }
             // A guarded branch may not fire, and a limited handler drops out after its limit.
             if b.guard.is_none() && b.limit.is_none() {
-                taken.extend(b.patterns.iter().map(|p| (key(p), p.span)));
+                taken.extend(b.patterns.iter().map(|p| (pattern_key(p), p.span)));
             }
         }
     }
@@ -541,4 +531,19 @@ pub fn check_unit(scope: &ScriptScope, diagnostics: &mut Vec<Diagnostic>) {
         return;
     }
     check_script(scope, diagnostics);
+}
+
+/// How W009 names a pattern; borrowed where the pattern is one word, as every branch of every
+/// ask passes here.
+fn pattern_key(p: &Pattern) -> Cow<'_, str> {
+    match &p.kind {
+        PatternKind::Intent(i) => Cow::Borrowed(&i.name),
+        PatternKind::Dtmf(d) => Cow::Owned(format!("dtmf \"{}\"", d.value)),
+        PatternKind::Emotion(e) => Cow::Owned(format!("emotion {}", e.name)),
+        PatternKind::Silence => Cow::Borrowed("silence"),
+        PatternKind::Unknown => Cow::Borrowed("unknown"),
+        PatternKind::Any => Cow::Borrowed("_"),
+        PatternKind::Exhausted => Cow::Borrowed("exhausted"),
+        PatternKind::Captured => Cow::Borrowed("captured"),
+    }
 }

@@ -547,7 +547,7 @@ fn let_info(l: &Let) -> impl FnOnce(Type) -> ValueInfo + '_ {
 }
 
 fn reserved_check(file: SourceId, ident: &Ident, what: &str, diagnostics: &mut Vec<Diagnostic>) {
-    if RESERVED.contains(&ident.name.as_str()) && !(what == "intent" && ident.name == "optout") {
+    if is_reserved(&ident.name) && !(what == "intent" && ident.name == "optout") {
         diagnostics.push(
             Diagnostic::new(
                 "E114",

@@ -345,6 +345,8 @@ struct ScriptLowering<'s, 'a> {
     flow_ends: Vec<bool>,
     /// Above zero while lowering an ask's branches (`listen` there listens to that ask).
     in_ask: u32,
+    /// The ops of the expression being lowered (one buffer for all: see [`Self::expr`]).
+    ops: Vec<ExprOp>,
 }
 
 impl<'s, 'a> ScriptLowering<'s, 'a> {
@@ -388,6 +390,7 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
             flow_slots: Vec::new(),
             flow_ends: Vec::new(),
             in_ask: 0,
+            ops: Vec::new(),
             scope,
             intents,
             intent_ids,
@@ -871,8 +874,10 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
     }
 
     fn branch(&mut self, branch: &'a Branch, handler: bool) -> BranchCode {
-        let mut patterns: Vec<PatternCode> = branch.patterns.iter().filter_map(|p| self.pattern(p)).collect();
-        // A program is kept for each script checked: no spare capacity in its small lists.
+        // A program is kept for each script checked: no spare capacity in its small lists (sized
+        // for every pattern, so only a pattern that lowers to nothing leaves some to give back).
+        let mut patterns = Vec::with_capacity(branch.patterns.len());
+        patterns.extend(branch.patterns.iter().filter_map(|p| self.pattern(p)));
         patterns.shrink_to_fit();
         let guard = branch.guard.as_ref().map(|g| self.expr(g));
         let limit = if handler {
@@ -943,10 +948,11 @@ impl<'s, 'a> ScriptLowering<'s, 'a> {
     }
 
     fn expr(&mut self, expr: &'a Expr) -> ExprId {
-        let mut ops = Vec::new();
         let mut sensitive = false;
-        expr_ops(expr, &self.slots, &self.code.slots, &mut ops, &mut sensitive);
-        ops.shrink_to_fit();
+        expr_ops(expr, &self.slots, &self.code.slots, &mut self.ops, &mut sensitive);
+        // Moved out into a list of the exact size: growing a new list, then shrinking it to fit,
+        // cost two allocations and a copy for each expression.
+        let ops = self.ops.drain(..).collect();
         self.code.exprs.push(ExprCode { ops, span: self.at(expr.span), sensitive });
         (self.code.exprs.len() - 1) as ExprId
     }

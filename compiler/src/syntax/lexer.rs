@@ -80,6 +80,26 @@ mod tests {
     }
 
     #[test]
+    fn strings_end_at_their_quote_or_line() {
+        assert_eq!(kinds(r#""a\\" x"#), vec![(Token::Str, r#""a\\""#), (Token::Ident, "x"), (Token::Eof, "")]);
+        assert_eq!(
+            kinds("\"尾号\\中\"\"\"c"),
+            vec![(Token::Str, "\"尾号\\中\""), (Token::Str, "\"\""), (Token::Ident, "c"), (Token::Eof, "")]
+        );
+        assert_eq!(
+            kinds("\"a\\\nb"),
+            vec![(Token::UnterminatedStr, "\"a\\"), (Token::Newline, "\n"), (Token::Ident, "b"), (Token::Eof, "")]
+        );
+        assert_eq!(kinds("\"a\\"), vec![(Token::UnterminatedStr, "\"a\\"), (Token::Eof, "")]);
+        assert_eq!(
+            kinds("\"a\\\r\n"),
+            vec![(Token::UnterminatedStr, "\"a\\\r"), (Token::Newline, "\n"), (Token::Eof, "")]
+        );
+        assert_eq!(kinds("\"\\\"\""), vec![(Token::Str, "\"\\\"\""), (Token::Eof, "")]);
+        assert_eq!(kinds("\""), vec![(Token::UnterminatedStr, "\""), (Token::Eof, "")]);
+    }
+
+    #[test]
     fn unterminated_string_and_bad_characters() {
         assert_eq!(
             kinds("\"abc\n$$x"),

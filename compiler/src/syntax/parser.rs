@@ -106,6 +106,8 @@ struct Parser<'a> {
     /// indentation end a block (see [`Parser::dedented`]), so recovery never changes the parse
     /// of a file whose braces balance, however it is laid out.
     brace_missing: bool,
+    /// The statements of the blocks being parsed, innermost last (see [`Parser::block`]).
+    stmts: Vec<Stmt>,
 }
 
 impl<'a> Parser<'a> {
@@ -137,6 +139,7 @@ impl<'a> Parser<'a> {
             ended_by_indent: false,
             line_starts: std::cell::OnceCell::new(),
             brace_missing: open_braces > 0,
+            stmts: Vec::new(),
         }
     }
 
@@ -1307,22 +1310,25 @@ impl<'a> Parser<'a> {
         }
         let saved = self.nl_insensitive;
         self.nl_insensitive = 0;
-        let mut stmts = Vec::new();
+        // The statements gather on the parser's stack (a nested block takes its own off before
+        // this one goes on), then move into a list of their number: the tree of a large script
+        // is most of the check's memory, and a list grown for each block had to be shrunk to
+        // fit again (a reallocation and a copy per block).
+        let base = self.stmts.len();
         loop {
             self.skip_separators();
             let allows = self.allows();
             if matches!(self.peek(), Token::RBrace | Token::Eof) || self.dedented(open, BLOCK_END_WORDS) {
                 break;
             }
-            stmts.push(self.stmt(allows));
+            let stmt = self.stmt(allows);
+            self.stmts.push(stmt);
             self.end_of_statement();
         }
         let close = self.close_brace(open);
         self.nl_insensitive = saved;
         self.leave();
-        // The tree of a large script is most of the check's memory: no spare capacity in the
-        // lists it holds per statement.
-        stmts.shrink_to_fit();
+        let stmts = self.stmts.drain(base..).collect();
         Block { stmts, braced: true, span: open.to(close) }
     }
 
@@ -1703,7 +1709,8 @@ impl<'a> Parser<'a> {
 
     fn branch(&mut self, allows: Vec<Allow>) -> Branch {
         let start = self.bump().span;
-        let mut patterns = Vec::new();
+        // Most branches name one pattern: room for it, so the list need not be shrunk after.
+        let mut patterns = Vec::with_capacity(1);
         while let Some(p) = self.pattern() {
             patterns.push(p);
             if self.eat(Token::Comma).is_none() {
@@ -1836,7 +1843,7 @@ impl<'a> Parser<'a> {
         let inner = &raw[1..raw.len() - 1];
         // At most a text before each interpolation and one after the last: sized once, so
         // that neither growing nor `shrink_to_fit` below copies the list.
-        let mut segments = Vec::with_capacity(2 * inner.matches("{{").count() + 1);
+        let mut segments = Vec::with_capacity(2 * count_pairs(inner.as_bytes(), b'{') + 1);
         let mut text = String::new();
         let mut text_start = inner_start;
         let mut i = 0;
@@ -1852,9 +1859,9 @@ impl<'a> Parser<'a> {
                 i += 1 + c.len_utf8();
                 continue;
             }
-            if inner[i..].starts_with("{{") {
+            if bytes[i..].starts_with(b"{{") {
                 let open = inner_start + i;
-                let Some(close_rel) = inner[i + 2..].find("}}") else {
+                let Some(close_rel) = find_pair(&bytes[i + 2..], b'}') else {
                     self.error(
                         Diagnostic::new("E005", self.file, Span::new(open, open + 2), "this `{{` is never closed")
                             .label("interpolation starts here")
@@ -1881,7 +1888,7 @@ impl<'a> Parser<'a> {
             }
             // The plain text up to the next escape or `{`, copied at once: both are ASCII, so
             // the run ends on a character boundary.
-            let run = bytes[i + 1..].iter().position(|&b| b == b'\\' || b == b'{').map_or(inner.len(), |n| i + 1 + n);
+            let run = memchr::memchr2(b'\\', b'{', &bytes[i + 1..]).map_or(inner.len(), |n| i + 1 + n);
             text.push_str(&inner[i..run]);
             i = run;
         }
@@ -2367,5 +2374,46 @@ impl<'a> Parser<'a> {
         }
         self.close_brace(open);
         Some(out)
+    }
+}
+
+/// Where `pair` doubled (`{{`, `}}`) first stands in `bytes`, as `str::find` would say: that
+/// sets up a Two-Way searcher for each call, which cost more than the scan of a short prompt.
+fn find_pair(bytes: &[u8], pair: u8) -> Option<usize> {
+    let mut from = 0;
+    while let Some(found) = memchr::memchr(pair, &bytes[from..]) {
+        let at = from + found;
+        if bytes.get(at + 1) == Some(&pair) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
+/// How many times `pair` doubled stands in `bytes` without overlapping (`str::matches`' count).
+fn count_pairs(bytes: &[u8], pair: u8) -> usize {
+    let mut count = 0;
+    let mut from = 0;
+    while let Some(at) = find_pair(&bytes[from..], pair) {
+        count += 1;
+        from += at + 2;
+    }
+    count
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{count_pairs, find_pair};
+
+    #[test]
+    fn pairs_are_found_and_counted_as_str_does() {
+        for text in ["", "{", "{{", "{{{", "{{{{", "a{b{{c}}d{{", "中{{文}}{", "}}}", "{ {"] {
+            for pair in [b'{', b'}'] {
+                let doubled = String::from_utf8(vec![pair, pair]).expect("ASCII");
+                assert_eq!(find_pair(text.as_bytes(), pair), text.find(&doubled), "{text:?}");
+                assert_eq!(count_pairs(text.as_bytes(), pair), text.matches(&doubled).count(), "{text:?}");
+            }
+        }
     }
 }

@@ -208,11 +208,14 @@ impl Cfg {
         // Nodes get ids in breadth-first order, so their successor lists can be laid out in
         // id order as each node is taken from the queue.
         let mut next = 0u32;
+        let mut successors = Vec::new();
         while let Some(id) = builder.queue.pop_front() {
             debug_assert_eq!(id, next);
             next += 1;
             let node = builder.nodes[id as usize];
-            for (to, edge) in builder.successors(node) {
+            successors.clear();
+            builder.successors(node, &mut successors);
+            for &(to, edge) in &successors {
                 let to = builder.id(to);
                 raw.succ.push((to, edge));
             }
@@ -636,22 +639,25 @@ impl Cfg {
         let len = self.len();
         let holds: Vec<bool> = (0..len as NodeId).map(target).collect();
         let mut value = [vec![every; len], vec![every; len]];
-        let mut deps: Vec<Vec<NodeId>> = vec![Vec::new(); len];
-        for v in 0..len {
-            let (callee, after) = self.call[v];
-            if callee != NONE {
-                deps[self.entry(callee) as usize].push(v as NodeId);
-                if after != NONE {
-                    deps[after as usize].push(v as NodeId);
-                }
-            } else {
-                for &(w, edge) in self.successors(v as NodeId) {
-                    if edge.in_turn() {
-                        deps[w as usize].push(v as NodeId);
+        // The nodes whose value depends on each node's: a call on its flow's entry and on the
+        // node after it, any other node on its successors within the turn.
+        let deps = super::Groups::new(len, |put| {
+            for v in 0..len {
+                let (callee, after) = self.call[v];
+                if callee != NONE {
+                    put(self.entry(callee) as usize, v as NodeId);
+                    if after != NONE {
+                        put(after as usize, v as NodeId);
+                    }
+                } else {
+                    for &(w, edge) in self.successors(v as NodeId) {
+                        if edge.in_turn() {
+                            put(w as usize, v as NodeId);
+                        }
                     }
                 }
             }
-        }
+        });
         let eval = |value: &[Vec<bool>; 2], v: usize, x: usize| -> bool {
             if holds[v] {
                 return true;
@@ -975,31 +981,30 @@ impl Builder<'_> {
         if reprompt { Node { at: At::Listen(a), ..node } } else { node }
     }
 
-    fn successors(&mut self, node: Node) -> Vec<(Node, Edge)> {
+    /// Puts the successors of `node` in `out` (a buffer the caller reuses: a list per node was
+    /// an allocation for each of the graph's nodes).
+    fn successors(&self, node: Node, out: &mut Vec<(Node, Edge)>) {
         let ctx = node.ctx;
-        let pc =
-            match node.at {
-                At::Listen(a) => {
-                    let ask = &self.code.asks[a as usize];
-                    let mut out: Vec<(Node, Edge)> = ask
-                        .branches
+        let pc = match node.at {
+            At::Listen(a) => {
+                let ask = &self.code.asks[a as usize];
+                out.extend(ask.branches.iter().enumerate().map(|(i, b)| (self.at(b.pc, ctx), Edge::Branch(i as u16))));
+                // A handler interrupts the top-level ask: this one, or the one whose handler
+                // this ask stands in.
+                let interrupted = ctx.unwrap_or(a);
+                out.extend(
+                    self.code
+                        .handlers
                         .iter()
                         .enumerate()
-                        .map(|(i, b)| (self.at(b.pc, ctx), Edge::Branch(i as u16)))
-                        .collect();
-                    // A handler interrupts the top-level ask: this one, or the one whose handler
-                    // this ask stands in.
-                    let interrupted = ctx.unwrap_or(a);
-                    out.extend(
-                        self.code.handlers.iter().enumerate().map(|(i, h)| {
-                            (Node { at: At::Instr(h.pc), ctx: Some(interrupted) }, Edge::Handler(i as u16))
-                        }),
-                    );
-                    return out;
-                }
-                At::Instr(pc) => pc,
-            };
-        let next = |edge| if pc + 1 < self.n { vec![(self.at(pc + 1, ctx), edge)] } else { Vec::new() };
+                        .map(|(i, h)| (Node { at: At::Instr(h.pc), ctx: Some(interrupted) }, Edge::Handler(i as u16))),
+                );
+                return;
+            }
+            At::Instr(pc) => pc,
+        };
+        let next = |edge| (pc + 1 < self.n).then(|| (self.at(pc + 1, ctx), edge));
+        let to = |target: u32, edge| (target < self.n).then(|| (self.at(target, ctx), edge));
         match self.code.code[pc as usize] {
             Instruction::EnterStep(_)
             | Instruction::Say(_)
@@ -1010,43 +1015,38 @@ impl Builder<'_> {
             | Instruction::CallbackAt(..)
             | Instruction::Sms(_)
             | Instruction::Handover(_)
-            | Instruction::Optout => next(Edge::Next),
-            Instruction::Do(d) => match self.code.dos.get(d as usize) {
-                Some(d) => {
-                    let mut out = next(Edge::Action(true));
-                    if d.failed < self.n {
-                        out.push((self.at(d.failed, ctx), Edge::Action(false)));
-                    }
-                    out
+            | Instruction::Optout => out.extend(next(Edge::Next)),
+            Instruction::Do(d) => {
+                if let Some(d) = self.code.dos.get(d as usize) {
+                    out.extend(next(Edge::Action(true)));
+                    out.extend(to(d.failed, Edge::Action(false)));
                 }
-                None => Vec::new(),
-            },
-            Instruction::Jump(t) => vec![(self.at(t, ctx), Edge::Jump)],
-            Instruction::JumpUnless(_, t) => {
-                let mut out = next(Edge::If(true));
-                if t < self.n {
-                    out.push((self.at(t, ctx), Edge::If(false)));
-                }
-                out
             }
-            Instruction::Ask(a) => vec![(Node { at: At::Listen(a), ctx }, Edge::Listen)],
+            Instruction::Jump(t) => out.push((self.at(t, ctx), Edge::Jump)),
+            Instruction::JumpUnless(_, t) => {
+                out.extend(next(Edge::If(true)));
+                out.extend(to(t, Edge::If(false)));
+            }
+            Instruction::Ask(a) => out.push((Node { at: At::Listen(a), ctx }, Edge::Listen)),
             Instruction::Retry(reprompt) => match self.owner[pc as usize] {
-                Some(a) => vec![(self.again(a, ctx, reprompt.is_some()), Edge::Retry)],
+                Some(a) => out.push((self.again(a, ctx, reprompt.is_some()), Edge::Retry)),
                 // A retry directly in a handler counts against the interrupted ask.
-                None => ctx.map(|a| (self.again(a, None, reprompt.is_some()), Edge::Retry)).into_iter().collect(),
+                None => out.extend(ctx.map(|a| (self.again(a, None, reprompt.is_some()), Edge::Retry))),
             },
-            Instruction::Resume => ctx.map(|a| (self.again(a, None, false), Edge::Resume)).into_iter().collect(),
-            Instruction::Listen(false) => match self.owner[pc as usize] {
-                Some(a) => vec![(self.again(a, ctx, true), Edge::Relisten)],
-                None => Vec::new(),
-            },
-            Instruction::Listen(true) => ctx.map(|a| (self.again(a, None, true), Edge::Relisten)).into_iter().collect(),
-            Instruction::Call(f) => match self.code.flows.get(f as usize) {
-                Some(flow) => vec![(Node { at: At::Instr(flow.pc), ctx }, Edge::Call)],
-                None => Vec::new(),
-            },
+            Instruction::Resume => out.extend(ctx.map(|a| (self.again(a, None, false), Edge::Resume))),
+            Instruction::Listen(false) => {
+                if let Some(a) = self.owner[pc as usize] {
+                    out.push((self.again(a, ctx, true), Edge::Relisten));
+                }
+            }
+            Instruction::Listen(true) => out.extend(ctx.map(|a| (self.again(a, None, true), Edge::Relisten))),
+            Instruction::Call(f) => {
+                if let Some(flow) = self.code.flows.get(f as usize) {
+                    out.push((Node { at: At::Instr(flow.pc), ctx }, Edge::Call));
+                }
+            }
             // A flow's return goes back to its call: the call's summary edge, not an edge here.
-            Instruction::Return | Instruction::Transfer(..) | Instruction::Hangup(_) => Vec::new(),
+            Instruction::Return | Instruction::Transfer(..) | Instruction::Hangup(_) => {}
         }
     }
 }

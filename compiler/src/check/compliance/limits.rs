@@ -67,6 +67,7 @@ pub(super) fn prompt_length(a: &Analysis, out: &mut Vec<Diagnostic>) {
     let limits = &a.pack.limits;
     let rate = limits.chars_per_second.max(1);
     let locale = Locale::from_tag(&code.locale).unwrap_or_default();
+    let mut stack = Vec::new();
     for (p, prompt) in code.prompts.iter().enumerate() {
         let units: u32 = prompt
             .segments
@@ -74,7 +75,7 @@ pub(super) fn prompt_length(a: &Analysis, out: &mut Vec<Diagnostic>) {
             .map(|seg| match seg {
                 PromptSegment::Text(t) => spoken_units(t),
                 PromptSegment::Value { expr, filter } => {
-                    let (ty, text) = expr_type(code, *expr, limits.text_input_chars);
+                    let (ty, text) = expr_type(code, *expr, limits.text_input_chars, &mut stack);
                     match declared_bounds(code, *expr) {
                         _ if ty == Type::Text => text,
                         Some((min, max)) => longest_within(locale, min, max, *filter),
@@ -120,7 +121,9 @@ pub fn spoken_units(text: &str) -> u32 {
             units += 1;
         } else if c == '%' {
             units += 3;
-        } else if super::CJK_IDEOGRAPHS.contains(&c) || (!c.is_ascii() && c.is_alphanumeric()) {
+        } else if super::CJK_IDEOGRAPHS.contains(&c)
+            || (!c.is_ascii() && !super::CJK_PUNCTUATION.iter().any(|p| p.contains(&c)) && c.is_alphanumeric())
+        {
             units += 1;
         }
     }
@@ -128,9 +131,10 @@ pub fn spoken_units(text: &str) -> u32 {
 }
 
 /// The type of an expression (its ops are postfix) and, for text, its longest length: an input
-/// or `let` at `text_chars`, a literal at its own length, a concatenation at the sum.
-fn expr_type(code: &ScriptCode, e: u32, text_chars: u32) -> (Type, u32) {
-    let mut stack: Vec<(Type, u32)> = Vec::new();
+/// or `let` at `text_chars`, a literal at its own length, a concatenation at the sum. `stack`
+/// is a buffer the caller keeps for every value of every prompt.
+fn expr_type(code: &ScriptCode, e: u32, text_chars: u32, stack: &mut Vec<(Type, u32)>) -> (Type, u32) {
+    stack.clear();
     for op in &code.exprs[e as usize].ops {
         let item = match op {
             ExprOp::Const(v) => match v {

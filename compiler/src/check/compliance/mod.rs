@@ -230,6 +230,13 @@ impl Pack {
     /// recording notice, or any part of its risk disclosure (a warning being read is not
     /// interrupted halfway).
     pub fn never_cut(&self, text: &str) -> bool {
+        // Most prompts hold no phrase's first character, and are not normalised at all.
+        let possible = |phrase: &String| may_hold(text, phrase);
+        if !self.recording.all_of.0.iter().all(|group| group.iter().any(possible))
+            && !self.risk_disclosure.all_of.0.iter().flatten().any(possible)
+        {
+            return false;
+        }
         let text = normalise(text);
         self.recording.all_of.holds(&text)
             || self.risk_disclosure.all_of.0.iter().flatten().any(|p| contains_phrase(&text, p))
@@ -294,11 +301,22 @@ pub fn normalise(text: &str) -> String {
             if c.is_ascii_alphanumeric() {
                 out.push(c.to_ascii_lowercase());
             }
-        } else if c.is_alphanumeric() {
+        } else if !CJK_PUNCTUATION.iter().any(|p| p.contains(&c)) && c.is_alphanumeric() {
             out.extend(c.to_lowercase());
         }
     }
     out
+}
+
+/// Whether `text`, once [`normalise`]d, may hold the normalised `phrase`: not when the phrase
+/// starts with a CJK ideograph that `text` lacks, as normalising keeps such a character as it
+/// is and makes none from another. (A Latin letter may come from another character's lower
+/// case, so a phrase that starts with one may always match.)
+fn may_hold(text: &str, phrase: &str) -> bool {
+    match phrase.chars().next() {
+        Some(c) if CJK_IDEOGRAPHS.contains(&c) => text.contains(c),
+        _ => true,
+    }
 }
 
 /// Whether `text` holds `phrase`: `str::contains` for the short texts of prompts, which it
@@ -313,6 +331,16 @@ fn contains_phrase(text: &str, phrase: &str) -> bool {
 /// The CJK Unified Ideographs block: alphanumeric, each its own lower case, so [`normalise`]
 /// and CS008's count take them without Unicode's tables.
 const CJK_IDEOGRAPHS: std::ops::RangeInclusive<char> = '\u{4E00}'..='\u{9FFF}';
+
+/// Chinese punctuation (、。 and the full-width signs ，：？！ and the like): not alphanumeric,
+/// which Unicode's tables take a slow path to say (the test `normalise_fast_paths_agree`).
+const CJK_PUNCTUATION: [std::ops::RangeInclusive<char>; 5] = [
+    '\u{3000}'..='\u{3003}',
+    '\u{FF01}'..='\u{FF0F}',
+    '\u{FF1A}'..='\u{FF20}',
+    '\u{FF3B}'..='\u{FF40}',
+    '\u{FF5B}'..='\u{FF65}',
+];
 
 // ---- the analysis of one script ---------------------------------------------------------------
 
@@ -356,22 +384,21 @@ pub(crate) struct Groups {
 }
 
 impl Groups {
-    /// Groups the `(key, node)` pairs of `items` (read twice: to count, then to place) under
-    /// `keys` keys.
-    fn new(keys: usize, items: impl Iterator<Item = (usize, NodeId)> + Clone) -> Groups {
+    /// Groups under `keys` keys the `(key, node)` pairs that `items` gives to the function it
+    /// is called with (twice: to count, then to place). A plain loop, not an iterator: chained
+    /// iterators over a graph's edges cost twice as much.
+    fn new(keys: usize, items: impl Fn(&mut dyn FnMut(usize, NodeId))) -> Groups {
         let mut start = vec![0u32; keys + 1];
-        for (key, _) in items.clone() {
-            start[key + 1] += 1;
-        }
+        items(&mut |key, _| start[key + 1] += 1);
         for i in 0..keys {
             start[i + 1] += start[i];
         }
         let mut next = start.clone();
         let mut nodes = vec![0; start[keys] as usize];
-        for (key, n) in items {
+        items(&mut |key, n| {
             nodes[next[key] as usize] = n;
             next[key] += 1;
-        }
+        });
         Groups { start, nodes }
     }
 
@@ -412,14 +439,21 @@ impl<'a> Analysis<'a> {
             }
             adds
         });
-        let instr = cfg.nodes.iter().enumerate().filter_map(|(n, node)| match node.at {
-            At::Instr(pc) => Some((pc as usize, n as NodeId)),
-            At::Listen(_) => None,
+        let by_pc = Groups::new(code.code.len(), |put| {
+            for (n, node) in cfg.nodes.iter().enumerate() {
+                if let At::Instr(pc) = node.at {
+                    put(pc as usize, n as NodeId);
+                }
+            }
         });
-        let by_pc = Groups::new(code.code.len(), instr);
         // `by_pc.nodes` holds the instructions' nodes in pc order.
-        let prompts = by_pc.nodes.iter().filter_map(|&n| cfg.prompt(code, n).map(|p| (p as usize, n)));
-        let prompt_nodes = Groups::new(code.prompts.len(), prompts);
+        let prompt_nodes = Groups::new(code.prompts.len(), |put| {
+            for &n in &by_pc.nodes {
+                if let Some(p) = cfg.prompt(code, n) {
+                    put(p as usize, n);
+                }
+            }
+        });
         Analysis { program, code, pack, cfg, facts, risk_prompt, by_pc, prompt_nodes, paths: Default::default() }
     }
 
@@ -613,10 +647,18 @@ mod tests {
         for c in CJK_IDEOGRAPHS {
             assert!(c.is_alphanumeric() && c.to_lowercase().eq([c]), "{c:?}");
         }
+        for c in CJK_PUNCTUATION.into_iter().flatten() {
+            assert!(!c.is_alphanumeric(), "{c:?}");
+        }
         let ascii: String = (0u8..128).map(char::from).collect();
-        for text in
-            [ascii.as_str(), "本次通话，将被录音。", "This call is RECORDED.", "ÉTÉ Ǆ İ ß ０１２ ㄅ 𠀀 ①", "理财非存款"]
-        {
+        for text in [
+            ascii.as_str(),
+            "本次通话，将被录音。",
+            "This call is RECORDED.",
+            "ÉTÉ Ǆ İ ß ０１２ ㄅ 𠀀 ①",
+            "理财非存款",
+            "、。：？！（）～",
+        ] {
             assert_eq!(normalise(text), reference(text), "{text}");
         }
     }

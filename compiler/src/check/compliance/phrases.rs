@@ -6,6 +6,8 @@
 //! case-insensitively, and a phrase that starts with a Latin letter or digit matches only at
 //! the start of a word.
 
+use std::borrow::Cow;
+
 use rustc_hash::FxHashMap;
 
 use super::{Analysis, Forbidden};
@@ -13,6 +15,10 @@ use crate::bytecode::PromptSegment;
 use crate::diagnostic::Diagnostic;
 use crate::pattern::NEGATORS;
 use crate::span::{FileSpan, Span};
+
+/// The size of the bit set of the phrases' first characters (a character's bit is its value
+/// modulo this).
+const FIRSTS_BITS: usize = 1024;
 
 pub(super) fn check(a: &Analysis, out: &mut Vec<Diagnostic>) {
     let code = a.code;
@@ -31,13 +37,30 @@ pub(super) fn check(a: &Analysis, out: &mut Vec<Diagnostic>) {
             }
         }
     }
+    // A bit per first character, by its low bits: most characters of a prompt start no phrase
+    // and are passed over without a lookup.
+    let bit = |c: char| (c as usize % FIRSTS_BITS / 64, 1u64 << (c as usize % 64));
+    let mut firsts = [0u64; FIRSTS_BITS / 64];
+    for &c in by_first.keys() {
+        let (word, mask) = bit(c);
+        firsts[word] |= mask;
+    }
     for (p, prompt) in code.prompts.iter().enumerate() {
         // (segment, start, end, phrase, list) of every counting match.
         let mut matches: Vec<(usize, usize, usize, &str, &Forbidden)> = Vec::new();
         for (s, seg) in prompt.segments.iter().enumerate() {
             let PromptSegment::Text(text) = seg else { continue };
-            let text = text.to_ascii_lowercase();
+            // Lower-cased only when it has a capital to lower (few prompts do).
+            let text = if text.bytes().any(|b| b.is_ascii_uppercase()) {
+                Cow::Owned(text.to_ascii_lowercase())
+            } else {
+                Cow::Borrowed(text.as_str())
+            };
             for (i, c) in text.char_indices() {
+                let (word, mask) = bit(c);
+                if firsts[word] & mask == 0 {
+                    continue;
+                }
                 let Some(candidates) = by_first.get(&c) else { continue };
                 for (phrase, list) in candidates {
                     if text[i..].starts_with(phrase.as_str())

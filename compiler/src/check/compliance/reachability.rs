@@ -8,7 +8,7 @@
 
 use super::Analysis;
 use super::cfg::{At, Edge, NodeId};
-use crate::bytecode::{BranchCode, Emotion, ExprOp, Instruction, PatternCode};
+use crate::bytecode::{Emotion, ExprOp, Instruction, PatternCode};
 use crate::diagnostic::Diagnostic;
 use crate::span::FileSpan;
 use crate::value::Value;
@@ -26,33 +26,31 @@ struct Candidate {
 /// ask's branch, the objection handlers naming it up to the first without a guard; with their
 /// guards. A guard counts as always true only when it is the literal
 /// `true`; every other guard may be false, so the selection goes on past it. When every body
-/// returned has a guard, a turn whose guards are all false selects none of them.
-fn selectable(a: &Analysis, listen: NodeId, pattern: impl Fn(&PatternCode) -> bool) -> Vec<Candidate> {
+/// returned has a guard, a turn whose guards are all false selects none of them. The bodies
+/// go in `out` (cleared first: a buffer the caller reuses for every listening node).
+fn selectable(a: &Analysis, listen: NodeId, pattern: impl Fn(&PatternCode) -> bool, out: &mut Vec<Candidate>) {
+    out.clear();
     let code = a.code;
-    let At::Listen(ask) = a.cfg.nodes[listen as usize].at else { return Vec::new() };
-    let mut branches: Vec<(NodeId, &BranchCode)> = Vec::new();
-    let mut handlers: Vec<(NodeId, &BranchCode)> = Vec::new();
-    for &(to, edge) in a.cfg.successors(listen) {
-        match edge {
-            Edge::Branch(i) => branches.push((to, &code.asks[ask as usize].branches[i as usize])),
-            Edge::Handler(i) => handlers.push((to, &code.handlers[i as usize])),
-            _ => {}
-        }
-    }
-    let mut out = Vec::new();
-    for list in [branches, handlers] {
-        for (to, b) in list {
-            if b.patterns.iter().any(&pattern) {
-                let guard =
-                    b.guard.map(|g| &code.exprs[g as usize]).filter(|g| g.ops != [ExprOp::Const(Value::Bool(true))]);
-                out.push(Candidate { entry: to, span: b.span, guard: guard.map(|g| g.span) });
-                if guard.is_none() {
-                    return out;
-                }
+    let At::Listen(ask) = a.cfg.nodes[listen as usize].at else { return };
+    let successors = a.cfg.successors(listen);
+    let branches = successors.iter().filter_map(|&(to, edge)| match edge {
+        Edge::Branch(i) => Some((to, &code.asks[ask as usize].branches[i as usize])),
+        _ => None,
+    });
+    let handlers = successors.iter().filter_map(|&(to, edge)| match edge {
+        Edge::Handler(i) => Some((to, &code.handlers[i as usize])),
+        _ => None,
+    });
+    for (to, b) in branches.chain(handlers) {
+        if b.patterns.iter().any(&pattern) {
+            let guard =
+                b.guard.map(|g| &code.exprs[g as usize]).filter(|g| g.ops != [ExprOp::Const(Value::Bool(true))]);
+            out.push(Candidate { entry: to, span: b.span, guard: guard.map(|g| g.span) });
+            if guard.is_none() {
+                return;
             }
         }
     }
-    out
 }
 
 /// The listening nodes of every reached ask, by ask (handler code has one per interrupted ask).
@@ -86,6 +84,7 @@ pub(super) fn optout(a: &Analysis, out: &mut Vec<Diagnostic>) {
     let code = a.code;
     let runs = a.cfg.always_in_turn(|n| a.cfg.instruction(code, n) == Some(Instruction::Optout));
     let is_optout = intent_named(a, "optout");
+    let mut bodies = Vec::new();
     for (ask, nodes) in listens(a).into_iter().enumerate() {
         let mut unhandled = false;
         let mut wrong: Vec<FileSpan> = Vec::new();
@@ -93,7 +92,7 @@ pub(super) fn optout(a: &Analysis, out: &mut Vec<Diagnostic>) {
         // handles the request.
         let mut guards: Vec<FileSpan> = Vec::new();
         for listen in nodes {
-            let bodies = selectable(a, listen, &is_optout);
+            selectable(a, listen, &is_optout, &mut bodies);
             unhandled |= bodies.is_empty();
             if bodies.iter().all(|b| b.guard.is_some()) {
                 for guard in bodies.iter().filter_map(|b| b.guard) {
@@ -102,7 +101,7 @@ pub(super) fn optout(a: &Analysis, out: &mut Vec<Diagnostic>) {
                     }
                 }
             }
-            for body in bodies {
+            for body in &bodies {
                 if !runs[body.entry as usize] && !wrong.contains(&body.span) {
                     wrong.push(body.span);
                 }
@@ -178,6 +177,7 @@ pub(super) fn escalation(a: &Analysis, out: &mut Vec<Diagnostic>) {
     let reaches = a.cfg.reaches_in_turn(|n| matches!(a.cfg.instruction(code, n), Some(Instruction::Transfer(..))));
     let angry = |p: &PatternCode| *p == PatternCode::Emotion(Emotion::Angry);
     let complaint = intent_named(a, "complaint");
+    let mut bodies = Vec::new();
     for (ask, nodes) in listens(a).into_iter().enumerate() {
         // (cannot reach, bodies that do not, guards under which nothing does) for anger and
         // for a complaint. Every body the turn can select must reach a `transfer`, and the
@@ -187,7 +187,7 @@ pub(super) fn escalation(a: &Analysis, out: &mut Vec<Diagnostic>) {
         for listen in nodes {
             let kinds: [&dyn Fn(&PatternCode) -> bool; 2] = [&angry, &complaint];
             for (k, pattern) in kinds.into_iter().enumerate() {
-                let bodies = selectable(a, listen, pattern);
+                selectable(a, listen, pattern, &mut bodies);
                 let all_reach = bodies.iter().all(|b| reaches[b.entry as usize]);
                 let always = bodies.last().is_some_and(|b| b.guard.is_none());
                 if all_reach && always {

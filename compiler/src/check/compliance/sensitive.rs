@@ -16,33 +16,36 @@ pub(super) fn check(a: &Analysis, out: &mut Vec<Diagnostic>) {
     };
 
     // Prompts, then text messages and the data of `transfer … with` (§13), each with the
-    // nodes that run it and the expressions it reads.
-    let mut sites: Vec<(Vec<NodeId>, Vec<ExprId>, &str)> = Vec::new();
-    let prompt_exprs = |p: u32| -> Vec<ExprId> {
-        code.prompts[p as usize]
-            .segments
-            .iter()
-            .filter_map(|seg| if let PromptSegment::Value { expr, .. } = seg { Some(*expr) } else { None })
-            .collect()
-    };
+    // nodes that run it and what it reads (its expressions are listed only for a site some
+    // unverified node runs: most sites of a large script come after `verify`).
+    enum Reads {
+        Prompt(u32),
+        Handover(u32),
+    }
+    let mut sites: Vec<(&[NodeId], Reads, &str)> = Vec::new();
     for (p, nodes) in a.prompt_nodes.iter().enumerate() {
-        sites.push((nodes.to_vec(), prompt_exprs(p as u32), "spoken"));
+        sites.push((nodes, Reads::Prompt(p as u32), "spoken"));
     }
     for (pc, instruction) in code.code.iter().enumerate() {
-        let nodes = a.by_pc[pc].to_vec();
         match *instruction {
-            Instruction::Sms(p) => sites.push((nodes, prompt_exprs(p), "sent in a text message")),
-            Instruction::Handover(h) => {
-                sites.push((nodes, code.handovers[h as usize].iter().map(|(_, e)| *e).collect(), "handed to the agent"))
-            }
+            Instruction::Sms(p) => sites.push((&a.by_pc[pc], Reads::Prompt(p), "sent in a text message")),
+            Instruction::Handover(h) => sites.push((&a.by_pc[pc], Reads::Handover(h), "handed to the agent")),
             _ => {}
         }
     }
-    for (nodes, exprs, how) in sites {
+    for (nodes, reads, how) in sites {
         let unverified = || nodes.iter().copied().filter(|&n| a.facts[n as usize] & VERIFIED == 0);
         if unverified().next().is_none() {
             continue;
         }
+        let exprs: Vec<ExprId> = match reads {
+            Reads::Prompt(p) => code.prompts[p as usize]
+                .segments
+                .iter()
+                .filter_map(|seg| if let PromptSegment::Value { expr, .. } = seg { Some(*expr) } else { None })
+                .collect(),
+            Reads::Handover(h) => code.handovers[h as usize].iter().map(|(_, e)| *e).collect(),
+        };
         for expr in exprs {
             if !loads_tainted(expr, &tainted) {
                 continue;
