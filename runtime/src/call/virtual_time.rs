@@ -23,8 +23,8 @@ pub const KEYS_MS: u64 = 1_500;
 /// Spoken milliseconds of a text at the pack's rate of 4 characters per second (LANGUAGE.md §9.7).
 pub fn speak_ms(text: &str) -> u64 {
     // No character past U+3000 is white space: Chinese text skips Unicode's table.
-    let spoken = text.chars().filter(|&c| !c.is_ascii_punctuation() && !(c <= '\u{3000}' && c.is_whitespace()));
-    (spoken.count() as u64 * 250).max(500)
+    let silent = |c: char| c.is_ascii_punctuation() || (c <= '\u{3000}' && c.is_whitespace());
+    (text.chars().filter(|&c| !silent(c)).count() as u64 * 250).max(500)
 }
 
 /// What the customer does when the call listens.
