@@ -25,7 +25,6 @@ type Days = SmallVec<[(Date, u32); 2]>;
 /// customer with the phone), so a look-up is two array reads in about the order the list is
 /// called in: a map keyed by phone cost a cache miss or two per look for a million phones,
 /// and every waiting customer is looked at twice a day.
-#[derive(Default)]
 pub struct Caps {
     /// Per customer: the slot of its phone in `days`.
     slot_of: Vec<u32>,

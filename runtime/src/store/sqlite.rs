@@ -46,7 +46,55 @@ fn insert_sqls(head: &str, columns: usize, most: usize) -> Vec<String> {
     (1..=most).map(|rows| insert_rows_sql(head, columns, rows)).collect()
 }
 
-/// An ended attempt's row (its id is SQLite's next).
+/// Binds row `row` of a multi-row statement whose rows have `values.len()` parameters each.
+fn bind_row(
+    statement: &mut rusqlite::Statement<'_>,
+    row: usize,
+    values: &[&dyn rusqlite::ToSql],
+) -> rusqlite::Result<()> {
+    for (c, value) in values.iter().enumerate() {
+        statement.raw_bind_parameter(row * values.len() + c + 1, value)?;
+    }
+    Ok(())
+}
+
+/// Binds an attempt as row `row` of [`ATTEMPTS_SQL`]: live (`end` None: its end's columns
+/// empty, as `finish_attempt` finds them) or ended with `end`.
+fn bind_attempt(
+    statement: &mut rusqlite::Statement<'_>,
+    row: usize,
+    a: &NewAttempt,
+    end: Option<&Finished>,
+) -> rusqlite::Result<()> {
+    let values: [&dyn rusqlite::ToSql; ATTEMPT_COLUMNS] = [
+        &a.campaign,
+        &a.customer_id,
+        &a.phone,
+        &a.attempt,
+        &a.started_ms,
+        &a.local_time,
+        &a.local_date,
+        &a.local_hour,
+        &if end.is_some() { "ended" } else { "live" },
+        &a.script_sha256,
+        &a.allowed,
+        &a.segment,
+        &a.zone,
+        &a.list,
+        &a.variant,
+        &end.map(|f| f.disposition.as_str()),
+        &end.and_then(|f| f.cause.as_deref()),
+        &end.and_then(|f| f.outcome.as_deref()),
+        &end.map_or(0, |f| f.goal as i64),
+        &end.map(|f| f.ended_ms),
+        &end.map_or(0, |f| f.talk_ms),
+        &end.and_then(|f| f.last_step.as_deref()),
+        &end.and_then(|f| f.callback_ms),
+    ];
+    bind_row(statement, row, &values)
+}
+
+/// An attempt's row (its id is SQLite's next).
 const ATTEMPT_COLUMNS: usize = 23;
 static ATTEMPTS_SQL: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
     insert_sqls(
@@ -764,75 +812,26 @@ impl SqliteStore {
 
     /// A live attempt's row (its end's columns empty, as `finish_attempt` finds them).
     fn insert_attempt(&self, a: &NewAttempt) -> Result<i64> {
-        self.exec(
-            "INSERT INTO attempts (campaign, customer_id, phone, attempt, started_ms, local_time, local_date,
-             local_hour, state, script_sha256, allowed, segment, zone, list, variant)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'live', ?9, ?10, ?11, ?12, ?13, ?14)",
-            params![
-                a.campaign,
-                a.customer_id,
-                a.phone,
-                a.attempt,
-                a.started_ms,
-                a.local_time,
-                a.local_date,
-                a.local_hour,
-                a.script_sha256,
-                a.allowed,
-                a.segment,
-                a.zone,
-                a.list,
-                a.variant,
-            ],
-        )?;
+        let mut statement = self.conn.prepare_cached(&ATTEMPTS_SQL[0]).ctx(&self.path)?;
+        bind_attempt(&mut statement, 0, a, None).ctx(&self.path)?;
+        statement.raw_execute().ctx(&self.path)?;
         Ok(self.conn.last_insert_rowid())
     }
 
-    /// Ended attempts' rows, in one statement; their ids, in order. SQLite gives each row the
-    /// largest id so far plus one, so a statement's rows are consecutive, ending with
-    /// `last_insert_rowid`; that they followed the store's largest is checked, never assumed.
-    fn insert_ended_attempts(&self, ended: &[(&NewAttempt, &Finished)]) -> Result<Vec<i64>> {
-        let largest: i64 = self
-            .conn
-            .prepare_cached("SELECT COALESCE(MAX(id), 0) FROM attempts")
-            .and_then(|mut s| s.query_row([], |r| r.get(0)))
-            .ctx(&self.path)?;
+    /// Ended attempts' rows, after the store's `largest` id, in one statement; their ids, in
+    /// order. SQLite gives each row the largest id so far plus one, so a statement's rows are
+    /// consecutive, ending with `last_insert_rowid`: that they followed `largest` is checked,
+    /// never assumed.
+    fn insert_ended_attempts(&self, largest: i64, ended: &[(&NewAttempt, &Finished)]) -> Result<Vec<i64>> {
         let mut statement = self.conn.prepare_cached(&ATTEMPTS_SQL[ended.len() - 1]).ctx(&self.path)?;
         for (k, (a, f)) in ended.iter().enumerate() {
-            let values: [&dyn rusqlite::ToSql; ATTEMPT_COLUMNS] = [
-                &a.campaign,
-                &a.customer_id,
-                &a.phone,
-                &a.attempt,
-                &a.started_ms,
-                &a.local_time,
-                &a.local_date,
-                &a.local_hour,
-                &"ended",
-                &a.script_sha256,
-                &a.allowed,
-                &a.segment,
-                &a.zone,
-                &a.list,
-                &a.variant,
-                &f.disposition,
-                &f.cause,
-                &f.outcome,
-                &(f.goal as i64),
-                &f.ended_ms,
-                &f.talk_ms,
-                &f.last_step,
-                &f.callback_ms,
-            ];
-            for (c, value) in values.into_iter().enumerate() {
-                statement.raw_bind_parameter(k * ATTEMPT_COLUMNS + c + 1, value).ctx(&self.path)?;
-            }
+            bind_attempt(&mut statement, k, a, Some(f)).ctx(&self.path)?;
         }
         statement.raw_execute().ctx(&self.path)?;
         let last = self.conn.last_insert_rowid();
-        let count = ended.len() as i64;
-        if last != largest + count {
-            return Err(StoreError::IdsOutOfOrder { path: self.path.clone(), expected: largest + count, got: last });
+        let expected = largest + ended.len() as i64;
+        if last != expected {
+            return Err(StoreError::IdsOutOfOrder { path: self.path.clone(), expected, got: last });
         }
         Ok((largest + 1..=last).collect())
     }
@@ -853,10 +852,7 @@ impl SqliteStore {
         for chunk in lets.chunks(LETS_AT_ONCE) {
             let mut statement = self.conn.prepare_cached(&LETS_SQL[chunk.len() - 1]).ctx(&self.path)?;
             for (k, &(id, position, l)) in chunk.iter().enumerate() {
-                let values: [&dyn rusqlite::ToSql; LET_COLUMNS] = [&id, &(position as i64), &l.name, &l.ty, &l.value];
-                for (c, value) in values.into_iter().enumerate() {
-                    statement.raw_bind_parameter(k * LET_COLUMNS + c + 1, value).ctx(&self.path)?;
-                }
+                bind_row(&mut statement, k, &[&id, &(position as i64), &l.name, &l.ty, &l.value]).ctx(&self.path)?;
             }
             statement.raw_execute().ctx(&self.path)?;
         }
@@ -1289,9 +1285,17 @@ impl Store for SqliteStore {
             return Ok(Vec::new());
         }
         self.atomically(|store| {
+            // The write lock is held from the transaction's first write, so no one else adds
+            // attempts meanwhile: the largest id is read once for the batch.
+            let mut largest: i64 = store
+                .conn
+                .prepare_cached("SELECT COALESCE(MAX(id), 0) FROM attempts")
+                .and_then(|mut s| s.query_row([], |r| r.get(0)))
+                .ctx(&store.path)?;
             let mut ids = Vec::with_capacity(ended.len());
             for chunk in ended.chunks(ATTEMPTS_AT_ONCE) {
-                ids.extend(store.insert_ended_attempts(chunk)?);
+                ids.extend(store.insert_ended_attempts(largest, chunk)?);
+                largest = ids.last().copied().unwrap_or(largest);
             }
             let details: Vec<(i64, &Finished)> = ids.iter().zip(ended).map(|(&id, &(_, f))| (id, f)).collect();
             store.insert_details(&details)?;
